@@ -1,0 +1,6 @@
+//! Session archive: incremental, redacted, origin-tagged transcript ingest and its FTS5 index.
+//!
+//! The tables it writes are created by the store migrations; [`redact`] is the single redaction
+//! pass used by every write path and provider call.
+
+pub mod redact;

@@ -1,0 +1,1 @@
+//! Secret redaction shared by ingest, every file write and every provider request.

@@ -1,0 +1,1 @@
+//! Command-line interface: argument types, dispatch, output formats and exit codes.

@@ -1,0 +1,1 @@
+//! Compiler: drains the suggestion queue into deterministic memory operations and receipts.

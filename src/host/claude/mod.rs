@@ -1,0 +1,1 @@
+//! Claude Code adapter: hook payloads, hook output and the JSONL transcript parser.

@@ -1,0 +1,1 @@
+//! Codex adapter: hook payloads, hook output and the rollout JSONL parser.

@@ -1,0 +1,1 @@
+//! Host-neutral transcript types shared by the Codex and Claude Code parsers.

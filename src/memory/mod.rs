@@ -1,0 +1,1 @@
+//! The memory store: entries, operations, dedupe, noise filter, budgets and projections.

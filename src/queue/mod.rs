@@ -1,0 +1,1 @@
+//! Suggestion envelopes and their state machine with leases and attempts.

@@ -1,0 +1,1 @@
+//! Recall: tokenization (Latin and CJK), ranking and rendering with provenance and budgets.

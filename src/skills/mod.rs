@@ -1,0 +1,1 @@
+//! Skill synthesis and lifecycle: evidence, gates, staging, publishing, usage, retirement.

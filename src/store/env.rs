@@ -1,0 +1,1 @@
+//! TODO(env): being written.
