@@ -1,1 +1,242 @@
-//! Command-line interface: argument types, dispatch, output formats and exit codes.
+//! Command-line interface: argument types ([`args`]), dispatch, output formats and exit codes.
+//!
+//! Exit codes: 0 success; 1 a command failed (one actionable line on stderr); 2 bad usage or a
+//! capability not available in this build. Hook commands always exit 0 with valid output for
+//! their host, whatever happens (see [`hook`]).
+//!
+//! Order of work for a command: parse arguments; hooks branch off first (cheap path); otherwise
+//! resolve the home, install the log, dispatch, and write one summary log line with the
+//! duration and exit code.
+
+pub mod args;
+pub mod config_cmd;
+pub mod hook;
+pub mod output;
+pub mod status;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use clap::Parser;
+
+use crate::store::config::{self, LoadedConfig, Overrides};
+use crate::store::env::Env;
+use crate::store::paths::{HOME_ENV, Paths};
+use args::{Cli, Command};
+
+/// What every command gets: resolved paths, the environment snapshot and global flags.
+#[derive(Debug)]
+pub struct Ctx {
+    /// Where csep's state lives.
+    pub paths: Paths,
+    /// The process environment (plus `.env.provider` once hydrated).
+    pub env: Env,
+    /// `--json` was given.
+    pub json: bool,
+    /// Global flags that override config values.
+    pub overrides: Overrides,
+    /// The working directory, `None` when it no longer exists.
+    pub cwd: Option<PathBuf>,
+}
+
+impl Ctx {
+    /// Loads config.toml for this home with env and flag overrides.
+    pub fn load_config(&self) -> anyhow::Result<LoadedConfig> {
+        config::load(&self.paths.home, &self.env, &self.overrides).map_err(anyhow::Error::from)
+    }
+
+    /// The directory a command acts on: `given`, else the process cwd.
+    pub fn project_dir(&self, given: Option<&Path>) -> anyhow::Result<PathBuf> {
+        match given {
+            Some(dir) => Ok(match &self.cwd {
+                Some(cwd) if dir.is_relative() => cwd.join(dir),
+                _ => dir.to_path_buf(),
+            }),
+            None => self.cwd.clone().context(
+                "the current directory no longer exists; cd into an existing directory or pass --cwd",
+            ),
+        }
+    }
+}
+
+/// A command whose capability is not built yet; exits 2 with this message.
+#[derive(Debug, thiserror::Error)]
+#[error("`{command}` is not available yet in csep {version}: {what}", version = crate::VERSION)]
+pub struct NotAvailable {
+    /// The command as typed.
+    pub command: &'static str,
+    /// What it will do.
+    pub what: &'static str,
+}
+
+/// Entry point shared by the `csep` and `codex-self-evolution` binaries.
+pub fn main() -> ExitCode {
+    let started = Instant::now();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version print and exit 0; usage errors exit 2.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    // Hooks never fail the host: they take their own path, before anything else is built.
+    if let Some(code) = hook::dispatch(&cli) {
+        return code;
+    }
+    let env = Env::from_process();
+    let cwd = std::env::current_dir().ok();
+    let user_home = env.get("HOME").map(PathBuf::from);
+    let paths = match Paths::resolve(
+        cli.home.as_deref(),
+        env.get(HOME_ENV),
+        user_home.as_deref(),
+        cwd.as_deref(),
+    ) {
+        Ok(paths) => paths,
+        Err(e) => {
+            eprintln!("csep: error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let ctx = Ctx {
+        paths,
+        env,
+        json: cli.json,
+        overrides: Overrides { profile: cli.profile.clone() },
+        cwd,
+    };
+    let log_ready = init_logging(&ctx);
+    let kind = command_name(&cli.command);
+    let result = run(&ctx, cli.command);
+    let code: u8 = match &result {
+        Ok(code) => *code,
+        Err(e) if e.downcast_ref::<NotAvailable>().is_some() => {
+            eprintln!("csep: {e}");
+            2
+        }
+        Err(e) => {
+            eprintln!("csep: error: {e:#}");
+            1
+        }
+    };
+    if log_ready {
+        let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        match &result {
+            Err(e) if code == 1 => tracing::error!(
+                kind,
+                exit_code = code,
+                duration_ms,
+                error = %format!("{e:#}").chars().take(400).collect::<String>(),
+                "cli command completed"
+            ),
+            _ => tracing::info!(kind, exit_code = code, duration_ms, "cli command completed"),
+        }
+    }
+    ExitCode::from(code)
+}
+
+/// Installs the log when the home is writable; returns whether logging is on. Commands still run
+/// without a log (a read-only home must not stop `csep status`).
+fn init_logging(ctx: &Ctx) -> bool {
+    let settings = ctx
+        .load_config()
+        .map(|loaded| log_settings(&loaded.config))
+        .unwrap_or_default();
+    if !ctx.paths.home.is_dir() {
+        return false;
+    }
+    crate::store::log::init(&ctx.paths.log_file(), &settings).is_ok()
+}
+
+/// Turns `[log]` from config.toml into logger settings (unknown level names fall back to info).
+fn log_settings(config: &config::Config) -> crate::store::log::LogSettings {
+    let defaults = crate::store::log::LogSettings::default();
+    crate::store::log::LogSettings {
+        level: crate::store::log::parse_level(&config.log.level).unwrap_or(defaults.level),
+        max_bytes: config.log.max_bytes,
+        keep_files: config.log.keep_files,
+    }
+}
+
+fn run(ctx: &Ctx, command: Command) -> anyhow::Result<u8> {
+    match command {
+        Command::Status(args) => status::run(ctx, &args),
+        Command::Config(cmd) => config_cmd::run(ctx, cmd),
+        Command::Hook(_) | Command::SessionStart(_) | Command::StopReview(_) => {
+            // Reached only for the non-hook forms (`--cwd`, `--hook-payload`).
+            Err(NotAvailable {
+                command: "session-start --cwd / stop-review --hook-payload",
+                what: "synchronous session-start and review arrive with the hooks and reviewer",
+            }
+            .into())
+        }
+        Command::Review(_) => not_yet("review", "reviewing sessions arrives with the reviewer"),
+        Command::Compile(_) => not_yet("compile", "the compiler arrives with the memory store"),
+        Command::CompilePreflight(_) => {
+            not_yet("compile-preflight", "the suggestion queue arrives with the compiler")
+        }
+        Command::Scan(_) => not_yet("scan", "scanning projects arrives with the compiler"),
+        Command::Worker(_) => not_yet("worker", "the background worker arrives with the hooks"),
+        Command::Recall(_) => not_yet("recall", "recall arrives with the archive and index"),
+        Command::RecallTrigger(_) => {
+            not_yet("recall-trigger", "recall arrives with the archive and index")
+        }
+        Command::Memory(_) => not_yet("memory", "the memory store arrives with the compiler"),
+        Command::Skills(_) | Command::SkillSynthesize(_) => {
+            not_yet("skills", "skill synthesis arrives in a later release")
+        }
+        Command::Doctor(_) => not_yet("doctor", "checks arrive with the installer"),
+        Command::Usage(_) => not_yet("usage", "the spend ledger arrives with the providers"),
+        Command::Install(_) => not_yet("install", "installing hooks arrives with the hooks"),
+        Command::Uninstall(_) => not_yet("uninstall", "installing hooks arrives with the hooks"),
+        Command::Eval(_) | Command::EvalCompiler(_) => {
+            not_yet("eval", "evaluation arrives with the compiler and recall")
+        }
+        Command::Demo(_) => not_yet("demo", "the demo arrives once the loop is complete"),
+        Command::Mcp => not_yet("mcp", "the MCP server arrives with recall"),
+        Command::Import(_) => not_yet("import", "importing the reference arrives with memory"),
+        Command::MigrateWorktrees(_) => {
+            not_yet("migrate-worktrees", "bucket migration arrives with the installer")
+        }
+        Command::Completions(_) => not_yet("completions", "completions arrive with the installer"),
+    }
+}
+
+fn not_yet(command: &'static str, what: &'static str) -> anyhow::Result<u8> {
+    Err(NotAvailable { command, what }.into())
+}
+
+/// The command's name as logged in `kind`.
+fn command_name(command: &Command) -> &'static str {
+    match command {
+        Command::Hook(_) => "hook",
+        Command::SessionStart(_) => "session-start",
+        Command::StopReview(_) => "stop-review",
+        Command::Review(_) => "review",
+        Command::Compile(_) => "compile",
+        Command::CompilePreflight(_) => "compile-preflight",
+        Command::Scan(_) => "scan",
+        Command::Worker(_) => "worker",
+        Command::Recall(_) => "recall",
+        Command::RecallTrigger(_) => "recall-trigger",
+        Command::Memory(_) => "memory",
+        Command::Skills(_) => "skills",
+        Command::SkillSynthesize(_) => "skill-synthesize",
+        Command::Status(_) => "status",
+        Command::Doctor(_) => "doctor",
+        Command::Usage(_) => "usage",
+        Command::Config(_) => "config",
+        Command::Install(_) => "install",
+        Command::Uninstall(_) => "uninstall",
+        Command::Eval(_) => "eval",
+        Command::EvalCompiler(_) => "eval-compiler",
+        Command::Demo(_) => "demo",
+        Command::Mcp => "mcp",
+        Command::Import(_) => "import",
+        Command::MigrateWorktrees(_) => "migrate-worktrees",
+        Command::Completions(_) => "completions",
+    }
+}

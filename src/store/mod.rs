@@ -11,3 +11,4 @@ pub mod fsutil;
 pub mod identity;
 pub mod log;
 pub mod paths;
+pub mod project;

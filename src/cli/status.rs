@@ -1,0 +1,443 @@
+//! `csep status`: a read-only snapshot of csep's state — version, home, database and schema,
+//! config, provider keys (names only), hooks per host, projects with counts, queues and the
+//! latest receipts. It never creates or migrates anything, so it is safe on a broken home.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::cli::Ctx;
+use crate::cli::args::StatusArgs;
+use crate::cli::output;
+use crate::host::Host;
+use crate::store::db::{self, OpenOptions, Store, StoreError};
+use crate::store::env::EnvProviderFile;
+use crate::store::project;
+
+/// Provider key variables csep knows by name; only their presence is ever reported.
+pub const WELL_KNOWN_KEYS: &[&str] =
+    &["OPENAI_API_KEY", "ANTHROPIC_API_KEY", "MINIMAX_API_KEY", "KIMI_API_KEY", "ZHIPU_API_KEY"];
+
+/// The whole snapshot (`--json` prints it as is).
+#[derive(Debug, Serialize)]
+pub struct StatusReport {
+    /// csep version.
+    pub version: &'static str,
+    /// Home directory.
+    pub home: String,
+    /// Whether the home exists.
+    pub home_exists: bool,
+    /// Database state.
+    pub database: DatabaseStatus,
+    /// config.toml state.
+    pub config: ConfigStatus,
+    /// Provider keys present (names only).
+    pub provider_keys: ProviderKeysStatus,
+    /// Hooks per host.
+    pub hooks: BTreeMap<Host, HookStatus>,
+    /// Registered projects with counts.
+    pub projects: Vec<ProjectStatus>,
+    /// Active user-scope memory entries.
+    pub user_memory_entries: u64,
+    /// Queue sizes by state.
+    pub queue: QueueStatus,
+    /// Latest background receipts, newest first.
+    pub recent_receipts: Vec<ReceiptStatus>,
+    /// The log file.
+    pub log_file: String,
+}
+
+/// Database part of the snapshot.
+#[derive(Debug, Serialize)]
+pub struct DatabaseStatus {
+    /// File path.
+    pub path: String,
+    /// Whether it exists.
+    pub exists: bool,
+    /// `ok`, `missing`, `needs_migration` or `error`.
+    pub state: &'static str,
+    /// Schema version in the file.
+    pub schema_version: Option<u32>,
+    /// Schema version this binary writes.
+    pub supported_schema_version: u32,
+    /// What went wrong, with the fix.
+    pub error: Option<String>,
+}
+
+/// Config part of the snapshot.
+#[derive(Debug, Serialize)]
+pub struct ConfigStatus {
+    /// File path.
+    pub path: String,
+    /// Whether the file exists (defaults apply otherwise).
+    pub exists: bool,
+    /// Active provider profile.
+    pub active_profile: Option<String>,
+    /// Non-fatal findings.
+    pub warnings: Vec<String>,
+    /// Why the file could not be loaded.
+    pub error: Option<String>,
+}
+
+/// Provider keys (names only, never values).
+#[derive(Debug, Serialize)]
+pub struct ProviderKeysStatus {
+    /// `.env.provider` path.
+    pub env_provider_path: String,
+    /// Whether it exists.
+    pub env_provider_exists: bool,
+    /// Well-known key names set in the environment or `.env.provider`.
+    pub present: Vec<String>,
+    /// Well-known key names not set anywhere.
+    pub missing: Vec<String>,
+    /// Findings about `.env.provider` (bad lines, wide permissions).
+    pub warnings: Vec<String>,
+}
+
+/// One host's hooks.
+#[derive(Debug, Serialize)]
+pub struct HookStatus {
+    /// Whether csep's hooks are installed (`null`: not determined by this build).
+    pub installed: Option<bool>,
+    /// Explanation.
+    pub note: String,
+}
+
+/// One project's line.
+#[derive(Debug, Serialize)]
+pub struct ProjectStatus {
+    /// Opaque id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Canonical path.
+    pub path: String,
+    /// Archived sessions.
+    pub sessions: u64,
+    /// Archived messages.
+    pub messages: u64,
+    /// Active project-scope memory entries.
+    pub memory_entries: u64,
+    /// Suggestions waiting to be compiled.
+    pub pending_suggestions: u64,
+    /// Last activity.
+    pub last_seen_at: String,
+}
+
+/// Queue sizes.
+#[derive(Debug, Serialize, Default)]
+pub struct QueueStatus {
+    /// Suggestions by state.
+    pub suggestions: BTreeMap<String, u64>,
+    /// Stop events by status.
+    pub stop_events: BTreeMap<String, u64>,
+}
+
+/// One receipt.
+#[derive(Debug, Serialize)]
+pub struct ReceiptStatus {
+    /// Stage (`review`, `compile`, ...).
+    pub kind: String,
+    /// `ok`, `degraded`, `failed`, `skipped`, `skipped_budget`.
+    pub status: String,
+    /// Why, when not ok.
+    pub reason: Option<String>,
+    /// Project.
+    pub project_id: Option<String>,
+    /// When it finished.
+    pub finished_at: String,
+    /// Duration.
+    pub duration_ms: i64,
+}
+
+/// Runs `csep status`.
+pub fn run(ctx: &Ctx, args: &StatusArgs) -> anyhow::Result<u8> {
+    let report = collect(ctx, args.receipts);
+    if ctx.json {
+        output::print_json(&report)?;
+    } else {
+        print!("{}", render(&report));
+    }
+    Ok(0)
+}
+
+/// Builds the snapshot; every probe isolates its own failure into the report.
+pub fn collect(ctx: &Ctx, receipts: usize) -> StatusReport {
+    let paths = &ctx.paths;
+    let db_path = paths.db();
+    let mut database = DatabaseStatus {
+        path: db_path.display().to_string(),
+        exists: db_path.exists(),
+        state: "missing",
+        schema_version: None,
+        supported_schema_version: db::SCHEMA_VERSION,
+        error: None,
+    };
+    let mut projects = Vec::new();
+    let mut queue = QueueStatus::default();
+    let mut recent_receipts = Vec::new();
+    let mut user_memory_entries = 0;
+    match Store::open_with(&db_path, OpenOptions { read_only: true, ..Default::default() }) {
+        Ok(store) => {
+            let version = store.schema_version().unwrap_or(0);
+            database.schema_version = Some(version);
+            if version < db::SCHEMA_VERSION {
+                database.state = "needs_migration";
+                database.error = Some(format!(
+                    "schema v{version} will be upgraded to v{} by the next command that writes",
+                    db::SCHEMA_VERSION
+                ));
+            } else {
+                database.state = "ok";
+                match read_tables(&store, receipts) {
+                    Ok(tables) => {
+                        (projects, queue, recent_receipts, user_memory_entries) = tables;
+                    }
+                    Err(e) => {
+                        database.state = "error";
+                        database.error = Some(e.to_string());
+                    }
+                }
+            }
+        }
+        Err(StoreError::Missing { .. }) => {
+            database.error = Some("created by the first hook or command that writes".into());
+        }
+        Err(e) => {
+            database.state = "error";
+            database.error = Some(e.to_string());
+        }
+    }
+
+    let config = match ctx.load_config() {
+        Ok(loaded) => ConfigStatus {
+            path: loaded.path.display().to_string(),
+            exists: loaded.exists,
+            active_profile: Some(loaded.config.active_profile.clone()),
+            warnings: loaded.warnings.clone(),
+            error: None,
+        },
+        Err(e) => ConfigStatus {
+            path: paths.config().display().to_string(),
+            exists: paths.config().exists(),
+            active_profile: None,
+            warnings: Vec::new(),
+            error: Some(format!("{e:#}")),
+        },
+    };
+
+    let env_path = paths.env_provider();
+    let mut key_warnings = Vec::new();
+    let file_keys = match EnvProviderFile::load(&env_path) {
+        Ok(Some(file)) => {
+            key_warnings.extend(file.warnings.iter().cloned());
+            key_warnings.extend(file.mode_warning.clone());
+            file.key_names()
+        }
+        Ok(None) => Vec::new(),
+        Err(e) => {
+            key_warnings.push(e.to_string());
+            Vec::new()
+        }
+    };
+    let (present, missing): (Vec<String>, Vec<String>) = WELL_KNOWN_KEYS
+        .iter()
+        .map(|k| (*k).to_owned())
+        .partition(|k| ctx.env.get(k).is_some() || file_keys.iter().any(|f| f == k));
+
+    let hooks = Host::ALL
+        .into_iter()
+        .map(|host| {
+            (host, HookStatus {
+                installed: None,
+                note: format!("`csep install {host}` is not available in this build yet"),
+            })
+        })
+        .collect();
+
+    StatusReport {
+        version: crate::VERSION,
+        home: paths.home.display().to_string(),
+        home_exists: paths.home.is_dir(),
+        database,
+        config,
+        provider_keys: ProviderKeysStatus {
+            env_provider_path: env_path.display().to_string(),
+            env_provider_exists: env_path.exists(),
+            present,
+            missing,
+            warnings: key_warnings,
+        },
+        hooks,
+        projects,
+        user_memory_entries,
+        queue,
+        recent_receipts,
+        log_file: paths.log_file().display().to_string(),
+    }
+}
+
+type Tables = (Vec<ProjectStatus>, QueueStatus, Vec<ReceiptStatus>, u64);
+
+fn read_tables(store: &Store, receipts: usize) -> Result<Tables, StoreError> {
+    let err = |source| StoreError::Sqlite { path: store.path().to_path_buf(), source };
+    let conn = store.conn();
+    let count = |sql: &str, id: &str| -> Result<u64, StoreError> {
+        conn.query_row(sql, [id], |r| r.get::<_, i64>(0))
+            .map(|n| u64::try_from(n).unwrap_or(0))
+            .map_err(err)
+    };
+    let mut projects = Vec::new();
+    for p in project::list(store)? {
+        projects.push(ProjectStatus {
+            sessions: count("SELECT count(*) FROM sessions WHERE project_id = ?1", &p.id)?,
+            messages: count(
+                "SELECT count(*) FROM messages m JOIN sessions s ON s.id = m.session_ref \
+                 WHERE s.project_id = ?1",
+                &p.id,
+            )?,
+            memory_entries: count(
+                "SELECT count(*) FROM memory_entries WHERE project_id = ?1 AND status = 'active'",
+                &p.id,
+            )?,
+            pending_suggestions: count(
+                "SELECT count(*) FROM suggestions WHERE project_id = ?1 AND state = 'pending'",
+                &p.id,
+            )?,
+            id: p.id,
+            name: p.name,
+            path: p.display_path,
+            last_seen_at: p.last_seen_at,
+        });
+    }
+    let user_memory_entries = conn
+        .query_row(
+            "SELECT count(*) FROM memory_entries WHERE scope = 'user' AND status = 'active'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .map_err(err)?;
+    let grouped = |sql: &str| -> Result<BTreeMap<String, u64>, StoreError> {
+        let mut stmt = conn.prepare(sql).map_err(err)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+            .map_err(err)?;
+        rows.map(|r| r.map(|(k, n)| (k, u64::try_from(n).unwrap_or(0))))
+            .collect::<Result<_, _>>()
+            .map_err(err)
+    };
+    let queue = QueueStatus {
+        suggestions: grouped("SELECT state, count(*) FROM suggestions GROUP BY state")?,
+        stop_events: grouped("SELECT status, count(*) FROM stop_events GROUP BY status")?,
+    };
+    let mut stmt = conn
+        .prepare(
+            "SELECT kind, status, reason, project_id, finished_at, duration_ms FROM receipts \
+             ORDER BY finished_at DESC, id DESC LIMIT ?1",
+        )
+        .map_err(err)?;
+    let limit = i64::try_from(receipts).unwrap_or(i64::MAX);
+    let recent = stmt
+        .query_map([limit], |r| {
+            Ok(ReceiptStatus {
+                kind: r.get(0)?,
+                status: r.get(1)?,
+                reason: r.get(2)?,
+                project_id: r.get(3)?,
+                finished_at: r.get(4)?,
+                duration_ms: r.get(5)?,
+            })
+        })
+        .map_err(err)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(err)?;
+    Ok((projects, queue, recent, u64::try_from(user_memory_entries).unwrap_or(0)))
+}
+
+/// The human rendering of the snapshot.
+pub fn render(report: &StatusReport) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "csep {}", report.version);
+    let home_note = if report.home_exists { "" } else { "  (not created yet)" };
+    let _ = writeln!(s, "home      {}{home_note}", report.home);
+    let db = &report.database;
+    let version = db.schema_version.map(|v| format!("schema v{v}")).unwrap_or_default();
+    let _ = writeln!(s, "database  {}  [{}] {version}", db.path, db.state);
+    if let Some(e) = &db.error {
+        let _ = writeln!(s, "          {e}");
+    }
+    let c = &report.config;
+    let cfg_state = match (&c.error, c.exists) {
+        (Some(_), _) => "invalid",
+        (None, true) => "ok",
+        (None, false) => "defaults (no file)",
+    };
+    let _ = writeln!(s, "config    {}  [{cfg_state}]", c.path);
+    if let Some(p) = &c.active_profile {
+        let _ = writeln!(s, "profile   {p}");
+    }
+    if let Some(e) = &c.error {
+        let _ = writeln!(s, "          {e}");
+    }
+    for w in &c.warnings {
+        let _ = writeln!(s, "          warning: {w}");
+    }
+    let k = &report.provider_keys;
+    let present = if k.present.is_empty() { "none".to_owned() } else { k.present.join(", ") };
+    let _ = writeln!(s, "keys      {present}  (names only; offline reviewer needs none)");
+    for w in &k.warnings {
+        let _ = writeln!(s, "          warning: {w}");
+    }
+    for (host, h) in &report.hooks {
+        let state = match h.installed {
+            Some(true) => "installed",
+            Some(false) => "not installed",
+            None => "unknown",
+        };
+        let _ = writeln!(s, "hooks     {host}: {state} — {}", h.note);
+    }
+    let _ = writeln!(s, "memory    {} user entries", report.user_memory_entries);
+    let _ = writeln!(s);
+    if report.projects.is_empty() {
+        let _ = writeln!(s, "projects  none yet");
+    } else {
+        let mut rows = vec![
+            ["project", "sessions", "messages", "memory", "pending", "path"]
+                .map(String::from)
+                .to_vec(),
+        ];
+        for p in &report.projects {
+            rows.push(vec![
+                p.name.clone(),
+                p.sessions.to_string(),
+                p.messages.to_string(),
+                p.memory_entries.to_string(),
+                p.pending_suggestions.to_string(),
+                p.path.clone(),
+            ]);
+        }
+        s.push_str(&output::table(&rows));
+    }
+    let q = &report.queue;
+    let fmt_map = |m: &BTreeMap<String, u64>| {
+        if m.is_empty() {
+            "empty".to_owned()
+        } else {
+            m.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
+        }
+    };
+    let _ = writeln!(s, "\nqueue     suggestions: {}; stop events: {}", fmt_map(&q.suggestions), fmt_map(&q.stop_events));
+    if report.recent_receipts.is_empty() {
+        let _ = writeln!(s, "receipts  none yet");
+    } else {
+        let _ = writeln!(s, "receipts");
+        for r in &report.recent_receipts {
+            let reason = r.reason.as_deref().map(|x| format!(" — {x}")).unwrap_or_default();
+            let _ =
+                writeln!(s, "  {}  {:<8} {:<14} {} ms{reason}", r.finished_at, r.kind, r.status, r.duration_ms);
+        }
+    }
+    let _ = writeln!(s, "log       {}", report.log_file);
+    s
+}

@@ -1,0 +1,99 @@
+//! The project registry: one row per [`RepoIdentity`], keyed by an opaque id, with the canonical
+//! path stored losslessly (raw bytes on unix) beside a display rendering.
+
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+use crate::store::db::{Store, StoreError};
+use crate::store::identity::RepoIdentity;
+
+/// A registered project.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Project {
+    /// Opaque id (`p_` + 16 hex).
+    pub id: String,
+    /// The canonical path, rendered for display (lossy only for non-UTF-8 paths).
+    pub display_path: String,
+    /// Last path component.
+    pub name: String,
+    /// How the identity was found (`worktree`, `bare`, `not-git`, ...).
+    pub kind: String,
+    /// First seen (RFC 3339).
+    pub created_at: String,
+    /// Last seen (RFC 3339).
+    pub last_seen_at: String,
+}
+
+/// The raw bytes of a path, lossless on unix.
+pub fn path_bytes(path: &std::path::Path) -> Vec<u8> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        path.as_os_str().as_bytes().to_vec()
+    }
+    #[cfg(not(unix))]
+    {
+        path.to_string_lossy().into_owned().into_bytes()
+    }
+}
+
+/// Registers `identity` (or refreshes its `last_seen_at`) and returns the project.
+pub fn upsert(store: &Store, identity: &RepoIdentity, now: &str) -> Result<Project, StoreError> {
+    let id = identity.project_id();
+    let display_path = identity.canonical_path.to_string_lossy().into_owned();
+    let name = identity.display_name();
+    let kind = identity.kind.as_str();
+    let err = |source| StoreError::Sqlite { path: store.path().to_path_buf(), source };
+    store
+        .conn()
+        .prepare_cached(
+            "INSERT INTO projects (id, canonical_path, display_path, display_name, kind, \
+             created_at, last_seen_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) \
+             ON CONFLICT (id) DO UPDATE SET last_seen_at = excluded.last_seen_at, \
+             kind = excluded.kind",
+        )
+        .and_then(|mut stmt| {
+            stmt.execute(params![id, path_bytes(&identity.canonical_path), display_path, name, kind, now])
+        })
+        .map_err(err)?;
+    get(store, &id)?.ok_or_else(|| err(rusqlite::Error::QueryReturnedNoRows))
+}
+
+/// Looks a project up by id.
+pub fn get(store: &Store, id: &str) -> Result<Option<Project>, StoreError> {
+    store
+        .conn()
+        .query_row(
+            "SELECT id, display_path, display_name, kind, created_at, last_seen_at \
+             FROM projects WHERE id = ?1",
+            [id],
+            row_to_project,
+        )
+        .optional()
+        .map_err(|source| StoreError::Sqlite { path: store.path().to_path_buf(), source })
+}
+
+/// Every project, most recently seen first.
+pub fn list(store: &Store) -> Result<Vec<Project>, StoreError> {
+    let err = |source| StoreError::Sqlite { path: store.path().to_path_buf(), source };
+    let mut stmt = store
+        .conn()
+        .prepare(
+            "SELECT id, display_path, display_name, kind, created_at, last_seen_at \
+             FROM projects ORDER BY last_seen_at DESC, id",
+        )
+        .map_err(err)?;
+    let rows = stmt.query_map([], row_to_project).map_err(err)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(err)
+}
+
+fn row_to_project(row: &rusqlite::Row<'_>) -> rusqlite::Result<Project> {
+    Ok(Project {
+        id: row.get(0)?,
+        display_path: row.get(1)?,
+        name: row.get(2)?,
+        kind: row.get(3)?,
+        created_at: row.get(4)?,
+        last_seen_at: row.get(5)?,
+    })
+}
