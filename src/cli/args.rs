@@ -78,24 +78,34 @@ pub enum SynthesisMode {
 pub enum Command {
     // ---- hooks -------------------------------------------------------------------------------
     /// Run a lifecycle hook for a host (reads the hook payload on stdin; always exits 0).
-    #[command(after_help = "Examples:\n  echo '{}' | csep hook session-start --host codex\n  csep hook stop --host claude < payload.json")]
+    #[command(
+        after_help = "Examples:\n  echo '{}' | csep hook session-start --host codex\n  csep hook stop --host claude < payload.json"
+    )]
     Hook(HookArgs),
 
     /// SessionStart hook (reference-compatible): inject learned memory into a new session.
-    #[command(after_help = "Examples:\n  codex-self-evolution session-start --from-stdin < payload.json\n  csep session-start --cwd ~/code/app")]
+    #[command(
+        after_help = "Examples:\n  codex-self-evolution session-start --from-stdin < payload.json\n  csep session-start --cwd ~/code/app"
+    )]
     SessionStart(SessionStartArgs),
 
     /// Stop hook (reference-compatible): record the session and hand it to the background worker.
-    #[command(after_help = "Examples:\n  codex-self-evolution stop-review --from-stdin < payload.json\n  csep stop-review --hook-payload /tmp/stop.json")]
+    #[command(
+        after_help = "Examples:\n  codex-self-evolution stop-review --from-stdin < payload.json\n  csep stop-review --hook-payload /tmp/stop.json"
+    )]
     StopReview(StopReviewArgs),
 
     // ---- pipeline stages ---------------------------------------------------------------------
     /// Review archived sessions and queue suggestions (LLM provider or offline reviewer).
-    #[command(after_help = "Examples:\n  csep review --cwd ~/code/app\n  csep review --session 0199a1b2 --json")]
+    #[command(
+        after_help = "Examples:\n  csep review --cwd ~/code/app\n  csep review --session 0199a1b2 --json"
+    )]
     Review(ReviewArgs),
 
     /// Compile pending suggestions into memory (deterministic operations).
-    #[command(after_help = "Examples:\n  csep compile --once\n  codex-self-evolution compile --repo-root ~/code/app --backend script")]
+    #[command(
+        after_help = "Examples:\n  csep compile --once\n  codex-self-evolution compile --repo-root ~/code/app --backend script"
+    )]
     Compile(CompileArgs),
 
     /// Report whether a project has suggestions waiting to be compiled.
@@ -112,24 +122,36 @@ pub enum Command {
 
     // ---- recall ------------------------------------------------------------------------------
     /// Search memory and past sessions.
-    #[command(after_help = "Examples:\n  csep recall how do we run the integration tests\n  csep recall \"订单超时重试\" --top-k 5 --format json\n  codex-self-evolution recall --query \"deploy\" --cwd ~/code/app")]
+    #[command(
+        after_help = "Examples:\n  csep recall how do we run the integration tests\n  csep recall \"订单超时重试\" --top-k 5 --format json\n  codex-self-evolution recall --query \"deploy\" --cwd ~/code/app"
+    )]
     Recall(RecallArgs),
 
     /// Decide whether a prompt warrants recall and render it (reference-compatible).
-    #[command(after_help = "Examples:\n  csep recall-trigger --query \"as we did last time, deploy\" --cwd .")]
+    #[command(
+        after_help = "Examples:\n  csep recall-trigger --query \"as we did last time, deploy\" --cwd ."
+    )]
     RecallTrigger(RecallTriggerArgs),
 
     // ---- memory and skills -------------------------------------------------------------------
     /// List, show, add, edit or forget memory entries.
-    #[command(subcommand, after_help = "Examples:\n  csep memory list\n  csep memory add --scope user --kind preference \"Answer in English\"\n  csep memory forget m_3f2a")]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  csep memory list\n  csep memory add --scope user --kind preference \"Answer in English\"\n  csep memory forget m_3f2a"
+    )]
     Memory(MemoryCommand),
 
     /// Manage synthesized skills.
-    #[command(subcommand, after_help = "Examples:\n  csep skills list\n  csep skills approve csep-run-tests")]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  csep skills list\n  csep skills approve csep-run-tests"
+    )]
     Skills(SkillsCommand),
 
     /// Synthesize skills from recurring procedures (reference-compatible).
-    #[command(after_help = "Examples:\n  csep skill-synthesize --mode full --lookback-days 30 --dry-run")]
+    #[command(
+        after_help = "Examples:\n  csep skill-synthesize --mode full --lookback-days 30 --dry-run"
+    )]
     SkillSynthesize(SkillSynthesizeArgs),
 
     // ---- operating ---------------------------------------------------------------------------
@@ -141,16 +163,27 @@ pub enum Command {
     #[command(after_help = "Examples:\n  csep doctor\n  csep doctor --fix")]
     Doctor(DoctorArgs),
 
+    /// Show which project a directory belongs to (worktrees and subdirectories fold into one).
+    #[command(
+        after_help = "Examples:\n  csep project\n  csep project --cwd ~/code/app/.worktrees/feature --json"
+    )]
+    Project(ProjectArgs),
+
     /// Show LLM token spend per day and purpose against the configured caps.
     #[command(after_help = "Examples:\n  csep usage --days 7")]
     Usage(UsageArgs),
 
     /// Inspect and edit config.toml.
-    #[command(subcommand, after_help = "Examples:\n  csep config init\n  csep config show\n  csep config validate")]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  csep config init\n  csep config show\n  csep config validate"
+    )]
     Config(ConfigCommand),
 
     /// Install csep's hooks into a host, or the scheduler.
-    #[command(after_help = "Examples:\n  csep install            # detect installed hosts\n  csep install codex\n  csep install scheduler")]
+    #[command(
+        after_help = "Examples:\n  csep install            # detect installed hosts\n  csep install codex\n  csep install scheduler"
+    )]
     Install(InstallArgs),
 
     /// Remove exactly what `csep install` added.
@@ -158,7 +191,10 @@ pub enum Command {
     Uninstall(InstallArgs),
 
     /// Evaluate recall or the compiler against fixtures.
-    #[command(subcommand, after_help = "Examples:\n  csep eval compiler --fixture tests/fixtures/compiler_replay/luna_tp.json")]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  csep eval compiler --fixture tests/fixtures/compiler_replay/luna_tp.json"
+    )]
     Eval(EvalCommand),
 
     /// Replay a compiler fixture (reference-compatible).
@@ -174,7 +210,10 @@ pub enum Command {
     Mcp,
 
     /// Import state from another tool.
-    #[command(subcommand, after_help = "Examples:\n  csep import reference --from ~/.codex-self-evolution")]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  csep import reference --from ~/.codex-self-evolution"
+    )]
     Import(ImportCommand),
 
     /// Fold the reference implementation's per-worktree buckets into projects.
@@ -182,7 +221,9 @@ pub enum Command {
     MigrateWorktrees(MigrateWorktreesArgs),
 
     /// Print shell completions.
-    #[command(after_help = "Examples:\n  csep completions bash > ~/.local/share/bash-completion/completions/csep")]
+    #[command(
+        after_help = "Examples:\n  csep completions bash > ~/.local/share/bash-completion/completions/csep"
+    )]
     Completions(CompletionsArgs),
 }
 
@@ -501,6 +542,14 @@ pub struct StatusArgs {
     pub receipts: usize,
 }
 
+/// `project`.
+#[derive(Debug, Args)]
+pub struct ProjectArgs {
+    /// Directory to resolve (default: the current directory).
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<PathBuf>,
+}
+
 /// `doctor`.
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
@@ -661,9 +710,20 @@ mod tests {
     fn every_command_has_an_example_in_its_help() {
         let cli = Cli::command();
         for sub in cli.get_subcommands().filter(|s| !s.is_hide_set()) {
-            let after = sub.get_after_help().map(|s| s.to_string()).unwrap_or_default();
-            assert!(after.contains("Examples:"), "`{}` has no example", sub.get_name());
-            assert!(sub.get_about().is_some(), "`{}` has no summary", sub.get_name());
+            let after = sub
+                .get_after_help()
+                .map(|s| s.to_string())
+                .unwrap_or_default();
+            assert!(
+                after.contains("Examples:"),
+                "`{}` has no example",
+                sub.get_name()
+            );
+            assert!(
+                sub.get_about().is_some(),
+                "`{}` has no summary",
+                sub.get_name()
+            );
         }
     }
 
@@ -672,22 +732,95 @@ mod tests {
         for argv in [
             &["x", "session-start", "--from-stdin"][..],
             &["x", "session-start", "--cwd", "/tmp", "--state-dir", "/s"],
-            &["x", "stop-review", "--hook-payload", "/p", "--cleanup-payload", "--state-dir", "/s"],
+            &[
+                "x",
+                "stop-review",
+                "--hook-payload",
+                "/p",
+                "--cleanup-payload",
+                "--state-dir",
+                "/s",
+            ],
             &["x", "stop-review", "--from-stdin"],
-            &["x", "compile", "--once", "--backend", "script", "--repo-root", "/r"],
-            &["x", "compile-preflight", "--repo-root", "/r", "--state-dir", "/s"],
+            &[
+                "x",
+                "compile",
+                "--once",
+                "--backend",
+                "script",
+                "--repo-root",
+                "/r",
+            ],
+            &[
+                "x",
+                "compile-preflight",
+                "--repo-root",
+                "/r",
+                "--state-dir",
+                "/s",
+            ],
             &["x", "status", "--home", "/h"],
-            &["x", "scan", "--backend", "script", "--max-runs-per-project", "2"],
-            &["x", "skill-synthesize", "--mode", "full", "--lookback-days", "3", "--dry-run"],
-            &["x", "skill-synthesize", "--mode", "incremental", "--lookback-hours", "6"],
+            &[
+                "x",
+                "scan",
+                "--backend",
+                "script",
+                "--max-runs-per-project",
+                "2",
+            ],
+            &[
+                "x",
+                "skill-synthesize",
+                "--mode",
+                "full",
+                "--lookback-days",
+                "3",
+                "--dry-run",
+            ],
+            &[
+                "x",
+                "skill-synthesize",
+                "--mode",
+                "incremental",
+                "--lookback-hours",
+                "6",
+            ],
             &["x", "config", "show", "--raw"],
             &["x", "config", "init", "--force"],
             &["x", "config", "use", "kimi"],
             &["x", "migrate-worktrees", "--apply"],
-            &["x", "recall", "--query", "q", "--cwd", "/r", "--state-dir", "/s"],
-            &["x", "recall", "two", "words", "--top-k", "5", "--format", "json"],
-            &["x", "recall-trigger", "--query", "q", "--cwd", "/r", "--explicit", "--top-k", "2"],
-            &["x", "eval-compiler", "--fixture", "f.json", "--backend", "script"],
+            &[
+                "x",
+                "recall",
+                "--query",
+                "q",
+                "--cwd",
+                "/r",
+                "--state-dir",
+                "/s",
+            ],
+            &[
+                "x", "recall", "two", "words", "--top-k", "5", "--format", "json",
+            ],
+            &[
+                "x",
+                "recall-trigger",
+                "--query",
+                "q",
+                "--cwd",
+                "/r",
+                "--explicit",
+                "--top-k",
+                "2",
+            ],
+            &[
+                "x",
+                "eval-compiler",
+                "--fixture",
+                "f.json",
+                "--backend",
+                "script",
+            ],
             &["x", "hook", "user-prompt-submit", "--host", "claude"],
         ] {
             Cli::try_parse_from(argv).unwrap_or_else(|e| panic!("{argv:?}: {e}"));

@@ -45,6 +45,9 @@ pub fn dispatch(cli: &Cli) -> Option<ExitCode> {
 /// to hand a Stop to yet, so every event answers with the universal no-op output.
 fn run(_event: HookEventArg) -> String {
     let mut payload = Vec::new();
-    let _ = io::stdin().lock().take(MAX_PAYLOAD_BYTES).read_to_end(&mut payload);
+    let _ = io::stdin()
+        .lock()
+        .take(MAX_PAYLOAD_BYTES)
+        .read_to_end(&mut payload);
     FALLBACK_OUTPUT.to_owned()
 }

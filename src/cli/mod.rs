@@ -12,6 +12,7 @@ pub mod args;
 pub mod config_cmd;
 pub mod hook;
 pub mod output;
+pub mod project_cmd;
 pub mod status;
 
 use std::path::{Path, PathBuf};
@@ -105,7 +106,9 @@ pub fn main() -> ExitCode {
         paths,
         env,
         json: cli.json,
-        overrides: Overrides { profile: cli.profile.clone() },
+        overrides: Overrides {
+            profile: cli.profile.clone(),
+        },
         cwd,
     };
     let log_ready = init_logging(&ctx);
@@ -145,7 +148,9 @@ fn init_logging(ctx: &Ctx) -> bool {
         .load_config()
         .map(|loaded| log_settings(&loaded.config))
         .unwrap_or_default();
-    if !ctx.paths.home.is_dir() {
+    // The home is csep's own directory: creating it (0700) to hold the log is harmless, and a
+    // home that cannot be created just means no log for this run.
+    if ctx.paths.ensure_home().is_err() {
         return false;
     }
     crate::store::log::init(&ctx.paths.log_file(), &settings).is_ok()
@@ -165,6 +170,7 @@ fn run(ctx: &Ctx, command: Command) -> anyhow::Result<u8> {
     match command {
         Command::Status(args) => status::run(ctx, &args),
         Command::Config(cmd) => config_cmd::run(ctx, cmd),
+        Command::Project(args) => project_cmd::run(ctx, &args),
         Command::Hook(_) | Command::SessionStart(_) | Command::StopReview(_) => {
             // Reached only for the non-hook forms (`--cwd`, `--hook-payload`).
             Err(NotAvailable {
@@ -175,15 +181,17 @@ fn run(ctx: &Ctx, command: Command) -> anyhow::Result<u8> {
         }
         Command::Review(_) => not_yet("review", "reviewing sessions arrives with the reviewer"),
         Command::Compile(_) => not_yet("compile", "the compiler arrives with the memory store"),
-        Command::CompilePreflight(_) => {
-            not_yet("compile-preflight", "the suggestion queue arrives with the compiler")
-        }
+        Command::CompilePreflight(_) => not_yet(
+            "compile-preflight",
+            "the suggestion queue arrives with the compiler",
+        ),
         Command::Scan(_) => not_yet("scan", "scanning projects arrives with the compiler"),
         Command::Worker(_) => not_yet("worker", "the background worker arrives with the hooks"),
         Command::Recall(_) => not_yet("recall", "recall arrives with the archive and index"),
-        Command::RecallTrigger(_) => {
-            not_yet("recall-trigger", "recall arrives with the archive and index")
-        }
+        Command::RecallTrigger(_) => not_yet(
+            "recall-trigger",
+            "recall arrives with the archive and index",
+        ),
         Command::Memory(_) => not_yet("memory", "the memory store arrives with the compiler"),
         Command::Skills(_) | Command::SkillSynthesize(_) => {
             not_yet("skills", "skill synthesis arrives in a later release")
@@ -198,9 +206,10 @@ fn run(ctx: &Ctx, command: Command) -> anyhow::Result<u8> {
         Command::Demo(_) => not_yet("demo", "the demo arrives once the loop is complete"),
         Command::Mcp => not_yet("mcp", "the MCP server arrives with recall"),
         Command::Import(_) => not_yet("import", "importing the reference arrives with memory"),
-        Command::MigrateWorktrees(_) => {
-            not_yet("migrate-worktrees", "bucket migration arrives with the installer")
-        }
+        Command::MigrateWorktrees(_) => not_yet(
+            "migrate-worktrees",
+            "bucket migration arrives with the installer",
+        ),
         Command::Completions(_) => not_yet("completions", "completions arrive with the installer"),
     }
 }
@@ -227,6 +236,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::SkillSynthesize(_) => "skill-synthesize",
         Command::Status(_) => "status",
         Command::Doctor(_) => "doctor",
+        Command::Project(_) => "project",
         Command::Usage(_) => "usage",
         Command::Config(_) => "config",
         Command::Install(_) => "install",

@@ -16,8 +16,13 @@ use crate::store::env::EnvProviderFile;
 use crate::store::project;
 
 /// Provider key variables csep knows by name; only their presence is ever reported.
-pub const WELL_KNOWN_KEYS: &[&str] =
-    &["OPENAI_API_KEY", "ANTHROPIC_API_KEY", "MINIMAX_API_KEY", "KIMI_API_KEY", "ZHIPU_API_KEY"];
+pub const WELL_KNOWN_KEYS: &[&str] = &[
+    "OPENAI_API_KEY",
+    "ANTHROPIC_API_KEY",
+    "MINIMAX_API_KEY",
+    "KIMI_API_KEY",
+    "ZHIPU_API_KEY",
+];
 
 /// The whole snapshot (`--json` prints it as is).
 #[derive(Debug, Serialize)]
@@ -178,7 +183,13 @@ pub fn collect(ctx: &Ctx, receipts: usize) -> StatusReport {
     let mut queue = QueueStatus::default();
     let mut recent_receipts = Vec::new();
     let mut user_memory_entries = 0;
-    match Store::open_with(&db_path, OpenOptions { read_only: true, ..Default::default() }) {
+    match Store::open_with(
+        &db_path,
+        OpenOptions {
+            read_only: true,
+            ..Default::default()
+        },
+    ) {
         Ok(store) => {
             let version = store.schema_version().unwrap_or(0);
             database.schema_version = Some(version);
@@ -249,10 +260,13 @@ pub fn collect(ctx: &Ctx, receipts: usize) -> StatusReport {
     let hooks = Host::ALL
         .into_iter()
         .map(|host| {
-            (host, HookStatus {
-                installed: None,
-                note: format!("`csep install {host}` is not available in this build yet"),
-            })
+            (
+                host,
+                HookStatus {
+                    installed: None,
+                    note: format!("`csep install {host}` is not available in this build yet"),
+                },
+            )
         })
         .collect();
 
@@ -281,7 +295,10 @@ pub fn collect(ctx: &Ctx, receipts: usize) -> StatusReport {
 type Tables = (Vec<ProjectStatus>, QueueStatus, Vec<ReceiptStatus>, u64);
 
 fn read_tables(store: &Store, receipts: usize) -> Result<Tables, StoreError> {
-    let err = |source| StoreError::Sqlite { path: store.path().to_path_buf(), source };
+    let err = |source| StoreError::Sqlite {
+        path: store.path().to_path_buf(),
+        source,
+    };
     let conn = store.conn();
     let count = |sql: &str, id: &str| -> Result<u64, StoreError> {
         conn.query_row(sql, [id], |r| r.get::<_, i64>(0))
@@ -352,17 +369,29 @@ fn read_tables(store: &Store, receipts: usize) -> Result<Tables, StoreError> {
         .map_err(err)?
         .collect::<Result<Vec<_>, _>>()
         .map_err(err)?;
-    Ok((projects, queue, recent, u64::try_from(user_memory_entries).unwrap_or(0)))
+    Ok((
+        projects,
+        queue,
+        recent,
+        u64::try_from(user_memory_entries).unwrap_or(0),
+    ))
 }
 
 /// The human rendering of the snapshot.
 pub fn render(report: &StatusReport) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "csep {}", report.version);
-    let home_note = if report.home_exists { "" } else { "  (not created yet)" };
+    let home_note = if report.home_exists {
+        ""
+    } else {
+        "  (not created yet)"
+    };
     let _ = writeln!(s, "home      {}{home_note}", report.home);
     let db = &report.database;
-    let version = db.schema_version.map(|v| format!("schema v{v}")).unwrap_or_default();
+    let version = db
+        .schema_version
+        .map(|v| format!("schema v{v}"))
+        .unwrap_or_default();
     let _ = writeln!(s, "database  {}  [{}] {version}", db.path, db.state);
     if let Some(e) = &db.error {
         let _ = writeln!(s, "          {e}");
@@ -384,8 +413,15 @@ pub fn render(report: &StatusReport) -> String {
         let _ = writeln!(s, "          warning: {w}");
     }
     let k = &report.provider_keys;
-    let present = if k.present.is_empty() { "none".to_owned() } else { k.present.join(", ") };
-    let _ = writeln!(s, "keys      {present}  (names only; offline reviewer needs none)");
+    let present = if k.present.is_empty() {
+        "none".to_owned()
+    } else {
+        k.present.join(", ")
+    };
+    let _ = writeln!(
+        s,
+        "keys      {present}  (names only; offline reviewer needs none)"
+    );
     for w in &k.warnings {
         let _ = writeln!(s, "          warning: {w}");
     }
@@ -403,9 +439,11 @@ pub fn render(report: &StatusReport) -> String {
         let _ = writeln!(s, "projects  none yet");
     } else {
         let mut rows = vec![
-            ["project", "sessions", "messages", "memory", "pending", "path"]
-                .map(String::from)
-                .to_vec(),
+            [
+                "project", "sessions", "messages", "memory", "pending", "path",
+            ]
+            .map(String::from)
+            .to_vec(),
         ];
         for p in &report.projects {
             rows.push(vec![
@@ -424,18 +462,33 @@ pub fn render(report: &StatusReport) -> String {
         if m.is_empty() {
             "empty".to_owned()
         } else {
-            m.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
+            m.iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         }
     };
-    let _ = writeln!(s, "\nqueue     suggestions: {}; stop events: {}", fmt_map(&q.suggestions), fmt_map(&q.stop_events));
+    let _ = writeln!(
+        s,
+        "\nqueue     suggestions: {}; stop events: {}",
+        fmt_map(&q.suggestions),
+        fmt_map(&q.stop_events)
+    );
     if report.recent_receipts.is_empty() {
         let _ = writeln!(s, "receipts  none yet");
     } else {
         let _ = writeln!(s, "receipts");
         for r in &report.recent_receipts {
-            let reason = r.reason.as_deref().map(|x| format!(" — {x}")).unwrap_or_default();
-            let _ =
-                writeln!(s, "  {}  {:<8} {:<14} {} ms{reason}", r.finished_at, r.kind, r.status, r.duration_ms);
+            let reason = r
+                .reason
+                .as_deref()
+                .map(|x| format!(" — {x}"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                s,
+                "  {}  {:<8} {:<14} {} ms{reason}",
+                r.finished_at, r.kind, r.status, r.duration_ms
+            );
         }
     }
     let _ = writeln!(s, "log       {}", report.log_file);

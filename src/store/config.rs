@@ -60,7 +60,11 @@ pub fn load(home: &Path, _env: &Env, _o: &Overrides) -> Result<LoadedConfig, Con
     Ok(LoadedConfig {
         config: Config {
             active_profile: "offline".into(),
-            log: LogConfig { level: "info".into(), max_bytes: 5 << 20, keep_files: 5 },
+            log: LogConfig {
+                level: "info".into(),
+                max_bytes: 5 << 20,
+                keep_files: 5,
+            },
         },
         sources: BTreeMap::new(),
         warnings: vec![],

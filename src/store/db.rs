@@ -27,7 +27,11 @@ pub struct Migration {
 /// Every migration, in order. To change the schema: add a new numbered file and a line here;
 /// never edit a shipped one. `migrations_tests` checks that upgrading equals a fresh build.
 pub const MIGRATIONS: &[Migration] = &[
-    Migration { version: 1, name: "0001_init.sql", sql: include_str!("migrations/0001_init.sql") },
+    Migration {
+        version: 1,
+        name: "0001_init.sql",
+        sql: include_str!("migrations/0001_init.sql"),
+    },
     Migration {
         version: 2,
         name: "0002_search_index.sql",
@@ -123,7 +127,10 @@ impl StoreError {
         let path = path.to_path_buf();
         match source.sqlite_error_code() {
             Some(ErrorCode::NotADatabase) | Some(ErrorCode::DatabaseCorrupt) => {
-                StoreError::Corrupt { path, detail: source.to_string() }
+                StoreError::Corrupt {
+                    path,
+                    detail: source.to_string(),
+                }
             }
             Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => {
                 StoreError::Locked { path }
@@ -144,7 +151,10 @@ pub struct OpenOptions {
 
 impl Default for OpenOptions {
     fn default() -> Self {
-        OpenOptions { busy_timeout: DEFAULT_BUSY_TIMEOUT, read_only: false }
+        OpenOptions {
+            busy_timeout: DEFAULT_BUSY_TIMEOUT,
+            read_only: false,
+        }
     }
 }
 
@@ -167,7 +177,9 @@ impl Store {
         let err = |e| StoreError::from_sqlite(path, e);
         let conn = if options.read_only {
             if !path.exists() {
-                return Err(StoreError::Missing { path: path.to_path_buf() });
+                return Err(StoreError::Missing {
+                    path: path.to_path_buf(),
+                });
             }
             Connection::open_with_flags(
                 path,
@@ -176,20 +188,27 @@ impl Store {
             .map_err(err)?
         } else {
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                fsutil::ensure_private_dir(parent)
-                    .map_err(|source| StoreError::Io { path: path.to_path_buf(), source })?;
+                fsutil::ensure_private_dir(parent).map_err(|source| StoreError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
             }
             let is_new = !path.exists();
             let conn = Connection::open(path).map_err(err)?;
             if is_new {
                 // Secrets-adjacent data: the database is private to its owner.
-                fsutil::set_private_file_mode(path)
-                    .map_err(|source| StoreError::Io { path: path.to_path_buf(), source })?;
+                fsutil::set_private_file_mode(path).map_err(|source| StoreError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
             }
             conn
         };
         conn.busy_timeout(options.busy_timeout).map_err(err)?;
-        let mut store = Store { conn, path: path.to_path_buf() };
+        let mut store = Store {
+            conn,
+            path: path.to_path_buf(),
+        };
         store.prepare(options.read_only)?;
         if !options.read_only {
             store.migrate()?;
@@ -212,12 +231,20 @@ impl Store {
     fn prepare(&self, read_only: bool) -> Result<(), StoreError> {
         let err = |e| StoreError::from_sqlite(&self.path, e);
         // Reading the schema first surfaces "not a database" before any pragma writes.
-        self.conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(())).map_err(err)?;
+        self.conn
+            .query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
+            .map_err(err)?;
         if !read_only {
-            self.conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
-            self.conn.pragma_update(None, "synchronous", "NORMAL").map_err(err)?;
+            self.conn
+                .pragma_update(None, "journal_mode", "WAL")
+                .map_err(err)?;
+            self.conn
+                .pragma_update(None, "synchronous", "NORMAL")
+                .map_err(err)?;
         }
-        self.conn.pragma_update(None, "foreign_keys", "ON").map_err(err)?;
+        self.conn
+            .pragma_update(None, "foreign_keys", "ON")
+            .map_err(err)?;
         Ok(())
     }
 
@@ -248,19 +275,30 @@ impl Store {
     pub fn migrate_to(&mut self, target: u32) -> Result<Vec<u32>, StoreError> {
         let current = self.check_not_newer()?;
         let mut applied = Vec::new();
-        for migration in MIGRATIONS.iter().filter(|m| m.version > current && m.version <= target)
+        for migration in MIGRATIONS
+            .iter()
+            .filter(|m| m.version > current && m.version <= target)
         {
             let at = self.schema_version()?;
             let path = self.path.clone();
-            let fail = |source| StoreError::Migration { path: path.clone(), name: migration.name, at, source };
-            let tx = self.conn.transaction().map_err(|e| StoreError::from_sqlite(&path, e))?;
+            let fail = |source| StoreError::Migration {
+                path: path.clone(),
+                name: migration.name,
+                at,
+                source,
+            };
+            let tx = self
+                .conn
+                .transaction()
+                .map_err(|e| StoreError::from_sqlite(&path, e))?;
             // Another process may have migrated while we waited for the write lock.
             let now = read_user_version(&tx).map_err(fail)?;
             if now >= migration.version {
                 continue;
             }
             tx.execute_batch(migration.sql).map_err(fail)?;
-            tx.pragma_update(None, "user_version", migration.version).map_err(fail)?;
+            tx.pragma_update(None, "user_version", migration.version)
+                .map_err(fail)?;
             tx.commit().map_err(fail)?;
             applied.push(migration.version);
         }

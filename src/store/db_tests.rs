@@ -31,9 +31,15 @@ fn fresh_database_is_at_latest_version_with_wal_and_private_mode() {
     let path = dir.path().join("home/csep.db");
     let store = Store::open(&path).unwrap();
     assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
-    let mode: String = store.conn().query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+    let mode: String = store
+        .conn()
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(mode, "wal");
-    let fk: i64 = store.conn().query_row("PRAGMA foreign_keys", [], |r| r.get(0)).unwrap();
+    let fk: i64 = store
+        .conn()
+        .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(fk, 1);
     #[cfg(unix)]
     assert_eq!(fsutil::mode_of(&path), Some(0o600));
@@ -62,7 +68,10 @@ fn every_table_the_loop_needs_exists() {
         "receipts",
         "budget_ledger",
     ] {
-        assert!(schema.contains_key(&format!("table:{table}")), "missing table {table}");
+        assert!(
+            schema.contains_key(&format!("table:{table}")),
+            "missing table {table}"
+        );
     }
 }
 
@@ -74,7 +83,10 @@ fn upgrading_from_every_earlier_version_equals_a_fresh_database() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("csep.db");
         let conn = Connection::open(&path).unwrap();
-        let mut old = Store { conn, path: path.clone() };
+        let mut old = Store {
+            conn,
+            path: path.clone(),
+        };
         old.migrate_to(start).unwrap();
         assert_eq!(old.schema_version().unwrap(), start);
         if start >= 1 {
@@ -89,10 +101,16 @@ fn upgrading_from_every_earlier_version_equals_a_fresh_database() {
         drop(old);
         let upgraded = Store::open(&path).unwrap();
         assert_eq!(upgraded.schema_version().unwrap(), SCHEMA_VERSION);
-        assert_eq!(schema_of(upgraded.conn()), expected, "upgrade from v{start}");
+        assert_eq!(
+            schema_of(upgraded.conn()),
+            expected,
+            "upgrade from v{start}"
+        );
         if start >= 1 {
-            let n: i64 =
-                upgraded.conn().query_row("SELECT count(*) FROM projects", [], |r| r.get(0)).unwrap();
+            let n: i64 = upgraded
+                .conn()
+                .query_row("SELECT count(*) FROM projects", [], |r| r.get(0))
+                .unwrap();
             assert_eq!(n, 1);
         }
     }
@@ -103,13 +121,25 @@ fn a_newer_database_is_refused_with_an_upgrade_hint_and_left_untouched() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("csep.db");
     drop(Store::open(&path).unwrap());
-    Connection::open(&path).unwrap().pragma_update(None, "user_version", 99).unwrap();
+    Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "user_version", 99)
+        .unwrap();
     let before = std::fs::read(&path).unwrap();
     let err = Store::open(&path).unwrap_err();
-    assert!(matches!(err, StoreError::NewerSchema { found: 99, .. }), "{err}");
+    assert!(
+        matches!(err, StoreError::NewerSchema { found: 99, .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains("upgrade csep"), "{err}");
-    let err = Store::open_with(&path, OpenOptions { read_only: true, ..Default::default() })
-        .unwrap_err();
+    let err = Store::open_with(
+        &path,
+        OpenOptions {
+            read_only: true,
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
     assert!(matches!(err, StoreError::NewerSchema { .. }));
     assert_eq!(std::fs::read(&path).unwrap(), before);
 }
@@ -128,8 +158,14 @@ fn a_corrupt_file_gives_an_actionable_error() {
 fn read_only_open_of_a_missing_database_does_not_create_it() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("csep.db");
-    let err = Store::open_with(&path, OpenOptions { read_only: true, ..Default::default() })
-        .unwrap_err();
+    let err = Store::open_with(
+        &path,
+        OpenOptions {
+            read_only: true,
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
     assert!(matches!(err, StoreError::Missing { .. }));
     assert!(!path.exists());
 }
@@ -148,13 +184,18 @@ fn fts_tables_accept_analyzed_terms() {
     let store = Store::open_in_memory().unwrap();
     store
         .conn()
-        .execute("INSERT INTO messages_fts (rowid, terms) VALUES (7, 'order timeout retri 订单 超时')", [])
+        .execute(
+            "INSERT INTO messages_fts (rowid, terms) VALUES (7, 'order timeout retri 订单 超时')",
+            [],
+        )
         .unwrap();
     let hit: i64 = store
         .conn()
-        .query_row("SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?1", ["超时"], |r| {
-            r.get(0)
-        })
+        .query_row(
+            "SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?1",
+            ["超时"],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(hit, 7);
 }

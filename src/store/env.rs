@@ -11,7 +11,9 @@ pub struct Env {
 impl Env {
     /// Reads the process environment.
     pub fn from_process() -> Env {
-        Env { vars: std::env::vars().collect() }
+        Env {
+            vars: std::env::vars().collect(),
+        }
     }
     /// Builds a snapshot from pairs.
     pub fn from_pairs<I, K, V>(pairs: I) -> Env
@@ -20,11 +22,19 @@ impl Env {
         K: Into<String>,
         V: Into<String>,
     {
-        Env { vars: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect() }
+        Env {
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        }
     }
     /// Value of `name`, `None` when unset or empty.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.vars.get(name).map(String::as_str).filter(|v| !v.is_empty())
+        self.vars
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 }
 

@@ -103,8 +103,7 @@ pub fn init(log_file: &Path, settings: &LogSettings) -> io::Result<()> {
         .with_max_level(settings.level)
         .with_writer(Mutex::new(file))
         .finish();
-    tracing::subscriber::set_global_default(subscriber)
-        .map_err(|e| io::Error::other(e.to_string()))
+    tracing::subscriber::set_global_default(subscriber).map_err(|e| io::Error::other(e.to_string()))
 }
 
 #[cfg(test)]
@@ -120,8 +119,16 @@ mod tests {
             assert!(rotate_if_needed(&log, 10, 2).unwrap());
         }
         assert!(!log.exists());
-        assert!(fs::read_to_string(dir.path().join("csep.log.1")).unwrap().starts_with("round 3"));
-        assert!(fs::read_to_string(dir.path().join("csep.log.2")).unwrap().starts_with("round 2"));
+        assert!(
+            fs::read_to_string(dir.path().join("csep.log.1"))
+                .unwrap()
+                .starts_with("round 3")
+        );
+        assert!(
+            fs::read_to_string(dir.path().join("csep.log.2"))
+                .unwrap()
+                .starts_with("round 2")
+        );
         assert!(!dir.path().join("csep.log.3").exists());
     }
 

@@ -17,9 +17,7 @@ pub const HOME_ENV: &str = "CODEX_SELF_EVOLUTION_HOME";
 #[derive(Debug, thiserror::Error)]
 pub enum PathsError {
     /// No `--home`, no `$CODEX_SELF_EVOLUTION_HOME` and no user home directory.
-    #[error(
-        "cannot locate a home for csep: $HOME is not set; pass --home DIR or set {HOME_ENV}"
-    )]
+    #[error("cannot locate a home for csep: $HOME is not set; pass --home DIR or set {HOME_ENV}")]
     NoHome,
     /// The home could not be created or is not writable.
     #[error(
@@ -63,7 +61,9 @@ impl Paths {
         } else if let Some(env) = env_home.filter(|v| !v.trim().is_empty()) {
             expand_tilde(Path::new(env), user_home)
         } else {
-            user_home.ok_or(PathsError::NoHome)?.join(DEFAULT_HOME_DIR_NAME)
+            user_home
+                .ok_or(PathsError::NoHome)?
+                .join(DEFAULT_HOME_DIR_NAME)
         };
         let home = if chosen.is_absolute() {
             chosen
@@ -84,10 +84,14 @@ impl Paths {
     /// Creates the home (0700) if it is missing and checks it is a directory.
     pub fn ensure_home(&self) -> Result<(), PathsError> {
         if self.home.exists() && !self.home.is_dir() {
-            return Err(PathsError::NotADirectory { path: self.home.clone() });
+            return Err(PathsError::NotADirectory {
+                path: self.home.clone(),
+            });
         }
-        fsutil::ensure_private_dir(&self.home)
-            .map_err(|source| PathsError::Create { path: self.home.clone(), source })
+        fsutil::ensure_private_dir(&self.home).map_err(|source| PathsError::Create {
+            path: self.home.clone(),
+            source,
+        })
     }
 
     /// The SQLite database: `<home>/csep.db`.
@@ -158,8 +162,13 @@ mod tests {
         let user = Path::new("/home/u");
         let p = Paths::resolve(None, Some("~/state"), Some(user), None).unwrap();
         assert_eq!(p.home, PathBuf::from("/home/u/state"));
-        let p = Paths::resolve(Some(Path::new("rel")), None, Some(user), Some(Path::new("/w")))
-            .unwrap();
+        let p = Paths::resolve(
+            Some(Path::new("rel")),
+            None,
+            Some(user),
+            Some(Path::new("/w")),
+        )
+        .unwrap();
         assert_eq!(p.home, PathBuf::from("/w/rel"));
     }
 

@@ -43,7 +43,10 @@ pub fn upsert(store: &Store, identity: &RepoIdentity, now: &str) -> Result<Proje
     let display_path = identity.canonical_path.to_string_lossy().into_owned();
     let name = identity.display_name();
     let kind = identity.kind.as_str();
-    let err = |source| StoreError::Sqlite { path: store.path().to_path_buf(), source };
+    let err = |source| StoreError::Sqlite {
+        path: store.path().to_path_buf(),
+        source,
+    };
     store
         .conn()
         .prepare_cached(
@@ -53,7 +56,14 @@ pub fn upsert(store: &Store, identity: &RepoIdentity, now: &str) -> Result<Proje
              kind = excluded.kind",
         )
         .and_then(|mut stmt| {
-            stmt.execute(params![id, path_bytes(&identity.canonical_path), display_path, name, kind, now])
+            stmt.execute(params![
+                id,
+                path_bytes(&identity.canonical_path),
+                display_path,
+                name,
+                kind,
+                now
+            ])
         })
         .map_err(err)?;
     get(store, &id)?.ok_or_else(|| err(rusqlite::Error::QueryReturnedNoRows))
@@ -70,12 +80,18 @@ pub fn get(store: &Store, id: &str) -> Result<Option<Project>, StoreError> {
             row_to_project,
         )
         .optional()
-        .map_err(|source| StoreError::Sqlite { path: store.path().to_path_buf(), source })
+        .map_err(|source| StoreError::Sqlite {
+            path: store.path().to_path_buf(),
+            source,
+        })
 }
 
 /// Every project, most recently seen first.
 pub fn list(store: &Store) -> Result<Vec<Project>, StoreError> {
-    let err = |source| StoreError::Sqlite { path: store.path().to_path_buf(), source };
+    let err = |source| StoreError::Sqlite {
+        path: store.path().to_path_buf(),
+        source,
+    };
     let mut stmt = store
         .conn()
         .prepare(
@@ -96,4 +112,27 @@ fn row_to_project(row: &rusqlite::Row<'_>) -> rusqlite::Result<Project> {
         created_at: row.get(4)?,
         last_seen_at: row.get(5)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upsert_registers_once_and_refreshes_last_seen() {
+        let dir = tempfile::tempdir().unwrap();
+        let identity = RepoIdentity::resolve(dir.path()).unwrap();
+        let store = Store::open_in_memory().unwrap();
+        let first = upsert(&store, &identity, "2026-01-01T00:00:00Z").unwrap();
+        let second = upsert(&store, &identity, "2026-02-01T00:00:00Z").unwrap();
+        assert_eq!(first.id, identity.project_id());
+        assert_eq!(second.created_at, "2026-01-01T00:00:00Z");
+        assert_eq!(second.last_seen_at, "2026-02-01T00:00:00Z");
+        assert_eq!(list(&store).unwrap().len(), 1);
+        let stored: Vec<u8> = store
+            .conn()
+            .query_row("SELECT canonical_path FROM projects", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(stored, path_bytes(&identity.canonical_path));
+    }
 }

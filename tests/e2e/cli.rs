@@ -1,0 +1,140 @@
+//! The command-line surface: both binaries, help with examples, exit codes and the log line.
+
+use predicates::prelude::*;
+
+use crate::support::{TestHome, stdout_json};
+
+#[test]
+fn both_binaries_report_the_same_version() {
+    let t = TestHome::new();
+    let want = format!("csep {}", env!("CARGO_PKG_VERSION"));
+    t.csep(&["--version"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(want.clone()));
+    t.reference(&["--version"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(want));
+}
+
+#[test]
+fn every_reference_command_has_help_with_an_example() {
+    let t = TestHome::new();
+    for command in [
+        "session-start",
+        "stop-review",
+        "compile",
+        "compile-preflight",
+        "status",
+        "scan",
+        "skill-synthesize",
+        "config",
+        "migrate-worktrees",
+        "recall",
+        "recall-trigger",
+        "eval-compiler",
+        "hook",
+        "memory",
+        "skills",
+        "doctor",
+        "usage",
+        "install",
+        "uninstall",
+        "eval",
+        "demo",
+        "mcp",
+        "import",
+        "project",
+        "completions",
+    ] {
+        t.reference(&[command, "--help"])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("Examples:"));
+    }
+}
+
+#[test]
+fn unknown_flags_are_usage_errors_with_exit_two() {
+    let t = TestHome::new();
+    t.csep(&["status", "--bogus"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--bogus"));
+}
+
+#[test]
+fn commands_not_built_yet_say_so_and_exit_two() {
+    let t = TestHome::new();
+    t.csep(&["recall", "anything"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("not available yet"));
+}
+
+#[test]
+fn each_command_writes_one_summary_log_line_with_exit_code_and_duration() {
+    let t = TestHome::new();
+    t.csep(&["config", "path"]).assert().success();
+    t.csep(&["status"]).assert().success();
+    t.csep(&["recall", "x"]).assert().code(2);
+    let log = std::fs::read_to_string(t.home().join("logs/csep.log")).unwrap();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let kinds: Vec<_> = lines
+        .iter()
+        .map(|l| (l["kind"].clone(), l["exit_code"].clone()))
+        .collect();
+    assert!(
+        kinds.contains(&(serde_json::json!("status"), serde_json::json!(0))),
+        "{log}"
+    );
+    assert!(
+        kinds.contains(&(serde_json::json!("recall"), serde_json::json!(2))),
+        "{log}"
+    );
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["duration_ms"].is_u64() && l["message"] == "cli command completed")
+    );
+}
+
+#[test]
+fn project_folds_a_subdirectory_into_its_repository() {
+    let t = TestHome::new();
+    let repo = t.scratch().join("repo");
+    std::fs::create_dir_all(repo.join(".git/objects")).unwrap();
+    std::fs::create_dir_all(repo.join(".git/refs")).unwrap();
+    std::fs::write(repo.join(".git/HEAD"), "ref: refs/heads/main\n").unwrap();
+    std::fs::create_dir_all(repo.join("src/deep")).unwrap();
+    let root = stdout_json(
+        &t.csep(&["project", "--json", "--cwd"])
+            .arg(&repo)
+            .output()
+            .unwrap(),
+    );
+    let sub = stdout_json(
+        &t.csep(&["project", "--json", "--cwd"])
+            .arg(repo.join("src/deep"))
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(root["id"], sub["id"]);
+    assert_eq!(root["kind"], "worktree");
+    assert_eq!(root["registered"], false);
+}
+
+#[test]
+fn a_missing_working_directory_is_a_one_line_error() {
+    let t = TestHome::new();
+    let gone = t.scratch().join("gone");
+    t.csep(&["project", "--cwd"])
+        .arg(&gone)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("does not exist").and(predicate::str::contains("--cwd")));
+}

@@ -1,0 +1,123 @@
+//! `csep status` on fresh, healthy and broken homes.
+
+use predicates::prelude::*;
+use rusqlite::Connection;
+
+use crate::support::{TestHome, stdout_json};
+
+#[test]
+fn status_on_a_fresh_home_reports_nothing_yet_and_creates_no_database() {
+    let t = TestHome::new();
+    let out = t.csep(&["status", "--json"]).output().unwrap();
+    assert!(out.status.success());
+    let v = stdout_json(&out);
+    assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(v["database"]["state"], "missing");
+    assert_eq!(v["config"]["exists"], false);
+    assert_eq!(v["config"]["active_profile"], "offline");
+    assert_eq!(v["projects"].as_array().unwrap().len(), 0);
+    assert!(v["hooks"]["codex"].is_object() && v["hooks"]["claude"].is_object());
+    assert!(
+        !t.home().join("csep.db").exists(),
+        "status must be read-only"
+    );
+}
+
+#[test]
+fn status_text_names_the_home_and_database() {
+    let t = TestHome::new();
+    t.csep(&["status"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(t.home().display().to_string()))
+        .stdout(predicate::str::contains("csep.db"))
+        .stdout(predicate::str::contains("projects  none yet"));
+}
+
+#[test]
+fn status_counts_projects_and_receipts_from_the_database() {
+    let t = TestHome::new();
+    let repo = t.scratch().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    // Create and migrate the database through the library, then add rows as later stages would.
+    let store = csep::store::db::Store::open(&t.home().join("csep.db")).unwrap();
+    let identity = csep::store::identity::RepoIdentity::resolve(&repo).unwrap();
+    let project = csep::store::project::upsert(&store, &identity, "2026-11-25T00:00:00Z").unwrap();
+    store
+        .conn()
+        .execute(
+            "INSERT INTO receipts (kind, project_id, status, reason, started_at, finished_at, \
+             duration_ms) VALUES ('review', ?1, 'skipped_budget', 'daily cap reached', 't', \
+             '2026-11-25T00:00:01Z', 12)",
+            [&project.id],
+        )
+        .unwrap();
+    drop(store);
+    let out = t.csep(&["status", "--json"]).output().unwrap();
+    let v = stdout_json(&out);
+    assert_eq!(v["database"]["state"], "ok");
+    assert_eq!(v["projects"][0]["id"], project.id.as_str());
+    assert_eq!(v["projects"][0]["name"], "repo");
+    assert_eq!(v["recent_receipts"][0]["status"], "skipped_budget");
+    assert_eq!(v["recent_receipts"][0]["reason"], "daily cap reached");
+}
+
+#[test]
+fn status_reports_a_corrupt_database_with_the_fix_and_still_exits_zero() {
+    let t = TestHome::new();
+    std::fs::create_dir_all(t.home()).unwrap();
+    std::fs::write(t.home().join("csep.db"), vec![7u8; 4096]).unwrap();
+    let out = t.csep(&["status", "--json"]).output().unwrap();
+    assert!(out.status.success());
+    let v = stdout_json(&out);
+    assert_eq!(v["database"]["state"], "error");
+    assert!(
+        v["database"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("move it aside")
+    );
+}
+
+#[test]
+fn status_reports_a_newer_database_and_never_touches_it() {
+    let t = TestHome::new();
+    drop(csep::store::db::Store::open(&t.home().join("csep.db")).unwrap());
+    Connection::open(t.home().join("csep.db"))
+        .unwrap()
+        .pragma_update(None, "user_version", 42)
+        .unwrap();
+    let v = stdout_json(&t.csep(&["status", "--json"]).output().unwrap());
+    assert_eq!(v["database"]["state"], "error");
+    assert!(
+        v["database"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("upgrade csep")
+    );
+    let version: i64 = Connection::open(t.home().join("csep.db"))
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 42);
+}
+
+#[test]
+fn status_lists_provider_key_names_but_never_values() {
+    let t = TestHome::new();
+    let out = t
+        .csep(&["status", "--json"])
+        .env("OPENAI_API_KEY", "sk-test-value-that-must-not-print")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("sk-test-value"), "{text}");
+    let v = stdout_json(&out);
+    assert!(
+        v["provider_keys"]["present"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k == "OPENAI_API_KEY")
+    );
+}
