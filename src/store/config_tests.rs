@@ -609,3 +609,36 @@ fn provider_names_round_trip() {
         );
     }
 }
+
+#[test]
+fn dotted_keys_and_inline_tables_get_lines_too() {
+    let text = "schema_version = 3\n\nprofiles.fast.model = \"m\"\nhooks = { user_prompt_recall = false }\n";
+    let loaded = parse(text).unwrap();
+    assert_eq!(label(&loaded, "profiles.fast.model"), "config.toml:3");
+    assert_eq!(label(&loaded, "hooks.user_prompt_recall"), "config.toml:4");
+    assert_eq!(
+        err("schema_version = 3\n\nprofiles.fast.modle = \"m\"\n"),
+        "/home/u/.csep/config.toml:3: unknown key `profiles.fast.modle`; valid keys here: api_key_env, base_url, command, max_retries, max_tokens, model, provider, region, timeout_seconds; run `csep config validate`"
+    );
+    assert!(
+        err("schema_version = 3\nhooks = { recall = 1 }\n")
+            .starts_with("/home/u/.csep/config.toml:2: unknown key `hooks.recall`")
+    );
+}
+
+#[test]
+fn profile_names_that_are_not_bare_keys_are_quoted_in_paths() {
+    let loaded = parse("schema_version = 3\n[profiles.\"my.prof\"]\nmodel = \"m\"\n").unwrap();
+    assert_eq!(
+        label(&loaded, "profiles.\"my.prof\".model"),
+        "config.toml:3"
+    );
+}
+
+#[test]
+fn render_show_of_the_defaults() {
+    let home = tempfile::tempdir().unwrap();
+    let mut loaded = load(home.path(), &Env::default(), &Overrides::default()).unwrap();
+    loaded.path = PathBuf::from("/home/u/.csep/config.toml");
+    insta::assert_snapshot!(render_show(&loaded));
+}
