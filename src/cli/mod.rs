@@ -21,9 +21,10 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use clap::Parser;
+use tracing_subscriber::filter::LevelFilter;
 
 use crate::store::config::{self, LoadedConfig, Overrides};
-use crate::store::env::Env;
+use crate::store::env::{Env, EnvProviderFile};
 use crate::store::paths::{HOME_ENV, Paths};
 use args::{Cli, Command};
 
@@ -44,8 +45,8 @@ pub struct Ctx {
 
 impl Ctx {
     /// Loads config.toml for this home with env and flag overrides.
-    pub fn load_config(&self) -> anyhow::Result<LoadedConfig> {
-        config::load(&self.paths.home, &self.env, &self.overrides).map_err(anyhow::Error::from)
+    pub fn load_config(&self) -> Result<LoadedConfig, config::ConfigError> {
+        config::load(&self.paths.home, &self.env, &self.overrides)
     }
 
     /// The directory a command acts on: `given`, else the process cwd.
@@ -102,6 +103,16 @@ pub fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // Provider keys from `.env.provider` fill in variables that are not already set; values are
+    // never printed or logged (only the file's findings are, after the log is up).
+    let (env, env_findings) = match EnvProviderFile::load(&paths.env_provider()) {
+        Ok(Some(file)) => {
+            let findings = file.warning_lines();
+            (env.with_provider_file(&file).0, findings)
+        }
+        Ok(None) => (env, Vec::new()),
+        Err(e) => (env, vec![e.to_string()]),
+    };
     let ctx = Ctx {
         paths,
         env,
@@ -112,6 +123,11 @@ pub fn main() -> ExitCode {
         cwd,
     };
     let log_ready = init_logging(&ctx);
+    if log_ready {
+        for finding in &env_findings {
+            tracing::warn!(finding = %finding, ".env.provider");
+        }
+    }
     let kind = command_name(&cli.command);
     let result = run(&ctx, cli.command);
     let code: u8 = match &result {
@@ -158,9 +174,14 @@ fn init_logging(ctx: &Ctx) -> bool {
 
 /// Turns `[log]` from config.toml into logger settings (unknown level names fall back to info).
 fn log_settings(config: &config::Config) -> crate::store::log::LogSettings {
-    let defaults = crate::store::log::LogSettings::default();
     crate::store::log::LogSettings {
-        level: crate::store::log::parse_level(&config.log.level).unwrap_or(defaults.level),
+        level: match config.log.level {
+            config::LogLevel::Error => LevelFilter::ERROR,
+            config::LogLevel::Warn => LevelFilter::WARN,
+            config::LogLevel::Info => LevelFilter::INFO,
+            config::LogLevel::Debug => LevelFilter::DEBUG,
+            config::LogLevel::Trace => LevelFilter::TRACE,
+        },
         max_bytes: config.log.max_bytes,
         keep_files: config.log.keep_files,
     }

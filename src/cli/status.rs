@@ -242,9 +242,11 @@ pub fn collect(ctx: &Ctx, receipts: usize) -> StatusReport {
     let mut key_warnings = Vec::new();
     let file_keys = match EnvProviderFile::load(&env_path) {
         Ok(Some(file)) => {
-            key_warnings.extend(file.warnings.iter().cloned());
-            key_warnings.extend(file.mode_warning.clone());
+            key_warnings.extend(file.warning_lines());
             file.key_names()
+                .into_iter()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
         }
         Ok(None) => Vec::new(),
         Err(e) => {
