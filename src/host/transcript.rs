@@ -4,7 +4,7 @@
 //!
 //! 1. **Transcripts.** Both hosts write JSONL, one record per line, appended while the agent runs.
 //!    Each adapter turns its lines into [`TranscriptMessage`]s; this module owns the line loop
-//!    ([`for_each_line`]) and the file reader ([`parse_file_from`]). Invariants:
+//!    (`for_each_line`) and the file reader ([`parse_file_from`]). Invariants:
 //!    - a line's byte offset is its identity: `(byte_offset, seq)` is a stable natural key;
 //!    - a trailing partial line (no `\n`, the agent is mid-write) is never consumed, so
 //!      [`TranscriptChunk::next_offset`] stops right before it;
@@ -234,11 +234,18 @@ pub fn parse_file_from(
     offset: u64,
     host: Host,
 ) -> Result<TranscriptChunk, TranscriptError> {
-    let io_err = |source| TranscriptError::Io { path: path.to_owned(), source };
+    let io_err = |source| TranscriptError::Io {
+        path: path.to_owned(),
+        source,
+    };
     let mut file = File::open(path).map_err(io_err)?;
     let len = file.metadata().map_err(io_err)?.len();
     if offset > len {
-        return Err(TranscriptError::OffsetBeyondEnd { path: path.to_owned(), offset, len });
+        return Err(TranscriptError::OffsetBeyondEnd {
+            path: path.to_owned(),
+            offset,
+            len,
+        });
     }
     file.seek(SeekFrom::Start(offset)).map_err(io_err)?;
     let mut bytes = Vec::with_capacity(usize::try_from(len - offset).unwrap_or(0));
@@ -264,7 +271,10 @@ pub(crate) fn for_each_line(
     base_offset: u64,
     mut parse: impl FnMut(&[u8], u64, &mut TranscriptChunk) -> bool,
 ) -> TranscriptChunk {
-    let mut chunk = TranscriptChunk { next_offset: base_offset, ..TranscriptChunk::default() };
+    let mut chunk = TranscriptChunk {
+        next_offset: base_offset,
+        ..TranscriptChunk::default()
+    };
     let mut start = 0usize;
     while let Some(rel_end) = bytes[start..].iter().position(|&b| b == b'\n') {
         let end = start + rel_end;
@@ -453,9 +463,12 @@ pub fn parse_hook_event(
     stdin: &str,
     host_hint: Option<Host>,
 ) -> Result<Option<HookEvent>, HookParseError> {
-    let value: serde_json::Value = serde_json::from_str(stdin).map_err(|source| {
-        HookParseError::MalformedJson { line: source.line(), column: source.column(), source }
-    })?;
+    let value: serde_json::Value =
+        serde_json::from_str(stdin).map_err(|source| HookParseError::MalformedJson {
+            line: source.line(),
+            column: source.column(),
+            source,
+        })?;
     let Ok(shape) = HookShapeWire::deserialize(&value) else {
         return Ok(None);
     };

@@ -7,7 +7,8 @@ use super::*;
 
 const CODEX_ROLLOUT: &str = "tests/fixtures/codex/rollout-with-tool-call-and-stop-block.jsonl";
 const CODEX_COMPACTION: &str = "tests/fixtures/codex/rollout-auto-compaction.jsonl";
-const CLAUDE_TRANSCRIPT: &str = "tests/fixtures/claude/transcript-with-tool-call-and-stop-block.jsonl";
+const CLAUDE_TRANSCRIPT: &str =
+    "tests/fixtures/claude/transcript-with-tool-call-and-stop-block.jsonl";
 const CLAUDE_COMPACT: &str = "tests/fixtures/claude/transcript-resume-and-compact.jsonl";
 
 fn fixture(path: &str) -> Vec<u8> {
@@ -61,7 +62,14 @@ fn resuming_at_next_offset_after_appending_yields_only_the_new_messages(
     let bytes = fixture(path);
     let whole = parse_chunk(host, &bytes, 0);
     // Cut after the 8th line, as if the agent were still running.
-    let cut = bytes.iter().enumerate().filter(|(_, b)| **b == b'\n').nth(7).unwrap().0 + 1;
+    let cut = bytes
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .nth(7)
+        .unwrap()
+        .0
+        + 1;
     let dir = tempfile::tempdir().unwrap();
     let file_path = dir.path().join("session.jsonl");
     std::fs::write(&file_path, &bytes[..cut]).unwrap();
@@ -69,16 +77,26 @@ fn resuming_at_next_offset_after_appending_yields_only_the_new_messages(
     let first = parse_file_from(&file_path, 0, host).unwrap();
     assert_eq!(first.next_offset, cut as u64);
 
-    let mut file = std::fs::OpenOptions::new().append(true).open(&file_path).unwrap();
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&file_path)
+        .unwrap();
     file.write_all(&bytes[cut..]).unwrap();
     let second = parse_file_from(&file_path, first.next_offset, host).unwrap();
 
-    let expected: Vec<_> =
-        whole.messages.iter().filter(|m| m.byte_offset >= cut as u64).cloned().collect();
+    let expected: Vec<_> = whole
+        .messages
+        .iter()
+        .filter(|m| m.byte_offset >= cut as u64)
+        .cloned()
+        .collect();
     assert!(!expected.is_empty());
     assert_eq!(second.messages, expected);
     assert_eq!(second.next_offset, bytes.len() as u64);
-    assert_eq!(first.messages.len() + second.messages.len(), whole.messages.len());
+    assert_eq!(
+        first.messages.len() + second.messages.len(),
+        whole.messages.len()
+    );
 }
 
 #[test]
@@ -88,7 +106,14 @@ fn offset_past_the_end_of_a_truncated_file_is_reported() {
     std::fs::write(&path, b"{\"type\":\"mode\",\"sessionId\":\"s\"}\n").unwrap();
     let err = parse_file_from(&path, 4096, Host::Claude).unwrap_err();
     assert!(
-        matches!(err, TranscriptError::OffsetBeyondEnd { offset: 4096, len: 32, .. }),
+        matches!(
+            err,
+            TranscriptError::OffsetBeyondEnd {
+                offset: 4096,
+                len: 32,
+                ..
+            }
+        ),
         "{err:?}"
     );
     assert!(err.to_string().contains("restart from offset 0"));
@@ -98,7 +123,10 @@ fn offset_past_the_end_of_a_truncated_file_is_reported() {
 fn missing_file_is_an_io_error_naming_the_path() {
     let err = parse_file_from(Path::new("/nonexistent/x.jsonl"), 0, Host::Codex).unwrap_err();
     assert!(matches!(err, TranscriptError::Io { .. }));
-    assert_eq!(err.to_string(), "could not read transcript /nonexistent/x.jsonl");
+    assert_eq!(
+        err.to_string(),
+        "could not read transcript /nonexistent/x.jsonl"
+    );
 }
 
 #[rstest]
@@ -231,13 +259,19 @@ fn codex_stop_payload_reduces_to_a_hook_event() {
 fn codex_session_start_and_prompt_payloads_keep_source_and_prompt() {
     let start = std::fs::read_to_string("tests/fixtures/codex/session-start.input.json").unwrap();
     let start = parse_hook_event(&start, None).unwrap().unwrap();
-    assert_eq!((start.kind, start.source.as_deref()), (HookKind::SessionStart, Some("startup")));
+    assert_eq!(
+        (start.kind, start.source.as_deref()),
+        (HookKind::SessionStart, Some("startup"))
+    );
     let prompt =
         std::fs::read_to_string("tests/fixtures/codex/user-prompt-submit.input.json").unwrap();
     let prompt = parse_hook_event(&prompt, None).unwrap().unwrap();
     assert_eq!(prompt.kind, HookKind::UserPromptSubmit);
     assert_eq!(prompt.prompt.as_deref(), Some("RUN_TOOL please"));
-    assert_eq!(prompt.turn_id.as_deref(), Some("01a214b8-5682-7763-9b34-148b6c2c4406"));
+    assert_eq!(
+        prompt.turn_id.as_deref(),
+        Some("01a214b8-5682-7763-9b34-148b6c2c4406")
+    );
 }
 
 #[test]
@@ -281,7 +315,10 @@ fn claude_session_start_payload_has_no_turn_and_no_model() {
 #[case::codex_by_turn_id(r#"{"hook_event_name":"Stop","turn_id":"t"}"#, Host::Codex)]
 #[case::claude_by_prompt_id(r#"{"hook_event_name":"Stop","prompt_id":"p"}"#, Host::Claude)]
 #[case::codex_by_model(r#"{"hook_event_name":"SessionStart","model":"m"}"#, Host::Codex)]
-#[case::claude_by_default(r#"{"hook_event_name":"SessionStart","source":"startup"}"#, Host::Claude)]
+#[case::claude_by_default(
+    r#"{"hook_event_name":"SessionStart","source":"startup"}"#,
+    Host::Claude
+)]
 #[case::codex_by_path(
     r#"{"hook_event_name":"SessionEnd","transcript_path":"/h/sessions/2026/01/01/rollout-x.jsonl"}"#,
     Host::Codex
@@ -297,10 +334,26 @@ fn hook_host_detection_follows_the_documented_rule(#[case] stdin: &str, #[case] 
 #[test]
 fn malformed_hook_stdin_is_an_error_with_line_and_column() {
     let err = parse_hook_event("{\n  \"hook_event_name\": \"Stop\",\n  oops\n}", None).unwrap_err();
-    assert!(matches!(err, HookParseError::MalformedJson { line: 3, column: 3, .. }), "{err:?}");
-    assert_eq!(err.to_string(), "hook payload is not valid JSON at line 3, column 3");
+    assert!(
+        matches!(
+            err,
+            HookParseError::MalformedJson {
+                line: 3,
+                column: 3,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "hook payload is not valid JSON at line 3, column 3"
+    );
     let truncated = parse_hook_event("{\"hook_event_name\":\"Sto", None).unwrap_err();
-    assert!(matches!(truncated, HookParseError::MalformedJson { line: 1, .. }));
+    assert!(matches!(
+        truncated,
+        HookParseError::MalformedJson { line: 1, .. }
+    ));
 }
 
 #[rstest]
@@ -315,17 +368,25 @@ fn valid_json_that_is_not_a_hook_payload_gives_none(#[case] stdin: &str) {
 #[test]
 fn unknown_events_keep_their_name_and_common_fields() {
     let stdin = r#"{"hook_event_name":"Notification","session_id":"s","cwd":"/w","extra":[1]}"#;
-    let event = parse_hook_event(stdin, Some(Host::Claude)).unwrap().unwrap();
+    let event = parse_hook_event(stdin, Some(Host::Claude))
+        .unwrap()
+        .unwrap();
     assert_eq!(event.kind, HookKind::Other("Notification".into()));
     assert_eq!(event.session_id.as_deref(), Some("s"));
 }
 
 #[test]
 fn a_modelled_event_with_a_wrongly_typed_field_is_an_invalid_payload_error() {
-    let err = parse_hook_event(r#"{"hook_event_name":"Stop","stop_hook_active":"yes"}"#, None)
-        .unwrap_err();
+    let err = parse_hook_event(
+        r#"{"hook_event_name":"Stop","stop_hook_active":"yes"}"#,
+        None,
+    )
+    .unwrap_err();
     assert!(matches!(err, HookParseError::InvalidPayload { ref event, .. } if event == "Stop"));
-    assert_eq!(err.to_string(), "claude Stop hook payload has an unexpected shape");
+    assert_eq!(
+        err.to_string(),
+        "claude Stop hook payload has an unexpected shape"
+    );
 }
 
 // --- hook output -------------------------------------------------------------------------------

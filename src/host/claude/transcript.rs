@@ -37,15 +37,17 @@ use crate::host::transcript::{
 
 /// Parses the complete lines of a transcript chunk starting at absolute offset `base_offset`.
 pub fn parse_chunk(bytes: &[u8], base_offset: u64) -> TranscriptChunk {
-    for_each_line(bytes, base_offset, |line, offset, chunk| {
-        match serde_json::from_slice::<TranscriptLineWire>(line) {
+    for_each_line(
+        bytes,
+        base_offset,
+        |line, offset, chunk| match serde_json::from_slice::<TranscriptLineWire>(line) {
             Ok(record) => {
                 apply_line(record, line, offset, base_offset == 0, chunk);
                 true
             }
             Err(_) => false,
-        }
-    })
+        },
+    )
 }
 
 /// The `type` of a record and of its attachment, read again only for unknown ones.
@@ -76,7 +78,10 @@ impl LineCtx {
         self.push_tool(chunk, role, origin, text, None, None, None);
     }
 
-    #[allow(clippy::too_many_arguments, reason = "one field per TranscriptMessage field")]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one field per TranscriptMessage field"
+    )]
     fn push_tool(
         &mut self,
         chunk: &mut TranscriptChunk,
@@ -124,10 +129,17 @@ fn apply_line(
     if is_file_start && session.started_at.is_none() {
         session.started_at = timestamp;
     }
-    let mut ctx = LineCtx { timestamp, offset, seq: 0, turn_id: record.prompt_id };
+    let mut ctx = LineCtx {
+        timestamp,
+        offset,
+        seq: 0,
+        turn_id: record.prompt_id,
+    };
     match record.kind {
         RecordTypeWire::User => {
-            let Some(message) = record.message else { return };
+            let Some(message) = record.message else {
+                return;
+            };
             let flags = UserFlags {
                 is_meta: record.is_meta,
                 is_compact_summary: record.is_compact_summary,
@@ -135,7 +147,9 @@ fn apply_line(
             apply_user(message.content, flags, &mut ctx, chunk);
         }
         RecordTypeWire::Assistant => {
-            let Some(message) = record.message else { return };
+            let Some(message) = record.message else {
+                return;
+            };
             if message.model.is_some() {
                 chunk.session.model = message.model;
             }
@@ -213,7 +227,11 @@ fn apply_user(
                         let origin = classify_user(&text, flags);
                         ctx.push(chunk, Role::User, origin, text);
                     }
-                    ContentBlockWire::ToolResult { tool_use_id, content, .. } => {
+                    ContentBlockWire::ToolResult {
+                        tool_use_id,
+                        content,
+                        ..
+                    } => {
                         let text = content.into_text();
                         let origin = Origin::ToolOutput;
                         ctx.push_tool(chunk, Role::Tool, origin, text, None, None, tool_use_id);
@@ -275,7 +293,11 @@ fn classify_user(text: &str, flags: UserFlags) -> Origin {
         return Origin::Injected(InjectedKind::StopHookFeedback);
     }
     if t.starts_with("<system-reminder>") {
-        return if t.contains("CLAUDE.md") { Origin::Injected(InjectedKind::AgentsMd) } else { other };
+        return if t.contains("CLAUDE.md") {
+            Origin::Injected(InjectedKind::AgentsMd)
+        } else {
+            other
+        };
     }
     if flags.is_meta {
         return other;

@@ -442,7 +442,11 @@ pub struct BlockingErrorWire {
 
 /// An `attachment`, by `type`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "type",
+    rename_all = "snake_case",
+    rename_all_fields = "camelCase"
+)]
 pub enum AttachmentWire {
     /// `additionalContext` of a SessionStart/UserPromptSubmit hook.
     HookAdditionalContext {

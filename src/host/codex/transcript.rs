@@ -34,15 +34,17 @@ use crate::host::transcript::{
 
 /// Parses the complete lines of a rollout chunk starting at absolute offset `base_offset`.
 pub fn parse_chunk(bytes: &[u8], base_offset: u64) -> TranscriptChunk {
-    for_each_line(bytes, base_offset, |line, offset, chunk| {
-        match serde_json::from_slice::<RolloutLineWire>(line) {
+    for_each_line(
+        bytes,
+        base_offset,
+        |line, offset, chunk| match serde_json::from_slice::<RolloutLineWire>(line) {
             Ok(parsed) => {
                 apply_line(parsed, line, offset, chunk);
                 true
             }
             Err(_) => false,
-        }
-    })
+        },
+    )
 }
 
 /// Builder for the messages of one line.
@@ -53,7 +55,10 @@ struct LineCtx {
 }
 
 impl LineCtx {
-    #[allow(clippy::too_many_arguments, reason = "one field per TranscriptMessage field")]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one field per TranscriptMessage field"
+    )]
     fn push(
         &mut self,
         chunk: &mut TranscriptChunk,
@@ -95,7 +100,11 @@ fn count_nested_unknown(outer: &str, line: &[u8], chunk: &mut TranscriptChunk) {
 }
 
 fn apply_line(parsed: RolloutLineWire, line: &[u8], offset: u64, chunk: &mut TranscriptChunk) {
-    let mut ctx = LineCtx { timestamp: parse_timestamp(parsed.timestamp.as_deref()), offset, seq: 0 };
+    let mut ctx = LineCtx {
+        timestamp: parse_timestamp(parsed.timestamp.as_deref()),
+        offset,
+        seq: 0,
+    };
     match parsed.item {
         RolloutItemWire::SessionMeta(meta) => {
             let session = &mut chunk.session;
@@ -125,7 +134,16 @@ fn apply_line(parsed: RolloutLineWire, line: &[u8], offset: u64, chunk: &mut Tra
                 } else {
                     Origin::Injected(InjectedKind::Other)
                 };
-                ctx.push(chunk, Role::System, origin, compacted.message, None, None, None, None);
+                ctx.push(
+                    chunk,
+                    Role::System,
+                    origin,
+                    compacted.message,
+                    None,
+                    None,
+                    None,
+                    None,
+                );
             }
         }
         RolloutItemWire::Unknown(name) => chunk.count_unknown(&name),
@@ -200,7 +218,16 @@ fn apply_response_item(
         } => {
             let text = output.into_text();
             let turn = turn_of(passthrough);
-            ctx.push(chunk, Role::Tool, Origin::ToolOutput, text, None, None, call_id, turn);
+            ctx.push(
+                chunk,
+                Role::Tool,
+                Origin::ToolOutput,
+                text,
+                None,
+                None,
+                call_id,
+                turn,
+            );
         }
         ResponseItemWire::Reasoning {
             summary,
@@ -219,7 +246,16 @@ fn apply_response_item(
             }
             if !text.is_empty() {
                 let turn = turn_of(passthrough);
-                ctx.push(chunk, Role::Assistant, Origin::Reasoning, text, None, None, None, turn);
+                ctx.push(
+                    chunk,
+                    Role::Assistant,
+                    Origin::Reasoning,
+                    text,
+                    None,
+                    None,
+                    None,
+                    turn,
+                );
             }
         }
         ResponseItemWire::LocalShellCall {

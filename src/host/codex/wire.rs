@@ -688,9 +688,7 @@ impl<'de> DeserializeSeed<'de> for PayloadSeed<'_> {
             "world_state" => RolloutItemWire::WorldState(Deserialize::deserialize(d)?),
             "response_item" => RolloutItemWire::ResponseItem(Deserialize::deserialize(d)?),
             "event_msg" => RolloutItemWire::EventMsg(Deserialize::deserialize(d)?),
-            "token_usage_record" => {
-                RolloutItemWire::TokenUsageRecord(Deserialize::deserialize(d)?)
-            }
+            "token_usage_record" => RolloutItemWire::TokenUsageRecord(Deserialize::deserialize(d)?),
             "compacted" => RolloutItemWire::Compacted(Deserialize::deserialize(d)?),
             other => {
                 IgnoredAny::deserialize(d)?;
@@ -730,7 +728,9 @@ impl<'de> Visitor<'de> for LineVisitor {
         let tag = tag.ok_or_else(|| de::Error::missing_field("type"))?;
         let item = match (item, early_payload) {
             (Some(item), _) => item,
-            (None, Some(value)) => PayloadSeed(&tag).deserialize(value).map_err(de::Error::custom)?,
+            (None, Some(value)) => PayloadSeed(&tag)
+                .deserialize(value)
+                .map_err(de::Error::custom)?,
             // A record without a payload is kept as unknown rather than failing the line.
             (None, None) => RolloutItemWire::Unknown(tag),
         };
