@@ -1,1 +1,535 @@
-//! Host-neutral transcript types shared by the Codex and Claude Code parsers.
+//! Host-neutral transcript and hook-event types shared by the Codex and Claude Code adapters.
+//!
+//! Two things live here:
+//!
+//! 1. **Transcripts.** Both hosts write JSONL, one record per line, appended while the agent runs.
+//!    Each adapter turns its lines into [`TranscriptMessage`]s; this module owns the line loop
+//!    (`for_each_line`) and the file reader ([`parse_file_from`]). Invariants:
+//!    - a line's byte offset is its identity: `(byte_offset, seq)` is a stable natural key;
+//!    - a trailing partial line (no `\n`, the agent is mid-write) is never consumed, so
+//!      [`TranscriptChunk::next_offset`] stops right before it;
+//!    - unknown record types are counted and skipped, malformed lines are counted with their
+//!      offsets and skipped; neither is ever fatal.
+//! 2. **Hook events.** [`parse_hook_event`] reads a hook's stdin, detects the host when no hint
+//!    is given, and reduces the host's wire payload to a [`HookEvent`]. Malformed JSON is an
+//!    error with line and column; valid JSON that is not a hook payload gives `Ok(None)`.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::{Host, claude, codex};
+
+/// Marker that opens every block of context csep injects into a session.
+///
+/// Injected text is wrapped as `<csep-context …>…</csep-context>` so that when the host echoes it
+/// back in its transcript the parsers can classify it as [`InjectedKind::Csep`] and the reviewer
+/// never learns from csep's own output. Text starting with `# csep` is treated the same way.
+pub const CSEP_CONTEXT_MARKER: &str = "<csep-context";
+
+/// Heading prefix that also marks csep-injected text (plain-text fallback of the marker).
+pub const CSEP_HEADING_PREFIX: &str = "# csep";
+
+// ---------------------------------------------------------------------------------------------
+// Transcript messages
+// ---------------------------------------------------------------------------------------------
+
+/// Who speaks a message, as the host's wire format labels it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// A `user` message (typed prompts, but also host-injected user-role text).
+    User,
+    /// The model: text, tool calls and reasoning.
+    Assistant,
+    /// A tool's result fed back to the model.
+    Tool,
+    /// Developer/system-role text the host adds (Codex `developer`, Claude attachments).
+    System,
+}
+
+impl Role {
+    /// Stable lowercase name (`user`, `assistant`, `tool`, `system`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Assistant => "assistant",
+            Role::Tool => "tool",
+            Role::System => "system",
+        }
+    }
+}
+
+/// Which kind of host- or tool-injected text a message is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InjectedKind {
+    /// Project instructions: Codex `# AGENTS.md instructions …`, Claude `CLAUDE.md` reminders.
+    AgentsMd,
+    /// Codex `<environment_context>` (cwd, shell, date, sandbox).
+    EnvironmentContext,
+    /// Codex `<permissions instructions>` (sandbox and approval policy).
+    Permissions,
+    /// The list of available skills (Codex `<skills_instructions>`, Claude `skill_listing`).
+    SkillListing,
+    /// Context csep itself injected (contains [`CSEP_CONTEXT_MARKER`]).
+    Csep,
+    /// A Stop hook's continuation prompt (Codex `<hook_prompt …>`, Claude `Stop hook feedback:`).
+    StopHookFeedback,
+    /// Any other injected text: other hooks' context, compaction summaries, command caveats.
+    Other,
+}
+
+/// Where the text of a message came from; the reviewer learns only from `User` and `Agent`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Origin {
+    /// Typed by the user.
+    User,
+    /// Written by the model as visible text.
+    Agent,
+    /// A tool call the model made.
+    ToolCall,
+    /// A tool's output.
+    ToolOutput,
+    /// The model's reasoning or thinking text.
+    Reasoning,
+    /// Text the host, a hook or csep put into the conversation.
+    Injected(InjectedKind),
+}
+
+impl Origin {
+    /// Stable name stored in the archive (`user`, `agent`, `tool_call`, `injected:agents_md`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::User => "user",
+            Origin::Agent => "agent",
+            Origin::ToolCall => "tool_call",
+            Origin::ToolOutput => "tool_output",
+            Origin::Reasoning => "reasoning",
+            Origin::Injected(InjectedKind::AgentsMd) => "injected:agents_md",
+            Origin::Injected(InjectedKind::EnvironmentContext) => "injected:environment_context",
+            Origin::Injected(InjectedKind::Permissions) => "injected:permissions",
+            Origin::Injected(InjectedKind::SkillListing) => "injected:skills",
+            Origin::Injected(InjectedKind::Csep) => "injected:csep",
+            Origin::Injected(InjectedKind::StopHookFeedback) => "injected:stop_hook",
+            Origin::Injected(InjectedKind::Other) => "injected:other",
+        }
+    }
+
+    /// Whether the text was injected rather than typed by the user or written by the agent.
+    pub fn is_injected(self) -> bool {
+        matches!(self, Origin::Injected(_))
+    }
+}
+
+/// One message of a session, reduced from a host's transcript line.
+///
+/// A line may yield several messages (one per content block); `(byte_offset, seq)` identifies
+/// each one and stays stable across re-reads of the same file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TranscriptMessage {
+    /// Wire role of the message.
+    pub role: Role,
+    /// Where the text came from.
+    pub origin: Origin,
+    /// The text: message text, tool arguments summary or tool output.
+    pub text: String,
+    /// Tool name for tool calls (`exec_command`, `Bash`, …).
+    pub tool_name: Option<String>,
+    /// Tool arguments as the host recorded them (a JSON string for function calls).
+    pub tool_args: Option<String>,
+    /// Id that links a tool call to its output (`call_1`, `toolu_…`).
+    pub tool_call_id: Option<String>,
+    /// When the host wrote the line.
+    pub timestamp: Option<jiff::Timestamp>,
+    /// Turn the message belongs to: Codex `turn_id`, Claude `promptId` (user records only).
+    pub turn_id: Option<String>,
+    /// Byte offset of the start of the message's line in the transcript file.
+    pub byte_offset: u64,
+    /// Index of the message within its line.
+    pub seq: u32,
+}
+
+/// Session-level facts seen while parsing a chunk; fields stay `None` until a line reveals them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionMeta {
+    /// Host session id (Codex thread id, Claude `sessionId`).
+    pub id: Option<String>,
+    /// Working directory of the session.
+    pub cwd: Option<PathBuf>,
+    /// Model name, the most recent one seen.
+    pub model: Option<String>,
+    /// Version of the host CLI that wrote the transcript.
+    pub cli_version: Option<String>,
+    /// When the session started (Codex `session_meta`, Claude: first line of the file).
+    pub started_at: Option<jiff::Timestamp>,
+}
+
+/// The result of parsing a run of complete lines from a transcript.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TranscriptChunk {
+    /// Session facts seen in this chunk.
+    pub session: SessionMeta,
+    /// Messages in file order.
+    pub messages: Vec<TranscriptMessage>,
+    /// Absolute offset to resume from: just past the last complete line consumed.
+    pub next_offset: u64,
+    /// Record types (`"foo"`, or `"response_item:foo"` for nested ones) seen but not modelled.
+    pub unknown_types: BTreeMap<String, u64>,
+    /// Number of complete lines that were not valid records.
+    pub malformed_lines: u64,
+    /// Absolute byte offsets of those malformed lines.
+    pub malformed_offsets: Vec<u64>,
+    /// Number of complete, non-blank lines read.
+    pub lines_read: u64,
+}
+
+impl TranscriptChunk {
+    /// Counts one record of a type the parser does not model.
+    pub(crate) fn count_unknown(&mut self, name: &str) {
+        match self.unknown_types.get_mut(name) {
+            Some(n) => *n += 1,
+            None => {
+                self.unknown_types.insert(name.to_owned(), 1);
+            }
+        }
+    }
+}
+
+/// Errors from reading a transcript file.
+#[derive(Debug, thiserror::Error)]
+pub enum TranscriptError {
+    /// The saved offset lies past the end of the file: it was truncated or replaced. The caller
+    /// should restart from offset 0.
+    #[error(
+        "transcript {path} is {len} bytes but the saved offset is {offset}; it was truncated or \
+         rotated, restart from offset 0"
+    )]
+    OffsetBeyondEnd {
+        /// The transcript file.
+        path: PathBuf,
+        /// The offset that was asked for.
+        offset: u64,
+        /// The file's current length.
+        len: u64,
+    },
+    /// The file could not be opened or read.
+    #[error("could not read transcript {path}")]
+    Io {
+        /// The transcript file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Parses the complete lines of `path` from byte `offset` on, with the parser of `host`.
+///
+/// Seeks to `offset` and reads only what follows; bytes before it are never read again. An offset
+/// past the end of the file gives [`TranscriptError::OffsetBeyondEnd`].
+pub fn parse_file_from(
+    path: &Path,
+    offset: u64,
+    host: Host,
+) -> Result<TranscriptChunk, TranscriptError> {
+    let io_err = |source| TranscriptError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut file = File::open(path).map_err(io_err)?;
+    let len = file.metadata().map_err(io_err)?.len();
+    if offset > len {
+        return Err(TranscriptError::OffsetBeyondEnd {
+            path: path.to_owned(),
+            offset,
+            len,
+        });
+    }
+    file.seek(SeekFrom::Start(offset)).map_err(io_err)?;
+    let mut bytes = Vec::with_capacity(usize::try_from(len - offset).unwrap_or(0));
+    file.read_to_end(&mut bytes).map_err(io_err)?;
+    Ok(parse_chunk(host, &bytes, offset))
+}
+
+/// Parses `bytes`, which start at absolute offset `base_offset` of a transcript of `host`.
+pub fn parse_chunk(host: Host, bytes: &[u8], base_offset: u64) -> TranscriptChunk {
+    match host {
+        Host::Codex => codex::transcript::parse_chunk(bytes, base_offset),
+        Host::Claude => claude::transcript::parse_chunk(bytes, base_offset),
+    }
+}
+
+/// Runs `parse` on every complete, non-blank line of `bytes` and fills in the bookkeeping.
+///
+/// `parse` gets the line (without `\n` or `\r`), its absolute offset and the chunk; it returns
+/// `false` for a malformed line, which is then counted. The trailing partial line is skipped and
+/// `next_offset` points at its start.
+pub(crate) fn for_each_line(
+    bytes: &[u8],
+    base_offset: u64,
+    mut parse: impl FnMut(&[u8], u64, &mut TranscriptChunk) -> bool,
+) -> TranscriptChunk {
+    let mut chunk = TranscriptChunk {
+        next_offset: base_offset,
+        ..TranscriptChunk::default()
+    };
+    let mut start = 0usize;
+    while let Some(rel_end) = bytes[start..].iter().position(|&b| b == b'\n') {
+        let end = start + rel_end;
+        let offset = base_offset + start as u64;
+        let mut line = &bytes[start..end];
+        if let [rest @ .., b'\r'] = line {
+            line = rest;
+        }
+        start = end + 1;
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        chunk.lines_read += 1;
+        if !parse(line, offset, &mut chunk) {
+            chunk.malformed_lines += 1;
+            chunk.malformed_offsets.push(offset);
+        }
+    }
+    chunk.next_offset = base_offset + start as u64;
+    chunk
+}
+
+/// Parses an RFC 3339 timestamp as both hosts write it (`2026-11-25T21:59:14.842Z`).
+pub(crate) fn parse_timestamp(s: Option<&str>) -> Option<jiff::Timestamp> {
+    s.and_then(|s| s.parse().ok())
+}
+
+/// Whether `text` is context csep injected itself (see [`CSEP_CONTEXT_MARKER`]).
+pub fn is_csep_text(text: &str) -> bool {
+    text.contains(CSEP_CONTEXT_MARKER) || text.trim_start().starts_with(CSEP_HEADING_PREFIX)
+}
+
+/// Peek at the shape of a transcript line without modelling it.
+#[derive(Deserialize)]
+struct LineShapeWire<'a> {
+    #[serde(default, borrow, rename = "type")]
+    kind: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default)]
+    payload: Option<serde::de::IgnoredAny>,
+    #[serde(default, rename = "sessionId")]
+    session_id: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    uuid: Option<serde::de::IgnoredAny>,
+    #[serde(default, rename = "leafUuid")]
+    leaf_uuid: Option<serde::de::IgnoredAny>,
+}
+
+/// Detects which host wrote a transcript from one of its lines (normally the first).
+///
+/// Rule: a Codex rollout line is an envelope `{"timestamp", "type", "payload"}`, so a line with
+/// both `type` and `payload` is Codex. Claude Code lines are flat records that carry `sessionId`,
+/// `uuid` or `leafUuid` (every record type in the samples has one of them). Anything else,
+/// including invalid JSON, gives `None`.
+pub fn detect_transcript_host(first_line: &str) -> Option<Host> {
+    let shape: LineShapeWire<'_> = serde_json::from_str(first_line.trim()).ok()?;
+    if shape.kind.is_some() && shape.payload.is_some() {
+        Some(Host::Codex)
+    } else if shape.session_id.is_some() || shape.uuid.is_some() || shape.leaf_uuid.is_some() {
+        Some(Host::Claude)
+    } else {
+        None
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hook events
+// ---------------------------------------------------------------------------------------------
+
+/// The hook event a payload belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum HookKind {
+    /// `SessionStart`: a session starts, resumes, is cleared or compacted.
+    SessionStart,
+    /// `UserPromptSubmit`: the user sent a prompt.
+    UserPromptSubmit,
+    /// `Stop`: the agent finished a turn.
+    Stop,
+    /// Any other event, by its `hook_event_name` (`PreToolUse`, `SessionEnd`, …).
+    Other(String),
+}
+
+impl HookKind {
+    /// Maps a `hook_event_name` to a kind.
+    pub fn from_name(name: &str) -> Self {
+        match name {
+            "SessionStart" => HookKind::SessionStart,
+            "UserPromptSubmit" => HookKind::UserPromptSubmit,
+            "Stop" => HookKind::Stop,
+            other => HookKind::Other(other.to_owned()),
+        }
+    }
+
+    /// The `hook_event_name` of this kind.
+    pub fn as_str(&self) -> &str {
+        match self {
+            HookKind::SessionStart => "SessionStart",
+            HookKind::UserPromptSubmit => "UserPromptSubmit",
+            HookKind::Stop => "Stop",
+            HookKind::Other(name) => name,
+        }
+    }
+}
+
+/// A hook invocation, reduced from either host's stdin payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookEvent {
+    /// Host that ran the hook.
+    pub host: Host,
+    /// Which event fired.
+    pub kind: HookKind,
+    /// Host session id.
+    pub session_id: Option<String>,
+    /// Session working directory.
+    pub cwd: Option<PathBuf>,
+    /// Absolute transcript path (Claude's does not exist yet at SessionStart).
+    pub transcript_path: Option<PathBuf>,
+    /// The user's prompt (UserPromptSubmit).
+    pub prompt: Option<String>,
+    /// Codex `turn_id`; for Claude, its `prompt_id`, which groups one prompt's turn.
+    pub turn_id: Option<String>,
+    /// SessionStart source: `startup`, `resume`, `clear`, `compact` (Codex also `fork`).
+    pub source: Option<String>,
+    /// Stop re-run after a previous Stop hook blocked; guard on it to avoid loops.
+    pub stop_hook_active: bool,
+    /// The agent's final message (Stop).
+    pub last_assistant_message: Option<String>,
+    /// Model name when the host sends it (Codex always, Claude only on compact SessionStart).
+    pub model: Option<String>,
+}
+
+/// Errors from reading a hook's stdin.
+#[derive(Debug, thiserror::Error)]
+pub enum HookParseError {
+    /// stdin is not valid JSON.
+    #[error("hook payload is not valid JSON at line {line}, column {column}")]
+    MalformedJson {
+        /// 1-based line of the error.
+        line: usize,
+        /// 1-based column of the error.
+        column: usize,
+        /// The parser error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// stdin is a payload of an event csep models, but a field has the wrong type.
+    #[error("{host} {event} hook payload has an unexpected shape")]
+    InvalidPayload {
+        /// Host the payload was read as.
+        host: Host,
+        /// The `hook_event_name`.
+        event: String,
+        /// The decoding error.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// Fields that tell the hosts' payloads apart, read before the payload is decoded.
+#[derive(Deserialize)]
+struct HookShapeWire<'a> {
+    #[serde(default, borrow)]
+    hook_event_name: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default, borrow)]
+    transcript_path: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default)]
+    turn_id: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    prompt_id: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    model: Option<serde::de::IgnoredAny>,
+}
+
+/// Parses a hook's stdin into a [`HookEvent`].
+///
+/// With `host_hint` the payload is read as that host's; without it the host is detected:
+///
+/// 1. `transcript_path` file name starts with `rollout-` (Codex `sessions/…/rollout-*.jsonl`)
+///    → Codex; a path with a `projects` directory component (Claude `projects/<cwd>/<id>.jsonl`)
+///    → Claude.
+/// 2. Otherwise `turn_id` present → Codex (Codex extension); `prompt_id` present → Claude.
+/// 3. Otherwise `model` present → Codex (Claude sends it only with `prompt_id`).
+/// 4. Otherwise Claude: its payloads are the minimal common shape Codex mimics.
+///
+/// Returns `Ok(None)` for valid JSON that is not an object with a string `hook_event_name`.
+pub fn parse_hook_event(
+    stdin: &str,
+    host_hint: Option<Host>,
+) -> Result<Option<HookEvent>, HookParseError> {
+    let value: serde_json::Value =
+        serde_json::from_str(stdin).map_err(|source| HookParseError::MalformedJson {
+            line: source.line(),
+            column: source.column(),
+            source,
+        })?;
+    let Ok(shape) = HookShapeWire::deserialize(&value) else {
+        return Ok(None);
+    };
+    let Some(event) = shape.hook_event_name.as_deref() else {
+        return Ok(None);
+    };
+    let kind = HookKind::from_name(event);
+    let host = host_hint.unwrap_or_else(|| detect_hook_host(&shape));
+    let invalid = |source| HookParseError::InvalidPayload {
+        host,
+        event: event.to_owned(),
+        source,
+    };
+    let parsed = match host {
+        Host::Codex => codex::hook::to_event(&value, kind),
+        Host::Claude => claude::hook::to_event(&value, kind),
+    };
+    parsed.map(Some).map_err(invalid)
+}
+
+/// Applies the detection rule documented on [`parse_hook_event`].
+fn detect_hook_host(shape: &HookShapeWire<'_>) -> Host {
+    if let Some(path) = shape.transcript_path.as_deref() {
+        let path = Path::new(path);
+        let is_rollout = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("rollout-"));
+        if is_rollout {
+            return Host::Codex;
+        }
+        if path.components().any(|c| c.as_os_str() == "projects") {
+            return Host::Claude;
+        }
+    }
+    if shape.turn_id.is_some() {
+        Host::Codex
+    } else if shape.prompt_id.is_some() {
+        Host::Claude
+    } else if shape.model.is_some() {
+        Host::Codex
+    } else {
+        Host::Claude
+    }
+}
+
+/// Output that makes the hook a no-op, valid for `host` and `kind`.
+///
+/// For SessionStart, UserPromptSubmit and Stop this is `{}`: every field of both hosts' output
+/// schemas is optional (Codex `session-start.command.output` etc. in
+/// `hook-io-schemas-from-binary.txt`, all defaults), so an empty object validates even under
+/// Codex's `additionalProperties: false`, and it is unambiguously JSON rather than plain text,
+/// which both hosts would inject as context. For other events it is the empty string: Codex has
+/// no output schema for SessionEnd, and empty stdout with exit 0 is the documented silent pass.
+pub fn empty_output(host: Host, kind: &HookKind) -> String {
+    match host {
+        Host::Codex => codex::hook::empty_output(kind),
+        Host::Claude => claude::hook::empty_output(kind),
+    }
+}
+
+#[cfg(test)]
+#[path = "transcript_tests.rs"]
+mod tests;

@@ -1,1 +1,10 @@
 //! Codex adapter: hook payloads, hook output and the rollout JSONL parser.
+//!
+//! - [`wire`]: serde types for hook stdin/stdout and rollout lines, as codex-cli 0.169 writes
+//!   them (samples in `tests/fixtures/codex/`).
+//! - [`hook`]: stdin → [`crate::host::transcript::HookEvent`], and stdout renderers.
+//! - [`transcript`]: rollout lines → [`crate::host::transcript::TranscriptMessage`]s.
+
+pub mod hook;
+pub mod transcript;
+pub mod wire;

@@ -1,0 +1,356 @@
+//! Codex rollout parser: `$CODEX_HOME/sessions/YYYY/MM/DD/rollout-<ts>-<thread>.jsonl`.
+//!
+//! One thread per file; line 1 is `session_meta`; resume appends to the same file. Later lines
+//! carry no stable id, so a line's byte offset is its id.
+//!
+//! The conversation is taken from `response_item`s only (client-protocols.md §1.6, §3.5):
+//! `event_msg` `item_completed` and the legacy `user_message`/`agent_message` events repeat
+//! them. `compacted` yields one message, its summary; its `replacement_history` repeats history.
+//!
+//! Origins of `message` content items, first rule that matches wins (evidence: the fixtures
+//! `rollout-with-tool-call-and-stop-block.jsonl` and `rollout-auto-compaction.jsonl`):
+//!
+//! 1. role `assistant` → `Agent`;
+//! 2. text with the csep marker → `Injected(Csep)`;
+//! 3. text prefix: `<hook_prompt` → `StopHookFeedback` when its `hook_run_id` starts with
+//!    `stop:`, else `Other`; `<environment_context>` → `EnvironmentContext`;
+//!    `# AGENTS.md instructions` or `<user_instructions>` (older Codex) → `AgentsMd`;
+//!    `<permissions instructions>` → `Permissions`; `<skills_instructions>` → `SkillListing`;
+//! 4. `content_item_kinds[i]`: `host_skills.*`/`skills.*` → `SkillListing`, `permissions.*` →
+//!    `Permissions`, `environments.environment_context` → `EnvironmentContext`, `*agents_md*`
+//!    → `AgentsMd`;
+//! 5. provenance `user` → `User`; any other provenance (`harness`, `skills`) → `Other`;
+//! 6. role `user` → `User`; any other role (`developer`, `system`) → `Injected(Other)`. Hook
+//!    `additionalContext` lands here: a `developer` message with kind `hooks.additional_context`.
+
+use super::wire::{
+    ContentItemWire, NestedTagWire, PassthroughWire, ResponseItemWire, RolloutItemWire,
+    RolloutLineWire,
+};
+use crate::host::transcript::{
+    InjectedKind, Origin, Role, TranscriptChunk, TranscriptMessage, for_each_line, is_csep_text,
+    parse_timestamp,
+};
+
+/// Parses the complete lines of a rollout chunk starting at absolute offset `base_offset`.
+pub fn parse_chunk(bytes: &[u8], base_offset: u64) -> TranscriptChunk {
+    for_each_line(
+        bytes,
+        base_offset,
+        |line, offset, chunk| match serde_json::from_slice::<RolloutLineWire>(line) {
+            Ok(parsed) => {
+                apply_line(parsed, line, offset, chunk);
+                true
+            }
+            Err(_) => false,
+        },
+    )
+}
+
+/// Builder for the messages of one line.
+struct LineCtx {
+    timestamp: Option<jiff::Timestamp>,
+    offset: u64,
+    seq: u32,
+}
+
+impl LineCtx {
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one field per TranscriptMessage field"
+    )]
+    fn push(
+        &mut self,
+        chunk: &mut TranscriptChunk,
+        role: Role,
+        origin: Origin,
+        text: String,
+        tool_name: Option<String>,
+        tool_args: Option<String>,
+        tool_call_id: Option<String>,
+        turn_id: Option<String>,
+    ) {
+        chunk.messages.push(TranscriptMessage {
+            role,
+            origin,
+            text,
+            tool_name,
+            tool_args,
+            tool_call_id,
+            timestamp: self.timestamp,
+            turn_id,
+            byte_offset: self.offset,
+            seq: self.seq,
+        });
+        self.seq += 1;
+    }
+}
+
+fn turn_of(passthrough: Option<PassthroughWire>) -> Option<String> {
+    passthrough.and_then(|p| p.turn_id)
+}
+
+fn count_nested_unknown(outer: &str, line: &[u8], chunk: &mut TranscriptChunk) {
+    let name = serde_json::from_slice::<NestedTagWire<'_>>(line)
+        .ok()
+        .and_then(|w| w.payload)
+        .and_then(|p| p.kind)
+        .unwrap_or_default();
+    chunk.count_unknown(&format!("{outer}:{name}"));
+}
+
+fn apply_line(parsed: RolloutLineWire, line: &[u8], offset: u64, chunk: &mut TranscriptChunk) {
+    let mut ctx = LineCtx {
+        timestamp: parse_timestamp(parsed.timestamp.as_deref()),
+        offset,
+        seq: 0,
+    };
+    match parsed.item {
+        RolloutItemWire::SessionMeta(meta) => {
+            let session = &mut chunk.session;
+            session.id = meta.id.or(meta.session_id).or(session.id.take());
+            session.cwd = meta.cwd.or(session.cwd.take());
+            session.cli_version = meta.cli_version.or(session.cli_version.take());
+            session.started_at = parse_timestamp(meta.timestamp.as_deref())
+                .or(ctx.timestamp)
+                .or(session.started_at);
+        }
+        RolloutItemWire::TurnContext(turn) => {
+            if turn.model.is_some() {
+                chunk.session.model = turn.model;
+            }
+            if chunk.session.cwd.is_none() {
+                chunk.session.cwd = turn.cwd;
+            }
+        }
+        RolloutItemWire::ResponseItem(item) => apply_response_item(item, line, &mut ctx, chunk),
+        RolloutItemWire::EventMsg(super::wire::EventMsgWire::Unknown) => {
+            count_nested_unknown("event_msg", line, chunk);
+        }
+        RolloutItemWire::Compacted(compacted) => {
+            if !compacted.message.is_empty() {
+                let origin = if is_csep_text(&compacted.message) {
+                    Origin::Injected(InjectedKind::Csep)
+                } else {
+                    Origin::Injected(InjectedKind::Other)
+                };
+                ctx.push(
+                    chunk,
+                    Role::System,
+                    origin,
+                    compacted.message,
+                    None,
+                    None,
+                    None,
+                    None,
+                );
+            }
+        }
+        RolloutItemWire::Unknown(name) => chunk.count_unknown(&name),
+        RolloutItemWire::WorldState(_)
+        | RolloutItemWire::EventMsg(_)
+        | RolloutItemWire::TokenUsageRecord(_) => {}
+    }
+}
+
+fn apply_response_item(
+    item: ResponseItemWire,
+    line: &[u8],
+    ctx: &mut LineCtx,
+    chunk: &mut TranscriptChunk,
+) {
+    match item {
+        ResponseItemWire::Message {
+            role,
+            content,
+            internal_chat_message_metadata_passthrough: passthrough,
+        } => {
+            let wire_role = match role.as_str() {
+                "assistant" => Role::Assistant,
+                "user" => Role::User,
+                _ => Role::System,
+            };
+            let passthrough = passthrough.unwrap_or_default();
+            for (i, part) in content.into_iter().enumerate() {
+                let (ContentItemWire::InputText { text } | ContentItemWire::OutputText { text }) =
+                    part
+                else {
+                    continue;
+                };
+                let origin = classify(wire_role, &text, &passthrough, i);
+                let turn = passthrough.turn_id.clone();
+                ctx.push(chunk, wire_role, origin, text, None, None, None, turn);
+            }
+        }
+        ResponseItemWire::FunctionCall {
+            name,
+            arguments,
+            call_id,
+            internal_chat_message_metadata_passthrough: passthrough,
+        }
+        | ResponseItemWire::CustomToolCall {
+            name,
+            input: arguments,
+            call_id,
+            internal_chat_message_metadata_passthrough: passthrough,
+        } => {
+            let text = arguments.clone();
+            ctx.push(
+                chunk,
+                Role::Assistant,
+                Origin::ToolCall,
+                text,
+                Some(name),
+                Some(arguments),
+                call_id,
+                turn_of(passthrough),
+            );
+        }
+        ResponseItemWire::FunctionCallOutput {
+            call_id,
+            output,
+            internal_chat_message_metadata_passthrough: passthrough,
+        }
+        | ResponseItemWire::CustomToolCallOutput {
+            call_id,
+            output,
+            internal_chat_message_metadata_passthrough: passthrough,
+        } => {
+            let text = output.into_text();
+            let turn = turn_of(passthrough);
+            ctx.push(
+                chunk,
+                Role::Tool,
+                Origin::ToolOutput,
+                text,
+                None,
+                None,
+                call_id,
+                turn,
+            );
+        }
+        ResponseItemWire::Reasoning {
+            summary,
+            content,
+            internal_chat_message_metadata_passthrough: passthrough,
+        } => {
+            let mut text = String::new();
+            for part in summary.into_iter().chain(content.unwrap_or_default()) {
+                if part.text.is_empty() {
+                    continue;
+                }
+                if !text.is_empty() {
+                    text.push('\n');
+                }
+                text.push_str(&part.text);
+            }
+            if !text.is_empty() {
+                let turn = turn_of(passthrough);
+                ctx.push(
+                    chunk,
+                    Role::Assistant,
+                    Origin::Reasoning,
+                    text,
+                    None,
+                    None,
+                    None,
+                    turn,
+                );
+            }
+        }
+        ResponseItemWire::LocalShellCall {
+            call_id,
+            action,
+            internal_chat_message_metadata_passthrough: passthrough,
+        } => {
+            let args = action.map(|a| a.to_string()).unwrap_or_default();
+            ctx.push(
+                chunk,
+                Role::Assistant,
+                Origin::ToolCall,
+                args.clone(),
+                Some("local_shell".to_owned()),
+                Some(args),
+                call_id,
+                turn_of(passthrough),
+            );
+        }
+        ResponseItemWire::WebSearchCall {
+            action,
+            internal_chat_message_metadata_passthrough: passthrough,
+        } => {
+            let args = action.map(|a| a.to_string()).unwrap_or_default();
+            ctx.push(
+                chunk,
+                Role::Assistant,
+                Origin::ToolCall,
+                args.clone(),
+                Some("web_search".to_owned()),
+                Some(args),
+                None,
+                turn_of(passthrough),
+            );
+        }
+        ResponseItemWire::Unknown => count_nested_unknown("response_item", line, chunk),
+    }
+}
+
+/// Classifies content item `index` of a message; rules in the module docs.
+fn classify(role: Role, text: &str, passthrough: &PassthroughWire, index: usize) -> Origin {
+    if role == Role::Assistant {
+        return Origin::Agent;
+    }
+    if is_csep_text(text) {
+        return Origin::Injected(InjectedKind::Csep);
+    }
+    let t = text.trim_start();
+    if let Some(rest) = t.strip_prefix("<hook_prompt") {
+        let is_stop = rest.trim_start().starts_with("hook_run_id=\"stop:");
+        return Origin::Injected(if is_stop {
+            InjectedKind::StopHookFeedback
+        } else {
+            InjectedKind::Other
+        });
+    }
+    let by_prefix = [
+        ("<environment_context>", InjectedKind::EnvironmentContext),
+        ("# AGENTS.md instructions", InjectedKind::AgentsMd),
+        ("<user_instructions>", InjectedKind::AgentsMd),
+        ("<permissions instructions>", InjectedKind::Permissions),
+        ("<skills_instructions>", InjectedKind::SkillListing),
+    ];
+    if let Some((_, kind)) = by_prefix.iter().find(|(prefix, _)| t.starts_with(prefix)) {
+        return Origin::Injected(*kind);
+    }
+    if let Some(kind) = passthrough.content_item_kinds.get(index) {
+        let by_kind = if kind.starts_with("host_skills.") || kind.starts_with("skills.") {
+            Some(InjectedKind::SkillListing)
+        } else if kind.starts_with("permissions.") {
+            Some(InjectedKind::Permissions)
+        } else if kind == "environments.environment_context" {
+            Some(InjectedKind::EnvironmentContext)
+        } else if kind.contains("agents_md") {
+            Some(InjectedKind::AgentsMd)
+        } else {
+            None
+        };
+        if let Some(kind) = by_kind {
+            return Origin::Injected(kind);
+        }
+    }
+    let provenance = passthrough
+        .content_item_metadata
+        .get(index)
+        .and_then(|m| m.provenance.as_ref())
+        .and_then(|p| p.kind.as_deref());
+    match provenance {
+        Some("user") => Origin::User,
+        Some(_) => Origin::Injected(InjectedKind::Other),
+        None if role == Role::User => Origin::User,
+        None => Origin::Injected(InjectedKind::Other),
+    }
+}
+
+#[cfg(test)]
+#[path = "transcript_tests.rs"]
+mod tests;

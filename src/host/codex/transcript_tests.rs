@@ -1,0 +1,390 @@
+use std::collections::BTreeMap;
+
+use pretty_assertions::assert_eq;
+use rstest::rstest;
+
+use super::*;
+use crate::host::transcript::SessionMeta;
+
+const ROLLOUT: &str = "tests/fixtures/codex/rollout-with-tool-call-and-stop-block.jsonl";
+const COMPACTION: &str = "tests/fixtures/codex/rollout-auto-compaction.jsonl";
+const TURN: &str = "01a214b8-5682-7763-9b34-148b6c2c4406";
+
+fn parse_fixture(path: &str) -> TranscriptChunk {
+    parse_chunk(&std::fs::read(path).unwrap(), 0)
+}
+
+fn ts(s: &str) -> Option<jiff::Timestamp> {
+    Some(s.parse().unwrap())
+}
+
+fn message_at(chunk: &TranscriptChunk, offset: u64, seq: u32) -> TranscriptMessage {
+    chunk
+        .messages
+        .iter()
+        .find(|m| m.byte_offset == offset && m.seq == seq)
+        .unwrap()
+        .clone()
+}
+
+fn origins(chunk: &TranscriptChunk) -> Vec<&'static str> {
+    chunk.messages.iter().map(|m| m.origin.as_str()).collect()
+}
+
+#[test]
+fn tool_call_and_stop_block_rollout_parses_whole() {
+    let chunk = parse_fixture(ROLLOUT);
+    assert_eq!(chunk.lines_read, 27);
+    assert_eq!(chunk.malformed_lines, 0);
+    assert_eq!(chunk.unknown_types, BTreeMap::new());
+    assert_eq!(chunk.next_offset, 44139);
+    assert_eq!(
+        chunk.session,
+        SessionMeta {
+            id: Some("01a214b8-5653-74a0-a12e-e527f4a4c79e".into()),
+            cwd: Some("/home/user/demo-codex/run5/work".into()),
+            model: Some("fake-model".into()),
+            cli_version: Some("0.169.0".into()),
+            started_at: ts("2026-11-25T21:59:14.788Z"),
+        }
+    );
+    assert_eq!(
+        origins(&chunk),
+        [
+            "injected:skills",
+            "injected:permissions",
+            "injected:environment_context",
+            "injected:other",
+            "user",
+            "injected:other",
+            "tool_call",
+            "tool_output",
+            "agent",
+            "injected:stop_hook",
+            "agent",
+        ]
+    );
+}
+
+#[test]
+fn the_typed_prompt_is_a_user_message() {
+    let chunk = parse_fixture(ROLLOUT);
+    assert_eq!(
+        message_at(&chunk, 32048, 0),
+        TranscriptMessage {
+            role: Role::User,
+            origin: Origin::User,
+            text: "RUN_TOOL please".into(),
+            tool_name: None,
+            tool_args: None,
+            tool_call_id: None,
+            timestamp: ts("2026-11-25T21:59:15.450Z"),
+            turn_id: Some(TURN.into()),
+            byte_offset: 32048,
+            seq: 0,
+        }
+    );
+}
+
+#[test]
+fn environment_context_is_injected() {
+    let chunk = parse_fixture(ROLLOUT);
+    let message = message_at(&chunk, 25522, 0);
+    assert_eq!(
+        (message.role, message.origin),
+        (
+            Role::User,
+            Origin::Injected(InjectedKind::EnvironmentContext)
+        )
+    );
+    assert!(
+        message
+            .text
+            .starts_with("<environment_context>\n  <cwd>/home/user/demo-codex/run5")
+    );
+}
+
+#[test]
+fn function_call_and_output_carry_tool_name_args_and_call_id() {
+    let chunk = parse_fixture(ROLLOUT);
+    assert_eq!(
+        message_at(&chunk, 33862, 0),
+        TranscriptMessage {
+            role: Role::Assistant,
+            origin: Origin::ToolCall,
+            text: r#"{"cmd": "echo tool-ran"}"#.into(),
+            tool_name: Some("exec_command".into()),
+            tool_args: Some(r#"{"cmd": "echo tool-ran"}"#.into()),
+            tool_call_id: Some("call_1".into()),
+            timestamp: ts("2026-11-25T21:59:15.497Z"),
+            turn_id: Some(TURN.into()),
+            byte_offset: 33862,
+            seq: 0,
+        }
+    );
+    assert_eq!(
+        message_at(&chunk, 35711, 0),
+        TranscriptMessage {
+            role: Role::Tool,
+            origin: Origin::ToolOutput,
+            text: "Chunk ID: f247b7\nWall time: 0.0000 seconds\nProcess exited with code 0\n\
+                   Original token count: 3\nOutput:\ntool-ran\n"
+                .into(),
+            tool_name: None,
+            tool_args: None,
+            tool_call_id: Some("call_1".into()),
+            timestamp: ts("2026-11-25T21:59:16.023Z"),
+            turn_id: Some(TURN.into()),
+            byte_offset: 35711,
+            seq: 0,
+        }
+    );
+}
+
+#[test]
+fn stop_hook_continuation_is_injected_stop_hook_feedback() {
+    let chunk = parse_fixture(ROLLOUT);
+    assert_eq!(
+        message_at(&chunk, 39620, 0),
+        TranscriptMessage {
+            role: Role::User,
+            origin: Origin::Injected(InjectedKind::StopHookFeedback),
+            text:
+                "<hook_prompt hook_run_id=\"stop:10:/home/user/demo-codex/run5/home/hooks.json\">\
+                   CTX-MARKER-stopreason please continue and summarize</hook_prompt>"
+                    .into(),
+            tool_name: None,
+            tool_args: None,
+            tool_call_id: None,
+            timestamp: ts("2026-11-25T21:59:16.245Z"),
+            turn_id: Some(TURN.into()),
+            byte_offset: 39620,
+            seq: 0,
+        }
+    );
+}
+
+#[test]
+fn developer_message_with_two_items_yields_skills_then_permissions() {
+    let chunk = parse_fixture(ROLLOUT);
+    let skills = message_at(&chunk, 22351, 0);
+    let permissions = message_at(&chunk, 22351, 1);
+    assert_eq!(skills.role, Role::System);
+    assert_eq!(skills.origin, Origin::Injected(InjectedKind::SkillListing));
+    assert_eq!(
+        permissions.origin,
+        Origin::Injected(InjectedKind::Permissions)
+    );
+}
+
+#[test]
+fn auto_compaction_rollout_parses_whole() {
+    let chunk = parse_fixture(COMPACTION);
+    assert_eq!((chunk.lines_read, chunk.malformed_lines), (29, 0));
+    assert_eq!(chunk.unknown_types, BTreeMap::new());
+    assert_eq!(
+        origins(&chunk),
+        [
+            "injected:skills",
+            "injected:permissions",
+            "injected:environment_context",
+            "user",
+            "tool_call",
+            "tool_output",
+            "agent",
+            "injected:other",
+            "agent",
+        ]
+    );
+    let summary = message_at(&chunk, 38578, 0);
+    assert_eq!(summary.role, Role::System);
+    assert!(
+        summary
+            .text
+            .ends_with("assist with your own analysis:\nHi from fake model.")
+    );
+}
+
+fn line(payload_type: &str, payload: &str) -> String {
+    format!(
+        "{{\"timestamp\":\"2026-01-02T03:04:05.000Z\",\"type\":\"{payload_type}\",\"payload\":{payload}}}\n"
+    )
+}
+
+fn user_text(text: &str) -> String {
+    let payload = serde_json::json!({
+        "type": "message", "role": "user",
+        "content": [{"type": "input_text", "text": text}],
+    });
+    line("response_item", &payload.to_string())
+}
+
+#[rstest]
+#[case::agents_md(
+    "# AGENTS.md instructions for /w\n\n<INSTRUCTIONS>be terse</INSTRUCTIONS>",
+    "injected:agents_md"
+)]
+#[case::legacy_user_instructions(
+    "<user_instructions>\nbe terse\n</user_instructions>",
+    "injected:agents_md"
+)]
+#[case::csep_marker(
+    "<csep-context project=\"x\">\n- rule\n</csep-context>",
+    "injected:csep"
+)]
+#[case::csep_heading("# csep memory\n- rule", "injected:csep")]
+#[case::other_hook_prompt(
+    "<hook_prompt hook_run_id=\"user_prompt_submit:1:x\">r</hook_prompt>",
+    "injected:other"
+)]
+#[case::typed("fix the failing test", "user")]
+fn user_role_text_is_classified_by_content(#[case] text: &str, #[case] expected: &str) {
+    let chunk = parse_chunk(user_text(text).as_bytes(), 0);
+    assert_eq!(origins(&chunk), [expected]);
+}
+
+#[test]
+fn provenance_and_item_kinds_classify_untagged_text() {
+    let payload = serde_json::json!({
+        "type": "message", "role": "developer",
+        "content": [
+            {"type": "input_text", "text": "skills, untagged"},
+            {"type": "input_text", "text": "note from a hook"},
+        ],
+        "internal_chat_message_metadata_passthrough": {
+            "content_item_kinds": ["host_skills.instructions", "hooks.additional_context"],
+            "content_item_metadata": [
+                {"provenance": {"type": "skills"}},
+                {"provenance": {"type": "harness", "hook": true}},
+            ],
+        },
+    });
+    let chunk = parse_chunk(line("response_item", &payload.to_string()).as_bytes(), 0);
+    assert_eq!(origins(&chunk), ["injected:skills", "injected:other"]);
+}
+
+#[test]
+fn other_response_items_become_tool_calls_and_reasoning() {
+    let lines = [
+        serde_json::json!({"type": "custom_tool_call", "name": "apply_patch", "input": "*** Begin Patch", "call_id": "c2"}),
+        serde_json::json!({"type": "custom_tool_call_output", "call_id": "c2", "output": "Success"}),
+        serde_json::json!({"type": "function_call_output", "call_id": "c3", "output": [{"type": "input_text", "text": "a"}, {"type": "input_image", "image_url": "x"}, {"type": "input_text", "text": "b"}]}),
+        serde_json::json!({"type": "function_call_output", "call_id": "c4", "output": {"content": "structured", "success": true}}),
+        serde_json::json!({"type": "reasoning", "summary": [{"type": "summary_text", "text": "thinking about it"}], "encrypted_content": "gAAA"}),
+        serde_json::json!({"type": "reasoning", "summary": [], "encrypted_content": "gAAA"}),
+        serde_json::json!({"type": "local_shell_call", "call_id": "c5", "status": "completed", "action": {"type": "exec", "command": ["ls"]}}),
+        serde_json::json!({"type": "web_search_call", "status": "completed", "action": {"type": "search", "query": "rust"}}),
+    ];
+    let text: String = lines
+        .iter()
+        .map(|p| line("response_item", &p.to_string()))
+        .collect();
+    let chunk = parse_chunk(text.as_bytes(), 0);
+    assert_eq!(chunk.malformed_lines, 0);
+    let summary: Vec<_> = chunk
+        .messages
+        .iter()
+        .map(|m| {
+            (
+                m.origin.as_str(),
+                m.tool_name.as_deref(),
+                m.tool_call_id.as_deref(),
+                m.text.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (
+                "tool_call",
+                Some("apply_patch"),
+                Some("c2"),
+                "*** Begin Patch"
+            ),
+            ("tool_output", None, Some("c2"), "Success"),
+            ("tool_output", None, Some("c3"), "a\nb"),
+            ("tool_output", None, Some("c4"), "structured"),
+            ("reasoning", None, None, "thinking about it"),
+            (
+                "tool_call",
+                Some("local_shell"),
+                Some("c5"),
+                r#"{"command":["ls"],"type":"exec"}"#
+            ),
+            (
+                "tool_call",
+                Some("web_search"),
+                None,
+                r#"{"query":"rust","type":"search"}"#
+            ),
+        ]
+    );
+}
+
+#[test]
+fn unknown_types_are_counted_by_name_and_skipped() {
+    let text = [
+        line("realtime_item", r#"{"x":1}"#),
+        line("realtime_item", r#"{"x":2}"#),
+        line("response_item", r#"{"type":"tool_search_call","id":"t"}"#),
+        line(
+            "event_msg",
+            r#"{"type":"exec_command_begin","call_id":"c"}"#,
+        ),
+        line(
+            "event_msg",
+            r#"{"type":"user_message","message":"legacy duplicate"}"#,
+        ),
+        user_text("still parsed"),
+    ]
+    .concat();
+    let chunk = parse_chunk(text.as_bytes(), 0);
+    assert_eq!(chunk.malformed_lines, 0);
+    assert_eq!(
+        chunk.unknown_types,
+        BTreeMap::from([
+            ("event_msg:exec_command_begin".to_owned(), 1),
+            ("realtime_item".to_owned(), 2),
+            ("response_item:tool_search_call".to_owned(), 1),
+        ])
+    );
+    assert_eq!(origins(&chunk), ["user"]);
+}
+
+#[test]
+fn garbage_lines_are_counted_with_their_offsets() {
+    let good = user_text("hello");
+    let text = format!("{good}not json at all\n{{\"payload\":{{}}}}\n{good}");
+    let chunk = parse_chunk(text.as_bytes(), 100);
+    let garbage_at = 100 + good.len() as u64;
+    assert_eq!(chunk.malformed_lines, 2);
+    assert_eq!(chunk.malformed_offsets, [garbage_at, garbage_at + 16]);
+    assert_eq!(chunk.messages.len(), 2);
+    assert_eq!(chunk.lines_read, 4);
+}
+
+#[test]
+fn a_truncated_final_line_is_not_consumed() {
+    let good = user_text("hello");
+    let partial = &user_text("mid-write")[..30];
+    let text = format!("{good}{partial}");
+    let chunk = parse_chunk(text.as_bytes(), 0);
+    assert_eq!(chunk.next_offset, good.len() as u64);
+    assert_eq!(
+        (
+            chunk.lines_read,
+            chunk.malformed_lines,
+            chunk.messages.len()
+        ),
+        (1, 0, 1)
+    );
+}
+
+#[test]
+fn payload_before_type_still_decodes() {
+    let text = "{\"payload\":{\"type\":\"message\",\"role\":\"assistant\",\"content\":[{\"type\":\"output_text\",\"text\":\"hi\"}]},\"type\":\"response_item\"}\n";
+    let chunk = parse_chunk(text.as_bytes(), 0);
+    assert_eq!(origins(&chunk), ["agent"]);
+    assert_eq!(chunk.messages[0].timestamp, None);
+}
