@@ -589,8 +589,9 @@ pub enum ConfigCommand {
     ListProfiles,
     /// Switch `active_profile` (edits only that line).
     Use {
-        /// Profile name.
-        profile: String,
+        /// Profile name (a `[profiles.NAME]` section).
+        #[arg(value_name = "PROFILE")]
+        name: String,
     },
 }
 

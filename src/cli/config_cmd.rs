@@ -137,7 +137,7 @@ pub fn run(ctx: &Ctx, cmd: ConfigCommand) -> anyhow::Result<u8> {
             }
             Err(e) => invalid(ctx, &path, &e),
         },
-        ConfigCommand::Use { profile } => {
+        ConfigCommand::Use { name: profile } => {
             let loaded = match ctx.load_config() {
                 Ok(loaded) => loaded,
                 Err(e) => return invalid(ctx, &path, &e),

@@ -1,7 +1,14 @@
 //! End-to-end tests: the real `csep` and `codex-self-evolution` binaries, run through
 //! `assert_cmd` in a fresh temporary home with csep's and the hosts' variables cleared.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test support code: a failed setup step should abort the test loudly"
+)]
+
 mod cli;
+mod config;
 mod hooks;
 mod status;
 mod support;
