@@ -342,7 +342,7 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
     (
         "secret-assignment",
         SecretKind::SecretAssignment,
-        r#"(?P<name>[A-Za-z0-9_.-]*(?i:pass|pwd|secret|token|key|auth|bearer|credential|cookie)[A-Za-z0-9_.-]*)(?:\\?["'])?(?:[ \t]*(?P<sep>=>|:=|=|:)[ \t]*|(?P<flag>[ \t]+))(?:\\?"(?P<dq>[^"\\\r\n]*)|\\?'(?P<sq>[^'\\\r\n]*)|(?P<bare>[^\s"'\\`,;&|)}\]>]+))"#,
+        r#"(?:(?P<name>[A-Za-z0-9_.-]*(?i:pass|pwd|secret|token|key|auth|bearer|credential|cookie)[A-Za-z0-9_.-]*)(?:\\?["'])?[ \t]*(?P<sep>=>|:=|=|:)[ \t]*|(?P<flag>--[A-Za-z0-9_.-]*(?i:pass|pwd|secret|token|key|auth|bearer|credential|cookie)[A-Za-z0-9_.-]*)[ \t]+)(?:\\?"(?P<dq>[^"\\\r\n]*)|\\?'(?P<sq>[^'\\\r\n]*)|(?P<bare>[^\s"'\\`,;&|)}\]>]+))"#,
         accept_assignment,
     ),
     (
@@ -511,7 +511,10 @@ impl Redactor {
                     }
                     // Resume right after the secret-looking name, so a rejected `--password
                     // x` does not hide an assignment that starts inside its value.
-                    None => caps.name("name").map_or(whole.end(), |name| name.end()),
+                    None => caps
+                        .name("name")
+                        .or_else(|| caps.name("flag"))
+                        .map_or(whole.end(), |name| name.end()),
                 };
                 pos = if next > pos {
                     next
@@ -730,11 +733,9 @@ fn accept_bearer(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
 }
 
 fn accept_assignment(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
-    let name = caps.name("name")?.as_str();
-    let is_flag = caps.name("flag").is_some();
-    if is_flag && !name.starts_with("--") {
-        return None;
-    }
+    // `--name value` only for long flags (the pattern requires `--`), so that prose such as
+    // "token expired" is not an assignment.
+    let name = caps.name("name").or_else(|| caps.name("flag"))?.as_str();
     let strength = classify_name(name)?;
     let (value, shape) = if let Some(m) = caps.name("dq").or_else(|| caps.name("sq")) {
         (m, ValueShape::Quoted)

@@ -154,6 +154,9 @@ fn real_format_secret_is_redacted_with_its_kind(
         out.findings
     );
     assert!(!redactor().is_clean(&text));
+    let again = redactor().redact(&out.text);
+    assert_eq!(again.text, out.text, "not idempotent");
+    assert!(matches!(again.text, Cow::Borrowed(_)));
 }
 
 #[rstest]
@@ -246,6 +249,7 @@ fn private_key_inside_json_escaped_string_is_redacted_without_breaking_json() {
 )]
 #[case::snake_case_test_name("test_redact_handles_AWS_keys_in_json_2024_v2_and_more_cases")]
 #[case::password_flag_reads_stdin("docker login --password-stdin ghcr.io")]
+#[case::prose_token_then_word("the token expired yesterday and --token is a flag")]
 #[case::keyboard_word("keyboard: us-intl, monkey: banana")]
 #[case::existing_markers("api_key=[REDACTED:openai-key] token=[REDACTED] [REDACTED:jwt]")]
 fn look_alike_survives_byte_identical(#[case] text: &str) {
