@@ -1,1 +1,1131 @@
 //! Secret redaction shared by ingest, every file write and every provider request.
+//!
+//! This module owns the one pass that turns arbitrary text (transcript lines, raw JSONL, tool
+//! output, evidence files, provider prompts) into text that can be stored or sent. It reads UTF-8
+//! text or a `serde_json::Value` and replaces each secret with `[REDACTED:<kind>]`, where `<kind>`
+//! is a [`SecretKind`] name. When only part of a match is secret (a password inside a URL, the
+//! value of `API_KEY=…`), only that part is replaced.
+//!
+//! Invariants:
+//! - **Idempotent.** `redact(redact(x)) == redact(x)`. A marker is never matched again: any
+//!   candidate that overlaps a `[REDACTED…]` marker is dropped.
+//! - **Borrowed when clean.** Text with nothing to redact comes back as `Cow::Borrowed`, and a
+//!   cheap prefilter skips the full rule set for text with no trigger at all.
+//! - **Offsets are in the input.** [`Finding`] offsets are byte offsets into the original text.
+//!   Overlapping findings are merged, and the merged finding takes the most specific kind
+//!   ([`SecretKind`] declaration order).
+//! - **Fail closed.** If the patterns could not be compiled (a bug that the unit tests rule
+//!   out), the free functions return a [`UNAVAILABLE_MARKER`] instead of the input.
+//!
+//! The reference implementation had six regexes, applied them only on one path and missed
+//! `KEY: value`, GitHub/Slack tokens, JWTs, PEM keys, AWS secret keys and URL credentials
+//! (reference spec §8.8 and §15.1 item 5; lessons item 20). This module covers those formats and
+//! is meant to be called on every write path.
+//!
+//! False-positive rules (each is tested in `redact_tests.rs`):
+//! - Vendor-prefixed tokens need a token boundary on the left (`task-sk-learning…` is a word)
+//!   and a random-looking body: digits and letters, a long alphanumeric run, and no `xxxx`
+//!   placeholder.
+//! - `NAME=value`, `NAME: value`, `"name": "value"` and `--name value` redact the value only when
+//!   the name is secret-like word by word (`password`, `token`, `secret`, `api key`, `auth`, …)
+//!   and has no metadata word (`count`, `length`, `max`, `ttl`, `file`, `path`, `url`, `id`,
+//!   `type`, …). So `PASSWORD_MIN_LENGTH=8`, `token_count` and `max_tokens` survive. A name whose
+//!   only secret word is `key` (`cache_key`, `SSH_KEY`) needs a random-looking value.
+//! - The value is not a secret when it is a placeholder (`$VAR`, `${…}`, `<your-key>`, `{{…}}`,
+//!   `sk-...`, `xxxx`, `your…`), a keyword (`null`, `true`, `string`, …), a number shorter than
+//!   eight digits (a limit, a port, a count), a path or a URL, or, when unquoted, code (a call, a
+//!   dotted path such as `self.token`, an identifier such as `OPENAI_API_KEY` or `api_key`).
+//! - The generic high-entropy rule only considers runs of 32 to 100 base64 characters that mix
+//!   upper case, lower case and at least two digits, are not hex (git SHAs, UUIDs, digests), are
+//!   not a data URI payload, an SRI hash (`sha512-…`) or a line of a multi-line base64 block, do
+//!   not read like words (camelCase identifiers) and pass a length-scaled Shannon-entropy bound.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::LazyLock;
+
+use regex::{Captures, Regex};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[cfg(test)]
+#[path = "redact_tests.rs"]
+mod tests;
+
+/// What the free functions return in place of non-empty input if the patterns failed to compile.
+///
+/// Unreachable in a tested build (`redactor_builds_from_the_shipped_patterns` compiles them all);
+/// it exists so that a broken build drops data instead of leaking it.
+pub const UNAVAILABLE_MARKER: &str = "[REDACTED:redactor-unavailable]";
+
+/// Shortest run the generic high-entropy rule looks at, in characters.
+const MIN_HIGH_ENTROPY_CHARS: usize = 32;
+/// Longest run the generic high-entropy rule looks at, in characters; longer runs are blobs
+/// (images, Codex `encrypted_content`, Claude thinking signatures), not credentials.
+const MAX_HIGH_ENTROPY_CHARS: usize = 100;
+/// Digit-only values shorter than this are numbers (limits, ports, counts), not secrets.
+const MIN_NUMERIC_SECRET_CHARS: usize = 8;
+/// Unquoted or quoted assignment values shorter than this are not redacted in free text.
+const MIN_ASSIGNED_SECRET_CHARS: usize = 4;
+
+/// The kind of secret a finding is, named in its `[REDACTED:<kind>]` marker.
+///
+/// The kebab-case name is stable: it is written into archives and files. The declaration order
+/// is the merge priority: when findings overlap, the earlier (more specific) kind wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SecretKind {
+    /// A whole PEM/OpenSSH/PGP private-key block, from `-----BEGIN` to `-----END` (or to the end
+    /// of the base64 body when the block was truncated).
+    PrivateKey,
+    /// An Anthropic API key (`sk-ant-…`).
+    AnthropicKey,
+    /// An OpenAI API key (`sk-…`, `sk-proj-…`, `sk-svcacct-…`, `sk-admin-…`).
+    OpenaiKey,
+    /// An AWS access key id (`AKIA`/`ASIA`/`ABIA`/`ACCA` + 16 characters).
+    AwsAccessKey,
+    /// A 40-character AWS secret access key assigned to an AWS-secret-looking name.
+    AwsSecretKey,
+    /// A GitHub token (`ghp_`, `gho_`, `ghu_`, `ghs_`, `ghr_`, `github_pat_`).
+    GithubToken,
+    /// A GitLab personal access token (`glpat-`).
+    GitlabToken,
+    /// The secret path of a Slack incoming webhook URL.
+    SlackWebhook,
+    /// A Slack token (`xoxb-`, `xoxp-`, `xoxa-`, `xoxr-`, `xoxs-`, `xoxo-`, `xoxe-`).
+    SlackToken,
+    /// A Google API key (`AIza` + 35 characters).
+    GoogleApiKey,
+    /// A Stripe secret or restricted key (`sk_live_`, `sk_test_`, `rk_live_`, `rk_test_`) or
+    /// webhook signing secret (`whsec_`).
+    StripeKey,
+    /// A JSON Web Token: three base64url segments, the first starting with `eyJ`.
+    Jwt,
+    /// The password in `scheme://user:password@host`.
+    UrlPassword,
+    /// The credential of an `Authorization:` header (`Bearer`, `Basic`, `token`) or of a bare
+    /// `Bearer <token>`.
+    BearerToken,
+    /// The value assigned to a secret-looking name (`API_KEY=…`, `password: …`,
+    /// `"token": "…"`, `--password …`).
+    SecretAssignment,
+    /// A random-looking token of 32 to 100 characters that no other rule claimed.
+    HighEntropy,
+}
+
+impl SecretKind {
+    /// Every kind, in merge-priority order.
+    pub const ALL: [SecretKind; 16] = [
+        SecretKind::PrivateKey,
+        SecretKind::AnthropicKey,
+        SecretKind::OpenaiKey,
+        SecretKind::AwsAccessKey,
+        SecretKind::AwsSecretKey,
+        SecretKind::GithubToken,
+        SecretKind::GitlabToken,
+        SecretKind::SlackWebhook,
+        SecretKind::SlackToken,
+        SecretKind::GoogleApiKey,
+        SecretKind::StripeKey,
+        SecretKind::Jwt,
+        SecretKind::UrlPassword,
+        SecretKind::BearerToken,
+        SecretKind::SecretAssignment,
+        SecretKind::HighEntropy,
+    ];
+
+    /// The stable kebab-case name used in markers, logs and storage.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SecretKind::PrivateKey => "private-key",
+            SecretKind::AnthropicKey => "anthropic-key",
+            SecretKind::OpenaiKey => "openai-key",
+            SecretKind::AwsAccessKey => "aws-access-key",
+            SecretKind::AwsSecretKey => "aws-secret-key",
+            SecretKind::GithubToken => "github-token",
+            SecretKind::GitlabToken => "gitlab-token",
+            SecretKind::SlackWebhook => "slack-webhook",
+            SecretKind::SlackToken => "slack-token",
+            SecretKind::GoogleApiKey => "google-api-key",
+            SecretKind::StripeKey => "stripe-key",
+            SecretKind::Jwt => "jwt",
+            SecretKind::UrlPassword => "url-password",
+            SecretKind::BearerToken => "bearer-token",
+            SecretKind::SecretAssignment => "secret-assignment",
+            SecretKind::HighEntropy => "high-entropy",
+        }
+    }
+
+    /// The replacement text for this kind, `[REDACTED:<kind>]`.
+    pub const fn marker(self) -> &'static str {
+        match self {
+            SecretKind::PrivateKey => "[REDACTED:private-key]",
+            SecretKind::AnthropicKey => "[REDACTED:anthropic-key]",
+            SecretKind::OpenaiKey => "[REDACTED:openai-key]",
+            SecretKind::AwsAccessKey => "[REDACTED:aws-access-key]",
+            SecretKind::AwsSecretKey => "[REDACTED:aws-secret-key]",
+            SecretKind::GithubToken => "[REDACTED:github-token]",
+            SecretKind::GitlabToken => "[REDACTED:gitlab-token]",
+            SecretKind::SlackWebhook => "[REDACTED:slack-webhook]",
+            SecretKind::SlackToken => "[REDACTED:slack-token]",
+            SecretKind::GoogleApiKey => "[REDACTED:google-api-key]",
+            SecretKind::StripeKey => "[REDACTED:stripe-key]",
+            SecretKind::Jwt => "[REDACTED:jwt]",
+            SecretKind::UrlPassword => "[REDACTED:url-password]",
+            SecretKind::BearerToken => "[REDACTED:bearer-token]",
+            SecretKind::SecretAssignment => "[REDACTED:secret-assignment]",
+            SecretKind::HighEntropy => "[REDACTED:high-entropy]",
+        }
+    }
+}
+
+impl fmt::Display for SecretKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One redacted span of the original text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Finding {
+    /// The kind of secret; after a merge, the most specific kind of the merged spans.
+    pub kind: SecretKind,
+    /// Byte offset of the first redacted byte in the original text.
+    pub start: usize,
+    /// Byte offset one past the last redacted byte in the original text.
+    pub end: usize,
+}
+
+/// The result of [`Redactor::redact`]: the redacted text and what was replaced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redacted<'a> {
+    /// The redacted text; `Cow::Borrowed` (the input itself) when `findings` is empty.
+    pub text: Cow<'a, str>,
+    /// The replaced spans, sorted by `start`, non-overlapping, in original-text offsets.
+    pub findings: Vec<Finding>,
+}
+
+/// Error building a [`Redactor`]: a shipped pattern does not compile.
+#[derive(Debug, thiserror::Error)]
+pub enum RedactError {
+    /// The pattern of one rule failed to compile.
+    #[error(
+        "the `{rule}` redaction pattern does not compile; this is a csep bug, please report it"
+    )]
+    Pattern {
+        /// The rule whose pattern failed.
+        rule: &'static str,
+        /// The regex compiler's error.
+        #[source]
+        source: regex::Error,
+    },
+}
+
+/// Decides whether a regex match is a secret; returns the byte span to replace.
+type Accept = fn(&str, &Captures<'_>) -> Option<(usize, usize)>;
+
+/// One detection rule: a pattern plus the checks that the pattern alone cannot express.
+struct Rule {
+    kind: SecretKind,
+    regex: Regex,
+    accept: Accept,
+}
+
+/// The compiled rule set; build it once and share it.
+///
+/// It holds only immutable compiled patterns, no configuration, so one instance can serve the
+/// whole process (see [`redact`]).
+pub struct Redactor {
+    rules: Vec<Rule>,
+    /// Cheap gate: text that matches none of these triggers cannot contain a finding.
+    prefilter: Regex,
+    /// Markers already in the text; candidates overlapping them are dropped (idempotence).
+    marker: Regex,
+}
+
+impl fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Redactor")
+            .field("rules", &self.rules.len())
+            .finish()
+    }
+}
+
+/// Source of every rule: (name for errors, kind, pattern, acceptance check).
+const RULES: &[(&str, SecretKind, &str, Accept)] = &[
+    (
+        "private-key",
+        SecretKind::PrivateKey,
+        // A truncated transcript may cut the END line; then the base64 body (headers such as
+        // `Proc-Type: 4,ENCRYPTED` and JSON-escaped `\n` included) is redacted to its end.
+        r"(?s)-----BEGIN[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----(?:.*?-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----|[A-Za-z0-9+/=\s\\:,-]*)",
+        accept_whole,
+    ),
+    (
+        "anthropic-key",
+        SecretKind::AnthropicKey,
+        r"sk-ant-[A-Za-z0-9_-]{20,}",
+        accept_prefixed_token,
+    ),
+    (
+        "openai-key",
+        SecretKind::OpenaiKey,
+        r"sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}",
+        accept_prefixed_token,
+    ),
+    (
+        "aws-access-key",
+        SecretKind::AwsAccessKey,
+        r"(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}",
+        accept_aws_access_key,
+    ),
+    (
+        "aws-secret-key",
+        SecretKind::AwsSecretKey,
+        r#"(?i:aws[_.-]?secret(?:[_.-]?access)?[_.-]?key|secret[_.-]?access[_.-]?key)(?:\\?["'])?[ \t]*(?:=>|:=|=|:)[ \t]*(?:\\?["'])?(?P<v>[A-Za-z0-9/+]{40})"#,
+        accept_aws_secret_key,
+    ),
+    (
+        "github-token",
+        SecretKind::GithubToken,
+        r"gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,}",
+        accept_prefixed_token,
+    ),
+    (
+        "gitlab-token",
+        SecretKind::GitlabToken,
+        r"glpat-[A-Za-z0-9_-]{20,}(?:\.[A-Za-z0-9_-]+)*",
+        accept_prefixed_token,
+    ),
+    (
+        "slack-webhook",
+        SecretKind::SlackWebhook,
+        r"hooks\.slack\.com/(?:services|workflows|triggers)/(?P<v>[A-Za-z0-9_/-]{8,})",
+        accept_group_v,
+    ),
+    (
+        "slack-token",
+        SecretKind::SlackToken,
+        r"xox[abposre]-[A-Za-z0-9-]{10,}",
+        accept_slack_token,
+    ),
+    (
+        "google-api-key",
+        SecretKind::GoogleApiKey,
+        r"AIza[0-9A-Za-z_-]{35}",
+        accept_left_bounded,
+    ),
+    (
+        "stripe-key",
+        SecretKind::StripeKey,
+        r"(?:sk|rk)_(?:live|test)_[0-9A-Za-z]{16,}|whsec_[0-9A-Za-z]{24,}",
+        accept_prefixed_token,
+    ),
+    (
+        "jwt",
+        SecretKind::Jwt,
+        r"eyJ[A-Za-z0-9_-]{8,}\.(?:eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*|[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,})",
+        accept_left_bounded,
+    ),
+    (
+        "url-password",
+        SecretKind::UrlPassword,
+        r#"[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@?#"'\\`<>]+:(?P<v>[^\s/@?#"'\\`<>]+)@"#,
+        accept_url_password,
+    ),
+    (
+        "bearer-token",
+        SecretKind::BearerToken,
+        r#"(?i:(?P<auth>authorization)(?:\\?["'])?[ \t]*[:=][ \t]*(?:\\?["'])?(?:(?:bearer|basic|token|bot|digest)[ \t]+)?|(?-u:\b)bearer[ \t]+)(?P<v>[A-Za-z0-9._~+/=-]+)"#,
+        accept_bearer,
+    ),
+    (
+        "secret-assignment",
+        SecretKind::SecretAssignment,
+        r#"(?:(?P<name>[A-Za-z0-9_.-]*(?i:pass|pwd|secret|token|key|auth|bearer|credential|cookie)[A-Za-z0-9_.-]*)(?:\\?["'])?[ \t]*(?P<sep>=>|:=|=|:)[ \t]*|(?P<flag>--[A-Za-z0-9_.-]*(?i:pass|pwd|secret|token|key|auth|bearer|credential|cookie)[A-Za-z0-9_.-]*)[ \t]+)(?:\\?"(?P<dq>[^"\\\r\n]*)|\\?'(?P<sq>[^'\\\r\n]*)|(?P<bare>[^\s"'\\`,;&|)}\]>]+))"#,
+        accept_assignment,
+    ),
+    (
+        "high-entropy",
+        SecretKind::HighEntropy,
+        r"[A-Za-z0-9+/_-]{32,}={0,2}",
+        accept_high_entropy,
+    ),
+];
+
+/// Triggers for the prefilter: a superset of what any rule needs to match.
+const PREFILTER: &str = r"(?i:pass|pwd|secret|token|key|auth|bearer|credential|cookie)|sk-|sk_|rk_|whsec_|AKIA|ASIA|ABIA|ACCA|gh[pousr]_|github_pat_|glpat-|xox[abposre]-|hooks\.slack\.com|AIza|eyJ|PRIVATE KEY|://|[A-Za-z0-9+/_-]{32}";
+
+/// A marker this module (or the reference, `[REDACTED]`) wrote.
+const MARKER: &str = r"\[REDACTED(?::[a-z0-9-]+)?\]";
+
+impl Redactor {
+    /// Compiles the shipped rule set.
+    ///
+    /// Fails only if a shipped pattern is invalid, which the unit tests rule out; build it once
+    /// and reuse it, compilation costs a few milliseconds.
+    pub fn new() -> Result<Self, RedactError> {
+        let compile = |rule: &'static str, pattern: &str| {
+            Regex::new(pattern).map_err(|source| RedactError::Pattern { rule, source })
+        };
+        let rules = RULES
+            .iter()
+            .map(|&(name, kind, pattern, accept)| {
+                Ok(Rule {
+                    kind,
+                    regex: compile(name, pattern)?,
+                    accept,
+                })
+            })
+            .collect::<Result<Vec<_>, RedactError>>()?;
+        Ok(Redactor {
+            rules,
+            prefilter: compile("prefilter", PREFILTER)?,
+            marker: compile("marker", MARKER)?,
+        })
+    }
+
+    /// Redacts every secret in `text`; borrows the input when there is nothing to redact.
+    pub fn redact<'a>(&self, text: &'a str) -> Redacted<'a> {
+        let findings = self.find(text);
+        if findings.is_empty() {
+            return Redacted {
+                text: Cow::Borrowed(text),
+                findings,
+            };
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut last = 0;
+        for finding in &findings {
+            out.push_str(text.get(last..finding.start).unwrap_or_default());
+            out.push_str(finding.kind.marker());
+            last = finding.end;
+        }
+        out.push_str(text.get(last..).unwrap_or_default());
+        Redacted {
+            text: Cow::Owned(out),
+            findings,
+        }
+    }
+
+    /// Whether `text` contains nothing this redactor would replace.
+    pub fn is_clean(&self, text: &str) -> bool {
+        self.find(text).is_empty()
+    }
+
+    /// Redacts every string in `value` in place and returns the number of replacements.
+    ///
+    /// Strings are redacted as text; object keys too (a key containing a secret is renamed).
+    /// In addition, a string under a secret-looking key (`"api_key"`, `"password"`,
+    /// `"clientSecret"`) is replaced whole as [`SecretKind::SecretAssignment`], however short,
+    /// unless it is a placeholder, a keyword, a short number, a path or a URL. Numbers, booleans
+    /// and nested values under such keys are walked, not replaced.
+    pub fn redact_json(&self, value: &mut Value) -> usize {
+        match value {
+            Value::String(s) => self.redact_string(s),
+            Value::Array(items) => items.iter_mut().map(|item| self.redact_json(item)).sum(),
+            Value::Object(map) => {
+                let mut count = 0;
+                let renamed: Vec<(String, String)> = map
+                    .keys()
+                    .filter_map(|key| match self.redact(key).text {
+                        Cow::Owned(new) => Some((key.clone(), new)),
+                        Cow::Borrowed(_) => None,
+                    })
+                    .collect();
+                for (old, new) in renamed {
+                    if let Some(moved) = map.remove(&old) {
+                        map.insert(new, moved);
+                        count += 1;
+                    }
+                }
+                for (key, child) in map.iter_mut() {
+                    count += self.redact_json(child);
+                    if let Value::String(s) = child {
+                        if self.is_secret_json_value(key, s) {
+                            *s = SecretKind::SecretAssignment.marker().to_owned();
+                            count += 1;
+                        }
+                    }
+                }
+                count
+            }
+            Value::Null | Value::Bool(_) | Value::Number(_) => 0,
+        }
+    }
+
+    /// Redacts one owned string in place; returns the number of findings.
+    fn redact_string(&self, s: &mut String) -> usize {
+        let redacted = self.redact(s);
+        let count = redacted.findings.len();
+        if let Cow::Owned(new) = redacted.text {
+            *s = new;
+        }
+        count
+    }
+
+    /// Whether a (text-redacted) string under object key `key` is a secret as a whole.
+    fn is_secret_json_value(&self, key: &str, value: &str) -> bool {
+        if self.marker.find(value).is_some_and(|m| m.as_str() == value) {
+            return false;
+        }
+        let Some(strength) = classify_name(key) else {
+            return false;
+        };
+        if !is_plausible_value(value, ValueShape::Json, key) {
+            return false;
+        }
+        strength == NameStrength::Strong || looks_random(value)
+    }
+
+    /// All findings in `text`: sorted, merged, none overlapping an existing marker.
+    fn find(&self, text: &str) -> Vec<Finding> {
+        if text.is_empty() || !self.prefilter.is_match(text) {
+            return Vec::new();
+        }
+        let markers: Vec<(usize, usize)> = self
+            .marker
+            .find_iter(text)
+            .map(|m| (m.start(), m.end()))
+            .collect();
+        let mut candidates = Vec::new();
+        for rule in &self.rules {
+            let mut pos = 0;
+            while pos < text.len() {
+                let Some(caps) = rule.regex.captures_at(text, pos) else {
+                    break;
+                };
+                let Some(whole) = caps.get(0) else { break };
+                let next = match (rule.accept)(text, &caps) {
+                    Some((start, end)) => {
+                        let overlaps_marker =
+                            markers.iter().any(|&(ms, me)| start < me && ms < end);
+                        if !overlaps_marker && start < end {
+                            candidates.push(Finding {
+                                kind: rule.kind,
+                                start,
+                                end,
+                            });
+                        }
+                        whole.end()
+                    }
+                    // Resume right after the secret-looking name, so a rejected `--password
+                    // x` does not hide an assignment that starts inside its value.
+                    None => caps
+                        .name("name")
+                        .or_else(|| caps.name("flag"))
+                        .map_or(whole.end(), |name| name.end()),
+                };
+                pos = if next > pos {
+                    next
+                } else {
+                    next_char_boundary(text, pos)
+                };
+            }
+        }
+        merge(candidates)
+    }
+}
+
+/// Sorts findings and merges overlapping ones, keeping the most specific kind.
+fn merge(mut candidates: Vec<Finding>) -> Vec<Finding> {
+    candidates.sort_by_key(|f| (f.start, f.end, f.kind));
+    let mut merged: Vec<Finding> = Vec::with_capacity(candidates.len());
+    for next in candidates {
+        match merged.last_mut() {
+            Some(last) if next.start < last.end => {
+                last.end = last.end.max(next.end);
+                last.kind = last.kind.min(next.kind);
+            }
+            _ => merged.push(next),
+        }
+    }
+    merged
+}
+
+/// The byte offset of the character after the one at `pos`.
+fn next_char_boundary(text: &str, pos: usize) -> usize {
+    text.get(pos..)
+        .and_then(|rest| rest.chars().next())
+        .map_or(text.len(), |c| pos + c.len_utf8())
+}
+
+/// The process-wide redactor behind [`redact`], [`redact_json`] and [`is_clean`].
+///
+/// A static is acceptable here, unlike configuration (STYLE §6 "No global state"): it holds only
+/// immutable compiled patterns that do not depend on paths, config or environment, so every
+/// caller would build exactly the same value, and building it once saves recompiling the regexes
+/// on each write path.
+static DEFAULT: LazyLock<Result<Redactor, RedactError>> = LazyLock::new(Redactor::new);
+
+/// Redacts `text` with the process-wide [`Redactor`]; borrows when there is nothing to redact.
+///
+/// If the patterns could not be compiled, returns [`UNAVAILABLE_MARKER`] for non-empty input
+/// (fail closed).
+pub fn redact(text: &str) -> Cow<'_, str> {
+    match &*DEFAULT {
+        Ok(redactor) => redactor.redact(text).text,
+        Err(_) if text.is_empty() => Cow::Borrowed(text),
+        Err(_) => Cow::Borrowed(UNAVAILABLE_MARKER),
+    }
+}
+
+/// Whether `text` has nothing to redact, using the process-wide [`Redactor`].
+///
+/// Returns `false` when the patterns could not be compiled (fail closed).
+pub fn is_clean(text: &str) -> bool {
+    match &*DEFAULT {
+        Ok(redactor) => redactor.is_clean(text),
+        Err(_) => text.is_empty(),
+    }
+}
+
+/// Redacts every string in `value` in place with the process-wide [`Redactor`]; returns the
+/// number of replacements (see [`Redactor::redact_json`]).
+///
+/// If the patterns could not be compiled, every string becomes [`UNAVAILABLE_MARKER`].
+pub fn redact_json(value: &mut Value) -> usize {
+    match &*DEFAULT {
+        Ok(redactor) => redactor.redact_json(value),
+        Err(_) => blank_strings(value),
+    }
+}
+
+/// Replaces every non-empty string in `value` with [`UNAVAILABLE_MARKER`].
+fn blank_strings(value: &mut Value) -> usize {
+    match value {
+        Value::String(s) if !s.is_empty() => {
+            UNAVAILABLE_MARKER.clone_into(s);
+            1
+        }
+        Value::Array(items) => items.iter_mut().map(blank_strings).sum(),
+        Value::Object(map) => map.values_mut().map(blank_strings).sum(),
+        _ => 0,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Acceptance checks
+// ---------------------------------------------------------------------------------------------
+
+/// Characters that continue a token: a secret must not start right after one of these.
+fn is_token_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_' || c == '-'
+}
+
+/// Whether the match starting at `start` begins a token rather than continuing a word.
+///
+/// A JSON escape (`\n`, `\t`, `\"`) right before the match counts as a boundary: raw JSONL
+/// lines are redacted too.
+fn is_left_boundary(text: &str, start: usize) -> bool {
+    let before = text.get(..start).unwrap_or_default();
+    let mut rev = before.chars().rev();
+    match rev.next() {
+        None => true,
+        Some(c) if !is_token_char(c) => true,
+        Some('n' | 't' | 'r') => rev.next() == Some('\\'),
+        Some(_) => false,
+    }
+}
+
+fn span_of(caps: &Captures<'_>, group: &str) -> Option<(usize, usize)> {
+    caps.name(group).map(|m| (m.start(), m.end()))
+}
+
+fn whole_span(caps: &Captures<'_>) -> Option<(usize, usize)> {
+    caps.get(0).map(|m| (m.start(), m.end()))
+}
+
+fn accept_whole(_text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
+    whole_span(caps)
+}
+
+fn accept_group_v(_text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
+    span_of(caps, "v")
+}
+
+fn accept_left_bounded(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
+    let (start, end) = whole_span(caps)?;
+    is_left_boundary(text, start).then_some((start, end))
+}
+
+/// `sk-…`, `ghp_…`, `glpat-…`, `sk_live_…`: a boundary and a random-looking body.
+fn accept_prefixed_token(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
+    let (start, end) = accept_left_bounded(text, caps)?;
+    let token = text.get(start..end)?;
+    let body = [
+        "sk-ant-",
+        "sk-proj-",
+        "sk-svcacct-",
+        "sk-admin-",
+        "sk-",
+        "github_pat_",
+        "glpat-",
+        "whsec_",
+    ]
+    .iter()
+    .find_map(|prefix| token.strip_prefix(prefix))
+    .unwrap_or_else(|| token.get(4..).unwrap_or_default());
+    is_token_body(body).then_some((start, end))
+}
+
+/// A vendor token body: digits and letters, a long alphanumeric run, not a placeholder.
+fn is_token_body(body: &str) -> bool {
+    body.chars().any(|c| c.is_ascii_digit())
+        && body.chars().any(|c| c.is_ascii_alphabetic())
+        && longest_alnum_run(body) >= 12
+        && distinct_chars(body) >= 8
+        && !is_placeholder(body)
+}
+
+fn accept_aws_access_key(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
+    let (start, end) = whole_span(caps)?;
+    let before = text.get(..start).and_then(|s| s.chars().next_back());
+    let after = text.get(end..).and_then(|s| s.chars().next());
+    let continues = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    let body = text.get(start + 4..end).unwrap_or_default();
+    (!continues(before) && !continues(after) && !is_placeholder(body)).then_some((start, end))
+}
+
+fn accept_aws_secret_key(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
+    let (start, end) = span_of(caps, "v")?;
+    let after = text.get(end..).and_then(|s| s.chars().next());
+    let value = text.get(start..end)?;
+    let continues = after.is_some_and(|c| c.is_ascii_alphanumeric() || "+/=".contains(c));
+    (!continues && !is_placeholder(value)).then_some((start, end))
+}
+
+fn accept_slack_token(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
+    let (start, end) = accept_left_bounded(text, caps)?;
+    let body = text.get(start + 5..end).unwrap_or_default();
+    (body.chars().any(|c| c.is_ascii_digit()) && !is_placeholder(body)).then_some((start, end))
+}
+
+fn accept_url_password(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
+    let (start, end) = span_of(caps, "v")?;
+    let value = text.get(start..end)?;
+    let lower = value.to_ascii_lowercase();
+    let is_placeholder_password = value.starts_with(['$', '{', '<'])
+        || is_placeholder(value)
+        || matches!(
+            lower.as_str(),
+            "password" | "pass" | "passwd" | "pwd" | "secret"
+        );
+    (!is_placeholder_password).then_some((start, end))
+}
+
+fn accept_bearer(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
+    let (start, end) = span_of(caps, "v")?;
+    let value = text.get(start..end)?;
+    if is_placeholder(value) || is_keyword(value) {
+        return None;
+    }
+    let ok = if caps.name("auth").is_some() {
+        // An Authorization header value is a credential by construction.
+        value.len() >= 8
+    } else {
+        // A bare "bearer <word>" may be prose ("bearer tokens expire"); demand a real token.
+        value.len() >= 16
+            && value.chars().any(|c| c.is_ascii_digit())
+            && value.chars().any(|c| c.is_ascii_alphabetic())
+    };
+    ok.then_some((start, end))
+}
+
+fn accept_assignment(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
+    // `--name value` only for long flags (the pattern requires `--`), so that prose such as
+    // "token expired" is not an assignment.
+    let name = caps.name("name").or_else(|| caps.name("flag"))?.as_str();
+    let strength = classify_name(name)?;
+    let (value, shape) = if let Some(m) = caps.name("dq").or_else(|| caps.name("sq")) {
+        (m, ValueShape::Quoted)
+    } else {
+        (caps.name("bare")?, ValueShape::Bare)
+    };
+    let v = value.as_str();
+    if !is_plausible_value(v, shape, name) {
+        return None;
+    }
+    if strength == NameStrength::Weak && !looks_random(v) {
+        return None;
+    }
+    // `Token: expired because…` is prose; a YAML value ends its line.
+    let is_colon = caps.name("sep").is_some_and(|s| s.as_str() == ":");
+    if shape == ValueShape::Bare && is_colon && v.chars().all(|c| c.is_ascii_alphabetic()) {
+        let rest = text.get(value.end()..).unwrap_or_default();
+        let rest_of_line = rest
+            .split(['\n', '\r'])
+            .next()
+            .unwrap_or_default()
+            .trim_start();
+        if rest_of_line.starts_with(|c: char| c.is_alphabetic()) {
+            return None;
+        }
+    }
+    Some((value.start(), value.end()))
+}
+
+fn accept_high_entropy(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
+    let (mut start, end) = whole_span(caps)?;
+    // A run right after a JSON escape (`\nAbc…`) starts with the escape letter.
+    if text.get(..start).is_some_and(|b| b.ends_with('\\')) {
+        start += 1;
+    }
+    let run = text.get(start..end)?;
+    let len = run.len();
+    if !(MIN_HIGH_ENTROPY_CHARS..=MAX_HIGH_ENTROPY_CHARS).contains(&len) {
+        return None;
+    }
+    let before = text.get(..start).unwrap_or_default();
+    if before.ends_with("base64,") || is_sri_hash(run) || is_blob_line(text, start, end) {
+        return None;
+    }
+    let (upper, lower, digits) = class_counts(run);
+    let is_hex = run.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
+    if is_hex || upper == 0 || lower == 0 || digits < 2 {
+        return None;
+    }
+    if longest_alnum_run(run) < 16 || wordiness(run) > 0.55 {
+        return None;
+    }
+    // Random base62/base64 of n characters stays above this bound in ~99% of samples
+    // (measured: 4.2 bits at 32 characters, 4.45 at 40, 4.9 at 64).
+    let bound = (4.1 + (len - MIN_HIGH_ENTROPY_CHARS) as f64 / 60.0).min(4.9);
+    (shannon_entropy(run) >= bound).then_some((start, end))
+}
+
+/// `sha512-…` style Subresource Integrity / npm integrity hashes.
+fn is_sri_hash(run: &str) -> bool {
+    ["sha1-", "sha256-", "sha384-", "sha512-"]
+        .iter()
+        .any(|p| run.starts_with(p))
+}
+
+/// Whether the run sits next to a long base64 line (a PEM certificate, MIME body, wrapped blob).
+fn is_blob_line(text: &str, start: usize, end: usize) -> bool {
+    const LINE_BREAKS: [&str; 4] = ["\r\n", "\n", "\\r\\n", "\\n"];
+    let is_b64 = |c: char| c.is_ascii_alphanumeric() || "+/=".contains(c);
+    let after = text.get(end..).unwrap_or_default();
+    let next_line = LINE_BREAKS.iter().find_map(|b| after.strip_prefix(b));
+    if next_line.is_some_and(|l| l.chars().take_while(|&c| is_b64(c)).count() >= 60) {
+        return true;
+    }
+    let before = text.get(..start).unwrap_or_default();
+    let prev_line = LINE_BREAKS.iter().find_map(|b| before.strip_suffix(b));
+    prev_line.is_some_and(|l| l.chars().rev().take_while(|&c| is_b64(c)).count() >= 60)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Name and value heuristics
+// ---------------------------------------------------------------------------------------------
+
+/// How strongly a name says "the value is a secret".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NameStrength {
+    /// `password`, `token`, `secret`, `api_key`, `auth`, …: any plausible value is a secret.
+    Strong,
+    /// Only a `key` word (`cache_key`, `SSH_KEY`): the value must also look random.
+    Weak,
+}
+
+/// Where a value came from; unquoted values get the code-reference checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ValueShape {
+    Bare,
+    Quoted,
+    Json,
+}
+
+/// Words that make a name metadata about a secret rather than the secret itself
+/// (space-separated).
+const METADATA_WORDS: &str = "\
+    alg algorithm arn backend budget check class cmd command count counts created desc \
+    description dir duration enable enabled encoding endpoint env error errors example expiration \
+    expire expired expires expiry field file files fingerprint format header helper hint host id \
+    ids index input interval kind label len length lifetime limit limits location manager max \
+    message method min mode mount name path pattern placeholder policy port prefix prompt \
+    provider public publishable rate ref regex required reset rotation schema scheme size source \
+    state status stdin store strength ttl timeout type uri url usage used user username \
+    validation var version window";
+
+/// Values that are keywords, types or auth-scheme names, never credentials (space-separated).
+const KEYWORD_VALUES: &str = "\
+    any apikey api_key api-key basic bearer bool boolean bytes cookie default digest disabled \
+    empty enabled env false header hidden int integer jwt masked nil no none null number oauth \
+    oauth2 object off on optional password query redacted required secret session str string todo \
+    token true undefined yes";
+
+/// Whether the space-separated word list `list` contains `word`.
+fn has_word(list: &str, word: &str) -> bool {
+    list.split_ascii_whitespace().any(|w| w == word)
+}
+
+/// Splits a name into lowercase words on separators and camelCase boundaries.
+fn name_words(name: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    for part in name
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|p| !p.is_empty())
+    {
+        let chars: Vec<char> = part.chars().collect();
+        let mut word = String::new();
+        for (i, &c) in chars.iter().enumerate() {
+            let prev = i.checked_sub(1).and_then(|j| chars.get(j)).copied();
+            let next = chars.get(i + 1).copied();
+            let lower_to_upper =
+                prev.is_some_and(|p| !p.is_ascii_uppercase()) && c.is_ascii_uppercase();
+            let acronym_end = prev.is_some_and(|p| p.is_ascii_uppercase())
+                && c.is_ascii_uppercase()
+                && next.is_some_and(|n| n.is_ascii_lowercase());
+            if (lower_to_upper || acronym_end) && !word.is_empty() {
+                words.push(std::mem::take(&mut word));
+            }
+            word.push(c.to_ascii_lowercase());
+        }
+        if !word.is_empty() {
+            words.push(word);
+        }
+    }
+    words
+}
+
+/// Whether `name` names a secret, and how strongly; `None` for ordinary or metadata names.
+fn classify_name(name: &str) -> Option<NameStrength> {
+    let words = name_words(name);
+    if words.iter().any(|w| has_word(METADATA_WORDS, w)) {
+        return None;
+    }
+    let is_strong_word = |w: &str| {
+        matches!(
+            w,
+            "password"
+                | "passwd"
+                | "pwd"
+                | "pass"
+                | "passphrase"
+                | "secret"
+                | "secrets"
+                | "token"
+                | "auth"
+                | "authorization"
+                | "bearer"
+                | "credential"
+                | "credentials"
+                | "cookie"
+        ) || [
+            "token",
+            "password",
+            "passwd",
+            "secret",
+            "apikey",
+            "accesskey",
+            "privatekey",
+        ]
+        .iter()
+        .any(|suffix| w.ends_with(suffix))
+            || w.starts_with("secret")
+    };
+    if words.iter().any(|w| is_strong_word(w)) {
+        return Some(NameStrength::Strong);
+    }
+    let strong_pair = words.windows(2).any(|pair| match pair {
+        [first, second] => {
+            second == "key"
+                && matches!(
+                    first.as_str(),
+                    "api" | "private" | "access" | "signing" | "encryption" | "master" | "session"
+                )
+        }
+        _ => false,
+    });
+    if strong_pair {
+        return Some(NameStrength::Strong);
+    }
+    words
+        .iter()
+        .any(|w| w.ends_with("key"))
+        .then_some(NameStrength::Weak)
+}
+
+/// Whether `value`, assigned to `name`, could be a literal secret (see the module docs).
+fn is_plausible_value(value: &str, shape: ValueShape, name: &str) -> bool {
+    let min_chars = if shape == ValueShape::Json {
+        1
+    } else {
+        MIN_ASSIGNED_SECRET_CHARS
+    };
+    if value.chars().count() < min_chars || value.trim().is_empty() {
+        return false;
+    }
+    if value.starts_with(['$', '%', '<', '{', '&', '*', '@', '!', '-'])
+        || is_placeholder(value)
+        || is_keyword(value)
+        || is_short_number(value)
+        || is_path_or_url(value)
+    {
+        return false;
+    }
+    let normalize = |s: &str| -> String {
+        s.chars()
+            .filter(char::is_ascii_alphanumeric)
+            .map(|c| c.to_ascii_lowercase())
+            .collect()
+    };
+    if normalize(value) == normalize(name) {
+        return false;
+    }
+    // Quoted UI strings and prose ("Enter your password", "Mot de passe oublié ?").
+    if value.matches(' ').count() >= 2 {
+        return false;
+    }
+    shape != ValueShape::Bare || !is_code_reference(value)
+}
+
+/// Placeholders: `sk-...`, `xxxx`, `****`, `your-api-key`, `changeme`.
+fn is_placeholder(value: &str) -> bool {
+    let lower = value.to_ascii_lowercase();
+    [
+        "...",
+        "…",
+        "xxxx",
+        "****",
+        "your",
+        "placeholder",
+        "changeme",
+        "change_me",
+        "replace",
+    ]
+    .iter()
+    .any(|p| lower.contains(p))
+}
+
+fn is_keyword(value: &str) -> bool {
+    has_word(KEYWORD_VALUES, &value.to_ascii_lowercase())
+}
+
+/// A digit-only value shorter than [`MIN_NUMERIC_SECRET_CHARS`], optionally with a unit
+/// (`3600`, `8`, `30s`, `1.5`): a limit, port or count.
+fn is_short_number(value: &str) -> bool {
+    let digits = value.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    !digits.is_empty()
+        && value.len() - digits.len() <= 2
+        && digits.chars().all(|c| c.is_ascii_digit() || c == '.')
+        && digits.chars().filter(char::is_ascii_digit).count() < MIN_NUMERIC_SECRET_CHARS
+}
+
+fn is_path_or_url(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    let is_windows_path =
+        matches!(bytes, [drive, b':', b'\\' | b'/', ..] if drive.is_ascii_alphabetic());
+    ["/", "~/", "./", "../"]
+        .iter()
+        .any(|p| value.starts_with(p))
+        || is_windows_path
+        || value.contains("://")
+}
+
+/// Unquoted values that are code: calls, generics, dotted paths and identifiers naming a
+/// variable (`env::var(`, `Option<String`, `self.token`, `OPENAI_API_KEY`, `api_key`).
+fn is_code_reference(value: &str) -> bool {
+    if value.contains(['(', '[', '{', '<']) {
+        return true;
+    }
+    let is_ident = |s: &str| {
+        s.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    let segments: Vec<&str> = value.split("::").flat_map(|s| s.split('.')).collect();
+    if segments.len() >= 2 && segments.iter().all(|s| is_ident(s)) {
+        return true;
+    }
+    let is_screaming = value
+        .chars()
+        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+    let is_snake = value
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    is_ident(value) && value.contains('_') && (is_screaming || is_snake)
+}
+
+/// A value that looks machine-generated: long, mixed classes, one long alphanumeric run.
+fn looks_random(value: &str) -> bool {
+    let (upper, lower, digits) = class_counts(value);
+    let classes = [upper, lower, digits].iter().filter(|&&n| n > 0).count();
+    value.len() >= 16
+        && !value.contains(char::is_whitespace)
+        && classes >= 2
+        && longest_alnum_run(value) >= 12
+        && shannon_entropy(value) >= 3.0
+}
+
+fn class_counts(s: &str) -> (usize, usize, usize) {
+    s.chars().fold((0, 0, 0), |(u, l, d), c| {
+        (
+            u + usize::from(c.is_ascii_uppercase()),
+            l + usize::from(c.is_ascii_lowercase()),
+            d + usize::from(c.is_ascii_digit()),
+        )
+    })
+}
+
+fn longest_alnum_run(s: &str) -> usize {
+    s.split(|c: char| !c.is_ascii_alphanumeric())
+        .map(str::len)
+        .max()
+        .unwrap_or(0)
+}
+
+fn distinct_chars(s: &str) -> usize {
+    let mut seen: Vec<char> = s.chars().collect();
+    seen.sort_unstable();
+    seen.dedup();
+    seen.len()
+}
+
+/// Share of adjacent character pairs that are two letters of the same case. Random base62 sits
+/// near 0.35; English camelCase identifiers near 0.75.
+fn wordiness(s: &str) -> f64 {
+    let chars: Vec<char> = s.chars().collect();
+    let pairs = chars.len().saturating_sub(1);
+    if pairs == 0 {
+        return 0.0;
+    }
+    let same_case = chars
+        .windows(2)
+        .filter(|w| match w {
+            [a, b] => {
+                (a.is_ascii_lowercase() && b.is_ascii_lowercase())
+                    || (a.is_ascii_uppercase() && b.is_ascii_uppercase())
+            }
+            _ => false,
+        })
+        .count();
+    same_case as f64 / pairs as f64
+}
+
+/// Shannon entropy of the characters of `s`, in bits per character.
+fn shannon_entropy(s: &str) -> f64 {
+    let mut counts = [0usize; 128];
+    let mut other = 0usize;
+    let mut total = 0usize;
+    for c in s.chars() {
+        total += 1;
+        match counts.get_mut(c as usize) {
+            Some(n) => *n += 1,
+            None => other += 1,
+        }
+    }
+    if total == 0 {
+        return 0.0;
+    }
+    let total = total as f64;
+    counts
+        .iter()
+        .chain(std::iter::once(&other))
+        .filter(|&&n| n > 0)
+        .map(|&n| {
+            let p = n as f64 / total;
+            -p * p.log2()
+        })
+        .sum()
+}

@@ -1,0 +1,494 @@
+//! Tests for the redaction pass: a corpus of real-format fake secrets that must be replaced, a
+//! corpus of look-alikes that must survive byte-identical, and the invariants (idempotence,
+//! offsets, borrowing, merging, JSON walking).
+//!
+//! Fake secrets are assembled at runtime from a deterministic generator so that no
+//! secret-shaped literal appears in the source (GitHub push protection, secret scanners).
+
+use std::borrow::Cow;
+
+use pretty_assertions::assert_eq;
+use rstest::rstest;
+use serde_json::json;
+
+use super::*;
+
+/// A deterministic pseudo-random alphanumeric string of `len` characters (mixed case and
+/// digits), different for each `seed`.
+fn fake_body(seed: u64, len: usize) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz0123456789";
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    let mut out = String::with_capacity(len);
+    for i in 0..len {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let index = usize::try_from((state >> 33) % ALPHABET.len() as u64).unwrap();
+        // Force every class early so that short bodies are still mixed.
+        let c = match i {
+            0 => 'Q',
+            1 => '7',
+            2 => 'm',
+            _ => char::from(ALPHABET[index]),
+        };
+        out.push(c);
+    }
+    out
+}
+
+fn redactor() -> Redactor {
+    Redactor::new().unwrap()
+}
+
+fn pem_block(label: &str, lines: usize) -> String {
+    let mut block = format!("-----BEGIN {label}-----\n");
+    for i in 0..lines {
+        block.push_str(&fake_body(100 + i as u64, 64));
+        block.push('\n');
+    }
+    block.push_str(&fake_body(99, 20));
+    block.push_str(&format!("\n-----END {label}-----"));
+    block
+}
+
+#[test]
+fn redactor_builds_from_the_shipped_patterns() {
+    assert!(Redactor::new().is_ok());
+}
+
+#[test]
+fn every_kind_has_a_kebab_case_name_and_matching_marker() {
+    for kind in SecretKind::ALL {
+        let name = kind.as_str();
+        assert!(
+            name.chars().all(|c| c.is_ascii_lowercase() || c == '-'),
+            "{name}"
+        );
+        assert_eq!(kind.marker(), format!("[REDACTED:{name}]"));
+        assert_eq!(kind.to_string(), name);
+        assert_eq!(serde_json::to_value(kind).unwrap(), json!(name));
+    }
+}
+
+#[rstest]
+#[case::openai_legacy_key(SecretKind::OpenaiKey, "OPENAI key is ", format!("sk-{}", fake_body(1, 48)), " ok")]
+#[case::openai_project_key(SecretKind::OpenaiKey, "export OPENAI_API_KEY=", format!("sk-proj-{}_{}-{}", fake_body(2, 60), fake_body(3, 40), fake_body(4, 50)), "\n")]
+#[case::anthropic_key(SecretKind::AnthropicKey, "ANTHROPIC_API_KEY=\"", format!("sk-{}-api03-{}-{}AA", "ant", fake_body(5, 60), fake_body(6, 30)), "\"")]
+#[case::aws_access_key(SecretKind::AwsAccessKey, "aws_access_key_id = ", format!("AKIA{}", "IOSFODNN7EXAMPLE"), "\n")]
+#[case::aws_session_access_key(SecretKind::AwsAccessKey, "\"AccessKeyId\": \"", format!("ASIA{}", "FAKE0EXAMPLE1234"), "\",")]
+#[case::aws_secret_key_in_credentials_file(SecretKind::AwsSecretKey, "aws_secret_access_key = ", format!("{}/{}", fake_body(7, 20), fake_body(8, 19)), "\n")]
+#[case::aws_secret_key_in_sts_json(SecretKind::AwsSecretKey, "\"SecretAccessKey\": \"", format!("{}+{}", fake_body(9, 25), fake_body(10, 14)), "\"")]
+#[case::github_classic_token(SecretKind::GithubToken, "git push with ", format!("gh{}_{}", "p", fake_body(11, 36)), " done")]
+#[case::github_app_token(SecretKind::GithubToken, "GH_TOKEN=", format!("gh{}_{}", "s", fake_body(12, 36)), "")]
+#[case::github_fine_grained_token(SecretKind::GithubToken, "token ", format!("github_{}_{}_{}", "pat", fake_body(13, 22), fake_body(14, 59)), "")]
+#[case::gitlab_token(SecretKind::GitlabToken, "use ", format!("glpat-{}", fake_body(15, 20)), " for CI")]
+#[case::slack_bot_token(SecretKind::SlackToken, "SLACK_BOT=", format!("xox{}-{}-{}-{}", "b", "1234567890", "1234567890123", fake_body(16, 24)), "")]
+#[case::slack_webhook(SecretKind::SlackWebhook, "post to https://hooks.slack.com/services/", format!("T{}/B{}/{}", "0123ABCD", "4567EFGH", fake_body(17, 24)), " now")]
+#[case::google_api_key(SecretKind::GoogleApiKey, "key=", format!("AIza{}", fake_body(18, 35)), "&q=x")]
+#[case::stripe_live_key(SecretKind::StripeKey, "stripe ", format!("sk_{}_{}", "live", fake_body(19, 24)), "")]
+#[case::stripe_restricted_key(SecretKind::StripeKey, "", format!("rk_{}_{}", "live", fake_body(20, 24)), "")]
+#[case::stripe_test_key(SecretKind::StripeKey, "STRIPE=", format!("sk_{}_{}", "test", fake_body(21, 24)), "")]
+#[case::jwt(SecretKind::Jwt, "cookie value ", format!("eyJ{}.eyJ{}.{}", "hbGciOiJIUzI1NiJ9", "zdWIiOiIxMjM0NTY3ODkwIn0", fake_body(22, 43)), " end")]
+#[case::url_password(SecretKind::UrlPassword, "DATABASE_URL=postgres://admin:", format!("S3cr{}", fake_body(23, 12)), "@db.internal:5432/app")]
+#[case::url_password_in_git_remote(SecretKind::UrlPassword, "https://alice:", "hunter2pass".to_owned(), "@git.example.com/org/repo.git")]
+#[case::bearer_header(SecretKind::BearerToken, "Authorization: Bearer ", fake_body(24, 40).to_lowercase(), "\n")]
+#[case::bearer_header_lowercase(SecretKind::BearerToken, "authorization: bearer ", format!("{}.{}", fake_body(25, 10), fake_body(26, 10)), "")]
+#[case::basic_auth_header(SecretKind::BearerToken, "-H 'Authorization: Basic ", "YWxpY2U6aHVudGVyMg==".to_owned(), "'")]
+#[case::bare_bearer_token(SecretKind::BearerToken, "send Bearer ", format!("{}9", fake_body(27, 30)), " as header")]
+#[case::env_assignment(SecretKind::SecretAssignment, "DB_PASSWORD=", "hunter2hunter2".to_owned(), "\n")]
+#[case::env_assignment_short_password(SecretKind::SecretAssignment, "export PGPASSWORD=", "pa55".to_owned(), "")]
+#[case::yaml_assignment(SecretKind::SecretAssignment, "  password: ", "correct-horse-9".to_owned(), "\n  user: bob")]
+#[case::json_assignment(SecretKind::SecretAssignment, "{\"api_key\": \"", "abc123xyz".to_owned(), "\"}")]
+#[case::python_kwarg(SecretKind::SecretAssignment, "client(client_secret='", "Zx9-unit-fake-77".to_owned(), "')")]
+#[case::cli_flag(SecretKind::SecretAssignment, "mysql --password ", "s3cr3t!pass".to_owned(), " -u root")]
+#[case::cli_flag_with_equals(SecretKind::SecretAssignment, "tool --api-key=", "k3y-f0r-tests".to_owned(), "")]
+#[case::camel_case_name(SecretKind::SecretAssignment, "{\"refreshToken\":\"", "r3fr3sh-f4ke".to_owned(), "\"}")]
+#[case::weak_key_name_with_random_value(
+    SecretKind::SecretAssignment,
+    "ENCRYPTION_SALT_KEY=",
+    fake_body(28, 24),
+    ""
+)]
+#[case::numeric_password_of_eight_digits(SecretKind::SecretAssignment, "PIN_PASSWORD=", "12345678".to_owned(), "")]
+#[case::header_style_api_key(SecretKind::SecretAssignment, "x-api-key: ", "k3y0nly4t3sts".to_owned(), "\r\n")]
+#[case::cookie_header(SecretKind::SecretAssignment, "Cookie: ", "sessionid=q7m0AbC9xYz".to_owned(), "; theme=dark")]
+#[case::high_entropy_token(
+    SecretKind::HighEntropy,
+    "the value ",
+    fake_body(29, 40),
+    " was printed"
+)]
+#[case::high_entropy_token_after_json_escape(
+    SecretKind::HighEntropy,
+    "\"output\":\"line\\n",
+    fake_body(30, 48),
+    "\\n\""
+)]
+fn real_format_secret_is_redacted_with_its_kind(
+    #[case] kind: SecretKind,
+    #[case] before: &str,
+    #[case] secret: String,
+    #[case] after: &str,
+) {
+    let text = format!("{before}{secret}{after}");
+    let out = redactor().redact(&text);
+    assert!(
+        !out.text.contains(&secret),
+        "raw secret survived: {}",
+        out.text
+    );
+    assert!(
+        out.text.contains(kind.marker()),
+        "no {kind} marker in: {}",
+        out.text
+    );
+    let start = before.len();
+    let end = start + secret.len();
+    assert!(
+        out.findings
+            .iter()
+            .any(|f| f.kind == kind && f.start <= start && end <= f.end),
+        "no {kind} finding covering {start}..{end}: {:?}",
+        out.findings
+    );
+    assert!(!redactor().is_clean(&text));
+    let again = redactor().redact(&out.text);
+    assert_eq!(again.text, out.text, "not idempotent");
+    assert!(matches!(again.text, Cow::Borrowed(_)));
+}
+
+#[rstest]
+#[case::openssh(pem_block("OPENSSH PRIVATE KEY", 6))]
+#[case::rsa(pem_block("RSA PRIVATE KEY", 8))]
+#[case::ec(pem_block("EC PRIVATE KEY", 3))]
+#[case::pkcs8(pem_block("PRIVATE KEY", 4))]
+#[case::encrypted_pkcs8(pem_block("ENCRYPTED PRIVATE KEY", 4))]
+#[case::pgp(pem_block("PGP PRIVATE KEY BLOCK", 5))]
+fn multi_line_private_key_block_is_redacted_whole(#[case] block: String) {
+    let text = format!("cat ~/.ssh/id_key\n{block}\n$ echo done\n");
+    let out = redactor().redact(&text);
+    assert_eq!(
+        out.text,
+        "cat ~/.ssh/id_key\n[REDACTED:private-key]\n$ echo done\n"
+    );
+    assert_eq!(out.findings.len(), 1);
+}
+
+#[test]
+fn truncated_private_key_block_is_redacted_to_the_end_of_its_body() {
+    let block = pem_block("RSA PRIVATE KEY", 5);
+    let cut = block.find("-----END").unwrap();
+    let text = format!("tail: {}", &block[..cut]);
+    let out = redactor().redact(&text);
+    assert_eq!(out.text, "tail: [REDACTED:private-key]");
+}
+
+#[test]
+fn private_key_inside_json_escaped_string_is_redacted_without_breaking_json() {
+    let block = pem_block("OPENSSH PRIVATE KEY", 4);
+    let line = serde_json::to_string(&json!({"type": "tool_output", "output": block})).unwrap();
+    let out = redact(&line);
+    let parsed: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        parsed,
+        json!({"type": "tool_output", "output": "[REDACTED:private-key]"})
+    );
+}
+
+#[rstest]
+#[case::git_sha("commit 3f786850e387550fdab836ed7e6dc881de23001b (HEAD -> main)")]
+#[case::short_git_shas("merged a1b2c3d and 0123456789ab into main")]
+#[case::uuid("session 550e8400-e29b-41d4-a716-446655440000 started")]
+#[case::sha256_digest("sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08")]
+#[case::png_data_uri(
+    "![x](data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==)"
+)]
+#[case::npm_integrity(
+    "\"integrity\": \"sha512-Q7mXb3KpYr9Lw2Zt5Hn8Vc1Jd4Fs6Gq0Ue3Ro7Ia2Mk5Ny8Tb1Wl4Ex6Cf9Dg0Hj3Pk7Ls2Qm5Rn8Sv1Ty4Uw7Xz0Ab+/Cd==\""
+)]
+#[case::unix_path("/Users/alice/projects/csep/src/archive/redact_tests.rs:42:7")]
+#[case::windows_path(r"C:\Users\bob\AppData\Local\Programs\codex\codex-x86_64-pc-windows.exe")]
+#[case::github_url("see https://github.com/openai/codex/blob/main/codex-rs/core/src/lib.rs")]
+#[case::url_with_port("curl https://example.com:8080/api/v1/items?page=2&sort=asc")]
+#[case::url_with_user_only("git clone https://alice@github.com/org/repo.git")]
+#[case::scp_style_remote("git@github.com:org/repo.git")]
+#[case::sk_inside_words("task-sk-learning-rate-schedule-2024 on my desk-lamp")]
+#[case::sk_prefixed_prose("sk-learning-rate-schedule-for-transformers")]
+#[case::semver("bumped csep 0.26.0 -> 1.2.3-beta.4+build.5678, rust-version 1.85")]
+#[case::numeric_config_for_secret_name("PASSWORD_MIN_LENGTH=8\nTOKEN_TTL=3600\nAUTH_TIMEOUT=30s")]
+#[case::token_count_field("{\"type\":\"token_count\",\"token_count\":1234,\"max_tokens\":4096}")]
+#[case::rust_env_lookup("let api_key = env::var(\"OPENAI_API_KEY\")?;")]
+#[case::python_env_lookup("api_key = os.environ[\"OPENAI_API_KEY\"]")]
+#[case::js_env_lookup("const token = process.env.GITHUB_TOKEN;")]
+#[case::rust_field_types("pub struct Cfg { pub api_key: Option<String>, token: &str }")]
+#[case::python_signature("def login(user: str, password: str = None) -> Token:")]
+#[case::identifier_values("token = access_token\nsecret = CLIENT_SECRET\npassword = self.password")]
+#[case::markdown("## API keys\n\n- Set **OPENAI_API_KEY** in your shell.\n- | name | type |\n")]
+#[case::chinese("请把密钥放在环境变量里，不要提交到仓库。令牌过期了，请重新登录。")]
+#[case::placeholder_ellipsis("OPENAI_API_KEY=sk-...")]
+#[case::placeholder_angle("api_key: <your-api-key>")]
+#[case::placeholder_env_reference("export OPENAI_API_KEY=$OPENAI_API_KEY")]
+#[case::placeholder_bearer_env("curl -H \"Authorization: Bearer $TOKEN\" https://api.example.com")]
+#[case::placeholder_actions_secret("token: ${{ secrets.GITHUB_TOKEN }}")]
+#[case::placeholder_aws_key("AWS_ACCESS_KEY_ID=AKIAXXXXXXXXXXXXXXXX")]
+#[case::placeholder_your_token("GITHUB_TOKEN=your_token_here")]
+#[case::placeholder_sk_x("sk-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx")]
+#[case::prose_bearer("Bearer tokens expire after an hour; refresh them.")]
+#[case::prose_token_colon("Token: expired because the session ended")]
+#[case::prose_password_sentence("The password is stored in the keychain.")]
+#[case::codex_item_ids("call_AbC123dEf456GhI789jKl0 rs_68c8e9f1a2b4819190d7f1c3e5a7b9d1")]
+#[case::claude_item_ids("toolu_01A09q90qw90lq917835lq9 msg_01XFDUDYJgAACzvnptvVoYEL")]
+#[case::working_directory_env("PWD=/home/alice/projects/csep\nOLDPWD=/tmp")]
+#[case::structured_cache_key("cache_key = \"user:42:profile\"")]
+#[case::json_schema_for_password("\"password\": {\"type\": \"string\", \"minLength\": 8}")]
+#[case::boolean_auth("auth: true\nrequire_auth = false")]
+#[case::camel_case_identifier(
+    "ThisIsAVeryLongCamelCaseIdentifierName2 AbstractSingletonProxyFactoryBean2024v1x"
+)]
+#[case::snake_case_test_name("test_redact_handles_AWS_keys_in_json_2024_v2_and_more_cases")]
+#[case::password_flag_reads_stdin("docker login --password-stdin ghcr.io")]
+#[case::prose_token_then_word("the token expired yesterday and --token is a flag")]
+#[case::keyboard_word("keyboard: us-intl, monkey: banana")]
+#[case::existing_markers("api_key=[REDACTED:openai-key] token=[REDACTED] [REDACTED:jwt]")]
+fn look_alike_survives_byte_identical(#[case] text: &str) {
+    let out = redactor().redact(text);
+    assert_eq!(out.findings, Vec::new(), "in {text:?}");
+    assert!(matches!(out.text, Cow::Borrowed(t) if t == text));
+    assert!(redactor().is_clean(text));
+}
+
+#[test]
+fn long_base64_blob_not_assigned_to_a_secret_name_survives() {
+    let blob: String = (0..8)
+        .map(|i| fake_body(200 + i, 32))
+        .collect::<Vec<_>>()
+        .join("+/");
+    let text = format!("payload: {blob}");
+    assert!(matches!(redactor().redact(&text).text, Cow::Borrowed(_)));
+}
+
+#[test]
+fn public_certificate_block_survives() {
+    let cert = pem_block("CERTIFICATE", 6);
+    assert!(
+        redactor().is_clean(&cert),
+        "{:?}",
+        redactor().redact(&cert).findings
+    );
+}
+
+#[test]
+fn clean_text_is_borrowed_from_the_input() {
+    let text = "cargo test --lib archive::redact passed in 0.4s";
+    assert!(matches!(redact(text), Cow::Borrowed(t) if std::ptr::eq(t, text)));
+    assert!(matches!(redact(""), Cow::Borrowed("")));
+}
+
+#[test]
+fn findings_report_byte_offsets_in_the_original_text() {
+    let secret = fake_body(40, 36);
+    let text = format!(
+        "日本 ok GH_TOKEN=gh{}_{secret} and password=hunter2x\n",
+        "p"
+    );
+    let out = redactor().redact(&text);
+    let token_start = text.find("ghp_").unwrap();
+    let pass_start = text.find("hunter2x").unwrap();
+    assert_eq!(
+        out.findings,
+        vec![
+            Finding {
+                kind: SecretKind::GithubToken,
+                start: token_start,
+                end: token_start + 4 + secret.len()
+            },
+            Finding {
+                kind: SecretKind::SecretAssignment,
+                start: pass_start,
+                end: pass_start + 8
+            },
+        ]
+    );
+    assert_eq!(
+        out.text,
+        "日本 ok GH_TOKEN=[REDACTED:github-token] and password=[REDACTED:secret-assignment]\n"
+    );
+}
+
+#[test]
+fn overlapping_findings_merge_into_the_most_specific_kind() {
+    let key = format!("sk-proj-{}", fake_body(41, 40));
+    let text = format!("OPENAI_API_KEY={key}");
+    let out = redactor().redact(&text);
+    assert_eq!(
+        out.findings,
+        vec![Finding {
+            kind: SecretKind::OpenaiKey,
+            start: 15,
+            end: text.len()
+        }]
+    );
+    assert_eq!(out.text, "OPENAI_API_KEY=[REDACTED:openai-key]");
+}
+
+#[test]
+fn token_in_url_userinfo_is_redacted_once_with_its_vendor_kind() {
+    let token = format!("glpat-{}", fake_body(42, 20));
+    let text = format!("git remote add origin https://oauth2:{token}@gitlab.com/org/repo.git");
+    let out = redactor().redact(&text);
+    assert_eq!(
+        out.text,
+        "git remote add origin https://oauth2:[REDACTED:gitlab-token]@gitlab.com/org/repo.git"
+    );
+}
+
+fn mixed_document() -> String {
+    format!(
+        "export OPENAI_API_KEY=sk-{}\n\
+         aws_secret_access_key = {}\n\
+         curl -H 'Authorization: Bearer {}' https://x.example.com\n\
+         postgres://app:{}@db:5432/app\n\
+         {{\"password\": \"hunter2hunter2\", \"note\": \"see {}\"}}\n\
+         {}\n",
+        fake_body(50, 48),
+        fake_body(51, 40),
+        fake_body(52, 32),
+        fake_body(53, 12),
+        fake_body(54, 40),
+        pem_block("EC PRIVATE KEY", 2),
+    )
+}
+
+#[rstest]
+#[case::mixed_document(mixed_document())]
+#[case::adjacent_secrets(format!("password=ab12cd34 token={} {}", fake_body(55, 33), fake_body(56, 40)))]
+#[case::secret_next_to_marker(format!("[REDACTED:jwt]{}", fake_body(57, 40)))]
+#[case::secret_glued_to_word(format!("prefix{}", fake_body(58, 40)))]
+fn redaction_is_idempotent(#[case] text: String) {
+    let r = redactor();
+    let once = r.redact(&text).text.into_owned();
+    let twice = r.redact(&once);
+    assert_eq!(twice.text, once);
+    assert!(twice.findings.is_empty());
+    assert!(matches!(twice.text, Cow::Borrowed(_)));
+}
+
+#[test]
+fn mixed_document_loses_every_raw_secret() {
+    let text = mixed_document();
+    let out = redact(&text);
+    for seed in 50..=54 {
+        let len = [48, 40, 32, 12, 40][usize::try_from(seed - 50).unwrap()];
+        assert!(
+            !out.contains(&fake_body(seed, len)),
+            "seed {seed} leaked:\n{out}"
+        );
+    }
+    assert!(!out.contains("hunter2hunter2"));
+    assert!(!out.contains("BEGIN EC PRIVATE KEY"));
+}
+
+#[test]
+fn codex_function_call_arguments_are_redacted_in_the_raw_line_and_as_json() {
+    let token = fake_body(60, 40);
+    let arguments = serde_json::to_string(&json!({
+        "cmd": ["bash", "-lc", format!("curl -H 'Authorization: Bearer {token}' https://api.example.com/v1")],
+        "workdir": "/home/alice/csep",
+    }))
+    .unwrap();
+    let mut value = json!({
+        "type": "response_item",
+        "payload": {"type": "function_call", "name": "shell", "arguments": arguments, "call_id": "call_AbC123dEf456GhI789jKl0"},
+    });
+    let line = serde_json::to_string(&value).unwrap();
+
+    let redacted_line = redact(&line);
+    assert!(!redacted_line.contains(&token));
+    let reparsed: serde_json::Value = serde_json::from_str(&redacted_line).unwrap();
+    let args = reparsed["payload"]["arguments"].as_str().unwrap();
+    let args: serde_json::Value = serde_json::from_str(args).unwrap();
+    assert_eq!(
+        args["cmd"][2],
+        "curl -H 'Authorization: Bearer [REDACTED:bearer-token]' https://api.example.com/v1"
+    );
+
+    assert_eq!(redact_json(&mut value), 1);
+    assert_eq!(value, reparsed);
+}
+
+#[test]
+fn redact_json_walks_nested_values_and_secret_named_keys() {
+    let gh = format!("gh{}_{}", "o", fake_body(70, 36));
+    let mut value = json!({
+        "api_key": "abc123xyz",
+        "clientSecret": "s",
+        "token_count": 1234,
+        "max_tokens": "4096",
+        "password": "$DB_PASSWORD",
+        "auth": {"type": "oauth2", "token": "r3fr3sh-f4ke", "expires_in": 3600},
+        "messages": [
+            {"role": "user", "content": format!("use {gh} please")},
+            {"role": "assistant", "content": "done, commit 3f786850e387550fdab836ed7e6dc881de23001b"},
+        ],
+        "cache_key": "user:42:profile",
+        "api_key_redacted": "[REDACTED:secret-assignment]",
+    });
+    let count = redact_json(&mut value);
+    assert_eq!(
+        value,
+        json!({
+            "api_key": "[REDACTED:secret-assignment]",
+            "clientSecret": "[REDACTED:secret-assignment]",
+            "token_count": 1234,
+            "max_tokens": "4096",
+            "password": "$DB_PASSWORD",
+            "auth": {"type": "oauth2", "token": "[REDACTED:secret-assignment]", "expires_in": 3600},
+            "messages": [
+                {"role": "user", "content": "use [REDACTED:github-token] please"},
+                {"role": "assistant", "content": "done, commit 3f786850e387550fdab836ed7e6dc881de23001b"},
+            ],
+            "cache_key": "user:42:profile",
+            "api_key_redacted": "[REDACTED:secret-assignment]",
+        })
+    );
+    assert_eq!(count, 4);
+    let again = value.clone();
+    assert_eq!(redact_json(&mut value), 0);
+    assert_eq!(value, again);
+}
+
+#[test]
+fn redact_json_renames_a_key_that_is_itself_a_secret() {
+    let key = format!("gh{}_{}", "p", fake_body(71, 36));
+    let mut value = json!({ key: 1 });
+    assert_eq!(redact_json(&mut value), 1);
+    assert_eq!(value, json!({"[REDACTED:github-token]": 1}));
+}
+
+#[rstest]
+#[case::three_words("Kmu7 s3cret", true)]
+#[case::prose("Enter your password here", false)]
+#[case::placeholder("<password>", false)]
+fn assignment_value_rule_table(#[case] value: &str, #[case] redacted: bool) {
+    let text = format!("password=\"{value}\"");
+    assert_eq!(!redactor().is_clean(&text), redacted, "{text}");
+}
+
+#[rstest]
+#[case::snake_case("AWS_SECRET_ACCESS_KEY", Some(NameStrength::Strong))]
+#[case::camel_case("clientSecret", Some(NameStrength::Strong))]
+#[case::acronym_camel_case("OpenAIApiKey", Some(NameStrength::Strong))]
+#[case::kebab_flag("--api-key", Some(NameStrength::Strong))]
+#[case::plural_tokens_is_a_count("max_tokens", None)]
+#[case::metadata_word("PASSWORD_MIN_LENGTH", None)]
+#[case::key_only("cache_key", Some(NameStrength::Weak))]
+#[case::old_pwd_is_not_pwd("OLDPWD", None)]
+#[case::tokenizer("tokenizer", None)]
+fn secret_names_are_classified_word_by_word(
+    #[case] name: &str,
+    #[case] strength: Option<NameStrength>,
+) {
+    assert_eq!(classify_name(name), strength);
+}
