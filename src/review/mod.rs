@@ -1,2 +1,7 @@
 //! The reviewer: input from the archive, prompt, schema, parse and repair, offline heuristics,
 //! trigger policy.
+//!
+//! [`ops`] is the contract between the reviewer and the compiler: the only things a model (or
+//! the offline reviewer) may propose.
+
+pub mod ops;
