@@ -22,6 +22,7 @@ pub mod recall;
 pub mod review;
 pub mod skills;
 pub mod store;
+pub mod worker;
 
 /// The version of this build, as reported by `csep --version` and `csep status`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

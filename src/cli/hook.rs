@@ -3,27 +3,42 @@
 //!
 //! Exit code 2 from a Stop hook *blocks* the agent (Codex and Claude Code both feed stderr back
 //! as a prompt; see `client-protocols.md` §1.5, §2.4), so no error may ever escape as a non-zero
-//! exit here. `{"continue":true}` is accepted by both hosts for every event we register (the
-//! universal output fields), so it is the fallback output.
+//! exit here, and a panic is caught and answered with [`FALLBACK_OUTPUT`]. Nothing is built that
+//! the hook does not use: no provider, no analyzer, one TOML read, one SQLite connection.
 
 use std::io::{self, Read, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Instant;
 
-use crate::cli::args::{Cli, Command, HookEventArg};
+use crate::cli::args::{Cli, Command, HookEventArg, HostArg};
+use crate::hooks::{self, CHILD_SESSION_ENV, HookCtx, HookRequest};
+use crate::host::Host;
+use crate::store::config::{self, Config, Overrides};
+use crate::store::env::Env;
+use crate::store::paths::{HOME_ENV, Paths};
 
 /// Largest hook payload read from stdin (8 MiB); hosts send a few KiB. Anything larger is
-/// treated as malformed rather than buffered without bound.
+/// cut there and then fails to parse, answered with the no-op output.
 pub const MAX_PAYLOAD_BYTES: u64 = 8 * 1024 * 1024;
 
-/// Output accepted by Codex and Claude Code for every hook event csep registers.
-pub const FALLBACK_OUTPUT: &str = r#"{"continue":true}"#;
+/// Output accepted by Codex and Claude Code for every hook event csep registers, used only when
+/// the handler itself panicked.
+pub const FALLBACK_OUTPUT: &str = "{}";
 
 /// Which hook an invocation is, if it is one.
-fn hook_event(cli: &Cli) -> Option<HookEventArg> {
+fn hook_request(cli: &Cli) -> Option<(HookRequest, Option<HostArg>)> {
+    let request = |e: HookEventArg| match e {
+        HookEventArg::SessionStart => HookRequest::SessionStart,
+        HookEventArg::UserPromptSubmit => HookRequest::UserPromptSubmit,
+        HookEventArg::Stop => HookRequest::Stop,
+    };
     match &cli.command {
-        Command::Hook(args) => Some(args.event),
-        Command::SessionStart(args) if args.from_stdin => Some(HookEventArg::SessionStart),
-        Command::StopReview(args) if args.from_stdin => Some(HookEventArg::Stop),
+        Command::Hook(args) => Some((request(args.event), args.host)),
+        Command::SessionStart(args) if args.from_stdin => {
+            Some((HookRequest::SessionStart, args.host))
+        }
+        Command::StopReview(args) if args.from_stdin => Some((HookRequest::Stop, args.host)),
         _ => None,
     }
 }
@@ -31,23 +46,90 @@ fn hook_event(cli: &Cli) -> Option<HookEventArg> {
 /// Runs the hook if `cli` is a hook invocation and returns its exit code (always success);
 /// `None` for every other command.
 pub fn dispatch(cli: &Cli) -> Option<ExitCode> {
-    let event = hook_event(cli)?;
-    let output = std::panic::catch_unwind(|| run(event)).unwrap_or_else(|_| FALLBACK_OUTPUT.into());
-    let mut stdout = io::stdout().lock();
+    let (request, host) = hook_request(cli)?;
+    let started = Instant::now();
+    let home = cli.home.clone();
+    let profile = cli.profile.clone();
+    let stdout = std::panic::catch_unwind(move || {
+        let mut payload = Vec::new();
+        let _ = io::stdin()
+            .lock()
+            .take(MAX_PAYLOAD_BYTES)
+            .read_to_end(&mut payload);
+        run(
+            home,
+            profile,
+            request,
+            host.map(Host::from),
+            &payload,
+            started,
+        )
+    })
+    .unwrap_or_else(|_| FALLBACK_OUTPUT.to_owned());
+    let mut out = io::stdout().lock();
     // A host that closed the pipe early must not turn into a failure.
-    let _ = stdout.write_all(output.as_bytes());
-    let _ = stdout.write_all(b"\n");
-    let _ = stdout.flush();
+    let _ = out.write_all(stdout.as_bytes());
+    if !stdout.is_empty() {
+        let _ = out.write_all(b"\n");
+    }
+    let _ = out.flush();
     Some(ExitCode::SUCCESS)
 }
 
-/// Reads the payload and answers. The foundation release has no memory to inject and no worker
-/// to hand a Stop to yet, so every event answers with the universal no-op output.
-fn run(_event: HookEventArg) -> String {
-    let mut payload = Vec::new();
-    let _ = io::stdin()
-        .lock()
-        .take(MAX_PAYLOAD_BYTES)
-        .read_to_end(&mut payload);
-    FALLBACK_OUTPUT.to_owned()
+fn run(
+    home: Option<PathBuf>,
+    profile: Option<String>,
+    request: HookRequest,
+    host: Option<Host>,
+    payload: &[u8],
+    started: Instant,
+) -> String {
+    let env = Env::from_process();
+    let cwd = std::env::current_dir().ok();
+    let user_home = env.get("HOME").map(PathBuf::from);
+    let paths = match Paths::resolve(
+        home.as_deref(),
+        env.get(HOME_ENV),
+        user_home.as_deref(),
+        cwd.as_deref(),
+    ) {
+        Ok(paths) => paths,
+        // No home at all: still answer the host.
+        Err(_) => Paths::at(std::env::temp_dir().join("csep-no-home")),
+    };
+    let (config, config_error) = match config::load(&paths.home, &env, &Overrides { profile }) {
+        Ok(loaded) => (loaded.config, None),
+        Err(e) => (Config::default(), Some(e.to_string())),
+    };
+    let log_ready = paths.ensure_home().is_ok()
+        && crate::store::log::init(&paths.log_file(), &crate::cli::log_settings(&config)).is_ok();
+    let ctx = HookCtx {
+        paths,
+        config,
+        exe: std::env::current_exe().ok(),
+        is_child_session: env.get(CHILD_SESSION_ENV).is_some(),
+        no_spawn: env.get("CSEP_NO_SPAWN_WORKER").is_some(),
+    };
+    let answer = hooks::run(&ctx, request, host, payload);
+    hooks::record_run(&ctx, request, &answer, started);
+    if log_ready {
+        let duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let host = answer
+            .event
+            .as_ref()
+            .map(|e| e.host.as_str())
+            .unwrap_or("unknown");
+        tracing::info!(
+            kind = "hook",
+            event = request.kind().as_str(),
+            host,
+            outcome = answer.outcome,
+            detail = answer.detail.as_deref().unwrap_or(""),
+            config_error = config_error.as_deref().unwrap_or(""),
+            exit_code = 0,
+            duration_us,
+            "hook completed"
+        );
+    }
+    answer.stdout
 }

@@ -173,7 +173,7 @@ fn init_logging(ctx: &Ctx) -> bool {
 }
 
 /// Turns `[log]` from config.toml into logger settings (unknown level names fall back to info).
-fn log_settings(config: &config::Config) -> crate::store::log::LogSettings {
+pub fn log_settings(config: &config::Config) -> crate::store::log::LogSettings {
     crate::store::log::LogSettings {
         level: match config.log.level {
             config::LogLevel::Error => LevelFilter::ERROR,

@@ -1,4 +1,222 @@
 //! Hook handlers (session-start, user-prompt-submit, stop): guards, budgets, spawning the worker.
 //!
-//! A hook never calls a model and never waits on the network; it always exits 0 with valid output
-//! for its host.
+//! A hook never calls a model and never waits on the network; whatever it is given (bad JSON,
+//! a deleted cwd, a read-only home, a locked database) it answers with valid output for its host
+//! and the caller exits 0. Failures are logged and recorded in `hook_runs` for `csep status`,
+//! never shown to the agent. The database is opened with a short busy timeout
+//! ([`HOOK_BUSY_TIMEOUT`]) so a locked store costs the host at most that long.
+
+pub mod session_start;
+pub mod stop;
+pub mod user_prompt_submit;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::host::Host;
+use crate::host::transcript::{self, HookEvent, HookKind};
+use crate::store::config::Config;
+use crate::store::db::{OpenOptions, Store, StoreError};
+use crate::store::paths::Paths;
+use crate::store::time;
+
+/// How long a hook waits on a locked database before giving up (and answering with no context).
+pub const HOOK_BUSY_TIMEOUT: Duration = Duration::from_millis(250);
+
+/// Environment variable csep sets on model subprocesses it spawns (`codex exec`, `claude -p`),
+/// so csep's own hooks in those child sessions record nothing and inject nothing.
+pub const CHILD_SESSION_ENV: &str = "CSEP_CHILD_SESSION";
+
+/// Everything a hook needs, resolved once by the entry point.
+#[derive(Debug)]
+pub struct HookCtx {
+    /// csep's home.
+    pub paths: Paths,
+    /// The loaded configuration (defaults when the file is missing or invalid).
+    pub config: Config,
+    /// The csep binary to spawn the worker with.
+    pub exe: Option<PathBuf>,
+    /// Set when this process runs inside a session csep itself spawned.
+    pub is_child_session: bool,
+    /// Do not spawn the worker (tests and benchmarks of the foreground path).
+    pub no_spawn: bool,
+}
+
+impl HookCtx {
+    /// Opens the store for a hook: creates and migrates it when needed, short busy timeout.
+    pub fn open_store(&self) -> Result<Store, StoreError> {
+        Store::open_with(
+            &self.paths.db(),
+            OpenOptions {
+                busy_timeout: HOOK_BUSY_TIMEOUT,
+                read_only: false,
+            },
+        )
+    }
+
+    /// Opens the store only if it exists (SessionStart has nothing to inject without one).
+    pub fn open_existing_store(&self) -> Result<Option<Store>, StoreError> {
+        if !self.paths.db().exists() {
+            return Ok(None);
+        }
+        self.open_store().map(Some)
+    }
+}
+
+/// The result of a hook: what to print and what to log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookAnswer {
+    /// Exact stdout for the host.
+    pub stdout: String,
+    /// Short outcome label for the log and `hook_runs` (`injected`, `empty`, `recorded`, ...).
+    pub outcome: &'static str,
+    /// Detail (an error message, counts); never a secret or message text.
+    pub detail: Option<String>,
+    /// The parsed event, when the payload parsed.
+    pub event: Option<HookEvent>,
+}
+
+/// Which hook the command line asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HookRequest {
+    /// `SessionStart`.
+    SessionStart,
+    /// `UserPromptSubmit`.
+    UserPromptSubmit,
+    /// `Stop`.
+    Stop,
+}
+
+impl HookRequest {
+    /// The host's event name.
+    pub fn kind(self) -> HookKind {
+        match self {
+            HookRequest::SessionStart => HookKind::SessionStart,
+            HookRequest::UserPromptSubmit => HookKind::UserPromptSubmit,
+            HookRequest::Stop => HookKind::Stop,
+        }
+    }
+}
+
+/// Runs a hook on `stdin` and returns what to print. Never fails: every error becomes the host's
+/// no-op output with the error in `detail`.
+pub fn run(
+    ctx: &HookCtx,
+    request: HookRequest,
+    host_hint: Option<Host>,
+    stdin: &[u8],
+) -> HookAnswer {
+    let fallback_host = host_hint.unwrap_or(Host::Codex);
+    let empty = |host: Host| transcript::empty_output(host, &request.kind());
+    let text = match std::str::from_utf8(stdin) {
+        Ok(text) => text,
+        Err(_) => {
+            return HookAnswer {
+                stdout: empty(fallback_host),
+                outcome: "bad_payload",
+                detail: Some("hook payload is not UTF-8".into()),
+                event: None,
+            };
+        }
+    };
+    let event = match transcript::parse_hook_event(text, host_hint) {
+        Ok(Some(event)) => event,
+        Ok(None) => {
+            return HookAnswer {
+                stdout: empty(fallback_host),
+                outcome: "bad_payload",
+                detail: Some("hook payload has no hook_event_name".into()),
+                event: None,
+            };
+        }
+        Err(e) => {
+            return HookAnswer {
+                stdout: empty(fallback_host),
+                outcome: "bad_payload",
+                detail: Some(e.to_string()),
+                event: None,
+            };
+        }
+    };
+    let host = event.host;
+    if ctx.is_child_session && request != HookRequest::Stop {
+        // A session csep spawned to review another one: never inject into it (its Stop is
+        // recorded as skipped by `stop::run`).
+        return HookAnswer {
+            stdout: empty(host),
+            outcome: "child_session",
+            detail: None,
+            event: Some(event),
+        };
+    }
+    let result = match request {
+        HookRequest::SessionStart => session_start::run(ctx, &event).map_err(|e| e.to_string()),
+        HookRequest::UserPromptSubmit => {
+            user_prompt_submit::run(ctx, &event).map_err(|e| e.to_string())
+        }
+        HookRequest::Stop => stop::run(ctx, &event).map_err(|e| e.to_string()),
+    };
+    match result {
+        Ok(mut answer) => {
+            answer.event = Some(event);
+            answer
+        }
+        Err(e) => HookAnswer {
+            stdout: empty(host),
+            outcome: "error",
+            detail: Some(e),
+            event: Some(event),
+        },
+    }
+}
+
+/// Records one hook run in `hook_runs` (best effort: a locked or read-only store loses the row,
+/// never the hook's answer).
+pub fn record_run(ctx: &HookCtx, request: HookRequest, answer: &HookAnswer, started: Instant) {
+    let Ok(Some(store)) = ctx.open_existing_store() else {
+        return;
+    };
+    let host = answer
+        .event
+        .as_ref()
+        .map(|e| e.host.as_str())
+        .unwrap_or("unknown");
+    let session = answer.event.as_ref().and_then(|e| e.session_id.clone());
+    let micros = i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX);
+    let _ = store.conn().execute(
+        "INSERT INTO hook_runs (host, event, session_id, outcome, detail, duration_us, at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        rusqlite::params![
+            host,
+            request.kind().as_str(),
+            session,
+            answer.outcome,
+            answer.detail,
+            micros,
+            time::now()
+        ],
+    );
+}
+
+/// Rough token count used for context budgets: ASCII text at ~4 characters per token, every
+/// other character (CJK, accents) counted as one token. Deliberately pessimistic so the context
+/// stays under a host's limit (Codex truncates `additionalContext` past ~2,500 tokens).
+pub fn estimate_tokens(text: &str) -> usize {
+    let (ascii, other) = text.chars().fold((0usize, 0usize), |(a, o), c| {
+        if c.is_ascii() { (a + 1, o) } else { (a, o + 1) }
+    });
+    ascii.div_ceil(4) + other
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_estimate_is_pessimistic_for_cjk() {
+        assert_eq!(estimate_tokens(""), 0);
+        assert_eq!(estimate_tokens("abcd"), 1);
+        assert_eq!(estimate_tokens("abcde"), 2);
+        assert_eq!(estimate_tokens("订单超时"), 4);
+    }
+}

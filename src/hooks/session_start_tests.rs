@@ -1,0 +1,178 @@
+use pretty_assertions::assert_eq;
+
+use super::*;
+
+fn entry(id: &str, scope: &str, summary: &str, content: &str) -> InjectedEntry {
+    InjectedEntry {
+        id: id.into(),
+        scope: scope.into(),
+        kind: "preference".into(),
+        summary: summary.into(),
+        content: content.into(),
+        sessions: 2,
+        updated_at: "2026-11-20T10:00:00.000Z".into(),
+    }
+}
+
+#[test]
+fn nothing_learned_and_no_sessions_renders_nothing() {
+    assert_eq!(
+        render(&[], Some("repo"), false, 2000),
+        SessionStartOutcome::default()
+    );
+}
+
+#[test]
+fn entries_render_with_ids_provenance_and_the_recall_pointer() {
+    let entries = vec![
+        entry("m_user1", "user", "Answer in English", ""),
+        entry(
+            "m_proj1",
+            "project",
+            "Run tests with cargo nextest",
+            "The plain cargo test is slow.",
+        ),
+    ];
+    let out = render(&entries, Some("repo"), true, 2000);
+    insta::assert_snapshot!(out.context, @r#"
+    <csep-context source="session-start">
+    # csep memory
+    Learned from your earlier sessions by csep. Follow these unless the user says otherwise; ids like [m_…] work with `csep memory show`.
+
+    ## About the user (all projects)
+    - [m_user1] preference: Answer in English (2 sessions, 2026-11-20)
+
+    ## This project (repo)
+    - [m_proj1] preference: Run tests with cargo nextest — The plain cargo test is slow. (2 sessions, 2026-11-20)
+
+    More: `csep recall "<query>"` searches earlier sessions and notes.
+    </csep-context>
+    "#);
+    assert_eq!(out.injected_ids, ["m_user1", "m_proj1"]);
+    assert!(crate::host::transcript::is_csep_text(&out.context));
+}
+
+#[test]
+fn the_budget_is_a_hard_cap_and_omissions_are_counted() {
+    let entries: Vec<_> = (0..200)
+        .map(|i| {
+            entry(
+                &format!("m_{i:03}"),
+                "project",
+                &format!("rule number {i} {}", "x".repeat(80)),
+                "",
+            )
+        })
+        .collect();
+    for budget in [150, 500, 2000] {
+        let out = render(&entries, Some("repo"), true, budget);
+        assert!(estimate_tokens(&out.context) <= budget, "budget {budget}");
+        assert_eq!(out.injected_ids.len() + out.omitted, 200);
+        assert!(out.omitted > 0);
+        assert!(out.context.contains("more entries not shown"));
+        // Ranked order is kept: the first entries are the ones injected.
+        assert_eq!(out.injected_ids.first().map(String::as_str), Some("m_000"));
+    }
+}
+
+#[test]
+fn long_details_are_clipped() {
+    let long = "word ".repeat(200);
+    let out = render(&[entry("m_1", "user", "s", &long)], None, false, 2000);
+    let line = out
+        .context
+        .lines()
+        .find(|l| l.starts_with("- [m_1]"))
+        .unwrap();
+    assert!(line.chars().count() < MAX_ENTRY_DETAIL_CHARS + 80);
+    assert!(line.contains('…'));
+}
+
+#[test]
+fn load_entries_ranks_pinned_then_usage_then_recency_user_first() {
+    let store = Store::open_in_memory().unwrap();
+    let conn = store.conn();
+    conn.execute(
+        "INSERT INTO projects VALUES ('p_a', x'2f61', '/a', 'a', 'not-git', 't', 't')",
+        [],
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO projects VALUES ('p_b', x'2f62', '/b', 'b', 'not-git', 't', 't')",
+        [],
+    )
+    .unwrap();
+    let insert = |id: &str,
+                  scope: &str,
+                  project: Option<&str>,
+                  pinned: i64,
+                  uses: i64,
+                  updated: &str,
+                  status: &str| {
+        conn.execute(
+            "INSERT INTO memory_entries (id, scope, project_id, kind, summary, content, normalized, \
+             pinned, use_count, status, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, 'rule', ?1, '', ?1, ?4, ?5, ?6, 't', ?7)",
+            rusqlite::params![id, scope, project, pinned, uses, status, updated],
+        )
+        .unwrap();
+    };
+    insert(
+        "p_recent",
+        "project",
+        Some("p_a"),
+        0,
+        0,
+        "2026-02-01",
+        "active",
+    );
+    insert(
+        "p_used",
+        "project",
+        Some("p_a"),
+        0,
+        5,
+        "2026-01-01",
+        "active",
+    );
+    insert(
+        "p_pinned",
+        "project",
+        Some("p_a"),
+        1,
+        0,
+        "2025-01-01",
+        "active",
+    );
+    insert("u_1", "user", None, 0, 0, "2026-01-01", "active");
+    insert(
+        "other_project",
+        "project",
+        Some("p_b"),
+        1,
+        9,
+        "2026-03-01",
+        "active",
+    );
+    insert(
+        "forgotten",
+        "project",
+        Some("p_a"),
+        1,
+        9,
+        "2026-03-01",
+        "forgotten",
+    );
+    let ids: Vec<_> = load_entries(&store, Some("p_a"))
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(ids, ["u_1", "p_pinned", "p_used", "p_recent"]);
+    let user_only: Vec<_> = load_entries(&store, None)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(user_only, ["u_1"]);
+}

@@ -1,0 +1,275 @@
+//! The background worker: drains recorded Stop events — ingest the transcript delta into the
+//! archive, then review and compile — one event at a time, with leases so a crashed worker's
+//! claim is picked up again.
+//!
+//! At most one worker runs per home: it holds an exclusive lock on `<home>/worker.lock` for its
+//! whole life (see [`crate::hooks::stop`]). After draining it releases the lock and checks once
+//! more for events that arrived in between, so no event waits for the next Stop.
+//!
+//! Stop-event states: `pending` → `processing` (leased) → `done` | `failed` (after
+//! [`MAX_ATTEMPTS`]) ; `skipped` rows are recorded by the hook and never claimed.
+
+use std::fs::TryLockError;
+use std::time::Instant;
+
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+use crate::hooks::stop::open_worker_lock;
+use crate::store::db::{Store, StoreError};
+use crate::store::paths::Paths;
+use crate::store::time;
+
+/// Attempts before a stop event is marked `failed`.
+pub const MAX_ATTEMPTS: i64 = 3;
+/// How long a claim lasts before another worker may take the event over (10 minutes: a review
+/// through a slow provider can take minutes).
+pub const LEASE_SECONDS: i64 = 600;
+/// Times the worker re-checks for events that arrived while it was releasing the lock.
+const MAX_ROUNDS: u32 = 5;
+
+/// Errors that stop the worker as a whole (per-event failures are recorded on the event).
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The lock file could not be opened.
+    #[error("cannot open the worker lock {path}: {source}; check that the csep home is writable")]
+    Lock {
+        /// Lock file.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A claimed stop event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StopEvent {
+    /// Row id.
+    pub id: i64,
+    /// Host name.
+    pub host: String,
+    /// Host session id.
+    pub session_id: Option<String>,
+    /// Host turn id.
+    pub turn_id: Option<String>,
+    /// Project, when the cwd resolved.
+    pub project_id: Option<String>,
+    /// Session cwd.
+    pub cwd: Option<String>,
+    /// Transcript file.
+    pub transcript_path: Option<String>,
+    /// Attempts so far, this one included.
+    pub attempts: i64,
+}
+
+/// What a worker run did.
+#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
+pub struct WorkerReport {
+    /// Another worker held the lock; nothing was done.
+    pub already_running: bool,
+    /// Events finished.
+    pub processed: u32,
+    /// Events that failed this time (retried later unless out of attempts).
+    pub failed: u32,
+    /// Leases of crashed workers taken back.
+    pub reclaimed: u32,
+}
+
+/// One processing step applied to each claimed event, in order (ingest, review, compile).
+pub trait Stage {
+    /// Short name for receipts.
+    fn name(&self) -> &'static str;
+    /// Runs the stage; an error fails the event (it is retried until [`MAX_ATTEMPTS`]).
+    fn run(&self, store: &mut Store, event: &StopEvent) -> Result<serde_json::Value, String>;
+}
+
+/// Runs the worker until no pending event is left or `max_events` were handled.
+pub fn run(
+    paths: &Paths,
+    store: &mut Store,
+    stages: &[&dyn Stage],
+    max_events: Option<u32>,
+) -> Result<WorkerReport, WorkerError> {
+    let mut report = WorkerReport::default();
+    let owner = format!("worker-{}", std::process::id());
+    for _ in 0..MAX_ROUNDS {
+        let lock = open_worker_lock(&paths.home).map_err(|source| WorkerError::Lock {
+            path: crate::hooks::stop::worker_lock_path(&paths.home),
+            source,
+        })?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                report.already_running = report.processed == 0 && report.failed == 0;
+                return Ok(report);
+            }
+            Err(TryLockError::Error(source)) => {
+                return Err(WorkerError::Lock {
+                    path: crate::hooks::stop::worker_lock_path(&paths.home),
+                    source,
+                });
+            }
+        }
+        report.reclaimed += reclaim_expired(store, &time::now())?;
+        loop {
+            if max_events.is_some_and(|max| report.processed + report.failed >= max) {
+                return Ok(report);
+            }
+            let now = time::now();
+            let Some(event) = claim_next(store, &owner, &now)? else {
+                break;
+            };
+            match process(store, &event, stages) {
+                Ok(()) => report.processed += 1,
+                Err(_) => report.failed += 1,
+            }
+        }
+        let _ = lock.unlock();
+        drop(lock);
+        if pending_count(store)? == 0 {
+            break;
+        }
+    }
+    Ok(report)
+}
+
+fn process(store: &mut Store, event: &StopEvent, stages: &[&dyn Stage]) -> Result<(), String> {
+    let started_at = time::now();
+    let started = Instant::now();
+    let mut details = serde_json::Map::new();
+    let mut failure = None;
+    for stage in stages {
+        match stage.run(store, event) {
+            Ok(detail) => {
+                details.insert(stage.name().to_owned(), detail);
+            }
+            Err(e) => {
+                failure = Some(format!("{}: {e}", stage.name()));
+                break;
+            }
+        }
+    }
+    let finished_at = time::now();
+    let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+    let (event_status, receipt_status) = match &failure {
+        None => ("done", "ok"),
+        Some(_) if event.attempts >= MAX_ATTEMPTS => ("failed", "failed"),
+        Some(_) => ("pending", "failed"),
+    };
+    let conn = store.conn();
+    let _ = conn.execute(
+        "UPDATE stop_events SET status = ?2, processed_at = ?3, error = ?4, lease_owner = NULL, \
+         lease_expires_at = NULL WHERE id = ?1",
+        params![event.id, event_status, finished_at, failure],
+    );
+    let _ = conn.execute(
+        "INSERT INTO receipts (kind, project_id, session_id, status, reason, started_at, \
+         finished_at, duration_ms, detail) VALUES ('worker', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            event.project_id,
+            event.session_id,
+            receipt_status,
+            failure,
+            started_at,
+            finished_at,
+            duration_ms,
+            serde_json::Value::Object(details).to_string()
+        ],
+    );
+    failure.map_or(Ok(()), Err)
+}
+
+/// Claims the oldest pending event atomically (`BEGIN IMMEDIATE`), leasing it to `owner`.
+pub fn claim_next(
+    store: &mut Store,
+    owner: &str,
+    now: &str,
+) -> Result<Option<StopEvent>, StoreError> {
+    let path = store.path().to_path_buf();
+    let err = |source| StoreError::Sqlite {
+        path: path.clone(),
+        source,
+    };
+    let expires = lease_expiry(now);
+    let tx = store
+        .conn_mut()
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(err)?;
+    let event = tx
+        .query_row(
+            "UPDATE stop_events SET status = 'processing', attempts = attempts + 1, \
+             lease_owner = ?1, lease_expires_at = ?2 \
+             WHERE id = (SELECT id FROM stop_events WHERE status = 'pending' ORDER BY id LIMIT 1) \
+             RETURNING id, host, session_id, turn_id, project_id, cwd, transcript_path, attempts",
+            params![owner, expires],
+            |r| {
+                Ok(StopEvent {
+                    id: r.get(0)?,
+                    host: r.get(1)?,
+                    session_id: r.get(2)?,
+                    turn_id: r.get(3)?,
+                    project_id: r.get(4)?,
+                    cwd: r.get(5)?,
+                    transcript_path: r.get(6)?,
+                    attempts: r.get(7)?,
+                })
+            },
+        )
+        .optional()
+        .map_err(err)?;
+    tx.commit().map_err(err)?;
+    Ok(event)
+}
+
+/// Returns expired `processing` claims to `pending` (or `failed` when out of attempts).
+pub fn reclaim_expired(store: &Store, now: &str) -> Result<u32, StoreError> {
+    let err = |source| StoreError::Sqlite {
+        path: store.path().to_path_buf(),
+        source,
+    };
+    let n = store
+        .conn()
+        .execute(
+            "UPDATE stop_events SET \
+             status = CASE WHEN attempts >= ?2 THEN 'failed' ELSE 'pending' END, \
+             error = coalesce(error, 'lease expired (worker crashed or was killed)'), \
+             lease_owner = NULL, lease_expires_at = NULL \
+             WHERE status = 'processing' AND lease_expires_at < ?1",
+            params![now, MAX_ATTEMPTS],
+        )
+        .map_err(err)?;
+    Ok(u32::try_from(n).unwrap_or(u32::MAX))
+}
+
+/// Number of events waiting.
+pub fn pending_count(store: &Store) -> Result<i64, StoreError> {
+    store
+        .conn()
+        .query_row(
+            "SELECT count(*) FROM stop_events WHERE status = 'pending'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(|source| StoreError::Sqlite {
+            path: store.path().to_path_buf(),
+            source,
+        })
+}
+
+fn lease_expiry(now: &str) -> String {
+    time::parse(now)
+        .and_then(|ts| {
+            ts.checked_add(jiff::SignedDuration::from_secs(LEASE_SECONDS))
+                .ok()
+        })
+        .map(time::format_ts)
+        .unwrap_or_else(|| now.to_owned())
+}
+
+#[cfg(test)]
+#[path = "worker_tests.rs"]
+mod tests;

@@ -1,0 +1,161 @@
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use super::*;
+
+struct Counting {
+    calls: AtomicU32,
+    fail: bool,
+}
+
+impl Stage for Counting {
+    fn name(&self) -> &'static str {
+        "counting"
+    }
+    fn run(&self, _store: &mut Store, _event: &StopEvent) -> Result<serde_json::Value, String> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if self.fail {
+            Err("boom".into())
+        } else {
+            Ok(serde_json::json!({"ok": true}))
+        }
+    }
+}
+
+fn home_with_events(n: usize) -> (tempfile::TempDir, Paths, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = Paths::at(dir.path());
+    let store = Store::open(&paths.db()).unwrap();
+    for i in 0..n {
+        store
+            .conn()
+            .execute(
+                "INSERT INTO stop_events (host, session_id, payload, received_at) \
+                 VALUES ('codex', ?1, '{}', 't')",
+                [format!("s{i}")],
+            )
+            .unwrap();
+    }
+    (dir, paths, store)
+}
+
+fn statuses(store: &Store) -> Vec<(String, i64)> {
+    let mut stmt = store
+        .conn()
+        .prepare("SELECT status, attempts FROM stop_events ORDER BY id")
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[test]
+fn every_pending_event_is_processed_once_with_a_receipt() {
+    let (_dir, paths, mut store) = home_with_events(3);
+    let stage = Counting {
+        calls: AtomicU32::new(0),
+        fail: false,
+    };
+    let report = run(&paths, &mut store, &[&stage], None).unwrap();
+    assert_eq!(report.processed, 3);
+    assert_eq!(stage.calls.load(Ordering::SeqCst), 3);
+    assert!(statuses(&store).iter().all(|(s, a)| s == "done" && *a == 1));
+    let receipts: i64 = store
+        .conn()
+        .query_row(
+            "SELECT count(*) FROM receipts WHERE kind = 'worker' AND status = 'ok'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(receipts, 3);
+    // A second run finds nothing to do.
+    let again = run(&paths, &mut store, &[&stage], None).unwrap();
+    assert_eq!(again.processed, 0);
+    assert_eq!(stage.calls.load(Ordering::SeqCst), 3);
+}
+
+#[test]
+fn a_failing_stage_is_retried_until_max_attempts_then_failed() {
+    let (_dir, paths, mut store) = home_with_events(1);
+    let stage = Counting {
+        calls: AtomicU32::new(0),
+        fail: true,
+    };
+    for _ in 0..5 {
+        run(&paths, &mut store, &[&stage], Some(1)).unwrap();
+    }
+    assert_eq!(statuses(&store), [("failed".to_owned(), MAX_ATTEMPTS)]);
+    assert_eq!(stage.calls.load(Ordering::SeqCst), MAX_ATTEMPTS as u32);
+    let error: String = store
+        .conn()
+        .query_row("SELECT error FROM stop_events", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(error, "counting: boom");
+}
+
+#[test]
+fn an_expired_lease_of_a_crashed_worker_is_reclaimed() {
+    let (_dir, paths, mut store) = home_with_events(1);
+    let claimed = claim_next(&mut store, "dead-worker", "2026-01-01T00:00:00.000Z")
+        .unwrap()
+        .unwrap();
+    assert_eq!(claimed.attempts, 1);
+    // Not expired yet at the claim time: nothing to reclaim.
+    assert_eq!(
+        reclaim_expired(&store, "2026-01-01T00:05:00.000Z").unwrap(),
+        0
+    );
+    let stage = Counting {
+        calls: AtomicU32::new(0),
+        fail: false,
+    };
+    let report = run(&paths, &mut store, &[&stage], None).unwrap();
+    assert_eq!(report.reclaimed, 1);
+    assert_eq!(report.processed, 1);
+    assert_eq!(statuses(&store), [("done".to_owned(), 2)]);
+}
+
+#[test]
+fn a_second_worker_finds_the_lock_taken_and_does_nothing() {
+    let (_dir, paths, mut store) = home_with_events(2);
+    let held = open_worker_lock(&paths.home).unwrap();
+    held.lock().unwrap();
+    let stage = Counting {
+        calls: AtomicU32::new(0),
+        fail: false,
+    };
+    let report = run(&paths, &mut store, &[&stage], None).unwrap();
+    assert!(report.already_running);
+    assert_eq!(stage.calls.load(Ordering::SeqCst), 0);
+    assert!(crate::hooks::stop::is_worker_running(&paths.home));
+    held.unlock().unwrap();
+    assert!(!crate::hooks::stop::is_worker_running(&paths.home));
+}
+
+#[test]
+fn concurrent_claims_from_two_connections_never_take_the_same_event() {
+    let (_dir, paths, store) = home_with_events(50);
+    drop(store);
+    let db = paths.db();
+    let handles: Vec<_> = (0..2)
+        .map(|w| {
+            let db = db.clone();
+            std::thread::spawn(move || {
+                let mut store = Store::open(&db).unwrap();
+                let mut ids = Vec::new();
+                while let Some(e) = claim_next(&mut store, &format!("w{w}"), &time::now()).unwrap()
+                {
+                    ids.push(e.id);
+                }
+                ids
+            })
+        })
+        .collect();
+    let mut all: Vec<i64> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    all.sort_unstable();
+    assert_eq!(all, (1..=50).collect::<Vec<_>>());
+}
