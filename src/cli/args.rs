@@ -610,6 +610,12 @@ pub struct InstallArgs {
     /// Show what would change without changing anything.
     #[arg(long)]
     pub dry_run: bool,
+    /// Codex's home (default: $CODEX_HOME, else ~/.codex).
+    #[arg(long, value_name = "DIR")]
+    pub codex_home: Option<PathBuf>,
+    /// Claude Code's config directory (default: $CLAUDE_CONFIG_DIR, else ~/.claude).
+    #[arg(long, value_name = "DIR")]
+    pub claude_config_dir: Option<PathBuf>,
 }
 
 /// What `install` manages.

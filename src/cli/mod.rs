@@ -11,6 +11,7 @@
 pub mod args;
 pub mod config_cmd;
 pub mod hook;
+pub mod install;
 pub mod output;
 pub mod project_cmd;
 pub mod status;
@@ -219,8 +220,8 @@ fn run(ctx: &Ctx, command: Command) -> anyhow::Result<u8> {
         }
         Command::Doctor(_) => not_yet("doctor", "checks arrive with the installer"),
         Command::Usage(_) => not_yet("usage", "the spend ledger arrives with the providers"),
-        Command::Install(_) => not_yet("install", "installing hooks arrives with the hooks"),
-        Command::Uninstall(_) => not_yet("uninstall", "installing hooks arrives with the hooks"),
+        Command::Install(args) => install::run_install(ctx, &args),
+        Command::Uninstall(args) => install::run_uninstall(ctx, &args),
         Command::Eval(_) | Command::EvalCompiler(_) => {
             not_yet("eval", "evaluation arrives with the compiler and recall")
         }

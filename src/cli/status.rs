@@ -103,10 +103,15 @@ pub struct ProviderKeysStatus {
 /// One host's hooks.
 #[derive(Debug, Serialize)]
 pub struct HookStatus {
-    /// Whether csep's hooks are installed (`null`: not determined by this build).
-    pub installed: Option<bool>,
-    /// Explanation.
-    pub note: String,
+    /// Whether csep's hooks are in the host's configuration.
+    pub installed: bool,
+    /// Codex only: whether every csep hook has a current trust entry (untrusted hooks are
+    /// skipped silently by Codex).
+    pub trusted: Option<bool>,
+    /// Last hook run recorded for this host: `<event> <outcome> at <time>`.
+    pub last_fired: Option<String>,
+    /// What to do, when something is off.
+    pub note: Option<String>,
 }
 
 /// One project's line.
@@ -259,14 +264,25 @@ pub fn collect(ctx: &Ctx, receipts: usize) -> StatusReport {
         .map(|k| (*k).to_owned())
         .partition(|k| ctx.env.get(k).is_some() || file_keys.iter().any(|f| f == k));
 
+    let last_fired = last_hook_runs(&db_path);
     let hooks = Host::ALL
         .into_iter()
         .map(|host| {
+            let (installed, trusted) = crate::cli::install::hook_state(paths, ctx, host);
+            let note = if !installed {
+                Some(format!("run `csep install {host}`"))
+            } else if trusted == Some(false) {
+                Some("hooks are not trusted, Codex skips them: rerun `csep install codex`".into())
+            } else {
+                None
+            };
             (
                 host,
                 HookStatus {
-                    installed: None,
-                    note: format!("`csep install {host}` is not available in this build yet"),
+                    installed,
+                    trusted,
+                    last_fired: last_fired.get(host.as_str()).cloned(),
+                    note,
                 },
             )
         })
@@ -292,6 +308,38 @@ pub fn collect(ctx: &Ctx, receipts: usize) -> StatusReport {
         recent_receipts,
         log_file: paths.log_file().display().to_string(),
     }
+}
+
+/// The latest hook run per host (`<event> <outcome> at <time>`), from `hook_runs`.
+fn last_hook_runs(db: &std::path::Path) -> BTreeMap<String, String> {
+    let Ok(store) = Store::open_with(
+        db,
+        OpenOptions {
+            read_only: true,
+            ..Default::default()
+        },
+    ) else {
+        return BTreeMap::new();
+    };
+    let Ok(mut stmt) = store
+        .conn()
+        .prepare("SELECT host, event, outcome, max(at) FROM hook_runs GROUP BY host")
+    else {
+        return BTreeMap::new();
+    };
+    stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            format!(
+                "{} {} at {}",
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?
+            ),
+        ))
+    })
+    .map(|rows| rows.filter_map(Result::ok).collect())
+    .unwrap_or_default()
 }
 
 type Tables = (Vec<ProjectStatus>, QueueStatus, Vec<ReceiptStatus>, u64);
@@ -428,12 +476,23 @@ pub fn render(report: &StatusReport) -> String {
         let _ = writeln!(s, "          warning: {w}");
     }
     for (host, h) in &report.hooks {
-        let state = match h.installed {
-            Some(true) => "installed",
-            Some(false) => "not installed",
-            None => "unknown",
+        let state = match (h.installed, h.trusted) {
+            (false, _) => "not installed",
+            (true, Some(false)) => "installed, NOT trusted",
+            (true, Some(true)) => "installed, trusted",
+            (true, None) => "installed",
         };
-        let _ = writeln!(s, "hooks     {host}: {state} — {}", h.note);
+        let fired = h
+            .last_fired
+            .as_deref()
+            .map(|f| format!("; last: {f}"))
+            .unwrap_or_default();
+        let note = h
+            .note
+            .as_deref()
+            .map(|n| format!(" — {n}"))
+            .unwrap_or_default();
+        let _ = writeln!(s, "hooks     {host}: {state}{fired}{note}");
     }
     let _ = writeln!(s, "memory    {} user entries", report.user_memory_entries);
     let _ = writeln!(s);

@@ -5,6 +5,7 @@
 
 pub mod claude;
 pub mod codex;
+pub mod install;
 pub mod transcript;
 
 use std::fmt;

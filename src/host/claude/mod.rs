@@ -6,5 +6,6 @@
 //! - [`transcript`]: transcript records → [`crate::host::transcript::TranscriptMessage`]s.
 
 pub mod hook;
+pub mod install;
 pub mod transcript;
 pub mod wire;

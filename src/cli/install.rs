@@ -1,0 +1,305 @@
+//! `csep install` / `csep uninstall`: hooks for Codex and Claude Code.
+//!
+//! The hooks call this very binary by absolute path (and `--home` when the home is not the
+//! default), so they keep working whatever the host's PATH is. What was changed is recorded in
+//! `<home>/install/<host>.json`; uninstall reverses exactly that.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::cli::args::{InstallArgs, InstallTarget};
+use crate::cli::{Ctx, NotAvailable, output};
+use crate::host::Host;
+use crate::host::claude::install::{self as claude_install, ClaudeTarget};
+use crate::host::codex::install::{self as codex_install, CodexTarget};
+use crate::host::install::{self, InstallManifest};
+use crate::store::paths::{DEFAULT_HOME_DIR_NAME, Paths};
+use crate::store::time;
+
+/// Result of installing or uninstalling one host.
+#[derive(Debug, Serialize)]
+pub struct HostReport {
+    /// The host.
+    pub host: Host,
+    /// `installed`, `already installed`, `uninstalled`, `not installed`, `would install`.
+    pub action: String,
+    /// Files touched and what happened to each.
+    pub files: Vec<(String, String)>,
+    /// For Codex: whether the hooks are trusted now.
+    pub trusted: Option<bool>,
+}
+
+/// Where Codex keeps its state for this invocation.
+pub fn codex_home(ctx: &Ctx, flag: Option<&Path>) -> Option<PathBuf> {
+    flag.map(Path::to_path_buf)
+        .or_else(|| ctx.env.get("CODEX_HOME").map(PathBuf::from))
+        .or_else(|| ctx.env.get("HOME").map(|h| PathBuf::from(h).join(".codex")))
+}
+
+/// Where Claude Code keeps its settings for this invocation.
+pub fn claude_dir(ctx: &Ctx, flag: Option<&Path>) -> Option<PathBuf> {
+    flag.map(Path::to_path_buf)
+        .or_else(|| ctx.env.get("CLAUDE_CONFIG_DIR").map(PathBuf::from))
+        .or_else(|| {
+            ctx.env
+                .get("HOME")
+                .map(|h| PathBuf::from(h).join(".claude"))
+        })
+}
+
+fn on_path(ctx: &Ctx, name: &str) -> bool {
+    ctx.env
+        .get("PATH")
+        .is_some_and(|p| std::env::split_paths(p).any(|dir| dir.join(name).is_file()))
+}
+
+fn hosts_for(ctx: &Ctx, args: &InstallArgs) -> anyhow::Result<Vec<Host>> {
+    Ok(match args.target {
+        Some(InstallTarget::Codex) => vec![Host::Codex],
+        Some(InstallTarget::Claude) => vec![Host::Claude],
+        Some(InstallTarget::Scheduler) => {
+            return Err(NotAvailable {
+                command: "install scheduler",
+                what: "the scheduler arrives with the operating tools",
+            }
+            .into());
+        }
+        None => {
+            let mut hosts = Vec::new();
+            let codex = args.codex_home.is_some()
+                || on_path(ctx, "codex")
+                || codex_home(ctx, None).is_some_and(|d| d.is_dir());
+            let claude = args.claude_config_dir.is_some()
+                || on_path(ctx, "claude")
+                || claude_dir(ctx, None).is_some_and(|d| d.is_dir());
+            if codex {
+                hosts.push(Host::Codex);
+            }
+            if claude {
+                hosts.push(Host::Claude);
+            }
+            if hosts.is_empty() {
+                anyhow::bail!(
+                    "found neither Codex nor Claude Code (no `codex`/`claude` on PATH, no ~/.codex \
+                     or ~/.claude); name one: `csep install codex` or `csep install claude`"
+                );
+            }
+            hosts
+        }
+    })
+}
+
+/// The `--home` the hooks need: none when the home is the default one.
+fn hook_home(ctx: &Ctx) -> Option<PathBuf> {
+    let default = ctx
+        .env
+        .get("HOME")
+        .map(|h| PathBuf::from(h).join(DEFAULT_HOME_DIR_NAME));
+    (default.as_deref() != Some(ctx.paths.home.as_path())).then(|| ctx.paths.home.clone())
+}
+
+fn exe() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    Ok(exe.canonicalize().unwrap_or(exe))
+}
+
+/// Runs `csep install`.
+pub fn run_install(ctx: &Ctx, args: &InstallArgs) -> anyhow::Result<u8> {
+    if args.plugin || args.mcp {
+        return Err(NotAvailable {
+            command: "install --plugin/--mcp",
+            what: "the plugin bundle and MCP server arrive with the operating tools",
+        }
+        .into());
+    }
+    let hosts = hosts_for(ctx, args)?;
+    ctx.paths.ensure_home()?;
+    let now = time::now();
+    let exe = exe()?;
+    let mut reports = Vec::new();
+    for host in hosts {
+        let previous = install::read_manifest(&ctx.paths.home, host);
+        let manifest = match host {
+            Host::Codex => {
+                let dir = codex_home(ctx, args.codex_home.as_deref()).ok_or_else(|| {
+                    anyhow::anyhow!("cannot locate Codex's home; pass --codex-home DIR")
+                })?;
+                if args.dry_run {
+                    reports.push(dry_run(host, &dir));
+                    continue;
+                }
+                let target = CodexTarget {
+                    codex_home: dir,
+                    exe: exe.clone(),
+                    hook_home: hook_home(ctx),
+                };
+                codex_install::install(&target, previous.as_ref(), &now)?
+            }
+            Host::Claude => {
+                let dir = claude_dir(ctx, args.claude_config_dir.as_deref()).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "cannot locate Claude's config dir; pass --claude-config-dir DIR"
+                    )
+                })?;
+                if args.dry_run {
+                    reports.push(dry_run(host, &dir));
+                    continue;
+                }
+                let target = ClaudeTarget {
+                    config_dir: dir,
+                    exe: exe.clone(),
+                    hook_home: hook_home(ctx),
+                };
+                claude_install::install(&target, previous.as_ref(), &now)?
+            }
+        };
+        let unchanged = previous.as_ref().is_some_and(|p| {
+            p.edits
+                .iter()
+                .zip(&manifest.edits)
+                .all(|(a, b)| a.written == b.written)
+                && p.edits.len() == manifest.edits.len()
+        });
+        install::write_manifest(&ctx.paths.home, &manifest)?;
+        reports.push(report(
+            &manifest,
+            if unchanged {
+                "already installed"
+            } else {
+                "installed"
+            },
+        ));
+    }
+    print_reports(ctx, &reports)?;
+    Ok(0)
+}
+
+fn dry_run(host: Host, dir: &Path) -> HostReport {
+    HostReport {
+        host,
+        action: format!("would install into {}", dir.display()),
+        files: vec![],
+        trusted: None,
+    }
+}
+
+fn report(manifest: &InstallManifest, action: &str) -> HostReport {
+    let trusted = match manifest.host {
+        Host::Codex => manifest
+            .edits
+            .first()
+            .and_then(|e| e.path.parent())
+            .map(|home| codex_install::check(home).1),
+        Host::Claude => None,
+    };
+    HostReport {
+        host: manifest.host,
+        action: action.to_owned(),
+        files: manifest
+            .edits
+            .iter()
+            .map(|e| {
+                let what = if e.original.is_some() {
+                    "edited"
+                } else {
+                    "created"
+                };
+                (e.path.display().to_string(), what.to_owned())
+            })
+            .collect(),
+        trusted,
+    }
+}
+
+/// Runs `csep uninstall`.
+pub fn run_uninstall(ctx: &Ctx, args: &InstallArgs) -> anyhow::Result<u8> {
+    let hosts = match args.target {
+        None => Host::ALL.to_vec(),
+        Some(_) => hosts_for(ctx, args)?,
+    };
+    let mut reports = Vec::new();
+    for host in hosts {
+        let Some(manifest) = install::read_manifest(&ctx.paths.home, host) else {
+            if args.target.is_some() {
+                reports.push(HostReport {
+                    host,
+                    action: "not installed".into(),
+                    files: vec![],
+                    trusted: None,
+                });
+            }
+            continue;
+        };
+        if args.dry_run {
+            reports.push(report(&manifest, "would uninstall"));
+            continue;
+        }
+        let done = match host {
+            Host::Codex => codex_install::uninstall(&manifest)?,
+            Host::Claude => claude_install::uninstall(&manifest)?,
+        };
+        let _ = std::fs::remove_file(install::manifest_path(&ctx.paths.home, host));
+        reports.push(HostReport {
+            host,
+            action: "uninstalled".into(),
+            files: done
+                .into_iter()
+                .map(|(p, what)| (p.display().to_string(), what.to_owned()))
+                .collect(),
+            trusted: None,
+        });
+    }
+    print_reports(ctx, &reports)?;
+    Ok(0)
+}
+
+fn print_reports(ctx: &Ctx, reports: &[HostReport]) -> anyhow::Result<()> {
+    if ctx.json {
+        return output::print_json(&reports);
+    }
+    if reports.is_empty() {
+        println!("nothing to do: csep's hooks are not installed");
+    }
+    for r in reports {
+        let trust = match r.trusted {
+            Some(true) => " (hooks trusted)",
+            Some(false) => " (hooks NOT trusted: run `csep doctor`)",
+            None => "",
+        };
+        println!("{}: {}{trust}", r.host, r.action);
+        for (path, what) in &r.files {
+            println!("  {what:<10} {path}");
+        }
+    }
+    Ok(())
+}
+
+/// Hook state of one host for `csep status`: (installed, trusted) where trust applies.
+pub fn hook_state(paths: &Paths, ctx: &Ctx, host: Host) -> (bool, Option<bool>) {
+    let manifest = install::read_manifest(&paths.home, host);
+    match host {
+        Host::Codex => {
+            let dir = manifest
+                .as_ref()
+                .and_then(|m| m.edits.first())
+                .and_then(|e| e.path.parent().map(Path::to_path_buf))
+                .or_else(|| codex_home(ctx, None));
+            match dir {
+                Some(dir) => {
+                    let (installed, trusted) = codex_install::check(&dir);
+                    (installed, Some(trusted))
+                }
+                None => (false, Some(false)),
+            }
+        }
+        Host::Claude => {
+            let dir = manifest
+                .as_ref()
+                .and_then(|m| m.edits.first())
+                .and_then(|e| e.path.parent().map(Path::to_path_buf))
+                .or_else(|| claude_dir(ctx, None));
+            (dir.is_some_and(|d| claude_install::check(&d)), None)
+        }
+    }
+}
