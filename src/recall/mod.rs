@@ -1,1 +1,3 @@
 //! Recall: tokenization (Latin and CJK), ranking and rendering with provenance and budgets.
+
+pub mod analyze;

@@ -1,0 +1,686 @@
+//! The analyzer: the one function that turns text into search terms, for the index and for
+//! queries alike, plus [`match_expr`], the one function that turns a user's query into an FTS5
+//! MATCH string.
+//!
+//! Invariants:
+//! - **Index and query share the analyzer.** [`terms_for_index`] (what every FTS row's `terms`
+//!   column holds) and [`match_expr`] both call [`analyze`], so a word is found whatever form
+//!   the index saw it in.
+//! - **Every term is FTS-safe.** A term contains only letters and numbers (never a space, quote,
+//!   `*`, `:`, `-` or other FTS5 syntax). The FTS tables use `unicode61` (migration 0002), which
+//!   splits on anything else, so our tokenization is the one that counts, and a term can be
+//!   quoted in a MATCH string without escaping.
+//! - **No user text reaches FTS5 unquoted.** [`match_expr`] quotes every term and phrase; the
+//!   operators in its output (`OR`, `AND`, `NOT`, parentheses) are only ever its own.
+//!
+//! What [`analyze`] does, in order:
+//! 1. Full-width ASCII (`ｐｈａｓｅ２`, common in Chinese text) is folded to ASCII.
+//! 2. Runs of CJK ideographs and kana are segmented into words with jieba (search mode, which
+//!    also offers the sub-words of long compounds). The dictionary costs tens of milliseconds to
+//!    load, so it is loaded once per process, lazily, and only when a text has CJK in it.
+//! 3. Other text is split into tokens of letters, digits and the identifier connectors
+//!    `_ . / \ - :`. A token with connectors, a camelCase hump or a letter/digit boundary is an
+//!    identifier: it yields its whole form (its lowercase parts concatenated, so `hooks.json`
+//!    gives `hooksjson` and `parseFileFrom` gives `parsefilefrom`) and then each part.
+//! 4. Words are lowercased (Unicode-aware), English stop words and Chinese function words are
+//!    dropped, and alphabetic words are stemmed with the English Snowball stemmer
+//!    (`retries` → `retri`, `running` → `run`). Whole identifiers are not stemmed.
+
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
+use rust_stemmers::{Algorithm, Stemmer};
+
+/// Longest query [`match_expr`] accepts, in characters. A recall query is a handful of
+/// distinctive words; a pasted document is a mistake the user should hear about, and the hooks
+/// cut prompts to this length before searching.
+pub const MAX_QUERY_CHARS: usize = 2000;
+
+/// Most distinct terms one MATCH string ORs together; the rest of a long query is ignored, so a
+/// wordy prompt cannot turn into an expression that touches every row.
+pub const MAX_QUERY_TERMS: usize = 32;
+
+/// Longest part of an identifier kept as a term, in characters; longer runs are blobs (base64,
+/// minified code), not words anyone types.
+const MAX_PART_CHARS: usize = 64;
+
+/// Longest token analyzed at all, in characters: a longer run of letters, digits and
+/// connectors is a blob (base64 payload, minified line) whose pieces would only add noise.
+const MAX_WHOLE_CHARS: usize = 128;
+
+/// The jieba segmenter, shared by every call in the process.
+///
+/// A process-wide static is acceptable here (unlike configuration, STYLE §6): it is immutable
+/// data, its load takes tens of milliseconds and a few MiB, and [`LazyLock`] defers that cost to
+/// the first text that actually contains CJK, so the hooks and Latin-only queries never pay it.
+static JIEBA: LazyLock<jieba_rs::Jieba> = LazyLock::new(jieba_rs::Jieba::new);
+
+/// The English Snowball stemmer (stateless; shared for the same reason as [`JIEBA`]).
+static STEMMER: LazyLock<Stemmer> = LazyLock::new(|| Stemmer::create(Algorithm::English));
+
+/// English stop words: the usual function words plus question words, which carry nothing a
+/// search could use ("how do we run the tests" searches for `run` and `test`).
+const ENGLISH_STOP_WORDS: &[&str] = &[
+    "a",
+    "about",
+    "above",
+    "after",
+    "again",
+    "against",
+    "all",
+    "am",
+    "an",
+    "and",
+    "any",
+    "are",
+    "aren",
+    "as",
+    "at",
+    "be",
+    "because",
+    "been",
+    "before",
+    "being",
+    "below",
+    "between",
+    "both",
+    "but",
+    "by",
+    "can",
+    "could",
+    "couldn",
+    "d",
+    "did",
+    "didn",
+    "do",
+    "does",
+    "doesn",
+    "doing",
+    "don",
+    "down",
+    "during",
+    "each",
+    "few",
+    "for",
+    "from",
+    "further",
+    "had",
+    "hadn",
+    "has",
+    "hasn",
+    "have",
+    "haven",
+    "having",
+    "he",
+    "her",
+    "here",
+    "hers",
+    "herself",
+    "him",
+    "himself",
+    "his",
+    "how",
+    "i",
+    "if",
+    "in",
+    "into",
+    "is",
+    "isn",
+    "it",
+    "its",
+    "itself",
+    "just",
+    "ll",
+    "m",
+    "me",
+    "might",
+    "more",
+    "most",
+    "must",
+    "my",
+    "myself",
+    "no",
+    "nor",
+    "not",
+    "now",
+    "o",
+    "of",
+    "off",
+    "on",
+    "once",
+    "only",
+    "or",
+    "other",
+    "our",
+    "ours",
+    "ourselves",
+    "out",
+    "over",
+    "own",
+    "re",
+    "s",
+    "same",
+    "shall",
+    "she",
+    "should",
+    "shouldn",
+    "so",
+    "some",
+    "such",
+    "t",
+    "than",
+    "that",
+    "the",
+    "their",
+    "theirs",
+    "them",
+    "themselves",
+    "then",
+    "there",
+    "these",
+    "they",
+    "this",
+    "those",
+    "through",
+    "to",
+    "too",
+    "under",
+    "until",
+    "up",
+    "ve",
+    "very",
+    "was",
+    "wasn",
+    "we",
+    "were",
+    "weren",
+    "what",
+    "when",
+    "where",
+    "which",
+    "while",
+    "who",
+    "whom",
+    "why",
+    "will",
+    "with",
+    "won",
+    "would",
+    "wouldn",
+    "y",
+    "you",
+    "your",
+    "yours",
+    "yourself",
+    "yourselves",
+];
+
+/// Chinese function words and question words (the analogue of the English list): particles,
+/// pronouns and "how/what/which" forms that jieba emits as words of their own.
+const CHINESE_STOP_WORDS: &[&str] = &[
+    "的",
+    "了",
+    "是",
+    "在",
+    "我",
+    "你",
+    "他",
+    "她",
+    "它",
+    "们",
+    "我们",
+    "你们",
+    "他们",
+    "这",
+    "那",
+    "这个",
+    "那个",
+    "这些",
+    "那些",
+    "和",
+    "与",
+    "及",
+    "或",
+    "就",
+    "都",
+    "也",
+    "还",
+    "又",
+    "吗",
+    "呢",
+    "吧",
+    "啊",
+    "呀",
+    "嘛",
+    "着",
+    "过",
+    "把",
+    "被",
+    "给",
+    "对",
+    "从",
+    "到",
+    "向",
+    "让",
+    "用",
+    "为",
+    "为了",
+    "因为",
+    "所以",
+    "如果",
+    "但是",
+    "而",
+    "并",
+    "之",
+    "其",
+    "有",
+    "没有",
+    "不",
+    "没",
+    "很",
+    "太",
+    "更",
+    "最",
+    "怎么",
+    "怎样",
+    "怎么样",
+    "如何",
+    "什么",
+    "哪",
+    "哪个",
+    "哪些",
+    "哪里",
+    "为什么",
+    "多少",
+    "几",
+    "是不是",
+    "能",
+    "能不能",
+    "可以",
+    "要",
+    "会",
+    "应该",
+    "一下",
+    "一个",
+    "个",
+    "下",
+    "地",
+    "得",
+    "所",
+    "以",
+    "等",
+    "请",
+];
+
+/// Whether `word` (already lowercase) is a stop word in English or Chinese.
+fn is_stop_word(word: &str) -> bool {
+    static SET: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+        ENGLISH_STOP_WORDS
+            .iter()
+            .chain(CHINESE_STOP_WORDS)
+            .copied()
+            .collect()
+    });
+    SET.contains(word)
+}
+
+/// How the analyzer treats one character.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CharClass {
+    /// A CJK ideograph or kana: segmented with jieba.
+    Cjk,
+    /// A letter or digit of any other script.
+    Word,
+    /// Joins the parts of an identifier: `_ . / \ - :`.
+    Connector,
+    /// Whitespace, punctuation, symbols: ends a token.
+    Other,
+}
+
+fn classify(c: char) -> CharClass {
+    if is_cjk(c) {
+        CharClass::Cjk
+    } else if c.is_alphanumeric() {
+        CharClass::Word
+    } else if matches!(c, '_' | '.' | '/' | '\\' | '-' | ':') {
+        CharClass::Connector
+    } else {
+        CharClass::Other
+    }
+}
+
+/// CJK ideographs (unified, extension A–F, compatibility) and Japanese kana. Hangul is written
+/// with spaces between words, so it goes through the Latin path.
+fn is_cjk(c: char) -> bool {
+    matches!(c as u32,
+        0x3040..=0x30FF      // hiragana, katakana
+        | 0x31F0..=0x31FF    // katakana phonetic extensions
+        | 0x3400..=0x4DBF    // extension A
+        | 0x4E00..=0x9FFF    // unified ideographs
+        | 0xF900..=0xFAFF    // compatibility ideographs
+        | 0x20000..=0x2FA1F) // extensions B–F and compatibility supplement
+}
+
+/// Folds full-width ASCII (U+FF01–U+FF5E) and the ideographic space to ASCII.
+fn fold_width(c: char) -> char {
+    match c as u32 {
+        0xFF01..=0xFF5E => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+        0x3000 => ' ',
+        _ => c,
+    }
+}
+
+/// Whether `text` contains a character that would be segmented with jieba.
+pub fn has_cjk(text: &str) -> bool {
+    text.chars().any(is_cjk)
+}
+
+/// Analyzes `text` into search terms, in text order, duplicates kept (term frequency matters
+/// to BM25). See the module docs for the steps; every term is non-empty and FTS-safe.
+pub fn analyze(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut latin = String::new();
+    let mut cjk = String::new();
+    for c in text.chars().map(fold_width) {
+        match classify(c) {
+            CharClass::Cjk => {
+                flush_latin(&mut latin, &mut out);
+                cjk.push(c);
+            }
+            CharClass::Word | CharClass::Connector => {
+                flush_cjk(&mut cjk, &mut out);
+                latin.push(c);
+            }
+            CharClass::Other => {
+                flush_latin(&mut latin, &mut out);
+                flush_cjk(&mut cjk, &mut out);
+            }
+        }
+    }
+    flush_latin(&mut latin, &mut out);
+    flush_cjk(&mut cjk, &mut out);
+    out
+}
+
+/// The `terms` value of an FTS row for `text`: [`analyze`]'s output joined by single spaces.
+///
+/// This is the canonical indexing function: every writer of `messages_fts`, `memory_fts` and
+/// `recall_fts` calls it so that the index and [`match_expr`] agree.
+pub fn terms_for_index(text: &str) -> String {
+    analyze(text).join(" ")
+}
+
+fn flush_cjk(run: &mut String, out: &mut Vec<String>) {
+    if run.is_empty() {
+        return;
+    }
+    for token in JIEBA.cut_for_search(run, true) {
+        let word = token.word.trim();
+        if word.is_empty() || !word.chars().all(is_cjk) || is_stop_word(word) {
+            continue;
+        }
+        out.push(word.to_owned());
+    }
+    run.clear();
+}
+
+fn flush_latin(raw: &mut String, out: &mut Vec<String>) {
+    let token = raw.trim_matches(|c| classify(c) == CharClass::Connector);
+    if !token.is_empty() {
+        analyze_latin_token(token, out);
+    }
+    raw.clear();
+}
+
+/// Analyzes one token of letters, digits and connectors (no leading or trailing connector).
+fn analyze_latin_token(token: &str, out: &mut Vec<String>) {
+    if token.chars().count() > MAX_WHOLE_CHARS {
+        return;
+    }
+    let parts = split_identifier(token);
+    match parts.as_slice() {
+        [] => {}
+        [only] => push_word(only, out),
+        _ => {
+            out.push(parts.concat());
+            for part in &parts {
+                push_word(part, out);
+            }
+        }
+    }
+}
+
+/// Pushes a lowercase word unless it is a stop word or a blob; alphabetic words are stemmed.
+fn push_word(word: &str, out: &mut Vec<String>) {
+    if word.chars().count() > MAX_PART_CHARS || is_stop_word(word) {
+        return;
+    }
+    if word.chars().all(char::is_alphabetic) {
+        let stemmed = STEMMER.stem(word);
+        if !stemmed.is_empty() && !is_stop_word(&stemmed) {
+            out.push(stemmed.into_owned());
+        }
+    } else {
+        out.push(word.to_owned());
+    }
+}
+
+/// Splits a token into lowercase parts at connectors, camelCase humps (`parseFile`,
+/// `HTTPServer` → `http`, `server`) and letter/digit boundaries (`utf8` → `utf`, `8`).
+fn split_identifier(token: &str) -> Vec<String> {
+    let mut parts = Vec::new();
+    for piece in token.split(|c| classify(c) == CharClass::Connector) {
+        let chars: Vec<char> = piece.chars().collect();
+        let mut start = 0;
+        for i in 1..chars.len() {
+            let (prev, cur) = (chars[i - 1], chars[i]);
+            let next = chars.get(i + 1).copied();
+            let hump = prev.is_lowercase() && cur.is_uppercase();
+            let acronym_end =
+                prev.is_uppercase() && cur.is_uppercase() && next.is_some_and(char::is_lowercase);
+            let digit_edge = prev.is_numeric() != cur.is_numeric();
+            if hump || acronym_end || digit_edge {
+                parts.push(lower(&chars[start..i]));
+                start = i;
+            }
+        }
+        if start < chars.len() {
+            parts.push(lower(&chars[start..]));
+        }
+    }
+    parts
+}
+
+fn lower(chars: &[char]) -> String {
+    chars.iter().flat_map(|c| c.to_lowercase()).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Query syntax
+// ---------------------------------------------------------------------------------------------
+
+/// Why a query cannot be searched. Displayed to the user as recall status `error`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueryError {
+    /// Nothing but whitespace was given.
+    #[error("the query is empty; pass a few distinctive words, e.g. csep recall \"retry timeout\"")]
+    Empty,
+    /// The query is longer than [`MAX_QUERY_CHARS`].
+    #[error(
+        "the query is {chars} characters long, more than the {max} allowed; search with a few \
+         distinctive words instead of a whole text"
+    )]
+    TooLong {
+        /// Length of the query, in characters.
+        chars: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Every clause is an exclusion (`-word`), so there is nothing to search for.
+    #[error(
+        "the query only excludes words (-word); add at least one word to search for, \
+         e.g. \"deploy -staging\""
+    )]
+    OnlyExclusions,
+}
+
+/// One clause of a query, as the user wrote it.
+#[derive(Debug, PartialEq, Eq)]
+enum Clause<'a> {
+    /// A bare word: optional (OR).
+    Word(&'a str),
+    /// `"…"`: required, its words adjacent and in order.
+    Phrase(&'a str),
+    /// `-word` or `-"…"`: rows containing it are dropped.
+    Exclude(&'a str),
+}
+
+/// Splits a query into clauses. An unclosed `"` runs to the end of the query (lenient: the
+/// user's intent is clear), and a `-` that is not followed by a clause is ignored.
+fn parse_clauses(query: &str) -> Vec<Clause<'_>> {
+    let mut clauses = Vec::new();
+    let mut rest = query;
+    loop {
+        rest = rest.trim_start();
+        if rest.is_empty() {
+            break;
+        }
+        let negated = rest.starts_with('-');
+        if negated {
+            rest = &rest[1..];
+            if rest.is_empty() || rest.starts_with(char::is_whitespace) {
+                continue;
+            }
+        }
+        let (text, phrase) = if let Some(inner) = rest.strip_prefix('"') {
+            let end = inner.find('"').unwrap_or(inner.len());
+            let text = &inner[..end];
+            rest = inner.get(end + 1..).unwrap_or("");
+            (text, true)
+        } else {
+            let end = rest
+                .find(|c: char| c.is_whitespace() || c == '"')
+                .unwrap_or(rest.len());
+            let text = &rest[..end];
+            rest = &rest[end..];
+            (text, false)
+        };
+        clauses.push(match (negated, phrase) {
+            (true, _) => Clause::Exclude(text),
+            (false, true) => Clause::Phrase(text),
+            (false, false) => Clause::Word(text),
+        });
+    }
+    clauses
+}
+
+fn quote_phrase(terms: &[String]) -> String {
+    format!("\"{}\"", terms.join(" ").replace('"', "\"\""))
+}
+
+/// Builds the FTS5 MATCH string for a user query.
+///
+/// Semantics: bare words are ORed (a row needs one of them; BM25 ranks rows with more of them
+/// higher); a `"quoted phrase"` is required, its words adjacent and in order; `-word` or
+/// `-"phrase"` drops rows that contain it. Words go through [`analyze`], so stemming, identifier
+/// splitting and CJK segmentation apply to queries exactly as to the index, and FTS5 operators
+/// typed by the user (`NEAR`, `AND`, `*`, `col:`) are plain words or nothing.
+///
+/// Returns `Ok(None)` when the query has no searchable word (only stop words or punctuation):
+/// a clear "nothing to search", not an error. At most [`MAX_QUERY_TERMS`] distinct optional
+/// terms are kept. The string must be bound as a parameter, never spliced into SQL.
+pub fn match_expr(query: &str) -> Result<Option<String>, QueryError> {
+    let query = query.trim();
+    if query.is_empty() {
+        return Err(QueryError::Empty);
+    }
+    let chars = query.chars().count();
+    if chars > MAX_QUERY_CHARS {
+        return Err(QueryError::TooLong {
+            chars,
+            max: MAX_QUERY_CHARS,
+        });
+    }
+    let mut words = String::new();
+    let mut required = Vec::new();
+    let mut excluded = Vec::new();
+    let mut had_exclusion = false;
+    for clause in parse_clauses(query) {
+        match clause {
+            Clause::Word(text) => {
+                words.push_str(text);
+                words.push(' ');
+            }
+            Clause::Phrase(text) => {
+                let terms = analyze(text);
+                if !terms.is_empty() {
+                    required.push(quote_phrase(&terms));
+                }
+            }
+            Clause::Exclude(text) => {
+                had_exclusion = true;
+                let terms = analyze(text);
+                if !terms.is_empty() {
+                    excluded.push(quote_phrase(&terms));
+                }
+            }
+        }
+    }
+    let mut seen = HashSet::new();
+    let mut optional: Vec<String> = analyze(&words)
+        .into_iter()
+        .filter(|t| seen.insert(t.clone()))
+        .take(MAX_QUERY_TERMS)
+        .map(|t| quote_phrase(std::slice::from_ref(&t)))
+        .collect();
+    required.dedup();
+    if optional.is_empty() && required.is_empty() {
+        return if had_exclusion && !excluded.is_empty() {
+            Err(QueryError::OnlyExclusions)
+        } else {
+            Ok(None)
+        };
+    }
+    let positive = if required.is_empty() {
+        optional.join(" OR ")
+    } else if optional.is_empty() && required.len() == 1 {
+        required[0].clone()
+    } else {
+        // The phrases are required (ANDed); ORing them again with the optional words makes BM25
+        // score the optional words too without making any of them required.
+        let all_and = required.join(" AND ");
+        let mut any = required.clone();
+        any.append(&mut optional);
+        format!("{all_and} AND ({})", any.join(" OR "))
+    };
+    if excluded.is_empty() {
+        Ok(Some(positive))
+    } else {
+        Ok(Some(format!(
+            "({positive}) NOT ({})",
+            excluded.join(" OR ")
+        )))
+    }
+}
+
+/// The distinct terms of a query's bare words and phrases (not its exclusions), in order: what
+/// ranking counts as "query terms" when it measures how much of a query a hit covers.
+pub fn query_terms(query: &str) -> Vec<String> {
+    let mut seen = HashSet::new();
+    let mut terms = Vec::new();
+    for clause in parse_clauses(query) {
+        if let Clause::Word(text) | Clause::Phrase(text) = clause {
+            for term in analyze(text) {
+                if seen.insert(term.clone()) {
+                    terms.push(term);
+                }
+            }
+        }
+    }
+    terms.truncate(MAX_QUERY_TERMS);
+    terms
+}
+
+#[cfg(test)]
+#[path = "analyze_tests.rs"]
+mod tests;

@@ -1,0 +1,250 @@
+use pretty_assertions::assert_eq;
+use rstest::rstest;
+
+use super::*;
+
+fn terms(text: &str) -> Vec<String> {
+    analyze(text)
+}
+
+#[rstest]
+#[case::plural_and_gerund("Retries running tests", &["retri", "run", "test"])]
+#[case::stop_words_dropped("how do we run the tests", &["run", "test"])]
+#[case::unicode_lowercase("ÉCOLE STRASSE Ωmega", &["école", "strass", "ωmega"])]
+#[case::question_words_dropped("what is the deploy command", &["deploy", "command"])]
+#[case::only_stop_words("the and of to", &[])]
+#[case::punctuation_only("?!… ,;", &[])]
+fn english_text_is_lowercased_stemmed_and_stripped_of_stop_words(
+    #[case] text: &str,
+    #[case] expected: &[&str],
+) {
+    assert_eq!(terms(text), expected);
+}
+
+#[rstest]
+#[case::snake_case("retry_policy", &["retrypolicy", "retri", "polici"])]
+#[case::camel_case("parseFileFrom", &["parsefilefrom", "pars", "file"])]
+#[case::acronym("HTTPServer", &["httpserver", "http", "server"])]
+#[case::dotted_file("hooks.json", &["hooksjson", "hook", "json"])]
+#[case::path("src/recall/analyze.rs", &["srcrecallanalyzers", "src", "recal", "analyz", "rs"])]
+#[case::rust_path("std::env::var", &["stdenvvar", "std", "env", "var"])]
+#[case::letter_digit("phase2", &["phase2", "phase", "2"])]
+#[case::trailing_dot_is_punctuation("done.", &["done"])]
+#[case::leading_dash_is_punctuation("--all-projects", &["allprojects", "project"])]
+fn identifiers_keep_their_whole_form_and_yield_their_parts(
+    #[case] text: &str,
+    #[case] expected: &[&str],
+) {
+    assert_eq!(terms(text), expected);
+}
+
+#[test]
+fn chinese_is_segmented_into_words() {
+    assert_eq!(terms("订单超时重试"), ["订单", "超时", "重试"]);
+    assert_eq!(terms("订单 超时 重试"), ["订单", "超时", "重试"]);
+}
+
+#[test]
+fn chinese_function_words_are_dropped_and_glued_latin_is_split_off() {
+    let got = terms("这个仓库之前phase2 hooks怎么设计的");
+    for expected in ["仓库", "phase2", "hook", "设计"] {
+        assert!(
+            got.iter().any(|t| t == expected),
+            "{expected} missing in {got:?}"
+        );
+    }
+    for dropped in ["的", "这个", "怎么"] {
+        assert!(
+            !got.iter().any(|t| t == dropped),
+            "{dropped} kept in {got:?}"
+        );
+    }
+}
+
+#[test]
+fn full_width_ascii_is_folded() {
+    assert_eq!(terms("ｐｈａｓｅ２"), ["phase2", "phase", "2"]);
+}
+
+#[test]
+fn every_term_is_letters_and_digits_only() {
+    let text = "a:b \"NEAR(x y)\" *glob* col:val -neg ^start {x} [REDACTED:aws-access-key] \
+                订单-超时 e-mail user's O'Brien http://example.com/a?b=c#d 😀 \u{0301}";
+    for term in analyze(text) {
+        assert!(!term.is_empty());
+        assert!(
+            term.chars().all(char::is_alphanumeric),
+            "term {term:?} has FTS syntax characters"
+        );
+    }
+}
+
+#[test]
+fn blobs_do_not_become_terms() {
+    let blob = "QmFzZTY0".repeat(20);
+    assert_eq!(terms(&blob), Vec::<String>::new());
+}
+
+#[test]
+fn text_without_cjk_never_needs_the_segmenter() {
+    assert!(!has_cjk("plain ascii and Ünïcödé"));
+    assert!(has_cjk("mixed 订单"));
+    assert!(has_cjk("カタカナ"));
+}
+
+#[test]
+fn terms_for_index_joins_with_spaces() {
+    assert_eq!(
+        terms_for_index("Retry the order_timeout"),
+        "retri ordertimeout order timeout"
+    );
+}
+
+#[rstest]
+#[case::one_word("retry", Some(r#""retri""#))]
+#[case::words_are_ored("order timeout retry", Some(r#""order" OR "timeout" OR "retri""#))]
+#[case::duplicates_once("retry retries retrying", Some(r#""retri""#))]
+#[case::chinese("订单超时重试", Some(r#""订单" OR "超时" OR "重试""#))]
+#[case::phrase_alone(r#""run the tests""#, Some(r#""run test""#))]
+#[case::phrase_and_words(
+    r#""order timeout" retry"#,
+    Some(r#""order timeout" AND ("order timeout" OR "retri")"#)
+)]
+#[case::exclusion("deploy -staging", Some(r#"("deploy") NOT ("stage")"#))]
+#[case::excluded_phrase(
+    r#"deploy -"staging cluster""#,
+    Some(r#"("deploy") NOT ("stage cluster")"#)
+)]
+#[case::identifier("hooks.json", Some(r#""hooksjson" OR "hook" OR "json""#))]
+#[case::column_filter_is_a_word("title:foo", Some(r#""titlefoo" OR "titl" OR "foo""#))]
+#[case::colon_between_stop_words("a:b", Some(r#""ab" OR "b""#))]
+#[case::near_is_a_word("NEAR(deploy staging)", Some(r#""near" OR "deploy" OR "stage""#))]
+#[case::star_is_dropped("deploy*", Some(r#""deploy""#))]
+#[case::operators_are_stop_words(
+    "deploy AND NOT staging OR prod",
+    Some(r#""deploy" OR "stage" OR "prod""#)
+)]
+#[case::unclosed_quote_runs_to_the_end(
+    r#"retry "order timeout"#,
+    Some(r#""order timeout" AND ("order timeout" OR "retri")"#)
+)]
+#[case::lone_quote(r#"""#, None)]
+#[case::lone_star("*", None)]
+#[case::lone_dash("-", None)]
+#[case::lone_colon(":", None)]
+#[case::only_stop_words("how do we do it", None)]
+#[case::excluded_stop_word("-the", None)]
+fn match_expr_builds_quoted_or_expressions(#[case] query: &str, #[case] expected: Option<&str>) {
+    assert_eq!(match_expr(query).unwrap().as_deref(), expected);
+}
+
+#[rstest]
+#[case::empty("", QueryError::Empty)]
+#[case::blank("   \t\n", QueryError::Empty)]
+#[case::only_exclusions("-deploy -staging", QueryError::OnlyExclusions)]
+fn match_expr_rejects_unsearchable_queries_with_a_reason(
+    #[case] query: &str,
+    #[case] expected: QueryError,
+) {
+    assert_eq!(match_expr(query).unwrap_err(), expected);
+}
+
+#[test]
+fn a_ten_kilobyte_query_is_too_long() {
+    let query = "retry ".repeat(10 * 1024 / 6);
+    assert_eq!(
+        match_expr(&query).unwrap_err(),
+        QueryError::TooLong {
+            chars: query.trim().chars().count(),
+            max: MAX_QUERY_CHARS
+        }
+    );
+}
+
+#[test]
+fn long_queries_keep_at_most_the_term_cap() {
+    let query: String = (0..100).map(|i| format!("word{i} ")).collect();
+    let expr = match_expr(&query).unwrap().unwrap();
+    assert_eq!(expr.matches(" OR ").count() + 1, MAX_QUERY_TERMS);
+}
+
+#[test]
+fn every_match_expr_is_accepted_by_fts5() {
+    let conn = rusqlite::Connection::open_in_memory().unwrap();
+    conn.execute_batch(
+        "CREATE VIRTUAL TABLE t USING fts5(terms, tokenize = 'unicode61 remove_diacritics 0');",
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO t (terms) VALUES (?1)",
+        [terms_for_index("order timeout retry")],
+    )
+    .unwrap();
+    for query in [
+        "\"",
+        "*",
+        "NEAR",
+        "NEAR(a b, 3)",
+        "-",
+        ":",
+        "a:b",
+        "col:x",
+        "^start",
+        "x OR",
+        "AND",
+        "(x",
+        "x)",
+        "\"unbalanced",
+        "a\"b\"c",
+        "-\"x\"y",
+        "{a b}",
+        "+x",
+        "订单\"超时",
+        "retry -\"\"",
+        "' OR 1=1 --",
+    ] {
+        if let Ok(Some(expr)) = match_expr(query) {
+            let result: rusqlite::Result<i64> =
+                conn.query_row("SELECT count(*) FROM t WHERE t MATCH ?1", [&expr], |r| {
+                    r.get(0)
+                });
+            assert!(result.is_ok(), "query {query:?} gave {expr:?}: {result:?}");
+        }
+    }
+}
+
+#[test]
+fn a_segmented_chinese_query_finds_spaced_chinese_text() {
+    let conn = rusqlite::Connection::open_in_memory().unwrap();
+    conn.execute_batch(
+        "CREATE VIRTUAL TABLE t USING fts5(terms, tokenize = 'unicode61 remove_diacritics 0');",
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO t (rowid, terms) VALUES (1, ?1)",
+        [terms_for_index("订单 超时 重试 的策略")],
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO t (rowid, terms) VALUES (2, ?1)",
+        [terms_for_index("无关的内容")],
+    )
+    .unwrap();
+    let expr = match_expr("订单超时重试").unwrap().unwrap();
+    let rows: Vec<i64> = conn
+        .prepare("SELECT rowid FROM t WHERE t MATCH ?1")
+        .unwrap()
+        .query_map([&expr], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(rows, [1]);
+}
+
+#[test]
+fn query_terms_skip_exclusions() {
+    assert_eq!(
+        query_terms("deploy \"order timeout\" -staging"),
+        ["deploy", "order", "timeout"]
+    );
+}
