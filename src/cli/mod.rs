@@ -15,6 +15,7 @@ pub mod install;
 pub mod output;
 pub mod project_cmd;
 pub mod status;
+pub mod worker_cmd;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -208,7 +209,7 @@ fn run(ctx: &Ctx, command: Command) -> anyhow::Result<u8> {
             "the suggestion queue arrives with the compiler",
         ),
         Command::Scan(_) => not_yet("scan", "scanning projects arrives with the compiler"),
-        Command::Worker(_) => not_yet("worker", "the background worker arrives with the hooks"),
+        Command::Worker(args) => worker_cmd::run(ctx, &args),
         Command::Recall(_) => not_yet("recall", "recall arrives with the archive and index"),
         Command::RecallTrigger(_) => not_yet(
             "recall-trigger",

@@ -48,7 +48,11 @@ impl FakeModel {
                 }
             }
         });
-        FakeModel { port, requests, stop }
+        FakeModel {
+            port,
+            requests,
+            stop,
+        }
     }
 
     /// Base URL for Codex (`…/v1`).
@@ -91,7 +95,13 @@ fn handle(
     reader.read_line(&mut request_line)?;
     let mut parts = request_line.split_whitespace();
     let method = parts.next().unwrap_or("").to_owned();
-    let path = parts.next().unwrap_or("").split('?').next().unwrap_or("").to_owned();
+    let path = parts
+        .next()
+        .unwrap_or("")
+        .split('?')
+        .next()
+        .unwrap_or("")
+        .to_owned();
     let mut content_length = 0usize;
     loop {
         let mut line = String::new();
@@ -107,7 +117,10 @@ fn handle(
     let mut body = vec![0u8; content_length];
     reader.read_exact(&mut body)?;
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    requests.lock().expect("lock").push((path.clone(), body.clone()));
+    requests
+        .lock()
+        .expect("lock")
+        .push((path.clone(), body.clone()));
     let mut out = stream;
     let n = {
         let mut c = counter.lock().expect("lock");
@@ -116,13 +129,23 @@ fn handle(
     };
     match (method.as_str(), path.as_str()) {
         ("POST", p) if p.ends_with("/responses") => responses(&mut out, &body, n),
-        ("POST", p) if p.ends_with("/count_tokens") => json_reply(&mut out, 200, &json!({"input_tokens": 100})),
-        ("POST", p) if p.ends_with("/messages") => messages(&mut out, &body, n),
-        ("GET", p) if p.ends_with("/models") => {
-            json_reply(&mut out, 200, &json!({"models": [], "data": [], "has_more": false}))
+        ("POST", p) if p.ends_with("/count_tokens") => {
+            json_reply(&mut out, 200, &json!({"input_tokens": 100}))
         }
-        ("HEAD", _) => out.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"),
-        _ => json_reply(&mut out, 404, &json!({"error": {"message": format!("not found: {path}")}})),
+        ("POST", p) if p.ends_with("/messages") => messages(&mut out, &body, n),
+        ("GET", p) if p.ends_with("/models") => json_reply(
+            &mut out,
+            200,
+            &json!({"models": [], "data": [], "has_more": false}),
+        ),
+        ("HEAD", _) => {
+            out.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+        }
+        _ => json_reply(
+            &mut out,
+            404,
+            &json!({"error": {"message": format!("not found: {path}")}}),
+        ),
     }
 }
 
@@ -171,7 +194,12 @@ fn user_texts(body: &Value, key: &str) -> String {
 }
 
 fn last_user_text(body: &Value, key: &str) -> String {
-    user_texts(body, key).lines().filter(|l| !l.trim().is_empty()).last().unwrap_or("").to_owned()
+    user_texts(body, key)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .last()
+        .unwrap_or("")
+        .to_owned()
 }
 
 fn answer_text(body: &Value) -> String {
@@ -200,77 +228,149 @@ fn answer_text(body: &Value) -> String {
 
 fn responses(out: &mut TcpStream, body: &Value, n: u32) -> std::io::Result<()> {
     let has_tool_output = body["input"].as_array().into_iter().flatten().any(|i| {
-        matches!(i["type"].as_str(), Some("function_call_output" | "custom_tool_call_output"))
+        matches!(
+            i["type"].as_str(),
+            Some("function_call_output" | "custom_tool_call_output")
+        )
     });
     let wants_tool = user_texts(body, "input").contains("RUN_TOOL") && !has_tool_output;
     let model = body["model"].as_str().unwrap_or("fake-model").to_owned();
     let id = format!("resp_{n}");
     sse_head(out)?;
-    sse(out, &json!({"type": "response.created", "response": {"id": id, "object": "response", "model": model, "status": "in_progress"}}))?;
+    sse(
+        out,
+        &json!({"type": "response.created", "response": {"id": id, "object": "response", "model": model, "status": "in_progress"}}),
+    )?;
     if wants_tool {
-        let names: Vec<&str> =
-            body["tools"].as_array().into_iter().flatten().filter_map(|t| t["name"].as_str()).collect();
+        let names: Vec<&str> = body["tools"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t["name"].as_str())
+            .collect();
         let (name, args) = if names.contains(&"exec_command") {
             ("exec_command", json!({"cmd": "echo tool-ran"}))
         } else {
-            ("shell", json!({"command": ["bash", "-lc", "echo tool-ran"]}))
+            (
+                "shell",
+                json!({"command": ["bash", "-lc", "echo tool-ran"]}),
+            )
         };
         let item = json!({"type": "function_call", "id": format!("fc_{n}"), "call_id": format!("call_{n}"),
             "name": name, "arguments": args.to_string(), "status": "completed"});
-        sse(out, &json!({"type": "response.output_item.added", "output_index": 0, "item": item}))?;
-        sse(out, &json!({"type": "response.output_item.done", "output_index": 0, "item": item}))?;
+        sse(
+            out,
+            &json!({"type": "response.output_item.added", "output_index": 0, "item": item}),
+        )?;
+        sse(
+            out,
+            &json!({"type": "response.output_item.done", "output_index": 0, "item": item}),
+        )?;
     } else {
         let text = answer_text(body);
         let mid = format!("msg_{n}");
-        sse(out, &json!({"type": "response.output_item.added", "output_index": 0,
-            "item": {"type": "message", "id": mid, "role": "assistant", "status": "in_progress", "content": []}}))?;
-        sse(out, &json!({"type": "response.content_part.added", "item_id": mid, "output_index": 0, "content_index": 0,
-            "part": {"type": "output_text", "text": "", "annotations": []}}))?;
-        sse(out, &json!({"type": "response.output_text.delta", "item_id": mid, "output_index": 0, "content_index": 0, "delta": text}))?;
-        sse(out, &json!({"type": "response.output_text.done", "item_id": mid, "output_index": 0, "content_index": 0, "text": text}))?;
-        sse(out, &json!({"type": "response.output_item.done", "output_index": 0,
+        sse(
+            out,
+            &json!({"type": "response.output_item.added", "output_index": 0,
+            "item": {"type": "message", "id": mid, "role": "assistant", "status": "in_progress", "content": []}}),
+        )?;
+        sse(
+            out,
+            &json!({"type": "response.content_part.added", "item_id": mid, "output_index": 0, "content_index": 0,
+            "part": {"type": "output_text", "text": "", "annotations": []}}),
+        )?;
+        sse(
+            out,
+            &json!({"type": "response.output_text.delta", "item_id": mid, "output_index": 0, "content_index": 0, "delta": text}),
+        )?;
+        sse(
+            out,
+            &json!({"type": "response.output_text.done", "item_id": mid, "output_index": 0, "content_index": 0, "text": text}),
+        )?;
+        sse(
+            out,
+            &json!({"type": "response.output_item.done", "output_index": 0,
             "item": {"type": "message", "id": mid, "role": "assistant", "status": "completed",
-                "content": [{"type": "output_text", "text": text, "annotations": []}]}}))?;
+                "content": [{"type": "output_text", "text": text, "annotations": []}]}}),
+        )?;
     }
-    sse(out, &json!({"type": "response.completed", "response": {"id": id, "object": "response", "model": model,
+    sse(
+        out,
+        &json!({"type": "response.completed", "response": {"id": id, "object": "response", "model": model,
         "status": "completed", "usage": {"input_tokens": 100, "input_tokens_details": {"cached_tokens": 0},
-        "output_tokens": 10, "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 110}}}))
+        "output_tokens": 10, "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 110}}}),
+    )
 }
 
 fn messages(out: &mut TcpStream, body: &Value, n: u32) -> std::io::Result<()> {
-    let offers_bash =
-        body["tools"].as_array().into_iter().flatten().any(|t| t["name"] == "Bash");
+    let offers_bash = body["tools"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|t| t["name"] == "Bash");
     let has_tool_result = body["messages"].as_array().into_iter().flatten().any(|m| {
-        m["content"].as_array().into_iter().flatten().any(|b| b["type"] == "tool_result")
+        m["content"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|b| b["type"] == "tool_result")
     });
     let wants_tool =
         offers_bash && last_user_text(body, "messages").contains("RUN_TOOL") && !has_tool_result;
     let model = body["model"].as_str().unwrap_or("claude-fake").to_owned();
     let mid = format!("msg_fake_{n}");
     let (block, stop) = if wants_tool {
-        (json!({"type": "tool_use", "id": format!("toolu_fake_{n}"), "name": "Bash",
-            "input": {"command": "echo tool-ran", "description": "fake tool call"}}), "tool_use")
+        (
+            json!({"type": "tool_use", "id": format!("toolu_fake_{n}"), "name": "Bash",
+            "input": {"command": "echo tool-ran", "description": "fake tool call"}}),
+            "tool_use",
+        )
     } else {
-        (json!({"type": "text", "text": answer_text(body)}), "end_turn")
+        (
+            json!({"type": "text", "text": answer_text(body)}),
+            "end_turn",
+        )
     };
     let usage = json!({"input_tokens": 100, "output_tokens": 10, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0});
     if body["stream"] != true {
-        return json_reply(out, 200, &json!({"id": mid, "type": "message", "role": "assistant", "model": model,
-            "content": [block], "stop_reason": stop, "stop_sequence": null, "usage": usage}));
+        return json_reply(
+            out,
+            200,
+            &json!({"id": mid, "type": "message", "role": "assistant", "model": model,
+            "content": [block], "stop_reason": stop, "stop_sequence": null, "usage": usage}),
+        );
     }
     sse_head(out)?;
-    sse(out, &json!({"type": "message_start", "message": {"id": mid, "type": "message", "role": "assistant",
-        "model": model, "content": [], "stop_reason": null, "stop_sequence": null, "usage": usage}}))?;
+    sse(
+        out,
+        &json!({"type": "message_start", "message": {"id": mid, "type": "message", "role": "assistant",
+        "model": model, "content": [], "stop_reason": null, "stop_sequence": null, "usage": usage}}),
+    )?;
     if block["type"] == "text" {
-        sse(out, &json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}))?;
-        sse(out, &json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": block["text"]}}))?;
+        sse(
+            out,
+            &json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+        )?;
+        sse(
+            out,
+            &json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": block["text"]}}),
+        )?;
     } else {
-        sse(out, &json!({"type": "content_block_start", "index": 0, "content_block": {"type": "tool_use",
-            "id": block["id"], "name": "Bash", "input": {}}}))?;
-        sse(out, &json!({"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta",
-            "partial_json": block["input"].to_string()}}))?;
+        sse(
+            out,
+            &json!({"type": "content_block_start", "index": 0, "content_block": {"type": "tool_use",
+            "id": block["id"], "name": "Bash", "input": {}}}),
+        )?;
+        sse(
+            out,
+            &json!({"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta",
+            "partial_json": block["input"].to_string()}}),
+        )?;
     }
     sse(out, &json!({"type": "content_block_stop", "index": 0}))?;
-    sse(out, &json!({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": null}, "usage": {"output_tokens": 10}}))?;
+    sse(
+        out,
+        &json!({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": null}, "usage": {"output_tokens": 10}}),
+    )?;
     sse(out, &json!({"type": "message_stop"}))
 }

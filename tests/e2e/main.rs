@@ -9,6 +9,8 @@
 
 mod cli;
 mod config;
+mod fake_model;
 mod hooks;
+mod real_clients;
 mod status;
 mod support;
