@@ -165,6 +165,9 @@ pub fn with_hooks(mut doc: RawTopLevel, hooks: serde_json::Map<String, Value>) -
         doc.shift_remove("hooks");
     } else {
         let text = serde_json::to_string_pretty(&Value::Object(hooks)).unwrap_or_default();
+        // Nest the pretty text one level deeper so the file reads as one pretty document (JSON
+        // strings cannot hold raw newlines, so indenting by line is safe).
+        let text = text.replace('\n', "\n  ");
         if let Ok(raw) = RawValue::from_string(text) {
             doc.insert("hooks".to_owned(), raw);
         }

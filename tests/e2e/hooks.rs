@@ -51,3 +51,215 @@ fn a_hook_with_an_unwritable_home_still_exits_zero() {
     assert!(out.status.success());
     assert!(stdout_json(&out).is_object());
 }
+
+fn stop_payload(cwd: &std::path::Path, stop_hook_active: bool) -> String {
+    serde_json::json!({
+        "session_id": "01a214b8-5653-74a0-a12e-e527f4a4c79e",
+        "turn_id": "01a214b8-5682-7763-9b34-148b6c2c4406",
+        "transcript_path": cwd.join("rollout-2026-11-25T21-59-14-x.jsonl"),
+        "cwd": cwd,
+        "hook_event_name": "Stop",
+        "model": "fake-model",
+        "stop_hook_active": stop_hook_active,
+        "last_assistant_message": "done; the key is sk-proj-abcdefghijklmnopqrstuvwx1234"
+    })
+    .to_string()
+}
+
+fn stop_rows(t: &TestHome) -> Vec<(String, Option<String>, String)> {
+    let conn = rusqlite::Connection::open(t.home().join("csep.db")).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT status, error, payload FROM stop_events ORDER BY id")
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[test]
+fn stop_records_one_pending_event_without_message_text() {
+    let t = TestHome::new();
+    let work = t.scratch().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let out = t
+        .csep(&["hook", "stop"])
+        .env("CSEP_NO_SPAWN_WORKER", "1")
+        .write_stdin(stop_payload(&work, false))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "{}");
+    let rows = stop_rows(&t);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].0, "pending");
+    assert!(
+        !rows[0].2.contains("sk-proj"),
+        "the payload kept message text: {}",
+        rows[0].2
+    );
+    assert!(rows[0].2.contains("01a214b8-5682-7763-9b34-148b6c2c4406"));
+}
+
+#[test]
+fn a_refired_stop_and_a_csep_child_session_are_recorded_but_skipped() {
+    let t = TestHome::new();
+    let work = t.scratch().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    t.csep(&["hook", "stop"])
+        .env("CSEP_NO_SPAWN_WORKER", "1")
+        .write_stdin(stop_payload(&work, true))
+        .assert()
+        .success();
+    t.csep(&["hook", "stop"])
+        .env("CSEP_NO_SPAWN_WORKER", "1")
+        .env("CSEP_CHILD_SESSION", "1")
+        .write_stdin(stop_payload(&work, false))
+        .assert()
+        .success();
+    let rows = stop_rows(&t);
+    assert_eq!(
+        rows.iter().map(|r| r.0.as_str()).collect::<Vec<_>>(),
+        ["skipped", "skipped"]
+    );
+    assert!(rows[0].1.as_deref().unwrap().contains("stop_hook_active"));
+    assert!(rows[1].1.as_deref().unwrap().contains("spawned by csep"));
+}
+
+#[test]
+fn stop_starts_the_worker_which_archives_the_transcript() {
+    let t = TestHome::new();
+    let work = t.scratch().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let rollout = work.join("rollout-2026-11-25T21-59-14-x.jsonl");
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/codex/rollout-with-tool-call-and-stop-block.jsonl"
+        ),
+        &rollout,
+    )
+    .unwrap();
+    t.csep(&["hook", "stop", "--host", "codex"])
+        .write_stdin(stop_payload(&work, false))
+        .assert()
+        .success();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while stop_rows(&t)[0].0 != "done" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "worker did not finish: {:?}",
+            stop_rows(&t)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let conn = rusqlite::Connection::open(t.home().join("csep.db")).unwrap();
+    let messages: i64 = conn
+        .query_row("SELECT count(*) FROM messages", [], |r| r.get(0))
+        .unwrap();
+    assert!(messages > 5, "{messages}");
+    let receipt: String = conn
+        .query_row(
+            "SELECT status FROM receipts WHERE kind = 'worker'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(receipt, "ok");
+}
+
+#[test]
+fn session_start_injects_seeded_memory_in_each_hosts_shape() {
+    let t = TestHome::new();
+    let work = t.scratch().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let db = t.home().join("csep.db");
+    let store = csep::store::db::Store::open(&db).unwrap();
+    let identity = csep::store::identity::RepoIdentity::resolve(&work).unwrap();
+    let project =
+        csep::store::project::upsert(&store, &identity, "2026-11-25T00:00:00.000Z").unwrap();
+    store
+        .conn()
+        .execute(
+            "INSERT INTO memory_entries (id, scope, project_id, kind, summary, content, normalized, \
+             created_at, updated_at) VALUES ('m_1', 'project', ?1, 'command', 'Use make check', '', \
+             'use make check', 't', '2026-11-25T00:00:00.000Z')",
+            [&project.id],
+        )
+        .unwrap();
+    drop(store);
+    let payload = serde_json::json!({"session_id": "s-1", "cwd": work, "hook_event_name": "SessionStart", "source": "startup"});
+    for host in ["codex", "claude"] {
+        let out = t
+            .csep(&["hook", "session-start", "--host", host])
+            .write_stdin(payload.to_string())
+            .output()
+            .unwrap();
+        let v = stdout_json(&out);
+        assert_eq!(
+            v["hookSpecificOutput"]["hookEventName"], "SessionStart",
+            "{host}"
+        );
+        let context = v["hookSpecificOutput"]["additionalContext"]
+            .as_str()
+            .unwrap();
+        assert!(
+            context.contains("[m_1] command: Use make check"),
+            "{context}"
+        );
+    }
+    // The reference's command prints the same shape.
+    let out = t
+        .reference(&["session-start", "--from-stdin"])
+        .write_stdin(payload.to_string())
+        .output()
+        .unwrap();
+    assert!(stdout_json(&out)["hookSpecificOutput"]["additionalContext"].is_string());
+    let injected: i64 = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row(
+            "SELECT count(*) FROM hook_injections WHERE entry_id = 'm_1'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    // One row per (host, session, entry): the codex run, and the claude runs (the reference's
+    // command detects this payload, with no Codex-only field, as Claude's) deduplicated.
+    assert_eq!(injected, 2);
+}
+
+#[test]
+fn a_locked_database_costs_the_hook_its_busy_timeout_not_the_session() {
+    let t = TestHome::new();
+    let work = t.scratch().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    drop(csep::store::db::Store::open(&t.home().join("csep.db")).unwrap());
+    let conn = rusqlite::Connection::open(t.home().join("csep.db")).unwrap();
+    conn.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let out = t
+        .csep(&["hook", "stop"])
+        .env("CSEP_NO_SPAWN_WORKER", "1")
+        .write_stdin(stop_payload(&work, false))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "{}");
+    conn.execute_batch("ROLLBACK").unwrap();
+    let log = std::fs::read_to_string(t.home().join("logs/csep.log")).unwrap();
+    assert!(log.contains("\"outcome\":\"error\""), "{log}");
+}
+
+#[test]
+fn a_deleted_cwd_still_gets_a_valid_answer() {
+    let t = TestHome::new();
+    let gone = t.scratch().join("gone");
+    let payload =
+        serde_json::json!({"session_id": "s", "cwd": gone, "hook_event_name": "SessionStart"});
+    let out = t
+        .csep(&["hook", "session-start"])
+        .write_stdin(payload.to_string())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(stdout_json(&out).is_object());
+}
