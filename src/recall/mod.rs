@@ -3,10 +3,12 @@
 //! [`analyze`] is the one analyzer shared by every FTS writer and every query; [`search`] ranks
 //! memory entries, recall entries and archived sessions; [`render`] turns results into
 //! Markdown for models or JSON for tools; [`auto`] decides recall without being asked (the
-//! `recall-trigger` detector and the UserPromptSubmit auto-recall).
+//! `recall-trigger` detector and the UserPromptSubmit auto-recall); [`eval`] measures retrieval
+//! quality on labelled fixtures.
 
 pub mod analyze;
 pub mod auto;
+pub mod eval;
 pub mod render;
 pub mod search;
 

@@ -267,6 +267,7 @@ pub fn search(
     for hit in &mut hits {
         if let Some(detail) = &mut hit.session {
             fill_window(conn, detail, opts)?;
+            hit.summary = session_summary(detail, &hit.content);
         }
     }
     Ok(SearchOutcome {
@@ -834,6 +835,24 @@ fn fill_window(
         detail.messages.push(m);
     }
     Ok(())
+}
+
+/// A session's one-line summary: its best hit when the user or the agent wrote it, else the
+/// user message nearest before it in the window (a tool call's JSON is a poor title).
+fn session_summary(detail: &SessionDetail, fallback: &str) -> String {
+    let hit = detail.messages.iter().position(|m| m.is_hit);
+    let spoken = |m: &&WindowMessage| m.origin == "user" || m.origin == "agent";
+    let best = hit
+        .and_then(|i| detail.messages.get(i))
+        .filter(spoken)
+        .or_else(|| {
+            let upto = hit.unwrap_or(detail.messages.len());
+            detail.messages[..upto]
+                .iter()
+                .rev()
+                .find(|m| m.origin == "user")
+        });
+    first_line(best.map_or(fallback, |m| m.text.as_str()), 120)
 }
 
 /// Records that entries were injected into a session by recall: `use_count + 1` and
