@@ -357,8 +357,8 @@ pub struct RecallArgs {
     /// exclusions after `--` or inside --query (`csep recall deploy -- -staging`).
     #[arg(value_name = "QUERY", num_args = 0..)]
     pub words: Vec<String>,
-    /// The query, as a flag (reference-compatible).
-    #[arg(long, value_name = "Q", conflicts_with = "words")]
+    /// The query, as a flag (reference-compatible); may start with `-` (an exclusion).
+    #[arg(long, value_name = "Q", conflicts_with = "words", allow_hyphen_values = true)]
     pub query: Option<String>,
     /// Project directory (default: the current directory).
     #[arg(long, value_name = "DIR")]
@@ -409,7 +409,7 @@ pub enum RecallScopeArg {
 #[derive(Debug, Args)]
 pub struct RecallTriggerArgs {
     /// The user's prompt.
-    #[arg(long, value_name = "Q")]
+    #[arg(long, value_name = "Q", allow_hyphen_values = true)]
     pub query: String,
     /// Project directory.
     #[arg(long, value_name = "DIR")]

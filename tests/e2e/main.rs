@@ -10,5 +10,6 @@
 mod cli;
 mod config;
 mod hooks;
+mod recall;
 mod status;
 mod support;
