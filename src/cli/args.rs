@@ -123,7 +123,7 @@ pub enum Command {
     // ---- recall ------------------------------------------------------------------------------
     /// Search memory and past sessions.
     #[command(
-        after_help = "Examples:\n  csep recall how do we run the integration tests\n  csep recall \"订单超时重试\" --top-k 5 --format json\n  codex-self-evolution recall --query \"deploy\" --cwd ~/code/app"
+        after_help = "Examples:\n  csep recall how do we run the integration tests\n  csep recall \"订单超时重试\" --top-k 5 --format json\n  csep recall --scope sessions --since 14d -- deploy -staging\n  codex-self-evolution recall --query \"deploy\" --cwd ~/code/app"
     )]
     Recall(RecallArgs),
 
@@ -193,7 +193,7 @@ pub enum Command {
     /// Evaluate recall or the compiler against fixtures.
     #[command(
         subcommand,
-        after_help = "Examples:\n  csep eval compiler --fixture tests/fixtures/compiler_replay/luna_tp.json"
+        after_help = "Examples:\n  csep eval recall --fixture tests/fixtures/recall_eval\n  csep eval compiler --fixture tests/fixtures/compiler_replay/luna_tp.json"
     )]
     Eval(EvalCommand),
 
@@ -212,7 +212,7 @@ pub enum Command {
     /// Import state from another tool.
     #[command(
         subcommand,
-        after_help = "Examples:\n  csep import reference --from ~/.codex-self-evolution"
+        after_help = "Examples:\n  csep import reference --from ~/.codex-self-evolution\n  csep import codex-sessions --since 30d\n  csep import claude-sessions --dir ~/.claude/projects"
     )]
     Import(ImportCommand),
 
@@ -353,11 +353,12 @@ pub struct WorkerArgs {
 /// `recall`.
 #[derive(Debug, Args)]
 pub struct RecallArgs {
-    /// The query (words are joined with spaces).
+    /// The query (words are joined with spaces). Quote `"a phrase"` to require it; put
+    /// exclusions after `--` or inside --query (`csep recall deploy -- -staging`).
     #[arg(value_name = "QUERY", num_args = 0..)]
     pub words: Vec<String>,
-    /// The query, as a flag (reference-compatible).
-    #[arg(long, value_name = "Q", conflicts_with = "words")]
+    /// The query, as a flag (reference-compatible); may start with `-` (an exclusion).
+    #[arg(long, value_name = "Q", conflicts_with = "words", allow_hyphen_values = true)]
     pub query: Option<String>,
     /// Project directory (default: the current directory).
     #[arg(long, value_name = "DIR")]
@@ -374,13 +375,41 @@ pub struct RecallArgs {
     /// Search every project, not just the current one.
     #[arg(long)]
     pub all_projects: bool,
+    /// What to search: `project` (this project only), `global` (every project ranked
+    /// together), `sessions` (archived sessions only), `memory` (memory and recall entries only).
+    /// Default: this project first, other projects as a fallback.
+    #[arg(long, value_enum)]
+    pub scope: Option<RecallScopeArg>,
+    /// Only hits from this time on: a date (`2026-03-01`), an RFC 3339 time, or an age (`7d`,
+    /// `12h`, `2w`).
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// Only sessions of this host.
+    #[arg(long, value_enum)]
+    pub host: Option<HostArg>,
+    /// Character budget of the Markdown output.
+    #[arg(long, value_name = "CHARS", default_value_t = 6000)]
+    pub budget_chars: usize,
+}
+
+/// `csep recall --scope`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RecallScopeArg {
+    /// This project only (and the user's global memory).
+    Project,
+    /// Every project ranked together (this project still boosted).
+    Global,
+    /// Archived sessions only.
+    Sessions,
+    /// Memory and recall entries only.
+    Memory,
 }
 
 /// `recall-trigger`.
 #[derive(Debug, Args)]
 pub struct RecallTriggerArgs {
     /// The user's prompt.
-    #[arg(long, value_name = "Q")]
+    #[arg(long, value_name = "Q", allow_hyphen_values = true)]
     pub query: String,
     /// Project directory.
     #[arg(long, value_name = "DIR")]
@@ -632,11 +661,12 @@ pub enum InstallTarget {
 /// `eval …`.
 #[derive(Debug, Subcommand)]
 pub enum EvalCommand {
-    /// Measure recall quality on a labelled query set.
+    /// Measure recall quality on a labelled query set (hit@k, recall@k, MRR, nDCG@10).
     Recall {
-        /// Query set (JSON).
+        /// Fixture file (JSON: sessions, memory, questions with evidence ids), or a directory
+        /// whose `*.json` files are all evaluated.
         #[arg(long, value_name = "PATH")]
-        fixture: Option<PathBuf>,
+        fixture: PathBuf,
     },
     /// Replay a compiler fixture.
     Compiler(EvalCompilerArgs),
@@ -673,6 +703,22 @@ pub enum ImportCommand {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Archive existing Codex transcripts (`~/.codex/sessions/**/rollout-*.jsonl`).
+    CodexSessions(ImportSessionsArgs),
+    /// Archive existing Claude Code transcripts (`~/.claude/projects/**/*.jsonl`).
+    ClaudeSessions(ImportSessionsArgs),
+}
+
+/// `import codex-sessions` / `import claude-sessions`.
+#[derive(Debug, Args)]
+pub struct ImportSessionsArgs {
+    /// Directory to scan (default: `$CODEX_HOME/sessions` or `~/.codex/sessions` for Codex,
+    /// `$CLAUDE_CONFIG_DIR/projects` or `~/.claude/projects` for Claude Code).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Only files modified from this time on: a date, an RFC 3339 time, or an age (`30d`).
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
 }
 
 /// `migrate-worktrees`.

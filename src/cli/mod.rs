@@ -10,10 +10,13 @@
 
 pub mod args;
 pub mod config_cmd;
+pub mod eval;
 pub mod hook;
 pub mod install;
+pub mod import;
 pub mod output;
 pub mod project_cmd;
+pub mod recall;
 pub mod status;
 pub mod worker_cmd;
 
@@ -28,7 +31,7 @@ use tracing_subscriber::filter::LevelFilter;
 use crate::store::config::{self, LoadedConfig, Overrides};
 use crate::store::env::{Env, EnvProviderFile};
 use crate::store::paths::{HOME_ENV, Paths};
-use args::{Cli, Command};
+use args::{Cli, Command, EvalCommand, ImportCommand};
 
 /// What every command gets: resolved paths, the environment snapshot and global flags.
 #[derive(Debug)]
@@ -210,11 +213,8 @@ fn run(ctx: &Ctx, command: Command) -> anyhow::Result<u8> {
         ),
         Command::Scan(_) => not_yet("scan", "scanning projects arrives with the compiler"),
         Command::Worker(args) => worker_cmd::run(ctx, &args),
-        Command::Recall(_) => not_yet("recall", "recall arrives with the archive and index"),
-        Command::RecallTrigger(_) => not_yet(
-            "recall-trigger",
-            "recall arrives with the archive and index",
-        ),
+        Command::Recall(args) => recall::run(ctx, &args),
+        Command::RecallTrigger(args) => recall::run_trigger(ctx, &args),
         Command::Memory(_) => not_yet("memory", "the memory store arrives with the compiler"),
         Command::Skills(_) | Command::SkillSynthesize(_) => {
             not_yet("skills", "skill synthesis arrives in a later release")
@@ -223,12 +223,23 @@ fn run(ctx: &Ctx, command: Command) -> anyhow::Result<u8> {
         Command::Usage(_) => not_yet("usage", "the spend ledger arrives with the providers"),
         Command::Install(args) => install::run_install(ctx, &args),
         Command::Uninstall(args) => install::run_uninstall(ctx, &args),
-        Command::Eval(_) | Command::EvalCompiler(_) => {
-            not_yet("eval", "evaluation arrives with the compiler and recall")
-        }
+        Command::Eval(EvalCommand::Recall { fixture }) => eval::run_recall(ctx, &fixture),
+        Command::Eval(EvalCommand::Compiler(_)) | Command::EvalCompiler(_) => not_yet(
+            "eval compiler",
+            "compiler evaluation arrives with the compiler",
+        ),
         Command::Demo(_) => not_yet("demo", "the demo arrives once the loop is complete"),
         Command::Mcp => not_yet("mcp", "the MCP server arrives with recall"),
-        Command::Import(_) => not_yet("import", "importing the reference arrives with memory"),
+        Command::Import(ImportCommand::CodexSessions(args)) => {
+            import::run(ctx, crate::host::Host::Codex, &args)
+        }
+        Command::Import(ImportCommand::ClaudeSessions(args)) => {
+            import::run(ctx, crate::host::Host::Claude, &args)
+        }
+        Command::Import(ImportCommand::Reference { .. }) => not_yet(
+            "import reference",
+            "importing the reference arrives with memory",
+        ),
         Command::MigrateWorktrees(_) => not_yet(
             "migrate-worktrees",
             "bucket migration arrives with the installer",

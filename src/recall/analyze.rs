@@ -443,11 +443,17 @@ fn analyze_latin_token(token: &str, out: &mut Vec<String>) {
         [only] => push_word(only, out),
         _ => {
             out.push(parts.concat());
-            for part in &parts {
+            // A lone ASCII letter cut out of an identifier (`f247b7`, `x_pos`) is noise that
+            // would match every hex id; the whole identifier still carries it.
+            for part in parts.iter().filter(|p| !is_lone_ascii_letter(p)) {
                 push_word(part, out);
             }
         }
     }
+}
+
+fn is_lone_ascii_letter(part: &str) -> bool {
+    part.len() == 1 && part.as_bytes()[0].is_ascii_alphabetic()
 }
 
 /// Pushes a lowercase word unless it is a stop word or a blob; alphabetic words are stemmed.

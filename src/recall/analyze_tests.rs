@@ -29,6 +29,7 @@ fn english_text_is_lowercased_stemmed_and_stripped_of_stop_words(
 #[case::path("src/recall/analyze.rs", &["srcrecallanalyzers", "src", "recal", "analyz", "rs"])]
 #[case::rust_path("std::env::var", &["stdenvvar", "std", "env", "var"])]
 #[case::letter_digit("phase2", &["phase2", "phase", "2"])]
+#[case::hex_id_keeps_no_lone_letters("f247b7", &["f247b7", "247", "7"])]
 #[case::trailing_dot_is_punctuation("done.", &["done"])]
 #[case::leading_dash_is_punctuation("--all-projects", &["allprojects", "project"])]
 fn identifiers_keep_their_whole_form_and_yield_their_parts(
@@ -117,7 +118,7 @@ fn terms_for_index_joins_with_spaces() {
 )]
 #[case::identifier("hooks.json", Some(r#""hooksjson" OR "hook" OR "json""#))]
 #[case::column_filter_is_a_word("title:foo", Some(r#""titlefoo" OR "titl" OR "foo""#))]
-#[case::colon_between_stop_words("a:b", Some(r#""ab" OR "b""#))]
+#[case::colon_between_letters("a:b", Some(r#""ab""#))]
 #[case::near_is_a_word("NEAR(deploy staging)", Some(r#""near" OR "deploy" OR "stage""#))]
 #[case::star_is_dropped("deploy*", Some(r#""deploy""#))]
 #[case::operators_are_stop_words(

@@ -67,7 +67,7 @@ fn unknown_flags_are_usage_errors_with_exit_two() {
 #[test]
 fn commands_not_built_yet_say_so_and_exit_two() {
     let t = TestHome::new();
-    t.csep(&["recall", "anything"])
+    t.csep(&["review"])
         .assert()
         .code(2)
         .stderr(predicate::str::contains("not available yet"));
@@ -78,7 +78,7 @@ fn each_command_writes_one_summary_log_line_with_exit_code_and_duration() {
     let t = TestHome::new();
     t.csep(&["config", "path"]).assert().success();
     t.csep(&["status"]).assert().success();
-    t.csep(&["recall", "x"]).assert().code(2);
+    t.csep(&["review"]).assert().code(2);
     let log = std::fs::read_to_string(t.home().join("logs/csep.log")).unwrap();
     let lines: Vec<serde_json::Value> = log
         .lines()
@@ -93,7 +93,7 @@ fn each_command_writes_one_summary_log_line_with_exit_code_and_duration() {
         "{log}"
     );
     assert!(
-        kinds.contains(&(serde_json::json!("recall"), serde_json::json!(2))),
+        kinds.contains(&(serde_json::json!("review"), serde_json::json!(2))),
         "{log}"
     );
     assert!(

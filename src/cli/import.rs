@@ -1,0 +1,288 @@
+//! `csep import codex-sessions` / `csep import claude-sessions`: backfill the archive from the
+//! transcripts a host already wrote.
+//!
+//! Finds `rollout-*.jsonl` under the Codex sessions directory or `*.jsonl` under Claude Code's
+//! projects directory (sorted by path, optionally only files modified since `--since`), ingests
+//! each with [`crate::archive::ingest::ingest_transcript`] and registers the project of each
+//! session from the transcript's own cwd. Resumable: ingest checkpoints make a second run read
+//! only what was appended since, so an interrupted import just runs again. One file's failure
+//! is reported and skipped; the exit code is 1 only when the directory cannot be read.
+
+use std::collections::HashMap;
+use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use anyhow::Context as _;
+use serde::Serialize;
+
+use crate::archive::ingest::{ingest_transcript, set_session_project};
+use crate::cli::args::ImportSessionsArgs;
+use crate::cli::recall::parse_since;
+use crate::cli::{Ctx, output};
+use crate::host::Host;
+use crate::store::db::Store;
+use crate::store::identity::RepoIdentity;
+use crate::store::project;
+
+/// At most this many per-file errors are listed in the output (all are logged).
+const MAX_LISTED_ERRORS: usize = 20;
+
+/// What an import did.
+#[derive(Debug, Default, Serialize)]
+pub struct ImportReport {
+    /// Host whose transcripts were read.
+    pub host: String,
+    /// Directory scanned.
+    pub dir: String,
+    /// Transcript files found (after `--since`).
+    pub files: usize,
+    /// Files that had new bytes.
+    pub ingested_files: usize,
+    /// Files with nothing new since the last import.
+    pub unchanged_files: usize,
+    /// Messages newly archived (injected ones included).
+    pub messages_inserted: u64,
+    /// Of those, injected messages (stored, not searchable).
+    pub injected_inserted: u64,
+    /// Distinct sessions touched.
+    pub sessions: usize,
+    /// Distinct projects the sessions belong to.
+    pub projects: usize,
+    /// Files that failed, with the reason.
+    pub errors: Vec<FileError>,
+    /// Number of failed files (may exceed the listed errors).
+    pub error_count: usize,
+}
+
+/// One file that could not be ingested.
+#[derive(Debug, Serialize)]
+pub struct FileError {
+    /// The transcript.
+    pub path: String,
+    /// Why.
+    pub error: String,
+}
+
+/// The host's default transcript directory.
+fn default_dir(ctx: &Ctx, host: Host) -> anyhow::Result<PathBuf> {
+    let home = ctx.env.get("HOME").map(PathBuf::from);
+    let from_home = |rel: &str| {
+        home.as_ref()
+            .map(|h| h.join(rel))
+            .context("HOME is not set; pass --dir with the transcripts directory")
+    };
+    match host {
+        Host::Codex => match ctx.env.get("CODEX_HOME") {
+            Some(codex_home) => Ok(PathBuf::from(codex_home).join("sessions")),
+            None => from_home(".codex/sessions"),
+        },
+        Host::Claude => match ctx.env.get("CLAUDE_CONFIG_DIR") {
+            Some(dir) => Ok(PathBuf::from(dir).join("projects")),
+            None => from_home(".claude/projects"),
+        },
+    }
+}
+
+/// Whether `name` is a transcript file of `host`.
+fn is_transcript(host: Host, name: &str) -> bool {
+    name.ends_with(".jsonl")
+        && match host {
+            Host::Codex => name.starts_with("rollout-"),
+            Host::Claude => true,
+        }
+}
+
+/// Every transcript under `dir`, sorted; unreadable subdirectories are skipped.
+fn find_transcripts(
+    host: Host,
+    dir: &Path,
+    since: Option<SystemTime>,
+) -> std::io::Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    // The top directory must be readable; below it, a bad entry is skipped.
+    let mut first = true;
+    while let Some(d) = stack.pop() {
+        let entries = match std::fs::read_dir(&d) {
+            Ok(entries) => entries,
+            Err(e) if first => return Err(e),
+            Err(_) => continue,
+        };
+        first = false;
+        for entry in entries.flatten() {
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            let path = entry.path();
+            if kind.is_dir() {
+                stack.push(path);
+            } else if kind.is_file() && is_transcript(host, &entry.file_name().to_string_lossy()) {
+                let recent = match since {
+                    None => true,
+                    Some(since) => entry
+                        .metadata()
+                        .and_then(|m| m.modified())
+                        .is_ok_and(|mtime| mtime >= since),
+                };
+                if recent {
+                    found.push(path);
+                }
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+fn progress_bar(len: usize) -> indicatif::ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len as u64);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} importing {pos}/{len} transcripts [{bar:30}] {elapsed} {msg}",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+/// Runs `csep import codex-sessions` or `csep import claude-sessions`.
+pub fn run(ctx: &Ctx, host: Host, args: &ImportSessionsArgs) -> anyhow::Result<u8> {
+    let dir = match &args.dir {
+        Some(dir) => ctx.project_dir(Some(dir))?,
+        None => default_dir(ctx, host)?,
+    };
+    let since = match args.since.as_deref() {
+        Some(text) => match parse_since(text, jiff::Timestamp::now()) {
+            Ok(ts) => Some(SystemTime::from(ts)),
+            Err(e) => {
+                eprintln!("csep: error: {e}");
+                return Ok(2);
+            }
+        },
+        None => None,
+    };
+    let files = find_transcripts(host, &dir, since).with_context(|| {
+        format!(
+            "cannot read transcripts directory {}; pass --dir with the directory that holds \
+             the {host} transcripts",
+            dir.display()
+        )
+    })?;
+    ctx.paths.ensure_home()?;
+    let mut store = Store::open(&ctx.paths.db())?;
+    let mut report = ImportReport {
+        host: host.to_string(),
+        dir: dir.to_string_lossy().into_owned(),
+        files: files.len(),
+        ..ImportReport::default()
+    };
+    let mut projects_by_cwd: HashMap<PathBuf, Option<String>> = HashMap::new();
+    let mut sessions = std::collections::HashSet::new();
+    let now = crate::store::time::now();
+    let bar = progress_bar(files.len());
+    for path in &files {
+        bar.inc(1);
+        let ingest = match ingest_transcript(&mut store, host, path, None, None) {
+            Ok(ingest) => ingest,
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "skipping transcript");
+                report.error_count += 1;
+                if report.errors.len() < MAX_LISTED_ERRORS {
+                    report.errors.push(FileError {
+                        path: path.to_string_lossy().into_owned(),
+                        error: e.to_string(),
+                    });
+                }
+                continue;
+            }
+        };
+        if ingest.next_offset > ingest.from_offset {
+            report.ingested_files += 1;
+        } else {
+            report.unchanged_files += 1;
+        }
+        report.messages_inserted += ingest.messages_inserted;
+        report.injected_inserted += ingest.injected_inserted;
+        let (Some(session_ref), Some(cwd)) = (ingest.session_ref, ingest.cwd) else {
+            continue;
+        };
+        sessions.insert(session_ref);
+        let project_id = match projects_by_cwd.get(&cwd) {
+            Some(known) => known.clone(),
+            None => {
+                // A cwd that no longer exists has no project; recall still finds its sessions
+                // through their cwd.
+                let id = match RepoIdentity::resolve(&cwd) {
+                    Ok(identity) => Some(project::upsert(&store, &identity, &now)?.id),
+                    Err(_) => None,
+                };
+                projects_by_cwd.insert(cwd, id.clone());
+                id
+            }
+        };
+        if let Some(project_id) = project_id {
+            set_session_project(&store, session_ref, &project_id)
+                .with_context(|| format!("recording the project of {}", path.display()))?;
+        }
+    }
+    bar.finish_and_clear();
+    report.sessions = sessions.len();
+    report.projects = projects_by_cwd
+        .values()
+        .flatten()
+        .collect::<std::collections::HashSet<_>>()
+        .len();
+    if ctx.json {
+        output::print_json(&report)?;
+    } else {
+        println!(
+            "Imported {} {} transcripts from {}: {} with new data, {} unchanged, {} failed.",
+            report.files,
+            report.host,
+            report.dir,
+            report.ingested_files,
+            report.unchanged_files,
+            report.error_count
+        );
+        println!(
+            "Archived {} new messages ({} injected, not searchable) in {} sessions of {} projects.",
+            report.messages_inserted, report.injected_inserted, report.sessions, report.projects
+        );
+        for e in &report.errors {
+            println!("  failed: {}: {}", e.path, e.error);
+        }
+    }
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transcripts_are_found_recursively_by_host_pattern() {
+        let dir = tempfile::tempdir().unwrap();
+        let day = dir.path().join("2026/03/01");
+        std::fs::create_dir_all(&day).unwrap();
+        for name in ["rollout-a.jsonl", "notes.jsonl", "rollout-b.json"] {
+            std::fs::write(day.join(name), "").unwrap();
+        }
+        let codex = find_transcripts(Host::Codex, dir.path(), None).unwrap();
+        assert_eq!(codex, [day.join("rollout-a.jsonl")]);
+        let claude = find_transcripts(Host::Claude, dir.path(), None).unwrap();
+        assert_eq!(
+            claude,
+            [day.join("notes.jsonl"), day.join("rollout-a.jsonl")]
+        );
+        let future = SystemTime::now() + std::time::Duration::from_secs(3600);
+        assert!(
+            find_transcripts(Host::Codex, dir.path(), Some(future))
+                .unwrap()
+                .is_empty()
+        );
+        assert!(find_transcripts(Host::Codex, &dir.path().join("missing"), None).is_err());
+    }
+}

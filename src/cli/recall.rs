@@ -1,0 +1,293 @@
+//! `csep recall` and `recall-trigger`: search memory and past sessions from the command line.
+//!
+//! Reference-compatible: `QUERY...` or `--query`, `--cwd`, `--top-k`, `--format markdown|json`
+//! (`--json` is the same as `--format json`), the reference's JSON keys and Markdown layout.
+//! Like the reference's `csep recall`, both commands exit 0 whatever the search found or failed
+//! on (status `error` in the output says what went wrong); only a usage error exits 2. Read-only:
+//! the database is opened read-only and a missing one is a `no_match` with a note.
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::cli::Ctx;
+use crate::cli::args::{RecallArgs, RecallFormat, RecallScopeArg, RecallTriggerArgs};
+use crate::cli::output;
+use crate::recall::auto::evaluate_trigger;
+use crate::recall::render::{self, RecallResponse, Status};
+use crate::recall::search::{self, SearchContext, SearchError, SearchOptions, SearchScope};
+use crate::store::db::{OpenOptions, Store, StoreError};
+use crate::store::identity::RepoIdentity;
+
+/// The `policy` text `recall-trigger` reports.
+pub const TRIGGER_POLICY: &str = "csep recalls when the prompt asks for it (--explicit) or refers \
+    to earlier work (\"last time\", \"as before\", \"previously\", \"remember\", \"上次\", \
+    \"之前\"); otherwise continue with the current context.";
+
+/// Parses a `--since` value: a date (`2026-03-01`, midnight UTC), an RFC 3339 time, or an age
+/// (`30d`, `12h`, `2w`, `45m`) counted back from `now`. Returns the stored timestamp form.
+pub fn parse_since(text: &str, now: jiff::Timestamp) -> anyhow::Result<jiff::Timestamp> {
+    let text = text.trim();
+    if let Ok(ts) = text.parse::<jiff::Timestamp>() {
+        return Ok(ts);
+    }
+    if let Ok(date) = text.parse::<jiff::civil::Date>() {
+        return Ok(date.to_zoned(jiff::tz::TimeZone::UTC)?.timestamp());
+    }
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (n, unit) = text.split_at(split);
+    let seconds_per = match unit {
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => 0,
+    };
+    match n.parse::<i64>() {
+        Ok(n) if seconds_per > 0 => Ok(now - jiff::SignedDuration::from_secs(n * seconds_per)),
+        _ => anyhow::bail!(
+            "cannot read --since `{text}`; use a date (2026-03-01), an RFC 3339 time, or an age \
+             such as 30d, 12h or 2w"
+        ),
+    }
+}
+
+/// Resolves `--cwd` (or the process cwd) as the reference does: made absolute and canonical
+/// when it exists.
+fn resolve_cwd(ctx: &Ctx, given: Option<&Path>) -> anyhow::Result<PathBuf> {
+    let dir = ctx.project_dir(given)?;
+    Ok(std::fs::canonicalize(&dir).unwrap_or(dir))
+}
+
+/// Opens the database read-only; `Ok(None)` when nothing was archived yet.
+fn open_read_only(ctx: &Ctx) -> Result<Option<Store>, StoreError> {
+    match Store::open_with(
+        &ctx.paths.db(),
+        OpenOptions {
+            read_only: true,
+            ..OpenOptions::default()
+        },
+    ) {
+        Ok(store) => Ok(Some(store)),
+        Err(StoreError::Missing { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Runs one search and turns every outcome into a response (never an `Err`).
+fn respond(
+    ctx: &Ctx,
+    query: &str,
+    cwd: &Path,
+    opts: &SearchOptions,
+    reasons: Vec<String>,
+) -> RecallResponse {
+    let mut response = RecallResponse {
+        query: query.to_owned(),
+        cwd: cwd.to_string_lossy().into_owned(),
+        status: Status::NoMatch,
+        hits: Vec::new(),
+        error: None,
+        note: None,
+        triggered: true,
+        reasons,
+    };
+    let store = match open_read_only(ctx) {
+        Ok(Some(store)) => store,
+        Ok(None) => {
+            // Still validate the query, so a syntax problem is reported as one.
+            if let Err(e) = crate::recall::analyze::match_expr(query) {
+                response.status = Status::Error;
+                response.error = Some(e.to_string());
+            } else {
+                response.note = Some("Nothing has been archived in this csep home yet.".into());
+            }
+            return response;
+        }
+        Err(e) => {
+            response.status = Status::Error;
+            response.error = Some(e.to_string());
+            return response;
+        }
+    };
+    let project_id = RepoIdentity::resolve(cwd).ok().map(|i| i.project_id());
+    let search_ctx = SearchContext {
+        project_id: project_id.as_deref(),
+        cwd: Some(cwd),
+        now: jiff::Timestamp::now(),
+    };
+    match search::search(&store, query, &search_ctx, opts) {
+        Ok(outcome) => {
+            if outcome.match_expr.is_none() {
+                response.note = Some(
+                    "The query has no searchable words (only stop words or punctuation).".into(),
+                );
+            }
+            response.status = if outcome.hits.is_empty() {
+                Status::NoMatch
+            } else {
+                Status::Matched
+            };
+            response.hits = outcome.hits;
+        }
+        Err(SearchError::Query(e)) => {
+            response.status = Status::Error;
+            response.error = Some(e.to_string());
+        }
+        Err(e) => {
+            response.status = Status::Error;
+            response.error = Some(e.to_string());
+        }
+    }
+    response
+}
+
+fn log_recall(kind: &str, query: &str, cwd: &Path, response: &RecallResponse, format: &str) {
+    // The query text is never logged, only a short hash of it (as the reference does).
+    let digest = Sha256::digest(query.as_bytes());
+    let query_hash: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    tracing::info!(
+        kind,
+        cwd = %cwd.display(),
+        query_hash,
+        count = response.hits.len(),
+        status = response.status.as_str(),
+        output_format = format,
+        "recall completed"
+    );
+}
+
+/// Runs `csep recall`.
+pub fn run(ctx: &Ctx, args: &RecallArgs) -> anyhow::Result<u8> {
+    let query = match (&args.query, args.words.is_empty()) {
+        (Some(q), _) => q.trim().to_owned(),
+        (None, false) => args.words.join(" ").trim().to_owned(),
+        (None, true) => {
+            eprintln!(
+                "csep: error: recall needs a query: csep recall WORDS... or --query \"WORDS\""
+            );
+            return Ok(2);
+        }
+    };
+    let now = jiff::Timestamp::now();
+    let since = match args
+        .since
+        .as_deref()
+        .map(|s| parse_since(s, now))
+        .transpose()
+    {
+        Ok(since) => since,
+        Err(e) => {
+            eprintln!("csep: error: {e}");
+            return Ok(2);
+        }
+    };
+    let cwd = resolve_cwd(ctx, args.cwd.as_deref())?;
+    let scope = match args.scope {
+        None => SearchScope::Auto,
+        Some(RecallScopeArg::Project) => SearchScope::Project,
+        Some(RecallScopeArg::Global) => SearchScope::Global,
+        Some(RecallScopeArg::Sessions) => SearchScope::Sessions,
+        Some(RecallScopeArg::Memory) => SearchScope::Memory,
+    };
+    let opts = SearchOptions {
+        scope,
+        all_projects: args.all_projects,
+        since: since.map(crate::store::time::format_ts),
+        host: args.host.map(Into::into),
+        top_k: args.top_k.max(1),
+        ..SearchOptions::default()
+    };
+    let response = respond(ctx, &query, &cwd, &opts, vec!["self_invoked".to_owned()]);
+    let json = ctx.json || args.format == RecallFormat::Json;
+    log_recall(
+        "csep-recall",
+        &query,
+        &cwd,
+        &response,
+        if json { "json" } else { "markdown" },
+    );
+    if json {
+        output::print_json(&render::to_json(&response))?;
+    } else {
+        print!("{}", render::render_markdown(&response, args.budget_chars));
+    }
+    Ok(0)
+}
+
+/// Runs `recall-trigger`: decide from explicit signals, then recall when triggered.
+pub fn run_trigger(ctx: &Ctx, args: &RecallTriggerArgs) -> anyhow::Result<u8> {
+    let cwd = resolve_cwd(ctx, Some(&args.cwd))?;
+    let (triggered, reasons) = evaluate_trigger(&args.query, args.explicit);
+    let response = if triggered {
+        let opts = SearchOptions {
+            top_k: args.top_k.max(1),
+            ..SearchOptions::default()
+        };
+        respond(ctx, &args.query, &cwd, &opts, reasons)
+    } else {
+        RecallResponse {
+            query: args.query.clone(),
+            cwd: cwd.to_string_lossy().into_owned(),
+            status: Status::NotTriggered,
+            hits: Vec::new(),
+            error: None,
+            note: None,
+            triggered: false,
+            reasons,
+        }
+    };
+    let json = ctx.json || args.format == RecallFormat::Json;
+    log_recall(
+        "recall-trigger",
+        &args.query,
+        &cwd,
+        &response,
+        if json { "json" } else { "markdown" },
+    );
+    if json {
+        let mut value = render::to_json(&response);
+        value["policy"] = serde_json::json!(TRIGGER_POLICY);
+        value["skill_id"] = serde_json::json!("");
+        value["skill_content"] = serde_json::json!("");
+        output::print_json(&value)?;
+    } else {
+        print!(
+            "{}",
+            render::render_markdown(&response, render::DEFAULT_BUDGET_CHARS)
+        );
+    }
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+
+    use super::*;
+
+    #[rstest]
+    #[case::date("2026-03-01", "2026-03-01T00:00:00Z")]
+    #[case::rfc3339("2026-03-01T10:00:00Z", "2026-03-01T10:00:00Z")]
+    #[case::days("2d", "2026-03-08T12:00:00Z")]
+    #[case::hours("12h", "2026-03-10T00:00:00Z")]
+    #[case::weeks("1w", "2026-03-03T12:00:00Z")]
+    fn since_accepts_dates_times_and_ages(#[case] text: &str, #[case] expected: &str) {
+        let now: jiff::Timestamp = "2026-03-10T12:00:00Z".parse().unwrap();
+        assert_eq!(
+            parse_since(text, now).unwrap(),
+            expected.parse::<jiff::Timestamp>().unwrap()
+        );
+    }
+
+    #[rstest]
+    #[case::word("yesterday")]
+    #[case::unit_only("d")]
+    #[case::unknown_unit("3y")]
+    fn since_rejects_what_it_cannot_read(#[case] text: &str) {
+        let err = parse_since(text, jiff::Timestamp::now()).unwrap_err();
+        assert!(err.to_string().contains("30d"), "{err}");
+    }
+}

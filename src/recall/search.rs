@@ -1,0 +1,880 @@
+//! Ranked search over memory entries, recall entries and archived session messages.
+//!
+//! Reads `memory_fts`/`memory_entries`, `recall_fts`/`recall_entries` and
+//! `messages_fts`/`messages`/`sessions`; writes nothing except through [`record_use`].
+//!
+//! How a query is answered:
+//! 1. [`match_expr`] turns the query into one FTS5 MATCH string (OR of analyzed terms, required
+//!    phrases, exclusions), bound as a parameter to cached statements; each source returns its
+//!    best candidates by `bm25()`. Injected messages have no FTS row, so they never match.
+//! 2. Each candidate gets a **relevance** in `[0, 1]` that is comparable across sources:
+//!    `0.6 × coverage + 0.4 × bm25 / best bm25 of its source`, where coverage is the share of the
+//!    query's distinct terms the candidate contains (checked with one FTS lookup per term, so
+//!    no candidate text is re-analyzed). Raw BM25 alone is not comparable across tables of very
+//!    different sizes, and is near zero for terms in most rows of a small table (lessons §2.5.8).
+//! 3. The **score** multiplies relevance by the boosts of issue 4 §4, in this order of strength:
+//!    - locality: same project (or user-scope memory, which applies everywhere)
+//!      [`BOOST_SAME_PROJECT`], plus [`BOOST_CWD_SUBTREE_IN_PROJECT`] when the session's cwd is
+//!      inside or above the current one; a different project whose cwd is related
+//!      [`BOOST_CWD_SUBTREE`]; other projects 1.0. So same project > same cwd subtree > others.
+//!    - recency: `1 + RECENCY_WEIGHT × 0.5^(age / RECENCY_HALF_LIFE_DAYS)`, the age taken from the
+//!      session's own `last_message_at` or the entry's `updated_at`;
+//!    - usage: `1 + min(USAGE_CAP, USAGE_WEIGHT × ln(1 + use_count))`;
+//!    - source: memory [`SOURCE_MEMORY`] > recall entry [`SOURCE_RECALL`] > message 1.0, so
+//!      memory wins at equal relevance; messages also carry a role factor (tool output and
+//!      reasoning below what the user or the agent said).
+//! 4. Message hits are grouped per session (the best hit represents it, each further hit adds
+//!    [`SESSION_EXTRA_HIT_BONUS`]) and shown with a window of surrounding non-injected messages.
+//! 5. Default scope searches the current project (and the user's global memory); when that
+//!    yields fewer than `top_k` hits, other projects fill in after them (global fallback).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use rusqlite::{Connection, params};
+use serde::Serialize;
+
+use crate::recall::analyze::{QueryError, match_expr, query_terms};
+use crate::store::db::Store;
+
+/// Locality boost of a hit in the current project, or of user-scope memory.
+pub const BOOST_SAME_PROJECT: f64 = 1.5;
+/// Extra locality boost of a same-project hit whose cwd is inside or above the current cwd.
+pub const BOOST_CWD_SUBTREE_IN_PROJECT: f64 = 0.15;
+/// Locality boost of a hit from another project whose cwd is inside or above the current cwd.
+pub const BOOST_CWD_SUBTREE: f64 = 1.25;
+/// Maximum recency boost (a hit from today gets `1 + RECENCY_WEIGHT`).
+pub const RECENCY_WEIGHT: f64 = 0.25;
+/// Age, in days, at which the recency boost halves.
+pub const RECENCY_HALF_LIFE_DAYS: f64 = 30.0;
+/// Usage boost per natural-log unit of `use_count`.
+pub const USAGE_WEIGHT: f64 = 0.08;
+/// Cap of the usage boost.
+pub const USAGE_CAP: f64 = 0.25;
+/// Source factor of memory entries.
+pub const SOURCE_MEMORY: f64 = 1.2;
+/// Source factor of recall entries.
+pub const SOURCE_RECALL: f64 = 1.1;
+/// Score bonus per further matching message of a session (at most four count).
+pub const SESSION_EXTRA_HIT_BONUS: f64 = 0.05;
+/// Share of relevance that comes from term coverage (the rest from normalized BM25).
+const COVERAGE_SHARE: f64 = 0.6;
+
+/// What to search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SearchScope {
+    /// Memory, recall entries and sessions of the current project, then other projects as a
+    /// fallback when the project has fewer than `top_k` hits.
+    #[default]
+    Auto,
+    /// Memory, recall entries and sessions of the current project only (plus user memory).
+    Project,
+    /// Everything, every project ranked together (same project still boosted).
+    Global,
+    /// Archived sessions only.
+    Sessions,
+    /// Memory and recall entries only.
+    Memory,
+}
+
+/// Options of one search.
+#[derive(Debug, Clone)]
+pub struct SearchOptions {
+    /// What to search.
+    pub scope: SearchScope,
+    /// Rank every project together (as [`SearchScope::Global`] but keeping the scope's sources).
+    pub all_projects: bool,
+    /// Only hits at or after this stored timestamp (RFC 3339 UTC).
+    pub since: Option<String>,
+    /// Only sessions of this host (memory entries are host-independent and stay).
+    pub host: Option<crate::host::Host>,
+    /// Number of hits returned.
+    pub top_k: usize,
+    /// Messages shown before a session's best hit.
+    pub window_before: usize,
+    /// Messages shown after a session's best hit.
+    pub window_after: usize,
+    /// Entry ids never returned (what SessionStart already injected).
+    pub exclude_ids: Vec<String>,
+    /// Host session id never returned (the session asking).
+    pub exclude_session: Option<String>,
+}
+
+impl Default for SearchOptions {
+    fn default() -> Self {
+        SearchOptions {
+            scope: SearchScope::Auto,
+            all_projects: false,
+            since: None,
+            host: None,
+            top_k: 3,
+            window_before: 2,
+            window_after: 3,
+            exclude_ids: Vec::new(),
+            exclude_session: None,
+        }
+    }
+}
+
+/// Where the search is made from.
+#[derive(Debug, Clone, Copy)]
+pub struct SearchContext<'a> {
+    /// The current project (`RepoIdentity::project_id`), when known.
+    pub project_id: Option<&'a str>,
+    /// The current working directory, when known.
+    pub cwd: Option<&'a Path>,
+    /// "Now" for recency.
+    pub now: jiff::Timestamp,
+}
+
+/// Kind of a hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HitKind {
+    /// A memory entry.
+    Memory,
+    /// A recall entry.
+    Recall,
+    /// An archived session.
+    Session,
+}
+
+/// One message of a session window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WindowMessage {
+    /// `messages.id`.
+    pub id: i64,
+    /// Role (`user`, `assistant`, `tool`, `system`).
+    pub role: String,
+    /// Origin (`user`, `agent`, `tool_call`, …).
+    pub origin: String,
+    /// Tool name of tool calls.
+    pub tool_name: Option<String>,
+    /// Timestamp from the transcript.
+    pub ts: Option<String>,
+    /// Text (redacted at ingest).
+    pub text: String,
+    /// Whether this message matched the query.
+    pub is_hit: bool,
+}
+
+/// A session hit's details.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SessionDetail {
+    /// `sessions.id`.
+    pub session_ref: i64,
+    /// Host (`codex`, `claude`).
+    pub host: String,
+    /// Turn of the best hit.
+    pub turn_id: Option<String>,
+    /// Messages of the session that matched.
+    pub hit_count: usize,
+    /// The best hit and its neighbours, in order.
+    pub messages: Vec<WindowMessage>,
+}
+
+/// One ranked result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Hit {
+    /// What it is.
+    pub kind: HitKind,
+    /// Entry id, or the host session id for sessions.
+    pub id: String,
+    /// Final score (relevance × boosts).
+    pub score: f64,
+    /// Cross-source relevance in `[0, 1]`.
+    pub relevance: f64,
+    /// Share of the query's terms it contains.
+    pub coverage: f64,
+    /// Project id, `None` for user-scope memory or sessions without a project.
+    pub project_id: Option<String>,
+    /// Project display name.
+    pub project: Option<String>,
+    /// Working directory (sessions).
+    pub cwd: Option<String>,
+    /// Date shown: entry `updated_at`, or the session's best-hit/last message time.
+    pub date: Option<String>,
+    /// Memory kind (`preference`, …) or entry scope.
+    pub label: Option<String>,
+    /// One-line summary.
+    pub summary: String,
+    /// Entry content, or the best hit's text for sessions.
+    pub content: String,
+    /// File paths from the entry's provenance.
+    pub paths: Vec<String>,
+    /// Use count of entries.
+    pub use_count: i64,
+    /// Session details (sessions only).
+    pub session: Option<SessionDetail>,
+}
+
+/// Errors of a search.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    /// The query cannot be searched (status `error`).
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    /// The database failed.
+    #[error("recall could not read the database: {0}; run `csep status` to check the store")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// Result of [`search`].
+#[derive(Debug, Clone, Default)]
+pub struct SearchOutcome {
+    /// Ranked hits, at most `top_k`.
+    pub hits: Vec<Hit>,
+    /// `None` when the query had no searchable word (only stop words or punctuation).
+    pub match_expr: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ProjectFilter {
+    All = 0,
+    Current = 1,
+    Others = 2,
+}
+
+/// Searches the store; see the module docs for the ranking.
+pub fn search(
+    store: &Store,
+    query: &str,
+    ctx: &SearchContext<'_>,
+    opts: &SearchOptions,
+) -> Result<SearchOutcome, SearchError> {
+    let Some(expr) = match_expr(query)? else {
+        return Ok(SearchOutcome::default());
+    };
+    let terms = query_terms(query);
+    let conn = store.conn();
+    let top_k = opts.top_k.max(1);
+    let global = opts.all_projects || opts.scope == SearchScope::Global;
+    let mut hits = if global {
+        gather(conn, &expr, &terms, ctx, opts, ProjectFilter::All)?
+    } else {
+        gather(conn, &expr, &terms, ctx, opts, ProjectFilter::Current)?
+    };
+    rank(&mut hits);
+    hits.truncate(top_k);
+    let fallback = !global && opts.scope != SearchScope::Project && hits.len() < top_k;
+    if fallback {
+        let mut others = gather(conn, &expr, &terms, ctx, opts, ProjectFilter::Others)?;
+        rank(&mut others);
+        others.retain(|o| !hits.iter().any(|h| h.kind == o.kind && h.id == o.id));
+        hits.extend(others.into_iter().take(top_k - hits.len()));
+    }
+    for hit in &mut hits {
+        if let Some(detail) = &mut hit.session {
+            fill_window(conn, detail, opts)?;
+            hit.summary = session_summary(detail, &hit.content);
+        }
+    }
+    Ok(SearchOutcome {
+        hits,
+        match_expr: Some(expr),
+    })
+}
+
+fn rank(hits: &mut [Hit]) {
+    hits.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then_with(|| b.date.cmp(&a.date))
+            .then_with(|| a.id.cmp(&b.id))
+    });
+}
+
+fn gather(
+    conn: &Connection,
+    expr: &str,
+    terms: &[String],
+    ctx: &SearchContext<'_>,
+    opts: &SearchOptions,
+    filter: ProjectFilter,
+) -> Result<Vec<Hit>, SearchError> {
+    let candidates = (opts.top_k.max(1) * 10).max(50);
+    let mut hits = Vec::new();
+    let with_entries = opts.scope != SearchScope::Sessions;
+    let with_sessions = opts.scope != SearchScope::Memory;
+    if with_entries {
+        hits.extend(memory_hits(
+            conn, expr, terms, ctx, opts, filter, candidates,
+        )?);
+        hits.extend(recall_hits(
+            conn, expr, terms, ctx, opts, filter, candidates,
+        )?);
+    }
+    if with_sessions {
+        hits.extend(session_hits(
+            conn,
+            expr,
+            terms,
+            ctx,
+            opts,
+            filter,
+            candidates * 2,
+        )?);
+    }
+    hits.retain(|h| !opts.exclude_ids.contains(&h.id));
+    Ok(hits)
+}
+
+/// For each candidate rowid, the share of `terms` its FTS row contains.
+fn coverage(
+    conn: &Connection,
+    table: &str,
+    terms: &[String],
+    rowids: &[i64],
+) -> rusqlite::Result<HashMap<i64, f64>> {
+    let mut found: HashMap<i64, usize> = HashMap::new();
+    if terms.is_empty() || rowids.is_empty() {
+        return Ok(rowids.iter().map(|&r| (r, 1.0)).collect());
+    }
+    let ids = serde_json::to_string(rowids).unwrap_or_else(|_| "[]".to_owned());
+    let sql = format!(
+        "SELECT rowid FROM {table} WHERE {table} MATCH ?1 \
+         AND rowid IN (SELECT value FROM json_each(?2))"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    for term in terms {
+        let quoted = format!("\"{term}\"");
+        let rows = stmt.query_map(params![quoted, ids], |r| r.get::<_, i64>(0))?;
+        for row in rows {
+            *found.entry(row?).or_default() += 1;
+        }
+    }
+    let n = terms.len() as f64;
+    Ok(rowids
+        .iter()
+        .map(|r| (*r, found.get(r).copied().unwrap_or(0) as f64 / n))
+        .collect())
+}
+
+fn relevance(coverage: f64, bm25: f64, best: f64) -> f64 {
+    let normalized = if best > 0.0 { bm25 / best } else { 1.0 };
+    COVERAGE_SHARE * coverage + (1.0 - COVERAGE_SHARE) * normalized
+}
+
+/// Whether `a` and `b` are the same directory or one contains the other (component-wise).
+fn cwd_related(a: &Path, b: &Path) -> bool {
+    a.starts_with(b) || b.starts_with(a)
+}
+
+fn locality(
+    ctx: &SearchContext<'_>,
+    project_id: Option<&str>,
+    user_scope: bool,
+    cwd: Option<&str>,
+) -> f64 {
+    let same_project = user_scope || (project_id.is_some() && project_id == ctx.project_id);
+    let related = match (ctx.cwd, cwd) {
+        (Some(here), Some(there)) => cwd_related(here, Path::new(there)),
+        _ => false,
+    };
+    match (same_project, related) {
+        (true, true) => BOOST_SAME_PROJECT + BOOST_CWD_SUBTREE_IN_PROJECT,
+        (true, false) => BOOST_SAME_PROJECT,
+        (false, true) => BOOST_CWD_SUBTREE,
+        (false, false) => 1.0,
+    }
+}
+
+fn recency(ctx: &SearchContext<'_>, date: Option<&str>) -> f64 {
+    let Some(ts) = date.and_then(crate::store::time::parse) else {
+        return 1.0;
+    };
+    let age_days = (ctx.now.as_second() - ts.as_second()).max(0) as f64 / 86_400.0;
+    1.0 + RECENCY_WEIGHT * 0.5f64.powf(age_days / RECENCY_HALF_LIFE_DAYS)
+}
+
+fn usage(use_count: i64) -> f64 {
+    1.0 + (USAGE_WEIGHT * (1.0 + use_count.max(0) as f64).ln()).min(USAGE_CAP)
+}
+
+fn role_factor(origin: &str) -> f64 {
+    match origin {
+        "user" | "agent" => 1.0,
+        "tool_call" => 0.85,
+        "reasoning" => 0.8,
+        _ => 0.7,
+    }
+}
+
+/// Paths listed in an entry's provenance JSON (`paths` or `source_paths`).
+fn provenance_paths(provenance: &str) -> Vec<String> {
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(provenance) else {
+        return Vec::new();
+    };
+    ["paths", "source_paths"]
+        .iter()
+        .filter_map(|k| value.get(k).and_then(|v| v.as_array()))
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect()
+}
+
+struct EntryRow {
+    rowid: i64,
+    bm25: f64,
+    id: String,
+    scope: String,
+    project_id: Option<String>,
+    label: Option<String>,
+    summary: String,
+    content: String,
+    paths: Vec<String>,
+    updated_at: String,
+    use_count: i64,
+    project: Option<String>,
+}
+
+fn entries_to_hits(
+    conn: &Connection,
+    fts: &str,
+    kind: HitKind,
+    rows: Vec<EntryRow>,
+    terms: &[String],
+    ctx: &SearchContext<'_>,
+) -> rusqlite::Result<Vec<Hit>> {
+    let best = rows.iter().map(|r| r.bm25).fold(0.0, f64::max);
+    let rowids: Vec<i64> = rows.iter().map(|r| r.rowid).collect();
+    let cover = coverage(conn, fts, terms, &rowids)?;
+    let source = if kind == HitKind::Memory {
+        SOURCE_MEMORY
+    } else {
+        SOURCE_RECALL
+    };
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let c = cover.get(&r.rowid).copied().unwrap_or(0.0);
+            let rel = relevance(c, r.bm25, best);
+            let score = rel
+                * locality(ctx, r.project_id.as_deref(), r.scope == "user", None)
+                * recency(ctx, Some(&r.updated_at))
+                * usage(r.use_count)
+                * source;
+            Hit {
+                kind,
+                id: r.id,
+                score,
+                relevance: rel,
+                coverage: c,
+                project_id: r.project_id,
+                project: r.project,
+                cwd: None,
+                date: Some(r.updated_at),
+                label: r.label,
+                summary: r.summary,
+                content: r.content,
+                paths: r.paths,
+                use_count: r.use_count,
+                session: None,
+            }
+        })
+        .collect())
+}
+
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one call site per source; a struct would only rename the same parameters"
+)]
+fn memory_hits(
+    conn: &Connection,
+    expr: &str,
+    terms: &[String],
+    ctx: &SearchContext<'_>,
+    opts: &SearchOptions,
+    filter: ProjectFilter,
+    limit: usize,
+) -> Result<Vec<Hit>, SearchError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT e.rowid, -bm25(memory_fts), e.id, e.scope, e.project_id, e.kind, e.summary, \
+         e.content, e.provenance, e.updated_at, e.use_count, p.display_name \
+         FROM memory_fts JOIN memory_entries e ON e.rowid = memory_fts.rowid \
+         LEFT JOIN projects p ON p.id = e.project_id \
+         WHERE memory_fts MATCH ?1 AND e.status = 'active' \
+         AND (?2 = 0 OR (?2 = 1 AND (e.scope = 'user' OR e.project_id = ?3)) \
+              OR (?2 = 2 AND e.scope = 'project' AND e.project_id IS NOT ?3)) \
+         AND (?4 IS NULL OR e.updated_at >= ?4) \
+         ORDER BY bm25(memory_fts) LIMIT ?5",
+    )?;
+    let rows = stmt
+        .query_map(
+            params![
+                expr,
+                filter as i64,
+                ctx.project_id,
+                opts.since,
+                limit as i64
+            ],
+            |r| {
+                Ok(EntryRow {
+                    rowid: r.get(0)?,
+                    bm25: r.get(1)?,
+                    id: r.get(2)?,
+                    scope: r.get(3)?,
+                    project_id: r.get(4)?,
+                    label: r.get(5)?,
+                    summary: r.get(6)?,
+                    content: r.get(7)?,
+                    paths: provenance_paths(&r.get::<_, String>(8)?),
+                    updated_at: r.get(9)?,
+                    use_count: r.get(10)?,
+                    project: r.get(11)?,
+                })
+            },
+        )?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(entries_to_hits(
+        conn,
+        "memory_fts",
+        HitKind::Memory,
+        rows,
+        terms,
+        ctx,
+    )?)
+}
+
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one call site per source; a struct would only rename the same parameters"
+)]
+fn recall_hits(
+    conn: &Connection,
+    expr: &str,
+    terms: &[String],
+    ctx: &SearchContext<'_>,
+    opts: &SearchOptions,
+    filter: ProjectFilter,
+    limit: usize,
+) -> Result<Vec<Hit>, SearchError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT e.rowid, -bm25(recall_fts), e.id, e.scope, e.project_id, e.summary, \
+         e.content, e.paths, e.updated_at, e.use_count, p.display_name \
+         FROM recall_fts JOIN recall_entries e ON e.rowid = recall_fts.rowid \
+         LEFT JOIN projects p ON p.id = e.project_id \
+         WHERE recall_fts MATCH ?1 AND e.status = 'active' \
+         AND (?2 = 0 OR (?2 = 1 AND (e.scope = 'user' OR e.project_id = ?3)) \
+              OR (?2 = 2 AND e.scope = 'project' AND e.project_id IS NOT ?3)) \
+         AND (?4 IS NULL OR e.updated_at >= ?4) \
+         ORDER BY bm25(recall_fts) LIMIT ?5",
+    )?;
+    let rows = stmt
+        .query_map(
+            params![
+                expr,
+                filter as i64,
+                ctx.project_id,
+                opts.since,
+                limit as i64
+            ],
+            |r| {
+                let paths: String = r.get(7)?;
+                Ok(EntryRow {
+                    rowid: r.get(0)?,
+                    bm25: r.get(1)?,
+                    id: r.get(2)?,
+                    scope: r.get(3)?,
+                    project_id: r.get(4)?,
+                    label: Some("recall".to_owned()),
+                    summary: r.get(5)?,
+                    content: r.get(6)?,
+                    paths: serde_json::from_str(&paths).unwrap_or_default(),
+                    updated_at: r.get(8)?,
+                    use_count: r.get(9)?,
+                    project: r.get(10)?,
+                })
+            },
+        )?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(entries_to_hits(
+        conn,
+        "recall_fts",
+        HitKind::Recall,
+        rows,
+        terms,
+        ctx,
+    )?)
+}
+
+struct MessageRow {
+    id: i64,
+    bm25: f64,
+    session_ref: i64,
+    origin: String,
+    ts: Option<String>,
+    text: String,
+    turn_id: Option<String>,
+    session_id: String,
+    host: String,
+    project_id: Option<String>,
+    cwd: Option<String>,
+    last_message_at: Option<String>,
+    project: Option<String>,
+}
+
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one call site per source; a struct would only rename the same parameters"
+)]
+fn session_hits(
+    conn: &Connection,
+    expr: &str,
+    terms: &[String],
+    ctx: &SearchContext<'_>,
+    opts: &SearchOptions,
+    filter: ProjectFilter,
+    limit: usize,
+) -> Result<Vec<Hit>, SearchError> {
+    let cwd = ctx.cwd.map(|p| p.to_string_lossy().into_owned());
+    let mut stmt = conn.prepare_cached(
+        "SELECT m.id, -bm25(messages_fts), m.session_ref, m.origin, m.ts, m.text, m.turn_id, \
+         s.session_id, s.host, s.project_id, s.cwd, s.last_message_at, p.display_name \
+         FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid \
+         JOIN sessions s ON s.id = m.session_ref \
+         LEFT JOIN projects p ON p.id = s.project_id \
+         WHERE messages_fts MATCH ?1 \
+         AND (?2 = 0 \
+              OR (?2 = 1 AND (s.project_id = ?3 OR (?4 IS NOT NULL AND s.project_id IS NULL \
+                  AND (s.cwd = ?4 OR substr(s.cwd, 1, length(?4) + 1) = ?4 || '/')))) \
+              OR (?2 = 2 AND s.project_id IS NOT ?3 AND NOT (?4 IS NOT NULL \
+                  AND s.project_id IS NULL \
+                  AND (s.cwd = ?4 OR substr(s.cwd, 1, length(?4) + 1) = ?4 || '/')))) \
+         AND (?5 IS NULL OR coalesce(m.ts, s.last_message_at) >= ?5) \
+         AND (?6 IS NULL OR s.host = ?6) \
+         AND (?7 IS NULL OR s.session_id IS NOT ?7) \
+         ORDER BY bm25(messages_fts) LIMIT ?8",
+    )?;
+    let rows = stmt
+        .query_map(
+            params![
+                expr,
+                filter as i64,
+                ctx.project_id,
+                cwd,
+                opts.since,
+                opts.host.map(|h| h.as_str()),
+                opts.exclude_session,
+                limit as i64
+            ],
+            |r| {
+                Ok(MessageRow {
+                    id: r.get(0)?,
+                    bm25: r.get(1)?,
+                    session_ref: r.get(2)?,
+                    origin: r.get(3)?,
+                    ts: r.get(4)?,
+                    text: r.get(5)?,
+                    turn_id: r.get(6)?,
+                    session_id: r.get(7)?,
+                    host: r.get(8)?,
+                    project_id: r.get(9)?,
+                    cwd: r.get(10)?,
+                    last_message_at: r.get(11)?,
+                    project: r.get(12)?,
+                })
+            },
+        )?
+        .collect::<Result<Vec<_>, _>>()?;
+    let best = rows.iter().map(|r| r.bm25).fold(0.0, f64::max);
+    let rowids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let cover = coverage(conn, "messages_fts", terms, &rowids)?;
+    // Best-scoring message per session, with the session's hit count.
+    let mut by_session: HashMap<i64, (Hit, usize)> = HashMap::new();
+    for r in rows {
+        let c = cover.get(&r.id).copied().unwrap_or(0.0);
+        let rel = relevance(c, r.bm25, best);
+        let date = r.last_message_at.clone().or_else(|| r.ts.clone());
+        let score = rel
+            * locality(ctx, r.project_id.as_deref(), false, r.cwd.as_deref())
+            * recency(ctx, date.as_deref())
+            * role_factor(&r.origin);
+        let entry = by_session.entry(r.session_ref);
+        let slot = entry.or_insert_with(|| (placeholder_hit(), 0));
+        slot.1 += 1;
+        if slot.1 == 1 || score > slot.0.score {
+            let summary = first_line(&r.text, 120);
+            slot.0 = Hit {
+                kind: HitKind::Session,
+                id: r.session_id,
+                score,
+                relevance: rel,
+                coverage: c,
+                project_id: r.project_id,
+                project: r.project,
+                cwd: r.cwd,
+                date: r.ts.or(r.last_message_at),
+                label: None,
+                summary,
+                content: r.text,
+                paths: Vec::new(),
+                use_count: 0,
+                session: Some(SessionDetail {
+                    session_ref: r.session_ref,
+                    host: r.host,
+                    turn_id: r.turn_id,
+                    hit_count: 0,
+                    messages: vec![WindowMessage {
+                        id: r.id,
+                        role: String::new(),
+                        origin: r.origin,
+                        tool_name: None,
+                        ts: None,
+                        text: String::new(),
+                        is_hit: true,
+                    }],
+                }),
+            };
+        }
+    }
+    Ok(by_session
+        .into_values()
+        .map(|(mut hit, count)| {
+            let extra = count.saturating_sub(1).min(4) as f64;
+            hit.score *= 1.0 + SESSION_EXTRA_HIT_BONUS * extra;
+            if let Some(detail) = &mut hit.session {
+                detail.hit_count = count;
+            }
+            hit
+        })
+        .collect())
+}
+
+fn placeholder_hit() -> Hit {
+    Hit {
+        kind: HitKind::Session,
+        id: String::new(),
+        score: f64::MIN,
+        relevance: 0.0,
+        coverage: 0.0,
+        project_id: None,
+        project: None,
+        cwd: None,
+        date: None,
+        label: None,
+        summary: String::new(),
+        content: String::new(),
+        paths: Vec::new(),
+        use_count: 0,
+        session: None,
+    }
+}
+
+/// The first non-blank line of `text`, cut to `max` characters.
+pub fn first_line(text: &str, max: usize) -> String {
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
+    if line.chars().count() <= max {
+        line.to_owned()
+    } else {
+        let cut: String = line.chars().take(max.saturating_sub(1)).collect();
+        format!("{cut}…")
+    }
+}
+
+/// Replaces a session hit's placeholder window with the best hit and its neighbours.
+fn fill_window(
+    conn: &Connection,
+    detail: &mut SessionDetail,
+    opts: &SearchOptions,
+) -> rusqlite::Result<()> {
+    let Some(best) = detail.messages.first().map(|m| m.id) else {
+        return Ok(());
+    };
+    let (offset, seq): (i64, i64) = conn
+        .prepare_cached("SELECT byte_offset, seq FROM messages WHERE id = ?1")?
+        .query_row([best], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let columns = "id, role, origin, tool_name, ts, text";
+    let map = |r: &rusqlite::Row<'_>| {
+        Ok(WindowMessage {
+            id: r.get(0)?,
+            role: r.get(1)?,
+            origin: r.get(2)?,
+            tool_name: r.get(3)?,
+            ts: r.get(4)?,
+            text: r.get(5)?,
+            is_hit: false,
+        })
+    };
+    let mut before: Vec<WindowMessage> = conn
+        .prepare_cached(&format!(
+            "SELECT {columns} FROM messages WHERE session_ref = ?1 \
+             AND (byte_offset, seq) < (?2, ?3) AND origin NOT LIKE 'injected:%' \
+             ORDER BY byte_offset DESC, seq DESC LIMIT ?4"
+        ))?
+        .query_map(
+            params![detail.session_ref, offset, seq, opts.window_before as i64],
+            map,
+        )?
+        .collect::<Result<_, _>>()?;
+    before.reverse();
+    let at_and_after: Vec<WindowMessage> = conn
+        .prepare_cached(&format!(
+            "SELECT {columns} FROM messages WHERE session_ref = ?1 \
+             AND (byte_offset, seq) >= (?2, ?3) AND origin NOT LIKE 'injected:%' \
+             ORDER BY byte_offset, seq LIMIT ?4"
+        ))?
+        .query_map(
+            params![
+                detail.session_ref,
+                offset,
+                seq,
+                opts.window_after as i64 + 1
+            ],
+            map,
+        )?
+        .collect::<Result<_, _>>()?;
+    detail.messages = before;
+    for mut m in at_and_after {
+        m.is_hit = m.id == best;
+        detail.messages.push(m);
+    }
+    Ok(())
+}
+
+/// A session's one-line summary: its best hit when the user or the agent wrote it, else the
+/// user message nearest before it in the window (a tool call's JSON is a poor title).
+fn session_summary(detail: &SessionDetail, fallback: &str) -> String {
+    let hit = detail.messages.iter().position(|m| m.is_hit);
+    let spoken = |m: &&WindowMessage| m.origin == "user" || m.origin == "agent";
+    let best = hit
+        .and_then(|i| detail.messages.get(i))
+        .filter(spoken)
+        .or_else(|| {
+            let upto = hit.unwrap_or(detail.messages.len());
+            detail.messages[..upto]
+                .iter()
+                .rev()
+                .find(|m| m.origin == "user")
+        });
+    first_line(best.map_or(fallback, |m| m.text.as_str()), 120)
+}
+
+/// Records that entries were injected into a session by recall: `use_count + 1` and
+/// `last_used_at = now` on each memory or recall entry in `ids` (unknown ids are ignored).
+/// Returns how many entries were updated.
+pub fn record_use(store: &Store, ids: &[&str], now: &str) -> rusqlite::Result<usize> {
+    let conn = store.conn();
+    let mut memory = conn.prepare_cached(
+        "UPDATE memory_entries SET use_count = use_count + 1, last_used_at = ?2, \
+         last_injected_at = ?2 WHERE id = ?1",
+    )?;
+    let mut recall = conn.prepare_cached(
+        "UPDATE recall_entries SET use_count = use_count + 1, last_used_at = ?2 WHERE id = ?1",
+    )?;
+    let mut updated = 0;
+    for id in ids {
+        updated += memory.execute(params![id, now])?;
+        updated += recall.execute(params![id, now])?;
+    }
+    Ok(updated)
+}
+
+#[cfg(test)]
+#[path = "search_tests.rs"]
+mod tests;

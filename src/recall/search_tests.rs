@@ -1,0 +1,554 @@
+use pretty_assertions::assert_eq;
+
+use super::*;
+use crate::recall::analyze::terms_for_index;
+
+const NOW: &str = "2026-03-01T12:00:00Z";
+
+fn now() -> jiff::Timestamp {
+    NOW.parse().unwrap()
+}
+
+fn store() -> Store {
+    let store = Store::open_in_memory().unwrap();
+    for (id, path) in [("p_app", "/work/app"), ("p_other", "/work/other")] {
+        store
+            .conn()
+            .execute(
+                "INSERT INTO projects (id, canonical_path, display_path, display_name, kind, \
+                 created_at, last_seen_at) VALUES (?1, ?2, ?2, ?1, 'worktree', ?3, ?3)",
+                params![id, path, NOW],
+            )
+            .unwrap();
+    }
+    store
+}
+
+fn add_memory(
+    store: &Store,
+    id: &str,
+    project: Option<&str>,
+    text: &str,
+    updated: &str,
+    uses: i64,
+) {
+    let scope = if project.is_some() { "project" } else { "user" };
+    store
+        .conn()
+        .execute(
+            "INSERT INTO memory_entries (id, scope, project_id, kind, summary, content, \
+             normalized, created_at, updated_at, use_count) \
+             VALUES (?1, ?2, ?3, 'fact', ?4, ?4, ?4, ?5, ?5, ?6)",
+            params![id, scope, project, text, updated, uses],
+        )
+        .unwrap();
+    let rowid = store.conn().last_insert_rowid();
+    store
+        .conn()
+        .execute(
+            "INSERT INTO memory_fts (rowid, terms) VALUES (?1, ?2)",
+            params![rowid, terms_for_index(text)],
+        )
+        .unwrap();
+}
+
+/// Adds a session with `texts` as alternating user/agent messages; returns message ids.
+fn add_session(
+    store: &Store,
+    id: &str,
+    project: Option<&str>,
+    cwd: &str,
+    last: &str,
+    texts: &[(&str, &str)],
+) -> Vec<i64> {
+    store
+        .conn()
+        .execute(
+            "INSERT INTO sessions (host, session_id, project_id, cwd, started_at, \
+             last_message_at, created_at, updated_at) VALUES ('codex', ?1, ?2, ?3, ?4, ?4, ?4, ?4)",
+            params![id, project, cwd, last],
+        )
+        .unwrap();
+    let session_ref = store.conn().last_insert_rowid();
+    let mut ids = Vec::new();
+    for (i, (origin, text)) in texts.iter().enumerate() {
+        let role = match *origin {
+            "user" => "user",
+            "tool_output" => "tool",
+            o if o.starts_with("injected") => "system",
+            _ => "assistant",
+        };
+        store
+            .conn()
+            .execute(
+                "INSERT INTO messages (session_ref, byte_offset, seq, ts, role, origin, text) \
+                 VALUES (?1, ?2, 0, ?3, ?4, ?5, ?6)",
+                params![session_ref, i as i64 * 100, last, role, origin, text],
+            )
+            .unwrap();
+        let mid = store.conn().last_insert_rowid();
+        if !origin.starts_with("injected") {
+            store
+                .conn()
+                .execute(
+                    "INSERT INTO messages_fts (rowid, terms) VALUES (?1, ?2)",
+                    params![mid, terms_for_index(text)],
+                )
+                .unwrap();
+        }
+        ids.push(mid);
+    }
+    ids
+}
+
+#[allow(clippy::needless_pass_by_value, reason = "tests build options inline")]
+fn run(
+    store: &Store,
+    query: &str,
+    project: Option<&str>,
+    cwd: Option<&str>,
+    opts: SearchOptions,
+) -> Vec<Hit> {
+    let cwd = cwd.map(Path::new);
+    let ctx = SearchContext {
+        project_id: project,
+        cwd,
+        now: now(),
+    };
+    search(store, query, &ctx, &opts).unwrap().hits
+}
+
+fn ids(hits: &[Hit]) -> Vec<&str> {
+    hits.iter().map(|h| h.id.as_str()).collect()
+}
+
+fn global(top_k: usize) -> SearchOptions {
+    SearchOptions {
+        scope: SearchScope::Global,
+        top_k,
+        ..SearchOptions::default()
+    }
+}
+
+#[test]
+fn the_same_project_ranks_above_other_projects_at_equal_relevance() {
+    let s = store();
+    add_session(
+        &s,
+        "other",
+        Some("p_other"),
+        "/work/other",
+        NOW,
+        &[("user", "order timeout retry")],
+    );
+    add_session(
+        &s,
+        "mine",
+        Some("p_app"),
+        "/work/app",
+        NOW,
+        &[("user", "order timeout retry")],
+    );
+    let hits = run(
+        &s,
+        "order timeout retry",
+        Some("p_app"),
+        Some("/work/app"),
+        global(5),
+    );
+    assert_eq!(ids(&hits), ["mine", "other"]);
+}
+
+#[test]
+fn a_related_cwd_ranks_between_the_same_project_and_other_projects() {
+    let s = store();
+    add_session(
+        &s,
+        "far",
+        Some("p_other"),
+        "/work/other",
+        NOW,
+        &[("user", "flaky login test")],
+    );
+    add_session(
+        &s,
+        "below",
+        None,
+        "/work/app/sub",
+        NOW,
+        &[("user", "flaky login test")],
+    );
+    add_session(
+        &s,
+        "mine",
+        Some("p_app"),
+        "/elsewhere",
+        NOW,
+        &[("user", "flaky login test")],
+    );
+    let hits = run(
+        &s,
+        "flaky login test",
+        Some("p_app"),
+        Some("/work/app"),
+        global(5),
+    );
+    assert_eq!(ids(&hits), ["mine", "below", "far"]);
+}
+
+#[test]
+fn recent_sessions_rank_above_old_ones_at_equal_relevance() {
+    let s = store();
+    add_session(
+        &s,
+        "old",
+        Some("p_app"),
+        "/work/app",
+        "2025-01-01T00:00:00Z",
+        &[("user", "cache invalidation bug")],
+    );
+    add_session(
+        &s,
+        "new",
+        Some("p_app"),
+        "/work/app",
+        "2026-02-28T00:00:00Z",
+        &[("user", "cache invalidation bug")],
+    );
+    let hits = run(&s, "cache invalidation", Some("p_app"), None, global(5));
+    assert_eq!(ids(&hits), ["new", "old"]);
+}
+
+#[test]
+fn used_entries_rank_above_unused_ones_at_equal_relevance() {
+    let s = store();
+    add_memory(
+        &s,
+        "m_unused",
+        Some("p_app"),
+        "Run migrations with make migrate",
+        NOW,
+        0,
+    );
+    add_memory(
+        &s,
+        "m_used",
+        Some("p_app"),
+        "Run migrations with make migrate",
+        NOW,
+        9,
+    );
+    let hits = run(&s, "run migrations", Some("p_app"), None, global(5));
+    assert_eq!(ids(&hits), ["m_used", "m_unused"]);
+}
+
+#[test]
+fn memory_ranks_above_raw_messages_at_equal_relevance() {
+    let s = store();
+    add_session(
+        &s,
+        "sess",
+        Some("p_app"),
+        "/work/app",
+        NOW,
+        &[("user", "deploy with the blue green script")],
+    );
+    add_memory(
+        &s,
+        "m_deploy",
+        Some("p_app"),
+        "deploy with the blue green script",
+        NOW,
+        0,
+    );
+    let hits = run(&s, "blue green deploy", Some("p_app"), None, global(5));
+    assert_eq!(ids(&hits), ["m_deploy", "sess"]);
+    assert_eq!(hits[0].kind, HitKind::Memory);
+}
+
+#[test]
+fn better_coverage_beats_boosts_of_a_weaker_match() {
+    let s = store();
+    add_session(
+        &s,
+        "weak-mine",
+        Some("p_app"),
+        "/work/app",
+        NOW,
+        &[("user", "the timeout was fine")],
+    );
+    add_session(
+        &s,
+        "strong-other",
+        Some("p_other"),
+        "/work/other",
+        NOW,
+        &[("user", "order timeout retry with exponential backoff")],
+    );
+    let hits = run(
+        &s,
+        "order timeout retry backoff",
+        Some("p_app"),
+        None,
+        global(5),
+    );
+    assert_eq!(ids(&hits)[0], "strong-other");
+}
+
+#[test]
+fn the_default_scope_falls_back_to_other_projects_only_when_needed() {
+    let s = store();
+    add_session(
+        &s,
+        "other",
+        Some("p_other"),
+        "/work/other",
+        NOW,
+        &[("user", "kafka consumer lag")],
+    );
+    let auto = run(
+        &s,
+        "kafka lag",
+        Some("p_app"),
+        None,
+        SearchOptions::default(),
+    );
+    assert_eq!(ids(&auto), ["other"]);
+    let project_only = SearchOptions {
+        scope: SearchScope::Project,
+        ..SearchOptions::default()
+    };
+    assert!(run(&s, "kafka lag", Some("p_app"), None, project_only).is_empty());
+    add_session(
+        &s,
+        "mine",
+        Some("p_app"),
+        "/work/app",
+        NOW,
+        &[("user", "kafka consumer lag")],
+    );
+    let one = SearchOptions {
+        top_k: 1,
+        ..SearchOptions::default()
+    };
+    assert_eq!(
+        ids(&run(&s, "kafka lag", Some("p_app"), None, one)),
+        ["mine"]
+    );
+}
+
+#[test]
+fn injected_messages_are_never_returned() {
+    let s = store();
+    add_session(
+        &s,
+        "s",
+        Some("p_app"),
+        "/work/app",
+        NOW,
+        &[("injected:csep", "zebra stripes context")],
+    );
+    assert!(run(&s, "zebra stripes", Some("p_app"), None, global(5)).is_empty());
+}
+
+#[test]
+fn a_session_hit_shows_a_window_around_its_best_message() {
+    let s = store();
+    let ids_ = add_session(
+        &s,
+        "s",
+        Some("p_app"),
+        "/work/app",
+        NOW,
+        &[
+            ("user", "set up the project"),
+            ("agent", "done"),
+            ("injected:environment_context", "cwd stuff"),
+            ("user", "why does the payment webhook fail"),
+            ("agent", "the signing secret rotated"),
+            ("agent", "updated config"),
+            ("agent", "tests pass"),
+            ("user", "thanks"),
+        ],
+    );
+    let opts = SearchOptions {
+        window_before: 2,
+        window_after: 2,
+        ..global(1)
+    };
+    let hits = run(&s, "payment webhook", Some("p_app"), None, opts);
+    let detail = hits[0].session.as_ref().unwrap();
+    let window: Vec<i64> = detail.messages.iter().map(|m| m.id).collect();
+    assert_eq!(window, [ids_[0], ids_[1], ids_[3], ids_[4], ids_[5]]);
+    assert!(detail.messages[2].is_hit);
+    assert_eq!(detail.messages[2].text, "why does the payment webhook fail");
+}
+
+#[test]
+fn phrases_are_required_and_exclusions_drop_rows() {
+    let s = store();
+    add_memory(
+        &s,
+        "m_a",
+        Some("p_app"),
+        "order timeout on checkout",
+        NOW,
+        0,
+    );
+    add_memory(
+        &s,
+        "m_b",
+        Some("p_app"),
+        "timeout of the order service",
+        NOW,
+        0,
+    );
+    add_memory(&s, "m_c", Some("p_app"), "order timeout in staging", NOW, 0);
+    let phrase = run(&s, "\"order timeout\"", Some("p_app"), None, global(5));
+    let mut got = ids(&phrase);
+    got.sort_unstable();
+    assert_eq!(got, ["m_a", "m_c"]);
+    let excluded = run(
+        &s,
+        "\"order timeout\" -staging",
+        Some("p_app"),
+        None,
+        global(5),
+    );
+    assert_eq!(ids(&excluded), ["m_a"]);
+}
+
+#[test]
+fn excluded_ids_and_the_asking_session_are_skipped() {
+    let s = store();
+    add_memory(&s, "m_1", Some("p_app"), "rotate the signing key", NOW, 0);
+    add_session(
+        &s,
+        "current",
+        Some("p_app"),
+        "/work/app",
+        NOW,
+        &[("user", "rotate the signing key")],
+    );
+    let opts = SearchOptions {
+        exclude_ids: vec!["m_1".into()],
+        exclude_session: Some("current".into()),
+        ..global(5)
+    };
+    assert!(run(&s, "signing key", Some("p_app"), None, opts).is_empty());
+}
+
+#[test]
+fn chinese_queries_find_chinese_sessions() {
+    let s = store();
+    add_session(
+        &s,
+        "zh",
+        Some("p_app"),
+        "/work/app",
+        NOW,
+        &[("user", "订单 超时 之后 要 重试 三次")],
+    );
+    add_session(
+        &s,
+        "en",
+        Some("p_app"),
+        "/work/app",
+        NOW,
+        &[("user", "unrelated text")],
+    );
+    assert_eq!(
+        ids(&run(&s, "订单超时重试", Some("p_app"), None, global(5))),
+        ["zh"]
+    );
+}
+
+#[test]
+fn a_query_of_stop_words_searches_nothing() {
+    let s = store();
+    add_memory(&s, "m_1", Some("p_app"), "the and of", NOW, 0);
+    let ctx = SearchContext {
+        project_id: Some("p_app"),
+        cwd: None,
+        now: now(),
+    };
+    let outcome = search(&s, "the of and", &ctx, &global(5)).unwrap();
+    assert!(outcome.hits.is_empty());
+    assert_eq!(outcome.match_expr, None);
+    assert!(matches!(
+        search(&s, "", &ctx, &global(5)),
+        Err(SearchError::Query(QueryError::Empty))
+    ));
+}
+
+#[test]
+fn record_use_counts_each_injection() {
+    let s = store();
+    add_memory(&s, "m_1", Some("p_app"), "x", NOW, 0);
+    assert_eq!(record_use(&s, &["m_1", "missing"], NOW).unwrap(), 1);
+    record_use(&s, &["m_1"], NOW).unwrap();
+    let (count, last): (i64, String) = s
+        .conn()
+        .query_row(
+            "SELECT use_count, last_used_at FROM memory_entries",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((count, last.as_str()), (2, NOW));
+}
+
+#[test]
+fn auto_recall_skips_trivial_prompts_and_injects_marked_relevant_hits() {
+    let s = store();
+    add_memory(
+        &s,
+        "m_1",
+        Some("p_app"),
+        "Payment webhook secret rotates monthly",
+        NOW,
+        0,
+    );
+    assert_eq!(
+        crate::recall::auto::auto_recall(&s, Some("p_app"), "ok", 800, &[]),
+        None
+    );
+    assert_eq!(
+        crate::recall::auto::auto_recall(&s, Some("p_app"), "继续", 800, &[]),
+        None
+    );
+    assert_eq!(
+        crate::recall::auto::auto_recall(
+            &s,
+            Some("p_app"),
+            "unrelated question about fonts",
+            800,
+            &[]
+        ),
+        None
+    );
+    let text = crate::recall::auto::auto_recall(
+        &s,
+        Some("p_app"),
+        "why does the payment webhook fail",
+        800,
+        &[],
+    )
+    .unwrap();
+    assert!(crate::host::transcript::is_csep_text(&text), "{text}");
+    assert!(text.contains("m_1"));
+    assert!(text.chars().count() <= 800);
+    let uses: i64 = s
+        .conn()
+        .query_row("SELECT use_count FROM memory_entries", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(uses, 1);
+    let excluded = crate::recall::auto::auto_recall(
+        &s,
+        Some("p_app"),
+        "why does the payment webhook fail",
+        800,
+        &["m_1".to_owned()],
+    );
+    assert_eq!(excluded, None);
+}

@@ -1,0 +1,290 @@
+//! Archive and recall end to end: importing the golden transcripts into a fresh home, then
+//! `csep recall`, `recall-trigger` and `eval recall` through the real binary.
+
+use predicates::prelude::*;
+
+use crate::support::{TestHome, stdout_json};
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+
+/// A home populated by importing every golden Codex and Claude transcript.
+fn imported_home() -> TestHome {
+    let t = TestHome::new();
+    let codex = format!("{FIXTURES}/codex");
+    let claude = format!("{FIXTURES}/claude");
+    let out = t
+        .csep(&["--json", "import", "codex-sessions", "--dir", &codex])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = stdout_json(&out);
+    assert_eq!(report["files"], 2);
+    assert_eq!(report["error_count"], 0);
+    assert!(report["messages_inserted"].as_u64().unwrap() > 0);
+    t.csep(&["import", "claude-sessions", "--dir", &claude])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Imported 3 claude transcripts"));
+    t
+}
+
+#[test]
+fn recall_finds_imported_sessions_with_provenance_in_markdown_and_json() {
+    let t = imported_home();
+    let out = t
+        .csep(&["recall", "echo", "tool-ran", "--top-k", "5", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v = stdout_json(&out);
+    assert_eq!(v["status"], "matched");
+    assert_eq!(v["triggered"], true);
+    assert_eq!(v["reasons"], serde_json::json!(["self_invoked"]));
+    let results = v["results"].as_array().unwrap();
+    assert_eq!(v["count"], results.len());
+    assert_eq!(results.len(), 4, "every golden session ran the tool: {v:#}");
+    let hosts: Vec<&str> = results
+        .iter()
+        .map(|r| r["host"].as_str().unwrap())
+        .collect();
+    assert!(
+        hosts.contains(&"codex") && hosts.contains(&"claude"),
+        "{hosts:?}"
+    );
+    for r in results {
+        assert_eq!(r["kind"], "session");
+        assert_eq!(r["thread_id"], r["id"]);
+        // Injected context (environment, hook markers) never appears in a window.
+        for m in r["messages"].as_array().unwrap() {
+            assert!(
+                !m["origin"].as_str().unwrap().starts_with("injected"),
+                "{m}"
+            );
+        }
+    }
+    t.csep(&["recall", "echo tool-ran"])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::starts_with("## Focused Recall\n\nStatus: matched\n")
+                .and(predicate::str::contains("Provenance: session "))
+                .and(predicate::str::contains("(codex)")),
+        );
+}
+
+#[test]
+fn reference_flags_and_format_json_work_like_json() {
+    let t = imported_home();
+    let cwd = t.scratch().to_string_lossy().into_owned();
+    let out = t
+        .reference(&[
+            "recall", "--query", "tool-ran", "--cwd", &cwd, "--format", "json",
+        ])
+        .output()
+        .unwrap();
+    let v = stdout_json(&out);
+    assert_eq!(v["status"], "matched");
+    assert_eq!(
+        v["cwd"],
+        std::fs::canonicalize(t.scratch())
+            .unwrap()
+            .to_string_lossy()
+            .as_ref()
+    );
+}
+
+#[test]
+fn injected_context_is_never_recalled() {
+    let t = imported_home();
+    let out = t
+        .csep(&[
+            "recall",
+            "CTX-MARKER-sessionstart",
+            "environment_context",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let v = stdout_json(&out);
+    for r in v["results"].as_array().unwrap() {
+        for m in r["messages"].as_array().unwrap() {
+            assert!(
+                !m["text"]
+                    .as_str()
+                    .unwrap()
+                    .contains("<environment_context>"),
+                "{m}"
+            );
+        }
+    }
+}
+
+#[test]
+fn importing_again_adds_nothing() {
+    let t = imported_home();
+    let codex = format!("{FIXTURES}/codex");
+    let out = t
+        .csep(&["--json", "import", "codex-sessions", "--dir", &codex])
+        .output()
+        .unwrap();
+    let v = stdout_json(&out);
+    assert_eq!(v["messages_inserted"], 0);
+    assert_eq!(v["unchanged_files"], 2);
+}
+
+#[test]
+fn importing_from_a_missing_directory_fails_with_its_path() {
+    let t = TestHome::new();
+    t.csep(&["import", "codex-sessions", "--dir", "/nonexistent/sessions"])
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::contains("/nonexistent/sessions")
+                .and(predicate::str::contains("--dir")),
+        );
+}
+
+#[test]
+fn every_bad_query_is_a_clear_result_with_exit_zero() {
+    let t = imported_home();
+    let long = "retry ".repeat(10 * 1024 / 6);
+    for (query, status) in [
+        ("", "error"),
+        ("   ", "error"),
+        ("the and of", "no_match"),
+        ("\"", "no_match"),
+        ("*", "no_match"),
+        ("-", "no_match"),
+        (":", "no_match"),
+        ("NEAR", "no_match"),
+        ("NEAR(the of)", "no_match"),
+        ("of:the", "no_match"),
+        ("-echo", "error"),
+        (long.as_str(), "error"),
+    ] {
+        let out = t
+            .csep(&["recall", "--query", query, "--json"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "query {query:?}");
+        let v = stdout_json(&out);
+        assert_eq!(v["status"], status, "query {query:?}: {v}");
+        if status == "error" {
+            assert!(v["error"].as_str().is_some_and(|e| !e.is_empty()), "{v}");
+        }
+    }
+}
+
+#[test]
+fn recall_on_a_fresh_home_is_no_match_and_creates_nothing() {
+    let t = TestHome::new();
+    let out = t.csep(&["recall", "anything", "--json"]).output().unwrap();
+    assert!(out.status.success());
+    let v = stdout_json(&out);
+    assert_eq!(v["status"], "no_match");
+    assert_eq!(v["count"], 0);
+    assert!(!t.home().join("csep.db").exists());
+}
+
+#[test]
+fn recall_without_a_query_is_a_usage_error() {
+    let t = TestHome::new();
+    t.csep(&["recall"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--query"));
+    t.csep(&["recall", "x", "--since", "someday"])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn recall_trigger_keeps_the_reference_keys_and_decides_from_explicit_signals() {
+    let t = imported_home();
+    let cwd = t.scratch().to_string_lossy().into_owned();
+    let out = t
+        .csep(&[
+            "recall-trigger",
+            "--query",
+            "run the tool like last time",
+            "--cwd",
+            &cwd,
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let v = stdout_json(&out);
+    for key in [
+        "triggered",
+        "reasons",
+        "policy",
+        "skill_id",
+        "skill_content",
+        "query",
+        "count",
+        "results",
+        "focused_recall",
+        "cwd",
+    ] {
+        assert!(v.get(key).is_some(), "missing {key}: {v}");
+    }
+    assert_eq!(v["triggered"], true);
+    assert_eq!(v["reasons"], serde_json::json!(["marker:last time"]));
+    assert!(v["count"].as_u64().unwrap() > 0);
+    t.csep(&[
+        "recall-trigger",
+        "--query",
+        "add a new endpoint",
+        "--cwd",
+        &cwd,
+    ])
+    .assert()
+    .success()
+    .stdout(predicate::str::contains("Status: not_triggered"));
+}
+
+#[test]
+fn eval_recall_beats_plain_bm25_on_every_shipped_fixture() {
+    let t = TestHome::new();
+    let dir = format!("{FIXTURES}/recall_eval");
+    let out = t
+        .csep(&["--json", "eval", "recall", "--fixture", &dir])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = stdout_json(&out);
+    let all = v["all"].as_array().unwrap();
+    assert!(all[0]["questions"].as_u64().unwrap() >= 150);
+    for fixture in v["fixtures"].as_array().unwrap() {
+        let systems = fixture["systems"].as_array().unwrap();
+        let (csep, plain) = (&systems[0], &systems[1]);
+        assert_eq!(
+            (csep["system"].as_str(), plain["system"].as_str()),
+            (Some("csep"), Some("plain-bm25"))
+        );
+        for metric in ["hit_at_5", "mrr", "ndcg_at_10"] {
+            assert!(
+                csep[metric].as_f64() >= plain[metric].as_f64(),
+                "{}: {metric} csep {} < plain {}",
+                fixture["name"],
+                csep[metric],
+                plain[metric]
+            );
+        }
+    }
+    t.csep(&["eval", "recall", "--fixture", &dir])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("nDCG@10").and(predicate::str::contains("reference-0.7.7")),
+        );
+}
