@@ -407,3 +407,81 @@ fn token_estimates_count_cjk_characters_one_each() {
     assert_eq!(estimate_tokens("abcde"), 2);
     assert_eq!(estimate_tokens("记住这个"), 4);
 }
+
+/// The Codex CLI binary for the `codex exec` provider test: `CSEP_TEST_CODEX_BIN`, else `codex`
+/// on `PATH`, else the npm cache next to the checkout (`../.cache/npm/node_modules/.bin/codex`,
+/// where `npm install --prefix .cache/npm @openai/codex@0.169.0` puts it). `None` skips the test.
+fn codex_bin() -> Option<std::path::PathBuf> {
+    let process = Env::from_process();
+    if let Some(bin) = process.get("CSEP_TEST_CODEX_BIN") {
+        return Some(bin.into());
+    }
+    if let Some(found) = subprocess::find_program("codex", &process) {
+        return Some(found);
+    }
+    let cached = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../.cache/npm/node_modules/.bin/codex");
+    cached.is_file().then_some(cached)
+}
+
+/// Runs the real `codex exec` against the fake Responses server; skipped (with a printed reason)
+/// when no Codex binary is found. Set `CSEP_TEST_CODEX_BIN=/path/to/codex` to choose one.
+#[test]
+fn codex_exec_provider_talks_to_the_real_codex_cli_pointed_at_the_fake_server() {
+    let Some(bin) = codex_bin() else {
+        eprintln!(
+            "SKIPPED: no Codex CLI found; set CSEP_TEST_CODEX_BIN or run \
+             `npm install --prefix ../.cache/npm @openai/codex@0.169.0`"
+        );
+        return;
+    };
+    let answer = r#"{"operations":[{"op":"add","scope":"user","kind":"preference","summary":"Answer in English"}]}"#;
+    let server = FakeServer::start_with(vec![], answer, Duration::from_secs(120)).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let codex_home = tmp.path().join("codex-home");
+    std::fs::create_dir_all(&codex_home).unwrap();
+    std::fs::write(
+        codex_home.join("config.toml"),
+        format!(
+            "model = \"fake-model\"\nmodel_provider = \"fake\"\n\n[model_providers.fake]\n\
+             name = \"fake\"\nbase_url = \"{}/v1\"\nwire_api = \"responses\"\n\
+             request_max_retries = 0\nstream_max_retries = 0\n",
+            server.base_url()
+        ),
+    )
+    .unwrap();
+    let process = Env::from_process();
+    let env = Env::from_pairs([
+        ("PATH", process.get("PATH").unwrap_or("/usr/bin:/bin")),
+        ("HOME", tmp.path().to_str().unwrap()),
+        ("CODEX_HOME", codex_home.to_str().unwrap()),
+        ("TMPDIR", tmp.path().to_str().unwrap()),
+    ]);
+    let prof = Profile {
+        provider: ProviderKind::CodexCli,
+        model: "fake-model".into(),
+        command: vec![bin.display().to_string()],
+        timeout_seconds: 90.0,
+        max_retries: 0,
+        ..Profile::default()
+    };
+    let p = Provider::from_profile("codex", &prof, &env).unwrap();
+    let mut req = request();
+    req.system = "You are csep's reviewer. CSEP-PROMPT-MARKER".into();
+    req.schema = Some(JsonSchemaSpec {
+        name: "csep_review_output".into(),
+        schema: json!({"type": "object", "properties": {"operations": {"type": "array", "items": {"type": "object"}}},
+                       "required": ["operations"], "additionalProperties": false}),
+    });
+    let c = p.complete(&req).unwrap();
+    assert_eq!(c.text, answer);
+    assert_eq!((c.usage.input_tokens, c.usage.output_tokens, c.usage.is_estimated), (100, 10, false));
+    let posts = server.posts();
+    let last = posts.last().unwrap();
+    assert_eq!(last.path, "/v1/responses");
+    assert!(last.body.contains("CSEP-PROMPT-MARKER"), "the prompt reached the model");
+    let body = last.json().unwrap();
+    assert_eq!(body["text"]["format"]["type"], "json_schema", "--output-schema was passed");
+    // --ephemeral: no rollout was written into CODEX_HOME/sessions.
+    assert!(!codex_home.join("sessions").exists());
+}

@@ -4,4 +4,7 @@
 //! [`ops`] is the contract between the reviewer and the compiler: the only things a model (or
 //! the offline reviewer) may propose.
 
+pub mod input;
 pub mod ops;
+pub mod parse;
+pub mod schema;
