@@ -8,3 +8,5 @@ pub mod input;
 pub mod ops;
 pub mod parse;
 pub mod schema;
+pub mod offline;
+pub mod signals;
