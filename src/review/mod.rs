@@ -10,3 +10,7 @@ pub mod parse;
 pub mod schema;
 pub mod offline;
 pub mod signals;
+pub mod runner;
+pub mod trigger;
+
+pub use runner::{ReviewResult, ReviewStatus, record_receipt, run};
