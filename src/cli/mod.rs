@@ -14,6 +14,7 @@ pub mod hook;
 pub mod output;
 pub mod project_cmd;
 pub mod status;
+pub mod usage;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -218,7 +219,7 @@ fn run(ctx: &Ctx, command: Command) -> anyhow::Result<u8> {
             not_yet("skills", "skill synthesis arrives in a later release")
         }
         Command::Doctor(_) => not_yet("doctor", "checks arrive with the installer"),
-        Command::Usage(_) => not_yet("usage", "the spend ledger arrives with the providers"),
+        Command::Usage(args) => usage::run(ctx, &args),
         Command::Install(_) => not_yet("install", "installing hooks arrives with the hooks"),
         Command::Uninstall(_) => not_yet("uninstall", "installing hooks arrives with the hooks"),
         Command::Eval(_) | Command::EvalCompiler(_) => {

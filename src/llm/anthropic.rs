@@ -69,12 +69,13 @@ impl MessagesEndpoint {
             .client
             .post_json(&self.url, &headers, &self.body(request, model, true));
         let response = match first {
-            Err(ProviderError::Http { status: 400, ref body, .. })
-                if request.schema.is_some() && body.to_ascii_lowercase().contains("tool") =>
-            {
-                self.client
-                    .post_json(&self.url, &headers, &self.body(request, model, false))?
-            }
+            Err(ProviderError::Http {
+                status: 400,
+                ref body,
+                ..
+            }) if request.schema.is_some() && body.to_ascii_lowercase().contains("tool") => self
+                .client
+                .post_json(&self.url, &headers, &self.body(request, model, false))?,
             other => other?,
         };
         parse_messages(&self.client.label, &self.url, &response, request, model)
@@ -120,11 +121,17 @@ fn message_from_sse(body: &str) -> MessageWire {
         let Ok(event) = serde_json::from_str::<Value>(&data) else {
             continue;
         };
-        match event.get("type").and_then(Value::as_str).unwrap_or_default() {
+        match event
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+        {
             "message_start" => {
                 if let Some(m) = event.get("message") {
                     message.model = m.get("model").and_then(Value::as_str).map(str::to_owned);
-                    message.usage = m.get("usage").and_then(|u| serde_json::from_value(u.clone()).ok());
+                    message.usage = m
+                        .get("usage")
+                        .and_then(|u| serde_json::from_value(u.clone()).ok());
                 }
             }
             "content_block_start" => {
@@ -141,7 +148,10 @@ fn message_from_sse(body: &str) -> MessageWire {
                 }
             }
             "message_delta" => {
-                if let Some(out) = event.pointer("/usage/output_tokens").and_then(Value::as_u64) {
+                if let Some(out) = event
+                    .pointer("/usage/output_tokens")
+                    .and_then(Value::as_u64)
+                {
                     let usage = message.usage.get_or_insert_with(UsageWire::default);
                     usage.output_tokens = Some(out);
                 }
@@ -179,19 +189,30 @@ fn parse_messages(
             malformed(
                 label,
                 url,
-                format!("the body is not a Messages API answer ({e}); starts with: {}", excerpt(&response.body)),
+                format!(
+                    "the body is not a Messages API answer ({e}); starts with: {}",
+                    excerpt(&response.body)
+                ),
             )
         })?
     };
     if let Some(error) = wire.error.as_ref().filter(|e| !e.is_null()) {
-        let message = error.get("message").and_then(Value::as_str).unwrap_or_default();
-        return Err(malformed(label, url, format!("the API returned an error: {}", excerpt(message))));
+        let message = error
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        return Err(malformed(
+            label,
+            url,
+            format!("the API returned an error: {}", excerpt(message)),
+        ));
     }
     if wire.kind.as_deref() == Some("error") {
         return Err(malformed(label, url, "the API returned an error object"));
     }
     let tool_input = wire.content.iter().find_map(|b| {
-        (b.get("type").and_then(Value::as_str) == Some("tool_use")).then(|| b.get("input").cloned())?
+        (b.get("type").and_then(Value::as_str) == Some("tool_use"))
+            .then(|| b.get("input").cloned())?
     });
     let text = match tool_input {
         Some(Value::String(s)) => s,
@@ -207,7 +228,11 @@ fn parse_messages(
             .to_owned(),
     };
     if text.trim().is_empty() {
-        return Err(malformed(label, url, "the answer has no text and no tool call"));
+        return Err(malformed(
+            label,
+            url,
+            "the answer has no text and no tool call",
+        ));
     }
     let usage = match wire.usage {
         Some(UsageWire {
@@ -244,6 +269,9 @@ mod tests {
         let m = message_from_sse(body);
         assert_eq!(m.content[0]["input"], json!({"operations": []}));
         let usage = m.usage.unwrap();
-        assert_eq!((usage.input_tokens, usage.output_tokens), (Some(7), Some(5)));
+        assert_eq!(
+            (usage.input_tokens, usage.output_tokens),
+            (Some(7), Some(5))
+        );
     }
 }

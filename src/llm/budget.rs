@@ -186,7 +186,8 @@ pub struct LedgerRecord {
 
 /// Appends a row to the ledger; returns its id.
 pub fn record(store: &Store, row: &LedgerRecord) -> Result<i64, StoreError> {
-    let day = crate::store::time::day_of(&row.at).unwrap_or_else(|| row.at.chars().take(10).collect());
+    let day =
+        crate::store::time::day_of(&row.at).unwrap_or_else(|| row.at.chars().take(10).collect());
     store
         .conn()
         .prepare_cached(
@@ -291,7 +292,11 @@ mod tests {
             compile_daily_tokens: 0,
             skills_daily_tokens: 0,
         };
-        record(&store, &row("2026-01-02T10:00:00.000Z", Purpose::Review, 700, 200)).unwrap();
+        record(
+            &store,
+            &row("2026-01-02T10:00:00.000Z", Purpose::Review, 700, 200),
+        )
+        .unwrap();
         check(&store, &caps, Purpose::Review, "2026-01-02", 100).unwrap();
         let err = check(&store, &caps, Purpose::Review, "2026-01-02", 101).unwrap_err();
         let BudgetError::Exceeded(e) = err else {
@@ -313,8 +318,16 @@ mod tests {
             compile_daily_tokens: 0,
             skills_daily_tokens: 0,
         };
-        record(&store, &row("2026-01-02T10:00:00.000Z", Purpose::Compile, 300, 0)).unwrap();
-        record(&store, &row("2026-01-02T11:00:00.000Z", Purpose::Skills, 150, 0)).unwrap();
+        record(
+            &store,
+            &row("2026-01-02T10:00:00.000Z", Purpose::Compile, 300, 0),
+        )
+        .unwrap();
+        record(
+            &store,
+            &row("2026-01-02T11:00:00.000Z", Purpose::Skills, 150, 0),
+        )
+        .unwrap();
         let Err(BudgetError::Exceeded(e)) = check(&store, &caps, Purpose::Other, "2026-01-02", 51)
         else {
             panic!("expected a cap error")
@@ -325,8 +338,16 @@ mod tests {
     #[test]
     fn summary_groups_by_day_and_purpose() {
         let store = Store::open_in_memory().unwrap();
-        record(&store, &row("2026-01-01T23:59:59.000Z", Purpose::Review, 10, 1)).unwrap();
-        record(&store, &row("2026-01-02T00:00:01.000Z", Purpose::Review, 20, 2)).unwrap();
+        record(
+            &store,
+            &row("2026-01-01T23:59:59.000Z", Purpose::Review, 10, 1),
+        )
+        .unwrap();
+        record(
+            &store,
+            &row("2026-01-02T00:00:01.000Z", Purpose::Review, 20, 2),
+        )
+        .unwrap();
         let mut failed = row("2026-01-02T00:00:02.000Z", Purpose::Review, 0, 0);
         failed.status = "error:http_500".to_owned();
         failed.usage.is_estimated = true;

@@ -75,7 +75,8 @@ impl RetryPolicy {
 
 /// Whether an HTTP status is worth retrying.
 pub fn is_retryable_status(status: u16) -> bool {
-    matches!(status, 408 | 425 | 429 | 529) || ((500..600).contains(&status) && !matches!(status, 501 | 505))
+    matches!(status, 408 | 425 | 429 | 529)
+        || ((500..600).contains(&status) && !matches!(status, 501 | 505))
 }
 
 /// Parses `Retry-After`: delay seconds, or an HTTP date (RFC 2822 form).
@@ -219,7 +220,9 @@ impl HttpClient {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned)
         };
-        let content_type = header("content-type").unwrap_or_default().to_ascii_lowercase();
+        let content_type = header("content-type")
+            .unwrap_or_default()
+            .to_ascii_lowercase();
         let retry_after = header("retry-after").as_deref().and_then(parse_retry_after);
         let bytes = match response
             .body_mut()
@@ -327,11 +330,16 @@ fn is_loopback(url: &str) -> bool {
 
 /// Whether a body is an HTML page (a proxy error, a login page, a website).
 pub fn looks_like_html(body: &str) -> bool {
-    let head: String = body.trim_start().chars().take(64).collect::<String>().to_ascii_lowercase();
+    let head: String = body
+        .trim_start()
+        .chars()
+        .take(64)
+        .collect::<String>()
+        .to_ascii_lowercase();
     head.starts_with("<!doctype html") || head.starts_with("<html") || head.starts_with("<head")
 }
 
-/// The first [`ERROR_BODY_CHARS`] characters of `body`, redacted, on one line.
+/// The first 500 characters of `body`, redacted, on one line.
 pub fn excerpt(body: &str) -> String {
     let short: String = body.chars().take(ERROR_BODY_CHARS).collect();
     let one_line = short.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -377,8 +385,14 @@ mod tests {
             assert!(d >= full / 2 && d < full, "{retry}: {d:?}");
         }
         assert!(p.delay(10, None) <= p.max_delay);
-        assert_eq!(p.delay(0, Some(Duration::from_secs(7))), Duration::from_secs(7));
-        assert_eq!(p.delay(0, Some(Duration::from_secs(9999))), p.max_retry_after);
+        assert_eq!(
+            p.delay(0, Some(Duration::from_secs(7))),
+            Duration::from_secs(7)
+        );
+        assert_eq!(
+            p.delay(0, Some(Duration::from_secs(9999))),
+            p.max_retry_after
+        );
     }
 
     #[test]

@@ -469,7 +469,11 @@ impl Provider {
     /// [`ProviderError::MissingKey`]; a CLI provider whose program is not on `PATH` is
     /// [`ProviderError::ProgramNotFound`]. The `offline` provider builds fine and
     /// [`Provider::is_offline`] tells the caller to use the heuristic reviewer.
-    pub fn from_profile(name: &str, profile: &Profile, env: &Env) -> Result<Provider, ProviderError> {
+    pub fn from_profile(
+        name: &str,
+        profile: &Profile,
+        env: &Env,
+    ) -> Result<Provider, ProviderError> {
         let kind = profile.provider;
         let model = if profile.model.trim().is_empty() {
             default_model(kind).to_owned()
@@ -477,13 +481,13 @@ impl Provider {
             profile.model.trim().to_owned()
         };
         let label = format!("{name}/{kind}");
-        let timeout = Duration::from_secs_f64(if profile.timeout_seconds.is_finite()
-            && profile.timeout_seconds > 0.0
-        {
-            profile.timeout_seconds
-        } else {
-            60.0
-        });
+        let timeout = Duration::from_secs_f64(
+            if profile.timeout_seconds.is_finite() && profile.timeout_seconds > 0.0 {
+                profile.timeout_seconds
+            } else {
+                60.0
+            },
+        );
         let retry = http::RetryPolicy {
             max_retries: profile.max_retries,
             ..http::RetryPolicy::default()
@@ -509,7 +513,11 @@ impl Provider {
             ProviderKind::OpenaiCompatible => Backend::Chat(openai::ChatEndpoint {
                 client: client(),
                 url: endpoint_url(
-                    if base.is_empty() { "https://api.openai.com/v1" } else { base },
+                    if base.is_empty() {
+                        "https://api.openai.com/v1"
+                    } else {
+                        base
+                    },
                     "/chat/completions",
                 ),
                 key: key()?,
@@ -518,7 +526,11 @@ impl Provider {
             ProviderKind::OpenaiResponses => Backend::Responses(openai::ResponsesEndpoint {
                 client: client(),
                 url: endpoint_url(
-                    if base.is_empty() { "https://api.openai.com/v1" } else { base },
+                    if base.is_empty() {
+                        "https://api.openai.com/v1"
+                    } else {
+                        base
+                    },
                     "/responses",
                 ),
                 key: key()?,
@@ -705,7 +717,11 @@ pub fn call(
             } else {
                 Usage::default()
             };
-            (usage, format!("error:{}", e.code()), provider.model().to_owned())
+            (
+                usage,
+                format!("error:{}", e.code()),
+                provider.model().to_owned(),
+            )
         }
     };
     budget::record(

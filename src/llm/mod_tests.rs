@@ -49,7 +49,8 @@ fn request() -> LlmRequest {
 
 #[test]
 fn chat_completions_success_reads_text_usage_and_sends_a_json_schema() {
-    let server = FakeServer::start(vec![Reply::chat("{\"operations\":[]}", Some((42, 7)))]).unwrap();
+    let server =
+        FakeServer::start(vec![Reply::chat("{\"operations\":[]}", Some((42, 7)))]).unwrap();
     let p = provider(ProviderKind::OpenaiCompatible, &server);
     let c = p.complete(&request()).unwrap();
     assert_eq!(c.text, "{\"operations\":[]}");
@@ -64,10 +65,16 @@ fn chat_completions_success_reads_text_usage_and_sends_a_json_schema() {
     let posts = server.posts();
     assert_eq!(posts.len(), 1);
     assert_eq!(posts[0].path, "/chat/completions");
-    assert_eq!(posts[0].header("authorization"), Some("Bearer test-key-123"));
+    assert_eq!(
+        posts[0].header("authorization"),
+        Some("Bearer test-key-123")
+    );
     let body = posts[0].json().unwrap();
     assert_eq!(body["response_format"]["type"], "json_schema");
-    assert_eq!(body["response_format"]["json_schema"]["name"], "csep_review_output");
+    assert_eq!(
+        body["response_format"]["json_schema"]["name"],
+        "csep_review_output"
+    );
     assert_eq!(body["messages"][0]["role"], "system");
     assert_eq!(body["max_tokens"], 256);
 }
@@ -103,7 +110,10 @@ fn three_500s_exhaust_the_retries_and_report_the_status() {
     let err = provider(ProviderKind::OpenaiCompatible, &server)
         .complete(&request())
         .unwrap_err();
-    assert!(matches!(err, ProviderError::Http { status: 500, .. }), "{err}");
+    assert!(
+        matches!(err, ProviderError::Http { status: 500, .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains("boom"), "{err}");
     assert_eq!(server.posts().len(), 3);
 }
@@ -130,7 +140,10 @@ fn bad_bodies_are_clear_errors_not_panics() {
         (Reply::html(502), "html_body"),
         (Reply::empty(), "empty_body"),
         (Reply::huge(2 * 1024 * 1024), "body_too_large"),
-        (Reply::json(200, &json!({"choices": []})), "malformed_response"),
+        (
+            Reply::json(200, &json!({"choices": []})),
+            "malformed_response",
+        ),
         (Reply::status(401, "invalid api key"), "http_401"),
     ];
     for (reply, code) in cases {
@@ -158,7 +171,10 @@ fn missing_usage_is_estimated_and_flagged() {
 #[test]
 fn an_unsupported_response_format_degrades_to_json_object() {
     let server = FakeServer::start(vec![
-        Reply::status(400, "response_format.json_schema is not supported by this model"),
+        Reply::status(
+            400,
+            "response_format.json_schema is not supported by this model",
+        ),
         Reply::chat("{}", Some((1, 1))),
     ])
     .unwrap();
@@ -166,7 +182,10 @@ fn an_unsupported_response_format_degrades_to_json_object() {
         .complete(&request())
         .unwrap();
     let posts = server.posts();
-    assert_eq!(posts[1].json().unwrap()["response_format"], json!({"type": "json_object"}));
+    assert_eq!(
+        posts[1].json().unwrap()["response_format"],
+        json!({"type": "json_object"})
+    );
 }
 
 #[test]
@@ -202,7 +221,10 @@ fn anthropic_messages_force_a_tool_call_and_read_its_input() {
     .unwrap();
     let p = provider(ProviderKind::Anthropic, &server);
     let c = p.complete(&request()).unwrap();
-    assert_eq!(serde_json::from_str::<serde_json::Value>(&c.text).unwrap(), answer);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&c.text).unwrap(),
+        answer
+    );
     assert_eq!(c.usage.input_tokens, 20);
     let text = p.complete(&request()).unwrap();
     assert!(text.text.starts_with("```json"));
@@ -211,15 +233,23 @@ fn anthropic_messages_force_a_tool_call_and_read_its_input() {
     assert_eq!(post.header("x-api-key"), Some(KEY));
     assert_eq!(post.header("anthropic-version"), Some("2023-06-01"));
     let body = post.json().unwrap();
-    assert_eq!(body["tool_choice"], json!({"type": "tool", "name": "submit_answer"}));
+    assert_eq!(
+        body["tool_choice"],
+        json!({"type": "tool", "name": "submit_answer"})
+    );
     assert_eq!(body["system"], "Return JSON.");
 }
 
 #[test]
 fn minimax_sends_a_bearer_token_and_picks_the_region_endpoint() {
     let server = FakeServer::start(vec![Reply::messages_text("{}", Some((1, 1)))]).unwrap();
-    provider(ProviderKind::Minimax, &server).complete(&request()).unwrap();
-    assert_eq!(server.posts()[0].header("authorization"), Some("Bearer test-key-123"));
+    provider(ProviderKind::Minimax, &server)
+        .complete(&request())
+        .unwrap();
+    assert_eq!(
+        server.posts()[0].header("authorization"),
+        Some("Bearer test-key-123")
+    );
 
     let empty = Env::default();
     assert_eq!(
@@ -245,7 +275,10 @@ fn a_missing_key_names_the_variable_and_the_profile() {
     let ProviderError::MissingKey { var, profile } = &err else {
         panic!("expected MissingKey, got {err}")
     };
-    assert_eq!((var.as_str(), profile.as_str()), ("ANTHROPIC_API_KEY", "claude-api"));
+    assert_eq!(
+        (var.as_str(), profile.as_str()),
+        ("ANTHROPIC_API_KEY", "claude-api")
+    );
     assert!(err.to_string().contains(".env.provider"), "{err}");
     let (fallback, why) = Provider::from_profile_or_offline("claude-api", &prof, &Env::default());
     assert!(fallback.is_offline());
@@ -262,8 +295,14 @@ fn endpoint_urls_join_bases_and_keep_full_endpoints() {
         endpoint_url("https://x.test/v1/chat/completions", "/chat/completions"),
         "https://x.test/v1/chat/completions"
     );
-    assert_eq!(endpoint_url("http://127.0.0.1:9", "/v1/messages"), "http://127.0.0.1:9/v1/messages");
-    assert_eq!(endpoint_url("https://k.test/coding/v1", "/v1/messages"), "https://k.test/coding/v1/messages");
+    assert_eq!(
+        endpoint_url("http://127.0.0.1:9", "/v1/messages"),
+        "http://127.0.0.1:9/v1/messages"
+    );
+    assert_eq!(
+        endpoint_url("https://k.test/coding/v1", "/v1/messages"),
+        "https://k.test/coding/v1/messages"
+    );
 }
 
 #[test]
@@ -272,7 +311,9 @@ fn secrets_are_redacted_before_the_request_leaves() {
     let secret = "ghp_1234567890abcdefghijklmnopqrstuvwxyzAB";
     let mut req = request();
     req.user = format!("my token is {secret}");
-    provider(ProviderKind::OpenaiCompatible, &server).complete(&req).unwrap();
+    provider(ProviderKind::OpenaiCompatible, &server)
+        .complete(&req)
+        .unwrap();
     let body = &server.posts()[0].body;
     assert!(!body.contains(secret), "{body}");
     assert!(body.contains("[REDACTED:"), "{body}");
@@ -296,7 +337,10 @@ fn call_records_the_ledger_and_a_cap_stops_the_next_call_before_any_request() {
     let p = provider(ProviderKind::OpenaiCompatible, &server);
     call(&p, &request(), &ctx).unwrap();
     let rows = budget::summary(&store, "2026-03-04").unwrap();
-    assert_eq!((rows[0].input_tokens, rows[0].output_tokens, rows[0].calls), (990, 5, 1));
+    assert_eq!(
+        (rows[0].input_tokens, rows[0].output_tokens, rows[0].calls),
+        (990, 5, 1)
+    );
     let err = call(&p, &request(), &ctx).unwrap_err();
     assert!(matches!(err, CallError::Budget(_)), "{err}");
     assert_eq!(server.posts().len(), 1, "no request after the cap");
@@ -309,7 +353,10 @@ fn failed_calls_are_recorded_with_their_error_code() {
     let caps = BudgetConfig::default();
     let ctx = LedgerCtx::new(&store, &caps, Purpose::Compile);
     let p = provider(ProviderKind::OpenaiCompatible, &server);
-    assert!(matches!(call(&p, &request(), &ctx), Err(CallError::Provider(_))));
+    assert!(matches!(
+        call(&p, &request(), &ctx),
+        Err(CallError::Provider(_))
+    ));
     let status: String = store
         .conn()
         .query_row("SELECT status FROM budget_ledger", [], |r| r.get(0))
@@ -344,7 +391,8 @@ fn the_command_provider_pipes_the_prompt_and_marks_the_child_session() {
 #[cfg(unix)]
 #[test]
 fn a_failing_or_slow_command_is_a_clear_error() {
-    let p = Provider::from_profile("cmd", &sh_profile("echo oops >&2; exit 4"), &Env::default()).unwrap();
+    let p = Provider::from_profile("cmd", &sh_profile("echo oops >&2; exit 4"), &Env::default())
+        .unwrap();
     let err = p.complete(&request()).unwrap_err();
     assert!(matches!(err, ProviderError::ChildFailed { .. }), "{err}");
     assert!(err.to_string().contains("oops"), "{err}");
@@ -364,10 +412,20 @@ fn a_cli_provider_whose_program_is_missing_says_how_to_fix_it() {
         provider: ProviderKind::ClaudeCli,
         ..Profile::default()
     };
-    let err = Provider::from_profile("claude", &prof, &Env::from_pairs([("PATH", "/nonexistent")]))
-        .unwrap_err();
-    assert!(matches!(err, ProviderError::ProgramNotFound { .. }), "{err}");
-    assert!(err.to_string().contains("command = [\"/path/to/claude\"]"), "{err}");
+    let err = Provider::from_profile(
+        "claude",
+        &prof,
+        &Env::from_pairs([("PATH", "/nonexistent")]),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, ProviderError::ProgramNotFound { .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("command = [\"/path/to/claude\"]"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -377,27 +435,65 @@ fn codex_events_and_claude_results_are_parsed() {
         "{\"type\":\"item.completed\",\"item\":{\"id\":\"i\",\"type\":\"agent_message\",\"text\":\"{\\\"operations\\\":[]}\"}}\n",
         "{\"type\":\"turn.completed\",\"usage\":{\"input_tokens\":120,\"cached_input_tokens\":0,\"output_tokens\":9}}\n",
     );
-    let c = subprocess::parse_codex_events("t", std::path::Path::new("codex"), events, "", &request(), "")
-        .unwrap();
+    let c = subprocess::parse_codex_events(
+        "t",
+        std::path::Path::new("codex"),
+        events,
+        "",
+        &request(),
+        "",
+    )
+    .unwrap();
     assert_eq!(c.text, "{\"operations\":[]}");
     assert_eq!((c.usage.input_tokens, c.usage.output_tokens), (120, 9));
     let failed = "{\"type\":\"turn.failed\",\"error\":{\"message\":\"stream disconnected\"}}\n";
-    let err = subprocess::parse_codex_events("t", std::path::Path::new("codex"), failed, "", &request(), "")
-        .unwrap_err();
+    let err = subprocess::parse_codex_events(
+        "t",
+        std::path::Path::new("codex"),
+        failed,
+        "",
+        &request(),
+        "",
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("stream disconnected"), "{err}");
 
     let result = r#"{"type":"result","subtype":"success","is_error":false,"result":"{\"operations\":[]}","usage":{"input_tokens":3,"cache_read_input_tokens":10,"output_tokens":4}}"#;
-    let c = subprocess::parse_claude_result("t", std::path::Path::new("claude"), result, &request(), "")
-        .unwrap();
-    assert_eq!((c.text.as_str(), c.usage.input_tokens), ("{\"operations\":[]}", 13));
+    let c = subprocess::parse_claude_result(
+        "t",
+        std::path::Path::new("claude"),
+        result,
+        &request(),
+        "",
+    )
+    .unwrap();
+    assert_eq!(
+        (c.text.as_str(), c.usage.input_tokens),
+        ("{\"operations\":[]}", 13)
+    );
     let err_result = r#"{"type":"result","is_error":true,"result":"Invalid API key"}"#;
-    assert!(subprocess::parse_claude_result("t", std::path::Path::new("claude"), err_result, &request(), "").is_err());
+    assert!(
+        subprocess::parse_claude_result(
+            "t",
+            std::path::Path::new("claude"),
+            err_result,
+            &request(),
+            ""
+        )
+        .is_err()
+    );
 }
 
 #[test]
 fn child_session_detection_reads_the_guard_variable() {
-    assert!(is_child_session(&Env::from_pairs([(CHILD_SESSION_ENV, "1")])));
-    assert!(!is_child_session(&Env::from_pairs([(CHILD_SESSION_ENV, "0")])));
+    assert!(is_child_session(&Env::from_pairs([(
+        CHILD_SESSION_ENV,
+        "1"
+    )])));
+    assert!(!is_child_session(&Env::from_pairs([(
+        CHILD_SESSION_ENV,
+        "0"
+    )])));
     assert!(!is_child_session(&Env::default()));
 }
 
@@ -475,13 +571,26 @@ fn codex_exec_provider_talks_to_the_real_codex_cli_pointed_at_the_fake_server() 
     });
     let c = p.complete(&req).unwrap();
     assert_eq!(c.text, answer);
-    assert_eq!((c.usage.input_tokens, c.usage.output_tokens, c.usage.is_estimated), (100, 10, false));
+    assert_eq!(
+        (
+            c.usage.input_tokens,
+            c.usage.output_tokens,
+            c.usage.is_estimated
+        ),
+        (100, 10, false)
+    );
     let posts = server.posts();
     let last = posts.last().unwrap();
     assert_eq!(last.path, "/v1/responses");
-    assert!(last.body.contains("CSEP-PROMPT-MARKER"), "the prompt reached the model");
+    assert!(
+        last.body.contains("CSEP-PROMPT-MARKER"),
+        "the prompt reached the model"
+    );
     let body = last.json().unwrap();
-    assert_eq!(body["text"]["format"]["type"], "json_schema", "--output-schema was passed");
+    assert_eq!(
+        body["text"]["format"]["type"], "json_schema",
+        "--output-schema was passed"
+    );
     // --ephemeral: no rollout was written into CODEX_HOME/sessions.
     assert!(!codex_home.join("sessions").exists());
 }

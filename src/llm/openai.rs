@@ -91,10 +91,14 @@ impl ChatEndpoint {
         loop {
             let body = self.body(request, model, shape);
             match self.client.post_json(&self.url, &headers, &body) {
-                Ok(response) => return parse_chat(&self.client.label, &self.url, &response, request, model),
-                Err(ProviderError::Http { status: 400, ref body, .. })
-                    if adaptations < MAX_ADAPTATIONS =>
-                {
+                Ok(response) => {
+                    return parse_chat(&self.client.label, &self.url, &response, request, model);
+                }
+                Err(ProviderError::Http {
+                    status: 400,
+                    ref body,
+                    ..
+                }) if adaptations < MAX_ADAPTATIONS => {
                     let lower = body.to_ascii_lowercase();
                     let before = (shape.json, shape.completion_tokens_name, shape.temperature);
                     if lower.contains("max_tokens") && !shape.completion_tokens_name {
@@ -178,7 +182,10 @@ fn parse_json<T: for<'de> Deserialize<'de>>(
         malformed(
             label,
             url,
-            format!("the body is not the JSON this API defines ({e}); starts with: {}", super::http::excerpt(body)),
+            format!(
+                "the body is not the JSON this API defines ({e}); starts with: {}",
+                super::http::excerpt(body)
+            ),
         )
     })
 }
@@ -188,7 +195,14 @@ fn api_error(label: &str, url: &str, error: &Value) -> ProviderError {
         .get("message")
         .and_then(Value::as_str)
         .map_or_else(|| error.to_string(), str::to_owned);
-    malformed(label, url, format!("the API returned an error: {}", super::http::excerpt(&message)))
+    malformed(
+        label,
+        url,
+        format!(
+            "the API returned an error: {}",
+            super::http::excerpt(&message)
+        ),
+    )
 }
 
 /// Text of a chat `content`: a string, or an array of `{type: "text", text}` parts.
@@ -221,11 +235,16 @@ fn parse_chat(
         .next()
         .and_then(|c| c.message)
         .ok_or_else(|| malformed(label, url, "no choices[0].message in the answer"))?;
-    let text = message.content.as_ref().map(content_text).unwrap_or_default();
+    let text = message
+        .content
+        .as_ref()
+        .map(content_text)
+        .unwrap_or_default();
     if text.trim().is_empty() {
-        let why = message
-            .refusal
-            .map_or_else(|| "the model returned no content".to_owned(), |r| format!("the model refused: {r}"));
+        let why = message.refusal.map_or_else(
+            || "the model returned no content".to_owned(),
+            |r| format!("the model refused: {r}"),
+        );
         return Err(malformed(label, url, why));
     }
     let usage = match wire.usage {
@@ -284,11 +303,14 @@ impl ResponsesEndpoint {
             .client
             .post_json(&self.url, &headers, &self.body(request, model, true));
         let response = match first {
-            Err(ProviderError::Http { status: 400, ref body, .. })
-                if request.schema.is_some()
-                    && ["text.format", "json_schema", "format"]
-                        .iter()
-                        .any(|k| body.contains(k)) =>
+            Err(ProviderError::Http {
+                status: 400,
+                ref body,
+                ..
+            }) if request.schema.is_some()
+                && ["text.format", "json_schema", "format"]
+                    .iter()
+                    .any(|k| body.contains(k)) =>
             {
                 self.client
                     .post_json(&self.url, &headers, &self.body(request, model, false))?
@@ -328,7 +350,12 @@ fn responses_output_text(output: &[Value]) -> String {
         if item.get("type").and_then(Value::as_str) != Some("message") {
             continue;
         }
-        for part in item.get("content").and_then(Value::as_array).into_iter().flatten() {
+        for part in item
+            .get("content")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             if part.get("type").and_then(Value::as_str) == Some("output_text")
                 && let Some(t) = part.get("text").and_then(Value::as_str)
             {
@@ -374,7 +401,11 @@ fn responses_from_sse(label: &str, url: &str, body: &str) -> Result<ResponsesWir
         let Ok(event) = serde_json::from_str::<Value>(&data) else {
             continue;
         };
-        match event.get("type").and_then(Value::as_str).unwrap_or_default() {
+        match event
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+        {
             "response.output_text.delta" => {
                 if let Some(d) = event.get("delta").and_then(Value::as_str) {
                     deltas.push_str(d);

@@ -82,7 +82,11 @@ impl TempDir {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
-        let dir = root.join(format!("{prefix}-{}-{nanos}-{}", std::process::id(), fastrand::u32(..)));
+        let dir = root.join(format!(
+            "{prefix}-{}-{nanos}-{}",
+            std::process::id(),
+            fastrand::u32(..)
+        ));
         std::fs::create_dir_all(&dir)?;
         crate::store::fsutil::ensure_private_dir(&dir)?;
         Ok(TempDir(dir))
@@ -148,17 +152,20 @@ impl CliProvider {
                 });
             }
         };
-        let resolved = find_program(&program, env).ok_or_else(|| ProviderError::ProgramNotFound {
-            provider: label.to_owned(),
-            program: program.clone(),
-        })?;
+        let resolved =
+            find_program(&program, env).ok_or_else(|| ProviderError::ProgramNotFound {
+                provider: label.to_owned(),
+                program: program.clone(),
+            })?;
         let mut vars: Vec<(String, String)> = env
             .names()
             .filter(|n| *n != CHILD_SESSION_ENV)
             .filter_map(|n| Some((n.to_owned(), env.get(n)?.to_owned())))
             .collect();
         vars.push((CHILD_SESSION_ENV.to_owned(), "1".to_owned()));
-        let temp_root = env.get("TMPDIR").map_or_else(std::env::temp_dir, PathBuf::from);
+        let temp_root = env
+            .get("TMPDIR")
+            .map_or_else(std::env::temp_dir, PathBuf::from);
         Ok(CliProvider {
             label: label.to_owned(),
             kind,
@@ -246,14 +253,28 @@ impl CliProvider {
                 let prompt = format!("{}\n\n{}", request.system, request.user);
                 let out = self.run(&args, prompt.as_bytes(), attempt)?;
                 let from_file = std::fs::read_to_string(&last).unwrap_or_default();
-                parse_codex_events(&self.label, &self.program, &out.stdout, from_file.trim(), request, &self.model)
-                    .map_err(|e| (e, false))
+                parse_codex_events(
+                    &self.label,
+                    &self.program,
+                    &out.stdout,
+                    from_file.trim(),
+                    request,
+                    &self.model,
+                )
+                .map_err(|e| (e, false))
             }
             ProviderKind::ClaudeCli => {
-                let mut args: Vec<OsString> = ["-p", "--output-format", "json", "--no-session-persistence", "--tools", ""]
-                    .iter()
-                    .map(OsString::from)
-                    .collect();
+                let mut args: Vec<OsString> = [
+                    "-p",
+                    "--output-format",
+                    "json",
+                    "--no-session-persistence",
+                    "--tools",
+                    "",
+                ]
+                .iter()
+                .map(OsString::from)
+                .collect();
                 args.extend(["--system-prompt".into(), request.system.clone().into()]);
                 if let Some(spec) = &request.schema {
                     args.extend(["--json-schema".into(), spec.schema.to_string().into()]);
@@ -262,8 +283,14 @@ impl CliProvider {
                     args.extend(["--model".into(), self.model.clone().into()]);
                 }
                 let out = self.run(&args, request.user.as_bytes(), attempt)?;
-                parse_claude_result(&self.label, &self.program, &out.stdout, request, &self.model)
-                    .map_err(|e| (e, false))
+                parse_claude_result(
+                    &self.label,
+                    &self.program,
+                    &out.stdout,
+                    request,
+                    &self.model,
+                )
+                .map_err(|e| (e, false))
             }
             _ => {
                 let prompt = format!("{}\n\n{}", request.system, request.user);
@@ -274,7 +301,10 @@ impl CliProvider {
                         ProviderError::MalformedResponse {
                             provider: self.label.clone(),
                             url: self.program.display().to_string(),
-                            message: format!("the command printed nothing; stderr: {}", excerpt(&out.stderr)),
+                            message: format!(
+                                "the command printed nothing; stderr: {}",
+                                excerpt(&out.stderr)
+                            ),
                         },
                         false,
                     ));
@@ -291,7 +321,12 @@ impl CliProvider {
     }
 
     /// Runs the program with `args` after the profile's prefix args, `stdin` piped in.
-    fn run(&self, args: &[OsString], stdin: &[u8], attempt: u32) -> Result<ChildOutput, (ProviderError, bool)> {
+    fn run(
+        &self,
+        args: &[OsString],
+        stdin: &[u8],
+        attempt: u32,
+    ) -> Result<ChildOutput, (ProviderError, bool)> {
         let mut command = Command::new(&self.program);
         command
             .args(&self.prefix_args)
@@ -323,8 +358,14 @@ impl CliProvider {
                 let _ = pipe.write_all(&stdin_bytes);
             })
         });
-        let stdout_reader = child.stdout.take().map(|pipe| std::thread::spawn(move || read_capped(pipe)));
-        let stderr_reader = child.stderr.take().map(|pipe| std::thread::spawn(move || read_capped(pipe)));
+        let stdout_reader = child
+            .stdout
+            .take()
+            .map(|pipe| std::thread::spawn(move || read_capped(pipe)));
+        let stderr_reader = child
+            .stderr
+            .take()
+            .map(|pipe| std::thread::spawn(move || read_capped(pipe)));
         let deadline = Instant::now() + self.timeout;
         let status = loop {
             match child.try_wait() {
@@ -343,8 +384,12 @@ impl CliProvider {
         if let Some(w) = writer {
             let _ = w.join();
         }
-        let stdout = stdout_reader.and_then(|r| r.join().ok()).unwrap_or_default();
-        let stderr = stderr_reader.and_then(|r| r.join().ok()).unwrap_or_default();
+        let stdout = stdout_reader
+            .and_then(|r| r.join().ok())
+            .unwrap_or_default();
+        let stderr = stderr_reader
+            .and_then(|r| r.join().ok())
+            .unwrap_or_default();
         let Some(status) = status else {
             return Err((
                 ProviderError::Timeout {
@@ -360,7 +405,11 @@ impl CliProvider {
             let all = format!("{stderr}\n{stdout}").to_ascii_lowercase();
             let retryable = RETRYABLE_MARKERS.iter().any(|m| all.contains(m));
             let tail: String = {
-                let source = if stderr.trim().is_empty() { &stdout } else { &stderr };
+                let source = if stderr.trim().is_empty() {
+                    &stdout
+                } else {
+                    &stderr
+                };
                 let chars: Vec<char> = source.chars().collect();
                 chars[chars.len().saturating_sub(500)..].iter().collect()
             };
@@ -442,7 +491,11 @@ pub fn parse_codex_events(
         let Ok(event) = serde_json::from_str::<Value>(line) else {
             continue;
         };
-        match event.get("type").and_then(Value::as_str).unwrap_or_default() {
+        match event
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+        {
             "item.completed" => {
                 let item = event.get("item").unwrap_or(&Value::Null);
                 let kind = item.get("type").and_then(Value::as_str).unwrap_or_default();
@@ -513,18 +566,36 @@ pub fn parse_claude_result(
         .find(|l| l.starts_with('{'))
         .unwrap_or_else(|| stdout.trim());
     let value: Value = serde_json::from_str(json_line).map_err(|e| {
-        child_malformed(label, program, format!("claude did not print its JSON result ({e}): {}", excerpt(stdout)))
+        child_malformed(
+            label,
+            program,
+            format!(
+                "claude did not print its JSON result ({e}): {}",
+                excerpt(stdout)
+            ),
+        )
     })?;
-    let result_text = value.get("result").and_then(Value::as_str).unwrap_or_default();
+    let result_text = value
+        .get("result")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     if value.get("is_error").and_then(Value::as_bool) == Some(true) {
-        return Err(child_malformed(label, program, format!("claude reported an error: {}", excerpt(result_text))));
+        return Err(child_malformed(
+            label,
+            program,
+            format!("claude reported an error: {}", excerpt(result_text)),
+        ));
     }
     let text = match value.get("structured_output") {
         Some(v) if !v.is_null() => v.to_string(),
         _ => result_text.trim().to_owned(),
     };
     if text.is_empty() {
-        return Err(child_malformed(label, program, "claude returned an empty result".to_owned()));
+        return Err(child_malformed(
+            label,
+            program,
+            "claude returned an empty result".to_owned(),
+        ));
     }
     let u = value.get("usage").unwrap_or(&Value::Null);
     let usage = match (
@@ -533,8 +604,12 @@ pub fn parse_claude_result(
     ) {
         (Some(i), Some(o)) => Usage {
             input_tokens: i
-                + u.get("cache_read_input_tokens").and_then(Value::as_u64).unwrap_or(0)
-                + u.get("cache_creation_input_tokens").and_then(Value::as_u64).unwrap_or(0),
+                + u.get("cache_read_input_tokens")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0)
+                + u.get("cache_creation_input_tokens")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0),
             output_tokens: o,
             is_estimated: false,
         },

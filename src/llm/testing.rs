@@ -104,7 +104,10 @@ impl Reply {
 
     /// An error status with a JSON error body.
     pub fn status(status: u16, message: &str) -> Reply {
-        Reply::json(status, &json!({"error": {"message": message, "type": "fake_error"}}))
+        Reply::json(
+            status,
+            &json!({"error": {"message": message, "type": "fake_error"}}),
+        )
     }
 
     /// An HTML page (a proxy error or a website).
@@ -141,7 +144,8 @@ impl Reply {
             "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
         });
         if let Some((i, o)) = usage {
-            body["usage"] = json!({"prompt_tokens": i, "completion_tokens": o, "total_tokens": i + o});
+            body["usage"] =
+                json!({"prompt_tokens": i, "completion_tokens": o, "total_tokens": i + o});
         }
         Reply::json(200, &body)
     }
@@ -175,9 +179,11 @@ impl Reply {
             events.push(json!({"type": "response.output_text.delta", "item_id": mid, "output_index": 0, "content_index": 0, "delta": delta}));
         }
         events.push(json!({"type": "response.output_text.done", "item_id": mid, "output_index": 0, "content_index": 0, "text": text}));
-        events.push(json!({"type": "response.output_item.done", "output_index": 0,
+        events.push(
+            json!({"type": "response.output_item.done", "output_index": 0,
             "item": {"type": "message", "id": mid, "role": "assistant", "status": "completed",
-                     "content": [{"type": "output_text", "text": text, "annotations": []}]}}));
+                     "content": [{"type": "output_text", "text": text, "annotations": []}]}}),
+        );
         let mut response = json!({"id": "resp_fake", "object": "response", "model": "fake-model", "status": "completed",
             "output": [{"type": "message", "id": mid, "role": "assistant", "status": "completed",
                         "content": [{"type": "output_text", "text": text, "annotations": []}]}]});
@@ -191,19 +197,21 @@ impl Reply {
 
     /// A Messages API answer with one text block.
     pub fn messages_text(text: &str, usage: Option<(u64, u64)>) -> Reply {
-        Reply::messages_blocks(vec![json!({"type": "text", "text": text})], "end_turn", usage)
+        Reply::messages_blocks(&[json!({"type": "text", "text": text})], "end_turn", usage)
     }
 
     /// A Messages API answer with one forced tool call whose input is `input`.
     pub fn messages_tool(input: &Value, usage: Option<(u64, u64)>) -> Reply {
         Reply::messages_blocks(
-            vec![json!({"type": "tool_use", "id": "toolu_fake", "name": crate::llm::anthropic::SUBMIT_TOOL, "input": input})],
+            &[
+                json!({"type": "tool_use", "id": "toolu_fake", "name": crate::llm::anthropic::SUBMIT_TOOL, "input": input}),
+            ],
             "tool_use",
             usage,
         )
     }
 
-    fn messages_blocks(content: Vec<Value>, stop: &str, usage: Option<(u64, u64)>) -> Reply {
+    fn messages_blocks(content: &[Value], stop: &str, usage: Option<(u64, u64)>) -> Reply {
         let mut body = json!({"id": "msg_fake", "type": "message", "role": "assistant", "model": "fake-model",
                               "content": content, "stop_reason": stop, "stop_sequence": null});
         if let Some((i, o)) = usage {
@@ -418,7 +426,10 @@ fn handle(mut stream: TcpStream, state: &State) -> std::io::Result<()> {
             for (k, v) in &headers {
                 head.push_str(&format!("{k}: {v}\r\n"));
             }
-            head.push_str(&format!("content-length: {}\r\nconnection: close\r\n\r\n", body.len()));
+            head.push_str(&format!(
+                "content-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            ));
             stream.write_all(head.as_bytes())?;
             stream.write_all(&body)?;
         }
@@ -427,7 +438,10 @@ fn handle(mut stream: TcpStream, state: &State) -> std::io::Result<()> {
                 b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n",
             )?;
             for event in events {
-                let kind = event.get("type").and_then(Value::as_str).unwrap_or("message");
+                let kind = event
+                    .get("type")
+                    .and_then(Value::as_str)
+                    .unwrap_or("message");
                 stream.write_all(format!("event: {kind}\ndata: {event}\n\n").as_bytes())?;
                 stream.flush()?;
             }

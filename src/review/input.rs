@@ -247,7 +247,11 @@ pub fn truncate_middle(text: &str, max: usize) -> String {
 pub fn exit_code_of(text: &str) -> Option<i32> {
     for line in text.lines().take(8) {
         let line = line.trim();
-        for prefix in ["Process exited with code ", "Exit code ", "Error: Exit code "] {
+        for prefix in [
+            "Process exited with code ",
+            "Exit code ",
+            "Error: Exit code ",
+        ] {
             if let Some(rest) = line.strip_prefix(prefix) {
                 let digits: String = rest
                     .chars()
@@ -375,7 +379,10 @@ mod tests {
 
     #[test]
     fn commands_are_read_from_codex_and_claude_arguments() {
-        assert_eq!(command_of(r#"{"cmd":"cargo test"}"#).as_deref(), Some("cargo test"));
+        assert_eq!(
+            command_of(r#"{"cmd":"cargo test"}"#).as_deref(),
+            Some("cargo test")
+        );
         assert_eq!(
             command_of(r#"{"command":"npm run lint","description":"lint"}"#).as_deref(),
             Some("npm run lint")
@@ -405,14 +412,20 @@ mod tests {
                 .messages
                 .push(ReviewMessage::new(i, MessageRole::Agent, "y".repeat(500)));
         }
-        input
-            .messages
-            .push(ReviewMessage::new(99, MessageRole::User, format!("token {secret}")));
+        input.messages.push(ReviewMessage::new(
+            99,
+            MessageRole::User,
+            format!("token {secret}"),
+        ));
         let out = input.render_within(5000);
         assert!(!out.contains(secret));
         let v: Value = serde_json::from_str(&out).unwrap();
         let messages = v["messages"].as_array().unwrap();
-        assert_eq!(messages.last().unwrap()["id"], 99, "the newest message is kept");
+        assert_eq!(
+            messages.last().unwrap()["id"],
+            99,
+            "the newest message is kept"
+        );
         assert!(v["omitted_messages"].as_u64().unwrap() > 0);
         assert!(messages.len() < 51);
     }
@@ -427,11 +440,18 @@ mod tests {
             [],
         )
         .unwrap();
-        let rows: [(&str, &str, Option<&str>, Option<&str>, &str); 6] = [
+        type Row<'a> = (&'a str, &'a str, Option<&'a str>, Option<&'a str>, &'a str);
+        let rows: [Row<'_>; 6] = [
             ("user", "injected:agents_md", None, None, "# AGENTS.md"),
             ("user", "user", None, None, "run the tests"),
             ("assistant", "reasoning", None, None, "thinking"),
-            ("assistant", "tool_call", Some("Bash"), Some(r#"{"command":"cargo test"}"#), "{}"),
+            (
+                "assistant",
+                "tool_call",
+                Some("Bash"),
+                Some(r#"{"command":"cargo test"}"#),
+                "{}",
+            ),
             ("tool", "tool_output", None, None, "test result: ok"),
             ("assistant", "agent", None, None, "All green."),
         ];
@@ -447,7 +467,12 @@ mod tests {
         let roles: Vec<MessageRole> = messages.iter().map(|m| m.role).collect();
         assert_eq!(
             roles,
-            [MessageRole::User, MessageRole::ToolCall, MessageRole::ToolOutput, MessageRole::Agent]
+            [
+                MessageRole::User,
+                MessageRole::ToolCall,
+                MessageRole::ToolOutput,
+                MessageRole::Agent
+            ]
         );
         assert_eq!(messages[1].text, "cargo test");
         assert_eq!(messages[2].exit_code, Some(0));

@@ -5,12 +5,12 @@
 //! the offline reviewer) may propose.
 
 pub mod input;
+pub mod offline;
 pub mod ops;
 pub mod parse;
-pub mod schema;
-pub mod offline;
-pub mod signals;
 pub mod runner;
+pub mod schema;
+pub mod signals;
 pub mod trigger;
 
 pub use runner::{ReviewResult, ReviewStatus, record_receipt, run};

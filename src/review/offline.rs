@@ -73,16 +73,24 @@ impl Collector {
         }
     }
 
-    fn add(&mut self, scope: Scope, kind: Kind, summary: String, content: String, evidence: Vec<i64>, confidence: f64) {
+    fn add(
+        &mut self,
+        scope: Scope,
+        kind: Kind,
+        summary: String,
+        content: String,
+        evidence: Vec<i64>,
+        confidence: f64,
+    ) {
         let key = normalize(&summary);
         if key.chars().count() < 4 || self.seen.contains(&key) {
             return;
         }
-        if self
-            .existing
-            .iter()
-            .any(|e| *e == key || (e.chars().count() > 12 && key.contains(e.as_str())) || (key.chars().count() > 12 && e.contains(key.as_str())))
-        {
+        if self.existing.iter().any(|e| {
+            *e == key
+                || (e.chars().count() > 12 && key.contains(e.as_str()))
+                || (key.chars().count() > 12 && e.contains(key.as_str()))
+        }) {
             return;
         }
         self.seen.insert(key);
@@ -162,10 +170,22 @@ const TRANSIENT_EN: [&str; 10] = [
     "temporarily",
     "never mind",
 ];
-const TRANSIENT_ZH: [&str; 10] = ["暂时", "先别", "先不要", "这次", "今天", "目前", "现在先", "这一步", "再说", "等会"];
+const TRANSIENT_ZH: [&str; 10] = [
+    "暂时",
+    "先别",
+    "先不要",
+    "这次",
+    "今天",
+    "目前",
+    "现在先",
+    "这一步",
+    "再说",
+    "等会",
+];
 
 fn is_transient(lower: &str) -> bool {
-    TRANSIENT_EN.iter().any(|w| has_word(lower, w)) || TRANSIENT_ZH.iter().any(|w| lower.contains(w))
+    TRANSIENT_EN.iter().any(|w| has_word(lower, w))
+        || TRANSIENT_ZH.iter().any(|w| lower.contains(w))
 }
 
 fn is_question(sentence: &str) -> bool {
@@ -175,42 +195,119 @@ fn is_question(sentence: &str) -> bool {
         || t.ends_with('？')
         || lower.ends_with('吗')
         || lower.contains("吗？")
-        || ["can you", "could you", "would you", "what ", "why ", "how ", "is it", "do you", "是否", "为什么", "怎么"]
-            .iter()
-            .any(|q| lower.starts_with(q))
+        || [
+            "can you",
+            "could you",
+            "would you",
+            "what ",
+            "why ",
+            "how ",
+            "is it",
+            "do you",
+            "是否",
+            "为什么",
+            "怎么",
+        ]
+        .iter()
+        .any(|q| lower.starts_with(q))
 }
 
 /// Project-specific hints: file paths, code, repository words, build tools.
 fn is_project_specific(text: &str) -> bool {
     let lower = text.to_lowercase();
     let project_words = [
-        "this repo", "the repo", "our repo", "this repository", "this project", "the project", "this codebase",
-        "the codebase", "in here", "here we", "we use", "the api", "the tests", "test suite", "the build", "migration",
-        "ci", "cargo", "npm", "pnpm", "yarn", "pytest", "makefile", "make", "docker", "clippy", "rustfmt", "eslint",
-        "prettier", "ruff", "poetry", "gradle", "maven", "crate", "module", "endpoint", "schema", "database",
-        "we", "code", "file", "files", "deploy", "release", "lint", "build", "test", "tests", "commit",
+        "this repo",
+        "the repo",
+        "our repo",
+        "this repository",
+        "this project",
+        "the project",
+        "this codebase",
+        "the codebase",
+        "in here",
+        "here we",
+        "we use",
+        "the api",
+        "the tests",
+        "test suite",
+        "the build",
+        "migration",
+        "ci",
+        "cargo",
+        "npm",
+        "pnpm",
+        "yarn",
+        "pytest",
+        "makefile",
+        "make",
+        "docker",
+        "clippy",
+        "rustfmt",
+        "eslint",
+        "prettier",
+        "ruff",
+        "poetry",
+        "gradle",
+        "maven",
+        "crate",
+        "module",
+        "endpoint",
+        "schema",
+        "database",
+        "we",
+        "code",
+        "file",
+        "files",
+        "deploy",
+        "release",
+        "lint",
+        "build",
+        "test",
+        "tests",
+        "commit",
     ];
     let zh_words = [
-        "这个项目", "本项目", "项目里", "项目中", "仓库", "代码", "这个repo", "我们用", "我们的", "接口", "数据库",
-        "测试", "提交前", "部署", "编译",
+        "这个项目",
+        "本项目",
+        "项目里",
+        "项目中",
+        "仓库",
+        "代码",
+        "这个repo",
+        "我们用",
+        "我们的",
+        "接口",
+        "数据库",
+        "测试",
+        "提交前",
+        "部署",
+        "编译",
     ];
     text.contains('`')
         || project_words.iter().any(|w| has_word(&lower, w))
         || zh_words.iter().any(|w| lower.contains(w))
         || text.split_whitespace().any(|w| {
-            let w = w.trim_matches(|c: char| !c.is_alphanumeric() && c != '/' && c != '.' && c != '_');
+            let w =
+                w.trim_matches(|c: char| !c.is_alphanumeric() && c != '/' && c != '.' && c != '_');
             (w.contains('/') && w.len() > 2 && !w.starts_with("http"))
-                || (w.starts_with('.') && w.len() > 2 && w[1..].chars().all(|c| c.is_ascii_alphanumeric()))
-                || [".rs", ".py", ".ts", ".js", ".toml", ".json", ".yaml", ".yml", ".md", ".go", ".sql"]
-                    .iter()
-                    .any(|ext| w.ends_with(ext) && w.len() > ext.len())
+                || (w.starts_with('.')
+                    && w.len() > 2
+                    && w[1..].chars().all(|c| c.is_ascii_alphanumeric()))
+                || [
+                    ".rs", ".py", ".ts", ".js", ".toml", ".json", ".yaml", ".yml", ".md", ".go",
+                    ".sql",
+                ]
+                .iter()
+                .any(|ext| w.ends_with(ext) && w.len() > ext.len())
         })
 }
 
 /// Whether a statement is about the speaker ("I work in …", "my …", "我…" but not "我们…").
 fn is_personal(text: &str) -> bool {
     let lower = text.trim().to_lowercase();
-    ["i ", "i'm ", "i'd ", "i've ", "my ", "me "].iter().any(|p| lower.starts_with(p))
+    ["i ", "i'm ", "i'd ", "i've ", "my ", "me "]
+        .iter()
+        .any(|p| lower.starts_with(p))
         || (lower.starts_with('我') && !lower.starts_with("我们"))
 }
 
@@ -228,23 +325,63 @@ fn scope_of(text: &str, default: Scope) -> Scope {
 
 fn kind_of(text: &str, scope: Scope) -> Kind {
     let lower = text.to_lowercase();
-    if ["prefer", "i like", "i'd like", "i want", "喜欢", "偏好", "倾向"].iter().any(|w| lower.contains(w)) {
+    if [
+        "prefer", "i like", "i'd like", "i want", "喜欢", "偏好", "倾向",
+    ]
+    .iter()
+    .any(|w| lower.contains(w))
+    {
         return Kind::Preference;
     }
     let rule_words = [
-        "always", "never", "don't", "do not", "must", "should", "instead of", "rather than", "before", "avoid",
-        "only", "not ",
+        "always",
+        "never",
+        "don't",
+        "do not",
+        "must",
+        "should",
+        "instead of",
+        "rather than",
+        "before",
+        "avoid",
+        "only",
+        "not ",
     ];
-    let rule_zh = ["不要", "别", "必须", "总是", "始终", "禁止", "每次", "一律", "而不是", "应该", "不能", "之前", "只用", "统一"];
-    if rule_words.iter().any(|w| has_word(&lower, w.trim_end()) || lower.contains(w))
+    let rule_zh = [
+        "不要",
+        "别",
+        "必须",
+        "总是",
+        "始终",
+        "禁止",
+        "每次",
+        "一律",
+        "而不是",
+        "应该",
+        "不能",
+        "之前",
+        "只用",
+        "统一",
+    ];
+    if rule_words
+        .iter()
+        .any(|w| has_word(&lower, w.trim_end()) || lower.contains(w))
         || rule_zh.iter().any(|w| lower.contains(w))
     {
-        return if scope == Scope::User { Kind::Preference } else { Kind::Rule };
+        return if scope == Scope::User {
+            Kind::Preference
+        } else {
+            Kind::Rule
+        };
     }
     if text.contains('`') {
         return Kind::Command;
     }
-    if scope == Scope::User { Kind::Preference } else { Kind::Fact }
+    if scope == Scope::User {
+        Kind::Preference
+    } else {
+        Kind::Fact
+    }
 }
 
 /// Turns the captured text into a one-line summary: trimmed, capitalised, without trailing
@@ -280,7 +417,9 @@ fn strip_lead(sentence: &str) -> &str {
     loop {
         let lower = s.to_lowercase();
         let mut changed = false;
-        for lead in ["please", "pls", "and", "also", "oh and", "btw", "ok", "okay"] {
+        for lead in [
+            "please", "pls", "and", "also", "oh and", "btw", "ok", "okay",
+        ] {
             if starts_with_word(&lower, lead) {
                 s = s[lead.len()..].trim_start_matches([',', ' ', ':']);
                 changed = true;
@@ -334,7 +473,14 @@ fn review_user_message(m: &ReviewMessage, out: &mut Collector) {
             // Rule 2.
             let scope = scope_of(sentence, Scope::User);
             let kind = kind_of(sentence, scope);
-            out.add(scope, kind, summary_of(sentence), raw.clone(), vec![m.id], 0.7);
+            out.add(
+                scope,
+                kind,
+                summary_of(sentence),
+                raw.clone(),
+                vec![m.id],
+                0.7,
+            );
         }
     }
 }
@@ -366,17 +512,35 @@ fn explicit_remember<'a>(sentence: &'a str, lower: &str) -> Option<&'a str> {
         {
             let rest = &sentence[trigger.len()..];
             let keep_verb = trigger.ends_with(" to");
-            return Some(if keep_verb { rest.trim() } else { rest.trim_start_matches([',', ':', ' ']) });
+            return Some(if keep_verb {
+                rest.trim()
+            } else {
+                rest.trim_start_matches([',', ':', ' '])
+            });
         }
     }
-    for trigger in ["记住", "记一下", "记下来", "从现在开始", "从今以后", "今后", "以后都", "以后", "下次记得"] {
+    for trigger in [
+        "记住",
+        "记一下",
+        "记下来",
+        "从现在开始",
+        "从今以后",
+        "今后",
+        "以后都",
+        "以后",
+        "下次记得",
+    ] {
         if let Some(rest) = sentence.strip_prefix(trigger) {
             let rest = rest.trim_start_matches(['，', ',', '：', ':', ' ', '了']);
             // "以后再说" means "later", not "from now on".
-            if trigger.starts_with("以后") && (rest.starts_with('再') || rest.starts_with("有空")) {
+            if trigger.starts_with("以后") && (rest.starts_with('再') || rest.starts_with("有空"))
+            {
                 return None;
             }
-            let keep_trigger = matches!(trigger, "以后都" | "以后" | "今后" | "从现在开始" | "从今以后");
+            let keep_trigger = matches!(
+                trigger,
+                "以后都" | "以后" | "今后" | "从现在开始" | "从今以后"
+            );
             return Some(if keep_trigger { sentence } else { rest });
         }
     }
@@ -386,8 +550,17 @@ fn explicit_remember<'a>(sentence: &'a str, lower: &str) -> Option<&'a str> {
 /// Rule 3: the corrected statement after "no, …" / "不对，…" at the start of a sentence.
 fn correction<'a>(sentence: &'a str, lower: &str) -> Option<&'a str> {
     for lead in [
-        "no,", "no.", "nope,", "that's wrong,", "that's wrong.", "that is wrong,", "that's not right,",
-        "that's not right.", "that's incorrect,", "wrong,", "actually,",
+        "no,",
+        "no.",
+        "nope,",
+        "that's wrong,",
+        "that's wrong.",
+        "that is wrong,",
+        "that's not right,",
+        "that's not right.",
+        "that's incorrect,",
+        "wrong,",
+        "actually,",
     ] {
         if lower.starts_with(lead) {
             return Some(sentence[lead.len()..].trim());
@@ -405,33 +578,103 @@ fn correction<'a>(sentence: &'a str, lower: &str) -> Option<&'a str> {
 fn states_rule(text: &str) -> bool {
     let lower = text.to_lowercase();
     [
-        "instead", "we use", "we always", "we never", "this repo", "this project", "here we", "always", "never",
-        "should always", "must", "rather than", "not ", "only use",
+        "instead",
+        "we use",
+        "we always",
+        "we never",
+        "this repo",
+        "this project",
+        "here we",
+        "always",
+        "never",
+        "should always",
+        "must",
+        "rather than",
+        "not ",
+        "only use",
     ]
     .iter()
     .any(|w| lower.contains(w))
-        || ["应该用", "要用", "而不是", "用的是", "我们用", "这个项目", "本项目", "一律", "总是", "必须", "不是"]
-            .iter()
-            .any(|w| lower.contains(w))
+        || [
+            "应该用",
+            "要用",
+            "而不是",
+            "用的是",
+            "我们用",
+            "这个项目",
+            "本项目",
+            "一律",
+            "总是",
+            "必须",
+            "不是",
+        ]
+        .iter()
+        .any(|w| lower.contains(w))
 }
 
 /// Rule 2: a stated preference or a general prohibition.
 fn is_preference(lower: &str) -> bool {
-    let en_start = ["always ", "never ", "we always ", "we never ", "i always ", "i never ", "you should always ",
-        "you should never ", "i prefer ", "i'd prefer ", "we prefer ", "prefer ", "use ", "don't ever ", "do not ever "];
+    let en_start = [
+        "always ",
+        "never ",
+        "we always ",
+        "we never ",
+        "i always ",
+        "i never ",
+        "you should always ",
+        "you should never ",
+        "i prefer ",
+        "i'd prefer ",
+        "we prefer ",
+        "prefer ",
+        "use ",
+        "don't ever ",
+        "do not ever ",
+    ];
     let starts = en_start.iter().any(|p| lower.starts_with(p));
     let en_ok = starts
-        && (!lower.starts_with("use ") || lower.contains(" instead of ") || lower.contains(", not ") || lower.contains(" rather than "))
+        && (!lower.starts_with("use ")
+            || lower.contains(" instead of ")
+            || lower.contains(", not ")
+            || lower.contains(" rather than "))
         && (!lower.starts_with("prefer ") || lower.contains(" over ") || lower.contains(" to "));
     let dont_general = (lower.starts_with("don't ") || lower.starts_with("do not "))
-        && ["ever", "anymore", "again", "in this repo", "in this project", "in this codebase", "in general"]
-            .iter()
-            .any(|w| has_word(lower, w));
-    let zh_generalizers = ["以后", "永远", "总是", "始终", "一律", "任何时候", "每次", "再也", "统一"];
+        && [
+            "ever",
+            "anymore",
+            "again",
+            "in this repo",
+            "in this project",
+            "in this codebase",
+            "in general",
+        ]
+        .iter()
+        .any(|w| has_word(lower, w));
+    let zh_generalizers = [
+        "以后",
+        "永远",
+        "总是",
+        "始终",
+        "一律",
+        "任何时候",
+        "每次",
+        "再也",
+        "统一",
+    ];
     let zh_prohibition = ["不要", "别", "禁止", "不许", "不准"];
     let zh_rule = zh_generalizers.iter().any(|g| lower.contains(g))
-        && (zh_prohibition.iter().any(|p| lower.contains(p)) || ["用", "要", "先", "都"].iter().any(|v| lower.contains(v)));
-    let zh_pref = ["我更喜欢", "我喜欢用", "我偏好", "优先使用", "优先用", "优先考虑"].iter().any(|w| lower.contains(w))
+        && (zh_prohibition.iter().any(|p| lower.contains(p))
+            || ["用", "要", "先", "都"].iter().any(|v| lower.contains(v)));
+    let zh_pref = [
+        "我更喜欢",
+        "我喜欢用",
+        "我偏好",
+        "优先使用",
+        "优先用",
+        "优先考虑",
+    ]
+    .iter()
+    .any(|w| lower.contains(w))
         || (lower.contains("而不是") && lower.contains('用'))
         || (lower.contains("代替") && lower.starts_with('用'));
     en_ok || dont_general || zh_rule || zh_pref
@@ -463,7 +706,10 @@ pub fn command_purpose(cmd: &str) -> Option<&'static str> {
             let p = purpose_of(sub)?;
             if sub == "test" {
                 // `cargo test some_filter` runs a subset.
-                let positional = rest[1..].iter().take_while(|a| **a != "--").any(|a| !a.starts_with('-'));
+                let positional = rest[1..]
+                    .iter()
+                    .take_while(|a| **a != "--")
+                    .any(|a| !a.starts_with('-'));
                 if positional && !rest[1..].iter().any(|a| a.starts_with("--")) {
                     return None;
                 }
@@ -471,7 +717,11 @@ pub fn command_purpose(cmd: &str) -> Option<&'static str> {
             Some(p)
         }
         "npm" | "pnpm" | "yarn" | "bun" => {
-            let script = if sub == "run" { rest.get(1).copied().unwrap_or("") } else { sub };
+            let script = if sub == "run" {
+                rest.get(1).copied().unwrap_or("")
+            } else {
+                sub
+            };
             let base = script.split(':').next().unwrap_or(script);
             purpose_of(base)
         }
@@ -532,7 +782,9 @@ fn is_setup_command(cmd: &str) -> bool {
     let core = core_command(cmd);
     let words: Vec<&str> = core.split_whitespace().collect();
     match words.as_slice() {
-        ["npm" | "pnpm" | "yarn" | "bun", sub, ..] => matches!(*sub, "install" | "i" | "add" | "ci"),
+        ["npm" | "pnpm" | "yarn" | "bun", sub, ..] => {
+            matches!(*sub, "install" | "i" | "add" | "ci")
+        }
         ["npm" | "pnpm" | "yarn" | "bun"] => true,
         ["pip" | "pip3", "install", ..] => true,
         ["uv", sub, ..] => matches!(*sub, "sync" | "add" | "pip"),
@@ -544,7 +796,9 @@ fn is_setup_command(cmd: &str) -> bool {
         ["go", "mod", ..] | ["go", "get", ..] => true,
         ["git", "submodule", "update", ..] | ["git", "lfs", "pull", ..] => true,
         ["make", target, ..] => matches!(*target, "setup" | "deps" | "bootstrap" | "install"),
-        ["cp", from, _] => from.contains(".example") || from.contains(".sample") || from.contains(".template"),
+        ["cp", from, _] => {
+            from.contains(".example") || from.contains(".sample") || from.contains(".template")
+        }
         _ => false,
     }
 }
@@ -566,9 +820,15 @@ fn shell_runs(messages: &[ReviewMessage]) -> Vec<ShellRun<'_>> {
     for m in messages {
         match m.role {
             MessageRole::ToolCall => {
-                let is_shell = m.tool_name.as_deref().is_none_or(super::input::is_shell_tool);
+                let is_shell = m
+                    .tool_name
+                    .as_deref()
+                    .is_none_or(super::input::is_shell_tool);
                 if is_shell {
-                    runs.push(ShellRun { call: m, output: None });
+                    runs.push(ShellRun {
+                        call: m,
+                        output: None,
+                    });
                 }
             }
             MessageRole::ToolOutput => {
@@ -601,7 +861,10 @@ fn error_line(output: &str) -> Option<String> {
         .map(str::trim)
         .find(|l| {
             let lower = l.to_lowercase();
-            (lower.contains("error") || lower.contains("not found") || lower.contains("no such") || lower.contains("cannot find"))
+            (lower.contains("error")
+                || lower.contains("not found")
+                || lower.contains("no such")
+                || lower.contains("cannot find"))
                 && !lower.starts_with("process exited")
         })
         .map(|l| l.chars().take(160).collect())
@@ -617,40 +880,47 @@ fn review_commands(messages: &[ReviewMessage], out: &mut Collector) {
             continue;
         };
         let core = core_command(cmd);
-        match run.exit_code() {
-            Some(0) => {
-                let evidence = vec![run.call.id, run.output.map_or(run.call.id, |o| o.id)];
-                last_success.retain(|(p, _, _)| *p != purpose);
-                last_success.push((purpose, core.clone(), evidence));
-                // Rule 5: an earlier failure of the same program with a setup command between.
-                let program = core.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
-                let failed = runs[..i].iter().rposition(|r| {
-                    r.exit_code().is_some_and(|c| c != 0)
-                        && core_command(&r.call.text).split_whitespace().take(2).collect::<Vec<_>>().join(" ") == program
-                });
-                if let Some(f) = failed {
-                    let fix = runs[f + 1..i]
-                        .iter()
-                        .find(|r| r.exit_code() == Some(0) && is_setup_command(&r.call.text));
-                    if let Some(fix) = fix {
-                        let fix_cmd = core_command(&fix.call.text);
-                        let error = runs[f].output.and_then(|o| error_line(&o.text));
-                        let content = match &error {
-                            Some(e) => format!("Without it `{core}` fails: {e}"),
-                            None => format!("Without it `{core}` fails."),
-                        };
-                        out.add(
-                            Scope::Project,
-                            Kind::Gotcha,
-                            format!("Run `{fix_cmd}` before `{core}`"),
-                            content,
-                            vec![runs[f].call.id, fix.call.id, run.call.id],
-                            0.6,
-                        );
-                    }
-                }
+        if run.exit_code() != Some(0) {
+            continue;
+        }
+        let evidence = vec![run.call.id, run.output.map_or(run.call.id, |o| o.id)];
+        last_success.retain(|(p, _, _)| *p != purpose);
+        last_success.push((purpose, core.clone(), evidence));
+        // Rule 5: an earlier failure of the same program with a setup command between.
+        let program = core
+            .split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ");
+        let failed = runs[..i].iter().rposition(|r| {
+            r.exit_code().is_some_and(|c| c != 0)
+                && core_command(&r.call.text)
+                    .split_whitespace()
+                    .take(2)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    == program
+        });
+        if let Some(f) = failed {
+            let fix = runs[f + 1..i]
+                .iter()
+                .find(|r| r.exit_code() == Some(0) && is_setup_command(&r.call.text));
+            if let Some(fix) = fix {
+                let fix_cmd = core_command(&fix.call.text);
+                let error = runs[f].output.and_then(|o| error_line(&o.text));
+                let content = match &error {
+                    Some(e) => format!("Without it `{core}` fails: {e}"),
+                    None => format!("Without it `{core}` fails."),
+                };
+                out.add(
+                    Scope::Project,
+                    Kind::Gotcha,
+                    format!("Run `{fix_cmd}` before `{core}`"),
+                    content,
+                    vec![runs[f].call.id, fix.call.id, run.call.id],
+                    0.6,
+                );
             }
-            _ => {}
         }
     }
     for (purpose, core, evidence) in last_success {

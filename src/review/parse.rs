@@ -78,7 +78,9 @@ pub enum ParseError {
     #[error("the answer was empty")]
     Empty,
     /// The answer was too long to be a review.
-    #[error("the answer has {chars} characters, more than the {MAX_ANSWER_CHARS} a review may have")]
+    #[error(
+        "the answer has {chars} characters, more than the {MAX_ANSWER_CHARS} a review may have"
+    )]
     TooLong {
         /// Its length.
         chars: usize,
@@ -150,13 +152,19 @@ pub fn parse(raw: &str, ctx: &ParseContext) -> Result<Parsed, ParseError> {
                 if ctx.max_operations > 0 && parsed.output.operations.len() >= ctx.max_operations {
                     parsed.dropped.push(Dropped {
                         item: shown,
-                        reason: format!("over the budget of {} operations per review", ctx.max_operations),
+                        reason: format!(
+                            "over the budget of {} operations per review",
+                            ctx.max_operations
+                        ),
                     });
                 } else {
                     parsed.output.operations.push(op);
                 }
             }
-            Err(reason) => parsed.dropped.push(Dropped { item: shown, reason }),
+            Err(reason) => parsed.dropped.push(Dropped {
+                item: shown,
+                reason,
+            }),
         }
     }
     Ok(parsed)
@@ -187,13 +195,17 @@ fn excerpt(item: &Value) -> String {
 /// Reads one operation; the error is the reason it is dropped.
 fn read_item(item: Value, ctx: &ParseContext) -> Result<Operation, String> {
     let Value::Object(mut map) = item else {
-        return Err(format!("an operation must be an object, found {}", type_name(&item)));
+        return Err(format!(
+            "an operation must be an object, found {}",
+            type_name(&item)
+        ));
     };
     map.retain(|_, v| !v.is_null());
     if let Some(Value::String(op)) = map.get_mut("op") {
         *op = op.trim().to_ascii_lowercase();
     }
-    let op: Operation = serde_json::from_value(Value::Object(map)).map_err(|e| format!("does not fit the schema: {e}"))?;
+    let op: Operation = serde_json::from_value(Value::Object(map))
+        .map_err(|e| format!("does not fit the schema: {e}"))?;
     validate(&op, ctx)?;
     Ok(op)
 }
@@ -205,7 +217,9 @@ fn validate(op: &Operation, ctx: &ParseContext) -> Result<(), String> {
         if n == 0 {
             Err("the summary is empty".to_owned())
         } else if n > MAX_SUMMARY_CHARS {
-            Err(format!("the summary has {n} characters (at most {MAX_SUMMARY_CHARS})"))
+            Err(format!(
+                "the summary has {n} characters (at most {MAX_SUMMARY_CHARS})"
+            ))
         } else {
             Ok(())
         }
@@ -223,7 +237,9 @@ fn validate(op: &Operation, ctx: &ParseContext) -> Result<(), String> {
     };
     match op {
         Operation::Add {
-            summary, confidence, ..
+            summary,
+            confidence,
+            ..
         } => {
             summary_ok(summary)?;
             confidence_ok(*confidence)
@@ -287,7 +303,9 @@ fn repair(text: &str, repairs: &mut Vec<Repair>) -> Result<Value, ParseError> {
     }
     let scan = scan(&current);
     let Some(start) = scan.start else {
-        return Err(ParseError::NotJson { message: first_error });
+        return Err(ParseError::NotJson {
+            message: first_error,
+        });
     };
     let end = scan.end.unwrap_or(current.len());
     if start > 0 || current[end..].trim() != "" {

@@ -77,7 +77,12 @@ fn invalid_items_are_dropped_with_reasons_and_valid_ones_kept() {
         ]}}"#
     );
     let parsed = parse(&raw, &ctx()).unwrap();
-    let names: Vec<&str> = parsed.output.operations.iter().map(Operation::name).collect();
+    let names: Vec<&str> = parsed
+        .output
+        .operations
+        .iter()
+        .map(Operation::name)
+        .collect();
     assert_eq!(names, ["add", "remove", "add"]);
     let reasons: Vec<&str> = parsed.dropped.iter().map(|d| d.reason.as_str()).collect();
     assert_eq!(reasons.len(), 6, "{reasons:#?}");
@@ -91,7 +96,7 @@ fn invalid_items_are_dropped_with_reasons_and_valid_ones_kept() {
 
 #[test]
 fn operations_over_the_budget_are_dropped() {
-    let items = vec![ADD; 7].join(",");
+    let items = [ADD; 7].join(",");
     let parsed = parse(&format!(r#"{{"operations":[{items}]}}"#), &ctx()).unwrap();
     assert_eq!(parsed.output.operations.len(), 5);
     assert_eq!(parsed.dropped.len(), 2);
@@ -111,8 +116,20 @@ fn unrecoverable_answers_are_errors(#[case] raw: &str, #[case] message: &str) {
 
 #[test]
 fn an_empty_operation_list_and_null_are_valid_empty_reviews() {
-    assert!(parse(r#"{"operations":[]}"#, &ctx()).unwrap().output.operations.is_empty());
-    assert!(parse(r#"{"operations":null}"#, &ctx()).unwrap().output.operations.is_empty());
+    assert!(
+        parse(r#"{"operations":[]}"#, &ctx())
+            .unwrap()
+            .output
+            .operations
+            .is_empty()
+    );
+    assert!(
+        parse(r#"{"operations":null}"#, &ctx())
+            .unwrap()
+            .output
+            .operations
+            .is_empty()
+    );
 }
 
 #[test]
@@ -120,11 +137,17 @@ fn braces_inside_strings_do_not_confuse_the_repairs() {
     let raw = r#"Answer: {"operations":[{"op":"add","scope":"project","kind":"rule","summary":"Format strings like \"{name}\" and ]close[","evidence":[]},]}"#;
     let parsed = parse(raw, &ctx()).unwrap();
     assert_eq!(parsed.output.operations.len(), 1);
-    assert_eq!(parsed.repairs, vec![Repair::SurroundingProse, Repair::TrailingCommas]);
+    assert_eq!(
+        parsed.repairs,
+        vec![Repair::SurroundingProse, Repair::TrailingCommas]
+    );
 }
 
 #[test]
 fn an_overlong_answer_is_refused() {
     let raw = "x".repeat(MAX_ANSWER_CHARS + 1);
-    assert!(matches!(parse(&raw, &ctx()), Err(ParseError::TooLong { .. })));
+    assert!(matches!(
+        parse(&raw, &ctx()),
+        Err(ParseError::TooLong { .. })
+    ));
 }

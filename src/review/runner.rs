@@ -120,7 +120,10 @@ impl ReviewResult {
     pub fn receipt_detail(&self) -> serde_json::Value {
         let mut by_op = serde_json::Map::new();
         for op in &self.output.operations {
-            let n = by_op.get(op.name()).and_then(serde_json::Value::as_u64).unwrap_or(0);
+            let n = by_op
+                .get(op.name())
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(0);
             by_op.insert(op.name().to_owned(), json!(n + 1));
         }
         let mut detail = json!({
@@ -206,19 +209,28 @@ fn run_inner(provider: &Provider, input: &ReviewInput, ledger: &LedgerCtx<'_>) -
             Ok(parsed) => {
                 result.output = parsed.output;
                 result.repairs = parsed.repairs;
-                result.dropped = parsed.dropped.into_iter().map(|d| (d.item, d.reason)).collect();
+                result.dropped = parsed
+                    .dropped
+                    .into_iter()
+                    .map(|d| (d.item, d.reason))
+                    .collect();
                 if result.dropped.is_empty() {
                     result.status = ReviewStatus::Ok;
                     result.reason = None;
                 } else {
                     result.status = ReviewStatus::Degraded;
-                    result.reason = Some(format!("{} proposed operation(s) dropped as invalid", result.dropped.len()));
+                    result.reason = Some(format!(
+                        "{} proposed operation(s) dropped as invalid",
+                        result.dropped.len()
+                    ));
                 }
                 return result;
             }
             Err(error) => {
                 result.raw_failures.push(keep_raw(&completion.text));
-                result.reason = Some(format!("unreadable answer after {attempt} call(s): {error}"));
+                result.reason = Some(format!(
+                    "unreadable answer after {attempt} call(s): {error}"
+                ));
                 request.user = retry_payload(&payload, &error);
             }
         }

@@ -31,7 +31,11 @@ fn a_valid_answer_is_ok_and_the_call_is_in_the_ledger() {
     let store = Store::open_in_memory().unwrap();
     let caps = caps();
     let provider = Provider::dummy(vec![Scripted::TextWithUsage(GOOD.into(), 100, 20)]);
-    let r = run(&provider, &input(), &LedgerCtx::new(&store, &caps, Purpose::Review));
+    let r = run(
+        &provider,
+        &input(),
+        &LedgerCtx::new(&store, &caps, Purpose::Review),
+    );
     assert_eq!(r.status, ReviewStatus::Ok, "{:?}", r.reason);
     assert_eq!(r.output.operations.len(), 1);
     assert_eq!((r.calls, r.usage.total()), (1, 120));
@@ -39,7 +43,14 @@ fn a_valid_answer_is_ok_and_the_call_is_in_the_ledger() {
     assert!(sent[0].system.contains("durable"));
     assert!(sent[0].user.contains("Please always answer in English."));
     assert!(sent[0].schema.is_some());
-    let calls: i64 = store.conn().query_row("SELECT COUNT(*) FROM budget_ledger WHERE purpose = 'review'", [], |r| r.get(0)).unwrap();
+    let calls: i64 = store
+        .conn()
+        .query_row(
+            "SELECT COUNT(*) FROM budget_ledger WHERE purpose = 'review'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
     assert_eq!(calls, 1);
 }
 
@@ -47,12 +58,25 @@ fn a_valid_answer_is_ok_and_the_call_is_in_the_ledger() {
 fn an_unreadable_answer_is_retried_once_with_the_error_shown() {
     let store = Store::open_in_memory().unwrap();
     let caps = caps();
-    let provider = Provider::dummy(vec![Scripted::Text("I think you should remember English.".into()), Scripted::Text(GOOD.into())]);
-    let r = run(&provider, &input(), &LedgerCtx::new(&store, &caps, Purpose::Review));
+    let provider = Provider::dummy(vec![
+        Scripted::Text("I think you should remember English.".into()),
+        Scripted::Text(GOOD.into()),
+    ]);
+    let r = run(
+        &provider,
+        &input(),
+        &LedgerCtx::new(&store, &caps, Purpose::Review),
+    );
     assert_eq!(r.status, ReviewStatus::Ok);
     assert_eq!(r.calls, 2);
     let sent = provider.dummy_requests();
-    assert!(sent[1].user.contains("could not be used: the answer is not valid JSON"), "{}", sent[1].user);
+    assert!(
+        sent[1]
+            .user
+            .contains("could not be used: the answer is not valid JSON"),
+        "{}",
+        sent[1].user
+    );
 }
 
 #[test]
@@ -64,7 +88,11 @@ fn two_unreadable_answers_fail_and_keep_the_raw_text_redacted_in_the_receipt() {
         Scripted::Text(format!("oops {secret}")),
         Scripted::Text("<html>still not json</html>".into()),
     ]);
-    let r = run(&provider, &input(), &LedgerCtx::new(&store, &caps, Purpose::Review));
+    let r = run(
+        &provider,
+        &input(),
+        &LedgerCtx::new(&store, &caps, Purpose::Review),
+    );
     assert_eq!(r.status, ReviewStatus::Failed);
     assert_eq!(r.raw_failures.len(), 2);
     assert!(!r.raw_failures[0].contains(secret));
@@ -72,10 +100,17 @@ fn two_unreadable_answers_fail_and_keep_the_raw_text_redacted_in_the_receipt() {
     let id = record_receipt(&store, &r, None, Some("s1"), "2026-01-01T00:00:00.000Z").unwrap();
     let (status, detail): (String, String) = store
         .conn()
-        .query_row("SELECT status, detail FROM receipts WHERE id = ?1", [id], |row| Ok((row.get(0)?, row.get(1)?)))
+        .query_row(
+            "SELECT status, detail FROM receipts WHERE id = ?1",
+            [id],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
         .unwrap();
     assert_eq!(status, "failed");
-    assert!(detail.contains("still not json") && !detail.contains(secret), "{detail}");
+    assert!(
+        detail.contains("still not json") && !detail.contains(secret),
+        "{detail}"
+    );
 }
 
 #[test]
@@ -88,7 +123,11 @@ fn a_budget_cap_skips_the_review_without_calling() {
         skills_daily_tokens: 0,
     };
     let provider = Provider::dummy(vec![Scripted::Text(GOOD.into())]);
-    let r = run(&provider, &input(), &LedgerCtx::new(&store, &caps, Purpose::Review));
+    let r = run(
+        &provider,
+        &input(),
+        &LedgerCtx::new(&store, &caps, Purpose::Review),
+    );
     assert_eq!(r.status, ReviewStatus::SkippedBudget);
     assert!(r.reason.as_deref().unwrap().contains("review_daily_tokens"));
     assert!(provider.dummy_requests().is_empty(), "nothing was called");
@@ -100,7 +139,11 @@ fn a_provider_failure_is_a_failed_review_with_the_reason() {
     let store = Store::open_in_memory().unwrap();
     let caps = caps();
     let provider = Provider::dummy(vec![Scripted::Fail("upstream 529".into())]);
-    let r = run(&provider, &input(), &LedgerCtx::new(&store, &caps, Purpose::Review));
+    let r = run(
+        &provider,
+        &input(),
+        &LedgerCtx::new(&store, &caps, Purpose::Review),
+    );
     assert_eq!(r.status, ReviewStatus::Failed);
     assert!(r.reason.as_deref().unwrap().contains("upstream 529"));
 }
@@ -111,7 +154,11 @@ fn invalid_items_degrade_the_review_and_are_listed() {
     let caps = caps();
     let answer = r#"{"operations":[{"op":"remove","id":"m_missing","reason":"x"},{"op":"add","scope":"user","kind":"fact","summary":"Works in UTC"}]}"#;
     let provider = Provider::dummy(vec![Scripted::Text(answer.into())]);
-    let r = run(&provider, &input(), &LedgerCtx::new(&store, &caps, Purpose::Review));
+    let r = run(
+        &provider,
+        &input(),
+        &LedgerCtx::new(&store, &caps, Purpose::Review),
+    );
     assert_eq!(r.status, ReviewStatus::Degraded);
     assert_eq!(r.output.operations.len(), 1);
     assert_eq!(r.dropped[0].1, "memory entry `m_missing` does not exist");
@@ -123,7 +170,10 @@ fn offline_and_empty_reviews_call_nothing() {
     let caps = caps();
     let ledger = LedgerCtx::new(&store, &caps, Purpose::Review);
     let r = run(&Provider::offline("offline"), &input(), &ledger);
-    assert_eq!((r.status, r.reviewer.as_str(), r.calls), (ReviewStatus::Ok, "offline", 0));
+    assert_eq!(
+        (r.status, r.reviewer.as_str(), r.calls),
+        (ReviewStatus::Ok, "offline", 0)
+    );
     assert_eq!(r.output.operations.len(), 1, "{:?}", r.output);
     let empty = ReviewInput::default();
     let r = run(&Provider::dummy(vec![]), &empty, &ledger);
@@ -139,17 +189,29 @@ fn a_missing_key_falls_back_to_offline_and_says_so() {
     let (provider, cause) = Provider::from_profile_or_offline("minimax", &profile, &Env::default());
     let store = Store::open_in_memory().unwrap();
     let caps = caps();
-    let r = run(&provider, &input(), &LedgerCtx::new(&store, &caps, Purpose::Review)).with_fallback(&cause.unwrap());
+    let r = run(
+        &provider,
+        &input(),
+        &LedgerCtx::new(&store, &caps, Purpose::Review),
+    )
+    .with_fallback(&cause.unwrap());
     assert_eq!(r.status, ReviewStatus::Degraded);
     let reason = r.reason.unwrap();
-    assert!(reason.contains("offline reviewer used") && reason.contains("MINIMAX_API_KEY"), "{reason}");
+    assert!(
+        reason.contains("offline reviewer used") && reason.contains("MINIMAX_API_KEY"),
+        "{reason}"
+    );
 }
 
 #[test]
 fn a_fenced_answer_with_prose_from_a_real_http_provider_is_repaired() {
     let fenced = format!("Here you go:\n```json\n{GOOD}\n```\nLet me know!");
     let truncated = &GOOD[..GOOD.len() - 20];
-    let server = FakeServer::start(vec![Reply::chat(&fenced, Some((50, 9))), Reply::chat(truncated, None)]).unwrap();
+    let server = FakeServer::start(vec![
+        Reply::chat(&fenced, Some((50, 9))),
+        Reply::chat(truncated, None),
+    ])
+    .unwrap();
     let profile = Profile {
         provider: ProviderKind::OpenaiCompatible,
         base_url: server.base_url(),

@@ -60,7 +60,16 @@ const REMEMBER_EN: [&str; 9] = [
     "note for the future",
     "in the future",
 ];
-const REMEMBER_ZH: [&str; 8] = ["记住", "记一下", "记下来", "以后都", "今后", "从现在开始", "从今以后", "下次记得"];
+const REMEMBER_ZH: [&str; 8] = [
+    "记住",
+    "记一下",
+    "记下来",
+    "以后都",
+    "今后",
+    "从现在开始",
+    "从今以后",
+    "下次记得",
+];
 const CORRECTION_EN: [&str; 7] = [
     "no,",
     "nope,",
@@ -71,8 +80,23 @@ const CORRECTION_EN: [&str; 7] = [
     "wrong,",
 ];
 const CORRECTION_ZH: [&str; 5] = ["不对", "错了", "不是这样", "你错了", "搞错了"];
-const PREFERENCE_EN: [&str; 6] = ["always", "never", "i prefer", "we prefer", "instead of", "don't ever"];
-const PREFERENCE_ZH: [&str; 7] = ["总是", "始终", "永远不要", "一律", "优先使用", "我更喜欢", "不要再"];
+const PREFERENCE_EN: [&str; 6] = [
+    "always",
+    "never",
+    "i prefer",
+    "we prefer",
+    "instead of",
+    "don't ever",
+];
+const PREFERENCE_ZH: [&str; 7] = [
+    "总是",
+    "始终",
+    "永远不要",
+    "一律",
+    "优先使用",
+    "我更喜欢",
+    "不要再",
+];
 
 /// The strongest signal in a user message, if any (remember > correction > preference).
 ///
@@ -80,20 +104,23 @@ const PREFERENCE_ZH: [&str; 7] = ["总是", "始终", "永远不要", "一律", 
 pub fn detect(text: &str) -> Option<Signal> {
     let lower = text.to_lowercase();
     let line_starts: Vec<&str> = lower.lines().map(str::trim_start).collect();
-    if REMEMBER_EN
-        .iter()
-        .any(|w| line_starts.iter().any(|l| l.starts_with(w) || l.starts_with(&format!("please {w}"))))
-        || REMEMBER_ZH.iter().any(|w| lower.contains(w))
+    if REMEMBER_EN.iter().any(|w| {
+        line_starts
+            .iter()
+            .any(|l| l.starts_with(w) || l.starts_with(&format!("please {w}")))
+    }) || REMEMBER_ZH.iter().any(|w| lower.contains(w))
     {
         return Some(Signal::Remember);
     }
-    if line_starts
-        .iter()
-        .any(|l| CORRECTION_EN.iter().any(|w| l.starts_with(w)) || CORRECTION_ZH.iter().any(|w| l.starts_with(w)))
-    {
+    if line_starts.iter().any(|l| {
+        CORRECTION_EN.iter().any(|w| l.starts_with(w))
+            || CORRECTION_ZH.iter().any(|w| l.starts_with(w))
+    }) {
         return Some(Signal::Correction);
     }
-    if PREFERENCE_EN.iter().any(|w| has_word(&lower, w)) || PREFERENCE_ZH.iter().any(|w| lower.contains(w)) {
+    if PREFERENCE_EN.iter().any(|w| has_word(&lower, w))
+        || PREFERENCE_ZH.iter().any(|w| lower.contains(w))
+    {
         return Some(Signal::Preference);
     }
     None
@@ -116,7 +143,10 @@ mod tests {
     #[case::remembered_is_not_remember("I remembered the password later", None)]
     #[case::piano_is_not_no("I play the piano, mostly", None)]
     #[case::plain("Please fix the failing test in parser.rs", None)]
-    fn signals_are_detected_in_english_and_chinese(#[case] text: &str, #[case] want: Option<Signal>) {
+    fn signals_are_detected_in_english_and_chinese(
+        #[case] text: &str,
+        #[case] want: Option<Signal>,
+    ) {
         assert_eq!(detect(text), want);
     }
 

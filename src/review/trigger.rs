@@ -132,8 +132,12 @@ pub fn decide(config: &ReviewConfig, delta: &Delta, history: &History) -> Decisi
     let crossed = [
         (config.min_new_user_messages > 0 && u64::from(delta.user_turns) >= user)
             .then(|| format!("{} user messages (threshold {user})", delta.user_turns)),
-        (config.min_new_chars > 0 && delta.readable_chars >= chars)
-            .then(|| format!("{} readable characters (threshold {chars})", delta.readable_chars)),
+        (config.min_new_chars > 0 && delta.readable_chars >= chars).then(|| {
+            format!(
+                "{} readable characters (threshold {chars})",
+                delta.readable_chars
+            )
+        }),
         (config.min_new_tool_calls > 0 && u64::from(delta.tool_calls) >= tools)
             .then(|| format!("{} tool calls (threshold {tools})", delta.tool_calls)),
     ];
@@ -156,7 +160,8 @@ mod tests {
 
     #[test]
     fn a_delta_without_user_messages_is_never_reviewed() {
-        let d = Delta::from_messages(&[ReviewMessage::new(1, MessageRole::Agent, "x".repeat(9000))]);
+        let d =
+            Delta::from_messages(&[ReviewMessage::new(1, MessageRole::Agent, "x".repeat(9000))]);
         assert!(!decide(&ReviewConfig::default(), &d, &History::default()).is_review());
     }
 
@@ -178,7 +183,12 @@ mod tests {
     #[test]
     fn signals_review_at_once_in_english_and_chinese() {
         let cfg = ReviewConfig::default();
-        for text in ["Remember that we ship on Fridays", "记住：用 pnpm", "不对，应该用 UTC", "No, we use pytest"] {
+        for text in [
+            "Remember that we ship on Fridays",
+            "记住：用 pnpm",
+            "不对，应该用 UTC",
+            "No, we use pytest",
+        ] {
             let d = Delta::from_messages(&[user(text)]);
             assert!(decide(&cfg, &d, &History::default()).is_review(), "{text}");
         }
@@ -186,7 +196,14 @@ mod tests {
             review_on_signal: false,
             ..ReviewConfig::default()
         };
-        assert!(!decide(&off, &Delta::from_messages(&[user("记住：用 pnpm")]), &History::default()).is_review());
+        assert!(
+            !decide(
+                &off,
+                &Delta::from_messages(&[user("记住：用 pnpm")]),
+                &History::default()
+            )
+            .is_review()
+        );
     }
 
     #[test]

@@ -12,3 +12,4 @@ mod config;
 mod hooks;
 mod status;
 mod support;
+mod usage;
