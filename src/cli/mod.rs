@@ -19,6 +19,7 @@ pub mod project_cmd;
 pub mod recall;
 pub mod status;
 pub mod worker_cmd;
+pub mod usage;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -220,7 +221,7 @@ fn run(ctx: &Ctx, command: Command) -> anyhow::Result<u8> {
             not_yet("skills", "skill synthesis arrives in a later release")
         }
         Command::Doctor(_) => not_yet("doctor", "checks arrive with the installer"),
-        Command::Usage(_) => not_yet("usage", "the spend ledger arrives with the providers"),
+        Command::Usage(args) => usage::run(ctx, &args),
         Command::Install(args) => install::run_install(ctx, &args),
         Command::Uninstall(args) => install::run_uninstall(ctx, &args),
         Command::Eval(EvalCommand::Recall { fixture }) => eval::run_recall(ctx, &fixture),

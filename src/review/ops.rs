@@ -3,13 +3,17 @@
 //! Models propose, code disposes: a reviewer (LLM or offline) returns a [`ReviewOutput`], read
 //! strictly (`deny_unknown_fields`), and the deterministic compiler decides what each operation
 //! does to the memory store. No operation rewrites a whole store.
+//!
+//! The JSON Schema of [`ReviewOutput`] is derived from these types (schemars) and committed as
+//! `schema/review_output.schema.json`; `review::schema` checks that the file matches.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::memory::{Kind, Scope};
 
 /// Everything one review proposes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReviewOutput {
     /// Proposed operations, in order.
@@ -18,7 +22,7 @@ pub struct ReviewOutput {
 }
 
 /// One proposed change.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Operation {
     /// Add a new memory entry.

@@ -359,21 +359,43 @@ impl Default for HooksConfig {
     }
 }
 
-/// `[review]`: when a session is worth reviewing.
+/// `[review]`: when a session is worth reviewing (see `review::trigger`).
+///
+/// A session is reviewed when, since its last review, it has at least one new user message and
+/// crossed any one threshold (user messages, readable characters, tool calls), or when a user
+/// message carries an explicit remember/correction signal. After `backoff_after_empty`
+/// consecutive reviews that proposed nothing, the thresholds double for each further empty
+/// review, up to `backoff_max_factor` times.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ReviewConfig {
-    /// New user messages needed since the last review.
+    /// New user messages that make a session worth reviewing.
     pub min_new_user_messages: u32,
-    /// Minimum seconds between two reviews of the same session.
+    /// New readable characters (user + agent text, injected text excluded) that make a session
+    /// worth reviewing.
+    pub min_new_chars: u64,
+    /// New tool calls that make a session worth reviewing.
+    pub min_new_tool_calls: u32,
+    /// Minimum seconds between two reviews of the same session (signals included).
     pub min_interval_seconds: u64,
+    /// Whether an explicit "remember …" / correction in a user message triggers a review at once.
+    pub review_on_signal: bool,
+    /// Consecutive empty reviews after which the thresholds start to grow; 0 disables backoff.
+    pub backoff_after_empty: u32,
+    /// Largest factor the thresholds are multiplied by while backing off.
+    pub backoff_max_factor: u32,
 }
 
 impl Default for ReviewConfig {
     fn default() -> Self {
         Self {
-            min_new_user_messages: 1,
+            min_new_user_messages: 3,
+            min_new_chars: 4000,
+            min_new_tool_calls: 10,
             min_interval_seconds: 0,
+            review_on_signal: true,
+            backoff_after_empty: 3,
+            backoff_max_factor: 8,
         }
     }
 }
@@ -1342,9 +1364,14 @@ session_start_budget_tokens = 2000   # hard cap of context injected at SessionSt
 user_prompt_recall = true            # recall memory for each prompt
 user_prompt_budget_tokens = 600      # hard cap of context injected per prompt
 
-[review]
-min_new_user_messages = 1     # new user messages needed before a session is reviewed again
+[review]                      # a session is reviewed when ANY threshold is crossed since its last review
+min_new_user_messages = 3     # new user messages
+min_new_chars = 4000          # new readable characters (user + agent text, injected text excluded)
+min_new_tool_calls = 10       # new tool calls
 min_interval_seconds = 0      # minimum seconds between reviews of one session
+review_on_signal = true       # "remember …", "不对，…" and other explicit signals review at once
+backoff_after_empty = 3       # after N empty reviews in a row, thresholds double per further empty one
+backoff_max_factor = 8        # ... up to this factor; 0 in backoff_after_empty disables backoff
 
 [budget]                      # hard token caps per UTC day; 0 = unlimited
 daily_tokens = 200000

@@ -642,3 +642,35 @@ fn render_show_of_the_defaults() {
     loaded.path = PathBuf::from("/home/u/.csep/config.toml");
     insta::assert_snapshot!(render_show(&loaded));
 }
+
+#[test]
+fn review_trigger_keys_load_and_reject_typos() {
+    let loaded = parse(
+        "schema_version = 3\n[review]\nmin_new_chars = 900\nmin_new_tool_calls = 4\n\
+         review_on_signal = false\nbackoff_after_empty = 0\nbackoff_max_factor = 2\n",
+    )
+    .unwrap();
+    let review = &loaded.config.review;
+    assert_eq!(
+        (
+            review.min_new_chars,
+            review.min_new_tool_calls,
+            review.review_on_signal
+        ),
+        (900, 4, false)
+    );
+    assert_eq!(
+        (review.backoff_after_empty, review.backoff_max_factor),
+        (0, 2)
+    );
+    assert_eq!(
+        review.min_new_user_messages,
+        ReviewConfig::default().min_new_user_messages
+    );
+    let err = parse("schema_version = 3\n[review]\nmin_new_char = 1\n").unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("unknown key `review.min_new_char`"),
+        "{err}"
+    );
+}

@@ -15,3 +15,4 @@ mod real_clients;
 mod recall;
 mod status;
 mod support;
+mod usage;
