@@ -358,7 +358,12 @@ pub struct RecallArgs {
     #[arg(value_name = "QUERY", num_args = 0..)]
     pub words: Vec<String>,
     /// The query, as a flag (reference-compatible); may start with `-` (an exclusion).
-    #[arg(long, value_name = "Q", conflicts_with = "words", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        value_name = "Q",
+        conflicts_with = "words",
+        allow_hyphen_values = true
+    )]
     pub query: Option<String>,
     /// Project directory (default: the current directory).
     #[arg(long, value_name = "DIR")]

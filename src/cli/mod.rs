@@ -12,14 +12,14 @@ pub mod args;
 pub mod config_cmd;
 pub mod eval;
 pub mod hook;
-pub mod install;
 pub mod import;
+pub mod install;
 pub mod output;
 pub mod project_cmd;
 pub mod recall;
 pub mod status;
-pub mod worker_cmd;
 pub mod usage;
+pub mod worker_cmd;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -1,18 +1,90 @@
-//! UserPromptSubmit: the hook point for auto-recall (top recall hits for the prompt, budgeted).
-//!
-//! Until the recall engine is wired in, the hook answers with the host's no-op output, so it is
-//! safe to install now.
+//! UserPromptSubmit: auto-recall. For a non-trivial prompt, the top recall hits above the
+//! relevance threshold ([`crate::recall::auto_recall`]) are injected as `additionalContext`
+//! under `[hooks] user_prompt_budget_tokens`, never repeating an entry SessionStart already put
+//! into this session. `[hooks] user_prompt_recall = false` turns it off.
 
-use crate::hooks::{HookAnswer, HookCtx};
+use rusqlite::params;
+
+use crate::hooks::{HookAnswer, HookCtx, estimate_tokens};
 use crate::host::transcript::{HookEvent, HookKind, empty_output};
-use crate::store::db::StoreError;
+use crate::host::{Host, claude, codex};
+use crate::store::db::{Store, StoreError};
+use crate::store::identity::RepoIdentity;
 
 /// Runs the hook for `event`.
-pub fn run(_ctx: &HookCtx, event: &HookEvent) -> Result<HookAnswer, StoreError> {
-    Ok(HookAnswer {
+pub fn run(ctx: &HookCtx, event: &HookEvent) -> Result<HookAnswer, StoreError> {
+    let empty = |outcome| HookAnswer {
         stdout: empty_output(event.host, &HookKind::UserPromptSubmit),
-        outcome: "empty",
+        outcome,
         detail: None,
         event: None,
+    };
+    if !ctx.config.hooks.user_prompt_recall {
+        return Ok(empty("disabled"));
+    }
+    let Some(prompt) = event.prompt.as_deref().filter(|p| !p.trim().is_empty()) else {
+        return Ok(empty("empty"));
+    };
+    let Some(store) = ctx.open_existing_store()? else {
+        return Ok(empty("empty"));
+    };
+    let project_id = event
+        .cwd
+        .as_deref()
+        .and_then(|cwd| RepoIdentity::resolve(cwd).ok())
+        .map(|identity| identity.project_id());
+    let exclude = match &event.session_id {
+        Some(session) => already_injected(&store, event.host, session)?,
+        None => Vec::new(),
+    };
+    let budget_tokens = usize::try_from(ctx.config.hooks.user_prompt_budget_tokens).unwrap_or(600);
+    let mut context = crate::recall::auto_recall(
+        &store,
+        project_id.as_deref(),
+        prompt,
+        budget_tokens * 4,
+        &exclude,
+    );
+    if context
+        .as_deref()
+        .is_some_and(|c| estimate_tokens(c) > budget_tokens)
+    {
+        // Mostly non-ASCII text: one character can be one token, so budget in characters.
+        context = crate::recall::auto_recall(
+            &store,
+            project_id.as_deref(),
+            prompt,
+            budget_tokens,
+            &exclude,
+        );
+    }
+    let Some(context) = context.filter(|c| !c.trim().is_empty()) else {
+        return Ok(empty("no_match"));
+    };
+    let stdout = match event.host {
+        Host::Codex => codex::hook::render_user_prompt_submit_context(&context),
+        Host::Claude => claude::hook::render_user_prompt_submit_context(&context),
+    };
+    Ok(HookAnswer {
+        stdout,
+        outcome: "injected",
+        detail: Some(format!("~{} tokens", estimate_tokens(&context))),
+        event: None,
     })
+}
+
+/// Entry ids SessionStart (or an earlier prompt) already injected into this session.
+fn already_injected(store: &Store, host: Host, session: &str) -> Result<Vec<String>, StoreError> {
+    let err = |source| StoreError::Sqlite {
+        path: store.path().to_path_buf(),
+        source,
+    };
+    let mut stmt = store
+        .conn()
+        .prepare_cached("SELECT entry_id FROM hook_injections WHERE host = ?1 AND session_id = ?2")
+        .map_err(err)?;
+    let rows = stmt
+        .query_map(params![host.as_str(), session], |r| r.get(0))
+        .map_err(err)?;
+    rows.collect::<Result<Vec<String>, _>>().map_err(err)
 }
