@@ -37,10 +37,15 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0002_search_index.sql",
         sql: include_str!("migrations/0002_search_index.sql"),
     },
+    Migration {
+        version: 3,
+        name: "0003_memory_store.sql",
+        sql: include_str!("migrations/0003_memory_store.sql"),
+    },
 ];
 
 /// The schema version this binary creates and understands.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Default time a connection waits on a locked database before giving up (5 s). Hooks pass a
 /// much shorter one.
