@@ -9,8 +9,12 @@
 //! duration and exit code.
 
 pub mod args;
+pub mod compile_cmd;
 pub mod config_cmd;
+pub mod eval_cmd;
 pub mod hook;
+pub mod import_cmd;
+pub mod memory_cmd;
 pub mod output;
 pub mod project_cmd;
 pub mod status;
@@ -26,7 +30,7 @@ use tracing_subscriber::filter::LevelFilter;
 use crate::store::config::{self, LoadedConfig, Overrides};
 use crate::store::env::{Env, EnvProviderFile};
 use crate::store::paths::{HOME_ENV, Paths};
-use args::{Cli, Command};
+use args::{Cli, Command, EvalCommand};
 
 /// What every command gets: resolved paths, the environment snapshot and global flags.
 #[derive(Debug)]
@@ -201,19 +205,16 @@ fn run(ctx: &Ctx, command: Command) -> anyhow::Result<u8> {
             .into())
         }
         Command::Review(_) => not_yet("review", "reviewing sessions arrives with the reviewer"),
-        Command::Compile(_) => not_yet("compile", "the compiler arrives with the memory store"),
-        Command::CompilePreflight(_) => not_yet(
-            "compile-preflight",
-            "the suggestion queue arrives with the compiler",
-        ),
-        Command::Scan(_) => not_yet("scan", "scanning projects arrives with the compiler"),
+        Command::Compile(args) => compile_cmd::run(ctx, &args),
+        Command::CompilePreflight(args) => compile_cmd::preflight(ctx, &args),
+        Command::Scan(args) => compile_cmd::scan(ctx, &args),
         Command::Worker(_) => not_yet("worker", "the background worker arrives with the hooks"),
         Command::Recall(_) => not_yet("recall", "recall arrives with the archive and index"),
         Command::RecallTrigger(_) => not_yet(
             "recall-trigger",
             "recall arrives with the archive and index",
         ),
-        Command::Memory(_) => not_yet("memory", "the memory store arrives with the compiler"),
+        Command::Memory(cmd) => memory_cmd::run(ctx, cmd),
         Command::Skills(_) | Command::SkillSynthesize(_) => {
             not_yet("skills", "skill synthesis arrives in a later release")
         }
@@ -221,12 +222,15 @@ fn run(ctx: &Ctx, command: Command) -> anyhow::Result<u8> {
         Command::Usage(_) => not_yet("usage", "the spend ledger arrives with the providers"),
         Command::Install(_) => not_yet("install", "installing hooks arrives with the hooks"),
         Command::Uninstall(_) => not_yet("uninstall", "installing hooks arrives with the hooks"),
-        Command::Eval(_) | Command::EvalCompiler(_) => {
-            not_yet("eval", "evaluation arrives with the compiler and recall")
+        Command::Eval(EvalCommand::Compiler(args)) | Command::EvalCompiler(args) => {
+            eval_cmd::compiler(ctx, &args)
+        }
+        Command::Eval(EvalCommand::Recall { .. }) => {
+            not_yet("eval recall", "recall evaluation arrives with recall")
         }
         Command::Demo(_) => not_yet("demo", "the demo arrives once the loop is complete"),
         Command::Mcp => not_yet("mcp", "the MCP server arrives with recall"),
-        Command::Import(_) => not_yet("import", "importing the reference arrives with memory"),
+        Command::Import(cmd) => import_cmd::run(ctx, &cmd),
         Command::MigrateWorktrees(_) => not_yet(
             "migrate-worktrees",
             "bucket migration arrives with the installer",

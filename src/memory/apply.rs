@@ -56,6 +56,9 @@ pub struct ApplyPolicy {
     pub protect_pinned: bool,
     /// Merge near-duplicates into existing entries.
     pub merge_near_duplicates: bool,
+    /// Skip an add whose exact text was archived or forgotten before (a forgotten entry is not
+    /// re-learned behind the user's back; re-imports stay idempotent).
+    pub skip_inactive_duplicates: bool,
 }
 
 impl ApplyPolicy {
@@ -65,6 +68,7 @@ impl ApplyPolicy {
         require_reuse_trigger: true,
         protect_pinned: true,
         merge_near_duplicates: true,
+        skip_inactive_duplicates: true,
     };
     /// A person's explicit change (CLI, hand edit of a projection): their words are kept as
     /// given (no noise filter, no merge), secrets are still refused.
@@ -73,6 +77,7 @@ impl ApplyPolicy {
         require_reuse_trigger: false,
         protect_pinned: false,
         merge_near_duplicates: false,
+        skip_inactive_duplicates: false,
     };
     /// Entries imported from the reference implementation: noise is dropped (that is the point
     /// of moving), recall records were already accepted there.
@@ -81,6 +86,7 @@ impl ApplyPolicy {
         require_reuse_trigger: false,
         protect_pinned: true,
         merge_near_duplicates: true,
+        skip_inactive_duplicates: true,
     };
 }
 
@@ -448,6 +454,14 @@ impl Applier {
                 entry_id: Some(existing.to_owned()),
             });
         }
+        if policy.skip_inactive_duplicates
+            && let Some((id, status)) = inactive_duplicate(conn, scope, project_id, &text)?
+        {
+            return Ok(Outcome::Skipped {
+                reason: format!("{status}_duplicate"),
+                entry_id: Some(id),
+            });
+        }
         let provenance = Self::provenance(ctx, evidence, source_paths);
         if policy.merge_near_duplicates
             && let Some(similar) = part.index.most_similar(&text, threshold)
@@ -464,6 +478,13 @@ impl Applier {
             }
             after.confidence = after.confidence.max(confidence.clamp(0.0, 1.0));
             after.provenance.absorb(&provenance);
+            if after == before {
+                // Nothing new: the same knowledge arriving again changes nothing.
+                return Ok(Outcome::Skipped {
+                    reason: "near_duplicate".into(),
+                    entry_id: Some(before.id),
+                });
+            }
             after.updated_at = ctx.now.to_owned();
             store::update_entry(conn, &after)?;
             store::record_history(
@@ -941,6 +962,27 @@ struct ReplaceInput<'a> {
     kind: Option<Kind>,
     evidence: &'a [String],
     confidence: Option<f64>,
+}
+
+/// An archived or forgotten entry of the scope with exactly this normalized text.
+fn inactive_duplicate(
+    conn: &Connection,
+    scope: Scope,
+    project_id: Option<&str>,
+    text: &str,
+) -> Result<Option<(String, String)>, MemoryError> {
+    use rusqlite::OptionalExtension as _;
+    conn.prepare_cached(
+        "SELECT id, status FROM memory_entries WHERE scope = ?1 AND project_id IS ?2 \
+         AND normalized = ?3 AND status IN ('archived', 'forgotten') ORDER BY id LIMIT 1",
+    )
+    .and_then(|mut s| {
+        s.query_row(params![scope.as_str(), project_id, normalize(text)], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()
+    })
+    .map_err(sql("find inactive duplicate"))
 }
 
 /// Summary and content as one text (the dedupe and index unit).

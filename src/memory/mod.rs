@@ -7,7 +7,7 @@
 //! - [`apply`]: deterministic application of reviewer operations;
 //! - [`dedupe`], [`noise`], [`budget`]: the rules `apply` enforces;
 //! - [`projection`]: `USER.md` / `MEMORY.md` rendering and hand-edit import;
-//! - [`history`]: undo;
+//! - [`history`]: undo of any change;
 //! - [`index`]: the one function that turns text into full-text index terms.
 
 pub mod apply;

@@ -153,8 +153,20 @@ pub fn idempotency_key(session: Option<&str>, turn: Option<&str>, canonical: &st
     crate::memory::store::hex(&digest[..16])
 }
 
-/// Queues a review unless the same review (session, turn, payload) is already queued.
-pub fn enqueue(store: &Store, envelope: NewEnvelope) -> Result<EnqueueOutcome, QueueError> {
+/// Queues a review unless the same review (session, turn, payload) is already queued, in its
+/// own transaction.
+pub fn enqueue(store: &Store, envelope: &NewEnvelope) -> Result<EnqueueOutcome, QueueError> {
+    let tx = store
+        .conn()
+        .unchecked_transaction()
+        .map_err(sql("begin enqueue"))?;
+    let outcome = enqueue_in(&tx, envelope)?;
+    tx.commit().map_err(sql("commit enqueue"))?;
+    Ok(outcome)
+}
+
+/// [`enqueue`] inside the caller's transaction.
+pub fn enqueue_in(conn: &Connection, envelope: &NewEnvelope) -> Result<EnqueueOutcome, QueueError> {
     let now = time::format_ts(canonical_time(&envelope.now)?);
     let payload = canonical_payload(&envelope.payload)?;
     let key = idempotency_key(
@@ -162,9 +174,7 @@ pub fn enqueue(store: &Store, envelope: NewEnvelope) -> Result<EnqueueOutcome, Q
         envelope.turn_id.as_deref(),
         &payload,
     );
-    let conn = store.conn();
-    let tx = conn.unchecked_transaction().map_err(sql("begin enqueue"))?;
-    let inserted = tx
+    let inserted = conn
         .prepare_cached(
             "INSERT INTO suggestions (project_id, host, session_id, turn_id, provider, \
              idempotency_key, payload, state, attempts, created_at, updated_at) \
@@ -184,22 +194,20 @@ pub fn enqueue(store: &Store, envelope: NewEnvelope) -> Result<EnqueueOutcome, Q
             ])
         })
         .map_err(sql("insert suggestion"))?;
-    let outcome = if inserted == 1 {
-        let id = tx.last_insert_rowid();
-        record_transition(&tx, id, None, State::Pending, &envelope.provider, &now)?;
-        EnqueueOutcome::Inserted(id)
+    if inserted == 1 {
+        let id = conn.last_insert_rowid();
+        record_transition(conn, id, None, State::Pending, &envelope.provider, &now)?;
+        Ok(EnqueueOutcome::Inserted(id))
     } else {
-        let id: i64 = tx
+        let id: i64 = conn
             .query_row(
                 "SELECT id FROM suggestions WHERE idempotency_key = ?1",
                 [&key],
                 |r| r.get(0),
             )
             .map_err(sql("find duplicate suggestion"))?;
-        EnqueueOutcome::Duplicate(id)
-    };
-    tx.commit().map_err(sql("commit enqueue"))?;
-    Ok(outcome)
+        Ok(EnqueueOutcome::Duplicate(id))
+    }
 }
 
 fn record_transition(
