@@ -315,10 +315,39 @@ pub fn import_hand_edits(
             outcome,
         });
     }
+    // The edited file is now what the store reflects: record it, so the next render may
+    // replace it and the next import does not apply the same edit twice.
+    save_record(conn, target, &path, &text, now)?;
     Ok(Some(EditImport {
         path: path.display().to_string(),
         ops,
     }))
+}
+
+fn save_record(
+    conn: &Connection,
+    target: &Target,
+    path: &std::path::Path,
+    body: &str,
+    now: &str,
+) -> Result<(), MemoryError> {
+    conn.prepare_cached(
+        "INSERT INTO projections (target, path, content_hash, body, written_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (target) DO UPDATE SET path = excluded.path, \
+         content_hash = excluded.content_hash, body = excluded.body, \
+         written_at = excluded.written_at",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            target.key(),
+            path.display().to_string(),
+            hash(body),
+            body,
+            now
+        ])
+    })
+    .map_err(sql("record projection"))?;
+    Ok(())
 }
 
 fn edit_entry(
@@ -466,22 +495,7 @@ pub fn write(
             }
         })?;
     }
-    conn.prepare_cached(
-        "INSERT INTO projections (target, path, content_hash, body, written_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (target) DO UPDATE SET path = excluded.path, \
-         content_hash = excluded.content_hash, body = excluded.body, \
-         written_at = excluded.written_at",
-    )
-    .and_then(|mut s| {
-        s.execute(params![
-            target.key(),
-            path.display().to_string(),
-            digest,
-            body,
-            now
-        ])
-    })
-    .map_err(sql("record projection"))?;
+    save_record(conn, target, &path, &body, now)?;
     Ok(Written {
         path: path.display().to_string(),
         changed,
