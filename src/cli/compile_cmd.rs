@@ -121,7 +121,12 @@ pub fn render_report(r: &CompileReport) -> String {
         let _ = writeln!(s, "  reason: {reason}");
     }
     for edit in &r.hand_edits {
-        let _ = writeln!(s, "  imported {} hand edit(s) from {}", edit.ops.len(), edit.path);
+        let _ = writeln!(
+            s,
+            "  imported {} hand edit(s) from {}",
+            edit.ops.len(),
+            edit.path
+        );
     }
     for item in &r.items {
         let line = match &item.outcome {
@@ -199,5 +204,7 @@ pub fn scan(ctx: &Ctx, args: &ScanArgs) -> anyhow::Result<u8> {
         }
         print!("{}", table(&rows));
     }
-    Ok(u8::from(report.counts.get("failed").copied().unwrap_or(0) > 0))
+    Ok(u8::from(
+        report.counts.get("failed").copied().unwrap_or(0) > 0,
+    ))
 }

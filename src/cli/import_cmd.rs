@@ -21,13 +21,23 @@ pub fn run(ctx: &Ctx, command: &ImportCommand) -> anyhow::Result<u8> {
     };
     let config = ctx.load_config()?.config;
     let mut store = open_store(ctx)?;
-    let report =
-        import::import_reference(&mut store, &ctx.paths, &config, &from, *dry_run, &time::now())?;
+    let report = import::import_reference(
+        &mut store,
+        &ctx.paths,
+        &config,
+        &from,
+        *dry_run,
+        &time::now(),
+    )?;
     if ctx.json {
         print_json(&report)?;
         return Ok(0);
     }
-    let verb = if report.dry_run { "would import" } else { "imported" };
+    let verb = if report.dry_run {
+        "would import"
+    } else {
+        "imported"
+    };
     for b in &report.buckets {
         println!(
             "{} {} → {} ({}): memory {} added, {} skipped, {} discarded; recall {} added, {} \
@@ -57,7 +67,10 @@ pub fn run(ctx: &Ctx, command: &ImportCommand) -> anyhow::Result<u8> {
         }
     }
     if !report.archived_buckets.is_empty() {
-        println!("skipped archived buckets: {}", report.archived_buckets.join(", "));
+        println!(
+            "skipped archived buckets: {}",
+            report.archived_buckets.join(", ")
+        );
     }
     if report.buckets.is_empty() {
         println!("no reference buckets found under {}", report.from);

@@ -11,7 +11,7 @@ use super::args::{KindArg, MemoryCommand, ScopeArg};
 use super::compile_cmd::{open_store, project_of};
 use super::output::{print_json, table};
 use crate::compile::{import_edits, targets, write_projections};
-use crate::memory::apply::{AddInput, ApplyPolicy, Applier, OpContext, Outcome, one_line};
+use crate::memory::apply::{AddInput, Applier, ApplyPolicy, OpContext, Outcome, one_line};
 use crate::memory::entry::{MemoryEntry, Status};
 use crate::memory::history;
 use crate::memory::projection::Target;
@@ -183,7 +183,13 @@ fn show(ctx: &Ctx, id: &str) -> anyhow::Result<u8> {
         print_json(&serde_json::json!({ "entry": entry, "history": history }))?;
         return Ok(0);
     }
-    println!("{}  {} · {} · {}", entry.id, entry.scope, entry.kind, entry.status.as_str());
+    println!(
+        "{}  {} · {} · {}",
+        entry.id,
+        entry.scope,
+        entry.kind,
+        entry.status.as_str()
+    );
     println!("{}", entry.summary);
     if !entry.content.is_empty() {
         println!("\n{}\n", entry.content);
@@ -235,32 +241,37 @@ fn add(
         Scope::Project => Some(project_of(ctx, &store, cwd)?),
         Scope::User => None,
     };
-    let outcome = mutate(ctx, &mut store, project_id.as_deref(), |conn, applier, now| {
-        let c = cli_ctx(project_id.as_deref(), now);
-        let outcome = applier.add(
-            conn,
-            AddInput {
-                scope,
-                kind,
-                summary,
-                content,
-                evidence: &[],
-                source_paths: &[],
-                confidence: 1.0,
-            },
-            &c,
-            ApplyPolicy::HAND,
-        )?;
-        if pin
-            && let Outcome::Applied { entry_id, .. } = &outcome
-            && let Some(before) = store::get_entry(conn, entry_id)?
-        {
-            let mut after = before.clone();
-            after.pinned = true;
-            applier.rewrite(conn, &before, &after, "pin", &c)?;
-        }
-        Ok(outcome)
-    })?;
+    let outcome = mutate(
+        ctx,
+        &mut store,
+        project_id.as_deref(),
+        |conn, applier, now| {
+            let c = cli_ctx(project_id.as_deref(), now);
+            let outcome = applier.add(
+                conn,
+                AddInput {
+                    scope,
+                    kind,
+                    summary,
+                    content,
+                    evidence: &[],
+                    source_paths: &[],
+                    confidence: 1.0,
+                },
+                &c,
+                ApplyPolicy::HAND,
+            )?;
+            if pin
+                && let Outcome::Applied { entry_id, .. } = &outcome
+                && let Some(before) = store::get_entry(conn, entry_id)?
+            {
+                let mut after = before.clone();
+                after.pinned = true;
+                applier.rewrite(conn, &before, &after, "pin", &c)?;
+            }
+            Ok(outcome)
+        },
+    )?;
     report_outcome(ctx, &outcome)
 }
 
@@ -307,22 +318,35 @@ fn edit(ctx: &Ctx, id: &str, text: &str) -> anyhow::Result<u8> {
     }
     let mut store = open_store(ctx)?;
     let entry = lookup(&store, id)?;
-    let after = mutate(ctx, &mut store, entry.project_id.as_deref(), |conn, applier, now| {
-        let before = store::get_entry(conn, &entry.id)?
-            .with_context(|| format!("entry {} disappeared", entry.id))?;
-        if let Some(kind) = applier.secret_kind(text) {
-            bail!("the text contains a secret ({kind}); memory never stores secrets: remove it and retry");
-        }
-        let mut after = before.clone();
-        after.summary = summary;
-        after.content = content;
-        after.updated_at = now.to_owned();
-        after.status = Status::Active;
-        after.status_reason = None;
-        after.archived_at = None;
-        applier.rewrite(conn, &before, &after, "edit", &cli_ctx(after.project_id.as_deref(), now))?;
-        Ok(after)
-    })?;
+    let after = mutate(
+        ctx,
+        &mut store,
+        entry.project_id.as_deref(),
+        |conn, applier, now| {
+            let before = store::get_entry(conn, &entry.id)?
+                .with_context(|| format!("entry {} disappeared", entry.id))?;
+            if let Some(kind) = applier.secret_kind(text) {
+                bail!(
+                    "the text contains a secret ({kind}); memory never stores secrets: remove it and retry"
+                );
+            }
+            let mut after = before.clone();
+            after.summary = summary;
+            after.content = content;
+            after.updated_at = now.to_owned();
+            after.status = Status::Active;
+            after.status_reason = None;
+            after.archived_at = None;
+            applier.rewrite(
+                conn,
+                &before,
+                &after,
+                "edit",
+                &cli_ctx(after.project_id.as_deref(), now),
+            )?;
+            Ok(after)
+        },
+    )?;
     if ctx.json {
         print_json(&after)?;
     } else {
@@ -346,25 +370,33 @@ fn forget(ctx: &Ctx, id: &str) -> anyhow::Result<u8> {
         return Ok(0);
     }
     let entry = lookup(&store, id)?;
-    let after = mutate(ctx, &mut store, entry.project_id.as_deref(), |conn, applier, now| {
-        let before = store::get_entry(conn, &entry.id)?
-            .with_context(|| format!("entry {} disappeared", entry.id))?;
-        if before.status == Status::Forgotten {
-            return Ok(before);
-        }
-        Ok(applier.set_status(
-            conn,
-            &before,
-            Status::Forgotten,
-            "forgotten by hand",
-            "remove",
-            &cli_ctx(before.project_id.as_deref(), now),
-        )?)
-    })?;
+    let after = mutate(
+        ctx,
+        &mut store,
+        entry.project_id.as_deref(),
+        |conn, applier, now| {
+            let before = store::get_entry(conn, &entry.id)?
+                .with_context(|| format!("entry {} disappeared", entry.id))?;
+            if before.status == Status::Forgotten {
+                return Ok(before);
+            }
+            Ok(applier.set_status(
+                conn,
+                &before,
+                Status::Forgotten,
+                "forgotten by hand",
+                "remove",
+                &cli_ctx(before.project_id.as_deref(), now),
+            )?)
+        },
+    )?;
     if ctx.json {
         print_json(&after)?;
     } else {
-        println!("forgot {} (undo with `csep memory undo {}`)", after.id, after.id);
+        println!(
+            "forgot {} (undo with `csep memory undo {}`)",
+            after.id, after.id
+        );
     }
     Ok(0)
 }
@@ -372,23 +404,38 @@ fn forget(ctx: &Ctx, id: &str) -> anyhow::Result<u8> {
 fn pin(ctx: &Ctx, id: &str, pinned: bool) -> anyhow::Result<u8> {
     let mut store = open_store(ctx)?;
     let entry = lookup(&store, id)?;
-    let after = mutate(ctx, &mut store, entry.project_id.as_deref(), |conn, applier, now| {
-        let before = store::get_entry(conn, &entry.id)?
-            .with_context(|| format!("entry {} disappeared", entry.id))?;
-        if before.pinned == pinned {
-            return Ok(before);
-        }
-        let mut after = before.clone();
-        after.pinned = pinned;
-        after.updated_at = now.to_owned();
-        let op = if pinned { "pin" } else { "unpin" };
-        applier.rewrite(conn, &before, &after, op, &cli_ctx(after.project_id.as_deref(), now))?;
-        Ok(after)
-    })?;
+    let after = mutate(
+        ctx,
+        &mut store,
+        entry.project_id.as_deref(),
+        |conn, applier, now| {
+            let before = store::get_entry(conn, &entry.id)?
+                .with_context(|| format!("entry {} disappeared", entry.id))?;
+            if before.pinned == pinned {
+                return Ok(before);
+            }
+            let mut after = before.clone();
+            after.pinned = pinned;
+            after.updated_at = now.to_owned();
+            let op = if pinned { "pin" } else { "unpin" };
+            applier.rewrite(
+                conn,
+                &before,
+                &after,
+                op,
+                &cli_ctx(after.project_id.as_deref(), now),
+            )?;
+            Ok(after)
+        },
+    )?;
     if ctx.json {
         print_json(&after)?;
     } else {
-        println!("{} {}", if pinned { "pinned" } else { "unpinned" }, after.id);
+        println!(
+            "{} {}",
+            if pinned { "pinned" } else { "unpinned" },
+            after.id
+        );
     }
     Ok(0)
 }

@@ -95,27 +95,60 @@ fn active(h: &Home) -> Vec<String> {
 #[test]
 fn a_run_applies_each_envelope_completes_it_writes_projections_and_a_receipt() {
     let mut h = home();
-    let a = enqueue(&h, "s1", vec![add("Errors use thiserror"), add("MR !14 merged")]);
+    let a = enqueue(
+        &h,
+        "s1",
+        vec![add("Errors use thiserror"), add("MR !14 merged")],
+    );
     let b = enqueue(&h, "s2", vec![add("API lives in services/api")]);
     let config = Config::default();
-    let report = run(&mut h.store, &h.paths, &config, &h.project.clone(), &options(T0)).unwrap();
+    let report = run(
+        &mut h.store,
+        &h.paths,
+        &config,
+        &h.project.clone(),
+        &options(T0),
+    )
+    .unwrap();
     assert_eq!(report.status, RunStatus::Ok);
     assert_eq!((report.claimed, report.processed), (2, 2));
-    assert_eq!(report.operations, Tally { applied: 2, skipped: 0, discarded: 1 });
+    assert_eq!(
+        report.operations,
+        Tally {
+            applied: 2,
+            skipped: 0,
+            discarded: 1
+        }
+    );
     for id in [a, b] {
-        assert_eq!(queue::get(h.store.conn(), id).unwrap().unwrap().state, State::Done);
+        assert_eq!(
+            queue::get(h.store.conn(), id).unwrap().unwrap().state,
+            State::Done
+        );
     }
     let memory = std::fs::read_to_string(h.paths.project_memory_md(&h.project)).unwrap();
     assert!(memory.contains("## Errors use thiserror"));
     assert!(!memory.contains("MR !14"));
     assert!(h.paths.user_md().exists());
-    let receipt = receipt::get(h.store.conn(), report.receipt_id.unwrap()).unwrap().unwrap();
-    assert_eq!((receipt.kind.as_str(), receipt.status.as_str()), ("compile", "ok"));
+    let receipt = receipt::get(h.store.conn(), report.receipt_id.unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (receipt.kind.as_str(), receipt.status.as_str()),
+        ("compile", "ok")
+    );
     let items = receipt.detail["items"].as_array().unwrap();
     assert_eq!(items.len(), 3);
     assert_eq!(items[1]["reason"], "transient_noise:pr_status");
     // Nothing left: the next run is skipped, and says so in its receipt.
-    let next = run(&mut h.store, &h.paths, &config, &h.project.clone(), &options(&at(1))).unwrap();
+    let next = run(
+        &mut h.store,
+        &h.paths,
+        &config,
+        &h.project.clone(),
+        &options(&at(1)),
+    )
+    .unwrap();
     assert_eq!(next.status, RunStatus::Skipped);
     assert!(next.receipt_id.is_some());
 }
@@ -132,12 +165,24 @@ fn a_corrupt_payload_is_discarded_and_does_not_block_the_rest() {
         )
         .unwrap();
     enqueue(&h, "s1", vec![add("Errors use thiserror")]);
-    let report = run(&mut h.store, &h.paths, &Config::default(), &h.project.clone(), &options(T0))
-        .unwrap();
+    let report = run(
+        &mut h.store,
+        &h.paths,
+        &Config::default(),
+        &h.project.clone(),
+        &options(T0),
+    )
+    .unwrap();
     assert_eq!(report.status, RunStatus::Ok);
     let states: Vec<&str> = report.envelopes.iter().map(|e| e.state.as_str()).collect();
     assert_eq!(states, ["discarded", "done"]);
-    assert!(report.envelopes[0].reason.as_deref().unwrap().starts_with("invalid payload"));
+    assert!(
+        report.envelopes[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .starts_with("invalid payload")
+    );
     assert_eq!(active(&h), ["Errors use thiserror"]);
 }
 
@@ -147,11 +192,29 @@ fn an_unavailable_backend_writes_a_degraded_receipt_and_leaves_the_queue_alone()
     let id = enqueue(&h, "s1", vec![add("Errors use thiserror")]);
     let mut o = options(T0);
     o.backend = "llm".parse().unwrap();
-    let report = run(&mut h.store, &h.paths, &Config::default(), &h.project.clone(), &o).unwrap();
+    let report = run(
+        &mut h.store,
+        &h.paths,
+        &Config::default(),
+        &h.project.clone(),
+        &o,
+    )
+    .unwrap();
     assert_eq!(report.status, RunStatus::Degraded);
-    assert!(report.reason.as_deref().unwrap().contains("not available yet"));
-    assert_eq!(queue::get(h.store.conn(), id).unwrap().unwrap().state, State::Pending);
-    let r = receipt::get(h.store.conn(), report.receipt_id.unwrap()).unwrap().unwrap();
+    assert!(
+        report
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("not available yet")
+    );
+    assert_eq!(
+        queue::get(h.store.conn(), id).unwrap().unwrap().state,
+        State::Pending
+    );
+    let r = receipt::get(h.store.conn(), report.receipt_id.unwrap())
+        .unwrap()
+        .unwrap();
     assert_eq!(r.status, "degraded");
     assert!("agent:nope".parse::<Backend>().is_err());
 }
@@ -161,14 +224,29 @@ fn a_hand_edit_is_imported_before_the_queue_and_survives_the_render() {
     let mut h = home();
     let config = Config::default();
     enqueue(&h, "s1", vec![add("Errors use thiserror")]);
-    run(&mut h.store, &h.paths, &config, &h.project.clone(), &options(T0)).unwrap();
+    run(
+        &mut h.store,
+        &h.paths,
+        &config,
+        &h.project.clone(),
+        &options(T0),
+    )
+    .unwrap();
     let path = h.paths.project_memory_md(&h.project);
-    let edited = std::fs::read_to_string(&path)
-        .unwrap()
-        .replace("Errors use thiserror", "Errors use thiserror, never anyhow in libraries");
+    let edited = std::fs::read_to_string(&path).unwrap().replace(
+        "Errors use thiserror",
+        "Errors use thiserror, never anyhow in libraries",
+    );
     std::fs::write(&path, edited).unwrap();
     enqueue(&h, "s2", vec![add("API lives in services/api")]);
-    let report = run(&mut h.store, &h.paths, &config, &h.project.clone(), &options(&at(1))).unwrap();
+    let report = run(
+        &mut h.store,
+        &h.paths,
+        &config,
+        &h.project.clone(),
+        &options(&at(1)),
+    )
+    .unwrap();
     assert_eq!(report.hand_edits.len(), 1);
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.contains("never anyhow in libraries"), "{text}");
@@ -197,7 +275,11 @@ fn two_compiles_at_once_never_apply_an_envelope_twice() {
     let h = home();
     let mut ids = Vec::new();
     for i in 0..24 {
-        ids.push(enqueue(&h, &format!("s{i}"), vec![add(&format!("Rule number {i} is unique"))]));
+        ids.push(enqueue(
+            &h,
+            &format!("s{i}"),
+            vec![add(&format!("Rule number {i} is unique"))],
+        ));
     }
     let db = h.paths.db();
     let project = h.project.clone();
@@ -229,7 +311,11 @@ fn two_compiles_at_once_never_apply_an_envelope_twice() {
     let adds: i64 = h
         .store
         .conn()
-        .query_row("SELECT count(*) FROM memory_history WHERE op = 'add'", [], |r| r.get(0))
+        .query_row(
+            "SELECT count(*) FROM memory_history WHERE op = 'add'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(adds, 24, "each envelope applied exactly once");
     let per_suggestion: i64 = h
@@ -257,7 +343,14 @@ fn budgets_archive_entries_at_the_end_of_a_run() {
             add("The API server lives in services/api behind the gateway"),
         ],
     );
-    let report = run(&mut h.store, &h.paths, &config, &h.project.clone(), &options(T0)).unwrap();
+    let report = run(
+        &mut h.store,
+        &h.paths,
+        &config,
+        &h.project.clone(),
+        &options(T0),
+    )
+    .unwrap();
     let project_budget = report
         .budgets
         .iter()
@@ -281,7 +374,11 @@ fn budgets_archive_entries_at_the_end_of_a_run() {
 fn preflight_and_scan_find_projects_with_work_and_drain_them_within_the_run_limit() {
     let mut h = home();
     for i in 0..5 {
-        enqueue(&h, &format!("s{i}"), vec![add(&format!("Distinct rule {i} about topic {i}"))]);
+        enqueue(
+            &h,
+            &format!("s{i}"),
+            vec![add(&format!("Distinct rule {i} about topic {i}"))],
+        );
     }
     let project = h.project.clone();
     let p = preflight(&h.store, &project, T0).unwrap();
@@ -298,8 +395,16 @@ fn preflight_and_scan_find_projects_with_work_and_drain_them_within_the_run_limi
     let rest = scan(&mut h.store, &h.paths, &config, &o, 3).unwrap();
     assert_eq!(rest.results[0].processed_count, 1);
     assert!(!rest.results[0].drain_limit_reached);
-    assert_eq!(preflight(&h.store, &project, T0).unwrap().status, "skip_empty");
-    assert_eq!(scan(&mut h.store, &h.paths, &config, &o, 3).unwrap().total_projects, 0);
+    assert_eq!(
+        preflight(&h.store, &project, T0).unwrap().status,
+        "skip_empty"
+    );
+    assert_eq!(
+        scan(&mut h.store, &h.paths, &config, &o, 3)
+            .unwrap()
+            .total_projects,
+        0
+    );
 }
 
 #[test]
@@ -319,8 +424,11 @@ fn migration_0003_keeps_entry_rowids_so_the_index_still_points_at_them() {
             [],
         )
         .unwrap();
-        conn.execute("INSERT INTO memory_fts (rowid, terms) VALUES (41, 'old fact')", [])
-            .unwrap();
+        conn.execute(
+            "INSERT INTO memory_fts (rowid, terms) VALUES (41, 'old fact')",
+            [],
+        )
+        .unwrap();
     }
     let store = Store::open(&path).unwrap();
     let (rid, id, status): (i64, String, String) = store

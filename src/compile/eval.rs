@@ -11,9 +11,9 @@ use serde_json::Value;
 
 use super::reference::{RefEnvelope, RefRecord, infer_kind, map_suggestions};
 use super::{Backend, CompileError, CompileOptions, run};
-use crate::memory::apply::{AddInput, ApplyPolicy, Applier, OpContext, Outcome};
-use crate::memory::store::{self, ListFilter};
 use crate::memory::Scope;
+use crate::memory::apply::{AddInput, Applier, ApplyPolicy, OpContext, Outcome};
+use crate::memory::store::{self, ListFilter};
 use crate::queue::{self, NewEnvelope};
 use crate::review::ops::Operation;
 use crate::store::config::Config;
@@ -130,12 +130,17 @@ fn replay_time(fixture: &Fixture) -> String {
 }
 
 /// Replays the fixture at `path` with `backend`.
-pub fn eval_fixture(path: &Path, backend: &str, config: &Config) -> Result<EvalResult, CompileError> {
+pub fn eval_fixture(
+    path: &Path,
+    backend: &str,
+    config: &Config,
+) -> Result<EvalResult, CompileError> {
     let input = |message: String| CompileError::Input {
         path: path.display().to_string(),
         message,
     };
-    let text = std::fs::read_to_string(path).map_err(|e| input(format!("cannot read fixture: {e}")))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| input(format!("cannot read fixture: {e}")))?;
     let fixture: Fixture = serde_json::from_str(&text)
         .map_err(|e| input(format!("not a compiler fixture (spec §10.1): {e}")))?;
     let name = fixture.name.clone().unwrap_or_else(|| {
@@ -227,7 +232,8 @@ pub fn eval_fixture(path: &Path, backend: &str, config: &Config) -> Result<EvalR
                 statuses: None,
             },
         )?;
-        m.memory_summaries.extend(entries.into_iter().map(|e| e.summary));
+        m.memory_summaries
+            .extend(entries.into_iter().map(|e| e.summary));
     }
     m.memory_records = m.memory_summaries.len();
     let recall = store::list_recall(store.conn(), Some(&project.id))?;
@@ -235,9 +241,11 @@ pub fn eval_fixture(path: &Path, backend: &str, config: &Config) -> Result<EvalR
     m.recall_records = m.recall_summaries.len();
     m.compiled_skills = store
         .conn()
-        .query_row("SELECT count(*) FROM skills WHERE state = 'candidate'", [], |r| {
-            r.get::<_, i64>(0)
-        })
+        .query_row(
+            "SELECT count(*) FROM skills WHERE state = 'candidate'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
         .map(|n| usize::try_from(n).unwrap_or(0))
         .map_err(super::sql("count skill candidates"))?;
     m.discarded_items = dropped;
@@ -255,7 +263,12 @@ pub fn eval_fixture(path: &Path, backend: &str, config: &Config) -> Result<EvalR
         }
     }
     result.failures = check(&fixture.expect, m);
-    result.status = if result.failures.is_empty() { "pass" } else { "fail" }.into();
+    result.status = if result.failures.is_empty() {
+        "pass"
+    } else {
+        "fail"
+    }
+    .into();
     result.backend = report.backend.clone();
     result.compiler_observability = serde_json::json!({
         "backend": report.backend,
@@ -296,7 +309,11 @@ fn seed(
     };
     let conn = store.conn();
     for (key, records) in &context.existing_memory_index {
-        let scope = if key == "user" { Scope::User } else { Scope::Project };
+        let scope = if key == "user" {
+            Scope::User
+        } else {
+            Scope::Project
+        };
         for value in records {
             let Ok(record) = serde_json::from_value::<RefRecord>(value.clone()) else {
                 continue;
@@ -311,7 +328,11 @@ fn seed(
                 AddInput {
                     scope,
                     kind: infer_kind(&summary, &content),
-                    summary: if summary.is_empty() { content.clone() } else { summary },
+                    summary: if summary.is_empty() {
+                        content.clone()
+                    } else {
+                        summary
+                    },
                     content,
                     evidence: &[],
                     source_paths: &record.source_paths,

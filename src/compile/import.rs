@@ -22,7 +22,7 @@ use serde_json::Value;
 use super::reference::{RefEnvelope, RefMemoryIndex, RefRecord, infer_kind, map_suggestions};
 use super::{CompileError, Tally, sql, targets, write_projections};
 use crate::memory::Scope;
-use crate::memory::apply::{AddInput, ApplyPolicy, Applier, OpContext, OpReport, one_line};
+use crate::memory::apply::{AddInput, Applier, ApplyPolicy, OpContext, OpReport, one_line};
 use crate::memory::budget::BudgetReport;
 use crate::memory::projection::Written;
 use crate::queue::{self, EnqueueOutcome, NewEnvelope};
@@ -226,7 +226,8 @@ pub fn import_reference(
             for (scope, records) in [(Scope::User, &index.user), (Scope::Project, &index.global)] {
                 for value in records {
                     let Ok(record) = serde_json::from_value::<RefRecord>(value.clone()) else {
-                        b.errors.push(format!("{name}: a memory entry is not an object; skipped"));
+                        b.errors
+                            .push(format!("{name}: a memory entry is not an object; skipped"));
                         continue;
                     };
                     let content = record.content.trim().to_owned();
@@ -239,7 +240,11 @@ pub fn import_reference(
                         AddInput {
                             scope,
                             kind: infer_kind(&summary, &content),
-                            content: if content == summary { String::new() } else { content },
+                            content: if content == summary {
+                                String::new()
+                            } else {
+                                content
+                            },
                             summary: summary.clone(),
                             evidence: &[],
                             source_paths: &record.source_paths,
@@ -267,7 +272,8 @@ pub fn import_reference(
                 .unwrap_or_default();
             for value in records {
                 let Ok(record) = serde_json::from_value::<RefRecord>(value) else {
-                    b.errors.push(format!("{name}: a recall record is not an object; skipped"));
+                    b.errors
+                        .push(format!("{name}: a recall record is not an object; skipped"));
                     continue;
                 };
                 let op = Operation::Recall {
@@ -301,7 +307,10 @@ pub fn import_reference(
             let envelope: RefEnvelope = match serde_json::from_value(value) {
                 Ok(e) => e,
                 Err(e) => {
-                    b.errors.push(format!("{}: not an envelope ({e}); skipped", file.display()));
+                    b.errors.push(format!(
+                        "{}: not an envelope ({e}); skipped",
+                        file.display()
+                    ));
                     continue;
                 }
             };
@@ -326,7 +335,11 @@ pub fn import_reference(
         }
         for (scope, project_id, budget) in [
             (Scope::User, None, config.memory.user_budget_chars),
-            (Scope::Project, Some(project_id.as_str()), config.memory.project_budget_chars),
+            (
+                Scope::Project,
+                Some(project_id.as_str()),
+                config.memory.project_budget_chars,
+            ),
         ] {
             let budget = usize::try_from(budget).unwrap_or(usize::MAX);
             let enforced = applier.enforce_budget(&tx, scope, project_id, budget, now)?;
@@ -360,7 +373,11 @@ pub fn import_reference(
         report.projections.extend(written);
         problems.extend(write_problems);
     }
-    let status = if problems.is_empty() { "ok" } else { "degraded" };
+    let status = if problems.is_empty() {
+        "ok"
+    } else {
+        "degraded"
+    };
     let reason = (!problems.is_empty()).then(|| problems.join("; "));
     report.receipt_id = Some(super::receipt::write_other(
         store.conn(),

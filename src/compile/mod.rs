@@ -29,7 +29,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use serde::Serialize;
 
 use crate::memory::Scope;
-use crate::memory::apply::{ApplyPolicy, Applier, OpContext, OpReport, Outcome};
+use crate::memory::apply::{Applier, ApplyPolicy, OpContext, OpReport, Outcome};
 use crate::memory::budget::BudgetReport;
 use crate::memory::projection::{self, EditImport, Target, Written};
 use crate::memory::store::MemoryError;
@@ -299,7 +299,9 @@ pub fn import_edits(
         match projection::import_hand_edits(&tx, applier, paths, target, now) {
             Ok(Some(edit)) => imported.push(edit),
             Ok(None) => {}
-            Err(e @ MemoryError::Projection { .. }) => problems.push((target.clone(), e.to_string())),
+            Err(e @ MemoryError::Projection { .. }) => {
+                problems.push((target.clone(), e.to_string()))
+            }
             Err(e) => return Err(e.into()),
         }
     }
@@ -560,7 +562,11 @@ pub struct Preflight {
 pub fn preflight(store: &Store, project_id: &str, now: &str) -> Result<Preflight, CompileError> {
     let counts = queue::counts(store.conn(), project_id, now)?;
     Ok(Preflight {
-        status: if counts.has_work() { "run" } else { "skip_empty" },
+        status: if counts.has_work() {
+            "run"
+        } else {
+            "skip_empty"
+        },
         project_id: project_id.to_owned(),
         pending: counts.pending,
         retryable_failed: counts.retryable_failed,
@@ -633,7 +639,9 @@ pub fn scan(
         };
         let outcome = (|| -> Result<(), CompileError> {
             entry.preflight_status = preflight(store, &project_id, &options.now)?.status.into();
-            while entry.runs < max_runs && preflight(store, &project_id, &options.now)?.status == "run" {
+            while entry.runs < max_runs
+                && preflight(store, &project_id, &options.now)?.status == "run"
+            {
                 let report = run(store, paths, config, &project_id, options)?;
                 entry.runs += 1;
                 entry.processed_count += report.processed;

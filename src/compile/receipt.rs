@@ -85,7 +85,10 @@ pub fn get(conn: &Connection, id: i64) -> Result<Option<Receipt>, CompileError> 
 }
 
 /// Writes a receipt of another kind (`import`) with a JSON detail; returns its id.
-#[allow(clippy::too_many_arguments, reason = "one column per argument of the receipts row")]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one column per argument of the receipts row"
+)]
 pub fn write_other(
     conn: &Connection,
     kind: &str,

@@ -147,15 +147,37 @@ pub fn infer_kind(summary: &str, content: &str) -> Kind {
     let has = |words: &[&str]| words.iter().any(|w| text.contains(w));
     if has(&["prefer", "user likes", "user wants", "偏好", "喜欢"]) {
         Kind::Preference
-    } else if has(&["pitfall", "gotcha", "avoid", "beware", "careful", "trap", "坑", "避免", "小心"]) {
+    } else if has(&[
+        "pitfall", "gotcha", "avoid", "beware", "careful", "trap", "坑", "避免", "小心",
+    ]) {
         Kind::Gotcha
-    } else if has(&["run `", "command `", "`cargo ", "`make ", "`npm ", "`go ", "`pnpm ", "命令"]) {
+    } else if has(&[
+        "run `",
+        "command `",
+        "`cargo ",
+        "`make ",
+        "`npm ",
+        "`go ",
+        "`pnpm ",
+        "命令",
+    ]) {
         Kind::Command
     } else if has(&["http://", "https://", "documented in", "see docs", "文档"]) {
         Kind::Reference
     } else if has(&[
-        "always", "never", "must", "should", "keep ", "do not", "don't", "convention", "rule",
-        "必须", "不要", "约定", "规范",
+        "always",
+        "never",
+        "must",
+        "should",
+        "keep ",
+        "do not",
+        "don't",
+        "convention",
+        "rule",
+        "必须",
+        "不要",
+        "约定",
+        "规范",
     ]) {
         Kind::Rule
     } else {
@@ -263,7 +285,11 @@ pub fn map_suggestions(suggestions: &[RefSuggestion]) -> (ReviewOutput, Vec<Drop
                 operations.push(Operation::SkillCandidate {
                     name,
                     description: text_of(&s.details, "description").unwrap_or(summary),
-                    steps: if content.is_empty() { Vec::new() } else { vec![content] },
+                    steps: if content.is_empty() {
+                        Vec::new()
+                    } else {
+                        vec![content]
+                    },
                     evidence: Vec::new(),
                 });
             }
@@ -286,17 +312,31 @@ mod tests {
     #[test]
     fn memory_updates_map_to_add_replace_and_remove_by_old_summary() {
         let (out, dropped) = map_suggestions(&[
-            suggestion(json!({"family":"memory_updates","summary":"Prefer tabs","details":{"scope":"user"}})),
-            suggestion(json!({"family":"memory_updates","summary":"New","details":{"action":"replace","old_summary":"Old","content":"c"},"confidence":0.5})),
-            suggestion(json!({"family":"memory_updates","summary":"why","details":{"action":"remove","old_summary":"Gone"}})),
-            suggestion(json!({"family":"memory_updates","summary":"x","details":{"action":"replace"}})),
+            suggestion(
+                json!({"family":"memory_updates","summary":"Prefer tabs","details":{"scope":"user"}}),
+            ),
+            suggestion(
+                json!({"family":"memory_updates","summary":"New","details":{"action":"replace","old_summary":"Old","content":"c"},"confidence":0.5}),
+            ),
+            suggestion(
+                json!({"family":"memory_updates","summary":"why","details":{"action":"remove","old_summary":"Gone"}}),
+            ),
+            suggestion(
+                json!({"family":"memory_updates","summary":"x","details":{"action":"replace"}}),
+            ),
         ]);
         assert_eq!(out.operations.len(), 3);
         assert!(matches!(
             &out.operations[0],
-            Operation::Add { scope: Scope::User, kind: Kind::Preference, .. }
+            Operation::Add {
+                scope: Scope::User,
+                kind: Kind::Preference,
+                ..
+            }
         ));
-        assert!(matches!(&out.operations[1], Operation::Replace { id, confidence: Some(c), .. } if id == "Old" && *c == 0.5));
+        assert!(
+            matches!(&out.operations[1], Operation::Replace { id, confidence: Some(c), .. } if id == "Old" && *c == 0.5)
+        );
         assert!(matches!(&out.operations[2], Operation::Remove { id, .. } if id == "Gone"));
         assert_eq!(dropped.len(), 1);
         assert!(dropped[0].reason.contains("old_summary"));
@@ -306,20 +346,40 @@ mod tests {
     fn unknown_families_and_non_create_skill_actions_are_dropped_with_a_reason() {
         let (out, dropped) = map_suggestions(&[
             suggestion(json!({"family":"wishlist","summary":"x","details":{}})),
-            suggestion(json!({"family":"skill_action","summary":"s","details":{"action":"retire"}})),
-            suggestion(json!({"family":"skill_action","summary":"Run tests","details":{"action":"create","content":"cargo test"}})),
-            suggestion(json!({"family":"recall_candidate","summary":"r","details":{"note":"n","reuse_trigger":"when x"}})),
+            suggestion(
+                json!({"family":"skill_action","summary":"s","details":{"action":"retire"}}),
+            ),
+            suggestion(
+                json!({"family":"skill_action","summary":"Run tests","details":{"action":"create","content":"cargo test"}}),
+            ),
+            suggestion(
+                json!({"family":"recall_candidate","summary":"r","details":{"note":"n","reuse_trigger":"when x"}}),
+            ),
         ]);
         assert_eq!(dropped.len(), 2);
-        assert!(dropped[0].reason.contains("unsupported suggestion family: wishlist"));
-        assert!(matches!(&out.operations[0], Operation::SkillCandidate { name, .. } if name == "Run tests"));
-        assert!(matches!(&out.operations[1], Operation::Recall { content, trigger, .. } if content == "n" && trigger == "when x"));
+        assert!(
+            dropped[0]
+                .reason
+                .contains("unsupported suggestion family: wishlist")
+        );
+        assert!(
+            matches!(&out.operations[0], Operation::SkillCandidate { name, .. } if name == "Run tests")
+        );
+        assert!(
+            matches!(&out.operations[1], Operation::Recall { content, trigger, .. } if content == "n" && trigger == "when x")
+        );
     }
 
     #[test]
     fn kinds_are_inferred_from_wording() {
-        assert_eq!(infer_kind("Go toolchain and mockey test pitfall", ""), Kind::Gotcha);
-        assert_eq!(infer_kind("Run tests", "run `cargo nextest run`"), Kind::Command);
+        assert_eq!(
+            infer_kind("Go toolchain and mockey test pitfall", ""),
+            Kind::Gotcha
+        );
+        assert_eq!(
+            infer_kind("Run tests", "run `cargo nextest run`"),
+            Kind::Command
+        );
         assert_eq!(infer_kind("Errors", "always use thiserror"), Kind::Rule);
         assert_eq!(infer_kind("API", "lives in services/api"), Kind::Fact);
     }

@@ -40,9 +40,34 @@ pub const DEFAULT_CONFIDENCE: f64 = 0.7;
 
 /// Markers that a recall candidate will be useful again (reference `FUTURE` markers, §6.7.1).
 pub const FUTURE_MARKERS: &[&str] = &[
-    "when ", "if ", "next time", "again", "future", "before ", "reuse", "run ", "check ",
-    "verify ", "debug", "trace", "diagnostic", "boundary", "pitfall", "workflow", "convention",
-    "risk", "触发", "下次", "以后", "再次", "排查", "检查", "验证", "边界", "约定", "风险",
+    "when ",
+    "if ",
+    "next time",
+    "again",
+    "future",
+    "before ",
+    "reuse",
+    "run ",
+    "check ",
+    "verify ",
+    "debug",
+    "trace",
+    "diagnostic",
+    "boundary",
+    "pitfall",
+    "workflow",
+    "convention",
+    "risk",
+    "触发",
+    "下次",
+    "以后",
+    "再次",
+    "排查",
+    "检查",
+    "验证",
+    "边界",
+    "约定",
+    "风险",
 ];
 
 /// Which checks apply to an operation, by where it comes from.
@@ -242,9 +267,9 @@ impl Applier {
             }
             self.partitions.insert(key.clone(), part);
         }
-        self.partitions
-            .get_mut(&key)
-            .ok_or(MemoryError::NotFound { id: "partition".into() })
+        self.partitions.get_mut(&key).ok_or(MemoryError::NotFound {
+            id: "partition".into(),
+        })
     }
 
     fn track(&mut self, entry: &MemoryEntry) {
@@ -354,9 +379,10 @@ impl Applier {
                 )?;
                 (summary, outcome)
             }
-            Operation::Remove { id, reason } => {
-                (id.trim().to_owned(), self.remove(conn, id, reason, ctx, policy)?)
-            }
+            Operation::Remove { id, reason } => (
+                id.trim().to_owned(),
+                self.remove(conn, id, reason, ctx, policy)?,
+            ),
             Operation::Recall {
                 scope,
                 summary,
@@ -367,15 +393,7 @@ impl Applier {
             } => {
                 let summary = one_line(summary);
                 let outcome = self.recall(
-                    conn,
-                    *scope,
-                    &summary,
-                    content,
-                    trigger,
-                    paths,
-                    evidence,
-                    ctx,
-                    policy,
+                    conn, *scope, &summary, content, trigger, paths, evidence, ctx, policy,
                 )?;
                 (summary, outcome)
             }
@@ -581,7 +599,9 @@ impl Applier {
             (_, m) => return ambiguous(m),
         };
         match chosen {
-            Some(id) => Ok(store::get_entry(conn, &id)?.ok_or(format!("target_not_found:{target}"))),
+            Some(id) => {
+                Ok(store::get_entry(conn, &id)?.ok_or(format!("target_not_found:{target}")))
+            }
             None => Ok(Err(format!("target_not_found:{target}"))),
         }
     }

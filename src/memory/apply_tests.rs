@@ -35,7 +35,12 @@ impl Fixture {
         self.apply_with(op, ApplyPolicy::REVIEW)
     }
 
+    #[allow(
+        clippy::needless_pass_by_value,
+        reason = "tests build operations inline; taking them by value reads better"
+    )]
     fn apply_with(&mut self, op: Operation, policy: ApplyPolicy) -> OpReport {
+        let op = &op;
         let ctx = OpContext {
             project_id: Some(&self.project),
             now: NOW,
@@ -44,7 +49,7 @@ impl Fixture {
             session_id: Some("sess-1"),
         };
         self.applier
-            .apply(self.store.conn(), &op, &ctx, policy)
+            .apply(self.store.conn(), op, &ctx, policy)
             .unwrap()
     }
 
@@ -85,9 +90,11 @@ fn add(summary: &str, content: &str) -> Operation {
 
 fn entry_id(report: &OpReport) -> String {
     match &report.outcome {
-        Outcome::Applied { entry_id, .. } | Outcome::Skipped { entry_id: Some(entry_id), .. } => {
-            entry_id.clone()
-        }
+        Outcome::Applied { entry_id, .. }
+        | Outcome::Skipped {
+            entry_id: Some(entry_id),
+            ..
+        } => entry_id.clone(),
         other => panic!("no entry id in {other:?}"),
     }
 }
@@ -103,7 +110,13 @@ fn reason(report: &OpReport) -> &str {
 fn add_creates_an_indexed_entry_with_provenance_and_history() {
     let mut f = setup();
     let r = f.apply(add("Use cargo nextest for tests", "It is faster."));
-    assert!(matches!(r.outcome, Outcome::Applied { action: Action::Added, .. }));
+    assert!(matches!(
+        r.outcome,
+        Outcome::Applied {
+            action: Action::Added,
+            ..
+        }
+    ));
     let entries = f.active();
     assert_eq!(entries.len(), 1);
     let e = &entries[0];
@@ -173,7 +186,13 @@ fn chinese_near_duplicates_merge_through_character_shingles() {
     f.apply(add("提交代码前先运行格式化检查", ""));
     let r = f.apply(add("提交代码之前先运行格式化检查", ""));
     assert!(
-        matches!(r.outcome, Outcome::Applied { action: Action::Merged, .. }),
+        matches!(
+            r.outcome,
+            Outcome::Applied {
+                action: Action::Merged,
+                ..
+            }
+        ),
         "{r:?}"
     );
     assert_eq!(f.active().len(), 1);
@@ -184,7 +203,13 @@ fn unrelated_entries_are_not_merged() {
     let mut f = setup();
     f.apply(add("Always run cargo fmt before committing", ""));
     let r = f.apply(add("The API server lives in services/api", ""));
-    assert!(matches!(r.outcome, Outcome::Applied { action: Action::Added, .. }));
+    assert!(matches!(
+        r.outcome,
+        Outcome::Applied {
+            action: Action::Added,
+            ..
+        }
+    ));
     assert_eq!(f.active().len(), 2);
 }
 
@@ -234,7 +259,10 @@ fn replace_by_id_or_unique_summary_rewrites_the_entry_in_place() {
     });
     assert_eq!(entry_id(&r), id);
     let e = store::get_entry(f.store.conn(), &id).unwrap().unwrap();
-    assert_eq!((e.summary.as_str(), e.kind), ("Use cargo nextest", Kind::Command));
+    assert_eq!(
+        (e.summary.as_str(), e.kind),
+        ("Use cargo nextest", Kind::Command)
+    );
     assert_eq!(f.fts_hits("faster"), 1);
     // By summary (case and punctuation ignored, substring allowed when unique).
     let r = f.apply(Operation::Replace {
@@ -247,7 +275,10 @@ fn replace_by_id_or_unique_summary_rewrites_the_entry_in_place() {
     });
     assert_eq!(entry_id(&r), id);
     let e = store::get_entry(f.store.conn(), &id).unwrap().unwrap();
-    assert_eq!(e.content, "faster", "an empty replacement keeps the old details");
+    assert_eq!(
+        e.content, "faster",
+        "an empty replacement keeps the old details"
+    );
 }
 
 #[test]
@@ -281,7 +312,13 @@ fn remove_forgets_the_entry_keeps_it_in_history_and_drops_it_from_search() {
         id: id.clone(),
         reason: "obsolete".into(),
     });
-    assert!(matches!(r.outcome, Outcome::Applied { action: Action::Removed, .. }));
+    assert!(matches!(
+        r.outcome,
+        Outcome::Applied {
+            action: Action::Removed,
+            ..
+        }
+    ));
     let e = store::get_entry(f.store.conn(), &id).unwrap().unwrap();
     assert_eq!(e.status, Status::Forgotten);
     assert_eq!(e.status_reason.as_deref(), Some("obsolete"));
@@ -291,7 +328,7 @@ fn remove_forgets_the_entry_keeps_it_in_history_and_drops_it_from_search() {
     assert_eq!(reason(&r), "forgotten_duplicate");
     // A replace of a forgotten entry is skipped.
     let r = f.apply(Operation::Remove {
-        id: id.clone(),
+        id,
         reason: "again".into(),
     });
     assert!(reason(&r).starts_with("target_not_active:"));
@@ -343,18 +380,52 @@ fn recall_needs_a_reuse_signal_and_is_stored_once() {
     let r = f.apply(recall("Process", "comments were addressed", "", &["a.go"]));
     assert_eq!(reason(&r), "missing_reuse_trigger");
     let r = f.apply(recall("Layering", "When touching X again, keep Y", "", &[]));
-    assert_eq!(reason(&r), "missing_reuse_trigger", "paths are required with a marker");
-    let r = f.apply(recall("Layering", "When touching X again, keep Y", "", &["x.go"]));
-    assert!(matches!(r.outcome, Outcome::Applied { action: Action::Recalled, .. }));
-    let r = f.apply(recall("Webhook", "Retries are idempotent", "touching billing", &[]));
+    assert_eq!(
+        reason(&r),
+        "missing_reuse_trigger",
+        "paths are required with a marker"
+    );
+    let r = f.apply(recall(
+        "Layering",
+        "When touching X again, keep Y",
+        "",
+        &["x.go"],
+    ));
+    assert!(matches!(
+        r.outcome,
+        Outcome::Applied {
+            action: Action::Recalled,
+            ..
+        }
+    ));
+    let r = f.apply(recall(
+        "Webhook",
+        "Retries are idempotent",
+        "touching billing",
+        &[],
+    ));
     assert!(r.is_applied());
-    let r = f.apply(recall("Layering 2", "When touching X again, keep Y", "", &["x.go"]));
+    let r = f.apply(recall(
+        "Layering 2",
+        "When touching X again, keep Y",
+        "",
+        &["x.go"],
+    ));
     assert_eq!(reason(&r), "duplicate_recall");
-    assert_eq!(store::list_recall(f.store.conn(), Some(&f.project)).unwrap().len(), 2);
+    assert_eq!(
+        store::list_recall(f.store.conn(), Some(&f.project))
+            .unwrap()
+            .len(),
+        2
+    );
     let hits: i64 = f
         .store
         .conn()
-        .query_row("SELECT count(*) FROM recall_fts WHERE recall_fts MATCH 'idempotent'", [], |r| r.get(0))
+        .query_row(
+            "SELECT count(*) FROM recall_fts WHERE recall_fts MATCH 'idempotent'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(hits, 1);
 }
@@ -374,7 +445,9 @@ fn skill_candidates_are_recorded_once_for_skill_synthesis() {
     let (state, body): (String, String) = f
         .store
         .conn()
-        .query_row("SELECT state, body FROM skills", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row("SELECT state, body FROM skills", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .unwrap();
     assert_eq!(state, "candidate");
     assert_eq!(body, "1. make e2e\n2. read report\n");
@@ -398,11 +471,20 @@ fn budget_eviction_archives_low_value_entries_and_never_deletes() {
     let total_before: usize = f.active().iter().map(MemoryEntry::budget_chars).sum();
     let report = f
         .applier
-        .enforce_budget(f.store.conn(), Scope::Project, Some(&f.project.clone()), 150, NOW)
+        .enforce_budget(
+            f.store.conn(),
+            Scope::Project,
+            Some(&f.project.clone()),
+            150,
+            NOW,
+        )
         .unwrap();
     assert_eq!(report.used_before, total_before);
     assert!(report.used_after <= 150);
-    assert_eq!(report.evictions[0].entry_id, ids[0], "lowest confidence goes first");
+    assert_eq!(
+        report.evictions[0].entry_id, ids[0],
+        "lowest confidence goes first"
+    );
     let rows: i64 = f
         .store
         .conn()
@@ -414,7 +496,10 @@ fn budget_eviction_archives_low_value_entries_and_never_deletes() {
     assert!(archived.archived_at.is_some());
     assert_eq!(f.fts_hits("alpha"), 1, "archived entries stay searchable");
     let h = store::history(f.store.conn(), Some(&ids[0]), 1).unwrap();
-    assert_eq!((h[0].op.as_str(), h[0].source.as_deref()), ("archive", Some("budget")));
+    assert_eq!(
+        (h[0].op.as_str(), h[0].source.as_deref()),
+        ("archive", Some("budget"))
+    );
 }
 
 #[test]
@@ -433,7 +518,10 @@ fn undo_restores_the_before_image_exactly() {
     let replace_row = store::history(f.store.conn(), Some(&id), 1).unwrap()[0].id;
     let undone = history::undo(f.store.conn(), replace_row, NOW, "test").unwrap();
     assert_eq!(undone.entry, original);
-    assert_eq!(store::get_entry(f.store.conn(), &id).unwrap().unwrap(), original);
+    assert_eq!(
+        store::get_entry(f.store.conn(), &id).unwrap().unwrap(),
+        original
+    );
     assert_eq!(f.fts_hits("slow"), 1);
     assert_eq!(f.fts_hits("fast"), 0);
     // Undoing the undo redoes the change.
@@ -479,6 +567,8 @@ fn project_scope_without_a_project_is_skipped_and_user_scope_is_shared() {
         .applier
         .apply(f.store.conn(), &user, &ctx, ApplyPolicy::REVIEW)
         .unwrap();
-    let e = store::get_entry(f.store.conn(), &entry_id(&r)).unwrap().unwrap();
+    let e = store::get_entry(f.store.conn(), &entry_id(&r))
+        .unwrap()
+        .unwrap();
     assert_eq!((e.scope, e.project_id), (Scope::User, None));
 }

@@ -159,10 +159,7 @@ impl ShingleIndex {
     pub fn insert(&mut self, key: &str, text: &str) {
         self.remove(key);
         let slot = self.docs.len();
-        let mut ids: Vec<u32> = shingles(text)
-            .into_iter()
-            .map(|s| self.intern(s))
-            .collect();
+        let mut ids: Vec<u32> = shingles(text).into_iter().map(|s| self.intern(s)).collect();
         ids.sort_unstable();
         for &id in &ids {
             if let Some(list) = self.postings.get_mut(id as usize) {
@@ -253,7 +250,10 @@ impl ShingleIndex {
                 }
                 let better = match &best {
                     None => true,
-                    Some(b) => score > b.score + 1e-12 || ((score - b.score).abs() <= 1e-12 && doc.key < b.key),
+                    Some(b) => {
+                        score > b.score + 1e-12
+                            || ((score - b.score).abs() <= 1e-12 && doc.key < b.key)
+                    }
                 };
                 if better {
                     best = Some(Similar {
@@ -300,7 +300,10 @@ mod tests {
     use super::*;
 
     #[rstest]
-    #[case::punctuation_and_case("Use `cargo nextest`, NOT cargo test!", "use cargo nextest not cargo test")]
+    #[case::punctuation_and_case(
+        "Use `cargo nextest`, NOT cargo test!",
+        "use cargo nextest not cargo test"
+    )]
     #[case::cjk_kept("订单超时：重试 3 次", "订单超时 重试 3 次")]
     #[case::empty("  ...  ", "")]
     fn normalize_lowercases_and_drops_punctuation(#[case] input: &str, #[case] want: &str) {
@@ -374,7 +377,11 @@ mod tests {
         assert_eq!(index.exact("Run cargo fmt, before committing."), Some("a"));
         index.insert("a", "prefer small commits");
         assert!(index.exact("run cargo fmt before committing").is_none());
-        assert!(index.most_similar("run cargo fmt before committing", 0.5).is_none());
+        assert!(
+            index
+                .most_similar("run cargo fmt before committing", 0.5)
+                .is_none()
+        );
         index.remove("a");
         assert!(index.is_empty());
         assert!(index.most_similar("prefer small commits", 0.5).is_none());

@@ -77,6 +77,9 @@ mod tests {
     #[test]
     fn terms_are_lowercase_words_and_cjk_characters_and_pairs() {
         assert_eq!(terms_for("Run `cargo-nextest`!"), "run cargo nextest");
-        assert_eq!(terms_for("订单超时 retry"), "订 订单 单 单超 超 超时 时 retry");
+        assert_eq!(
+            terms_for("订单超时 retry"),
+            "订 订单 单 单超 超 超时 时 retry"
+        );
     }
 }

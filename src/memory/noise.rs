@@ -32,7 +32,7 @@ pub enum NoiseCategory {
     BranchName,
     /// Review rounds ("round 2", "第二轮").
     ReviewRound,
-    /// TODO list state ("TODO: 3 left", "- [x] done", "待办已清").
+    /// TODO list state (`TODO: 3 left`, `- [x] done`, `待办已清`).
     TodoState,
     /// A date of this week ("today", "yesterday", "本周", an ISO date within 7 days).
     ThisWeekDate,
@@ -87,8 +87,18 @@ type RuleSpec = (NoiseCategory, &'static str, bool, Option<Accept>);
 
 const RULES: &[RuleSpec] = &[
     // ---- PR / MR -----------------------------------------------------------------------------
-    (NoiseCategory::PrStatus, r"(?i)\b(?:pr|mr)s?\s*[#!]\s*\d+", false, None),
-    (NoiseCategory::PrStatus, r"(?i)\b(?:pull|merge)\s+requests?\s*[#!]?\s*\d+", false, None),
+    (
+        NoiseCategory::PrStatus,
+        r"(?i)\b(?:pr|mr)s?\s*[#!]\s*\d+",
+        false,
+        None,
+    ),
+    (
+        NoiseCategory::PrStatus,
+        r"(?i)\b(?:pull|merge)\s+requests?\s*[#!]?\s*\d+",
+        false,
+        None,
+    ),
     (
         NoiseCategory::PrStatus,
         r"(?i)\b(?:pr|mr|pull request|merge request)s?\b[^.\n]{0,40}?\b(?:merged|approved|opened|closed|rejected|reverted|awaiting review|under review)\b",
@@ -108,7 +118,12 @@ const RULES: &[RuleSpec] = &[
         true,
         None,
     ),
-    (NoiseCategory::BuildStatus, r"(?i)\ball\s+(?:tests|checks)\s+(?:now\s+)?pass(?:ed)?\b", true, None),
+    (
+        NoiseCategory::BuildStatus,
+        r"(?i)\ball\s+(?:tests|checks)\s+(?:now\s+)?pass(?:ed)?\b",
+        true,
+        None,
+    ),
     (
         NoiseCategory::BuildStatus,
         r"(?i)(?:构建|编译|ci|流水线|测试|单测|用例)(?:已经|已|都|均|全部)*(?:通过|失败|挂了|跑通|全绿|变绿|变红)",
@@ -116,8 +131,18 @@ const RULES: &[RuleSpec] = &[
         None,
     ),
     // ---- commit hashes -----------------------------------------------------------------------
-    (NoiseCategory::CommitHash, r"(?i)\bcommit(?:ted)?\s+(?:as\s+|in\s+)?`?[0-9a-f]{7,40}\b", false, None),
-    (NoiseCategory::CommitHash, r"(?:^|[^0-9A-Za-z_])([0-9a-f]{7,40})(?:[^0-9A-Za-z_]|$)", false, Some(is_hash_like)),
+    (
+        NoiseCategory::CommitHash,
+        r"(?i)\bcommit(?:ted)?\s+(?:as\s+|in\s+)?`?[0-9a-f]{7,40}\b",
+        false,
+        None,
+    ),
+    (
+        NoiseCategory::CommitHash,
+        r"(?:^|[^0-9A-Za-z_])([0-9a-f]{7,40})(?:[^0-9A-Za-z_]|$)",
+        false,
+        Some(is_hash_like),
+    ),
     // ---- branches ----------------------------------------------------------------------------
     (
         NoiseCategory::BranchName,
@@ -144,16 +169,36 @@ const RULES: &[RuleSpec] = &[
         None,
     ),
     // ---- review rounds -----------------------------------------------------------------------
-    (NoiseCategory::ReviewRound, r"(?i)\bround\s*[#-]?\s*\d+\b", false, None),
+    (
+        NoiseCategory::ReviewRound,
+        r"(?i)\bround\s*[#-]?\s*\d+\b",
+        false,
+        None,
+    ),
     (
         NoiseCategory::ReviewRound,
         r"(?i)\b(?:first|second|third|fourth|fifth|next|last|this|previous|another)\s+(?:review\s+)?round\b",
         false,
         None,
     ),
-    (NoiseCategory::ReviewRound, r"(?i)\breview\s+round\b", false, None),
-    (NoiseCategory::ReviewRound, r"第\s*[一二三四五六七八九十两\d]+\s*轮", false, None),
-    (NoiseCategory::ReviewRound, r"(?:本|这一?|上一?|下一?)轮(?:[^询]|$)", false, None),
+    (
+        NoiseCategory::ReviewRound,
+        r"(?i)\breview\s+round\b",
+        false,
+        None,
+    ),
+    (
+        NoiseCategory::ReviewRound,
+        r"第\s*[一二三四五六七八九十两\d]+\s*轮",
+        false,
+        None,
+    ),
+    (
+        NoiseCategory::ReviewRound,
+        r"(?:本|这一?|上一?|下一?)轮(?:[^询]|$)",
+        false,
+        None,
+    ),
     // ---- TODO state --------------------------------------------------------------------------
     (
         NoiseCategory::TodoState,
@@ -161,15 +206,30 @@ const RULES: &[RuleSpec] = &[
         true,
         None,
     ),
-    (NoiseCategory::TodoState, r"(?i)\bto-?do\s+list\b", true, None),
-    (NoiseCategory::TodoState, r"(?m)^\s*[-*]\s*\[[ xX]\]", false, None),
+    (
+        NoiseCategory::TodoState,
+        r"(?i)\bto-?do\s+list\b",
+        true,
+        None,
+    ),
+    (
+        NoiseCategory::TodoState,
+        r"(?m)^\s*[-*]\s*\[[ xX]\]",
+        false,
+        None,
+    ),
     (
         NoiseCategory::TodoState,
         r"(?i)\b\d+\s+(?:todos?|items?|tasks?)\s+(?:left|remaining|done|pending|to go)\b",
         true,
         None,
     ),
-    (NoiseCategory::TodoState, r"待办(?:事项)?[^。\n]{0,6}(?:已|还剩|剩余|清单|完成)|还剩\s*\d+\s*(?:个|项)", true, None),
+    (
+        NoiseCategory::TodoState,
+        r"待办(?:事项)?[^。\n]{0,6}(?:已|还剩|剩余|清单|完成)|还剩\s*\d+\s*(?:个|项)",
+        true,
+        None,
+    ),
     // ---- dates of this week ------------------------------------------------------------------
     (
         NoiseCategory::ThisWeekDate,
@@ -177,7 +237,12 @@ const RULES: &[RuleSpec] = &[
         false,
         None,
     ),
-    (NoiseCategory::ThisWeekDate, r"今天|昨天|明天|今晚|今早|本周|这周|上周|下周|刚才|刚刚", false, None),
+    (
+        NoiseCategory::ThisWeekDate,
+        r"今天|昨天|明天|今晚|今早|本周|这周|上周|下周|刚才|刚刚",
+        false,
+        None,
+    ),
     // ---- task progress -----------------------------------------------------------------------
     (
         NoiseCategory::TaskProgress,
@@ -197,8 +262,18 @@ const RULES: &[RuleSpec] = &[
         true,
         None,
     ),
-    (NoiseCategory::TaskProgress, r"(?i)\b\d+\s*/\s*\d+\s+(?:tasks?|steps?|items?|tests?)\b", true, None),
-    (NoiseCategory::TaskProgress, r"(?i)\bsession\s+(?:outcome|summary|progress)\b", false, None),
+    (
+        NoiseCategory::TaskProgress,
+        r"(?i)\b\d+\s*/\s*\d+\s+(?:tasks?|steps?|items?|tests?)\b",
+        true,
+        None,
+    ),
+    (
+        NoiseCategory::TaskProgress,
+        r"(?i)\bsession\s+(?:outcome|summary|progress)\b",
+        false,
+        None,
+    ),
     (
         NoiseCategory::TaskProgress,
         r"(?:已经?|均已|都已|全部)(?:落地|完成|修复|修好|解决|合并|合入|上线|部署|提交)|已修|进行中",
@@ -213,8 +288,24 @@ const CONDITIONAL: &str = r"(?i)\b(?:when|whenever|if|unless|before|every\s+time
 /// Words after "is done" that make it a description of how, not a progress report
 /// ("deployment is done via make deploy").
 const MANNER_WORDS: &[&str] = &[
-    "via", "by", "with", "through", "using", "in", "on", "at", "when", "if", "before", "after",
-    "automatically", "manually", "per", "from", "inside", "outside",
+    "via",
+    "by",
+    "with",
+    "through",
+    "using",
+    "in",
+    "on",
+    "at",
+    "when",
+    "if",
+    "before",
+    "after",
+    "automatically",
+    "manually",
+    "per",
+    "from",
+    "inside",
+    "outside",
 ];
 
 fn not_followed_by_a_manner_word(caps: &Captures<'_>) -> bool {

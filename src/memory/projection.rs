@@ -18,7 +18,7 @@
 //!
 //! Invariant: a projection is never overwritten while it holds a hand edit. Before anything else,
 //! [`import_hand_edits`] compares the file with the recorded body; changed summaries and texts,
-//! deleted blocks and new `## …` blocks become operations (source `hand_edit`). [`write`]
+//! deleted blocks and new `## …` blocks become operations (source `hand_edit`). [`write()`]
 //! refuses to replace a file whose hash differs from the recorded one.
 
 use std::path::PathBuf;
@@ -28,7 +28,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::memory::apply::{
-    Action, AddInput, ApplyPolicy, Applier, OpContext, OpReport, Outcome, one_line,
+    Action, AddInput, Applier, ApplyPolicy, OpContext, OpReport, Outcome, one_line,
 };
 use crate::memory::entry::{MemoryEntry, Status};
 use crate::memory::store::{self, ListFilter, MemoryError, hex, sql};
@@ -104,7 +104,12 @@ pub fn render(target: &Target, entries: &[MemoryEntry]) -> String {
         return out;
     }
     for e in entries {
-        out.push_str(&format!("\n## {}\n`{}` · {}", one_line(&e.summary), e.id, e.kind));
+        out.push_str(&format!(
+            "\n## {}\n`{}` · {}",
+            one_line(&e.summary),
+            e.id,
+            e.kind
+        ));
         if e.pinned {
             out.push_str(" · pinned");
         }
@@ -272,10 +277,9 @@ pub fn import_hand_edits(
     let mut ops = Vec::new();
     let mut kept: Vec<&str> = Vec::new();
     for b in &new {
-        let previous = b
-            .id
-            .as_deref()
-            .and_then(|id| old.iter().find(|o| o.id.as_deref() == Some(id)));
+        let previous =
+            b.id.as_deref()
+                .and_then(|id| old.iter().find(|o| o.id.as_deref() == Some(id)));
         match previous {
             Some(prev) => {
                 kept.push(prev.id.as_deref().unwrap_or_default());
@@ -436,7 +440,7 @@ fn add_block(
     })
 }
 
-/// What [`write`] did.
+/// What [`write()`] did.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Written {
     /// The file.
@@ -488,11 +492,9 @@ pub fn write(
     }
     let changed = on_disk.as_deref() != Some(body.as_str());
     if changed {
-        fsutil::write_atomic(&path, body.as_bytes()).map_err(|source| {
-            MemoryError::Projection {
-                path: path.clone(),
-                source,
-            }
+        fsutil::write_atomic(&path, body.as_bytes()).map_err(|source| MemoryError::Projection {
+            path: path.clone(),
+            source,
         })?;
     }
     save_record(conn, target, &path, &body, now)?;

@@ -104,9 +104,12 @@ impl Fixture {
 fn rendering_shows_ids_and_kinds_pinned_first_then_by_kind() {
     let mut f = setup();
     let fact = f.add(Kind::Fact, "API lives in services/api", "");
-    let rule = f.add(Kind::Rule, "Errors use thiserror", "## not a heading\nsecond line");
-    let before = store::get_entry(f.store.conn(), &fact).unwrap().unwrap();
-    let mut pinned = before.clone();
+    let rule = f.add(
+        Kind::Rule,
+        "Errors use thiserror",
+        "## not a heading\nsecond line",
+    );
+    let mut pinned = store::get_entry(f.store.conn(), &fact).unwrap().unwrap();
     pinned.pinned = true;
     store::update_entry(f.store.conn(), &pinned).unwrap();
     let text = render(&f.target, &f.active());
@@ -154,7 +157,10 @@ fn hand_edits_become_operations_before_the_next_render() {
     let text = f
         .file()
         .replace("API lives in services/api", "API lives in crates/api")
-        .replace(&format!("`{edit}` · fact"), &format!("`{edit}` · reference · pinned"));
+        .replace(
+            &format!("`{edit}` · fact"),
+            &format!("`{edit}` · reference · pinned"),
+        );
     let text = text.replace(
         &format!("## Flaky test in billing\n`{gone}` · gotcha\n"),
         "",
@@ -177,7 +183,10 @@ fn hand_edits_become_operations_before_the_next_render() {
     assert_eq!(edited.kind, Kind::Reference);
     assert!(edited.pinned);
     assert_eq!(
-        store::get_entry(f.store.conn(), &gone).unwrap().unwrap().status,
+        store::get_entry(f.store.conn(), &gone)
+            .unwrap()
+            .unwrap()
+            .status,
         Status::Forgotten
     );
     let added = f
@@ -185,10 +194,22 @@ fn hand_edits_become_operations_before_the_next_render() {
         .into_iter()
         .find(|e| e.summary == "Prefer small commits")
         .unwrap();
-    assert_eq!((added.kind, added.content.as_str()), (Kind::Preference, "One concern per commit."));
-    assert_eq!(store::get_entry(f.store.conn(), &keep).unwrap().unwrap().status, Status::Active);
+    assert_eq!(
+        (added.kind, added.content.as_str()),
+        (Kind::Preference, "One concern per commit.")
+    );
+    assert_eq!(
+        store::get_entry(f.store.conn(), &keep)
+            .unwrap()
+            .unwrap()
+            .status,
+        Status::Active
+    );
     let h = store::history(f.store.conn(), Some(&edit), 1).unwrap();
-    assert_eq!((h[0].op.as_str(), h[0].source.as_deref()), ("edit", Some("hand_edit")));
+    assert_eq!(
+        (h[0].op.as_str(), h[0].source.as_deref()),
+        ("edit", Some("hand_edit"))
+    );
 
     // After the import the render includes every change and the next import is a no-op.
     let w = f.write();
@@ -227,5 +248,11 @@ fn a_secret_typed_into_a_projection_is_not_imported() {
         &imported.ops[0].outcome,
         Outcome::Discarded { reason, .. } if reason.starts_with("secret:")
     ));
-    assert_eq!(store::get_entry(f.store.conn(), &id).unwrap().unwrap().summary, "Deploy token");
+    assert_eq!(
+        store::get_entry(f.store.conn(), &id)
+            .unwrap()
+            .unwrap()
+            .summary,
+        "Deploy token"
+    );
 }

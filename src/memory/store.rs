@@ -110,9 +110,13 @@ fn row_to_entry(row: &Row<'_>) -> rusqlite::Result<(i64, MemoryEntry)> {
         row.get(0)?,
         MemoryEntry {
             id: row.get(1)?,
-            scope: scope.parse().map_err(|_| text_err(2, "scope", scope.clone()))?,
+            scope: scope
+                .parse()
+                .map_err(|_| text_err(2, "scope", scope.clone()))?,
             project_id: row.get(3)?,
-            kind: kind.parse().map_err(|_| text_err(4, "kind", kind.clone()))?,
+            kind: kind
+                .parse()
+                .map_err(|_| text_err(4, "kind", kind.clone()))?,
             summary: row.get(5)?,
             content: row.get(6)?,
             provenance: serde_json::from_str(&provenance).unwrap_or_default(),
@@ -259,10 +263,12 @@ pub fn update_entry(conn: &Connection, entry: &MemoryEntry) -> Result<(), Memory
 
 /// The entry with exactly this id.
 pub fn get_entry(conn: &Connection, id: &str) -> Result<Option<MemoryEntry>, MemoryError> {
-    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM memory_entries WHERE id = ?1"))
-        .and_then(|mut s| s.query_row([id], row_to_entry).optional())
-        .map(|o| o.map(|(_, e)| e))
-        .map_err(sql("read memory entry"))
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM memory_entries WHERE id = ?1"
+    ))
+    .and_then(|mut s| s.query_row([id], row_to_entry).optional())
+    .map(|o| o.map(|(_, e)| e))
+    .map_err(sql("read memory entry"))
 }
 
 /// The entry whose id is `id` or starts with it (unique prefix, at least 3 characters).
@@ -286,7 +292,11 @@ pub fn find_entry(conn: &Connection, id: &str) -> Result<MemoryEntry, MemoryErro
         .map_err(sql("find memory entry"))?;
     match found.len() {
         0 => Err(not_found()),
-        1 => Ok(found.into_iter().next().map(|(_, e)| e).ok_or_else(not_found)?),
+        1 => Ok(found
+            .into_iter()
+            .next()
+            .map(|(_, e)| e)
+            .ok_or_else(not_found)?),
         count => Err(MemoryError::Ambiguous {
             id: id.to_owned(),
             count,
@@ -377,10 +387,7 @@ pub fn record_history(
     suggestion_id: Option<i64>,
     at: &str,
 ) -> Result<i64, MemoryError> {
-    let entry_id = after
-        .or(before)
-        .map(|e| e.id.as_str())
-        .unwrap_or_default();
+    let entry_id = after.or(before).map(|e| e.id.as_str()).unwrap_or_default();
     let image = |e: Option<&MemoryEntry>| e.and_then(|e| serde_json::to_string(e).ok());
     conn.prepare_cached(
         "INSERT INTO memory_history (entry_id, op, before, after, source, suggestion_id, at) \

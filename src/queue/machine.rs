@@ -222,7 +222,15 @@ fn record_transition(
         "INSERT INTO suggestion_transitions (suggestion_id, from_state, to_state, reason, at) \
          VALUES (?1, ?2, ?3, ?4, ?5)",
     )
-    .and_then(|mut s| s.execute(params![id, from.map(State::as_str), to.as_str(), reason, now]))
+    .and_then(|mut s| {
+        s.execute(params![
+            id,
+            from.map(State::as_str),
+            to.as_str(),
+            reason,
+            now
+        ])
+    })
     .map_err(sql("record suggestion transition"))?;
     Ok(())
 }
@@ -352,7 +360,11 @@ pub fn claim(
     let mut claimed = Vec::with_capacity(candidates.len());
     for (id, state) in candidates {
         let from = State::parse(&state).unwrap_or(State::Pending);
-        let reason = if from == State::Failed { "retry" } else { "claimed" };
+        let reason = if from == State::Failed {
+            "retry"
+        } else {
+            "claimed"
+        };
         if transition(
             &tx,
             id,

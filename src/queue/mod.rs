@@ -1,6 +1,6 @@
 //! Suggestion envelopes and their state machine with leases and attempts.
 //!
-//! An envelope is one review's output ([`ReviewOutput`] JSON, redacted) queued for one project.
+//! An envelope is one review's output ([`ReviewOutput`](crate::review::ops::ReviewOutput) JSON, redacted) queued for one project.
 //! States and transitions (every one recorded in `suggestion_transitions`):
 //!
 //! ```text

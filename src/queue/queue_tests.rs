@@ -67,7 +67,10 @@ fn the_same_review_enqueues_once_and_a_different_one_gets_its_own_row() {
     assert_eq!(env.review_output().unwrap(), review("Use cargo nextest"));
     let log = transitions(store.conn(), first.id()).unwrap();
     assert_eq!(log.len(), 1);
-    assert_eq!((log[0].from.as_deref(), log[0].to.as_str()), (None, "pending"));
+    assert_eq!(
+        (log[0].from.as_deref(), log[0].to.as_str()),
+        (None, "pending")
+    );
 }
 
 #[test]
@@ -75,9 +78,12 @@ fn secrets_in_a_payload_are_redacted_before_they_are_stored() {
     let store = Store::open_in_memory().unwrap();
     let p = project(&store, "/r");
     let key = "sk-proj-AbC123dEf456GhI789jKl012MnO345pQr678";
-    let id = enqueue(&store, &envelope(&p, "s1", &format!("the key is {key}"), T0))
-        .unwrap()
-        .id();
+    let id = enqueue(
+        &store,
+        &envelope(&p, "s1", &format!("the key is {key}"), T0),
+    )
+    .unwrap()
+    .id();
     let env = get(store.conn(), id).unwrap().unwrap();
     assert!(!env.payload.contains(key), "{}", env.payload);
     assert!(env.payload.contains("[REDACTED"));
@@ -88,9 +94,15 @@ fn a_claim_leases_envelopes_and_completion_moves_them_to_done() {
     let mut store = Store::open_in_memory().unwrap();
     let p = project(&store, "/r");
     let a = enqueue(&store, &envelope(&p, "s1", "a", T0)).unwrap().id();
-    let b = enqueue(&store, &envelope(&p, "s2", "b", &at(1))).unwrap().id();
+    let b = enqueue(&store, &envelope(&p, "s2", "b", &at(1)))
+        .unwrap()
+        .id();
     let claimed = claim(&mut store, &p, 1, "w1", &at(2), 60).unwrap();
-    assert_eq!(claimed.iter().map(|e| e.id).collect::<Vec<_>>(), [a], "oldest first");
+    assert_eq!(
+        claimed.iter().map(|e| e.id).collect::<Vec<_>>(),
+        [a],
+        "oldest first"
+    );
     assert_eq!(claimed[0].state, State::Processing);
     assert_eq!(claimed[0].attempts, 1);
     assert_eq!(claimed[0].lease_owner.as_deref(), Some("w1"));
@@ -102,7 +114,11 @@ fn a_claim_leases_envelopes_and_completion_moves_them_to_done() {
     assert!(c.has_work());
     let rest = claim(&mut store, &p, 10, "w1", &at(3), 60).unwrap();
     assert_eq!(rest.iter().map(|e| e.id).collect::<Vec<_>>(), [b]);
-    assert!(claim(&mut store, &p, 10, "w2", &at(3), 60).unwrap().is_empty());
+    assert!(
+        claim(&mut store, &p, 10, "w2", &at(3), 60)
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[test]
@@ -112,7 +128,11 @@ fn an_expired_lease_is_reclaimed_and_the_old_owner_cannot_finish_it() {
     let a = enqueue(&store, &envelope(&p, "s1", "a", T0)).unwrap().id();
     claim(&mut store, &p, 5, "crashed", T0, 60).unwrap();
     // Before expiry nobody else gets it.
-    assert!(claim(&mut store, &p, 5, "w2", &at(0), 60).unwrap().is_empty());
+    assert!(
+        claim(&mut store, &p, 5, "w2", &at(0), 60)
+            .unwrap()
+            .is_empty()
+    );
     let c = counts(store.conn(), &p, &at(2)).unwrap();
     assert_eq!((c.processing, c.expired_processing), (0, 1));
     assert!(c.has_work());
@@ -125,7 +145,14 @@ fn an_expired_lease_is_reclaimed_and_the_old_owner_cannot_finish_it() {
     let reasons: Vec<_> = transitions(store.conn(), a)
         .unwrap()
         .into_iter()
-        .map(|t| format!("{}>{}:{}", t.from.unwrap_or_default(), t.to, t.reason.unwrap_or_default()))
+        .map(|t| {
+            format!(
+                "{}>{}:{}",
+                t.from.unwrap_or_default(),
+                t.to,
+                t.reason.unwrap_or_default()
+            )
+        })
         .collect();
     assert_eq!(
         reasons,
@@ -148,9 +175,22 @@ fn failures_are_retried_until_three_attempts_then_stay_failed() {
         let claimed = claim(&mut store, &p, 5, "w", &at(i64::from(attempt)), 60).unwrap();
         assert_eq!(claimed.len(), 1, "attempt {attempt}");
         assert_eq!(claimed[0].attempts, attempt);
-        assert!(fail(store.conn(), a, "w", "backend error", &at(i64::from(attempt))).unwrap());
+        assert!(
+            fail(
+                store.conn(),
+                a,
+                "w",
+                "backend error",
+                &at(i64::from(attempt))
+            )
+            .unwrap()
+        );
     }
-    assert!(claim(&mut store, &p, 5, "w", &at(10), 60).unwrap().is_empty());
+    assert!(
+        claim(&mut store, &p, 5, "w", &at(10), 60)
+            .unwrap()
+            .is_empty()
+    );
     let c = counts(store.conn(), &p, &at(10)).unwrap();
     assert_eq!((c.failed, c.retryable_failed), (1, 0));
     assert!(!c.has_work());

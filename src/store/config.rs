@@ -895,7 +895,11 @@ fn check_values(
         let key = "memory.near_duplicate_threshold".to_owned();
         return Err(ConfigError::InvalidValue {
             path: path.to_path_buf(),
-            line: lines.get(&key).or_else(|| lines.get("memory")).copied().unwrap_or(1),
+            line: lines
+                .get(&key)
+                .or_else(|| lines.get("memory"))
+                .copied()
+                .unwrap_or(1),
             key,
             message: format!(
                 "must be a similarity between 0 (exclusive) and 1, found {threshold}; 0.7 is the \

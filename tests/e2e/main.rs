@@ -8,7 +8,9 @@
 )]
 
 mod cli;
+mod compile;
 mod config;
 mod hooks;
+mod memory;
 mod status;
 mod support;
