@@ -207,6 +207,33 @@ struct Partition {
     index: ShingleIndex,
     /// Active entry id → normalized summary (target resolution).
     summaries: BTreeMap<String, String>,
+    /// Normalized summary → active entry ids (exact target resolution without a scan).
+    by_summary: HashMap<String, Vec<String>>,
+}
+
+impl Partition {
+    fn put(&mut self, id: &str, text: &str, summary: &str) {
+        self.drop_id(id);
+        self.index.insert(id, text);
+        let normalized = normalize(summary);
+        self.by_summary
+            .entry(normalized.clone())
+            .or_default()
+            .push(id.to_owned());
+        self.summaries.insert(id.to_owned(), normalized);
+    }
+
+    fn drop_id(&mut self, id: &str) {
+        self.index.remove(id);
+        if let Some(old) = self.summaries.remove(id)
+            && let Some(ids) = self.by_summary.get_mut(&old)
+        {
+            ids.retain(|x| x != id);
+            if ids.is_empty() {
+                self.by_summary.remove(&old);
+            }
+        }
+    }
 }
 
 type PartitionKey = (Scope, Option<String>);
@@ -262,8 +289,7 @@ impl Applier {
                 .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
                 .map_err(sql("load memory index"))?;
             for (id, summary, content) in rows {
-                part.index.insert(&id, &join_text(&summary, &content));
-                part.summaries.insert(id, normalize(&summary));
+                part.put(&id, &join_text(&summary, &content), &summary);
             }
             self.partitions.insert(key.clone(), part);
         }
@@ -276,12 +302,9 @@ impl Applier {
         let key = (entry.scope, entry.project_id.clone());
         if let Some(part) = self.partitions.get_mut(&key) {
             if entry.status == Status::Active {
-                part.index.insert(&entry.id, &entry.text());
-                part.summaries
-                    .insert(entry.id.clone(), normalize(&entry.summary));
+                part.put(&entry.id, &entry.text(), &entry.summary);
             } else {
-                part.index.remove(&entry.id);
-                part.summaries.remove(&entry.id);
+                part.drop_id(&entry.id);
             }
         }
     }
@@ -580,14 +603,22 @@ impl Applier {
         if let Some(p) = project_id {
             keys.push((Scope::Project, Some(p)));
         }
-        for (scope, project) in keys {
-            let part = self.partition(conn, scope, project)?;
-            for (id, summary) in &part.summaries {
-                if *summary == wanted {
-                    exact.push(id.clone());
-                } else if summary.contains(&wanted) {
-                    partial.push(id.clone());
-                }
+        for (scope, project) in &keys {
+            let part = self.partition(conn, *scope, *project)?;
+            if let Some(ids) = part.by_summary.get(&wanted) {
+                exact.extend(ids.iter().cloned());
+            }
+        }
+        if exact.is_empty() {
+            // Substring match only when no summary matches exactly (a scan of the scope).
+            for (scope, project) in keys {
+                let part = self.partition(conn, scope, project)?;
+                partial.extend(
+                    part.summaries
+                        .iter()
+                        .filter(|(_, summary)| summary.contains(&wanted))
+                        .map(|(id, _)| id.clone()),
+                );
             }
         }
         let ambiguous = |n: usize| Ok(Err(format!("ambiguous_target:{target}:{n} matches")));

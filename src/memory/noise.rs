@@ -15,7 +15,7 @@
 use std::fmt;
 
 use jiff::civil::Date;
-use regex::{Captures, Regex};
+use regex::{Captures, Regex, RegexSet};
 use serde::Serialize;
 
 /// Why a text is transient.
@@ -325,6 +325,8 @@ fn is_hash_like(caps: &Captures<'_>) -> bool {
 /// The compiled filter; build once per run.
 pub struct NoiseFilter {
     rules: Vec<Rule>,
+    /// Every rule's pattern in one set: one pass over the text tells which rules can fire.
+    set: RegexSet,
     conditional: Regex,
     iso_date: Regex,
     zh_date: Regex,
@@ -369,8 +371,13 @@ impl NoiseFilter {
                 })
             })
             .collect::<Result<Vec<_>, NoisePatternError>>()?;
+        let set = RegexSet::new(RULES.iter().map(|r| r.1)).map_err(|source| NoisePatternError {
+            pattern: "the combined rule set",
+            source,
+        })?;
         Ok(NoiseFilter {
             rules,
+            set,
             conditional: compile(CONDITIONAL)?,
             iso_date: compile(r"\b(20\d{2})[-/.](\d{1,2})[-/.](\d{1,2})\b")?,
             zh_date: compile(r"(20\d{2})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")?,
@@ -379,8 +386,9 @@ impl NoiseFilter {
 
     /// The first noise finding in `text`, if any; `today` anchors "dates of this week".
     pub fn check(&self, text: &str, today: Date) -> Option<NoiseHit> {
-        let conditional = self.conditional.is_match(text);
-        for rule in &self.rules {
+        let candidates = self.set.matches(text);
+        let conditional = candidates.matched_any() && self.conditional.is_match(text);
+        for rule in candidates.iter().filter_map(|i| self.rules.get(i)) {
             if conditional && rule.conditional_exempt {
                 continue;
             }
