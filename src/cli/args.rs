@@ -137,7 +137,7 @@ pub enum Command {
     /// List, show, add, edit or forget memory entries.
     #[command(
         subcommand,
-        after_help = "Examples:\n  csep memory list\n  csep memory add --scope user --kind preference \"Answer in English\"\n  csep memory forget m_3f2a"
+        after_help = "Examples:\n  csep memory list\n  csep memory add --scope user --kind preference \"Answer in English\"\n  csep memory forget m_3f2a\n  csep memory pin m_3f2a\n  csep memory history m_3f2a\n  csep memory undo 42"
     )]
     Memory(MemoryCommand),
 
@@ -318,6 +318,9 @@ pub struct CompileArgs {
     /// Compile backend: `script` (deterministic, default) or an LLM consolidation backend.
     #[arg(long, value_name = "NAME", default_value = "script")]
     pub backend: String,
+    /// Envelopes claimed per batch.
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub batch_size: usize,
 }
 
 /// `compile-preflight`.
@@ -340,6 +343,9 @@ pub struct ScanArgs {
     /// At most this many compile batches per project (values below 1 count as 1).
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub max_runs_per_project: i64,
+    /// Envelopes claimed per batch.
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub batch_size: usize,
 }
 
 /// `worker`.
@@ -477,10 +483,33 @@ pub enum MemoryCommand {
         /// The new text.
         text: String,
     },
-    /// Forget an entry (kept in history, never injected again).
+    /// Forget an entry (kept in history, never injected or recalled again).
     Forget {
+        /// Entry id (a memory `m_…` or recall `r_…` id).
+        id: String,
+    },
+    /// Pin an entry: rendered first and never evicted by the budget.
+    Pin {
         /// Entry id.
         id: String,
+    },
+    /// Unpin an entry.
+    Unpin {
+        /// Entry id.
+        id: String,
+    },
+    /// Show the change history (of one entry, or of all entries).
+    History {
+        /// Entry id (default: every entry).
+        id: Option<String>,
+        /// Rows to show.
+        #[arg(long, value_name = "N", default_value_t = 20)]
+        limit: usize,
+    },
+    /// Undo a change: restore the before image of a history row (or of an entry's last change).
+    Undo {
+        /// History row number (from `csep memory history`) or an entry id.
+        target: String,
     },
 }
 

@@ -9,11 +9,15 @@
 //! duration and exit code.
 
 pub mod args;
+pub mod compile_cmd;
 pub mod config_cmd;
 pub mod eval;
+pub mod eval_cmd;
 pub mod hook;
 pub mod import;
+pub mod import_cmd;
 pub mod install;
+pub mod memory_cmd;
 pub mod output;
 pub mod project_cmd;
 pub mod recall;
@@ -207,16 +211,13 @@ fn run(ctx: &Ctx, command: Command) -> anyhow::Result<u8> {
             .into())
         }
         Command::Review(_) => not_yet("review", "reviewing sessions arrives with the reviewer"),
-        Command::Compile(_) => not_yet("compile", "the compiler arrives with the memory store"),
-        Command::CompilePreflight(_) => not_yet(
-            "compile-preflight",
-            "the suggestion queue arrives with the compiler",
-        ),
-        Command::Scan(_) => not_yet("scan", "scanning projects arrives with the compiler"),
+        Command::Compile(args) => compile_cmd::run(ctx, &args),
+        Command::CompilePreflight(args) => compile_cmd::preflight(ctx, &args),
+        Command::Scan(args) => compile_cmd::scan(ctx, &args),
         Command::Worker(args) => worker_cmd::run(ctx, &args),
         Command::Recall(args) => recall::run(ctx, &args),
         Command::RecallTrigger(args) => recall::run_trigger(ctx, &args),
-        Command::Memory(_) => not_yet("memory", "the memory store arrives with the compiler"),
+        Command::Memory(cmd) => memory_cmd::run(ctx, cmd),
         Command::Skills(_) | Command::SkillSynthesize(_) => {
             not_yet("skills", "skill synthesis arrives in a later release")
         }
@@ -225,10 +226,9 @@ fn run(ctx: &Ctx, command: Command) -> anyhow::Result<u8> {
         Command::Install(args) => install::run_install(ctx, &args),
         Command::Uninstall(args) => install::run_uninstall(ctx, &args),
         Command::Eval(EvalCommand::Recall { fixture }) => eval::run_recall(ctx, &fixture),
-        Command::Eval(EvalCommand::Compiler(_)) | Command::EvalCompiler(_) => not_yet(
-            "eval compiler",
-            "compiler evaluation arrives with the compiler",
-        ),
+        Command::Eval(EvalCommand::Compiler(args)) | Command::EvalCompiler(args) => {
+            eval_cmd::compiler(ctx, &args)
+        }
         Command::Demo(_) => not_yet("demo", "the demo arrives once the loop is complete"),
         Command::Mcp => not_yet("mcp", "the MCP server arrives with recall"),
         Command::Import(ImportCommand::CodexSessions(args)) => {
@@ -237,10 +237,9 @@ fn run(ctx: &Ctx, command: Command) -> anyhow::Result<u8> {
         Command::Import(ImportCommand::ClaudeSessions(args)) => {
             import::run(ctx, crate::host::Host::Claude, &args)
         }
-        Command::Import(ImportCommand::Reference { .. }) => not_yet(
-            "import reference",
-            "importing the reference arrives with memory",
-        ),
+        Command::Import(ImportCommand::Reference { from, dry_run }) => {
+            import_cmd::run(ctx, from.as_ref(), &dry_run)
+        }
         Command::MigrateWorktrees(_) => not_yet(
             "migrate-worktrees",
             "bucket migration arrives with the installer",

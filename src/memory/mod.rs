@@ -1,7 +1,24 @@
 //! The memory store: entries, operations, dedupe, noise filter, budgets and projections.
 //!
 //! This file holds the vocabulary every stage shares ([`Scope`], [`Kind`]); the store itself
-//! lives in submodules.
+//! lives in submodules:
+//! - [`entry`]: the record and its provenance;
+//! - [`store`]: SQL access, history images, recall entries;
+//! - [`apply`]: deterministic application of reviewer operations;
+//! - [`dedupe`], [`noise`], [`budget`]: the rules `apply` enforces;
+//! - [`projection`]: `USER.md` / `MEMORY.md` rendering and hand-edit import;
+//! - [`history`]: undo of any change;
+//! - [`index`]: the one function that turns text into full-text index terms.
+
+pub mod apply;
+pub mod budget;
+pub mod dedupe;
+pub mod entry;
+pub mod history;
+pub mod index;
+pub mod noise;
+pub mod projection;
+pub mod store;
 
 use std::fmt;
 use std::str::FromStr;

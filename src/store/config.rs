@@ -425,21 +425,30 @@ impl Default for BudgetConfig {
     }
 }
 
-/// `[memory]`: size caps of the rendered memory files.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `[memory]`: hard budgets of the memory store and the near-duplicate rule.
+///
+/// The budgets are enforced by the compiler: when a scope's active entries exceed their budget,
+/// the lowest-value unpinned entries are archived (never deleted). The defaults are the
+/// reference implementation's soft budgets (about 1,375 characters for USER.md and 2,200 for
+/// MEMORY.md), which its memory files exceeded 5-20 times because nothing enforced them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MemoryConfig {
-    /// Cap, in characters, of user-level memory.
+    /// Hard cap, in characters (summary + content), of active user-scope entries.
     pub user_budget_chars: u32,
-    /// Cap, in characters, of project-level memory.
+    /// Hard cap, in characters (summary + content), of one project's active entries.
     pub project_budget_chars: u32,
+    /// Jaccard similarity (0 < t <= 1) of word and CJK-character shingles above which an added
+    /// entry is merged into an existing one instead of stored beside it.
+    pub near_duplicate_threshold: f64,
 }
 
 impl Default for MemoryConfig {
     fn default() -> Self {
         Self {
-            user_budget_chars: 4000,
-            project_budget_chars: 6000,
+            user_budget_chars: 1375,
+            project_budget_chars: 2200,
+            near_duplicate_threshold: 0.7,
         }
     }
 }
@@ -902,6 +911,23 @@ fn check_values(
                     .to_owned(),
             ));
         }
+    }
+    let threshold = config.memory.near_duplicate_threshold;
+    if !(threshold.is_finite() && threshold > 0.0 && threshold <= 1.0) {
+        let key = "memory.near_duplicate_threshold".to_owned();
+        return Err(ConfigError::InvalidValue {
+            path: path.to_path_buf(),
+            line: lines
+                .get(&key)
+                .or_else(|| lines.get("memory"))
+                .copied()
+                .unwrap_or(1),
+            key,
+            message: format!(
+                "must be a similarity between 0 (exclusive) and 1, found {threshold}; 0.7 is the \
+                 default"
+            ),
+        });
     }
     Ok(())
 }
@@ -1379,9 +1405,10 @@ review_daily_tokens = 150000
 compile_daily_tokens = 50000
 skills_daily_tokens = 50000
 
-[memory]
-user_budget_chars = 4000
-project_budget_chars = 6000
+[memory]                      # hard budgets: low-value entries past them are archived
+user_budget_chars = 1375      # characters of user memory (USER.md)
+project_budget_chars = 2200   # characters of one project's memory (MEMORY.md)
+near_duplicate_threshold = 0.7  # shingle similarity above which an added entry is merged
 
 [recall]
 top_k = 5

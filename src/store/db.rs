@@ -39,13 +39,18 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 3,
-        name: "0003_hook_injections.sql",
-        sql: include_str!("migrations/0003_hook_injections.sql"),
+        name: "0003_memory_store.sql",
+        sql: include_str!("migrations/0003_memory_store.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "0004_hook_injections.sql",
+        sql: include_str!("migrations/0004_hook_injections.sql"),
     },
 ];
 
 /// The schema version this binary creates and understands.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// Default time a connection waits on a locked database before giving up (5 s). Hooks pass a
 /// much shorter one.

@@ -8,9 +8,11 @@
 )]
 
 mod cli;
+mod compile;
 mod config;
 mod fake_model;
 mod hooks;
+mod memory;
 mod real_clients;
 mod recall;
 mod status;

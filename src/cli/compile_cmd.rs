@@ -1,0 +1,210 @@
+//! `compile`, `compile-preflight` and `scan`: drain the suggestion queue into memory.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::Context as _;
+use serde::Serialize;
+
+use super::Ctx;
+use super::args::{CompileArgs, PreflightArgs, ScanArgs};
+use super::output::{print_json, table};
+use crate::compile::{self, Backend, CompileOptions, CompileReport, RunStatus};
+use crate::memory::apply::Outcome;
+use crate::store::db::Store;
+use crate::store::identity::RepoIdentity;
+use crate::store::{project, time};
+
+/// Opens (creating and migrating) the store of this home.
+pub fn open_store(ctx: &Ctx) -> anyhow::Result<Store> {
+    ctx.paths.ensure_home()?;
+    let path = ctx.paths.db();
+    Store::open(&path).with_context(|| format!("cannot open the database {}", path.display()))
+}
+
+/// Registers the project of `dir` (default: the current directory) and returns its id.
+pub fn project_of(ctx: &Ctx, store: &Store, dir: Option<&Path>) -> anyhow::Result<String> {
+    let dir = ctx.project_dir(dir)?;
+    let identity = RepoIdentity::resolve(&dir)
+        .with_context(|| format!("cannot resolve the project of {}", dir.display()))?;
+    Ok(project::upsert(store, &identity, &time::now())?.id)
+}
+
+#[derive(Serialize)]
+struct CompileOutput<'a> {
+    status: &'static str,
+    project_id: &'a str,
+    backend: &'a str,
+    processed_count: usize,
+    runs: &'a [CompileReport],
+}
+
+/// `compile`: one batch with `--once`, else batches until the queue is empty.
+pub fn run(ctx: &Ctx, args: &CompileArgs) -> anyhow::Result<u8> {
+    let backend: Backend = args.backend.parse()?;
+    let config = ctx.load_config()?.config;
+    let mut store = open_store(ctx)?;
+    let project_id = project_of(ctx, &store, args.repo_root.as_deref())?;
+    let mut runs = Vec::new();
+    // Bounded so a pathological queue cannot spin forever; each run claims a whole batch.
+    for _ in 0..10_000 {
+        let mut options = CompileOptions::new(time::now());
+        options.backend = backend.clone();
+        options.batch = args.batch_size.max(1);
+        let report = compile::run(&mut store, &ctx.paths, &config, &project_id, &options)?;
+        let stop = args.once || report.claimed == 0 || report.status != RunStatus::Ok;
+        runs.push(report);
+        if stop {
+            break;
+        }
+    }
+    let status = overall(&runs);
+    if ctx.json {
+        print_json(&CompileOutput {
+            status: status.as_str(),
+            project_id: &project_id,
+            backend: &backend.to_string(),
+            processed_count: runs.iter().map(|r| r.processed).sum(),
+            runs: &runs,
+        })?;
+    } else {
+        for r in &runs {
+            print!("{}", render_report(r));
+        }
+    }
+    Ok(match status {
+        RunStatus::Ok | RunStatus::Skipped => 0,
+        RunStatus::Degraded | RunStatus::Failed => {
+            if !ctx.json
+                && let Some(reason) = runs.last().and_then(|r| r.reason.as_deref())
+            {
+                eprintln!("csep: compile {}: {reason}", status.as_str());
+            }
+            1
+        }
+    })
+}
+
+fn overall(runs: &[CompileReport]) -> RunStatus {
+    if runs.iter().any(|r| r.status == RunStatus::Failed) {
+        RunStatus::Failed
+    } else if runs.iter().any(|r| r.status == RunStatus::Degraded) {
+        RunStatus::Degraded
+    } else if runs.iter().any(|r| r.status == RunStatus::Ok) {
+        RunStatus::Ok
+    } else {
+        RunStatus::Skipped
+    }
+}
+
+/// The human rendering of one run.
+pub fn render_report(r: &CompileReport) -> String {
+    let mut s = String::new();
+    let evicted: usize = r.budgets.iter().map(|b| b.evictions.len()).sum();
+    let _ = writeln!(
+        s,
+        "compile {} [{}] {}: {} envelopes, {} applied, {} skipped, {} discarded, {} archived by \
+         budget{}",
+        r.project_id,
+        r.backend,
+        r.status.as_str(),
+        r.processed,
+        r.operations.applied,
+        r.operations.skipped,
+        r.operations.discarded,
+        evicted,
+        r.receipt_id
+            .map(|id| format!(" (receipt #{id})"))
+            .unwrap_or_default()
+    );
+    if let Some(reason) = &r.reason {
+        let _ = writeln!(s, "  reason: {reason}");
+    }
+    for edit in &r.hand_edits {
+        let _ = writeln!(
+            s,
+            "  imported {} hand edit(s) from {}",
+            edit.ops.len(),
+            edit.path
+        );
+    }
+    for item in &r.items {
+        let line = match &item.outcome {
+            Outcome::Applied {
+                action, entry_id, ..
+            } => format!("{action:?} {entry_id}").to_lowercase(),
+            Outcome::Skipped { reason, .. } => format!("skipped: {reason}"),
+            Outcome::Discarded { reason, .. } => format!("discarded: {reason}"),
+        };
+        let _ = writeln!(s, "  {:<16} {}  — {}", item.op, item.summary, line);
+    }
+    for b in &r.budgets {
+        for e in &b.evictions {
+            let _ = writeln!(
+                s,
+                "  archived {} ({} chars, {} over its {} budget): {}",
+                e.entry_id, e.chars, b.scope, b.budget_chars, e.summary
+            );
+        }
+    }
+    s
+}
+
+/// `compile-preflight`.
+pub fn preflight(ctx: &Ctx, args: &PreflightArgs) -> anyhow::Result<u8> {
+    let store = open_store(ctx)?;
+    let project_id = project_of(ctx, &store, args.repo_root.as_deref())?;
+    let answer = compile::preflight(&store, &project_id, &time::now())?;
+    if ctx.json {
+        print_json(&answer)?;
+    } else {
+        println!(
+            "{}: {} ({} pending, {} failed to retry, {} stale claims, {} in progress)",
+            answer.project_id,
+            answer.status,
+            answer.pending,
+            answer.retryable_failed,
+            answer.stale_processing,
+            answer.processing
+        );
+    }
+    Ok(0)
+}
+
+/// `scan`: compile every project with pending suggestions.
+pub fn scan(ctx: &Ctx, args: &ScanArgs) -> anyhow::Result<u8> {
+    let backend: Backend = args.backend.parse()?;
+    let config = ctx.load_config()?.config;
+    let mut store = open_store(ctx)?;
+    let mut options = CompileOptions::new(time::now());
+    options.backend = backend;
+    options.batch = args.batch_size.max(1);
+    let max_runs = usize::try_from(args.max_runs_per_project.max(1)).unwrap_or(1);
+    let report = compile::scan(&mut store, &ctx.paths, &config, &options, max_runs)?;
+    if ctx.json {
+        print_json(&report)?;
+    } else if report.results.is_empty() {
+        println!("no project has pending suggestions");
+    } else {
+        let mut rows = vec![vec![
+            "project".into(),
+            "status".into(),
+            "runs".into(),
+            "processed".into(),
+            "path".into(),
+        ]];
+        for r in &report.results {
+            rows.push(vec![
+                r.project_id.clone(),
+                r.compile_status.clone(),
+                r.runs.to_string(),
+                r.processed_count.to_string(),
+                r.path.clone(),
+            ]);
+        }
+        print!("{}", table(&rows));
+    }
+    Ok(u8::from(
+        report.counts.get("failed").copied().unwrap_or(0) > 0,
+    ))
+}
