@@ -14,6 +14,7 @@ pub mod hook;
 pub mod install;
 pub mod output;
 pub mod project_cmd;
+pub mod skills;
 pub mod status;
 pub mod worker_cmd;
 
@@ -216,9 +217,8 @@ fn run(ctx: &Ctx, command: Command) -> anyhow::Result<u8> {
             "recall arrives with the archive and index",
         ),
         Command::Memory(_) => not_yet("memory", "the memory store arrives with the compiler"),
-        Command::Skills(_) | Command::SkillSynthesize(_) => {
-            not_yet("skills", "skill synthesis arrives in a later release")
-        }
+        Command::Skills(cmd) => skills::run(ctx, cmd),
+        Command::SkillSynthesize(args) => skills::run_skill_synthesize(ctx, &args),
         Command::Doctor(_) => not_yet("doctor", "checks arrive with the installer"),
         Command::Usage(_) => not_yet("usage", "the spend ledger arrives with the providers"),
         Command::Install(args) => install::run_install(ctx, &args),
