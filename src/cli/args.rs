@@ -480,7 +480,9 @@ pub enum KindArg {
 #[derive(Debug, Subcommand)]
 pub enum SkillsCommand {
     /// List skills by state, with use counts and where they are published.
-    #[command(after_help = "Examples:\n  csep skills list\n  csep skills list --json | jq '.[].name'")]
+    #[command(
+        after_help = "Examples:\n  csep skills list\n  csep skills list --json | jq '.[].name'"
+    )]
     List,
     /// Show a skill's SKILL.md, evidence, state and published files.
     #[command(after_help = "Examples:\n  csep skills show csep-cargo-fmt-test")]

@@ -176,7 +176,10 @@ fn list(ctx: &Ctx) -> anyhow::Result<u8> {
     for r in &rows {
         let mut note = r.reason.unwrap_or("").to_owned();
         if !r.user_edited.is_empty() {
-            note = format!("edited by you, no longer managed: {}", r.user_edited.join(", "));
+            note = format!(
+                "edited by you, no longer managed: {}",
+                r.user_edited.join(", ")
+            );
         }
         table.push(vec![
             r.name.to_owned(),

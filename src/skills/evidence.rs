@@ -429,9 +429,7 @@ pub fn shell_script(tool: &str, args: &str) -> Option<String> {
             let parts: Vec<&str> = parts.iter().filter_map(|p| p.as_str()).collect();
             // ["bash", "-lc", "script"] runs the script.
             match parts.as_slice() {
-                [shell, flag, script]
-                    if is_shell(shell) && (*flag == "-c" || *flag == "-lc") =>
-                {
+                [shell, flag, script] if is_shell(shell) && (*flag == "-c" || *flag == "-lc") => {
                     Some((*script).to_owned())
                 }
                 _ => Some(parts.join(" ")),
@@ -447,8 +445,10 @@ fn is_shell(program: &str) -> bool {
 }
 
 static EXIT_CODE: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    Regex::new(r"(?m)(?:Process exited with code|^Exit code:?|exit code:?|exited with code)\s*(-?\d+)")
-        .ok()
+    Regex::new(
+        r"(?m)(?:Process exited with code|^Exit code:?|exit code:?|exited with code)\s*(-?\d+)",
+    )
+    .ok()
 });
 
 /// Whether a tool output reports success: Codex writes `Process exited with code N`, Claude's
@@ -461,7 +461,9 @@ pub fn output_succeeded(text: &str) -> bool {
         return code.as_str() == "0";
     }
     let head = text.trim_start();
-    !(head.starts_with("Error") || head.starts_with("<tool_use_error>") || head.starts_with("error:"))
+    !(head.starts_with("Error")
+        || head.starts_with("<tool_use_error>")
+        || head.starts_with("error:"))
 }
 
 /// Programs whose runs explore rather than do: never procedure steps.
@@ -553,9 +555,9 @@ fn words(segment: &str) -> Vec<String> {
 fn is_word(token: &str) -> bool {
     let mut bytes = token.bytes();
     bytes.next().is_some_and(|b| b.is_ascii_lowercase())
-        && token
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b':'))
+        && token.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b':')
+        })
 }
 
 /// Normalizes one command to `program [subcommand]`; `None` for exploration commands and
@@ -565,9 +567,9 @@ pub fn normalize_command(segment: &str) -> Option<String> {
     let mut i = 0;
     while i < tokens.len() {
         let t = tokens[i].as_str();
-        let is_assignment = t
-            .split_once('=')
-            .is_some_and(|(k, _)| !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+        let is_assignment = t.split_once('=').is_some_and(|(k, _)| {
+            !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        });
         if is_assignment || WRAPPERS.contains(&t) {
             i += 1;
         } else {

@@ -1,6 +1,8 @@
 use super::*;
 use crate::host::Host;
-use crate::skills::test_support::{Turn, check_procedure, codex_rollout, claude_transcript, ingest};
+use crate::skills::test_support::{
+    Turn, check_procedure, claude_transcript, codex_rollout, ingest,
+};
 use pretty_assertions::assert_eq;
 use rstest::rstest;
 
@@ -26,18 +28,27 @@ fn commands_normalize_to_program_and_subcommand(
 
 #[test]
 fn scripts_split_into_commands_outside_quotes() {
-    let keys: Vec<String> = normalize_script("cd app && cargo fmt; echo 'a && b' | cat\ncargo test")
-        .into_iter()
-        .map(|(k, _)| k)
-        .collect();
+    let keys: Vec<String> =
+        normalize_script("cd app && cargo fmt; echo 'a && b' | cat\ncargo test")
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
     assert_eq!(keys, ["cargo fmt", "cargo test"]);
 }
 
 #[rstest]
 #[case::codex_exec_command("exec_command", r#"{"cmd":"cargo test"}"#, Some("cargo test"))]
-#[case::codex_shell_array("shell", r#"{"command":["bash","-lc","make build"]}"#, Some("make build"))]
+#[case::codex_shell_array(
+    "shell",
+    r#"{"command":["bash","-lc","make build"]}"#,
+    Some("make build")
+)]
 #[case::codex_argv("shell", r#"{"command":["cargo","test"]}"#, Some("cargo test"))]
-#[case::claude_bash("Bash", r#"{"command":"npm test","description":"x"}"#, Some("npm test"))]
+#[case::claude_bash(
+    "Bash",
+    r#"{"command":"npm test","description":"x"}"#,
+    Some("npm test")
+)]
 #[case::not_a_shell_tool("Read", r#"{"file_path":"/x"}"#, None)]
 fn shell_scripts_are_read_from_both_hosts_tool_calls(
     #[case] tool: &str,
@@ -68,15 +79,34 @@ fn query() -> EvidenceQuery {
 fn a_procedure_repeated_in_three_sessions_of_both_hosts_is_found_once() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open_in_memory().unwrap();
-    let c1 = codex_rollout(dir.path(), "s1", "2026-11-20T10:00:00Z", &check_procedure("check the build before I commit"));
-    let c2 = codex_rollout(dir.path(), "s2", "2026-11-21T10:00:00Z", &check_procedure("please check the build"));
-    let c3 = claude_transcript(dir.path(), "s3", "2026-11-22T10:00:00Z", &check_procedure("run the checks"));
+    let c1 = codex_rollout(
+        dir.path(),
+        "s1",
+        "2026-11-20T10:00:00Z",
+        &check_procedure("check the build before I commit"),
+    );
+    let c2 = codex_rollout(
+        dir.path(),
+        "s2",
+        "2026-11-21T10:00:00Z",
+        &check_procedure("please check the build"),
+    );
+    let c3 = claude_transcript(
+        dir.path(),
+        "s3",
+        "2026-11-22T10:00:00Z",
+        &check_procedure("run the checks"),
+    );
     // A fourth session runs something else.
     let c4 = codex_rollout(
         dir.path(),
         "s4",
         "2026-11-22T11:00:00Z",
-        &[Turn::User("deploy"), Turn::Run("make deploy", 0), Turn::Run("make smoke", 0)],
+        &[
+            Turn::User("deploy"),
+            Turn::Run("make deploy", 0),
+            Turn::Run("make smoke", 0),
+        ],
     );
     ingest(&mut store, Host::Codex, &c1);
     ingest(&mut store, Host::Codex, &c2);
@@ -88,10 +118,18 @@ fn a_procedure_repeated_in_three_sessions_of_both_hosts_is_found_once() {
     let p = &bundle.procedures[0];
     assert_eq!(p.keys, ["cargo fmt", "cargo clippy", "cargo test"]);
     assert_eq!(p.sessions(), 3);
-    let intents: Vec<_> = p.occurrences.iter().filter_map(|o| o.intent.as_deref()).collect();
+    let intents: Vec<_> = p
+        .occurrences
+        .iter()
+        .filter_map(|o| o.intent.as_deref())
+        .collect();
     assert_eq!(
         intents,
-        ["check the build before I commit", "please check the build", "run the checks"]
+        [
+            "check the build before I commit",
+            "please check the build",
+            "run the checks"
+        ]
     );
     assert_eq!(p.occurrences[2].session, "claude:s3");
     assert_eq!(p.occurrences[0].raw[0], "cargo fmt --all");
@@ -106,7 +144,11 @@ fn a_sequence_that_ended_in_failure_is_not_a_procedure() {
             dir.path(),
             id,
             &format!("2026-11-2{i}T10:00:00Z"),
-            &[Turn::User("build"), Turn::Run("make build", 0), Turn::Run("make test", 2)],
+            &[
+                Turn::User("build"),
+                Turn::Run("make build", 0),
+                Turn::Run("make test", 2),
+            ],
         );
         ingest(&mut store, Host::Codex, &p);
     }
@@ -157,18 +199,33 @@ fn corrections_and_explicit_skill_requests_are_collected() {
     ingest(&mut store, Host::Claude, &p);
     let bundle = collect(&store, &query(), Vec::new(), &|_, _| {}).unwrap();
     assert_eq!(bundle.corrections.len(), 1);
-    assert_eq!(bundle.corrections[0].text, "no, always run cargo package first");
+    assert_eq!(
+        bundle.corrections[0].text,
+        "no, always run cargo package first"
+    );
     assert_eq!(bundle.requests.len(), 1);
-    let keys: Vec<_> = bundle.requests[0].steps.iter().map(|s| s.key.as_str()).collect();
+    let keys: Vec<_> = bundle.requests[0]
+        .steps
+        .iter()
+        .map(|s| s.key.as_str())
+        .collect();
     assert_eq!(keys, ["cargo publish", "cargo package", "cargo publish"]);
-    assert_eq!(bundle.requests[0].intent.as_deref(), Some("release the crate"));
+    assert_eq!(
+        bundle.requests[0].intent.as_deref(),
+        Some("release the crate")
+    );
 }
 
 #[test]
 fn sessions_outside_the_window_or_another_project_are_not_read() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open_in_memory().unwrap();
-    let old = codex_rollout(dir.path(), "old", "2025-01-01T10:00:00Z", &check_procedure("x"));
+    let old = codex_rollout(
+        dir.path(),
+        "old",
+        "2025-01-01T10:00:00Z",
+        &check_procedure("x"),
+    );
     ingest(&mut store, Host::Codex, &old);
     let bundle = collect(&store, &query(), Vec::new(), &|_, _| {}).unwrap();
     assert_eq!(bundle.counts.sessions, 0);
@@ -176,7 +233,13 @@ fn sessions_outside_the_window_or_another_project_are_not_read() {
         since: "2024-01-01T00:00:00.000Z".into(),
         project_id: Some("p_other".into()),
     };
-    assert_eq!(collect(&store, &q, Vec::new(), &|_, _| {}).unwrap().counts.sessions, 0);
+    assert_eq!(
+        collect(&store, &q, Vec::new(), &|_, _| {})
+            .unwrap()
+            .counts
+            .sessions,
+        0
+    );
 }
 
 #[test]

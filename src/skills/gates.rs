@@ -127,7 +127,11 @@ pub fn check(input: &GateInput<'_>) -> Vec<GateFailure> {
             if p.frontmatter.name.as_deref().is_none_or(str::is_empty) {
                 missing.push("name");
             }
-            if p.frontmatter.description.as_deref().is_none_or(str::is_empty) {
+            if p.frontmatter
+                .description
+                .as_deref()
+                .is_none_or(str::is_empty)
+            {
                 missing.push("description");
             }
             if !missing.is_empty() {
@@ -385,6 +389,21 @@ pub fn jaccard(a: &BTreeSet<String>, b: &BTreeSet<String>) -> f64 {
     a.intersection(b).count() as f64 / union as f64
 }
 
+/// The normalized commands of a Steps section: the first backticked span of each list item
+/// (or the item itself), as [`crate::skills::evidence::normalize_command`] reads it.
+fn step_commands(steps: &str) -> BTreeSet<String> {
+    steps
+        .lines()
+        .map(str::trim_start)
+        .filter(|l| is_list_item(l))
+        .filter_map(|l| {
+            let item = l.split_once(' ').map_or(l, |(_, rest)| rest);
+            let command = item.split('`').nth(1).unwrap_or(item);
+            crate::skills::evidence::normalize_command(command)
+        })
+        .collect()
+}
+
 fn near_duplicate(
     name: &str,
     description: &str,
@@ -392,6 +411,20 @@ fn near_duplicate(
     inventory: &[InventoryEntry],
 ) -> Option<String> {
     let steps = section_text(body, &["steps", "workflow"]);
+    let commands = step_commands(&steps);
+    // Same commands (one set containing the other, at least two) means the same procedure,
+    // whatever the wording.
+    if commands.len() >= 2
+        && let Some(e) = inventory.iter().filter(|e| e.name != name).find(|e| {
+            let theirs = step_commands(&section_text(&e.body, &["steps", "workflow"]));
+            theirs.len() >= 2 && (commands.is_subset(&theirs) || theirs.is_subset(&commands))
+        })
+    {
+        return Some(format!(
+            "near-duplicate of `{}` at {} (runs the same commands)",
+            e.name, e.location
+        ));
+    }
     let mine = significant_words(&format!("{name} {description} {steps}"));
     let mine_description = significant_words(description);
     inventory

@@ -15,7 +15,10 @@ fn input<'a>(dir: &'a str, text: &'a str, inventory: &'a [InventoryEntry]) -> Ga
 }
 
 fn gates_failed(text: &str, dir: &str) -> Vec<Gate> {
-    check(&input(dir, text, &[])).into_iter().map(|f| f.gate).collect()
+    check(&input(dir, text, &[]))
+        .into_iter()
+        .map(|f| f.gate)
+        .collect()
 }
 
 const GOOD: &str = "---\nname: csep-deploy-app\ndescription: \"Use when deploying the app to staging.\"\n---\n\n# csep-deploy-app\n\n## When to use\n\nWhen the user asks for a staging deploy.\n\n## Steps\n\n1. Run `make build`.\n2. Run `make deploy-staging`.\n\n## Verification\n\n- `make smoke` passes.\n\n## If it fails\n\n- Read the deploy log and re-run the failing step.\n";
@@ -68,15 +71,26 @@ fn description_failures_say_why(#[case] description: &str, #[case] why: &str) {
         &serde_json::to_string(description).unwrap(),
     );
     let failures = check(&input("csep-deploy-app", &text, &[]));
-    let failure = failures.iter().find(|f| f.gate == Gate::Description).unwrap();
+    let failure = failures
+        .iter()
+        .find(|f| f.gate == Gate::Description)
+        .unwrap();
     assert!(failure.reason.contains(why), "{failure:?}");
 }
 
 #[rstest]
-#[case::missing_steps("## Steps\n\n1. Run `make build`.\n2. Run `make deploy-staging`.\n", "", "missing `## Steps`")]
+#[case::missing_steps(
+    "## Steps\n\n1. Run `make build`.\n2. Run `make deploy-staging`.\n",
+    "",
+    "missing `## Steps`"
+)]
 #[case::one_step("2. Run `make deploy-staging`.\n", "", "1 step(s)")]
 #[case::empty_verification("- `make smoke` passes.\n", "", "`## Verification` is empty")]
-#[case::missing_failure_handling("## If it fails\n\n- Read the deploy log and re-run the failing step.\n", "", "missing `## If it fails`")]
+#[case::missing_failure_handling(
+    "## If it fails\n\n- Read the deploy log and re-run the failing step.\n",
+    "",
+    "missing `## If it fails`"
+)]
 fn empty_shells_fail_the_sections_gate(
     #[case] remove: &str,
     #[case] replacement: &str,

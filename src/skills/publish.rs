@@ -38,7 +38,11 @@ pub struct Roots {
 impl Roots {
     /// Roots under `csep_home`, publishing to `<codex_home>/skills` and
     /// `<claude_config_dir>/skills` (a host whose directory is unknown is skipped).
-    pub fn new(csep_home: &Path, codex_home: Option<&Path>, claude_config_dir: Option<&Path>) -> Roots {
+    pub fn new(
+        csep_home: &Path,
+        codex_home: Option<&Path>,
+        claude_config_dir: Option<&Path>,
+    ) -> Roots {
         let mut hosts = Vec::new();
         if let Some(dir) = codex_home {
             hosts.push((Host::Codex, dir.join("skills")));
@@ -450,9 +454,7 @@ fn namespace_dirs(root: &Path) -> Vec<(PathBuf, String)> {
         .filter_map(Result::ok)
         .filter_map(|e| {
             let name = e.file_name().to_string_lossy().into_owned();
-            let is_dir_or_link = e
-                .file_type()
-                .is_ok_and(|t| t.is_dir() || t.is_symlink());
+            let is_dir_or_link = e.file_type().is_ok_and(|t| t.is_dir() || t.is_symlink());
             (name.starts_with(NAMESPACE_PREFIX) && is_dir_or_link).then(|| (e.path(), name))
         })
         .collect();
@@ -473,7 +475,9 @@ pub fn remove_orphan(roots: &Roots, orphan: &Orphan) -> Result<(), SkillError> {
         || parent == roots.staging
         || parent == roots.archive;
     if !inside || !name.starts_with(NAMESPACE_PREFIX) || name.contains("..") {
-        return Err(SkillError::OutsideNamespace { name: orphan.path.clone() });
+        return Err(SkillError::OutsideNamespace {
+            name: orphan.path.clone(),
+        });
     }
     let meta = fs::symlink_metadata(&path).map_err(SkillError::io("inspecting", &path))?;
     if meta.file_type().is_symlink() {

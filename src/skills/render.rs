@@ -82,8 +82,8 @@ pub fn render(draft: &SkillDraft) -> String {
     let mut out = String::new();
     out.push_str("---\n");
     out.push_str(&format!("name: {}\n", draft.name));
-    let description = serde_json::to_string(&one_line(&draft.description))
-        .unwrap_or_else(|_| "\"\"".to_owned());
+    let description =
+        serde_json::to_string(&one_line(&draft.description)).unwrap_or_else(|_| "\"\"".to_owned());
     out.push_str(&format!("description: {description}\n"));
     out.push_str("---\n\n");
     out.push_str(&format!("# {}\n\n", draft.name));
@@ -165,7 +165,8 @@ pub fn parse(text: &str) -> Result<ParsedSkill<'_>, FrontmatterError> {
         .or_else(|| text.strip_prefix("---\r\n"))
         .ok_or(FrontmatterError::Missing)?;
     let (yaml, body) = split_closing(rest).ok_or(FrontmatterError::Unclosed)?;
-    let docs = YamlLoader::load_from_str(yaml).map_err(|e| FrontmatterError::Yaml(e.to_string()))?;
+    let docs =
+        YamlLoader::load_from_str(yaml).map_err(|e| FrontmatterError::Yaml(e.to_string()))?;
     let frontmatter = match docs.first() {
         None => Frontmatter::default(),
         Some(Yaml::Hash(map)) => {

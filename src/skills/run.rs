@@ -20,6 +20,7 @@ use jiff::{Timestamp, ToSpan};
 use rusqlite::params;
 use serde::Serialize;
 
+use super::SkillError;
 use super::evidence::{self, EvidenceCounts, EvidenceQuery};
 use super::gates::{self, Gate, GateFailure, GateInput, InventoryEntry};
 use super::lifecycle::{self, ActionReport, SkillRecord, SkillState};
@@ -27,7 +28,6 @@ use super::publish::{self, LeftAlone, Roots};
 use super::render::{self, SkillDraft};
 use super::synth::{SkillSynthesizer, TokenUsage};
 use super::usage;
-use super::SkillError;
 use crate::store::config::{PublishPolicy, SkillsConfig, SkillsMode};
 use crate::store::db::Store;
 use crate::store::time;
@@ -288,12 +288,15 @@ pub fn run_synthesis(
         progress.phase("detecting skill use");
         let usage_since = time::format_ts(
             opts.now
-                .checked_sub(i64::from(opts.retire_after_days.max(1)).saturating_mul(24).hours())
+                .checked_sub(
+                    i64::from(opts.retire_after_days.max(1))
+                        .saturating_mul(24)
+                        .hours(),
+                )
                 .unwrap_or(opts.now),
         );
         receipt.usage = usage::detect(store, &usage_since)?.counted;
-        receipt.retired =
-            lifecycle::retire_unused(store, roots, opts.retire_after_days, opts.now)?;
+        receipt.retired = lifecycle::retire_unused(store, roots, opts.retire_after_days, opts.now)?;
     }
     finish(store, receipt, clock, opts)
 }
@@ -307,7 +310,11 @@ fn finish(
     receipt.duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
     receipt.finished_at = time::format_ts(
         opts.now
-            .checked_add(i64::try_from(receipt.duration_ms).unwrap_or(0).milliseconds())
+            .checked_add(
+                i64::try_from(receipt.duration_ms)
+                    .unwrap_or(0)
+                    .milliseconds(),
+            )
             .unwrap_or(opts.now),
     );
     if opts.dry_run {
@@ -403,7 +410,8 @@ fn decide_and_apply(
         }
         let is_current = e.content_hash == hash
             && (e.state == SkillState::Published
-                || (e.state == SkillState::Staged && opts.publish_policy == PublishPolicy::Approve));
+                || (e.state == SkillState::Staged
+                    && opts.publish_policy == PublishPolicy::Approve));
         if is_current {
             result.outcome = Outcome::Unchanged;
             return Ok(result);
@@ -417,8 +425,8 @@ fn decide_and_apply(
         min_evidence_sessions: opts.min_evidence_sessions,
         inventory,
     });
-    let only_evidence = !result.failures.is_empty()
-        && result.failures.iter().all(|f| f.gate == Gate::Evidence);
+    let only_evidence =
+        !result.failures.is_empty() && result.failures.iter().all(|f| f.gate == Gate::Evidence);
     let passes = result.failures.is_empty();
     let publish_now = passes && opts.publish_policy == PublishPolicy::Auto;
     result.outcome = match (passes, only_evidence, publish_now) {
@@ -432,7 +440,9 @@ fn decide_and_apply(
         inventory.push(InventoryEntry {
             name: draft.name.clone(),
             description: draft.description.clone(),
-            body: render::parse(&text).map(|p| p.body.to_owned()).unwrap_or_default(),
+            body: render::parse(&text)
+                .map(|p| p.body.to_owned())
+                .unwrap_or_default(),
             location: "csep:this run".into(),
         });
     }

@@ -169,7 +169,9 @@ fn description(intent: Option<&str>, keys: &[String], project: bool) -> String {
             "Use when the user asks to \"{intent}\" {place}: runs {commands} in order and \
              checks the result."
         ),
-        None => format!("Use when you need to run {commands} {place} in order and check the result."),
+        None => {
+            format!("Use when you need to run {commands} {place} in order and check the result.")
+        }
     }
     .split_whitespace()
     .collect::<Vec<_>>()
@@ -237,7 +239,10 @@ fn notes(keys: &[String], evidence: &EvidenceBundle) -> (Vec<String>, Vec<String
         ids.push(format!("memory:{}", note.id));
     }
     for quote in evidence.corrections.iter().filter(|q| mentions(&q.text)) {
-        lines.push(format!("Note (the user corrected this before): \"{}\"", quote.text.trim()));
+        lines.push(format!(
+            "Note (the user corrected this before): \"{}\"",
+            quote.text.trim()
+        ));
         ids.push(format!("message:{}", quote.message_id));
     }
     lines.truncate(5);
@@ -249,7 +254,10 @@ fn steps_of(keys: &[String], examples: &[String]) -> Vec<String> {
     keys.iter()
         .enumerate()
         .map(|(i, key)| match examples.get(i).filter(|e| *e != key) {
-            Some(example) => format!("Run `{key}` (as run before: `{}`).", example.replace('`', "'")),
+            Some(example) => format!(
+                "Run `{key}` (as run before: `{}`).",
+                example.replace('`', "'")
+            ),
             None => format!("Run `{key}`."),
         })
         .collect()
@@ -348,9 +356,7 @@ fn from_request(request: &SkillRequest, evidence: &EvidenceBundle) -> Option<Ski
             request.quote.text.trim()
         )],
         steps,
-        verification: vec![format!(
-            "`{last}` exits with code 0 and reports no errors."
-        )],
+        verification: vec![format!("`{last}` exits with code 0 and reports no errors.")],
         if_it_fails,
         evidence_ids,
         evidence_sessions: 1,

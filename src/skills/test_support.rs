@@ -33,7 +33,10 @@ pub enum Turn {
 pub fn codex_rollout(dir: &Path, session_id: &str, start: &str, turns: &[Turn]) -> PathBuf {
     let base: jiff::Timestamp = start.parse().unwrap();
     let ts = |i: usize| {
-        crate::store::time::format_ts(base.checked_add(jiff::SignedDuration::from_secs(i as i64)).unwrap())
+        crate::store::time::format_ts(
+            base.checked_add(jiff::SignedDuration::from_secs(i as i64))
+                .unwrap(),
+        )
     };
     let mut lines = vec![json!({
         "timestamp": ts(0), "ordinal": 0, "type": "session_meta",
@@ -103,7 +106,10 @@ pub fn codex_rollout(dir: &Path, session_id: &str, start: &str, turns: &[Turn]) 
 pub fn claude_transcript(dir: &Path, session_id: &str, start: &str, turns: &[Turn]) -> PathBuf {
     let base: jiff::Timestamp = start.parse().unwrap();
     let ts = |i: usize| {
-        crate::store::time::format_ts(base.checked_add(jiff::SignedDuration::from_secs(i as i64)).unwrap())
+        crate::store::time::format_ts(
+            base.checked_add(jiff::SignedDuration::from_secs(i as i64))
+                .unwrap(),
+        )
     };
     let common = |n: usize| {
         json!({"sessionId": session_id, "cwd": "/work/app", "version": "2.1.197",

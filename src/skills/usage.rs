@@ -72,7 +72,11 @@ pub fn classify(
         "tool_call" if tool_name == Some("Skill") => {
             let value: serde_json::Value = serde_json::from_str(args).ok()?;
             let skill = value.get("skill").and_then(|s| s.as_str())?;
-            let bare = skill.rsplit(':').next().unwrap_or(skill).trim_start_matches('/');
+            let bare = skill
+                .rsplit(':')
+                .next()
+                .unwrap_or(skill)
+                .trim_start_matches('/');
             (bare == record_name).then_some(UseKind::SkillTool)
         }
         "tool_call" => {
@@ -160,7 +164,12 @@ pub fn detect(store: &Store, since: &str) -> Result<UsageReport, SkillError> {
             .events
             .iter()
             .filter(|e| e.skill == skill.name)
-            .filter(|e| skill.last_used_at.as_deref().is_none_or(|last| e.at.as_str() > last))
+            .filter(|e| {
+                skill
+                    .last_used_at
+                    .as_deref()
+                    .is_none_or(|last| e.at.as_str() > last)
+            })
             .collect();
         let Some(latest) = newer.iter().map(|e| e.at.clone()).max() else {
             continue;
