@@ -36,14 +36,14 @@ fn staged(e: &Env) -> SkillRecord {
 fn unsaved() -> SkillRecord {
     let d = draft();
     let body = render(&d);
-    let record = SkillRecord {
-        name: d.name.clone(),
+    SkillRecord {
+        name: d.name,
         project_id: None,
         state: SkillState::Staged,
-        description: d.description.clone(),
+        description: d.description,
         content_hash: publish::content_hash(body.as_bytes()),
         body,
-        evidence: d.evidence_ids.clone(),
+        evidence: d.evidence_ids,
         published: Vec::new(),
         reason: None,
         created_at: T0.into(),
@@ -51,8 +51,7 @@ fn unsaved() -> SkillRecord {
         published_at: None,
         last_used_at: None,
         use_count: 0,
-    };
-    record
+    }
 }
 
 #[test]

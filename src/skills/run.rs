@@ -229,8 +229,8 @@ pub fn run_synthesis(
         retired: Vec::new(),
         user_edited: Vec::new(),
         tokens: TokenUsage::default(),
-        started_at: started_at.clone(),
         finished_at: started_at.clone(),
+        started_at,
         duration_ms: 0,
         receipt_id: None,
     };

@@ -196,7 +196,7 @@ fn failure_section(keys: &[String], fixes: &[FailureFix]) -> (Vec<String>, Vec<S
             }
             evidence.push(format!("message:{}", fix.message_ids[0]));
         }
-        seen.sort_by(|a, b| b.1.cmp(&a.1));
+        seen.sort_by_key(|s| std::cmp::Reverse(s.1));
         if let Some((fix, n)) = seen.first() {
             let what = if fix.is_empty() {
                 "re-running it after reading the error".to_owned()

@@ -12,5 +12,6 @@ mod config;
 mod fake_model;
 mod hooks;
 mod real_clients;
+mod skills;
 mod status;
 mod support;
