@@ -113,6 +113,9 @@ pub struct GateInput<'a> {
     pub inventory: &'a [InventoryEntry],
 }
 
+/// Prefix of every redaction marker [`crate::archive::redact`] writes.
+pub const REDACTION_MARKER: &str = "[REDACTED:";
+
 /// Jaccard similarity of significant words at or above which two skills are near-duplicates.
 pub const DUPLICATE_SIMILARITY: f64 = 0.6;
 
@@ -165,6 +168,15 @@ pub fn check(input: &GateInput<'_>) -> Vec<GateFailure> {
         fail(
             Gate::Secrets,
             "the text contains something that looks like a secret (token, key or password)".into(),
+        );
+    } else if input.text.contains(REDACTION_MARKER) {
+        // The archive already redacted a secret out of these steps: a skill built on them
+        // would tell the agent to use a placeholder, or to go looking for the secret.
+        fail(
+            Gate::Secrets,
+            "the steps contain a redacted secret (`[REDACTED:…]`); a skill must not depend on \
+             one"
+            .into(),
         );
     }
     if let Some(reason) = dangerous_command(input.text) {

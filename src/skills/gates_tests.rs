@@ -207,3 +207,30 @@ fn every_failure_is_reported_not_only_the_first() {
     let failures = check(&input("Bad_Name", text, &[]));
     assert!(describe(&failures).starts_with("frontmatter: frontmatter lacks description; name:"));
 }
+
+#[test]
+fn a_redacted_secret_in_the_steps_fails_the_secrets_gate() {
+    let text = GOOD.replace(
+        "Run `make build`.",
+        "Run `TOKEN=[REDACTED:github-token] make build`.",
+    );
+    let failures = check(&input("csep-deploy-app", &text, &[]));
+    let failure = failures.iter().find(|f| f.gate == Gate::Secrets).unwrap();
+    assert!(failure.reason.contains("redacted secret"), "{failure:?}");
+}
+
+#[test]
+fn a_skill_running_the_same_commands_as_another_is_a_duplicate_whatever_the_words() {
+    let inventory = [InventoryEntry {
+        name: "ship-it".into(),
+        description: "Use when shipping.".into(),
+        body: "## Steps\n1. make build\n2. make deploy-staging\n3. make smoke\n".into(),
+        location: "claude:/u/.claude/skills/ship-it/SKILL.md".into(),
+    }];
+    let failures = check(&input("csep-deploy-app", GOOD, &inventory));
+    let failure = failures.iter().find(|f| f.gate == Gate::Duplicate).unwrap();
+    assert!(
+        failure.reason.contains("runs the same commands"),
+        "{failure:?}"
+    );
+}
