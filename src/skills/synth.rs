@@ -11,10 +11,14 @@
 //!
 //! Names are `csep-<slug of the commands>`, never a reference prefix; descriptions start
 //! "Use when" and quote the user's intent. Drafts are deterministic for the same evidence.
+//!
+//! An LLM-backed synthesizer asks its provider for `{"skills": [ProviderDraftWire…]}` and turns
+//! the answer into drafts with [`drafts_from_provider`], which counts only evidence the bundle
+//! really holds.
 
 use std::collections::BTreeSet;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::evidence::{EvidenceBundle, FailureFix, Procedure, RecordedCandidate, SkillRequest};
 use super::render::{DraftOrigin, SkillDraft};
@@ -82,6 +86,97 @@ impl SkillSynthesizer for OfflineSynthesizer {
             tokens: TokenUsage::default(),
         })
     }
+}
+
+/// One skill as an LLM provider returns it (read strictly: unknown fields are errors).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderDraftWire {
+    /// Proposed name (`csep-` is added when missing; slugged).
+    pub name: String,
+    /// "Use when …".
+    pub description: String,
+    /// `## When to use` paragraphs.
+    #[serde(default)]
+    pub when_to_use: Vec<String>,
+    /// The steps.
+    pub steps: Vec<String>,
+    /// `## Verification` bullets.
+    #[serde(default)]
+    pub verification: Vec<String>,
+    /// `## If it fails` bullets.
+    #[serde(default)]
+    pub if_it_fails: Vec<String>,
+    /// Evidence ids from the bundle (`session:<host>:<id>`, `message:<id>`, …).
+    #[serde(default)]
+    pub evidence_ids: Vec<String>,
+}
+
+/// A provider's whole answer: `{"skills": [...]}`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderAnswerWire {
+    /// Proposed skills (may be empty: "nothing worth a skill").
+    pub skills: Vec<ProviderDraftWire>,
+}
+
+/// Turns a provider's JSON answer into drafts. Evidence is verified, not trusted: only session
+/// ids that occur in `evidence` count towards the evidence gate, so a model cannot inflate its
+/// support; an explicit request counts only when the bundle holds one for a cited session.
+pub fn drafts_from_provider(
+    synthesizer: &str,
+    json: &str,
+    evidence: &EvidenceBundle,
+) -> Result<Vec<SkillDraft>, SkillError> {
+    let answer: ProviderAnswerWire =
+        serde_json::from_str(json).map_err(|e| SkillError::Synthesizer {
+            synthesizer: synthesizer.to_owned(),
+            message: format!("the answer is not the expected {{\"skills\": [...]}} JSON: {e}"),
+        })?;
+    let known_sessions: BTreeSet<String> = evidence
+        .procedures
+        .iter()
+        .flat_map(|p| {
+            p.occurrences
+                .iter()
+                .map(|o| format!("session:{}", o.session))
+        })
+        .chain(
+            evidence
+                .requests
+                .iter()
+                .map(|r| format!("session:{}", r.session)),
+        )
+        .collect();
+    let requested: BTreeSet<String> = evidence
+        .requests
+        .iter()
+        .map(|r| format!("session:{}", r.session))
+        .collect();
+    Ok(answer
+        .skills
+        .into_iter()
+        .map(|w| {
+            let cited: BTreeSet<&String> = w
+                .evidence_ids
+                .iter()
+                .filter(|id| known_sessions.contains(*id))
+                .collect();
+            SkillDraft {
+                name: skill_name(w.name.trim_start_matches(NAMESPACE_PREFIX)),
+                evidence_sessions: u32::try_from(cited.len()).unwrap_or(u32::MAX),
+                explicit_request: cited.iter().any(|id| requested.contains(*id)),
+                description: w.description,
+                when_to_use: w.when_to_use,
+                steps: w.steps,
+                verification: w.verification,
+                if_it_fails: w.if_it_fails,
+                evidence_ids: w.evidence_ids,
+                origin: DraftOrigin::Provider,
+                project_id: None,
+            }
+        })
+        .collect())
 }
 
 /// `csep-<slug>` from free text: lowercase ASCII words joined by `-`, cut on a word boundary so
@@ -445,6 +540,38 @@ mod tests {
         assert!(name.len() <= MAX_NAME_CHARS, "{name}");
         assert!(!name.ends_with('-'));
         assert!(crate::skills::gates::name_problem(&name, &name).is_none());
+    }
+
+    #[test]
+    fn provider_drafts_count_only_evidence_the_bundle_holds() {
+        use crate::skills::evidence::{Occurrence, Procedure};
+        let bundle = EvidenceBundle {
+            procedures: vec![Procedure {
+                keys: vec!["make build".into(), "make test".into()],
+                occurrences: ["codex:a", "codex:b"]
+                    .iter()
+                    .map(|s| Occurrence {
+                        session_ref: 1,
+                        session: (*s).into(),
+                        project_id: None,
+                        message_ids: vec![],
+                        raw: vec![],
+                        intent: None,
+                    })
+                    .collect(),
+            }],
+            ..EvidenceBundle::default()
+        };
+        let json = r#"{"skills":[{"name":"build and test","description":"Use when building.",
+            "steps":["make build","make test"],
+            "evidence_ids":["session:codex:a","session:codex:b","session:codex:invented"]}]}"#;
+        let drafts = drafts_from_provider("test", json, &bundle).unwrap();
+        assert_eq!(drafts[0].name, "csep-build-and-test");
+        assert_eq!(drafts[0].evidence_sessions, 2);
+        assert!(!drafts[0].explicit_request);
+        assert_eq!(drafts[0].origin, DraftOrigin::Provider);
+        let extra = r#"{"skills":[],"rewrite_all":true}"#;
+        assert!(drafts_from_provider("test", extra, &bundle).is_err());
     }
 
     #[test]
