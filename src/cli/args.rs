@@ -542,39 +542,93 @@ pub enum KindArg {
 /// `skills …`.
 #[derive(Debug, Subcommand)]
 pub enum SkillsCommand {
-    /// List skills by state.
+    /// List skills by state, with use counts and where they are published.
+    #[command(
+        after_help = "Examples:\n  csep skills list\n  csep skills list --json | jq '.[].name'"
+    )]
     List,
-    /// Show a skill's SKILL.md and evidence.
+    /// Show a skill's SKILL.md, evidence, state and published files.
+    #[command(after_help = "Examples:\n  csep skills show csep-cargo-fmt-test")]
     Show {
         /// Skill name (`csep-…`).
         name: String,
     },
-    /// Publish a staged skill to the hosts' skill directories.
+    /// Publish a staged skill to the hosts' skill directories (gates re-checked).
+    #[command(after_help = "Examples:\n  csep skills approve csep-cargo-fmt-test")]
     Approve {
         /// Skill name.
         name: String,
+        /// Where to publish.
+        #[command(flatten)]
+        roots: SkillRootsArgs,
     },
-    /// Reject a candidate.
+    /// Reject a skill: unpublish it and never propose it again.
+    #[command(
+        after_help = "Examples:\n  csep skills reject csep-deploy-app --reason \"one-off migration\""
+    )]
     Reject {
         /// Skill name.
         name: String,
         /// Why (recorded).
         #[arg(long)]
         reason: Option<String>,
+        /// Where it is published.
+        #[command(flatten)]
+        roots: SkillRootsArgs,
     },
-    /// Retire a published skill (removed from the hosts, kept in history).
+    /// Retire a published skill (removed from the hosts, kept in the archive).
+    #[command(after_help = "Examples:\n  csep skills retire csep-cargo-fmt-test")]
     Retire {
         /// Skill name.
         name: String,
-    },
-    /// Remove orphaned skill directories in csep's namespace.
-    Gc {
-        /// Show what would be removed.
+        /// Why (recorded; default "retired by the user").
         #[arg(long)]
-        dry_run: bool,
+        reason: Option<String>,
+        /// Where it is published.
+        #[command(flatten)]
+        roots: SkillRootsArgs,
     },
+    /// Publish a retired skill again.
+    #[command(after_help = "Examples:\n  csep skills restore csep-cargo-fmt-test")]
+    Restore {
+        /// Skill name.
+        name: String,
+        /// Where to publish.
+        #[command(flatten)]
+        roots: SkillRootsArgs,
+    },
+    /// List orphaned directories in csep's namespace (the reference's `csep-synth-*` leftovers
+    /// included); `--yes` removes them.
+    #[command(after_help = "Examples:\n  csep skills gc\n  csep skills gc --yes")]
+    Gc {
+        /// Remove the orphans (without it, only list them).
+        #[arg(long)]
+        yes: bool,
+        /// Where to look.
+        #[command(flatten)]
+        roots: SkillRootsArgs,
+    },
+    /// Remove every skill csep published from the hosts, following its manifest (files you
+    /// edited stay); the skills go back to `staged`.
+    #[command(after_help = "Examples:\n  csep skills uninstall\n  csep skills uninstall --json")]
+    Uninstall,
     /// Synthesize skills from recurring procedures.
+    #[command(
+        after_help = "Examples:\n  csep skills synthesize --mode full --lookback-days 30\n  csep skills synthesize --dry-run --json"
+    )]
     Synthesize(SkillSynthesizeArgs),
+}
+
+/// The hosts' skill directories csep publishes to.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SkillRootsArgs {
+    /// Codex's home; skills go to `<dir>/skills` (default: $CODEX_HOME, else ~/.codex).
+    #[arg(long, value_name = "DIR")]
+    pub codex_home: Option<PathBuf>,
+    /// Claude Code's config directory; skills go to `<dir>/skills` (default:
+    /// $CLAUDE_CONFIG_DIR, else ~/.claude).
+    #[arg(long, value_name = "DIR")]
+    pub claude_config_dir: Option<PathBuf>,
 }
 
 /// `skill-synthesize` and `skills synthesize`.
@@ -589,12 +643,15 @@ pub struct SkillSynthesizeArgs {
     /// Days to look back in full mode.
     #[arg(long, value_name = "N")]
     pub lookback_days: Option<u32>,
-    /// Report candidates without staging or publishing anything.
+    /// Show what would be staged and published; writes nothing outside a temporary directory.
     #[arg(long)]
     pub dry_run: bool,
     /// Only this project directory.
     #[arg(long, value_name = "DIR")]
     pub project: Option<PathBuf>,
+    /// Where to publish.
+    #[command(flatten)]
+    pub roots: SkillRootsArgs,
 }
 
 /// `status`.

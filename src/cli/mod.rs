@@ -21,6 +21,7 @@ pub mod memory_cmd;
 pub mod output;
 pub mod project_cmd;
 pub mod recall;
+pub mod skills;
 pub mod status;
 pub mod usage;
 pub mod worker_cmd;
@@ -218,9 +219,8 @@ fn run(ctx: &Ctx, command: Command) -> anyhow::Result<u8> {
         Command::Recall(args) => recall::run(ctx, &args),
         Command::RecallTrigger(args) => recall::run_trigger(ctx, &args),
         Command::Memory(cmd) => memory_cmd::run(ctx, cmd),
-        Command::Skills(_) | Command::SkillSynthesize(_) => {
-            not_yet("skills", "skill synthesis arrives in a later release")
-        }
+        Command::Skills(cmd) => skills::run(ctx, cmd),
+        Command::SkillSynthesize(args) => skills::run_skill_synthesize(ctx, &args),
         Command::Doctor(_) => not_yet("doctor", "checks arrive with the installer"),
         Command::Usage(args) => usage::run(ctx, &args),
         Command::Install(args) => install::run_install(ctx, &args),

@@ -280,6 +280,18 @@ pub enum SkillsMode {
     Full,
 }
 
+/// What happens to a skill that passes every quality gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PublishPolicy {
+    /// Publish to the hosts' skill directories as soon as the gates pass (the evidence gate
+    /// already demands `min_evidence_sessions` sessions).
+    #[default]
+    Auto,
+    /// Keep it staged until `csep skills approve NAME`.
+    Approve,
+}
+
 /// The minimum severity written to the log file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -481,6 +493,10 @@ pub struct SkillsConfig {
     pub lookback_days: u32,
     /// Distinct sessions that must support a skill before it is written.
     pub min_evidence_sessions: u32,
+    /// Whether skills that pass the gates are published at once or wait for approval.
+    pub publish_policy: PublishPolicy,
+    /// Days without detected use after which a published skill is retired (0 = never).
+    pub retire_after_days: u32,
 }
 
 impl Default for SkillsConfig {
@@ -491,6 +507,8 @@ impl Default for SkillsConfig {
             lookback_hours: 24,
             lookback_days: 30,
             min_evidence_sessions: 3,
+            publish_policy: PublishPolicy::Auto,
+            retire_after_days: 60,
         }
     }
 }
@@ -1419,6 +1437,8 @@ default_mode = "incremental"  # incremental | full
 lookback_hours = 24           # window of incremental mode
 lookback_days = 30            # window of full mode
 min_evidence_sessions = 3     # sessions that must support a skill
+publish_policy = "auto"       # auto: publish when the gates pass | approve: wait for `csep skills approve`
+retire_after_days = 60        # retire published skills unused this long (0 = never)
 
 [scheduler]
 scan_interval_seconds = 300

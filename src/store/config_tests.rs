@@ -674,3 +674,19 @@ fn review_trigger_keys_load_and_reject_typos() {
         "{err}"
     );
 }
+
+#[test]
+fn skills_publish_policy_and_retirement_are_read_and_checked() {
+    let loaded = parse(
+        "schema_version = 3\n[skills]\npublish_policy = \"approve\"\nretire_after_days = 0\n",
+    )
+    .unwrap();
+    assert_eq!(loaded.config.skills.publish_policy, PublishPolicy::Approve);
+    assert_eq!(loaded.config.skills.retire_after_days, 0);
+    assert_eq!(label(&loaded, "skills.publish_policy"), "config.toml:3");
+    let defaults = parse("schema_version = 3\n").unwrap();
+    assert_eq!(defaults.config.skills.publish_policy, PublishPolicy::Auto);
+    assert_eq!(defaults.config.skills.retire_after_days, 60);
+    let message = err("schema_version = 3\n[skills]\npublish_policy = \"always\"\n");
+    assert!(message.contains("skills.publish_policy"), "{message}");
+}

@@ -15,6 +15,7 @@ mod hooks;
 mod memory;
 mod real_clients;
 mod recall;
+mod skills;
 mod status;
 mod support;
 mod usage;
