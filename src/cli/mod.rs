@@ -9,11 +9,13 @@
 //! duration and exit code.
 
 pub mod args;
+pub mod completions;
 pub mod config_cmd;
 pub mod hook;
 pub mod install;
 pub mod output;
 pub mod project_cmd;
+pub mod scheduler_cmd;
 pub mod status;
 pub mod worker_cmd;
 
@@ -233,7 +235,9 @@ fn run(ctx: &Ctx, command: Command) -> anyhow::Result<u8> {
             "migrate-worktrees",
             "bucket migration arrives with the installer",
         ),
-        Command::Completions(_) => not_yet("completions", "completions arrive with the installer"),
+        Command::Completions(args) => completions::run(ctx, &args),
+        Command::Man(args) => completions::run_man(ctx, &args),
+        Command::Plugin(cmd) => install::run_plugin(ctx, cmd),
     }
 }
 
@@ -271,5 +275,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Import(_) => "import",
         Command::MigrateWorktrees(_) => "migrate-worktrees",
         Command::Completions(_) => "completions",
+        Command::Man(_) => "man",
+        Command::Plugin(_) => "plugin",
     }
 }

@@ -59,6 +59,7 @@ pub fn install(
         edits: vec![edit],
         trust_keys: Vec::new(),
         installed_at: now.to_owned(),
+        plugin: None,
     })
 }
 
