@@ -11,6 +11,7 @@ mod cli;
 mod config;
 mod fake_model;
 mod hooks;
+mod plugin;
 mod real_clients;
 mod status;
 mod support;

@@ -18,7 +18,7 @@ use crate::support::{TestHome, stdout_json};
 /// Upper bound of one client run; the fake server answers in milliseconds.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(120);
 
-fn client_bin(name: &str, var: &str) -> Option<PathBuf> {
+pub(crate) fn client_bin(name: &str, var: &str) -> Option<PathBuf> {
     if let Some(p) = std::env::var_os(var) {
         return Some(PathBuf::from(p));
     }
@@ -38,7 +38,7 @@ fn client_bin(name: &str, var: &str) -> Option<PathBuf> {
 }
 
 /// Runs a client with a clean environment (only what it needs) and a hard timeout.
-fn run_client(mut cmd: Command) -> std::process::Output {
+pub(crate) fn run_client(mut cmd: Command) -> std::process::Output {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -61,7 +61,7 @@ fn run_client(mut cmd: Command) -> std::process::Output {
     }
 }
 
-fn base_env(cmd: &mut Command, user_home: &Path) {
+pub(crate) fn base_env(cmd: &mut Command, user_home: &Path) {
     cmd.env_clear();
     for var in ["PATH", "LANG", "TERM", "SHELL"] {
         if let Some(v) = std::env::var_os(var) {
@@ -72,7 +72,7 @@ fn base_env(cmd: &mut Command, user_home: &Path) {
 }
 
 /// Waits until the worker left no stop event pending or processing.
-fn wait_for_worker(db: &Path) {
+pub(crate) fn wait_for_worker(db: &Path) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let busy: i64 = Connection::open(db)
@@ -95,7 +95,7 @@ fn wait_for_worker(db: &Path) {
     }
 }
 
-fn git_init(dir: &Path) {
+pub(crate) fn git_init(dir: &Path) {
     std::fs::create_dir_all(dir).unwrap();
     let ok = Command::new("git")
         .args(["init", "-q", "."])
