@@ -261,6 +261,14 @@ pub fn run_install(ctx: &Ctx, args: &InstallArgs) -> anyhow::Result<u8> {
     if args.target == Some(InstallTarget::Scheduler) {
         return scheduler_cmd::run_install(ctx, args);
     }
+    let reports = install_hosts(ctx, args)?;
+    print_reports(ctx, &reports)?;
+    Ok(0)
+}
+
+/// Installs into the hosts `args` select (hooks or plugin) and returns one report per host;
+/// prints nothing (also used by `csep doctor --fix` to re-install and re-trust).
+pub fn install_hosts(ctx: &Ctx, args: &InstallArgs) -> anyhow::Result<Vec<HostReport>> {
     let hosts = hosts_for(ctx, args)?;
     ctx.paths.ensure_home()?;
     let now = time::now();
@@ -347,8 +355,7 @@ pub fn run_install(ctx: &Ctx, args: &InstallArgs) -> anyhow::Result<u8> {
             },
         ));
     }
-    print_reports(ctx, &reports)?;
-    Ok(0)
+    Ok(reports)
 }
 
 fn dry_run(host: Host, dir: &Path) -> HostReport {

@@ -11,6 +11,7 @@
 pub mod args;
 pub mod completions;
 pub mod config_cmd;
+pub mod doctor;
 pub mod hook;
 pub mod install;
 pub mod output;
@@ -221,7 +222,7 @@ fn run(ctx: &Ctx, command: Command) -> anyhow::Result<u8> {
         Command::Skills(_) | Command::SkillSynthesize(_) => {
             not_yet("skills", "skill synthesis arrives in a later release")
         }
-        Command::Doctor(_) => not_yet("doctor", "checks arrive with the installer"),
+        Command::Doctor(args) => doctor::run(ctx, &args),
         Command::Usage(_) => not_yet("usage", "the spend ledger arrives with the providers"),
         Command::Install(args) => install::run_install(ctx, &args),
         Command::Uninstall(args) => install::run_uninstall(ctx, &args),

@@ -9,6 +9,7 @@
 
 mod cli;
 mod config;
+mod doctor;
 mod fake_model;
 mod hooks;
 mod plugin;
