@@ -15,4 +15,5 @@ mod hooks;
 mod plugin;
 mod real_clients;
 mod status;
+mod status_activity;
 mod support;
