@@ -699,6 +699,10 @@ pub struct MigrateWorktreesArgs {
     /// Apply the plan (default: dry run).
     #[arg(long)]
     pub apply: bool,
+    /// The reference implementation's home holding `projects/<bucket>` (default: the csep home,
+    /// which is the reference's default home too).
+    #[arg(long, value_name = "DIR")]
+    pub from: Option<PathBuf>,
 }
 
 /// `completions`.

@@ -14,6 +14,7 @@ pub mod config_cmd;
 pub mod doctor;
 pub mod hook;
 pub mod install;
+pub mod migrate_worktrees;
 pub mod output;
 pub mod project_cmd;
 pub mod scheduler_cmd;
@@ -232,10 +233,7 @@ fn run(ctx: &Ctx, command: Command) -> anyhow::Result<u8> {
         Command::Demo(_) => not_yet("demo", "the demo arrives once the loop is complete"),
         Command::Mcp => not_yet("mcp", "the MCP server arrives with recall"),
         Command::Import(_) => not_yet("import", "importing the reference arrives with memory"),
-        Command::MigrateWorktrees(_) => not_yet(
-            "migrate-worktrees",
-            "bucket migration arrives with the installer",
-        ),
+        Command::MigrateWorktrees(args) => migrate_worktrees::run(ctx, &args),
         Command::Completions(args) => completions::run(ctx, &args),
         Command::Man(args) => completions::run_man(ctx, &args),
         Command::Plugin(cmd) => install::run_plugin(ctx, cmd),

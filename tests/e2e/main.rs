@@ -12,6 +12,8 @@ mod config;
 mod doctor;
 mod fake_model;
 mod hooks;
+mod migrate_worktrees;
+mod ops;
 mod plugin;
 mod real_clients;
 mod status;
