@@ -63,7 +63,7 @@ pub fn install(
     })
 }
 
-/// Removes exactly what [`install`] added.
+/// Removes exactly what [`install()`] added.
 pub fn uninstall(manifest: &InstallManifest) -> Result<Vec<(PathBuf, &'static str)>, InstallError> {
     let mut done = Vec::new();
     for edit in manifest.edits.iter().rev() {

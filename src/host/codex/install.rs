@@ -216,7 +216,7 @@ fn prune_empty(doc: &mut toml_edit::DocumentMut) {
     }
 }
 
-/// Removes exactly what [`install`] added (see [`install::undo_edit`]).
+/// Removes exactly what [`install()`] added (see [`install::undo_edit`]).
 pub fn uninstall(manifest: &InstallManifest) -> Result<Vec<(PathBuf, &'static str)>, InstallError> {
     let mut done = Vec::new();
     for edit in manifest.edits.iter().rev() {
