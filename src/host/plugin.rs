@@ -209,7 +209,8 @@ fn strings(args: &[&str]) -> Vec<String> {
     args.iter().map(|s| (*s).to_owned()).collect()
 }
 
-/// The host commands that install the plugin and those that undo them, in order.
+/// The host commands that install the plugin, in order, and the command undoing each of them
+/// (`undo[i]` undoes `steps[i]`; uninstall runs them newest first).
 pub fn host_commands(host: Host, marketplace_dir: &Path) -> (Vec<Vec<String>>, Vec<Vec<String>>) {
     let id = bundle::plugin_id();
     let dir = marketplace_dir.display().to_string();
@@ -220,8 +221,8 @@ pub fn host_commands(host: Host, marketplace_dir: &Path) -> (Vec<Vec<String>>, V
                 strings(&["plugin", "add", &id]),
             ],
             vec![
-                strings(&["plugin", "remove", &id]),
                 strings(&["plugin", "marketplace", "remove", MARKETPLACE]),
+                strings(&["plugin", "remove", &id]),
             ],
         ),
         Host::Claude => (
@@ -230,8 +231,8 @@ pub fn host_commands(host: Host, marketplace_dir: &Path) -> (Vec<Vec<String>>, V
                 strings(&["plugin", "install", &id]),
             ],
             vec![
-                strings(&["plugin", "uninstall", &id]),
                 strings(&["plugin", "marketplace", "remove", MARKETPLACE]),
+                strings(&["plugin", "uninstall", &id]),
             ],
         ),
     }
@@ -538,15 +539,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn host_commands_undo_in_reverse_of_what_they_do() {
+    fn each_host_command_has_its_undo_at_the_same_index() {
         let (codex, codex_undo) = host_commands(Host::Codex, Path::new("/h/plugin"));
         assert_eq!(
             codex[0],
             strings(&["plugin", "marketplace", "add", "/h/plugin"])
         );
-        assert_eq!(codex[1], strings(&["plugin", "add", "csep@csep-local"]));
         assert_eq!(
             codex_undo[0],
+            strings(&["plugin", "marketplace", "remove", "csep-local"])
+        );
+        assert_eq!(codex[1], strings(&["plugin", "add", "csep@csep-local"]));
+        assert_eq!(
+            codex_undo[1],
             strings(&["plugin", "remove", "csep@csep-local"])
         );
         let (claude, claude_undo) = host_commands(Host::Claude, Path::new("/h/plugin"));
@@ -556,7 +561,7 @@ mod tests {
         );
         assert_eq!(
             claude_undo[1],
-            strings(&["plugin", "marketplace", "remove", "csep-local"])
+            strings(&["plugin", "uninstall", "csep@csep-local"])
         );
     }
 

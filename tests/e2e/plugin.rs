@@ -164,7 +164,19 @@ fn codex_plugin_install_is_trusted_fires_and_uninstalls_byte_identical() {
     assert_eq!(status["hooks"]["codex"]["installed"], true, "{status}");
     assert_eq!(status["hooks"]["codex"]["trusted"], true, "{status}");
 
-    t.csep(&["uninstall", "codex"]).assert().success();
+    let out = t.csep(&["uninstall", "codex", "--json"]).output().unwrap();
+    assert!(out.status.success());
+    let undone = stdout_json(&out);
+    let files = undone[0]["files"].as_array().unwrap();
+    assert_eq!(
+        files[0],
+        serde_json::json!(["plugin remove csep@csep-local", "ran"]),
+        "{undone}"
+    );
+    assert_eq!(
+        files[1],
+        serde_json::json!(["plugin marketplace remove csep-local", "ran"])
+    );
     assert_eq!(
         std::fs::read_to_string(codex_home.join("config.toml")).unwrap(),
         config_before
