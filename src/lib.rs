@@ -20,6 +20,7 @@ pub mod memory;
 pub mod queue;
 pub mod recall;
 pub mod review;
+pub mod scheduler;
 pub mod skills;
 pub mod store;
 pub mod worker;

@@ -102,7 +102,7 @@ pub fn run(
             source,
         })?;
         match lock.try_lock() {
-            Ok(()) => {}
+            Ok(()) => stamp_lock(&lock, &owner),
             Err(TryLockError::WouldBlock) => {
                 report.already_running = report.processed == 0 && report.failed == 0;
                 return Ok(report);
@@ -135,6 +135,15 @@ pub fn run(
         }
     }
     Ok(report)
+}
+
+/// Writes `<owner> <time>` into the held lock file: its content names the holder and its mtime
+/// tells `csep doctor` since when it has been held (a worker stuck for hours shows up there).
+fn stamp_lock(mut lock: &std::fs::File, owner: &str) {
+    use std::io::{Seek, Write};
+    let _ = lock.set_len(0);
+    let _ = lock.rewind();
+    let _ = writeln!(lock, "{owner} {}", time::now());
 }
 
 fn process(store: &mut Store, event: &StopEvent, stages: &[&dyn Stage]) -> Result<(), String> {

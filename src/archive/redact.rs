@@ -441,11 +441,11 @@ impl Redactor {
                 }
                 for (key, child) in map.iter_mut() {
                     count += self.redact_json(child);
-                    if let Value::String(s) = child {
-                        if self.is_secret_json_value(key, s) {
-                            *s = SecretKind::SecretAssignment.marker().to_owned();
-                            count += 1;
-                        }
+                    if let Value::String(s) = child
+                        && self.is_secret_json_value(key, s)
+                    {
+                        *s = SecretKind::SecretAssignment.marker().to_owned();
+                        count += 1;
                     }
                 }
                 count

@@ -225,6 +225,17 @@ pub enum Command {
         after_help = "Examples:\n  csep completions bash > ~/.local/share/bash-completion/completions/csep"
     )]
     Completions(CompletionsArgs),
+
+    /// Write man pages generated from this command line (`csep.1` and one per subcommand).
+    #[command(hide = true)]
+    Man(ManArgs),
+
+    /// Generate csep's plugin bundle (a marketplace both Codex and Claude Code accept).
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  csep plugin bundle --out /tmp/csep-plugin\n  codex plugin marketplace add /tmp/csep-plugin"
+    )]
+    Plugin(PluginCommand),
 }
 
 /// `csep hook <event>`.
@@ -736,6 +747,13 @@ pub struct InstallArgs {
     /// Claude Code's config directory (default: $CLAUDE_CONFIG_DIR, else ~/.claude).
     #[arg(long, value_name = "DIR")]
     pub claude_config_dir: Option<PathBuf>,
+    /// Scheduler only: where the unit files go (default: ~/Library/LaunchAgents on macOS,
+    /// ~/.config/systemd/user on Linux). Nothing is loaded into launchd/systemd when given.
+    #[arg(long, value_name = "DIR")]
+    pub unit_dir: Option<PathBuf>,
+    /// The host CLI to drive for `--plugin` (default: `codex` / `claude` on PATH).
+    #[arg(long, value_name = "PATH")]
+    pub host_bin: Option<PathBuf>,
 }
 
 /// What `install` manages.
@@ -818,6 +836,10 @@ pub struct MigrateWorktreesArgs {
     /// Apply the plan (default: dry run).
     #[arg(long)]
     pub apply: bool,
+    /// The reference implementation's home holding `projects/<bucket>` (default: the csep home,
+    /// which is the reference's default home too).
+    #[arg(long, value_name = "DIR")]
+    pub from: Option<PathBuf>,
 }
 
 /// `completions`.
@@ -826,6 +848,25 @@ pub struct CompletionsArgs {
     /// Shell.
     #[arg(value_enum)]
     pub shell: ShellArg,
+}
+
+/// `man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write `csep.1` and `csep-<command>.1` into this directory (default: print `csep.1`).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+/// `plugin …`.
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Write the plugin bundle (marketplace, manifests, hooks, recall skill) into a directory.
+    Bundle {
+        /// Directory to write (created; csep's bundle files in it are replaced).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
 }
 
 /// Shells with completions.
@@ -966,6 +1007,11 @@ mod tests {
                 "script",
             ],
             &["x", "hook", "user-prompt-submit", "--host", "claude"],
+            &["x", "install", "scheduler", "--unit-dir", "/u", "--dry-run"],
+            &["x", "install", "codex", "--plugin", "--host-bin", "/c"],
+            &["x", "plugin", "bundle", "--out", "/o"],
+            &["x", "man", "--out", "/m"],
+            &["x", "completions", "zsh"],
         ] {
             Cli::try_parse_from(argv).unwrap_or_else(|e| panic!("{argv:?}: {e}"));
         }

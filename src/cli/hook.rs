@@ -7,7 +7,7 @@
 //! the hook does not use: no provider, no analyzer, one TOML read, one SQLite connection.
 
 use std::io::{self, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -57,7 +57,7 @@ pub fn dispatch(cli: &Cli) -> Option<ExitCode> {
             .take(MAX_PAYLOAD_BYTES)
             .read_to_end(&mut payload);
         run(
-            home,
+            home.as_deref(),
             profile,
             request,
             host.map(Host::from),
@@ -77,7 +77,7 @@ pub fn dispatch(cli: &Cli) -> Option<ExitCode> {
 }
 
 fn run(
-    home: Option<PathBuf>,
+    home: Option<&Path>,
     profile: Option<String>,
     request: HookRequest,
     host: Option<Host>,
@@ -88,7 +88,7 @@ fn run(
     let cwd = std::env::current_dir().ok();
     let user_home = env.get("HOME").map(PathBuf::from);
     let paths = match Paths::resolve(
-        home.as_deref(),
+        home,
         env.get(HOME_ENV),
         user_home.as_deref(),
         cwd.as_deref(),

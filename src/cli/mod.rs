@@ -10,7 +10,9 @@
 
 pub mod args;
 pub mod compile_cmd;
+pub mod completions;
 pub mod config_cmd;
+pub mod doctor;
 pub mod eval;
 pub mod eval_cmd;
 pub mod hook;
@@ -18,9 +20,11 @@ pub mod import;
 pub mod import_cmd;
 pub mod install;
 pub mod memory_cmd;
+pub mod migrate_worktrees;
 pub mod output;
 pub mod project_cmd;
 pub mod recall;
+pub mod scheduler_cmd;
 pub mod skills;
 pub mod status;
 pub mod usage;
@@ -221,7 +225,7 @@ fn run(ctx: &Ctx, command: Command) -> anyhow::Result<u8> {
         Command::Memory(cmd) => memory_cmd::run(ctx, cmd),
         Command::Skills(cmd) => skills::run(ctx, cmd),
         Command::SkillSynthesize(args) => skills::run_skill_synthesize(ctx, &args),
-        Command::Doctor(_) => not_yet("doctor", "checks arrive with the installer"),
+        Command::Doctor(args) => doctor::run(ctx, &args),
         Command::Usage(args) => usage::run(ctx, &args),
         Command::Install(args) => install::run_install(ctx, &args),
         Command::Uninstall(args) => install::run_uninstall(ctx, &args),
@@ -240,11 +244,10 @@ fn run(ctx: &Ctx, command: Command) -> anyhow::Result<u8> {
         Command::Import(ImportCommand::Reference { from, dry_run }) => {
             import_cmd::run(ctx, from.as_ref(), &dry_run)
         }
-        Command::MigrateWorktrees(_) => not_yet(
-            "migrate-worktrees",
-            "bucket migration arrives with the installer",
-        ),
-        Command::Completions(_) => not_yet("completions", "completions arrive with the installer"),
+        Command::MigrateWorktrees(args) => migrate_worktrees::run(ctx, &args),
+        Command::Completions(args) => completions::run(ctx, &args),
+        Command::Man(args) => completions::run_man(ctx, &args),
+        Command::Plugin(cmd) => install::run_plugin(ctx, cmd),
     }
 }
 
@@ -282,5 +285,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Import(_) => "import",
         Command::MigrateWorktrees(_) => "migrate-worktrees",
         Command::Completions(_) => "completions",
+        Command::Man(_) => "man",
+        Command::Plugin(_) => "plugin",
     }
 }

@@ -1,10 +1,13 @@
 //! `csep status`: a read-only snapshot of csep's state — version, home, database and schema,
-//! config, provider keys (names only), hooks per host, projects with counts, queues and the
-//! latest receipts. It never creates or migrates anything, so it is safe on a broken home.
+//! config, provider keys (names only), hooks per host, the worker (running or last run), spend
+//! today against the `[budget]` caps, projects with counts and memory size against the
+//! `[memory]` budgets, skills by state, queues and the latest receipts. It never creates or
+//! migrates anything, so it is safe on a broken home.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use rusqlite::OptionalExtension as _;
 use serde::Serialize;
 
 use crate::cli::Ctx;
@@ -51,6 +54,42 @@ pub struct StatusReport {
     pub recent_receipts: Vec<ReceiptStatus>,
     /// The log file.
     pub log_file: String,
+    /// The background worker: running now, or its last run.
+    pub worker: WorkerStatus,
+    /// LLM tokens spent today (UTC) by purpose, against the daily caps.
+    pub spend_today: SpendStatus,
+    /// Characters of active user-scope memory (summary + content).
+    pub user_memory_chars: u64,
+    /// `[memory] user_budget_chars`.
+    pub user_memory_budget_chars: u64,
+    /// Skills by state (`candidate`, `staged`, `published`, `rejected`, `retired`).
+    pub skills: BTreeMap<String, u64>,
+}
+
+/// The worker's state.
+#[derive(Debug, Serialize, Default)]
+pub struct WorkerStatus {
+    /// A worker holds `<home>/worker.lock` now.
+    pub running: bool,
+    /// Who holds it and since when (`worker-<pid> <time>`), when running.
+    pub holder: Option<String>,
+    /// The latest `worker` receipt.
+    pub last_run: Option<ReceiptStatus>,
+}
+
+/// Today's spend.
+#[derive(Debug, Serialize, Default)]
+pub struct SpendStatus {
+    /// The UTC day.
+    pub day: String,
+    /// Tokens (input + output) by purpose (`review`, `compile`, `skills`, `other`).
+    pub by_purpose: BTreeMap<String, u64>,
+    /// All purposes together.
+    pub total_tokens: u64,
+    /// Caps from `[budget]` (0 = unlimited): `daily`, `review`, `compile`, `skills`.
+    pub caps: BTreeMap<String, u64>,
+    /// Caps reached today (spending for them stops).
+    pub capped: Vec<String>,
 }
 
 /// Database part of the snapshot.
@@ -131,6 +170,10 @@ pub struct ProjectStatus {
     pub memory_entries: u64,
     /// Suggestions waiting to be compiled.
     pub pending_suggestions: u64,
+    /// Characters of active project memory (summary + content).
+    pub memory_chars: u64,
+    /// `[memory] project_budget_chars`.
+    pub memory_budget_chars: u64,
     /// Last activity.
     pub last_seen_at: String,
 }
@@ -188,6 +231,12 @@ pub fn collect(ctx: &Ctx, receipts: usize) -> StatusReport {
     let mut queue = QueueStatus::default();
     let mut recent_receipts = Vec::new();
     let mut user_memory_entries = 0;
+    let loaded = ctx.load_config();
+    let cfg = loaded
+        .as_ref()
+        .map(|l| l.config.clone())
+        .unwrap_or_default();
+    let mut extra = Extra::default();
     match Store::open_with(
         &db_path,
         OpenOptions {
@@ -206,9 +255,15 @@ pub fn collect(ctx: &Ctx, receipts: usize) -> StatusReport {
                 ));
             } else {
                 database.state = "ok";
-                match read_tables(&store, receipts) {
-                    Ok(tables) => {
+                match read_tables(&store, receipts).and_then(|t| read_extra(&store).map(|e| (t, e)))
+                {
+                    Ok((tables, more)) => {
                         (projects, queue, recent_receipts, user_memory_entries) = tables;
+                        extra = more;
+                        for p in &mut projects {
+                            p.memory_chars = extra.project_chars.get(&p.id).copied().unwrap_or(0);
+                            p.memory_budget_chars = u64::from(cfg.memory.project_budget_chars);
+                        }
                     }
                     Err(e) => {
                         database.state = "error";
@@ -226,7 +281,7 @@ pub fn collect(ctx: &Ctx, receipts: usize) -> StatusReport {
         }
     }
 
-    let config = match ctx.load_config() {
+    let config = match loaded {
         Ok(loaded) => ConfigStatus {
             path: loaded.path.display().to_string(),
             exists: loaded.exists,
@@ -265,6 +320,13 @@ pub fn collect(ctx: &Ctx, receipts: usize) -> StatusReport {
         .partition(|k| ctx.env.get(k).is_some() || file_keys.iter().any(|f| f == k));
 
     let last_fired = last_hook_runs(&db_path);
+    let lock = crate::hooks::stop::worker_lock_path(&paths.home);
+    let worker_running = lock.exists() && crate::hooks::stop::is_worker_running(&paths.home);
+    let worker_holder = worker_running
+        .then(|| std::fs::read_to_string(&lock).ok())
+        .flatten()
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty());
     let hooks = Host::ALL
         .into_iter()
         .map(|host| {
@@ -307,6 +369,133 @@ pub fn collect(ctx: &Ctx, receipts: usize) -> StatusReport {
         queue,
         recent_receipts,
         log_file: paths.log_file().display().to_string(),
+        worker: WorkerStatus {
+            running: worker_running,
+            holder: worker_holder,
+            last_run: extra.last_worker,
+        },
+        spend_today: spend(extra.spend, &cfg.budget, extra.day),
+        user_memory_chars: extra.user_chars,
+        user_memory_budget_chars: u64::from(cfg.memory.user_budget_chars),
+        skills: extra.skills,
+    }
+}
+
+/// What the additions read from the database.
+#[derive(Debug, Default)]
+struct Extra {
+    day: String,
+    spend: BTreeMap<String, u64>,
+    project_chars: BTreeMap<String, u64>,
+    user_chars: u64,
+    skills: BTreeMap<String, u64>,
+    last_worker: Option<ReceiptStatus>,
+}
+
+fn to_u64(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+fn read_extra(store: &Store) -> Result<Extra, StoreError> {
+    let err = |source| StoreError::Sqlite {
+        path: store.path().to_path_buf(),
+        source,
+    };
+    let conn = store.conn();
+    let grouped = |sql: &str, param: Option<&str>| -> Result<BTreeMap<String, u64>, StoreError> {
+        let mut stmt = conn.prepare(sql).map_err(err)?;
+        let map = |r: &rusqlite::Row<'_>| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?));
+        let rows = match param {
+            Some(p) => stmt.query_map([p], map),
+            None => stmt.query_map([], map),
+        }
+        .map_err(err)?;
+        rows.map(|r| r.map(|(k, n)| (k, to_u64(n))))
+            .collect::<Result<_, _>>()
+            .map_err(err)
+    };
+    let day = crate::store::time::day_of(&crate::store::time::now()).unwrap_or_default();
+    let spend = grouped(
+        "SELECT purpose, coalesce(sum(input_tokens + output_tokens), 0) FROM budget_ledger \
+         WHERE day = ?1 GROUP BY purpose",
+        Some(&day),
+    )?;
+    let project_chars = grouped(
+        "SELECT project_id, coalesce(sum(length(summary) + length(content)), 0) \
+         FROM memory_entries WHERE scope = 'project' AND status = 'active' GROUP BY project_id",
+        None,
+    )?;
+    let user_chars = conn
+        .query_row(
+            "SELECT coalesce(sum(length(summary) + length(content)), 0) FROM memory_entries \
+             WHERE scope = 'user' AND status = 'active'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .map_err(err)?;
+    let skills = grouped("SELECT state, count(*) FROM skills GROUP BY state", None)?;
+    let last_worker = conn
+        .query_row(
+            "SELECT kind, status, reason, project_id, finished_at, duration_ms FROM receipts \
+             WHERE kind = 'worker' ORDER BY finished_at DESC, id DESC LIMIT 1",
+            [],
+            |r| {
+                Ok(ReceiptStatus {
+                    kind: r.get(0)?,
+                    status: r.get(1)?,
+                    reason: r.get(2)?,
+                    project_id: r.get(3)?,
+                    finished_at: r.get(4)?,
+                    duration_ms: r.get(5)?,
+                })
+            },
+        )
+        .optional()
+        .map_err(err)?;
+    Ok(Extra {
+        day,
+        spend,
+        project_chars,
+        user_chars: to_u64(user_chars),
+        skills,
+        last_worker,
+    })
+}
+
+/// Today's spend against the caps; a purpose is capped when its own cap or the total cap is
+/// reached.
+fn spend(
+    by_purpose: BTreeMap<String, u64>,
+    budget: &crate::store::config::BudgetConfig,
+    day: String,
+) -> SpendStatus {
+    let total: u64 = by_purpose.values().sum();
+    let caps: BTreeMap<String, u64> = [
+        ("daily", budget.daily_tokens),
+        ("review", budget.review_daily_tokens),
+        ("compile", budget.compile_daily_tokens),
+        ("skills", budget.skills_daily_tokens),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let mut capped = Vec::new();
+    for (name, cap) in &caps {
+        let used = if name == "daily" {
+            total
+        } else {
+            by_purpose.get(name).copied().unwrap_or(0)
+        };
+        if *cap > 0 && used >= *cap {
+            capped.push(name.clone());
+        }
+    }
+    SpendStatus {
+        day,
+        by_purpose,
+        total_tokens: total,
+        caps,
+        capped,
     }
 }
 
@@ -372,6 +561,8 @@ fn read_tables(store: &Store, receipts: usize) -> Result<Tables, StoreError> {
                 "SELECT count(*) FROM suggestions WHERE project_id = ?1 AND state = 'pending'",
                 &p.id,
             )?,
+            memory_chars: 0,
+            memory_budget_chars: 0,
             id: p.id,
             name: p.name,
             path: p.display_path,
@@ -494,14 +685,75 @@ pub fn render(report: &StatusReport) -> String {
             .unwrap_or_default();
         let _ = writeln!(s, "hooks     {host}: {state}{fired}{note}");
     }
-    let _ = writeln!(s, "memory    {} user entries", report.user_memory_entries);
+    let w = &report.worker;
+    let worker = match (w.running, &w.last_run) {
+        (true, _) => format!(
+            "running ({})",
+            w.holder.as_deref().unwrap_or("holder unknown")
+        ),
+        (false, Some(r)) => format!(
+            "idle; last run {} {}{}",
+            r.finished_at,
+            r.status,
+            r.reason
+                .as_deref()
+                .map(|x| format!(" — {x}"))
+                .unwrap_or_default()
+        ),
+        (false, None) => "idle; never ran".to_owned(),
+    };
+    let _ = writeln!(s, "worker    {worker}");
+    let sp = &report.spend_today;
+    let cap = |name: &str| match sp.caps.get(name).copied().unwrap_or(0) {
+        0 => "unlimited".to_owned(),
+        n => n.to_string(),
+    };
+    let parts: Vec<String> = ["review", "compile", "skills"]
+        .iter()
+        .map(|p| {
+            format!(
+                "{p} {}/{}",
+                sp.by_purpose.get(*p).copied().unwrap_or(0),
+                cap(p)
+            )
+        })
+        .collect();
+    let capped = if sp.capped.is_empty() {
+        String::new()
+    } else {
+        format!("  CAPPED: {}", sp.capped.join(", "))
+    };
+    let _ = writeln!(
+        s,
+        "spend     {} tokens today ({}) of {}; {}{capped}",
+        sp.total_tokens,
+        sp.day,
+        cap("daily"),
+        parts.join(", ")
+    );
+    let _ = writeln!(
+        s,
+        "memory    {} user entries, {}/{} chars",
+        report.user_memory_entries, report.user_memory_chars, report.user_memory_budget_chars
+    );
+    let skills = if report.skills.is_empty() {
+        "none".to_owned()
+    } else {
+        report
+            .skills
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let _ = writeln!(s, "skills    {skills}");
     let _ = writeln!(s);
     if report.projects.is_empty() {
         let _ = writeln!(s, "projects  none yet");
     } else {
         let mut rows = vec![
             [
-                "project", "sessions", "messages", "memory", "pending", "path",
+                "project", "sessions", "messages", "memory", "chars", "pending", "path",
             ]
             .map(String::from)
             .to_vec(),
@@ -512,6 +764,7 @@ pub fn render(report: &StatusReport) -> String {
                 p.sessions.to_string(),
                 p.messages.to_string(),
                 p.memory_entries.to_string(),
+                format!("{}/{}", p.memory_chars, p.memory_budget_chars),
                 p.pending_suggestions.to_string(),
                 p.path.clone(),
             ]);

@@ -108,16 +108,13 @@ pub fn run(
 ) -> HookAnswer {
     let fallback_host = host_hint.unwrap_or(Host::Codex);
     let empty = |host: Host| transcript::empty_output(host, &request.kind());
-    let text = match std::str::from_utf8(stdin) {
-        Ok(text) => text,
-        Err(_) => {
-            return HookAnswer {
-                stdout: empty(fallback_host),
-                outcome: "bad_payload",
-                detail: Some("hook payload is not UTF-8".into()),
-                event: None,
-            };
-        }
+    let Ok(text) = std::str::from_utf8(stdin) else {
+        return HookAnswer {
+            stdout: empty(fallback_host),
+            outcome: "bad_payload",
+            detail: Some("hook payload is not UTF-8".into()),
+            event: None,
+        };
     };
     let event = match transcript::parse_hook_event(text, host_hint) {
         Ok(Some(event)) => event,

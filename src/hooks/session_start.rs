@@ -56,7 +56,7 @@ pub struct SessionStartOutcome {
 /// Runs the hook for `event`.
 pub fn run(ctx: &HookCtx, event: &HookEvent) -> Result<HookAnswer, StoreError> {
     let Some(store) = ctx.open_existing_store()? else {
-        return Ok(answer(event.host, SessionStartOutcome::default()));
+        return Ok(answer(event.host, &SessionStartOutcome::default()));
     };
     let identity = event
         .cwd
@@ -87,10 +87,10 @@ pub fn run(ctx: &HookCtx, event: &HookEvent) -> Result<HookAnswer, StoreError> {
     if let Some(session_id) = &event.session_id {
         record_injections(&store, event.host, session_id, &outcome.injected_ids, &now);
     }
-    Ok(answer(event.host, outcome))
+    Ok(answer(event.host, &outcome))
 }
 
-fn answer(host: Host, outcome: SessionStartOutcome) -> HookAnswer {
+fn answer(host: Host, outcome: &SessionStartOutcome) -> HookAnswer {
     if outcome.context.is_empty() {
         return HookAnswer {
             stdout: empty_output(host, &crate::host::transcript::HookKind::SessionStart),

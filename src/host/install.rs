@@ -82,6 +82,11 @@ pub struct InstallManifest {
     pub trust_keys: Vec<String>,
     /// When (stored timestamp).
     pub installed_at: String,
+    /// Set when csep was installed as a plugin through the host's own plugin commands
+    /// ([`crate::host::plugin`]); `edits` then hold snapshots of the host files those commands
+    /// changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plugin: Option<crate::host::plugin::PluginRecord>,
 }
 
 /// Path of a host's install manifest.

@@ -3,9 +3,11 @@
 //! Each adapter owns its client's hook payload types, hook output writers, transcript parser and
 //! the locations of its skills and plugins. Nothing here knows about memory rules.
 
+pub mod bundle;
 pub mod claude;
 pub mod codex;
 pub mod install;
+pub mod plugin;
 pub mod transcript;
 
 use std::fmt;

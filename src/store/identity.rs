@@ -281,10 +281,10 @@ impl GitDir {
     /// The project key: the main worktree root when the common directory is a `.git` directory,
     /// else the common directory itself (bare repository, submodule, separate git directory).
     fn key(&self) -> PathBuf {
-        if self.common_dir.file_name() == Some(".git".as_ref()) {
-            if let Some(parent) = self.common_dir.parent() {
-                return parent.to_path_buf();
-            }
+        if self.common_dir.file_name() == Some(".git".as_ref())
+            && let Some(parent) = self.common_dir.parent()
+        {
+            return parent.to_path_buf();
         }
         self.common_dir.clone()
     }

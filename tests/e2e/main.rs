@@ -10,12 +10,17 @@
 mod cli;
 mod compile;
 mod config;
+mod doctor;
 mod fake_model;
 mod hooks;
 mod memory;
+mod migrate_worktrees;
+mod ops;
+mod plugin;
 mod real_clients;
 mod recall;
 mod skills;
 mod status;
+mod status_activity;
 mod support;
 mod usage;

@@ -72,7 +72,7 @@ pub(crate) fn base_env(cmd: &mut Command, user_home: &Path) {
 }
 
 /// Waits until the worker left no stop event pending or processing.
-fn wait_for_worker(db: &Path) {
+pub(crate) fn wait_for_worker(db: &Path) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let busy: i64 = Connection::open(db)
@@ -95,7 +95,7 @@ fn wait_for_worker(db: &Path) {
     }
 }
 
-fn git_init(dir: &Path) {
+pub(crate) fn git_init(dir: &Path) {
     std::fs::create_dir_all(dir).unwrap();
     let ok = Command::new("git")
         .args(["init", "-q", "."])

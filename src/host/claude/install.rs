@@ -59,10 +59,11 @@ pub fn install(
         edits: vec![edit],
         trust_keys: Vec::new(),
         installed_at: now.to_owned(),
+        plugin: None,
     })
 }
 
-/// Removes exactly what [`install`] added.
+/// Removes exactly what [`install()`] added.
 pub fn uninstall(manifest: &InstallManifest) -> Result<Vec<(PathBuf, &'static str)>, InstallError> {
     let mut done = Vec::new();
     for edit in manifest.edits.iter().rev() {

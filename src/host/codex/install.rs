@@ -149,6 +149,7 @@ pub fn install(
         edits: vec![hooks_edit, config_edit],
         trust_keys,
         installed_at: now.to_owned(),
+        plugin: None,
     })
 }
 
@@ -203,10 +204,8 @@ fn prune_empty(doc: &mut toml_edit::DocumentMut) {
         .and_then(|h| h.get("state"))
         .and_then(|s| s.as_table_like())
         .is_some_and(|s| s.is_empty());
-    if empty_state {
-        if let Some(h) = doc.get_mut("hooks").and_then(|h| h.as_table_like_mut()) {
-            h.remove("state");
-        }
+    if empty_state && let Some(h) = doc.get_mut("hooks").and_then(|h| h.as_table_like_mut()) {
+        h.remove("state");
     }
     let empty_hooks = doc
         .get("hooks")
@@ -217,7 +216,7 @@ fn prune_empty(doc: &mut toml_edit::DocumentMut) {
     }
 }
 
-/// Removes exactly what [`install`] added (see [`install::undo_edit`]).
+/// Removes exactly what [`install()`] added (see [`install::undo_edit`]).
 pub fn uninstall(manifest: &InstallManifest) -> Result<Vec<(PathBuf, &'static str)>, InstallError> {
     let mut done = Vec::new();
     for edit in manifest.edits.iter().rev() {
