@@ -1,58 +1,32 @@
 //! `csep worker`: the detached background worker the Stop hook starts (hidden from help; run it
 //! by hand to drain pending events in the foreground).
 
-use std::path::Path;
-
-use serde_json::json;
-
-use crate::archive::ingest::ingest_transcript;
 use crate::cli::args::WorkerArgs;
 use crate::cli::{Ctx, output};
-use crate::host::Host;
 use crate::store::db::Store;
-use crate::worker::{self, Stage, StopEvent};
-
-/// Ingests the transcript delta of the stopped session into the archive.
-#[derive(Debug)]
-pub struct IngestStage;
-
-impl Stage for IngestStage {
-    fn name(&self) -> &'static str {
-        "ingest"
-    }
-
-    fn run(&self, store: &mut Store, event: &StopEvent) -> Result<serde_json::Value, String> {
-        let Some(path) = event.transcript_path.as_deref() else {
-            return Ok(json!({"skipped": "the Stop payload named no transcript"}));
-        };
-        let host: Host = event
-            .host
-            .parse()
-            .map_err(|e: crate::host::UnknownHost| e.to_string())?;
-        let report = ingest_transcript(
-            store,
-            host,
-            Path::new(path),
-            event.project_id.as_deref(),
-            event.session_id.as_deref(),
-        )
-        .map_err(|e| e.to_string())?;
-        Ok(json!({
-            "session_ref": report.session_ref,
-            "from_offset": report.from_offset,
-            "next_offset": report.next_offset,
-            "messages_inserted": report.messages_inserted,
-            "injected_inserted": report.injected_inserted,
-            "malformed_lines": report.malformed_lines,
-        }))
-    }
-}
+use crate::worker::stages::{CompileStage, IngestStage, ReviewStage, SkillUsageStage};
+use crate::worker::{self, Stage};
 
 /// Runs `csep worker`.
 pub fn run(ctx: &Ctx, args: &WorkerArgs) -> anyhow::Result<u8> {
     ctx.paths.ensure_home()?;
     let mut store = Store::open(&ctx.paths.db())?;
-    let stages: [&dyn Stage; 1] = [&IngestStage];
+    let config = ctx
+        .load_config()
+        .map(|loaded| loaded.config)
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "config.toml is invalid; the worker uses the defaults");
+            crate::store::config::Config::default()
+        });
+    let review = ReviewStage {
+        config: &config,
+        env: &ctx.env,
+    };
+    let compile = CompileStage {
+        paths: &ctx.paths,
+        config: &config,
+    };
+    let stages: [&dyn Stage; 4] = [&IngestStage, &review, &compile, &SkillUsageStage];
     let report = worker::run(&ctx.paths, &mut store, &stages, args.max_events)?;
     tracing::info!(
         processed = report.processed,

@@ -230,7 +230,11 @@ fn entry_line(entry: &InjectedEntry) -> String {
         one_line(&entry.summary)
     );
     let detail = one_line(&entry.content);
-    if !detail.is_empty() && detail != one_line(&entry.summary) {
+    let summary = one_line(&entry.summary);
+    // Content that only restates the summary ("Remember: <summary>.") adds nothing.
+    let restates = detail.to_lowercase().contains(&summary.to_lowercase())
+        && detail.chars().count() <= summary.chars().count() + 16;
+    if !detail.is_empty() && !restates {
         let clipped: String = detail.chars().take(MAX_ENTRY_DETAIL_CHARS).collect();
         let ellipsis = if detail.chars().count() > MAX_ENTRY_DETAIL_CHARS {
             "…"

@@ -265,6 +265,7 @@ fn is_project_specific(text: &str) -> bool {
         "test",
         "tests",
         "commit",
+        "our",
     ];
     let zh_words = [
         "这个项目",
@@ -286,7 +287,8 @@ fn is_project_specific(text: &str) -> bool {
     text.contains('`')
         || project_words.iter().any(|w| has_word(&lower, w))
         || zh_words.iter().any(|w| lower.contains(w))
-        || text.split_whitespace().any(|w| {
+        // Split on non-ASCII too: "CHANGELOG.md，它是…" names a file.
+        || text.split(|c: char| c.is_whitespace() || !c.is_ascii()).any(|w| {
             let w =
                 w.trim_matches(|c: char| !c.is_alphanumeric() && c != '/' && c != '.' && c != '_');
             (w.contains('/') && w.len() > 2 && !w.starts_with("http"))
@@ -592,6 +594,9 @@ fn states_rule(text: &str) -> bool {
         "rather than",
         "not ",
         "only use",
+        "don't ",
+        "do not ",
+        "avoid ",
     ]
     .iter()
     .any(|w| lower.contains(w))
@@ -632,12 +637,34 @@ fn is_preference(lower: &str) -> bool {
         "do not ever ",
     ];
     let starts = en_start.iter().any(|p| lower.starts_with(p));
-    let en_ok = starts
-        && (!lower.starts_with("use ")
-            || lower.contains(" instead of ")
-            || lower.contains(", not ")
-            || lower.contains(" rather than "))
-        && (!lower.starts_with("prefer ") || lower.contains(" over ") || lower.contains(" to "));
+    // "In this repo always run the tests with X": a scoped always/never rule.
+    let scoped_rule = [
+        "in this repo",
+        "in this project",
+        "in this codebase",
+        "here we ",
+        "for this repo",
+    ]
+    .iter()
+    .any(|p| lower.starts_with(p))
+        && ["always", "never", "must"]
+            .iter()
+            .any(|w| has_word(lower, w));
+    // "Use X instead." closing a correction.
+    let use_instead = lower.starts_with("use ")
+        && lower
+            .trim_end_matches(['.', '!', ' '])
+            .ends_with(" instead");
+    let en_ok = scoped_rule
+        || use_instead
+        || starts
+            && (!lower.starts_with("use ")
+                || lower.contains(" instead of ")
+                || lower.contains(", not ")
+                || lower.contains(" rather than "))
+            && (!lower.starts_with("prefer ")
+                || lower.contains(" over ")
+                || lower.contains(" to "));
     let dont_general = (lower.starts_with("don't ") || lower.starts_with("do not "))
         && [
             "ever",
@@ -662,6 +689,15 @@ fn is_preference(lower: &str) -> bool {
         "统一",
     ];
     let zh_prohibition = ["不要", "别", "禁止", "不许", "不准"];
+    // "不要修改 CHANGELOG.md，…": a prohibition naming a file or identifier is a project rule.
+    let names_artifact = lower
+        .split(|c: char| !(c.is_ascii_alphanumeric() || "._/-".contains(c)))
+        .any(|w| {
+            w.len() > 2
+                && (w.contains('.') || w.contains('/'))
+                && w.chars().any(|c| c.is_ascii_alphabetic())
+        });
+    let zh_file_rule = zh_prohibition.iter().any(|p| lower.starts_with(p)) && names_artifact;
     let zh_rule = zh_generalizers.iter().any(|g| lower.contains(g))
         && (zh_prohibition.iter().any(|p| lower.contains(p))
             || ["用", "要", "先", "都"].iter().any(|v| lower.contains(v)));
@@ -677,7 +713,7 @@ fn is_preference(lower: &str) -> bool {
     .any(|w| lower.contains(w))
         || (lower.contains("而不是") && lower.contains('用'))
         || (lower.contains("代替") && lower.starts_with('用'));
-    en_ok || dont_general || zh_rule || zh_pref
+    en_ok || dont_general || zh_rule || zh_pref || zh_file_rule
 }
 
 /// What a shell command is for, when it is a whole-project build/test/lint/format/check run of a

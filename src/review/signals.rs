@@ -60,7 +60,9 @@ const REMEMBER_EN: [&str; 9] = [
     "note for the future",
     "in the future",
 ];
-const REMEMBER_ZH: [&str; 8] = [
+const REMEMBER_ZH: [&str; 10] = [
+    "以后请",
+    "以后不要",
     "记住",
     "记一下",
     "记下来",
@@ -98,12 +100,20 @@ const PREFERENCE_ZH: [&str; 7] = [
     "不要再",
 ];
 
+/// Chinese prohibitions that state a rule when they open a sentence ("不要修改 CHANGELOG.md").
+const PROHIBITION_ZH: [&str; 4] = ["不要", "别再", "禁止", "不许"];
+
 /// The strongest signal in a user message, if any (remember > correction > preference).
 ///
 /// Corrections count only at the start of the message or of a line, where they answer the agent.
 pub fn detect(text: &str) -> Option<Signal> {
     let lower = text.to_lowercase();
-    let line_starts: Vec<&str> = lower.lines().map(str::trim_start).collect();
+    // Sentence starts as well as line starts: "The test is flaky. Remember: …" remembers.
+    let line_starts: Vec<&str> = lower
+        .split(['\n', '.', '!', '?', '。', '！', '？', '；', ';'])
+        .map(str::trim_start)
+        .filter(|s| !s.is_empty())
+        .collect();
     if REMEMBER_EN.iter().any(|w| {
         line_starts
             .iter()
@@ -120,6 +130,9 @@ pub fn detect(text: &str) -> Option<Signal> {
     }
     if PREFERENCE_EN.iter().any(|w| has_word(&lower, w))
         || PREFERENCE_ZH.iter().any(|w| lower.contains(w))
+        || line_starts
+            .iter()
+            .any(|l| PROHIBITION_ZH.iter().any(|w| l.starts_with(w)))
     {
         return Some(Signal::Preference);
     }
@@ -143,6 +156,13 @@ mod tests {
     #[case::remembered_is_not_remember("I remembered the password later", None)]
     #[case::piano_is_not_no("I play the piano, mostly", None)]
     #[case::plain("Please fix the failing test in parser.rs", None)]
+    #[case::remember_mid_message(
+        "The test is flaky. Remember: it needs the db.",
+        Some(Signal::Remember)
+    )]
+    #[case::zh_from_now_on_please("以后请用中文回答。", Some(Signal::Remember))]
+    #[case::zh_prohibition("不要修改 CHANGELOG.md，它是自动生成的。", Some(Signal::Preference))]
+    #[case::correction_second_sentence("Looks fine. No, wait: use tabs.", Some(Signal::Correction))]
     fn signals_are_detected_in_english_and_chinese(
         #[case] text: &str,
         #[case] want: Option<Signal>,

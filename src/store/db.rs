@@ -47,10 +47,15 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0004_hook_injections.sql",
         sql: include_str!("migrations/0004_hook_injections.sql"),
     },
+    Migration {
+        version: 5,
+        name: "0005_review_state.sql",
+        sql: include_str!("migrations/0005_review_state.sql"),
+    },
 ];
 
 /// The schema version this binary creates and understands.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// Default time a connection waits on a locked database before giving up (5 s). Hooks pass a
 /// much shorter one.

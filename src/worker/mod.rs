@@ -282,3 +282,5 @@ fn lease_expiry(now: &str) -> String {
 #[cfg(test)]
 #[path = "worker_tests.rs"]
 mod tests;
+
+pub mod stages;
