@@ -13,6 +13,7 @@
 pub mod archive;
 pub mod cli;
 pub mod compile;
+pub mod demo;
 pub mod hooks;
 pub mod host;
 pub mod llm;

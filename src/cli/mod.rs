@@ -12,6 +12,7 @@ pub mod args;
 pub mod compile_cmd;
 pub mod completions;
 pub mod config_cmd;
+pub mod demo_cmd;
 pub mod doctor;
 pub mod eval;
 pub mod eval_cmd;
@@ -233,7 +234,7 @@ fn run(ctx: &Ctx, command: Command) -> anyhow::Result<u8> {
         Command::Eval(EvalCommand::Compiler(args)) | Command::EvalCompiler(args) => {
             eval_cmd::compiler(ctx, &args)
         }
-        Command::Demo(_) => not_yet("demo", "the demo arrives once the loop is complete"),
+        Command::Demo(args) => demo_cmd::run(ctx, &args),
         Command::Mcp => not_yet("mcp", "the MCP server arrives with recall"),
         Command::Import(ImportCommand::CodexSessions(args)) => {
             import::run(ctx, crate::host::Host::Codex, &args)

@@ -245,10 +245,28 @@ fn command_list(keys: &[String]) -> String {
 /// The user's intent, one line, without trailing punctuation.
 fn intent_phrase(intents: &[&str]) -> Option<String> {
     // The shortest non-trivial intent is usually the clearest statement of the task.
+    // Sentences that state a preference or ask to remember something are not the task.
     intents
         .iter()
-        .map(|t| t.lines().next().unwrap_or("").trim())
-        .filter(|t| t.chars().count() >= 8)
+        .filter_map(|t| {
+            // A period ends a sentence only before a space ("0.4.3" and "a.rs" stay whole).
+            let t = t.replace(". ", ".\n");
+            let sentences: Vec<String> = t
+                .split_inclusive(['\n', '!', '?', '。', '！', '？'])
+                .map(|s| s.trim().trim_end_matches(['。', '！', '？']).to_owned())
+                .collect();
+            // A message that opens by correcting the agent is feedback, not a task.
+            let opens_with_correction = sentences.first().is_some_and(|s| {
+                crate::review::signals::detect(s)
+                    == Some(crate::review::signals::Signal::Correction)
+            });
+            if opens_with_correction {
+                return None;
+            }
+            sentences
+                .into_iter()
+                .find(|s| s.chars().count() >= 8 && crate::review::signals::detect(s).is_none())
+        })
         .min_by_key(|t| t.chars().count())
         .map(|t| {
             let t: String = t.chars().take(160).collect();

@@ -10,6 +10,7 @@
 mod cli;
 mod compile;
 mod config;
+mod demo;
 mod doctor;
 mod fake_model;
 mod hooks;
