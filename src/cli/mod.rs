@@ -25,6 +25,7 @@ pub mod migrate_worktrees;
 pub mod output;
 pub mod project_cmd;
 pub mod recall;
+pub mod review_cmd;
 pub mod scheduler_cmd;
 pub mod skills;
 pub mod status;
@@ -216,7 +217,7 @@ fn run(ctx: &Ctx, command: Command) -> anyhow::Result<u8> {
             }
             .into())
         }
-        Command::Review(_) => not_yet("review", "reviewing sessions arrives with the reviewer"),
+        Command::Review(args) => review_cmd::run(ctx, &args),
         Command::Compile(args) => compile_cmd::run(ctx, &args),
         Command::CompilePreflight(args) => compile_cmd::preflight(ctx, &args),
         Command::Scan(args) => compile_cmd::scan(ctx, &args),

@@ -533,9 +533,7 @@ fn codex_bin() -> Option<std::path::PathBuf> {
 #[test]
 fn codex_exec_provider_talks_to_the_real_codex_cli_pointed_at_the_fake_server() {
     let Some(bin) = codex_bin() else {
-        eprintln!(
-            "SKIPPED: no Codex CLI found; set CSEP_TEST_CODEX_BIN or run scripts/setup.sh"
-        );
+        eprintln!("SKIPPED: no Codex CLI found; set CSEP_TEST_CODEX_BIN or run scripts/setup.sh");
         return;
     };
     let answer = r#"{"operations":[{"op":"add","scope":"user","kind":"preference","summary":"Answer in English"}]}"#;

@@ -105,143 +105,172 @@ fn session_state(store: &Store, event: &StopEvent) -> Result<Option<SessionState
         .map_err(|e| e.to_string())
 }
 
+/// How [`review_session`] runs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReviewMode {
+    /// Review even when the trigger policy says wait (`csep review`).
+    pub force: bool,
+    /// Use the offline reviewer whatever the profile says.
+    pub offline: bool,
+    /// Report the operations without queueing them or moving the session's review cursor.
+    pub dry_run: bool,
+}
+
+/// Reviews one archived session's messages since its last review and (unless dry run) queues
+/// the operations. Returns the JSON detail recorded in receipts and shown by `csep review`.
+pub fn review_session(
+    store: &mut Store,
+    config: &Config,
+    env: &Env,
+    event: &StopEvent,
+    mode: ReviewMode,
+) -> Result<serde_json::Value, String> {
+    let Some(state) = session_state(store, event)? else {
+        return Ok(json!({"skipped": "the session is not archived"}));
+    };
+    let messages =
+        from_archive(store, state.session_ref, state.cursor).map_err(|e| e.to_string())?;
+    let Some(last_id) = messages.iter().map(|m| m.id).max() else {
+        return Ok(json!({"decision": "wait", "reason": "no new messages"}));
+    };
+    let now = time::now();
+    let history = History {
+        consecutive_empty: state.empty_streak,
+        seconds_since_last_review: state
+            .last_reviewed_at
+            .as_deref()
+            .and_then(time::parse)
+            .zip(time::parse(&now))
+            .map(|(then, now)| u64::try_from((now - then).get_seconds()).unwrap_or(0)),
+    };
+    let decision = trigger::decide(&config.review, &Delta::from_messages(&messages), &history);
+    if !decision.is_review() && !mode.force {
+        return Ok(json!({"decision": decision}));
+    }
+    let entries = list_entries(
+        store.conn(),
+        &ListFilter {
+            scope: None,
+            project_id: event.project_id.as_deref(),
+            statuses: None,
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    let used = |scope: Scope| -> u32 {
+        let chars: usize = entries
+            .iter()
+            .filter(|e| e.scope == scope)
+            .map(|e| e.summary.chars().count() + e.content.chars().count())
+            .sum();
+        u32::try_from(chars).unwrap_or(u32::MAX)
+    };
+    let input = ReviewInput {
+        session: SessionInfo {
+            host: event.host.clone(),
+            session_id: event.session_id.clone().unwrap_or_default(),
+            project_id: event.project_id.clone(),
+            project_name: None,
+        },
+        memory: entries
+            .iter()
+            .map(|e| MemoryRef {
+                id: e.id.clone(),
+                scope: e.scope,
+                kind: e.kind,
+                summary: e.summary.clone(),
+            })
+            .collect(),
+        budgets: ReviewBudgets {
+            user_memory_chars: config.memory.user_budget_chars,
+            user_memory_used: used(Scope::User),
+            project_memory_chars: config.memory.project_budget_chars,
+            project_memory_used: used(Scope::Project),
+            ..ReviewBudgets::default()
+        },
+        messages,
+    };
+    let profile_name = config.active_profile.clone();
+    let (provider, unavailable) = match config.active_profile() {
+        Some(_) if mode.offline => (Provider::offline(&profile_name), None),
+        Some(profile) => Provider::from_profile_or_offline(&profile_name, profile, env),
+        None => (Provider::offline(&profile_name), None),
+    };
+    let ledger = LedgerCtx::new(store, &config.budget, Purpose::Review);
+    let mut result = crate::review::run(&provider, &input, &ledger);
+    if let Some(cause) = &unavailable {
+        result = result.with_fallback(cause);
+    }
+    let operations = result.output.operations.len();
+    if mode.dry_run {
+        return Ok(json!({
+            "decision": decision,
+            "reviewer": result.reviewer,
+            "status": result.status.as_str(),
+            "proposed": result.output.operations,
+            "dropped": result.dropped,
+        }));
+    }
+    let _ = crate::review::record_receipt(
+        store,
+        &result,
+        event.project_id.as_deref(),
+        event.session_id.as_deref(),
+        &now,
+    );
+    let mut queued = None;
+    if operations > 0 {
+        let outcome = queue::enqueue(
+            store,
+            &NewEnvelope {
+                project_id: event.project_id.clone(),
+                host: Some(event.host.clone()),
+                session_id: event.session_id.clone(),
+                turn_id: event.turn_id.clone(),
+                provider: result.reviewer.clone(),
+                payload: result.output.clone(),
+                now: now.clone(),
+            },
+        )
+        .map_err(|e| e.to_string())?;
+        queued = Some(outcome);
+    }
+    let reviewed = !matches!(
+        result.status,
+        crate::review::ReviewStatus::Failed | crate::review::ReviewStatus::SkippedBudget
+    );
+    if reviewed {
+        let streak = if operations == 0 {
+            state.empty_streak + 1
+        } else {
+            0
+        };
+        store
+            .conn()
+            .execute(
+                "UPDATE sessions SET review_cursor = ?2, review_empty_streak = ?3, \
+                 last_reviewed_at = ?4 WHERE id = ?1",
+                params![state.session_ref, last_id, streak, now],
+            )
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(json!({
+        "decision": decision,
+        "reviewer": result.reviewer,
+        "status": result.status.as_str(),
+        "operations": operations,
+        "dropped": result.dropped.len(),
+        "queued": queued,
+        "provider_unavailable": unavailable.map(|e| e.to_string()),
+    }))
+}
+
 impl Stage for ReviewStage<'_> {
     fn name(&self) -> &'static str {
         "review"
     }
 
     fn run(&self, store: &mut Store, event: &StopEvent) -> Result<serde_json::Value, String> {
-        let Some(state) = session_state(store, event)? else {
-            return Ok(json!({"skipped": "the session is not archived"}));
-        };
-        let messages =
-            from_archive(store, state.session_ref, state.cursor).map_err(|e| e.to_string())?;
-        let Some(last_id) = messages.iter().map(|m| m.id).max() else {
-            return Ok(json!({"decision": "wait", "reason": "no new messages"}));
-        };
-        let now = time::now();
-        let history = History {
-            consecutive_empty: state.empty_streak,
-            seconds_since_last_review: state
-                .last_reviewed_at
-                .as_deref()
-                .and_then(time::parse)
-                .zip(time::parse(&now))
-                .map(|(then, now)| u64::try_from((now - then).get_seconds()).unwrap_or(0)),
-        };
-        let decision = trigger::decide(
-            &self.config.review,
-            &Delta::from_messages(&messages),
-            &history,
-        );
-        if !decision.is_review() {
-            return Ok(json!({"decision": decision}));
-        }
-        let entries = list_entries(
-            store.conn(),
-            &ListFilter {
-                scope: None,
-                project_id: event.project_id.as_deref(),
-                statuses: None,
-            },
-        )
-        .map_err(|e| e.to_string())?;
-        let used = |scope: Scope| -> u32 {
-            let chars: usize = entries
-                .iter()
-                .filter(|e| e.scope == scope)
-                .map(|e| e.summary.chars().count() + e.content.chars().count())
-                .sum();
-            u32::try_from(chars).unwrap_or(u32::MAX)
-        };
-        let input = ReviewInput {
-            session: SessionInfo {
-                host: event.host.clone(),
-                session_id: event.session_id.clone().unwrap_or_default(),
-                project_id: event.project_id.clone(),
-                project_name: None,
-            },
-            memory: entries
-                .iter()
-                .map(|e| MemoryRef {
-                    id: e.id.clone(),
-                    scope: e.scope,
-                    kind: e.kind,
-                    summary: e.summary.clone(),
-                })
-                .collect(),
-            budgets: ReviewBudgets {
-                user_memory_chars: self.config.memory.user_budget_chars,
-                user_memory_used: used(Scope::User),
-                project_memory_chars: self.config.memory.project_budget_chars,
-                project_memory_used: used(Scope::Project),
-                ..ReviewBudgets::default()
-            },
-            messages,
-        };
-        let profile_name = self.config.active_profile.clone();
-        let (provider, unavailable) = match self.config.active_profile() {
-            Some(profile) => Provider::from_profile_or_offline(&profile_name, profile, self.env),
-            None => (Provider::offline(&profile_name), None),
-        };
-        let ledger = LedgerCtx::new(store, &self.config.budget, Purpose::Review);
-        let mut result = crate::review::run(&provider, &input, &ledger);
-        if let Some(cause) = &unavailable {
-            result = result.with_fallback(cause);
-        }
-        let _ = crate::review::record_receipt(
-            store,
-            &result,
-            event.project_id.as_deref(),
-            event.session_id.as_deref(),
-            &now,
-        );
-        let operations = result.output.operations.len();
-        let mut queued = None;
-        if operations > 0 {
-            let outcome = queue::enqueue(
-                store,
-                &NewEnvelope {
-                    project_id: event.project_id.clone(),
-                    host: Some(event.host.clone()),
-                    session_id: event.session_id.clone(),
-                    turn_id: event.turn_id.clone(),
-                    provider: result.reviewer.clone(),
-                    payload: result.output.clone(),
-                    now: now.clone(),
-                },
-            )
-            .map_err(|e| e.to_string())?;
-            queued = Some(outcome);
-        }
-        let reviewed = !matches!(
-            result.status,
-            crate::review::ReviewStatus::Failed | crate::review::ReviewStatus::SkippedBudget
-        );
-        if reviewed {
-            let streak = if operations == 0 {
-                state.empty_streak + 1
-            } else {
-                0
-            };
-            store
-                .conn()
-                .execute(
-                    "UPDATE sessions SET review_cursor = ?2, review_empty_streak = ?3, \
-                     last_reviewed_at = ?4 WHERE id = ?1",
-                    params![state.session_ref, last_id, streak, now],
-                )
-                .map_err(|e| e.to_string())?;
-        }
-        Ok(json!({
-            "decision": decision,
-            "reviewer": result.reviewer,
-            "status": result.status.as_str(),
-            "operations": operations,
-            "dropped": result.dropped.len(),
-            "queued": queued,
-            "provider_unavailable": unavailable.map(|e| e.to_string()),
-        }))
+        review_session(store, self.config, self.env, event, ReviewMode::default())
     }
 }
 

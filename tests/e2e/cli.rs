@@ -65,12 +65,12 @@ fn unknown_flags_are_usage_errors_with_exit_two() {
 }
 
 #[test]
-fn commands_not_built_yet_say_so_and_exit_two() {
+fn review_on_a_fresh_home_is_a_one_line_actionable_error() {
     let t = TestHome::new();
-    t.csep(&["review"])
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("not available yet"));
+    t.csep(&["review"]).assert().code(1).stderr(
+        predicate::str::contains("nothing archived yet")
+            .and(predicate::str::contains("csep install")),
+    );
 }
 
 #[test]
@@ -78,7 +78,7 @@ fn each_command_writes_one_summary_log_line_with_exit_code_and_duration() {
     let t = TestHome::new();
     t.csep(&["config", "path"]).assert().success();
     t.csep(&["status"]).assert().success();
-    t.csep(&["review"]).assert().code(2);
+    t.csep(&["review"]).assert().code(1);
     let log = std::fs::read_to_string(t.home().join("logs/csep.log")).unwrap();
     let lines: Vec<serde_json::Value> = log
         .lines()
@@ -93,7 +93,7 @@ fn each_command_writes_one_summary_log_line_with_exit_code_and_duration() {
         "{log}"
     );
     assert!(
-        kinds.contains(&(serde_json::json!("review"), serde_json::json!(2))),
+        kinds.contains(&(serde_json::json!("review"), serde_json::json!(1))),
         "{log}"
     );
     assert!(

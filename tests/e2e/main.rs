@@ -20,6 +20,7 @@ mod ops;
 mod plugin;
 mod real_clients;
 mod recall;
+mod review;
 mod skills;
 mod status;
 mod status_activity;
