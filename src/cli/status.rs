@@ -137,6 +137,22 @@ pub struct ProviderKeysStatus {
     pub missing: Vec<String>,
     /// Findings about `.env.provider` (bad lines, wide permissions).
     pub warnings: Vec<String>,
+    /// The active profile's provider and whether it can be used (a missing key means the
+    /// offline reviewer runs instead).
+    pub reviewer: ReviewerStatus,
+}
+
+/// The reviewer the worker will use.
+#[derive(Debug, Serialize)]
+pub struct ReviewerStatus {
+    /// Active profile name.
+    pub profile: String,
+    /// Its provider kind (`offline`, `openai-compatible`, ...).
+    pub provider: String,
+    /// Whether the provider can be built (key present, command found when it checks).
+    pub available: bool,
+    /// Why not, naming the variable to set (never its value).
+    pub reason: Option<String>,
 }
 
 /// One host's hooks.
@@ -281,6 +297,36 @@ pub fn collect(ctx: &Ctx, receipts: usize) -> StatusReport {
         }
     }
 
+    let reviewer = match &loaded {
+        Ok(loaded) => {
+            let name = loaded.config.active_profile.clone();
+            match loaded.config.active_profile() {
+                Some(profile) => {
+                    let built = crate::llm::Provider::from_profile(&name, profile, &ctx.env);
+                    ReviewerStatus {
+                        profile: name,
+                        provider: profile.provider.to_string(),
+                        available: built.is_ok(),
+                        reason: built
+                            .err()
+                            .map(|e| format!("{e}; the offline reviewer is used")),
+                    }
+                }
+                None => ReviewerStatus {
+                    profile: name,
+                    provider: "offline".into(),
+                    available: true,
+                    reason: None,
+                },
+            }
+        }
+        Err(_) => ReviewerStatus {
+            profile: String::new(),
+            provider: "offline".into(),
+            available: true,
+            reason: Some("config.toml is invalid; the defaults (offline reviewer) apply".into()),
+        },
+    };
     let config = match loaded {
         Ok(loaded) => ConfigStatus {
             path: loaded.path.display().to_string(),
@@ -362,6 +408,7 @@ pub fn collect(ctx: &Ctx, receipts: usize) -> StatusReport {
             present,
             missing,
             warnings: key_warnings,
+            reviewer,
         },
         hooks,
         projects,
@@ -666,6 +713,16 @@ pub fn render(report: &StatusReport) -> String {
     for w in &k.warnings {
         let _ = writeln!(s, "          warning: {w}");
     }
+    let r = &k.reviewer;
+    let availability = match (&r.reason, r.available) {
+        (Some(reason), _) => format!("unavailable: {reason}"),
+        (None, _) => "available".to_owned(),
+    };
+    let _ = writeln!(
+        s,
+        "reviewer  {} ({}): {availability}",
+        r.profile, r.provider
+    );
     for (host, h) in &report.hooks {
         let state = match (h.installed, h.trusted) {
             (false, _) => "not installed",

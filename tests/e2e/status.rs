@@ -121,3 +121,33 @@ fn status_lists_provider_key_names_but_never_values() {
             .any(|k| k == "OPENAI_API_KEY")
     );
 }
+
+#[test]
+fn a_provider_profile_without_its_key_is_reported_unavailable_by_variable_name() {
+    let t = TestHome::new();
+    std::fs::create_dir_all(t.home()).unwrap();
+    std::fs::write(
+        t.home().join("config.toml"),
+        "schema_version = 3\nactive_profile = \"ds\"\n[profiles.ds]\nprovider = \"openai-compatible\"\napi_key_env = \"DEEPSEEK_API_KEY\"\n",
+    )
+    .unwrap();
+    let v = stdout_json(&t.csep(&["status", "--json"]).output().unwrap());
+    let reviewer = &v["provider_keys"]["reviewer"];
+    assert_eq!(reviewer["available"], false, "{v}");
+    assert!(
+        reviewer["reason"]
+            .as_str()
+            .unwrap()
+            .contains("DEEPSEEK_API_KEY"),
+        "{reviewer}"
+    );
+    let with_key = t
+        .csep(&["status", "--json"])
+        .env("DEEPSEEK_API_KEY", "sk-test-0123456789abcdef")
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout_json(&with_key)["provider_keys"]["reviewer"]["available"],
+        true
+    );
+}
