@@ -368,10 +368,10 @@ fn synthesize(ctx: &Ctx, args: &SkillSynthesizeArgs) -> anyhow::Result<u8> {
             Some(store) => store,
             None => Store::open_in_memory()?,
         };
-        synthesize_with(&store, &roots, &opts, config.enabled)?
+        synthesize_with(ctx, &store, &roots, &opts, &loaded.config)?
     } else {
         let store = open_store(ctx)?;
-        synthesize_with(&store, &roots, &opts, config.enabled)?
+        synthesize_with(ctx, &store, &roots, &opts, &loaded.config)?
     };
     if ctx.json {
         output::print_json(&receipt)?;
@@ -381,21 +381,39 @@ fn synthesize(ctx: &Ctx, args: &SkillSynthesizeArgs) -> anyhow::Result<u8> {
     Ok(0)
 }
 
+/// Synthesizes with the active profile's provider when it is usable and the run may write (its
+/// calls go to the spend ledger); otherwise, and for dry runs, with the offline synthesizer.
 fn synthesize_with(
+    ctx: &Ctx,
     store: &Store,
     roots: &Roots,
     opts: &SynthesisOptions,
-    enabled: bool,
+    config: &crate::store::config::Config,
 ) -> anyhow::Result<SynthesisReceipt> {
-    if !enabled {
+    if !config.skills.enabled {
         return Ok(run::skipped_receipt(
             store,
             opts,
             "skills.enabled is false in config.toml",
         )?);
     }
+    let provider = config
+        .active_profile()
+        .and_then(|p| crate::llm::Provider::from_profile(&config.active_profile, p, &ctx.env).ok())
+        .filter(|p| !p.is_offline() && !opts.dry_run);
     let bar = Bar::new();
-    let receipt = run::run_synthesis(store, roots, &OfflineSynthesizer, opts, &bar);
+    let receipt = match &provider {
+        Some(provider) => {
+            let synth = crate::skills::provider_synth::ProviderSynthesizer {
+                provider,
+                store,
+                caps: &config.budget,
+                project_id: opts.project_id.clone(),
+            };
+            run::run_synthesis(store, roots, &synth, opts, &bar)
+        }
+        None => run::run_synthesis(store, roots, &OfflineSynthesizer, opts, &bar),
+    };
     bar.finish();
     Ok(receipt?)
 }

@@ -24,6 +24,7 @@
 pub mod evidence;
 pub mod gates;
 pub mod lifecycle;
+pub mod provider_synth;
 pub mod publish;
 pub mod render;
 pub mod run;

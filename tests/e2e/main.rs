@@ -22,6 +22,7 @@ mod real_clients;
 mod recall;
 mod review;
 mod skills;
+mod skills_provider;
 mod status;
 mod status_activity;
 mod support;
