@@ -39,19 +39,88 @@ struct CompileOutput<'a> {
     runs: &'a [CompileReport],
 }
 
+/// The model behind the `llm` (active profile) and `agent:codex` (`codex exec` with the user's
+/// login) backends, or why there is none.
+fn consolidation_provider(
+    ctx: &Ctx,
+    config: &crate::store::config::Config,
+    backend: &Backend,
+) -> (Option<crate::llm::Provider>, Option<String>) {
+    use crate::store::config::{Profile, Provider as Kind};
+    let built = match backend {
+        Backend::Script => return (None, None),
+        Backend::Llm => match config.active_profile() {
+            Some(profile) if profile.provider != Kind::Offline => {
+                crate::llm::Provider::from_profile(&config.active_profile, profile, &ctx.env)
+            }
+            _ => {
+                return (
+                    None,
+                    Some(
+                        "the llm backend needs a provider profile (`csep config use NAME`)".into(),
+                    ),
+                );
+            }
+        },
+        Backend::Agent(name) if name == "codex" || name.is_empty() => {
+            let profile = Profile {
+                provider: Kind::CodexCli,
+                timeout_seconds: 300.0,
+                ..Profile::default()
+            };
+            crate::llm::Provider::from_profile("agent:codex", &profile, &ctx.env)
+        }
+        Backend::Agent(name) => {
+            return (
+                None,
+                Some(format!(
+                    "agent:{name} is not supported by csep; use agent:codex or llm"
+                )),
+            );
+        }
+    };
+    match built {
+        Ok(provider) => (Some(provider), None),
+        Err(e) => (None, Some(e.to_string())),
+    }
+}
+
 /// `compile`: one batch with `--once`, else batches until the queue is empty.
 pub fn run(ctx: &Ctx, args: &CompileArgs) -> anyhow::Result<u8> {
     let backend: Backend = args.backend.parse()?;
     let config = ctx.load_config()?.config;
     let mut store = open_store(ctx)?;
     let project_id = project_of(ctx, &store, args.repo_root.as_deref())?;
+    let (provider, why_not) = consolidation_provider(ctx, &config, &backend);
+    let consolidator =
+        provider
+            .as_ref()
+            .map(|provider| compile::consolidate::ProviderConsolidator {
+                provider,
+                caps: &config.budget,
+            });
     let mut runs = Vec::new();
     // Bounded so a pathological queue cannot spin forever; each run claims a whole batch.
     for _ in 0..10_000 {
         let mut options = CompileOptions::new(time::now());
         options.backend = backend.clone();
         options.batch = args.batch_size.max(1);
-        let report = compile::run(&mut store, &ctx.paths, &config, &project_id, &options)?;
+        let mut report = compile::run_with(
+            &mut store,
+            &ctx.paths,
+            &config,
+            &project_id,
+            &options,
+            consolidator
+                .as_ref()
+                .map(|c| c as &dyn compile::consolidate::Consolidator),
+        )?;
+        if let (Some(why), None) = (&why_not, &consolidator) {
+            report.reason = Some(format!(
+                "{}; {why}",
+                report.reason.clone().unwrap_or_default()
+            ));
+        }
         let stop = args.once || report.claimed == 0 || report.status != RunStatus::Ok;
         runs.push(report);
         if stop {

@@ -206,7 +206,7 @@ fn an_unavailable_backend_writes_a_degraded_receipt_and_leaves_the_queue_alone()
             .reason
             .as_deref()
             .unwrap()
-            .contains("not available yet")
+            .contains("needs a model to consolidate")
     );
     assert_eq!(
         queue::get(h.store.conn(), id).unwrap().unwrap().state,

@@ -16,6 +16,7 @@
 //! that are not in this build; asking for them writes a `degraded` receipt with the reason and
 //! leaves the queue untouched, never a silent fallback.
 
+pub mod consolidate;
 pub mod eval;
 pub mod import;
 pub mod receipt;
@@ -88,13 +89,14 @@ impl FromStr for Backend {
 }
 
 impl Backend {
-    /// Why this backend cannot run in this build (`None` for `script`).
+    /// Why this backend cannot run without a consolidating model (`None` for `script`).
     pub fn unavailable_reason(&self) -> Option<String> {
         match self {
             Backend::Script => None,
             other => Some(format!(
-                "backend `{other}` is not available yet: it needs the providers issue (LLM \
-                 provider and agent clients); nothing was compiled, rerun with --backend script"
+                "backend `{other}` needs a model to consolidate with (a provider profile for \
+                 `llm`, the Codex CLI for `agent:codex`); nothing was compiled, rerun with \
+                 --backend script"
             )),
         }
     }
@@ -337,6 +339,21 @@ pub fn run(
     project_id: &str,
     options: &CompileOptions,
 ) -> Result<CompileReport, CompileError> {
+    run_with(store, paths, config, project_id, options, None)
+}
+
+/// [`run`] with a consolidating model for the `llm` and `agent:*` backends: each claimed
+/// envelope's operations go through `consolidator` before the deterministic rules apply them
+/// (see [`consolidate`]). Without one those backends write a `degraded` receipt and compile
+/// nothing.
+pub fn run_with(
+    store: &mut Store,
+    paths: &Paths,
+    config: &Config,
+    project_id: &str,
+    options: &CompileOptions,
+    consolidator: Option<&dyn consolidate::Consolidator>,
+) -> Result<CompileReport, CompileError> {
     let started = Instant::now();
     let now = options.now.as_str();
     let mut report = CompileReport {
@@ -358,7 +375,11 @@ pub fn run(
         duration_ms: 0,
     };
     let targets = targets(store, project_id)?;
-    if let Some(reason) = options.backend.unavailable_reason() {
+    let unavailable = match (&options.backend, consolidator) {
+        (Backend::Script, _) | (_, Some(_)) => None,
+        (_, None) => options.backend.unavailable_reason(),
+    };
+    if let Some(reason) = unavailable {
         report.status = RunStatus::Degraded;
         report.reason = Some(reason);
         return finish(store, report, started, now);
@@ -385,6 +406,29 @@ pub fn run(
         options.lease_secs,
     )?;
     report.claimed = claimed.len();
+    // Consolidation calls a model (and writes its ledger row), so it runs before the write
+    // transaction; a failure keeps the proposal and degrades the run.
+    let mut consolidated: std::collections::HashMap<i64, crate::review::ops::ReviewOutput> =
+        std::collections::HashMap::new();
+    if let (Some(consolidator), false) = (consolidator, matches!(options.backend, Backend::Script))
+    {
+        for envelope in &claimed {
+            let Ok(proposed) = envelope.review_output() else {
+                continue;
+            };
+            match consolidator.consolidate(store, project_id, &proposed) {
+                Ok((output, tokens)) => {
+                    report.tokens += tokens;
+                    consolidated.insert(envelope.id, output);
+                }
+                Err(e) => problems.push(format!(
+                    "{} could not consolidate envelope {}: {e}; its operations were applied as proposed",
+                    consolidator.name(),
+                    envelope.id
+                )),
+            }
+        }
+    }
 
     let tx = store
         .conn_mut()
@@ -402,7 +446,7 @@ pub fn run(
             operations,
         };
         let output = match parsed {
-            Ok(output) => output,
+            Ok(output) => consolidated.remove(&envelope.id).unwrap_or(output),
             Err(e) => {
                 let reason = format!("invalid payload: {e}");
                 queue::discard(&tx, envelope.id, Some(&owner), &reason, now)?;

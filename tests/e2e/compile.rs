@@ -216,7 +216,7 @@ fn an_unavailable_backend_is_degraded_with_exit_one_and_scan_compiles_every_proj
         v["runs"][0]["reason"]
             .as_str()
             .unwrap()
-            .contains("providers issue")
+            .contains("needs a provider profile")
     );
     let out = t
         .csep(&["--json", "scan", "--max-runs-per-project", "1"])

@@ -88,3 +88,71 @@ fn review_dry_run_proposes_without_queueing_then_review_and_compile_learn() {
         "{again}"
     );
 }
+
+#[test]
+fn the_llm_backend_consolidates_queued_operations_through_the_active_provider() {
+    let t = TestHome::new();
+    let project = backfill(&t);
+    t.csep(&["review", "--cwd"])
+        .arg(&project)
+        .assert()
+        .success();
+    let answer = t.scratch().join("answer.json");
+    std::fs::write(
+        &answer,
+        r#"{"operations":[{"op":"add","scope":"project","kind":"command","summary":"Run the checks with cargo clippy then cargo nextest run"}]}"#,
+    )
+    .unwrap();
+    let script = t.scratch().join("model.sh");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\ncat >/dev/null\ncat '{}'\n", answer.display()),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    std::fs::write(
+        t.home().join("config.toml"),
+        format!(
+            "schema_version = 3\nactive_profile = \"local\"\n[profiles.local]\nprovider = \"command\"\ncommand = [\"{}\"]\n",
+            script.display()
+        ),
+    )
+    .unwrap();
+    let out = t
+        .csep(&["compile", "--backend", "llm", "--json", "--repo-root"])
+        .arg(&project)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let listed = t
+        .csep(&["memory", "list", "--cwd"])
+        .arg(&project)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        text.contains("Run the checks with cargo clippy then cargo nextest run"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("docker compose"),
+        "the proposal was applied instead of the consolidation: {text}"
+    );
+    let conn = rusqlite::Connection::open(t.home().join("csep.db")).unwrap();
+    let calls: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM budget_ledger WHERE purpose = 'compile'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(calls >= 1);
+}
