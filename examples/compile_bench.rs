@@ -7,12 +7,16 @@
 //! entries, near-duplicates, exact duplicates, noise, replaces by summary, recall entries),
 //! then times one compile run that drains them, in a file database in WAL mode.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a benchmark aborts loudly")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a benchmark aborts loudly"
+)]
 
 use std::time::Instant;
 
 use csep::compile::{self, CompileOptions};
-use csep::memory::apply::{AddInput, ApplyPolicy, Applier, OpContext};
+use csep::memory::apply::{AddInput, Applier, ApplyPolicy, OpContext};
 use csep::memory::{Kind, Scope};
 use csep::queue::{self, NewEnvelope};
 use csep::review::ops::{Operation, ReviewOutput};
@@ -31,7 +35,10 @@ struct Rng(u64);
 
 impl Rng {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         self.0 >> 33
     }
 
