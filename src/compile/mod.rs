@@ -384,6 +384,12 @@ pub fn run_with(
         report.reason = Some(reason);
         return finish(store, report, started, now);
     }
+    // A compile writes one large transaction; a bigger page cache (32 MiB, this connection
+    // only) keeps SQLite from spilling dirty pages to the WAL mid-transaction.
+    store
+        .conn()
+        .pragma_update(None, "cache_size", -32_000)
+        .map_err(sql("set cache size"))?;
     let mut applier = Applier::new(config.memory.near_duplicate_threshold)?;
     let mut problems: Vec<String> = Vec::new();
     let mut writable = targets.clone();

@@ -128,6 +128,14 @@ pub struct ShingleIndex {
     by_key: HashMap<String, usize>,
     /// Normalized text → keys with that text.
     exact: HashMap<String, Vec<String>>,
+    /// Per slot, the query epoch that last visited it (dedupes candidates without hashing).
+    visited: Vec<u32>,
+    epoch: u32,
+    /// Per slot, shared shingles counted by the current query (dense, reset after each query).
+    counts: Vec<u16>,
+    /// Per slot, the document's shingle count (0 once removed): bounds checks without
+    /// touching the document.
+    lens: Vec<u16>,
 }
 
 /// A near-duplicate match.
@@ -171,6 +179,7 @@ impl ShingleIndex {
             .entry(normalized.clone())
             .or_default()
             .push(key.to_owned());
+        self.lens.push(u16::try_from(ids.len()).unwrap_or(u16::MAX));
         self.docs.push(Some(Doc {
             key: key.to_owned(),
             normalized,
@@ -184,6 +193,9 @@ impl ShingleIndex {
         let Some(slot) = self.by_key.remove(key) else {
             return;
         };
+        if let Some(len) = self.lens.get_mut(slot) {
+            *len = 0;
+        }
         if let Some(doc) = self.docs.get_mut(slot).and_then(Option::take)
             && let Some(keys) = self.exact.get_mut(&doc.normalized)
         {
@@ -203,15 +215,100 @@ impl ShingleIndex {
     }
 
     /// The most similar document with Jaccard similarity `>= threshold` (ties: lowest key).
-    pub fn most_similar(&self, text: &str, threshold: f64) -> Option<Similar> {
+    ///
+    /// Counts shared shingles per document over the query's postings in a dense array (exact
+    /// intersection sizes, no per-candidate verification). Shingles in more than 1/20 of the
+    /// documents (stop words) are not counted; candidates are then verified exactly, and a
+    /// query made mostly of such shingles falls back to prefix filtering. Either way the answer
+    /// is that of a linear scan.
+    pub fn most_similar(&mut self, text: &str, threshold: f64) -> Option<Similar> {
         let query = shingles(text);
         if query.is_empty() {
             return None;
         }
+        let n = query.len();
+        let cap = (self.docs.len() / 20).max(64);
+        let mut query_ids: Vec<u32> = query
+            .iter()
+            .filter_map(|s| self.interner.get(s).copied())
+            .collect();
+        query_ids.sort_unstable();
+        let skipped = query_ids
+            .iter()
+            .filter(|&&id| self.postings[id as usize].len() > cap)
+            .count();
+        // Any match shares at least t·|A| shingles, so it shares a counted one unless the
+        // skipped (frequent) shingles alone could reach that.
+        let min_overlap = ((threshold * n as f64) - 1e-9).ceil().max(1.0) as usize;
+        if skipped >= min_overlap {
+            return self.most_similar_by_prefix(&query, threshold);
+        }
+        self.counts.resize(self.docs.len(), 0);
+        let mut touched: Vec<usize> = Vec::new();
+        for &id in &query_ids {
+            let list = &self.postings[id as usize];
+            if list.len() > cap {
+                continue;
+            }
+            for &slot in list {
+                if self.counts[slot] == 0 {
+                    touched.push(slot);
+                }
+                self.counts[slot] = self.counts[slot].saturating_add(1);
+            }
+        }
+        let mut best: Option<Similar> = None;
+        for slot in touched {
+            let counted = usize::from(std::mem::take(&mut self.counts[slot]));
+            let len = usize::from(self.lens[slot]);
+            if len == 0 {
+                continue;
+            }
+            let total = (n + len) as f64;
+            let need = ((threshold * total / (1.0 + threshold)) - 1e-9)
+                .ceil()
+                .max(1.0) as usize;
+            if counted + skipped < need {
+                continue;
+            }
+            let Some(Some(doc)) = self.docs.get(slot) else {
+                continue;
+            };
+            let inter = if skipped == 0 && counted < usize::from(u16::MAX) {
+                counted
+            } else {
+                match overlap_at_least(&query_ids, &doc.shingles, need) {
+                    Some(inter) => inter,
+                    None => continue,
+                }
+            };
+            let union = n + doc.shingles.len() - inter;
+            let score = inter as f64 / union as f64;
+            if score + 1e-12 < threshold {
+                continue;
+            }
+            let better = match &best {
+                None => true,
+                Some(b) => {
+                    score > b.score + 1e-12 || ((score - b.score).abs() <= 1e-12 && doc.key < b.key)
+                }
+            };
+            if better {
+                best = Some(Similar {
+                    key: doc.key.clone(),
+                    score,
+                });
+            }
+        }
+        best
+    }
+
+    /// [`most_similar`](Self::most_similar) by prefix filtering (see the module docs).
+    fn most_similar_by_prefix(&mut self, query: &[String], threshold: f64) -> Option<Similar> {
         // Known shingles with their document frequency; unknown ones match nothing.
         let mut known: Vec<(usize, u32)> = Vec::with_capacity(query.len());
         let mut unknown = 0usize;
-        for s in &query {
+        for s in query {
             match self.interner.get(s) {
                 Some(&id) => known.push((self.postings[id as usize].len(), id)),
                 None => unknown += 1,
@@ -228,17 +325,30 @@ impl ShingleIndex {
         known.sort_unstable();
         let mut query_ids: Vec<u32> = known.iter().map(|&(_, id)| id).collect();
         query_ids.sort_unstable();
-        let mut seen: HashSet<usize> = HashSet::new();
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            self.visited.iter_mut().for_each(|v| *v = 0);
+            self.epoch = 1;
+        }
+        self.visited.resize(self.docs.len(), 0);
         let mut best: Option<Similar> = None;
         for &(_, id) in known.iter().take(prefix - unknown) {
             for &slot in &self.postings[id as usize] {
-                if !seen.insert(slot) {
+                if self.visited[slot] == self.epoch {
                     continue;
                 }
+                self.visited[slot] = self.epoch;
                 let Some(Some(doc)) = self.docs.get(slot) else {
                     continue;
                 };
-                let inter = intersect(&query_ids, &doc.shingles);
+                // Smallest overlap for J >= t with this document: |A∩B| >= t(|A|+|B|)/(1+t).
+                let total = (n + doc.shingles.len()) as f64;
+                let need = ((threshold * total / (1.0 + threshold)) - 1e-9)
+                    .ceil()
+                    .max(1.0) as usize;
+                let Some(inter) = overlap_at_least(&query_ids, &doc.shingles, need) else {
+                    continue;
+                };
                 let union = n + doc.shingles.len() - inter;
                 let score = if union == 0 {
                     0.0
@@ -277,9 +387,13 @@ impl ShingleIndex {
     }
 }
 
-fn intersect(a: &[u32], b: &[u32]) -> usize {
+/// The size of `a ∩ b` (both sorted) if it reaches `need`; stops as soon as it cannot.
+fn overlap_at_least(a: &[u32], b: &[u32], need: usize) -> Option<usize> {
     let (mut i, mut j, mut n) = (0, 0, 0);
     while i < a.len() && j < b.len() {
+        if n + (a.len() - i).min(b.len() - j) < need {
+            return None;
+        }
         match a[i].cmp(&b[j]) {
             std::cmp::Ordering::Less => i += 1,
             std::cmp::Ordering::Greater => j += 1,
@@ -290,7 +404,7 @@ fn intersect(a: &[u32], b: &[u32]) -> usize {
             }
         }
     }
-    n
+    (n >= need).then_some(n)
 }
 
 #[cfg(test)]
@@ -357,6 +471,43 @@ mod tests {
                     .iter()
                     .enumerate()
                     .map(|(i, t)| (format!("k{i}"), jaccard(&qs, &shingles(t))))
+                    .filter(|(_, s)| *s + 1e-12 >= threshold)
+                    .fold(None::<(String, f64)>, |best, (k, s)| match best {
+                        Some((bk, bs)) if bs > s + 1e-12 || ((bs - s).abs() <= 1e-12 && bk < k) => {
+                            Some((bk, bs))
+                        }
+                        _ => Some((k, s)),
+                    });
+                let got = index.most_similar(q, threshold).map(|s| (s.key, s.score));
+                assert_eq!(got, linear, "query {q:?} at {threshold}");
+            }
+        }
+    }
+
+    #[test]
+    fn frequent_shingles_take_the_verified_and_fallback_paths_with_the_same_answers() {
+        // 200 documents share "the" and "service" (frequent: above the 64-document cap).
+        let texts: Vec<String> = (0..200)
+            .map(|i| format!("the service w{i} listens on w{} port", i % 7))
+            .collect();
+        let mut index = ShingleIndex::new();
+        for (i, t) in texts.iter().enumerate() {
+            index.insert(&format!("k{i:03}"), t);
+        }
+        let queries = [
+            "the service w5 listens on w5 port",
+            "the service w42 listens",
+            "the service",
+            "service w199 port",
+            "nothing here",
+        ];
+        for threshold in [0.3, 0.5, 0.7, 0.9] {
+            for q in queries {
+                let qs = shingles(q);
+                let linear = texts
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| (format!("k{i:03}"), jaccard(&qs, &shingles(t))))
                     .filter(|(_, s)| *s + 1e-12 >= threshold)
                     .fold(None::<(String, f64)>, |best, (k, s)| match best {
                         Some((bk, bs)) if bs > s + 1e-12 || ((bs - s).abs() <= 1e-12 && bk < k) => {

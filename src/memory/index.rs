@@ -59,6 +59,13 @@ pub fn sync_memory(conn: &Connection, rid: i64, text: Option<&str>) -> rusqlite:
     Ok(())
 }
 
+/// Adds the `memory_fts` row of a new entry (no previous row to clear).
+pub fn insert_memory(conn: &Connection, rid: i64, text: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached("INSERT INTO memory_fts (rowid, terms) VALUES (?1, ?2)")?
+        .execute(params![rid, terms_for(text)])?;
+    Ok(())
+}
+
 /// Sets (or clears, with `None`) the `recall_fts` row of the recall entry whose rowid is `rid`.
 pub fn sync_recall(conn: &Connection, rid: i64, text: Option<&str>) -> rusqlite::Result<()> {
     conn.prepare_cached("DELETE FROM recall_fts WHERE rowid = ?1")?

@@ -208,8 +208,9 @@ pub fn insert_entry(conn: &Connection, entry: &MemoryEntry) -> Result<i64, Memor
     })
     .map_err(sql("insert memory entry"))?;
     let rid = conn.last_insert_rowid();
-    let text = entry.status.is_indexed().then(|| entry.text());
-    index::sync_memory(conn, rid, text.as_deref()).map_err(sql("index memory entry"))?;
+    if entry.status.is_indexed() {
+        index::insert_memory(conn, rid, &entry.text()).map_err(sql("index memory entry"))?;
+    }
     Ok(rid)
 }
 
