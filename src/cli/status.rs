@@ -261,15 +261,26 @@ pub fn collect(ctx: &Ctx, receipts: usize) -> StatusReport {
         },
     ) {
         Ok(store) => {
-            let version = store.schema_version().unwrap_or(0);
-            database.schema_version = Some(version);
-            if version < db::SCHEMA_VERSION {
+            // A read error here is reported as such, never mistaken for an old schema.
+            let version = match store.schema_version() {
+                Ok(version) => version,
+                Err(e) => {
+                    database.state = "error";
+                    database.error = Some(e.to_string());
+                    db::SCHEMA_VERSION + 1
+                }
+            };
+            if database.state == "error" {
+                // Leave the snapshot's database part as the error says.
+            } else if version < db::SCHEMA_VERSION {
+                database.schema_version = Some(version);
                 database.state = "needs_migration";
                 database.error = Some(format!(
                     "schema v{version} will be upgraded to v{} by the next command that writes",
                     db::SCHEMA_VERSION
                 ));
             } else {
+                database.schema_version = Some(version);
                 database.state = "ok";
                 match read_tables(&store, receipts).and_then(|t| read_extra(&store).map(|e| (t, e)))
                 {
