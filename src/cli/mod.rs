@@ -19,6 +19,7 @@ pub mod hook;
 pub mod import;
 pub mod import_cmd;
 pub mod install;
+pub mod mcp;
 pub mod memory_cmd;
 pub mod migrate_worktrees;
 pub mod output;
@@ -44,7 +45,7 @@ use crate::store::paths::{HOME_ENV, Paths};
 use args::{Cli, Command, EvalCommand, ImportCommand};
 
 /// What every command gets: resolved paths, the environment snapshot and global flags.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Ctx {
     /// Where csep's state lives.
     pub paths: Paths,
@@ -234,7 +235,7 @@ fn run(ctx: &Ctx, command: Command) -> anyhow::Result<u8> {
             eval_cmd::compiler(ctx, &args)
         }
         Command::Demo(_) => not_yet("demo", "the demo arrives once the loop is complete"),
-        Command::Mcp => not_yet("mcp", "the MCP server arrives with recall"),
+        Command::Mcp => mcp::run(ctx),
         Command::Import(ImportCommand::CodexSessions(args)) => {
             import::run(ctx, crate::host::Host::Codex, &args)
         }

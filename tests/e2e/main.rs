@@ -13,6 +13,7 @@ mod config;
 mod doctor;
 mod fake_model;
 mod hooks;
+mod mcp;
 mod memory;
 mod migrate_worktrees;
 mod ops;
