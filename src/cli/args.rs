@@ -414,8 +414,11 @@ pub struct RecallArgs {
     pub budget_chars: usize,
 }
 
-/// `csep recall --scope`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+/// `csep recall --scope` (also the `scope` argument of the MCP `recall` tool).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum RecallScopeArg {
     /// This project only (and the user's global memory).
     Project,

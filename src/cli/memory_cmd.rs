@@ -3,6 +3,8 @@
 //! Every change first imports hand edits of the affected projections (so they are never
 //! overwritten), applies the change with a history row, then re-renders the projections.
 
+use std::path::Path;
+
 use anyhow::{Context as _, bail};
 use rusqlite::Connection;
 
@@ -53,7 +55,17 @@ pub fn run(ctx: &Ctx, command: MemoryCommand) -> anyhow::Result<u8> {
             cwd,
             pin,
             text,
-        } => add(ctx, scope.into(), kind.into(), cwd.as_deref(), pin, &text),
+        } => add(
+            ctx,
+            AddRequest {
+                scope: scope.into(),
+                kind: kind.into(),
+                cwd: cwd.as_deref(),
+                pin,
+                text: &text,
+                source: "cli",
+            },
+        ),
         MemoryCommand::Edit { id, text } => edit(ctx, &id, &text),
         MemoryCommand::Forget { id } => forget(ctx, &id),
         MemoryCommand::Pin { id } => pin(ctx, &id, true),
@@ -106,22 +118,25 @@ fn mutate<T>(
     Ok(value)
 }
 
-fn cli_ctx<'a>(project_id: Option<&'a str>, now: &'a str) -> OpContext<'a> {
+fn op_ctx<'a>(project_id: Option<&'a str>, now: &'a str, source: &'a str) -> OpContext<'a> {
     OpContext {
         project_id,
         now,
-        source: "cli",
+        source,
         suggestion_id: None,
         session_id: None,
     }
 }
 
-fn list(
+/// The entries `csep memory list` shows: active ones (every status with `all`) of the user and of
+/// the project of `cwd` (default: the current directory), optionally of one scope only. Shared
+/// by the MCP `list_memories` tool.
+pub fn list_entries(
     ctx: &Ctx,
-    scope: Option<ScopeArg>,
-    cwd: Option<&std::path::Path>,
+    scope: Option<Scope>,
+    cwd: Option<&Path>,
     all: bool,
-) -> anyhow::Result<u8> {
+) -> anyhow::Result<Vec<MemoryEntry>> {
     let store = open_store(ctx)?;
     let project_id = project_of(ctx, &store, cwd).ok();
     let statuses = [
@@ -130,14 +145,18 @@ fn list(
         Status::Superseded,
         Status::Forgotten,
     ];
-    let entries = store::list_entries(
+    Ok(store::list_entries(
         store.conn(),
         &ListFilter {
-            scope: scope.map(Scope::from),
+            scope,
             project_id: project_id.as_deref(),
             statuses: all.then_some(&statuses[..]),
         },
-    )?;
+    )?)
+}
+
+fn list(ctx: &Ctx, scope: Option<ScopeArg>, cwd: Option<&Path>, all: bool) -> anyhow::Result<u8> {
+    let entries = list_entries(ctx, scope.map(Scope::from), cwd, all)?;
     if ctx.json {
         print_json(&entries)?;
         return Ok(0);
@@ -224,34 +243,48 @@ fn show(ctx: &Ctx, id: &str) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-fn add(
-    ctx: &Ctx,
-    scope: Scope,
-    kind: Kind,
-    cwd: Option<&std::path::Path>,
-    pin: bool,
-    text: &str,
-) -> anyhow::Result<u8> {
-    let (summary, content) = split_text(text);
+/// A hand-written entry for [`add_entry`].
+#[derive(Debug, Clone, Copy)]
+pub struct AddRequest<'a> {
+    /// Who it applies to.
+    pub scope: Scope,
+    /// What kind of knowledge it is.
+    pub kind: Kind,
+    /// Project directory for project scope (default: the current directory).
+    pub cwd: Option<&'a Path>,
+    /// Pin it (rendered first, never evicted by the budget).
+    pub pin: bool,
+    /// The text: a one-line summary, optionally followed by details on the next lines.
+    pub text: &'a str,
+    /// Who asked, recorded in the history row (`cli`, `mcp`).
+    pub source: &'a str,
+}
+
+/// Adds an entry by hand, through the same rules as the compiler (dedupe, transient-noise and
+/// secret filters, budgets) with a history row, and refreshes the projections. Returns the
+/// applier's outcome, including `Skipped` and `Discarded` (see [`check_added`]). Shared by
+/// `csep memory add` and the MCP `remember` tool.
+pub fn add_entry(ctx: &Ctx, req: AddRequest<'_>) -> anyhow::Result<Outcome> {
+    let (summary, content) = split_text(req.text);
     if summary.is_empty() {
         bail!("the entry text is empty; give a one-line summary (and optional details)");
     }
     let mut store = open_store(ctx)?;
-    let project_id = match scope {
-        Scope::Project => Some(project_of(ctx, &store, cwd)?),
+    let project_id = match req.scope {
+        Scope::Project => Some(project_of(ctx, &store, req.cwd)?),
         Scope::User => None,
     };
-    let outcome = mutate(
+    mutate(
         ctx,
         &mut store,
         project_id.as_deref(),
         |conn, applier, now| {
-            let c = cli_ctx(project_id.as_deref(), now);
+            let c = op_ctx(project_id.as_deref(), now, req.source);
             let outcome = applier.add(
                 conn,
                 AddInput {
-                    scope,
-                    kind,
+                    scope: req.scope,
+                    kind: req.kind,
                     summary,
                     content,
                     evidence: &[],
@@ -261,7 +294,7 @@ fn add(
                 &c,
                 ApplyPolicy::HAND,
             )?;
-            if pin
+            if req.pin
                 && let Outcome::Applied { entry_id, .. } = &outcome
                 && let Some(before) = store::get_entry(conn, entry_id)?
             {
@@ -271,39 +304,48 @@ fn add(
             }
             Ok(outcome)
         },
-    )?;
-    report_outcome(ctx, &outcome)
+    )
 }
 
-fn report_outcome(ctx: &Ctx, outcome: &Outcome) -> anyhow::Result<u8> {
-    if ctx.json {
-        print_json(outcome)?;
-    }
+/// Turns a refused add into an error saying why (a secret never gets stored; other discards
+/// name their rule); applied and skipped (already known) adds are fine.
+pub fn check_added(outcome: &Outcome) -> anyhow::Result<()> {
     match outcome {
-        Outcome::Applied { entry_id, .. } => {
-            if !ctx.json {
-                println!("added {entry_id}");
-            }
-            Ok(0)
-        }
-        Outcome::Skipped { reason, entry_id } => {
-            if !ctx.json {
-                println!(
-                    "not added ({reason}){}",
-                    entry_id
-                        .as_deref()
-                        .map(|id| format!(": already known as {id}"))
-                        .unwrap_or_default()
-                );
-            }
-            Ok(0)
-        }
+        Outcome::Applied { .. } | Outcome::Skipped { .. } => Ok(()),
         Outcome::Discarded { reason, .. } if reason.starts_with("secret:") => bail!(
             "the text contains a secret ({}); memory never stores secrets: remove it and retry",
             reason.trim_start_matches("secret:")
         ),
         Outcome::Discarded { reason, .. } => bail!("not added: {reason}"),
     }
+}
+
+/// One line saying what an accepted add did: `added m_…` or `not added (reason): already known
+/// as m_…`.
+pub fn describe_added(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Applied { entry_id, .. } => format!("added {entry_id}"),
+        Outcome::Skipped { reason, entry_id } => format!(
+            "not added ({reason}){}",
+            entry_id
+                .as_deref()
+                .map(|id| format!(": already known as {id}"))
+                .unwrap_or_default()
+        ),
+        Outcome::Discarded { reason, .. } => format!("not added ({reason})"),
+    }
+}
+
+fn add(ctx: &Ctx, req: AddRequest<'_>) -> anyhow::Result<u8> {
+    let outcome = add_entry(ctx, req)?;
+    if ctx.json {
+        print_json(&outcome)?;
+    }
+    check_added(&outcome)?;
+    if !ctx.json {
+        println!("{}", describe_added(&outcome));
+    }
+    Ok(0)
 }
 
 /// Looks an entry up (full id or unique prefix) before a change.
@@ -342,7 +384,7 @@ fn edit(ctx: &Ctx, id: &str, text: &str) -> anyhow::Result<u8> {
                 &before,
                 &after,
                 "edit",
-                &cli_ctx(after.project_id.as_deref(), now),
+                &op_ctx(after.project_id.as_deref(), now, "cli"),
             )?;
             Ok(after)
         },
@@ -355,19 +397,26 @@ fn edit(ctx: &Ctx, id: &str, text: &str) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-fn forget(ctx: &Ctx, id: &str) -> anyhow::Result<u8> {
+/// What [`forget_entry`] forgot.
+#[derive(Debug)]
+pub enum Forgotten {
+    /// A recall entry (`r_…`), by id.
+    Recall(String),
+    /// A memory entry, as it is now (status `forgotten`; it already was when forgotten before).
+    Memory(Box<MemoryEntry>),
+}
+
+/// Forgets a memory entry (full id or unique prefix; kept in history, undoable) or a recall
+/// entry (`r_…`), refreshing the projections. Shared by `csep memory forget` and the MCP
+/// `forget` tool; `source` (`cli`, `mcp`) is recorded in the history row.
+pub fn forget_entry(ctx: &Ctx, id: &str, source: &str) -> anyhow::Result<Forgotten> {
     let mut store = open_store(ctx)?;
     if id.starts_with("r_") {
         let now = time::now();
         if !store::forget_recall(store.conn(), id, &now)? {
             bail!("no recall entry `{id}`");
         }
-        if ctx.json {
-            print_json(&serde_json::json!({"forgotten": id}))?;
-        } else {
-            println!("forgot recall entry {id}");
-        }
-        return Ok(0);
+        return Ok(Forgotten::Recall(id.to_owned()));
     }
     let entry = lookup(&store, id)?;
     let after = mutate(
@@ -386,17 +435,32 @@ fn forget(ctx: &Ctx, id: &str) -> anyhow::Result<u8> {
                 Status::Forgotten,
                 "forgotten by hand",
                 "remove",
-                &cli_ctx(before.project_id.as_deref(), now),
+                &op_ctx(before.project_id.as_deref(), now, source),
             )?)
         },
     )?;
-    if ctx.json {
-        print_json(&after)?;
-    } else {
-        println!(
-            "forgot {} (undo with `csep memory undo {}`)",
-            after.id, after.id
-        );
+    Ok(Forgotten::Memory(Box::new(after)))
+}
+
+fn forget(ctx: &Ctx, id: &str) -> anyhow::Result<u8> {
+    match forget_entry(ctx, id, "cli")? {
+        Forgotten::Recall(id) => {
+            if ctx.json {
+                print_json(&serde_json::json!({"forgotten": id}))?;
+            } else {
+                println!("forgot recall entry {id}");
+            }
+        }
+        Forgotten::Memory(after) => {
+            if ctx.json {
+                print_json(&after)?;
+            } else {
+                println!(
+                    "forgot {} (undo with `csep memory undo {}`)",
+                    after.id, after.id
+                );
+            }
+        }
     }
     Ok(0)
 }
@@ -423,7 +487,7 @@ fn pin(ctx: &Ctx, id: &str, pinned: bool) -> anyhow::Result<u8> {
                 &before,
                 &after,
                 op,
-                &cli_ctx(after.project_id.as_deref(), now),
+                &op_ctx(after.project_id.as_deref(), now, "cli"),
             )?;
             Ok(after)
         },

@@ -20,6 +20,7 @@ pub mod hook;
 pub mod import;
 pub mod import_cmd;
 pub mod install;
+pub mod mcp;
 pub mod memory_cmd;
 pub mod migrate_worktrees;
 pub mod output;
@@ -46,7 +47,7 @@ use crate::store::paths::{HOME_ENV, Paths};
 use args::{Cli, Command, EvalCommand, ImportCommand};
 
 /// What every command gets: resolved paths, the environment snapshot and global flags.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Ctx {
     /// Where csep's state lives.
     pub paths: Paths,
@@ -236,7 +237,7 @@ fn run(ctx: &Ctx, command: Command) -> anyhow::Result<u8> {
             eval_cmd::compiler(ctx, &args)
         }
         Command::Demo(args) => demo_cmd::run(ctx, &args),
-        Command::Mcp => not_yet("mcp", "the MCP server arrives with recall"),
+        Command::Mcp => mcp::run(ctx),
         Command::Import(ImportCommand::CodexSessions(args)) => {
             import::run(ctx, crate::host::Host::Codex, &args)
         }
@@ -251,10 +252,6 @@ fn run(ctx: &Ctx, command: Command) -> anyhow::Result<u8> {
         Command::Man(args) => completions::run_man(ctx, &args),
         Command::Plugin(cmd) => install::run_plugin(ctx, cmd),
     }
-}
-
-fn not_yet(command: &'static str, what: &'static str) -> anyhow::Result<u8> {
-    Err(NotAvailable { command, what }.into())
 }
 
 /// The command's name as logged in `kind`.

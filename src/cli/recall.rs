@@ -54,9 +54,20 @@ pub fn parse_since(text: &str, now: jiff::Timestamp) -> anyhow::Result<jiff::Tim
     }
 }
 
+impl From<RecallScopeArg> for SearchScope {
+    fn from(value: RecallScopeArg) -> Self {
+        match value {
+            RecallScopeArg::Project => SearchScope::Project,
+            RecallScopeArg::Global => SearchScope::Global,
+            RecallScopeArg::Sessions => SearchScope::Sessions,
+            RecallScopeArg::Memory => SearchScope::Memory,
+        }
+    }
+}
+
 /// Resolves `--cwd` (or the process cwd) as the reference does: made absolute and canonical
 /// when it exists.
-fn resolve_cwd(ctx: &Ctx, given: Option<&Path>) -> anyhow::Result<PathBuf> {
+pub fn resolve_cwd(ctx: &Ctx, given: Option<&Path>) -> anyhow::Result<PathBuf> {
     let dir = ctx.project_dir(given)?;
     Ok(std::fs::canonicalize(&dir).unwrap_or(dir))
 }
@@ -76,8 +87,10 @@ fn open_read_only(ctx: &Ctx) -> Result<Option<Store>, StoreError> {
     }
 }
 
-/// Runs one search and turns every outcome into a response (never an `Err`).
-fn respond(
+/// Runs one search and turns every outcome into a response (never an `Err`): a missing database
+/// is a `no_match` with a note, a bad query or an unreadable database a status `error`. The
+/// glue `csep recall`, `recall-trigger` and the MCP `recall` tool share.
+pub fn respond(
     ctx: &Ctx,
     query: &str,
     cwd: &Path,
@@ -144,7 +157,8 @@ fn respond(
     response
 }
 
-fn log_recall(kind: &str, query: &str, cwd: &Path, response: &RecallResponse, format: &str) {
+/// Logs one recall (never the query text, only a short hash of it).
+pub fn log_recall(kind: &str, query: &str, cwd: &Path, response: &RecallResponse, format: &str) {
     // The query text is never logged, only a short hash of it (as the reference does).
     let digest = Sha256::digest(query.as_bytes());
     let query_hash: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
@@ -185,15 +199,8 @@ pub fn run(ctx: &Ctx, args: &RecallArgs) -> anyhow::Result<u8> {
         }
     };
     let cwd = resolve_cwd(ctx, args.cwd.as_deref())?;
-    let scope = match args.scope {
-        None => SearchScope::Auto,
-        Some(RecallScopeArg::Project) => SearchScope::Project,
-        Some(RecallScopeArg::Global) => SearchScope::Global,
-        Some(RecallScopeArg::Sessions) => SearchScope::Sessions,
-        Some(RecallScopeArg::Memory) => SearchScope::Memory,
-    };
     let opts = SearchOptions {
-        scope,
+        scope: args.scope.map_or(SearchScope::Auto, SearchScope::from),
         all_projects: args.all_projects,
         since: since.map(crate::store::time::format_ts),
         host: args.host.map(Into::into),

@@ -87,6 +87,10 @@ pub struct InstallManifest {
     /// changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plugin: Option<crate::host::plugin::PluginRecord>,
+    /// Set when csep's MCP server was registered too (`csep install … --mcp`); undone before
+    /// everything else, since it was done last ([`crate::host::mcp`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mcp: Option<crate::host::mcp::McpRecord>,
 }
 
 /// Path of a host's install manifest.

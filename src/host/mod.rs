@@ -7,6 +7,7 @@ pub mod bundle;
 pub mod claude;
 pub mod codex;
 pub mod install;
+pub mod mcp;
 pub mod plugin;
 pub mod transcript;
 

@@ -145,8 +145,9 @@ fn owned_dirs(host: Host) -> Vec<(PathBuf, bool)> {
     dirs
 }
 
-/// Runs one host command with a timeout; returns its stdout or a [`PluginError::Command`].
-fn run_host(
+/// Runs one host command with a timeout (`env` sets one variable); returns its stdout or a
+/// [`PluginError::Command`]. Also runs `claude mcp add|remove` for [`crate::host::mcp`].
+pub fn run_host(
     bin: &Path,
     args: &[String],
     env: Option<(&str, &Path)>,
@@ -285,6 +286,7 @@ pub fn install(target: &PluginTarget, now: &str) -> Result<InstallManifest, Plug
         trust_keys: Vec::new(),
         installed_at: now.to_owned(),
         plugin: None,
+        mcp: None,
     };
     let result = (|| -> Result<(), PluginError> {
         for (i, step) in steps.iter().enumerate() {
@@ -573,6 +575,7 @@ mod tests {
             trust_keys,
             installed_at: "now".into(),
             plugin: None,
+            mcp: None,
         }
     }
 

@@ -14,6 +14,7 @@ mod demo;
 mod doctor;
 mod fake_model;
 mod hooks;
+mod mcp;
 mod memory;
 mod migrate_worktrees;
 mod ops;

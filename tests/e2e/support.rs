@@ -40,6 +40,27 @@ impl TestHome {
         self.bin("codex-self-evolution", args)
     }
 
+    /// `csep --home <home> ARGS…` as a `std::process::Command` with the same clean environment,
+    /// for tests that talk to a running process (the MCP server) over its pipes.
+    pub fn csep_process(&self, args: &[&str]) -> std::process::Command {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_csep"));
+        for (key, _) in std::env::vars_os() {
+            let key = key.to_string_lossy().into_owned();
+            if key.starts_with("CSEP_")
+                || key.starts_with("CODEX_")
+                || key.starts_with("CLAUDE_")
+                || key.ends_with("_API_KEY")
+            {
+                cmd.env_remove(&key);
+            }
+        }
+        cmd.env("HOME", self.dir.path().join("user"));
+        cmd.current_dir(self.dir.path());
+        cmd.arg("--home").arg(self.home());
+        cmd.args(args);
+        cmd
+    }
+
     fn bin(&self, name: &str, args: &[&str]) -> Command {
         let mut cmd = Command::cargo_bin(name).expect("binary built");
         for (key, _) in std::env::vars_os() {

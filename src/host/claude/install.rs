@@ -60,6 +60,7 @@ pub fn install(
         trust_keys: Vec::new(),
         installed_at: now.to_owned(),
         plugin: None,
+        mcp: None,
     })
 }
 

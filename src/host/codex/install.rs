@@ -150,6 +150,7 @@ pub fn install(
         trust_keys,
         installed_at: now.to_owned(),
         plugin: None,
+        mcp: None,
     })
 }
 
