@@ -19,6 +19,8 @@ mod ops;
 mod plugin;
 mod real_clients;
 mod recall;
+mod reliability;
+mod sessions;
 mod skills;
 mod status;
 mod status_activity;
