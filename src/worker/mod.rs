@@ -33,8 +33,10 @@ pub const MAX_ATTEMPTS: i64 = 3;
 /// How long a claim lasts before another worker may take the event over (10 minutes: a review
 /// through a slow provider can take minutes).
 pub const LEASE_SECONDS: i64 = 600;
-/// Times the worker re-checks for events that arrived while it was releasing the lock.
-const MAX_ROUNDS: u32 = 5;
+/// Times the worker re-takes the lock for events that arrived while it was releasing it. A hook
+/// that saw the lock held does not start a worker, so stopping after a few rounds while events
+/// keep arriving would strand them until the next Stop; the bound only guards against a bug.
+const MAX_ROUNDS: u32 = 10_000;
 
 /// Errors that stop the worker as a whole (per-event failures are recorded on the event).
 #[derive(Debug, thiserror::Error)]

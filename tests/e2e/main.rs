@@ -20,6 +20,7 @@ mod plugin;
 mod real_clients;
 mod recall;
 mod reliability;
+mod security;
 mod sessions;
 mod skills;
 mod status;
