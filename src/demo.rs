@@ -185,6 +185,7 @@ pub fn run(root: &Path) -> Result<DemoReport, DemoError> {
     let review = ReviewStage {
         config: &config,
         env: &env,
+        failpoint: None,
     };
     let compile = CompileStage {
         paths: &paths,

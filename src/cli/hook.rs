@@ -48,6 +48,7 @@ fn hook_request(cli: &Cli) -> Option<(HookRequest, Option<HostArg>)> {
 pub fn dispatch(cli: &Cli) -> Option<ExitCode> {
     let (request, host) = hook_request(cli)?;
     let started = Instant::now();
+    ignore_file_size_signal();
     let home = cli.home.clone();
     let profile = cli.profile.clone();
     let stdout = std::panic::catch_unwind(move || {
@@ -74,6 +75,18 @@ pub fn dispatch(cli: &Cli) -> Option<ExitCode> {
     }
     let _ = out.flush();
     Some(ExitCode::SUCCESS)
+}
+
+/// Ignores `SIGXFSZ`, so a write past a file-size limit (`ulimit -f`) fails with `EFBIG` and is
+/// handled like any other write error, instead of killing the hook with a signal the host would
+/// report as a failed hook.
+fn ignore_file_size_signal() {
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to SIG_IGN installs no handler code; it is
+    // async-signal-safe and done before any thread is spawned by the hook.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
 }
 
 fn run(

@@ -42,9 +42,10 @@ pub fn run(ctx: &Ctx, args: &ReviewArgs) -> anyhow::Result<u8> {
     };
     let mut results = Vec::new();
     for session in &sessions {
-        let detail = review_session(&mut store, &config, &ctx.env, session, mode).map_err(|e| {
-            anyhow::anyhow!("review of session {:?} failed: {e}", session.session_id)
-        })?;
+        let detail =
+            review_session(&mut store, &config, &ctx.env, session, mode, None).map_err(|e| {
+                anyhow::anyhow!("review of session {:?} failed: {e}", session.session_id)
+            })?;
         results.push(serde_json::json!({
             "host": session.host,
             "session_id": session.session_id,

@@ -4,8 +4,9 @@
 use crate::cli::args::WorkerArgs;
 use crate::cli::{Ctx, output};
 use crate::store::db::Store;
+use crate::worker::failpoint::{FAILPOINT_ENV, Failpoint};
 use crate::worker::stages::{CompileStage, IngestStage, ReviewStage, SkillUsageStage};
-use crate::worker::{self, Stage};
+use crate::worker::{self, RunOptions, Stage};
 
 /// Runs `csep worker`.
 pub fn run(ctx: &Ctx, args: &WorkerArgs) -> anyhow::Result<u8> {
@@ -18,16 +19,26 @@ pub fn run(ctx: &Ctx, args: &WorkerArgs) -> anyhow::Result<u8> {
             tracing::warn!(error = %e, "config.toml is invalid; the worker uses the defaults");
             crate::store::config::Config::default()
         });
+    // Test-only crash point, read once here and passed down as a value.
+    let failpoint = match ctx.env.get(FAILPOINT_ENV) {
+        Some(spec) if !spec.is_empty() => Some(Failpoint::parse(spec)?),
+        _ => None,
+    };
     let review = ReviewStage {
         config: &config,
         env: &ctx.env,
+        failpoint: failpoint.as_ref(),
     };
     let compile = CompileStage {
         paths: &ctx.paths,
         config: &config,
     };
     let stages: [&dyn Stage; 4] = [&IngestStage, &review, &compile, &SkillUsageStage];
-    let report = worker::run(&ctx.paths, &mut store, &stages, args.max_events)?;
+    let options = RunOptions {
+        max_events: args.max_events,
+        failpoint: failpoint.clone(),
+    };
+    let report = worker::run_with(&ctx.paths, &mut store, &stages, &options)?;
     tracing::info!(
         processed = report.processed,
         failed = report.failed,

@@ -486,7 +486,27 @@ pub fn parse_hook_event(
         Host::Codex => codex::hook::to_event(&value, kind),
         Host::Claude => claude::hook::to_event(&value, kind),
     };
-    parsed.map(Some).map_err(invalid)
+    let mut event = parsed.map_err(invalid)?;
+    // Ids name rows, files and context lines later on: one that could climb out of a directory
+    // or break a line is dropped here (the transcript or its file name names the session).
+    event.session_id = event.session_id.filter(|id| is_safe_id(id));
+    event.turn_id = event.turn_id.filter(|id| is_safe_id(id));
+    Ok(Some(event))
+}
+
+/// Longest host id accepted (hosts send 36-character UUIDs).
+pub const MAX_ID_CHARS: usize = 128;
+
+/// Whether a host-supplied id (session, turn) is safe to store and to use in a file name: non-
+/// empty, at most [`MAX_ID_CHARS`], no control character (NUL, newline), no path separator, not
+/// `.`/`..` and no `..` inside.
+pub fn is_safe_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.chars().count() <= MAX_ID_CHARS
+        && !id.contains("..")
+        && !id
+            .chars()
+            .any(|c| c.is_control() || matches!(c, '/' | '\\'))
 }
 
 /// Applies the detection rule documented on [`parse_hook_event`].

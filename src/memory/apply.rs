@@ -2,7 +2,9 @@
 //!
 //! Models propose, code disposes: an [`Operation`] is checked and applied here, and every
 //! outcome is reported with a reason ([`OpReport`]). Rules, in order:
-//! - `add`: empty → discarded; secret → discarded (`secret:<kind>`); transient noise →
+//! - `add`: empty → discarded; secret → discarded (`secret:<kind>`); an instruction to
+//!   fetch-and-execute, exfiltrate credentials or drop the agent's rules → discarded
+//!   (`poison:<category>`, see [`crate::memory::poison`]); transient noise →
 //!   discarded (`transient_noise:<category>`); exact duplicate of an active entry in the same
 //!   scope → skipped (`exact_duplicate`); near-duplicate (shingle Jaccard ≥ the configured
 //!   threshold) → merged into that entry (the longer text wins, provenance is unioned, the
@@ -31,6 +33,7 @@ use crate::memory::budget::{self, BudgetReport, Eviction};
 use crate::memory::dedupe::{ShingleIndex, normalize};
 use crate::memory::entry::{MemoryEntry, Provenance, Status};
 use crate::memory::noise::NoiseFilter;
+use crate::memory::poison;
 use crate::memory::store::{self, ListFilter, MemoryError, RecallEntry, sql};
 use crate::memory::{Kind, Scope};
 use crate::review::ops::Operation;
@@ -325,12 +328,19 @@ impl Applier {
             .map(|hit| (format!("transient_noise:{}", hit.category), hit.matched))
     }
 
-    /// Checks content: secrets always, noise when the policy asks. `Some` = discard.
+    /// Checks content: secrets and poisoning always, noise when the policy asks. `Some` =
+    /// discard.
     fn screen(&self, text: &str, policy: ApplyPolicy, now: &str) -> Option<Outcome> {
         if let Some(kind) = self.secret_kind(text) {
             return Some(Outcome::Discarded {
                 reason: format!("secret:{kind}"),
                 matched: Some(format!("[REDACTED:{kind}]")),
+            });
+        }
+        if let Some(finding) = poison::check(text) {
+            return Some(Outcome::Discarded {
+                reason: poison::reason(&finding),
+                matched: Some(redact(&finding)),
             });
         }
         if policy.noise_filter

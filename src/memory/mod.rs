@@ -17,6 +17,7 @@ pub mod entry;
 pub mod history;
 pub mod index;
 pub mod noise;
+pub mod poison;
 pub mod projection;
 pub mod store;
 

@@ -228,7 +228,23 @@ fn recorded(conn: &Connection, target: &Target) -> Result<Option<(String, String
         .map_err(sql("read projection record"))
 }
 
-fn read_file(path: &std::path::Path) -> Result<Option<String>, MemoryError> {
+/// Reads a projection, refusing one reached through a symbolic link planted under the home:
+/// following it would import a foreign file as hand edits, and the write that follows would
+/// land outside the home.
+fn read_file(
+    home: &std::path::Path,
+    path: &std::path::Path,
+) -> Result<Option<String>, MemoryError> {
+    if let Some(link) = fsutil::escape_below(home, path) {
+        return Err(MemoryError::Projection {
+            path: path.to_path_buf(),
+            source: std::io::Error::other(format!(
+                "{} is a symbolic link (or leaves the csep home); remove it so csep writes its \
+                 projections inside the home",
+                link.display()
+            )),
+        });
+    }
     match std::fs::read(path) {
         Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -258,7 +274,7 @@ pub fn import_hand_edits(
     now: &str,
 ) -> Result<Option<EditImport>, MemoryError> {
     let path = target.path(paths);
-    let Some(text) = read_file(&path)? else {
+    let Some(text) = read_file(&paths.home, &path)? else {
         return Ok(None);
     };
     let record = recorded(conn, target)?;
@@ -472,7 +488,7 @@ pub fn write(
     )?;
     let body = render(target, &entries);
     let digest = hash(&body);
-    let on_disk = read_file(&path)?;
+    let on_disk = read_file(&paths.home, &path)?;
     let record = recorded(conn, target)?;
     if let Some(text) = &on_disk {
         let disk_hash = hash(text);

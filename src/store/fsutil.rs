@@ -6,7 +6,7 @@
 
 use std::fs;
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Mode of directories csep creates in its home: owner only.
 pub const PRIVATE_DIR_MODE: u32 = 0o700;
@@ -92,6 +92,27 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     result
 }
 
+/// The first path below `root` (the root itself excluded, `path` included) that is a symbolic
+/// link or a `..`/absolute component, or `path` itself when it is not under `root`. `None` means
+/// writing `path` cannot land outside `root` through a link planted inside it.
+pub fn escape_below(root: &Path, path: &Path) -> Option<PathBuf> {
+    let Ok(rel) = path.strip_prefix(root) else {
+        return Some(path.to_path_buf());
+    };
+    let mut current = root.to_path_buf();
+    for component in rel.components() {
+        match component {
+            std::path::Component::Normal(name) => current.push(name),
+            std::path::Component::CurDir => continue,
+            _ => return Some(current),
+        }
+        if fs::symlink_metadata(&current).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Some(current);
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,5 +131,21 @@ mod tests {
         }
         let leftovers: Vec<_> = fs::read_dir(dir.path().join("a/b")).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temp file may remain");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn escape_below_finds_planted_symlinks_and_dot_dot() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        fs::create_dir_all(root.join("ok")).unwrap();
+        std::os::unix::fs::symlink(dir.path(), root.join("link")).unwrap();
+        assert_eq!(escape_below(&root, &root.join("ok/file")), None);
+        assert_eq!(
+            escape_below(&root, &root.join("link/file")),
+            Some(root.join("link"))
+        );
+        assert!(escape_below(&root, &root.join("ok/../../x")).is_some());
+        assert!(escape_below(&root, Path::new("/etc/passwd")).is_some());
     }
 }

@@ -124,9 +124,27 @@ impl Paths {
         self.home.join("USER.md")
     }
 
-    /// The directory of one project's projections: `<home>/projects/<project id>`.
+    /// The directory of one project's projections: `<home>/projects/<project id>`. Ids are
+    /// csep's own hashes (`p_…`), but one read back from a tampered database could hold `..`,
+    /// `/` or NUL: every byte outside `[A-Za-z0-9_-]` becomes `_`, so the directory is always a
+    /// direct child of `<home>/projects`.
     pub fn project_dir(&self, project_id: &str) -> PathBuf {
-        self.home.join("projects").join(project_id)
+        let safe: String = project_id
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let safe = if safe.is_empty() {
+            "_".to_owned()
+        } else {
+            safe
+        };
+        self.home.join("projects").join(safe)
     }
 
     /// A project's memory projection: `<home>/projects/<id>/MEMORY.md`.

@@ -8,6 +8,13 @@
 //!
 //! Stop-event states: `pending` → `processing` (leased) → `done` | `failed` (after
 //! [`MAX_ATTEMPTS`]) ; `skipped` rows are recorded by the hook and never claimed.
+//!
+//! Crash recovery: a worker only claims events while it holds the lock, and it settles every
+//! claim before releasing it. So a `processing` row found by a worker that has just taken the
+//! lock belongs to a worker that died (killed, aborted, power loss): it is reclaimed at once
+//! ([`reclaim_orphaned`]) instead of waiting for its [`LEASE_SECONDS`] lease to expire. The
+//! lease still bounds claims made outside the lock (none today) and is what `csep doctor`
+//! reports.
 
 use std::fs::TryLockError;
 use std::time::Instant;
@@ -19,14 +26,17 @@ use crate::hooks::stop::open_worker_lock;
 use crate::store::db::{Store, StoreError};
 use crate::store::paths::Paths;
 use crate::store::time;
+use crate::worker::failpoint::Failpoint;
 
 /// Attempts before a stop event is marked `failed`.
 pub const MAX_ATTEMPTS: i64 = 3;
 /// How long a claim lasts before another worker may take the event over (10 minutes: a review
 /// through a slow provider can take minutes).
 pub const LEASE_SECONDS: i64 = 600;
-/// Times the worker re-checks for events that arrived while it was releasing the lock.
-const MAX_ROUNDS: u32 = 5;
+/// Times the worker re-takes the lock for events that arrived while it was releasing it. A hook
+/// that saw the lock held does not start a worker, so stopping after a few rounds while events
+/// keep arriving would strand them until the next Stop; the bound only guards against a bug.
+const MAX_ROUNDS: u32 = 10_000;
 
 /// Errors that stop the worker as a whole (per-event failures are recorded on the event).
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +97,15 @@ pub trait Stage {
     fn run(&self, store: &mut Store, event: &StopEvent) -> Result<serde_json::Value, String>;
 }
 
+/// How a worker run is bounded and (in tests) crashed.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Process at most this many events, then return.
+    pub max_events: Option<u32>,
+    /// Abort the process at this point (crash-safety tests only; see [`failpoint`]).
+    pub failpoint: Option<Failpoint>,
+}
+
 /// Runs the worker until no pending event is left or `max_events` were handled.
 pub fn run(
     paths: &Paths,
@@ -94,6 +113,25 @@ pub fn run(
     stages: &[&dyn Stage],
     max_events: Option<u32>,
 ) -> Result<WorkerReport, WorkerError> {
+    run_with(
+        paths,
+        store,
+        stages,
+        &RunOptions {
+            max_events,
+            failpoint: None,
+        },
+    )
+}
+
+/// [`run`] with every option.
+pub fn run_with(
+    paths: &Paths,
+    store: &mut Store,
+    stages: &[&dyn Stage],
+    options: &RunOptions,
+) -> Result<WorkerReport, WorkerError> {
+    let max_events = options.max_events;
     let mut report = WorkerReport::default();
     let owner = format!("worker-{}", std::process::id());
     for _ in 0..MAX_ROUNDS {
@@ -114,7 +152,7 @@ pub fn run(
                 });
             }
         }
-        report.reclaimed += reclaim_expired(store, &time::now())?;
+        report.reclaimed += reclaim_orphaned(store)?;
         loop {
             if max_events.is_some_and(|max| report.processed + report.failed >= max) {
                 return Ok(report);
@@ -123,7 +161,7 @@ pub fn run(
             let Some(event) = claim_next(store, &owner, &now)? else {
                 break;
             };
-            match process(store, &event, stages) {
+            match process(store, &event, stages, options.failpoint.as_ref()) {
                 Ok(()) => report.processed += 1,
                 Err(_) => report.failed += 1,
             }
@@ -146,14 +184,21 @@ fn stamp_lock(mut lock: &std::fs::File, owner: &str) {
     let _ = writeln!(lock, "{owner} {}", time::now());
 }
 
-fn process(store: &mut Store, event: &StopEvent, stages: &[&dyn Stage]) -> Result<(), String> {
+fn process(
+    store: &mut Store,
+    event: &StopEvent,
+    stages: &[&dyn Stage],
+    failpoint: Option<&Failpoint>,
+) -> Result<(), String> {
     let started_at = time::now();
     let started = Instant::now();
     let mut details = serde_json::Map::new();
     let mut failure = None;
     for stage in stages {
+        failpoint::hit(failpoint, stage.name(), "before");
         match stage.run(store, event) {
             Ok(detail) => {
+                failpoint::hit(failpoint, stage.name(), "after");
                 details.insert(stage.name().to_owned(), detail);
             }
             Err(e) => {
@@ -254,6 +299,27 @@ pub fn reclaim_expired(store: &Store, now: &str) -> Result<u32, StoreError> {
     Ok(u32::try_from(n).unwrap_or(u32::MAX))
 }
 
+/// Returns every `processing` claim to `pending` (or `failed` when out of attempts). Only
+/// called by a worker holding the lock: no live worker can own such a claim then (see the
+/// module docs), so its owner crashed.
+pub fn reclaim_orphaned(store: &Store) -> Result<u32, StoreError> {
+    let n = store
+        .conn()
+        .execute(
+            "UPDATE stop_events SET \
+             status = CASE WHEN attempts >= ?1 THEN 'failed' ELSE 'pending' END, \
+             error = coalesce(error, 'claim of a dead worker (crashed or was killed)'), \
+             lease_owner = NULL, lease_expires_at = NULL \
+             WHERE status = 'processing'",
+            params![MAX_ATTEMPTS],
+        )
+        .map_err(|source| StoreError::Sqlite {
+            path: store.path().to_path_buf(),
+            source,
+        })?;
+    Ok(u32::try_from(n).unwrap_or(u32::MAX))
+}
+
 /// Number of events waiting.
 pub fn pending_count(store: &Store) -> Result<i64, StoreError> {
     store
@@ -283,4 +349,5 @@ fn lease_expiry(now: &str) -> String {
 #[path = "worker_tests.rs"]
 mod tests;
 
+pub mod failpoint;
 pub mod stages;

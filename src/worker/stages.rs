@@ -25,6 +25,7 @@ use crate::store::db::Store;
 use crate::store::env::Env;
 use crate::store::paths::Paths;
 use crate::store::time;
+use crate::worker::failpoint::{self, Failpoint};
 use crate::worker::{Stage, StopEvent};
 
 /// Ingests the transcript delta of the stopped session into the archive.
@@ -72,6 +73,8 @@ pub struct ReviewStage<'a> {
     pub config: &'a Config,
     /// Environment with provider keys.
     pub env: &'a Env,
+    /// Crash point for tests (`review:after_enqueue`); `None` in production.
+    pub failpoint: Option<&'a Failpoint>,
 }
 
 /// The review position of one archived session.
@@ -124,6 +127,7 @@ pub fn review_session(
     env: &Env,
     event: &StopEvent,
     mode: ReviewMode,
+    failpoint: Option<&Failpoint>,
 ) -> Result<serde_json::Value, String> {
     let Some(state) = session_state(store, event)? else {
         return Ok(json!({"skipped": "the session is not archived"}));
@@ -217,10 +221,21 @@ pub fn review_session(
         event.session_id.as_deref(),
         &now,
     );
+    let reviewed = !matches!(
+        result.status,
+        crate::review::ReviewStatus::Failed | crate::review::ReviewStatus::SkippedBudget
+    );
+    // Queueing the operations and moving the review cursor commit together: a crash between
+    // them would otherwise re-review the same messages (and, with a non-deterministic model,
+    // queue a second, different suggestion for them).
+    let tx = store
+        .conn_mut()
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(|e| e.to_string())?;
     let mut queued = None;
     if operations > 0 {
-        let outcome = queue::enqueue(
-            store,
+        let outcome = queue::enqueue_in(
+            &tx,
             &NewEnvelope {
                 project_id: event.project_id.clone(),
                 host: Some(event.host.clone()),
@@ -234,25 +249,21 @@ pub fn review_session(
         .map_err(|e| e.to_string())?;
         queued = Some(outcome);
     }
-    let reviewed = !matches!(
-        result.status,
-        crate::review::ReviewStatus::Failed | crate::review::ReviewStatus::SkippedBudget
-    );
+    failpoint::hit(failpoint, "review", "after_enqueue");
     if reviewed {
         let streak = if operations == 0 {
             state.empty_streak + 1
         } else {
             0
         };
-        store
-            .conn()
-            .execute(
-                "UPDATE sessions SET review_cursor = ?2, review_empty_streak = ?3, \
-                 last_reviewed_at = ?4 WHERE id = ?1",
-                params![state.session_ref, last_id, streak, now],
-            )
-            .map_err(|e| e.to_string())?;
+        tx.execute(
+            "UPDATE sessions SET review_cursor = ?2, review_empty_streak = ?3, \
+             last_reviewed_at = ?4 WHERE id = ?1",
+            params![state.session_ref, last_id, streak, now],
+        )
+        .map_err(|e| e.to_string())?;
     }
+    tx.commit().map_err(|e| e.to_string())?;
     Ok(json!({
         "decision": decision,
         "reviewer": result.reviewer,
@@ -270,7 +281,14 @@ impl Stage for ReviewStage<'_> {
     }
 
     fn run(&self, store: &mut Store, event: &StopEvent) -> Result<serde_json::Value, String> {
-        review_session(store, self.config, self.env, event, ReviewMode::default())
+        review_session(
+            store,
+            self.config,
+            self.env,
+            event,
+            ReviewMode::default(),
+            self.failpoint,
+        )
     }
 }
 

@@ -21,6 +21,7 @@ pub struct FakeModel {
     /// The port on 127.0.0.1.
     pub port: u16,
     requests: Arc<Mutex<Vec<(String, Value)>>>,
+    review_reply: Arc<Mutex<String>>,
     stop: Arc<AtomicBool>,
 }
 
@@ -31,17 +32,18 @@ impl FakeModel {
         listener.set_nonblocking(true).expect("nonblocking");
         let port = listener.local_addr().expect("addr").port();
         let requests = Arc::new(Mutex::new(Vec::new()));
+        let review_reply = Arc::new(Mutex::new(r#"{"operations":[]}"#.to_owned()));
         let stop = Arc::new(AtomicBool::new(false));
-        let (reqs, stop_flag) = (requests.clone(), stop.clone());
+        let (reqs, stop_flag, reply) = (requests.clone(), stop.clone(), review_reply.clone());
         thread::spawn(move || {
             let deadline = Instant::now() + lifetime;
             let counter = Arc::new(Mutex::new(0u32));
             while !stop_flag.load(Ordering::SeqCst) && Instant::now() < deadline {
                 match listener.accept() {
                     Ok((stream, _)) => {
-                        let (reqs, counter) = (reqs.clone(), counter.clone());
+                        let (reqs, counter, reply) = (reqs.clone(), counter.clone(), reply.clone());
                         thread::spawn(move || {
-                            let _ = handle(stream, &reqs, &counter);
+                            let _ = handle(stream, &reqs, &counter, &reply);
                         });
                     }
                     Err(_) => thread::sleep(Duration::from_millis(10)),
@@ -51,8 +53,36 @@ impl FakeModel {
         FakeModel {
             port,
             requests,
+            review_reply,
             stop,
         }
+    }
+
+    /// Sets the text every Chat Completions request (`…/chat/completions`, csep's reviewer
+    /// through an `openai-compatible` profile) is answered with: a scripted `ReviewOutput`.
+    pub fn set_review_reply(&self, text: &str) {
+        *self.review_reply.lock().expect("lock") = text.to_owned();
+    }
+
+    /// Bodies of the Chat Completions requests (csep's reviewer), in order.
+    pub fn review_requests(&self) -> Vec<Value> {
+        self.requests
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|(path, _)| path.ends_with("/chat/completions"))
+            .map(|(_, body)| body.clone())
+            .collect()
+    }
+
+    /// Every request body received, raw JSON text, in order (for secret scans).
+    pub fn all_bodies(&self) -> Vec<String> {
+        self.requests
+            .lock()
+            .expect("lock")
+            .iter()
+            .map(|(_, body)| body.to_string())
+            .collect()
     }
 
     /// Base URL for Codex (`…/v1`).
@@ -87,6 +117,7 @@ fn handle(
     stream: TcpStream,
     requests: &Mutex<Vec<(String, Value)>>,
     counter: &Mutex<u32>,
+    review_reply: &Mutex<String>,
 ) -> std::io::Result<()> {
     stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
@@ -129,6 +160,17 @@ fn handle(
     };
     match (method.as_str(), path.as_str()) {
         ("POST", p) if p.ends_with("/responses") => responses(&mut out, &body, n),
+        ("POST", p) if p.ends_with("/chat/completions") => {
+            let text = review_reply.lock().expect("lock").clone();
+            json_reply(
+                &mut out,
+                200,
+                &json!({"id": format!("chatcmpl-{n}"), "object": "chat.completion",
+                    "model": body["model"], "choices": [{"index": 0, "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": text}}],
+                    "usage": {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110}}),
+            )
+        }
         ("POST", p) if p.ends_with("/count_tokens") => {
             json_reply(&mut out, 200, &json!({"input_tokens": 100}))
         }
