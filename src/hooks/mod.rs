@@ -13,6 +13,8 @@ pub mod user_prompt_submit;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use rusqlite::config::DbConfig;
+
 use crate::host::Host;
 use crate::host::transcript::{self, HookEvent, HookKind};
 use crate::store::config::Config;
@@ -44,14 +46,29 @@ pub struct HookCtx {
 
 impl HookCtx {
     /// Opens the store for a hook: creates and migrates it when needed, short busy timeout.
+    ///
+    /// The connection does not checkpoint the WAL when it closes. A hook commits a few rows;
+    /// with `synchronous = NORMAL` those commits cost no `fsync`, but the checkpoint SQLite runs
+    /// when the last connection closes fsyncs the WAL and the database (and the next open then
+    /// recreates the WAL and fsyncs the directory) — most of a hook's wall time on a VM disk.
+    /// The WAL is still checkpointed by SQLite's automatic checkpoint (every 1,000 pages) and
+    /// by every other csep command when it closes; the database stays consistent either way.
     pub fn open_store(&self) -> Result<Store, StoreError> {
-        Store::open_with(
+        let store = Store::open_with(
             &self.paths.db(),
             OpenOptions {
                 busy_timeout: HOOK_BUSY_TIMEOUT,
                 read_only: false,
             },
-        )
+        )?;
+        store
+            .conn()
+            .set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
+            .map_err(|source| StoreError::Sqlite {
+                path: store.path().to_path_buf(),
+                source,
+            })?;
+        Ok(store)
     }
 
     /// Opens the store only if it exists (SessionStart has nothing to inject without one).

@@ -418,12 +418,16 @@ fn recall_needs_a_reuse_signal_and_is_stored_once() {
             .len(),
         2
     );
+    // Indexed with the recall analyzer, so the query goes through it too (`idempot`).
+    let expr = crate::recall::analyze::match_expr("idempotent")
+        .unwrap()
+        .unwrap();
     let hits: i64 = f
         .store
         .conn()
         .query_row(
-            "SELECT count(*) FROM recall_fts WHERE recall_fts MATCH 'idempotent'",
-            [],
+            "SELECT count(*) FROM recall_fts WHERE recall_fts MATCH ?1",
+            [expr],
             |r| r.get(0),
         )
         .unwrap();

@@ -1,51 +1,16 @@
 //! The one place memory and recall text becomes full-text index terms.
 //!
 //! `memory_fts` and `recall_fts` (migration 0002) store analyzer output joined by spaces. Every
-//! writer calls [`terms_for`], so swapping the analyzer (the recall module's Latin + CJK
-//! analyzer) is a one-line change here. Until then the analyzer is a simple one: lowercase,
-//! split on anything that is not a letter or digit, and split CJK runs into single characters
-//! and adjacent pairs so Chinese text is still findable.
+//! writer calls [`terms_for`], which is the recall module's analyzer
+//! ([`crate::recall::analyze::terms_for_index`]: stemming, identifier splitting, CJK
+//! segmentation), so the index holds exactly the terms [`crate::recall::analyze::match_expr`]
+//! searches for: `retrying` is indexed as `retri` and found by `retry`.
 
 use rusqlite::{Connection, params};
 
-use crate::memory::dedupe::is_cjk;
-
-/// The index terms of `text`, joined by single spaces.
+/// The index terms of `text`, joined by single spaces (the recall analyzer's output).
 pub fn terms_for(text: &str) -> String {
-    let mut terms: Vec<String> = Vec::new();
-    let lowered = text.to_lowercase();
-    let mut word = String::new();
-    let mut cjk: Vec<char> = Vec::new();
-    let flush_cjk = |cjk: &mut Vec<char>, terms: &mut Vec<String>| {
-        for (i, c) in cjk.iter().enumerate() {
-            terms.push(c.to_string());
-            if let Some(next) = cjk.get(i + 1) {
-                terms.push(format!("{c}{next}"));
-            }
-        }
-        cjk.clear();
-    };
-    for c in lowered.chars() {
-        if is_cjk(c) {
-            if !word.is_empty() {
-                terms.push(std::mem::take(&mut word));
-            }
-            cjk.push(c);
-        } else if c.is_alphanumeric() {
-            flush_cjk(&mut cjk, &mut terms);
-            word.push(c);
-        } else {
-            flush_cjk(&mut cjk, &mut terms);
-            if !word.is_empty() {
-                terms.push(std::mem::take(&mut word));
-            }
-        }
-    }
-    flush_cjk(&mut cjk, &mut terms);
-    if !word.is_empty() {
-        terms.push(word);
-    }
-    terms.join(" ")
+    crate::recall::analyze::terms_for_index(text)
 }
 
 /// Sets (or clears, with `None`) the `memory_fts` row of the entry whose rowid is `rid`.
@@ -82,11 +47,37 @@ mod tests {
     use super::*;
 
     #[test]
-    fn terms_are_lowercase_words_and_cjk_characters_and_pairs() {
-        assert_eq!(terms_for("Run `cargo-nextest`!"), "run cargo nextest");
+    fn terms_are_the_recall_analyzer_output_so_queries_in_another_word_form_match() {
         assert_eq!(
-            terms_for("订单超时 retry"),
-            "订 订单 单 单超 超 超时 时 retry"
+            terms_for("Run `cargo-nextest`!"),
+            "run cargonextest cargo nextest"
         );
+        assert_eq!(terms_for("Retrying flaky tests"), "retri flaki test");
+        let expr = crate::recall::analyze::match_expr("retry")
+            .unwrap()
+            .unwrap();
+        assert_eq!(expr, "\"retri\"");
+    }
+
+    #[test]
+    fn a_memory_entry_is_found_by_a_query_in_another_word_form() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE VIRTUAL TABLE memory_fts USING fts5 (terms, content = '', \
+             contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 0');",
+        )
+        .unwrap();
+        sync_memory(&conn, 7, Some("Retrying the flaky sqlite tests fixes CI")).unwrap();
+        let expr = crate::recall::analyze::match_expr("retry sqlite test")
+            .unwrap()
+            .unwrap();
+        let hits: Vec<i64> = conn
+            .prepare("SELECT rowid FROM memory_fts WHERE memory_fts MATCH ?1")
+            .unwrap()
+            .query_map([expr], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(hits, vec![7]);
     }
 }
