@@ -52,6 +52,7 @@ fn entries(vocab: &Vocab, n: usize) -> Vec<InjectedEntry> {
             summary: vocab.prose(&mut rng, 6, 12),
             content: vocab.prose(&mut rng, 15, 40),
             sessions: i % 3,
+            last_session: Some(format!("0199a000-{i:04}")),
             updated_at: NOW.into(),
         })
         .collect()

@@ -377,7 +377,7 @@ fn run(args: &Args) -> Result<()> {
             &["compile", "--repo-root", &repo],
             env.with(&csep_run, &[]),
         );
-        let (t, r) = (csep_template.clone(), csep_run.clone());
+        let (t, r) = (csep_template, csep_run);
         a.before = Some(Box::new(move || {
             remove_dir(&r)?;
             copy_dir(&t, &r)
@@ -387,7 +387,7 @@ fn run(args: &Args) -> Result<()> {
             &["compile", "--backend", "script", "--repo-root", &repo],
             env.with(&ref_run, &[]),
         );
-        let (t, r) = (ref_template.clone(), ref_run.clone());
+        let (t, r) = (ref_template, ref_run);
         b.before = Some(Box::new(move || {
             remove_dir(&r)?;
             copy_dir(&t, &r)

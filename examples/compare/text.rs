@@ -331,7 +331,7 @@ pub struct Vocab {
 impl Vocab {
     /// The benchmark vocabulary (deterministic).
     pub fn new() -> Vocab {
-        let mut rng = Rng::new(0x5EED_0F_A11);
+        let mut rng = Rng::new(0x0005_EED0_FA11);
         let mut words: Vec<String> = HEAD.iter().map(|w| (*w).to_owned()).collect();
         let mut seen: std::collections::BTreeSet<String> = words.iter().cloned().collect();
         while words.len() < VOCAB_SIZE {
@@ -439,6 +439,10 @@ impl Rollout {
         )
     }
 
+    #[allow(
+        clippy::needless_pass_by_value,
+        reason = "callers build the payload inline with json!"
+    )]
     fn line(&mut self, kind: &str, payload: Value) -> String {
         let ts = self.ts();
         let mut s = json!({"timestamp": ts, "type": kind, "payload": payload}).to_string();
