@@ -12,6 +12,7 @@ mod compile;
 mod config;
 mod doctor;
 mod fake_model;
+mod fuzz;
 mod hooks;
 mod memory;
 mod migrate_worktrees;
