@@ -312,21 +312,32 @@ pub fn import_edits(
 }
 
 /// Writes every target's projection; failures are returned as messages.
+///
+/// Runs under the database's write lock (`BEGIN IMMEDIATE`): the file and its recorded hash
+/// change together with respect to other compilers. Without it, a concurrent `compile` and
+/// `scan` saw each other's fresh file next to a stale record and took it for a hand edit.
 pub fn write_projections(
     conn: &Connection,
     paths: &Paths,
     targets: &[Target],
     now: &str,
 ) -> Result<(Vec<Written>, Vec<String>), CompileError> {
+    conn.execute_batch("BEGIN IMMEDIATE")
+        .map_err(sql("lock projections"))?;
     let mut written = Vec::new();
     let mut problems = Vec::new();
     for target in targets {
         match projection::write(conn, paths, target, now) {
             Ok(w) => written.push(w),
             Err(e @ MemoryError::Projection { .. }) => problems.push(e.to_string()),
-            Err(e) => return Err(e.into()),
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                return Err(e.into());
+            }
         }
     }
+    conn.execute_batch("COMMIT")
+        .map_err(sql("commit projections"))?;
     Ok((written, problems))
 }
 

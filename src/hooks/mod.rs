@@ -25,6 +25,12 @@ use crate::store::time;
 /// How long a hook waits on a locked database before giving up (and answering with no context).
 pub const HOOK_BUSY_TIMEOUT: Duration = Duration::from_millis(250);
 
+/// How long the Stop hook waits to record its event. Longer than [`HOOK_BUSY_TIMEOUT`] because
+/// a lost stop event is a lost session, while the wait only delays the end of a turn that is
+/// already over; WAL writers queue for milliseconds each, so with 200 Stop hooks racing
+/// (tests/e2e/reliability.rs) the wait stays far below this bound.
+pub const STOP_BUSY_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// Environment variable csep sets on model subprocesses it spawns (`codex exec`, `claude -p`),
 /// so csep's own hooks in those child sessions record nothing and inject nothing.
 pub const CHILD_SESSION_ENV: &str = "CSEP_CHILD_SESSION";
@@ -54,10 +60,15 @@ impl HookCtx {
     /// The WAL is still checkpointed by SQLite's automatic checkpoint (every 1,000 pages) and
     /// by every other csep command when it closes; the database stays consistent either way.
     pub fn open_store(&self) -> Result<Store, StoreError> {
+        self.open_store_waiting(HOOK_BUSY_TIMEOUT)
+    }
+
+    /// Opens the store waiting at most `busy_timeout` on a locked database.
+    pub fn open_store_waiting(&self, busy_timeout: Duration) -> Result<Store, StoreError> {
         let store = Store::open_with(
             &self.paths.db(),
             OpenOptions {
-                busy_timeout: HOOK_BUSY_TIMEOUT,
+                busy_timeout,
                 read_only: false,
             },
         )?;

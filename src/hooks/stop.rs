@@ -41,7 +41,7 @@ pub enum StopError {
 
 /// Runs the Stop hook: records the event and starts the worker when none is running.
 pub fn run(ctx: &HookCtx, event: &HookEvent) -> Result<HookAnswer, StopError> {
-    let store = ctx.open_store()?;
+    let store = ctx.open_store_waiting(crate::hooks::STOP_BUSY_TIMEOUT)?;
     let skip_reason = if ctx.is_child_session {
         Some("session spawned by csep")
     } else if event.stop_hook_active {

@@ -97,6 +97,18 @@ pub enum StoreError {
         /// Database file.
         path: PathBuf,
     },
+    /// The database cannot be opened or written: read-only filesystem, permissions, full disk.
+    #[error(
+        "database {path} cannot be opened for writing ({detail}); make the csep home writable \
+         (read-only filesystem, permissions or a full disk?) or pass --home with a writable \
+         directory"
+    )]
+    NotWritable {
+        /// Database file.
+        path: PathBuf,
+        /// SQLite's description.
+        detail: String,
+    },
     /// The database does not exist and the store was opened read-only.
     #[error("no database at {path} yet; it is created by the first hook or command that writes")]
     Missing {
@@ -150,6 +162,13 @@ impl StoreError {
             Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => {
                 StoreError::Locked { path }
             }
+            Some(ErrorCode::CannotOpen)
+            | Some(ErrorCode::ReadOnly)
+            | Some(ErrorCode::DiskFull)
+            | Some(ErrorCode::PermissionDenied) => StoreError::NotWritable {
+                path,
+                detail: source.to_string(),
+            },
             _ => StoreError::Sqlite { path, source },
         }
     }
@@ -302,9 +321,13 @@ impl Store {
                 at,
                 source,
             };
+            // IMMEDIATE: take the write lock before reading the version. A deferred
+            // transaction that reads first cannot upgrade to a write while another process
+            // migrates (SQLite answers BUSY at once, without the busy timeout), which lost
+            // stop events when many hooks created the store together.
             let tx = self
                 .conn
-                .transaction()
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(|e| StoreError::from_sqlite(&path, e))?;
             // Another process may have migrated while we waited for the write lock.
             let now = read_user_version(&tx).map_err(fail)?;

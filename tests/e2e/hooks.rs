@@ -204,7 +204,7 @@ fn session_start_injects_seeded_memory_in_each_hosts_shape() {
             .as_str()
             .unwrap();
         assert!(
-            context.contains("[m_1] command: Use make check"),
+            context.contains("[m_1] command: \"Use make check"),
             "{context}"
         );
     }

@@ -13,6 +13,7 @@ mod config;
 mod demo;
 mod doctor;
 mod fake_model;
+mod fuzz;
 mod hooks;
 mod mcp;
 mod memory;
