@@ -32,8 +32,9 @@ pub const HOOK_BUSY_TIMEOUT: Duration = Duration::from_millis(250);
 pub const STOP_BUSY_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Environment variable csep sets on model subprocesses it spawns (`codex exec`, `claude -p`),
-/// so csep's own hooks in those child sessions record nothing and inject nothing.
-pub const CHILD_SESSION_ENV: &str = "CSEP_CHILD_SESSION";
+/// so csep's own hooks in those child sessions record nothing and inject nothing. One constant,
+/// owned by the providers that set it.
+pub use crate::llm::CHILD_SESSION_ENV;
 
 /// Everything a hook needs, resolved once by the entry point.
 #[derive(Debug)]

@@ -1,40 +1,12 @@
 //! `csep review` then `csep compile` by hand, on the demo's sample sessions backfilled with
 //! `csep import codex-sessions`.
 
-use crate::support::{TestHome, stdout_json};
-
-fn backfill(t: &TestHome) -> std::path::PathBuf {
-    let project = t.scratch().join("shopfront");
-    let dir = t.scratch().join("sessions");
-    std::fs::create_dir_all(&project).unwrap();
-    std::fs::create_dir_all(&dir).unwrap();
-    let samples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("demo/sessions");
-    for entry in std::fs::read_dir(samples).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        if name.starts_with("rollout-") {
-            let text = std::fs::read_to_string(&path).unwrap();
-            let text = text.replace("/home/dev/shopfront", &project.to_string_lossy());
-            std::fs::write(dir.join(name), text).unwrap();
-        }
-    }
-    let out = t
-        .csep(&["import", "codex-sessions", "--dir"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    project
-}
+use crate::support::{TestHome, backfill_demo_sessions, stdout_json, use_scripted_provider};
 
 #[test]
 fn review_dry_run_proposes_without_queueing_then_review_and_compile_learn() {
     let t = TestHome::new();
-    let project = backfill(&t);
+    let project = backfill_demo_sessions(&t);
     let dry = stdout_json(
         &t.csep(&["review", "--dry-run", "--json", "--cwd"])
             .arg(&project)
@@ -92,36 +64,15 @@ fn review_dry_run_proposes_without_queueing_then_review_and_compile_learn() {
 #[test]
 fn the_llm_backend_consolidates_queued_operations_through_the_active_provider() {
     let t = TestHome::new();
-    let project = backfill(&t);
+    let project = backfill_demo_sessions(&t);
     t.csep(&["review", "--cwd"])
         .arg(&project)
         .assert()
         .success();
-    let answer = t.scratch().join("answer.json");
-    std::fs::write(
-        &answer,
+    use_scripted_provider(
+        &t,
         r#"{"operations":[{"op":"add","scope":"project","kind":"command","summary":"Run the checks with cargo clippy then cargo nextest run"}]}"#,
-    )
-    .unwrap();
-    let script = t.scratch().join("model.sh");
-    std::fs::write(
-        &script,
-        format!("#!/bin/sh\ncat >/dev/null\ncat '{}'\n", answer.display()),
-    )
-    .unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    std::fs::write(
-        t.home().join("config.toml"),
-        format!(
-            "schema_version = 3\nactive_profile = \"local\"\n[profiles.local]\nprovider = \"command\"\ncommand = [\"{}\"]\n",
-            script.display()
-        ),
-    )
-    .unwrap();
+    );
     let out = t
         .csep(&["compile", "--backend", "llm", "--json", "--repo-root"])
         .arg(&project)

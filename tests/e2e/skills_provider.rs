@@ -1,57 +1,14 @@
 //! Skill synthesis through a configured provider (a `command` provider standing in for an LLM),
 //! with the call recorded in the spend ledger.
 
-use crate::support::{TestHome, stdout_json};
+use crate::support::{TestHome, backfill_demo_sessions, stdout_json, use_scripted_provider};
 
 #[test]
 fn synthesis_uses_the_active_provider_and_records_its_spend() {
     let t = TestHome::new();
-    let project = t.scratch().join("shopfront");
-    let sessions = t.scratch().join("sessions");
-    std::fs::create_dir_all(&project).unwrap();
-    std::fs::create_dir_all(&sessions).unwrap();
-    let samples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("demo/sessions");
-    for entry in std::fs::read_dir(samples).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        if name.starts_with("rollout-") {
-            let text = std::fs::read_to_string(&path).unwrap();
-            std::fs::write(
-                sessions.join(name),
-                text.replace("/home/dev/shopfront", &project.to_string_lossy()),
-            )
-            .unwrap();
-        }
-    }
-    t.csep(&["import", "codex-sessions", "--dir"])
-        .arg(&sessions)
-        .assert()
-        .success();
+    backfill_demo_sessions(&t);
     let answer = r#"{"skills":[{"name":"run-shopfront-checks","description":"Use when you finish a change in shopfront and need the project's checks.","when_to_use":["After editing Rust code in shopfront."],"steps":["Run `cargo clippy --all-targets -- -D warnings`.","Run `cargo nextest run`."],"verification":["Both commands exit 0."],"if_it_fails":["Fix the first clippy error, then rerun."],"evidence_ids":["session:codex:0199a000-0000-7000-8000-000000000001","session:codex:0199a000-0000-7000-8000-000000000002","session:codex:0199a000-0000-7000-8000-000000000003"]}]}"#;
-    let script = t.scratch().join("model.sh");
-    let answer_file = t.scratch().join("answer.json");
-    std::fs::write(&answer_file, answer).unwrap();
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\ncat >/dev/null\ncat '{}'\n",
-            answer_file.display()
-        ),
-    )
-    .unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    std::fs::write(
-        t.home().join("config.toml"),
-        format!(
-            "schema_version = 3\nactive_profile = \"local\"\n[profiles.local]\nprovider = \"command\"\ncommand = [\"{}\"]\n",
-            script.display()
-        ),
-    )
-    .unwrap();
+    use_scripted_provider(&t, answer);
     let codex_home = t.scratch().join("codex-home");
     let claude_dir = t.scratch().join("claude");
     let out = t

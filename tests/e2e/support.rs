@@ -90,3 +90,68 @@ pub fn stdout_json(output: &std::process::Output) -> serde_json::Value {
         )
     })
 }
+
+/// Copies the demo's sample Codex rollouts into `<scratch>/sessions` with their project directory
+/// rewritten to `<scratch>/shopfront`, backfills them with `csep import codex-sessions`, and
+/// returns the project directory.
+pub fn backfill_demo_sessions(t: &TestHome) -> PathBuf {
+    let project = t.scratch().join("shopfront");
+    let dir = t.scratch().join("sessions");
+    std::fs::create_dir_all(&project).expect("project dir");
+    std::fs::create_dir_all(&dir).expect("sessions dir");
+    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("demo/sessions");
+    for entry in std::fs::read_dir(samples).expect("demo sessions") {
+        let path = entry.expect("entry").path();
+        let name = path
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        if name.starts_with("rollout-") {
+            let text = std::fs::read_to_string(&path).expect("sample");
+            let text = text.replace("/home/dev/shopfront", &project.to_string_lossy());
+            std::fs::write(dir.join(name), text).expect("write sample");
+        }
+    }
+    let out = t
+        .csep(&["import", "codex-sessions", "--dir"])
+        .arg(&dir)
+        .output()
+        .expect("import");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    project
+}
+
+/// Makes `command` provider profile `local` (a script printing `answer` whatever it is asked) the
+/// active profile of the home: a deterministic stand-in for an LLM.
+pub fn use_scripted_provider(t: &TestHome, answer: &str) {
+    let answer_file = t.scratch().join("answer.json");
+    std::fs::write(&answer_file, answer).expect("answer");
+    let script = t.scratch().join("model.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\ncat >/dev/null\ncat '{}'\n",
+            answer_file.display()
+        ),
+    )
+    .expect("script");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    std::fs::create_dir_all(t.home()).expect("home");
+    std::fs::write(
+        t.home().join("config.toml"),
+        format!(
+            "schema_version = 3\nactive_profile = \"local\"\n[profiles.local]\nprovider = \"command\"\ncommand = [\"{}\"]\n",
+            script.display()
+        ),
+    )
+    .expect("config");
+}
