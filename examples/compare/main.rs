@@ -56,8 +56,9 @@ struct Args {
     /// Timed runs per side for the slow rows (Stop with 50 MiB, recall at 100k).
     #[arg(long, default_value_t = 10)]
     runs_slow: usize,
-    /// Timed runs per side for compile and ingest (each needs a fresh copy of a home).
-    #[arg(long, default_value_t = 3)]
+    /// Timed runs per side for compile and ingest (each needs a fresh copy of a home; two
+    /// keep the whole comparison under 10 minutes on 2 cores).
+    #[arg(long, default_value_t = 2)]
     runs_heavy: usize,
     /// Divide every corpus size by this (a smoke test of the harness uses 100).
     #[arg(long, default_value_t = 1)]
@@ -377,7 +378,7 @@ fn run(args: &Args) -> Result<()> {
             &["compile", "--repo-root", &repo],
             env.with(&csep_run, &[]),
         );
-        let (t, r) = (csep_template.clone(), csep_run.clone());
+        let (t, r) = (csep_template, csep_run);
         a.before = Some(Box::new(move || {
             remove_dir(&r)?;
             copy_dir(&t, &r)
@@ -387,7 +388,7 @@ fn run(args: &Args) -> Result<()> {
             &["compile", "--backend", "script", "--repo-root", &repo],
             env.with(&ref_run, &[]),
         );
-        let (t, r) = (ref_template.clone(), ref_run.clone());
+        let (t, r) = (ref_template, ref_run);
         b.before = Some(Box::new(move || {
             remove_dir(&r)?;
             copy_dir(&t, &r)

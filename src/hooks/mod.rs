@@ -10,6 +10,7 @@ pub mod session_start;
 pub mod stop;
 pub mod user_prompt_submit;
 
+use std::cell::OnceCell;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -24,6 +25,11 @@ use crate::store::time;
 
 /// How long a hook waits on a locked database before giving up (and answering with no context).
 pub const HOOK_BUSY_TIMEOUT: Duration = Duration::from_millis(250);
+
+/// WAL pages after which a hook's commit checkpoints (SQLite's default is 1,000). A
+/// SessionStart writes about 13 pages, so this checkpoints every few hooks and keeps the WAL
+/// that each hook process re-reads on open under ~256 KiB (see [`HookCtx::open_store`]).
+pub const HOOK_WAL_AUTOCHECKPOINT: i64 = 64;
 
 /// Environment variable csep sets on model subprocesses it spawns (`codex exec`, `claude -p`),
 /// so csep's own hooks in those child sessions record nothing and inject nothing.
@@ -42,18 +48,27 @@ pub struct HookCtx {
     pub is_child_session: bool,
     /// Do not spawn the worker (tests and benchmarks of the foreground path).
     pub no_spawn: bool,
+    /// The connection, once opened (start with `OnceCell::new()`; see [`HookCtx::open_store`]).
+    pub store: OnceCell<Store>,
 }
 
 impl HookCtx {
-    /// Opens the store for a hook: creates and migrates it when needed, short busy timeout.
+    /// The hook's connection: opened (created and migrated when needed, short busy timeout) on
+    /// first use, then shared by the handler and [`record_run`], so a hook opens the database
+    /// once.
     ///
-    /// The connection does not checkpoint the WAL when it closes. A hook commits a few rows;
-    /// with `synchronous = NORMAL` those commits cost no `fsync`, but the checkpoint SQLite runs
-    /// when the last connection closes fsyncs the WAL and the database (and the next open then
-    /// recreates the WAL and fsyncs the directory) — most of a hook's wall time on a VM disk.
-    /// The WAL is still checkpointed by SQLite's automatic checkpoint (every 1,000 pages) and
-    /// by every other csep command when it closes; the database stays consistent either way.
-    pub fn open_store(&self) -> Result<Store, StoreError> {
+    /// The connection does not checkpoint the WAL when it closes and checkpoints automatically
+    /// every [`HOOK_WAL_AUTOCHECKPOINT`] pages. Why: a hook commits a few pages; with
+    /// `synchronous = NORMAL` those commits cost no `fsync`, but the checkpoint SQLite runs when
+    /// the last connection closes fsyncs the WAL and the database, and the next open recreates
+    /// the WAL and fsyncs the directory — most of a hook's wall time on a VM disk. The price is
+    /// that the first connection of a process re-reads the WAL to rebuild its index, so the WAL
+    /// is kept short. Other csep commands still checkpoint on close; the database stays
+    /// consistent either way.
+    pub fn open_store(&self) -> Result<&Store, StoreError> {
+        if let Some(store) = self.store.get() {
+            return Ok(store);
+        }
         let store = Store::open_with(
             &self.paths.db(),
             OpenOptions {
@@ -61,19 +76,25 @@ impl HookCtx {
                 read_only: false,
             },
         )?;
+        let err = |source| StoreError::Sqlite {
+            path: store.path().to_path_buf(),
+            source,
+        };
         store
             .conn()
             .set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
-            .map_err(|source| StoreError::Sqlite {
-                path: store.path().to_path_buf(),
-                source,
-            })?;
-        Ok(store)
+            .map_err(err)?;
+        store
+            .conn()
+            .pragma_update(None, "wal_autocheckpoint", HOOK_WAL_AUTOCHECKPOINT)
+            .map_err(err)?;
+        Ok(self.store.get_or_init(|| store))
     }
 
-    /// Opens the store only if it exists (SessionStart has nothing to inject without one).
-    pub fn open_existing_store(&self) -> Result<Option<Store>, StoreError> {
-        if !self.paths.db().exists() {
+    /// The hook's connection, only if the database exists (SessionStart has nothing to inject
+    /// without one).
+    pub fn open_existing_store(&self) -> Result<Option<&Store>, StoreError> {
+        if self.store.get().is_none() && !self.paths.db().exists() {
             return Ok(None);
         }
         self.open_store().map(Some)
