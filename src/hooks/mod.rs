@@ -248,6 +248,38 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_hook_opens_the_database_once_and_leaves_checkpoints_to_the_autocheckpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = HookCtx {
+            paths: Paths::at(dir.path().join("home")),
+            config: Config::default(),
+            exe: None,
+            is_child_session: false,
+            no_spawn: true,
+            store: OnceCell::new(),
+        };
+        assert!(
+            ctx.open_existing_store().unwrap().is_none(),
+            "no database yet"
+        );
+        let first: *const Store = ctx.open_store().unwrap();
+        let again: *const Store = ctx.open_existing_store().unwrap().unwrap();
+        assert_eq!(
+            first, again,
+            "the handler and record_run share one connection"
+        );
+        let conn = ctx.open_store().unwrap().conn();
+        assert!(
+            conn.db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE)
+                .unwrap()
+        );
+        let pages: i64 = conn
+            .pragma_query_value(None, "wal_autocheckpoint", |r| r.get(0))
+            .unwrap();
+        assert_eq!(pages, HOOK_WAL_AUTOCHECKPOINT);
+    }
+
+    #[test]
     fn token_estimate_is_pessimistic_for_cjk() {
         assert_eq!(estimate_tokens(""), 0);
         assert_eq!(estimate_tokens("abcd"), 1);
