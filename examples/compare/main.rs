@@ -56,8 +56,9 @@ struct Args {
     /// Timed runs per side for the slow rows (Stop with 50 MiB, recall at 100k).
     #[arg(long, default_value_t = 10)]
     runs_slow: usize,
-    /// Timed runs per side for compile and ingest (each needs a fresh copy of a home).
-    #[arg(long, default_value_t = 3)]
+    /// Timed runs per side for compile and ingest (each needs a fresh copy of a home; two
+    /// keep the whole comparison under 10 minutes on 2 cores).
+    #[arg(long, default_value_t = 2)]
     runs_heavy: usize,
     /// Divide every corpus size by this (a smoke test of the harness uses 100).
     #[arg(long, default_value_t = 1)]

@@ -439,11 +439,7 @@ impl Rollout {
         )
     }
 
-    #[allow(
-        clippy::needless_pass_by_value,
-        reason = "callers build the payload inline with json!"
-    )]
-    fn line(&mut self, kind: &str, payload: Value) -> String {
+    fn line(&mut self, kind: &str, payload: &Value) -> String {
         let ts = self.ts();
         let mut s = json!({"timestamp": ts, "type": kind, "payload": payload}).to_string();
         s.push('\n');
@@ -457,14 +453,14 @@ impl Rollout {
             "id": self.id, "timestamp": ts, "cwd": self.cwd, "originator": "codex_cli_rs",
             "cli_version": "0.169.0", "source": "cli", "model_provider": "openai",
         });
-        self.line("session_meta", payload)
+        self.line("session_meta", &payload)
     }
 
     /// Starts a turn: its `turn_context` line.
     pub fn turn_context(&mut self) -> String {
         self.turn += 1;
         let payload = json!({"turn_id": self.turn_id(), "cwd": self.cwd, "model": "gpt-5-codex"});
-        self.line("turn_context", payload)
+        self.line("turn_context", &payload)
     }
 
     fn turn_id(&self) -> String {
@@ -477,7 +473,7 @@ impl Rollout {
             "content": [{"type": kind, "text": text}],
             "internal_chat_message_metadata_passthrough": {"turn_id": self.turn_id()},
         });
-        self.line("response_item", payload)
+        self.line("response_item", &payload)
     }
 
     /// A user prompt.
@@ -497,12 +493,12 @@ impl Rollout {
         let args = json!({"cmd": cmd, "workdir": self.cwd}).to_string();
         let mut s = self.line(
             "response_item",
-            json!({"type": "function_call", "name": "exec_command", "arguments": args,
+            &json!({"type": "function_call", "name": "exec_command", "arguments": args,
                    "call_id": call_id}),
         );
         s.push_str(&self.line(
             "response_item",
-            json!({"type": "function_call_output", "call_id": call_id, "output": output}),
+            &json!({"type": "function_call_output", "call_id": call_id, "output": output}),
         ));
         s
     }
@@ -512,7 +508,7 @@ impl Rollout {
         let n = self.turn * 1000;
         self.line(
             "event_msg",
-            json!({"type": "token_count", "info": {"total_token_usage": {
+            &json!({"type": "token_count", "info": {"total_token_usage": {
                 "input_tokens": n, "cached_input_tokens": n / 2, "output_tokens": n / 10,
                 "reasoning_output_tokens": 0, "total_tokens": n + n / 10}}}),
         )

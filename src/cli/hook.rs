@@ -122,6 +122,7 @@ fn run(
         exe: std::env::current_exe().ok(),
         is_child_session: env.get(CHILD_SESSION_ENV).is_some(),
         no_spawn: env.get("CSEP_NO_SPAWN_WORKER").is_some(),
+        store: std::cell::OnceCell::new(),
     };
     let answer = hooks::run(&ctx, request, host, payload);
     hooks::record_run(&ctx, request, &answer, started);

@@ -10,6 +10,7 @@ pub mod session_start;
 pub mod stop;
 pub mod user_prompt_submit;
 
+use std::cell::OnceCell;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -31,6 +32,11 @@ pub const HOOK_BUSY_TIMEOUT: Duration = Duration::from_millis(250);
 /// (tests/e2e/reliability.rs) the wait stays far below this bound.
 pub const STOP_BUSY_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// WAL pages after which a hook's commit checkpoints (SQLite's default is 1,000). A
+/// SessionStart writes about 13 pages, so this checkpoints every few hooks and keeps the WAL
+/// that each hook process re-reads on open under ~256 KiB (see [`HookCtx::open_store`]).
+pub const HOOK_WAL_AUTOCHECKPOINT: i64 = 64;
+
 /// Environment variable csep sets on model subprocesses it spawns (`codex exec`, `claude -p`),
 /// so csep's own hooks in those child sessions record nothing and inject nothing. One constant,
 /// owned by the providers that set it.
@@ -49,23 +55,40 @@ pub struct HookCtx {
     pub is_child_session: bool,
     /// Do not spawn the worker (tests and benchmarks of the foreground path).
     pub no_spawn: bool,
+    /// The connection, once opened (start with `OnceCell::new()`; see [`HookCtx::open_store`]).
+    pub store: OnceCell<Store>,
 }
 
 impl HookCtx {
-    /// Opens the store for a hook: creates and migrates it when needed, short busy timeout.
+    /// The hook's connection: opened (created and migrated when needed, short busy timeout) on
+    /// first use, then shared by the handler and [`record_run`], so a hook opens the database
+    /// once.
     ///
-    /// The connection does not checkpoint the WAL when it closes. A hook commits a few rows;
-    /// with `synchronous = NORMAL` those commits cost no `fsync`, but the checkpoint SQLite runs
-    /// when the last connection closes fsyncs the WAL and the database (and the next open then
-    /// recreates the WAL and fsyncs the directory) — most of a hook's wall time on a VM disk.
-    /// The WAL is still checkpointed by SQLite's automatic checkpoint (every 1,000 pages) and
-    /// by every other csep command when it closes; the database stays consistent either way.
-    pub fn open_store(&self) -> Result<Store, StoreError> {
+    /// The connection does not checkpoint the WAL when it closes and checkpoints automatically
+    /// every [`HOOK_WAL_AUTOCHECKPOINT`] pages. Why: a hook commits a few pages; with
+    /// `synchronous = NORMAL` those commits cost no `fsync`, but the checkpoint SQLite runs when
+    /// the last connection closes fsyncs the WAL and the database, and the next open recreates
+    /// the WAL and fsyncs the directory — most of a hook's wall time on a VM disk. The price is
+    /// that the first connection of a process re-reads the WAL to rebuild its index, so the WAL
+    /// is kept short. Other csep commands still checkpoint on close; the database stays
+    /// consistent either way.
+    pub fn open_store(&self) -> Result<&Store, StoreError> {
         self.open_store_waiting(HOOK_BUSY_TIMEOUT)
     }
 
-    /// Opens the store waiting at most `busy_timeout` on a locked database.
-    pub fn open_store_waiting(&self, busy_timeout: Duration) -> Result<Store, StoreError> {
+    /// The hook's connection, waiting at most `busy_timeout` on a locked database (for this
+    /// open and for the statements that follow, until a later call changes it).
+    pub fn open_store_waiting(&self, busy_timeout: Duration) -> Result<&Store, StoreError> {
+        if let Some(store) = self.store.get() {
+            store
+                .conn()
+                .busy_timeout(busy_timeout)
+                .map_err(|source| StoreError::Sqlite {
+                    path: store.path().to_path_buf(),
+                    source,
+                })?;
+            return Ok(store);
+        }
         let store = Store::open_with(
             &self.paths.db(),
             OpenOptions {
@@ -73,19 +96,25 @@ impl HookCtx {
                 read_only: false,
             },
         )?;
+        let err = |source| StoreError::Sqlite {
+            path: store.path().to_path_buf(),
+            source,
+        };
         store
             .conn()
             .set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
-            .map_err(|source| StoreError::Sqlite {
-                path: store.path().to_path_buf(),
-                source,
-            })?;
-        Ok(store)
+            .map_err(err)?;
+        store
+            .conn()
+            .pragma_update(None, "wal_autocheckpoint", HOOK_WAL_AUTOCHECKPOINT)
+            .map_err(err)?;
+        Ok(self.store.get_or_init(|| store))
     }
 
-    /// Opens the store only if it exists (SessionStart has nothing to inject without one).
-    pub fn open_existing_store(&self) -> Result<Option<Store>, StoreError> {
-        if !self.paths.db().exists() {
+    /// The hook's connection, only if the database exists (SessionStart has nothing to inject
+    /// without one).
+    pub fn open_existing_store(&self) -> Result<Option<&Store>, StoreError> {
+        if self.store.get().is_none() && !self.paths.db().exists() {
             return Ok(None);
         }
         self.open_store().map(Some)
@@ -237,6 +266,38 @@ pub fn estimate_tokens(text: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_hook_opens_the_database_once_and_leaves_checkpoints_to_the_autocheckpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = HookCtx {
+            paths: Paths::at(dir.path().join("home")),
+            config: Config::default(),
+            exe: None,
+            is_child_session: false,
+            no_spawn: true,
+            store: OnceCell::new(),
+        };
+        assert!(
+            ctx.open_existing_store().unwrap().is_none(),
+            "no database yet"
+        );
+        let first: *const Store = ctx.open_store().unwrap();
+        let again: *const Store = ctx.open_existing_store().unwrap().unwrap();
+        assert_eq!(
+            first, again,
+            "the handler and record_run share one connection"
+        );
+        let conn = ctx.open_store().unwrap().conn();
+        assert!(
+            conn.db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE)
+                .unwrap()
+        );
+        let pages: i64 = conn
+            .pragma_query_value(None, "wal_autocheckpoint", |r| r.get(0))
+            .unwrap();
+        assert_eq!(pages, HOOK_WAL_AUTOCHECKPOINT);
+    }
 
     #[test]
     fn token_estimate_is_pessimistic_for_cjk() {

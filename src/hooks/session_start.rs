@@ -73,12 +73,12 @@ pub fn run(ctx: &HookCtx, event: &HookEvent) -> Result<HookAnswer, StoreError> {
     let now = time::now();
     let (project_id, project_name) = match &identity {
         Some(identity) => {
-            let p = project::upsert(&store, identity, &now)?;
+            let p = project::upsert(store, identity, &now)?;
             (Some(p.id), Some(p.name))
         }
         None => (None, None),
     };
-    let entries = load_entries(&store, project_id.as_deref())?;
+    let entries = load_entries(store, project_id.as_deref())?;
     let has_sessions = match &project_id {
         Some(id) => store
             .conn()
@@ -93,7 +93,7 @@ pub fn run(ctx: &HookCtx, event: &HookEvent) -> Result<HookAnswer, StoreError> {
     let budget = usize::try_from(ctx.config.hooks.session_start_budget_tokens).unwrap_or(2000);
     let outcome = render(&entries, project_name.as_deref(), has_sessions, budget);
     if let Some(session_id) = &event.session_id {
-        record_injections(&store, event.host, session_id, &outcome.injected_ids, &now);
+        record_injections(store, event.host, session_id, &outcome.injected_ids, &now);
     }
     Ok(answer(event.host, &outcome))
 }

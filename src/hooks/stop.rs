@@ -49,7 +49,7 @@ pub fn run(ctx: &HookCtx, event: &HookEvent) -> Result<HookAnswer, StopError> {
     } else {
         None
     };
-    let id = record(&store, event, skip_reason)?;
+    let id = record(store, event, skip_reason)?;
     let mut detail = format!("event {id}");
     let mut outcome = "recorded";
     if skip_reason.is_some() {

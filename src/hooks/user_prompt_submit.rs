@@ -34,12 +34,12 @@ pub fn run(ctx: &HookCtx, event: &HookEvent) -> Result<HookAnswer, StoreError> {
         .and_then(|cwd| RepoIdentity::resolve(cwd).ok())
         .map(|identity| identity.project_id());
     let exclude = match &event.session_id {
-        Some(session) => already_injected(&store, event.host, session)?,
+        Some(session) => already_injected(store, event.host, session)?,
         None => Vec::new(),
     };
     let budget_tokens = usize::try_from(ctx.config.hooks.user_prompt_budget_tokens).unwrap_or(600);
     let mut context = crate::recall::auto_recall(
-        &store,
+        store,
         project_id.as_deref(),
         prompt,
         budget_tokens * 4,
@@ -51,7 +51,7 @@ pub fn run(ctx: &HookCtx, event: &HookEvent) -> Result<HookAnswer, StoreError> {
     {
         // Mostly non-ASCII text: one character can be one token, so budget in characters.
         context = crate::recall::auto_recall(
-            &store,
+            store,
             project_id.as_deref(),
             prompt,
             budget_tokens,

@@ -26,7 +26,7 @@
 //!    dropped, and alphabetic words are stemmed with the English Snowball stemmer
 //!    (`retries` → `retri`, `running` → `run`). Whole identifiers are not stemmed.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
 use rust_stemmers::{Algorithm, Stemmer};
@@ -437,6 +437,15 @@ fn analyze_latin_token(token: &str, out: &mut Vec<String>) {
     if token.chars().count() > MAX_WHOLE_CHARS {
         return;
     }
+    if is_plain_word(token) {
+        // The common case (`retry`, `The`): one part, no identifier splitting to allocate for.
+        if token.is_ascii() {
+            push_word(&token.to_ascii_lowercase(), out);
+        } else {
+            push_word(&token.to_lowercase(), out);
+        }
+        return;
+    }
     let parts = split_identifier(token);
     match parts.as_slice() {
         [] => {}
@@ -456,15 +465,57 @@ fn is_lone_ascii_letter(part: &str) -> bool {
     part.len() == 1 && part.as_bytes()[0].is_ascii_alphabetic()
 }
 
+/// Whether [`split_identifier`] would return `token` as its only part: no connector, no
+/// camelCase hump or acronym end, no letter/digit boundary. Allocates nothing.
+fn is_plain_word(token: &str) -> bool {
+    let mut chars = token.chars();
+    let Some(first) = chars.next() else {
+        return false;
+    };
+    let digits = first.is_numeric();
+    // After the first character, an uppercase letter always starts a new part (a hump after a
+    // lowercase letter, or the end of an acronym before a lowercase one) unless the whole
+    // token is uppercase, which the slow path handles.
+    chars.all(|c| {
+        classify(c) != CharClass::Connector && c.is_numeric() == digits && !c.is_uppercase()
+    })
+}
+
+/// Most stems remembered per thread by [`stem`] (a few MiB at most); the cache is emptied
+/// when full.
+const STEM_CACHE_MAX: usize = 50_000;
+
+/// The Snowball stem of `word`, memoized: text follows Zipf's law, so most words of a
+/// transcript were stemmed moments ago, and a hash lookup is several times cheaper than the
+/// stemmer (which also allocates).
+fn stem(word: &str) -> String {
+    thread_local! {
+        static CACHE: std::cell::RefCell<HashMap<String, String>> =
+            std::cell::RefCell::new(HashMap::new());
+    }
+    CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some(stemmed) = cache.get(word) {
+            return stemmed.clone();
+        }
+        let stemmed = STEMMER.stem(word).into_owned();
+        if cache.len() >= STEM_CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(word.to_owned(), stemmed.clone());
+        stemmed
+    })
+}
+
 /// Pushes a lowercase word unless it is a stop word or a blob; alphabetic words are stemmed.
 fn push_word(word: &str, out: &mut Vec<String>) {
     if word.chars().count() > MAX_PART_CHARS || is_stop_word(word) {
         return;
     }
     if word.chars().all(char::is_alphabetic) {
-        let stemmed = STEMMER.stem(word);
+        let stemmed = stem(word);
         if !stemmed.is_empty() && !is_stop_word(&stemmed) {
-            out.push(stemmed.into_owned());
+            out.push(stemmed);
         }
     } else {
         out.push(word.to_owned());

@@ -249,3 +249,38 @@ fn query_terms_skip_exclusions() {
         ["deploy", "order", "timeout"]
     );
 }
+
+#[rstest]
+#[case::lowercase("retry")]
+#[case::capitalized("Retry")]
+#[case::all_caps("RETRY")]
+#[case::camel("parseFile")]
+#[case::acronym("HTTPServer")]
+#[case::digits("utf8")]
+#[case::number("12345")]
+#[case::accented("Ünïcödé")]
+#[case::greek_final_sigma("Σίσυφος")]
+#[case::one_letter("X")]
+#[case::stop_word("The")]
+fn the_plain_word_shortcut_gives_what_identifier_splitting_gives(#[case] token: &str) {
+    let mut fast = Vec::new();
+    analyze_latin_token(token, &mut fast);
+    let parts = split_identifier(token);
+    let mut slow = Vec::new();
+    if let [only] = parts.as_slice() {
+        push_word(only, &mut slow);
+    } else {
+        slow.push(parts.concat());
+        for part in parts.iter().filter(|p| !is_lone_ascii_letter(p)) {
+            push_word(part, &mut slow);
+        }
+    }
+    assert_eq!(fast, slow);
+}
+
+#[test]
+fn memoized_stems_equal_the_stemmer_on_first_and_later_calls() {
+    for word in ["running", "retries", "connection", "running"] {
+        assert_eq!(stem(word), STEMMER.stem(word).into_owned());
+    }
+}
