@@ -6,6 +6,7 @@
 //! exit here, and a panic is caught and answered with [`FALLBACK_OUTPUT`]. Nothing is built that
 //! the hook does not use: no provider, no analyzer, one TOML read, one SQLite connection.
 
+use std::ffi::OsString;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -43,14 +44,125 @@ fn hook_request(cli: &Cli) -> Option<(HookRequest, Option<HostArg>)> {
     }
 }
 
-/// Runs the hook if `cli` is a hook invocation and returns its exit code (always success);
-/// `None` for every other command.
-pub fn dispatch(cli: &Cli) -> Option<ExitCode> {
+/// A hook invocation, recognised either by clap or by [`recognize`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookInvocation {
+    /// Which hook.
+    pub request: HookRequest,
+    /// `--host`, when given.
+    pub host: Option<HostArg>,
+    /// `--home`, when given.
+    pub home: Option<PathBuf>,
+    /// `--profile`, when given.
+    pub profile: Option<String>,
+}
+
+/// Recognises a hook invocation from the raw arguments (without the program name) without
+/// building clap's command tree, which costs a hook process more than everything else it does
+/// before touching the database.
+///
+/// Only the exact shapes hosts are configured with are recognised: `hook <event>`,
+/// `session-start --from-stdin` and `stop-review --from-stdin`, with `--host`, `--home`,
+/// `--profile`, `--json` (ignored by hooks) and, for the reference's entries, `--state-dir`
+/// (accepted and unused, as with clap). Anything else — an unknown flag or value, `--help`, a
+/// second positional, non-UTF-8 — returns `None` and the caller parses with clap, so a
+/// command line means the same thing on both paths.
+pub fn recognize(args: &[OsString]) -> Option<HookInvocation> {
+    let mut command: Option<&str> = None;
+    let mut event: Option<HookRequest> = None;
+    let mut host = None;
+    let mut home = None;
+    let mut profile = None;
+    let mut from_stdin = false;
+    let mut state_dir = false;
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        let arg = arg.to_str()?;
+        let (flag, inline) = match arg.split_once('=') {
+            Some((flag, value)) if flag.starts_with("--") => (flag, Some(value)),
+            _ => (arg, None),
+        };
+        let mut value = || -> Option<String> {
+            match inline {
+                Some(v) => Some(v.to_owned()),
+                // clap reads `--home -x` as a missing value, not as the value `-x`.
+                None => iter
+                    .next()?
+                    .to_str()
+                    .filter(|v| !v.starts_with('-'))
+                    .map(str::to_owned),
+            }
+        };
+        match flag {
+            "--json" if inline.is_none() => {}
+            "--from-stdin" if inline.is_none() => from_stdin = true,
+            "--home" => home = Some(PathBuf::from(non_empty(value()?)?)),
+            "--profile" => profile = Some(value()?),
+            "--state-dir" => {
+                non_empty(value()?)?;
+                state_dir = true;
+            }
+            "--host" => {
+                host = Some(match value()?.as_str() {
+                    "codex" => HostArg::Codex,
+                    "claude" => HostArg::Claude,
+                    _ => return None,
+                });
+            }
+            _ if arg.starts_with('-') => return None,
+            _ if command.is_none() => command = Some(arg),
+            _ if command == Some("hook") && event.is_none() => {
+                event = Some(match arg {
+                    "session-start" => HookRequest::SessionStart,
+                    "user-prompt-submit" => HookRequest::UserPromptSubmit,
+                    "stop" => HookRequest::Stop,
+                    _ => return None,
+                });
+            }
+            _ => return None,
+        }
+    }
+    let request = match command? {
+        "hook" if !from_stdin && !state_dir => event?,
+        "session-start" if from_stdin => HookRequest::SessionStart,
+        "stop-review" if from_stdin => HookRequest::Stop,
+        _ => return None,
+    };
+    Some(HookInvocation {
+        request,
+        host,
+        home,
+        profile,
+    })
+}
+
+/// clap rejects an empty value for a path option; so does [`recognize`] (by deferring to clap).
+fn non_empty(value: String) -> Option<String> {
+    (!value.is_empty()).then_some(value)
+}
+
+/// The hook invocation `cli` describes, if it is one.
+pub fn from_cli(cli: &Cli) -> Option<HookInvocation> {
     let (request, host) = hook_request(cli)?;
+    Some(HookInvocation {
+        request,
+        host,
+        home: cli.home.clone(),
+        profile: cli.profile.clone(),
+    })
+}
+
+/// Runs a hook and returns its exit code (always success): valid output for the host on
+/// stdout whatever happens, a panic included.
+pub fn dispatch(invocation: HookInvocation) -> ExitCode {
     let started = Instant::now();
     ignore_file_size_signal();
-    let home = cli.home.clone();
-    let profile = cli.profile.clone();
+    let HookInvocation {
+        request,
+        host,
+        home,
+        profile,
+    } = invocation;
     let stdout = std::panic::catch_unwind(move || {
         let mut payload = Vec::new();
         let _ = io::stdin()
@@ -74,7 +186,7 @@ pub fn dispatch(cli: &Cli) -> Option<ExitCode> {
         let _ = out.write_all(b"\n");
     }
     let _ = out.flush();
-    Some(ExitCode::SUCCESS)
+    ExitCode::SUCCESS
 }
 
 /// Ignores `SIGXFSZ`, so a write past a file-size limit (`ulimit -f`) fails with `EFBIG` and is
@@ -146,4 +258,74 @@ fn run(
         );
     }
     answer.stdout
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+    use rstest::rstest;
+
+    use super::*;
+
+    fn os(args: &[&str]) -> Vec<OsString> {
+        args.iter().map(OsString::from).collect()
+    }
+
+    /// What clap makes of the same command line, as a hook invocation (`None`: not a hook, or
+    /// a usage error).
+    fn by_clap(args: &[&str]) -> Option<HookInvocation> {
+        let argv = std::iter::once("csep").chain(args.iter().copied());
+        Cli::try_parse_from(argv).ok().as_ref().and_then(from_cli)
+    }
+
+    #[rstest]
+    #[case::hook_session_start(&["hook", "session-start"])]
+    #[case::hook_with_host(&["hook", "stop", "--host", "claude"])]
+    #[case::host_inline(&["hook", "user-prompt-submit", "--host=codex"])]
+    #[case::plugin_command_line(&["--home", "/home/me/my csep", "hook", "stop"])]
+    #[case::home_inline_and_json(&["--json", "hook", "--home=/h", "session-start"])]
+    #[case::profile(&["--profile", "work", "hook", "stop"])]
+    #[case::reference_session_start(&["session-start", "--from-stdin"])]
+    #[case::reference_with_state_dir(&["session-start", "--state-dir", "/s", "--from-stdin"])]
+    #[case::reference_stop(&["stop-review", "--from-stdin", "--host", "codex"])]
+    fn a_recognised_hook_means_what_clap_makes_of_it(#[case] args: &[&str]) {
+        let fast = recognize(&os(args));
+        assert!(fast.is_some(), "{args:?} should take the fast path");
+        assert_eq!(fast, by_clap(args), "{args:?}");
+    }
+
+    #[rstest]
+    #[case::no_command(&[])]
+    #[case::help(&["hook", "stop", "--help"])]
+    #[case::short_flag(&["hook", "stop", "-h"])]
+    #[case::version(&["--version"])]
+    #[case::unknown_event(&["hook", "post-tool-use"])]
+    #[case::missing_event(&["hook"])]
+    #[case::extra_positional(&["hook", "stop", "extra"])]
+    #[case::unknown_host(&["hook", "stop", "--host", "pi"])]
+    #[case::missing_host_value(&["hook", "stop", "--host"])]
+    #[case::value_looks_like_a_flag(&["--home", "--json", "hook", "stop"])]
+    #[case::empty_home(&["--home", "", "hook", "stop"])]
+    #[case::unknown_flag(&["hook", "stop", "--verbose"])]
+    #[case::session_start_without_stdin(&["session-start", "--cwd", "/p"])]
+    #[case::stop_review_with_payload_file(&["stop-review", "--hook-payload", "/p.json"])]
+    #[case::from_stdin_on_hook(&["hook", "stop", "--from-stdin"])]
+    #[case::other_command(&["status"])]
+    #[case::double_dash(&["hook", "--", "stop"])]
+    fn anything_else_is_left_to_clap(#[case] args: &[&str]) {
+        assert_eq!(recognize(&os(args)), None, "{args:?}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_non_utf8_argument_is_left_to_clap() {
+        use std::os::unix::ffi::OsStringExt;
+        let args = vec![
+            OsString::from("--home"),
+            OsString::from_vec(vec![0xff, 0xfe]),
+            OsString::from("hook"),
+            OsString::from("stop"),
+        ];
+        assert_eq!(recognize(&args), None);
+    }
 }

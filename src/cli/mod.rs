@@ -94,6 +94,12 @@ pub struct NotAvailable {
 /// Entry point shared by the `csep` and `codex-self-evolution` binaries.
 pub fn main() -> ExitCode {
     let started = Instant::now();
+    // Hooks never fail the host and run on every turn: the host's exact command lines are
+    // recognised before clap builds its command tree.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    if let Some(invocation) = hook::recognize(&args) {
+        return hook::dispatch(invocation);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -103,8 +109,8 @@ pub fn main() -> ExitCode {
         }
     };
     // Hooks never fail the host: they take their own path, before anything else is built.
-    if let Some(code) = hook::dispatch(&cli) {
-        return code;
+    if let Some(invocation) = hook::from_cli(&cli) {
+        return hook::dispatch(invocation);
     }
     let env = Env::from_process();
     let cwd = std::env::current_dir().ok();

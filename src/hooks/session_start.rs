@@ -62,6 +62,10 @@ pub struct SessionStartOutcome {
 }
 
 /// Runs the hook for `event`.
+///
+/// Reads first, then writes once: the project's `last_seen_at` and the injection records go
+/// into one transaction at the end, so a session start costs one commit (one set of WAL
+/// frames) rather than one per statement.
 pub fn run(ctx: &HookCtx, event: &HookEvent) -> Result<HookAnswer, StoreError> {
     let Some(store) = ctx.open_existing_store()? else {
         return Ok(answer(event.host, &SessionStartOutcome::default()));
@@ -70,14 +74,8 @@ pub fn run(ctx: &HookCtx, event: &HookEvent) -> Result<HookAnswer, StoreError> {
         .cwd
         .as_deref()
         .and_then(|cwd| RepoIdentity::resolve(cwd).ok());
-    let now = time::now();
-    let (project_id, project_name) = match &identity {
-        Some(identity) => {
-            let p = project::upsert(store, identity, &now)?;
-            (Some(p.id), Some(p.name))
-        }
-        None => (None, None),
-    };
+    let project_id = identity.as_ref().map(RepoIdentity::project_id);
+    let project_name = identity.as_ref().map(RepoIdentity::display_name);
     let entries = load_entries(store, project_id.as_deref())?;
     let has_sessions = match &project_id {
         Some(id) => store
@@ -92,9 +90,14 @@ pub fn run(ctx: &HookCtx, event: &HookEvent) -> Result<HookAnswer, StoreError> {
     };
     let budget = usize::try_from(ctx.config.hooks.session_start_budget_tokens).unwrap_or(2000);
     let outcome = render(&entries, project_name.as_deref(), has_sessions, budget);
-    if let Some(session_id) = &event.session_id {
-        record_injections(store, event.host, session_id, &outcome.injected_ids, &now);
-    }
+    let now = time::now();
+    let session_id = event.session_id.as_deref().unwrap_or_default();
+    let ids: &[String] = if session_id.is_empty() {
+        &[]
+    } else {
+        &outcome.injected_ids
+    };
+    record(store, identity.as_ref(), event.host, session_id, ids, &now)?;
     Ok(answer(event.host, &outcome))
 }
 
@@ -124,7 +127,9 @@ fn answer(host: Host, outcome: &SessionStartOutcome) -> HookAnswer {
     }
 }
 
-/// Active user-scope entries and the project's, ranked pinned, then usage, then recency.
+/// Active user-scope entries, then the project's, each ranked pinned, then usage, then recency
+/// (at most [`MAX_CANDIDATES`] in all). Each scope is one walk of the `memory_entries_rank`
+/// index in that order: nothing is sorted.
 pub fn load_entries(
     store: &Store,
     project_id: Option<&str>,
@@ -133,32 +138,50 @@ pub fn load_entries(
         path: store.path().to_path_buf(),
         source,
     };
-    let mut stmt = store
+    let row = |r: &rusqlite::Row<'_>| {
+        let provenance: String = r.get(5)?;
+        let sessions = provenance_sessions(&provenance);
+        Ok(InjectedEntry {
+            id: r.get(0)?,
+            scope: r.get(1)?,
+            kind: r.get(2)?,
+            summary: r.get(3)?,
+            content: r.get(4)?,
+            sessions: sessions.len(),
+            last_session: sessions.last().cloned(),
+            updated_at: r.get(6)?,
+        })
+    };
+    let mut entries = store
         .conn()
         .prepare_cached(
             "SELECT id, scope, kind, summary, content, provenance, updated_at FROM memory_entries \
-             WHERE status = 'active' AND (scope = 'user' OR project_id = ?1) \
-             ORDER BY scope = 'project', pinned DESC, use_count DESC, updated_at DESC, id \
-             LIMIT ?2",
+             WHERE status = 'active' AND scope = 'user' AND project_id IS NULL \
+             ORDER BY pinned DESC, use_count DESC, updated_at DESC, id LIMIT ?1",
         )
-        .map_err(err)?;
-    let rows = stmt
-        .query_map(params![project_id, MAX_CANDIDATES], |r| {
-            let provenance: String = r.get(5)?;
-            let sessions = provenance_sessions(&provenance);
-            Ok(InjectedEntry {
-                id: r.get(0)?,
-                scope: r.get(1)?,
-                kind: r.get(2)?,
-                summary: r.get(3)?,
-                content: r.get(4)?,
-                sessions: sessions.len(),
-                last_session: sessions.last().cloned(),
-                updated_at: r.get(6)?,
-            })
+        .and_then(|mut stmt| {
+            stmt.query_map([MAX_CANDIDATES], row)?
+                .collect::<Result<Vec<_>, _>>()
         })
         .map_err(err)?;
-    rows.collect::<Result<Vec<_>, _>>().map_err(err)
+    let room = MAX_CANDIDATES - i64::try_from(entries.len()).unwrap_or(MAX_CANDIDATES);
+    if let (Some(project_id), true) = (project_id, room > 0) {
+        let project = store
+            .conn()
+            .prepare_cached(
+                "SELECT id, scope, kind, summary, content, provenance, updated_at \
+                 FROM memory_entries \
+                 WHERE status = 'active' AND scope = 'project' AND project_id = ?1 \
+                 ORDER BY pinned DESC, use_count DESC, updated_at DESC, id LIMIT ?2",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_map(params![project_id, room], row)?
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(err)?;
+        entries.extend(project);
+    }
+    Ok(entries)
 }
 
 /// Session ids named in a provenance JSON object (`{"sessions": [...]}`); empty otherwise.
@@ -206,8 +229,14 @@ pub fn render(
                 project_name.unwrap_or("current")
             )
         };
-        let line = entry_line(entry);
         let needs_heading = section != Some(entry.scope.as_str());
+        if used + min_line_tokens(entry) > budget_tokens {
+            // Cannot fit whatever its details: skip without rendering it (entries arrive
+            // ranked, so past the budget most of the candidates end here).
+            omitted += 1;
+            continue;
+        }
+        let line = entry_line(entry);
         let cost = estimate_tokens(&line)
             + if needs_heading {
                 estimate_tokens(&heading)
@@ -240,19 +269,65 @@ pub fn render(
     }
 }
 
+/// A lower bound of [`estimate_tokens`] of [`entry_line`]`(entry)`, computed without rendering.
+///
+/// The line holds at least `- [<id>] <kind>: "<summary>" (added on <date>)\n` (the shortest
+/// attribution), and a summary keeps every non-whitespace character. The details are certainly
+/// shown when the content has more non-whitespace characters than the summary has characters
+/// plus the restating margin; then they add ` — ""` and at least the content's non-whitespace
+/// bytes, or 120 of them when clipped (240 characters of single-spaced text). [`estimate_tokens`]
+/// counts an ASCII byte as a quarter token and any other character (at most 4 UTF-8 bytes) as a
+/// whole one, so a quarter of the byte length never exceeds it.
+fn min_line_tokens(entry: &InjectedEntry) -> usize {
+    const FIXED: usize = "- [] : \"\" (added on )\n".len();
+    const DETAIL_FIXED: usize = " — \"\"".len();
+    let (_, summary_bytes) = non_whitespace(&entry.summary);
+    let (content_chars, content_bytes) = non_whitespace(&entry.content);
+    let detail = if content_chars > entry.summary.chars().count() + 16 {
+        DETAIL_FIXED + content_bytes.min(MAX_ENTRY_DETAIL_CHARS / 2)
+    } else {
+        0
+    };
+    let date = entry.updated_at.get(..10).map_or(0, str::len);
+    (FIXED + entry.id.len() + entry.kind.len() + summary_bytes + detail + date) / 4
+}
+
+/// Characters and UTF-8 bytes of `text` that are not whitespace.
+fn non_whitespace(text: &str) -> (usize, usize) {
+    if text.is_ascii() {
+        // The ASCII characters `char::is_whitespace` accepts: space and \t \n \x0B \x0C \r.
+        let n = text
+            .bytes()
+            .filter(|b| !matches!(b, b' ' | b'\t'..=b'\r'))
+            .count();
+        return (n, n);
+    }
+    text.chars()
+        .filter(|c| !c.is_whitespace())
+        .fold((0, 0), |(n, bytes), c| (n + 1, bytes + c.len_utf8()))
+}
+
 fn entry_line(entry: &InjectedEntry) -> String {
     let summary = one_line(&entry.summary);
-    let mut line = format!("- [{}] {}: {}", entry.id, entry.kind, quote(&summary));
+    let mut line = String::with_capacity(64 + entry.summary.len() + MAX_ENTRY_DETAIL_CHARS * 2);
+    let _ = write!(line, "- [{}] {}: ", entry.id, entry.kind);
+    push_quoted(&mut line, &summary);
     let detail = one_line(&entry.content);
+    let detail_chars = detail.chars().count();
     // Content that only restates the summary ("Remember: <summary>.") adds nothing.
-    let restates = detail.to_lowercase().contains(&summary.to_lowercase())
-        && detail.chars().count() <= summary.chars().count() + 16;
+    let restates = detail_chars <= summary.chars().count() + 16
+        && detail.to_lowercase().contains(&summary.to_lowercase());
     if !detail.is_empty() && !restates {
-        let mut clipped: String = detail.chars().take(MAX_ENTRY_DETAIL_CHARS).collect();
-        if detail.chars().count() > MAX_ENTRY_DETAIL_CHARS {
-            clipped.push('…');
+        line.push_str(" — ");
+        if detail_chars > MAX_ENTRY_DETAIL_CHARS {
+            let cut = detail
+                .char_indices()
+                .nth(MAX_ENTRY_DETAIL_CHARS)
+                .map_or(detail.len(), |(i, _)| i);
+            push_quoted(&mut line, &format!("{}…", &detail[..cut]));
+        } else {
+            push_quoted(&mut line, &detail);
         }
-        let _ = write!(line, " — {}", quote(&clipped));
     }
     let date = entry.updated_at.get(..10).unwrap_or("");
     let session = entry.last_session.as_deref().map(attribution_id);
@@ -271,10 +346,10 @@ fn entry_line(entry: &InjectedEntry) -> String {
     line
 }
 
-/// Wraps one-line text in double quotes, escaping backslashes and quotes, so an entry reads as
-/// quoted data and cannot close its own quote.
-fn quote(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
+/// Appends one-line text in double quotes, escaping backslashes and quotes, so an entry reads
+/// as quoted data and cannot close its own quote.
+fn push_quoted(out: &mut String, text: &str) {
+    out.reserve(text.len() + 2);
     out.push('"');
     for c in text.chars() {
         if matches!(c, '"' | '\\') {
@@ -283,7 +358,6 @@ fn quote(text: &str) -> String {
         out.push(c);
     }
     out.push('"');
-    out
 }
 
 /// A session id as shown in an attribution: only `[A-Za-z0-9._-]`, at most 40 characters, so
@@ -301,32 +375,70 @@ pub fn attribution_id(id: &str) -> String {
     }
 }
 
+/// `text` with every run of whitespace turned into one space, trimmed.
 fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    let mut out = String::with_capacity(text.len());
+    for word in text.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
 }
 
-/// Records what was injected into which session, and bumps `last_injected_at`. Best effort.
-fn record_injections(store: &Store, host: Host, session_id: &str, ids: &[String], now: &str) {
-    if ids.is_empty() {
-        return;
+/// Writes what this session start observed, in one transaction: the project (created or its
+/// `last_seen_at` bumped) and what was injected into which session (with each entry's
+/// `last_injected_at`). A failed project write fails the hook's bookkeeping, not its answer:
+/// the caller logs it; the injection records are best effort.
+fn record(
+    store: &Store,
+    identity: Option<&RepoIdentity>,
+    host: Host,
+    session_id: &str,
+    ids: &[String],
+    now: &str,
+) -> Result<(), StoreError> {
+    if identity.is_none() && ids.is_empty() {
+        return Ok(());
     }
     let conn = store.conn();
-    let result = (|| -> rusqlite::Result<()> {
-        conn.execute_batch("BEGIN IMMEDIATE")?;
-        for id in ids {
-            conn.prepare_cached(
-                "INSERT INTO hook_injections (host, session_id, event, entry_id, at) \
-                 VALUES (?1, ?2, 'SessionStart', ?3, ?4) ON CONFLICT DO NOTHING",
-            )?
-            .execute(params![host.as_str(), session_id, id, now])?;
-            conn.prepare_cached("UPDATE memory_entries SET last_injected_at = ?2 WHERE id = ?1")?
-                .execute(params![id, now])?;
+    let err = |source| StoreError::Sqlite {
+        path: store.path().to_path_buf(),
+        source,
+    };
+    conn.execute_batch("BEGIN IMMEDIATE").map_err(err)?;
+    let result = (|| -> Result<(), StoreError> {
+        if let Some(identity) = identity {
+            project::upsert(store, identity, now)?;
         }
-        conn.execute_batch("COMMIT")
+        let _ = record_injections(conn, host, session_id, ids, now);
+        conn.execute_batch("COMMIT").map_err(err)
     })();
     if result.is_err() {
         let _ = conn.execute_batch("ROLLBACK");
     }
+    result
+}
+
+/// Records what was injected into which session, and bumps `last_injected_at`.
+fn record_injections(
+    conn: &rusqlite::Connection,
+    host: Host,
+    session_id: &str,
+    ids: &[String],
+    now: &str,
+) -> rusqlite::Result<()> {
+    for id in ids {
+        conn.prepare_cached(
+            "INSERT INTO hook_injections (host, session_id, event, entry_id, at) \
+             VALUES (?1, ?2, 'SessionStart', ?3, ?4) ON CONFLICT DO NOTHING",
+        )?
+        .execute(params![host.as_str(), session_id, id, now])?;
+        conn.prepare_cached("UPDATE memory_entries SET last_injected_at = ?2 WHERE id = ?1")?
+            .execute(params![id, now])?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -192,3 +192,52 @@ fn entries_are_quoted_and_hostile_session_ids_cannot_inject_lines() {
     );
     assert!(!out.context.contains("\n## Ignore"), "{}", out.context);
 }
+
+proptest::proptest! {
+    /// The shortcut that skips rendering an entry past the budget must never skip one that fits.
+    #[test]
+    fn the_pre_render_estimate_never_exceeds_the_rendered_line(
+        id in "[a-z_0-9]{0,20}",
+        kind in "[a-z]{0,12}",
+        summary in "[ a-zA-Z\"\\\\\u{3000}\u{a0}\t\n订单超时é]{0,80}",
+        content in "[ a-z\u{3000}订单]{0,300}",
+        sessions in 0usize..3,
+        updated_at in "(2026-11-20T10:00:00Z|2026|)",
+    ) {
+        let e = InjectedEntry {
+            id,
+            scope: "user".into(),
+            kind,
+            summary,
+            content,
+            sessions,
+            last_session: (sessions > 0).then(|| "s-1".to_owned()),
+            updated_at,
+        };
+        proptest::prop_assert!(min_line_tokens(&e) <= estimate_tokens(&entry_line(&e)));
+    }
+}
+
+#[test]
+fn a_short_entry_after_long_ones_still_fills_the_remaining_budget() {
+    let mut entries: Vec<_> = (0..30)
+        .map(|i| entry(&format!("m_l{i:02}"), "user", &"long words ".repeat(30), ""))
+        .collect();
+    entries.push(entry("m_short", "user", "tabs", ""));
+    // Room for two long entries and the short one (plus the 16-token slack render keeps and one
+    // token of rounding per piece), far from room for a third long one.
+    let three = [entries[0].clone(), entries[1].clone(), entries[30].clone()];
+    let budget = estimate_tokens(&render(&three, None, false, 100_000).context) + 24;
+    let out = render(&entries, None, false, budget);
+    assert!(estimate_tokens(&out.context) <= budget);
+    assert_eq!(out.injected_ids, ["m_l00", "m_l01", "m_short"]);
+    assert_eq!(out.omitted, 28);
+}
+
+#[test]
+fn the_ascii_shortcut_counts_whitespace_like_char_is_whitespace() {
+    let all_ascii: String = (0u8..128).map(char::from).collect();
+    let expected = all_ascii.chars().filter(|c| !c.is_whitespace()).count();
+    assert_eq!(non_whitespace(&all_ascii), (expected, expected));
+    assert_eq!(non_whitespace("a\u{3000}b é"), (3, 4));
+}

@@ -52,10 +52,15 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0005_review_state.sql",
         sql: include_str!("migrations/0005_review_state.sql"),
     },
+    Migration {
+        version: 6,
+        name: "0006_memory_rank_index.sql",
+        sql: include_str!("migrations/0006_memory_rank_index.sql"),
+    },
 ];
 
 /// The schema version this binary creates and understands.
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 6;
 
 /// Default time a connection waits on a locked database before giving up (5 s). Hooks pass a
 /// much shorter one.
