@@ -75,6 +75,9 @@ pub struct WorkerStatus {
     pub holder: Option<String>,
     /// The latest `worker` receipt.
     pub last_run: Option<ReceiptStatus>,
+    /// Stop events waiting in `<home>/spool` (the database was busy when they arrived); the
+    /// next worker moves them into the database.
+    pub spooled_stop_events: usize,
 }
 
 /// Today's spend.
@@ -431,6 +434,7 @@ pub fn collect(ctx: &Ctx, receipts: usize) -> StatusReport {
             running: worker_running,
             holder: worker_holder,
             last_run: extra.last_worker,
+            spooled_stop_events: crate::hooks::stop::spool_files(paths).len(),
         },
         spend_today: spend(extra.spend, &cfg.budget, extra.day),
         user_memory_chars: extra.user_chars,
@@ -770,7 +774,13 @@ pub fn render(report: &StatusReport) -> String {
         ),
         (false, None) => "idle; never ran".to_owned(),
     };
-    let _ = writeln!(s, "worker    {worker}");
+    let spooled = match w.spooled_stop_events {
+        0 => String::new(),
+        n => format!(
+            "; {n} stop events spooled while the database was busy (`csep worker` files them)"
+        ),
+    };
+    let _ = writeln!(s, "worker    {worker}{spooled}");
     let sp = &report.spend_today;
     let cap = |name: &str| match sp.caps.get(name).copied().unwrap_or(0) {
         0 => "unlimited".to_owned(),

@@ -26,11 +26,12 @@ use crate::store::time;
 /// How long a hook waits on a locked database before giving up (and answering with no context).
 pub const HOOK_BUSY_TIMEOUT: Duration = Duration::from_millis(250);
 
-/// How long the Stop hook waits to record its event. Longer than [`HOOK_BUSY_TIMEOUT`] because
-/// a lost stop event is a lost session, while the wait only delays the end of a turn that is
-/// already over; WAL writers queue for milliseconds each, so with 200 Stop hooks racing
-/// (tests/e2e/reliability.rs) the wait stays far below this bound.
-pub const STOP_BUSY_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long the Stop hook waits to record its event in the database before keeping it in the
+/// spool instead (see [`stop`]). Longer than [`HOOK_BUSY_TIMEOUT`]: WAL writers queue for
+/// milliseconds each, so with 200 Stop hooks racing (tests/e2e/reliability.rs) nearly every
+/// event still goes straight to the database, and the wait only delays the end of a turn that
+/// is already over.
+pub const STOP_BUSY_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// WAL pages after which a hook's commit checkpoints (SQLite's default is 1,000). A
 /// SessionStart writes about 13 pages, so this checkpoints every few hooks and keeps the WAL

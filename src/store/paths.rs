@@ -109,6 +109,12 @@ impl Paths {
         self.home.join(".env.provider")
     }
 
+    /// Stop events the hook could not write to a busy database, waiting for the worker:
+    /// `<home>/spool`.
+    pub fn spool_dir(&self) -> PathBuf {
+        self.home.join("spool")
+    }
+
     /// The log directory: `<home>/logs`.
     pub fn logs_dir(&self) -> PathBuf {
         self.home.join("logs")

@@ -87,6 +87,8 @@ pub struct WorkerReport {
     pub failed: u32,
     /// Leases of crashed workers taken back.
     pub reclaimed: u32,
+    /// Stop events moved from the spool into the database.
+    pub unspooled: u32,
 }
 
 /// One processing step applied to each claimed event, in order (ingest, review, compile).
@@ -152,6 +154,17 @@ pub fn run_with(
                 });
             }
         }
+        // Stop events the hooks could not write while the database was busy.
+        let spool_stuck = match crate::hooks::stop::drain_spool(paths, store) {
+            Ok(drain) => {
+                report.unspooled += drain.moved;
+                false
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot move spooled stop events yet");
+                true
+            }
+        };
         report.reclaimed += reclaim_orphaned(store)?;
         loop {
             if max_events.is_some_and(|max| report.processed + report.failed >= max) {
@@ -168,7 +181,12 @@ pub fn run_with(
         }
         let _ = lock.unlock();
         drop(lock);
-        if pending_count(store)? == 0 {
+        // Files spooled while the lock was held by this worker found it running and started
+        // none; take them now (unless the database refused this round's drain: the next
+        // worker retries).
+        if pending_count(store)? == 0
+            && (spool_stuck || crate::hooks::stop::spool_files(paths).is_empty())
+        {
             break;
         }
     }

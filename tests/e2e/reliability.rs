@@ -815,8 +815,27 @@ fn hooks_answer_in_budget_while_another_process_holds_the_database_locked() {
         .unwrap();
     assert!(started.elapsed() < Duration::from_secs(20));
     assert_one_line_error(&out, "locked");
+    // The Stop the locked database refused is not lost: it waits in the spool, no message text
+    // in it, and the next worker moves it into the database once.
+    let spooled: Vec<_> = std::fs::read_dir(t.home().join("spool"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(spooled.len(), 1, "{spooled:?}");
     locker.execute_batch("ROLLBACK").unwrap();
     drop(locker);
+    assert!(t.csep(&["worker"]).output().unwrap().status.success());
+    assert!(!spooled[0].exists(), "the worker drained the spool");
+    let db = rusqlite::Connection::open(t.home().join("csep.db")).unwrap();
+    let hostile: i64 = db
+        .query_row(
+            "SELECT count(*) FROM stop_events WHERE session_id = 'hostile'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(hostile, 1);
     assert!(
         t.csep(&["memory", "list"])
             .output()
