@@ -229,7 +229,7 @@ fn session_start_injects_seeded_memory_in_each_hosts_shape() {
 }
 
 #[test]
-fn a_locked_database_costs_the_hook_its_busy_timeout_not_the_session() {
+fn a_locked_database_costs_the_hook_its_busy_timeout_and_the_event_is_spooled() {
     let t = TestHome::new();
     let work = t.scratch().join("work");
     std::fs::create_dir_all(&work).unwrap();
@@ -245,8 +245,11 @@ fn a_locked_database_costs_the_hook_its_busy_timeout_not_the_session() {
     assert!(out.status.success());
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "{}");
     conn.execute_batch("ROLLBACK").unwrap();
+    // Logged as kept aside, not lost: the event waits in the spool for the worker.
     let log = std::fs::read_to_string(t.home().join("logs/csep.log")).unwrap();
-    assert!(log.contains("\"outcome\":\"error\""), "{log}");
+    assert!(log.contains("\"outcome\":\"spooled\""), "{log}");
+    assert!(log.contains("database unavailable"), "{log}");
+    assert_eq!(std::fs::read_dir(t.home().join("spool")).unwrap().count(), 1);
 }
 
 #[test]
