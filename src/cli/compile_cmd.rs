@@ -39,8 +39,18 @@ struct CompileOutput<'a> {
     runs: &'a [CompileReport],
 }
 
-/// The model behind the `llm` (active profile) and `agent:codex` (`codex exec` with the user's
-/// login) backends, or why there is none.
+/// The CLI name of an agent backend's provider.
+fn provider_cli(provider: crate::store::config::Provider) -> &'static str {
+    use crate::store::config::Provider as Kind;
+    match provider {
+        Kind::PiCli => "pi",
+        Kind::OpencodeCli => "opencode",
+        _ => "codex",
+    }
+}
+
+/// The model behind the `llm` (active profile) and `agent:*` backends (`codex exec`, `pi`,
+/// `opencode` with the user's own login and configuration), or why there is none.
 fn consolidation_provider(
     ctx: &Ctx,
     config: &crate::store::config::Config,
@@ -62,21 +72,37 @@ fn consolidation_provider(
                 );
             }
         },
-        Backend::Agent(name) if name == "codex" || name.is_empty() => {
+        Backend::Agent(name) => {
+            let provider = match name.as_str() {
+                "" | "codex" => Kind::CodexCli,
+                "pi" => Kind::PiCli,
+                "opencode" => Kind::OpencodeCli,
+                other => {
+                    return (
+                        None,
+                        Some(format!(
+                            "agent:{other} is not supported by csep; use agent:codex, agent:pi, \
+                             agent:opencode or llm"
+                        )),
+                    );
+                }
+            };
+            // The agent's own configuration picks the model; a profile with this provider
+            // and a `model` (used through the `llm` backend) pins one.
             let profile = Profile {
-                provider: Kind::CodexCli,
-                timeout_seconds: 300.0,
+                provider,
+                timeout_seconds: if provider == Kind::CodexCli {
+                    300.0
+                } else {
+                    900.0
+                },
                 ..Profile::default()
             };
-            crate::llm::Provider::from_profile("agent:codex", &profile, &ctx.env)
-        }
-        Backend::Agent(name) => {
-            return (
-                None,
-                Some(format!(
-                    "agent:{name} is not supported by csep; use agent:codex or llm"
-                )),
-            );
+            crate::llm::Provider::from_profile(
+                &format!("agent:{}", provider_cli(provider)),
+                &profile,
+                &ctx.env,
+            )
         }
     };
     match built {

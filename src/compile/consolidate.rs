@@ -7,7 +7,8 @@
 //! it. A model that fails, is over budget or answers nothing usable leaves the original
 //! operations in place and makes the run `degraded` with the reason — never a silent `ok`.
 //! Backends: `llm` uses the active provider profile; `agent:codex` runs `codex exec` with the
-//! user's own Codex login (read-only sandbox, ephemeral).
+//! user's own Codex login (read-only sandbox, ephemeral); `agent:pi` and `agent:opencode` run
+//! those CLIs in JSON mode with the user's own configuration, in an empty directory.
 
 use std::collections::BTreeSet;
 

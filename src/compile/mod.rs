@@ -95,7 +95,8 @@ impl Backend {
             Backend::Script => None,
             other => Some(format!(
                 "backend `{other}` needs a model to consolidate with (a provider profile for \
-                 `llm`, the Codex CLI for `agent:codex`); nothing was compiled, rerun with \
+                 `llm`, the `codex`, `pi` or `opencode` CLI for `agent:*`); nothing was \
+                 compiled, rerun with \
                  --backend script"
             )),
         }

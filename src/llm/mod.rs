@@ -407,6 +407,8 @@ pub fn default_model(kind: ProviderKind) -> &'static str {
         ProviderKind::Offline
         | ProviderKind::CodexCli
         | ProviderKind::ClaudeCli
+        | ProviderKind::PiCli
+        | ProviderKind::OpencodeCli
         | ProviderKind::Command
         | ProviderKind::Dummy => "",
     }
@@ -421,6 +423,8 @@ pub fn default_key_env(kind: ProviderKind) -> Option<&'static str> {
         ProviderKind::Offline
         | ProviderKind::CodexCli
         | ProviderKind::ClaudeCli
+        | ProviderKind::PiCli
+        | ProviderKind::OpencodeCli
         | ProviderKind::Command
         | ProviderKind::Dummy => None,
     }
@@ -552,11 +556,13 @@ impl Provider {
                     bearer_auth: kind == ProviderKind::Minimax,
                 })
             }
-            ProviderKind::CodexCli | ProviderKind::ClaudeCli | ProviderKind::Command => {
-                Backend::Cli(subprocess::CliProvider::new(
-                    &label, kind, profile, &model, env, timeout, retry,
-                )?)
-            }
+            ProviderKind::CodexCli
+            | ProviderKind::ClaudeCli
+            | ProviderKind::PiCli
+            | ProviderKind::OpencodeCli
+            | ProviderKind::Command => Backend::Cli(subprocess::CliProvider::new(
+                &label, kind, profile, &model, env, timeout, retry,
+            )?),
         };
         Ok(Provider {
             profile: name.to_owned(),

@@ -599,3 +599,61 @@ fn codex_exec_provider_talks_to_the_real_codex_cli_pointed_at_the_fake_server() 
     // --ephemeral: no rollout was written into CODEX_HOME/sessions.
     assert!(!codex_home.join("sessions").exists());
 }
+
+#[test]
+fn pi_events_give_the_last_assistant_message_or_the_cut_streams_text_end() {
+    let pi = std::path::Path::new("pi");
+    let events = concat!(
+        "pi v0.73 starting\n",
+        "{\"type\":\"message_end\",\"message\":{\"role\":\"assistant\",\"content\":[{\"type\":\"text\",\"text\":\"draft\"}]}}\n",
+        "{\"type\":\"message_end\",\"message\":{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"tool result\"}]}}\n",
+        "{\"type\":\"message_end\",\"message\":{\"role\":\"assistant\",\"usage\":{\"input\":50,\"output\":7},\"content\":[{\"type\":\"thinking\",\"thinking\":\"hm\"},{\"type\":\"text\",\"text\":\"{\\\"operations\\\":\"},{\"type\":\"text\",\"text\":\"[]}\"}]}}\n",
+    );
+    let (text, usage) = subprocess::parse_pi_events("t", pi, events).unwrap();
+    assert_eq!(text, "{\"operations\":[]}");
+    let usage = usage.unwrap();
+    assert_eq!((usage.input_tokens, usage.output_tokens), (50, 7));
+
+    let cut = concat!(
+        "{\"type\":\"message_update\",\"assistantMessageEvent\":{\"type\":\"text_delta\",\"delta\":\"{\\\"op\"}}\n",
+        "{\"type\":\"message_update\",\"assistantMessageEvent\":{\"type\":\"text_end\",\"content\":\"{\\\"operations\\\":[]}\"}}\n",
+    );
+    let (text, usage) = subprocess::parse_pi_events("t", pi, cut).unwrap();
+    assert_eq!(text, "{\"operations\":[]}");
+    assert!(usage.is_none());
+
+    let failed = "{\"type\":\"error\",\"error\":{\"message\":\"401 invalid key sk-proj-Zx81KqP0aB7cD9eF2gH4jK6mN8pQ1rS3tU5vW7y\"}}\n";
+    let err = subprocess::parse_pi_events("t", pi, failed)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("pi reported an error: 401"), "{err}");
+    assert!(
+        !err.contains("sk-proj-Zx81KqP0aB7cD9eF2gH4jK6mN8pQ1rS3tU5vW7y"),
+        "redacted: {err}"
+    );
+    let err = subprocess::parse_pi_events("t", pi, "nothing useful\n").unwrap_err();
+    assert!(err.to_string().contains("no assistant text"), "{err}");
+}
+
+#[test]
+fn opencode_events_concatenate_text_parts_and_sum_step_tokens() {
+    let oc = std::path::Path::new("opencode");
+    let events = concat!(
+        "{\"type\":\"step_start\",\"part\":{}}\n",
+        "{\"type\":\"text\",\"part\":{\"text\":\"{\\\"operations\\\":\"}}\n",
+        "{\"type\":\"step_finish\",\"part\":{\"tokens\":{\"input\":10,\"output\":2}}}\n",
+        "{\"type\":\"text\",\"part\":{\"text\":\"[]}\"}}\n",
+        "{\"type\":\"step_finish\",\"part\":{\"tokens\":{\"input\":5,\"output\":1}}}\n",
+    );
+    let (text, usage) = subprocess::parse_opencode_events("t", oc, events).unwrap();
+    assert_eq!(text, "{\"operations\":[]}");
+    let usage = usage.unwrap();
+    assert_eq!((usage.input_tokens, usage.output_tokens), (15, 3));
+    let failed = "{\"type\":\"error\",\"error\":{\"name\":\"APIError\",\"data\":{\"message\":\"model not found\"}}}\n";
+    let err = subprocess::parse_opencode_events("t", oc, failed).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("opencode reported an error: model not found"),
+        "{err}"
+    );
+}

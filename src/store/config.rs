@@ -180,6 +180,10 @@ pub enum Provider {
     CodexCli,
     /// The `claude -p` CLI, using the user's Claude Code login.
     ClaudeCli,
+    /// The `pi` coding agent CLI (`pi -p --mode json`), using the user's pi configuration.
+    PiCli,
+    /// The `opencode run --format json` CLI, using the user's opencode configuration.
+    OpencodeCli,
     /// An arbitrary command (`command` argv) speaking csep's JSON protocol on stdin/stdout.
     Command,
     /// A canned reviewer for tests.
@@ -188,7 +192,7 @@ pub enum Provider {
 
 impl Provider {
     /// Every provider, in documentation order.
-    pub const ALL: [Provider; 9] = [
+    pub const ALL: [Provider; 11] = [
         Provider::Offline,
         Provider::OpenaiCompatible,
         Provider::OpenaiResponses,
@@ -196,6 +200,8 @@ impl Provider {
         Provider::Minimax,
         Provider::CodexCli,
         Provider::ClaudeCli,
+        Provider::PiCli,
+        Provider::OpencodeCli,
         Provider::Command,
         Provider::Dummy,
     ];
@@ -210,17 +216,20 @@ impl Provider {
             Provider::Minimax => "minimax",
             Provider::CodexCli => "codex-cli",
             Provider::ClaudeCli => "claude-cli",
+            Provider::PiCli => "pi-cli",
+            Provider::OpencodeCli => "opencode-cli",
             Provider::Command => "command",
             Provider::Dummy => "dummy",
         }
     }
 
     /// Maps a provider name of the Python reference (`anthropic-style`, ...) to a csep provider;
-    /// `None` for names csep has no equivalent of (such as `opencode-cli`).
+    /// `None` for names csep has no equivalent of.
     pub fn from_reference_name(name: &str) -> Option<Provider> {
         match name {
             "anthropic-style" | "anthropic" => Some(Provider::Anthropic),
             "codex-cli" => Some(Provider::CodexCli),
+            "opencode-cli" => Some(Provider::OpencodeCli),
             "openai-compatible" => Some(Provider::OpenaiCompatible),
             "minimax" => Some(Provider::Minimax),
             "dummy" => Some(Provider::Dummy),

@@ -249,7 +249,10 @@ fn a_locked_database_costs_the_hook_its_busy_timeout_and_the_event_is_spooled() 
     let log = std::fs::read_to_string(t.home().join("logs/csep.log")).unwrap();
     assert!(log.contains("\"outcome\":\"spooled\""), "{log}");
     assert!(log.contains("database unavailable"), "{log}");
-    assert_eq!(std::fs::read_dir(t.home().join("spool")).unwrap().count(), 1);
+    assert_eq!(
+        std::fs::read_dir(t.home().join("spool")).unwrap().count(),
+        1
+    );
 }
 
 #[test]
