@@ -298,7 +298,7 @@ fn reference_schema_2_file_is_lifted_with_warnings() {
     );
     assert_eq!(
         loaded.config.profiles["opencode"].provider,
-        Provider::Minimax
+        Provider::OpencodeCli
     );
     assert!(loaded.config.profiles.contains_key("offline"));
     assert_eq!(label(&loaded, "profiles.glm.model"), "config.toml:12");
@@ -313,7 +313,6 @@ fn reference_schema_2_file_is_lifted_with_warnings() {
             "config.toml:29: reference-only key `log.retention_days` ignored; run `csep config init --force` to write a csep config".to_owned(),
             "config.toml:16: `profiles.glm.max_tokens` must be a non-negative integer, found a string; using the default".to_owned(),
             "config.toml:8: reference-only key `profiles.minimax.retry_backoff` ignored; run `csep config init --force` to write a csep config".to_owned(),
-            "config.toml:19: reference provider `opencode-cli` in `profiles.opencode.provider` has no csep equivalent; using `minimax`".to_owned(),
             "config.toml:21: reference-only key `profiles.opencode.subprocess.command` ignored; run `csep config init --force` to write a csep config".to_owned(),
         ]
     );
@@ -689,4 +688,19 @@ fn skills_publish_policy_and_retirement_are_read_and_checked() {
     assert_eq!(defaults.config.skills.retire_after_days, 60);
     let message = err("schema_version = 3\n[skills]\npublish_policy = \"always\"\n");
     assert!(message.contains("skills.publish_policy"), "{message}");
+}
+
+#[test]
+fn a_reference_provider_without_a_csep_equivalent_falls_back_with_a_warning() {
+    let text =
+        "schema_version = 2\nactive_profile = \"g\"\n[profiles.g]\nprovider = \"gemini-cli\"\n";
+    let loaded = parse(text).unwrap();
+    assert_eq!(loaded.config.profiles["g"].provider, Provider::Minimax);
+    assert!(
+        loaded.warnings.iter().any(|w| w.contains(
+            "reference provider `gemini-cli` in `profiles.g.provider` has no csep equivalent"
+        )),
+        "{:?}",
+        loaded.warnings
+    );
 }
