@@ -657,3 +657,24 @@ fn opencode_events_concatenate_text_parts_and_sum_step_tokens() {
         "{err}"
     );
 }
+
+/// Output of the real CLIs in their JSON modes, captured with the exact argv csep builds, against
+/// a fake Anthropic server answering `{"operations":[]}` (100 input, 10 output tokens).
+#[rstest::rstest]
+#[case::pi("pi-0.73.1-json-mode.jsonl")]
+#[case::opencode("opencode-1.18.33-json-format.jsonl")]
+fn captured_agent_cli_output_parses_to_the_answer_and_its_usage(#[case] name: &str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/agents")
+        .join(name);
+    let stdout = std::fs::read_to_string(path).unwrap();
+    let parsed = if name.starts_with("pi") {
+        subprocess::parse_pi_events("t", std::path::Path::new("pi"), &stdout)
+    } else {
+        subprocess::parse_opencode_events("t", std::path::Path::new("opencode"), &stdout)
+    };
+    let (text, usage) = parsed.unwrap();
+    assert_eq!(text, r#"{"operations":[]}"#);
+    let usage = usage.unwrap();
+    assert_eq!((usage.input_tokens, usage.output_tokens), (100, 10));
+}

@@ -109,8 +109,9 @@ fn the_llm_backend_consolidates_queued_operations_through_the_active_provider() 
 }
 
 /// Puts a stand-in for an agent CLI (`pi`, `opencode`) in `<scratch>/bin`: it records its
-/// arguments and working directory, checks that the input file named in its prompt or attached
-/// with `--file` exists, and prints `events` (JSON lines) as the real CLI's JSON mode would.
+/// arguments and working directory, checks that the input file attached with `@<file>` (pi) or
+/// `--file <file>` (opencode) exists, and prints `events` (JSON lines) as the real CLI's JSON
+/// mode would.
 fn fake_agent_cli(t: &TestHome, name: &str, events: &[String]) -> std::path::PathBuf {
     let bin = t.scratch().join("bin");
     std::fs::create_dir_all(&bin).unwrap();
@@ -121,7 +122,7 @@ fn fake_agent_cli(t: &TestHome, name: &str, events: &[String]) -> std::path::Pat
         "#!/bin/sh\n\
          pwd > '{log}'\n\
          for a in \"$@\"; do printf '%s\\n' \"$a\" >> '{log}'; done\n\
-         input=$(printf '%s\\n' \"$@\" | sed -n 's/^.*The input is the file \\(.*payload.txt\\).*$/\\1/p; /payload.txt$/p' | head -n 1)\n\
+         input=$(printf '%s\\n' \"$@\" | sed -n 's/^@//; /payload.txt$/p' | head -n 1)\n\
          [ -f \"$input\" ] || {{ echo \"no input file: $input\" >&2; exit 3; }}\n\
          cat '{events}'\n",
         log = log.display(),
