@@ -32,6 +32,7 @@ use crate::archive::redact::Redactor;
 use crate::memory::budget::{self, BudgetReport, Eviction};
 use crate::memory::dedupe::{ShingleIndex, normalize};
 use crate::memory::entry::{MemoryEntry, Provenance, Status};
+use crate::memory::index::{FtsTable, IndexBatch};
 use crate::memory::noise::NoiseFilter;
 use crate::memory::poison;
 use crate::memory::store::{self, ListFilter, MemoryError, RecallEntry, sql};
@@ -248,6 +249,8 @@ pub struct Applier {
     noise: NoiseFilter,
     redactor: Redactor,
     partitions: HashMap<PartitionKey, Partition>,
+    /// Full-text index writes held back until [`Applier::flush_index`] (`None`: immediate).
+    index: Option<IndexBatch>,
 }
 
 impl Applier {
@@ -258,7 +261,82 @@ impl Applier {
             noise: NoiseFilter::new()?,
             redactor: Redactor::new()?,
             partitions: HashMap::new(),
+            index: None,
         })
+    }
+
+    /// Holds full-text index writes back until [`flush_index`](Self::flush_index) (see
+    /// [`IndexBatch`]); the caller must flush before committing. Rows written meanwhile are
+    /// not found by full-text search in this transaction.
+    pub fn defer_index(&mut self) {
+        self.index.get_or_insert_with(IndexBatch::new);
+    }
+
+    /// A position in the deferred index writes to roll back to with an SQL savepoint.
+    pub fn index_mark(&self) -> usize {
+        self.index.as_ref().map_or(0, IndexBatch::mark)
+    }
+
+    /// Forgets the deferred index writes made since `mark` (their savepoint was rolled back).
+    pub fn index_rollback(&mut self, mark: usize) {
+        if let Some(batch) = self.index.as_mut() {
+            batch.rollback_to(mark);
+        }
+    }
+
+    /// Writes the deferred index writes (no-op when nothing is deferred).
+    pub fn flush_index(&mut self, conn: &Connection) -> Result<(), MemoryError> {
+        match self.index.as_mut() {
+            Some(batch) => batch.flush(conn).map_err(sql("index memory entries")),
+            None => Ok(()),
+        }
+    }
+
+    fn insert_entry(&mut self, conn: &Connection, entry: &MemoryEntry) -> Result<(), MemoryError> {
+        match self.index.as_mut() {
+            None => store::insert_entry(conn, entry).map(drop),
+            Some(batch) => {
+                let rid = store::insert_entry_row(conn, entry)?;
+                if entry.status.is_indexed() {
+                    batch.push(FtsTable::Memory, rid, true, Some(entry.text()));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn update_entry(&mut self, conn: &Connection, entry: &MemoryEntry) -> Result<(), MemoryError> {
+        match self.index.as_mut() {
+            None => store::update_entry(conn, entry),
+            Some(batch) => {
+                let rid = store::update_entry_row(conn, entry)?;
+                let text = entry.status.is_indexed().then(|| entry.text());
+                batch.push(FtsTable::Memory, rid, false, text);
+                Ok(())
+            }
+        }
+    }
+
+    fn insert_recall(
+        &mut self,
+        conn: &Connection,
+        entry: &RecallEntry,
+        now: &str,
+    ) -> Result<(), MemoryError> {
+        match self.index.as_mut() {
+            None => store::insert_recall(conn, entry, now),
+            Some(batch) => {
+                let rid = store::insert_recall_row(conn, entry, now)?;
+                // Not `fresh`: the immediate write clears a stale row of a reused rowid too.
+                batch.push(
+                    FtsTable::Recall,
+                    rid,
+                    false,
+                    Some(store::recall_text(entry)),
+                );
+                Ok(())
+            }
+        }
     }
 
     /// Forgets the in-memory indexes (call after writes made outside this applier).
@@ -537,7 +615,7 @@ impl Applier {
                 });
             }
             after.updated_at = ctx.now.to_owned();
-            store::update_entry(conn, &after)?;
+            self.update_entry(conn, &after)?;
             store::record_history(
                 conn,
                 "merge",
@@ -566,7 +644,7 @@ impl Applier {
             confidence,
             ctx.now,
         );
-        store::insert_entry(conn, &entry)?;
+        self.insert_entry(conn, &entry)?;
         store::record_history(
             conn,
             "add",
@@ -620,13 +698,16 @@ impl Applier {
             }
         }
         if exact.is_empty() {
-            // Substring match only when no summary matches exactly (a scan of the scope).
+            // Substring match only when no summary matches exactly (a scan of the scope). The
+            // needle is compiled once for the scan; a UTF-8 needle only matches a UTF-8 haystack
+            // at character boundaries, so byte search equals `str::contains`.
+            let finder = memchr::memmem::Finder::new(wanted.as_bytes());
             for (scope, project) in keys {
                 let part = self.partition(conn, scope, project)?;
                 partial.extend(
                     part.summaries
                         .iter()
-                        .filter(|(_, summary)| summary.contains(&wanted))
+                        .filter(|(_, summary)| finder.find(summary.as_bytes()).is_some())
                         .map(|(id, _)| id.clone()),
                 );
             }
@@ -704,7 +785,7 @@ impl Applier {
                 entry_id: Some(before.id),
             });
         }
-        store::update_entry(conn, &after)?;
+        self.update_entry(conn, &after)?;
         store::record_history(
             conn,
             "replace",
@@ -768,7 +849,7 @@ impl Applier {
         after.status_reason = Some(redact(reason.trim())).filter(|r| !r.is_empty());
         after.updated_at = ctx.now.to_owned();
         after.archived_at = (status == Status::Archived).then(|| ctx.now.to_owned());
-        store::update_entry(conn, &after)?;
+        self.update_entry(conn, &after)?;
         store::record_history(
             conn,
             op,
@@ -791,7 +872,7 @@ impl Applier {
         op: &str,
         ctx: &OpContext<'_>,
     ) -> Result<i64, MemoryError> {
-        store::update_entry(conn, after)?;
+        self.update_entry(conn, after)?;
         let id = store::record_history(
             conn,
             op,
@@ -877,7 +958,7 @@ impl Applier {
             status: "active".into(),
             created_at: ctx.now.to_owned(),
         };
-        store::insert_recall(conn, &entry, ctx.now)?;
+        self.insert_recall(conn, &entry, ctx.now)?;
         Ok(Outcome::Applied {
             action: Action::Recalled,
             entry_id: id,
@@ -956,6 +1037,20 @@ impl Applier {
         budget_chars: usize,
         now: &str,
     ) -> Result<BudgetReport, MemoryError> {
+        // Within budget (the usual case) nothing is evicted: count characters without loading
+        // and sorting whole entries.
+        let used = store::active_chars(conn, scope, project_id)?;
+        if used <= budget_chars {
+            return Ok(BudgetReport {
+                scope,
+                project_id: project_id.map(str::to_owned),
+                budget_chars,
+                used_before: used,
+                used_after: used,
+                evictions: Vec::new(),
+                pinned_over_budget: false,
+            });
+        }
         let entries = store::list_entries(
             conn,
             &ListFilter {
