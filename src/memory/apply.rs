@@ -21,7 +21,7 @@
 //! has loaded, as long as all writes in a run go through it. Each partition (user scope, or one
 //! project) is loaded once per run, so a run costs O(store) once, not per operation.
 
-use std::collections::{BTreeMap, HashMap};
+use rustc_hash::FxHashMap as HashMap;
 
 use jiff::civil::Date;
 use rusqlite::{Connection, params};
@@ -210,7 +210,7 @@ impl OpReport {
 struct Partition {
     index: ShingleIndex,
     /// Active entry id → normalized summary (target resolution).
-    summaries: BTreeMap<String, String>,
+    summaries: SummaryArena,
     /// Normalized summary → active entry ids (exact target resolution without a scan).
     by_summary: HashMap<String, Vec<String>>,
 }
@@ -220,11 +220,11 @@ impl Partition {
         self.drop_id(id);
         self.index.insert(id, text);
         let normalized = normalize(summary);
+        self.summaries.insert(id, &normalized);
         self.by_summary
-            .entry(normalized.clone())
+            .entry(normalized)
             .or_default()
             .push(id.to_owned());
-        self.summaries.insert(id.to_owned(), normalized);
     }
 
     fn drop_id(&mut self, id: &str) {
@@ -237,6 +237,64 @@ impl Partition {
                 self.by_summary.remove(&old);
             }
         }
+    }
+}
+
+/// The normalized summaries of a partition's active entries, back to back in one string (one
+/// line each), so a substring search is one `memmem` pass instead of one search per entry.
+///
+/// Invariant: `slots[i]` is the byte range of a line of `text`; a live slot has its id in
+/// `by_id`. Normalized text holds no newline, so a match of a normalized needle lies inside
+/// one line. Removed lines stay in `text` (dead) until the partition is rebuilt.
+#[derive(Debug, Default)]
+struct SummaryArena {
+    text: String,
+    /// Per slot: start, end, and the id while it is live.
+    slots: Vec<(usize, usize, Option<String>)>,
+    by_id: HashMap<String, usize>,
+}
+
+impl SummaryArena {
+    fn insert(&mut self, id: &str, normalized: &str) {
+        self.remove(id);
+        let start = self.text.len();
+        self.text.push_str(normalized);
+        let end = self.text.len();
+        self.text.push('\n');
+        self.by_id.insert(id.to_owned(), self.slots.len());
+        self.slots.push((start, end, Some(id.to_owned())));
+    }
+
+    /// Removes `id`; returns its normalized summary.
+    fn remove(&mut self, id: &str) -> Option<String> {
+        let slot = self.by_id.remove(id)?;
+        let (start, end, live) = self.slots.get_mut(slot)?;
+        *live = None;
+        self.text.get(*start..*end).map(str::to_owned)
+    }
+
+    /// Ids of the live summaries containing `needle` (non-empty, normalized), sorted.
+    fn containing(&self, needle: &str) -> Vec<String> {
+        let finder = memchr::memmem::Finder::new(needle.as_bytes());
+        let mut ids: Vec<String> = Vec::new();
+        let mut last: Option<usize> = None;
+        for at in finder.find_iter(self.text.as_bytes()) {
+            let slot = self.slots.partition_point(|(start, _, _)| *start <= at);
+            let Some(slot) = slot.checked_sub(1) else {
+                continue;
+            };
+            if last == Some(slot) {
+                continue;
+            }
+            last = Some(slot);
+            if let Some((_, end, Some(id))) = self.slots.get(slot)
+                && at + needle.len() <= *end
+            {
+                ids.push(id.clone());
+            }
+        }
+        ids.sort_unstable();
+        ids
     }
 }
 
@@ -260,7 +318,7 @@ impl Applier {
             threshold: near_duplicate_threshold,
             noise: NoiseFilter::new()?,
             redactor: Redactor::new()?,
-            partitions: HashMap::new(),
+            partitions: HashMap::default(),
             index: None,
         })
     }
@@ -698,18 +756,12 @@ impl Applier {
             }
         }
         if exact.is_empty() {
-            // Substring match only when no summary matches exactly (a scan of the scope). The
-            // needle is compiled once for the scan; a UTF-8 needle only matches a UTF-8 haystack
-            // at character boundaries, so byte search equals `str::contains`.
-            let finder = memchr::memmem::Finder::new(wanted.as_bytes());
+            // Substring match only when no summary matches exactly (one pass over the scope's
+            // summaries). A UTF-8 needle only matches UTF-8 text at character boundaries, so
+            // byte search equals `str::contains`.
             for (scope, project) in keys {
                 let part = self.partition(conn, scope, project)?;
-                partial.extend(
-                    part.summaries
-                        .iter()
-                        .filter(|(_, summary)| finder.find(summary.as_bytes()).is_some())
-                        .map(|(id, _)| id.clone()),
-                );
+                partial.extend(part.summaries.containing(&wanted));
             }
         }
         let ambiguous = |n: usize| Ok(Err(format!("ambiguous_target:{target}:{n} matches")));

@@ -353,6 +353,84 @@ pub fn list_entries(
     Ok(entries)
 }
 
+/// What a projection shows of an active entry (see [`list_shown`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shown {
+    /// Entry id.
+    pub id: String,
+    /// Kind.
+    pub kind: Kind,
+    /// Summary.
+    pub summary: String,
+    /// Details.
+    pub content: String,
+    /// Pinned.
+    pub pinned: bool,
+}
+
+impl From<&MemoryEntry> for Shown {
+    fn from(e: &MemoryEntry) -> Shown {
+        Shown {
+            id: e.id.clone(),
+            kind: e.kind,
+            summary: e.summary.clone(),
+            content: e.content.clone(),
+            pinned: e.pinned,
+        }
+    }
+}
+
+/// The active entries of `scope` (and `project_id`) as [`list_entries`] returns them, in the
+/// same order, reading only what a projection shows (no provenance to parse).
+pub fn list_shown(
+    conn: &Connection,
+    scope: Scope,
+    project_id: Option<&str>,
+) -> Result<Vec<Shown>, MemoryError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT id, kind, summary, content, pinned, use_count, created_at FROM memory_entries \
+             WHERE status = 'active' AND ((scope = 'user' AND ?1 = 'user') OR \
+              (scope = 'project' AND ?1 = 'project' AND project_id = ?2))",
+        )
+        .map_err(sql("list memory entries"))?;
+    let kind_rank = |k: Kind| Kind::ALL.iter().position(|x| *x == k).unwrap_or(usize::MAX);
+    let mut rows: Vec<((bool, usize, u32, String), Shown)> = stmt
+        .query_map(params![scope.as_str(), project_id], |row| {
+            let kind: String = row.get(1)?;
+            let kind: Kind = kind.parse().map_err(|_| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    1,
+                    rusqlite::types::Type::Text,
+                    format!("unknown kind `{kind}`").into(),
+                )
+            })?;
+            let pinned = row.get::<_, i64>(4)? != 0;
+            let use_count = u32::try_from(row.get::<_, i64>(5)?).unwrap_or(0);
+            Ok((
+                (pinned, kind_rank(kind), use_count, row.get(6)?),
+                Shown {
+                    id: row.get(0)?,
+                    kind,
+                    summary: row.get(2)?,
+                    content: row.get(3)?,
+                    pinned,
+                },
+            ))
+        })
+        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+        .map_err(sql("list memory entries"))?;
+    // The order of `sort_for_projection`.
+    rows.sort_by(|((ap, ak, au, ac), a), ((bp, bk, bu, bc), b)| {
+        bp.cmp(ap)
+            .then(ak.cmp(bk))
+            .then(bu.cmp(au))
+            .then(ac.cmp(bc))
+            .then(a.id.cmp(&b.id))
+    });
+    Ok(rows.into_iter().map(|(_, shown)| shown).collect())
+}
+
 /// Characters ([`MemoryEntry::budget_chars`]) of the active entries [`list_entries`] returns
 /// for `scope` and `project_id`, without reading whole entries.
 pub fn active_chars(
