@@ -454,6 +454,9 @@ pub fn run_with(
         .map_err(sql("begin compile"))?;
     // The hand-edit import wrote outside this applier's view of the partitions.
     applier.reset();
+    // Full-text rows are written once, before commit: indexing row by row inside the
+    // per-envelope savepoints makes FTS5 flush and merge a segment per row.
+    applier.defer_index();
     for envelope in &claimed {
         let parsed = envelope.review_output();
         let operations = parsed.as_ref().map_or(0, |o| o.operations.len());
@@ -477,6 +480,7 @@ pub fn run_with(
         // A savepoint per envelope: its operations apply together or not at all.
         tx.execute_batch("SAVEPOINT envelope")
             .map_err(sql("savepoint envelope"))?;
+        let index_mark = applier.index_mark();
         match apply_envelope(&tx, &mut applier, envelope, &output, &owner, now) {
             Ok(Some(items)) => {
                 tx.execute_batch("RELEASE envelope")
@@ -490,6 +494,7 @@ pub fn run_with(
             Ok(None) => {
                 tx.execute_batch("ROLLBACK TO envelope; RELEASE envelope")
                     .map_err(sql("roll back envelope"))?;
+                applier.index_rollback(index_mark);
                 applier.reset();
                 result.state = "lease_lost".into();
                 result.reason = Some("the claim expired and was taken over; not applied".into());
@@ -497,6 +502,7 @@ pub fn run_with(
             Err(e) => {
                 tx.execute_batch("ROLLBACK TO envelope; RELEASE envelope")
                     .map_err(sql("roll back envelope"))?;
+                applier.index_rollback(index_mark);
                 applier.reset();
                 let reason = e.to_string().chars().take(400).collect::<String>();
                 queue::fail(&tx, envelope.id, &owner, &reason, now)?;
@@ -521,6 +527,7 @@ pub fn run_with(
                 .push(applier.enforce_budget(&tx, scope, project, budget, now)?);
         }
     }
+    applier.flush_index(&tx)?;
     tx.commit().map_err(sql("commit compile"))?;
 
     if options.projections {

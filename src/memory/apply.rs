@@ -21,7 +21,7 @@
 //! has loaded, as long as all writes in a run go through it. Each partition (user scope, or one
 //! project) is loaded once per run, so a run costs O(store) once, not per operation.
 
-use std::collections::{BTreeMap, HashMap};
+use rustc_hash::FxHashMap as HashMap;
 
 use jiff::civil::Date;
 use rusqlite::{Connection, params};
@@ -32,6 +32,7 @@ use crate::archive::redact::Redactor;
 use crate::memory::budget::{self, BudgetReport, Eviction};
 use crate::memory::dedupe::{ShingleIndex, normalize};
 use crate::memory::entry::{MemoryEntry, Provenance, Status};
+use crate::memory::index::{FtsTable, IndexBatch};
 use crate::memory::noise::NoiseFilter;
 use crate::memory::poison;
 use crate::memory::store::{self, ListFilter, MemoryError, RecallEntry, sql};
@@ -209,7 +210,7 @@ impl OpReport {
 struct Partition {
     index: ShingleIndex,
     /// Active entry id → normalized summary (target resolution).
-    summaries: BTreeMap<String, String>,
+    summaries: SummaryArena,
     /// Normalized summary → active entry ids (exact target resolution without a scan).
     by_summary: HashMap<String, Vec<String>>,
 }
@@ -219,11 +220,11 @@ impl Partition {
         self.drop_id(id);
         self.index.insert(id, text);
         let normalized = normalize(summary);
+        self.summaries.insert(id, &normalized);
         self.by_summary
-            .entry(normalized.clone())
+            .entry(normalized)
             .or_default()
             .push(id.to_owned());
-        self.summaries.insert(id.to_owned(), normalized);
     }
 
     fn drop_id(&mut self, id: &str) {
@@ -239,6 +240,64 @@ impl Partition {
     }
 }
 
+/// The normalized summaries of a partition's active entries, back to back in one string (one
+/// line each), so a substring search is one `memmem` pass instead of one search per entry.
+///
+/// Invariant: `slots[i]` is the byte range of a line of `text`; a live slot has its id in
+/// `by_id`. Normalized text holds no newline, so a match of a normalized needle lies inside
+/// one line. Removed lines stay in `text` (dead) until the partition is rebuilt.
+#[derive(Debug, Default)]
+struct SummaryArena {
+    text: String,
+    /// Per slot: start, end, and the id while it is live.
+    slots: Vec<(usize, usize, Option<String>)>,
+    by_id: HashMap<String, usize>,
+}
+
+impl SummaryArena {
+    fn insert(&mut self, id: &str, normalized: &str) {
+        self.remove(id);
+        let start = self.text.len();
+        self.text.push_str(normalized);
+        let end = self.text.len();
+        self.text.push('\n');
+        self.by_id.insert(id.to_owned(), self.slots.len());
+        self.slots.push((start, end, Some(id.to_owned())));
+    }
+
+    /// Removes `id`; returns its normalized summary.
+    fn remove(&mut self, id: &str) -> Option<String> {
+        let slot = self.by_id.remove(id)?;
+        let (start, end, live) = self.slots.get_mut(slot)?;
+        *live = None;
+        self.text.get(*start..*end).map(str::to_owned)
+    }
+
+    /// Ids of the live summaries containing `needle` (non-empty, normalized), sorted.
+    fn containing(&self, needle: &str) -> Vec<String> {
+        let finder = memchr::memmem::Finder::new(needle.as_bytes());
+        let mut ids: Vec<String> = Vec::new();
+        let mut last: Option<usize> = None;
+        for at in finder.find_iter(self.text.as_bytes()) {
+            let slot = self.slots.partition_point(|(start, _, _)| *start <= at);
+            let Some(slot) = slot.checked_sub(1) else {
+                continue;
+            };
+            if last == Some(slot) {
+                continue;
+            }
+            last = Some(slot);
+            if let Some((_, end, Some(id))) = self.slots.get(slot)
+                && at + needle.len() <= *end
+            {
+                ids.push(id.clone());
+            }
+        }
+        ids.sort_unstable();
+        ids
+    }
+}
+
 type PartitionKey = (Scope, Option<String>);
 
 /// Applies operations deterministically; holds the per-run indexes. Build one per compile run.
@@ -248,6 +307,8 @@ pub struct Applier {
     noise: NoiseFilter,
     redactor: Redactor,
     partitions: HashMap<PartitionKey, Partition>,
+    /// Full-text index writes held back until [`Applier::flush_index`] (`None`: immediate).
+    index: Option<IndexBatch>,
 }
 
 impl Applier {
@@ -257,8 +318,83 @@ impl Applier {
             threshold: near_duplicate_threshold,
             noise: NoiseFilter::new()?,
             redactor: Redactor::new()?,
-            partitions: HashMap::new(),
+            partitions: HashMap::default(),
+            index: None,
         })
+    }
+
+    /// Holds full-text index writes back until [`flush_index`](Self::flush_index) (see
+    /// [`IndexBatch`]); the caller must flush before committing. Rows written meanwhile are
+    /// not found by full-text search in this transaction.
+    pub fn defer_index(&mut self) {
+        self.index.get_or_insert_with(IndexBatch::new);
+    }
+
+    /// A position in the deferred index writes to roll back to with an SQL savepoint.
+    pub fn index_mark(&self) -> usize {
+        self.index.as_ref().map_or(0, IndexBatch::mark)
+    }
+
+    /// Forgets the deferred index writes made since `mark` (their savepoint was rolled back).
+    pub fn index_rollback(&mut self, mark: usize) {
+        if let Some(batch) = self.index.as_mut() {
+            batch.rollback_to(mark);
+        }
+    }
+
+    /// Writes the deferred index writes (no-op when nothing is deferred).
+    pub fn flush_index(&mut self, conn: &Connection) -> Result<(), MemoryError> {
+        match self.index.as_mut() {
+            Some(batch) => batch.flush(conn).map_err(sql("index memory entries")),
+            None => Ok(()),
+        }
+    }
+
+    fn insert_entry(&mut self, conn: &Connection, entry: &MemoryEntry) -> Result<(), MemoryError> {
+        match self.index.as_mut() {
+            None => store::insert_entry(conn, entry).map(drop),
+            Some(batch) => {
+                let rid = store::insert_entry_row(conn, entry)?;
+                if entry.status.is_indexed() {
+                    batch.push(FtsTable::Memory, rid, true, Some(entry.text()));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn update_entry(&mut self, conn: &Connection, entry: &MemoryEntry) -> Result<(), MemoryError> {
+        match self.index.as_mut() {
+            None => store::update_entry(conn, entry),
+            Some(batch) => {
+                let rid = store::update_entry_row(conn, entry)?;
+                let text = entry.status.is_indexed().then(|| entry.text());
+                batch.push(FtsTable::Memory, rid, false, text);
+                Ok(())
+            }
+        }
+    }
+
+    fn insert_recall(
+        &mut self,
+        conn: &Connection,
+        entry: &RecallEntry,
+        now: &str,
+    ) -> Result<(), MemoryError> {
+        match self.index.as_mut() {
+            None => store::insert_recall(conn, entry, now),
+            Some(batch) => {
+                let rid = store::insert_recall_row(conn, entry, now)?;
+                // Not `fresh`: the immediate write clears a stale row of a reused rowid too.
+                batch.push(
+                    FtsTable::Recall,
+                    rid,
+                    false,
+                    Some(store::recall_text(entry)),
+                );
+                Ok(())
+            }
+        }
     }
 
     /// Forgets the in-memory indexes (call after writes made outside this applier).
@@ -537,7 +673,7 @@ impl Applier {
                 });
             }
             after.updated_at = ctx.now.to_owned();
-            store::update_entry(conn, &after)?;
+            self.update_entry(conn, &after)?;
             store::record_history(
                 conn,
                 "merge",
@@ -566,7 +702,7 @@ impl Applier {
             confidence,
             ctx.now,
         );
-        store::insert_entry(conn, &entry)?;
+        self.insert_entry(conn, &entry)?;
         store::record_history(
             conn,
             "add",
@@ -620,15 +756,12 @@ impl Applier {
             }
         }
         if exact.is_empty() {
-            // Substring match only when no summary matches exactly (a scan of the scope).
+            // Substring match only when no summary matches exactly (one pass over the scope's
+            // summaries). A UTF-8 needle only matches UTF-8 text at character boundaries, so
+            // byte search equals `str::contains`.
             for (scope, project) in keys {
                 let part = self.partition(conn, scope, project)?;
-                partial.extend(
-                    part.summaries
-                        .iter()
-                        .filter(|(_, summary)| summary.contains(&wanted))
-                        .map(|(id, _)| id.clone()),
-                );
+                partial.extend(part.summaries.containing(&wanted));
             }
         }
         let ambiguous = |n: usize| Ok(Err(format!("ambiguous_target:{target}:{n} matches")));
@@ -704,7 +837,7 @@ impl Applier {
                 entry_id: Some(before.id),
             });
         }
-        store::update_entry(conn, &after)?;
+        self.update_entry(conn, &after)?;
         store::record_history(
             conn,
             "replace",
@@ -768,7 +901,7 @@ impl Applier {
         after.status_reason = Some(redact(reason.trim())).filter(|r| !r.is_empty());
         after.updated_at = ctx.now.to_owned();
         after.archived_at = (status == Status::Archived).then(|| ctx.now.to_owned());
-        store::update_entry(conn, &after)?;
+        self.update_entry(conn, &after)?;
         store::record_history(
             conn,
             op,
@@ -791,7 +924,7 @@ impl Applier {
         op: &str,
         ctx: &OpContext<'_>,
     ) -> Result<i64, MemoryError> {
-        store::update_entry(conn, after)?;
+        self.update_entry(conn, after)?;
         let id = store::record_history(
             conn,
             op,
@@ -877,7 +1010,7 @@ impl Applier {
             status: "active".into(),
             created_at: ctx.now.to_owned(),
         };
-        store::insert_recall(conn, &entry, ctx.now)?;
+        self.insert_recall(conn, &entry, ctx.now)?;
         Ok(Outcome::Applied {
             action: Action::Recalled,
             entry_id: id,
@@ -956,6 +1089,20 @@ impl Applier {
         budget_chars: usize,
         now: &str,
     ) -> Result<BudgetReport, MemoryError> {
+        // Within budget (the usual case) nothing is evicted: count characters without loading
+        // and sorting whole entries.
+        let used = store::active_chars(conn, scope, project_id)?;
+        if used <= budget_chars {
+            return Ok(BudgetReport {
+                scope,
+                project_id: project_id.map(str::to_owned),
+                budget_chars,
+                used_before: used,
+                used_after: used,
+                evictions: Vec::new(),
+                pinned_over_budget: false,
+            });
+        }
         let entries = store::list_entries(
             conn,
             &ListFilter {

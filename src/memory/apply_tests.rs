@@ -576,3 +576,57 @@ fn project_scope_without_a_project_is_skipped_and_user_scope_is_shared() {
         .unwrap();
     assert_eq!((e.scope, e.project_id), (Scope::User, None));
 }
+
+#[test]
+fn summary_substring_search_agrees_with_a_scan_through_inserts_and_removals() {
+    let words = [
+        "run", "cargo", "fmt", "test", "api", "deploy", "订单", "超时", "a", "ab",
+    ];
+    let mut seed: u64 = 7;
+    let mut next = move |n: usize| {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        usize::try_from(seed >> 33).unwrap() % n
+    };
+    let mut arena = SummaryArena::default();
+    let mut model: std::collections::BTreeMap<String, String> = Default::default();
+    for step in 0..600 {
+        let id = format!("m_{:03}", next(80));
+        if next(4) == 0 {
+            assert_eq!(arena.remove(&id), model.remove(&id), "step {step}");
+        } else {
+            let len = 1 + next(5);
+            let text = (0..len)
+                .map(|_| words[next(words.len())])
+                .collect::<Vec<_>>()
+                .join(" ");
+            let normalized = normalize(&text);
+            arena.insert(&id, &normalized);
+            model.insert(id, normalized);
+        }
+        if step % 10 == 0 {
+            for needle in [
+                "run",
+                "cargo fmt",
+                "t",
+                "fmt test",
+                "订单超",
+                "ab",
+                "b run",
+                "zzz",
+            ] {
+                let want: Vec<String> = model
+                    .iter()
+                    .filter(|(_, s)| s.contains(needle))
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                assert_eq!(
+                    arena.containing(needle),
+                    want,
+                    "step {step} needle {needle:?}"
+                );
+            }
+        }
+    }
+}

@@ -11,7 +11,7 @@
 //! `|A ∩ B| >= t·|A|`, so `B` must contain one of the `|A| - ceil(t·|A|) + 1` rarest shingles of
 //! `A`. This keeps a compile over a 10k-entry store from rescanning the store per operation.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::FxHashMap as HashMap;
 
 /// Lowercases `text`, turns every character that is not a letter or digit into a space and
 /// collapses whitespace: the key of exact dedupe.
@@ -47,40 +47,48 @@ pub fn is_cjk(c: char) -> bool {
 /// adjacent CJK characters (a lone CJK character is its own shingle). Sorted, without repeats.
 pub fn shingles(text: &str) -> Vec<String> {
     let normalized = normalize(text);
-    let mut set: HashSet<String> = HashSet::new();
+    shingle_slices(&normalized)
+        .into_iter()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// [`shingles`] of an already [`normalize`]d text, as slices of it (no allocation per
+/// shingle). Sorted (byte order, as `String`s sort), without repeats.
+pub fn shingle_slices(normalized: &str) -> Vec<&str> {
+    let mut out: Vec<&str> = Vec::new();
     for token in normalized.split(' ').filter(|t| !t.is_empty()) {
-        let mut word = String::new();
-        let mut cjk: Vec<char> = Vec::new();
-        for c in token.chars() {
+        // Byte ranges within `token`: the current Latin word and the current CJK run.
+        let mut word: Option<usize> = None;
+        let mut cjk: Vec<(usize, usize)> = Vec::new();
+        for (i, c) in token.char_indices() {
             if is_cjk(c) {
-                if !word.is_empty() {
-                    set.insert(std::mem::take(&mut word));
+                if let Some(start) = word.take() {
+                    out.push(&token[start..i]);
                 }
-                cjk.push(c);
+                cjk.push((i, i + c.len_utf8()));
             } else {
-                flush_cjk(&mut cjk, &mut set);
-                word.push(c);
+                flush_cjk_slices(token, &mut cjk, &mut out);
+                word.get_or_insert(i);
             }
         }
-        if !word.is_empty() {
-            set.insert(word);
+        if let Some(start) = word {
+            out.push(&token[start..]);
         }
-        flush_cjk(&mut cjk, &mut set);
+        flush_cjk_slices(token, &mut cjk, &mut out);
     }
-    let mut out: Vec<String> = set.into_iter().collect();
-    out.sort();
+    out.sort_unstable();
+    out.dedup();
     out
 }
 
-fn flush_cjk(run: &mut Vec<char>, set: &mut HashSet<String>) {
+fn flush_cjk_slices<'a>(token: &'a str, run: &mut Vec<(usize, usize)>, out: &mut Vec<&'a str>) {
     match run.len() {
         0 => {}
-        1 => {
-            set.insert(run.iter().collect());
-        }
+        1 => out.push(&token[run[0].0..run[0].1]),
         _ => {
             for pair in run.windows(2) {
-                set.insert(pair.iter().collect());
+                out.push(&token[pair[0].0..pair[1].1]);
             }
         }
     }
@@ -121,7 +129,7 @@ struct Doc {
 /// lookups. Built from the store at the start of a compile run and updated as operations apply.
 #[derive(Debug, Default)]
 pub struct ShingleIndex {
-    interner: HashMap<String, u32>,
+    interner: HashMap<Box<str>, u32>,
     /// Shingle id → document slots containing it (slots of removed documents are skipped).
     postings: Vec<Vec<usize>>,
     docs: Vec<Option<Doc>>,
@@ -167,14 +175,17 @@ impl ShingleIndex {
     pub fn insert(&mut self, key: &str, text: &str) {
         self.remove(key);
         let slot = self.docs.len();
-        let mut ids: Vec<u32> = shingles(text).into_iter().map(|s| self.intern(s)).collect();
+        let normalized = normalize(text);
+        let mut ids: Vec<u32> = shingle_slices(&normalized)
+            .into_iter()
+            .map(|s| self.intern(s))
+            .collect();
         ids.sort_unstable();
         for &id in &ids {
             if let Some(list) = self.postings.get_mut(id as usize) {
                 list.push(slot);
             }
         }
-        let normalized = normalize(text);
         self.exact
             .entry(normalized.clone())
             .or_default()
@@ -222,7 +233,8 @@ impl ShingleIndex {
     /// query made mostly of such shingles falls back to prefix filtering. Either way the answer
     /// is that of a linear scan.
     pub fn most_similar(&mut self, text: &str, threshold: f64) -> Option<Similar> {
-        let query = shingles(text);
+        let normalized = normalize(text);
+        let query = shingle_slices(&normalized);
         if query.is_empty() {
             return None;
         }
@@ -230,7 +242,7 @@ impl ShingleIndex {
         let cap = (self.docs.len() / 20).max(64);
         let mut query_ids: Vec<u32> = query
             .iter()
-            .filter_map(|s| self.interner.get(s).copied())
+            .filter_map(|s| self.interner.get(*s).copied())
             .collect();
         query_ids.sort_unstable();
         let skipped = query_ids
@@ -264,13 +276,13 @@ impl ShingleIndex {
             if len == 0 {
                 continue;
             }
-            let total = (n + len) as f64;
-            let need = ((threshold * total / (1.0 + threshold)) - 1e-9)
-                .ceil()
-                .max(1.0) as usize;
-            if counted + skipped < need {
+            // A match needs |A∩B| >= t(|A|+|B|)/(1+t); `counted` is at least 1 here, so for the
+            // integer overlap `x < max(ceil(y), 1)` is `x < y` (no `ceil` for most candidates).
+            let bound = (threshold * (n + len) as f64 / (1.0 + threshold)) - 1e-9;
+            if ((counted + skipped) as f64) < bound {
                 continue;
             }
+            let need = bound.ceil().max(1.0) as usize;
             let Some(Some(doc)) = self.docs.get(slot) else {
                 continue;
             };
@@ -304,12 +316,12 @@ impl ShingleIndex {
     }
 
     /// [`most_similar`](Self::most_similar) by prefix filtering (see the module docs).
-    fn most_similar_by_prefix(&mut self, query: &[String], threshold: f64) -> Option<Similar> {
+    fn most_similar_by_prefix(&mut self, query: &[&str], threshold: f64) -> Option<Similar> {
         // Known shingles with their document frequency; unknown ones match nothing.
         let mut known: Vec<(usize, u32)> = Vec::with_capacity(query.len());
         let mut unknown = 0usize;
         for s in query {
-            match self.interner.get(s) {
+            match self.interner.get(*s) {
                 Some(&id) => known.push((self.postings[id as usize].len(), id)),
                 None => unknown += 1,
             }
@@ -376,13 +388,13 @@ impl ShingleIndex {
         best
     }
 
-    fn intern(&mut self, shingle: String) -> u32 {
-        if let Some(&id) = self.interner.get(&shingle) {
+    fn intern(&mut self, shingle: &str) -> u32 {
+        if let Some(&id) = self.interner.get(shingle) {
             return id;
         }
         let id = u32::try_from(self.postings.len()).unwrap_or(u32::MAX);
         self.postings.push(Vec::new());
-        self.interner.insert(shingle, id);
+        self.interner.insert(shingle.into(), id);
         id
     }
 }
@@ -409,6 +421,8 @@ fn overlap_at_least(a: &[u32], b: &[u32], need: usize) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use rstest::rstest;
 
     use super::*;
@@ -519,6 +533,151 @@ mod tests {
                 assert_eq!(got, linear, "query {q:?} at {threshold}");
             }
         }
+    }
+
+    /// The answer of an exhaustive scan over `docs` (key, shingles).
+    fn linear(docs: &BTreeMap<String, Vec<String>>, q: &str, t: f64) -> Option<(String, f64)> {
+        let qs = shingles(q);
+        docs.iter()
+            .map(|(k, s)| (k.clone(), jaccard(&qs, s)))
+            .filter(|(_, s)| *s + 1e-12 >= t)
+            .fold(None, |best, (k, s)| match best {
+                Some((bk, bs)) if bs > s + 1e-12 || ((bs - s).abs() <= 1e-12 && bk < k) => {
+                    Some((bk, bs))
+                }
+                _ => Some((k, s)),
+            })
+    }
+
+    #[test]
+    fn the_index_answers_like_an_exhaustive_scan_on_a_generated_store() {
+        // A skewed vocabulary: a few words are in most documents (above the frequent-shingle
+        // cap), most are rare; CJK words make character-pair shingles.
+        let mut vocab: Vec<String> = ["the", "run", "build", "test", "config", "error"]
+            .iter()
+            .map(|w| (*w).to_owned())
+            .collect();
+        vocab.extend((0..400).map(|i| format!("w{i}")));
+        vocab.extend(["订单", "超时重试", "日志"].iter().map(|w| (*w).to_owned()));
+        let mut seed: u64 = 11;
+        let mut next = move |n: usize| {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            usize::try_from(seed >> 33).unwrap_or(0) % n
+        };
+        let word = |next: &mut dyn FnMut(usize) -> usize| -> String {
+            // Half the words from the six frequent ones.
+            if next(2) == 0 {
+                vocab[next(6)].clone()
+            } else {
+                vocab[next(vocab.len())].clone()
+            }
+        };
+        let mut index = ShingleIndex::new();
+        let mut texts: BTreeMap<String, String> = BTreeMap::new();
+        let mut docs: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for i in 0..1500 {
+            let key = format!("m_{:04}", next(1800));
+            if i % 9 == 0 {
+                index.remove(&key);
+                texts.remove(&key);
+                docs.remove(&key);
+                continue;
+            }
+            let len = 3 + next(12);
+            let text = (0..len)
+                .map(|_| word(&mut next))
+                .collect::<Vec<_>>()
+                .join(" ");
+            index.insert(&key, &text);
+            docs.insert(key.clone(), shingles(&text));
+            texts.insert(key, text);
+        }
+        assert_eq!(index.len(), docs.len());
+        let keys: Vec<String> = texts.keys().cloned().collect();
+        for q in 0..150 {
+            // Variations of stored documents (near-duplicates), and fresh texts.
+            let query = if q % 3 == 2 {
+                (0..3 + next(10))
+                    .map(|_| word(&mut next))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            } else {
+                let base = &texts[&keys[next(keys.len())]];
+                let mut parts: Vec<String> = base.split(' ').map(str::to_owned).collect();
+                for _ in 0..next(3) {
+                    let at = next(parts.len());
+                    if next(2) == 0 {
+                        parts[at] = word(&mut next);
+                    } else {
+                        parts.push(word(&mut next));
+                    }
+                }
+                parts.join(" ")
+            };
+            for threshold in [0.3, 0.5, 0.7, 0.85, 1.0] {
+                let got = index
+                    .most_similar(&query, threshold)
+                    .map(|s| (s.key, s.score));
+                assert_eq!(
+                    got,
+                    linear(&docs, &query, threshold),
+                    "query {query:?} at {threshold}"
+                );
+            }
+        }
+    }
+
+    /// The shingling rules written plainly (a set of owned strings), to check the slices.
+    fn reference_shingles(text: &str) -> Vec<String> {
+        let mut set = std::collections::BTreeSet::new();
+        for token in normalize(text).split(' ').filter(|t| !t.is_empty()) {
+            let mut word = String::new();
+            let mut cjk: Vec<char> = Vec::new();
+            let flush = |cjk: &mut Vec<char>, set: &mut std::collections::BTreeSet<String>| {
+                if cjk.len() == 1 {
+                    set.insert(cjk.iter().collect::<String>());
+                }
+                for pair in cjk.windows(2) {
+                    set.insert(pair.iter().collect::<String>());
+                }
+                cjk.clear();
+            };
+            for c in token.chars() {
+                if is_cjk(c) {
+                    if !word.is_empty() {
+                        set.insert(std::mem::take(&mut word));
+                    }
+                    cjk.push(c);
+                } else {
+                    flush(&mut cjk, &mut set);
+                    word.push(c);
+                }
+            }
+            if !word.is_empty() {
+                set.insert(word);
+            }
+            flush(&mut cjk, &mut set);
+        }
+        set.into_iter().collect()
+    }
+
+    #[rstest]
+    #[case::latin("Run the tests, run!")]
+    #[case::cjk_runs("订单超时：重试 3 次")]
+    #[case::mixed_in_one_token("用 cargo测试x日本")]
+    #[case::lone_cjk_between_words("a 日 b 日")]
+    #[case::accents("Élan café CAFÉ")]
+    #[case::empty("")]
+    fn shingle_slices_follow_the_shingling_rules(#[case] text: &str) {
+        let normalized = normalize(text);
+        let slices: Vec<String> = shingle_slices(&normalized)
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(slices, reference_shingles(text));
+        assert_eq!(shingles(text), reference_shingles(text));
     }
 
     #[test]

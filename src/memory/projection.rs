@@ -31,7 +31,7 @@ use crate::memory::apply::{
     Action, AddInput, Applier, ApplyPolicy, OpContext, OpReport, Outcome, one_line,
 };
 use crate::memory::entry::{MemoryEntry, Status};
-use crate::memory::store::{self, ListFilter, MemoryError, hex, sql};
+use crate::memory::store::{self, MemoryError, Shown, hex, sql};
 use crate::memory::{Kind, Scope};
 use crate::store::fsutil;
 use crate::store::paths::Paths;
@@ -98,18 +98,26 @@ impl Target {
 
 /// Renders entries (already in projection order) as the projection text.
 pub fn render(target: &Target, entries: &[MemoryEntry]) -> String {
+    let shown: Vec<Shown> = entries.iter().map(Shown::from).collect();
+    render_shown(target, &shown)
+}
+
+/// [`render`] from what [`store::list_shown`] reads.
+pub fn render_shown(target: &Target, entries: &[Shown]) -> String {
+    use std::fmt::Write as _;
     let mut out = format!("# {}\n\n{NOTE}\n", target.title());
     if entries.is_empty() {
         out.push_str("\n_No entries yet._\n");
         return out;
     }
     for e in entries {
-        out.push_str(&format!(
+        let _ = write!(
+            out,
             "\n## {}\n`{}` · {}",
             one_line(&e.summary),
             e.id,
             e.kind
-        ));
+        );
         if e.pinned {
             out.push_str(" · pinned");
         }
@@ -478,15 +486,8 @@ pub fn write(
     now: &str,
 ) -> Result<Written, MemoryError> {
     let path = target.path(paths);
-    let entries = store::list_entries(
-        conn,
-        &ListFilter {
-            scope: Some(target.scope()),
-            project_id: target.project_id(),
-            statuses: None,
-        },
-    )?;
-    let body = render(target, &entries);
+    let entries = store::list_shown(conn, target.scope(), target.project_id())?;
+    let body = render_shown(target, &entries);
     let digest = hash(&body);
     let on_disk = read_file(&paths.home, &path)?;
     let record = recorded(conn, target)?;

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::memory::apply::{ApplyPolicy, OpContext};
+use crate::memory::store::ListFilter;
 use crate::review::ops::Operation;
 use crate::store::db::Store;
 use crate::store::identity::{IdentityKind, RepoIdentity};
@@ -254,5 +255,55 @@ fn a_secret_typed_into_a_projection_is_not_imported() {
             .unwrap()
             .summary,
         "Deploy token"
+    );
+}
+
+#[test]
+fn the_shown_listing_has_the_order_and_text_of_the_full_listing() {
+    let mut f = setup();
+    let a = f.add(
+        Kind::Fact,
+        "The API lives in services/api",
+        "Started with `make api`.",
+    );
+    let b = f.add(Kind::Preference, "Answer in English", "");
+    let c = f.add(
+        Kind::Rule,
+        "Run cargo fmt before committing",
+        "# not a heading",
+    );
+    let d = f.add(Kind::Rule, "Prefer small commits", "");
+    let gone = f.add(Kind::Gotcha, "Flaky test in ci", "");
+    let conn = f.store.conn();
+    conn.execute("UPDATE memory_entries SET pinned = 1 WHERE id = ?1", [&a])
+        .unwrap();
+    conn.execute(
+        "UPDATE memory_entries SET use_count = 3 WHERE id = ?1",
+        [&d],
+    )
+    .unwrap();
+    conn.execute(
+        "UPDATE memory_entries SET created_at = '2020-01-01T00:00:00.000Z' WHERE id = ?1",
+        [&c],
+    )
+    .unwrap();
+    conn.execute(
+        "UPDATE memory_entries SET status = 'archived' WHERE id = ?1",
+        [&gone],
+    )
+    .unwrap();
+    let full = f.active();
+    let shown = store::list_shown(conn, Scope::Project, f.target.project_id()).unwrap();
+    let want: Vec<Shown> = full.iter().map(Shown::from).collect();
+    assert_eq!(shown, want);
+    assert_eq!(
+        shown.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+        [a.as_str(), b.as_str(), d.as_str(), c.as_str()]
+    );
+    assert_eq!(render_shown(&f.target, &shown), render(&f.target, &full));
+    assert!(
+        store::list_shown(conn, Scope::User, None)
+            .unwrap()
+            .is_empty()
     );
 }

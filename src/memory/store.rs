@@ -175,6 +175,16 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// Inserts `entry` and its index row; returns its rowid.
 pub fn insert_entry(conn: &Connection, entry: &MemoryEntry) -> Result<i64, MemoryError> {
+    let rid = insert_entry_row(conn, entry)?;
+    if entry.status.is_indexed() {
+        index::insert_memory(conn, rid, &entry.text()).map_err(sql("index memory entry"))?;
+    }
+    Ok(rid)
+}
+
+/// Inserts `entry` without its index row (the caller indexes it, see
+/// [`index::IndexBatch`]); returns its rowid.
+pub fn insert_entry_row(conn: &Connection, entry: &MemoryEntry) -> Result<i64, MemoryError> {
     let provenance = serde_json::to_string(&entry.provenance).unwrap_or_else(|_| "{}".into());
     conn.prepare_cached(
         "INSERT INTO memory_entries (id, scope, project_id, kind, summary, content, normalized, \
@@ -207,15 +217,19 @@ pub fn insert_entry(conn: &Connection, entry: &MemoryEntry) -> Result<i64, Memor
         ])
     })
     .map_err(sql("insert memory entry"))?;
-    let rid = conn.last_insert_rowid();
-    if entry.status.is_indexed() {
-        index::insert_memory(conn, rid, &entry.text()).map_err(sql("index memory entry"))?;
-    }
-    Ok(rid)
+    Ok(conn.last_insert_rowid())
 }
 
 /// Writes every column of `entry` over the row with its id and refreshes its index row.
 pub fn update_entry(conn: &Connection, entry: &MemoryEntry) -> Result<(), MemoryError> {
+    let rid = update_entry_row(conn, entry)?;
+    let text = entry.status.is_indexed().then(|| entry.text());
+    index::sync_memory(conn, rid, text.as_deref()).map_err(sql("index memory entry"))
+}
+
+/// Writes every column of `entry` over the row with its id, leaving its index row to the
+/// caller (see [`index::IndexBatch`]); returns its rowid.
+pub fn update_entry_row(conn: &Connection, entry: &MemoryEntry) -> Result<i64, MemoryError> {
     let provenance = serde_json::to_string(&entry.provenance).unwrap_or_else(|_| "{}".into());
     let rid: Option<i64> = conn
         .prepare_cached(
@@ -253,13 +267,9 @@ pub fn update_entry(conn: &Connection, entry: &MemoryEntry) -> Result<(), Memory
             .optional()
         })
         .map_err(sql("update memory entry"))?;
-    let Some(rid) = rid else {
-        return Err(MemoryError::NotFound {
-            id: entry.id.clone(),
-        });
-    };
-    let text = entry.status.is_indexed().then(|| entry.text());
-    index::sync_memory(conn, rid, text.as_deref()).map_err(sql("index memory entry"))
+    rid.ok_or_else(|| MemoryError::NotFound {
+        id: entry.id.clone(),
+    })
 }
 
 /// The entry with exactly this id.
@@ -341,6 +351,111 @@ pub fn list_entries(
         .collect();
     sort_for_projection(&mut entries);
     Ok(entries)
+}
+
+/// What a projection shows of an active entry (see [`list_shown`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shown {
+    /// Entry id.
+    pub id: String,
+    /// Kind.
+    pub kind: Kind,
+    /// Summary.
+    pub summary: String,
+    /// Details.
+    pub content: String,
+    /// Pinned.
+    pub pinned: bool,
+}
+
+impl From<&MemoryEntry> for Shown {
+    fn from(e: &MemoryEntry) -> Shown {
+        Shown {
+            id: e.id.clone(),
+            kind: e.kind,
+            summary: e.summary.clone(),
+            content: e.content.clone(),
+            pinned: e.pinned,
+        }
+    }
+}
+
+/// The active entries of `scope` (and `project_id`) as [`list_entries`] returns them, in the
+/// same order, reading only what a projection shows (no provenance to parse).
+pub fn list_shown(
+    conn: &Connection,
+    scope: Scope,
+    project_id: Option<&str>,
+) -> Result<Vec<Shown>, MemoryError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT id, kind, summary, content, pinned, use_count, created_at FROM memory_entries \
+             WHERE status = 'active' AND ((scope = 'user' AND ?1 = 'user') OR \
+              (scope = 'project' AND ?1 = 'project' AND project_id = ?2))",
+        )
+        .map_err(sql("list memory entries"))?;
+    let kind_rank = |k: Kind| Kind::ALL.iter().position(|x| *x == k).unwrap_or(usize::MAX);
+    let mut rows: Vec<((bool, usize, u32, String), Shown)> = stmt
+        .query_map(params![scope.as_str(), project_id], |row| {
+            let kind: String = row.get(1)?;
+            let kind: Kind = kind.parse().map_err(|_| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    1,
+                    rusqlite::types::Type::Text,
+                    format!("unknown kind `{kind}`").into(),
+                )
+            })?;
+            let pinned = row.get::<_, i64>(4)? != 0;
+            let use_count = u32::try_from(row.get::<_, i64>(5)?).unwrap_or(0);
+            Ok((
+                (pinned, kind_rank(kind), use_count, row.get(6)?),
+                Shown {
+                    id: row.get(0)?,
+                    kind,
+                    summary: row.get(2)?,
+                    content: row.get(3)?,
+                    pinned,
+                },
+            ))
+        })
+        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+        .map_err(sql("list memory entries"))?;
+    // The order of `sort_for_projection`.
+    rows.sort_by(|((ap, ak, au, ac), a), ((bp, bk, bu, bc), b)| {
+        bp.cmp(ap)
+            .then(ak.cmp(bk))
+            .then(bu.cmp(au))
+            .then(ac.cmp(bc))
+            .then(a.id.cmp(&b.id))
+    });
+    Ok(rows.into_iter().map(|(_, shown)| shown).collect())
+}
+
+/// Characters ([`MemoryEntry::budget_chars`]) of the active entries [`list_entries`] returns
+/// for `scope` and `project_id`, without reading whole entries.
+pub fn active_chars(
+    conn: &Connection,
+    scope: Scope,
+    project_id: Option<&str>,
+) -> Result<usize, MemoryError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT summary, content FROM memory_entries WHERE status = 'active' AND \
+             ((scope = 'user' AND ?1 = 'user') OR \
+              (scope = 'project' AND ?1 = 'project' AND project_id = ?2))",
+        )
+        .map_err(sql("count memory characters"))?;
+    let mut rows = stmt
+        .query(params![scope.as_str(), project_id])
+        .map_err(sql("count memory characters"))?;
+    let mut total = 0usize;
+    while let Some(row) = rows.next().map_err(sql("count memory characters"))? {
+        let chars =
+            |i: usize| -> rusqlite::Result<usize> { Ok(row.get_ref(i)?.as_str()?.chars().count()) };
+        total += chars(0).map_err(sql("count memory characters"))?
+            + chars(1).map_err(sql("count memory characters"))?;
+    }
+    Ok(total)
 }
 
 /// Sorts entries as projections show them: pinned first, then kind (declaration order), then
@@ -537,6 +652,22 @@ pub fn recall_exists(conn: &Connection, id: &str) -> Result<bool, MemoryError> {
 
 /// Inserts a recall entry and its index row.
 pub fn insert_recall(conn: &Connection, entry: &RecallEntry, now: &str) -> Result<(), MemoryError> {
+    let rid = insert_recall_row(conn, entry, now)?;
+    index::sync_recall(conn, rid, Some(&recall_text(entry))).map_err(sql("index recall entry"))
+}
+
+/// The text a recall entry is indexed by.
+pub fn recall_text(entry: &RecallEntry) -> String {
+    format!("{}\n{}", entry.summary, entry.content)
+}
+
+/// Inserts a recall entry without its index row (the caller indexes [`recall_text`], see
+/// [`index::IndexBatch`]); returns its rowid.
+pub fn insert_recall_row(
+    conn: &Connection,
+    entry: &RecallEntry,
+    now: &str,
+) -> Result<i64, MemoryError> {
     conn.prepare_cached(
         "INSERT INTO recall_entries (id, scope, project_id, summary, content, trigger_text, \
          paths, provenance, status, created_at, updated_at) \
@@ -558,9 +689,7 @@ pub fn insert_recall(conn: &Connection, entry: &RecallEntry, now: &str) -> Resul
         ])
     })
     .map_err(sql("insert recall entry"))?;
-    let rid = conn.last_insert_rowid();
-    let text = format!("{}\n{}", entry.summary, entry.content);
-    index::sync_recall(conn, rid, Some(&text)).map_err(sql("index recall entry"))
+    Ok(conn.last_insert_rowid())
 }
 
 /// Marks a recall entry forgotten and drops it from the index; returns whether it existed.
