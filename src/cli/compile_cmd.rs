@@ -127,7 +127,12 @@ pub fn run(ctx: &Ctx, args: &CompileArgs) -> anyhow::Result<u8> {
             });
     let mut runs = Vec::new();
     // Bounded so a pathological queue cannot spin forever; each run claims a whole batch.
-    for _ in 0..10_000 {
+    for round in 0..10_000 {
+        // After the first run, stop as soon as nothing is left: an empty run would only rebuild
+        // the applier and re-render projections the previous run has just written.
+        if round > 0 && !crate::queue::counts(store.conn(), &project_id, &time::now())?.has_work() {
+            break;
+        }
         let mut options = CompileOptions::new(time::now());
         options.backend = backend.clone();
         options.batch = args.batch_size.max(1);
