@@ -565,3 +565,65 @@ fn a_line_longer_than_a_read_block_is_parsed_whole() {
         assert_eq!(report.malformed_lines, 0, "{mode:?}");
     }
 }
+
+#[test]
+fn a_pipelined_ingest_raises_the_fts_pending_data_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rollout-small.jsonl");
+    write(&path, codex_meta("small-1", "/work/small").as_bytes());
+    let mut store = Store::open_in_memory().unwrap();
+    let hashsize = |store: &Store| -> Option<i64> {
+        store
+            .conn()
+            .query_row(
+                "SELECT v FROM messages_fts_config WHERE k = 'hashsize'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .unwrap()
+    };
+    ingest_transcript_with(
+        &mut store,
+        Host::Codex,
+        &path,
+        None,
+        None,
+        IngestMode::Sequential,
+    )
+    .unwrap();
+    assert_eq!(hashsize(&store), None);
+    append(
+        &path,
+        codex_line("2026-03-01T10:00:01.000Z", "user", "retry").as_bytes(),
+    );
+    ingest_transcript_with(
+        &mut store,
+        Host::Codex,
+        &path,
+        None,
+        None,
+        IngestMode::Pipelined,
+    )
+    .unwrap();
+    assert_eq!(hashsize(&store), Some(FTS_HASH_BYTES));
+    let expr = crate::recall::analyze::match_expr("retry")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        count_matches(&store, &expr),
+        1,
+        "the index still works after the change"
+    );
+}
+
+fn count_matches(store: &Store, expr: &str) -> i64 {
+    store
+        .conn()
+        .query_row(
+            "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH ?1",
+            [expr],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
