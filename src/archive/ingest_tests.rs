@@ -365,3 +365,265 @@ fn the_project_is_recorded_and_kept_when_later_ingests_do_not_know_it() {
         .unwrap();
     assert_eq!(stored, project.id);
 }
+
+fn codex_tool_lines(i: usize, output_bytes: usize) -> String {
+    let call = serde_json::json!({
+        "timestamp": format!("2026-03-01T10:{:02}:{:02}.000Z", (i / 60) % 60, i % 60),
+        "type": "response_item",
+        "payload": {"type": "function_call", "name": "exec_command", "call_id": format!("c{i}"),
+                    "arguments": format!("{{\"cmd\":\"cargo test retry_{i}\"}}")}
+    });
+    let body =
+        format!("line {i}: parseFileFrom retrying tests 订单超时 ").repeat(output_bytes / 48 + 1);
+    let output = serde_json::json!({
+        "timestamp": format!("2026-03-01T10:{:02}:{:02}.500Z", (i / 60) % 60, i % 60),
+        "type": "response_item",
+        "payload": {"type": "function_call_output", "call_id": format!("c{i}"),
+                    "output": format!("API_KEY=sk-proj-Abc123Def456Ghi789Jkl012 {i}\n{body}")}
+    });
+    format!("{call}\n{output}\n")
+}
+
+/// A Codex rollout of several MiB: session line, prompts, injected context, tool calls whose
+/// outputs carry a secret and run past the cap.
+fn big_codex_rollout(meta_first: bool) -> String {
+    let mut text = String::new();
+    if meta_first {
+        text.push_str(&codex_meta("big-1", "/work/big"));
+    }
+    for i in 0..400 {
+        text.push_str(&codex_line(
+            "2026-03-01T10:00:01.000Z",
+            "user",
+            &format!("prompt {i}: why does the retry_policy time out?"),
+        ));
+        if i % 50 == 0 {
+            text.push_str(&codex_line(
+                "2026-03-01T10:00:01.000Z",
+                "user",
+                "<environment_context>\n  <cwd>/work/big</cwd>\n</environment_context>",
+            ));
+        }
+        text.push_str(&codex_tool_lines(i, 12 * 1024));
+    }
+    if !meta_first {
+        text.push_str(&codex_meta("big-late", "/work/big"));
+    }
+    text
+}
+
+/// Every row an ingest leaves, in a comparable form (FTS rows through the words they match).
+fn archive_dump(store: &Store) -> Vec<String> {
+    let mut rows = Vec::new();
+    let mut push_query = |sql: &str| {
+        let mut stmt = store.conn().prepare(sql).unwrap();
+        let n = stmt.column_count();
+        let mut q = stmt.query([]).unwrap();
+        while let Some(r) = q.next().unwrap() {
+            let cols: Vec<String> = (0..n)
+                .map(|i| match r.get_ref(i).unwrap() {
+                    rusqlite::types::ValueRef::Null => "NULL".to_owned(),
+                    rusqlite::types::ValueRef::Integer(v) => v.to_string(),
+                    rusqlite::types::ValueRef::Real(v) => v.to_string(),
+                    rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
+                        String::from_utf8_lossy(t).into_owned()
+                    }
+                })
+                .collect();
+            rows.push(cols.join("|"));
+        }
+    };
+    push_query(
+        "SELECT id, host, session_id, project_id, cwd, transcript_path, model, cli_version, \
+         started_at, last_message_at, message_count, user_message_count FROM sessions ORDER BY id",
+    );
+    push_query(
+        "SELECT id, session_ref, byte_offset, seq, turn_id, ts, role, origin, tool_name, \
+         tool_args, text FROM messages ORDER BY id",
+    );
+    push_query(
+        "SELECT transcript_path, host, session_ref, byte_offset, file_size, head_hash \
+         FROM ingest_checkpoints ORDER BY transcript_path",
+    );
+    for word in [
+        "retry",
+        "parseFileFrom",
+        "订单",
+        "exec_command",
+        "environment_context",
+    ] {
+        let expr = crate::recall::analyze::match_expr(word).unwrap().unwrap();
+        let mut stmt = store
+            .conn()
+            .prepare("SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?1 ORDER BY rowid")
+            .unwrap();
+        let ids: Vec<i64> = stmt
+            .query_map([expr], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        rows.push(format!("{word}: {ids:?}"));
+    }
+    rows
+}
+
+fn ingest_in(mode: IngestMode, path: &Path) -> (IngestReport, Vec<String>) {
+    let mut store = Store::open_in_memory().unwrap();
+    let report = ingest_transcript_with(&mut store, Host::Codex, path, None, None, mode).unwrap();
+    (report, archive_dump(&store))
+}
+
+#[rstest]
+#[case::session_line_first(true)]
+#[case::session_line_after_the_first_block(false)]
+fn the_pipelined_ingest_archives_exactly_what_the_sequential_one_does(#[case] meta_first: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rollout-big.jsonl");
+    write(&path, big_codex_rollout(meta_first).as_bytes());
+    assert!(std::fs::metadata(&path).unwrap().len() > 4 * READ_BLOCK_BYTES);
+    let (seq_report, seq_rows) = ingest_in(IngestMode::Sequential, &path);
+    let (pipe_report, pipe_rows) = ingest_in(IngestMode::Pipelined, &path);
+    assert_eq!(pipe_rows, seq_rows);
+    assert_eq!(pipe_report, seq_report);
+    let expected_id = if meta_first { "big-1" } else { "big-late" };
+    assert_eq!(seq_report.session_id.as_deref(), Some(expected_id));
+    assert_eq!(seq_report.messages_seen, 400 + 8 + 800);
+    assert_eq!(seq_report.messages_inserted, 400 + 8 + 800);
+    assert!(
+        seq_rows
+            .iter()
+            .any(|r| r.starts_with("retry: [") && r.len() > 20)
+    );
+    assert!(
+        !seq_rows.iter().any(|r| r.contains("sk-proj-Abc123")),
+        "a secret reached the archive"
+    );
+}
+
+#[test]
+fn a_pipelined_ingest_resumes_a_growing_file_without_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rollout-grow.jsonl");
+    let text = big_codex_rollout(true);
+    // Cut mid-line: the partial last line waits for the next ingest.
+    let cut = text.len() / 2 + 17;
+    write(&path, &text.as_bytes()[..cut]);
+    let mut store = Store::open_in_memory().unwrap();
+    let first = ingest_transcript_with(
+        &mut store,
+        Host::Codex,
+        &path,
+        None,
+        None,
+        IngestMode::Pipelined,
+    )
+    .unwrap();
+    assert!(first.next_offset < cut as u64);
+    assert_eq!(text.as_bytes()[first.next_offset as usize - 1], b'\n');
+    append(&path, &text.as_bytes()[cut..]);
+    let second = ingest_transcript_with(
+        &mut store,
+        Host::Codex,
+        &path,
+        None,
+        None,
+        IngestMode::Pipelined,
+    )
+    .unwrap();
+    assert_eq!(second.from_offset, first.next_offset);
+    assert_eq!(second.next_offset, text.len() as u64);
+    let again = ingest_transcript_with(
+        &mut store,
+        Host::Codex,
+        &path,
+        None,
+        None,
+        IngestMode::Pipelined,
+    )
+    .unwrap();
+    assert_eq!(again.messages_inserted, 0);
+
+    let (_, whole) = ingest_in(IngestMode::Sequential, &path);
+    assert_eq!(archive_dump(&store), whole);
+}
+
+#[test]
+fn a_line_longer_than_a_read_block_is_parsed_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rollout-long-line.jsonl");
+    let long = "word ".repeat(3 * READ_BLOCK_BYTES as usize / 5);
+    let text = codex_meta("long-1", "/work/long")
+        + &codex_line("2026-03-01T10:00:01.000Z", "user", &long)
+        + &codex_line("2026-03-01T10:00:02.000Z", "user", "after the long line");
+    write(&path, text.as_bytes());
+    for mode in [IngestMode::Sequential, IngestMode::Pipelined] {
+        let mut store = Store::open_in_memory().unwrap();
+        let report =
+            ingest_transcript_with(&mut store, Host::Codex, &path, None, None, mode).unwrap();
+        assert_eq!(report.messages_inserted, 2, "{mode:?}");
+        assert_eq!(report.next_offset, text.len() as u64, "{mode:?}");
+        assert_eq!(report.malformed_lines, 0, "{mode:?}");
+    }
+}
+
+#[test]
+fn a_pipelined_ingest_raises_the_fts_pending_data_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rollout-small.jsonl");
+    write(&path, codex_meta("small-1", "/work/small").as_bytes());
+    let mut store = Store::open_in_memory().unwrap();
+    let hashsize = |store: &Store| -> Option<i64> {
+        store
+            .conn()
+            .query_row(
+                "SELECT v FROM messages_fts_config WHERE k = 'hashsize'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .unwrap()
+    };
+    ingest_transcript_with(
+        &mut store,
+        Host::Codex,
+        &path,
+        None,
+        None,
+        IngestMode::Sequential,
+    )
+    .unwrap();
+    assert_eq!(hashsize(&store), None);
+    append(
+        &path,
+        codex_line("2026-03-01T10:00:01.000Z", "user", "retry").as_bytes(),
+    );
+    ingest_transcript_with(
+        &mut store,
+        Host::Codex,
+        &path,
+        None,
+        None,
+        IngestMode::Pipelined,
+    )
+    .unwrap();
+    assert_eq!(hashsize(&store), Some(FTS_HASH_BYTES));
+    let expr = crate::recall::analyze::match_expr("retry")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        count_matches(&store, &expr),
+        1,
+        "the index still works after the change"
+    );
+}
+
+fn count_matches(store: &Store, expr: &str) -> i64 {
+    store
+        .conn()
+        .query_row(
+            "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH ?1",
+            [expr],
+            |r| r.get(0),
+        )
+        .unwrap()
+}

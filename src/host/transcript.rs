@@ -261,6 +261,67 @@ pub fn parse_chunk(host: Host, bytes: &[u8], base_offset: u64) -> TranscriptChun
     }
 }
 
+/// Parses a transcript a block at a time, for readers that must not hold a whole file.
+///
+/// Feeding the complete lines of a file in order, in blocks of any size, yields the same
+/// messages, session facts and counters as one [`parse_chunk`] call over the same bytes: the
+/// host parsers keep their state in the [`TranscriptChunk`] this parser carries between blocks.
+#[derive(Debug)]
+pub struct ChunkParser {
+    host: Host,
+    start_offset: u64,
+    chunk: TranscriptChunk,
+}
+
+impl ChunkParser {
+    /// A parser for the bytes of a `host` transcript starting at absolute `start_offset`.
+    pub fn new(host: Host, start_offset: u64) -> Self {
+        ChunkParser {
+            host,
+            start_offset,
+            chunk: TranscriptChunk {
+                next_offset: start_offset,
+                ..TranscriptChunk::default()
+            },
+        }
+    }
+
+    /// Parses the complete lines of `bytes`, which start at absolute offset
+    /// [`ChunkParser::next_offset`]; returns how many bytes were consumed (up to and including
+    /// the last `\n`). The caller keeps the rest and feeds it again with more bytes.
+    pub fn feed(&mut self, bytes: &[u8]) -> usize {
+        let base = self.chunk.next_offset;
+        match self.host {
+            Host::Codex => codex::transcript::parse_into(bytes, base, &mut self.chunk),
+            Host::Claude => {
+                let file_start = self.start_offset == 0;
+                claude::transcript::parse_into(bytes, base, file_start, &mut self.chunk);
+            }
+        }
+        usize::try_from(self.chunk.next_offset - base).unwrap_or(bytes.len())
+    }
+
+    /// Absolute offset just past the last complete line fed.
+    pub fn next_offset(&self) -> u64 {
+        self.chunk.next_offset
+    }
+
+    /// Session facts seen so far.
+    pub fn session(&self) -> &SessionMeta {
+        &self.chunk.session
+    }
+
+    /// Takes the messages parsed since the last call, in file order.
+    pub fn take_messages(&mut self) -> Vec<TranscriptMessage> {
+        std::mem::take(&mut self.chunk.messages)
+    }
+
+    /// Ends parsing: the chunk with its session facts and counters, and the messages not taken.
+    pub fn finish(self) -> TranscriptChunk {
+        self.chunk
+    }
+}
+
 /// Runs `parse` on every complete, non-blank line of `bytes` and fills in the bookkeeping.
 ///
 /// `parse` gets the line (without `\n` or `\r`), its absolute offset and the chunk; it returns
@@ -269,14 +330,26 @@ pub fn parse_chunk(host: Host, bytes: &[u8], base_offset: u64) -> TranscriptChun
 pub(crate) fn for_each_line(
     bytes: &[u8],
     base_offset: u64,
-    mut parse: impl FnMut(&[u8], u64, &mut TranscriptChunk) -> bool,
+    parse: impl FnMut(&[u8], u64, &mut TranscriptChunk) -> bool,
 ) -> TranscriptChunk {
     let mut chunk = TranscriptChunk {
         next_offset: base_offset,
         ..TranscriptChunk::default()
     };
+    for_each_line_into(bytes, base_offset, &mut chunk, parse);
+    chunk
+}
+
+/// [`for_each_line`] continuing an existing chunk: its session facts and counters carry on,
+/// so feeding a file block by block gives exactly what one call on the whole file gives.
+pub(crate) fn for_each_line_into(
+    bytes: &[u8],
+    base_offset: u64,
+    chunk: &mut TranscriptChunk,
+    mut parse: impl FnMut(&[u8], u64, &mut TranscriptChunk) -> bool,
+) {
     let mut start = 0usize;
-    while let Some(rel_end) = bytes[start..].iter().position(|&b| b == b'\n') {
+    while let Some(rel_end) = memchr::memchr(b'\n', &bytes[start..]) {
         let end = start + rel_end;
         let offset = base_offset + start as u64;
         let mut line = &bytes[start..end];
@@ -288,13 +361,12 @@ pub(crate) fn for_each_line(
             continue;
         }
         chunk.lines_read += 1;
-        if !parse(line, offset, &mut chunk) {
+        if !parse(line, offset, chunk) {
             chunk.malformed_lines += 1;
             chunk.malformed_offsets.push(offset);
         }
     }
     chunk.next_offset = base_offset + start as u64;
-    chunk
 }
 
 /// Parses an RFC 3339 timestamp as both hosts write it (`2026-11-25T21:59:14.842Z`).

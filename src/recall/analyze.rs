@@ -375,30 +375,35 @@ pub fn has_cjk(text: &str) -> bool {
     text.chars().any(is_cjk)
 }
 
+/// Where [`analyze_into`] puts the terms it produces, in text order.
+trait TermSink {
+    /// Takes one term (non-empty, FTS-safe).
+    fn term(&mut self, term: &str);
+}
+
+impl TermSink for Vec<String> {
+    fn term(&mut self, term: &str) {
+        self.push(term.to_owned());
+    }
+}
+
+/// The `terms` column format: terms separated by single spaces, built without a `Vec`.
+struct Joined<'a>(&'a mut String);
+
+impl TermSink for Joined<'_> {
+    fn term(&mut self, term: &str) {
+        if !self.0.is_empty() {
+            self.0.push(' ');
+        }
+        self.0.push_str(term);
+    }
+}
+
 /// Analyzes `text` into search terms, in text order, duplicates kept (term frequency matters
 /// to BM25). See the module docs for the steps; every term is non-empty and FTS-safe.
 pub fn analyze(text: &str) -> Vec<String> {
     let mut out = Vec::new();
-    let mut latin = String::new();
-    let mut cjk = String::new();
-    for c in text.chars().map(fold_width) {
-        match classify(c) {
-            CharClass::Cjk => {
-                flush_latin(&mut latin, &mut out);
-                cjk.push(c);
-            }
-            CharClass::Word | CharClass::Connector => {
-                flush_cjk(&mut cjk, &mut out);
-                latin.push(c);
-            }
-            CharClass::Other => {
-                flush_latin(&mut latin, &mut out);
-                flush_cjk(&mut cjk, &mut out);
-            }
-        }
-    }
-    flush_latin(&mut latin, &mut out);
-    flush_cjk(&mut cjk, &mut out);
+    analyze_into(text, &mut out);
     out
 }
 
@@ -407,10 +412,152 @@ pub fn analyze(text: &str) -> Vec<String> {
 /// This is the canonical indexing function: every writer of `messages_fts`, `memory_fts` and
 /// `recall_fts` calls it so that the index and [`match_expr`] agree.
 pub fn terms_for_index(text: &str) -> String {
-    analyze(text).join(" ")
+    terms_for_index_of(&[text])
 }
 
-fn flush_cjk(run: &mut String, out: &mut Vec<String>) {
+/// The `terms` value for the texts of `parts` joined by spaces, without building the joined
+/// text: equal to `terms_for_index(&parts.join(" "))`, since a space always ends a term.
+pub fn terms_for_index_of(parts: &[&str]) -> String {
+    let mut out = String::new();
+    let mut sink = Joined(&mut out);
+    for part in parts {
+        analyze_into(part, &mut sink);
+    }
+    out
+}
+
+/// The analyzer proper. A newline always ends a token and a CJK run, so the text is taken a
+/// line at a time: an ASCII line (nearly every line of code, logs and English prose) goes
+/// through a byte loop that slices tokens out of the text; any other line through the
+/// character loop, which folds full-width forms and segments CJK.
+fn analyze_into(text: &str, sink: &mut impl TermSink) {
+    let mut scratch = Scratch::default();
+    for line in text.split('\n') {
+        if line.is_ascii() {
+            analyze_ascii_line(line.as_bytes(), &mut scratch, sink);
+        } else {
+            analyze_unicode_line(line, &mut scratch, sink);
+        }
+    }
+}
+
+/// Buffers reused across the tokens of one text.
+#[derive(Default)]
+struct Scratch {
+    /// Folded Latin token (Unicode path).
+    latin: String,
+    /// CJK run (Unicode path).
+    cjk: String,
+    /// Lowercased identifier parts, concatenated.
+    joined: String,
+    /// Byte ranges of the parts in `joined`.
+    parts: Vec<(usize, usize)>,
+}
+
+fn is_ascii_connector(b: u8) -> bool {
+    matches!(b, b'_' | b'.' | b'/' | b'\\' | b'-' | b':')
+}
+
+fn analyze_ascii_line(line: &[u8], scratch: &mut Scratch, sink: &mut impl TermSink) {
+    let mut i = 0;
+    while i < line.len() {
+        if !(line[i].is_ascii_alphanumeric() || is_ascii_connector(line[i])) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < line.len() && (line[i].is_ascii_alphanumeric() || is_ascii_connector(line[i])) {
+            i += 1;
+        }
+        let mut token = &line[start..i];
+        while let [first, rest @ ..] = token
+            && is_ascii_connector(*first)
+        {
+            token = rest;
+        }
+        while let [rest @ .., last] = token
+            && is_ascii_connector(*last)
+        {
+            token = rest;
+        }
+        if !token.is_empty() {
+            analyze_ascii_token(token, scratch, sink);
+        }
+    }
+}
+
+/// [`analyze_latin_token`] for an ASCII token: the same parts, computed on bytes.
+fn analyze_ascii_token(token: &[u8], scratch: &mut Scratch, sink: &mut impl TermSink) {
+    if token.len() > MAX_WHOLE_CHARS {
+        return;
+    }
+    let Scratch { joined, parts, .. } = scratch;
+    joined.clear();
+    parts.clear();
+    for piece in token.split(|&b| is_ascii_connector(b)) {
+        let mut start = 0;
+        for i in 1..piece.len() {
+            let (prev, cur) = (piece[i - 1], piece[i]);
+            let next = piece.get(i + 1).copied();
+            let hump = prev.is_ascii_lowercase() && cur.is_ascii_uppercase();
+            let acronym_end = prev.is_ascii_uppercase()
+                && cur.is_ascii_uppercase()
+                && next.is_some_and(|b| b.is_ascii_lowercase());
+            let digit_edge = prev.is_ascii_digit() != cur.is_ascii_digit();
+            if hump || acronym_end || digit_edge {
+                push_lower_part(joined, parts, &piece[start..i]);
+                start = i;
+            }
+        }
+        if start < piece.len() {
+            push_lower_part(joined, parts, &piece[start..]);
+        }
+    }
+    match parts.as_slice() {
+        [] => {}
+        [_] => push_word(joined, sink),
+        _ => {
+            sink.term(joined);
+            for &(start, end) in parts.iter() {
+                let part = &joined[start..end];
+                // A lone ASCII letter cut out of an identifier (`f247b7`, `x_pos`) is noise
+                // that would match every hex id; the whole identifier still carries it.
+                if !is_lone_ascii_letter(part) {
+                    push_word(part, sink);
+                }
+            }
+        }
+    }
+}
+
+fn push_lower_part(joined: &mut String, parts: &mut Vec<(usize, usize)>, part: &[u8]) {
+    let start = joined.len();
+    joined.extend(part.iter().map(|b| char::from(b.to_ascii_lowercase())));
+    parts.push((start, joined.len()));
+}
+
+fn analyze_unicode_line(line: &str, scratch: &mut Scratch, sink: &mut impl TermSink) {
+    for c in line.chars().map(fold_width) {
+        match classify(c) {
+            CharClass::Cjk => {
+                flush_latin(scratch, sink);
+                scratch.cjk.push(c);
+            }
+            CharClass::Word | CharClass::Connector => {
+                flush_cjk(&mut scratch.cjk, sink);
+                scratch.latin.push(c);
+            }
+            CharClass::Other => {
+                flush_latin(scratch, sink);
+                flush_cjk(&mut scratch.cjk, sink);
+            }
+        }
+    }
+    flush_latin(scratch, sink);
+    flush_cjk(&mut scratch.cjk, sink);
+}
+
+fn flush_cjk(run: &mut String, sink: &mut impl TermSink) {
     if run.is_empty() {
         return;
     }
@@ -419,43 +566,45 @@ fn flush_cjk(run: &mut String, out: &mut Vec<String>) {
         if word.is_empty() || !word.chars().all(is_cjk) || is_stop_word(word) {
             continue;
         }
-        out.push(word.to_owned());
+        sink.term(word);
     }
     run.clear();
 }
 
-fn flush_latin(raw: &mut String, out: &mut Vec<String>) {
+fn flush_latin(scratch: &mut Scratch, sink: &mut impl TermSink) {
+    let raw = std::mem::take(&mut scratch.latin);
     let token = raw.trim_matches(|c| classify(c) == CharClass::Connector);
     if !token.is_empty() {
-        analyze_latin_token(token, out);
+        if token.is_ascii() {
+            analyze_ascii_token(token.as_bytes(), scratch, sink);
+        } else {
+            analyze_latin_token(token, sink);
+        }
     }
-    raw.clear();
+    scratch.latin = raw;
+    scratch.latin.clear();
 }
 
 /// Analyzes one token of letters, digits and connectors (no leading or trailing connector).
-fn analyze_latin_token(token: &str, out: &mut Vec<String>) {
+fn analyze_latin_token(token: &str, sink: &mut impl TermSink) {
     if token.chars().count() > MAX_WHOLE_CHARS {
         return;
     }
     if is_plain_word(token) {
         // The common case (`retry`, `The`): one part, no identifier splitting to allocate for.
-        if token.is_ascii() {
-            push_word(&token.to_ascii_lowercase(), out);
-        } else {
-            push_word(&token.to_lowercase(), out);
-        }
+        push_word(&token.to_lowercase(), sink);
         return;
     }
     let parts = split_identifier(token);
     match parts.as_slice() {
         [] => {}
-        [only] => push_word(only, out),
+        [only] => push_word(only, sink),
         _ => {
-            out.push(parts.concat());
+            sink.term(&parts.concat());
             // A lone ASCII letter cut out of an identifier (`f247b7`, `x_pos`) is noise that
             // would match every hex id; the whole identifier still carries it.
             for part in parts.iter().filter(|p| !is_lone_ascii_letter(p)) {
-                push_word(part, out);
+                push_word(part, sink);
             }
         }
     }
@@ -481,45 +630,62 @@ fn is_plain_word(token: &str) -> bool {
     })
 }
 
-/// Most stems remembered per thread by [`stem`] (a few MiB at most); the cache is emptied
-/// when full.
-const STEM_CACHE_MAX: usize = 50_000;
+/// Most words remembered per thread by [`push_word`] (a few MiB at most); the cache is
+/// emptied when full.
+const WORD_CACHE_MAX: usize = 50_000;
 
-/// The Snowball stem of `word`, memoized: text follows Zipf's law, so most words of a
-/// transcript were stemmed moments ago, and a hash lookup is several times cheaper than the
-/// stemmer (which also allocates).
-fn stem(word: &str) -> String {
+/// What [`push_word`] decided for an alphabetic word: its term (stem), or `None` when the
+/// word or its stem is a stop word.
+type WordCache = HashMap<Box<str>, Option<Box<str>>, rustc_hash::FxBuildHasher>;
+
+/// Pushes a lowercase word unless it is a stop word or a blob; alphabetic words are stemmed.
+///
+/// The decision for an alphabetic word is memoized per thread: text follows Zipf's law, so
+/// most words of a transcript were seen moments ago, and one hash lookup replaces the stop-word
+/// lookups and the stemmer (which allocates). Words with digits are never stop words (those
+/// are all letters) and are pushed as they are, uncached.
+fn push_word(word: &str, sink: &mut impl TermSink) {
     thread_local! {
-        static CACHE: std::cell::RefCell<HashMap<String, String>> =
-            std::cell::RefCell::new(HashMap::new());
+        static CACHE: std::cell::RefCell<WordCache> = std::cell::RefCell::default();
+    }
+    let long = if word.is_ascii() {
+        word.len() > MAX_PART_CHARS
+    } else {
+        word.chars().count() > MAX_PART_CHARS
+    };
+    if long {
+        return;
+    }
+    if !word.chars().all(char::is_alphabetic) {
+        sink.term(word);
+        return;
     }
     CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
-        if let Some(stemmed) = cache.get(word) {
-            return stemmed.clone();
+        if let Some(term) = cache.get(word) {
+            if let Some(term) = term {
+                sink.term(term);
+            }
+            return;
         }
-        let stemmed = STEMMER.stem(word).into_owned();
-        if cache.len() >= STEM_CACHE_MAX {
+        let term = word_term(word);
+        if let Some(term) = &term {
+            sink.term(term);
+        }
+        if cache.len() >= WORD_CACHE_MAX {
             cache.clear();
         }
-        cache.insert(word.to_owned(), stemmed.clone());
-        stemmed
-    })
+        cache.insert(word.into(), term);
+    });
 }
 
-/// Pushes a lowercase word unless it is a stop word or a blob; alphabetic words are stemmed.
-fn push_word(word: &str, out: &mut Vec<String>) {
-    if word.chars().count() > MAX_PART_CHARS || is_stop_word(word) {
-        return;
+/// The term of an alphabetic lowercase word: its Snowball stem, or `None` for a stop word.
+fn word_term(word: &str) -> Option<Box<str>> {
+    if is_stop_word(word) {
+        return None;
     }
-    if word.chars().all(char::is_alphabetic) {
-        let stemmed = stem(word);
-        if !stemmed.is_empty() && !is_stop_word(&stemmed) {
-            out.push(stemmed);
-        }
-    } else {
-        out.push(word.to_owned());
-    }
+    let stemmed = STEMMER.stem(word);
+    (!stemmed.is_empty() && !is_stop_word(&stemmed)).then(|| stemmed.into())
 }
 
 /// Splits a token into lowercase parts at connectors, camelCase humps (`parseFile`,

@@ -279,8 +279,262 @@ fn the_plain_word_shortcut_gives_what_identifier_splitting_gives(#[case] token: 
 }
 
 #[test]
-fn memoized_stems_equal_the_stemmer_on_first_and_later_calls() {
-    for word in ["running", "retries", "connection", "running"] {
-        assert_eq!(stem(word), STEMMER.stem(word).into_owned());
+fn memoized_words_equal_the_stemmer_on_first_and_later_calls() {
+    for word in [
+        "running",
+        "retries",
+        "connection",
+        "running",
+        "the",
+        "retries",
+        "being",
+    ] {
+        let mut got = Vec::new();
+        push_word(word, &mut got);
+        let stemmed = STEMMER.stem(word).into_owned();
+        let expected: Vec<String> = if is_stop_word(word) || is_stop_word(&stemmed) {
+            Vec::new()
+        } else {
+            vec![stemmed]
+        };
+        assert_eq!(got, expected, "{word}");
+    }
+}
+
+/// Texts that exercise every branch of the analyzer: identifiers of every shape, connectors
+/// at the edges, blobs over both length caps, stop words, full-width forms, CJK glued to
+/// Latin, non-ASCII lines next to ASCII ones.
+const ORACLE_TEXTS: &[&str] = &[
+    "Retries running tests; how do we run the tests?",
+    "retry_policy parseFileFrom HTTPServer hooks.json src/recall/analyze.rs std::env::var",
+    "phase2 f247b7 done. --all-projects ABC A1B2 x_pos __init__ a..b ::: -- _",
+    "ÉCOLE STRASSE Ωmega naïve_café Straße İstanbul ǅemal",
+    "这个仓库之前phase2 hooks怎么设计的 订单-超时 ｐｈａｓｅ２\u{3000}ok",
+    "line one\nline two with CamelCase\r\n\ttabbed\n\nend",
+    "[REDACTED:aws-access-key] http://example.com/a?b=c#d user's O'Brien 😀 e\u{301}",
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa \
+     bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\
+     bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb_x",
+    "the THE The tHe a I i 12345 007 v1.2.3-rc.1 0x1F ffffffffffffffffffffffffffffffffffffffff",
+];
+
+#[test]
+fn the_fast_analyzer_matches_the_reference_on_hand_picked_texts() {
+    for text in ORACLE_TEXTS {
+        assert_eq!(analyze(text), reference::analyze(text), "text: {text:?}");
+    }
+}
+
+/// A deterministic pseudo-random text over an alphabet that mixes every character class.
+fn random_text(seed: u64, len: usize) -> String {
+    const ALPHABET: &[&str] = &[
+        "a", "e", "r", "s", "t", "i", "n", "g", "Q", "Z", "E", "0", "7", "9", "_", ".", "/", "\\",
+        "-", ":", " ", " ", " ", "\n", "\t", ",", "\"", "é", "Ω", "ß", "订", "单", "ｐ", "２",
+        "😀", "ing", "tion", "the ", "HTTP", "Server", "ies",
+    ];
+    let mut state = seed;
+    let mut out = String::new();
+    while out.len() < len {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let pick = usize::try_from(state >> 33).unwrap_or(0) % ALPHABET.len();
+        out.push_str(ALPHABET[pick]);
+    }
+    out
+}
+
+#[test]
+fn the_fast_analyzer_matches_the_reference_on_random_texts() {
+    for seed in 0..300 {
+        let text = random_text(seed, 400);
+        assert_eq!(analyze(&text), reference::analyze(&text), "text: {text:?}");
+        let ascii: String = text.chars().filter(char::is_ascii).collect();
+        assert_eq!(
+            analyze(&ascii),
+            reference::analyze(&ascii),
+            "text: {ascii:?}"
+        );
+    }
+}
+
+#[test]
+fn terms_of_parts_equal_the_terms_of_the_parts_joined_by_spaces() {
+    let parts = [
+        "exec_command",
+        "{\"cmd\":\"cargo test\"}",
+        "retrying 订单 ok",
+        "",
+        "x",
+    ];
+    assert_eq!(
+        terms_for_index_of(&parts),
+        terms_for_index(&parts.join(" "))
+    );
+    assert_eq!(
+        terms_for_index("Retries running parseFileFrom"),
+        reference::analyze("Retries running parseFileFrom").join(" ")
+    );
+}
+
+mod reference {
+    // The analyzer as it was before the allocation-free rewrite, kept verbatim as the oracle
+    // the fast paths are compared against (`the_fast_analyzer_matches_the_reference_*`).
+
+    use rust_stemmers::{Algorithm, Stemmer};
+
+    use super::super::{
+        CharClass, JIEBA, MAX_PART_CHARS, MAX_WHOLE_CHARS, classify, fold_width, is_cjk,
+        is_stop_word,
+    };
+
+    /// Analyzes `text` into search terms, in text order, duplicates kept (term frequency matters
+    /// to BM25). See the module docs for the steps; every term is non-empty and FTS-safe.
+    pub(super) fn analyze(text: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut latin = String::new();
+        let mut cjk = String::new();
+        for c in text.chars().map(fold_width) {
+            match classify(c) {
+                CharClass::Cjk => {
+                    flush_latin(&mut latin, &mut out);
+                    cjk.push(c);
+                }
+                CharClass::Word | CharClass::Connector => {
+                    flush_cjk(&mut cjk, &mut out);
+                    latin.push(c);
+                }
+                CharClass::Other => {
+                    flush_latin(&mut latin, &mut out);
+                    flush_cjk(&mut cjk, &mut out);
+                }
+            }
+        }
+        flush_latin(&mut latin, &mut out);
+        flush_cjk(&mut cjk, &mut out);
+        out
+    }
+
+    fn flush_cjk(run: &mut String, out: &mut Vec<String>) {
+        if run.is_empty() {
+            return;
+        }
+        for token in JIEBA.cut_for_search(run, true) {
+            let word = token.word.trim();
+            if word.is_empty() || !word.chars().all(is_cjk) || is_stop_word(word) {
+                continue;
+            }
+            out.push(word.to_owned());
+        }
+        run.clear();
+    }
+
+    fn flush_latin(raw: &mut String, out: &mut Vec<String>) {
+        let token = raw.trim_matches(|c| classify(c) == CharClass::Connector);
+        if !token.is_empty() {
+            analyze_latin_token(token, out);
+        }
+        raw.clear();
+    }
+
+    /// Analyzes one token of letters, digits and connectors (no leading or trailing connector).
+    fn analyze_latin_token(token: &str, out: &mut Vec<String>) {
+        if token.chars().count() > MAX_WHOLE_CHARS {
+            return;
+        }
+        if is_plain_word(token) {
+            // The common case (`retry`, `The`): one part, no identifier splitting to allocate for.
+            if token.is_ascii() {
+                push_word(&token.to_ascii_lowercase(), out);
+            } else {
+                push_word(&token.to_lowercase(), out);
+            }
+            return;
+        }
+        let parts = split_identifier(token);
+        match parts.as_slice() {
+            [] => {}
+            [only] => push_word(only, out),
+            _ => {
+                out.push(parts.concat());
+                // A lone ASCII letter cut out of an identifier (`f247b7`, `x_pos`) is noise that
+                // would match every hex id; the whole identifier still carries it.
+                for part in parts.iter().filter(|p| !is_lone_ascii_letter(p)) {
+                    push_word(part, out);
+                }
+            }
+        }
+    }
+
+    fn is_lone_ascii_letter(part: &str) -> bool {
+        part.len() == 1 && part.as_bytes()[0].is_ascii_alphabetic()
+    }
+
+    /// Whether [`split_identifier`] would return `token` as its only part: no connector, no
+    /// camelCase hump or acronym end, no letter/digit boundary. Allocates nothing.
+    fn is_plain_word(token: &str) -> bool {
+        let mut chars = token.chars();
+        let Some(first) = chars.next() else {
+            return false;
+        };
+        let digits = first.is_numeric();
+        // After the first character, an uppercase letter always starts a new part (a hump after a
+        // lowercase letter, or the end of an acronym before a lowercase one) unless the whole
+        // token is uppercase, which the slow path handles.
+        chars.all(|c| {
+            classify(c) != CharClass::Connector && c.is_numeric() == digits && !c.is_uppercase()
+        })
+    }
+
+    fn stem(word: &str) -> String {
+        static STEMMER: std::sync::LazyLock<Stemmer> =
+            std::sync::LazyLock::new(|| Stemmer::create(Algorithm::English));
+        STEMMER.stem(word).into_owned()
+    }
+
+    /// Pushes a lowercase word unless it is a stop word or a blob; alphabetic words are stemmed.
+    fn push_word(word: &str, out: &mut Vec<String>) {
+        if word.chars().count() > MAX_PART_CHARS || is_stop_word(word) {
+            return;
+        }
+        if word.chars().all(char::is_alphabetic) {
+            let stemmed = stem(word);
+            if !stemmed.is_empty() && !is_stop_word(&stemmed) {
+                out.push(stemmed);
+            }
+        } else {
+            out.push(word.to_owned());
+        }
+    }
+
+    /// Splits a token into lowercase parts at connectors, camelCase humps (`parseFile`,
+    /// `HTTPServer` → `http`, `server`) and letter/digit boundaries (`utf8` → `utf`, `8`).
+    fn split_identifier(token: &str) -> Vec<String> {
+        let mut parts = Vec::new();
+        for piece in token.split(|c| classify(c) == CharClass::Connector) {
+            let chars: Vec<char> = piece.chars().collect();
+            let mut start = 0;
+            for i in 1..chars.len() {
+                let (prev, cur) = (chars[i - 1], chars[i]);
+                let next = chars.get(i + 1).copied();
+                let hump = prev.is_lowercase() && cur.is_uppercase();
+                let acronym_end = prev.is_uppercase()
+                    && cur.is_uppercase()
+                    && next.is_some_and(char::is_lowercase);
+                let digit_edge = prev.is_numeric() != cur.is_numeric();
+                if hump || acronym_end || digit_edge {
+                    parts.push(lower(&chars[start..i]));
+                    start = i;
+                }
+            }
+            if start < chars.len() {
+                parts.push(lower(&chars[start..]));
+            }
+        }
+        parts
+    }
+
+    fn lower(chars: &[char]) -> String {
+        chars.iter().flat_map(|c| c.to_lowercase()).collect()
     }
 }

@@ -31,23 +31,39 @@ use super::wire::{
     AttachmentWire, ContentBlockWire, MessageContentWire, RecordTypeWire, TranscriptLineWire,
 };
 use crate::host::transcript::{
-    InjectedKind, Origin, Role, TranscriptChunk, TranscriptMessage, for_each_line, is_csep_text,
-    parse_timestamp,
+    InjectedKind, Origin, Role, TranscriptChunk, TranscriptMessage, for_each_line,
+    for_each_line_into, is_csep_text, parse_timestamp,
 };
 
 /// Parses the complete lines of a transcript chunk starting at absolute offset `base_offset`.
 pub fn parse_chunk(bytes: &[u8], base_offset: u64) -> TranscriptChunk {
-    for_each_line(
-        bytes,
-        base_offset,
-        |line, offset, chunk| match serde_json::from_slice::<TranscriptLineWire>(line) {
-            Ok(record) => {
-                apply_line(record, line, offset, base_offset == 0, chunk);
-                true
-            }
-            Err(_) => false,
-        },
-    )
+    let file_start = base_offset == 0;
+    for_each_line(bytes, base_offset, |line, offset, chunk| {
+        parse_line(line, offset, file_start, chunk)
+    })
+}
+
+/// [`parse_chunk`] continuing `chunk` (see [`crate::host::transcript::ChunkParser`]);
+/// `file_start` says whether the chunk began at offset 0.
+pub(crate) fn parse_into(
+    bytes: &[u8],
+    base_offset: u64,
+    file_start: bool,
+    chunk: &mut TranscriptChunk,
+) {
+    for_each_line_into(bytes, base_offset, chunk, |line, offset, chunk| {
+        parse_line(line, offset, file_start, chunk)
+    });
+}
+
+fn parse_line(line: &[u8], offset: u64, file_start: bool, chunk: &mut TranscriptChunk) -> bool {
+    match serde_json::from_slice::<TranscriptLineWire>(line) {
+        Ok(record) => {
+            apply_line(record, line, offset, file_start, chunk);
+            true
+        }
+        Err(_) => false,
+    }
 }
 
 /// The `type` of a record and of its attachment, read again only for unknown ones.

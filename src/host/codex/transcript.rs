@@ -28,23 +28,28 @@ use super::wire::{
     RolloutLineWire,
 };
 use crate::host::transcript::{
-    InjectedKind, Origin, Role, TranscriptChunk, TranscriptMessage, for_each_line, is_csep_text,
-    parse_timestamp,
+    InjectedKind, Origin, Role, TranscriptChunk, TranscriptMessage, for_each_line,
+    for_each_line_into, is_csep_text, parse_timestamp,
 };
 
 /// Parses the complete lines of a rollout chunk starting at absolute offset `base_offset`.
 pub fn parse_chunk(bytes: &[u8], base_offset: u64) -> TranscriptChunk {
-    for_each_line(
-        bytes,
-        base_offset,
-        |line, offset, chunk| match serde_json::from_slice::<RolloutLineWire>(line) {
-            Ok(parsed) => {
-                apply_line(parsed, line, offset, chunk);
-                true
-            }
-            Err(_) => false,
-        },
-    )
+    for_each_line(bytes, base_offset, parse_line)
+}
+
+/// [`parse_chunk`] continuing `chunk` (see [`crate::host::transcript::ChunkParser`]).
+pub(crate) fn parse_into(bytes: &[u8], base_offset: u64, chunk: &mut TranscriptChunk) {
+    for_each_line_into(bytes, base_offset, chunk, parse_line);
+}
+
+fn parse_line(line: &[u8], offset: u64, chunk: &mut TranscriptChunk) -> bool {
+    match serde_json::from_slice::<RolloutLineWire>(line) {
+        Ok(parsed) => {
+            apply_line(parsed, line, offset, chunk);
+            true
+        }
+        Err(_) => false,
+    }
 }
 
 /// Builder for the messages of one line.
