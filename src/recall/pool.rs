@@ -30,6 +30,8 @@ use rusqlite::{Connection, params};
 const BM25_K1: f64 = 1.2;
 /// BM25 `b` (FTS5's value).
 const BM25_B: f64 = 0.75;
+/// Smallest chunk of rowids fetched at once while filling a pool.
+const MIN_CHUNK: usize = 16;
 /// Largest chunk of rowids fetched at once while filling a pool.
 const MAX_CHUNK: usize = 4096;
 /// Most query terms tracked per row (the width of the term bitmask).
@@ -223,7 +225,9 @@ impl TermMatches {
             return Ok(out);
         }
         let mut start = 0;
-        let mut chunk = (limit * 2).clamp(32, MAX_CHUNK);
+        // The first chunk assumes every row passes; later ones are sized from the share of
+        // offered rows that passed so far (plus a margin), so few rows are read in vain.
+        let mut chunk = limit.max(MIN_CHUNK);
         while start < self.ordered.len() && out.len() < limit {
             let end = (start + chunk).min(self.ordered.len());
             let slice = &self.ordered[start..end];
@@ -238,7 +242,9 @@ impl TermMatches {
                 }
             }
             start = end;
-            chunk = (chunk * 2).min(MAX_CHUNK);
+            let missing = (limit - out.len()) as f64;
+            let pass_rate = (out.len().max(1) as f64) / start as f64;
+            chunk = ((missing / pass_rate * 1.25).ceil() as usize).clamp(MIN_CHUNK, MAX_CHUNK);
         }
         Ok(out)
     }
