@@ -5,12 +5,17 @@
 //!
 //! How a query is answered:
 //! 1. [`match_expr`] turns the query into one FTS5 MATCH string (OR of analyzed terms, required
-//!    phrases, exclusions), bound as a parameter to cached statements; each source returns its
-//!    best candidates by `bm25()`. Injected messages have no FTS row, so they never match.
+//!    phrases, exclusions). Each source takes a **candidate pool** from its FTS table
+//!    ([`crate::recall::pool`]): the matches are ordered from the FTS doclists alone (sum of the
+//!    IDF of the query terms each contains, which tells which terms it covers), and base rows
+//!    are read and filtered (project, status, `--since`, host) in that order only until the pool
+//!    is full, so the cost does not grow with the number of matches. Injected messages have no
+//!    FTS row, so they never match.
 //! 2. Each candidate gets a **relevance** in `[0, 1]` that is comparable across sources:
-//!    `0.6 × coverage + 0.4 × bm25 / best bm25 of its source`, where coverage is the share of the
-//!    query's distinct terms the candidate contains (checked with one FTS lookup per term, so
-//!    no candidate text is re-analyzed). Raw BM25 alone is not comparable across tables of very
+//!    `0.6 × coverage + 0.4 × bm25 / best bm25 of its pool`, where coverage is the share of the
+//!    query's distinct terms the candidate contains (from the per-term doclists, so no candidate
+//!    text is re-analyzed) and bm25 is FTS5's formula with each term counted once, from the
+//!    candidate's real length. Raw BM25 alone is not comparable across tables of very
 //!    different sizes, and is near zero for terms in most rows of a small table (lessons §2.5.8).
 //! 3. The **score** multiplies relevance by the boosts of issue 4 §4, in this order of strength:
 //!    - locality: same project (or user-scope memory, which applies everywhere)
@@ -35,6 +40,7 @@ use rusqlite::{Connection, params};
 use serde::Serialize;
 
 use crate::recall::analyze::{QueryError, match_expr, query_terms};
+use crate::recall::pool::{FtsTable, TermMatches, TextScore};
 use crate::store::db::Store;
 
 /// Locality boost of a hit in the current project, or of user-scope memory.
@@ -250,16 +256,17 @@ pub fn search(
     let conn = store.conn();
     let top_k = opts.top_k.max(1);
     let global = opts.all_projects || opts.scope == SearchScope::Global;
+    let mut matches = Matches::new(conn, &expr, &terms);
     let mut hits = if global {
-        gather(conn, &expr, &terms, ctx, opts, ProjectFilter::All)?
+        gather(&mut matches, ctx, opts, ProjectFilter::All)?
     } else {
-        gather(conn, &expr, &terms, ctx, opts, ProjectFilter::Current)?
+        gather(&mut matches, ctx, opts, ProjectFilter::Current)?
     };
     rank(&mut hits);
     hits.truncate(top_k);
     let fallback = !global && opts.scope != SearchScope::Project && hits.len() < top_k;
     if fallback {
-        let mut others = gather(conn, &expr, &terms, ctx, opts, ProjectFilter::Others)?;
+        let mut others = gather(&mut matches, ctx, opts, ProjectFilter::Others)?;
         rank(&mut others);
         others.retain(|o| !hits.iter().any(|h| h.kind == o.kind && h.id == o.id));
         hits.extend(others.into_iter().take(top_k - hits.len()));
@@ -285,31 +292,65 @@ fn rank(hits: &mut [Hit]) {
     });
 }
 
+/// Each FTS table's matches of one query, read at most once per search: the project pass and
+/// the fallback pass share them.
+struct Matches<'a> {
+    conn: &'a Connection,
+    expr: &'a str,
+    terms: &'a [String],
+    memory: Option<TermMatches>,
+    recall: Option<TermMatches>,
+    messages: Option<TermMatches>,
+}
+
+impl<'a> Matches<'a> {
+    fn new(conn: &'a Connection, expr: &'a str, terms: &'a [String]) -> Self {
+        Matches {
+            conn,
+            expr,
+            terms,
+            memory: None,
+            recall: None,
+            messages: None,
+        }
+    }
+
+    fn get(&mut self, table: FtsTable) -> rusqlite::Result<&TermMatches> {
+        let slot = match table {
+            FtsTable::Memory => &mut self.memory,
+            FtsTable::Recall => &mut self.recall,
+            FtsTable::Messages => &mut self.messages,
+        };
+        let found = match slot.take() {
+            Some(found) => found,
+            None => TermMatches::load(self.conn, table, self.expr, self.terms)?,
+        };
+        Ok(slot.insert(found))
+    }
+}
+
 fn gather(
-    conn: &Connection,
-    expr: &str,
-    terms: &[String],
+    matches: &mut Matches<'_>,
     ctx: &SearchContext<'_>,
     opts: &SearchOptions,
     filter: ProjectFilter,
 ) -> Result<Vec<Hit>, SearchError> {
     let candidates = (opts.top_k.max(1) * 10).max(50);
+    let conn = matches.conn;
     let mut hits = Vec::new();
     let with_entries = opts.scope != SearchScope::Sessions;
     let with_sessions = opts.scope != SearchScope::Memory;
     if with_entries {
-        hits.extend(memory_hits(
-            conn, expr, terms, ctx, opts, filter, candidates,
-        )?);
-        hits.extend(recall_hits(
-            conn, expr, terms, ctx, opts, filter, candidates,
-        )?);
+        let found = matches.get(FtsTable::Memory)?;
+        hits.extend(memory_hits(conn, found, ctx, opts, filter, candidates)?);
+        let found = matches.get(FtsTable::Recall)?;
+        hits.extend(recall_hits(conn, found, ctx, opts, filter, candidates)?);
     }
     if with_sessions {
+        let found = matches.get(FtsTable::Messages)?;
         hits.extend(session_hits(
             conn,
-            expr,
-            terms,
+            found,
             ctx,
             opts,
             filter,
@@ -320,35 +361,9 @@ fn gather(
     Ok(hits)
 }
 
-/// For each candidate rowid, the share of `terms` its FTS row contains.
-fn coverage(
-    conn: &Connection,
-    table: &str,
-    terms: &[String],
-    rowids: &[i64],
-) -> rusqlite::Result<HashMap<i64, f64>> {
-    let mut found: HashMap<i64, usize> = HashMap::new();
-    if terms.is_empty() || rowids.is_empty() {
-        return Ok(rowids.iter().map(|&r| (r, 1.0)).collect());
-    }
-    let ids = serde_json::to_string(rowids).unwrap_or_else(|_| "[]".to_owned());
-    let sql = format!(
-        "SELECT rowid FROM {table} WHERE {table} MATCH ?1 \
-         AND rowid IN (SELECT value FROM json_each(?2))"
-    );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    for term in terms {
-        let quoted = format!("\"{term}\"");
-        let rows = stmt.query_map(params![quoted, ids], |r| r.get::<_, i64>(0))?;
-        for row in rows {
-            *found.entry(row?).or_default() += 1;
-        }
-    }
-    let n = terms.len() as f64;
-    Ok(rowids
-        .iter()
-        .map(|r| (*r, found.get(r).copied().unwrap_or(0) as f64 / n))
-        .collect())
+/// `rowids` as a JSON array, bound to `json_each(?)`.
+fn json_ids(rowids: &[i64]) -> String {
+    serde_json::to_string(rowids).unwrap_or_else(|_| "[]".to_owned())
 }
 
 fn relevance(coverage: f64, bm25: f64, best: f64) -> f64 {
@@ -415,8 +430,6 @@ fn provenance_paths(provenance: &str) -> Vec<String> {
 }
 
 struct EntryRow {
-    rowid: i64,
-    bm25: f64,
     id: String,
     scope: String,
     project_id: Option<String>,
@@ -431,15 +444,14 @@ struct EntryRow {
 
 fn entries_to_hits(
     conn: &Connection,
-    fts: &str,
+    matches: &TermMatches,
     kind: HitKind,
-    rows: Vec<EntryRow>,
-    terms: &[String],
+    rows: Vec<(i64, u64, EntryRow)>,
     ctx: &SearchContext<'_>,
 ) -> rusqlite::Result<Vec<Hit>> {
-    let best = rows.iter().map(|r| r.bm25).fold(0.0, f64::max);
-    let rowids: Vec<i64> = rows.iter().map(|r| r.rowid).collect();
-    let cover = coverage(conn, fts, terms, &rowids)?;
+    let pooled: Vec<(i64, u64)> = rows.iter().map(|(r, m, _)| (*r, *m)).collect();
+    let scores = matches.score(conn, &pooled)?;
+    let best = scores.values().map(|s| s.bm25).fold(0.0, f64::max);
     let source = if kind == HitKind::Memory {
         SOURCE_MEMORY
     } else {
@@ -447,9 +459,13 @@ fn entries_to_hits(
     };
     Ok(rows
         .into_iter()
-        .map(|r| {
-            let c = cover.get(&r.rowid).copied().unwrap_or(0.0);
-            let rel = relevance(c, r.bm25, best);
+        .map(|(rowid, _, r)| {
+            let text = scores.get(&rowid).copied().unwrap_or(TextScore {
+                coverage: 0.0,
+                bm25: 0.0,
+            });
+            let c = text.coverage;
+            let rel = relevance(c, text.bm25, best);
             let score = rel
                 * locality(ctx, r.project_id.as_deref(), r.scope == "user", None)
                 * recency(ctx, Some(&r.updated_at))
@@ -476,132 +492,101 @@ fn entries_to_hits(
         .collect())
 }
 
-#[allow(
-    clippy::too_many_arguments,
-    reason = "one call site per source; a struct would only rename the same parameters"
-)]
 fn memory_hits(
     conn: &Connection,
-    expr: &str,
-    terms: &[String],
+    matches: &TermMatches,
     ctx: &SearchContext<'_>,
     opts: &SearchOptions,
     filter: ProjectFilter,
     limit: usize,
 ) -> Result<Vec<Hit>, SearchError> {
+    if matches.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut stmt = conn.prepare_cached(
-        "SELECT e.rowid, -bm25(memory_fts), e.id, e.scope, e.project_id, e.kind, e.summary, \
+        "SELECT e.rowid, e.id, e.scope, e.project_id, e.kind, e.summary, \
          e.content, e.provenance, e.updated_at, e.use_count, p.display_name \
-         FROM memory_fts JOIN memory_entries e ON e.rowid = memory_fts.rowid \
-         LEFT JOIN projects p ON p.id = e.project_id \
-         WHERE memory_fts MATCH ?1 AND e.status = 'active' \
+         FROM memory_entries e LEFT JOIN projects p ON p.id = e.project_id \
+         WHERE e.rowid IN (SELECT value FROM json_each(?1)) AND e.status = 'active' \
          AND (?2 = 0 OR (?2 = 1 AND (e.scope = 'user' OR e.project_id = ?3)) \
               OR (?2 = 2 AND e.scope = 'project' AND e.project_id IS NOT ?3)) \
-         AND (?4 IS NULL OR e.updated_at >= ?4) \
-         ORDER BY bm25(memory_fts) LIMIT ?5",
+         AND (?4 IS NULL OR e.updated_at >= ?4)",
     )?;
-    let rows = stmt
-        .query_map(
-            params![
-                expr,
-                filter as i64,
-                ctx.project_id,
-                opts.since,
-                limit as i64
-            ],
+    let rows = matches.pool(limit, |rowids| {
+        stmt.query_map(
+            params![json_ids(rowids), filter as i64, ctx.project_id, opts.since],
             |r| {
-                Ok(EntryRow {
-                    rowid: r.get(0)?,
-                    bm25: r.get(1)?,
-                    id: r.get(2)?,
-                    scope: r.get(3)?,
-                    project_id: r.get(4)?,
-                    label: r.get(5)?,
-                    summary: r.get(6)?,
-                    content: r.get(7)?,
-                    paths: provenance_paths(&r.get::<_, String>(8)?),
-                    updated_at: r.get(9)?,
-                    use_count: r.get(10)?,
-                    project: r.get(11)?,
-                })
+                Ok((
+                    r.get(0)?,
+                    EntryRow {
+                        id: r.get(1)?,
+                        scope: r.get(2)?,
+                        project_id: r.get(3)?,
+                        label: r.get(4)?,
+                        summary: r.get(5)?,
+                        content: r.get(6)?,
+                        paths: provenance_paths(&r.get::<_, String>(7)?),
+                        updated_at: r.get(8)?,
+                        use_count: r.get(9)?,
+                        project: r.get(10)?,
+                    },
+                ))
             },
         )?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(entries_to_hits(
-        conn,
-        "memory_fts",
-        HitKind::Memory,
-        rows,
-        terms,
-        ctx,
-    )?)
+        .collect()
+    })?;
+    Ok(entries_to_hits(conn, matches, HitKind::Memory, rows, ctx)?)
 }
 
-#[allow(
-    clippy::too_many_arguments,
-    reason = "one call site per source; a struct would only rename the same parameters"
-)]
 fn recall_hits(
     conn: &Connection,
-    expr: &str,
-    terms: &[String],
+    matches: &TermMatches,
     ctx: &SearchContext<'_>,
     opts: &SearchOptions,
     filter: ProjectFilter,
     limit: usize,
 ) -> Result<Vec<Hit>, SearchError> {
+    if matches.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut stmt = conn.prepare_cached(
-        "SELECT e.rowid, -bm25(recall_fts), e.id, e.scope, e.project_id, e.summary, \
+        "SELECT e.rowid, e.id, e.scope, e.project_id, e.summary, \
          e.content, e.paths, e.updated_at, e.use_count, p.display_name \
-         FROM recall_fts JOIN recall_entries e ON e.rowid = recall_fts.rowid \
-         LEFT JOIN projects p ON p.id = e.project_id \
-         WHERE recall_fts MATCH ?1 AND e.status = 'active' \
+         FROM recall_entries e LEFT JOIN projects p ON p.id = e.project_id \
+         WHERE e.rowid IN (SELECT value FROM json_each(?1)) AND e.status = 'active' \
          AND (?2 = 0 OR (?2 = 1 AND (e.scope = 'user' OR e.project_id = ?3)) \
               OR (?2 = 2 AND e.scope = 'project' AND e.project_id IS NOT ?3)) \
-         AND (?4 IS NULL OR e.updated_at >= ?4) \
-         ORDER BY bm25(recall_fts) LIMIT ?5",
+         AND (?4 IS NULL OR e.updated_at >= ?4)",
     )?;
-    let rows = stmt
-        .query_map(
-            params![
-                expr,
-                filter as i64,
-                ctx.project_id,
-                opts.since,
-                limit as i64
-            ],
+    let rows = matches.pool(limit, |rowids| {
+        stmt.query_map(
+            params![json_ids(rowids), filter as i64, ctx.project_id, opts.since],
             |r| {
-                let paths: String = r.get(7)?;
-                Ok(EntryRow {
-                    rowid: r.get(0)?,
-                    bm25: r.get(1)?,
-                    id: r.get(2)?,
-                    scope: r.get(3)?,
-                    project_id: r.get(4)?,
-                    label: Some("recall".to_owned()),
-                    summary: r.get(5)?,
-                    content: r.get(6)?,
-                    paths: serde_json::from_str(&paths).unwrap_or_default(),
-                    updated_at: r.get(8)?,
-                    use_count: r.get(9)?,
-                    project: r.get(10)?,
-                })
+                let paths: String = r.get(6)?;
+                Ok((
+                    r.get(0)?,
+                    EntryRow {
+                        id: r.get(1)?,
+                        scope: r.get(2)?,
+                        project_id: r.get(3)?,
+                        label: Some("recall".to_owned()),
+                        summary: r.get(4)?,
+                        content: r.get(5)?,
+                        paths: serde_json::from_str(&paths).unwrap_or_default(),
+                        updated_at: r.get(7)?,
+                        use_count: r.get(8)?,
+                        project: r.get(9)?,
+                    },
+                ))
             },
         )?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(entries_to_hits(
-        conn,
-        "recall_fts",
-        HitKind::Recall,
-        rows,
-        terms,
-        ctx,
-    )?)
+        .collect()
+    })?;
+    Ok(entries_to_hits(conn, matches, HitKind::Recall, rows, ctx)?)
 }
 
 struct MessageRow {
     id: i64,
-    bm25: f64,
     session_ref: i64,
     origin: String,
     ts: Option<String>,
@@ -615,27 +600,24 @@ struct MessageRow {
     project: Option<String>,
 }
 
-#[allow(
-    clippy::too_many_arguments,
-    reason = "one call site per source; a struct would only rename the same parameters"
-)]
 fn session_hits(
     conn: &Connection,
-    expr: &str,
-    terms: &[String],
+    matches: &TermMatches,
     ctx: &SearchContext<'_>,
     opts: &SearchOptions,
     filter: ProjectFilter,
     limit: usize,
 ) -> Result<Vec<Hit>, SearchError> {
+    if matches.is_empty() {
+        return Ok(Vec::new());
+    }
     let cwd = ctx.cwd.map(|p| p.to_string_lossy().into_owned());
     let mut stmt = conn.prepare_cached(
-        "SELECT m.id, -bm25(messages_fts), m.session_ref, m.origin, m.ts, m.text, m.turn_id, \
+        "SELECT m.id, m.session_ref, m.origin, m.ts, m.text, m.turn_id, \
          s.session_id, s.host, s.project_id, s.cwd, s.last_message_at, p.display_name \
-         FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid \
-         JOIN sessions s ON s.id = m.session_ref \
+         FROM messages m JOIN sessions s ON s.id = m.session_ref \
          LEFT JOIN projects p ON p.id = s.project_id \
-         WHERE messages_fts MATCH ?1 \
+         WHERE m.id IN (SELECT value FROM json_each(?1)) \
          AND (?2 = 0 \
               OR (?2 = 1 AND (s.project_id = ?3 OR (?4 IS NOT NULL AND s.project_id IS NULL \
                   AND (s.cwd = ?4 OR substr(s.cwd, 1, length(?4) + 1) = ?4 || '/')))) \
@@ -644,48 +626,53 @@ fn session_hits(
                   AND (s.cwd = ?4 OR substr(s.cwd, 1, length(?4) + 1) = ?4 || '/')))) \
          AND (?5 IS NULL OR coalesce(m.ts, s.last_message_at) >= ?5) \
          AND (?6 IS NULL OR s.host = ?6) \
-         AND (?7 IS NULL OR s.session_id IS NOT ?7) \
-         ORDER BY bm25(messages_fts) LIMIT ?8",
+         AND (?7 IS NULL OR s.session_id IS NOT ?7)",
     )?;
-    let rows = stmt
-        .query_map(
+    let rows = matches.pool(limit, |rowids| {
+        stmt.query_map(
             params![
-                expr,
+                json_ids(rowids),
                 filter as i64,
                 ctx.project_id,
                 cwd,
                 opts.since,
                 opts.host.map(|h| h.as_str()),
                 opts.exclude_session,
-                limit as i64
             ],
             |r| {
-                Ok(MessageRow {
-                    id: r.get(0)?,
-                    bm25: r.get(1)?,
-                    session_ref: r.get(2)?,
-                    origin: r.get(3)?,
-                    ts: r.get(4)?,
-                    text: r.get(5)?,
-                    turn_id: r.get(6)?,
-                    session_id: r.get(7)?,
-                    host: r.get(8)?,
-                    project_id: r.get(9)?,
-                    cwd: r.get(10)?,
-                    last_message_at: r.get(11)?,
-                    project: r.get(12)?,
-                })
+                Ok((
+                    r.get(0)?,
+                    MessageRow {
+                        id: r.get(0)?,
+                        session_ref: r.get(1)?,
+                        origin: r.get(2)?,
+                        ts: r.get(3)?,
+                        text: r.get(4)?,
+                        turn_id: r.get(5)?,
+                        session_id: r.get(6)?,
+                        host: r.get(7)?,
+                        project_id: r.get(8)?,
+                        cwd: r.get(9)?,
+                        last_message_at: r.get(10)?,
+                        project: r.get(11)?,
+                    },
+                ))
             },
         )?
-        .collect::<Result<Vec<_>, _>>()?;
-    let best = rows.iter().map(|r| r.bm25).fold(0.0, f64::max);
-    let rowids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let cover = coverage(conn, "messages_fts", terms, &rowids)?;
+        .collect()
+    })?;
+    let pooled: Vec<(i64, u64)> = rows.iter().map(|(r, m, _)| (*r, *m)).collect();
+    let scores = matches.score(conn, &pooled)?;
+    let best = scores.values().map(|s| s.bm25).fold(0.0, f64::max);
     // Best-scoring message per session, with the session's hit count.
     let mut by_session: HashMap<i64, (Hit, usize)> = HashMap::new();
-    for r in rows {
-        let c = cover.get(&r.id).copied().unwrap_or(0.0);
-        let rel = relevance(c, r.bm25, best);
+    for (_, _, r) in rows {
+        let text = scores.get(&r.id).copied().unwrap_or(TextScore {
+            coverage: 0.0,
+            bm25: 0.0,
+        });
+        let c = text.coverage;
+        let rel = relevance(c, text.bm25, best);
         let date = r.last_message_at.clone().or_else(|| r.ts.clone());
         let score = rel
             * locality(ctx, r.project_id.as_deref(), false, r.cwd.as_deref())

@@ -552,3 +552,112 @@ fn auto_recall_skips_trivial_prompts_and_injects_marked_relevant_hits() {
     );
     assert_eq!(excluded, None);
 }
+
+/// 300 sessions of another project that match every query word, then `mine` sessions of the
+/// current project that match one word each (older, so they come last in the pool order).
+fn crowded_store(mine: usize) -> Store {
+    let s = store();
+    for i in 0..mine {
+        add_session(
+            &s,
+            &format!("mine{i}"),
+            Some("p_app"),
+            "/work/app",
+            "2026-01-01T00:00:00Z",
+            &[("user", "kafka broker restarted")],
+        );
+    }
+    for i in 0..300 {
+        add_session(
+            &s,
+            &format!("other{i}"),
+            Some("p_other"),
+            "/work/other",
+            NOW,
+            &[("user", "kafka consumer lag rebalance")],
+        );
+    }
+    s
+}
+
+#[test]
+fn project_scope_excludes_other_projects_even_when_they_fill_the_candidate_pool() {
+    let s = crowded_store(2);
+    let project_only = SearchOptions {
+        scope: SearchScope::Project,
+        top_k: 5,
+        ..SearchOptions::default()
+    };
+    let hits = run(&s, "kafka consumer lag", Some("p_app"), None, project_only);
+    let mut got = ids(&hits);
+    got.sort_unstable();
+    assert_eq!(got, ["mine0", "mine1"]);
+}
+
+#[test]
+fn the_default_scope_finds_the_project_behind_many_better_matches_of_other_projects() {
+    let s = crowded_store(3);
+    let hits = run(
+        &s,
+        "kafka consumer lag",
+        Some("p_app"),
+        None,
+        SearchOptions::default(),
+    );
+    let mut got = ids(&hits);
+    got.sort_unstable();
+    assert_eq!(got, ["mine0", "mine1", "mine2"]);
+}
+
+#[test]
+fn a_pool_smaller_than_the_matches_keeps_the_exhaustive_top_hits() {
+    let s = store();
+    // 200 sessions: a few cover the whole query, most share only its commonest word.
+    for i in 0..200 {
+        let text = match i % 40 {
+            0 => "sqlite migration timeout retry".to_owned(),
+            7 => "sqlite migration retry".to_owned(),
+            _ => format!("sqlite note {i}"),
+        };
+        let day = 1 + i % 28;
+        add_session(
+            &s,
+            &format!("s{i:03}"),
+            Some(if i % 3 == 0 { "p_other" } else { "p_app" }),
+            if i % 3 == 0 {
+                "/work/other"
+            } else {
+                "/work/app"
+            },
+            &format!("2026-02-{day:02}T00:00:00Z"),
+            &[("user", &text), ("agent", "sqlite")],
+        );
+    }
+    let query = "sqlite migration timeout retry";
+    let expr = match_expr(query).unwrap().unwrap();
+    let terms = query_terms(query);
+    let ctx = SearchContext {
+        project_id: Some("p_app"),
+        cwd: Some(Path::new("/work/app")),
+        now: now(),
+    };
+    let opts = SearchOptions::default();
+    let conn = s.conn();
+    let matches = TermMatches::load(conn, FtsTable::Messages, &expr, &terms).unwrap();
+    assert!(matches.len() > 300, "the corpus must overflow the pool");
+    let top = |limit: usize| {
+        let mut hits =
+            session_hits(conn, &matches, &ctx, &opts, ProjectFilter::All, limit).unwrap();
+        rank(&mut hits);
+        hits.truncate(5);
+        hits.into_iter()
+            .map(|h| (h.id, h.score))
+            .collect::<Vec<_>>()
+    };
+    let pooled = top(60);
+    let exhaustive = top(usize::MAX / 4);
+    assert_eq!(
+        pooled.iter().map(|(id, _)| id).collect::<Vec<_>>(),
+        exhaustive.iter().map(|(id, _)| id).collect::<Vec<_>>()
+    );
+}

@@ -1,0 +1,364 @@
+//! Candidate pools: the first stage of recall's ranking, computed from FTS5 doclists alone.
+//!
+//! Ranking every FTS match with SQLite's `bm25()` and joining it to its base row costs one random
+//! b-tree read per match (the document length in `<table>_docsize`, then the base row), which at
+//! a million archived messages is tens of thousands of reads per query. Instead:
+//! 1. [`TermMatches::load`] reads the rowids of each query term's doclist (`MATCH '"term"'`, no
+//!    auxiliary function, no join) and records which terms every matching row contains. The
+//!    match set is the union of those doclists, intersected with the full MATCH expression only
+//!    when the query has required phrases or exclusions.
+//! 2. Matches are ordered by their *pool score*, the sum of the IDF of the terms they contain,
+//!    which is exactly FTS5's BM25 for a row of average length where each term occurs once;
+//!    ties go to more terms, then to the newest row (highest rowid).
+//! 3. [`TermMatches::pool`] walks that order in chunks, asking the caller to fetch and filter
+//!    each chunk's base rows (project, status, time, host), until `limit` rows passed: only the
+//!    rows that can enter the pool are ever read.
+//! 4. [`TermMatches::score`] gives each pooled row its coverage and a BM25 computed with FTS5's
+//!    formula (k1 = 1.2, b = 0.75, FTS5's IDF) from its real length, reading `<table>_docsize`
+//!    for the pooled rows only; term frequency counts as one.
+//!
+//! Invariant: when every filtered match fits in the pool, the pool is exactly the filtered match
+//! set (the same candidates an exhaustive ranking sees); the pool never holds a row that fails
+//! the caller's filter or the MATCH expression.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
+
+use rusqlite::{Connection, params};
+
+/// BM25 `k1` (FTS5's value).
+const BM25_K1: f64 = 1.2;
+/// BM25 `b` (FTS5's value).
+const BM25_B: f64 = 0.75;
+/// Smallest chunk of rowids fetched at once while filling a pool.
+const MIN_CHUNK: usize = 16;
+/// Largest chunk of rowids fetched at once while filling a pool.
+const MAX_CHUNK: usize = 4096;
+/// Most query terms tracked per row (the width of the term bitmask).
+const MAX_TERMS: usize = 64;
+
+/// The FTS tables recall searches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FtsTable {
+    /// `messages_fts` (rowid = `messages.id`).
+    Messages,
+    /// `memory_fts` (rowid = `memory_entries.rid`).
+    Memory,
+    /// `recall_fts` (rowid = `recall_entries.rowid`).
+    Recall,
+}
+
+impl FtsTable {
+    /// The table's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            FtsTable::Messages => "messages_fts",
+            FtsTable::Memory => "memory_fts",
+            FtsTable::Recall => "recall_fts",
+        }
+    }
+}
+
+/// Coverage and text score of one pooled row.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TextScore {
+    /// Share of the query's terms the row contains.
+    pub coverage: f64,
+    /// BM25 of the row (positive, higher is better).
+    pub bm25: f64,
+}
+
+/// Every match of one query in one FTS table, ordered for pooling; see the module docs.
+#[derive(Debug)]
+pub struct TermMatches {
+    table: FtsTable,
+    /// `(rowid, term bitmask)`, best pool score first.
+    ordered: Vec<(i64, u64)>,
+    /// FTS5 IDF of each query term.
+    idf: Vec<f64>,
+    /// Number of query terms (0: coverage counts as complete).
+    n_terms: usize,
+    /// Average row length in tokens, when the table's statistics could be read.
+    avgdl: Option<f64>,
+}
+
+/// Decodes one SQLite varint (the encoding of FTS5's records) at the start of `bytes`.
+fn read_varint(bytes: &[u8]) -> Option<(u64, usize)> {
+    let mut value: u64 = 0;
+    for (i, &byte) in bytes.iter().enumerate().take(9) {
+        if i == 8 {
+            return Some(((value << 8) | u64::from(byte), 9));
+        }
+        value = (value << 7) | u64::from(byte & 0x7f);
+        if byte & 0x80 == 0 {
+            return Some((value, i + 1));
+        }
+    }
+    None
+}
+
+/// FTS5's IDF of a term found in `hits` of `rows` rows.
+fn fts5_idf(rows: f64, hits: f64) -> f64 {
+    let idf = ((rows - hits + 0.5) / (hits + 0.5)).ln();
+    if idf <= 0.0 { 1e-6 } else { idf }
+}
+
+/// The MATCH expression [`crate::recall::analyze::match_expr`] builds for plain words only.
+fn plain_or(terms: &[String]) -> String {
+    terms
+        .iter()
+        .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
+        .collect::<Vec<_>>()
+        .join(" OR ")
+}
+
+impl TermMatches {
+    /// Reads the matches of `expr` in `table`, with which of `terms` each contains.
+    pub fn load(
+        conn: &Connection,
+        table: FtsTable,
+        expr: &str,
+        terms: &[String],
+    ) -> rusqlite::Result<TermMatches> {
+        let name = table.name();
+        let terms = &terms[..terms.len().min(MAX_TERMS)];
+        let (rows, total_tokens) = table_stats(conn, name)?;
+        let mut lists: Vec<Vec<i64>> = Vec::with_capacity(terms.len());
+        let mut idf = Vec::with_capacity(terms.len());
+        {
+            let mut stmt =
+                conn.prepare_cached(&format!("SELECT rowid FROM {name} WHERE {name} MATCH ?1"))?;
+            for term in terms {
+                let quoted = format!("\"{}\"", term.replace('"', "\"\""));
+                let mut list: Vec<i64> = stmt
+                    .query_map([quoted], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?;
+                if !list.is_sorted() {
+                    list.sort_unstable();
+                }
+                let hits = list.len() as u64;
+                let n = rows.unwrap_or(0).max(hits) as f64;
+                idf.push(fts5_idf(n, hits as f64));
+                lists.push(list);
+            }
+        }
+        let mut merged = merge_doclists(&lists);
+        drop(lists);
+        if terms.is_empty() || expr != plain_or(terms) {
+            // Required phrases or exclusions: only rows matching the whole expression count.
+            let mut stmt =
+                conn.prepare_cached(&format!("SELECT rowid FROM {name} WHERE {name} MATCH ?1"))?;
+            let matching: HashSet<i64> = stmt
+                .query_map([expr], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            if terms.is_empty() {
+                let mut all: Vec<i64> = matching.into_iter().collect();
+                all.sort_unstable();
+                merged = all.into_iter().map(|r| (r, 0)).collect();
+            } else {
+                merged.retain(|(r, _)| matching.contains(r));
+            }
+        }
+        // Rows sharing a term set share a pool score: bucket them (newest first), then order the
+        // buckets, instead of sorting every match.
+        let mut buckets: HashMap<u64, Vec<i64>> = HashMap::new();
+        for &(rowid, mask) in merged.iter().rev() {
+            buckets.entry(mask).or_default().push(rowid);
+        }
+        drop(merged);
+        let pool_score = |mask: u64| -> f64 {
+            idf.iter()
+                .enumerate()
+                .filter(|(i, _)| mask & (1 << i) != 0)
+                .map(|(_, v)| v)
+                .sum()
+        };
+        let mut keys: Vec<(f64, u32, u64)> = buckets
+            .keys()
+            .map(|&mask| (pool_score(mask), mask.count_ones(), mask))
+            .collect();
+        keys.sort_by(|a, b| {
+            b.0.total_cmp(&a.0)
+                .then_with(|| b.1.cmp(&a.1))
+                .then_with(|| a.2.cmp(&b.2))
+        });
+        let mut ordered = Vec::with_capacity(buckets.values().map(Vec::len).sum());
+        for (_, _, mask) in keys {
+            if let Some(rowids) = buckets.remove(&mask) {
+                ordered.extend(rowids.into_iter().map(|r| (r, mask)));
+            }
+        }
+        let avgdl = match (rows, total_tokens) {
+            (Some(r), Some(t)) if r > 0 && t > 0 => Some(t as f64 / r as f64),
+            _ => None,
+        };
+        Ok(TermMatches {
+            table,
+            ordered,
+            idf,
+            n_terms: terms.len(),
+            avgdl,
+        })
+    }
+
+    /// Number of matching rows.
+    pub fn len(&self) -> usize {
+        self.ordered.len()
+    }
+
+    /// Whether nothing matched.
+    pub fn is_empty(&self) -> bool {
+        self.ordered.is_empty()
+    }
+
+    /// The best `limit` matches that pass the caller's filter, best first, as `(rowid, term
+    /// bitmask, row)`. `fetch` gets a chunk of rowids and returns the rows of that chunk that
+    /// pass (in any order, keyed by rowid); chunks grow until `limit` rows passed or every match
+    /// was offered.
+    pub fn pool<T>(
+        &self,
+        limit: usize,
+        mut fetch: impl FnMut(&[i64]) -> rusqlite::Result<Vec<(i64, T)>>,
+    ) -> rusqlite::Result<Vec<(i64, u64, T)>> {
+        let mut out: Vec<(i64, u64, T)> = Vec::new();
+        if limit == 0 {
+            return Ok(out);
+        }
+        let mut start = 0;
+        // The first chunk assumes every row passes; later ones are sized from the share of
+        // offered rows that passed so far (plus a margin), so few rows are read in vain.
+        let mut chunk = limit.max(MIN_CHUNK);
+        while start < self.ordered.len() && out.len() < limit {
+            let end = (start + chunk).min(self.ordered.len());
+            let slice = &self.ordered[start..end];
+            let rowids: Vec<i64> = slice.iter().map(|(r, _)| *r).collect();
+            let mut passed: HashMap<i64, T> = fetch(&rowids)?.into_iter().collect();
+            for &(rowid, mask) in slice {
+                if out.len() == limit {
+                    break;
+                }
+                if let Some(row) = passed.remove(&rowid) {
+                    out.push((rowid, mask, row));
+                }
+            }
+            start = end;
+            let missing = (limit - out.len()) as f64;
+            let pass_rate = (out.len().max(1) as f64) / start as f64;
+            chunk = ((missing / pass_rate * 1.25).ceil() as usize).clamp(MIN_CHUNK, MAX_CHUNK);
+        }
+        Ok(out)
+    }
+
+    /// Coverage and BM25 of pooled rows, given as `(rowid, term bitmask)`.
+    pub fn score(
+        &self,
+        conn: &Connection,
+        pooled: &[(i64, u64)],
+    ) -> rusqlite::Result<HashMap<i64, TextScore>> {
+        let lengths = match self.avgdl {
+            Some(_) => {
+                let rowids: Vec<i64> = pooled.iter().map(|(r, _)| *r).collect();
+                doc_lengths(conn, self.table.name(), &rowids)?
+            }
+            None => HashMap::new(),
+        };
+        Ok(pooled
+            .iter()
+            .map(|&(rowid, mask)| {
+                let coverage = if self.n_terms == 0 {
+                    1.0
+                } else {
+                    f64::from(mask.count_ones()) / self.n_terms as f64
+                };
+                // Length normalization of a term occurring once; 1 at average length.
+                let norm = match (self.avgdl, lengths.get(&rowid)) {
+                    (Some(avg), Some(&len)) => {
+                        (BM25_K1 + 1.0) / (1.0 + BM25_K1 * (1.0 - BM25_B + BM25_B * len / avg))
+                    }
+                    _ => 1.0,
+                };
+                let bm25 = self
+                    .idf
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| mask & (1 << i) != 0)
+                    .map(|(_, idf)| idf * norm)
+                    .sum();
+                (rowid, TextScore { coverage, bm25 })
+            })
+            .collect())
+    }
+}
+
+/// Merges ascending rowid lists into ascending `(rowid, bitmask of the lists holding it)`.
+fn merge_doclists(lists: &[Vec<i64>]) -> Vec<(i64, u64)> {
+    let mut heads: BinaryHeap<Reverse<(i64, usize)>> = BinaryHeap::new();
+    let mut next = vec![0usize; lists.len()];
+    for (i, list) in lists.iter().enumerate() {
+        if let Some(&first) = list.first() {
+            heads.push(Reverse((first, i)));
+            next[i] = 1;
+        }
+    }
+    let mut out: Vec<(i64, u64)> =
+        Vec::with_capacity(lists.iter().map(Vec::len).max().unwrap_or(0));
+    while let Some(Reverse((rowid, i))) = heads.pop() {
+        match out.last_mut() {
+            Some((last, mask)) if *last == rowid => *mask |= 1 << i,
+            _ => out.push((rowid, 1 << i)),
+        }
+        if let Some(&following) = lists[i].get(next[i]) {
+            heads.push(Reverse((following, i)));
+            next[i] += 1;
+        }
+    }
+    out
+}
+
+/// Row count and total token count of an FTS5 table, from its averages record (`_data` id 1:
+/// a varint row count, then one varint token total per column). `None` when unreadable.
+fn table_stats(conn: &Connection, name: &str) -> rusqlite::Result<(Option<u64>, Option<u64>)> {
+    let block: Option<Vec<u8>> = conn
+        .prepare_cached(&format!("SELECT block FROM {name}_data WHERE id = 1"))?
+        .query_map([], |r| r.get(0))?
+        .next()
+        .transpose()?;
+    let Some(block) = block else {
+        return Ok((None, None));
+    };
+    let Some((rows, used)) = read_varint(&block) else {
+        return Ok((None, None));
+    };
+    let tokens = block.get(used..).and_then(read_varint).map(|(t, _)| t);
+    Ok((Some(rows), tokens))
+}
+
+/// Token length of each row of `rowids` that `<name>_docsize` knows.
+fn doc_lengths(
+    conn: &Connection,
+    name: &str,
+    rowids: &[i64],
+) -> rusqlite::Result<HashMap<i64, f64>> {
+    if rowids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let ids = serde_json::to_string(rowids).unwrap_or_else(|_| "[]".to_owned());
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT id, sz FROM {name}_docsize WHERE id IN (SELECT value FROM json_each(?1))"
+    ))?;
+    let rows = stmt.query_map(params![ids], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, Option<Vec<u8>>>(1)?))
+    })?;
+    let mut out = HashMap::new();
+    for row in rows {
+        let (id, sz) = row?;
+        if let Some((len, _)) = sz.as_deref().and_then(read_varint) {
+            out.insert(id, len as f64);
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+#[path = "pool_tests.rs"]
+mod tests;

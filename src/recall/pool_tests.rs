@@ -1,0 +1,206 @@
+use pretty_assertions::assert_eq;
+use rstest::rstest;
+
+use super::*;
+use crate::store::db::Store;
+
+#[rstest]
+#[case::one_byte(&[0x05], 5, 1)]
+#[case::two_bytes(&[0x81, 0x00], 128, 2)]
+#[case::three_bytes(&[0x82, 0x80, 0x01], 32769, 3)]
+fn varints_decode_as_sqlite_writes_them(
+    #[case] bytes: &[u8],
+    #[case] value: u64,
+    #[case] used: usize,
+) {
+    assert_eq!(read_varint(bytes), Some((value, used)));
+}
+
+#[test]
+fn a_truncated_varint_is_not_read() {
+    assert_eq!(read_varint(&[0x81]), None);
+    assert_eq!(read_varint(&[]), None);
+}
+
+/// A store whose `messages_fts` holds `docs` (rowid, indexed terms).
+fn store_with(docs: &[(i64, &str)]) -> Store {
+    let store = Store::open_in_memory().unwrap();
+    for (rowid, terms) in docs {
+        store
+            .conn()
+            .execute(
+                "INSERT INTO messages_fts (rowid, terms) VALUES (?1, ?2)",
+                params![rowid, terms],
+            )
+            .unwrap();
+    }
+    store
+}
+
+fn terms(words: &[&str]) -> Vec<String> {
+    words.iter().map(|w| (*w).to_owned()).collect()
+}
+
+fn corpus() -> Vec<(i64, String)> {
+    // Rows of different lengths, each query term at most once per row.
+    (1..=60)
+        .map(|i| {
+            let mut words = vec!["filler"; (i % 7) as usize + 1];
+            if i % 2 == 0 {
+                words.push("sqlite");
+            }
+            if i % 3 == 0 {
+                words.push("timeout");
+            }
+            if i % 5 == 0 {
+                words.push("retri");
+            }
+            words.push(if i % 4 == 0 { "alpha" } else { "beta" });
+            (i, words.join(" "))
+        })
+        .collect()
+}
+
+#[test]
+fn bm25_equals_sqlite_bm25_when_each_term_occurs_once() {
+    let docs = corpus();
+    let refs: Vec<(i64, &str)> = docs.iter().map(|(r, t)| (*r, t.as_str())).collect();
+    let store = store_with(&refs);
+    let query = terms(&["sqlite", "timeout", "retri"]);
+    let expr = plain_or(&query);
+    let matches = TermMatches::load(store.conn(), FtsTable::Messages, &expr, &query).unwrap();
+    let pooled: Vec<(i64, u64)> = matches.ordered.clone();
+    let ours = matches.score(store.conn(), &pooled).unwrap();
+    let theirs: Vec<(i64, f64)> = store
+        .conn()
+        .prepare("SELECT rowid, -bm25(messages_fts) FROM messages_fts WHERE messages_fts MATCH ?1")
+        .unwrap()
+        .query_map([&expr], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(ours.len(), theirs.len());
+    for (rowid, bm25) in theirs {
+        let mine = ours[&rowid].bm25;
+        assert!(
+            (mine - bm25).abs() < 1e-9,
+            "row {rowid}: ours {mine}, sqlite {bm25}"
+        );
+    }
+}
+
+#[test]
+fn coverage_counts_the_query_terms_a_row_contains() {
+    let store = store_with(&[
+        (1, "sqlite timeout retri"),
+        (2, "sqlite other"),
+        (3, "other"),
+    ]);
+    let query = terms(&["sqlite", "timeout", "retri"]);
+    let matches =
+        TermMatches::load(store.conn(), FtsTable::Messages, &plain_or(&query), &query).unwrap();
+    assert_eq!(matches.len(), 2);
+    let scores = matches.score(store.conn(), &matches.ordered).unwrap();
+    assert_eq!(scores[&1].coverage, 1.0);
+    assert!((scores[&2].coverage - 1.0 / 3.0).abs() < 1e-12);
+}
+
+#[test]
+fn rows_with_rarer_and_more_terms_come_first_then_newer_rows() {
+    let store = store_with(&[
+        (1, "common"),
+        (2, "common rare"),
+        (3, "common"),
+        (4, "rare"),
+        (5, "common"),
+        (6, "common"),
+    ]);
+    let query = terms(&["common", "rare"]);
+    let matches =
+        TermMatches::load(store.conn(), FtsTable::Messages, &plain_or(&query), &query).unwrap();
+    let order: Vec<i64> = matches.ordered.iter().map(|(r, _)| *r).collect();
+    assert_eq!(order, vec![2, 4, 6, 5, 3, 1]);
+}
+
+#[test]
+fn phrases_and_exclusions_restrict_the_matches_to_the_expression() {
+    let store = store_with(&[
+        (1, "retri timeout"),
+        (2, "timeout retri"),
+        (3, "retri"),
+        (4, "retri timeout secret"),
+    ]);
+    let query = terms(&["retri", "timeout"]);
+    let expr = "(\"retri timeout\") NOT (\"secret\")";
+    let matches = TermMatches::load(store.conn(), FtsTable::Messages, expr, &query).unwrap();
+    let order: Vec<i64> = matches.ordered.iter().map(|(r, _)| *r).collect();
+    assert_eq!(order, vec![1]);
+}
+
+#[test]
+fn deleted_rows_never_match() {
+    let store = store_with(&[(1, "sqlite"), (2, "sqlite"), (3, "sqlite")]);
+    store
+        .conn()
+        .execute("DELETE FROM messages_fts WHERE rowid = 2", [])
+        .unwrap();
+    let query = terms(&["sqlite"]);
+    let matches =
+        TermMatches::load(store.conn(), FtsTable::Messages, &plain_or(&query), &query).unwrap();
+    let order: Vec<i64> = matches.ordered.iter().map(|(r, _)| *r).collect();
+    assert_eq!(order, vec![3, 1]);
+}
+
+#[test]
+fn the_pool_reads_only_the_chunks_it_needs_and_skips_filtered_rows() {
+    let docs: Vec<(i64, String)> = (1..=1000).map(|i| (i, "sqlite".to_owned())).collect();
+    let refs: Vec<(i64, &str)> = docs.iter().map(|(r, t)| (*r, t.as_str())).collect();
+    let store = store_with(&refs);
+    let query = terms(&["sqlite"]);
+    let matches =
+        TermMatches::load(store.conn(), FtsTable::Messages, &plain_or(&query), &query).unwrap();
+    let mut offered = 0;
+    // Only odd rowids pass the filter.
+    let pool = matches
+        .pool(10, |rowids| {
+            offered += rowids.len();
+            Ok(rowids
+                .iter()
+                .filter(|r| *r % 2 == 1)
+                .map(|r| (*r, ()))
+                .collect())
+        })
+        .unwrap();
+    let got: Vec<i64> = pool.iter().map(|(r, _, _)| *r).collect();
+    assert_eq!(got, vec![999, 997, 995, 993, 991, 989, 987, 985, 983, 981]);
+    assert!(offered < 100, "offered {offered} rows for a pool of 10");
+}
+
+#[test]
+fn a_pool_larger_than_the_matches_holds_every_passing_match() {
+    let store = store_with(&[(1, "a"), (2, "a b"), (3, "b"), (4, "c")]);
+    let query = terms(&["a", "b"]);
+    let matches =
+        TermMatches::load(store.conn(), FtsTable::Messages, &plain_or(&query), &query).unwrap();
+    let pool = matches
+        .pool(50, |rowids| Ok(rowids.iter().map(|r| (*r, ())).collect()))
+        .unwrap();
+    let mut got: Vec<i64> = pool.iter().map(|(r, _, _)| *r).collect();
+    got.sort_unstable();
+    assert_eq!(got, vec![1, 2, 3]);
+}
+
+#[test]
+fn doclists_merge_into_one_ascending_list_with_term_masks() {
+    let merged = merge_doclists(&[vec![1, 4, 9], vec![4, 5], vec![], vec![1, 9, 12]]);
+    assert_eq!(
+        merged,
+        vec![
+            (1, 0b1001),
+            (4, 0b0011),
+            (5, 0b0010),
+            (9, 0b1001),
+            (12, 0b1000)
+        ]
+    );
+}
