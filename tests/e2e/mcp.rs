@@ -544,3 +544,44 @@ fn claude_install_with_mcp_uses_claude_mcp_add_and_uninstall_reverses_it() {
     assert!(after["mcpServers"].get("csep").is_none(), "{after}");
     assert_eq!(after["numStartups"], 7);
 }
+
+#[test]
+fn claude_plugin_install_with_mcp_round_trips_both_files_byte_identical() {
+    let Some(claude) = client_bin("claude", "CSEP_TEST_CLAUDE_BIN") else {
+        return;
+    };
+    let t = TestHome::new();
+    let config_dir = t.scratch().join("claude-config");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    let settings = config_dir.join("settings.json");
+    let settings_before = "{\n  \"permissions\": {\"allow\": [\"Bash(ls)\"]}\n}\n";
+    std::fs::write(&settings, settings_before).unwrap();
+    let user_json = config_dir.join(".claude.json");
+    let user_before = "{\n  \"numStartups\": 7\n}\n";
+    std::fs::write(&user_json, user_before).unwrap();
+    let dir = config_dir.to_string_lossy().into_owned();
+    let bin = claude.to_string_lossy().into_owned();
+    csep_ok(
+        &t,
+        &[
+            "install",
+            "claude",
+            "--plugin",
+            "--mcp",
+            "--claude-config-dir",
+            &dir,
+            "--host-bin",
+            &bin,
+        ],
+    );
+    let text = std::fs::read_to_string(&settings).unwrap();
+    assert!(text.contains("csep@csep-local"), "{text}");
+    let text = std::fs::read_to_string(&user_json).unwrap();
+    assert!(text.contains("\"csep\""), "{text}");
+    let status = stdout_json(&t.csep(&["status", "--json"]).output().unwrap());
+    assert_eq!(status["hooks"]["claude"]["installed"], true, "{status}");
+
+    csep_ok(&t, &["uninstall", "claude"]);
+    assert_eq!(std::fs::read_to_string(&settings).unwrap(), settings_before);
+    assert_eq!(std::fs::read_to_string(&user_json).unwrap(), user_before);
+}
