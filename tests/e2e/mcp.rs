@@ -342,6 +342,9 @@ fn codex_install_with_mcp_adds_the_server_and_uninstall_restores_the_config_byte
     )
     .unwrap();
     assert!(manifest["mcp"]["server"]["args"].is_array(), "{manifest}");
+    let status = stdout_json(&t.csep(&["status", "--json"]).output().unwrap());
+    assert_eq!(status["hooks"]["codex"]["mcp"], true, "{status}");
+    assert!(csep_ok(&t, &["status"]).contains("codex: installed, trusted; MCP server registered"));
 
     // A later install without --mcp keeps the server and changes nothing.
     let out = csep_ok(&t, &["install", "codex", "--codex-home", &dir]);
@@ -356,6 +359,8 @@ fn codex_install_with_mcp_adds_the_server_and_uninstall_restores_the_config_byte
     assert!(!hooks_only.contains("mcp_servers.csep"), "{hooks_only}");
     assert!(hooks_only.contains("hooks.state"), "{hooks_only}");
     assert!(codex_home.join("hooks.json").is_file());
+    let status = stdout_json(&t.csep(&["status", "--json"]).output().unwrap());
+    assert!(status["hooks"]["codex"].get("mcp").is_none(), "{status}");
 
     // Register again, then a full uninstall gives back the original bytes.
     csep_ok(&t, &["install", "codex", "--mcp", "--codex-home", &dir]);
