@@ -279,7 +279,7 @@ fn mcp_files(record: &McpRecord) -> Vec<(String, String)> {
 
 fn mcp_outcomes(done: Vec<(PathBuf, String)>) -> Vec<(String, String)> {
     done.into_iter()
-        .map(|(p, what)| (p.display().to_string(), what))
+        .map(|(p, what)| (p.display().to_string(), format!("mcp: {what}")))
         .collect()
 }
 

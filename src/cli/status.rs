@@ -168,6 +168,11 @@ pub struct HookStatus {
     pub trusted: Option<bool>,
     /// Last hook run recorded for this host: `<event> <outcome> at <time>`.
     pub last_fired: Option<String>,
+    /// Whether csep's MCP server is registered with the host (`None`: never registered by
+    /// `csep install … --mcp`; `Some(false)`: registered, but its entry is gone from the host's
+    /// configuration).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mcp: Option<bool>,
     /// What to do, when something is off.
     pub note: Option<String>,
 }
@@ -391,10 +396,17 @@ pub fn collect(ctx: &Ctx, receipts: usize) -> StatusReport {
         .into_iter()
         .map(|host| {
             let (installed, trusted) = crate::cli::install::hook_state(paths, ctx, host);
+            let mcp = crate::host::install::read_manifest(&paths.home, host)
+                .and_then(|m| m.mcp)
+                .map(|record| crate::host::mcp::check(&record));
             let note = if !installed {
                 Some(format!("run `csep install {host}`"))
             } else if trusted == Some(false) {
                 Some("hooks are not trusted, Codex skips them: rerun `csep install codex`".into())
+            } else if mcp == Some(false) {
+                Some(format!(
+                    "the MCP server is no longer registered: rerun `csep install {host} --mcp`"
+                ))
             } else {
                 None
             };
@@ -404,6 +416,7 @@ pub fn collect(ctx: &Ctx, receipts: usize) -> StatusReport {
                     installed,
                     trusted,
                     last_fired: last_fired.get(host.as_str()).cloned(),
+                    mcp,
                     note,
                 },
             )
@@ -750,12 +763,17 @@ pub fn render(report: &StatusReport) -> String {
             .as_deref()
             .map(|f| format!("; last: {f}"))
             .unwrap_or_default();
+        let mcp = match h.mcp {
+            Some(true) => "; MCP server registered",
+            Some(false) => "; MCP server missing",
+            None => "",
+        };
         let note = h
             .note
             .as_deref()
             .map(|n| format!(" — {n}"))
             .unwrap_or_default();
-        let _ = writeln!(s, "hooks     {host}: {state}{fired}{note}");
+        let _ = writeln!(s, "hooks     {host}: {state}{mcp}{fired}{note}");
     }
     let w = &report.worker;
     let worker = match (w.running, &w.last_run) {

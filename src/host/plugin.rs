@@ -8,8 +8,8 @@
 //! step, §2.7). The bundle itself comes from [`crate::host::bundle`].
 //!
 //! Invariant: the host files those commands change (Codex `config.toml`; Claude `settings.json`,
-//! `plugins/known_marketplaces.json`, `plugins/installed_plugins.json`) are snapshotted before and
-//! after, in the install manifest. Uninstall runs the hosts' own removal commands and then, for
+//! `plugins/known_marketplaces.json`, `plugins/installed_plugins.json`, `.claude.json`) are
+//! snapshotted before and after, in the install manifest. Uninstall runs the hosts' own removal commands and then, for
 //! every file nobody changed since install, writes back the original bytes (or deletes a file
 //! that did not exist): a byte-identical round trip even where the host's removal leaves traces
 //! (Codex keeps the trust entries; Claude leaves empty objects). A file changed since install
@@ -121,10 +121,14 @@ fn env_var(host: Host) -> &'static str {
 fn snapshot_files(host: Host) -> &'static [&'static str] {
     match host {
         Host::Codex => &["config.toml"],
+        // `.claude.json` is Claude's user config, which every `claude` command rewrites
+        // (first-start time, machine id, migrations); it lives in the config dir when
+        // CLAUDE_CONFIG_DIR is set (else in `~`, outside the snapshot, and this entry is inert).
         Host::Claude => &[
             "settings.json",
             "plugins/known_marketplaces.json",
             "plugins/installed_plugins.json",
+            ".claude.json",
         ],
     }
 }

@@ -1,15 +1,19 @@
 //! `csep mcp` spoken to as an MCP client does: newline-delimited JSON-RPC on the server's stdin
 //! and stdout (initialize, notifications/initialized, tools/list, tools/call), with raw JSON
-//! lines so the test checks the wire format itself rather than an SDK's view of it.
+//! lines so the test checks the wire format itself rather than an SDK's view of it. Then
+//! `csep install <host> --mcp` round trips, and the real Codex CLI and Claude Code listing and
+//! starting the registered server (skipped like `real_clients` when a CLI is missing).
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Child, ChildStdin, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::fake_model::FakeModel;
+use crate::real_clients::{base_env, client_bin, git_init, run_client, wait_for_worker};
 use crate::support::{TestHome, stdout_json};
 
 /// Longest the server may take to answer one request (it answers in milliseconds).
@@ -279,4 +283,310 @@ fn a_tool_call_may_name_another_project_directory() {
     );
     assert!(text.contains("Status: matched"), "{text}");
     assert!(client.finish().success());
+}
+
+/// The csep binary as the install commands record it.
+fn csep_exe() -> String {
+    std::fs::canonicalize(env!("CARGO_BIN_EXE_csep"))
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn csep_ok(t: &TestHome, args: &[&str]) -> String {
+    let out = t.csep(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn codex_install_with_mcp_adds_the_server_and_uninstall_restores_the_config_bytes() {
+    let t = TestHome::new();
+    let codex_home = t.scratch().join("codex-home");
+    std::fs::create_dir_all(&codex_home).unwrap();
+    let config = codex_home.join("config.toml");
+    let before = "# my settings\nmodel = \"o3\"   # keep this spacing\n\n[mcp_servers.docs]\ncommand = \"docs-mcp\"\n";
+    std::fs::write(&config, before).unwrap();
+    let dir = codex_home.to_string_lossy().into_owned();
+
+    let out = csep_ok(&t, &["install", "codex", "--mcp", "--codex-home", &dir]);
+    assert!(out.contains("mcp: added"), "{out}");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let doc: toml::Table = text.parse().unwrap();
+    let server = &doc["mcp_servers"]["csep"];
+    assert_eq!(
+        server["command"].as_str(),
+        Some(csep_exe().as_str()),
+        "{text}"
+    );
+    let home = t.home().to_string_lossy().into_owned();
+    assert_eq!(
+        server["args"],
+        toml::Value::Array(vec!["--home".into(), home.as_str().into(), "mcp".into()])
+    );
+    assert_eq!(
+        doc["mcp_servers"]["docs"]["command"].as_str(),
+        Some("docs-mcp")
+    );
+    assert!(text.starts_with(before), "user content moved: {text}");
+    assert!(
+        codex_home.join("hooks.json").is_file(),
+        "hooks installed too"
+    );
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(t.home().join("install/codex.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(manifest["mcp"]["server"]["args"].is_array(), "{manifest}");
+    let status = stdout_json(&t.csep(&["status", "--json"]).output().unwrap());
+    assert_eq!(status["hooks"]["codex"]["mcp"], true, "{status}");
+    assert!(csep_ok(&t, &["status"]).contains("codex: installed, trusted; MCP server registered"));
+
+    // A later install without --mcp keeps the server and changes nothing.
+    let out = csep_ok(&t, &["install", "codex", "--codex-home", &dir]);
+    assert!(out.contains("already installed"), "{out}");
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), text);
+
+    // `uninstall --mcp` removes the server only; the hooks stay.
+    let hooks_only = {
+        csep_ok(&t, &["uninstall", "codex", "--mcp"]);
+        std::fs::read_to_string(&config).unwrap()
+    };
+    assert!(!hooks_only.contains("mcp_servers.csep"), "{hooks_only}");
+    assert!(hooks_only.contains("hooks.state"), "{hooks_only}");
+    assert!(codex_home.join("hooks.json").is_file());
+    let status = stdout_json(&t.csep(&["status", "--json"]).output().unwrap());
+    assert!(status["hooks"]["codex"].get("mcp").is_none(), "{status}");
+
+    // Register again, then a full uninstall gives back the original bytes.
+    csep_ok(&t, &["install", "codex", "--mcp", "--codex-home", &dir]);
+    assert!(
+        std::fs::read_to_string(&config)
+            .unwrap()
+            .contains("[mcp_servers.csep]")
+    );
+    csep_ok(&t, &["uninstall", "codex"]);
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), before);
+    assert!(!codex_home.join("hooks.json").exists());
+    assert!(!t.home().join("install/codex.json").exists());
+}
+
+#[test]
+fn a_dry_run_with_mcp_says_what_it_would_register_and_changes_nothing() {
+    let t = TestHome::new();
+    let codex_home = t.scratch().join("codex-home");
+    let dir = codex_home.to_string_lossy().into_owned();
+    let out = csep_ok(
+        &t,
+        &[
+            "install",
+            "codex",
+            "--mcp",
+            "--dry-run",
+            "--codex-home",
+            &dir,
+        ],
+    );
+    assert!(out.contains("[mcp_servers.csep]"), "{out}");
+    assert!(out.contains("would add"), "{out}");
+    assert!(!codex_home.exists());
+}
+
+#[test]
+fn the_real_codex_lists_and_launches_the_registered_server() {
+    let Some(codex) = client_bin("codex", "CSEP_TEST_CODEX_BIN") else {
+        return;
+    };
+    let t = TestHome::new();
+    let server = FakeModel::start(Duration::from_secs(300));
+    let codex_home = t.scratch().join("codex-home");
+    let user_home = t.scratch().join("user");
+    let work = t.scratch().join("work");
+    std::fs::create_dir_all(&codex_home).unwrap();
+    std::fs::create_dir_all(&user_home).unwrap();
+    git_init(&work);
+    let before = format!(
+        "model = \"fake-model\"\nmodel_provider = \"fake\"\n\n[model_providers.fake]\nname = \"fake\"\n\
+         base_url = \"{}\"\nwire_api = \"responses\"\nrequest_max_retries = 0\nstream_max_retries = 0\n",
+        server.openai_base()
+    );
+    std::fs::write(codex_home.join("config.toml"), &before).unwrap();
+    let dir = codex_home.to_string_lossy().into_owned();
+    csep_ok(&t, &["install", "codex", "--mcp", "--codex-home", &dir]);
+
+    let mut cmd = Command::new(&codex);
+    base_env(&mut cmd, &user_home);
+    cmd.env("CODEX_HOME", &codex_home)
+        .current_dir(&work)
+        .args(["mcp", "list", "--json"]);
+    let out = run_client(cmd);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let csep = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "csep")
+        .unwrap_or_else(|| panic!("codex does not list csep: {listed}"));
+    assert_eq!(csep["enabled"], true, "{csep}");
+    assert_eq!(csep["transport"]["command"], csep_exe().as_str(), "{csep}");
+    assert_eq!(
+        csep["transport"]["args"],
+        json!(["--home", t.home().to_string_lossy(), "mcp"])
+    );
+
+    // A session starts the server: its tools reach the model request.
+    let mut cmd = Command::new(&codex);
+    base_env(&mut cmd, &user_home);
+    cmd.env("CODEX_HOME", &codex_home).current_dir(&work).args([
+        "exec",
+        "--skip-git-repo-check",
+        "hello",
+    ]);
+    let out = run_client(cmd);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let request = server
+        .model_requests()
+        .first()
+        .cloned()
+        .unwrap()
+        .to_string();
+    for tool in ["remember", "list_memories"] {
+        assert!(
+            request.contains(tool),
+            "no csep tool {tool} in the model request"
+        );
+    }
+    wait_for_worker(&t.home().join("csep.db"));
+
+    csep_ok(&t, &["uninstall", "codex"]);
+    assert_eq!(
+        std::fs::read_to_string(codex_home.join("config.toml")).unwrap(),
+        before
+    );
+}
+
+#[test]
+fn claude_install_with_mcp_uses_claude_mcp_add_and_uninstall_reverses_it() {
+    let Some(claude) = client_bin("claude", "CSEP_TEST_CLAUDE_BIN") else {
+        return;
+    };
+    let t = TestHome::new();
+    let config_dir = t.scratch().join("claude-config");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    let settings_before = "{\n  \"permissions\": {\"allow\": [\"Bash(ls)\"]}\n}\n";
+    std::fs::write(config_dir.join("settings.json"), settings_before).unwrap();
+    let user_json = config_dir.join(".claude.json");
+    let user_before = "{\n  \"numStartups\": 7\n}\n";
+    std::fs::write(&user_json, user_before).unwrap();
+    let dir = config_dir.to_string_lossy().into_owned();
+    let bin = claude.to_string_lossy().into_owned();
+    let install = [
+        "install",
+        "claude",
+        "--mcp",
+        "--claude-config-dir",
+        &dir,
+        "--host-bin",
+        &bin,
+    ];
+
+    let out = csep_ok(&t, &install);
+    assert!(out.contains("mcp add --scope user csep"), "{out}");
+    let registered: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&user_json).unwrap()).unwrap();
+    assert_eq!(registered["numStartups"], 7);
+    let server = &registered["mcpServers"]["csep"];
+    assert_eq!(server["command"], csep_exe().as_str(), "{registered}");
+    assert_eq!(
+        server["args"],
+        json!(["--home", t.home().to_string_lossy(), "mcp"])
+    );
+
+    // Nothing touched the file since: uninstall gives back its bytes, and the settings'.
+    csep_ok(&t, &["uninstall", "claude"]);
+    assert_eq!(std::fs::read_to_string(&user_json).unwrap(), user_before);
+    assert_eq!(
+        std::fs::read_to_string(config_dir.join("settings.json")).unwrap(),
+        settings_before
+    );
+
+    // Claude itself lists the server and connects to it (its health check starts it).
+    csep_ok(&t, &install);
+    let user_home = t.scratch().join("user");
+    std::fs::create_dir_all(&user_home).unwrap();
+    let mut cmd = Command::new(&claude);
+    base_env(&mut cmd, &user_home);
+    cmd.env("CLAUDE_CONFIG_DIR", &config_dir)
+        .current_dir(t.scratch())
+        .args(["mcp", "list"]);
+    let out = run_client(cmd);
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(listed.contains("csep:"), "{listed}");
+    assert!(listed.contains("Connected"), "{listed}");
+
+    // Claude rewrote its file since: uninstall removes only the server.
+    csep_ok(&t, &["uninstall", "claude"]);
+    let after: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&user_json).unwrap()).unwrap();
+    assert!(after["mcpServers"].get("csep").is_none(), "{after}");
+    assert_eq!(after["numStartups"], 7);
+}
+
+#[test]
+fn claude_plugin_install_with_mcp_round_trips_both_files_byte_identical() {
+    let Some(claude) = client_bin("claude", "CSEP_TEST_CLAUDE_BIN") else {
+        return;
+    };
+    let t = TestHome::new();
+    let config_dir = t.scratch().join("claude-config");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    let settings = config_dir.join("settings.json");
+    let settings_before = "{\n  \"permissions\": {\"allow\": [\"Bash(ls)\"]}\n}\n";
+    std::fs::write(&settings, settings_before).unwrap();
+    let user_json = config_dir.join(".claude.json");
+    let user_before = "{\n  \"numStartups\": 7\n}\n";
+    std::fs::write(&user_json, user_before).unwrap();
+    let dir = config_dir.to_string_lossy().into_owned();
+    let bin = claude.to_string_lossy().into_owned();
+    csep_ok(
+        &t,
+        &[
+            "install",
+            "claude",
+            "--plugin",
+            "--mcp",
+            "--claude-config-dir",
+            &dir,
+            "--host-bin",
+            &bin,
+        ],
+    );
+    let text = std::fs::read_to_string(&settings).unwrap();
+    assert!(text.contains("csep@csep-local"), "{text}");
+    let text = std::fs::read_to_string(&user_json).unwrap();
+    assert!(text.contains("\"csep\""), "{text}");
+    let status = stdout_json(&t.csep(&["status", "--json"]).output().unwrap());
+    assert_eq!(status["hooks"]["claude"]["installed"], true, "{status}");
+
+    csep_ok(&t, &["uninstall", "claude"]);
+    assert_eq!(std::fs::read_to_string(&settings).unwrap(), settings_before);
+    assert_eq!(std::fs::read_to_string(&user_json).unwrap(), user_before);
 }
