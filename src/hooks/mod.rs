@@ -255,13 +255,11 @@ pub fn record_run(ctx: &HookCtx, request: HookRequest, answer: &HookAnswer, star
 }
 
 /// Rough token count used for context budgets: ASCII text at ~4 characters per token, every
-/// other character (CJK, accents) counted as one token. Deliberately pessimistic so the context
-/// stays under a host's limit (Codex truncates `additionalContext` past ~2,500 tokens).
+/// other character (CJK, accents) counted as one token ([`crate::llm::estimate_tokens`]).
+/// Deliberately pessimistic so the context stays under a host's limit (Codex truncates
+/// `additionalContext` past ~2,500 tokens).
 pub fn estimate_tokens(text: &str) -> usize {
-    let (ascii, other) = text.chars().fold((0usize, 0usize), |(a, o), c| {
-        if c.is_ascii() { (a + 1, o) } else { (a, o + 1) }
-    });
-    ascii.div_ceil(4) + other
+    usize::try_from(crate::llm::estimate_tokens(text)).unwrap_or(usize::MAX)
 }
 
 #[cfg(test)]

@@ -234,17 +234,10 @@ fn parse_messages(
             "the answer has no text and no tool call",
         ));
     }
-    let usage = match wire.usage {
-        Some(UsageWire {
-            input_tokens: Some(i),
-            output_tokens: Some(o),
-        }) => Usage {
-            input_tokens: i,
-            output_tokens: o,
-            is_estimated: false,
-        },
-        _ => Usage::estimate(request, &text),
-    };
+    let usage = wire
+        .usage
+        .and_then(|u| Usage::reported(u.input_tokens, u.output_tokens))
+        .unwrap_or_else(|| Usage::estimate(request, &text));
     Ok(Completion {
         text,
         usage,

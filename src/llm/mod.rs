@@ -172,6 +172,15 @@ impl Usage {
         self.input_tokens + self.output_tokens
     }
 
+    /// Usage a provider reported, when it reported both counts.
+    pub fn reported(input_tokens: Option<u64>, output_tokens: Option<u64>) -> Option<Usage> {
+        Some(Usage {
+            input_tokens: input_tokens?,
+            output_tokens: output_tokens?,
+            is_estimated: false,
+        })
+    }
+
     /// Usage estimated from the request and the answer text.
     pub fn estimate(request: &LlmRequest, answer: &str) -> Usage {
         Usage {

@@ -247,17 +247,10 @@ fn parse_chat(
         );
         return Err(malformed(label, url, why));
     }
-    let usage = match wire.usage {
-        Some(ChatUsageWire {
-            prompt_tokens: Some(i),
-            completion_tokens: Some(o),
-        }) => Usage {
-            input_tokens: i,
-            output_tokens: o,
-            is_estimated: false,
-        },
-        _ => Usage::estimate(request, &text),
-    };
+    let usage = wire
+        .usage
+        .and_then(|u| Usage::reported(u.prompt_tokens, u.completion_tokens))
+        .unwrap_or_else(|| Usage::estimate(request, &text));
     Ok(Completion {
         text,
         usage,
@@ -462,17 +455,10 @@ fn parse_responses(
     if text.trim().is_empty() {
         return Err(malformed(label, url, "the response has no output_text"));
     }
-    let usage = match wire.usage {
-        Some(ResponsesUsageWire {
-            input_tokens: Some(i),
-            output_tokens: Some(o),
-        }) => Usage {
-            input_tokens: i,
-            output_tokens: o,
-            is_estimated: false,
-        },
-        _ => Usage::estimate(request, &text),
-    };
+    let usage = wire
+        .usage
+        .and_then(|u| Usage::reported(u.input_tokens, u.output_tokens))
+        .unwrap_or_else(|| Usage::estimate(request, &text));
     Ok(Completion {
         text,
         usage,

@@ -550,15 +550,11 @@ pub fn parse_codex_events(
             }
             "turn.completed" => {
                 let u = event.get("usage").unwrap_or(&Value::Null);
-                if let (Some(i), Some(o)) = (
+                if let Some(reported) = Usage::reported(
                     u.get("input_tokens").and_then(Value::as_u64),
                     u.get("output_tokens").and_then(Value::as_u64),
                 ) {
-                    usage = Some(Usage {
-                        input_tokens: i,
-                        output_tokens: o,
-                        is_estimated: false,
-                    });
+                    usage = Some(reported);
                 }
             }
             "turn.failed" | "error" => {
@@ -758,11 +754,10 @@ fn error_message(event: &Value) -> String {
 /// Token counts of a usage object, whichever of the usual spellings it uses.
 fn usage_of(value: &Value) -> Option<Usage> {
     let get = |names: &[&str]| names.iter().find_map(|n| value.get(*n)?.as_u64());
-    Some(Usage {
-        input_tokens: get(&["input", "input_tokens", "inputTokens"])?,
-        output_tokens: get(&["output", "output_tokens", "outputTokens"])?,
-        is_estimated: false,
-    })
+    Usage::reported(
+        get(&["input", "input_tokens", "inputTokens"]),
+        get(&["output", "output_tokens", "outputTokens"]),
+    )
 }
 
 /// Extracts the answer from `pi -p --mode json` events: the text parts of the last assistant
@@ -835,13 +830,7 @@ pub fn parse_opencode_events(
             }
             Some("step_finish") => {
                 if let Some(u) = event.pointer("/part/tokens").and_then(usage_of) {
-                    let total = usage.get_or_insert(Usage {
-                        input_tokens: 0,
-                        output_tokens: 0,
-                        is_estimated: false,
-                    });
-                    total.input_tokens += u.input_tokens;
-                    total.output_tokens += u.output_tokens;
+                    usage.get_or_insert_default().add(u);
                 }
             }
             _ => {}

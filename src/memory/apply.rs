@@ -720,6 +720,33 @@ impl Applier {
         })
     }
 
+    /// The entry a `replace` or `remove` may change, or the `Skipped` outcome saying why not
+    /// (no unique target; pinned under a policy that protects pinned entries).
+    fn changeable_target(
+        &mut self,
+        conn: &Connection,
+        target: &str,
+        ctx: &OpContext<'_>,
+        policy: ApplyPolicy,
+    ) -> Result<Result<MemoryEntry, Outcome>, MemoryError> {
+        let entry = match self.resolve_target(conn, target, ctx.project_id)? {
+            Ok(entry) => entry,
+            Err(reason) => {
+                return Ok(Err(Outcome::Skipped {
+                    reason,
+                    entry_id: None,
+                }));
+            }
+        };
+        if policy.protect_pinned && entry.pinned {
+            return Ok(Err(Outcome::Skipped {
+                reason: "pinned".into(),
+                entry_id: Some(entry.id),
+            }));
+        }
+        Ok(Ok(entry))
+    }
+
     /// Finds the active entry an operation targets: an id, else a unique summary match.
     pub fn resolve_target(
         &mut self,
@@ -794,21 +821,10 @@ impl Applier {
                 matched: None,
             });
         }
-        let before = match self.resolve_target(conn, target, ctx.project_id)? {
+        let before = match self.changeable_target(conn, target, ctx, policy)? {
             Ok(entry) => entry,
-            Err(reason) => {
-                return Ok(Outcome::Skipped {
-                    reason,
-                    entry_id: None,
-                });
-            }
+            Err(skipped) => return Ok(skipped),
         };
-        if policy.protect_pinned && before.pinned {
-            return Ok(Outcome::Skipped {
-                reason: "pinned".into(),
-                entry_id: Some(before.id),
-            });
-        }
         let content = if input.content.is_empty() && input.summary != before.summary {
             before.content.clone()
         } else {
@@ -863,21 +879,10 @@ impl Applier {
         ctx: &OpContext<'_>,
         policy: ApplyPolicy,
     ) -> Result<Outcome, MemoryError> {
-        let before = match self.resolve_target(conn, target, ctx.project_id)? {
+        let before = match self.changeable_target(conn, target, ctx, policy)? {
             Ok(entry) => entry,
-            Err(reason) => {
-                return Ok(Outcome::Skipped {
-                    reason,
-                    entry_id: None,
-                });
-            }
+            Err(skipped) => return Ok(skipped),
         };
-        if policy.protect_pinned && before.pinned {
-            return Ok(Outcome::Skipped {
-                reason: "pinned".into(),
-                entry_id: Some(before.id),
-            });
-        }
         let after = self.set_status(conn, &before, Status::Forgotten, reason, "remove", ctx)?;
         Ok(Outcome::Applied {
             action: Action::Removed,

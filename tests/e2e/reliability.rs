@@ -825,6 +825,14 @@ fn hooks_answer_in_budget_while_another_process_holds_the_database_locked() {
     assert_eq!(spooled.len(), 1, "{spooled:?}");
     locker.execute_batch("ROLLBACK").unwrap();
     drop(locker);
+    let status = t.csep(&["status"]).output().unwrap();
+    let status = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        status.contains("1 stop events spooled while the database was busy"),
+        "{status}"
+    );
+    let status = stdout_json(&t.csep(&["--json", "status"]).output().unwrap());
+    assert_eq!(status["worker"]["spooled_stop_events"], 1);
     assert!(t.csep(&["worker"]).output().unwrap().status.success());
     assert!(!spooled[0].exists(), "the worker drained the spool");
     let db = rusqlite::Connection::open(t.home().join("csep.db")).unwrap();
