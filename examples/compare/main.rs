@@ -126,6 +126,21 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Checkpoints a csep home's WAL into its database (as the worker does when it closes) and
+/// empties its spool (as the worker's drain does).
+fn settle_home(home: &Path) -> Result<()> {
+    let db = home.join("csep.db");
+    if db.exists() {
+        let conn = rusqlite::Connection::open(&db)?;
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+    }
+    let spool = home.join("spool");
+    if spool.exists() {
+        fs::remove_dir_all(&spool)?;
+    }
+    Ok(())
+}
+
 fn remove_dir(dir: &Path) -> Result<()> {
     match fs::remove_dir_all(dir) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
@@ -259,6 +274,11 @@ fn run(args: &Args) -> Result<()> {
             env.with(&layout.csep_home("start"), &[]),
         );
         a.stdin = Some(case.join("payload.json"));
+        // The state a session starts in: the last worker checkpointed the WAL on close and
+        // filed the hook journal, so every run sees the same database and an empty spool.
+        let start_home = layout.csep_home("start");
+        settle_home(&start_home)?;
+        a.before = Some(Box::new(move || settle_home(&start_home)));
         let mut b = spec(
             &ref_cli,
             &["session-start", "--from-stdin"],

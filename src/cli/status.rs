@@ -16,6 +16,7 @@ use crate::cli::output;
 use crate::host::Host;
 use crate::store::db::{self, OpenOptions, Store, StoreError};
 use crate::store::env::EnvProviderFile;
+use crate::store::paths::Paths;
 use crate::store::project;
 
 /// Provider key variables csep knows by name; only their presence is ever reported.
@@ -78,6 +79,9 @@ pub struct WorkerStatus {
     /// Stop events waiting in `<home>/spool` (the database was busy when they arrived); the
     /// next worker moves them into the database.
     pub spooled_stop_events: usize,
+    /// SessionStart notes in the hook journal (`<home>/spool/start-*.json`), not yet moved into
+    /// the database by a worker or a UserPromptSubmit.
+    pub journal_notes: usize,
 }
 
 /// Today's spend.
@@ -384,7 +388,7 @@ pub fn collect(ctx: &Ctx, receipts: usize) -> StatusReport {
         .map(|k| (*k).to_owned())
         .partition(|k| ctx.env.get(k).is_some() || file_keys.iter().any(|f| f == k));
 
-    let last_fired = last_hook_runs(&db_path);
+    let last_fired = last_hook_runs(&db_path, paths);
     let lock = crate::hooks::stop::worker_lock_path(&paths.home);
     let worker_running = lock.exists() && crate::hooks::stop::is_worker_running(&paths.home);
     let worker_holder = worker_running
@@ -448,6 +452,7 @@ pub fn collect(ctx: &Ctx, receipts: usize) -> StatusReport {
             holder: worker_holder,
             last_run: extra.last_worker,
             spooled_stop_events: crate::hooks::stop::spool_files(paths).len(),
+            journal_notes: crate::hooks::journal::files(paths).len(),
         },
         spend_today: spend(extra.spend, &cfg.budget, extra.day),
         user_memory_chars: extra.user_chars,
@@ -574,36 +579,47 @@ fn spend(
     }
 }
 
-/// The latest hook run per host (`<event> <outcome> at <time>`), from `hook_runs`.
-fn last_hook_runs(db: &std::path::Path) -> BTreeMap<String, String> {
-    let Ok(store) = Store::open_with(
+/// The latest hook run per host (`<event> <outcome> at <time>`), from `hook_runs` and the hook
+/// journal's notes not yet drained into it.
+fn last_hook_runs(db: &std::path::Path, paths: &Paths) -> BTreeMap<String, String> {
+    // host -> (at, line)
+    let mut latest: BTreeMap<String, (String, String)> = BTreeMap::new();
+    let mut offer = |host: String, event: &str, outcome: &str, at: String| {
+        if latest.get(&host).is_none_or(|(seen, _)| *seen < at) {
+            let line = format!("{event} {outcome} at {at}");
+            latest.insert(host, (at, line));
+        }
+    };
+    if let Ok(store) = Store::open_with(
         db,
         OpenOptions {
             read_only: true,
             ..Default::default()
         },
-    ) else {
-        return BTreeMap::new();
-    };
-    let Ok(mut stmt) = store
+    ) && let Ok(mut stmt) = store
         .conn()
         .prepare("SELECT host, event, outcome, max(at) FROM hook_runs GROUP BY host")
-    else {
-        return BTreeMap::new();
-    };
-    stmt.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            format!(
-                "{} {} at {}",
+        && let Ok(rows) = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
                 r.get::<_, String>(1)?,
                 r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?
-            ),
-        ))
-    })
-    .map(|rows| rows.filter_map(Result::ok).collect())
-    .unwrap_or_default()
+                r.get::<_, String>(3)?,
+            ))
+        })
+    {
+        for (host, event, outcome, at) in rows.flatten() {
+            offer(host, &event, &outcome, at);
+        }
+    }
+    for note in crate::hooks::journal::read_notes(paths) {
+        let host = note.host.map_or("unknown", Host::as_str).to_owned();
+        offer(host, "SessionStart", &note.outcome, note.at);
+    }
+    latest
+        .into_iter()
+        .map(|(host, (_, line))| (host, line))
+        .collect()
 }
 
 type Tables = (Vec<ProjectStatus>, QueueStatus, Vec<ReceiptStatus>, u64);
@@ -798,7 +814,11 @@ pub fn render(report: &StatusReport) -> String {
             "; {n} stop events spooled while the database was busy (`csep worker` files them)"
         ),
     };
-    let _ = writeln!(s, "worker    {worker}{spooled}");
+    let journal = match w.journal_notes {
+        0 => String::new(),
+        n => format!("; {n} session-start notes in the hook journal (the next worker files them)"),
+    };
+    let _ = writeln!(s, "worker    {worker}{spooled}{journal}");
     let sp = &report.spend_today;
     let cap = |name: &str| match sp.caps.get(name).copied().unwrap_or(0) {
         0 => "unlimited".to_owned(),

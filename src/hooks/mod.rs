@@ -6,6 +6,7 @@
 //! never shown to the agent. The database is opened with a short busy timeout
 //! ([`HOOK_BUSY_TIMEOUT`]) so a locked store costs the host at most that long.
 
+pub mod journal;
 pub mod session_start;
 pub mod stop;
 pub mod user_prompt_submit;
@@ -133,6 +134,9 @@ pub struct HookAnswer {
     pub detail: Option<String>,
     /// The parsed event, when the payload parsed.
     pub event: Option<HookEvent>,
+    /// Ids of the memory entries put into the context (SessionStart), in order; recorded by
+    /// [`record_run`].
+    pub injected: Vec<String>,
 }
 
 /// Which hook the command line asked for.
@@ -169,6 +173,7 @@ pub fn run(
     let empty = |host: Host| transcript::empty_output(host, &request.kind());
     let Ok(text) = std::str::from_utf8(stdin) else {
         return HookAnswer {
+            injected: Vec::new(),
             stdout: empty(fallback_host),
             outcome: "bad_payload",
             detail: Some("hook payload is not UTF-8".into()),
@@ -179,6 +184,7 @@ pub fn run(
         Ok(Some(event)) => event,
         Ok(None) => {
             return HookAnswer {
+                injected: Vec::new(),
                 stdout: empty(fallback_host),
                 outcome: "bad_payload",
                 detail: Some("hook payload has no hook_event_name".into()),
@@ -187,6 +193,7 @@ pub fn run(
         }
         Err(e) => {
             return HookAnswer {
+                injected: Vec::new(),
                 stdout: empty(fallback_host),
                 outcome: "bad_payload",
                 detail: Some(e.to_string()),
@@ -199,6 +206,7 @@ pub fn run(
         // A session csep spawned to review another one: never inject into it (its Stop is
         // recorded as skipped by `stop::run`).
         return HookAnswer {
+            injected: Vec::new(),
             stdout: empty(host),
             outcome: "child_session",
             detail: None,
@@ -218,6 +226,7 @@ pub fn run(
             answer
         }
         Err(e) => HookAnswer {
+            injected: Vec::new(),
             stdout: empty(host),
             outcome: "error",
             detail: Some(e),
@@ -226,9 +235,31 @@ pub fn run(
     }
 }
 
-/// Records one hook run in `hook_runs` (best effort: a locked or read-only store loses the row,
-/// never the hook's answer).
+/// Records one hook run: a SessionStart's in the hook journal ([`journal`]; straight into the
+/// database when the spool cannot be written), any other hook's in `hook_runs`. Best effort: a
+/// locked or read-only store loses the record, never the hook's answer.
 pub fn record_run(ctx: &HookCtx, request: HookRequest, answer: &HookAnswer, started: Instant) {
+    let micros = i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX);
+    if request == HookRequest::SessionStart {
+        let event = answer.event.as_ref();
+        let note = journal::StartNote {
+            host: event.map(|e| e.host),
+            session_id: event.and_then(|e| e.session_id.clone()),
+            cwd: event.and_then(|e| e.cwd.clone()),
+            injected: answer.injected.clone(),
+            outcome: answer.outcome.to_owned(),
+            detail: answer.detail.clone(),
+            duration_us: micros,
+            at: time::now(),
+        };
+        if let Err(e) = journal::write(&ctx.paths, &note) {
+            tracing::debug!(error = %e, "cannot write the hook journal; recording in the database");
+            if let Ok(Some(store)) = ctx.open_existing_store() {
+                let _ = journal::apply(store, &[note]);
+            }
+        }
+        return;
+    }
     let Ok(Some(store)) = ctx.open_existing_store() else {
         return;
     };
@@ -238,7 +269,6 @@ pub fn record_run(ctx: &HookCtx, request: HookRequest, answer: &HookAnswer, star
         .map(|e| e.host.as_str())
         .unwrap_or("unknown");
     let session = answer.event.as_ref().and_then(|e| e.session_id.clone());
-    let micros = i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX);
     let _ = store.conn().execute(
         "INSERT INTO hook_runs (host, event, session_id, outcome, detail, duration_us, at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",

@@ -214,7 +214,15 @@ proptest::proptest! {
             last_session: (sessions > 0).then(|| "s-1".to_owned()),
             updated_at,
         };
-        proptest::prop_assert!(min_line_tokens(&e) <= estimate_tokens(&entry_line(&e)));
+        let line = estimate_tokens(&entry_line(&e.view()));
+        proptest::prop_assert!(min_line_tokens(&e.view(), usize::MAX) <= line);
+        // Stopping early keeps a lower bound, and one above the limit whenever the full bound is.
+        for limit in [0, 5, 20, 60, 200] {
+            let full = min_line_tokens(&e.view(), usize::MAX);
+            let early = min_line_tokens(&e.view(), limit);
+            proptest::prop_assert!(early <= full);
+            proptest::prop_assert_eq!(early > limit, full > limit);
+        }
     }
 }
 
@@ -238,6 +246,63 @@ fn a_short_entry_after_long_ones_still_fills_the_remaining_budget() {
 fn the_ascii_shortcut_counts_whitespace_like_char_is_whitespace() {
     let all_ascii: String = (0u8..128).map(char::from).collect();
     let expected = all_ascii.chars().filter(|c| !c.is_whitespace()).count();
-    assert_eq!(non_whitespace(&all_ascii), (expected, expected));
-    assert_eq!(non_whitespace("a\u{3000}b é"), (3, 4));
+    assert_eq!(non_whitespace(&all_ascii, usize::MAX), (expected, expected));
+    assert_eq!(non_whitespace("a\u{3000}b é", usize::MAX), (3, 4));
+}
+
+#[test]
+fn counting_non_whitespace_stops_at_the_cap() {
+    assert_eq!(non_whitespace("ab cd ef", 3), (3, 3));
+    assert_eq!(non_whitespace("ab cd ef", 100), (6, 6));
+    assert_eq!(non_whitespace("é é é é", 2), (2, 4));
+}
+
+#[test]
+fn rendering_rows_straight_from_the_store_matches_rendering_loaded_entries() {
+    // The hook renders borrowed rows (`for_each_candidate` + `Renderer`); `render` takes loaded
+    // entries. Both must produce the same context for the same store, budget and project.
+    let store = Store::open_in_memory().unwrap();
+    let conn = store.conn();
+    conn.execute_batch(
+        "INSERT INTO projects (id, canonical_path, display_path, display_name, kind, created_at, \
+         last_seen_at) VALUES ('p_a', X'2f61', '/a', 'a', 'git', 't', 't');",
+    )
+    .unwrap();
+    for i in 0..120 {
+        let (scope, project) = if i % 3 == 0 {
+            ("user", None)
+        } else {
+            ("project", Some("p_a"))
+        };
+        conn.execute(
+            "INSERT INTO memory_entries (id, scope, project_id, kind, summary, content, \
+             normalized, provenance, use_count, pinned, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, 'rule', ?4, ?5, ?1, ?6, ?7, ?8, 't', ?9)",
+            rusqlite::params![
+                format!("m_{i:03}"),
+                scope,
+                project,
+                format!("rule {i} {}", "word ".repeat(i % 17)),
+                "detail ".repeat(i % 40),
+                format!(r#"{{"sessions":["s-{i}","s-{}"]}}"#, i + 1),
+                i % 5,
+                i64::from(i % 11 == 0),
+                format!("2026-11-{:02}T10:00:00.000Z", 1 + i % 28),
+            ],
+        )
+        .unwrap();
+    }
+    for budget in [300, 2000, 100_000] {
+        let loaded = load_entries(&store, Some("p_a")).unwrap();
+        let expected = render(&loaded, Some("a"), true, budget);
+        let mut renderer = Renderer::new(Some("a"), budget);
+        for_each_candidate(&store, Some("p_a"), |e| renderer.offer(e)).unwrap();
+        let streamed = renderer.finish(true);
+        assert_eq!(streamed, expected, "budget {budget}");
+        assert!(
+            expected.context.contains("from 2 sessions"),
+            "{}",
+            expected.context
+        );
+    }
 }

@@ -92,6 +92,7 @@ pub fn run(ctx: &HookCtx, event: &HookEvent) -> Result<HookAnswer, StopError> {
         }
     }
     Ok(HookAnswer {
+        injected: Vec::new(),
         stdout: empty_output(event.host, &HookKind::Stop),
         outcome,
         detail: Some(detail),
@@ -202,6 +203,10 @@ pub fn insert(store: &Store, record: &StopRecord) -> Result<i64, StopError> {
     Ok(store.conn().last_insert_rowid())
 }
 
+/// File name prefix of spooled Stop events (the hook journal's notes share the directory,
+/// [`crate::hooks::journal::NOTE_PREFIX`]).
+pub const SPOOL_PREFIX: &str = "stop-";
+
 /// Writes `record` to a new file in the spool directory (`<home>/spool`, private), atomically:
 /// a file there is always a whole record. Returns the file's path.
 pub fn spool(paths: &Paths, record: &StopRecord) -> std::io::Result<PathBuf> {
@@ -214,7 +219,7 @@ pub fn spool(paths: &Paths, record: &StopRecord) -> std::io::Result<PathBuf> {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
     let path = paths.spool_dir().join(format!(
-        "stop-{stamp}-{}-{nanos:09}.json",
+        "{SPOOL_PREFIX}{stamp}-{}-{nanos:09}.json",
         std::process::id()
     ));
     let bytes = serde_json::to_vec(record).map_err(std::io::Error::other)?;
@@ -285,7 +290,12 @@ pub fn spool_files(paths: &Paths) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = dir
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .filter(|p| {
+            p.extension().is_some_and(|e| e == "json")
+                && p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(SPOOL_PREFIX))
+        })
         .collect();
     files.sort();
     files

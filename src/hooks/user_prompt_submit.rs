@@ -14,6 +14,7 @@ use crate::store::identity::RepoIdentity;
 /// Runs the hook for `event`.
 pub fn run(ctx: &HookCtx, event: &HookEvent) -> Result<HookAnswer, StoreError> {
     let empty = |outcome| HookAnswer {
+        injected: Vec::new(),
         stdout: empty_output(event.host, &HookKind::UserPromptSubmit),
         outcome,
         detail: None,
@@ -34,7 +35,18 @@ pub fn run(ctx: &HookCtx, event: &HookEvent) -> Result<HookAnswer, StoreError> {
         .and_then(|cwd| RepoIdentity::resolve(cwd).ok())
         .map(|identity| identity.project_id());
     let exclude = match &event.session_id {
-        Some(session) => already_injected(store, event.host, session)?,
+        Some(session) => {
+            // SessionStart's injections wait in the hook journal: move them in first, and
+            // still honour any note a failed drain (a busy database) left behind.
+            if let Err(e) = crate::hooks::journal::drain(&ctx.paths, store) {
+                tracing::debug!(error = %e, "cannot drain the hook journal yet");
+            }
+            let mut ids = already_injected(store, event.host, session)?;
+            ids.extend(crate::hooks::journal::pending_injections(
+                &ctx.paths, event.host, session,
+            ));
+            ids
+        }
         None => Vec::new(),
     };
     let budget_tokens = usize::try_from(ctx.config.hooks.user_prompt_budget_tokens).unwrap_or(600);
@@ -66,6 +78,7 @@ pub fn run(ctx: &HookCtx, event: &HookEvent) -> Result<HookAnswer, StoreError> {
         Host::Claude => claude::hook::render_user_prompt_submit_context(&context),
     };
     Ok(HookAnswer {
+        injected: Vec::new(),
         stdout,
         outcome: "injected",
         detail: Some(format!("~{} tokens", estimate_tokens(&context))),
@@ -73,7 +86,8 @@ pub fn run(ctx: &HookCtx, event: &HookEvent) -> Result<HookAnswer, StoreError> {
     })
 }
 
-/// Entry ids SessionStart (or an earlier prompt) already injected into this session.
+/// Entry ids SessionStart (or an earlier prompt) already injected into this session, as
+/// recorded in the database.
 fn already_injected(store: &Store, host: Host, session: &str) -> Result<Vec<String>, StoreError> {
     let err = |source| StoreError::Sqlite {
         path: store.path().to_path_buf(),

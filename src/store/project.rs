@@ -52,8 +52,8 @@ pub fn upsert(store: &Store, identity: &RepoIdentity, now: &str) -> Result<Proje
         .prepare_cached(
             "INSERT INTO projects (id, canonical_path, display_path, display_name, kind, \
              created_at, last_seen_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) \
-             ON CONFLICT (id) DO UPDATE SET last_seen_at = excluded.last_seen_at, \
-             kind = excluded.kind",
+             ON CONFLICT (id) DO UPDATE SET \
+             last_seen_at = max(last_seen_at, excluded.last_seen_at), kind = excluded.kind",
         )
         .and_then(|mut stmt| {
             stmt.execute(params![

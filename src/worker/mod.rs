@@ -89,6 +89,8 @@ pub struct WorkerReport {
     pub reclaimed: u32,
     /// Stop events moved from the spool into the database.
     pub unspooled: u32,
+    /// SessionStart notes moved from the hook journal into the database.
+    pub journal_notes: u32,
 }
 
 /// One processing step applied to each claimed event, in order (ingest, review, compile).
@@ -165,6 +167,11 @@ pub fn run_with(
                 true
             }
         };
+        // SessionStart bookkeeping the hooks left in the journal.
+        match crate::hooks::journal::drain(paths, store) {
+            Ok(drained) => report.journal_notes += drained.moved,
+            Err(e) => tracing::warn!(error = %e, "cannot move hook journal notes yet"),
+        }
         report.reclaimed += reclaim_orphaned(store)?;
         loop {
             if max_events.is_some_and(|max| report.processed + report.failed >= max) {

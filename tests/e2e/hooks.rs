@@ -215,6 +215,28 @@ fn session_start_injects_seeded_memory_in_each_hosts_shape() {
         .output()
         .unwrap();
     assert!(stdout_json(&out)["hookSpecificOutput"]["additionalContext"].is_string());
+    // SessionStart only reads the database; its injections wait in the hook journal until a
+    // worker (or a UserPromptSubmit) files them.
+    let count_injections = || -> i64 {
+        rusqlite::Connection::open(&db)
+            .unwrap()
+            .query_row("SELECT count(*) FROM hook_injections", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(count_injections(), 0);
+    let notes = std::fs::read_dir(t.home().join("spool"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("start-"))
+        .count();
+    assert_eq!(notes, 3);
+    let status = t.csep(&["status", "--json"]).output().unwrap();
+    assert_eq!(stdout_json(&status)["worker"]["journal_notes"], 3);
+    t.csep(&["worker"]).assert().success();
+    assert_eq!(
+        std::fs::read_dir(t.home().join("spool")).unwrap().count(),
+        0
+    );
     let injected: i64 = rusqlite::Connection::open(&db)
         .unwrap()
         .query_row(
@@ -268,4 +290,58 @@ fn a_deleted_cwd_still_gets_a_valid_answer() {
         .unwrap();
     assert!(out.status.success());
     assert!(stdout_json(&out).is_object());
+}
+
+#[test]
+fn auto_recall_never_repeats_what_session_start_injected_even_before_the_journal_is_filed() {
+    let t = TestHome::new();
+    let work = t.scratch().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    t.csep(&[
+        "memory",
+        "add",
+        "--scope",
+        "user",
+        "--kind",
+        "command",
+        "Always run make check before pushing",
+    ])
+    .assert()
+    .success();
+    let prompt = |session: &str| {
+        let payload = serde_json::json!({"hook_event_name": "UserPromptSubmit",
+            "session_id": session, "cwd": work, "prompt": "how do we run make check before pushing?"});
+        let out = t
+            .csep(&["hook", "user-prompt-submit", "--host", "claude"])
+            .env("CSEP_NO_SPAWN_WORKER", "1")
+            .write_stdin(payload.to_string())
+            .output()
+            .unwrap();
+        stdout_json(&out).to_string()
+    };
+    // Session a: SessionStart injects the entry; its note waits in the hook journal.
+    let start = serde_json::json!({"hook_event_name": "SessionStart", "session_id": "a",
+        "cwd": work, "source": "startup"});
+    let out = t
+        .csep(&["hook", "session-start", "--host", "claude"])
+        .write_stdin(start.to_string())
+        .output()
+        .unwrap();
+    assert!(stdout_json(&out).to_string().contains("make check"));
+    let spool = t.home().join("spool");
+    assert_eq!(std::fs::read_dir(&spool).unwrap().count(), 1);
+    // Session a's prompt does not get it again; the journal is filed on the way.
+    assert!(!prompt("a").contains("make check"), "session a");
+    assert_eq!(std::fs::read_dir(&spool).unwrap().count(), 0);
+    // Session b never got it at start: its prompt recalls it.
+    assert!(prompt("b").contains("make check"), "session b");
+    let injected: i64 = rusqlite::Connection::open(t.home().join("csep.db"))
+        .unwrap()
+        .query_row(
+            "SELECT count(*) FROM hook_injections WHERE session_id = 'a' AND event = 'SessionStart'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(injected, 1);
 }

@@ -817,12 +817,19 @@ fn hooks_answer_in_budget_while_another_process_holds_the_database_locked() {
     assert_one_line_error(&out, "locked");
     // The Stop the locked database refused is not lost: it waits in the spool, no message text
     // in it, and the next worker moves it into the database once.
-    let spooled: Vec<_> = std::fs::read_dir(t.home().join("spool"))
+    let (spooled, notes): (Vec<_>, Vec<_>) = std::fs::read_dir(t.home().join("spool"))
         .unwrap()
         .flatten()
         .map(|e| e.path())
-        .collect();
+        .partition(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("stop-")
+        });
     assert_eq!(spooled.len(), 1, "{spooled:?}");
+    // The SessionStart's own bookkeeping (its outcome) waits in the hook journal.
+    assert_eq!(notes.len(), 1, "{notes:?}");
     locker.execute_batch("ROLLBACK").unwrap();
     drop(locker);
     let status = t.csep(&["status"]).output().unwrap();
@@ -835,6 +842,7 @@ fn hooks_answer_in_budget_while_another_process_holds_the_database_locked() {
     assert_eq!(status["worker"]["spooled_stop_events"], 1);
     assert!(t.csep(&["worker"]).output().unwrap().status.success());
     assert!(!spooled[0].exists(), "the worker drained the spool");
+    assert!(!notes[0].exists(), "the worker drained the hook journal");
     let db = rusqlite::Connection::open(t.home().join("csep.db")).unwrap();
     let hostile: i64 = db
         .query_row(

@@ -1,0 +1,260 @@
+//! The hook journal: SessionStart's bookkeeping, kept in small files and moved into the
+//! database later.
+//!
+//! A SessionStart only reads the database. What it observed — the working directory (so the
+//! project), the memory entries it put into which session, and its outcome for `csep status` —
+//! becomes one [`StartNote`] in `<home>/spool/start-*.json` (private; written under a temporary
+//! name and renamed, so a `.json` file there is always whole). [`drain`] moves the notes into
+//! `projects`, `hook_injections`, `memory_entries.last_injected_at` and `hook_runs`; the worker
+//! drains before it claims Stop events, and UserPromptSubmit drains before it looks up what its
+//! session already got (reading any note a failed drain left, [`pending_injections`]).
+//!
+//! Why not write the database from the hook: its one write transaction appended about 13 pages
+//! to the WAL per session start. Hooks do not checkpoint on close (see
+//! [`crate::hooks::HookCtx::open_store`]), so the next hook process re-read that WAL to rebuild
+//! its index, and every few session starts one of them ran a checkpoint with its `fsync`s — more
+//! than the rest of the hook together. A note costs an open, a write and a rename, with no
+//! `fsync`: like the WAL commits it replaces (`synchronous = NORMAL`), a power cut can lose the
+//! newest notes, never corrupt anything. When the spool cannot be written (read-only home), the
+//! note goes straight to the database instead ([`crate::hooks::record_run`]).
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use rusqlite::params;
+use serde::{Deserialize, Serialize};
+
+use crate::host::Host;
+use crate::store::db::{Store, StoreError};
+use crate::store::identity::RepoIdentity;
+use crate::store::paths::Paths;
+use crate::store::{fsutil, project};
+
+/// File name prefix of journal notes in the spool directory (Stop's spooled events use
+/// `stop-`).
+pub const NOTE_PREFIX: &str = "start-";
+
+/// Most notes moved by one [`drain`] (one transaction); the rest wait for the next.
+pub const MAX_NOTES_PER_DRAIN: usize = 512;
+
+/// What one SessionStart observed and did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartNote {
+    /// The host, when the payload parsed.
+    pub host: Option<Host>,
+    /// The session, when the payload named one.
+    pub session_id: Option<String>,
+    /// The session's working directory (the project is resolved from it when drained).
+    pub cwd: Option<PathBuf>,
+    /// Ids of the memory entries put into the session's context, in order.
+    pub injected: Vec<String>,
+    /// The hook's outcome label (`injected`, `empty`, `error`, ...).
+    pub outcome: String,
+    /// The outcome's detail (counts or an error message; never message text).
+    pub detail: Option<String>,
+    /// How long the hook took, microseconds.
+    pub duration_us: i64,
+    /// When the hook ran (stored timestamp format).
+    pub at: String,
+}
+
+/// Writes `note` into the spool directory and returns its path. No `fsync` (see the module
+/// docs); the directory is created (private) when missing.
+pub fn write(paths: &Paths, note: &StartNote) -> std::io::Result<PathBuf> {
+    let dir = paths.spool_dir();
+    let stamp: String = note.at.chars().filter(char::is_ascii_digit).collect();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let name = format!("{NOTE_PREFIX}{stamp}-{}-{nanos:09}", std::process::id());
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let path = dir.join(format!("{name}.json"));
+    let bytes = serde_json::to_vec(note).map_err(std::io::Error::other)?;
+    let mut file = match create_private(&tmp) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            fsutil::ensure_private_dir(&dir)?;
+            create_private(&tmp)?
+        }
+        other => other?,
+    };
+    let written = file.write_all(&bytes).and_then(|()| {
+        drop(file);
+        std::fs::rename(&tmp, &path)
+    });
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    Ok(path)
+}
+
+fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(fsutil::PRIVATE_FILE_MODE);
+    }
+    options.open(path)
+}
+
+/// The journal's note files, oldest first (their names start with the hook's time).
+pub fn files(paths: &Paths) -> Vec<PathBuf> {
+    let Ok(dir) = std::fs::read_dir(paths.spool_dir()) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = dir
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| is_note(p))
+        .collect();
+    files.sort();
+    files
+}
+
+fn is_note(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "json")
+        && path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with(NOTE_PREFIX))
+}
+
+/// What [`drain`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Drained {
+    /// Notes moved into the database.
+    pub moved: u32,
+    /// Unreadable files, renamed to `*.bad` and left for inspection.
+    pub bad: u32,
+}
+
+/// Moves the journal's notes into the database (at most [`MAX_NOTES_PER_DRAIN`], oldest first)
+/// in one transaction, then deletes their files. Idempotent: a drain interrupted between its
+/// commit and the deletions moves nothing twice when the files are drained again (injections
+/// are unique per host, session and entry; a run already in `hook_runs` is not inserted again).
+/// On a database error nothing is deleted and the error is returned.
+pub fn drain(paths: &Paths, store: &Store) -> Result<Drained, StoreError> {
+    let mut drained = Drained::default();
+    let mut notes = Vec::new();
+    let mut done = Vec::new();
+    for path in files(paths).into_iter().take(MAX_NOTES_PER_DRAIN) {
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        match serde_json::from_slice::<StartNote>(&bytes) {
+            Ok(note) => {
+                notes.push(note);
+                done.push(path);
+            }
+            Err(_) => {
+                tracing::warn!(path = %path.display(), "unreadable hook journal note; renamed to .bad");
+                let _ = std::fs::rename(&path, path.with_extension("bad"));
+                drained.bad += 1;
+            }
+        }
+    }
+    if notes.is_empty() {
+        return Ok(drained);
+    }
+    apply(store, &notes)?;
+    for path in done {
+        let _ = std::fs::remove_file(path);
+    }
+    drained.moved = u32::try_from(notes.len()).unwrap_or(u32::MAX);
+    Ok(drained)
+}
+
+/// Writes `notes` into the database in one transaction: each note's project (created, or its
+/// `last_seen_at` moved forward), its injections (with each entry's `last_injected_at`) and its
+/// `hook_runs` row.
+pub fn apply(store: &Store, notes: &[StartNote]) -> Result<(), StoreError> {
+    let err = |source| StoreError::Sqlite {
+        path: store.path().to_path_buf(),
+        source,
+    };
+    let conn = store.conn();
+    conn.execute_batch("BEGIN IMMEDIATE").map_err(err)?;
+    let result = (|| -> Result<(), StoreError> {
+        for note in notes {
+            apply_one(store, note)?;
+        }
+        conn.execute_batch("COMMIT").map_err(err)
+    })();
+    if result.is_err() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    result
+}
+
+fn apply_one(store: &Store, note: &StartNote) -> Result<(), StoreError> {
+    let conn = store.conn();
+    let err = |source| StoreError::Sqlite {
+        path: store.path().to_path_buf(),
+        source,
+    };
+    if let Some(identity) = note
+        .cwd
+        .as_deref()
+        .and_then(|cwd| RepoIdentity::resolve(cwd).ok())
+    {
+        project::upsert(store, &identity, &note.at)?;
+    }
+    let host = note.host.map_or("unknown", Host::as_str);
+    let session = note.session_id.as_deref().filter(|s| !s.is_empty());
+    if let (Some(_), Some(session)) = (note.host, session) {
+        for id in &note.injected {
+            conn.prepare_cached(
+                "INSERT INTO hook_injections (host, session_id, event, entry_id, at) \
+                 VALUES (?1, ?2, 'SessionStart', ?3, ?4) ON CONFLICT DO NOTHING",
+            )
+            .and_then(|mut stmt| stmt.execute(params![host, session, id, note.at]))
+            .map_err(err)?;
+            conn.prepare_cached(
+                "UPDATE memory_entries SET last_injected_at = ?2 \
+                 WHERE id = ?1 AND (last_injected_at IS NULL OR last_injected_at < ?2)",
+            )
+            .and_then(|mut stmt| stmt.execute(params![id, note.at]))
+            .map_err(err)?;
+        }
+    }
+    conn.prepare_cached(
+        "INSERT INTO hook_runs (host, event, session_id, outcome, detail, duration_us, at) \
+         SELECT ?1, 'SessionStart', ?2, ?3, ?4, ?5, ?6 WHERE NOT EXISTS (SELECT 1 FROM hook_runs \
+         WHERE host = ?1 AND event = 'SessionStart' AND session_id IS ?2 AND at = ?6)",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            host,
+            note.session_id,
+            note.outcome,
+            note.detail,
+            note.duration_us,
+            note.at
+        ])
+    })
+    .map_err(err)?;
+    Ok(())
+}
+
+/// Entry ids the journal's notes (not yet drained) say were injected into `session`.
+pub fn pending_injections(paths: &Paths, host: Host, session: &str) -> Vec<String> {
+    read_notes(paths)
+        .filter(|note| note.host == Some(host) && note.session_id.as_deref() == Some(session))
+        .flat_map(|note| note.injected)
+        .collect()
+}
+
+/// The notes still in the journal (unreadable files skipped).
+pub fn read_notes(paths: &Paths) -> impl Iterator<Item = StartNote> {
+    files(paths).into_iter().filter_map(|path| {
+        std::fs::read(&path)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+    })
+}
+
+#[cfg(test)]
+#[path = "journal_tests.rs"]
+mod tests;

@@ -1,0 +1,243 @@
+use pretty_assertions::assert_eq;
+
+use super::*;
+use crate::store::db::OpenOptions;
+
+struct Scene {
+    _dir: tempfile::TempDir,
+    paths: Paths,
+    work: PathBuf,
+    store: Store,
+}
+
+fn scene() -> Scene {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = Paths::at(dir.path().join("home"));
+    paths.ensure_home().unwrap();
+    let work = dir.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let store = Store::open(&paths.db()).unwrap();
+    store
+        .conn()
+        .execute_batch(
+            "INSERT INTO memory_entries (id, scope, kind, summary, content, normalized, \
+             created_at, updated_at) VALUES \
+             ('m_1', 'user', 'rule', 'one', '', 'one', 't', 't'), \
+             ('m_2', 'user', 'rule', 'two', '', 'two', 't', 't');",
+        )
+        .unwrap();
+    Scene {
+        _dir: dir,
+        paths,
+        work,
+        store,
+    }
+}
+
+fn note(work: &Path, session: &str, at: &str) -> StartNote {
+    StartNote {
+        host: Some(Host::Codex),
+        session_id: Some(session.into()),
+        cwd: Some(work.to_path_buf()),
+        injected: vec!["m_1".into(), "m_2".into()],
+        outcome: "injected".into(),
+        detail: Some("2 entries, 0 omitted, ~40 tokens".into()),
+        duration_us: 1234,
+        at: at.into(),
+    }
+}
+
+fn count(store: &Store, sql: &str) -> i64 {
+    store.conn().query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+#[test]
+fn a_note_is_one_private_whole_file_that_reads_back_equal() {
+    let s = scene();
+    let written = note(&s.work, "s-1", "2026-11-26T10:00:00.000Z");
+    let path = write(&s.paths, &written).unwrap();
+    assert_eq!(files(&s.paths), std::slice::from_ref(&path));
+    assert!(
+        path.file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("start-20261126100000000-")
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // No temporary file is left next to it.
+    assert_eq!(std::fs::read_dir(s.paths.spool_dir()).unwrap().count(), 1);
+    assert_eq!(read_notes(&s.paths).collect::<Vec<_>>(), [written]);
+}
+
+#[test]
+fn writing_creates_the_spool_directory() {
+    let s = scene();
+    assert!(!s.paths.spool_dir().exists());
+    write(&s.paths, &note(&s.work, "s-1", "2026-11-26T10:00:00.000Z")).unwrap();
+    assert_eq!(files(&s.paths).len(), 1);
+}
+
+#[test]
+fn draining_files_the_project_the_injections_and_the_run_then_deletes_the_note() {
+    let s = scene();
+    write(&s.paths, &note(&s.work, "s-1", "2026-11-26T10:00:00.000Z")).unwrap();
+    write(&s.paths, &note(&s.work, "s-2", "2026-11-26T11:00:00.000Z")).unwrap();
+    let drained = drain(&s.paths, &s.store).unwrap();
+    assert_eq!(drained, Drained { moved: 2, bad: 0 });
+    assert!(files(&s.paths).is_empty());
+    assert_eq!(count(&s.store, "SELECT count(*) FROM hook_injections"), 4);
+    assert_eq!(
+        count(
+            &s.store,
+            "SELECT count(*) FROM hook_runs WHERE event = 'SessionStart' AND outcome = 'injected' \
+             AND duration_us = 1234"
+        ),
+        2
+    );
+    let identity = RepoIdentity::resolve(&s.work).unwrap();
+    let seen: String = s
+        .store
+        .conn()
+        .query_row(
+            "SELECT last_seen_at FROM projects WHERE id = ?1",
+            [identity.project_id()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(seen, "2026-11-26T11:00:00.000Z");
+    let injected: String = s
+        .store
+        .conn()
+        .query_row(
+            "SELECT last_injected_at FROM memory_entries WHERE id = 'm_2'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(injected, "2026-11-26T11:00:00.000Z");
+}
+
+#[test]
+fn an_older_note_never_moves_timestamps_back() {
+    let s = scene();
+    write(&s.paths, &note(&s.work, "s-2", "2026-11-26T11:00:00.000Z")).unwrap();
+    drain(&s.paths, &s.store).unwrap();
+    // A note from earlier, drained late (its hook's spool write raced the drain).
+    write(&s.paths, &note(&s.work, "s-1", "2026-11-26T09:00:00.000Z")).unwrap();
+    drain(&s.paths, &s.store).unwrap();
+    assert_eq!(
+        count(
+            &s.store,
+            "SELECT count(*) FROM memory_entries WHERE last_injected_at = '2026-11-26T11:00:00.000Z'"
+        ),
+        2
+    );
+    assert_eq!(
+        count(
+            &s.store,
+            "SELECT count(*) FROM projects WHERE last_seen_at = '2026-11-26T11:00:00.000Z'"
+        ),
+        1
+    );
+}
+
+#[test]
+fn a_drain_repeated_after_its_commit_adds_nothing() {
+    let s = scene();
+    let path = write(&s.paths, &note(&s.work, "s-1", "2026-11-26T10:00:00.000Z")).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    drain(&s.paths, &s.store).unwrap();
+    // The process died between the commit and the deletion: the same file is drained again.
+    std::fs::write(&path, bytes).unwrap();
+    assert_eq!(drain(&s.paths, &s.store).unwrap().moved, 1);
+    assert_eq!(count(&s.store, "SELECT count(*) FROM hook_injections"), 2);
+    assert_eq!(count(&s.store, "SELECT count(*) FROM hook_runs"), 1);
+    assert_eq!(count(&s.store, "SELECT count(*) FROM projects"), 1);
+}
+
+#[test]
+fn a_note_without_host_or_session_records_only_its_run() {
+    let s = scene();
+    let bad_payload = StartNote {
+        host: None,
+        session_id: None,
+        cwd: None,
+        injected: Vec::new(),
+        outcome: "bad_payload".into(),
+        detail: Some("hook payload is not valid JSON".into()),
+        duration_us: 10,
+        at: "2026-11-26T10:00:00.000Z".into(),
+    };
+    write(&s.paths, &bad_payload).unwrap();
+    drain(&s.paths, &s.store).unwrap();
+    assert_eq!(
+        count(
+            &s.store,
+            "SELECT count(*) FROM hook_runs WHERE host = 'unknown' AND outcome = 'bad_payload'"
+        ),
+        1
+    );
+    assert_eq!(count(&s.store, "SELECT count(*) FROM hook_injections"), 0);
+    assert_eq!(count(&s.store, "SELECT count(*) FROM projects"), 0);
+}
+
+#[test]
+fn an_unreadable_note_is_set_aside_and_the_others_still_drain() {
+    let s = scene();
+    write(&s.paths, &note(&s.work, "s-1", "2026-11-26T10:00:00.000Z")).unwrap();
+    let junk = s
+        .paths
+        .spool_dir()
+        .join("start-20261126090000000-1-000000001.json");
+    std::fs::write(&junk, b"{ not json").unwrap();
+    let drained = drain(&s.paths, &s.store).unwrap();
+    assert_eq!(drained, Drained { moved: 1, bad: 1 });
+    assert!(junk.with_extension("bad").exists());
+    assert!(files(&s.paths).is_empty());
+}
+
+#[test]
+fn a_locked_database_keeps_every_note_for_the_next_drain() {
+    let s = scene();
+    write(&s.paths, &note(&s.work, "s-1", "2026-11-26T10:00:00.000Z")).unwrap();
+    let locker = rusqlite::Connection::open(s.paths.db()).unwrap();
+    locker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let waiting = Store::open_with(
+        &s.paths.db(),
+        OpenOptions {
+            busy_timeout: std::time::Duration::from_millis(20),
+            read_only: false,
+        },
+    );
+    // Opening may itself fail on the lock; either way the drain must not lose the note.
+    if let Ok(store) = waiting {
+        assert!(drain(&s.paths, &store).is_err());
+    }
+    assert_eq!(files(&s.paths).len(), 1);
+    assert_eq!(
+        pending_injections(&s.paths, Host::Codex, "s-1"),
+        ["m_1", "m_2"]
+    );
+    assert!(pending_injections(&s.paths, Host::Claude, "s-1").is_empty());
+    assert!(pending_injections(&s.paths, Host::Codex, "s-2").is_empty());
+    locker.execute_batch("ROLLBACK").unwrap();
+    assert_eq!(drain(&s.paths, &s.store).unwrap().moved, 1);
+}
+
+#[test]
+fn journal_notes_and_spooled_stop_events_share_the_directory_without_mixing() {
+    let s = scene();
+    write(&s.paths, &note(&s.work, "s-1", "2026-11-26T10:00:00.000Z")).unwrap();
+    let stop = s
+        .paths
+        .spool_dir()
+        .join("stop-20261126100000000-1-000000001.json");
+    std::fs::write(&stop, b"{}").unwrap();
+    assert_eq!(files(&s.paths).len(), 1);
+    assert_eq!(crate::hooks::stop::spool_files(&s.paths), [stop]);
+}
