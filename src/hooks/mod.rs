@@ -39,6 +39,10 @@ pub const STOP_BUSY_TIMEOUT: Duration = Duration::from_secs(1);
 /// that each hook process re-reads on open under ~256 KiB (see [`HookCtx::open_store`]).
 pub const HOOK_WAL_AUTOCHECKPOINT: i64 = 64;
 
+/// Bytes of the database a hook's connection maps into memory (`PRAGMA mmap_size`; reads only,
+/// see [`HookCtx::open_store`]).
+pub const HOOK_MMAP_SIZE: i64 = 256 << 20;
+
 /// Environment variable csep sets on model subprocesses it spawns (`codex exec`, `claude -p`),
 /// so csep's own hooks in those child sessions record nothing and inject nothing. One constant,
 /// owned by the providers that set it.
@@ -109,6 +113,13 @@ impl HookCtx {
         store
             .conn()
             .pragma_update(None, "wal_autocheckpoint", HOOK_WAL_AUTOCHECKPOINT)
+            .map_err(err)?;
+        // Read database pages in place from the page cache instead of copying each into a
+        // freshly allocated buffer: a session start reads ~50 pages, and the copies' heap growth
+        // alone cost ~40 page faults (writes still go through the WAL with `pwrite`).
+        store
+            .conn()
+            .pragma_update(None, "mmap_size", HOOK_MMAP_SIZE)
             .map_err(err)?;
         Ok(self.store.get_or_init(|| store))
     }
@@ -326,6 +337,10 @@ mod tests {
             .pragma_query_value(None, "wal_autocheckpoint", |r| r.get(0))
             .unwrap();
         assert_eq!(pages, HOOK_WAL_AUTOCHECKPOINT);
+        let mapped: i64 = conn
+            .pragma_query_value(None, "mmap_size", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mapped, HOOK_MMAP_SIZE);
     }
 
     #[test]
