@@ -15,8 +15,6 @@
 
 use std::fmt::Write as _;
 
-use rusqlite::params;
-
 use crate::hooks::{HookAnswer, HookCtx, estimate_tokens};
 use crate::host::transcript::{HookEvent, empty_output};
 use crate::host::{Host, claude, codex};
@@ -76,8 +74,11 @@ pub fn run(ctx: &HookCtx, event: &HookEvent) -> Result<HookAnswer, StoreError> {
         Some(id) => store
             .conn()
             .query_row(
-                "SELECT EXISTS (SELECT 1 FROM sessions WHERE project_id = ?1)",
-                [id],
+                &format!(
+                    "SELECT EXISTS (SELECT 1 FROM sessions WHERE project_id = {})",
+                    sql_literal(id)
+                ),
+                [],
                 |r| r.get::<_, bool>(0),
             )
             .unwrap_or(false),
@@ -118,16 +119,24 @@ fn answer(host: Host, outcome: &SessionStartOutcome) -> HookAnswer {
     }
 }
 
-/// The candidates' query for one scope, in injection order: one walk of the
+/// The candidates' query for one scope (`scope_filter`), in injection order: one walk of the
 /// `memory_entries_rank` index (pinned, then usage, then recency), nothing sorted.
-const CANDIDATES_SQL: [&str; 2] = [
-    "SELECT id, scope, kind, summary, content, provenance, updated_at FROM memory_entries \
-     WHERE status = 'active' AND scope = 'user' AND project_id IS NULL \
-     ORDER BY pinned DESC, use_count DESC, updated_at DESC, id LIMIT ?1",
-    "SELECT id, scope, kind, summary, content, provenance, updated_at FROM memory_entries \
-     WHERE status = 'active' AND scope = 'project' AND project_id = ?2 \
-     ORDER BY pinned DESC, use_count DESC, updated_at DESC, id LIMIT ?1",
-];
+///
+/// The values are written into the SQL as literals rather than bound: with SQLite's STAT4 (on
+/// in the bundled build) a statement whose plan may depend on a bound value is compiled a
+/// second time at its first step, and the hook prepares each statement exactly once anyway.
+fn candidates_sql(scope_filter: &str, limit: i64) -> String {
+    format!(
+        "SELECT id, scope, kind, summary, content, provenance, updated_at FROM memory_entries \
+         WHERE status = 'active' AND {scope_filter} \
+         ORDER BY pinned DESC, use_count DESC, updated_at DESC, id LIMIT {limit}"
+    )
+}
+
+/// `text` as an SQL string literal.
+fn sql_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
 
 /// Calls `visit` on each active user-scope entry, then each of the project's, ranked pinned,
 /// then usage, then recency (at most [`MAX_CANDIDATES`] in all), with the entry borrowed from
@@ -141,19 +150,24 @@ pub fn for_each_candidate(
         path: store.path().to_path_buf(),
         source,
     };
+    let mut scopes = vec!["scope = 'user' AND project_id IS NULL".to_owned()];
+    if let Some(project_id) = project_id {
+        scopes.push(format!(
+            "scope = 'project' AND project_id = {}",
+            sql_literal(project_id)
+        ));
+    }
     let mut seen: i64 = 0;
-    for (i, sql) in CANDIDATES_SQL.iter().enumerate() {
+    for scope_filter in &scopes {
         let room = MAX_CANDIDATES - seen;
-        if room <= 0 || (i == 1 && project_id.is_none()) {
+        if room <= 0 {
             break;
         }
-        let mut stmt = store.conn().prepare_cached(sql).map_err(err)?;
-        let mut rows = if i == 0 {
-            stmt.query(params![room])
-        } else {
-            stmt.query(params![room, project_id])
-        }
-        .map_err(err)?;
+        let mut stmt = store
+            .conn()
+            .prepare(&candidates_sql(scope_filter, room))
+            .map_err(err)?;
+        let mut rows = stmt.query([]).map_err(err)?;
         while let Some(row) = rows.next().map_err(err)? {
             let text = |i: usize| -> rusqlite::Result<&str> {
                 row.get_ref(i)?.as_str().map_err(Into::into)
@@ -422,12 +436,14 @@ fn min_line_tokens(entry: &EntryView<'_>, limit: usize) -> usize {
 /// characters were found (both counts are then those of the text up to that point).
 fn non_whitespace(text: &str, cap: usize) -> (usize, usize) {
     if text.is_ascii() {
+        // One character per byte, so the first `cap` of them take `cap` bytes. Counting the
+        // whole text without stopping lets the loop vectorise, which beats stopping early.
         // The ASCII characters `char::is_whitespace` accepts: space and \t \n \x0B \x0C \r.
         let n = text
             .bytes()
             .filter(|b| !matches!(b, b' ' | b'\t'..=b'\r'))
-            .take(cap)
-            .count();
+            .count()
+            .min(cap);
         return (n, n);
     }
     text.chars()

@@ -194,6 +194,20 @@ fn entries_are_quoted_and_hostile_session_ids_cannot_inject_lines() {
 }
 
 proptest::proptest! {
+    /// The byte loop counts exactly what `char::is_whitespace` leaves, up to the cap.
+    #[test]
+    fn counting_non_whitespace_matches_the_char_definition(
+        text in "[ a-zA-Z\t\n\u{b}\u{c}\r\u{85}\u{a0}\u{3000}\u{2028}订单é]{0,60}",
+        cap in 0usize..70,
+    ) {
+        let expected = text
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .take(cap)
+            .fold((0, 0), |(n, bytes), c| (n + 1, bytes + c.len_utf8()));
+        proptest::prop_assert_eq!(non_whitespace(&text, cap), expected);
+    }
+
     /// The shortcut that skips rendering an entry past the budget must never skip one that fits.
     #[test]
     fn the_pre_render_estimate_never_exceeds_the_rendered_line(
@@ -305,4 +319,28 @@ fn rendering_rows_straight_from_the_store_matches_rendering_loaded_entries() {
             expected.context
         );
     }
+}
+
+#[test]
+fn a_quote_in_a_project_id_stays_inside_its_literal() {
+    let store = Store::open_in_memory().unwrap();
+    store
+        .conn()
+        .execute_batch(
+            "INSERT INTO projects (id, canonical_path, display_path, display_name, kind, \
+             created_at, last_seen_at) VALUES ('p''x', X'2f78', '/x', 'x', 'git', 't', 't'), \
+             ('p_other', X'2f6f', '/o', 'o', 'git', 't', 't'); \
+             INSERT INTO memory_entries (id, scope, project_id, kind, summary, content, \
+             normalized, created_at, updated_at) VALUES \
+             ('m_1', 'project', 'p''x', 'rule', 'quoted project', '', 'q', 't', 't'), \
+             ('m_2', 'project', 'p_other', 'rule', 'other project', '', 'o', 't', 't');",
+        )
+        .unwrap();
+    let ids: Vec<_> = load_entries(&store, Some("p'x"))
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(ids, ["m_1"]);
+    assert_eq!(sql_literal("it's"), "'it''s'");
 }
