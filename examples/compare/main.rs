@@ -275,10 +275,9 @@ fn run(args: &Args) -> Result<()> {
         );
         a.stdin = Some(case.join("payload.json"));
         // The state a session starts in: the last worker checkpointed the WAL on close and
-        // filed the hook journal, so every run sees the same database and an empty spool.
-        let start_home = layout.csep_home("start");
-        settle_home(&start_home)?;
-        a.before = Some(Box::new(move || settle_home(&start_home)));
+        // filed the hook journal. SessionStart only reads the database (its notes go to the
+        // journal, which it never reads), so every run then sees that same state.
+        settle_home(&layout.csep_home("start"))?;
         let mut b = spec(
             &ref_cli,
             &["session-start", "--from-stdin"],
