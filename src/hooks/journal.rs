@@ -62,11 +62,7 @@ pub struct StartNote {
 /// docs); the directory is created (private) when missing.
 pub fn write(paths: &Paths, note: &StartNote) -> std::io::Result<PathBuf> {
     let dir = paths.spool_dir();
-    let stamp: String = note.at.chars().filter(char::is_ascii_digit).collect();
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let name = format!("{NOTE_PREFIX}{stamp}-{}-{nanos:09}", std::process::id());
+    let name = crate::hooks::spool_file_stem(NOTE_PREFIX, &note.at);
     let tmp = dir.join(format!(".{name}.tmp"));
     let path = dir.join(format!("{name}.json"));
     let bytes = serde_json::to_vec(note).map_err(std::io::Error::other)?;

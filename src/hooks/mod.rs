@@ -295,6 +295,17 @@ pub fn record_run(ctx: &HookCtx, request: HookRequest, answer: &HookAnswer, star
     );
 }
 
+/// The name (without extension) of a new file in the spool directory: `prefix`, the digits of
+/// the stored timestamp `at` (so names sort oldest first), the process id and the current
+/// sub-second nanoseconds (so two hooks at the same instant never collide).
+pub fn spool_file_stem(prefix: &str, at: &str) -> String {
+    let stamp: String = at.chars().filter(char::is_ascii_digit).collect();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("{prefix}{stamp}-{}-{nanos:09}", std::process::id())
+}
+
 /// Rough token count used for context budgets: ASCII text at ~4 characters per token, every
 /// other character (CJK, accents) counted as one token ([`crate::llm::estimate_tokens`]).
 /// Deliberately pessimistic so the context stays under a host's limit (Codex truncates

@@ -210,17 +210,9 @@ pub const SPOOL_PREFIX: &str = "stop-";
 /// Writes `record` to a new file in the spool directory (`<home>/spool`, private), atomically:
 /// a file there is always a whole record. Returns the file's path.
 pub fn spool(paths: &Paths, record: &StopRecord) -> std::io::Result<PathBuf> {
-    let stamp: String = record
-        .received_at
-        .chars()
-        .filter(char::is_ascii_digit)
-        .collect();
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
     let path = paths.spool_dir().join(format!(
-        "{SPOOL_PREFIX}{stamp}-{}-{nanos:09}.json",
-        std::process::id()
+        "{}.json",
+        crate::hooks::spool_file_stem(SPOOL_PREFIX, &record.received_at)
     ));
     let bytes = serde_json::to_vec(record).map_err(std::io::Error::other)?;
     fsutil::write_atomic(&path, &bytes)?;
