@@ -13,7 +13,21 @@ fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     let env = std::env::var("CARGO_CFG_TARGET_ENV").unwrap_or_default();
-    if os == "linux" && env == "gnu" {
+    // `-no-pie` is an option of the C compiler drivers that link Rust on Linux by default; a
+    // configured linker that is not one (a bare `ld`, `rust-lld`) gets the default PIE.
+    let linker_is_cc = std::env::var("RUSTC_LINKER").map_or(true, |linker| {
+        let name = std::path::Path::new(&linker)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        ["cc", "gcc", "clang"].iter().any(|driver| {
+            name == *driver
+                || name.ends_with(&format!("-{driver}"))
+                || name.starts_with(&format!("{driver}-"))
+        })
+    });
+    println!("cargo:rerun-if-env-changed=RUSTC_LINKER");
+    if os == "linux" && env == "gnu" && linker_is_cc {
         for bin in ["csep", "codex-self-evolution"] {
             println!("cargo:rustc-link-arg-bin={bin}=-no-pie");
         }

@@ -139,7 +139,8 @@ fn upsert_project(
     conn.execute(
         "INSERT INTO projects (id, canonical_path, display_path, display_name, kind, \
          created_at, last_seen_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) \
-         ON CONFLICT (id) DO UPDATE SET last_seen_at = excluded.last_seen_at",
+         ON CONFLICT (id) DO UPDATE SET \
+         last_seen_at = max(last_seen_at, excluded.last_seen_at)",
         rusqlite::params![
             id,
             project::path_bytes(&identity.canonical_path),

@@ -34,8 +34,15 @@ use crate::store::{fsutil, project};
 /// `stop-`).
 pub const NOTE_PREFIX: &str = "start-";
 
-/// Most notes moved by one [`drain`] (one transaction); the rest wait for the next.
+/// Most notes moved by one worker's [`drain`] (one transaction); the rest wait for the next.
 pub const MAX_NOTES_PER_DRAIN: usize = 512;
+
+/// Most notes a UserPromptSubmit moves (it is on the host's path: a backlog is left to the
+/// worker, and the session's own notes are still honoured through [`pending_injections`]).
+pub const MAX_NOTES_PER_PROMPT: usize = 16;
+
+/// A temporary note file older than this was left by a hook killed mid-write; a drain deletes it.
+const STALE_TMP: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// What one SessionStart observed and did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -132,10 +139,16 @@ pub struct Drained {
 /// are unique per host, session and entry; a run already in `hook_runs` is not inserted again).
 /// On a database error nothing is deleted and the error is returned.
 pub fn drain(paths: &Paths, store: &Store) -> Result<Drained, StoreError> {
+    drain_at_most(paths, store, MAX_NOTES_PER_DRAIN)
+}
+
+/// [`drain`], moving at most `max` notes (the oldest).
+pub fn drain_at_most(paths: &Paths, store: &Store, max: usize) -> Result<Drained, StoreError> {
+    remove_stale_tmp(paths);
     let mut drained = Drained::default();
     let mut notes = Vec::new();
     let mut done = Vec::new();
-    for path in files(paths).into_iter().take(MAX_NOTES_PER_DRAIN) {
+    for path in files(paths).into_iter().take(max) {
         let Ok(bytes) = std::fs::read(&path) else {
             continue;
         };
@@ -170,11 +183,20 @@ pub fn apply(store: &Store, notes: &[StartNote]) -> Result<(), StoreError> {
         path: store.path().to_path_buf(),
         source,
     };
+    // Resolving a project walks the filesystem: done before taking the write lock.
+    let projects: Vec<Option<RepoIdentity>> = notes
+        .iter()
+        .map(|note| {
+            note.cwd
+                .as_deref()
+                .and_then(|cwd| RepoIdentity::resolve(cwd).ok())
+        })
+        .collect();
     let conn = store.conn();
     conn.execute_batch("BEGIN IMMEDIATE").map_err(err)?;
     let result = (|| -> Result<(), StoreError> {
-        for note in notes {
-            apply_one(store, note)?;
+        for (note, project) in notes.iter().zip(&projects) {
+            apply_one(store, note, project.as_ref())?;
         }
         conn.execute_batch("COMMIT").map_err(err)
     })();
@@ -184,18 +206,18 @@ pub fn apply(store: &Store, notes: &[StartNote]) -> Result<(), StoreError> {
     result
 }
 
-fn apply_one(store: &Store, note: &StartNote) -> Result<(), StoreError> {
+fn apply_one(
+    store: &Store,
+    note: &StartNote,
+    project: Option<&RepoIdentity>,
+) -> Result<(), StoreError> {
     let conn = store.conn();
     let err = |source| StoreError::Sqlite {
         path: store.path().to_path_buf(),
         source,
     };
-    if let Some(identity) = note
-        .cwd
-        .as_deref()
-        .and_then(|cwd| RepoIdentity::resolve(cwd).ok())
-    {
-        project::upsert(store, &identity, &note.at)?;
+    if let Some(identity) = project {
+        project::upsert(store, identity, &note.at)?;
     }
     let host = note.host.map_or("unknown", Host::as_str);
     let session = note.session_id.as_deref().filter(|s| !s.is_empty());
@@ -232,6 +254,27 @@ fn apply_one(store: &Store, note: &StartNote) -> Result<(), StoreError> {
     })
     .map_err(err)?;
     Ok(())
+}
+
+/// Deletes temporary note files (`.start-*.tmp`) older than [`STALE_TMP`]: a hook killed
+/// between creating and renaming its note leaves one, and nothing else would remove it.
+fn remove_stale_tmp(paths: &Paths) {
+    let Ok(dir) = std::fs::read_dir(paths.spool_dir()) else {
+        return;
+    };
+    for entry in dir.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > STALE_TMP);
+        if name.starts_with(&format!(".{NOTE_PREFIX}")) && name.ends_with(".tmp") && stale {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Entry ids the journal's notes (not yet drained) say were injected into `session`.

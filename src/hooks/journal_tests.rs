@@ -241,3 +241,75 @@ fn journal_notes_and_spooled_stop_events_share_the_directory_without_mixing() {
     assert_eq!(files(&s.paths).len(), 1);
     assert_eq!(crate::hooks::stop::spool_files(&s.paths), [stop]);
 }
+
+#[test]
+fn a_capped_drain_moves_the_oldest_notes_and_leaves_the_rest() {
+    let s = scene();
+    for hour in 10..13 {
+        let at = format!("2026-11-26T{hour}:00:00.000Z");
+        write(&s.paths, &note(&s.work, &format!("s-{hour}"), &at)).unwrap();
+    }
+    assert_eq!(drain_at_most(&s.paths, &s.store, 2).unwrap().moved, 2);
+    let left: Vec<StartNote> = read_notes(&s.paths).collect();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].session_id.as_deref(), Some("s-12"));
+    assert_eq!(
+        count(
+            &s.store,
+            "SELECT count(DISTINCT session_id) FROM hook_injections"
+        ),
+        2
+    );
+}
+
+#[test]
+fn a_drain_removes_only_stale_temporary_notes() {
+    let s = scene();
+    std::fs::create_dir_all(s.paths.spool_dir()).unwrap();
+    let stale = s.paths.spool_dir().join(".start-1-1-000000001.tmp");
+    let fresh = s.paths.spool_dir().join(".start-2-1-000000002.tmp");
+    std::fs::write(&stale, b"{").unwrap();
+    std::fs::write(&fresh, b"{").unwrap();
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&stale)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    drain(&s.paths, &s.store).unwrap();
+    assert!(!stale.exists());
+    assert!(
+        fresh.exists(),
+        "a note being written right now is left alone"
+    );
+}
+
+#[test]
+fn a_session_start_that_did_not_look_at_its_project_records_no_project() {
+    let s = scene();
+    let payload = serde_json::json!({"hook_event_name": "SessionStart", "session_id": "c",
+        "cwd": s.work, "source": "startup"})
+    .to_string();
+    for is_child_session in [true, false] {
+        let ctx = crate::hooks::HookCtx {
+            paths: s.paths.clone(),
+            config: crate::store::config::Config::default(),
+            exe: None,
+            is_child_session,
+            no_spawn: true,
+            store: std::cell::OnceCell::new(),
+        };
+        let started = std::time::Instant::now();
+        let request = crate::hooks::HookRequest::SessionStart;
+        let answer = crate::hooks::run(&ctx, request, Some(Host::Claude), payload.as_bytes());
+        crate::hooks::record_run(&ctx, request, &answer, started);
+    }
+    let notes: Vec<StartNote> = read_notes(&s.paths).collect();
+    let outcomes: Vec<(&str, bool)> = notes
+        .iter()
+        .map(|n| (n.outcome.as_str(), n.cwd.is_some()))
+        .collect();
+    // A session csep spawned itself is answered without looking at anything: no project.
+    assert_eq!(outcomes, [("child_session", false), ("injected", true)]);
+}

@@ -2,8 +2,8 @@
 //!
 //! A hook never calls a model and never waits on the network; whatever it is given (bad JSON,
 //! a deleted cwd, a read-only home, a locked database) it answers with valid output for its host
-//! and the caller exits 0. Failures are logged and recorded in `hook_runs` for `csep status`,
-//! never shown to the agent. The database is opened with a short busy timeout
+//! and the caller exits 0. Failures are logged and recorded in `hook_runs` for `csep status`
+//! (SessionStart's through the hook journal, [`journal`]), never shown to the agent. The database is opened with a short busy timeout
 //! ([`HOOK_BUSY_TIMEOUT`]) so a locked store costs the host at most that long.
 
 pub mod journal;
@@ -34,9 +34,10 @@ pub const HOOK_BUSY_TIMEOUT: Duration = Duration::from_millis(250);
 /// is already over.
 pub const STOP_BUSY_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// WAL pages after which a hook's commit checkpoints (SQLite's default is 1,000). A
-/// SessionStart writes about 13 pages, so this checkpoints every few hooks and keeps the WAL
-/// that each hook process re-reads on open under ~256 KiB (see [`HookCtx::open_store`]).
+/// WAL pages after which a hook's commit checkpoints (SQLite's default is 1,000). Stop and
+/// UserPromptSubmit (its journal drain) write a few pages each, so this checkpoints every few
+/// hooks and keeps the WAL that each hook process re-reads on open under ~256 KiB (see
+/// [`HookCtx::open_store`]).
 pub const HOOK_WAL_AUTOCHECKPOINT: i64 = 64;
 
 /// Bytes of the database a hook's connection maps into memory (`PRAGMA mmap_size`; reads only,
@@ -256,7 +257,11 @@ pub fn record_run(ctx: &HookCtx, request: HookRequest, answer: &HookAnswer, star
         let note = journal::StartNote {
             host: event.map(|e| e.host),
             session_id: event.and_then(|e| e.session_id.clone()),
-            cwd: event.and_then(|e| e.cwd.clone()),
+            // The project is recorded only when the hook looked at it (not for a child session
+            // csep spawned, a bad payload or a failure).
+            cwd: event
+                .filter(|_| matches!(answer.outcome, "injected" | "empty"))
+                .and_then(|e| e.cwd.clone()),
             injected: answer.injected.clone(),
             outcome: answer.outcome.to_owned(),
             detail: answer.detail.clone(),

@@ -36,15 +36,19 @@ pub fn run(ctx: &HookCtx, event: &HookEvent) -> Result<HookAnswer, StoreError> {
         .map(|identity| identity.project_id());
     let exclude = match &event.session_id {
         Some(session) => {
-            // SessionStart's injections wait in the hook journal: move them in first, and
-            // still honour any note a failed drain (a busy database) left behind.
-            if let Err(e) = crate::hooks::journal::drain(&ctx.paths, store) {
+            // SessionStart's injections wait in the hook journal. Its notes are read before the
+            // database, so a note another process files in between is seen in one place or the
+            // other; then a few are moved in (a backlog is left to the worker).
+            let mut ids =
+                crate::hooks::journal::pending_injections(&ctx.paths, event.host, session);
+            if let Err(e) = crate::hooks::journal::drain_at_most(
+                &ctx.paths,
+                store,
+                crate::hooks::journal::MAX_NOTES_PER_PROMPT,
+            ) {
                 tracing::debug!(error = %e, "cannot drain the hook journal yet");
             }
-            let mut ids = already_injected(store, event.host, session)?;
-            ids.extend(crate::hooks::journal::pending_injections(
-                &ctx.paths, event.host, session,
-            ));
+            ids.extend(already_injected(store, event.host, session)?);
             ids
         }
         None => Vec::new(),
