@@ -612,7 +612,10 @@ fn last_hook_runs(db: &std::path::Path, paths: &Paths) -> BTreeMap<String, Strin
             offer(host, &event, &outcome, at);
         }
     }
-    for note in crate::hooks::journal::read_notes(paths) {
+    for note in crate::hooks::journal::read(paths)
+        .into_iter()
+        .filter_map(|e| e.note)
+    {
         let host = note.host.map_or("unknown", Host::as_str).to_owned();
         offer(host, "SessionStart", &note.outcome, note.at);
     }

@@ -128,30 +128,14 @@ fn read_json(path: &Path, errors: &mut Vec<String>) -> Option<Value> {
     }
 }
 
-/// Registers a project inside the import's transaction (same row as [`project::upsert`]).
+/// Registers a project inside the import's transaction ([`project::upsert_row`]).
 fn upsert_project(
     conn: &rusqlite::Connection,
     identity: &RepoIdentity,
     now: &str,
 ) -> Result<(String, String), CompileError> {
-    let id = identity.project_id();
-    let display = identity.canonical_path.to_string_lossy().into_owned();
-    conn.execute(
-        "INSERT INTO projects (id, canonical_path, display_path, display_name, kind, \
-         created_at, last_seen_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) \
-         ON CONFLICT (id) DO UPDATE SET \
-         last_seen_at = max(last_seen_at, excluded.last_seen_at)",
-        rusqlite::params![
-            id,
-            project::path_bytes(&identity.canonical_path),
-            display,
-            identity.display_name(),
-            identity.kind.as_str(),
-            now
-        ],
-    )
-    .map_err(sql("register imported project"))?;
-    Ok((id, display))
+    let id = project::upsert_row(conn, identity, now).map_err(sql("register imported project"))?;
+    Ok((id, identity.canonical_path.to_string_lossy().into_owned()))
 }
 
 /// Imports the reference home at `from` (see the module docs).

@@ -7,7 +7,7 @@
 //! name and renamed, so a `.json` file there is always whole). [`drain`] moves the notes into
 //! `projects`, `hook_injections`, `memory_entries.last_injected_at` and `hook_runs`; the worker
 //! drains before it claims Stop events, and UserPromptSubmit drains before it looks up what its
-//! session already got (reading any note a failed drain left, [`pending_injections`]).
+//! session already got (also honouring notes a failed drain left, [`injected_into`]).
 //!
 //! Why not write the database from the hook: its one write transaction appended about 13 pages
 //! to the WAL per session start. Hooks do not checkpoint on close (see
@@ -38,7 +38,7 @@ pub const NOTE_PREFIX: &str = "start-";
 pub const MAX_NOTES_PER_DRAIN: usize = 512;
 
 /// Most notes a UserPromptSubmit moves (it is on the host's path: a backlog is left to the
-/// worker, and the session's own notes are still honoured through [`pending_injections`]).
+/// worker, and the session's own notes are still honoured through [`injected_into`]).
 pub const MAX_NOTES_PER_PROMPT: usize = 16;
 
 /// A temporary note file older than this was left by a hook killed mid-write; a drain deletes it.
@@ -104,24 +104,28 @@ fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
 
 /// The journal's note files, oldest first (their names start with the hook's time).
 pub fn files(paths: &Paths) -> Vec<PathBuf> {
-    let Ok(dir) = std::fs::read_dir(paths.spool_dir()) else {
-        return Vec::new();
-    };
-    let mut files: Vec<PathBuf> = dir
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| is_note(p))
-        .collect();
-    files.sort();
-    files
+    crate::hooks::spool_files_with_prefix(paths, NOTE_PREFIX)
 }
 
-fn is_note(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e == "json")
-        && path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with(NOTE_PREFIX))
+/// One file of the journal, read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The note's file.
+    pub path: PathBuf,
+    /// The note, or `None` when the file does not parse (a drain sets it aside as `.bad`).
+    pub note: Option<StartNote>,
+}
+
+/// Reads every note of the journal, oldest first (a file gone meanwhile is skipped).
+pub fn read(paths: &Paths) -> Vec<Entry> {
+    files(paths)
+        .into_iter()
+        .filter_map(|path| {
+            let bytes = std::fs::read(&path).ok()?;
+            let note = serde_json::from_slice(&bytes).ok();
+            Some(Entry { path, note })
+        })
+        .collect()
 }
 
 /// What [`drain`] did.
@@ -134,30 +138,32 @@ pub struct Drained {
 }
 
 /// Moves the journal's notes into the database (at most [`MAX_NOTES_PER_DRAIN`], oldest first)
-/// in one transaction, then deletes their files. Idempotent: a drain interrupted between its
-/// commit and the deletions moves nothing twice when the files are drained again (injections
-/// are unique per host, session and entry; a run already in `hook_runs` is not inserted again).
-/// On a database error nothing is deleted and the error is returned.
+/// in one transaction, then deletes their files; also deletes stale temporary files. See
+/// [`drain_entries`].
 pub fn drain(paths: &Paths, store: &Store) -> Result<Drained, StoreError> {
-    drain_at_most(paths, store, MAX_NOTES_PER_DRAIN)
+    remove_stale_tmp(paths);
+    let mut entries = read(paths);
+    entries.truncate(MAX_NOTES_PER_DRAIN);
+    drain_entries(store, entries)
 }
 
-/// [`drain`], moving at most `max` notes (the oldest).
-pub fn drain_at_most(paths: &Paths, store: &Store, max: usize) -> Result<Drained, StoreError> {
-    remove_stale_tmp(paths);
+/// Moves already read `entries` into the database in one transaction, then deletes their
+/// files; an entry whose note did not parse is renamed to `*.bad`. Idempotent: a drain
+/// interrupted between its commit and the deletions moves nothing twice when the files are
+/// drained again (injections are unique per host, session and entry; a run already in
+/// `hook_runs` is not inserted again). On a database error nothing is deleted and the error is
+/// returned.
+pub fn drain_entries(store: &Store, entries: Vec<Entry>) -> Result<Drained, StoreError> {
     let mut drained = Drained::default();
     let mut notes = Vec::new();
     let mut done = Vec::new();
-    for path in files(paths).into_iter().take(max) {
-        let Ok(bytes) = std::fs::read(&path) else {
-            continue;
-        };
-        match serde_json::from_slice::<StartNote>(&bytes) {
-            Ok(note) => {
+    for Entry { path, note } in entries {
+        match note {
+            Some(note) => {
                 notes.push(note);
                 done.push(path);
             }
-            Err(_) => {
+            None => {
                 tracing::warn!(path = %path.display(), "unreadable hook journal note; renamed to .bad");
                 let _ = std::fs::rename(&path, path.with_extension("bad"));
                 drained.bad += 1;
@@ -217,7 +223,7 @@ fn apply_one(
         source,
     };
     if let Some(identity) = project {
-        project::upsert(store, identity, &note.at)?;
+        project::upsert_row(conn, identity, &note.at).map_err(err)?;
     }
     let host = note.host.map_or("unknown", Host::as_str);
     let session = note.session_id.as_deref().filter(|s| !s.is_empty());
@@ -277,21 +283,14 @@ fn remove_stale_tmp(paths: &Paths) {
     }
 }
 
-/// Entry ids the journal's notes (not yet drained) say were injected into `session`.
-pub fn pending_injections(paths: &Paths, host: Host, session: &str) -> Vec<String> {
-    read_notes(paths)
+/// Entry ids that `entries` (notes not yet drained) say were injected into `session`.
+pub fn injected_into(entries: &[Entry], host: Host, session: &str) -> Vec<String> {
+    entries
+        .iter()
+        .filter_map(|e| e.note.as_ref())
         .filter(|note| note.host == Some(host) && note.session_id.as_deref() == Some(session))
-        .flat_map(|note| note.injected)
+        .flat_map(|note| note.injected.iter().cloned())
         .collect()
-}
-
-/// The notes still in the journal (unreadable files skipped).
-pub fn read_notes(paths: &Paths) -> impl Iterator<Item = StartNote> {
-    files(paths).into_iter().filter_map(|path| {
-        std::fs::read(&path)
-            .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-    })
 }
 
 #[cfg(test)]

@@ -47,6 +47,10 @@ fn note(work: &Path, session: &str, at: &str) -> StartNote {
     }
 }
 
+fn notes(paths: &Paths) -> Vec<StartNote> {
+    read(paths).into_iter().filter_map(|e| e.note).collect()
+}
+
 fn count(store: &Store, sql: &str) -> i64 {
     store.conn().query_row(sql, [], |r| r.get(0)).unwrap()
 }
@@ -71,7 +75,7 @@ fn a_note_is_one_private_whole_file_that_reads_back_equal() {
     }
     // No temporary file is left next to it.
     assert_eq!(std::fs::read_dir(s.paths.spool_dir()).unwrap().count(), 1);
-    assert_eq!(read_notes(&s.paths).collect::<Vec<_>>(), [written]);
+    assert_eq!(notes(&s.paths), [written]);
 }
 
 #[test]
@@ -220,11 +224,11 @@ fn a_locked_database_keeps_every_note_for_the_next_drain() {
     }
     assert_eq!(files(&s.paths).len(), 1);
     assert_eq!(
-        pending_injections(&s.paths, Host::Codex, "s-1"),
+        injected_into(&read(&s.paths), Host::Codex, "s-1"),
         ["m_1", "m_2"]
     );
-    assert!(pending_injections(&s.paths, Host::Claude, "s-1").is_empty());
-    assert!(pending_injections(&s.paths, Host::Codex, "s-2").is_empty());
+    assert!(injected_into(&read(&s.paths), Host::Claude, "s-1").is_empty());
+    assert!(injected_into(&read(&s.paths), Host::Codex, "s-2").is_empty());
     locker.execute_batch("ROLLBACK").unwrap();
     assert_eq!(drain(&s.paths, &s.store).unwrap().moved, 1);
 }
@@ -249,8 +253,10 @@ fn a_capped_drain_moves_the_oldest_notes_and_leaves_the_rest() {
         let at = format!("2026-11-26T{hour}:00:00.000Z");
         write(&s.paths, &note(&s.work, &format!("s-{hour}"), &at)).unwrap();
     }
-    assert_eq!(drain_at_most(&s.paths, &s.store, 2).unwrap().moved, 2);
-    let left: Vec<StartNote> = read_notes(&s.paths).collect();
+    let mut oldest = read(&s.paths);
+    oldest.truncate(2);
+    assert_eq!(drain_entries(&s.store, oldest).unwrap().moved, 2);
+    let left = notes(&s.paths);
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].session_id.as_deref(), Some("s-12"));
     assert_eq!(
@@ -305,7 +311,7 @@ fn a_session_start_that_did_not_look_at_its_project_records_no_project() {
         let answer = crate::hooks::run(&ctx, request, Some(Host::Claude), payload.as_bytes());
         crate::hooks::record_run(&ctx, request, &answer, started);
     }
-    let notes: Vec<StartNote> = read_notes(&s.paths).collect();
+    let notes = notes(&s.paths);
     let outcomes: Vec<(&str, bool)> = notes
         .iter()
         .map(|n| (n.outcome.as_str(), n.cwd.is_some()))

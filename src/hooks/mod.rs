@@ -311,6 +311,26 @@ pub fn spool_file_stem(prefix: &str, at: &str) -> String {
     format!("{prefix}{stamp}-{}-{nanos:09}", std::process::id())
 }
 
+/// The `<prefix>*.json` files of the spool directory, oldest first (names built by
+/// [`spool_file_stem`] sort by time).
+pub fn spool_files_with_prefix(paths: &Paths, prefix: &str) -> Vec<PathBuf> {
+    let Ok(dir) = std::fs::read_dir(paths.spool_dir()) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = dir
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.extension().is_some_and(|e| e == "json")
+                && p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(prefix))
+        })
+        .collect();
+    files.sort();
+    files
+}
+
 /// Rough token count used for context budgets: ASCII text at ~4 characters per token, every
 /// other character (CJK, accents) counted as one token ([`crate::llm::estimate_tokens`]).
 /// Deliberately pessimistic so the context stays under a host's limit (Codex truncates

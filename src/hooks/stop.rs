@@ -276,21 +276,7 @@ pub fn drain_spool(paths: &Paths, store: &Store) -> Result<SpoolDrain, StopError
 
 /// The spooled event files, oldest first (their names start with the receipt time).
 pub fn spool_files(paths: &Paths) -> Vec<PathBuf> {
-    let Ok(dir) = std::fs::read_dir(paths.spool_dir()) else {
-        return Vec::new();
-    };
-    let mut files: Vec<PathBuf> = dir
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            p.extension().is_some_and(|e| e == "json")
-                && p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with(SPOOL_PREFIX))
-        })
-        .collect();
-    files.sort();
-    files
+    crate::hooks::spool_files_with_prefix(paths, SPOOL_PREFIX)
 }
 
 /// The worker lock file: held (exclusive `flock`) by the running worker for its whole life.

@@ -5,7 +5,7 @@
 
 use rusqlite::params;
 
-use crate::hooks::{HookAnswer, HookCtx, estimate_tokens};
+use crate::hooks::{HookAnswer, HookCtx, estimate_tokens, journal};
 use crate::host::transcript::{HookEvent, HookKind, empty_output};
 use crate::host::{Host, claude, codex};
 use crate::store::db::{Store, StoreError};
@@ -36,16 +36,14 @@ pub fn run(ctx: &HookCtx, event: &HookEvent) -> Result<HookAnswer, StoreError> {
         .map(|identity| identity.project_id());
     let exclude = match &event.session_id {
         Some(session) => {
-            // SessionStart's injections wait in the hook journal. Its notes are read before the
-            // database, so a note another process files in between is seen in one place or the
-            // other; then a few are moved in (a backlog is left to the worker).
-            let mut ids =
-                crate::hooks::journal::pending_injections(&ctx.paths, event.host, session);
-            if let Err(e) = crate::hooks::journal::drain_at_most(
-                &ctx.paths,
-                store,
-                crate::hooks::journal::MAX_NOTES_PER_PROMPT,
-            ) {
+            // SessionStart's injections wait in the hook journal. Its notes are read (once)
+            // before the database, so a note another process files in between is seen in one
+            // place or the other; then the oldest few are moved in (a backlog is left to the
+            // worker).
+            let mut entries = journal::read(&ctx.paths);
+            let mut ids = journal::injected_into(&entries, event.host, session);
+            entries.truncate(journal::MAX_NOTES_PER_PROMPT);
+            if let Err(e) = journal::drain_entries(store, entries) {
                 tracing::debug!(error = %e, "cannot drain the hook journal yet");
             }
             ids.extend(already_injected(store, event.host, session)?);

@@ -378,14 +378,15 @@ fn terms_of_parts_equal_the_terms_of_the_parts_joined_by_spaces() {
 }
 
 mod reference {
-    // The analyzer as it was before the allocation-free rewrite, kept verbatim as the oracle
+    // The analyzer as it was before the allocation-free rewrite, kept as the oracle
     // the fast paths are compared against (`the_fast_analyzer_matches_the_reference_*`).
 
     use rust_stemmers::{Algorithm, Stemmer};
 
+    // The character predicates did not change in the rewrite; they are shared, not copied.
     use super::super::{
         CharClass, JIEBA, MAX_PART_CHARS, MAX_WHOLE_CHARS, classify, fold_width, is_cjk,
-        is_stop_word,
+        is_lone_ascii_letter, is_plain_word, is_stop_word,
     };
 
     /// Analyzes `text` into search terms, in text order, duplicates kept (term frequency matters
@@ -464,26 +465,6 @@ mod reference {
                 }
             }
         }
-    }
-
-    fn is_lone_ascii_letter(part: &str) -> bool {
-        part.len() == 1 && part.as_bytes()[0].is_ascii_alphabetic()
-    }
-
-    /// Whether [`split_identifier`] would return `token` as its only part: no connector, no
-    /// camelCase hump or acronym end, no letter/digit boundary. Allocates nothing.
-    fn is_plain_word(token: &str) -> bool {
-        let mut chars = token.chars();
-        let Some(first) = chars.next() else {
-            return false;
-        };
-        let digits = first.is_numeric();
-        // After the first character, an uppercase letter always starts a new part (a hump after a
-        // lowercase letter, or the end of an acronym before a lowercase one) unless the whole
-        // token is uppercase, which the slow path handles.
-        chars.all(|c| {
-            classify(c) != CharClass::Connector && c.is_numeric() == digits && !c.is_uppercase()
-        })
     }
 
     fn stem(word: &str) -> String {

@@ -342,9 +342,25 @@ fn gather(
     let with_sessions = opts.scope != SearchScope::Memory;
     if with_entries {
         let found = matches.get(FtsTable::Memory)?;
-        hits.extend(memory_hits(conn, found, ctx, opts, filter, candidates)?);
+        hits.extend(entry_hits(
+            conn,
+            &MEMORY_SOURCE,
+            found,
+            ctx,
+            opts,
+            filter,
+            candidates,
+        )?);
         let found = matches.get(FtsTable::Recall)?;
-        hits.extend(recall_hits(conn, found, ctx, opts, filter, candidates)?);
+        hits.extend(entry_hits(
+            conn,
+            &RECALL_SOURCE,
+            found,
+            ctx,
+            opts,
+            filter,
+            candidates,
+        )?);
     }
     if with_sessions {
         let found = matches.get(FtsTable::Messages)?;
@@ -492,8 +508,53 @@ fn entries_to_hits(
         .collect())
 }
 
-fn memory_hits(
+/// One of the entry tables recall searches: its candidate query and how its paths column reads.
+struct EntrySource {
+    kind: HitKind,
+    /// Selects `rowid, id, scope, project_id, label, summary, content, paths, updated_at,
+    /// use_count, project name` of the active rows among `?1` (a JSON array of rowids) that pass
+    /// the project filter `?2`/`?3` and `--since` `?4`.
+    sql: &'static str,
+    /// The paths from column 7.
+    paths: fn(&str) -> Vec<String>,
+}
+
+/// Which rows pass the project filter (`?2`: 0 all, 1 this project and user scope, 2 other
+/// projects' project scope) and `--since` (`?4`), shared by both entry tables.
+macro_rules! entry_filter {
+    () => {
+        "WHERE e.rowid IN (SELECT value FROM json_each(?1)) AND e.status = 'active' \
+         AND (?2 = 0 OR (?2 = 1 AND (e.scope = 'user' OR e.project_id = ?3)) \
+              OR (?2 = 2 AND e.scope = 'project' AND e.project_id IS NOT ?3)) \
+         AND (?4 IS NULL OR e.updated_at >= ?4)"
+    };
+}
+
+const MEMORY_SOURCE: EntrySource = EntrySource {
+    kind: HitKind::Memory,
+    sql: concat!(
+        "SELECT e.rowid, e.id, e.scope, e.project_id, e.kind, e.summary, \
+         e.content, e.provenance, e.updated_at, e.use_count, p.display_name \
+         FROM memory_entries e LEFT JOIN projects p ON p.id = e.project_id ",
+        entry_filter!()
+    ),
+    paths: provenance_paths,
+};
+
+const RECALL_SOURCE: EntrySource = EntrySource {
+    kind: HitKind::Recall,
+    sql: concat!(
+        "SELECT e.rowid, e.id, e.scope, e.project_id, 'recall', e.summary, \
+         e.content, e.paths, e.updated_at, e.use_count, p.display_name \
+         FROM recall_entries e LEFT JOIN projects p ON p.id = e.project_id ",
+        entry_filter!()
+    ),
+    paths: |json| serde_json::from_str(json).unwrap_or_default(),
+};
+
+fn entry_hits(
     conn: &Connection,
+    source: &EntrySource,
     matches: &TermMatches,
     ctx: &SearchContext<'_>,
     opts: &SearchOptions,
@@ -503,15 +564,7 @@ fn memory_hits(
     if matches.is_empty() {
         return Ok(Vec::new());
     }
-    let mut stmt = conn.prepare_cached(
-        "SELECT e.rowid, e.id, e.scope, e.project_id, e.kind, e.summary, \
-         e.content, e.provenance, e.updated_at, e.use_count, p.display_name \
-         FROM memory_entries e LEFT JOIN projects p ON p.id = e.project_id \
-         WHERE e.rowid IN (SELECT value FROM json_each(?1)) AND e.status = 'active' \
-         AND (?2 = 0 OR (?2 = 1 AND (e.scope = 'user' OR e.project_id = ?3)) \
-              OR (?2 = 2 AND e.scope = 'project' AND e.project_id IS NOT ?3)) \
-         AND (?4 IS NULL OR e.updated_at >= ?4)",
-    )?;
+    let mut stmt = conn.prepare_cached(source.sql)?;
     let rows = matches.pool(limit, |rowids| {
         stmt.query_map(
             params![json_ids(rowids), filter as i64, ctx.project_id, opts.since],
@@ -525,7 +578,7 @@ fn memory_hits(
                         label: r.get(4)?,
                         summary: r.get(5)?,
                         content: r.get(6)?,
-                        paths: provenance_paths(&r.get::<_, String>(7)?),
+                        paths: (source.paths)(&r.get::<_, String>(7)?),
                         updated_at: r.get(8)?,
                         use_count: r.get(9)?,
                         project: r.get(10)?,
@@ -535,54 +588,7 @@ fn memory_hits(
         )?
         .collect()
     })?;
-    Ok(entries_to_hits(conn, matches, HitKind::Memory, rows, ctx)?)
-}
-
-fn recall_hits(
-    conn: &Connection,
-    matches: &TermMatches,
-    ctx: &SearchContext<'_>,
-    opts: &SearchOptions,
-    filter: ProjectFilter,
-    limit: usize,
-) -> Result<Vec<Hit>, SearchError> {
-    if matches.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut stmt = conn.prepare_cached(
-        "SELECT e.rowid, e.id, e.scope, e.project_id, e.summary, \
-         e.content, e.paths, e.updated_at, e.use_count, p.display_name \
-         FROM recall_entries e LEFT JOIN projects p ON p.id = e.project_id \
-         WHERE e.rowid IN (SELECT value FROM json_each(?1)) AND e.status = 'active' \
-         AND (?2 = 0 OR (?2 = 1 AND (e.scope = 'user' OR e.project_id = ?3)) \
-              OR (?2 = 2 AND e.scope = 'project' AND e.project_id IS NOT ?3)) \
-         AND (?4 IS NULL OR e.updated_at >= ?4)",
-    )?;
-    let rows = matches.pool(limit, |rowids| {
-        stmt.query_map(
-            params![json_ids(rowids), filter as i64, ctx.project_id, opts.since],
-            |r| {
-                let paths: String = r.get(6)?;
-                Ok((
-                    r.get(0)?,
-                    EntryRow {
-                        id: r.get(1)?,
-                        scope: r.get(2)?,
-                        project_id: r.get(3)?,
-                        label: Some("recall".to_owned()),
-                        summary: r.get(4)?,
-                        content: r.get(5)?,
-                        paths: serde_json::from_str(&paths).unwrap_or_default(),
-                        updated_at: r.get(7)?,
-                        use_count: r.get(8)?,
-                        project: r.get(9)?,
-                    },
-                ))
-            },
-        )?
-        .collect()
-    })?;
-    Ok(entries_to_hits(conn, matches, HitKind::Recall, rows, ctx)?)
+    Ok(entries_to_hits(conn, matches, source.kind, rows, ctx)?)
 }
 
 struct MessageRow {

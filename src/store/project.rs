@@ -39,34 +39,38 @@ pub fn path_bytes(path: &std::path::Path) -> Vec<u8> {
 
 /// Registers `identity` (or refreshes its `last_seen_at`) and returns the project.
 pub fn upsert(store: &Store, identity: &RepoIdentity, now: &str) -> Result<Project, StoreError> {
-    let id = identity.project_id();
-    let display_path = identity.canonical_path.to_string_lossy().into_owned();
-    let name = identity.display_name();
-    let kind = identity.kind.as_str();
     let err = |source| StoreError::Sqlite {
         path: store.path().to_path_buf(),
         source,
     };
-    store
-        .conn()
-        .prepare_cached(
-            "INSERT INTO projects (id, canonical_path, display_path, display_name, kind, \
-             created_at, last_seen_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) \
-             ON CONFLICT (id) DO UPDATE SET \
-             last_seen_at = max(last_seen_at, excluded.last_seen_at), kind = excluded.kind",
-        )
-        .and_then(|mut stmt| {
-            stmt.execute(params![
-                id,
-                path_bytes(&identity.canonical_path),
-                display_path,
-                name,
-                kind,
-                now
-            ])
-        })
-        .map_err(err)?;
+    let id = upsert_row(store.conn(), identity, now).map_err(err)?;
     get(store, &id)?.ok_or_else(|| err(rusqlite::Error::QueryReturnedNoRows))
+}
+
+/// The row [`upsert`] writes, on a bare connection (for callers inside their own transaction):
+/// created, or its `last_seen_at` moved forward (never back) and its kind updated. Returns the
+/// project id.
+pub fn upsert_row(
+    conn: &rusqlite::Connection,
+    identity: &RepoIdentity,
+    now: &str,
+) -> rusqlite::Result<String> {
+    let id = identity.project_id();
+    conn.prepare_cached(
+        "INSERT INTO projects (id, canonical_path, display_path, display_name, kind, \
+         created_at, last_seen_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) \
+         ON CONFLICT (id) DO UPDATE SET \
+         last_seen_at = max(last_seen_at, excluded.last_seen_at), kind = excluded.kind",
+    )?
+    .execute(params![
+        id,
+        path_bytes(&identity.canonical_path),
+        identity.canonical_path.to_string_lossy(),
+        identity.display_name(),
+        identity.kind.as_str(),
+        now
+    ])?;
+    Ok(id)
 }
 
 /// Looks a project up by id.

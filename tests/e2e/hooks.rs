@@ -232,6 +232,14 @@ fn session_start_injects_seeded_memory_in_each_hosts_shape() {
     assert_eq!(notes, 3);
     let status = t.csep(&["status", "--json"]).output().unwrap();
     assert_eq!(stdout_json(&status)["worker"]["journal_notes"], 3);
+    let text = t.csep(&["status"]).output().unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("3 session-start notes in the hook journal"),
+        "{text}"
+    );
+    // "Last fired" already shows the runs still waiting in the journal.
+    assert!(text.contains("last: SessionStart injected at "), "{text}");
     t.csep(&["worker"]).assert().success();
     assert_eq!(
         std::fs::read_dir(t.home().join("spool")).unwrap().count(),
@@ -344,4 +352,19 @@ fn auto_recall_never_repeats_what_session_start_injected_even_before_the_journal
         )
         .unwrap();
     assert_eq!(injected, 1);
+}
+
+/// The hooks' executables are linked at a fixed address (build.rs): no relative relocations
+/// for the loader to apply at every hook start.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[test]
+fn the_executables_are_not_position_independent() {
+    for exe in [
+        env!("CARGO_BIN_EXE_csep"),
+        env!("CARGO_BIN_EXE_codex-self-evolution"),
+    ] {
+        let header = std::fs::read(exe).unwrap();
+        // ELF e_type (little endian, offset 16): 2 = ET_EXEC, 3 = ET_DYN (PIE).
+        assert_eq!(u16::from_le_bytes([header[16], header[17]]), 2, "{exe}");
+    }
 }
