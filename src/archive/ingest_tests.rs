@@ -500,6 +500,11 @@ fn the_pipelined_ingest_archives_exactly_what_the_sequential_one_does(#[case] me
     );
 }
 
+/// A pipelined ingest of the Codex transcript at `path`.
+fn pipelined(store: &mut Store, path: &Path) -> Result<IngestReport, IngestError> {
+    ingest_transcript_with(store, Host::Codex, path, None, None, IngestMode::Pipelined)
+}
+
 #[test]
 fn a_pipelined_ingest_resumes_a_growing_file_without_duplicates() {
     let dir = tempfile::tempdir().unwrap();
@@ -509,38 +514,14 @@ fn a_pipelined_ingest_resumes_a_growing_file_without_duplicates() {
     let cut = text.len() / 2 + 17;
     write(&path, &text.as_bytes()[..cut]);
     let mut store = Store::open_in_memory().unwrap();
-    let first = ingest_transcript_with(
-        &mut store,
-        Host::Codex,
-        &path,
-        None,
-        None,
-        IngestMode::Pipelined,
-    )
-    .unwrap();
+    let first = pipelined(&mut store, &path).unwrap();
     assert!(first.next_offset < cut as u64);
     assert_eq!(text.as_bytes()[first.next_offset as usize - 1], b'\n');
     append(&path, &text.as_bytes()[cut..]);
-    let second = ingest_transcript_with(
-        &mut store,
-        Host::Codex,
-        &path,
-        None,
-        None,
-        IngestMode::Pipelined,
-    )
-    .unwrap();
+    let second = pipelined(&mut store, &path).unwrap();
     assert_eq!(second.from_offset, first.next_offset);
     assert_eq!(second.next_offset, text.len() as u64);
-    let again = ingest_transcript_with(
-        &mut store,
-        Host::Codex,
-        &path,
-        None,
-        None,
-        IngestMode::Pipelined,
-    )
-    .unwrap();
+    let again = pipelined(&mut store, &path).unwrap();
     assert_eq!(again.messages_inserted, 0);
 
     let (_, whole) = ingest_in(IngestMode::Sequential, &path);
@@ -597,15 +578,7 @@ fn a_pipelined_ingest_raises_the_fts_pending_data_budget() {
         &path,
         codex_line("2026-03-01T10:00:01.000Z", "user", "retry").as_bytes(),
     );
-    ingest_transcript_with(
-        &mut store,
-        Host::Codex,
-        &path,
-        None,
-        None,
-        IngestMode::Pipelined,
-    )
-    .unwrap();
+    pipelined(&mut store, &path).unwrap();
     assert_eq!(hashsize(&store), Some(FTS_HASH_BYTES));
     let expr = crate::recall::analyze::match_expr("retry")
         .unwrap()
