@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::fake_model::FakeModel;
-use crate::real_clients::{base_env, client_bin, git_init, run_client, wait_for_worker};
+use crate::real_clients::{
+    CodexScene, base_env, client_bin, git_init, run_client, wait_for_worker,
+};
 use crate::support::{TestHome, stdout_json};
 
 /// Longest the server may take to answer one request (it answers in milliseconds).
@@ -402,19 +403,14 @@ fn the_real_codex_lists_and_launches_the_registered_server() {
         return;
     };
     let t = TestHome::new();
-    let server = FakeModel::start(Duration::from_secs(300));
-    let codex_home = t.scratch().join("codex-home");
-    let user_home = t.scratch().join("user");
+    let CodexScene {
+        server,
+        codex_home,
+        user_home,
+    } = CodexScene::new(&t);
     let work = t.scratch().join("work");
-    std::fs::create_dir_all(&codex_home).unwrap();
-    std::fs::create_dir_all(&user_home).unwrap();
     git_init(&work);
-    let before = format!(
-        "model = \"fake-model\"\nmodel_provider = \"fake\"\n\n[model_providers.fake]\nname = \"fake\"\n\
-         base_url = \"{}\"\nwire_api = \"responses\"\nrequest_max_retries = 0\nstream_max_retries = 0\n",
-        server.openai_base()
-    );
-    std::fs::write(codex_home.join("config.toml"), &before).unwrap();
+    let before = std::fs::read_to_string(codex_home.join("config.toml")).unwrap();
     let dir = codex_home.to_string_lossy().into_owned();
     csep_ok(&t, &["install", "codex", "--mcp", "--codex-home", &dir]);
 

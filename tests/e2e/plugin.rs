@@ -11,7 +11,9 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 use crate::fake_model::FakeModel;
-use crate::real_clients::{base_env, client_bin, git_init, run_client, wait_for_worker};
+use crate::real_clients::{
+    CodexScene, base_env, client_bin, fake_codex_config, git_init, run_client, wait_for_worker,
+};
 use crate::support::{TestHome, stdout_json};
 
 fn stop_events(db: &Path) -> i64 {
@@ -108,18 +110,15 @@ fn codex_plugin_install_is_trusted_fires_and_uninstalls_byte_identical() {
         return;
     };
     let t = TestHome::new();
-    let server = FakeModel::start(Duration::from_secs(300));
-    let codex_home = t.scratch().join("codex-home");
+    let CodexScene {
+        server,
+        codex_home,
+        user_home,
+    } = CodexScene::new(&t);
     let work = t.scratch().join("work");
-    let user_home = t.scratch().join("user");
-    std::fs::create_dir_all(&codex_home).unwrap();
-    std::fs::create_dir_all(&user_home).unwrap();
     git_init(&work);
-    let config_before = format!(
-        "# my settings\nmodel = \"fake-model\"\nmodel_provider = \"fake\"\n\n[model_providers.fake]\nname = \"fake\"\n\
-         base_url = \"{}\"\nwire_api = \"responses\"\nrequest_max_retries = 0\nstream_max_retries = 0\n",
-        server.openai_base()
-    );
+    // A comment of the user's own: uninstall must give these bytes back.
+    let config_before = format!("# my settings\n{}", fake_codex_config(&server));
     std::fs::write(codex_home.join("config.toml"), &config_before).unwrap();
     let out = t
         .csep(&["install", "codex", "--plugin", "--json", "--codex-home"])

@@ -95,6 +95,39 @@ pub(crate) fn wait_for_worker(db: &Path) {
     }
 }
 
+/// What every real-Codex test sets up: a fake model server, a `CODEX_HOME` whose
+/// `config.toml` points Codex at it ([`fake_codex_config`]) and an empty user home.
+pub(crate) struct CodexScene {
+    pub server: FakeModel,
+    pub codex_home: PathBuf,
+    pub user_home: PathBuf,
+}
+
+impl CodexScene {
+    pub(crate) fn new(t: &TestHome) -> CodexScene {
+        let server = FakeModel::start(Duration::from_secs(300));
+        let codex_home = t.scratch().join("codex-home");
+        let user_home = t.scratch().join("user");
+        std::fs::create_dir_all(&codex_home).unwrap();
+        std::fs::create_dir_all(&user_home).unwrap();
+        std::fs::write(codex_home.join("config.toml"), fake_codex_config(&server)).unwrap();
+        CodexScene {
+            server,
+            codex_home,
+            user_home,
+        }
+    }
+}
+
+/// `config.toml` lines that make Codex use `server` as its model provider, with no retries.
+pub(crate) fn fake_codex_config(server: &FakeModel) -> String {
+    format!(
+        "model = \"fake-model\"\nmodel_provider = \"fake\"\n\n[model_providers.fake]\nname = \"fake\"\n\
+         base_url = \"{}\"\nwire_api = \"responses\"\nrequest_max_retries = 0\nstream_max_retries = 0\n",
+        server.openai_base()
+    )
+}
+
 pub(crate) fn git_init(dir: &Path) {
     std::fs::create_dir_all(dir).unwrap();
     let ok = Command::new("git")
@@ -136,22 +169,13 @@ fn codex_sessions_are_archived_and_the_next_session_gets_learned_context() {
         return;
     };
     let t = TestHome::new();
-    let server = FakeModel::start(Duration::from_secs(300));
-    let codex_home = t.scratch().join("codex-home");
+    let CodexScene {
+        server,
+        codex_home,
+        user_home,
+    } = CodexScene::new(&t);
     let work = t.scratch().join("work");
-    let user_home = t.scratch().join("user");
-    std::fs::create_dir_all(&codex_home).unwrap();
-    std::fs::create_dir_all(&user_home).unwrap();
     git_init(&work);
-    std::fs::write(
-        codex_home.join("config.toml"),
-        format!(
-            "model = \"fake-model\"\nmodel_provider = \"fake\"\n\n[model_providers.fake]\nname = \"fake\"\n\
-             base_url = \"{}\"\nwire_api = \"responses\"\nrequest_max_retries = 0\nstream_max_retries = 0\n",
-            server.openai_base()
-        ),
-    )
-    .unwrap();
     let out = t
         .csep(&["install", "codex", "--codex-home"])
         .arg(&codex_home)

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use rstest::rstest;
 
 use crate::fake_model::FakeModel;
-use crate::real_clients::{base_env, client_bin, run_client, wait_for_worker};
+use crate::real_clients::{CodexScene, base_env, client_bin, run_client, wait_for_worker};
 use crate::sessions::{self, Item, count, hook, integrity, worker};
 use crate::support::{TestHome, stdout_json};
 
@@ -152,21 +152,12 @@ fn real_codex_learns_in_session_one_and_uses_it_in_session_two(#[case] with_prov
         return;
     };
     let t = TestHome::new();
-    let server = FakeModel::start(Duration::from_secs(240));
-    let codex_home = t.scratch().join("codex-home");
+    let CodexScene {
+        server,
+        codex_home,
+        user_home,
+    } = CodexScene::new(&t);
     let work = sessions::project(&t.scratch().join("work"));
-    let user_home = t.scratch().join("user");
-    std::fs::create_dir_all(&codex_home).unwrap();
-    std::fs::create_dir_all(&user_home).unwrap();
-    std::fs::write(
-        codex_home.join("config.toml"),
-        format!(
-            "model = \"fake-model\"\nmodel_provider = \"fake\"\n\n[model_providers.fake]\nname = \"fake\"\n\
-             base_url = \"{}\"\nwire_api = \"responses\"\nrequest_max_retries = 0\nstream_max_retries = 0\n",
-            server.openai_base()
-        ),
-    )
-    .unwrap();
     if with_provider {
         server.set_review_reply(
             r#"{"operations":[{"op":"add","scope":"project","kind":"rule","summary":"Use pnpm, never npm, in this repo (CTX-MARKER-provider)","content":"","evidence":[],"confidence":0.9}]}"#,

@@ -13,7 +13,7 @@ use rusqlite::params;
 use serde_json::json;
 
 use crate::fake_model::FakeModel;
-use crate::real_clients::{base_env, client_bin, run_client};
+use crate::real_clients::{base_env, client_bin, fake_codex_config, run_client};
 use crate::support::{TestHome, stdout_json};
 
 const NAME: &str = "csep-cargo-fmt-clippy-test";
@@ -384,12 +384,7 @@ fn a_published_skill_is_listed_in_the_real_codex_model_request() {
     std::fs::create_dir_all(&user_home).unwrap();
     std::fs::write(
         hosts.codex_home.join("config.toml"),
-        format!(
-            "model = \"fake-model\"\nmodel_provider = \"fake\"\n\n[model_providers.fake]\n\
-             name = \"fake\"\nbase_url = \"{}\"\nwire_api = \"responses\"\n\
-             request_max_retries = 0\nstream_max_retries = 0\n",
-            server.openai_base()
-        ),
+        fake_codex_config(&server),
     )
     .unwrap();
     publish_skill(&t, &hosts);
