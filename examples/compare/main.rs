@@ -126,9 +126,16 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Checkpoints a csep home's WAL into its database (as the worker does when it closes) and
-/// empties its spool (as the worker's drain does).
-fn settle_home(home: &Path) -> Result<()> {
+/// Leaves a csep home as the last worker run leaves it: `csep worker` files the hook journal,
+/// rebuilds the start index and checkpoints the WAL when it closes; then its spool is emptied.
+fn settle_home(csep: &Path, home: &Path) -> Result<()> {
+    let status = std::process::Command::new(csep)
+        .args(["worker", "--home"])
+        .arg(home)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .context("run csep worker")?;
+    anyhow::ensure!(status.success(), "csep worker failed in {}", home.display());
     let db = home.join("csep.db");
     if db.exists() {
         let conn = rusqlite::Connection::open(&db)?;
@@ -274,10 +281,11 @@ fn run(args: &Args) -> Result<()> {
             env.with(&layout.csep_home("start"), &[]),
         );
         a.stdin = Some(case.join("payload.json"));
-        // The state a session starts in: the last worker checkpointed the WAL on close and
-        // filed the hook journal. SessionStart only reads the database (its notes go to the
-        // journal, which it never reads), so every run then sees that same state.
-        settle_home(&layout.csep_home("start"))?;
+        // The state a session starts in: the last worker filed the hook journal, rebuilt the
+        // start index and checkpointed the WAL on close. SessionStart only reads the database
+        // (its notes go to the journal, which it never reads), so every run then sees that
+        // same state.
+        settle_home(&csep, &layout.csep_home("start"))?;
         let mut b = spec(
             &ref_cli,
             &["session-start", "--from-stdin"],

@@ -312,7 +312,9 @@ pub fn import_edits(
     Ok((imported, problems))
 }
 
-/// Writes every target's projection; failures are returned as messages.
+/// Writes every target's projection, and rebuilds the start index rows memory changes
+/// invalidated ([`crate::memory::start_index`]); failures to write a file are returned as
+/// messages.
 ///
 /// Runs under the database's write lock (`BEGIN IMMEDIATE`): the file and its recorded hash
 /// change together with respect to other compilers. Without it, a concurrent `compile` and
@@ -336,6 +338,11 @@ pub fn write_projections(
                 return Err(e.into());
             }
         }
+    }
+    // SessionStart's view of the same entries, rebuilt under the same lock.
+    if let Err(e) = crate::memory::start_index::refresh(conn, now) {
+        let _ = conn.execute_batch("ROLLBACK");
+        return Err(sql("rebuild the start index")(e));
     }
     conn.execute_batch("COMMIT")
         .map_err(sql("commit projections"))?;

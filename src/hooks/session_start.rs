@@ -18,13 +18,13 @@ use std::fmt::Write as _;
 use crate::hooks::{HookAnswer, HookCtx, estimate_tokens};
 use crate::host::transcript::{HookEvent, empty_output};
 use crate::host::{Host, claude, codex};
+use crate::memory::start_index::{self, IndexedLine, entry_line, sql_literal};
 use crate::store::db::{Store, StoreError};
 use crate::store::identity::RepoIdentity;
 
-/// Longest rendering of one entry's details, in characters.
-pub const MAX_ENTRY_DETAIL_CHARS: usize = 240;
-/// Most entries considered per session start (the budget usually stops earlier).
-pub const MAX_CANDIDATES: i64 = 400;
+pub use crate::memory::start_index::{
+    Attribution, EntryView, MAX_CANDIDATES, MAX_ENTRY_DETAIL_CHARS, attribution_id,
+};
 
 /// One memory entry as injected.
 #[derive(Debug, Clone, PartialEq)]
@@ -70,25 +70,59 @@ pub fn run(ctx: &HookCtx, event: &HookEvent) -> Result<HookAnswer, StoreError> {
         .and_then(|cwd| RepoIdentity::resolve(cwd).ok());
     let project_id = identity.as_ref().map(RepoIdentity::project_id);
     let project_name = identity.as_ref().map(RepoIdentity::display_name);
-    let has_sessions = match &project_id {
-        Some(id) => store
-            .conn()
-            .query_row(
-                &format!(
-                    "SELECT EXISTS (SELECT 1 FROM sessions WHERE project_id = {})",
-                    sql_literal(id)
-                ),
-                [],
-                |r| r.get::<_, bool>(0),
-            )
-            .unwrap_or(false),
-        None => false,
+    let has_sessions = || {
+        project_id.as_deref().is_some_and(|id| {
+            store
+                .conn()
+                .query_row(
+                    &format!(
+                        "SELECT EXISTS (SELECT 1 FROM sessions WHERE project_id = {})",
+                        sql_literal(id)
+                    ),
+                    [],
+                    |r| r.get::<_, bool>(0),
+                )
+                .unwrap_or(false)
+        })
     };
     let budget = usize::try_from(ctx.config.hooks.session_start_budget_tokens).unwrap_or(2000);
     let mut renderer = Renderer::new(project_name.as_deref(), budget);
-    for_each_candidate(store, project_id.as_deref(), |entry| renderer.offer(entry))?;
-    let outcome = renderer.finish(has_sessions);
+    if !offer_indexed(store, project_id.as_deref(), &mut renderer) {
+        for_each_candidate(store, project_id.as_deref(), |entry| renderer.offer(entry))?;
+    }
+    let outcome = renderer.finish_with(has_sessions);
     Ok(answer(event.host, &outcome))
+}
+
+/// Offers the candidates from the start index ([`start_index`]) when it holds every scope
+/// needed; returns false, having offered nothing, when it does not (a row invalidated by a
+/// memory change and not rebuilt yet, a malformed body, an error): the caller then ranks the
+/// entries itself, which gives the same context.
+fn offer_indexed(store: &Store, project_id: Option<&str>, renderer: &mut Renderer<'_>) -> bool {
+    let bodies = match start_index::load(store.conn(), project_id) {
+        Ok(Some(bodies)) => bodies,
+        Ok(None) => return false,
+        Err(e) => {
+            tracing::debug!(error = %e, "start index unreadable; ranking entries");
+            return false;
+        }
+    };
+    let (Some(user), Some(project)) = (
+        start_index::decode(&bodies.user),
+        start_index::decode(&bodies.project),
+    ) else {
+        tracing::debug!("malformed start index body; ranking entries");
+        return false;
+    };
+    let max = usize::try_from(MAX_CANDIDATES).unwrap_or(usize::MAX);
+    let from_project = max.saturating_sub(user.len());
+    for line in user.iter().take(max) {
+        renderer.offer_indexed(true, line);
+    }
+    for line in project.iter().take(from_project) {
+        renderer.offer_indexed(false, line);
+    }
+    true
 }
 
 fn answer(host: Host, outcome: &SessionStartOutcome) -> HookAnswer {
@@ -119,73 +153,20 @@ fn answer(host: Host, outcome: &SessionStartOutcome) -> HookAnswer {
     }
 }
 
-/// The candidates' query for one scope (`scope_filter`), in injection order: one walk of the
-/// `memory_entries_rank` index (pinned, then usage, then recency), nothing sorted.
-///
-/// The values are written into the SQL as literals rather than bound: with SQLite's STAT4 (on
-/// in the bundled build) a statement whose plan may depend on a bound value is compiled a
-/// second time at its first step, and the hook prepares each statement exactly once anyway.
-fn candidates_sql(scope_filter: &str, limit: i64) -> String {
-    format!(
-        "SELECT id, scope, kind, summary, content, provenance, updated_at FROM memory_entries \
-         WHERE status = 'active' AND {scope_filter} \
-         ORDER BY pinned DESC, use_count DESC, updated_at DESC, id LIMIT {limit}"
-    )
-}
-
-/// `text` as an SQL string literal.
-fn sql_literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
-}
-
 /// Calls `visit` on each active user-scope entry, then each of the project's, ranked pinned,
 /// then usage, then recency (at most [`MAX_CANDIDATES`] in all), with the entry borrowed from
-/// its row: an entry the renderer skips is never copied out of SQLite nor its provenance parsed.
+/// its row (see [`start_index::for_each_candidate`]).
 pub fn for_each_candidate(
     store: &Store,
     project_id: Option<&str>,
-    mut visit: impl FnMut(&EntryView<'_>),
+    visit: impl FnMut(&EntryView<'_>),
 ) -> Result<(), StoreError> {
-    let err = |source| StoreError::Sqlite {
-        path: store.path().to_path_buf(),
-        source,
-    };
-    let mut scopes = vec!["scope = 'user' AND project_id IS NULL".to_owned()];
-    if let Some(project_id) = project_id {
-        scopes.push(format!(
-            "scope = 'project' AND project_id = {}",
-            sql_literal(project_id)
-        ));
-    }
-    let mut seen: i64 = 0;
-    for scope_filter in &scopes {
-        let room = MAX_CANDIDATES - seen;
-        if room <= 0 {
-            break;
+    start_index::for_each_candidate(store.conn(), project_id, visit).map_err(|source| {
+        StoreError::Sqlite {
+            path: store.path().to_path_buf(),
+            source,
         }
-        let mut stmt = store
-            .conn()
-            .prepare(&candidates_sql(scope_filter, room))
-            .map_err(err)?;
-        let mut rows = stmt.query([]).map_err(err)?;
-        while let Some(row) = rows.next().map_err(err)? {
-            let text = |i: usize| -> rusqlite::Result<&str> {
-                row.get_ref(i)?.as_str().map_err(Into::into)
-            };
-            let view = EntryView {
-                id: text(0).map_err(err)?,
-                scope: text(1).map_err(err)?,
-                kind: text(2).map_err(err)?,
-                summary: text(3).map_err(err)?,
-                content: text(4).map_err(err)?,
-                attribution: Attribution::Provenance(text(5).map_err(err)?),
-                updated_at: text(6).map_err(err)?,
-            };
-            visit(&view);
-            seen += 1;
-        }
-    }
-    Ok(())
+    })
 }
 
 /// The candidates [`for_each_candidate`] visits, copied out (for callers that want a list).
@@ -208,63 +189,6 @@ pub fn load_entries(
         });
     })?;
     Ok(entries)
-}
-
-/// Session ids named in a provenance JSON object (`{"sessions": [...]}`); empty otherwise.
-fn provenance_sessions(provenance: &str) -> Vec<String> {
-    serde_json::from_str::<serde_json::Value>(provenance)
-        .ok()
-        .and_then(|v| {
-            v.get("sessions").and_then(|s| s.as_array()).map(|items| {
-                items
-                    .iter()
-                    .filter_map(|i| i.as_str().map(str::to_owned))
-                    .collect()
-            })
-        })
-        .unwrap_or_default()
-}
-
-/// One candidate entry as the renderer sees it, borrowed (from a row or an [`InjectedEntry`]).
-#[derive(Debug, Clone, Copy)]
-pub struct EntryView<'a> {
-    /// Entry id.
-    pub id: &'a str,
-    /// `user` or `project`.
-    pub scope: &'a str,
-    /// Entry kind.
-    pub kind: &'a str,
-    /// One-line summary.
-    pub summary: &'a str,
-    /// Details.
-    pub content: &'a str,
-    /// Where it was learned.
-    pub attribution: Attribution<'a>,
-    /// Last update (stored timestamp).
-    pub updated_at: &'a str,
-}
-
-/// Where an entry was learned: the stored provenance JSON (parsed only when the entry is
-/// rendered) or its already parsed session count and latest session.
-#[derive(Debug, Clone, Copy)]
-pub enum Attribution<'a> {
-    /// The `provenance` column (`{"sessions": [...]}`).
-    Provenance(&'a str),
-    /// Number of sessions and the latest one.
-    Sessions(usize, Option<&'a str>),
-}
-
-impl Attribution<'_> {
-    /// Number of sessions and the latest one.
-    pub fn sessions(&self) -> (usize, Option<String>) {
-        match *self {
-            Attribution::Provenance(json) => {
-                let mut sessions = provenance_sessions(json);
-                (sessions.len(), sessions.pop())
-            }
-            Attribution::Sessions(n, last) => (n, last.map(str::to_owned)),
-        }
-    }
 }
 
 impl InjectedEntry {
@@ -336,48 +260,65 @@ impl<'p> Renderer<'p> {
 
     /// Adds `entry` if it fits the remaining budget, or counts it as omitted.
     pub fn offer(&mut self, entry: &EntryView<'_>) {
-        self.offered += 1;
         let room = self.budget.saturating_sub(self.used);
         if min_line_tokens(entry, room) > room {
             // Cannot fit whatever its details: skip without rendering it (entries arrive
             // ranked, so past the budget most of the candidates end here).
+            self.offered += 1;
             self.omitted += 1;
             return;
         }
-        let is_user = entry.scope == "user";
-        let heading = if is_user {
-            "\n## About the user (all projects)\n".to_owned()
-        } else {
-            format!(
-                "\n## This project ({})\n",
-                self.project_name.unwrap_or("current")
-            )
-        };
-        let needs_heading = self.section != Some(is_user);
         let line = entry_line(entry);
-        let cost = estimate_tokens(&line)
-            + if needs_heading {
-                estimate_tokens(&heading)
+        let tokens = estimate_tokens(&line);
+        self.place(entry.scope == "user", entry.id, &line, tokens);
+    }
+
+    /// Adds an already rendered entry from the start index (of the user scope when `is_user`)
+    /// if it fits the remaining budget, or counts it as omitted: the same decision
+    /// [`Renderer::offer`] takes for the entry it was rendered from.
+    pub fn offer_indexed(&mut self, is_user: bool, entry: &IndexedLine<'_>) {
+        let tokens = usize::try_from(entry.tokens).unwrap_or(usize::MAX);
+        self.place(is_user, entry.id, entry.line, tokens);
+    }
+
+    /// Appends a rendered `line` costing `tokens` (plus its scope's heading when it opens
+    /// one) if it fits, or counts it as omitted.
+    fn place(&mut self, is_user: bool, id: &str, line: &str, tokens: usize) {
+        self.offered += 1;
+        let needs_heading = self.section != Some(is_user);
+        let heading = needs_heading.then(|| {
+            if is_user {
+                "\n## About the user (all projects)\n".to_owned()
             } else {
-                0
-            };
-        if self.used + cost > self.budget {
+                format!(
+                    "\n## This project ({})\n",
+                    self.project_name.unwrap_or("current")
+                )
+            }
+        });
+        let cost = tokens.saturating_add(heading.as_deref().map_or(0, estimate_tokens));
+        if self.used.saturating_add(cost) > self.budget {
             self.omitted += 1;
             return;
         }
-        if needs_heading {
+        if let Some(heading) = heading {
             self.body.push_str(&heading);
             self.section = Some(is_user);
         }
-        self.body.push_str(&line);
+        self.body.push_str(line);
         self.used += cost;
-        self.injected.push(entry.id.to_owned());
+        self.injected.push(id.to_owned());
     }
 
     /// The rendered context: empty when no entry was offered and the project has no archived
     /// sessions (nothing to point `csep recall` at either).
-    pub fn finish(mut self, has_sessions: bool) -> SessionStartOutcome {
-        if self.offered == 0 && !has_sessions {
+    pub fn finish(self, has_sessions: bool) -> SessionStartOutcome {
+        self.finish_with(|| has_sessions)
+    }
+
+    /// [`Renderer::finish`], asking `has_sessions` only when no entry was offered.
+    pub fn finish_with(mut self, has_sessions: impl FnOnce() -> bool) -> SessionStartOutcome {
+        if self.offered == 0 && !has_sessions() {
             return SessionStartOutcome::default();
         }
         if self.omitted > 0 {
@@ -450,86 +391,6 @@ fn non_whitespace(text: &str, cap: usize) -> (usize, usize) {
         .filter(|c| !c.is_whitespace())
         .take(cap)
         .fold((0, 0), |(n, bytes), c| (n + 1, bytes + c.len_utf8()))
-}
-
-fn entry_line(entry: &EntryView<'_>) -> String {
-    let summary = one_line(entry.summary);
-    let mut line = String::with_capacity(64 + entry.summary.len() + MAX_ENTRY_DETAIL_CHARS * 2);
-    let _ = write!(line, "- [{}] {}: ", entry.id, entry.kind);
-    push_quoted(&mut line, &summary);
-    let detail = one_line(entry.content);
-    let detail_chars = detail.chars().count();
-    // Content that only restates the summary ("Remember: <summary>.") adds nothing.
-    let restates = detail_chars <= summary.chars().count() + 16
-        && detail.to_lowercase().contains(&summary.to_lowercase());
-    if !detail.is_empty() && !restates {
-        line.push_str(" — ");
-        if detail_chars > MAX_ENTRY_DETAIL_CHARS {
-            let cut = detail
-                .char_indices()
-                .nth(MAX_ENTRY_DETAIL_CHARS)
-                .map_or(detail.len(), |(i, _)| i);
-            push_quoted(&mut line, &format!("{}…", &detail[..cut]));
-        } else {
-            push_quoted(&mut line, &detail);
-        }
-    }
-    let date = entry.updated_at.get(..10).unwrap_or("");
-    let (sessions, last_session) = entry.attribution.sessions();
-    match (sessions, last_session.as_deref().map(attribution_id)) {
-        (0, _) | (_, None) => {
-            let _ = write!(line, " (added on {date})");
-        }
-        (1, Some(id)) => {
-            let _ = write!(line, " (from session {id} on {date})");
-        }
-        (n, Some(id)) => {
-            let _ = write!(line, " (from {n} sessions, latest {id} on {date})");
-        }
-    }
-    line.push('\n');
-    line
-}
-
-/// Appends one-line text in double quotes, escaping backslashes and quotes, so an entry reads
-/// as quoted data and cannot close its own quote.
-fn push_quoted(out: &mut String, text: &str) {
-    out.reserve(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        if matches!(c, '"' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('"');
-}
-
-/// A session id as shown in an attribution: only `[A-Za-z0-9._-]`, at most 40 characters, so
-/// a hostile id (newlines, markup) cannot inject text into the context.
-pub fn attribution_id(id: &str) -> String {
-    let clean: String = id
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-        .take(40)
-        .collect();
-    if clean.is_empty() {
-        "(unnamed)".to_owned()
-    } else {
-        clean
-    }
-}
-
-/// `text` with every run of whitespace turned into one space, trimmed.
-fn one_line(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for word in text.split_whitespace() {
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(word);
-    }
-    out
 }
 
 #[cfg(test)]

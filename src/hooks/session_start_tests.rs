@@ -273,8 +273,9 @@ fn counting_non_whitespace_stops_at_the_cap() {
 
 #[test]
 fn rendering_rows_straight_from_the_store_matches_rendering_loaded_entries() {
-    // The hook renders borrowed rows (`for_each_candidate` + `Renderer`); `render` takes loaded
-    // entries. Both must produce the same context for the same store, budget and project.
+    // The hook renders the start index's lines, or borrowed rows (`for_each_candidate` +
+    // `Renderer`) when the index lacks a scope; `render` takes loaded entries. All three must
+    // produce the same context for the same store, budget and project.
     let store = Store::open_in_memory().unwrap();
     let conn = store.conn();
     conn.execute_batch(
@@ -296,8 +297,15 @@ fn rendering_rows_straight_from_the_store_matches_rendering_loaded_entries() {
                 format!("m_{i:03}"),
                 scope,
                 project,
-                format!("rule {i} {}", "word ".repeat(i % 17)),
-                "detail ".repeat(i % 40),
+                match i % 7 {
+                    0 => format!("规则 {i} 订单超时 \"quoted\" {}", "字 ".repeat(i % 13)),
+                    _ => format!("rule {i} {}", "word ".repeat(i % 17)),
+                },
+                if i % 5 == 0 {
+                    "细节 ".repeat(i % 90)
+                } else {
+                    "detail ".repeat(i % 40)
+                },
                 format!(r#"{{"sessions":["s-{i}","s-{}"]}}"#, i + 1),
                 i % 5,
                 i64::from(i % 11 == 0),
@@ -306,6 +314,7 @@ fn rendering_rows_straight_from_the_store_matches_rendering_loaded_entries() {
         )
         .unwrap();
     }
+    crate::memory::start_index::refresh_now(conn, "now").unwrap();
     for budget in [300, 2000, 100_000] {
         let loaded = load_entries(&store, Some("p_a")).unwrap();
         let expected = render(&loaded, Some("a"), true, budget);
@@ -313,6 +322,10 @@ fn rendering_rows_straight_from_the_store_matches_rendering_loaded_entries() {
         for_each_candidate(&store, Some("p_a"), |e| renderer.offer(e)).unwrap();
         let streamed = renderer.finish(true);
         assert_eq!(streamed, expected, "budget {budget}");
+        // And from the start index, which the hook reads when it holds both scopes.
+        let mut renderer = Renderer::new(Some("a"), budget);
+        assert!(offer_indexed(&store, Some("p_a"), &mut renderer));
+        assert_eq!(renderer.finish(true), expected, "indexed, budget {budget}");
         assert!(
             expected.context.contains("from 2 sessions"),
             "{}",
@@ -343,4 +356,94 @@ fn a_quote_in_a_project_id_stays_inside_its_literal() {
         .collect();
     assert_eq!(ids, ["m_1"]);
     assert_eq!(sql_literal("it's"), "'it''s'");
+}
+
+fn hook_ctx(home: &std::path::Path) -> HookCtx {
+    HookCtx {
+        paths: crate::store::paths::Paths::at(home),
+        config: crate::store::config::Config::default(),
+        exe: None,
+        is_child_session: false,
+        no_spawn: true,
+        store: std::cell::OnceCell::new(),
+    }
+}
+
+fn start_event() -> HookEvent {
+    HookEvent {
+        host: Host::Codex,
+        kind: crate::host::transcript::HookKind::SessionStart,
+        session_id: Some("s-1".into()),
+        cwd: None,
+        transcript_path: None,
+        prompt: None,
+        turn_id: None,
+        source: Some("startup".into()),
+        stop_hook_active: false,
+        last_assistant_message: None,
+        model: None,
+    }
+}
+
+#[test]
+fn the_hook_reads_the_start_index_until_a_memory_change_invalidates_it() {
+    let home = tempfile::tempdir().unwrap();
+    let ctx = hook_ctx(home.path());
+    {
+        let store = Store::open(&ctx.paths.db()).unwrap();
+        let conn = store.conn();
+        conn.execute(
+            "INSERT INTO memory_entries (id, scope, kind, summary, content, normalized, \
+             created_at, updated_at) VALUES ('m_1', 'user', 'rule', 'from the table', '', 'n', \
+             't', '2026-11-20T10:00:00Z')",
+            [],
+        )
+        .unwrap();
+        crate::memory::start_index::refresh_now(conn, "now").unwrap();
+        // Make the index say something the table does not, to see which one the hook reads.
+        let mut body = Vec::new();
+        crate::memory::start_index::encode_line(
+            &mut body,
+            &IndexedLine {
+                id: "m_1",
+                line: "- [m_1] rule: \"from the index\"\n",
+                tokens: 9,
+            },
+        );
+        conn.execute("UPDATE start_index SET body = ?1", [body])
+            .unwrap();
+    }
+    let answer = run(&ctx, &start_event()).unwrap();
+    assert!(
+        answer.stdout.contains("from the index"),
+        "{}",
+        answer.stdout
+    );
+    assert_eq!(answer.injected, ["m_1"]);
+    // Any change to an entry drops its scope's row: the hook ranks the table again.
+    ctx.open_store()
+        .unwrap()
+        .conn()
+        .execute(
+            "UPDATE memory_entries SET use_count = 1 WHERE id = 'm_1'",
+            [],
+        )
+        .unwrap();
+    let answer = run(&ctx, &start_event()).unwrap();
+    assert!(
+        answer.stdout.contains("from the table"),
+        "{}",
+        answer.stdout
+    );
+    // A malformed body is read as missing, never as an empty scope.
+    let conn = ctx.open_store().unwrap().conn();
+    crate::memory::start_index::refresh_now(conn, "now").unwrap();
+    conn.execute("UPDATE start_index SET body = X'0102'", [])
+        .unwrap();
+    let answer = run(&ctx, &start_event()).unwrap();
+    assert!(
+        answer.stdout.contains("from the table"),
+        "{}",
+        answer.stdout
+    );
 }

@@ -7,6 +7,7 @@
 //! - [`apply`]: deterministic application of reviewer operations;
 //! - [`dedupe`], [`noise`], [`budget`]: the rules `apply` enforces;
 //! - [`projection`]: `USER.md` / `MEMORY.md` rendering and hand-edit import;
+//! - [`start_index`]: what SessionStart injects, ranked and rendered ahead of time;
 //! - [`history`]: undo of any change;
 //! - [`index`]: the one function that turns text into full-text index terms.
 
@@ -19,6 +20,7 @@ pub mod index;
 pub mod noise;
 pub mod poison;
 pub mod projection;
+pub mod start_index;
 pub mod store;
 
 use std::fmt;

@@ -57,10 +57,15 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0006_memory_rank_index.sql",
         sql: include_str!("migrations/0006_memory_rank_index.sql"),
     },
+    Migration {
+        version: 7,
+        name: "0007_start_index.sql",
+        sql: include_str!("migrations/0007_start_index.sql"),
+    },
 ];
 
 /// The schema version this binary creates and understands.
-pub const SCHEMA_VERSION: u32 = 6;
+pub const SCHEMA_VERSION: u32 = 7;
 
 /// Default time a connection waits on a locked database before giving up (5 s). Hooks pass a
 /// much shorter one.

@@ -91,6 +91,8 @@ pub struct WorkerReport {
     pub unspooled: u32,
     /// SessionStart notes moved from the hook journal into the database.
     pub journal_notes: u32,
+    /// Start index rows rebuilt ([`crate::memory::start_index`]).
+    pub start_index_rows: u32,
 }
 
 /// One processing step applied to each claimed event, in order (ingest, review, compile).
@@ -185,6 +187,12 @@ pub fn run_with(
                 Ok(()) => report.processed += 1,
                 Err(_) => report.failed += 1,
             }
+        }
+        // SessionStart's start index rows that memory changes since (usage counted by
+        // auto-recall, entries changed outside a compile) invalidated.
+        match crate::memory::start_index::refresh_now(store.conn(), &time::now()) {
+            Ok(built) => report.start_index_rows += u32::try_from(built).unwrap_or(u32::MAX),
+            Err(e) => tracing::warn!(error = %e, "cannot rebuild the start index yet"),
         }
         let _ = lock.unlock();
         drop(lock);

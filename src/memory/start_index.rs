@@ -1,0 +1,426 @@
+//! The start index: what SessionStart injects, ranked and rendered ahead of time.
+//!
+//! For each scope (`user`, `project:<id>`) the `start_index` table holds one row whose body is
+//! the scope's active entries in injection order (pinned, then usage, then recency; at most
+//! [`MAX_CANDIDATES`]), each as its rendered context line ([`entry_line`]) with that line's
+//! token cost. SessionStart reads the one or two rows it needs and fills its budget from them;
+//! it no longer ranks, reads and measures hundreds of entries at every session start.
+//!
+//! Validity is kept by the database, not by the writers: triggers on `memory_entries`
+//! (migration `0007_start_index.sql`) delete the row of every scope whose entries change, in
+//! the changing transaction. A missing row sends SessionStart back to ranking the entries
+//! itself ([`for_each_candidate`]), which gives the same context. [`refresh`] builds the missing
+//! rows; projection writes (every compile and `csep memory` change) and each worker run call it.
+//!
+//! Body layout ([`FORMAT`] 1), repeated per entry: `tokens: u32 LE`, `id length: u16 LE`,
+//! `line length: u32 LE`, the id's bytes, the line's bytes. A change to the layout or to the
+//! rendering must bump [`FORMAT`]: rows of another format are ignored and rebuilt.
+
+use std::fmt::Write as _;
+
+use rusqlite::{Connection, OptionalExtension};
+
+/// Layout and rendering version of the stored bodies.
+pub const FORMAT: i64 = 1;
+/// Most entries considered per session start, over both scopes (the budget usually stops
+/// earlier); also the most entries one scope's row holds.
+pub const MAX_CANDIDATES: i64 = 400;
+/// Longest rendering of one entry's details, in characters.
+pub const MAX_ENTRY_DETAIL_CHARS: usize = 240;
+
+/// The `start_index` (and `projections`) key of a scope: `user`, or `project:<id>`.
+pub fn scope_key(project_id: Option<&str>) -> String {
+    match project_id {
+        Some(id) => format!("project:{id}"),
+        None => "user".to_owned(),
+    }
+}
+
+/// One candidate entry as rendered, borrowed (from a row or a caller's record).
+#[derive(Debug, Clone, Copy)]
+pub struct EntryView<'a> {
+    /// Entry id.
+    pub id: &'a str,
+    /// `user` or `project`.
+    pub scope: &'a str,
+    /// Entry kind.
+    pub kind: &'a str,
+    /// One-line summary.
+    pub summary: &'a str,
+    /// Details.
+    pub content: &'a str,
+    /// Where it was learned.
+    pub attribution: Attribution<'a>,
+    /// Last update (stored timestamp).
+    pub updated_at: &'a str,
+}
+
+/// Where an entry was learned: the stored provenance JSON (parsed only when the entry is
+/// rendered) or its already parsed session count and latest session.
+#[derive(Debug, Clone, Copy)]
+pub enum Attribution<'a> {
+    /// The `provenance` column (`{"sessions": [...]}`).
+    Provenance(&'a str),
+    /// Number of sessions and the latest one.
+    Sessions(usize, Option<&'a str>),
+}
+
+impl Attribution<'_> {
+    /// Number of sessions and the latest one.
+    pub fn sessions(&self) -> (usize, Option<String>) {
+        match *self {
+            Attribution::Provenance(json) => {
+                let mut sessions = provenance_sessions(json);
+                (sessions.len(), sessions.pop())
+            }
+            Attribution::Sessions(n, last) => (n, last.map(str::to_owned)),
+        }
+    }
+}
+
+/// Session ids named in a provenance JSON object (`{"sessions": [...]}`); empty otherwise.
+fn provenance_sessions(provenance: &str) -> Vec<String> {
+    serde_json::from_str::<serde_json::Value>(provenance)
+        .ok()
+        .and_then(|v| {
+            v.get("sessions").and_then(|s| s.as_array()).map(|items| {
+                items
+                    .iter()
+                    .filter_map(|i| i.as_str().map(str::to_owned))
+                    .collect()
+            })
+        })
+        .unwrap_or_default()
+}
+
+/// The candidates' query for one scope (`scope_filter`), in injection order: one walk of the
+/// `memory_entries_rank` index (pinned, then usage, then recency), nothing sorted.
+///
+/// The values are written into the SQL as literals rather than bound: with SQLite's STAT4 (on
+/// in the bundled build) a statement whose plan may depend on a bound value is compiled a
+/// second time at its first step, and SessionStart prepares each statement exactly once.
+fn candidates_sql(project_id: Option<&str>, limit: i64) -> String {
+    let scope_filter = match project_id {
+        Some(id) => format!("scope = 'project' AND project_id = {}", sql_literal(id)),
+        None => "scope = 'user' AND project_id IS NULL".to_owned(),
+    };
+    format!(
+        "SELECT id, scope, kind, summary, content, provenance, updated_at FROM memory_entries \
+         WHERE status = 'active' AND {scope_filter} \
+         ORDER BY pinned DESC, use_count DESC, updated_at DESC, id LIMIT {limit}"
+    )
+}
+
+/// `text` as an SQL string literal.
+pub fn sql_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// Calls `visit` on each active entry of the scope (`project_id`, or the user's when `None`),
+/// ranked pinned, then usage, then recency, at most `limit` of them, with the entry borrowed
+/// from its row: an entry the caller skips is never copied out of SQLite nor its provenance
+/// parsed. Returns how many were visited.
+pub fn for_each_ranked(
+    conn: &Connection,
+    project_id: Option<&str>,
+    limit: i64,
+    mut visit: impl FnMut(&EntryView<'_>),
+) -> rusqlite::Result<i64> {
+    if limit <= 0 {
+        return Ok(0);
+    }
+    let mut stmt = conn.prepare(&candidates_sql(project_id, limit))?;
+    let mut rows = stmt.query([])?;
+    let mut seen = 0;
+    while let Some(row) = rows.next()? {
+        let text =
+            |i: usize| -> rusqlite::Result<&str> { row.get_ref(i)?.as_str().map_err(Into::into) };
+        visit(&EntryView {
+            id: text(0)?,
+            scope: text(1)?,
+            kind: text(2)?,
+            summary: text(3)?,
+            content: text(4)?,
+            attribution: Attribution::Provenance(text(5)?),
+            updated_at: text(6)?,
+        });
+        seen += 1;
+    }
+    Ok(seen)
+}
+
+/// Calls `visit` on each active user-scope entry, then each of the project's, ranked (see
+/// [`for_each_ranked`]), at most [`MAX_CANDIDATES`] in all: SessionStart's candidates.
+pub fn for_each_candidate(
+    conn: &Connection,
+    project_id: Option<&str>,
+    mut visit: impl FnMut(&EntryView<'_>),
+) -> rusqlite::Result<()> {
+    let seen = for_each_ranked(conn, None, MAX_CANDIDATES, &mut visit)?;
+    if let Some(project_id) = project_id {
+        for_each_ranked(conn, Some(project_id), MAX_CANDIDATES - seen, &mut visit)?;
+    }
+    Ok(())
+}
+
+/// Renders one entry as its context line: `- [<id>] <kind>: "<summary>" — "<details>"
+/// (<attribution> on <date>)\n`, the details clipped to [`MAX_ENTRY_DETAIL_CHARS`] and left out
+/// when they only restate the summary.
+pub fn entry_line(entry: &EntryView<'_>) -> String {
+    let summary = one_line(entry.summary);
+    let mut line = String::with_capacity(64 + entry.summary.len() + MAX_ENTRY_DETAIL_CHARS * 2);
+    let _ = write!(line, "- [{}] {}: ", entry.id, entry.kind);
+    push_quoted(&mut line, &summary);
+    let detail = one_line(entry.content);
+    let detail_chars = detail.chars().count();
+    // Content that only restates the summary ("Remember: <summary>.") adds nothing.
+    let restates = detail_chars <= summary.chars().count() + 16
+        && detail.to_lowercase().contains(&summary.to_lowercase());
+    if !detail.is_empty() && !restates {
+        line.push_str(" — ");
+        if detail_chars > MAX_ENTRY_DETAIL_CHARS {
+            let cut = detail
+                .char_indices()
+                .nth(MAX_ENTRY_DETAIL_CHARS)
+                .map_or(detail.len(), |(i, _)| i);
+            push_quoted(&mut line, &format!("{}…", &detail[..cut]));
+        } else {
+            push_quoted(&mut line, &detail);
+        }
+    }
+    let date = entry.updated_at.get(..10).unwrap_or("");
+    let (sessions, last_session) = entry.attribution.sessions();
+    match (sessions, last_session.as_deref().map(attribution_id)) {
+        (0, _) | (_, None) => {
+            let _ = write!(line, " (added on {date})");
+        }
+        (1, Some(id)) => {
+            let _ = write!(line, " (from session {id} on {date})");
+        }
+        (n, Some(id)) => {
+            let _ = write!(line, " (from {n} sessions, latest {id} on {date})");
+        }
+    }
+    line.push('\n');
+    line
+}
+
+/// Appends one-line text in double quotes, escaping backslashes and quotes, so an entry reads
+/// as quoted data and cannot close its own quote.
+fn push_quoted(out: &mut String, text: &str) {
+    out.reserve(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        if matches!(c, '"' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+}
+
+/// A session id as shown in an attribution: only `[A-Za-z0-9._-]`, at most 40 characters, so
+/// a hostile id (newlines, markup) cannot inject text into the context.
+pub fn attribution_id(id: &str) -> String {
+    let clean: String = id
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        .take(40)
+        .collect();
+    if clean.is_empty() {
+        "(unnamed)".to_owned()
+    } else {
+        clean
+    }
+}
+
+/// `text` with every run of whitespace turned into one space, trimmed.
+pub fn one_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for word in text.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
+}
+
+/// One entry of a stored body: its id, its rendered line and the line's token cost
+/// ([`crate::llm::estimate_tokens`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexedLine<'a> {
+    /// Entry id.
+    pub id: &'a str,
+    /// The rendered line ([`entry_line`]).
+    pub line: &'a str,
+    /// Its estimated tokens.
+    pub tokens: u32,
+}
+
+const RECORD_HEADER: usize = 4 + 2 + 4;
+
+/// Appends one entry to a body. Ids longer than 65,535 bytes and lines longer than 4 GiB do
+/// not occur (ids are generated, lines clipped); such an entry is left out.
+pub fn encode_line(body: &mut Vec<u8>, line: &IndexedLine<'_>) {
+    let (Ok(id_len), Ok(line_len)) = (u16::try_from(line.id.len()), u32::try_from(line.line.len()))
+    else {
+        return;
+    };
+    body.reserve(RECORD_HEADER + line.id.len() + line.line.len());
+    body.extend_from_slice(&line.tokens.to_le_bytes());
+    body.extend_from_slice(&id_len.to_le_bytes());
+    body.extend_from_slice(&line_len.to_le_bytes());
+    body.extend_from_slice(line.id.as_bytes());
+    body.extend_from_slice(line.line.as_bytes());
+}
+
+/// The entries of a body, in order; `None` when the body is malformed (truncated, a length
+/// past its end, text that is not UTF-8), in which case the caller ranks the entries itself.
+pub fn decode(body: &[u8]) -> Option<Vec<IndexedLine<'_>>> {
+    let mut lines = Vec::new();
+    let mut rest = body;
+    while !rest.is_empty() {
+        let (header, tail) = rest.split_at_checked(RECORD_HEADER)?;
+        let tokens = u32::from_le_bytes(header.get(0..4)?.try_into().ok()?);
+        let id_len = usize::from(u16::from_le_bytes(header.get(4..6)?.try_into().ok()?));
+        let line_len =
+            usize::try_from(u32::from_le_bytes(header.get(6..10)?.try_into().ok()?)).ok()?;
+        let (id, tail) = tail.split_at_checked(id_len)?;
+        let (line, tail) = tail.split_at_checked(line_len)?;
+        lines.push(IndexedLine {
+            id: std::str::from_utf8(id).ok()?,
+            line: std::str::from_utf8(line).ok()?,
+            tokens,
+        });
+        rest = tail;
+    }
+    Some(lines)
+}
+
+/// Renders the scope's ranked entries into a body; returns the body and its entry count.
+pub fn build_body(conn: &Connection, project_id: Option<&str>) -> rusqlite::Result<(Vec<u8>, i64)> {
+    let mut body = Vec::new();
+    let mut entries = 0;
+    for_each_ranked(conn, project_id, MAX_CANDIDATES, |entry| {
+        let line = entry_line(entry);
+        let tokens = u32::try_from(crate::llm::estimate_tokens(&line)).unwrap_or(u32::MAX);
+        encode_line(
+            &mut body,
+            &IndexedLine {
+                id: entry.id,
+                line: &line,
+                tokens,
+            },
+        );
+        entries += 1;
+    })?;
+    Ok((body, entries))
+}
+
+/// Builds the row of every scope that has none of the current [`FORMAT`]: the user's and every
+/// known project's. Returns how many rows were built. Run it inside a write transaction, so
+/// the rows match the entries they were built from.
+pub fn refresh(conn: &Connection, now: &str) -> rusqlite::Result<usize> {
+    let missing: Vec<Option<String>> = {
+        let mut stmt = conn.prepare(
+            "SELECT NULL WHERE NOT EXISTS (SELECT 1 FROM start_index \
+                 WHERE scope_key = 'user' AND format = ?1) \
+             UNION ALL \
+             SELECT p.id FROM projects p WHERE NOT EXISTS (SELECT 1 FROM start_index s \
+                 WHERE s.scope_key = 'project:' || p.id AND s.format = ?1)",
+        )?;
+        stmt.query_map([FORMAT], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?
+    };
+    let mut insert = conn.prepare(
+        "INSERT OR REPLACE INTO start_index (scope_key, format, entries, body, built_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for project_id in &missing {
+        let (body, entries) = build_body(conn, project_id.as_deref())?;
+        insert.execute(rusqlite::params![
+            scope_key(project_id.as_deref()),
+            FORMAT,
+            entries,
+            body,
+            now
+        ])?;
+    }
+    Ok(missing.len())
+}
+
+/// [`refresh`] in its own `BEGIN IMMEDIATE` transaction.
+pub fn refresh_now(conn: &Connection, now: &str) -> rusqlite::Result<usize> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    match refresh(conn, now) {
+        Ok(built) => {
+            conn.execute_batch("COMMIT")?;
+            Ok(built)
+        }
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+/// The stored bodies SessionStart needs, of the current [`FORMAT`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartBodies {
+    /// The user scope's body.
+    pub user: Vec<u8>,
+    /// The project's body (empty when no project was asked for).
+    pub project: Vec<u8>,
+}
+
+/// Reads the user scope's row and, with `project_id`, the project's; `None` unless every row
+/// asked for is there (then the caller ranks the entries itself).
+pub fn load(conn: &Connection, project_id: Option<&str>) -> rusqlite::Result<Option<StartBodies>> {
+    // Literal values, as in `candidates_sql`: the statement is prepared once.
+    let project_key = project_id.map(|id| sql_literal(&scope_key(Some(id))));
+    let sql = format!(
+        "SELECT scope_key = 'user', body FROM start_index WHERE format = {FORMAT} \
+         AND scope_key IN ('user'{})",
+        project_key
+            .as_deref()
+            .map(|k| format!(", {k}"))
+            .unwrap_or_default()
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let mut rows = stmt.query([])?;
+    let (mut user, mut project) = (None, None);
+    while let Some(row) = rows.next()? {
+        let body = row.get_ref(1)?.as_blob()?.to_vec();
+        if row.get::<_, bool>(0)? {
+            user = Some(body);
+        } else {
+            project = Some(body);
+        }
+    }
+    Ok(match (user, project, project_id) {
+        (Some(user), Some(project), Some(_)) => Some(StartBodies { user, project }),
+        (Some(user), None, None) => Some(StartBodies {
+            user,
+            project: Vec::new(),
+        }),
+        _ => None,
+    })
+}
+
+/// How many entries the scope's row holds, when it has a current one (`csep status`).
+pub fn stored_entries(
+    conn: &Connection,
+    project_id: Option<&str>,
+) -> rusqlite::Result<Option<i64>> {
+    conn.query_row(
+        "SELECT entries FROM start_index WHERE scope_key = ?1 AND format = ?2",
+        rusqlite::params![scope_key(project_id), FORMAT],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
+#[cfg(test)]
+#[path = "start_index_tests.rs"]
+mod tests;
