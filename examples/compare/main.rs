@@ -66,6 +66,9 @@ struct Args {
     /// Only generate the corpus.
     #[arg(long)]
     corpus_only: bool,
+    /// Measure only these rows (repeatable): session-start, stop, recall, compile, ingest.
+    #[arg(long, value_parser = ["session-start", "stop", "recall", "compile", "ingest"])]
+    only: Vec<String>,
     /// Also write the Markdown table here.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -272,8 +275,10 @@ fn run(args: &Args) -> Result<()> {
     let mut rows = Vec::new();
     let started = Instant::now();
 
+    let wanted = |row: &str| args.only.is_empty() || args.only.iter().any(|o| o == row);
+
     // session-start
-    {
+    if wanted("session-start") {
         let case = layout.case("start");
         let mut a = spec(
             &csep,
@@ -308,14 +313,15 @@ fn run(args: &Args) -> Result<()> {
     }
 
     // Stop, foreground only
-    for (name, label, runs) in [
+    let stop_rows = [
         (
             "big",
             "Stop hook foreground, 50 MiB transcript",
             args.runs_slow,
         ),
         ("small", "Stop hook foreground, empty transcript", args.runs),
-    ] {
+    ];
+    for (name, label, runs) in stop_rows.into_iter().filter(|_| wanted("stop")) {
         let case = layout.case("stop");
         let tmp = case.join("ref-tmp");
         fs::create_dir_all(&tmp)?;
@@ -359,7 +365,7 @@ fn run(args: &Args) -> Result<()> {
     }
 
     // recall
-    for n in sizes.recall() {
+    for n in sizes.recall().into_iter().filter(|_| wanted("recall")) {
         let name = Layout::recall_case(n);
         let mut words: Vec<&str> = vec!["recall"];
         words.extend(text::QUERY.split(' '));
@@ -395,7 +401,7 @@ fn run(args: &Args) -> Result<()> {
     }
 
     // compile: each run on a fresh copy of the home
-    {
+    if wanted("compile") {
         let runs_dir = layout.case("compile").join("runs");
         let (csep_template, ref_template) =
             (layout.csep_home("compile"), layout.ref_home("compile"));
@@ -444,7 +450,7 @@ fn run(args: &Args) -> Result<()> {
     }
 
     // ingest: csep only, fresh home per run
-    {
+    if wanted("ingest") {
         let sessions = layout.case("ingest").join("sessions");
         let home = layout.case("ingest").join("csep-home");
         let sessions_text = sessions.to_string_lossy().into_owned();

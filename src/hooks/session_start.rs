@@ -86,43 +86,59 @@ pub fn run(ctx: &HookCtx, event: &HookEvent) -> Result<HookAnswer, StoreError> {
         })
     };
     let budget = usize::try_from(ctx.config.hooks.session_start_budget_tokens).unwrap_or(2000);
-    let mut renderer = Renderer::new(project_name.as_deref(), budget);
-    if !offer_indexed(store, project_id.as_deref(), &mut renderer) {
-        for_each_candidate(store, project_id.as_deref(), |entry| renderer.offer(entry))?;
-    }
+    let renderer = match indexed_renderer(
+        store,
+        project_id.as_deref(),
+        project_name.as_deref(),
+        budget,
+    ) {
+        Some(renderer) => renderer,
+        None => {
+            let mut renderer = Renderer::new(project_name.as_deref(), budget);
+            for_each_candidate(store, project_id.as_deref(), |entry| renderer.offer(entry))?;
+            renderer
+        }
+    };
     let outcome = renderer.finish_with(has_sessions);
     Ok(answer(event.host, &outcome))
 }
 
-/// Offers the candidates from the start index ([`start_index`]) when it holds every scope
-/// needed; returns false, having offered nothing, when it does not (a row invalidated by a
-/// memory change and not rebuilt yet, a malformed body, an error): the caller then ranks the
-/// entries itself, which gives the same context.
-fn offer_indexed(store: &Store, project_id: Option<&str>, renderer: &mut Renderer<'_>) -> bool {
-    let bodies = match start_index::load(store.conn(), project_id) {
-        Ok(Some(bodies)) => bodies,
-        Ok(None) => return false,
+/// A renderer filled from the start index ([`start_index`]) when it holds every scope needed
+/// and its bodies are sound; `None` when not (a row invalidated by a memory change and not
+/// rebuilt yet, a damaged body, an error): the caller then ranks the entries itself, which
+/// gives the same context.
+fn indexed_renderer<'p>(
+    store: &Store,
+    project_id: Option<&str>,
+    project_name: Option<&'p str>,
+    budget: usize,
+) -> Option<Renderer<'p>> {
+    let filled = start_index::with_bodies(store.conn(), project_id, |user, project| {
+        let user = start_index::decode(user)?;
+        let project = start_index::decode(project)?;
+        let mut renderer = Renderer::new(project_name, budget);
+        let max = usize::try_from(MAX_CANDIDATES).unwrap_or(usize::MAX);
+        let from_project = max.saturating_sub(user.len());
+        for line in user.iter().take(max) {
+            renderer.offer_indexed(true, line)?;
+        }
+        for line in project.iter().take(from_project) {
+            renderer.offer_indexed(false, line)?;
+        }
+        Some(renderer)
+    });
+    match filled {
+        Ok(Some(Some(renderer))) => Some(renderer),
+        Ok(Some(None)) => {
+            tracing::debug!("damaged start index body; ranking entries");
+            None
+        }
+        Ok(None) => None,
         Err(e) => {
             tracing::debug!(error = %e, "start index unreadable; ranking entries");
-            return false;
+            None
         }
-    };
-    let (Some(user), Some(project)) = (
-        start_index::decode(&bodies.user),
-        start_index::decode(&bodies.project),
-    ) else {
-        tracing::debug!("malformed start index body; ranking entries");
-        return false;
-    };
-    let max = usize::try_from(MAX_CANDIDATES).unwrap_or(usize::MAX);
-    let from_project = max.saturating_sub(user.len());
-    for line in user.iter().take(max) {
-        renderer.offer_indexed(true, line);
     }
-    for line in project.iter().take(from_project) {
-        renderer.offer_indexed(false, line);
-    }
-    true
 }
 
 fn answer(host: Host, outcome: &SessionStartOutcome) -> HookAnswer {
@@ -241,12 +257,17 @@ pub struct Renderer<'p> {
     omitted: usize,
     /// The scope whose heading was written last.
     section: Option<bool>,
+    /// Tokens of the project's and the user's headings.
+    heading_tokens: [usize; 2],
 }
 
 impl<'p> Renderer<'p> {
     /// A renderer for `budget_tokens`, naming the project `project_name` in its heading.
     pub fn new(project_name: Option<&'p str>, budget_tokens: usize) -> Self {
+        let heading_tokens =
+            [false, true].map(|is_user| estimate_tokens(&heading(project_name, is_user)));
         Renderer {
+            heading_tokens,
             project_name,
             budget: budget_tokens,
             used: estimate_tokens(HEADER) + estimate_tokens(FOOTER) + 16,
@@ -275,34 +296,50 @@ impl<'p> Renderer<'p> {
 
     /// Adds an already rendered entry from the start index (of the user scope when `is_user`)
     /// if it fits the remaining budget, or counts it as omitted: the same decision
-    /// [`Renderer::offer`] takes for the entry it was rendered from.
-    pub fn offer_indexed(&mut self, is_user: bool, entry: &IndexedLine<'_>) {
+    /// [`Renderer::offer`] takes for the entry it was rendered from. `None` when the entry fits
+    /// but its stored line is not UTF-8 (a damaged index: the caller starts over from the
+    /// entries).
+    pub fn offer_indexed(&mut self, is_user: bool, entry: &IndexedLine<'_>) -> Option<()> {
         let tokens = usize::try_from(entry.tokens).unwrap_or(usize::MAX);
-        self.place(is_user, entry.id, entry.line, tokens);
+        let Some(cost) = self.fits(is_user, tokens) else {
+            self.offered += 1;
+            self.omitted += 1;
+            return Some(());
+        };
+        let line = entry.text()?;
+        self.push(is_user, entry.id, line, cost);
+        Some(())
     }
 
     /// Appends a rendered `line` costing `tokens` (plus its scope's heading when it opens
     /// one) if it fits, or counts it as omitted.
     fn place(&mut self, is_user: bool, id: &str, line: &str, tokens: usize) {
-        self.offered += 1;
-        let needs_heading = self.section != Some(is_user);
-        let heading = needs_heading.then(|| {
-            if is_user {
-                "\n## About the user (all projects)\n".to_owned()
-            } else {
-                format!(
-                    "\n## This project ({})\n",
-                    self.project_name.unwrap_or("current")
-                )
+        match self.fits(is_user, tokens) {
+            Some(cost) => self.push(is_user, id, line, cost),
+            None => {
+                self.offered += 1;
+                self.omitted += 1;
             }
-        });
-        let cost = tokens.saturating_add(heading.as_deref().map_or(0, estimate_tokens));
-        if self.used.saturating_add(cost) > self.budget {
-            self.omitted += 1;
-            return;
         }
-        if let Some(heading) = heading {
-            self.body.push_str(&heading);
+    }
+
+    /// The cost of a line of `tokens` in the scope, its heading included when it opens one, if
+    /// that fits the remaining budget.
+    fn fits(&self, is_user: bool, tokens: usize) -> Option<usize> {
+        let heading = if self.section == Some(is_user) {
+            0
+        } else {
+            self.heading_tokens[usize::from(is_user)]
+        };
+        let cost = tokens.saturating_add(heading);
+        (self.used.saturating_add(cost) <= self.budget).then_some(cost)
+    }
+
+    /// Appends a line that fits ([`Renderer::fits`] gave `cost`).
+    fn push(&mut self, is_user: bool, id: &str, line: &str, cost: usize) {
+        self.offered += 1;
+        if self.section != Some(is_user) {
+            self.body.push_str(&heading(self.project_name, is_user));
             self.section = Some(is_user);
         }
         self.body.push_str(line);
@@ -333,6 +370,18 @@ impl<'p> Renderer<'p> {
             injected_ids: self.injected,
             omitted: self.omitted,
         }
+    }
+}
+
+/// The heading of the user's section, or of the project's (named `project_name`).
+fn heading(project_name: Option<&str>, is_user: bool) -> String {
+    if is_user {
+        "\n## About the user (all projects)\n".to_owned()
+    } else {
+        format!(
+            "\n## This project ({})\n",
+            project_name.unwrap_or("current")
+        )
     }
 }
 

@@ -323,8 +323,7 @@ fn rendering_rows_straight_from_the_store_matches_rendering_loaded_entries() {
         let streamed = renderer.finish(true);
         assert_eq!(streamed, expected, "budget {budget}");
         // And from the start index, which the hook reads when it holds both scopes.
-        let mut renderer = Renderer::new(Some("a"), budget);
-        assert!(offer_indexed(&store, Some("p_a"), &mut renderer));
+        let renderer = indexed_renderer(&store, Some("p_a"), Some("a"), budget).unwrap();
         assert_eq!(renderer.finish(true), expected, "indexed, budget {budget}");
         assert!(
             expected.context.contains("from 2 sessions"),
@@ -404,11 +403,9 @@ fn the_hook_reads_the_start_index_until_a_memory_change_invalidates_it() {
         let mut body = Vec::new();
         crate::memory::start_index::encode_line(
             &mut body,
-            &IndexedLine {
-                id: "m_1",
-                line: "- [m_1] rule: \"from the index\"\n",
-                tokens: 9,
-            },
+            "m_1",
+            "- [m_1] rule: \"from the index\"\n",
+            9,
         );
         conn.execute("UPDATE start_index SET body = ?1", [body])
             .unwrap();

@@ -247,36 +247,43 @@ pub fn one_line(text: &str) -> String {
 }
 
 /// One entry of a stored body: its id, its rendered line and the line's token cost
-/// ([`crate::llm::estimate_tokens`]).
+/// ([`crate::llm::estimate_tokens`]). The line is checked to be UTF-8 only when it is used
+/// ([`IndexedLine::text`]): most stored lines do not fit the budget and are never read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IndexedLine<'a> {
     /// Entry id.
     pub id: &'a str,
-    /// The rendered line ([`entry_line`]).
-    pub line: &'a str,
+    /// The rendered line ([`entry_line`]), as stored.
+    pub line: &'a [u8],
     /// Its estimated tokens.
     pub tokens: u32,
+}
+
+impl<'a> IndexedLine<'a> {
+    /// The line as text; `None` when the stored bytes are not UTF-8 (a damaged body).
+    pub fn text(&self) -> Option<&'a str> {
+        std::str::from_utf8(self.line).ok()
+    }
 }
 
 const RECORD_HEADER: usize = 4 + 2 + 4;
 
 /// Appends one entry to a body. Ids longer than 65,535 bytes and lines longer than 4 GiB do
 /// not occur (ids are generated, lines clipped); such an entry is left out.
-pub fn encode_line(body: &mut Vec<u8>, line: &IndexedLine<'_>) {
-    let (Ok(id_len), Ok(line_len)) = (u16::try_from(line.id.len()), u32::try_from(line.line.len()))
-    else {
+pub fn encode_line(body: &mut Vec<u8>, id: &str, line: &str, tokens: u32) {
+    let (Ok(id_len), Ok(line_len)) = (u16::try_from(id.len()), u32::try_from(line.len())) else {
         return;
     };
-    body.reserve(RECORD_HEADER + line.id.len() + line.line.len());
-    body.extend_from_slice(&line.tokens.to_le_bytes());
+    body.reserve(RECORD_HEADER + id.len() + line.len());
+    body.extend_from_slice(&tokens.to_le_bytes());
     body.extend_from_slice(&id_len.to_le_bytes());
     body.extend_from_slice(&line_len.to_le_bytes());
-    body.extend_from_slice(line.id.as_bytes());
-    body.extend_from_slice(line.line.as_bytes());
+    body.extend_from_slice(id.as_bytes());
+    body.extend_from_slice(line.as_bytes());
 }
 
 /// The entries of a body, in order; `None` when the body is malformed (truncated, a length
-/// past its end, text that is not UTF-8), in which case the caller ranks the entries itself.
+/// past its end, an id that is not UTF-8), in which case the caller ranks the entries itself.
 pub fn decode(body: &[u8]) -> Option<Vec<IndexedLine<'_>>> {
     let mut lines = Vec::new();
     let mut rest = body;
@@ -290,7 +297,7 @@ pub fn decode(body: &[u8]) -> Option<Vec<IndexedLine<'_>>> {
         let (line, tail) = tail.split_at_checked(line_len)?;
         lines.push(IndexedLine {
             id: std::str::from_utf8(id).ok()?,
-            line: std::str::from_utf8(line).ok()?,
+            line,
             tokens,
         });
         rest = tail;
@@ -305,14 +312,7 @@ pub fn build_body(conn: &Connection, project_id: Option<&str>) -> rusqlite::Resu
     for_each_ranked(conn, project_id, MAX_CANDIDATES, |entry| {
         let line = entry_line(entry);
         let tokens = u32::try_from(crate::llm::estimate_tokens(&line)).unwrap_or(u32::MAX);
-        encode_line(
-            &mut body,
-            &IndexedLine {
-                id: entry.id,
-                line: &line,
-                tokens,
-            },
-        );
+        encode_line(&mut body, entry.id, &line, tokens);
         entries += 1;
     })?;
     Ok((body, entries))
@@ -365,47 +365,37 @@ pub fn refresh_now(conn: &Connection, now: &str) -> rusqlite::Result<usize> {
     }
 }
 
-/// The stored bodies SessionStart needs, of the current [`FORMAT`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StartBodies {
-    /// The user scope's body.
-    pub user: Vec<u8>,
-    /// The project's body (empty when no project was asked for).
-    pub project: Vec<u8>,
-}
-
-/// Reads the user scope's row and, with `project_id`, the project's; `None` unless every row
-/// asked for is there (then the caller ranks the entries itself).
-pub fn load(conn: &Connection, project_id: Option<&str>) -> rusqlite::Result<Option<StartBodies>> {
-    // Literal values, as in `candidates_sql`: the statement is prepared once.
-    let project_key = project_id.map(|id| sql_literal(&scope_key(Some(id))));
-    let sql = format!(
-        "SELECT scope_key = 'user', body FROM start_index WHERE format = {FORMAT} \
-         AND scope_key IN ('user'{})",
-        project_key
-            .as_deref()
-            .map(|k| format!(", {k}"))
-            .unwrap_or_default()
-    );
+/// Calls `read` with the stored bodies of the user scope and (with `project_id`) of the project,
+/// borrowed from the row, and returns what it returns; `None`, without calling it, unless every
+/// row asked for is there in the current [`FORMAT`] (then the caller ranks the entries itself).
+/// Without a project the second body is empty.
+pub fn with_bodies<R>(
+    conn: &Connection,
+    project_id: Option<&str>,
+    read: impl FnOnce(&[u8], &[u8]) -> R,
+) -> rusqlite::Result<Option<R>> {
+    // Literal values, as in `candidates_sql`: the statement is prepared once. One row carries
+    // both bodies, so both are borrowed without copying.
+    let sql = match project_id {
+        Some(id) => format!(
+            "SELECT u.body, p.body FROM start_index u, start_index p \
+             WHERE u.scope_key = 'user' AND u.format = {FORMAT} \
+             AND p.scope_key = {} AND p.format = {FORMAT}",
+            sql_literal(&scope_key(Some(id)))
+        ),
+        None => format!(
+            "SELECT body, X'' FROM start_index WHERE scope_key = 'user' AND format = {FORMAT}"
+        ),
+    };
     let mut stmt = conn.prepare(&sql)?;
     let mut rows = stmt.query([])?;
-    let (mut user, mut project) = (None, None);
-    while let Some(row) = rows.next()? {
-        let body = row.get_ref(1)?.as_blob()?.to_vec();
-        if row.get::<_, bool>(0)? {
-            user = Some(body);
-        } else {
-            project = Some(body);
-        }
-    }
-    Ok(match (user, project, project_id) {
-        (Some(user), Some(project), Some(_)) => Some(StartBodies { user, project }),
-        (Some(user), None, None) => Some(StartBodies {
-            user,
-            project: Vec::new(),
-        }),
-        _ => None,
-    })
+    let Some(row) = rows.next()? else {
+        return Ok(None);
+    };
+    Ok(Some(read(
+        row.get_ref(0)?.as_blob()?,
+        row.get_ref(1)?.as_blob()?,
+    )))
 }
 
 /// How many entries the scope's row holds, when it has a current one (`csep status`).

@@ -44,6 +44,11 @@ fn rows(store: &Store) -> Vec<(String, i64)> {
         .unwrap()
 }
 
+/// Both stored bodies, copied, when every row asked for is there.
+fn bodies(store: &Store, project_id: Option<&str>) -> Option<(Vec<u8>, Vec<u8>)> {
+    with_bodies(store.conn(), project_id, |u, p| (u.to_vec(), p.to_vec())).unwrap()
+}
+
 fn keys(store: &Store) -> Vec<String> {
     rows(store).into_iter().map(|(k, _)| k).collect()
 }
@@ -65,23 +70,17 @@ fn refresh_builds_every_scope_once_with_its_ranked_entries() {
     );
     // Nothing changed: nothing to rebuild.
     assert_eq!(refresh_now(store.conn(), "now").unwrap(), 0);
-    let bodies = load(store.conn(), Some("p_a")).unwrap().unwrap();
-    let user = decode(&bodies.user).unwrap();
+    let (user, project) = bodies(&store, Some("p_a")).unwrap();
+    let user = decode(&user).unwrap();
     assert_eq!(user.len(), 1);
     assert_eq!(user[0].id, "m_u1");
-    assert_eq!(
-        user[0].line,
-        "- [m_u1] rule: \"user rule\" (added on 2026-11-20)\n"
-    );
+    let line = user[0].text().unwrap();
+    assert_eq!(line, "- [m_u1] rule: \"user rule\" (added on 2026-11-20)\n");
     assert_eq!(
         user[0].tokens,
-        u32::try_from(crate::llm::estimate_tokens(user[0].line)).unwrap()
+        u32::try_from(crate::llm::estimate_tokens(line)).unwrap()
     );
-    let ids: Vec<_> = decode(&bodies.project)
-        .unwrap()
-        .iter()
-        .map(|l| l.id)
-        .collect();
+    let ids: Vec<_> = decode(&project).unwrap().iter().map(|l| l.id).collect();
     // Same usage and date: ranked by id.
     assert_eq!(ids, ["m_a1", "m_a2"]);
     assert_eq!(stored_entries(store.conn(), Some("p_b")).unwrap(), Some(0));
@@ -149,22 +148,24 @@ fn load_needs_every_row_asked_for_of_the_current_format() {
     let store = store_with_projects();
     insert(&store, "m_u1", None, "user rule");
     let conn = store.conn();
-    assert_eq!(load(conn, None).unwrap(), None);
+    assert_eq!(bodies(&store, None), None);
     refresh_now(conn, "now").unwrap();
-    assert!(load(conn, None).unwrap().is_some());
-    assert!(load(conn, Some("p_a")).unwrap().is_some());
+    let (user, project) = bodies(&store, None).unwrap();
+    assert_eq!((decode(&user).unwrap().len(), project.len()), (1, 0));
+    let (_, project) = bodies(&store, Some("p_a")).unwrap();
+    assert_eq!(decode(&project), Some(Vec::new()));
     // A project seen after the last rebuild has no row yet.
-    assert_eq!(load(conn, Some("p_new")).unwrap(), None);
+    assert_eq!(bodies(&store, Some("p_new")), None);
     conn.execute("DELETE FROM start_index WHERE scope_key = 'user'", [])
         .unwrap();
-    assert_eq!(load(conn, Some("p_a")).unwrap(), None);
+    assert_eq!(bodies(&store, Some("p_a")), None);
     refresh_now(conn, "now").unwrap();
     conn.execute("UPDATE start_index SET format = format + 1", [])
         .unwrap();
-    assert_eq!(load(conn, Some("p_a")).unwrap(), None);
+    assert_eq!(bodies(&store, Some("p_a")), None);
     // Rows of another format are rebuilt.
     assert_eq!(refresh_now(conn, "now").unwrap(), 3);
-    assert!(load(conn, Some("p_a")).unwrap().is_some());
+    assert!(bodies(&store, Some("p_a")).is_some());
 }
 
 #[test]
@@ -181,9 +182,9 @@ fn each_scope_keeps_at_most_max_candidates() {
     .unwrap();
     refresh_now(conn, "now").unwrap();
     assert_eq!(stored_entries(conn, None).unwrap(), Some(MAX_CANDIDATES));
-    let bodies = load(conn, None).unwrap().unwrap();
+    let (user, _) = bodies(&store, None).unwrap();
     assert_eq!(
-        decode(&bodies.user).unwrap().len(),
+        decode(&user).unwrap().len(),
         usize::try_from(MAX_CANDIDATES).unwrap()
     );
 }
@@ -191,22 +192,19 @@ fn each_scope_keeps_at_most_max_candidates() {
 #[test]
 fn malformed_bodies_decode_to_none() {
     let mut body = Vec::new();
-    encode_line(
-        &mut body,
-        &IndexedLine {
-            id: "m_1",
-            line: "- [m_1] rule: \"x\"\n",
-            tokens: 5,
-        },
-    );
+    encode_line(&mut body, "m_1", "- [m_1] rule: \"x\"\n", 5);
     assert_eq!(decode(&body).unwrap().len(), 1);
     for cut in 1..body.len() {
         assert_eq!(decode(&body[..cut]), None, "cut at {cut}");
     }
-    let mut bad_utf8 = body.clone();
-    let last = bad_utf8.len() - 1;
-    bad_utf8[last] = 0xff;
-    assert_eq!(decode(&bad_utf8), None);
+    // A damaged id fails the body; a damaged line is found when the line is used.
+    let mut bad_id = body.clone();
+    bad_id[RECORD_HEADER] = 0xff;
+    assert_eq!(decode(&bad_id), None);
+    let mut bad_line = body.clone();
+    let last = bad_line.len() - 1;
+    bad_line[last] = 0xff;
+    assert_eq!(decode(&bad_line).unwrap()[0].text(), None);
     assert_eq!(decode(&[]), Some(Vec::new()));
 }
 
@@ -221,13 +219,13 @@ proptest::proptest! {
     ) {
         let mut body = Vec::new();
         for (id, line, tokens) in &entries {
-            encode_line(&mut body, &IndexedLine { id, line, tokens: *tokens });
+            encode_line(&mut body, id, line, *tokens);
         }
-        let decoded = decode(&body).unwrap();
-        let expected: Vec<_> = entries
+        let decoded: Vec<_> = decode(&body)
+            .unwrap()
             .iter()
-            .map(|(id, line, tokens)| IndexedLine { id, line, tokens: *tokens })
+            .map(|l| (l.id.to_owned(), l.text().unwrap().to_owned(), l.tokens))
             .collect();
-        proptest::prop_assert_eq!(decoded, expected);
+        proptest::prop_assert_eq!(decoded, entries);
     }
 }

@@ -660,8 +660,10 @@ pub struct Overrides {
 pub struct LoadedConfig {
     /// The resolved tree.
     pub config: Config,
-    /// Dotted path of every leaf of [`config`](Self::config) → where its value came from.
-    pub sources: BTreeMap<String, Source>,
+    /// Keys set by the environment or a flag, with their source.
+    set_by: BTreeMap<String, Source>,
+    /// Keys set in the file, with their line.
+    lines: BTreeMap<String, usize>,
     /// Non-fatal findings, one sentence each.
     pub warnings: Vec<String>,
     /// The config file path (whether or not it exists).
@@ -670,6 +672,27 @@ pub struct LoadedConfig {
     pub exists: bool,
     /// The `schema_version` the file declared (1 or 2 for a reference file; 3 when absent).
     pub file_schema_version: u32,
+}
+
+impl LoadedConfig {
+    /// Dotted path of every leaf of [`config`](Self::config) → where its value came from
+    /// (computed on demand: only `csep config show` needs it, and hooks load the config too).
+    pub fn sources(&self) -> BTreeMap<String, Source> {
+        let tree = serde_json::to_value(&self.config).unwrap_or(serde_json::Value::Null);
+        let mut leaves = Vec::new();
+        flatten(&tree, "", &mut leaves);
+        leaves
+            .into_iter()
+            .map(|(key, _)| {
+                let source = match (self.set_by.get(&key), self.lines.get(&key)) {
+                    (Some(source), _) => source.clone(),
+                    (None, Some(&line)) => Source::File { line },
+                    (None, None) => Source::Default,
+                };
+                (key, source)
+            })
+            .collect()
+    }
 }
 
 /// What [`init`] did.
@@ -1228,23 +1251,10 @@ fn resolve(
         }
     }
 
-    let tree = serde_json::to_value(&config).unwrap_or(serde_json::Value::Null);
-    let mut leaves = Vec::new();
-    flatten(&tree, "", &mut leaves);
-    let sources = leaves
-        .into_iter()
-        .map(|(key, _)| {
-            let source = match (set_by.get(&key), lines.get(&key)) {
-                (Some(source), _) => source.clone(),
-                (None, Some(&line)) => Source::File { line },
-                (None, None) => Source::Default,
-            };
-            (key, source)
-        })
-        .collect();
     Ok(LoadedConfig {
         config,
-        sources,
+        set_by,
+        lines,
         warnings,
         path,
         exists,
@@ -1308,7 +1318,7 @@ fn apply_env(
 /// `csep config show --json`.
 pub fn resolved_json(loaded: &LoadedConfig) -> serde_json::Value {
     let sources: serde_json::Map<String, serde_json::Value> = loaded
-        .sources
+        .sources()
         .iter()
         .map(|(k, s)| (k.clone(), serde_json::Value::String(s.to_string())))
         .collect();
@@ -1327,10 +1337,11 @@ pub fn render_show(loaded: &LoadedConfig) -> String {
     let tree = serde_json::to_value(&loaded.config).unwrap_or(serde_json::Value::Null);
     let mut leaves = Vec::new();
     flatten(&tree, "", &mut leaves);
+    let sources = loaded.sources();
     let rows: Vec<(String, String)> = leaves
         .into_iter()
         .map(|(key, value)| {
-            let source = loaded.sources.get(&key).unwrap_or(&Source::Default);
+            let source = sources.get(&key).unwrap_or(&Source::Default);
             (format!("{key} = {value}"), source.to_string())
         })
         .collect();

@@ -32,7 +32,7 @@ fn err(text: &str) -> String {
 
 fn label(loaded: &LoadedConfig, key: &str) -> String {
     loaded
-        .sources
+        .sources()
         .get(key)
         .map(ToString::to_string)
         .unwrap_or_else(|| format!("<no source for {key}>"))
@@ -49,7 +49,7 @@ fn missing_file_gives_defaults_with_offline_active() {
         loaded.config.active_profile().map(|p| p.provider),
         Some(Provider::Offline)
     );
-    assert!(loaded.sources.values().all(|s| *s == Source::Default));
+    assert!(loaded.sources().values().all(|s| *s == Source::Default));
     assert_eq!(label(&loaded, "profiles.offline.provider"), "default");
     assert_eq!(label(&loaded, "log.max_bytes"), "default");
 }
@@ -60,13 +60,13 @@ fn template_loads_to_exactly_the_defaults_without_warnings() {
     assert_eq!(loaded.config, Config::default());
     assert_eq!(loaded.warnings, Vec::<String>::new());
     // Every leaf is spelled out in the template, so every source points into the file.
-    let from_default: Vec<&String> = loaded
-        .sources
-        .iter()
+    let from_default: Vec<String> = loaded
+        .sources()
+        .into_iter()
         .filter(|(_, s)| !matches!(s, Source::File { .. }))
         .map(|(k, _)| k)
         .collect();
-    assert_eq!(from_default, Vec::<&String>::new());
+    assert_eq!(from_default, Vec::<String>::new());
 }
 
 #[test]
@@ -578,7 +578,7 @@ fn render_show_lists_each_leaf_with_its_source() {
         line("profiles.offline.command").starts_with("profiles.offline.command = []"),
         "{shown}"
     );
-    assert_eq!(shown.lines().count(), loaded.sources.len() + 1);
+    assert_eq!(shown.lines().count(), loaded.sources().len() + 1);
 }
 
 #[test]
