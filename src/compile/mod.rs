@@ -312,8 +312,8 @@ pub fn import_edits(
     Ok((imported, problems))
 }
 
-/// Writes every target's projection, and rebuilds the start index rows memory changes
-/// invalidated ([`crate::memory::start_index`]); failures to write a file are returned as
+/// Writes every target's projection, and rebuilds the start index files memory changes
+/// removed ([`crate::memory::start_index`]); failures to write a projection are returned as
 /// messages.
 ///
 /// Runs under the database's write lock (`BEGIN IMMEDIATE`): the file and its recorded hash
@@ -339,10 +339,10 @@ pub fn write_projections(
             }
         }
     }
-    // SessionStart's view of the same entries, rebuilt under the same lock.
-    if let Err(e) = crate::memory::start_index::refresh(conn, now) {
-        let _ = conn.execute_batch("ROLLBACK");
-        return Err(sql("rebuild the start index")(e));
+    // SessionStart's view of the same entries, rebuilt under the same lock. Only a cache: on
+    // failure SessionStart ranks the entries itself.
+    if let Err(e) = crate::memory::start_index::refresh(conn, paths) {
+        tracing::warn!(error = %e, "cannot rebuild the start index");
     }
     conn.execute_batch("COMMIT")
         .map_err(sql("commit projections"))?;

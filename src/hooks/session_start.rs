@@ -21,6 +21,7 @@ use crate::host::{Host, claude, codex};
 use crate::memory::start_index::{self, IndexedLine, entry_line, sql_literal};
 use crate::store::db::{Store, StoreError};
 use crate::store::identity::RepoIdentity;
+use crate::store::paths::Paths;
 
 pub use crate::memory::start_index::{
     Attribution, EntryView, MAX_CANDIDATES, MAX_ENTRY_DETAIL_CHARS, attribution_id,
@@ -58,62 +59,68 @@ pub struct SessionStartOutcome {
     pub omitted: usize,
 }
 
-/// Runs the hook for `event`. Only reads the database: what it observed and injected is
-/// recorded by [`crate::hooks::record_run`] in the hook journal ([`crate::hooks::journal`]).
+/// Runs the hook for `event`: from the start index when it is current (no database opened),
+/// else from the database, which it only reads. What it observed and injected is recorded by
+/// [`crate::hooks::record_run`] in the hook journal ([`crate::hooks::journal`]).
 pub fn run(ctx: &HookCtx, event: &HookEvent) -> Result<HookAnswer, StoreError> {
-    let Some(store) = ctx.open_existing_store()? else {
-        return Ok(answer(event.host, &SessionStartOutcome::default()));
-    };
     let identity = event
         .cwd
         .as_deref()
         .and_then(|cwd| RepoIdentity::resolve(cwd).ok());
     let project_id = identity.as_ref().map(RepoIdentity::project_id);
     let project_name = identity.as_ref().map(RepoIdentity::display_name);
-    let has_sessions = || {
-        project_id.as_deref().is_some_and(|id| {
-            store
-                .conn()
-                .query_row(
-                    &format!(
-                        "SELECT EXISTS (SELECT 1 FROM sessions WHERE project_id = {})",
-                        sql_literal(id)
-                    ),
-                    [],
-                    |r| r.get::<_, bool>(0),
-                )
-                .unwrap_or(false)
-        })
-    };
     let budget = usize::try_from(ctx.config.hooks.session_start_budget_tokens).unwrap_or(2000);
     let renderer = match indexed_renderer(
-        store,
+        &ctx.paths,
         project_id.as_deref(),
         project_name.as_deref(),
         budget,
     ) {
         Some(renderer) => renderer,
         None => {
+            let Some(store) = ctx.open_existing_store()? else {
+                return Ok(answer(event.host, &SessionStartOutcome::default()));
+            };
             let mut renderer = Renderer::new(project_name.as_deref(), budget);
             for_each_candidate(store, project_id.as_deref(), |entry| renderer.offer(entry))?;
             renderer
         }
+    };
+    // Only asked when no entry was offered: is there an archive for `csep recall` to search?
+    let has_sessions = || {
+        let Some(id) = project_id.as_deref() else {
+            return false;
+        };
+        let Ok(Some(store)) = ctx.open_existing_store() else {
+            return false;
+        };
+        store
+            .conn()
+            .query_row(
+                &format!(
+                    "SELECT EXISTS (SELECT 1 FROM sessions WHERE project_id = {})",
+                    sql_literal(id)
+                ),
+                [],
+                |r| r.get::<_, bool>(0),
+            )
+            .unwrap_or(false)
     };
     let outcome = renderer.finish_with(has_sessions);
     Ok(answer(event.host, &outcome))
 }
 
 /// A renderer filled from the start index ([`start_index`]) when it holds every scope needed
-/// and its bodies are sound; `None` when not (a row invalidated by a memory change and not
-/// rebuilt yet, a damaged body, an error): the caller then ranks the entries itself, which
-/// gives the same context.
+/// and its files are sound; `None` when not (a file removed by a memory change and not rebuilt
+/// yet, a new project, a damaged file): the caller then ranks the entries itself, which gives
+/// the same context. Reads files only, never the database.
 fn indexed_renderer<'p>(
-    store: &Store,
+    paths: &Paths,
     project_id: Option<&str>,
     project_name: Option<&'p str>,
     budget: usize,
 ) -> Option<Renderer<'p>> {
-    let filled = start_index::with_bodies(store.conn(), project_id, |user, project| {
+    let filled = start_index::with_bodies(paths, project_id, |user, project| {
         let user = start_index::decode(user)?;
         let project = start_index::decode(project)?;
         let mut renderer = Renderer::new(project_name, budget);
@@ -126,19 +133,11 @@ fn indexed_renderer<'p>(
             renderer.offer_indexed(false, line)?;
         }
         Some(renderer)
-    });
-    match filled {
-        Ok(Some(Some(renderer))) => Some(renderer),
-        Ok(Some(None)) => {
-            tracing::debug!("damaged start index body; ranking entries");
-            None
-        }
-        Ok(None) => None,
-        Err(e) => {
-            tracing::debug!(error = %e, "start index unreadable; ranking entries");
-            None
-        }
+    })?;
+    if filled.is_none() {
+        tracing::debug!("damaged start index file; ranking entries");
     }
+    filled
 }
 
 fn answer(host: Host, outcome: &SessionStartOutcome) -> HookAnswer {

@@ -276,7 +276,9 @@ fn rendering_rows_straight_from_the_store_matches_rendering_loaded_entries() {
     // The hook renders the start index's lines, or borrowed rows (`for_each_candidate` +
     // `Renderer`) when the index lacks a scope; `render` takes loaded entries. All three must
     // produce the same context for the same store, budget and project.
-    let store = Store::open_in_memory().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let paths = crate::store::paths::Paths::at(dir.path());
+    let store = Store::open(&paths.db()).unwrap();
     let conn = store.conn();
     conn.execute_batch(
         "INSERT INTO projects (id, canonical_path, display_path, display_name, kind, created_at, \
@@ -314,7 +316,7 @@ fn rendering_rows_straight_from_the_store_matches_rendering_loaded_entries() {
         )
         .unwrap();
     }
-    crate::memory::start_index::refresh_now(conn, "now").unwrap();
+    crate::memory::start_index::refresh_now(conn, &paths).unwrap();
     for budget in [300, 2000, 100_000] {
         let loaded = load_entries(&store, Some("p_a")).unwrap();
         let expected = render(&loaded, Some("a"), true, budget);
@@ -323,7 +325,7 @@ fn rendering_rows_straight_from_the_store_matches_rendering_loaded_entries() {
         let streamed = renderer.finish(true);
         assert_eq!(streamed, expected, "budget {budget}");
         // And from the start index, which the hook reads when it holds both scopes.
-        let renderer = indexed_renderer(&store, Some("p_a"), Some("a"), budget).unwrap();
+        let renderer = indexed_renderer(&paths, Some("p_a"), Some("a"), budget).unwrap();
         assert_eq!(renderer.finish(true), expected, "indexed, budget {budget}");
         assert!(
             expected.context.contains("from 2 sessions"),
@@ -398,18 +400,17 @@ fn the_hook_reads_the_start_index_until_a_memory_change_invalidates_it() {
             [],
         )
         .unwrap();
-        crate::memory::start_index::refresh_now(conn, "now").unwrap();
-        // Make the index say something the table does not, to see which one the hook reads.
-        let mut body = Vec::new();
-        crate::memory::start_index::encode_line(
-            &mut body,
-            "m_1",
-            "- [m_1] rule: \"from the index\"\n",
-            9,
-        );
-        conn.execute("UPDATE start_index SET body = ?1", [body])
-            .unwrap();
+        crate::memory::start_index::refresh_now(conn, &ctx.paths).unwrap();
     }
+    // Make the index say something the table does not, to see which one the hook reads.
+    let mut body = Vec::new();
+    crate::memory::start_index::encode_line(
+        &mut body,
+        "m_1",
+        "- [m_1] rule: \"from the index\"\n",
+        9,
+    );
+    set_user_body(&ctx.paths, &body);
     let answer = run(&ctx, &start_event()).unwrap();
     assert!(
         answer.stdout.contains("from the index"),
@@ -434,13 +435,55 @@ fn the_hook_reads_the_start_index_until_a_memory_change_invalidates_it() {
     );
     // A malformed body is read as missing, never as an empty scope.
     let conn = ctx.open_store().unwrap().conn();
-    crate::memory::start_index::refresh_now(conn, "now").unwrap();
-    conn.execute("UPDATE start_index SET body = X'0102'", [])
-        .unwrap();
+    crate::memory::start_index::refresh_now(conn, &ctx.paths).unwrap();
+    set_user_body(&ctx.paths, &[1, 2]);
     let answer = run(&ctx, &start_event()).unwrap();
     assert!(
         answer.stdout.contains("from the table"),
         "{}",
         answer.stdout
     );
+    // So is a body whose line, once it fits, turns out not to be UTF-8.
+    let mut body = Vec::new();
+    crate::memory::start_index::encode_line(&mut body, "m_1", "- [m_1] rule: \"x\"\n", 9);
+    let last = body.len() - 2;
+    body[last] = 0xff;
+    set_user_body(&ctx.paths, &body);
+    let answer = run(&ctx, &start_event()).unwrap();
+    assert!(
+        answer.stdout.contains("from the table"),
+        "{}",
+        answer.stdout
+    );
+}
+
+/// Replaces the body of the user scope's start index file, keeping its header.
+fn set_user_body(paths: &crate::store::paths::Paths, body: &[u8]) {
+    let file = paths.start_index_file("user").unwrap();
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes.truncate(crate::memory::start_index::HEADER_BYTES);
+    bytes.extend_from_slice(body);
+    std::fs::write(&file, bytes).unwrap();
+}
+
+#[test]
+fn the_hook_does_not_open_the_database_when_the_start_index_is_current() {
+    let home = tempfile::tempdir().unwrap();
+    let ctx = hook_ctx(home.path());
+    {
+        let store = Store::open(&ctx.paths.db()).unwrap();
+        store
+            .conn()
+            .execute(
+                "INSERT INTO memory_entries (id, scope, kind, summary, content, normalized, \
+                 created_at, updated_at) VALUES ('m_1', 'user', 'rule', 'indexed', '', 'n', \
+                 't', '2026-11-20T10:00:00Z')",
+                [],
+            )
+            .unwrap();
+        crate::memory::start_index::refresh_now(store.conn(), &ctx.paths).unwrap();
+    }
+    let answer = run(&ctx, &start_event()).unwrap();
+    assert_eq!(answer.injected, ["m_1"]);
+    assert!(ctx.store.get().is_none(), "the hook opened the database");
 }

@@ -1,27 +1,34 @@
 //! The start index: what SessionStart injects, ranked and rendered ahead of time.
 //!
-//! For each scope (`user`, `project:<id>`) the `start_index` table holds one row whose body is
-//! the scope's active entries in injection order (pinned, then usage, then recency; at most
+//! For each scope (`user`, `project:<id>`) a file under `<home>/start-index/` holds the scope's
+//! active entries in injection order (pinned, then usage, then recency; at most
 //! [`MAX_CANDIDATES`]), each as its rendered context line ([`entry_line`]) with that line's
-//! token cost. SessionStart reads the one or two rows it needs and fills its budget from them;
-//! it no longer ranks, reads and measures hundreds of entries at every session start.
+//! token cost. SessionStart reads the one or two files it needs and fills its budget from them:
+//! it does not open the database, nor rank, read and measure hundreds of entries.
 //!
 //! Validity is kept by the database, not by the writers: triggers on `memory_entries`
-//! (migration `0007_start_index.sql`) delete the row of every scope whose entries change, in
-//! the changing transaction. A missing row sends SessionStart back to ranking the entries
+//! (migration `0007_start_index.sql`) remove the file of every scope whose entries change, from
+//! inside the changing statement. A missing file sends SessionStart back to ranking the entries
 //! itself ([`for_each_candidate`]), which gives the same context. [`refresh`] builds the missing
-//! rows; projection writes (every compile and `csep memory` change) and each worker run call it.
+//! files under the database's write lock; projection writes (every compile and `csep memory`
+//! change) and each worker run call it.
 //!
-//! Body layout ([`FORMAT`] 1), repeated per entry: `tokens: u32 LE`, `id length: u16 LE`,
-//! `line length: u32 LE`, the id's bytes, the line's bytes. A change to the layout or to the
-//! rendering must bump [`FORMAT`]: rows of another format are ignored and rebuilt.
+//! File layout ([`FORMAT`] 1): 8 bytes of magic, the database's identity (device and inode, so
+//! the files of a deleted database are never read for its successor), then per entry:
+//! `tokens: u32 LE`, `id length: u16 LE`, `line length: u32 LE`, the id's bytes, the line's
+//! bytes. A change to the layout or to the rendering must bump [`FORMAT`].
 
 use std::fmt::Write as _;
 
-use rusqlite::{Connection, OptionalExtension};
+use std::path::{Path, PathBuf};
 
-/// Layout and rendering version of the stored bodies.
-pub const FORMAT: i64 = 1;
+use rusqlite::Connection;
+
+use crate::store::fsutil;
+use crate::store::paths::Paths;
+
+/// Layout and rendering version of the files (their eighth byte).
+pub const FORMAT: u8 = 1;
 /// Most entries considered per session start, over both scopes (the budget usually stops
 /// earlier); also the most entries one scope's row holds.
 pub const MAX_CANDIDATES: i64 = 400;
@@ -318,97 +325,121 @@ pub fn build_body(conn: &Connection, project_id: Option<&str>) -> rusqlite::Resu
     Ok((body, entries))
 }
 
-/// Builds the row of every scope that has none of the current [`FORMAT`]: the user's and every
-/// known project's. Returns how many rows were built. Run it inside a write transaction, so
-/// the rows match the entries they were built from.
-pub fn refresh(conn: &Connection, now: &str) -> rusqlite::Result<usize> {
-    let missing: Vec<Option<String>> = {
-        let mut stmt = conn.prepare(
-            "SELECT NULL WHERE NOT EXISTS (SELECT 1 FROM start_index \
-                 WHERE scope_key = 'user' AND format = ?1) \
-             UNION ALL \
-             SELECT p.id FROM projects p WHERE NOT EXISTS (SELECT 1 FROM start_index s \
-                 WHERE s.scope_key = 'project:' || p.id AND s.format = ?1)",
-        )?;
-        stmt.query_map([FORMAT], |r| r.get(0))?
+/// Why the start index could not be rebuilt (SessionStart then ranks the entries itself).
+#[derive(Debug, thiserror::Error)]
+pub enum StartIndexError {
+    /// Reading the entries failed.
+    #[error("cannot read memory entries for the start index: {0}")]
+    Sql(#[from] rusqlite::Error),
+    /// Writing a file failed.
+    #[error("cannot write the start index file {}: {source}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// What identifies the database a file was built from: its device and inode. A database
+/// deleted and created again is another one, and its files are rebuilt rather than read.
+#[cfg(unix)]
+fn db_stamp(db: &Path) -> Option<[u8; 16]> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(db).ok()?;
+    let mut stamp = [0; 16];
+    stamp[..8].copy_from_slice(&meta.dev().to_le_bytes());
+    stamp[8..].copy_from_slice(&meta.ino().to_le_bytes());
+    Some(stamp)
+}
+
+#[cfg(not(unix))]
+fn db_stamp(_db: &Path) -> Option<[u8; 16]> {
+    None
+}
+
+/// First bytes of every file: a name and [`FORMAT`].
+const MAGIC: [u8; 8] = [b'c', b's', b'e', b'p', b's', b'i', 0, FORMAT];
+/// Bytes before the first entry: the magic and the database's identity.
+pub const HEADER_BYTES: usize = MAGIC.len() + 16;
+
+/// The body of a file's bytes when its header names the current [`FORMAT`] and database.
+fn body_of<'a>(bytes: &'a [u8], stamp: &[u8; 16]) -> Option<&'a [u8]> {
+    let (header, body) = bytes.split_at_checked(HEADER_BYTES)?;
+    (header[..MAGIC.len()] == MAGIC && header[MAGIC.len()..] == stamp[..]).then_some(body)
+}
+
+/// Builds the file of every scope that has none for the current [`FORMAT`] and database: the
+/// user's and every known project's. Returns how many files were written.
+///
+/// Run it while holding the database's write lock (inside `BEGIN IMMEDIATE`, as
+/// [`refresh_now`] does): the triggers that remove files run under that same lock, so a file
+/// always matches the entries committed when it was written.
+pub fn refresh(conn: &Connection, paths: &Paths) -> Result<usize, StartIndexError> {
+    let Some(stamp) = db_stamp(&paths.db()) else {
+        return Ok(0);
+    };
+    let scopes: Vec<Option<String>> = {
+        let mut stmt = conn.prepare("SELECT NULL UNION ALL SELECT id FROM projects")?;
+        stmt.query_map([], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?
     };
-    let mut insert = conn.prepare(
-        "INSERT OR REPLACE INTO start_index (scope_key, format, entries, body, built_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?;
-    for project_id in &missing {
-        let (body, entries) = build_body(conn, project_id.as_deref())?;
-        insert.execute(rusqlite::params![
-            scope_key(project_id.as_deref()),
-            FORMAT,
-            entries,
-            body,
-            now
-        ])?;
+    let mut built = 0;
+    for project_id in &scopes {
+        let Some(file) = paths.start_index_file(&scope_key(project_id.as_deref())) else {
+            continue;
+        };
+        let current = std::fs::read(&file)
+            .ok()
+            .is_some_and(|bytes| body_of(&bytes, &stamp).is_some());
+        if current {
+            continue;
+        }
+        let (body, _) = build_body(conn, project_id.as_deref())?;
+        let mut bytes = Vec::with_capacity(HEADER_BYTES + body.len());
+        bytes.extend_from_slice(&MAGIC);
+        bytes.extend_from_slice(&stamp);
+        bytes.extend_from_slice(&body);
+        fsutil::write_atomic(&file, &bytes).map_err(|source| StartIndexError::Write {
+            path: file.clone(),
+            source,
+        })?;
+        built += 1;
     }
-    Ok(missing.len())
+    Ok(built)
 }
 
-/// [`refresh`] in its own `BEGIN IMMEDIATE` transaction.
-pub fn refresh_now(conn: &Connection, now: &str) -> rusqlite::Result<usize> {
+/// [`refresh`] under the database's write lock, taken for the purpose.
+pub fn refresh_now(conn: &Connection, paths: &Paths) -> Result<usize, StartIndexError> {
     conn.execute_batch("BEGIN IMMEDIATE")?;
-    match refresh(conn, now) {
-        Ok(built) => {
-            conn.execute_batch("COMMIT")?;
-            Ok(built)
-        }
-        Err(e) => {
-            let _ = conn.execute_batch("ROLLBACK");
-            Err(e)
-        }
-    }
+    let built = refresh(conn, paths);
+    // Nothing was written to the database: this only releases the lock.
+    let _ = conn.execute_batch("ROLLBACK");
+    built
 }
 
-/// Calls `read` with the stored bodies of the user scope and (with `project_id`) of the project,
-/// borrowed from the row, and returns what it returns; `None`, without calling it, unless every
-/// row asked for is there in the current [`FORMAT`] (then the caller ranks the entries itself).
-/// Without a project the second body is empty.
+/// Calls `read` with the stored bodies of the user scope and (with `project_id`) of the
+/// project, and returns what it returns; `None`, without calling it, unless the database exists
+/// and every file asked for is there, of the current [`FORMAT`] and built from that database
+/// (then the caller ranks the entries itself). Without a project the second body is empty.
+/// Never opens the database.
 pub fn with_bodies<R>(
-    conn: &Connection,
+    paths: &Paths,
     project_id: Option<&str>,
     read: impl FnOnce(&[u8], &[u8]) -> R,
-) -> rusqlite::Result<Option<R>> {
-    // Literal values, as in `candidates_sql`: the statement is prepared once. One row carries
-    // both bodies, so both are borrowed without copying.
-    let sql = match project_id {
-        Some(id) => format!(
-            "SELECT u.body, p.body FROM start_index u, start_index p \
-             WHERE u.scope_key = 'user' AND u.format = {FORMAT} \
-             AND p.scope_key = {} AND p.format = {FORMAT}",
-            sql_literal(&scope_key(Some(id)))
-        ),
-        None => format!(
-            "SELECT body, X'' FROM start_index WHERE scope_key = 'user' AND format = {FORMAT}"
-        ),
+) -> Option<R> {
+    let stamp = db_stamp(&paths.db())?;
+    let user = std::fs::read(paths.start_index_file("user")?).ok()?;
+    let project = match project_id {
+        Some(id) => std::fs::read(paths.start_index_file(&scope_key(Some(id)))?).ok()?,
+        None => Vec::new(),
     };
-    let mut stmt = conn.prepare(&sql)?;
-    let mut rows = stmt.query([])?;
-    let Some(row) = rows.next()? else {
-        return Ok(None);
+    let user = body_of(&user, &stamp)?;
+    let project = match project_id {
+        Some(_) => body_of(&project, &stamp)?,
+        None => &[],
     };
-    Ok(Some(read(
-        row.get_ref(0)?.as_blob()?,
-        row.get_ref(1)?.as_blob()?,
-    )))
-}
-
-/// How many entries the scope's row holds, when it has a current one (`csep status`).
-pub fn stored_entries(
-    conn: &Connection,
-    project_id: Option<&str>,
-) -> rusqlite::Result<Option<i64>> {
-    conn.query_row(
-        "SELECT entries FROM start_index WHERE scope_key = ?1 AND format = ?2",
-        rusqlite::params![scope_key(project_id), FORMAT],
-        |r| r.get(0),
-    )
-    .optional()
+    Some(read(user, project))
 }
 
 #[cfg(test)]

@@ -3,8 +3,16 @@ use pretty_assertions::assert_eq;
 use super::*;
 use crate::store::db::Store;
 
-fn store_with_projects() -> Store {
-    let store = Store::open_in_memory().unwrap();
+struct Home {
+    _dir: tempfile::TempDir,
+    paths: Paths,
+    store: Store,
+}
+
+fn home_with_projects() -> Home {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = Paths::at(dir.path());
+    let store = Store::open(&paths.db()).unwrap();
     store
         .conn()
         .execute_batch(
@@ -13,7 +21,11 @@ fn store_with_projects() -> Store {
              ('p_b', X'2f62', '/b', 'b', 'git', 't', 't');",
         )
         .unwrap();
-    store
+    Home {
+        _dir: dir,
+        paths,
+        store,
+    }
 }
 
 fn insert(store: &Store, id: &str, project: Option<&str>, summary: &str) {
@@ -33,44 +45,40 @@ fn insert(store: &Store, id: &str, project: Option<&str>, summary: &str) {
         .unwrap();
 }
 
-fn rows(store: &Store) -> Vec<(String, i64)> {
-    let mut stmt = store
-        .conn()
-        .prepare("SELECT scope_key, entries FROM start_index ORDER BY scope_key")
-        .unwrap();
-    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .collect::<rusqlite::Result<_>>()
-        .unwrap()
+/// The scopes whose file is there.
+fn files(h: &Home) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(h.paths.start_index_dir())
+        .map(|dir| {
+            dir.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
 }
 
-/// Both stored bodies, copied, when every row asked for is there.
-fn bodies(store: &Store, project_id: Option<&str>) -> Option<(Vec<u8>, Vec<u8>)> {
-    with_bodies(store.conn(), project_id, |u, p| (u.to_vec(), p.to_vec())).unwrap()
+fn refresh(h: &Home) -> usize {
+    refresh_now(h.store.conn(), &h.paths).unwrap()
 }
 
-fn keys(store: &Store) -> Vec<String> {
-    rows(store).into_iter().map(|(k, _)| k).collect()
+/// Both stored bodies, copied, when every file asked for is there and current.
+fn bodies(h: &Home, project_id: Option<&str>) -> Option<(Vec<u8>, Vec<u8>)> {
+    with_bodies(&h.paths, project_id, |u, p| (u.to_vec(), p.to_vec()))
 }
+
+const ALL: [&str; 3] = ["project-p_a.idx", "project-p_b.idx", "user.idx"];
 
 #[test]
 fn refresh_builds_every_scope_once_with_its_ranked_entries() {
-    let store = store_with_projects();
-    insert(&store, "m_u1", None, "user rule");
-    insert(&store, "m_a1", Some("p_a"), "project a rule");
-    insert(&store, "m_a2", Some("p_a"), "another a rule");
-    assert_eq!(refresh_now(store.conn(), "now").unwrap(), 3);
-    assert_eq!(
-        rows(&store),
-        [
-            ("project:p_a".to_owned(), 2),
-            ("project:p_b".to_owned(), 0),
-            ("user".to_owned(), 1)
-        ]
-    );
+    let h = home_with_projects();
+    insert(&h.store, "m_u1", None, "user rule");
+    insert(&h.store, "m_a1", Some("p_a"), "project a rule");
+    insert(&h.store, "m_a2", Some("p_a"), "another a rule");
+    assert_eq!(refresh(&h), 3);
+    assert_eq!(files(&h), ALL);
     // Nothing changed: nothing to rebuild.
-    assert_eq!(refresh_now(store.conn(), "now").unwrap(), 0);
-    let (user, project) = bodies(&store, Some("p_a")).unwrap();
+    assert_eq!(refresh(&h), 0);
+    let (user, project) = bodies(&h, Some("p_a")).unwrap();
     let user = decode(&user).unwrap();
     assert_eq!(user.len(), 1);
     assert_eq!(user[0].id, "m_u1");
@@ -83,22 +91,27 @@ fn refresh_builds_every_scope_once_with_its_ranked_entries() {
     let ids: Vec<_> = decode(&project).unwrap().iter().map(|l| l.id).collect();
     // Same usage and date: ranked by id.
     assert_eq!(ids, ["m_a1", "m_a2"]);
-    assert_eq!(stored_entries(store.conn(), Some("p_b")).unwrap(), Some(0));
+    let (_, empty) = bodies(&h, Some("p_b")).unwrap();
+    assert_eq!(decode(&empty), Some(Vec::new()));
+    #[cfg(unix)]
+    assert_eq!(
+        crate::store::fsutil::mode_of(&h.paths.start_index_dir().join("user.idx")),
+        Some(0o600)
+    );
 }
 
 #[test]
-fn a_change_to_an_entry_invalidates_exactly_its_scope() {
-    let store = store_with_projects();
-    insert(&store, "m_u1", None, "user rule");
-    insert(&store, "m_a1", Some("p_a"), "project a rule");
-    let conn = store.conn();
-    let all = ["project:p_a", "project:p_b", "user"];
+fn a_change_to_an_entry_removes_exactly_its_scopes_file() {
+    let h = home_with_projects();
+    insert(&h.store, "m_u1", None, "user rule");
+    insert(&h.store, "m_a1", Some("p_a"), "project a rule");
+    let conn = h.store.conn();
     let rebuilt = || {
-        refresh_now(conn, "now").unwrap();
-        assert_eq!(keys(&store), all);
+        refresh(&h);
+        assert_eq!(files(&h), ALL);
     };
     rebuilt();
-    // Columns that decide showing, rank or rendering invalidate.
+    // Columns that decide showing, rank or rendering remove it.
     for change in [
         "UPDATE memory_entries SET use_count = use_count + 1 WHERE id = 'm_a1'",
         "UPDATE memory_entries SET pinned = 1 WHERE id = 'm_a1'",
@@ -110,7 +123,7 @@ fn a_change_to_an_entry_invalidates_exactly_its_scope() {
         "UPDATE memory_entries SET kind = 'fact' WHERE id = 'm_a1'",
     ] {
         conn.execute(change, []).unwrap();
-        assert_eq!(keys(&store), ["project:p_b", "user"], "{change}");
+        assert_eq!(files(&h), ["project-p_b.idx", "user.idx"], "{change}");
         rebuilt();
     }
     // Bookkeeping columns do not.
@@ -119,70 +132,143 @@ fn a_change_to_an_entry_invalidates_exactly_its_scope() {
         [],
     )
     .unwrap();
-    assert_eq!(keys(&store), all);
-    // Moving an entry between scopes invalidates both.
+    assert_eq!(files(&h), ALL);
+    // Moving an entry between scopes removes both.
     conn.execute(
         "UPDATE memory_entries SET project_id = 'p_b' WHERE id = 'm_a1'",
         [],
     )
     .unwrap();
-    assert_eq!(keys(&store), ["user"]);
+    assert_eq!(files(&h), ["user.idx"]);
     rebuilt();
-    insert(&store, "m_u2", None, "second user rule");
-    assert_eq!(keys(&store), ["project:p_a", "project:p_b"]);
+    insert(&h.store, "m_u2", None, "second user rule");
+    assert_eq!(files(&h), ["project-p_a.idx", "project-p_b.idx"]);
     rebuilt();
     conn.execute("DELETE FROM memory_entries WHERE id = 'm_a1'", [])
         .unwrap();
-    assert_eq!(keys(&store), ["project:p_a", "user"]);
+    assert_eq!(files(&h), ["project-p_a.idx", "user.idx"]);
     rebuilt();
-    // Deleting a project deletes its entries, which invalidates its row.
-    insert(&store, "m_b1", Some("p_b"), "b rule");
+    // Deleting a project deletes its entries, which removes its file.
+    insert(&h.store, "m_b1", Some("p_b"), "b rule");
     rebuilt();
     conn.execute("DELETE FROM projects WHERE id = 'p_b'", [])
         .unwrap();
-    assert_eq!(keys(&store), ["project:p_a", "user"]);
+    assert_eq!(files(&h), ["project-p_a.idx", "user.idx"]);
+    // A change rolled back still removed the file: the next refresh writes it again.
+    conn.execute_batch("BEGIN; UPDATE memory_entries SET pinned = 1; ROLLBACK;")
+        .unwrap();
+    assert_eq!(files(&h), ["project-p_a.idx"]);
+    assert_eq!(refresh(&h), 1);
 }
 
 #[test]
-fn load_needs_every_row_asked_for_of_the_current_format() {
-    let store = store_with_projects();
-    insert(&store, "m_u1", None, "user rule");
-    let conn = store.conn();
-    assert_eq!(bodies(&store, None), None);
-    refresh_now(conn, "now").unwrap();
-    let (user, project) = bodies(&store, None).unwrap();
+fn a_file_that_cannot_be_removed_fails_the_change() {
+    let h = home_with_projects();
+    insert(&h.store, "m_u1", None, "user rule");
+    refresh(&h);
+    // A directory where the file should be: removing it fails, and so does the change.
+    let file = h.paths.start_index_file("user").unwrap();
+    std::fs::remove_file(&file).unwrap();
+    std::fs::create_dir(&file).unwrap();
+    let err = h
+        .store
+        .conn()
+        .execute("UPDATE memory_entries SET pinned = 1", [])
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("user.idx") || err.to_string().contains("directory"),
+        "{err}"
+    );
+    let pinned: i64 = h
+        .store
+        .conn()
+        .query_row("SELECT pinned FROM memory_entries", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(pinned, 0);
+}
+
+#[test]
+fn a_connection_without_the_function_cannot_change_memory() {
+    let h = home_with_projects();
+    insert(&h.store, "m_u1", None, "user rule");
+    let raw = Connection::open(h.paths.db()).unwrap();
+    let err = raw
+        .execute("UPDATE memory_entries SET pinned = 1", [])
+        .unwrap_err();
+    assert!(err.to_string().contains("csep_start_index_stale"), "{err}");
+    // Reading is fine.
+    let n: i64 = raw
+        .query_row("SELECT count(*) FROM memory_entries", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 1);
+}
+
+#[test]
+fn bodies_need_every_file_asked_for_built_from_this_database() {
+    let h = home_with_projects();
+    insert(&h.store, "m_u1", None, "user rule");
+    assert_eq!(bodies(&h, None), None);
+    refresh(&h);
+    let (user, project) = bodies(&h, None).unwrap();
     assert_eq!((decode(&user).unwrap().len(), project.len()), (1, 0));
-    let (_, project) = bodies(&store, Some("p_a")).unwrap();
-    assert_eq!(decode(&project), Some(Vec::new()));
-    // A project seen after the last rebuild has no row yet.
-    assert_eq!(bodies(&store, Some("p_new")), None);
-    conn.execute("DELETE FROM start_index WHERE scope_key = 'user'", [])
-        .unwrap();
-    assert_eq!(bodies(&store, Some("p_a")), None);
-    refresh_now(conn, "now").unwrap();
-    conn.execute("UPDATE start_index SET format = format + 1", [])
-        .unwrap();
-    assert_eq!(bodies(&store, Some("p_a")), None);
-    // Rows of another format are rebuilt.
-    assert_eq!(refresh_now(conn, "now").unwrap(), 3);
-    assert!(bodies(&store, Some("p_a")).is_some());
+    // A project seen after the last rebuild has no file yet.
+    assert_eq!(bodies(&h, Some("p_new")), None);
+    let user_file = h.paths.start_index_file("user").unwrap();
+    std::fs::remove_file(&user_file).unwrap();
+    assert_eq!(bodies(&h, Some("p_a")), None);
+    refresh(&h);
+    // Another format, or a truncated file, is not read; refresh writes it again.
+    let mut bytes = std::fs::read(&user_file).unwrap();
+    bytes[7] = FORMAT + 1;
+    std::fs::write(&user_file, &bytes).unwrap();
+    assert_eq!(bodies(&h, Some("p_a")), None);
+    std::fs::write(&user_file, &bytes[..5]).unwrap();
+    assert_eq!(bodies(&h, Some("p_a")), None);
+    assert_eq!(refresh(&h), 1);
+    assert!(bodies(&h, Some("p_a")).is_some());
+}
+
+#[test]
+fn the_files_of_a_deleted_database_are_not_read_for_a_new_one() {
+    let h = home_with_projects();
+    insert(&h.store, "m_u1", None, "forget me");
+    refresh(&h);
+    let Home { _dir, paths, store } = h;
+    drop(store);
+    // Also a file from a database that was replaced, not deleted: its identity differs.
+    let mut other = std::fs::read(paths.start_index_file("user").unwrap()).unwrap();
+    other[8] ^= 0xff;
+    std::fs::write(paths.start_index_file("project:p_a").unwrap(), &other).unwrap();
+    assert_eq!(with_bodies(&paths, Some("p_a"), |_, _| ()), None);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", paths.db().display()));
+    }
+    let fresh = Store::open(&paths.db()).unwrap();
+    assert_eq!(
+        with_bodies(&paths, None, |u, _| u.to_vec()),
+        None,
+        "read the files of the deleted database"
+    );
+    assert_eq!(refresh_now(fresh.conn(), &paths).unwrap(), 1);
+    let user = with_bodies(&paths, None, |u, _| u.to_vec()).unwrap();
+    assert_eq!(decode(&user), Some(Vec::new()));
 }
 
 #[test]
 fn each_scope_keeps_at_most_max_candidates() {
-    let store = store_with_projects();
-    let conn = store.conn();
-    conn.execute_batch(&format!(
-        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {}) \
-         INSERT INTO memory_entries (id, scope, kind, summary, content, normalized, created_at, \
-         updated_at) SELECT printf('m_%04d', i), 'user', 'rule', 'r' || i, '', i, 't', 't' \
-         FROM n;",
-        MAX_CANDIDATES + 5
-    ))
-    .unwrap();
-    refresh_now(conn, "now").unwrap();
-    assert_eq!(stored_entries(conn, None).unwrap(), Some(MAX_CANDIDATES));
-    let (user, _) = bodies(&store, None).unwrap();
+    let h = home_with_projects();
+    h.store
+        .conn()
+        .execute_batch(&format!(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {}) \
+             INSERT INTO memory_entries (id, scope, kind, summary, content, normalized, \
+             created_at, updated_at) SELECT printf('m_%04d', i), 'user', 'rule', 'r' || i, '', \
+             i, 't', 't' FROM n;",
+            MAX_CANDIDATES + 5
+        ))
+        .unwrap();
+    refresh(&h);
+    let (user, _) = bodies(&h, None).unwrap();
     assert_eq!(
         decode(&user).unwrap().len(),
         usize::try_from(MAX_CANDIDATES).unwrap()

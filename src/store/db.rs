@@ -9,9 +9,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use rusqlite::functions::FunctionFlags;
 use rusqlite::{Connection, OpenFlags};
 
 use crate::store::fsutil;
+use crate::store::paths::Paths;
 
 /// One schema migration: its version (the value of `user_version` after it ran) and its SQL.
 #[derive(Debug, Clone, Copy)]
@@ -202,6 +204,33 @@ impl Default for OpenOptions {
     }
 }
 
+/// The SQL functions csep's schema calls, defined on every connection [`Store`] opens.
+///
+/// `csep_start_index_stale(scope_key)`: the `memory_entries` triggers (migration
+/// `0007_start_index.sql`) call it for every scope whose entries change; it removes that scope's
+/// start index file under `home` (nothing for an in-memory database). Removing a missing file is
+/// not an error; failing to remove one fails the change, so no stale file can outlive it. A
+/// connection that does not define it (the `sqlite3` shell) cannot change `memory_entries`:
+/// that goes through `csep memory …`.
+fn register_functions(conn: &Connection, home: Option<Paths>) -> rusqlite::Result<()> {
+    conn.create_scalar_function(
+        "csep_start_index_stale",
+        1,
+        FunctionFlags::SQLITE_UTF8,
+        move |ctx| {
+            let key = ctx.get_raw(0).as_str().map_err(rusqlite::Error::from)?;
+            if let Some(file) = home.as_ref().and_then(|p| p.start_index_file(key)) {
+                match std::fs::remove_file(&file) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(rusqlite::Error::UserFunctionError(Box::new(e))),
+                }
+            }
+            Ok(rusqlite::types::Null)
+        },
+    )
+}
+
 /// An open connection to csep's database.
 #[derive(Debug)]
 pub struct Store {
@@ -245,10 +274,26 @@ impl Store {
                     path: path.to_path_buf(),
                     source,
                 })?;
+                // A start index left by a deleted database describes entries this one does not
+                // have (its files also name the old database's inode, which a new file can
+                // reuse).
+                if let Some(home) = path.parent().map(Paths::at) {
+                    let dir = home.start_index_dir();
+                    match std::fs::remove_dir_all(&dir) {
+                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                            return Err(StoreError::Io {
+                                path: dir,
+                                source: e,
+                            });
+                        }
+                        _ => {}
+                    }
+                }
             }
             conn
         };
         conn.busy_timeout(options.busy_timeout).map_err(err)?;
+        register_functions(&conn, path.parent().map(Paths::at)).map_err(err)?;
         let mut store = Store {
             conn,
             path: path.to_path_buf(),
@@ -266,6 +311,7 @@ impl Store {
     pub fn open_in_memory() -> Result<Store, StoreError> {
         let path = PathBuf::from(":memory:");
         let conn = Connection::open_in_memory().map_err(|e| StoreError::from_sqlite(&path, e))?;
+        register_functions(&conn, None).map_err(|e| StoreError::from_sqlite(&path, e))?;
         let mut store = Store { conn, path };
         store.prepare(false)?;
         store.migrate()?;

@@ -99,6 +99,32 @@ impl Paths {
         self.home.join("csep.db")
     }
 
+    /// SessionStart's start index: `<home>/start-index/` (see `memory::start_index`).
+    pub fn start_index_dir(&self) -> PathBuf {
+        self.home.join("start-index")
+    }
+
+    /// The start index file of a scope (`user`, or `project:<id>`): `user.idx` or
+    /// `project-<id>.idx` in [`Paths::start_index_dir`]; `None` for a key that is neither, or a
+    /// project id that is not a plain file name (such a scope is never cached).
+    pub fn start_index_file(&self, scope_key: &str) -> Option<PathBuf> {
+        let name = match scope_key.strip_prefix("project:") {
+            None if scope_key == "user" => "user.idx".to_owned(),
+            None => return None,
+            Some(id)
+                if !id.is_empty()
+                    && id.len() <= 128
+                    && id
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') =>
+            {
+                format!("project-{id}.idx")
+            }
+            Some(_) => return None,
+        };
+        Some(self.start_index_dir().join(name))
+    }
+
     /// The configuration file: `<home>/config.toml`.
     pub fn config(&self) -> PathBuf {
         self.home.join("config.toml")

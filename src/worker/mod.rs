@@ -91,8 +91,8 @@ pub struct WorkerReport {
     pub unspooled: u32,
     /// SessionStart notes moved from the hook journal into the database.
     pub journal_notes: u32,
-    /// Start index rows rebuilt ([`crate::memory::start_index`]).
-    pub start_index_rows: u32,
+    /// Start index files rebuilt ([`crate::memory::start_index`]).
+    pub start_index_files: u32,
 }
 
 /// One processing step applied to each claimed event, in order (ingest, review, compile).
@@ -188,10 +188,10 @@ pub fn run_with(
                 Err(_) => report.failed += 1,
             }
         }
-        // SessionStart's start index rows that memory changes since (usage counted by
-        // auto-recall, entries changed outside a compile) invalidated.
-        match crate::memory::start_index::refresh_now(store.conn(), &time::now()) {
-            Ok(built) => report.start_index_rows += u32::try_from(built).unwrap_or(u32::MAX),
+        // SessionStart's start index files that memory changes since removed (usage counted
+        // by auto-recall, entries changed outside a compile), and those of new projects.
+        match crate::memory::start_index::refresh_now(store.conn(), paths) {
+            Ok(built) => report.start_index_files += u32::try_from(built).unwrap_or(u32::MAX),
             Err(e) => tracing::warn!(error = %e, "cannot rebuild the start index yet"),
         }
         let _ = lock.unlock();

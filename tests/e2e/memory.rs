@@ -157,3 +157,62 @@ fn a_hand_edit_of_a_projection_is_imported_by_the_next_change_and_never_overwrit
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.contains("Answer in English, briefly") && text.contains("Never force-push"));
 }
+
+/// SessionStart output for a session in `cwd`.
+fn session_start(t: &TestHome, cwd: &str) -> String {
+    let payload = serde_json::json!({"session_id": "s-1", "cwd": cwd,
+        "hook_event_name": "SessionStart", "source": "startup"});
+    let out = t
+        .csep(&["hook", "session-start", "--host", "codex"])
+        .write_stdin(payload.to_string())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn memory_changes_reach_the_start_index_at_once_and_forget_takes_effect_immediately() {
+    let t = TestHome::new();
+    let repo = t.scratch().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    let cwd = repo.to_str().unwrap();
+    let added = t
+        .csep(&[
+            "--json",
+            "memory",
+            "add",
+            "--kind",
+            "rule",
+            "--cwd",
+            cwd,
+            "Ship with make release",
+        ])
+        .output()
+        .unwrap();
+    let id = stdout_json(&added)["entry_id"].as_str().unwrap().to_owned();
+    // The change rebuilt the user's and the project's start index files.
+    let dir = t.home().join("start-index");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert_eq!(files[1], "user.idx");
+    assert!(session_start(&t, cwd).contains("Ship with make release"));
+
+    t.csep(&["memory", "forget", &id]).assert().success();
+    let out = session_start(&t, cwd);
+    assert!(!out.contains("Ship with make release"), "{out}");
+    t.csep(&["memory", "undo", &id]).assert().success();
+    assert!(session_start(&t, cwd).contains("Ship with make release"));
+
+    // The index is only a cache: without it the hook ranks the entries and says the same.
+    let indexed = session_start(&t, cwd);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(session_start(&t, cwd), indexed);
+    // `csep worker` writes it again.
+    t.csep(&["worker"]).assert().success();
+    assert!(dir.join("user.idx").exists());
+}

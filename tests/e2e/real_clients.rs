@@ -142,8 +142,8 @@ pub(crate) fn git_init(dir: &Path) {
 
 /// Inserts a project memory entry through the store, as the compiler would.
 fn seed_memory(db: &Path, project_id: &str, summary: &str) {
-    let conn = Connection::open(db).unwrap();
-    conn.execute(
+    let store = csep::store::db::Store::open(db).unwrap();
+    store.conn().execute(
         "INSERT INTO memory_entries (id, scope, project_id, kind, summary, content, normalized, \
          provenance, created_at, updated_at) VALUES ('m_seed01', 'project', ?1, 'command', ?2, '', \
          ?2, '{\"sessions\":[\"s1\"]}', '2026-11-25T00:00:00.000Z', '2026-11-25T00:00:00.000Z')",
