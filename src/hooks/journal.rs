@@ -148,11 +148,12 @@ pub fn drain(paths: &Paths, store: &Store) -> Result<Drained, StoreError> {
 }
 
 /// Moves already read `entries` into the database in one transaction, then deletes their
-/// files; an entry whose note did not parse is renamed to `*.bad`. Idempotent: a drain
+/// files; an entry whose note did not parse, or that the database refuses (a constraint), is
+/// renamed to `*.bad` so it cannot hold back the notes after it. Idempotent: a drain
 /// interrupted between its commit and the deletions moves nothing twice when the files are
 /// drained again (injections are unique per host, session and entry; a run already in
-/// `hook_runs` is not inserted again). On a database error nothing is deleted and the error is
-/// returned.
+/// `hook_runs` is not inserted again). On any other database error (busy, locked, I/O) nothing
+/// is deleted and the error is returned.
 pub fn drain_entries(store: &Store, entries: Vec<Entry>) -> Result<Drained, StoreError> {
     let mut drained = Drained::default();
     let mut notes = Vec::new();
@@ -173,18 +174,25 @@ pub fn drain_entries(store: &Store, entries: Vec<Entry>) -> Result<Drained, Stor
     if notes.is_empty() {
         return Ok(drained);
     }
-    apply(store, &notes)?;
-    for path in done {
-        let _ = std::fs::remove_file(path);
+    let refused = apply(store, &notes)?;
+    for (i, path) in done.into_iter().enumerate() {
+        if refused.contains(&i) {
+            tracing::warn!(path = %path.display(), "hook journal note refused by the database; renamed to .bad");
+            let _ = std::fs::rename(&path, path.with_extension("bad"));
+            drained.bad += 1;
+        } else {
+            let _ = std::fs::remove_file(path);
+            drained.moved += 1;
+        }
     }
-    drained.moved = u32::try_from(notes.len()).unwrap_or(u32::MAX);
     Ok(drained)
 }
 
 /// Writes `notes` into the database in one transaction: each note's project (created, or its
 /// `last_seen_at` moved forward), its injections (with each entry's `last_injected_at`) and its
-/// `hook_runs` row.
-pub fn apply(store: &Store, notes: &[StartNote]) -> Result<(), StoreError> {
+/// `hook_runs` row. A note the database refuses (a constraint) is left out, alone, through its
+/// own savepoint; the indexes of those notes are returned. Any other error rolls everything back.
+pub fn apply(store: &Store, notes: &[StartNote]) -> Result<Vec<usize>, StoreError> {
     let err = |source| StoreError::Sqlite {
         path: store.path().to_path_buf(),
         source,
@@ -200,11 +208,26 @@ pub fn apply(store: &Store, notes: &[StartNote]) -> Result<(), StoreError> {
         .collect();
     let conn = store.conn();
     conn.execute_batch("BEGIN IMMEDIATE").map_err(err)?;
-    let result = (|| -> Result<(), StoreError> {
-        for (note, project) in notes.iter().zip(&projects) {
-            apply_one(store, note, project.as_ref())?;
+    let result = (|| -> Result<Vec<usize>, StoreError> {
+        let mut refused = Vec::new();
+        for (i, (note, project)) in notes.iter().zip(&projects).enumerate() {
+            conn.execute_batch("SAVEPOINT note").map_err(err)?;
+            match apply_one(store, note, project.as_ref()) {
+                Ok(()) => conn.execute_batch("RELEASE note").map_err(err)?,
+                Err(StoreError::Sqlite { source, .. })
+                    if source.sqlite_error_code()
+                        == Some(rusqlite::ErrorCode::ConstraintViolation) =>
+                {
+                    tracing::warn!(error = %source, "hook journal note refused");
+                    conn.execute_batch("ROLLBACK TO note; RELEASE note")
+                        .map_err(err)?;
+                    refused.push(i);
+                }
+                Err(e) => return Err(e),
+            }
         }
-        conn.execute_batch("COMMIT").map_err(err)
+        conn.execute_batch("COMMIT").map_err(err)?;
+        Ok(refused)
     })();
     if result.is_err() {
         let _ = conn.execute_batch("ROLLBACK");

@@ -206,6 +206,47 @@ fn an_unreadable_note_is_set_aside_and_the_others_still_drain() {
 }
 
 #[test]
+fn a_note_the_database_refuses_is_set_aside_and_the_others_still_drain() {
+    let s = scene();
+    // A constraint that refuses one session's run, as a corrupt or future note might be.
+    s.store
+        .conn()
+        .execute_batch(
+            "CREATE TEMP TRIGGER refuse BEFORE INSERT ON hook_runs \
+             WHEN NEW.session_id = 's-poison' BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+        )
+        .unwrap();
+    write(&s.paths, &note(&s.work, "s-1", "2026-11-26T10:00:00.000Z")).unwrap();
+    write(
+        &s.paths,
+        &note(&s.work, "s-poison", "2026-11-26T10:00:01.000Z"),
+    )
+    .unwrap();
+    write(&s.paths, &note(&s.work, "s-3", "2026-11-26T10:00:02.000Z")).unwrap();
+    let drained = drain(&s.paths, &s.store).unwrap();
+    assert_eq!(drained, Drained { moved: 2, bad: 1 });
+    assert!(files(&s.paths).is_empty());
+    // The refused note left nothing behind, not even its injections.
+    assert_eq!(
+        count(
+            &s.store,
+            "SELECT count(*) FROM hook_injections WHERE session_id = 's-poison'"
+        ),
+        0
+    );
+    assert_eq!(
+        count(&s.store, "SELECT count(DISTINCT session_id) FROM hook_runs"),
+        2
+    );
+    let set_aside: Vec<_> = std::fs::read_dir(s.paths.spool_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".bad"))
+        .collect();
+    assert_eq!(set_aside.len(), 1);
+}
+
+#[test]
 fn a_locked_database_keeps_every_note_for_the_next_drain() {
     let s = scene();
     write(&s.paths, &note(&s.work, "s-1", "2026-11-26T10:00:00.000Z")).unwrap();
