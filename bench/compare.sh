@@ -5,7 +5,8 @@
 #   bench/compare.sh --quick 100     # smoke test of the harness on a corpus 100x smaller
 #
 # Extra arguments go to the runner (examples/compare): --runs N, --runs-slow N, --runs-heavy N,
-# --archive-messages N, --dir DIR, --out FILE, --quick N. See examples/compare/main.rs.
+# --archive-messages N, --dir DIR, --out FILE, --quick N, --only ROW (session-start, stop, recall,
+# compile, ingest; repeatable). See examples/compare/main.rs.
 #
 # Environment: CARGO_TARGET_DIR (default: target), BENCH_DIR (corpus; default:
 # ${TMPDIR:-/tmp}/csep-bench-corpus, outside any git repository, reused when unchanged),

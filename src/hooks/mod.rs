@@ -116,8 +116,9 @@ impl HookCtx {
             .pragma_update(None, "wal_autocheckpoint", HOOK_WAL_AUTOCHECKPOINT)
             .map_err(err)?;
         // Read database pages in place from the page cache instead of copying each into a
-        // freshly allocated buffer: a session start reads ~50 pages, and the copies' heap growth
-        // alone cost ~40 page faults (writes still go through the WAL with `pwrite`).
+        // freshly allocated buffer: a SessionStart that ranks the entries itself (no current
+        // start index) reads ~50 pages, and the copies' heap growth alone cost ~40 page faults
+        // (writes still go through the WAL with `pwrite`).
         store
             .conn()
             .pragma_update(None, "mmap_size", HOOK_MMAP_SIZE)

@@ -120,9 +120,10 @@ fn indexed_renderer<'p>(
     project_name: Option<&'p str>,
     budget: usize,
 ) -> Option<Renderer<'p>> {
-    let filled = start_index::with_bodies(paths, project_id, |user, project| {
-        let user = start_index::decode(user)?;
-        let project = start_index::decode(project)?;
+    let files = start_index::StartFiles::read(paths, project_id)?;
+    let filled = (|| {
+        let user = start_index::decode(files.user())?;
+        let project = start_index::decode(files.project())?;
         let mut renderer = Renderer::new(project_name, budget);
         let max = usize::try_from(MAX_CANDIDATES).unwrap_or(usize::MAX);
         let from_project = max.saturating_sub(user.len());
@@ -133,7 +134,7 @@ fn indexed_renderer<'p>(
             renderer.offer_indexed(false, line)?;
         }
         Some(renderer)
-    })?;
+    })();
     if filled.is_none() {
         tracing::debug!("damaged start index file; ranking entries");
     }
@@ -280,17 +281,20 @@ impl<'p> Renderer<'p> {
 
     /// Adds `entry` if it fits the remaining budget, or counts it as omitted.
     pub fn offer(&mut self, entry: &EntryView<'_>) {
+        self.offered += 1;
         let room = self.budget.saturating_sub(self.used);
+        // An entry that cannot fit whatever its details is skipped without rendering it
+        // (entries arrive ranked, so past the budget most of the candidates end here).
         if min_line_tokens(entry, room) > room {
-            // Cannot fit whatever its details: skip without rendering it (entries arrive
-            // ranked, so past the budget most of the candidates end here).
-            self.offered += 1;
             self.omitted += 1;
             return;
         }
+        let is_user = entry.scope == "user";
         let line = entry_line(entry);
-        let tokens = estimate_tokens(&line);
-        self.place(entry.scope == "user", entry.id, &line, tokens);
+        match self.fits(is_user, estimate_tokens(&line)) {
+            Some(cost) => self.push(is_user, entry.id, &line, cost),
+            None => self.omitted += 1,
+        }
     }
 
     /// Adds an already rendered entry from the start index (of the user scope when `is_user`)
@@ -299,27 +303,13 @@ impl<'p> Renderer<'p> {
     /// but its stored line is not UTF-8 (a damaged index: the caller starts over from the
     /// entries).
     pub fn offer_indexed(&mut self, is_user: bool, entry: &IndexedLine<'_>) -> Option<()> {
+        self.offered += 1;
         let tokens = usize::try_from(entry.tokens).unwrap_or(usize::MAX);
-        let Some(cost) = self.fits(is_user, tokens) else {
-            self.offered += 1;
-            self.omitted += 1;
-            return Some(());
-        };
-        let line = entry.text()?;
-        self.push(is_user, entry.id, line, cost);
-        Some(())
-    }
-
-    /// Appends a rendered `line` costing `tokens` (plus its scope's heading when it opens
-    /// one) if it fits, or counts it as omitted.
-    fn place(&mut self, is_user: bool, id: &str, line: &str, tokens: usize) {
         match self.fits(is_user, tokens) {
-            Some(cost) => self.push(is_user, id, line, cost),
-            None => {
-                self.offered += 1;
-                self.omitted += 1;
-            }
+            Some(cost) => self.push(is_user, entry.id, entry.text()?, cost),
+            None => self.omitted += 1,
         }
+        Some(())
     }
 
     /// The cost of a line of `tokens` in the scope, its heading included when it opens one, if
@@ -336,7 +326,6 @@ impl<'p> Renderer<'p> {
 
     /// Appends a line that fits ([`Renderer::fits`] gave `cost`).
     fn push(&mut self, is_user: bool, id: &str, line: &str, cost: usize) {
-        self.offered += 1;
         if self.section != Some(is_user) {
             self.body.push_str(&heading(self.project_name, is_user));
             self.section = Some(is_user);

@@ -459,7 +459,7 @@ fn the_hook_reads_the_start_index_until_a_memory_change_invalidates_it() {
 
 /// Replaces the body of the user scope's start index file, keeping its header.
 fn set_user_body(paths: &crate::store::paths::Paths, body: &[u8]) {
-    let file = paths.start_index_file("user").unwrap();
+    let file = paths.start_index_file(None).unwrap();
     let mut bytes = std::fs::read(&file).unwrap();
     bytes.truncate(crate::memory::start_index::HEADER_BYTES);
     bytes.extend_from_slice(body);

@@ -1,6 +1,6 @@
 //! The start index: what SessionStart injects, ranked and rendered ahead of time.
 //!
-//! For each scope (`user`, `project:<id>`) a file under `<home>/start-index/` holds the scope's
+//! For each scope (the user's, each project's) a file under `<home>/start-index/` holds the scope's
 //! active entries in injection order (pinned, then usage, then recency; at most
 //! [`MAX_CANDIDATES`]), each as its rendered context line ([`entry_line`]) with that line's
 //! token cost. SessionStart reads the one or two files it needs and fills its budget from them:
@@ -34,14 +34,6 @@ pub const FORMAT: u8 = 1;
 pub const MAX_CANDIDATES: i64 = 400;
 /// Longest rendering of one entry's details, in characters.
 pub const MAX_ENTRY_DETAIL_CHARS: usize = 240;
-
-/// The `start_index` (and `projections`) key of a scope: `user`, or `project:<id>`.
-pub fn scope_key(project_id: Option<&str>) -> String {
-    match project_id {
-        Some(id) => format!("project:{id}"),
-        None => "user".to_owned(),
-    }
-}
 
 /// One candidate entry as rendered, borrowed (from a row or a caller's record).
 #[derive(Debug, Clone, Copy)]
@@ -363,10 +355,21 @@ const MAGIC: [u8; 8] = [b'c', b's', b'e', b'p', b's', b'i', 0, FORMAT];
 /// Bytes before the first entry: the magic and the database's identity.
 pub const HEADER_BYTES: usize = MAGIC.len() + 16;
 
-/// The body of a file's bytes when its header names the current [`FORMAT`] and database.
-fn body_of<'a>(bytes: &'a [u8], stamp: &[u8; 16]) -> Option<&'a [u8]> {
-    let (header, body) = bytes.split_at_checked(HEADER_BYTES)?;
-    (header[..MAGIC.len()] == MAGIC && header[MAGIC.len()..] == stamp[..]).then_some(body)
+/// The header a file built from the database `stamp` starts with.
+fn header(stamp: &[u8; 16]) -> [u8; HEADER_BYTES] {
+    let mut header = [0; HEADER_BYTES];
+    header[..MAGIC.len()].copy_from_slice(&MAGIC);
+    header[MAGIC.len()..].copy_from_slice(stamp);
+    header
+}
+
+/// Whether `file` starts with `header` (only the header is read).
+fn starts_with(file: &Path, header: &[u8; HEADER_BYTES]) -> bool {
+    use std::io::Read;
+    let mut found = [0; HEADER_BYTES];
+    std::fs::File::open(file)
+        .and_then(|mut f| f.read_exact(&mut found))
+        .is_ok_and(|()| found == *header)
 }
 
 /// Builds the file of every scope that has none for the current [`FORMAT`] and database: the
@@ -379,6 +382,7 @@ pub fn refresh(conn: &Connection, paths: &Paths) -> Result<usize, StartIndexErro
     let Some(stamp) = db_stamp(&paths.db()) else {
         return Ok(0);
     };
+    let header = header(&stamp);
     let scopes: Vec<Option<String>> = {
         let mut stmt = conn.prepare("SELECT NULL UNION ALL SELECT id FROM projects")?;
         stmt.query_map([], |r| r.get(0))?
@@ -386,20 +390,14 @@ pub fn refresh(conn: &Connection, paths: &Paths) -> Result<usize, StartIndexErro
     };
     let mut built = 0;
     for project_id in &scopes {
-        let Some(file) = paths.start_index_file(&scope_key(project_id.as_deref())) else {
+        let Some(file) = paths.start_index_file(project_id.as_deref()) else {
             continue;
         };
-        let current = std::fs::read(&file)
-            .ok()
-            .is_some_and(|bytes| body_of(&bytes, &stamp).is_some());
-        if current {
+        if starts_with(&file, &header) {
             continue;
         }
         let (body, _) = build_body(conn, project_id.as_deref())?;
-        let mut bytes = Vec::with_capacity(HEADER_BYTES + body.len());
-        bytes.extend_from_slice(&MAGIC);
-        bytes.extend_from_slice(&stamp);
-        bytes.extend_from_slice(&body);
+        let bytes = [&header[..], &body].concat();
         fsutil::write_atomic(&file, &bytes).map_err(|source| StartIndexError::Write {
             path: file.clone(),
             source,
@@ -418,28 +416,42 @@ pub fn refresh_now(conn: &Connection, paths: &Paths) -> Result<usize, StartIndex
     built
 }
 
-/// Calls `read` with the stored bodies of the user scope and (with `project_id`) of the
-/// project, and returns what it returns; `None`, without calling it, unless the database exists
-/// and every file asked for is there, of the current [`FORMAT`] and built from that database
-/// (then the caller ranks the entries itself). Without a project the second body is empty.
-/// Never opens the database.
-pub fn with_bodies<R>(
-    paths: &Paths,
-    project_id: Option<&str>,
-    read: impl FnOnce(&[u8], &[u8]) -> R,
-) -> Option<R> {
-    let stamp = db_stamp(&paths.db())?;
-    let user = std::fs::read(paths.start_index_file("user")?).ok()?;
-    let project = match project_id {
-        Some(id) => std::fs::read(paths.start_index_file(&scope_key(Some(id)))?).ok()?,
-        None => Vec::new(),
-    };
-    let user = body_of(&user, &stamp)?;
-    let project = match project_id {
-        Some(_) => body_of(&project, &stamp)?,
-        None => &[],
-    };
-    Some(read(user, project))
+/// The start index files SessionStart needs, read whole: the user scope's and, when a project
+/// was asked for, the project's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartFiles {
+    user: Vec<u8>,
+    project: Option<Vec<u8>>,
+}
+
+impl StartFiles {
+    /// Reads the user scope's file and, with `project_id`, the project's; `None` unless the
+    /// database exists and every file asked for is there, of the current [`FORMAT`] and built
+    /// from that database (then the caller ranks the entries itself). Never opens the database.
+    pub fn read(paths: &Paths, project_id: Option<&str>) -> Option<StartFiles> {
+        let header = header(&db_stamp(&paths.db())?);
+        let read = |project_id| {
+            let bytes = std::fs::read(paths.start_index_file(project_id)?).ok()?;
+            bytes.starts_with(&header).then_some(bytes)
+        };
+        Some(StartFiles {
+            user: read(None)?,
+            project: match project_id {
+                Some(id) => Some(read(Some(id))?),
+                None => None,
+            },
+        })
+    }
+
+    /// The user scope's body ([`decode`] reads it).
+    pub fn user(&self) -> &[u8] {
+        &self.user[HEADER_BYTES..]
+    }
+
+    /// The project's body; empty when no project was asked for.
+    pub fn project(&self) -> &[u8] {
+        self.project.as_deref().map_or(&[], |p| &p[HEADER_BYTES..])
+    }
 }
 
 #[cfg(test)]

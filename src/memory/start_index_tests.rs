@@ -63,7 +63,7 @@ fn refresh(h: &Home) -> usize {
 
 /// Both stored bodies, copied, when every file asked for is there and current.
 fn bodies(h: &Home, project_id: Option<&str>) -> Option<(Vec<u8>, Vec<u8>)> {
-    with_bodies(&h.paths, project_id, |u, p| (u.to_vec(), p.to_vec()))
+    StartFiles::read(&h.paths, project_id).map(|f| (f.user().to_vec(), f.project().to_vec()))
 }
 
 const ALL: [&str; 3] = ["project-p_a.idx", "project-p_b.idx", "user.idx"];
@@ -167,7 +167,7 @@ fn a_file_that_cannot_be_removed_fails_the_change() {
     insert(&h.store, "m_u1", None, "user rule");
     refresh(&h);
     // A directory where the file should be: removing it fails, and so does the change.
-    let file = h.paths.start_index_file("user").unwrap();
+    let file = h.paths.start_index_file(None).unwrap();
     std::fs::remove_file(&file).unwrap();
     std::fs::create_dir(&file).unwrap();
     let err = h
@@ -213,7 +213,7 @@ fn bodies_need_every_file_asked_for_built_from_this_database() {
     assert_eq!((decode(&user).unwrap().len(), project.len()), (1, 0));
     // A project seen after the last rebuild has no file yet.
     assert_eq!(bodies(&h, Some("p_new")), None);
-    let user_file = h.paths.start_index_file("user").unwrap();
+    let user_file = h.paths.start_index_file(None).unwrap();
     std::fs::remove_file(&user_file).unwrap();
     assert_eq!(bodies(&h, Some("p_a")), None);
     refresh(&h);
@@ -236,21 +236,23 @@ fn the_files_of_a_deleted_database_are_not_read_for_a_new_one() {
     let Home { _dir, paths, store } = h;
     drop(store);
     // Also a file from a database that was replaced, not deleted: its identity differs.
-    let mut other = std::fs::read(paths.start_index_file("user").unwrap()).unwrap();
+    let mut other = std::fs::read(paths.start_index_file(None).unwrap()).unwrap();
     other[8] ^= 0xff;
-    std::fs::write(paths.start_index_file("project:p_a").unwrap(), &other).unwrap();
-    assert_eq!(with_bodies(&paths, Some("p_a"), |_, _| ()), None);
+    std::fs::write(paths.start_index_file(Some("p_a")).unwrap(), &other).unwrap();
+    assert_eq!(StartFiles::read(&paths, Some("p_a")), None);
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", paths.db().display()));
     }
     let fresh = Store::open(&paths.db()).unwrap();
     assert_eq!(
-        with_bodies(&paths, None, |u, _| u.to_vec()),
+        StartFiles::read(&paths, None).map(|f| f.user().to_vec()),
         None,
         "read the files of the deleted database"
     );
     assert_eq!(refresh_now(fresh.conn(), &paths).unwrap(), 1);
-    let user = with_bodies(&paths, None, |u, _| u.to_vec()).unwrap();
+    let user = StartFiles::read(&paths, None)
+        .map(|f| f.user().to_vec())
+        .unwrap();
     assert_eq!(decode(&user), Some(Vec::new()));
 }
 

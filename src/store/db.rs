@@ -206,8 +206,9 @@ impl Default for OpenOptions {
 
 /// The SQL functions csep's schema calls, defined on every connection [`Store`] opens.
 ///
-/// `csep_start_index_stale(scope_key)`: the `memory_entries` triggers (migration
-/// `0007_start_index.sql`) call it for every scope whose entries change; it removes that scope's
+/// `csep_start_index_stale(project_id)`: the `memory_entries` triggers (migration
+/// `0007_start_index.sql`) call it for every scope whose entries change (`NULL` for the user's);
+/// it removes that scope's
 /// start index file under `home` (nothing for an in-memory database). Removing a missing file is
 /// not an error; failing to remove one fails the change, so no stale file can outlive it. A
 /// connection that does not define it (the `sqlite3` shell) cannot change `memory_entries`:
@@ -218,8 +219,11 @@ fn register_functions(conn: &Connection, home: Option<Paths>) -> rusqlite::Resul
         1,
         FunctionFlags::SQLITE_UTF8,
         move |ctx| {
-            let key = ctx.get_raw(0).as_str().map_err(rusqlite::Error::from)?;
-            if let Some(file) = home.as_ref().and_then(|p| p.start_index_file(key)) {
+            let project_id = ctx
+                .get_raw(0)
+                .as_str_or_null()
+                .map_err(rusqlite::Error::from)?;
+            if let Some(file) = home.as_ref().and_then(|p| p.start_index_file(project_id)) {
                 match std::fs::remove_file(&file) {
                     Ok(()) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

@@ -104,13 +104,12 @@ impl Paths {
         self.home.join("start-index")
     }
 
-    /// The start index file of a scope (`user`, or `project:<id>`): `user.idx` or
-    /// `project-<id>.idx` in [`Paths::start_index_dir`]; `None` for a key that is neither, or a
-    /// project id that is not a plain file name (such a scope is never cached).
-    pub fn start_index_file(&self, scope_key: &str) -> Option<PathBuf> {
-        let name = match scope_key.strip_prefix("project:") {
-            None if scope_key == "user" => "user.idx".to_owned(),
-            None => return None,
+    /// The start index file of the project's scope, or the user's with `None`: `user.idx` or
+    /// `project-<id>.idx` in [`Paths::start_index_dir`]; `None` for a project id that is not a
+    /// plain file name (such a scope is never cached).
+    pub fn start_index_file(&self, project_id: Option<&str>) -> Option<PathBuf> {
+        let name = match project_id {
+            None => "user.idx".to_owned(),
             Some(id)
                 if !id.is_empty()
                     && id.len() <= 128

@@ -4,22 +4,11 @@ use predicates::prelude::*;
 
 use crate::support::{TestHome, stdout_json};
 
-#[test]
-fn memory_commands_add_pin_edit_forget_and_undo_with_history() {
-    let t = TestHome::new();
-    let repo = t.scratch().join("repo");
-    std::fs::create_dir_all(&repo).unwrap();
-    let cwd = repo.to_str().unwrap();
+/// Adds a project rule for `cwd` with `csep memory add`, checks it succeeded and returns its id.
+fn add_rule(t: &TestHome, cwd: &str, text: &str) -> String {
     let out = t
         .csep(&[
-            "--json",
-            "memory",
-            "add",
-            "--kind",
-            "rule",
-            "--cwd",
-            cwd,
-            "Errors use thiserror\nNever anyhow in libraries.",
+            "--json", "memory", "add", "--kind", "rule", "--cwd", cwd, text,
         ])
         .output()
         .unwrap();
@@ -28,7 +17,16 @@ fn memory_commands_add_pin_edit_forget_and_undo_with_history() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let id = stdout_json(&out)["entry_id"].as_str().unwrap().to_owned();
+    stdout_json(&out)["entry_id"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn memory_commands_add_pin_edit_forget_and_undo_with_history() {
+    let t = TestHome::new();
+    let repo = t.scratch().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    let cwd = repo.to_str().unwrap();
+    let id = add_rule(&t, cwd, "Errors use thiserror\nNever anyhow in libraries.");
     t.csep(&[
         "memory",
         "add",
@@ -177,20 +175,7 @@ fn memory_changes_reach_the_start_index_at_once_and_forget_takes_effect_immediat
     let repo = t.scratch().join("repo");
     std::fs::create_dir_all(&repo).unwrap();
     let cwd = repo.to_str().unwrap();
-    let added = t
-        .csep(&[
-            "--json",
-            "memory",
-            "add",
-            "--kind",
-            "rule",
-            "--cwd",
-            cwd,
-            "Ship with make release",
-        ])
-        .output()
-        .unwrap();
-    let id = stdout_json(&added)["entry_id"].as_str().unwrap().to_owned();
+    let id = add_rule(&t, cwd, "Ship with make release");
     // The change rebuilt the user's and the project's start index files.
     let dir = t.home().join("start-index");
     let mut files: Vec<String> = std::fs::read_dir(&dir)
@@ -212,7 +197,8 @@ fn memory_changes_reach_the_start_index_at_once_and_forget_takes_effect_immediat
     let indexed = session_start(&t, cwd);
     std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(session_start(&t, cwd), indexed);
-    // `csep worker` writes it again.
-    t.csep(&["worker"]).assert().success();
+    // `csep worker` writes it again: the user's file and the project's.
+    let report = stdout_json(&t.csep(&["worker", "--json"]).output().unwrap());
+    assert_eq!(report["start_index_files"], 2, "{report}");
     assert!(dir.join("user.idx").exists());
 }
