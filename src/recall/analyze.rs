@@ -797,7 +797,8 @@ fn parse_clauses(query: &str) -> Vec<Clause<'_>> {
     clauses
 }
 
-fn quote_phrase(terms: &[String]) -> String {
+/// `terms` as one FTS5 phrase (`"a b"`), quotes doubled.
+pub(crate) fn quote_phrase(terms: &[String]) -> String {
     format!("\"{}\"", terms.join(" ").replace('"', "\"\""))
 }
 
@@ -884,6 +885,14 @@ pub fn match_expr(query: &str) -> Result<Option<String>, QueryError> {
             excluded.join(" OR ")
         )))
     }
+}
+
+/// Whether the query has a `"quoted phrase"` or an exclusion: then its [`match_expr`] is more
+/// than the OR of its [`query_terms`], and a row must match the whole expression.
+pub fn has_required_or_excluded(query: &str) -> bool {
+    parse_clauses(query)
+        .iter()
+        .any(|c| !matches!(c, Clause::Word(_)))
 }
 
 /// The distinct terms of a query's bare words and phrases (not its exclusions), in order: what

@@ -519,3 +519,24 @@ mod reference {
         chars.iter().flat_map(|c| c.to_lowercase()).collect()
     }
 }
+
+#[rstest]
+#[case::plain_words("sqlite migration timeout", false)]
+#[case::fts_operators_are_words("NEAR sqlite AND retry*", false)]
+#[case::a_phrase("\"connection pool\" retry", true)]
+#[case::an_exclusion("retry -flaky", true)]
+#[case::an_excluded_phrase("retry -\"known issue\"", true)]
+fn queries_with_phrases_or_exclusions_need_the_whole_expression(
+    #[case] query: &str,
+    #[case] required: bool,
+) {
+    assert_eq!(has_required_or_excluded(query), required);
+    // A plain query's expression is exactly the OR of its terms.
+    if !required {
+        let or: Vec<String> = query_terms(query)
+            .iter()
+            .map(|t| quote_phrase(std::slice::from_ref(t)))
+            .collect();
+        assert_eq!(match_expr(query).unwrap().unwrap(), or.join(" OR "));
+    }
+}

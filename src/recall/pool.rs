@@ -6,14 +6,15 @@
 //! 1. [`TermMatches::load`] reads the rowids of each query term's doclist (`MATCH '"term"'`, no
 //!    auxiliary function, no join) and records which terms every matching row contains. The
 //!    match set is the union of those doclists, intersected with the full MATCH expression only
-//!    when the query has required phrases or exclusions.
+//!    when the query has required phrases or exclusions
+//!    ([`crate::recall::analyze::has_required_or_excluded`]).
 //! 2. Matches are ordered by their *pool score*, the sum of the IDF of the terms they contain,
 //!    which is exactly FTS5's BM25 for a row of average length where each term occurs once;
 //!    ties go to more terms, then to the newest row (highest rowid).
 //! 3. [`TermMatches::pool`] walks that order in chunks, asking the caller to fetch and filter
 //!    each chunk's base rows (project, status, time, host), until `limit` rows passed: only the
 //!    rows that can enter the pool are ever read.
-//! 4. [`TermMatches::score`] gives each pooled row its coverage and a BM25 computed with FTS5's
+//! 4. [`TermMatches::score`] ([`TermMatches::pool_scored`] does 3 and 4) gives each pooled row its coverage and a BM25 computed with FTS5's
 //!    formula (k1 = 1.2, b = 0.75, FTS5's IDF) from its real length, reading `<table>_docsize`
 //!    for the pooled rows only; term frequency counts as one.
 //!
@@ -26,6 +27,8 @@ use std::collections::{BinaryHeap, HashMap, HashSet};
 
 use rusqlite::{Connection, params};
 
+use crate::recall::analyze::quote_phrase;
+
 /// BM25 `k1` (FTS5's value).
 const BM25_K1: f64 = 1.2;
 /// BM25 `b` (FTS5's value).
@@ -34,8 +37,8 @@ const BM25_B: f64 = 0.75;
 const MIN_CHUNK: usize = 16;
 /// Largest chunk of rowids fetched at once while filling a pool.
 const MAX_CHUNK: usize = 4096;
-/// Most query terms tracked per row (the width of the term bitmask).
-const MAX_TERMS: usize = 64;
+// Each row's query terms are a bitmask: a query never has more terms than it holds.
+const _: () = assert!(crate::recall::analyze::MAX_QUERY_TERMS <= u64::BITS as usize);
 
 /// The FTS tables recall searches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,10 +77,8 @@ pub struct TermMatches {
     table: FtsTable,
     /// `(rowid, term bitmask)`, best pool score first.
     ordered: Vec<(i64, u64)>,
-    /// FTS5 IDF of each query term.
+    /// FTS5 IDF of each query term (none: coverage counts as complete).
     idf: Vec<f64>,
-    /// Number of query terms (0: coverage counts as complete).
-    n_terms: usize,
     /// Average row length in tokens, when the table's statistics could be read.
     avgdl: Option<f64>,
 }
@@ -103,61 +104,55 @@ fn fts5_idf(rows: f64, hits: f64) -> f64 {
     if idf <= 0.0 { 1e-6 } else { idf }
 }
 
-/// The MATCH expression [`crate::recall::analyze::match_expr`] builds for plain words only.
-fn plain_or(terms: &[String]) -> String {
-    terms
-        .iter()
-        .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
-        .collect::<Vec<_>>()
-        .join(" OR ")
+/// `rowids` as a JSON array, bound to `json_each(?)`.
+pub(crate) fn json_ids(rowids: &[i64]) -> String {
+    serde_json::to_string(rowids).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// Pooled rows with their text scores, best pool score first.
+#[derive(Debug)]
+pub struct Scored<T> {
+    /// Each pooled row with its coverage and BM25.
+    pub rows: Vec<(TextScore, T)>,
+    /// The highest BM25 among them (0 when none).
+    pub best_bm25: f64,
 }
 
 impl TermMatches {
-    /// Reads the matches of `expr` in `table`, with which of `terms` each contains.
+    /// Reads the rows of `table` matching any of `terms` (the query's distinct terms), with
+    /// which of them each contains; with `required`, the query's whole MATCH expression (it has
+    /// required phrases or exclusions), only the rows that also match it.
     pub fn load(
         conn: &Connection,
         table: FtsTable,
-        expr: &str,
+        required: Option<&str>,
         terms: &[String],
     ) -> rusqlite::Result<TermMatches> {
         let name = table.name();
-        let terms = &terms[..terms.len().min(MAX_TERMS)];
         let (rows, total_tokens) = table_stats(conn, name)?;
+        let mut stmt =
+            conn.prepare_cached(&format!("SELECT rowid FROM {name} WHERE {name} MATCH ?1"))?;
         let mut lists: Vec<Vec<i64>> = Vec::with_capacity(terms.len());
         let mut idf = Vec::with_capacity(terms.len());
-        {
-            let mut stmt =
-                conn.prepare_cached(&format!("SELECT rowid FROM {name} WHERE {name} MATCH ?1"))?;
-            for term in terms {
-                let quoted = format!("\"{}\"", term.replace('"', "\"\""));
-                let mut list: Vec<i64> = stmt
-                    .query_map([quoted], |r| r.get(0))?
-                    .collect::<Result<_, _>>()?;
-                if !list.is_sorted() {
-                    list.sort_unstable();
-                }
-                let hits = list.len() as u64;
-                let n = rows.unwrap_or(0).max(hits) as f64;
-                idf.push(fts5_idf(n, hits as f64));
-                lists.push(list);
+        for term in terms {
+            let mut list: Vec<i64> = stmt
+                .query_map([quote_phrase(std::slice::from_ref(term))], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            if !list.is_sorted() {
+                list.sort_unstable();
             }
+            let hits = list.len() as u64;
+            let n = rows.unwrap_or(0).max(hits) as f64;
+            idf.push(fts5_idf(n, hits as f64));
+            lists.push(list);
         }
         let mut merged = merge_doclists(&lists);
         drop(lists);
-        if terms.is_empty() || expr != plain_or(terms) {
-            // Required phrases or exclusions: only rows matching the whole expression count.
-            let mut stmt =
-                conn.prepare_cached(&format!("SELECT rowid FROM {name} WHERE {name} MATCH ?1"))?;
+        if let Some(expr) = required {
             let matching: HashSet<i64> = stmt
                 .query_map([expr], |r| r.get(0))?
                 .collect::<Result<_, _>>()?;
-            if terms.is_empty() {
-                let mut all: Vec<i64> = matching.into_iter().collect();
-                all.sort_unstable();
-                merged = all.into_iter().map(|r| (r, 0)).collect();
-            } else {
-                merged.retain(|(r, _)| matching.contains(r));
-            }
+            merged.retain(|(r, _)| matching.contains(r));
         }
         // Rows sharing a term set share a pool score: bucket them (newest first), then order the
         // buckets, instead of sorting every match.
@@ -196,13 +191,13 @@ impl TermMatches {
             table,
             ordered,
             idf,
-            n_terms: terms.len(),
             avgdl,
         })
     }
 
     /// Number of matching rows.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.ordered.len()
     }
 
@@ -249,12 +244,33 @@ impl TermMatches {
         Ok(out)
     }
 
-    /// Coverage and BM25 of pooled rows, given as `(rowid, term bitmask)`.
+    /// [`TermMatches::pool`], then each pooled row's coverage and BM25
+    /// ([`TermMatches::score`]).
+    pub fn pool_scored<T>(
+        &self,
+        conn: &Connection,
+        limit: usize,
+        fetch: impl FnMut(&[i64]) -> rusqlite::Result<Vec<(i64, T)>>,
+    ) -> rusqlite::Result<Scored<T>> {
+        let pooled = self.pool(limit, fetch)?;
+        let keys: Vec<(i64, u64)> = pooled.iter().map(|(r, m, _)| (*r, *m)).collect();
+        let scores = self.score(conn, &keys)?;
+        let best_bm25 = scores.iter().map(|s| s.bm25).fold(0.0, f64::max);
+        Ok(Scored {
+            rows: scores
+                .into_iter()
+                .zip(pooled.into_iter().map(|(_, _, row)| row))
+                .collect(),
+            best_bm25,
+        })
+    }
+
+    /// Coverage and BM25 of pooled rows, given as `(rowid, term bitmask)`, in their order.
     pub fn score(
         &self,
         conn: &Connection,
         pooled: &[(i64, u64)],
-    ) -> rusqlite::Result<HashMap<i64, TextScore>> {
+    ) -> rusqlite::Result<Vec<TextScore>> {
         let lengths = match self.avgdl {
             Some(_) => {
                 let rowids: Vec<i64> = pooled.iter().map(|(r, _)| *r).collect();
@@ -265,10 +281,10 @@ impl TermMatches {
         Ok(pooled
             .iter()
             .map(|&(rowid, mask)| {
-                let coverage = if self.n_terms == 0 {
+                let coverage = if self.idf.is_empty() {
                     1.0
                 } else {
-                    f64::from(mask.count_ones()) / self.n_terms as f64
+                    f64::from(mask.count_ones()) / self.idf.len() as f64
                 };
                 // Length normalization of a term occurring once; 1 at average length.
                 let norm = match (self.avgdl, lengths.get(&rowid)) {
@@ -284,7 +300,7 @@ impl TermMatches {
                     .filter(|(i, _)| mask & (1 << i) != 0)
                     .map(|(_, idf)| idf * norm)
                     .sum();
-                (rowid, TextScore { coverage, bm25 })
+                TextScore { coverage, bm25 }
             })
             .collect())
     }
@@ -342,7 +358,7 @@ fn doc_lengths(
     if rowids.is_empty() {
         return Ok(HashMap::new());
     }
-    let ids = serde_json::to_string(rowids).unwrap_or_else(|_| "[]".to_owned());
+    let ids = json_ids(rowids);
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT id, sz FROM {name}_docsize WHERE id IN (SELECT value FROM json_each(?1))"
     ))?;

@@ -37,6 +37,18 @@ fn store_with(docs: &[(i64, &str)]) -> Store {
     store
 }
 
+/// Each match's score, by rowid.
+fn scores_by_rowid(store: &Store, matches: &TermMatches) -> HashMap<i64, TextScore> {
+    let scores = matches.score(store.conn(), &matches.ordered).unwrap();
+    assert_eq!(scores.len(), matches.ordered.len());
+    matches
+        .ordered
+        .iter()
+        .map(|(r, _)| *r)
+        .zip(scores)
+        .collect()
+}
+
 fn terms(words: &[&str]) -> Vec<String> {
     words.iter().map(|w| (*w).to_owned()).collect()
 }
@@ -67,15 +79,14 @@ fn bm25_equals_sqlite_bm25_when_each_term_occurs_once() {
     let refs: Vec<(i64, &str)> = docs.iter().map(|(r, t)| (*r, t.as_str())).collect();
     let store = store_with(&refs);
     let query = terms(&["sqlite", "timeout", "retri"]);
-    let expr = plain_or(&query);
-    let matches = TermMatches::load(store.conn(), FtsTable::Messages, &expr, &query).unwrap();
-    let pooled: Vec<(i64, u64)> = matches.ordered.clone();
-    let ours = matches.score(store.conn(), &pooled).unwrap();
+    let expr = "\"sqlite\" OR \"timeout\" OR \"retri\"";
+    let matches = TermMatches::load(store.conn(), FtsTable::Messages, None, &query).unwrap();
+    let ours = scores_by_rowid(&store, &matches);
     let theirs: Vec<(i64, f64)> = store
         .conn()
         .prepare("SELECT rowid, -bm25(messages_fts) FROM messages_fts WHERE messages_fts MATCH ?1")
         .unwrap()
-        .query_map([&expr], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_map([expr], |r| Ok((r.get(0)?, r.get(1)?)))
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
@@ -97,10 +108,9 @@ fn coverage_counts_the_query_terms_a_row_contains() {
         (3, "other"),
     ]);
     let query = terms(&["sqlite", "timeout", "retri"]);
-    let matches =
-        TermMatches::load(store.conn(), FtsTable::Messages, &plain_or(&query), &query).unwrap();
-    assert_eq!(matches.len(), 2);
-    let scores = matches.score(store.conn(), &matches.ordered).unwrap();
+    let matches = TermMatches::load(store.conn(), FtsTable::Messages, None, &query).unwrap();
+    assert_eq!(matches.ordered.len(), 2);
+    let scores = scores_by_rowid(&store, &matches);
     assert_eq!(scores[&1].coverage, 1.0);
     assert!((scores[&2].coverage - 1.0 / 3.0).abs() < 1e-12);
 }
@@ -116,8 +126,7 @@ fn rows_with_rarer_and_more_terms_come_first_then_newer_rows() {
         (6, "common"),
     ]);
     let query = terms(&["common", "rare"]);
-    let matches =
-        TermMatches::load(store.conn(), FtsTable::Messages, &plain_or(&query), &query).unwrap();
+    let matches = TermMatches::load(store.conn(), FtsTable::Messages, None, &query).unwrap();
     let order: Vec<i64> = matches.ordered.iter().map(|(r, _)| *r).collect();
     assert_eq!(order, vec![2, 4, 6, 5, 3, 1]);
 }
@@ -132,7 +141,7 @@ fn phrases_and_exclusions_restrict_the_matches_to_the_expression() {
     ]);
     let query = terms(&["retri", "timeout"]);
     let expr = "(\"retri timeout\") NOT (\"secret\")";
-    let matches = TermMatches::load(store.conn(), FtsTable::Messages, expr, &query).unwrap();
+    let matches = TermMatches::load(store.conn(), FtsTable::Messages, Some(expr), &query).unwrap();
     let order: Vec<i64> = matches.ordered.iter().map(|(r, _)| *r).collect();
     assert_eq!(order, vec![1]);
 }
@@ -145,8 +154,7 @@ fn deleted_rows_never_match() {
         .execute("DELETE FROM messages_fts WHERE rowid = 2", [])
         .unwrap();
     let query = terms(&["sqlite"]);
-    let matches =
-        TermMatches::load(store.conn(), FtsTable::Messages, &plain_or(&query), &query).unwrap();
+    let matches = TermMatches::load(store.conn(), FtsTable::Messages, None, &query).unwrap();
     let order: Vec<i64> = matches.ordered.iter().map(|(r, _)| *r).collect();
     assert_eq!(order, vec![3, 1]);
 }
@@ -157,8 +165,7 @@ fn the_pool_reads_only_the_chunks_it_needs_and_skips_filtered_rows() {
     let refs: Vec<(i64, &str)> = docs.iter().map(|(r, t)| (*r, t.as_str())).collect();
     let store = store_with(&refs);
     let query = terms(&["sqlite"]);
-    let matches =
-        TermMatches::load(store.conn(), FtsTable::Messages, &plain_or(&query), &query).unwrap();
+    let matches = TermMatches::load(store.conn(), FtsTable::Messages, None, &query).unwrap();
     let mut offered = 0;
     // Only odd rowids pass the filter.
     let pool = matches
@@ -180,8 +187,7 @@ fn the_pool_reads_only_the_chunks_it_needs_and_skips_filtered_rows() {
 fn a_pool_larger_than_the_matches_holds_every_passing_match() {
     let store = store_with(&[(1, "a"), (2, "a b"), (3, "b"), (4, "c")]);
     let query = terms(&["a", "b"]);
-    let matches =
-        TermMatches::load(store.conn(), FtsTable::Messages, &plain_or(&query), &query).unwrap();
+    let matches = TermMatches::load(store.conn(), FtsTable::Messages, None, &query).unwrap();
     let pool = matches
         .pool(50, |rowids| Ok(rowids.iter().map(|r| (*r, ())).collect()))
         .unwrap();
@@ -203,4 +209,24 @@ fn doclists_merge_into_one_ascending_list_with_term_masks() {
             (12, 0b1000)
         ]
     );
+}
+
+#[test]
+fn pool_scored_pairs_each_pooled_row_with_its_own_score() {
+    let store = store_with(&[(1, "a"), (2, "a b"), (3, "b"), (4, "c")]);
+    let query = terms(&["a", "b"]);
+    let matches = TermMatches::load(store.conn(), FtsTable::Messages, None, &query).unwrap();
+    let scored = matches
+        .pool_scored(store.conn(), 50, |rowids| {
+            Ok(rowids.iter().map(|r| (*r, *r)).collect())
+        })
+        .unwrap();
+    let by_rowid = scores_by_rowid(&store, &matches);
+    assert_eq!(scored.rows.len(), 3);
+    for (score, rowid) in &scored.rows {
+        assert_eq!(*score, by_rowid[rowid], "row {rowid}");
+    }
+    let best = by_rowid.values().map(|s| s.bm25).fold(0.0, f64::max);
+    assert_eq!(scored.best_bm25, best);
+    assert_eq!(scored.rows[0].1, 2, "the row with both terms comes first");
 }

@@ -39,8 +39,8 @@ use std::path::Path;
 use rusqlite::{Connection, params};
 use serde::Serialize;
 
-use crate::recall::analyze::{QueryError, match_expr, query_terms};
-use crate::recall::pool::{FtsTable, TermMatches, TextScore};
+use crate::recall::analyze::{QueryError, has_required_or_excluded, match_expr, query_terms};
+use crate::recall::pool::{FtsTable, Scored, TermMatches, json_ids};
 use crate::store::db::Store;
 
 /// Locality boost of a hit in the current project, or of user-scope memory.
@@ -256,7 +256,8 @@ pub fn search(
     let conn = store.conn();
     let top_k = opts.top_k.max(1);
     let global = opts.all_projects || opts.scope == SearchScope::Global;
-    let mut matches = Matches::new(conn, &expr, &terms);
+    let required = has_required_or_excluded(query).then_some(expr.as_str());
+    let mut matches = Matches::new(conn, required, &terms);
     let mut hits = if global {
         gather(&mut matches, ctx, opts, ProjectFilter::All)?
     } else {
@@ -296,7 +297,8 @@ fn rank(hits: &mut [Hit]) {
 /// the fallback pass share them.
 struct Matches<'a> {
     conn: &'a Connection,
-    expr: &'a str,
+    /// The whole MATCH expression, when rows must match more than one of the terms.
+    required: Option<&'a str>,
     terms: &'a [String],
     memory: Option<TermMatches>,
     recall: Option<TermMatches>,
@@ -304,10 +306,10 @@ struct Matches<'a> {
 }
 
 impl<'a> Matches<'a> {
-    fn new(conn: &'a Connection, expr: &'a str, terms: &'a [String]) -> Self {
+    fn new(conn: &'a Connection, required: Option<&'a str>, terms: &'a [String]) -> Self {
         Matches {
             conn,
-            expr,
+            required,
             terms,
             memory: None,
             recall: None,
@@ -323,7 +325,7 @@ impl<'a> Matches<'a> {
         };
         let found = match slot.take() {
             Some(found) => found,
-            None => TermMatches::load(self.conn, table, self.expr, self.terms)?,
+            None => TermMatches::load(self.conn, table, self.required, self.terms)?,
         };
         Ok(slot.insert(found))
     }
@@ -341,26 +343,12 @@ fn gather(
     let with_entries = opts.scope != SearchScope::Sessions;
     let with_sessions = opts.scope != SearchScope::Memory;
     if with_entries {
-        let found = matches.get(FtsTable::Memory)?;
-        hits.extend(entry_hits(
-            conn,
-            &MEMORY_SOURCE,
-            found,
-            ctx,
-            opts,
-            filter,
-            candidates,
-        )?);
-        let found = matches.get(FtsTable::Recall)?;
-        hits.extend(entry_hits(
-            conn,
-            &RECALL_SOURCE,
-            found,
-            ctx,
-            opts,
-            filter,
-            candidates,
-        )?);
+        for source in [&MEMORY_SOURCE, &RECALL_SOURCE] {
+            let found = matches.get(source.table)?;
+            hits.extend(entry_hits(
+                conn, source, found, ctx, opts, filter, candidates,
+            )?);
+        }
     }
     if with_sessions {
         let found = matches.get(FtsTable::Messages)?;
@@ -375,11 +363,6 @@ fn gather(
     }
     hits.retain(|h| !opts.exclude_ids.contains(&h.id));
     Ok(hits)
-}
-
-/// `rowids` as a JSON array, bound to `json_each(?)`.
-fn json_ids(rowids: &[i64]) -> String {
-    serde_json::to_string(rowids).unwrap_or_else(|_| "[]".to_owned())
 }
 
 fn relevance(coverage: f64, bm25: f64, best: f64) -> f64 {
@@ -458,28 +441,17 @@ struct EntryRow {
     project: Option<String>,
 }
 
-fn entries_to_hits(
-    conn: &Connection,
-    matches: &TermMatches,
-    kind: HitKind,
-    rows: Vec<(i64, u64, EntryRow)>,
-    ctx: &SearchContext<'_>,
-) -> rusqlite::Result<Vec<Hit>> {
-    let pooled: Vec<(i64, u64)> = rows.iter().map(|(r, m, _)| (*r, *m)).collect();
-    let scores = matches.score(conn, &pooled)?;
-    let best = scores.values().map(|s| s.bm25).fold(0.0, f64::max);
+fn entries_to_hits(kind: HitKind, scored: Scored<EntryRow>, ctx: &SearchContext<'_>) -> Vec<Hit> {
+    let best = scored.best_bm25;
     let source = if kind == HitKind::Memory {
         SOURCE_MEMORY
     } else {
         SOURCE_RECALL
     };
-    Ok(rows
+    scored
+        .rows
         .into_iter()
-        .map(|(rowid, _, r)| {
-            let text = scores.get(&rowid).copied().unwrap_or(TextScore {
-                coverage: 0.0,
-                bm25: 0.0,
-            });
+        .map(|(text, r)| {
             let c = text.coverage;
             let rel = relevance(c, text.bm25, best);
             let score = rel
@@ -505,12 +477,14 @@ fn entries_to_hits(
                 session: None,
             }
         })
-        .collect())
+        .collect()
 }
 
 /// One of the entry tables recall searches: its candidate query and how its paths column reads.
 struct EntrySource {
     kind: HitKind,
+    /// Its full-text index.
+    table: FtsTable,
     /// Selects `rowid, id, scope, project_id, label, summary, content, paths, updated_at,
     /// use_count, project name` of the active rows among `?1` (a JSON array of rowids) that pass
     /// the project filter `?2`/`?3` and `--since` `?4`.
@@ -532,6 +506,7 @@ macro_rules! entry_filter {
 
 const MEMORY_SOURCE: EntrySource = EntrySource {
     kind: HitKind::Memory,
+    table: FtsTable::Memory,
     sql: concat!(
         "SELECT e.rowid, e.id, e.scope, e.project_id, e.kind, e.summary, \
          e.content, e.provenance, e.updated_at, e.use_count, p.display_name \
@@ -543,6 +518,7 @@ const MEMORY_SOURCE: EntrySource = EntrySource {
 
 const RECALL_SOURCE: EntrySource = EntrySource {
     kind: HitKind::Recall,
+    table: FtsTable::Recall,
     sql: concat!(
         "SELECT e.rowid, e.id, e.scope, e.project_id, 'recall', e.summary, \
          e.content, e.paths, e.updated_at, e.use_count, p.display_name \
@@ -565,7 +541,7 @@ fn entry_hits(
         return Ok(Vec::new());
     }
     let mut stmt = conn.prepare_cached(source.sql)?;
-    let rows = matches.pool(limit, |rowids| {
+    let scored = matches.pool_scored(conn, limit, |rowids| {
         stmt.query_map(
             params![json_ids(rowids), filter as i64, ctx.project_id, opts.since],
             |r| {
@@ -588,7 +564,7 @@ fn entry_hits(
         )?
         .collect()
     })?;
-    Ok(entries_to_hits(conn, matches, source.kind, rows, ctx)?)
+    Ok(entries_to_hits(source.kind, scored, ctx))
 }
 
 struct MessageRow {
@@ -634,7 +610,7 @@ fn session_hits(
          AND (?6 IS NULL OR s.host = ?6) \
          AND (?7 IS NULL OR s.session_id IS NOT ?7)",
     )?;
-    let rows = matches.pool(limit, |rowids| {
+    let scored = matches.pool_scored(conn, limit, |rowids| {
         stmt.query_map(
             params![
                 json_ids(rowids),
@@ -667,18 +643,11 @@ fn session_hits(
         )?
         .collect()
     })?;
-    let pooled: Vec<(i64, u64)> = rows.iter().map(|(r, m, _)| (*r, *m)).collect();
-    let scores = matches.score(conn, &pooled)?;
-    let best = scores.values().map(|s| s.bm25).fold(0.0, f64::max);
     // Best-scoring message per session, with the session's hit count.
     let mut by_session: HashMap<i64, (Hit, usize)> = HashMap::new();
-    for (_, _, r) in rows {
-        let text = scores.get(&r.id).copied().unwrap_or(TextScore {
-            coverage: 0.0,
-            bm25: 0.0,
-        });
+    for (text, r) in scored.rows {
         let c = text.coverage;
-        let rel = relevance(c, text.bm25, best);
+        let rel = relevance(c, text.bm25, scored.best_bm25);
         let date = r.last_message_at.clone().or_else(|| r.ts.clone());
         let score = rel
             * locality(ctx, r.project_id.as_deref(), false, r.cwd.as_deref())
