@@ -27,9 +27,16 @@ fn main() {
         })
     });
     println!("cargo:rerun-if-env-changed=RUSTC_LINKER");
+    // For the test that checks the executables' type: the linker configured, if any.
+    println!(
+        "cargo:rustc-env=CSEP_CONFIGURED_LINKER={}",
+        std::env::var("RUSTC_LINKER").unwrap_or_default()
+    );
     if os == "linux" && env == "gnu" && linker_is_cc {
         for bin in ["csep", "codex-self-evolution"] {
             println!("cargo:rustc-link-arg-bin={bin}=-no-pie");
         }
+        // Tells the test that checks the executables' type what to expect.
+        println!("cargo:rustc-env=CSEP_LINKED_NON_PIE=1");
     }
 }

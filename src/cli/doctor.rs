@@ -320,7 +320,7 @@ fn check_codex_trust(ctx: &Ctx, manifests: &[(Host, InstallManifest)]) -> Check 
         )
         .fix("csep install codex");
     };
-    let (installed, trusted) = install_cmd::hook_state(&ctx.paths, ctx, Host::Codex);
+    let (installed, trusted) = install_cmd::hook_state(Some(manifest), ctx, Host::Codex);
     let fix = install_command(Host::Codex, manifest);
     match (installed, trusted) {
         (false, _) => Check::new(

@@ -729,10 +729,15 @@ fn print_reports(ctx: &Ctx, reports: &[HostReport]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Hook state of one host for `csep status`: (installed, trusted) where trust applies.
-pub fn hook_state(paths: &Paths, ctx: &Ctx, host: Host) -> (bool, Option<bool>) {
-    let manifest = install::read_manifest(&paths.home, host);
-    if let Some(m) = &manifest
+/// Hook state of one host for `csep status` and `csep doctor`: (installed, trusted) where trust
+/// applies. `manifest` is the host's install manifest, when there is one
+/// ([`install::read_manifest`]).
+pub fn hook_state(
+    manifest: Option<&InstallManifest>,
+    ctx: &Ctx,
+    host: Host,
+) -> (bool, Option<bool>) {
+    if let Some(m) = manifest
         && let Some(record) = &m.plugin
     {
         let (installed, trusted) = plugin::check(host, &record.host_dir, &m.commands);

@@ -388,7 +388,9 @@ pub fn collect(ctx: &Ctx, receipts: usize) -> StatusReport {
         .map(|k| (*k).to_owned())
         .partition(|k| ctx.env.get(k).is_some() || file_keys.iter().any(|f| f == k));
 
-    let last_fired = last_hook_runs(&db_path, paths);
+    // SessionStart's runs still in the hook journal count for "last fired".
+    let journal = crate::hooks::journal::read(paths);
+    let last_fired = last_hook_runs(paths, &journal);
     let lock = crate::hooks::stop::worker_lock_path(&paths.home);
     let worker_running = lock.exists() && crate::hooks::stop::is_worker_running(&paths.home);
     let worker_holder = worker_running
@@ -399,8 +401,10 @@ pub fn collect(ctx: &Ctx, receipts: usize) -> StatusReport {
     let hooks = Host::ALL
         .into_iter()
         .map(|host| {
-            let (installed, trusted) = crate::cli::install::hook_state(paths, ctx, host);
-            let mcp = crate::host::install::read_manifest(&paths.home, host)
+            let manifest = crate::host::install::read_manifest(&paths.home, host);
+            let (installed, trusted) =
+                crate::cli::install::hook_state(manifest.as_ref(), ctx, host);
+            let mcp = manifest
                 .and_then(|m| m.mcp)
                 .map(|record| crate::host::mcp::check(&record));
             let note = if !installed {
@@ -452,7 +456,7 @@ pub fn collect(ctx: &Ctx, receipts: usize) -> StatusReport {
             holder: worker_holder,
             last_run: extra.last_worker,
             spooled_stop_events: crate::hooks::stop::spool_files(paths).len(),
-            journal_notes: crate::hooks::journal::files(paths).len(),
+            journal_notes: journal.len(),
         },
         spend_today: spend(extra.spend, &cfg.budget, extra.day),
         user_memory_chars: extra.user_chars,
@@ -581,7 +585,10 @@ fn spend(
 
 /// The latest hook run per host (`<event> <outcome> at <time>`), from `hook_runs` and the hook
 /// journal's notes not yet drained into it.
-fn last_hook_runs(db: &std::path::Path, paths: &Paths) -> BTreeMap<String, String> {
+fn last_hook_runs(
+    paths: &Paths,
+    journal: &[crate::hooks::journal::Entry],
+) -> BTreeMap<String, String> {
     // host -> (at, line)
     let mut latest: BTreeMap<String, (String, String)> = BTreeMap::new();
     let mut offer = |host: String, event: &str, outcome: &str, at: String| {
@@ -591,7 +598,7 @@ fn last_hook_runs(db: &std::path::Path, paths: &Paths) -> BTreeMap<String, Strin
         }
     };
     if let Ok(store) = Store::open_with(
-        db,
+        &paths.db(),
         OpenOptions {
             read_only: true,
             ..Default::default()
@@ -612,12 +619,9 @@ fn last_hook_runs(db: &std::path::Path, paths: &Paths) -> BTreeMap<String, Strin
             offer(host, &event, &outcome, at);
         }
     }
-    for note in crate::hooks::journal::read(paths)
-        .into_iter()
-        .filter_map(|e| e.note)
-    {
+    for note in journal.iter().filter_map(|e| e.note.as_ref()) {
         let host = note.host.map_or("unknown", Host::as_str).to_owned();
-        offer(host, "SessionStart", &note.outcome, note.at);
+        offer(host, "SessionStart", &note.outcome, note.at.clone());
     }
     latest
         .into_iter()

@@ -121,6 +121,7 @@ fn row_to_project(row: &rusqlite::Row<'_>) -> rusqlite::Result<Project> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::identity::IdentityKind;
 
     #[test]
     fn upsert_registers_once_and_refreshes_last_seen() {
@@ -138,5 +139,19 @@ mod tests {
             .query_row("SELECT canonical_path FROM projects", [], |r| r.get(0))
             .unwrap();
         assert_eq!(stored, path_bytes(&identity.canonical_path));
+    }
+
+    #[test]
+    fn an_older_sighting_never_moves_last_seen_back_and_the_kind_follows_the_latest() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut identity = RepoIdentity::resolve(dir.path()).unwrap();
+        let store = Store::open_in_memory().unwrap();
+        upsert(&store, &identity, "2026-02-01T00:00:00Z").unwrap();
+        // The directory became a repository's linked worktree (same key for the test).
+        identity.kind = IdentityKind::LinkedWorktree;
+        let again = upsert(&store, &identity, "2026-01-01T00:00:00Z").unwrap();
+        assert_eq!(again.last_seen_at, "2026-02-01T00:00:00Z");
+        assert_eq!(again.created_at, "2026-02-01T00:00:00Z");
+        assert_eq!(again.kind, IdentityKind::LinkedWorktree.as_str());
     }
 }

@@ -2,6 +2,7 @@
 
 use rstest::rstest;
 
+use crate::sessions::{count, hook};
 use crate::support::{TestHome, stdout_json};
 
 #[rstest]
@@ -217,13 +218,7 @@ fn session_start_injects_seeded_memory_in_each_hosts_shape() {
     assert!(stdout_json(&out)["hookSpecificOutput"]["additionalContext"].is_string());
     // SessionStart only reads the database; its injections wait in the hook journal until a
     // worker (or a UserPromptSubmit) files them.
-    let count_injections = || -> i64 {
-        rusqlite::Connection::open(&db)
-            .unwrap()
-            .query_row("SELECT count(*) FROM hook_injections", [], |r| r.get(0))
-            .unwrap()
-    };
-    assert_eq!(count_injections(), 0);
+    assert_eq!(count(&t, "SELECT count(*) FROM hook_injections"), 0);
     let notes = std::fs::read_dir(t.home().join("spool"))
         .unwrap()
         .flatten()
@@ -245,14 +240,10 @@ fn session_start_injects_seeded_memory_in_each_hosts_shape() {
         std::fs::read_dir(t.home().join("spool")).unwrap().count(),
         0
     );
-    let injected: i64 = rusqlite::Connection::open(&db)
-        .unwrap()
-        .query_row(
-            "SELECT count(*) FROM hook_injections WHERE entry_id = 'm_1'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let injected = count(
+        &t,
+        "SELECT count(*) FROM hook_injections WHERE entry_id = 'm_1'",
+    );
     // One row per (host, session, entry): the codex run, and the claude runs (the reference's
     // command detects this payload, with no Codex-only field, as Claude's) deduplicated.
     assert_eq!(injected, 2);
@@ -319,22 +310,12 @@ fn auto_recall_never_repeats_what_session_start_injected_even_before_the_journal
     let prompt = |session: &str| {
         let payload = serde_json::json!({"hook_event_name": "UserPromptSubmit",
             "session_id": session, "cwd": work, "prompt": "how do we run make check before pushing?"});
-        let out = t
-            .csep(&["hook", "user-prompt-submit", "--host", "claude"])
-            .env("CSEP_NO_SPAWN_WORKER", "1")
-            .write_stdin(payload.to_string())
-            .output()
-            .unwrap();
-        stdout_json(&out).to_string()
+        stdout_json(&hook(&t, "user-prompt-submit", &payload.to_string(), false)).to_string()
     };
     // Session a: SessionStart injects the entry; its note waits in the hook journal.
     let start = serde_json::json!({"hook_event_name": "SessionStart", "session_id": "a",
         "cwd": work, "source": "startup"});
-    let out = t
-        .csep(&["hook", "session-start", "--host", "claude"])
-        .write_stdin(start.to_string())
-        .output()
-        .unwrap();
+    let out = hook(&t, "session-start", &start.to_string(), false);
     assert!(stdout_json(&out).to_string().contains("make check"));
     let spool = t.home().join("spool");
     assert_eq!(std::fs::read_dir(&spool).unwrap().count(), 1);
@@ -343,28 +324,40 @@ fn auto_recall_never_repeats_what_session_start_injected_even_before_the_journal
     assert_eq!(std::fs::read_dir(&spool).unwrap().count(), 0);
     // Session b never got it at start: its prompt recalls it.
     assert!(prompt("b").contains("make check"), "session b");
-    let injected: i64 = rusqlite::Connection::open(t.home().join("csep.db"))
-        .unwrap()
-        .query_row(
+    assert_eq!(
+        count(
+            &t,
             "SELECT count(*) FROM hook_injections WHERE session_id = 'a' AND event = 'SessionStart'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(injected, 1);
+        ),
+        1
+    );
 }
 
-/// The hooks' executables are linked at a fixed address (build.rs): no relative relocations
-/// for the loader to apply at every hook start.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
+/// The hooks' executables are linked at a fixed address when build.rs says it linked them so
+/// (Linux, glibc, a C compiler driver as linker): no relative relocations for the loader to
+/// apply at every hook start. With another linker they stay position-independent.
+#[cfg(target_os = "linux")]
 #[test]
-fn the_executables_are_not_position_independent() {
+fn the_executables_are_not_position_independent_when_build_rs_linked_them_so() {
+    // ELF e_type (little endian, offset 16): 2 = ET_EXEC, 3 = ET_DYN (PIE).
+    let expected = if option_env!("CSEP_LINKED_NON_PIE").is_some() {
+        2
+    } else {
+        3
+    };
     for exe in [
         env!("CARGO_BIN_EXE_csep"),
         env!("CARGO_BIN_EXE_codex-self-evolution"),
     ] {
         let header = std::fs::read(exe).unwrap();
-        // ELF e_type (little endian, offset 16): 2 = ET_EXEC, 3 = ET_DYN (PIE).
-        assert_eq!(u16::from_le_bytes([header[16], header[17]]), 2, "{exe}");
+        assert_eq!(
+            u16::from_le_bytes([header[16], header[17]]),
+            expected,
+            "{exe}"
+        );
+    }
+    // With the default linker on glibc, build.rs must have linked them non-PIE.
+    if cfg!(target_env = "gnu") && env!("CSEP_CONFIGURED_LINKER").is_empty() {
+        assert_eq!(expected, 2, "build.rs did not link the executables non-PIE");
     }
 }

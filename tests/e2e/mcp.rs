@@ -294,6 +294,18 @@ fn csep_exe() -> String {
         .into_owned()
 }
 
+/// The names of the tools a model request offers, a namespace's tools as `<namespace>/<name>`.
+fn tool_names(value: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {
+    for tool in value["tools"].as_array().into_iter().flatten() {
+        let name = format!("{prefix}{}", tool["name"].as_str().unwrap_or(""));
+        if tool["type"] == "namespace" {
+            tool_names(tool, &format!("{name}/"), out);
+        } else {
+            out.push(name);
+        }
+    }
+}
+
 fn csep_ok(t: &TestHome, args: &[&str]) -> String {
     let out = t.csep(args).output().unwrap();
     assert!(
@@ -347,16 +359,35 @@ fn codex_install_with_mcp_adds_the_server_and_uninstall_restores_the_config_byte
     assert_eq!(status["hooks"]["codex"]["mcp"], true, "{status}");
     assert!(csep_ok(&t, &["status"]).contains("codex: installed, trusted; MCP server registered"));
 
+    // The server removed by hand: status says so, and how to put it back.
+    let mut edited = doc.clone();
+    edited["mcp_servers"].as_table_mut().unwrap().remove("csep");
+    std::fs::write(&config, toml::to_string(&edited).unwrap()).unwrap();
+    let status = stdout_json(&t.csep(&["status", "--json"]).output().unwrap());
+    assert_eq!(status["hooks"]["codex"]["mcp"], false, "{status}");
+    assert!(
+        status["hooks"]["codex"]["note"]
+            .as_str()
+            .is_some_and(|n| n.contains("rerun `csep install codex --mcp`")),
+        "{status}"
+    );
+    let shown = csep_ok(&t, &["status"]);
+    assert!(shown.contains("MCP server missing"), "{shown}");
+    std::fs::write(&config, &text).unwrap();
+
     // A later install without --mcp keeps the server and changes nothing.
     let out = csep_ok(&t, &["install", "codex", "--codex-home", &dir]);
     assert!(out.contains("already installed"), "{out}");
     assert_eq!(std::fs::read_to_string(&config).unwrap(), text);
 
     // `uninstall --mcp` removes the server only; the hooks stay.
-    let hooks_only = {
-        csep_ok(&t, &["uninstall", "codex", "--mcp"]);
-        std::fs::read_to_string(&config).unwrap()
-    };
+    let out = csep_ok(&t, &["uninstall", "codex", "--mcp"]);
+    assert!(
+        out.lines()
+            .any(|l| l.contains("mcp: ") && l.contains("config.toml")),
+        "{out}"
+    );
+    let hooks_only = std::fs::read_to_string(&config).unwrap();
     assert!(!hooks_only.contains("mcp_servers.csep"), "{hooks_only}");
     assert!(hooks_only.contains("hooks.state"), "{hooks_only}");
     assert!(codex_home.join("hooks.json").is_file());
@@ -403,28 +434,17 @@ fn the_real_codex_lists_and_launches_the_registered_server() {
         return;
     };
     let t = TestHome::new();
+    let scene = CodexScene::new(&t);
     let CodexScene {
-        server,
-        codex_home,
-        user_home,
-    } = CodexScene::new(&t);
+        server, codex_home, ..
+    } = &scene;
     let work = t.scratch().join("work");
     git_init(&work);
     let before = std::fs::read_to_string(codex_home.join("config.toml")).unwrap();
     let dir = codex_home.to_string_lossy().into_owned();
     csep_ok(&t, &["install", "codex", "--mcp", "--codex-home", &dir]);
 
-    let mut cmd = Command::new(&codex);
-    base_env(&mut cmd, &user_home);
-    cmd.env("CODEX_HOME", &codex_home)
-        .current_dir(&work)
-        .args(["mcp", "list", "--json"]);
-    let out = run_client(cmd);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = scene.codex(&codex, &work, &[], &["mcp", "list", "--json"]);
     let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let csep = listed
         .as_array()
@@ -440,29 +460,21 @@ fn the_real_codex_lists_and_launches_the_registered_server() {
     );
 
     // A session starts the server: its tools reach the model request.
-    let mut cmd = Command::new(&codex);
-    base_env(&mut cmd, &user_home);
-    cmd.env("CODEX_HOME", &codex_home).current_dir(&work).args([
-        "exec",
-        "--skip-git-repo-check",
-        "hello",
-    ]);
-    let out = run_client(cmd);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    scene.codex(
+        &codex,
+        &work,
+        &[],
+        &["exec", "--skip-git-repo-check", "hello"],
     );
-    let request = server
-        .model_requests()
-        .first()
-        .cloned()
-        .unwrap()
-        .to_string();
-    for tool in ["remember", "list_memories"] {
+    let request = server.model_requests().first().cloned().unwrap();
+    let mut tools = Vec::new();
+    tool_names(&request, "", &mut tools);
+    for tool in ["remember", "recall", "forget", "list_memories"] {
         assert!(
-            request.contains(tool),
-            "no csep tool {tool} in the model request"
+            tools
+                .iter()
+                .any(|name| name.contains("csep") && name.ends_with(tool)),
+            "no csep tool {tool} among the model's tools: {tools:?}"
         );
     }
     wait_for_worker(&t.home().join("csep.db"));
@@ -577,10 +589,16 @@ fn claude_plugin_install_with_mcp_round_trips_both_files_byte_identical() {
     );
     let text = std::fs::read_to_string(&settings).unwrap();
     assert!(text.contains("csep@csep-local"), "{text}");
-    let text = std::fs::read_to_string(&user_json).unwrap();
-    assert!(text.contains("\"csep\""), "{text}");
+    let user: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&user_json).unwrap()).unwrap();
+    assert_eq!(
+        user["mcpServers"]["csep"]["command"],
+        csep_exe().as_str(),
+        "{user}"
+    );
     let status = stdout_json(&t.csep(&["status", "--json"]).output().unwrap());
     assert_eq!(status["hooks"]["claude"]["installed"], true, "{status}");
+    assert_eq!(status["hooks"]["claude"]["mcp"], true, "{status}");
 
     csep_ok(&t, &["uninstall", "claude"]);
     assert_eq!(std::fs::read_to_string(&settings).unwrap(), settings_before);

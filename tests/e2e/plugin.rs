@@ -110,19 +110,18 @@ fn codex_plugin_install_is_trusted_fires_and_uninstalls_byte_identical() {
         return;
     };
     let t = TestHome::new();
+    let scene = CodexScene::new(&t);
     let CodexScene {
-        server,
-        codex_home,
-        user_home,
-    } = CodexScene::new(&t);
+        server, codex_home, ..
+    } = &scene;
     let work = t.scratch().join("work");
     git_init(&work);
     // A comment of the user's own: uninstall must give these bytes back.
-    let config_before = format!("# my settings\n{}", fake_codex_config(&server));
+    let config_before = format!("# my settings\n{}", fake_codex_config(server));
     std::fs::write(codex_home.join("config.toml"), &config_before).unwrap();
     let out = t
         .csep(&["install", "codex", "--plugin", "--json", "--codex-home"])
-        .arg(&codex_home)
+        .arg(codex_home)
         .arg("--host-bin")
         .arg(&codex)
         .output()
@@ -140,18 +139,15 @@ fn codex_plugin_install_is_trusted_fires_and_uninstalls_byte_identical() {
     assert!(config.contains("trusted_content_hash"), "{config}");
 
     // A real session without the bypass flag: the plugin hooks only run if they are trusted.
-    let mut cmd = Command::new(&codex);
-    base_env(&mut cmd, &user_home);
-    cmd.env("CODEX_HOME", &codex_home).current_dir(&work).args([
-        "exec",
-        "--skip-git-repo-check",
-        "hello from the plugin test",
-    ]);
-    let out = run_client(cmd);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = scene.codex(
+        &codex,
+        &work,
+        &[],
+        &[
+            "exec",
+            "--skip-git-repo-check",
+            "hello from the plugin test",
+        ],
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("hook: Stop Completed"), "{stderr}");

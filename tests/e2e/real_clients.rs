@@ -117,6 +117,30 @@ impl CodexScene {
             user_home,
         }
     }
+
+    /// Runs the real `codex` with `args` in `work` (its own user home, this scene's
+    /// `CODEX_HOME`, plus `env`) and checks it succeeded.
+    pub(crate) fn codex(
+        &self,
+        codex: &Path,
+        work: &Path,
+        env: &[(&str, &str)],
+        args: &[&str],
+    ) -> std::process::Output {
+        let mut cmd = Command::new(codex);
+        base_env(&mut cmd, &self.user_home);
+        cmd.env("CODEX_HOME", &self.codex_home)
+            .envs(env.iter().copied())
+            .current_dir(work)
+            .args(args);
+        let out = run_client(cmd);
+        assert!(
+            out.status.success(),
+            "codex {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
 }
 
 /// `config.toml` lines that make Codex use `server` as its model provider, with no retries.
@@ -169,16 +193,15 @@ fn codex_sessions_are_archived_and_the_next_session_gets_learned_context() {
         return;
     };
     let t = TestHome::new();
+    let scene = CodexScene::new(&t);
     let CodexScene {
-        server,
-        codex_home,
-        user_home,
-    } = CodexScene::new(&t);
+        server, codex_home, ..
+    } = &scene;
     let work = t.scratch().join("work");
     git_init(&work);
     let out = t
         .csep(&["install", "codex", "--codex-home"])
-        .arg(&codex_home)
+        .arg(codex_home)
         .output()
         .unwrap();
     assert!(
@@ -188,20 +211,12 @@ fn codex_sessions_are_archived_and_the_next_session_gets_learned_context() {
     );
 
     let codex_run = |prompt: &str| {
-        let mut cmd = Command::new(&codex);
-        base_env(&mut cmd, &user_home);
-        cmd.env("CODEX_HOME", &codex_home).current_dir(&work).args([
-            "exec",
-            "--skip-git-repo-check",
-            prompt,
-        ]);
-        let out = run_client(cmd);
-        assert!(
-            out.status.success(),
-            "codex failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
+        scene.codex(
+            &codex,
+            &work,
+            &[],
+            &["exec", "--skip-git-repo-check", prompt],
+        )
     };
 
     // Session 1: a tool call; no bypass flag, so the hooks only run if csep's trust entries hold.

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use rstest::rstest;
 
 use crate::fake_model::FakeModel;
-use crate::real_clients::{CodexScene, base_env, client_bin, run_client, wait_for_worker};
+use crate::real_clients::{CodexScene, client_bin, wait_for_worker};
 use crate::sessions::{self, Item, count, hook, integrity, worker};
 use crate::support::{TestHome, stdout_json};
 
@@ -152,11 +152,10 @@ fn real_codex_learns_in_session_one_and_uses_it_in_session_two(#[case] with_prov
         return;
     };
     let t = TestHome::new();
+    let scene = CodexScene::new(&t);
     let CodexScene {
-        server,
-        codex_home,
-        user_home,
-    } = CodexScene::new(&t);
+        server, codex_home, ..
+    } = &scene;
     let work = sessions::project(&t.scratch().join("work"));
     if with_provider {
         server.set_review_reply(
@@ -166,7 +165,7 @@ fn real_codex_learns_in_session_one_and_uses_it_in_session_two(#[case] with_prov
     }
     let out = t
         .csep(&["install", "codex", "--codex-home"])
-        .arg(&codex_home)
+        .arg(codex_home)
         .output()
         .unwrap();
     assert!(
@@ -175,19 +174,12 @@ fn real_codex_learns_in_session_one_and_uses_it_in_session_two(#[case] with_prov
         String::from_utf8_lossy(&out.stderr)
     );
     let codex_run = |prompt: &str| {
-        let mut cmd = Command::new(&codex);
-        base_env(&mut cmd, &user_home);
-        cmd.env("CODEX_HOME", &codex_home)
-            .env("CSEP_TEST_REVIEW_KEY", "dummy-key")
-            .current_dir(&work)
-            .args(["exec", "--skip-git-repo-check", prompt]);
-        let out = run_client(cmd);
-        assert!(
-            out.status.success(),
-            "codex failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
+        scene.codex(
+            &codex,
+            &work,
+            &[("CSEP_TEST_REVIEW_KEY", "dummy-key")],
+            &["exec", "--skip-git-repo-check", prompt],
+        )
     };
     codex_run(
         "RUN_TOOL please. I prefer pnpm over npm in this repo. No, we use pnpm here, not npm.",
