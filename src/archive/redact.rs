@@ -224,11 +224,20 @@ pub enum RedactError {
 /// Decides whether a regex match is a secret; returns the byte span to replace.
 type Accept = fn(&str, &Captures<'_>) -> Option<(usize, usize)>;
 
+/// Where a rule's next match can start at or after `pos`: `Some((start, end))` when the
+/// search may begin at `start` and no match reaches past `end` (the haystack is cut there; the
+/// acceptance check still sees the whole text), `None` when no match starts at or after `pos`.
+/// It must never skip a match: it only spares the regex the bytes that cannot hold one.
+type Seek = fn(&Redactor, &str, usize) -> Option<(usize, usize)>;
+
 /// One detection rule: a pattern plus the checks that the pattern alone cannot express.
 struct Rule {
     kind: SecretKind,
     regex: Regex,
     accept: Accept,
+    /// For the rules with no literal for the regex engine to look for first (it would run its
+    /// automaton over every byte of every text): where a match can start.
+    seek: Option<Seek>,
 }
 
 /// The compiled rule set; build it once and share it.
@@ -342,7 +351,7 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
     (
         "secret-assignment",
         SecretKind::SecretAssignment,
-        r#"(?:(?P<name>[A-Za-z0-9_.-]*(?i:pass|pwd|secret|token|key|auth|bearer|credential|cookie)[A-Za-z0-9_.-]*)(?:\\?["'])?[ \t]*(?P<sep>=>|:=|=|:)[ \t]*|(?P<flag>--[A-Za-z0-9_.-]*(?i:pass|pwd|secret|token|key|auth|bearer|credential|cookie)[A-Za-z0-9_.-]*)[ \t]+)(?:\\?"(?P<dq>[^"\\\r\n]*)|\\?'(?P<sq>[^'\\\r\n]*)|(?P<bare>[^\s"'\\`,;&|)}\]>]+))"#,
+        r#"(?:(?P<name>[A-Za-z0-9_.-]*(?i-u:pass|pwd|secret|token|key|auth|bearer|credential|cookie)[A-Za-z0-9_.-]*)(?:\\?["'])?[ \t]*(?P<sep>=>|:=|=|:)[ \t]*|(?P<flag>--[A-Za-z0-9_.-]*(?i-u:pass|pwd|secret|token|key|auth|bearer|credential|cookie)[A-Za-z0-9_.-]*)[ \t]+)(?:\\?"(?P<dq>[^"\\\r\n]*)|\\?'(?P<sq>[^'\\\r\n]*)|(?P<bare>[^\s"'\\`,;&|)}\]>]+))"#,
         accept_assignment,
     ),
     (
@@ -375,6 +384,11 @@ impl Redactor {
                     kind,
                     regex: compile(name, pattern)?,
                     accept,
+                    seek: match kind {
+                        SecretKind::SecretAssignment => Some(seek_assignment as Seek),
+                        SecretKind::HighEntropy => Some(seek_high_entropy as Seek),
+                        _ => None,
+                    },
                 })
             })
             .collect::<Result<Vec<_>, RedactError>>()?;
@@ -383,6 +397,16 @@ impl Redactor {
             prefilter: compile("prefilter", PREFILTER)?,
             marker: compile("marker", MARKER)?,
         })
+    }
+
+    /// The same rules searched over every byte (no [`Seek`]): the oracle the seeks are tested
+    /// against.
+    #[cfg(test)]
+    fn without_seeks(mut self) -> Self {
+        for rule in &mut self.rules {
+            rule.seek = None;
+        }
+        self
     }
 
     /// Redacts every secret in `text`; borrows the input when there is nothing to redact.
@@ -492,7 +516,22 @@ impl Redactor {
         for rule in &self.rules {
             let mut pos = 0;
             while pos < text.len() {
-                let Some(caps) = rule.regex.captures_at(text, pos) else {
+                let (start, end) = match rule.seek {
+                    None => (pos, text.len()),
+                    Some(seek) => match seek(self, text, pos) {
+                        Some(range) => range,
+                        None => break,
+                    },
+                };
+                let Some(caps) = text
+                    .get(..end)
+                    .and_then(|hay| rule.regex.captures_at(hay, start))
+                else {
+                    if end < text.len() {
+                        // Nothing starts before `end`: look past it.
+                        pos = end;
+                        continue;
+                    }
                     break;
                 };
                 let Some(whole) = caps.get(0) else { break };
@@ -525,6 +564,148 @@ impl Redactor {
         }
         merge(candidates)
     }
+}
+
+/// The secret-like words of the `secret-assignment` rule's name, in its pattern's order.
+const SECRET_NAME_WORDS: &[&str] = &[
+    "pass",
+    "pwd",
+    "secret",
+    "token",
+    "key",
+    "auth",
+    "bearer",
+    "credential",
+    "cookie",
+];
+
+/// Whether `b` can be part of an assignment's name or flag (`[A-Za-z0-9_.-]`).
+fn is_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')
+}
+
+/// [`Seek`] of `secret-assignment`.
+///
+/// A match is a name (or a `--flag`): a run of name bytes holding one of
+/// [`SECRET_NAME_WORDS`]; the run ends the name, since what follows one (a quote, a blank, `=`,
+/// `:`) is never a name byte. After a name come an optional (escaped) quote, blanks and a
+/// separator starting with `=` or `:`; after a flag, a blank. So the candidates are found from
+/// the rare bytes instead of the words: each `=` or `:` whose preceding name run holds a word,
+/// and each `--` whose run holds one and is followed by a blank. The earliest candidate's run
+/// start (clamped to `pos`) is where the regex starts; no part of the pattern matches `\n`, so
+/// the haystack ends at that line's end.
+fn seek_assignment(_: &Redactor, text: &str, pos: usize) -> Option<(usize, usize)> {
+    let bytes = text.as_bytes();
+    let named = next_named_separator(bytes, pos);
+    let flag = next_secret_flag(text, pos);
+    let start = match (named, flag) {
+        (Some(a), Some(b)) => a.min(b),
+        (a, b) => a.or(b)?,
+    };
+    let line_end = memchr::memchr(b'\n', &bytes[start..]).map_or(text.len(), |i| start + i);
+    Some((start, line_end))
+}
+
+/// Start (clamped to `pos`) of the first name run that holds a secret-like word and is
+/// followed by `[\\]["']`, blanks and `=` or `:`, for separators at or after `pos`.
+fn next_named_separator(bytes: &[u8], pos: usize) -> Option<usize> {
+    let mut from = pos;
+    while let Some(i) = memchr::memchr2(b'=', b':', &bytes[from..]) {
+        let sep = from + i;
+        from = sep + 1;
+        let mut end = sep;
+        while end > pos && matches!(bytes[end - 1], b' ' | b'\t') {
+            end -= 1;
+        }
+        if end > pos && matches!(bytes[end - 1], b'"' | b'\'') {
+            end -= 1;
+            if end > pos && bytes[end - 1] == b'\\' {
+                end -= 1;
+            }
+        }
+        let start = name_run_start(bytes, pos, end);
+        if has_secret_word(&bytes[start..end]) {
+            return Some(start);
+        }
+    }
+    None
+}
+
+/// Start (clamped to `pos`) of the first name run that holds `--` and a secret-like word and is
+/// followed by a blank, for `--` at or after `pos`.
+fn next_secret_flag(text: &str, pos: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut from = pos;
+    while let Some(i) = memchr::memmem::find(&bytes[from..], b"--") {
+        let dashes = from + i;
+        let start = name_run_start(bytes, pos, dashes);
+        let mut end = dashes;
+        while end < bytes.len() && is_name_byte(bytes[end]) {
+            end += 1;
+        }
+        if matches!(bytes.get(end), Some(b' ' | b'\t')) && has_secret_word(&bytes[start..end]) {
+            return Some(start);
+        }
+        from = end.max(dashes + 2);
+    }
+    None
+}
+
+/// Where the run of name bytes ending at `end` starts, not before `pos`.
+fn name_run_start(bytes: &[u8], pos: usize, end: usize) -> usize {
+    let mut start = end;
+    while start > pos && is_name_byte(bytes[start - 1]) {
+        start -= 1;
+    }
+    start
+}
+
+/// Whether `run` holds one of [`SECRET_NAME_WORDS`], ASCII case-insensitively (the pattern's
+/// `(?i-u:…)`).
+fn has_secret_word(run: &[u8]) -> bool {
+    SECRET_NAME_WORDS.iter().any(|word| {
+        run.windows(word.len())
+            .any(|w| w.eq_ignore_ascii_case(word.as_bytes()))
+    })
+}
+
+/// Whether `b` is in the `high-entropy` rule's run class (`[A-Za-z0-9+/_-]`).
+fn is_run_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'_' | b'-')
+}
+
+/// [`Seek`] of `high-entropy`: its match is the first run of at least
+/// [`MIN_HIGH_ENTROPY_CHARS`] run bytes at or after `pos`, plus up to two `=`; the haystack ends
+/// there. Such a run covers one of any [`MIN_HIGH_ENTROPY_CHARS`] consecutive positions, so
+/// only every 32nd byte is probed, and only a probe that lands on a run byte measures its run.
+fn seek_high_entropy(_: &Redactor, text: &str, pos: usize) -> Option<(usize, usize)> {
+    let bytes = text.as_bytes();
+    let mut probe = pos + MIN_HIGH_ENTROPY_CHARS - 1;
+    while probe < bytes.len() {
+        if !is_run_byte(bytes[probe]) {
+            probe += MIN_HIGH_ENTROPY_CHARS;
+            continue;
+        }
+        let mut start = probe;
+        while start > pos && is_run_byte(bytes[start - 1]) {
+            start -= 1;
+        }
+        let mut end = probe + 1;
+        while end < bytes.len() && is_run_byte(bytes[end]) {
+            end += 1;
+        }
+        if end - start >= MIN_HIGH_ENTROPY_CHARS {
+            let pad = bytes[end..]
+                .iter()
+                .take(2)
+                .take_while(|&&b| b == b'=')
+                .count();
+            return Some((start, end + pad));
+        }
+        // The next long run starts after `end`, so it covers `end + MIN_HIGH_ENTROPY_CHARS`.
+        probe = end + MIN_HIGH_ENTROPY_CHARS;
+    }
+    None
 }
 
 /// Sorts findings and merges overlapping ones, keeping the most specific kind.

@@ -492,3 +492,62 @@ fn secret_names_are_classified_word_by_word(
 ) {
     assert_eq!(classify_name(name), strength);
 }
+
+/// Pieces that make texts near every edge of the seeking rules: secret-like words in any case
+/// (and Unicode case look-alikes), separators, quotes, flags, line breaks (real and escaped),
+/// runs of base64 bytes of every length around the 32-byte threshold, padding.
+fn seek_piece(i: usize, seed: u64) -> String {
+    match i {
+        0 => "token".into(),
+        1 => "PassWord".into(),
+        2 => "api_KEY".into(),
+        3 => "ſecret \u{212A}ey".into(),
+        4 => "=".into(),
+        5 => ": ".into(),
+        6 => "--auth ".into(),
+        7 => "\"".into(),
+        8 => "'".into(),
+        9 => "\n".into(),
+        10 => "\\n".into(),
+        11 => " ".into(),
+        12 => fake_body(seed, 8),
+        13 => fake_body(seed, 31),
+        14 => fake_body(seed, 32),
+        15 => fake_body(seed, 40),
+        16 => "==".into(),
+        17 => "cookie.".into(),
+        18 => "/".into(),
+        19 => "é".into(),
+        20 => "\\\"".into(),
+        21 => ":=".into(),
+        22 => "\t".into(),
+        23 => "--".into(),
+        _ => "Bearer ".into(),
+    }
+}
+
+/// Both redactors of the seek tests, built once (compiling the rules is slow in debug builds).
+static SEEK_PAIR: LazyLock<(Redactor, Redactor)> =
+    LazyLock::new(|| (redactor(), redactor().without_seeks()));
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1000))]
+    /// The rules that seek (assignment, high-entropy) find exactly what a search over every
+    /// byte finds.
+    #[test]
+    fn seeking_finds_exactly_what_a_full_scan_finds(
+        pieces in proptest::collection::vec((0usize..25, 0u64..1000), 0..40)
+    ) {
+        let text: String = pieces.iter().map(|&(i, seed)| seek_piece(i, seed)).collect();
+        let (seeking, scanning) = &*SEEK_PAIR;
+        proptest::prop_assert_eq!(seeking.find(&text), scanning.find(&text), "text: {:?}", text);
+    }
+}
+
+#[test]
+fn seeking_finds_exactly_what_a_full_scan_finds_in_the_corpora() {
+    let (seeking, scanning) = &*SEEK_PAIR;
+    for text in [mixed_document(), mixed_document().repeat(3)] {
+        assert_eq!(seeking.find(&text), scanning.find(&text));
+    }
+}

@@ -26,10 +26,12 @@
 //!    dropped, and alphabetic words are stemmed with the English Snowball stemmer
 //!    (`retries` → `retri`, `running` → `run`). Whole identifiers are not stemmed.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::LazyLock;
 
 use rust_stemmers::{Algorithm, Stemmer};
+
+use crate::recall::word_cache::{Cached, WordCache};
 
 /// Longest query [`match_expr`] accepts, in characters. A recall query is a handful of
 /// distinctive words; a pasted document is a mistake the user should hear about, and the hooks
@@ -431,19 +433,40 @@ pub fn terms_for_index_of(parts: &[&str]) -> String {
 /// through a byte loop that slices tokens out of the text; any other line through the
 /// character loop, which folds full-width forms and segments CJK.
 fn analyze_into(text: &str, sink: &mut impl TermSink) {
-    let mut scratch = Scratch::default();
-    for line in text.split('\n') {
-        if line.is_ascii() {
-            analyze_ascii_line(line.as_bytes(), &mut scratch, sink);
-        } else {
-            analyze_unicode_line(line, &mut scratch, sink);
-        }
+    thread_local! {
+        static CACHE: std::cell::RefCell<WordCache> = std::cell::RefCell::default();
     }
+    CACHE.with(|cache| {
+        // The analyzer never calls itself, so this is the only borrow.
+        let mut cache = cache.borrow_mut();
+        let mut scratch = Scratch {
+            cache: &mut cache,
+            lower: String::new(),
+            latin: String::new(),
+            cjk: String::new(),
+            joined: String::new(),
+            parts: Vec::new(),
+        };
+        let mut start = 0;
+        let ends = memchr::memchr_iter(b'\n', text.as_bytes()).chain(std::iter::once(text.len()));
+        for end in ends {
+            let line = &text[start..end];
+            start = end + 1;
+            if line.is_ascii() {
+                analyze_ascii_line(line, &mut scratch, sink);
+            } else {
+                analyze_unicode_line(line, &mut scratch, sink);
+            }
+        }
+    });
 }
 
-/// Buffers reused across the tokens of one text.
-#[derive(Default)]
-struct Scratch {
+/// Buffers reused across the tokens of one text, and the thread's word cache.
+struct Scratch<'c> {
+    /// Word → term decisions of this thread ([`push_word`]).
+    cache: &'c mut WordCache,
+    /// A one-part ASCII token, lowercased.
+    lower: String,
     /// Folded Latin token (Unicode path).
     latin: String,
     /// CJK run (Unicode path).
@@ -458,40 +481,88 @@ fn is_ascii_connector(b: u8) -> bool {
     matches!(b, b'_' | b'.' | b'/' | b'\\' | b'-' | b':')
 }
 
-fn analyze_ascii_line(line: &[u8], scratch: &mut Scratch, sink: &mut impl TermSink) {
+/// [`ASCII_CLASS`] bit: a lowercase letter.
+const LOWER: u8 = 1;
+/// [`ASCII_CLASS`] bit: an uppercase letter.
+const UPPER: u8 = 2;
+/// [`ASCII_CLASS`] bit: a digit.
+const DIGIT: u8 = 4;
+/// [`ASCII_CLASS`] bit: an identifier connector ([`is_ascii_connector`]).
+const CONNECTOR: u8 = 8;
+
+/// What each byte is to the ASCII tokenizer (0: it ends a token).
+static ASCII_CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = if c.is_ascii_lowercase() {
+            LOWER
+        } else if c.is_ascii_uppercase() {
+            UPPER
+        } else if c.is_ascii_digit() {
+            DIGIT
+        } else if matches!(c, b'_' | b'.' | b'/' | b'\\' | b'-' | b':') {
+            CONNECTOR
+        } else {
+            0
+        };
+        b += 1;
+    }
+    table
+};
+
+fn analyze_ascii_line(text: &str, scratch: &mut Scratch, sink: &mut impl TermSink) {
+    let line = text.as_bytes();
     let mut i = 0;
     while i < line.len() {
-        if !(line[i].is_ascii_alphanumeric() || is_ascii_connector(line[i])) {
+        if ASCII_CLASS[usize::from(line[i])] == 0 {
             i += 1;
             continue;
         }
         let start = i;
-        while i < line.len() && (line[i].is_ascii_alphanumeric() || is_ascii_connector(line[i])) {
+        while i < line.len() && ASCII_CLASS[usize::from(line[i])] != 0 {
             i += 1;
         }
-        let mut token = &line[start..i];
-        while let [first, rest @ ..] = token
-            && is_ascii_connector(*first)
-        {
-            token = rest;
+        let (mut first, mut last) = (start, i);
+        while first < last && is_ascii_connector(line[first]) {
+            first += 1;
         }
-        while let [rest @ .., last] = token
-            && is_ascii_connector(*last)
-        {
-            token = rest;
+        while first < last && is_ascii_connector(line[last - 1]) {
+            last -= 1;
         }
-        if !token.is_empty() {
-            analyze_ascii_token(token, scratch, sink);
+        if first < last {
+            analyze_ascii_token(&text[first..last], scratch, sink);
         }
     }
 }
 
 /// [`analyze_latin_token`] for an ASCII token: the same parts, computed on bytes.
-fn analyze_ascii_token(token: &[u8], scratch: &mut Scratch, sink: &mut impl TermSink) {
+///
+/// A token that is one part (a lowercase, uppercase or capitalized word, or a number: nearly
+/// every token of prose and logs) goes straight to [`push_word`], lowercased on the stack;
+/// only identifiers build their parts.
+fn analyze_ascii_token(word: &str, scratch: &mut Scratch, sink: &mut impl TermSink) {
+    let token = word.as_bytes();
     if token.len() > MAX_WHOLE_CHARS {
         return;
     }
-    let Scratch { joined, parts, .. } = scratch;
+    match single_part(token) {
+        Some(Case::Lower) => return push_word(word, scratch.cache, sink),
+        Some(Case::Upper) => {
+            scratch.lower.clear();
+            scratch.lower.push_str(word);
+            scratch.lower.make_ascii_lowercase();
+            return push_word(&scratch.lower, scratch.cache, sink);
+        }
+        None => {}
+    }
+    let Scratch {
+        cache,
+        joined,
+        parts,
+        ..
+    } = scratch;
     joined.clear();
     parts.clear();
     for piece in token.split(|&b| is_ascii_connector(b)) {
@@ -515,7 +586,7 @@ fn analyze_ascii_token(token: &[u8], scratch: &mut Scratch, sink: &mut impl Term
     }
     match parts.as_slice() {
         [] => {}
-        [_] => push_word(joined, sink),
+        [_] => push_word(joined, cache, sink),
         _ => {
             sink.term(joined);
             for &(start, end) in parts.iter() {
@@ -523,10 +594,36 @@ fn analyze_ascii_token(token: &[u8], scratch: &mut Scratch, sink: &mut impl Term
                 // A lone ASCII letter cut out of an identifier (`f247b7`, `x_pos`) is noise
                 // that would match every hex id; the whole identifier still carries it.
                 if !is_lone_ascii_letter(part) {
-                    push_word(part, sink);
+                    push_word(part, cache, sink);
                 }
             }
         }
+    }
+}
+
+/// Whether a one-part token has uppercase letters to fold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Case {
+    /// Already lowercase (or digits).
+    Lower,
+    /// Has uppercase letters.
+    Upper,
+}
+
+/// Whether the identifier split would give `token` whole as its only part (all digits, or
+/// letters that are all lowercase, all uppercase, or one uppercase then lowercase: no
+/// connector, no letter/digit boundary, no camelCase hump, no acronym end), and its case.
+fn single_part(token: &[u8]) -> Option<Case> {
+    let (&first, rest) = token.split_first()?;
+    let first_class = ASCII_CLASS[usize::from(first)];
+    let mut rest_classes = 0;
+    for &b in rest {
+        rest_classes |= ASCII_CLASS[usize::from(b)];
+    }
+    match (first_class, rest_classes) {
+        (DIGIT, DIGIT | 0) | (LOWER, LOWER | 0) => Some(Case::Lower),
+        (UPPER, LOWER | UPPER | 0) => Some(Case::Upper),
+        _ => None,
     }
 }
 
@@ -576,9 +673,9 @@ fn flush_latin(scratch: &mut Scratch, sink: &mut impl TermSink) {
     let token = raw.trim_matches(|c| classify(c) == CharClass::Connector);
     if !token.is_empty() {
         if token.is_ascii() {
-            analyze_ascii_token(token.as_bytes(), scratch, sink);
+            analyze_ascii_token(token, scratch, sink);
         } else {
-            analyze_latin_token(token, sink);
+            analyze_latin_token(token, scratch.cache, sink);
         }
     }
     scratch.latin = raw;
@@ -586,25 +683,25 @@ fn flush_latin(scratch: &mut Scratch, sink: &mut impl TermSink) {
 }
 
 /// Analyzes one token of letters, digits and connectors (no leading or trailing connector).
-fn analyze_latin_token(token: &str, sink: &mut impl TermSink) {
+fn analyze_latin_token(token: &str, cache: &mut WordCache, sink: &mut impl TermSink) {
     if token.chars().count() > MAX_WHOLE_CHARS {
         return;
     }
     if is_plain_word(token) {
         // The common case (`retry`, `The`): one part, no identifier splitting to allocate for.
-        push_word(&token.to_lowercase(), sink);
+        push_word(&token.to_lowercase(), cache, sink);
         return;
     }
     let parts = split_identifier(token);
     match parts.as_slice() {
         [] => {}
-        [only] => push_word(only, sink),
+        [only] => push_word(only, cache, sink),
         _ => {
             sink.term(&parts.concat());
             // A lone ASCII letter cut out of an identifier (`f247b7`, `x_pos`) is noise that
             // would match every hex id; the whole identifier still carries it.
             for part in parts.iter().filter(|p| !is_lone_ascii_letter(p)) {
-                push_word(part, sink);
+                push_word(part, cache, sink);
             }
         }
     }
@@ -630,25 +727,15 @@ fn is_plain_word(token: &str) -> bool {
     })
 }
 
-/// Most words remembered per thread by [`push_word`] (a few MiB at most); the cache is
-/// emptied when full.
-const WORD_CACHE_MAX: usize = 50_000;
-
-/// What [`push_word`] decided for an alphabetic word: its term (stem), or `None` when the
-/// word or its stem is a stop word.
-type WordCache = HashMap<Box<str>, Option<Box<str>>, rustc_hash::FxBuildHasher>;
-
 /// Pushes a lowercase word unless it is a stop word or a blob; alphabetic words are stemmed.
 ///
-/// The decision for an alphabetic word is memoized per thread: text follows Zipf's law, so
-/// most words of a transcript were seen moments ago, and one hash lookup replaces the stop-word
-/// lookups and the stemmer (which allocates). Words with digits are never stop words (those
-/// are all letters) and are pushed as they are, uncached.
-fn push_word(word: &str, sink: &mut impl TermSink) {
-    thread_local! {
-        static CACHE: std::cell::RefCell<WordCache> = std::cell::RefCell::default();
-    }
-    let long = if word.is_ascii() {
+/// The decision for an alphabetic word is remembered per thread ([`WordCache`]): most words of
+/// a transcript were seen moments ago, and one probe replaces the stop-word lookups and the
+/// stemmer (which allocates). Words with digits are never stop words (those are all letters)
+/// and are pushed as they are, uncached.
+fn push_word(word: &str, cache: &mut WordCache, sink: &mut impl TermSink) {
+    let ascii = word.is_ascii();
+    let long = if ascii {
         word.len() > MAX_PART_CHARS
     } else {
         word.chars().count() > MAX_PART_CHARS
@@ -656,27 +743,26 @@ fn push_word(word: &str, sink: &mut impl TermSink) {
     if long {
         return;
     }
-    if !word.chars().all(char::is_alphabetic) {
+    let alphabetic = if ascii {
+        word.bytes().all(|b| b.is_ascii_alphabetic())
+    } else {
+        word.chars().all(char::is_alphabetic)
+    };
+    if !alphabetic {
         sink.term(word);
         return;
     }
-    CACHE.with(|cache| {
-        let mut cache = cache.borrow_mut();
-        if let Some(term) = cache.get(word) {
-            if let Some(term) = term {
+    match cache.get(word) {
+        Cached::Term(term) => sink.term(term),
+        Cached::Stop => {}
+        Cached::Miss => {
+            let term = word_term(word);
+            if let Some(term) = &term {
                 sink.term(term);
             }
-            return;
+            cache.insert(word, term.as_deref());
         }
-        let term = word_term(word);
-        if let Some(term) = &term {
-            sink.term(term);
-        }
-        if cache.len() >= WORD_CACHE_MAX {
-            cache.clear();
-        }
-        cache.insert(word.into(), term);
-    });
+    }
 }
 
 /// The term of an alphabetic lowercase word: its Snowball stem, or `None` for a stop word.

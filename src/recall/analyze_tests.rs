@@ -263,16 +263,17 @@ fn query_terms_skip_exclusions() {
 #[case::one_letter("X")]
 #[case::stop_word("The")]
 fn the_plain_word_shortcut_gives_what_identifier_splitting_gives(#[case] token: &str) {
+    let mut cache = WordCache::default();
     let mut fast = Vec::new();
-    analyze_latin_token(token, &mut fast);
+    analyze_latin_token(token, &mut cache, &mut fast);
     let parts = split_identifier(token);
     let mut slow = Vec::new();
     if let [only] = parts.as_slice() {
-        push_word(only, &mut slow);
+        push_word(only, &mut cache, &mut slow);
     } else {
         slow.push(parts.concat());
         for part in parts.iter().filter(|p| !is_lone_ascii_letter(p)) {
-            push_word(part, &mut slow);
+            push_word(part, &mut cache, &mut slow);
         }
     }
     assert_eq!(fast, slow);
@@ -280,6 +281,7 @@ fn the_plain_word_shortcut_gives_what_identifier_splitting_gives(#[case] token: 
 
 #[test]
 fn memoized_words_equal_the_stemmer_on_first_and_later_calls() {
+    let mut cache = WordCache::default();
     for word in [
         "running",
         "retries",
@@ -290,7 +292,7 @@ fn memoized_words_equal_the_stemmer_on_first_and_later_calls() {
         "being",
     ] {
         let mut got = Vec::new();
-        push_word(word, &mut got);
+        push_word(word, &mut cache, &mut got);
         let stemmed = STEMMER.stem(word).into_owned();
         let expected: Vec<String> = if is_stop_word(word) || is_stop_word(&stemmed) {
             Vec::new()
@@ -538,5 +540,40 @@ fn queries_with_phrases_or_exclusions_need_the_whole_expression(
             .map(|t| quote_phrase(std::slice::from_ref(t)))
             .collect();
         assert_eq!(match_expr(query).unwrap().unwrap(), or.join(" OR "));
+    }
+}
+
+#[test]
+fn single_part_agrees_with_identifier_splitting_on_ascii_tokens() {
+    for token in [
+        "retry",
+        "Retry",
+        "RETRY",
+        "R",
+        "r",
+        "12345",
+        "7",
+        "parseFile",
+        "HTTPServer",
+        "HTTPs",
+        "aB",
+        "Ab",
+        "ABc",
+        "AbC",
+        "utf8",
+        "8utf",
+        "a1",
+        "1a",
+        "x_pos",
+        "a.b",
+        "hooks-json",
+    ] {
+        let parts = split_identifier(token);
+        let whole = matches!(parts.as_slice(), [only] if *only == token.to_ascii_lowercase());
+        assert_eq!(
+            single_part(token.as_bytes()).is_some(),
+            whole,
+            "{token}: {parts:?}"
+        );
     }
 }

@@ -12,6 +12,7 @@ pub mod eval;
 pub mod pool;
 pub mod render;
 pub mod search;
+mod word_cache;
 
 pub use auto::auto_recall;
 pub use search::record_use;
