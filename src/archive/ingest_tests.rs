@@ -600,3 +600,45 @@ fn count_matches(store: &Store, expr: &str) -> i64 {
         )
         .unwrap()
 }
+
+/// A `messages_fts` row holds each of its message's terms once: the index's term instances
+/// are the distinct terms, and a phrase at a word's second occurrence is still found by recall
+/// (`search_tests`).
+#[rstest]
+#[case::sequential(IngestMode::Sequential)]
+#[case::pipelined(IngestMode::Pipelined)]
+fn each_term_is_indexed_once_per_message(#[case] mode: IngestMode) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rollout-terms.jsonl");
+    write(&path, codex_meta("s-terms", "/work/app").as_bytes());
+    append(
+        &path,
+        codex_line(
+            "2026-03-01T10:00:01.000Z",
+            "assistant",
+            "retry the build; retry again, RETRY_LIMIT reached, retries exhausted",
+        )
+        .as_bytes(),
+    );
+    let mut store = Store::open_in_memory().unwrap();
+    ingest_transcript_with(&mut store, Host::Codex, &path, None, None, mode).unwrap();
+    store
+        .conn()
+        .execute_batch(
+            "CREATE VIRTUAL TABLE temp.terms USING fts5vocab(main, messages_fts, instance)",
+        )
+        .unwrap();
+    let mut stmt = store
+        .conn()
+        .prepare("SELECT term FROM temp.terms ORDER BY offset")
+        .unwrap();
+    let indexed: Vec<String> = stmt
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        indexed,
+        ["retri", "build", "retrylimit", "limit", "reach", "exhaust"]
+    );
+}

@@ -26,7 +26,7 @@
 //!    dropped, and alphabetic words are stemmed with the English Snowball stemmer
 //!    (`retries` → `retri`, `running` → `run`). Whole identifiers are not stemmed.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
 use rust_stemmers::{Algorithm, Stemmer};
@@ -426,6 +426,51 @@ pub fn terms_for_index_of(parts: &[&str]) -> String {
         analyze_into(part, &mut sink);
     }
     out
+}
+
+/// [`terms_for_index_of`] with each term kept once, at its first occurrence: the `terms` of a
+/// `messages_fts` row. Ranking counts a term once per row anyway (term frequency is one, see
+/// [`crate::recall::pool`]), so the repeats only cost index time and space; what they carried,
+/// the positions of phrases, is checked against [`terms_for_index_of`] instead
+/// ([`PhraseCheck`]).
+pub fn distinct_terms_for_index_of(parts: &[&str]) -> String {
+    let mut out = String::new();
+    let mut sink = Distinct {
+        out: &mut out,
+        seen: HashMap::default(),
+    };
+    for part in parts {
+        analyze_into(part, &mut sink);
+    }
+    out
+}
+
+/// The `terms` format with repeats dropped: `seen` maps a term's hash to where its first
+/// occurrence sits in `out`, so a repeat is recognised by comparing bytes, never by the hash
+/// alone.
+struct Distinct<'a> {
+    out: &'a mut String,
+    seen: HashMap<u64, (usize, usize), rustc_hash::FxBuildHasher>,
+}
+
+impl TermSink for Distinct<'_> {
+    fn term(&mut self, term: &str) {
+        use std::hash::BuildHasher;
+        let hash = rustc_hash::FxBuildHasher.hash_one(term);
+        if let Some(&(start, end)) = self.seen.get(&hash)
+            && self.out.get(start..end) == Some(term)
+        {
+            return;
+        }
+        if !self.out.is_empty() {
+            self.out.push(' ');
+        }
+        let start = self.out.len();
+        self.out.push_str(term);
+        // On a (vanishingly rare) hash collision the first term keeps the slot: the other is
+        // then written again when repeated, which costs a duplicate, never a lost term.
+        self.seen.entry(hash).or_insert((start, self.out.len()));
+    }
 }
 
 /// The analyzer proper. A newline always ends a token and a CJK run, so the text is taken a
@@ -971,6 +1016,120 @@ pub fn match_expr(query: &str) -> Result<Option<String>, QueryError> {
             excluded.join(" OR ")
         )))
     }
+}
+
+/// A query's MATCH strings for both kinds of FTS rows, and the phrase check the second needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MatchQuery {
+    /// For rows that keep every term in place (`memory_fts`, `recall_fts`): [`match_expr`].
+    pub expr: String,
+    /// For rows that keep each term once (`messages_fts`,
+    /// [`distinct_terms_for_index_of`]), where adjacency cannot be matched: a required
+    /// phrase asks for all its words, a multi-word exclusion is left to [`PhraseCheck`].
+    pub distinct_expr: String,
+    /// What rows matched by `distinct_expr` must still pass.
+    pub check: PhraseCheck,
+}
+
+/// The multi-word phrases of a query, checked against a row's full term sequence
+/// ([`terms_for_index_of`]): rows of the distinct index that hold the words of a required
+/// phrase but not the phrase, or that hold an excluded phrase, are dropped.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PhraseCheck {
+    required: Vec<Vec<String>>,
+    excluded: Vec<Vec<String>>,
+}
+
+impl PhraseCheck {
+    /// Whether there is nothing to check (no phrase of two words or more).
+    pub fn is_empty(&self) -> bool {
+        self.required.is_empty() && self.excluded.is_empty()
+    }
+
+    /// Whether a row whose full `terms` (space-separated) are these passes: every required
+    /// phrase occurs in it, words adjacent and in order, and no excluded one does.
+    pub fn passes(&self, terms: &str) -> bool {
+        if self.is_empty() {
+            return true;
+        }
+        let seq: Vec<&str> = terms.split(' ').filter(|t| !t.is_empty()).collect();
+        let holds = |phrase: &Vec<String>| {
+            seq.windows(phrase.len())
+                .any(|w| w.iter().zip(phrase).all(|(a, b)| *a == b.as_str()))
+        };
+        self.required.iter().all(holds) && !self.excluded.iter().any(holds)
+    }
+}
+
+/// [`match_expr`] and its form for the distinct index (see [`MatchQuery`]).
+pub fn match_query(query: &str) -> Result<Option<MatchQuery>, QueryError> {
+    let Some(expr) = match_expr(query)? else {
+        return Ok(None);
+    };
+    let mut check = PhraseCheck::default();
+    let mut required = Vec::new();
+    let mut excluded = Vec::new();
+    let mut words = String::new();
+    for clause in parse_clauses(query) {
+        match clause {
+            Clause::Word(text) => {
+                words.push_str(text);
+                words.push(' ');
+            }
+            Clause::Phrase(text) => {
+                let terms = analyze(text);
+                match terms.len() {
+                    0 => {}
+                    1 => required.push(quote_phrase(&terms)),
+                    _ => {
+                        let all: Vec<String> = terms
+                            .iter()
+                            .map(|t| quote_phrase(std::slice::from_ref(t)))
+                            .collect();
+                        required.push(format!("({})", all.join(" AND ")));
+                        check.required.push(terms);
+                    }
+                }
+            }
+            Clause::Exclude(text) => {
+                let terms = analyze(text);
+                match terms.len() {
+                    0 => {}
+                    1 => excluded.push(quote_phrase(&terms)),
+                    _ => check.excluded.push(terms),
+                }
+            }
+        }
+    }
+    let mut seen = HashSet::new();
+    let mut optional: Vec<String> = analyze(&words)
+        .into_iter()
+        .filter(|t| seen.insert(t.clone()))
+        .take(MAX_QUERY_TERMS)
+        .map(|t| quote_phrase(std::slice::from_ref(&t)))
+        .collect();
+    required.dedup();
+    check.required.dedup();
+    let positive = if required.is_empty() {
+        optional.join(" OR ")
+    } else if optional.is_empty() && required.len() == 1 {
+        required[0].clone()
+    } else {
+        let all_and = required.join(" AND ");
+        let mut any = required.clone();
+        any.append(&mut optional);
+        format!("{all_and} AND ({})", any.join(" OR "))
+    };
+    let distinct_expr = if excluded.is_empty() {
+        positive
+    } else {
+        format!("({positive}) NOT ({})", excluded.join(" OR "))
+    };
+    Ok(Some(MatchQuery {
+        expr,
+        distinct_expr,
+        check,
+    }))
 }
 
 /// Whether the query has a `"quoted phrase"` or an exclusion: then its [`match_expr`] is more

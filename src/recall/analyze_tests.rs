@@ -577,3 +577,74 @@ fn single_part_agrees_with_identifier_splitting_on_ascii_tokens() {
         );
     }
 }
+
+/// `terms` with each term kept once, at its first occurrence (the oracle of the distinct form).
+fn first_occurrences(terms: &str) -> String {
+    let mut seen = HashSet::new();
+    terms
+        .split(' ')
+        .filter(|t| !t.is_empty() && seen.insert(*t))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn distinct_terms_keep_each_term_once_at_its_first_occurrence() {
+    assert_eq!(
+        distinct_terms_for_index_of(&["Retry the retries; RETRY", "retry_policy retry"]),
+        "retri retrypolicy polici"
+    );
+    for text in ORACLE_TEXTS {
+        let parts = [*text, "tool_name", text];
+        assert_eq!(
+            distinct_terms_for_index_of(&parts),
+            first_occurrences(&terms_for_index_of(&parts)),
+            "text: {text:?}"
+        );
+    }
+    for seed in 0..200 {
+        let text = random_text(seed, 400);
+        assert_eq!(
+            distinct_terms_for_index_of(&[&text]),
+            first_occurrences(&terms_for_index(&text)),
+            "seed {seed}"
+        );
+    }
+}
+
+#[test]
+fn the_distinct_match_expression_asks_phrases_as_words_and_checks_them() {
+    let q = match_query("deploy \"order timeout\" -\"dry run\" -staging")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        q.expr,
+        match_expr("deploy \"order timeout\" -\"dry run\" -staging")
+            .unwrap()
+            .unwrap()
+    );
+    assert_eq!(
+        q.distinct_expr,
+        "((\"order\" AND \"timeout\") AND ((\"order\" AND \"timeout\") OR \"deploy\")) NOT (\"stage\")"
+    );
+    assert!(
+        q.check
+            .passes(&terms_for_index("deploy the order timeout now"))
+    );
+    assert!(
+        !q.check.passes(&terms_for_index("order new timeout")),
+        "words apart"
+    );
+    assert!(
+        !q.check.passes(&terms_for_index("order timeout dry run")),
+        "excluded phrase"
+    );
+    assert!(
+        q.check
+            .passes(&terms_for_index("order timeout dry clean run"))
+    );
+    // Plain words and one-word phrases need no check, and keep the exact expression.
+    let plain = match_query("deploy \"retry\" -staging").unwrap().unwrap();
+    assert!(plain.check.is_empty());
+    assert_eq!(plain.distinct_expr, plain.expr);
+}

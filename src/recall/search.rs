@@ -39,7 +39,10 @@ use std::path::Path;
 use rusqlite::{Connection, params};
 use serde::Serialize;
 
-use crate::recall::analyze::{QueryError, has_required_or_excluded, match_expr, query_terms};
+use crate::archive::ingest::message_terms;
+use crate::recall::analyze::{
+    MatchQuery, PhraseCheck, QueryError, has_required_or_excluded, match_query, query_terms,
+};
 use crate::recall::pool::{FtsTable, Scored, TermMatches, json_ids};
 use crate::store::db::Store;
 
@@ -249,15 +252,15 @@ pub fn search(
     ctx: &SearchContext<'_>,
     opts: &SearchOptions,
 ) -> Result<SearchOutcome, SearchError> {
-    let Some(expr) = match_expr(query)? else {
+    let Some(query_exprs) = match_query(query)? else {
         return Ok(SearchOutcome::default());
     };
     let terms = query_terms(query);
     let conn = store.conn();
     let top_k = opts.top_k.max(1);
     let global = opts.all_projects || opts.scope == SearchScope::Global;
-    let required = has_required_or_excluded(query).then_some(expr.as_str());
-    let mut matches = Matches::new(conn, required, &terms);
+    let whole = has_required_or_excluded(query);
+    let mut matches = Matches::new(conn, whole.then_some(&query_exprs), &terms);
     let mut hits = if global {
         gather(&mut matches, ctx, opts, ProjectFilter::All)?
     } else {
@@ -280,7 +283,7 @@ pub fn search(
     }
     Ok(SearchOutcome {
         hits,
-        match_expr: Some(expr),
+        match_expr: Some(query_exprs.expr),
     })
 }
 
@@ -297,8 +300,8 @@ fn rank(hits: &mut [Hit]) {
 /// the fallback pass share them.
 struct Matches<'a> {
     conn: &'a Connection,
-    /// The whole MATCH expression, when rows must match more than one of the terms.
-    required: Option<&'a str>,
+    /// The whole MATCH expressions, when rows must match more than one of the terms.
+    required: Option<&'a MatchQuery>,
     terms: &'a [String],
     memory: Option<TermMatches>,
     recall: Option<TermMatches>,
@@ -306,7 +309,7 @@ struct Matches<'a> {
 }
 
 impl<'a> Matches<'a> {
-    fn new(conn: &'a Connection, required: Option<&'a str>, terms: &'a [String]) -> Self {
+    fn new(conn: &'a Connection, required: Option<&'a MatchQuery>, terms: &'a [String]) -> Self {
         Matches {
             conn,
             required,
@@ -325,7 +328,15 @@ impl<'a> Matches<'a> {
         };
         let found = match slot.take() {
             Some(found) => found,
-            None => TermMatches::load(self.conn, table, self.required, self.terms)?,
+            None => {
+                // `messages_fts` keeps each term once per row: its phrases are words there,
+                // checked in full by `session_hits`.
+                let expr = self.required.map(|q| match table {
+                    FtsTable::Messages => q.distinct_expr.as_str(),
+                    FtsTable::Memory | FtsTable::Recall => q.expr.as_str(),
+                });
+                TermMatches::load(self.conn, table, expr, self.terms)?
+            }
         };
         Ok(slot.insert(found))
     }
@@ -351,10 +362,12 @@ fn gather(
         }
     }
     if with_sessions {
+        let check = matches.required.map(|q| &q.check);
         let found = matches.get(FtsTable::Messages)?;
         hits.extend(session_hits(
             conn,
             found,
+            check.filter(|c| !c.is_empty()),
             ctx,
             opts,
             filter,
@@ -585,6 +598,7 @@ struct MessageRow {
 fn session_hits(
     conn: &Connection,
     matches: &TermMatches,
+    check: Option<&PhraseCheck>,
     ctx: &SearchContext<'_>,
     opts: &SearchOptions,
     filter: ProjectFilter,
@@ -596,7 +610,8 @@ fn session_hits(
     let cwd = ctx.cwd.map(|p| p.to_string_lossy().into_owned());
     let mut stmt = conn.prepare_cached(
         "SELECT m.id, m.session_ref, m.origin, m.ts, m.text, m.turn_id, \
-         s.session_id, s.host, s.project_id, s.cwd, s.last_message_at, p.display_name \
+         s.session_id, s.host, s.project_id, s.cwd, s.last_message_at, p.display_name, \
+         m.tool_name, m.tool_args \
          FROM messages m JOIN sessions s ON s.id = m.session_ref \
          LEFT JOIN projects p ON p.id = s.project_id \
          WHERE m.id IN (SELECT value FROM json_each(?1)) \
@@ -611,37 +626,53 @@ fn session_hits(
          AND (?7 IS NULL OR s.session_id IS NOT ?7)",
     )?;
     let scored = matches.pool_scored(conn, limit, |rowids| {
-        stmt.query_map(
-            params![
-                json_ids(rowids),
-                filter as i64,
-                ctx.project_id,
-                cwd,
-                opts.since,
-                opts.host.map(|h| h.as_str()),
-                opts.exclude_session,
-            ],
-            |r| {
-                Ok((
-                    r.get(0)?,
-                    MessageRow {
-                        id: r.get(0)?,
-                        session_ref: r.get(1)?,
-                        origin: r.get(2)?,
-                        ts: r.get(3)?,
-                        text: r.get(4)?,
-                        turn_id: r.get(5)?,
-                        session_id: r.get(6)?,
-                        host: r.get(7)?,
-                        project_id: r.get(8)?,
-                        cwd: r.get(9)?,
-                        last_message_at: r.get(10)?,
-                        project: r.get(11)?,
-                    },
-                ))
-            },
-        )?
-        .collect()
+        let rows: Vec<(i64, MessageRow, Option<String>, Option<String>)> = stmt
+            .query_map(
+                params![
+                    json_ids(rowids),
+                    filter as i64,
+                    ctx.project_id,
+                    cwd,
+                    opts.since,
+                    opts.host.map(|h| h.as_str()),
+                    opts.exclude_session,
+                ],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        MessageRow {
+                            id: r.get(0)?,
+                            session_ref: r.get(1)?,
+                            origin: r.get(2)?,
+                            ts: r.get(3)?,
+                            text: r.get(4)?,
+                            turn_id: r.get(5)?,
+                            session_id: r.get(6)?,
+                            host: r.get(7)?,
+                            project_id: r.get(8)?,
+                            cwd: r.get(9)?,
+                            last_message_at: r.get(10)?,
+                            project: r.get(11)?,
+                        },
+                        r.get(12)?,
+                        r.get(13)?,
+                    ))
+                },
+            )?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows
+            .into_iter()
+            .filter(|(_, row, tool_name, tool_args)| {
+                check.is_none_or(|check| {
+                    check.passes(&message_terms(
+                        tool_name.as_deref(),
+                        tool_args.as_deref(),
+                        &row.text,
+                    ))
+                })
+            })
+            .map(|(id, row, _, _)| (id, row))
+            .collect())
     })?;
     // Best-scoring message per session, with the session's hit count.
     let mut by_session: HashMap<i64, (Hit, usize)> = HashMap::new();

@@ -1,7 +1,7 @@
 use pretty_assertions::assert_eq;
 
 use super::*;
-use crate::recall::analyze::terms_for_index;
+use crate::recall::analyze::{distinct_terms_for_index_of, terms_for_index};
 
 const NOW: &str = "2026-03-01T12:00:00Z";
 
@@ -92,7 +92,8 @@ fn add_session(
                 .conn()
                 .execute(
                     "INSERT INTO messages_fts (rowid, terms) VALUES (?1, ?2)",
-                    params![mid, terms_for_index(text)],
+                    // What ingest writes: each term once.
+                    params![mid, distinct_terms_for_index_of(&[text])],
                 )
                 .unwrap();
         }
@@ -418,6 +419,38 @@ fn phrases_are_required_and_exclusions_drop_rows() {
     assert_eq!(ids(&excluded), ["m_a"]);
 }
 
+/// Rows of `messages_fts` keep each term once, so adjacency is checked on the stored text: a
+/// phrase found only at a word's second occurrence is found, words that are adjacent only once
+/// repeats are dropped are not, and an excluded phrase drops only rows that hold it.
+#[test]
+fn session_phrases_and_excluded_phrases_are_exact_on_the_distinct_index() {
+    let s = store();
+    let session = |id: &str, text: &str| {
+        add_session(&s, id, Some("p_app"), "/w", NOW, &[("agent", text)]);
+    };
+    // "order" first occurs away from "timeout"; the phrase is at its second occurrence.
+    session("s_second", "order placed; the order timeout fired");
+    // Without repeats this reads "retry order timeout": adjacent only in the index.
+    session("s_false", "retry order retry timeout");
+    session("s_apart", "timeout before any order");
+    session("s_plain", "the order timeout again");
+    let got = run(&s, "\"order timeout\"", Some("p_app"), None, global(10));
+    let mut got = ids(&got);
+    got.sort_unstable();
+    assert_eq!(got, ["s_plain", "s_second"]);
+
+    let got = run(
+        &s,
+        "order -\"order timeout\"",
+        Some("p_app"),
+        None,
+        global(10),
+    );
+    let mut got = ids(&got);
+    got.sort_unstable();
+    assert_eq!(got, ["s_apart", "s_false"]);
+}
+
 #[test]
 fn excluded_ids_and_the_asking_session_are_skipped() {
     let s = store();
@@ -647,7 +680,7 @@ fn a_pool_smaller_than_the_matches_keeps_the_exhaustive_top_hits() {
     assert!(matches.len() > 300, "the corpus must overflow the pool");
     let top = |limit: usize| {
         let mut hits =
-            session_hits(conn, &matches, &ctx, &opts, ProjectFilter::All, limit).unwrap();
+            session_hits(conn, &matches, None, &ctx, &opts, ProjectFilter::All, limit).unwrap();
         rank(&mut hits);
         hits.truncate(5);
         hits.into_iter()
