@@ -6,9 +6,9 @@
 //! How a query is answered:
 //! 1. [`match_query`] turns the query into FTS5 MATCH strings (OR of analyzed terms, required
 //!    phrases, exclusions): the exact one for the entry tables, and for `messages_fts`, whose rows
-//!    hold each term once, one that asks a phrase's words; message candidates must then pass its
-//!    [`PhraseCheck`] on their stored text. Each source takes a **candidate pool** from its FTS table
-//!    ([`crate::recall::pool`]): the matches are ordered from the FTS doclists alone (sum of the
+//!    hold each term once, one that asks a phrase's words; message candidates must then pass
+//!    its [`PhraseCheck`] on their stored text. Each source takes a **candidate pool** from its
+//!    FTS table ([`crate::recall::pool`]): the matches are ordered from the FTS doclists alone (sum of the
 //!    IDF of the query terms each contains, which tells which terms it covers), and base rows
 //!    are read and filtered (project, status, `--since`, host) in that order only until the pool
 //!    is full, so the cost does not grow with the number of matches. Injected messages have no
