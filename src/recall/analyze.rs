@@ -956,65 +956,107 @@ pub fn match_expr(query: &str) -> Result<Option<String>, QueryError> {
             max: MAX_QUERY_CHARS,
         });
     }
-    let mut words = String::new();
-    let mut required = Vec::new();
-    let mut excluded = Vec::new();
-    let mut had_exclusion = false;
-    for clause in parse_clauses(query) {
-        match clause {
-            Clause::Word(text) => {
-                words.push_str(text);
-                words.push(' ');
-            }
-            Clause::Phrase(text) => {
-                let terms = analyze(text);
-                if !terms.is_empty() {
-                    required.push(quote_phrase(&terms));
-                }
-            }
-            Clause::Exclude(text) => {
-                had_exclusion = true;
-                let terms = analyze(text);
-                if !terms.is_empty() {
-                    excluded.push(quote_phrase(&terms));
-                }
-            }
-        }
-    }
-    let mut seen = HashSet::new();
-    let mut optional: Vec<String> = analyze(&words)
-        .into_iter()
-        .filter(|t| seen.insert(t.clone()))
-        .take(MAX_QUERY_TERMS)
-        .map(|t| quote_phrase(std::slice::from_ref(&t)))
-        .collect();
-    required.dedup();
-    if optional.is_empty() && required.is_empty() {
-        return if had_exclusion && !excluded.is_empty() {
+    let pieces = Pieces::of(query, false);
+    if pieces.optional.is_empty() && pieces.required.is_empty() {
+        return if pieces.had_exclusion && !pieces.excluded.is_empty() {
             Err(QueryError::OnlyExclusions)
         } else {
             Ok(None)
         };
     }
-    let positive = if required.is_empty() {
-        optional.join(" OR ")
-    } else if optional.is_empty() && required.len() == 1 {
-        required[0].clone()
-    } else {
-        // The phrases are required (ANDed); ORing them again with the optional words makes BM25
-        // score the optional words too without making any of them required.
-        let all_and = required.join(" AND ");
-        let mut any = required.clone();
-        any.append(&mut optional);
-        format!("{all_and} AND ({})", any.join(" OR "))
-    };
-    if excluded.is_empty() {
-        Ok(Some(positive))
-    } else {
-        Ok(Some(format!(
-            "({positive}) NOT ({})",
-            excluded.join(" OR ")
-        )))
+    Ok(Some(pieces.assemble()))
+}
+
+/// A query's clauses as pieces of a MATCH string, for rows with positions or (`distinct`) for
+/// rows that hold each term once ([`MatchQuery::distinct_expr`]).
+struct Pieces {
+    /// Required phrases (ANDed), quoted; for the distinct index a multi-word phrase is its
+    /// words ANDed.
+    required: Vec<String>,
+    /// The distinct bare-word terms (ORed), quoted, at most [`MAX_QUERY_TERMS`].
+    optional: Vec<String>,
+    /// Excluded phrases, quoted; for the distinct index only one-word ones.
+    excluded: Vec<String>,
+    /// Whether the query had an exclusion clause at all (even one with no searchable word).
+    had_exclusion: bool,
+    /// The multi-word phrases the distinct index leaves to a check.
+    check: PhraseCheck,
+}
+
+impl Pieces {
+    fn of(query: &str, distinct: bool) -> Pieces {
+        let mut pieces = Pieces {
+            required: Vec::new(),
+            optional: Vec::new(),
+            excluded: Vec::new(),
+            had_exclusion: false,
+            check: PhraseCheck::default(),
+        };
+        let mut words = String::new();
+        for clause in parse_clauses(query) {
+            match clause {
+                Clause::Word(text) => {
+                    words.push_str(text);
+                    words.push(' ');
+                }
+                Clause::Phrase(text) => {
+                    let terms = analyze(text);
+                    if terms.len() > 1 && distinct {
+                        let all: Vec<String> = terms
+                            .iter()
+                            .map(|t| quote_phrase(std::slice::from_ref(t)))
+                            .collect();
+                        pieces.required.push(format!("({})", all.join(" AND ")));
+                        pieces.check.required.push(terms);
+                    } else if !terms.is_empty() {
+                        pieces.required.push(quote_phrase(&terms));
+                    }
+                }
+                Clause::Exclude(text) => {
+                    pieces.had_exclusion = true;
+                    let terms = analyze(text);
+                    if terms.len() > 1 && distinct {
+                        pieces.check.excluded.push(terms);
+                    } else if !terms.is_empty() {
+                        pieces.excluded.push(quote_phrase(&terms));
+                    }
+                }
+            }
+        }
+        let mut seen = HashSet::new();
+        pieces.optional = analyze(&words)
+            .into_iter()
+            .filter(|t| seen.insert(t.clone()))
+            .take(MAX_QUERY_TERMS)
+            .map(|t| quote_phrase(std::slice::from_ref(&t)))
+            .collect();
+        pieces.required.dedup();
+        pieces.check.required.dedup();
+        pieces
+    }
+
+    /// The MATCH string (the caller checked that there is a required or optional piece).
+    fn assemble(&self) -> String {
+        let (required, optional) = (&self.required, &self.optional);
+        let positive = if required.is_empty() {
+            optional.join(" OR ")
+        } else if optional.is_empty() && required.len() == 1 {
+            required[0].clone()
+        } else {
+            // The phrases are required (ANDed); ORing them again with the optional words makes
+            // BM25 score the optional words too without making any of them required.
+            let any: Vec<&str> = required
+                .iter()
+                .chain(optional)
+                .map(String::as_str)
+                .collect();
+            format!("{} AND ({})", required.join(" AND "), any.join(" OR "))
+        };
+        if self.excluded.is_empty() {
+            positive
+        } else {
+            format!("({positive}) NOT ({})", self.excluded.join(" OR "))
+        }
     }
 }
 
@@ -1066,69 +1108,11 @@ pub fn match_query(query: &str) -> Result<Option<MatchQuery>, QueryError> {
     let Some(expr) = match_expr(query)? else {
         return Ok(None);
     };
-    let mut check = PhraseCheck::default();
-    let mut required = Vec::new();
-    let mut excluded = Vec::new();
-    let mut words = String::new();
-    for clause in parse_clauses(query) {
-        match clause {
-            Clause::Word(text) => {
-                words.push_str(text);
-                words.push(' ');
-            }
-            Clause::Phrase(text) => {
-                let terms = analyze(text);
-                match terms.len() {
-                    0 => {}
-                    1 => required.push(quote_phrase(&terms)),
-                    _ => {
-                        let all: Vec<String> = terms
-                            .iter()
-                            .map(|t| quote_phrase(std::slice::from_ref(t)))
-                            .collect();
-                        required.push(format!("({})", all.join(" AND ")));
-                        check.required.push(terms);
-                    }
-                }
-            }
-            Clause::Exclude(text) => {
-                let terms = analyze(text);
-                match terms.len() {
-                    0 => {}
-                    1 => excluded.push(quote_phrase(&terms)),
-                    _ => check.excluded.push(terms),
-                }
-            }
-        }
-    }
-    let mut seen = HashSet::new();
-    let mut optional: Vec<String> = analyze(&words)
-        .into_iter()
-        .filter(|t| seen.insert(t.clone()))
-        .take(MAX_QUERY_TERMS)
-        .map(|t| quote_phrase(std::slice::from_ref(&t)))
-        .collect();
-    required.dedup();
-    check.required.dedup();
-    let positive = if required.is_empty() {
-        optional.join(" OR ")
-    } else if optional.is_empty() && required.len() == 1 {
-        required[0].clone()
-    } else {
-        let all_and = required.join(" AND ");
-        let mut any = required.clone();
-        any.append(&mut optional);
-        format!("{all_and} AND ({})", any.join(" OR "))
-    };
-    let distinct_expr = if excluded.is_empty() {
-        positive
-    } else {
-        format!("({positive}) NOT ({})", excluded.join(" OR "))
-    };
+    let pieces = Pieces::of(query.trim(), true);
     Ok(Some(MatchQuery {
         expr,
-        distinct_expr,
-        check,
+        distinct_expr: pieces.assemble(),
+        check: pieces.check,
     }))
 }
 
