@@ -27,7 +27,8 @@
 //!   once per row anyway, and a long tool output repeats most of its words, so this removes
 //!   over a third of the index work. Phrases, which need positions, are checked by recall
 //!   against [`message_terms`], the full sequence re-derived from the stored fields.
-//!   Rows written before this rule keep every term; recall treats both alike.
+//!   Rows written before this rule keep every term (and count them all in the row length BM25
+//!   normalises by); they pass the same phrase check.
 //! - **One transaction per ingest.** The session upsert, the messages, their FTS rows, the
 //!   counters and the new checkpoint commit together; a crash leaves the previous checkpoint.
 //! - **Pipelined or not, the same rows.** An increment of [`PIPELINE_MIN_BYTES`] or more is
@@ -878,7 +879,7 @@ fn prepare_message(m: TranscriptMessage) -> PreparedMessage {
 
 /// The stored fields of a message that its `messages_fts` row indexes, in order: the tool
 /// name, the tool arguments (when stored apart from the text), the text.
-pub fn indexed_parts<'a>(
+fn indexed_parts<'a>(
     tool_name: Option<&'a str>,
     tool_args: Option<&'a str>,
     text: &'a str,

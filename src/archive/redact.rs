@@ -523,10 +523,10 @@ impl Redactor {
                         None => break,
                     },
                 };
-                let Some(caps) = text
-                    .get(..end)
-                    .and_then(|hay| rule.regex.captures_at(hay, start))
-                else {
+                // A seek only cuts after ASCII bytes; were a cut ever not a char boundary, the
+                // whole text is searched (slower, never a missed secret).
+                let hay = text.get(..end).unwrap_or(text);
+                let Some(caps) = rule.regex.captures_at(hay, start) else {
                     if end < text.len() {
                         // Nothing starts before `end`: look past it.
                         pos = end;
@@ -596,59 +596,57 @@ fn is_name_byte(b: u8) -> bool {
 /// the haystack ends at that line's end.
 fn seek_assignment(_: &Redactor, text: &str, pos: usize) -> Option<(usize, usize)> {
     let bytes = text.as_bytes();
-    let named = next_named_separator(bytes, pos);
-    let flag = next_secret_flag(text, pos);
-    let start = match (named, flag) {
-        (Some(a), Some(b)) => a.min(b),
-        (a, b) => a.or(b)?,
-    };
-    let line_end = memchr::memchr(b'\n', &bytes[start..]).map_or(text.len(), |i| start + i);
-    Some((start, line_end))
-}
-
-/// Start (clamped to `pos`) of the first name run that holds a secret-like word and is
-/// followed by `[\\]["']`, blanks and `=` or `:`, for separators at or after `pos`.
-fn next_named_separator(bytes: &[u8], pos: usize) -> Option<usize> {
+    // One pass over the trigger bytes, in order: a name run ends before its separator and a
+    // flag's run holds its `--`, and the runs are disjoint, so the first trigger with a
+    // candidate has the earliest start. (Two independent searches, each rescanning the rest of
+    // the text per call, made a text with many rejected candidates quadratic.)
     let mut from = pos;
-    while let Some(i) = memchr::memchr2(b'=', b':', &bytes[from..]) {
-        let sep = from + i;
-        from = sep + 1;
-        let mut end = sep;
-        while end > pos && matches!(bytes[end - 1], b' ' | b'\t') {
-            end -= 1;
-        }
-        if end > pos && matches!(bytes[end - 1], b'"' | b'\'') {
-            end -= 1;
-            if end > pos && bytes[end - 1] == b'\\' {
-                end -= 1;
+    while let Some(i) = memchr::memchr3(b'=', b':', b'-', &bytes[from..]) {
+        let at = from + i;
+        from = at + 1;
+        let start = if bytes[at] == b'-' {
+            if bytes.get(at + 1) != Some(&b'-') {
+                continue;
             }
-        }
-        let start = name_run_start(bytes, pos, end);
-        if has_secret_word(&bytes[start..end]) {
-            return Some(start);
-        }
+            let start = name_run_start(bytes, pos, at);
+            let mut end = at;
+            while end < bytes.len() && is_name_byte(bytes[end]) {
+                end += 1;
+            }
+            from = end.max(at + 2);
+            if !(matches!(bytes.get(end), Some(b' ' | b'\t'))
+                && has_secret_word(&bytes[start..end]))
+            {
+                continue;
+            }
+            start
+        } else {
+            match named_start(bytes, pos, at) {
+                Some(start) => start,
+                None => continue,
+            }
+        };
+        let line_end = memchr::memchr(b'\n', &bytes[start..]).map_or(text.len(), |i| start + i);
+        return Some((start, line_end));
     }
     None
 }
 
-/// Start (clamped to `pos`) of the first name run that holds `--` and a secret-like word and is
-/// followed by a blank, for `--` at or after `pos`.
-fn next_secret_flag(text: &str, pos: usize) -> Option<usize> {
-    let bytes = text.as_bytes();
-    let mut from = pos;
-    while let Some(i) = memchr::memmem::find(&bytes[from..], b"--") {
-        let dashes = from + i;
-        let start = name_run_start(bytes, pos, dashes);
-        let mut end = dashes;
-        while end < bytes.len() && is_name_byte(bytes[end]) {
-            end += 1;
-        }
-        if matches!(bytes.get(end), Some(b' ' | b'\t')) && has_secret_word(&bytes[start..end]) {
-            return Some(start);
-        }
-        from = end.max(dashes + 2);
+/// For the separator (`=` or `:`) at `sep`: the start (clamped to `pos`) of the name run before
+/// it, past `[\\]["']` and blanks, when that run holds a secret-like word.
+fn named_start(bytes: &[u8], pos: usize, sep: usize) -> Option<usize> {
+    let mut end = sep;
+    while end > pos && matches!(bytes[end - 1], b' ' | b'\t') {
+        end -= 1;
     }
-    None
+    if end > pos && matches!(bytes[end - 1], b'"' | b'\'') {
+        end -= 1;
+        if end > pos && bytes[end - 1] == b'\\' {
+            end -= 1;
+        }
+    }
+    let start = name_run_start(bytes, pos, end);
+    has_secret_word(&bytes[start..end]).then_some(start)
 }
 
 /// Where the run of name bytes ending at `end` starts, not before `pos`.

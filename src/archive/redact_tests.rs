@@ -551,3 +551,18 @@ fn seeking_finds_exactly_what_a_full_scan_finds_in_the_corpora() {
         assert_eq!(seeking.find(&text), scanning.find(&text));
     }
 }
+
+#[test]
+fn the_seeked_secret_words_are_the_assignment_pattern_s_and_the_prefilter_s() {
+    let words = SECRET_NAME_WORDS.join("|");
+    let (_, _, pattern, _) = RULES
+        .iter()
+        .find(|(name, ..)| *name == "secret-assignment")
+        .unwrap();
+    assert_eq!(
+        pattern.matches(&format!("(?i-u:{words})")).count(),
+        2,
+        "{pattern}"
+    );
+    assert!(PREFILTER.contains(&format!("(?i:{words})")), "{PREFILTER}");
+}

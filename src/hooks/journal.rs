@@ -118,8 +118,14 @@ pub struct Entry {
 
 /// Reads every note of the journal, oldest first (a file gone meanwhile is skipped).
 pub fn read(paths: &Paths) -> Vec<Entry> {
+    read_at_most(paths, usize::MAX)
+}
+
+/// [`read`] of the oldest `max` notes only: the others are not opened.
+fn read_at_most(paths: &Paths, max: usize) -> Vec<Entry> {
     files(paths)
         .into_iter()
+        .take(max)
         .filter_map(|path| {
             let bytes = std::fs::read(&path).ok()?;
             let note = serde_json::from_slice(&bytes).ok();
@@ -142,9 +148,7 @@ pub struct Drained {
 /// [`drain_entries`].
 pub fn drain(paths: &Paths, store: &Store) -> Result<Drained, StoreError> {
     remove_stale_tmp(paths);
-    let mut entries = read(paths);
-    entries.truncate(MAX_NOTES_PER_DRAIN);
-    drain_entries(store, entries)
+    drain_entries(store, read_at_most(paths, MAX_NOTES_PER_DRAIN))
 }
 
 /// Moves already read `entries` into the database in one transaction, then deletes their

@@ -23,9 +23,7 @@ use crate::store::db::{Store, StoreError};
 use crate::store::identity::RepoIdentity;
 use crate::store::paths::Paths;
 
-pub use crate::memory::start_index::{
-    Attribution, EntryView, MAX_CANDIDATES, MAX_ENTRY_DETAIL_CHARS, attribution_id,
-};
+use crate::memory::start_index::{Attribution, EntryView, MAX_CANDIDATES, MAX_ENTRY_DETAIL_CHARS};
 
 /// One memory entry as injected.
 #[derive(Debug, Clone, PartialEq)]

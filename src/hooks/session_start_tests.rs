@@ -386,6 +386,13 @@ fn start_event() -> HookEvent {
     }
 }
 
+/// Runs SessionStart and checks its context holds `text`.
+fn start_says(ctx: &HookCtx, text: &str) -> HookAnswer {
+    let answer = run(ctx, &start_event()).unwrap();
+    assert!(answer.stdout.contains(text), "{}", answer.stdout);
+    answer
+}
+
 #[test]
 fn the_hook_reads_the_start_index_until_a_memory_change_invalidates_it() {
     let home = tempfile::tempdir().unwrap();
@@ -411,12 +418,7 @@ fn the_hook_reads_the_start_index_until_a_memory_change_invalidates_it() {
         9,
     );
     set_user_body(&ctx.paths, &body);
-    let answer = run(&ctx, &start_event()).unwrap();
-    assert!(
-        answer.stdout.contains("from the index"),
-        "{}",
-        answer.stdout
-    );
+    let answer = start_says(&ctx, "from the index");
     assert_eq!(answer.injected, ["m_1"]);
     // Any change to an entry drops its scope's row: the hook ranks the table again.
     ctx.open_store()
@@ -427,34 +429,19 @@ fn the_hook_reads_the_start_index_until_a_memory_change_invalidates_it() {
             [],
         )
         .unwrap();
-    let answer = run(&ctx, &start_event()).unwrap();
-    assert!(
-        answer.stdout.contains("from the table"),
-        "{}",
-        answer.stdout
-    );
+    start_says(&ctx, "from the table");
     // A malformed body is read as missing, never as an empty scope.
     let conn = ctx.open_store().unwrap().conn();
     crate::memory::start_index::refresh_now(conn, &ctx.paths).unwrap();
     set_user_body(&ctx.paths, &[1, 2]);
-    let answer = run(&ctx, &start_event()).unwrap();
-    assert!(
-        answer.stdout.contains("from the table"),
-        "{}",
-        answer.stdout
-    );
+    start_says(&ctx, "from the table");
     // So is a body whose line, once it fits, turns out not to be UTF-8.
     let mut body = Vec::new();
     crate::memory::start_index::encode_line(&mut body, "m_1", "- [m_1] rule: \"x\"\n", 9);
     let last = body.len() - 2;
     body[last] = 0xff;
     set_user_body(&ctx.paths, &body);
-    let answer = run(&ctx, &start_event()).unwrap();
-    assert!(
-        answer.stdout.contains("from the table"),
-        "{}",
-        answer.stdout
-    );
+    start_says(&ctx, "from the table");
 }
 
 /// Replaces the body of the user scope's start index file, keeping its header.

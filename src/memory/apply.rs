@@ -1207,10 +1207,8 @@ pub fn join_text(summary: &str, content: &str) -> String {
     }
 }
 
-/// Collapses a summary to one trimmed line.
-pub fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
+/// Collapses a summary to one trimmed line (the start index renders entries with the same).
+pub use crate::memory::start_index::one_line;
 
 fn redact(text: &str) -> String {
     crate::archive::redact::redact(text).into_owned()

@@ -13,10 +13,12 @@
 //! files under the database's write lock; projection writes (every compile and `csep memory`
 //! change) and each worker run call it.
 //!
-//! File layout ([`FORMAT`] 1): 8 bytes of magic, the database's identity (device and inode, so
-//! the files of a deleted database are never read for its successor), then per entry:
-//! `tokens: u32 LE`, `id length: u16 LE`, `line length: u32 LE`, the id's bytes, the line's
-//! bytes. A change to the layout or to the rendering must bump [`FORMAT`].
+//! File layout ([`FORMAT`] 1): 8 bytes of magic (`cs`, a hash of the csep version, [`FORMAT`]),
+//! the database's identity (device and inode, so the files of a deleted database are never read
+//! for its successor), then per entry: `tokens: u32 LE`, `id length: u16 LE`, `line length: u32
+//! LE`, the id's bytes, the line's bytes. Every release reads only its own files, so an upgrade
+//! that renders entries differently never injects the old rendering; between releases, a change
+//! to the layout or to the rendering must bump [`FORMAT`].
 
 use std::fmt::Write as _;
 
@@ -304,17 +306,15 @@ pub fn decode(body: &[u8]) -> Option<Vec<IndexedLine<'_>>> {
     Some(lines)
 }
 
-/// Renders the scope's ranked entries into a body; returns the body and its entry count.
-pub fn build_body(conn: &Connection, project_id: Option<&str>) -> rusqlite::Result<(Vec<u8>, i64)> {
+/// Renders the scope's ranked entries into a body.
+fn build_body(conn: &Connection, project_id: Option<&str>) -> rusqlite::Result<Vec<u8>> {
     let mut body = Vec::new();
-    let mut entries = 0;
     for_each_ranked(conn, project_id, MAX_CANDIDATES, |entry| {
         let line = entry_line(entry);
         let tokens = u32::try_from(crate::llm::estimate_tokens(&line)).unwrap_or(u32::MAX);
         encode_line(&mut body, entry.id, &line, tokens);
-        entries += 1;
     })?;
-    Ok((body, entries))
+    Ok(body)
 }
 
 /// Why the start index could not be rebuilt (SessionStart then ranks the entries itself).
@@ -350,8 +350,23 @@ fn db_stamp(_db: &Path) -> Option<[u8; 16]> {
     None
 }
 
-/// First bytes of every file: a name and [`FORMAT`].
-const MAGIC: [u8; 8] = [b'c', b's', b'e', b'p', b's', b'i', 0, FORMAT];
+/// FNV-1a of the csep version: files written by another release are not read.
+const VERSION_HASH: u32 = {
+    let version = env!("CARGO_PKG_VERSION").as_bytes();
+    let mut hash: u32 = 0x811c_9dc5;
+    let mut i = 0;
+    while i < version.len() {
+        hash = (hash ^ version[i] as u32).wrapping_mul(0x0100_0193);
+        i += 1;
+    }
+    hash
+};
+
+/// First bytes of every file: a name, the version hash and [`FORMAT`].
+const MAGIC: [u8; 8] = {
+    let v = VERSION_HASH.to_le_bytes();
+    [b'c', b's', v[0], v[1], v[2], v[3], 0, FORMAT]
+};
 /// Bytes before the first entry: the magic and the database's identity.
 pub const HEADER_BYTES: usize = MAGIC.len() + 16;
 
@@ -396,7 +411,7 @@ pub fn refresh(conn: &Connection, paths: &Paths) -> Result<usize, StartIndexErro
         if starts_with(&file, &header) {
             continue;
         }
-        let (body, _) = build_body(conn, project_id.as_deref())?;
+        let body = build_body(conn, project_id.as_deref())?;
         let bytes = [&header[..], &body].concat();
         fsutil::write_atomic(&file, &bytes).map_err(|source| StartIndexError::Write {
             path: file.clone(),

@@ -522,7 +522,7 @@ struct Scratch<'c> {
     parts: Vec<(usize, usize)>,
 }
 
-fn is_ascii_connector(b: u8) -> bool {
+const fn is_ascii_connector(b: u8) -> bool {
     matches!(b, b'_' | b'.' | b'/' | b'\\' | b'-' | b':')
 }
 
@@ -547,7 +547,7 @@ static ASCII_CLASS: [u8; 256] = {
             UPPER
         } else if c.is_ascii_digit() {
             DIGIT
-        } else if matches!(c, b'_' | b'.' | b'/' | b'\\' | b'-' | b':') {
+        } else if is_ascii_connector(c) {
             CONNECTOR
         } else {
             0

@@ -15,7 +15,7 @@
 //!   to [`MAX_SLOTS`], and past that it is emptied (the working vocabulary refills it at once).
 
 /// Longest word (in bytes) and longest term kept inline in a slot.
-pub const INLINE_BYTES: usize = 15;
+const INLINE_BYTES: usize = 15;
 
 /// Slots at first (4,096 × 32 bytes = 128 KiB): a hook's prompt never grows it.
 const INITIAL_SLOTS: usize = 1 << 12;

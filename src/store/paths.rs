@@ -207,6 +207,22 @@ mod tests {
     }
 
     #[test]
+    fn start_index_files_stay_in_their_directory() {
+        let p = Paths::resolve(Some(Path::new("/h")), None, None, None).unwrap();
+        let dir = p.start_index_dir();
+        assert_eq!(p.start_index_file(None), Some(dir.join("user.idx")));
+        assert_eq!(
+            p.start_index_file(Some("p_ab-12")),
+            Some(dir.join("project-p_ab-12.idx"))
+        );
+        let long = "a".repeat(129);
+        for bad in ["", "../x", "a/b", "a.b", "x\\y", long.as_str()] {
+            assert_eq!(p.start_index_file(Some(bad)), None, "{bad:?}");
+        }
+        assert!(p.start_index_file(Some(&"a".repeat(128))).is_some());
+    }
+
+    #[test]
     fn tilde_and_relative_homes_become_absolute() {
         let user = Path::new("/home/u");
         let p = Paths::resolve(None, Some("~/state"), Some(user), None).unwrap();
