@@ -23,10 +23,11 @@
 //!   the record but get no `messages_fts` row and do not count in the session's counters, so
 //!   recall never finds csep's own output (the reference's 0.7.11 self-pollution, lessons §2.5.8).
 //! - **Each term indexed once per message.** A `messages_fts` row holds the message's distinct
-//!   terms in first-occurrence order ([`distinct_terms_for_index_of`]): ranking counts a term
+//!   terms in first-occurrence order ([`distinct_message_terms`]): ranking counts a term
 //!   once per row anyway, and a long tool output repeats most of its words, so this removes
 //!   over a third of the index work. Phrases, which need positions, are checked by recall
-//!   against [`message_terms`], the full sequence re-derived from the stored fields.
+//!   against [`crate::recall::analyze::message_terms`], the full sequence re-derived from the
+//!   stored fields.
 //!   Rows written before this rule keep every term (and count them all in the row length BM25
 //!   normalises by); they pass the same phrase check.
 //! - **One transaction per ingest.** The session upsert, the messages, their FTS rows, the
@@ -52,7 +53,7 @@ use crate::host::Host;
 use crate::host::transcript::{
     ChunkParser, Origin, Role, SessionMeta, TranscriptChunk, TranscriptError, TranscriptMessage,
 };
-use crate::recall::analyze::{distinct_terms_for_index_of, terms_for_index_of};
+use crate::recall::analyze::distinct_message_terms;
 use crate::store::db::Store;
 use crate::store::time;
 
@@ -856,13 +857,8 @@ fn prepare_message(m: TranscriptMessage) -> PreparedMessage {
         .filter(|a| *a != m.text)
         .map(|a| redact_capped(a, MAX_TOOL_ARGS_BYTES));
     let text = redact_capped(m.text, cap);
-    let terms = (!m.origin.is_injected()).then(|| {
-        distinct_terms_for_index_of(&indexed_parts(
-            m.tool_name.as_deref(),
-            args.as_deref(),
-            &text,
-        ))
-    });
+    let terms = (!m.origin.is_injected())
+        .then(|| distinct_message_terms(m.tool_name.as_deref(), args.as_deref(), &text));
     PreparedMessage {
         byte_offset: m.byte_offset,
         seq: m.seq,
@@ -875,26 +871,6 @@ fn prepare_message(m: TranscriptMessage) -> PreparedMessage {
         text,
         terms,
     }
-}
-
-/// The stored fields of a message that its `messages_fts` row indexes, in order: the tool
-/// name, the tool arguments (when stored apart from the text), the text.
-fn indexed_parts<'a>(
-    tool_name: Option<&'a str>,
-    tool_args: Option<&'a str>,
-    text: &'a str,
-) -> Vec<&'a str> {
-    match (tool_name, tool_args) {
-        (Some(name), Some(args)) => vec![name, args, text],
-        (Some(name), None) => vec![name, text],
-        _ => vec![text],
-    }
-}
-
-/// A stored message's full term sequence, repeats and order kept: what its `messages_fts` row
-/// holds each term of once ([`distinct_terms_for_index_of`]), for checking phrases.
-pub fn message_terms(tool_name: Option<&str>, tool_args: Option<&str>, text: &str) -> String {
-    terms_for_index_of(&indexed_parts(tool_name, tool_args, text))
 }
 
 /// Inserts prepared messages and their FTS rows; adds what was new to `counts`.

@@ -445,6 +445,36 @@ pub fn distinct_terms_for_index_of(parts: &[&str]) -> String {
     out
 }
 
+/// The stored fields of an archived message that its `messages_fts` row indexes, in order:
+/// the tool name, the tool arguments (when stored apart from the text), the text.
+fn message_parts<'a>(
+    tool_name: Option<&'a str>,
+    tool_args: Option<&'a str>,
+    text: &'a str,
+) -> Vec<&'a str> {
+    match (tool_name, tool_args) {
+        (Some(name), Some(args)) => vec![name, args, text],
+        (Some(name), None) => vec![name, text],
+        _ => vec![text],
+    }
+}
+
+/// The `terms` of an archived message's `messages_fts` row: its fields' distinct terms
+/// ([`distinct_terms_for_index_of`]).
+pub fn distinct_message_terms(
+    tool_name: Option<&str>,
+    tool_args: Option<&str>,
+    text: &str,
+) -> String {
+    distinct_terms_for_index_of(&message_parts(tool_name, tool_args, text))
+}
+
+/// An archived message's full term sequence, repeats and order kept: what its `messages_fts`
+/// row holds each term of once, for checking phrases ([`PhraseCheck`]).
+pub fn message_terms(tool_name: Option<&str>, tool_args: Option<&str>, text: &str) -> String {
+    terms_for_index_of(&message_parts(tool_name, tool_args, text))
+}
+
 /// The `terms` format with repeats dropped: `seen` maps a term's hash to where its first
 /// occurrence sits in `out`, so a repeat is recognised by comparing bytes, never by the hash
 /// alone.

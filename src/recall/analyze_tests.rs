@@ -203,10 +203,16 @@ fn every_match_expr_is_accepted_by_fts5() {
         "订单\"超时",
         "retry -\"\"",
         "' OR 1=1 --",
+        "\"order timeout\" -\"dry run\" retry",
+        "-\"a b\" c",
     ] {
-        if let Ok(Some(expr)) = match_expr(query) {
+        let Ok(Some(q)) = match_query(query) else {
+            continue;
+        };
+        assert_eq!(Some(&q.expr), match_expr(query).unwrap().as_ref());
+        for expr in [&q.expr, &q.distinct_expr] {
             let result: rusqlite::Result<i64> =
-                conn.query_row("SELECT count(*) FROM t WHERE t MATCH ?1", [&expr], |r| {
+                conn.query_row("SELECT count(*) FROM t WHERE t MATCH ?1", [expr], |r| {
                     r.get(0)
                 });
             assert!(result.is_ok(), "query {query:?} gave {expr:?}: {result:?}");

@@ -41,9 +41,9 @@ use std::path::Path;
 use rusqlite::{Connection, params};
 use serde::Serialize;
 
-use crate::archive::ingest::message_terms;
 use crate::recall::analyze::{
-    MatchQuery, PhraseCheck, QueryError, has_required_or_excluded, match_query, query_terms,
+    MatchQuery, PhraseCheck, QueryError, has_required_or_excluded, match_query, message_terms,
+    query_terms,
 };
 use crate::recall::pool::{FtsTable, Scored, TermMatches, json_ids};
 use crate::store::db::Store;
