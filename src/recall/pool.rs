@@ -213,7 +213,18 @@ impl TermMatches {
     pub fn pool<T>(
         &self,
         limit: usize,
+        fetch: impl FnMut(&[i64]) -> rusqlite::Result<Vec<(i64, T)>>,
+    ) -> rusqlite::Result<Vec<(i64, u64, T)>> {
+        self.pool_kept(limit, fetch, |_| true)
+    }
+
+    /// [`TermMatches::pool`] with a second, costlier filter `keep`, asked in pool order and only
+    /// until the pool is full (rows fetched past that point are never checked).
+    fn pool_kept<T>(
+        &self,
+        limit: usize,
         mut fetch: impl FnMut(&[i64]) -> rusqlite::Result<Vec<(i64, T)>>,
+        mut keep: impl FnMut(&T) -> bool,
     ) -> rusqlite::Result<Vec<(i64, u64, T)>> {
         let mut out: Vec<(i64, u64, T)> = Vec::new();
         if limit == 0 {
@@ -232,7 +243,9 @@ impl TermMatches {
                 if out.len() == limit {
                     break;
                 }
-                if let Some(row) = passed.remove(&rowid) {
+                if let Some(row) = passed.remove(&rowid)
+                    && keep(&row)
+                {
                     out.push((rowid, mask, row));
                 }
             }
@@ -244,15 +257,17 @@ impl TermMatches {
         Ok(out)
     }
 
-    /// [`TermMatches::pool`], then each pooled row's coverage and BM25
+    /// [`TermMatches::pool`] with a second, costlier filter `keep`, asked in pool order and
+    /// only until the pool is full, then each pooled row's coverage and BM25
     /// ([`TermMatches::score`]).
     pub fn pool_scored<T>(
         &self,
         conn: &Connection,
         limit: usize,
         fetch: impl FnMut(&[i64]) -> rusqlite::Result<Vec<(i64, T)>>,
+        keep: impl FnMut(&T) -> bool,
     ) -> rusqlite::Result<Scored<T>> {
-        let pooled = self.pool(limit, fetch)?;
+        let pooled = self.pool_kept(limit, fetch, keep)?;
         let keys: Vec<(i64, u64)> = pooled.iter().map(|(r, m, _)| (*r, *m)).collect();
         let scores = self.score(conn, &keys)?;
         let best_bm25 = scores.iter().map(|s| s.bm25).fold(0.0, f64::max);

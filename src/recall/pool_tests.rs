@@ -184,6 +184,31 @@ fn the_pool_reads_only_the_chunks_it_needs_and_skips_filtered_rows() {
 }
 
 #[test]
+fn the_second_filter_fills_the_pool_in_order_and_is_not_asked_past_it() {
+    let docs: Vec<(i64, String)> = (1..=1000).map(|i| (i, "sqlite".to_owned())).collect();
+    let refs: Vec<(i64, &str)> = docs.iter().map(|(r, t)| (*r, t.as_str())).collect();
+    let store = store_with(&refs);
+    let query = terms(&["sqlite"]);
+    let matches = TermMatches::load(store.conn(), FtsTable::Messages, None, &query).unwrap();
+    let mut asked = Vec::new();
+    // Every fetched row passes the cheap filter; only multiples of 3 pass `keep`.
+    let pool = matches
+        .pool_kept(
+            5,
+            |rowids| Ok(rowids.iter().map(|r| (*r, *r)).collect()),
+            |r| {
+                asked.push(*r);
+                r % 3 == 0
+            },
+        )
+        .unwrap();
+    let got: Vec<i64> = pool.iter().map(|(r, _, _)| *r).collect();
+    assert_eq!(got, vec![999, 996, 993, 990, 987]);
+    // Asked in pool order, and never after the fifth kept row.
+    assert_eq!(asked, (987..=1000).rev().collect::<Vec<i64>>());
+}
+
+#[test]
 fn a_pool_larger_than_the_matches_holds_every_passing_match() {
     let store = store_with(&[(1, "a"), (2, "a b"), (3, "b"), (4, "c")]);
     let query = terms(&["a", "b"]);
@@ -217,9 +242,12 @@ fn pool_scored_pairs_each_pooled_row_with_its_own_score() {
     let query = terms(&["a", "b"]);
     let matches = TermMatches::load(store.conn(), FtsTable::Messages, None, &query).unwrap();
     let scored = matches
-        .pool_scored(store.conn(), 50, |rowids| {
-            Ok(rowids.iter().map(|r| (*r, *r)).collect())
-        })
+        .pool_scored(
+            store.conn(),
+            50,
+            |rowids| Ok(rowids.iter().map(|r| (*r, *r)).collect()),
+            |_| true,
+        )
         .unwrap();
     let by_rowid = scores_by_rowid(&store, &matches);
     assert_eq!(scored.rows.len(), 3);

@@ -556,29 +556,34 @@ fn entry_hits(
         return Ok(Vec::new());
     }
     let mut stmt = conn.prepare_cached(source.sql)?;
-    let scored = matches.pool_scored(conn, limit, |rowids| {
-        stmt.query_map(
-            params![json_ids(rowids), filter as i64, ctx.project_id, opts.since],
-            |r| {
-                Ok((
-                    r.get(0)?,
-                    EntryRow {
-                        id: r.get(1)?,
-                        scope: r.get(2)?,
-                        project_id: r.get(3)?,
-                        label: r.get(4)?,
-                        summary: r.get(5)?,
-                        content: r.get(6)?,
-                        paths: (source.paths)(&r.get::<_, String>(7)?),
-                        updated_at: r.get(8)?,
-                        use_count: r.get(9)?,
-                        project: r.get(10)?,
-                    },
-                ))
-            },
-        )?
-        .collect()
-    })?;
+    let scored = matches.pool_scored(
+        conn,
+        limit,
+        |rowids| {
+            stmt.query_map(
+                params![json_ids(rowids), filter as i64, ctx.project_id, opts.since],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        EntryRow {
+                            id: r.get(1)?,
+                            scope: r.get(2)?,
+                            project_id: r.get(3)?,
+                            label: r.get(4)?,
+                            summary: r.get(5)?,
+                            content: r.get(6)?,
+                            paths: (source.paths)(&r.get::<_, String>(7)?),
+                            updated_at: r.get(8)?,
+                            use_count: r.get(9)?,
+                            project: r.get(10)?,
+                        },
+                    ))
+                },
+            )?
+            .collect()
+        },
+        |_| true,
+    )?;
     Ok(entries_to_hits(source.kind, scored, ctx))
 }
 
@@ -627,21 +632,31 @@ fn session_hits(
          AND (?6 IS NULL OR s.host = ?6) \
          AND (?7 IS NULL OR s.session_id IS NOT ?7)",
     )?;
-    let scored = matches.pool_scored(conn, limit, |rowids| {
-        let rows: Vec<(i64, MessageRow, Option<String>, Option<String>)> = stmt
-            .query_map(
-                params![
-                    json_ids(rowids),
-                    filter as i64,
-                    ctx.project_id,
-                    cwd,
-                    opts.since,
-                    opts.host.map(|h| h.as_str()),
-                    opts.exclude_session,
-                ],
-                |r| {
-                    Ok((
-                        r.get(0)?,
+    // A row is `(message, tool name, tool arguments)`: the phrase check needs all three.
+    let kept = |(row, tool_name, tool_args): &(MessageRow, Option<String>, Option<String>)| {
+        check.is_none_or(|check| {
+            check.passes(&message_terms(
+                tool_name.as_deref(),
+                tool_args.as_deref(),
+                &row.text,
+            ))
+        })
+    };
+    let fetched = |rowids: &[i64]| {
+        stmt.query_map(
+            params![
+                json_ids(rowids),
+                filter as i64,
+                ctx.project_id,
+                cwd,
+                opts.since,
+                opts.host.map(|h| h.as_str()),
+                opts.exclude_session,
+            ],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    (
                         MessageRow {
                             id: r.get(0)?,
                             session_ref: r.get(1)?,
@@ -658,27 +673,16 @@ fn session_hits(
                         },
                         r.get(12)?,
                         r.get(13)?,
-                    ))
-                },
-            )?
-            .collect::<rusqlite::Result<_>>()?;
-        Ok(rows
-            .into_iter()
-            .filter(|(_, row, tool_name, tool_args)| {
-                check.is_none_or(|check| {
-                    check.passes(&message_terms(
-                        tool_name.as_deref(),
-                        tool_args.as_deref(),
-                        &row.text,
-                    ))
-                })
-            })
-            .map(|(id, row, _, _)| (id, row))
-            .collect())
-    })?;
+                    ),
+                ))
+            },
+        )?
+        .collect()
+    };
+    let scored = matches.pool_scored(conn, limit, fetched, kept)?;
     // Best-scoring message per session, with the session's hit count.
     let mut by_session: HashMap<i64, (Hit, usize)> = HashMap::new();
-    for (text, r) in scored.rows {
+    for (text, (r, _, _)) in scored.rows {
         let c = text.coverage;
         let rel = relevance(c, text.bm25, scored.best_bm25);
         let date = r.last_message_at.clone().or_else(|| r.ts.clone());
