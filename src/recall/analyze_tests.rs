@@ -654,3 +654,73 @@ fn the_distinct_match_expression_asks_phrases_as_words_and_checks_them() {
     assert!(plain.check.is_empty());
     assert_eq!(plain.distinct_expr, plain.expr);
 }
+
+/// One clause of a generated query over a five-word vocabulary.
+fn clause_strategy() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    const WORDS: [&str; 5] = ["kafka", "redis", "nginx", "docker", "mysql"];
+    let word = proptest::sample::select(&WORDS[..]);
+    let phrase = proptest::collection::vec(word.clone(), 2..=3).prop_map(|w| w.join(" "));
+    prop_oneof![
+        word.clone().prop_map(str::to_owned),
+        phrase.clone().prop_map(|p| format!("\"{p}\"")),
+        word.prop_map(|w| format!("-{w}")),
+        phrase.prop_map(|p| format!("-\"{p}\"")),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    /// What recall finds in `messages_fts` (each term once per row: the distinct expression,
+    /// then the phrase check on the row's full terms) is exactly what FTS5 finds with the full
+    /// expression in a table that keeps every term in place.
+    #[test]
+    fn the_distinct_index_with_the_phrase_check_matches_what_fts5_phrases_match(
+        docs in proptest::collection::vec(
+            proptest::collection::vec(
+                proptest::sample::select(&["kafka", "redis", "nginx", "docker", "mysql"][..]),
+                1..9,
+            ),
+            1..12,
+        ),
+        clauses in proptest::collection::vec(clause_strategy(), 1..5),
+    ) {
+        let query = clauses.join(" ");
+        // A query of exclusions only is refused with a reason; nothing to compare.
+        let Ok(Some(q)) = match_query(&query) else {
+            return Ok(());
+        };
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE VIRTUAL TABLE full USING fts5(terms, tokenize = 'unicode61 remove_diacritics 0');
+             CREATE VIRTUAL TABLE once USING fts5(terms, tokenize = 'unicode61 remove_diacritics 0');",
+        )
+        .unwrap();
+        for (i, words) in docs.iter().enumerate() {
+            let text = words.join(" ");
+            conn.execute(
+                "INSERT INTO full (rowid, terms) VALUES (?1, ?2)",
+                rusqlite::params![i as i64, terms_for_index_of(&[&text])],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO once (rowid, terms) VALUES (?1, ?2)",
+                rusqlite::params![i as i64, distinct_terms_for_index_of(&[&text])],
+            )
+            .unwrap();
+        }
+        let rows = |table: &str, expr: &str| -> Vec<i64> {
+            let mut stmt = conn
+                .prepare(&format!("SELECT rowid FROM {table} WHERE {table} MATCH ?1 ORDER BY rowid"))
+                .unwrap();
+            stmt.query_map([expr], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+        };
+        let expected = rows("full", &q.expr);
+        let found: Vec<i64> = rows("once", &q.distinct_expr)
+            .into_iter()
+            .filter(|&i| q.check.passes(&terms_for_index_of(&[&docs[i as usize].join(" ")])))
+            .collect();
+        proptest::prop_assert_eq!(found, expected, "query {:?}", query);
+    }
+}

@@ -22,8 +22,7 @@
 //! set (the same candidates an exhaustive ranking sees); the pool never holds a row that fails
 //! the caller's filter or the MATCH expression.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use rusqlite::{Connection, params};
 
@@ -156,7 +155,7 @@ impl TermMatches {
         }
         // Rows sharing a term set share a pool score: bucket them (newest first), then order the
         // buckets, instead of sorting every match.
-        let mut buckets: HashMap<u64, Vec<i64>> = HashMap::new();
+        let mut buckets: HashMap<u64, Vec<i64>, MaskHash> = HashMap::default();
         for &(rowid, mask) in merged.iter().rev() {
             buckets.entry(mask).or_default().push(rowid);
         }
@@ -321,29 +320,86 @@ impl TermMatches {
     }
 }
 
-/// Merges ascending rowid lists into ascending `(rowid, bitmask of the lists holding it)`.
+/// Merges ascending rowid lists into ascending `(rowid, bitmask of the lists holding it)`,
+/// two runs at a time, so each round halves the number of runs (a binary heap over the list
+/// heads cost about as much as reading the lists).
 fn merge_doclists(lists: &[Vec<i64>]) -> Vec<(i64, u64)> {
-    let mut heads: BinaryHeap<Reverse<(i64, usize)>> = BinaryHeap::new();
-    let mut next = vec![0usize; lists.len()];
-    for (i, list) in lists.iter().enumerate() {
-        if let Some(&first) = list.first() {
-            heads.push(Reverse((first, i)));
-            next[i] = 1;
+    let mut runs: Vec<Vec<(i64, u64)>> = lists
+        .iter()
+        .enumerate()
+        .map(|(i, list)| list.iter().map(|&rowid| (rowid, 1 << i)).collect())
+        .collect();
+    while runs.len() > 1 {
+        let mut merged = Vec::with_capacity(runs.len().div_ceil(2));
+        let mut pairs = runs.into_iter();
+        while let Some(a) = pairs.next() {
+            merged.push(match pairs.next() {
+                Some(b) => merge_two(&a, &b),
+                None => a,
+            });
+        }
+        runs = merged;
+    }
+    runs.pop().unwrap_or_default()
+}
+
+/// Merges two ascending runs of `(rowid, bitmask)`; a rowid in both gets both masks.
+fn merge_two(a: &[(i64, u64)], b: &[(i64, u64)]) -> Vec<(i64, u64)> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while let (Some(&(ra, ma)), Some(&(rb, mb))) = (a.get(i), b.get(j)) {
+        match ra.cmp(&rb) {
+            std::cmp::Ordering::Less => {
+                out.push((ra, ma));
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                out.push((rb, mb));
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                out.push((ra, ma | mb));
+                i += 1;
+                j += 1;
+            }
         }
     }
-    let mut out: Vec<(i64, u64)> =
-        Vec::with_capacity(lists.iter().map(Vec::len).max().unwrap_or(0));
-    while let Some(Reverse((rowid, i))) = heads.pop() {
-        match out.last_mut() {
-            Some((last, mask)) if *last == rowid => *mask |= 1 << i,
-            _ => out.push((rowid, 1 << i)),
-        }
-        if let Some(&following) = lists[i].get(next[i]) {
-            heads.push(Reverse((following, i)));
-            next[i] += 1;
-        }
-    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
     out
+}
+
+/// Hashes the term bitmasks that key the pool's buckets: one multiplication (Fibonacci
+/// hashing) instead of SipHash, which the bucketing of every match paid for. The keys are
+/// term sets of the user's own query, not adversarial input.
+#[derive(Default, Clone, Copy)]
+struct MaskHash;
+
+impl std::hash::BuildHasher for MaskHash {
+    type Hasher = MaskHasher;
+
+    fn build_hasher(&self) -> MaskHasher {
+        MaskHasher(0)
+    }
+}
+
+/// The [`MaskHash`] hasher.
+struct MaskHasher(u64);
+
+impl std::hash::Hasher for MaskHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.write_u64(u64::from(byte));
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = (self.0 ^ value).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
 }
 
 /// Row count and total token count of an FTS5 table, from its averages record (`_data` id 1:

@@ -236,6 +236,26 @@ fn doclists_merge_into_one_ascending_list_with_term_masks() {
     );
 }
 
+proptest::proptest! {
+    #[test]
+    fn doclists_merge_as_a_map_of_rowid_to_lists_holding_it(
+        sets in proptest::collection::vec(
+            proptest::collection::btree_set(0i64..300, 0..40),
+            0..=crate::recall::analyze::MAX_QUERY_TERMS,
+        )
+    ) {
+        let lists: Vec<Vec<i64>> = sets.iter().map(|s| s.iter().copied().collect()).collect();
+        let mut expected: std::collections::BTreeMap<i64, u64> = std::collections::BTreeMap::new();
+        for (i, list) in lists.iter().enumerate() {
+            for &rowid in list {
+                *expected.entry(rowid).or_default() |= 1 << i;
+            }
+        }
+        let expected: Vec<(i64, u64)> = expected.into_iter().collect();
+        proptest::prop_assert_eq!(merge_doclists(&lists), expected);
+    }
+}
+
 #[test]
 fn pool_scored_pairs_each_pooled_row_with_its_own_score() {
     let store = store_with(&[(1, "a"), (2, "a b"), (3, "b"), (4, "c")]);

@@ -1,7 +1,9 @@
 use pretty_assertions::assert_eq;
 
 use super::*;
-use crate::recall::analyze::{distinct_terms_for_index_of, terms_for_index};
+use crate::recall::analyze::{
+    distinct_message_terms, distinct_terms_for_index_of, terms_for_index,
+};
 
 const NOW: &str = "2026-03-01T12:00:00Z";
 
@@ -449,6 +451,53 @@ fn session_phrases_and_excluded_phrases_are_exact_on_the_distinct_index() {
     let mut got = ids(&got);
     got.sort_unstable();
     assert_eq!(got, ["s_apart", "s_false"]);
+}
+
+/// A tool call as ingest stores it: name and arguments apart from the text, all three indexed
+/// in one row (each term once).
+fn add_tool_call(store: &Store, session: &str, name: &str, args: &str, text: &str) {
+    store
+        .conn()
+        .execute(
+            "INSERT INTO sessions (host, session_id, project_id, cwd, started_at, \
+             last_message_at, created_at, updated_at) \
+             VALUES ('codex', ?1, 'p_app', '/w', ?2, ?2, ?2, ?2)",
+            params![session, NOW],
+        )
+        .unwrap();
+    let session_ref = store.conn().last_insert_rowid();
+    store
+        .conn()
+        .execute(
+            "INSERT INTO messages (session_ref, byte_offset, seq, ts, role, origin, tool_name, \
+             tool_args, text) VALUES (?1, 0, 0, ?2, 'assistant', 'tool_call', ?3, ?4, ?5)",
+            params![session_ref, NOW, name, args, text],
+        )
+        .unwrap();
+    let id = store.conn().last_insert_rowid();
+    store
+        .conn()
+        .execute(
+            "INSERT INTO messages_fts (rowid, terms) VALUES (?1, ?2)",
+            params![id, distinct_message_terms(Some(name), Some(args), text)],
+        )
+        .unwrap();
+}
+
+#[test]
+fn a_phrase_across_tool_name_arguments_and_text_is_found_and_excluded_as_one_sequence() {
+    let s = store();
+    // Indexed as "shell cargo test failed build": the phrase crosses from the arguments into
+    // the text.
+    add_tool_call(&s, "across", "shell", "cargo test", "failed build");
+    // The same words, not adjacent in that sequence.
+    add_tool_call(&s, "apart", "shell", "test cargo", "build failed");
+    let found = run(&s, "\"test failed\"", Some("p_app"), None, global(5));
+    assert_eq!(ids(&found), ["across"]);
+    let found = run(&s, "\"shell cargo\"", Some("p_app"), None, global(5));
+    assert_eq!(ids(&found), ["across"]);
+    let found = run(&s, "cargo -\"test failed\"", Some("p_app"), None, global(5));
+    assert_eq!(ids(&found), ["apart"]);
 }
 
 #[test]

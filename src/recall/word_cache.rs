@@ -17,8 +17,10 @@
 /// Longest word (in bytes) and longest term kept inline in a slot.
 const INLINE_BYTES: usize = 15;
 
-/// Slots at first (4,096 × 32 bytes = 128 KiB): a hook's prompt never grows it.
-const INITIAL_SLOTS: usize = 1 << 12;
+/// Slots at first (256 × 32 bytes = 8 KiB): enough for a query or a short prompt. A larger
+/// table cost every recall and hook a zeroed allocation (and its page faults) that ingest alone
+/// needs; ingest doubles it to its working size within its first messages.
+const INITIAL_SLOTS: usize = 1 << 8;
 
 /// Most slots (65,536 × 32 bytes = 2 MiB, at most 49,152 words).
 const MAX_SLOTS: usize = 1 << 16;
