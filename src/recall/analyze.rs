@@ -975,26 +975,53 @@ pub(crate) fn quote_phrase(terms: &[String]) -> String {
 /// a clear "nothing to search", not an error. At most [`MAX_QUERY_TERMS`] distinct optional
 /// terms are kept. The string must be bound as a parameter, never spliced into SQL.
 pub fn match_expr(query: &str) -> Result<Option<String>, QueryError> {
-    let query = query.trim();
-    if query.is_empty() {
-        return Err(QueryError::Empty);
-    }
-    let chars = query.chars().count();
-    if chars > MAX_QUERY_CHARS {
-        return Err(QueryError::TooLong {
-            chars,
-            max: MAX_QUERY_CHARS,
-        });
-    }
-    let pieces = Pieces::of(query, false);
-    if pieces.optional.is_empty() && pieces.required.is_empty() {
-        return if pieces.had_exclusion && !pieces.excluded.is_empty() {
-            Err(QueryError::OnlyExclusions)
-        } else {
-            Ok(None)
+    Ok(match_query(query)?.map(|q| q.expr))
+}
+
+/// A query's clauses, each analyzed once: what [`match_query`], [`query_terms`] and
+/// [`has_required_or_excluded`] are built from.
+struct Analyzed {
+    /// The terms of the bare words, in order, repeats kept.
+    words: Vec<String>,
+    /// Each quoted phrase's terms (none for a phrase of stop words).
+    phrases: Vec<Vec<String>>,
+    /// Each exclusion's terms (none for one of stop words).
+    exclusions: Vec<Vec<String>>,
+    /// The distinct terms of the bare words and phrases, in query order, at most
+    /// [`MAX_QUERY_TERMS`] ([`query_terms`]).
+    terms: Vec<String>,
+}
+
+impl Analyzed {
+    fn of(query: &str) -> Analyzed {
+        let mut analyzed = Analyzed {
+            words: Vec::new(),
+            phrases: Vec::new(),
+            exclusions: Vec::new(),
+            terms: Vec::new(),
         };
+        let mut seen = HashSet::new();
+        for clause in parse_clauses(query) {
+            let (Clause::Word(text) | Clause::Phrase(text) | Clause::Exclude(text)) = clause;
+            // A clause never holds whitespace, so its terms are those it contributes to the
+            // analysis of the whole query.
+            let terms = analyze(text);
+            if !matches!(clause, Clause::Exclude(_)) {
+                for term in &terms {
+                    if seen.insert(term.as_str().to_owned()) {
+                        analyzed.terms.push(term.clone());
+                    }
+                }
+            }
+            match clause {
+                Clause::Word(_) => analyzed.words.extend(terms),
+                Clause::Phrase(_) => analyzed.phrases.push(terms),
+                Clause::Exclude(_) => analyzed.exclusions.push(terms),
+            }
+        }
+        analyzed.terms.truncate(MAX_QUERY_TERMS);
+        analyzed
     }
-    Ok(Some(pieces.assemble()))
 }
 
 /// A query's clauses as pieces of a MATCH string, for rows with positions or (`distinct`) for
@@ -1007,58 +1034,44 @@ struct Pieces {
     optional: Vec<String>,
     /// Excluded phrases, quoted; for the distinct index only one-word ones.
     excluded: Vec<String>,
-    /// Whether the query had an exclusion clause at all (even one with no searchable word).
-    had_exclusion: bool,
     /// The multi-word phrases the distinct index leaves to a check.
     check: PhraseCheck,
 }
 
 impl Pieces {
-    fn of(query: &str, distinct: bool) -> Pieces {
+    fn of(analyzed: &Analyzed, distinct: bool) -> Pieces {
         let mut pieces = Pieces {
             required: Vec::new(),
             optional: Vec::new(),
             excluded: Vec::new(),
-            had_exclusion: false,
             check: PhraseCheck::default(),
         };
-        let mut words = String::new();
-        for clause in parse_clauses(query) {
-            match clause {
-                Clause::Word(text) => {
-                    words.push_str(text);
-                    words.push(' ');
-                }
-                Clause::Phrase(text) => {
-                    let terms = analyze(text);
-                    if terms.len() > 1 && distinct {
-                        let all: Vec<String> = terms
-                            .iter()
-                            .map(|t| quote_phrase(std::slice::from_ref(t)))
-                            .collect();
-                        pieces.required.push(format!("({})", all.join(" AND ")));
-                        pieces.check.required.push(terms);
-                    } else if !terms.is_empty() {
-                        pieces.required.push(quote_phrase(&terms));
-                    }
-                }
-                Clause::Exclude(text) => {
-                    pieces.had_exclusion = true;
-                    let terms = analyze(text);
-                    if terms.len() > 1 && distinct {
-                        pieces.check.excluded.push(terms);
-                    } else if !terms.is_empty() {
-                        pieces.excluded.push(quote_phrase(&terms));
-                    }
-                }
+        for terms in &analyzed.phrases {
+            if terms.len() > 1 && distinct {
+                let all: Vec<String> = terms
+                    .iter()
+                    .map(|t| quote_phrase(std::slice::from_ref(t)))
+                    .collect();
+                pieces.required.push(format!("({})", all.join(" AND ")));
+                pieces.check.required.push(terms.clone());
+            } else if !terms.is_empty() {
+                pieces.required.push(quote_phrase(terms));
+            }
+        }
+        for terms in &analyzed.exclusions {
+            if terms.len() > 1 && distinct {
+                pieces.check.excluded.push(terms.clone());
+            } else if !terms.is_empty() {
+                pieces.excluded.push(quote_phrase(terms));
             }
         }
         let mut seen = HashSet::new();
-        pieces.optional = analyze(&words)
-            .into_iter()
-            .filter(|t| seen.insert(t.clone()))
+        pieces.optional = analyzed
+            .words
+            .iter()
+            .filter(|t| seen.insert(t.as_str()))
             .take(MAX_QUERY_TERMS)
-            .map(|t| quote_phrase(std::slice::from_ref(&t)))
+            .map(|t| quote_phrase(std::slice::from_ref(t)))
             .collect();
         pieces.required.dedup();
         pieces.check.required.dedup();
@@ -1090,7 +1103,8 @@ impl Pieces {
     }
 }
 
-/// A query's MATCH strings for both kinds of FTS rows, and the phrase check the second needs.
+/// A query read once: its MATCH strings for both kinds of FTS rows, the phrase check the
+/// second needs, and the terms ranking counts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MatchQuery {
     /// For rows that keep every term in place (`memory_fts`, `recall_fts`): [`match_expr`].
@@ -1101,6 +1115,11 @@ pub struct MatchQuery {
     pub distinct_expr: String,
     /// What rows matched by `distinct_expr` must still pass.
     pub check: PhraseCheck,
+    /// The query's distinct terms ([`query_terms`]).
+    pub terms: Vec<String>,
+    /// Whether it has a required phrase or an exclusion ([`has_required_or_excluded`]): then a
+    /// row must match the whole expression, not just one of the terms.
+    pub whole: bool,
 }
 
 /// The multi-word phrases of a query, checked against a row's full term sequence
@@ -1133,16 +1152,35 @@ impl PhraseCheck {
     }
 }
 
-/// [`match_expr`] and its form for the distinct index (see [`MatchQuery`]).
+/// Reads a query once ([`MatchQuery`]); the errors and `Ok(None)` are [`match_expr`]'s.
 pub fn match_query(query: &str) -> Result<Option<MatchQuery>, QueryError> {
-    let Some(expr) = match_expr(query)? else {
-        return Ok(None);
-    };
-    let pieces = Pieces::of(query.trim(), true);
+    let query = query.trim();
+    if query.is_empty() {
+        return Err(QueryError::Empty);
+    }
+    let chars = query.chars().count();
+    if chars > MAX_QUERY_CHARS {
+        return Err(QueryError::TooLong {
+            chars,
+            max: MAX_QUERY_CHARS,
+        });
+    }
+    let analyzed = Analyzed::of(query);
+    let full = Pieces::of(&analyzed, false);
+    if full.optional.is_empty() && full.required.is_empty() {
+        return if full.excluded.is_empty() {
+            Ok(None)
+        } else {
+            Err(QueryError::OnlyExclusions)
+        };
+    }
+    let distinct = Pieces::of(&analyzed, true);
     Ok(Some(MatchQuery {
-        expr,
-        distinct_expr: pieces.assemble(),
-        check: pieces.check,
+        expr: full.assemble(),
+        distinct_expr: distinct.assemble(),
+        check: distinct.check,
+        whole: !analyzed.phrases.is_empty() || !analyzed.exclusions.is_empty(),
+        terms: analyzed.terms,
     }))
 }
 
@@ -1157,19 +1195,7 @@ pub fn has_required_or_excluded(query: &str) -> bool {
 /// The distinct terms of a query's bare words and phrases (not its exclusions), in order: what
 /// ranking counts as "query terms" when it measures how much of a query a hit covers.
 pub fn query_terms(query: &str) -> Vec<String> {
-    let mut seen = HashSet::new();
-    let mut terms = Vec::new();
-    for clause in parse_clauses(query) {
-        if let Clause::Word(text) | Clause::Phrase(text) = clause {
-            for term in analyze(text) {
-                if seen.insert(term.clone()) {
-                    terms.push(term);
-                }
-            }
-        }
-    }
-    terms.truncate(MAX_QUERY_TERMS);
-    terms
+    Analyzed::of(query).terms
 }
 
 #[cfg(test)]

@@ -724,3 +724,25 @@ proptest::proptest! {
         proptest::prop_assert_eq!(found, expected, "query {:?}", query);
     }
 }
+
+#[rstest]
+#[case::words("SQLite migrationTimeout retry retries")]
+#[case::phrase_and_words("\"order timeout\" retry order")]
+#[case::exclusions("kafka -\"dry run\" -the -consumer")]
+#[case::chinese("订单超时 重试 \"支付 回调\"")]
+#[case::mixed_scripts("deploy到生产 rollback_plan -测试")]
+#[case::stop_word_phrase("\"the of\" build")]
+fn a_query_read_once_agrees_with_each_reading_alone(#[case] query: &str) {
+    let q = match_query(query).unwrap().unwrap();
+    assert_eq!(q.terms, query_terms(query));
+    assert_eq!(q.whole, has_required_or_excluded(query));
+    // The bare words analyzed clause by clause are the words analyzed together.
+    let words: Vec<&str> = parse_clauses(query)
+        .into_iter()
+        .filter_map(|c| match c {
+            Clause::Word(w) => Some(w),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(Analyzed::of(query).words, analyze(&words.join(" ")));
+}

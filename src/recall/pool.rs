@@ -7,7 +7,7 @@
 //!    auxiliary function, no join) and records which terms every matching row contains. The
 //!    match set is the union of those doclists, intersected with the full MATCH expression only
 //!    when the query has required phrases or exclusions
-//!    ([`crate::recall::analyze::has_required_or_excluded`]).
+//!    ([`crate::recall::analyze::MatchQuery::whole`]).
 //! 2. Matches are ordered by their *pool score*, the sum of the IDF of the terms they contain,
 //!    which is exactly FTS5's BM25 for a row of average length where each term occurs once;
 //!    ties go to more terms, then to the newest row (highest rowid).
@@ -231,7 +231,9 @@ impl TermMatches {
         }
         let mut start = 0;
         // The first chunk assumes every row passes; later ones are sized from the share of
-        // offered rows that passed so far (plus a margin), so few rows are read in vain.
+        // offered rows that passed so far, without a margin: a chunk that falls short costs one
+        // more statement, a chunk too long costs the base rows read in vain (a page read
+        // each, at a million archived messages), and a statement is the cheaper.
         let mut chunk = limit.max(MIN_CHUNK);
         while start < self.ordered.len() && out.len() < limit {
             let end = (start + chunk).min(self.ordered.len());
@@ -251,7 +253,7 @@ impl TermMatches {
             start = end;
             let missing = (limit - out.len()) as f64;
             let pass_rate = (out.len().max(1) as f64) / start as f64;
-            chunk = ((missing / pass_rate * 1.25).ceil() as usize).clamp(MIN_CHUNK, MAX_CHUNK);
+            chunk = ((missing / pass_rate).ceil() as usize).clamp(MIN_CHUNK, MAX_CHUNK);
         }
         Ok(out)
     }

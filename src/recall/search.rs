@@ -41,10 +41,7 @@ use std::path::Path;
 use rusqlite::{Connection, params};
 use serde::Serialize;
 
-use crate::recall::analyze::{
-    MatchQuery, PhraseCheck, QueryError, has_required_or_excluded, match_query, message_terms,
-    query_terms,
-};
+use crate::recall::analyze::{MatchQuery, PhraseCheck, QueryError, match_query, message_terms};
 use crate::recall::pool::{FtsTable, Scored, TermMatches, json_ids};
 use crate::store::db::Store;
 
@@ -254,15 +251,13 @@ pub fn search(
     ctx: &SearchContext<'_>,
     opts: &SearchOptions,
 ) -> Result<SearchOutcome, SearchError> {
-    let Some(query_exprs) = match_query(query)? else {
+    let Some(parsed) = match_query(query)? else {
         return Ok(SearchOutcome::default());
     };
-    let terms = query_terms(query);
     let conn = store.conn();
     let top_k = opts.top_k.max(1);
     let global = opts.all_projects || opts.scope == SearchScope::Global;
-    let whole = has_required_or_excluded(query);
-    let mut matches = Matches::new(conn, whole.then_some(&query_exprs), &terms);
+    let mut matches = Matches::new(conn, parsed.whole.then_some(&parsed), &parsed.terms);
     let mut hits = if global {
         gather(&mut matches, ctx, opts, ProjectFilter::All)?
     } else {
@@ -285,7 +280,7 @@ pub fn search(
     }
     Ok(SearchOutcome {
         hits,
-        match_expr: Some(query_exprs.expr),
+        match_expr: Some(parsed.expr),
     })
 }
 

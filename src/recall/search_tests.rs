@@ -2,7 +2,8 @@ use pretty_assertions::assert_eq;
 
 use super::*;
 use crate::recall::analyze::{
-    distinct_message_terms, distinct_terms_for_index_of, terms_for_index,
+    distinct_message_terms, distinct_terms_for_index_of, has_required_or_excluded, query_terms,
+    terms_for_index,
 };
 
 const NOW: &str = "2026-03-01T12:00:00Z";
