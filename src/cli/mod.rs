@@ -91,9 +91,31 @@ pub struct NotAvailable {
     pub what: &'static str,
 }
 
+/// How much glibc's heap grows by past each request (its default is 128 KiB).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+const HEAP_TOP_PAD: libc::c_int = 8 << 20;
+
+/// Lets the heap grow in large steps. A recall over a large archive reads about a thousand
+/// database pages, each into freshly allocated memory; grown 128 KiB at a time, the heap took
+/// about 170 more page faults and 1 ms more per recall at 100k entries + 1M messages
+/// (alternating runs, README). Only address space is reserved: pages count towards RSS when
+/// touched, as before. Other allocators (macOS, musl) are left alone. Returns whether the
+/// setting was taken.
+fn pad_heap_growth() -> bool {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets a glibc malloc parameter and has no memory-safety
+    // preconditions.
+    unsafe {
+        libc::mallopt(libc::M_TOP_PAD, HEAP_TOP_PAD) == 1
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    false
+}
+
 /// Entry point shared by the `csep` and `codex-self-evolution` binaries.
 pub fn main() -> ExitCode {
     let started = Instant::now();
+    let _ = pad_heap_growth();
     // Hooks never fail the host and run on every turn: the host's exact command lines are
     // recognised before clap builds its command tree.
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
@@ -292,5 +314,14 @@ fn command_name(command: &Command) -> &'static str {
         Command::Completions(_) => "completions",
         Command::Man(_) => "man",
         Command::Plugin(_) => "plugin",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    fn glibc_takes_the_heap_padding() {
+        assert!(super::pad_heap_growth());
     }
 }
