@@ -23,10 +23,10 @@
 //!   the record but get no `messages_fts` row and do not count in the session's counters, so
 //!   recall never finds csep's own output (the reference's 0.7.11 self-pollution, lessons §2.5.8).
 //! - **Each term indexed once per message.** A `messages_fts` row holds the message's distinct
-//!   terms in first-occurrence order ([`distinct_message_terms`]): ranking counts a term
+//!   terms in first-occurrence order (`recall::analyze::distinct_message_terms`): ranking counts a term
 //!   once per row anyway, and a long tool output repeats most of its words, so this removes
 //!   over a third of the index work. Phrases, which need positions, are checked by recall
-//!   against [`crate::recall::analyze::message_terms`], the full sequence re-derived from the
+//!   against `recall::analyze::message_terms`, the full sequence re-derived from the
 //!   stored fields.
 //!   Rows written before this rule keep every term (and count them all in the row length BM25
 //!   normalises by); they pass the same phrase check.

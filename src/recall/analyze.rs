@@ -433,7 +433,7 @@ pub fn terms_for_index_of(parts: &[&str]) -> String {
 /// [`crate::recall::pool`]), so the repeats only cost index time and space; what they carried,
 /// the positions of phrases, is checked against [`terms_for_index_of`] instead
 /// ([`PhraseCheck`]).
-pub fn distinct_terms_for_index_of(parts: &[&str]) -> String {
+pub(crate) fn distinct_terms_for_index_of(parts: &[&str]) -> String {
     let mut out = String::new();
     let mut sink = Distinct {
         out: &mut out,
@@ -461,7 +461,7 @@ fn message_parts<'a>(
 
 /// The `terms` of an archived message's `messages_fts` row: its fields' distinct terms
 /// ([`distinct_terms_for_index_of`]).
-pub fn distinct_message_terms(
+pub(crate) fn distinct_message_terms(
     tool_name: Option<&str>,
     tool_args: Option<&str>,
     text: &str,
@@ -471,7 +471,11 @@ pub fn distinct_message_terms(
 
 /// An archived message's full term sequence, repeats and order kept: what its `messages_fts`
 /// row holds each term of once, for checking phrases ([`PhraseCheck`]).
-pub fn message_terms(tool_name: Option<&str>, tool_args: Option<&str>, text: &str) -> String {
+pub(crate) fn message_terms(
+    tool_name: Option<&str>,
+    tool_args: Option<&str>,
+    text: &str,
+) -> String {
     terms_for_index_of(&message_parts(tool_name, tool_args, text))
 }
 
@@ -1106,40 +1110,40 @@ impl Pieces {
 /// A query read once: its MATCH strings for both kinds of FTS rows, the phrase check the
 /// second needs, and the terms ranking counts.
 #[derive(Debug, Clone, PartialEq)]
-pub struct MatchQuery {
+pub(crate) struct MatchQuery {
     /// For rows that keep every term in place (`memory_fts`, `recall_fts`): [`match_expr`].
-    pub expr: String,
+    pub(crate) expr: String,
     /// For rows that keep each term once (`messages_fts`,
     /// [`distinct_terms_for_index_of`]), where adjacency cannot be matched: a required
     /// phrase asks for all its words, a multi-word exclusion is left to [`PhraseCheck`].
-    pub distinct_expr: String,
+    pub(crate) distinct_expr: String,
     /// What rows matched by `distinct_expr` must still pass.
-    pub check: PhraseCheck,
+    pub(crate) check: PhraseCheck,
     /// The query's distinct terms ([`query_terms`]).
-    pub terms: Vec<String>,
+    pub(crate) terms: Vec<String>,
     /// Whether it has a required phrase or an exclusion ([`has_required_or_excluded`]): then a
     /// row must match the whole expression, not just one of the terms.
-    pub whole: bool,
+    pub(crate) whole: bool,
 }
 
 /// The multi-word phrases of a query, checked against a row's full term sequence
 /// ([`terms_for_index_of`]): rows of the distinct index that hold the words of a required
 /// phrase but not the phrase, or that hold an excluded phrase, are dropped.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PhraseCheck {
+pub(crate) struct PhraseCheck {
     required: Vec<Vec<String>>,
     excluded: Vec<Vec<String>>,
 }
 
 impl PhraseCheck {
     /// Whether there is nothing to check (no phrase of two words or more).
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.required.is_empty() && self.excluded.is_empty()
     }
 
     /// Whether a row whose full `terms` (space-separated) are these passes: every required
     /// phrase occurs in it, words adjacent and in order, and no excluded one does.
-    pub fn passes(&self, terms: &str) -> bool {
+    pub(crate) fn passes(&self, terms: &str) -> bool {
         if self.is_empty() {
             return true;
         }
@@ -1153,7 +1157,7 @@ impl PhraseCheck {
 }
 
 /// Reads a query once ([`MatchQuery`]); the errors and `Ok(None)` are [`match_expr`]'s.
-pub fn match_query(query: &str) -> Result<Option<MatchQuery>, QueryError> {
+pub(crate) fn match_query(query: &str) -> Result<Option<MatchQuery>, QueryError> {
     let query = query.trim();
     if query.is_empty() {
         return Err(QueryError::Empty);

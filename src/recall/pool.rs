@@ -7,16 +7,16 @@
 //!    auxiliary function, no join) and records which terms every matching row contains. The
 //!    match set is the union of those doclists, intersected with the full MATCH expression only
 //!    when the query has required phrases or exclusions
-//!    ([`crate::recall::analyze::MatchQuery::whole`]).
+//!    (the query read once knows which: `MatchQuery::whole`).
 //! 2. Matches are ordered by their *pool score*, the sum of the IDF of the terms they contain,
 //!    which is exactly FTS5's BM25 for a row of average length where each term occurs once;
 //!    ties go to more terms, then to the newest row (highest rowid).
-//! 3. [`TermMatches::pool`] walks that order in chunks, asking the caller to fetch and filter
-//!    each chunk's base rows (project, status, time, host), until `limit` rows passed: only the
-//!    rows that can enter the pool are ever read.
-//! 4. [`TermMatches::score`] ([`TermMatches::pool_scored`] does 3 and 4) gives each pooled row its coverage and a BM25 computed with FTS5's
-//!    formula (k1 = 1.2, b = 0.75, FTS5's IDF) from its real length, reading `<table>_docsize`
-//!    for the pooled rows only; term frequency counts as one.
+//! 3. [`TermMatches::pool_scored`] walks that order in chunks, asking the caller to fetch and
+//!    filter each chunk's base rows (project, status, time, host), until `limit` rows passed:
+//!    only the rows that can enter the pool are ever read.
+//! 4. It then gives each pooled row its coverage and a BM25 computed with FTS5's formula
+//!    (k1 = 1.2, b = 0.75, FTS5's IDF) from its real length, reading `<table>_docsize` for the
+//!    pooled rows only; term frequency counts as one.
 //!
 //! Invariant: when every filtered match fits in the pool, the pool is exactly the filtered match
 //! set (the same candidates an exhaustive ranking sees); the pool never holds a row that fails
@@ -205,11 +205,10 @@ impl TermMatches {
         self.ordered.is_empty()
     }
 
-    /// The best `limit` matches that pass the caller's filter, best first, as `(rowid, term
-    /// bitmask, row)`. `fetch` gets a chunk of rowids and returns the rows of that chunk that
-    /// pass (in any order, keyed by rowid); chunks grow until `limit` rows passed or every match
-    /// was offered.
-    pub fn pool<T>(
+    /// The best `limit` matches that pass the caller's filter ([`TermMatches::pool_scored`]
+    /// without a second filter or scores; tests).
+    #[cfg(test)]
+    pub(crate) fn pool<T>(
         &self,
         limit: usize,
         fetch: impl FnMut(&[i64]) -> rusqlite::Result<Vec<(i64, T)>>,
@@ -217,8 +216,11 @@ impl TermMatches {
         self.pool_kept(limit, fetch, |_| true)
     }
 
-    /// [`TermMatches::pool`] with a second, costlier filter `keep`, asked in pool order and only
-    /// until the pool is full (rows fetched past that point are never checked).
+    /// The best `limit` matches that pass the caller's filters, best first, as `(rowid, term
+    /// bitmask, row)`. `fetch` gets a chunk of rowids and returns the rows of that chunk that
+    /// pass (in any order, keyed by rowid); chunks grow until `limit` rows passed or every match
+    /// was offered. The second, costlier filter `keep` is asked in pool order and only until the
+    /// pool is full (rows fetched past that point are never checked).
     fn pool_kept<T>(
         &self,
         limit: usize,
@@ -258,9 +260,11 @@ impl TermMatches {
         Ok(out)
     }
 
-    /// [`TermMatches::pool`] with a second, costlier filter `keep`, asked in pool order and
-    /// only until the pool is full, then each pooled row's coverage and BM25
-    /// ([`TermMatches::score`]).
+    /// The best `limit` matches that pass the caller's filters, best first: `fetch` gets a chunk
+    /// of rowids and returns the rows of that chunk that pass (in any order, keyed by rowid);
+    /// chunks grow until `limit` rows passed or every match was offered. The second, costlier
+    /// filter `keep` is asked in pool order and only until the pool is full. Each pooled row
+    /// comes with its coverage and BM25.
     pub fn pool_scored<T>(
         &self,
         conn: &Connection,
@@ -282,7 +286,7 @@ impl TermMatches {
     }
 
     /// Coverage and BM25 of pooled rows, given as `(rowid, term bitmask)`, in their order.
-    pub fn score(
+    pub(crate) fn score(
         &self,
         conn: &Connection,
         pooled: &[(i64, u64)],

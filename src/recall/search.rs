@@ -4,10 +4,10 @@
 //! `messages_fts`/`messages`/`sessions`; writes nothing except through [`record_use`].
 //!
 //! How a query is answered:
-//! 1. [`match_query`] turns the query into FTS5 MATCH strings (OR of analyzed terms, required
+//! 1. `match_query` turns the query into FTS5 MATCH strings (OR of analyzed terms, required
 //!    phrases, exclusions): the exact one for the entry tables, and for `messages_fts`, whose rows
 //!    hold each term once, one that asks a phrase's words; message candidates must then pass
-//!    its [`PhraseCheck`] on their stored text. Each source takes a **candidate pool** from its
+//!    its phrase check on their stored text. Each source takes a **candidate pool** from its
 //!    FTS table ([`crate::recall::pool`]): the matches are ordered from the FTS doclists alone (sum of the
 //!    IDF of the query terms each contains, which tells which terms it covers), and base rows
 //!    are read and filtered (project, status, `--since`, host) in that order only until the pool
