@@ -502,6 +502,39 @@ fn a_phrase_across_tool_name_arguments_and_text_is_found_and_excluded_as_one_seq
 }
 
 #[test]
+fn rows_archived_with_every_term_still_match_phrases_exactly() {
+    let s = store();
+    // Rows written before each term was kept once: the full term sequence, repeats included.
+    let old = |id: &str, text: &str| {
+        let ids = add_session(&s, id, Some("p_app"), "/w", NOW, &[("agent", text)]);
+        s.conn()
+            .execute("DELETE FROM messages_fts WHERE rowid = ?1", params![ids[0]])
+            .unwrap();
+        s.conn()
+            .execute(
+                "INSERT INTO messages_fts (rowid, terms) VALUES (?1, ?2)",
+                params![ids[0], terms_for_index(text)],
+            )
+            .unwrap();
+    };
+    old("old_second", "order placed; the order timeout fired");
+    old("old_false", "retry order retry timeout");
+    old("old_plain", "the order timeout again");
+    let got = run(&s, "\"order timeout\"", Some("p_app"), None, global(10));
+    let mut got = ids(&got);
+    got.sort_unstable();
+    assert_eq!(got, ["old_plain", "old_second"]);
+    let got = run(
+        &s,
+        "retry -\"order timeout\"",
+        Some("p_app"),
+        None,
+        global(10),
+    );
+    assert_eq!(ids(&got), ["old_false"]);
+}
+
+#[test]
 fn excluded_ids_and_the_asking_session_are_skipped() {
     let s = store();
     add_memory(&s, "m_1", Some("p_app"), "rotate the signing key", NOW, 0);
