@@ -11,9 +11,11 @@
 //! 2. Matches are ordered by their *pool score*, the sum of the IDF of the terms they contain,
 //!    which is exactly FTS5's BM25 for a row of average length where each term occurs once;
 //!    ties go to more terms, then to the newest row (highest rowid).
-//! 3. [`TermMatches::pool_scored`] walks that order in chunks, asking the caller to fetch and
+//! 3. `TermMatches::pool_scored` walks that order in chunks, asking the caller to fetch and
 //!    filter each chunk's base rows (project, status, time, host), until `limit` rows passed:
-//!    only the rows that can enter the pool are ever read.
+//!    only the rows that can enter the pool are ever read. When few of the first chunk's rows
+//!    passed, the caller may list the rows its filter admits (a project with few archived rows
+//!    among many, or none yet), and the rest of the walk reads only those.
 //! 4. It then gives each pooled row its coverage and a BM25 computed with FTS5's formula
 //!    (k1 = 1.2, b = 0.75, FTS5's IDF) from its real length, reading `<table>_docsize` for the
 //!    pooled rows only; term frequency counts as one.
@@ -80,6 +82,8 @@ pub struct TermMatches {
     idf: Vec<f64>,
     /// Average row length in tokens, when the table's statistics could be read.
     avgdl: Option<f64>,
+    /// Rows in the table, when its statistics could be read.
+    rows: Option<u64>,
 }
 
 /// Decodes one SQLite varint (the encoding of FTS5's records) at the start of `bytes`.
@@ -191,6 +195,7 @@ impl TermMatches {
             ordered,
             idf,
             avgdl,
+            rows,
         })
     }
 
@@ -213,7 +218,7 @@ impl TermMatches {
         limit: usize,
         fetch: impl FnMut(&[i64]) -> rusqlite::Result<Vec<(i64, T)>>,
     ) -> rusqlite::Result<Vec<(i64, u64, T)>> {
-        self.pool_kept(limit, fetch, |_| true)
+        self.pool_kept(limit, fetch, |_| true, None)
     }
 
     /// The best `limit` matches that pass the caller's filters, best first, as `(rowid, term
@@ -221,25 +226,66 @@ impl TermMatches {
     /// pass (in any order, keyed by rowid); chunks grow until `limit` rows passed or every match
     /// was offered. The second, costlier filter `keep` is asked in pool order and only until the
     /// pool is full (rows fetched past that point are never checked).
+    ///
+    /// When few of the first chunk's rows passed and `list` can name every row the filter
+    /// admits for less than the rows still to read would cost ([`ROW_READS_PER_LISTED_ROWID`]),
+    /// the rest of the walk skips the rows not named: a project with few archived rows among
+    /// many, or none yet, would otherwise read most matches' rows to fill its pool. The pool is
+    /// the same, since the rows skipped fail the filter.
     fn pool_kept<T>(
         &self,
         limit: usize,
         mut fetch: impl FnMut(&[i64]) -> rusqlite::Result<Vec<(i64, T)>>,
         mut keep: impl FnMut(&T) -> bool,
+        mut list: Option<Lister<'_>>,
     ) -> rusqlite::Result<Vec<(i64, u64, T)>> {
         let mut out: Vec<(i64, u64, T)> = Vec::new();
         if limit == 0 {
             return Ok(out);
         }
+        let mut order = std::borrow::Cow::Borrowed(self.ordered.as_slice());
         let mut start = 0;
         // The first chunk assumes every row passes; later ones are sized from the share of
         // offered rows that passed so far, without a margin: a chunk that falls short costs one
         // more statement, a chunk too long costs the base rows read in vain (a page read
         // each, at a million archived messages), and a statement is the cheaper.
         let mut chunk = limit.max(MIN_CHUNK);
-        while start < self.ordered.len() && out.len() < limit {
-            let end = (start + chunk).min(self.ordered.len());
-            let slice = &self.ordered[start..end];
+        #[cfg(test)]
+        if FORCE_LISTING.with(std::cell::Cell::get) == Some(true)
+            && let Some(lister) = list.take()
+            && let Some(admitted) = lister(usize::MAX)?
+        {
+            order = std::borrow::Cow::Owned(only(&order, &admitted));
+        }
+        while start < order.len() && out.len() < limit {
+            if start > 0
+                && let Some(lister) = list.take()
+            {
+                // After the first chunk: the share that passed estimates how many rows the
+                // filter admits, and how many the walk would still read.
+                let passed = out.len().max(1) as f64 / start as f64;
+                let to_read = (((limit - out.len()) as f64 / passed).ceil() as usize)
+                    .min(order.len() - start);
+                let cap = to_read.saturating_mul(ROW_READS_PER_LISTED_ROWID);
+                let table_rows = self.rows.map_or(order.len() as f64, |r| r as f64);
+                #[cfg(test)]
+                let cap = match FORCE_LISTING.with(std::cell::Cell::get) {
+                    Some(false) => 0,
+                    _ => cap,
+                };
+                if passed < 1.0
+                    && passed * table_rows <= cap as f64
+                    && let Some(admitted) = lister(cap)?
+                {
+                    order = std::borrow::Cow::Owned(only(&order[start..], &admitted));
+                    start = 0;
+                    if order.is_empty() {
+                        break;
+                    }
+                }
+            }
+            let end = (start + chunk).min(order.len());
+            let slice = &order[start..end];
             let rowids: Vec<i64> = slice.iter().map(|(r, _)| *r).collect();
             let mut passed: HashMap<i64, T> = fetch(&rowids)?.into_iter().collect();
             for &(rowid, mask) in slice {
@@ -265,14 +311,15 @@ impl TermMatches {
     /// chunks grow until `limit` rows passed or every match was offered. The second, costlier
     /// filter `keep` is asked in pool order and only until the pool is full. Each pooled row
     /// comes with its coverage and BM25.
-    pub fn pool_scored<T>(
+    pub(crate) fn pool_scored<T>(
         &self,
         conn: &Connection,
         limit: usize,
         fetch: impl FnMut(&[i64]) -> rusqlite::Result<Vec<(i64, T)>>,
         keep: impl FnMut(&T) -> bool,
+        list: Option<Lister<'_>>,
     ) -> rusqlite::Result<Scored<T>> {
-        let pooled = self.pool_kept(limit, fetch, keep)?;
+        let pooled = self.pool_kept(limit, fetch, keep, list)?;
         let keys: Vec<(i64, u64)> = pooled.iter().map(|(r, m, _)| (*r, *m)).collect();
         let scores = self.score(conn, &keys)?;
         let best_bm25 = scores.iter().map(|s| s.bm25).fold(0.0, f64::max);
@@ -324,6 +371,31 @@ impl TermMatches {
             })
             .collect())
     }
+}
+
+/// `order` without the rows not in `admitted`.
+fn only(order: &[(i64, u64)], admitted: &HashSet<i64>) -> Vec<(i64, u64)> {
+    order
+        .iter()
+        .filter(|(rowid, _)| admitted.contains(rowid))
+        .copied()
+        .collect()
+}
+
+/// Names every row a pool's filter admits when there are at most `cap` of them (`Ok(None)`
+/// when there are more); a row it does not name must fail the filter.
+pub(crate) type Lister<'a> = &'a mut dyn FnMut(usize) -> rusqlite::Result<Option<HashSet<i64>>>;
+
+/// A base row read while filling a pool costs about as much as this many rowids listed in
+/// order from an index (a random page per row against a covering index read in sequence).
+pub(crate) const ROW_READS_PER_LISTED_ROWID: usize = 30;
+
+#[cfg(test)]
+thread_local! {
+    /// Overrides when pools list their admitted rows: `Some(true)` before the first chunk, with
+    /// no cap; `Some(false)` never.
+    pub(crate) static FORCE_LISTING: std::cell::Cell<Option<bool>> =
+        const { std::cell::Cell::new(None) };
 }
 
 /// Merges ascending rowid lists into ascending `(rowid, bitmask of the lists holding it)`,

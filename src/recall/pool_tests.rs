@@ -200,6 +200,7 @@ fn the_second_filter_fills_the_pool_in_order_and_is_not_asked_past_it() {
                 asked.push(*r);
                 r % 3 == 0
             },
+            None,
         )
         .unwrap();
     let got: Vec<i64> = pool.iter().map(|(r, _, _)| *r).collect();
@@ -267,6 +268,7 @@ fn pool_scored_pairs_each_pooled_row_with_its_own_score() {
             50,
             |rowids| Ok(rowids.iter().map(|r| (*r, *r)).collect()),
             |_| true,
+            None,
         )
         .unwrap();
     let by_rowid = scores_by_rowid(&store, &matches);
@@ -277,4 +279,62 @@ fn pool_scored_pairs_each_pooled_row_with_its_own_score() {
     let best = by_rowid.values().map(|s| s.bm25).fold(0.0, f64::max);
     assert_eq!(scored.best_bm25, best);
     assert_eq!(scored.rows[0].1, 2, "the row with both terms comes first");
+}
+
+/// 1,000 matching rows of which the filter admits `admitted` (multiples of `every`); a pool of
+/// 10 with a lister: the rows offered to `fetch`, the caps asked for, and the pool.
+fn pool_with_lister(every: i64) -> (usize, Vec<usize>, Vec<i64>) {
+    let docs: Vec<(i64, String)> = (1..=1000).map(|i| (i, "sqlite".to_owned())).collect();
+    let refs: Vec<(i64, &str)> = docs.iter().map(|(r, t)| (*r, t.as_str())).collect();
+    let store = store_with(&refs);
+    let matches =
+        TermMatches::load(store.conn(), FtsTable::Messages, None, &terms(&["sqlite"])).unwrap();
+    let mut offered = 0;
+    let mut caps = Vec::new();
+    let mut lister = |cap: usize| {
+        caps.push(cap);
+        let admitted: HashSet<i64> = (1..=1000).filter(|r| r % every == 0).collect();
+        Ok((admitted.len() <= cap).then_some(admitted))
+    };
+    let pool = matches
+        .pool_kept(
+            10,
+            |rowids| {
+                offered += rowids.len();
+                Ok(rowids
+                    .iter()
+                    .filter(|r| *r % every == 0)
+                    .map(|r| (*r, ()))
+                    .collect())
+            },
+            |_| true,
+            Some(&mut lister),
+        )
+        .unwrap();
+    (offered, caps, pool.iter().map(|(r, _, _)| *r).collect())
+}
+
+#[test]
+fn a_pool_whose_filter_admits_few_rows_lists_them_after_the_first_chunk() {
+    // 5 of 1,000 rows pass: the first chunk (16 rows, newest first) finds one, the walk would
+    // read up to 984 more; listing 5 rowids is cheaper, and only the other 4 are read then.
+    let (offered, caps, pool) = pool_with_lister(200);
+    assert_eq!(pool, vec![1000, 800, 600, 400, 200]);
+    assert_eq!(caps.len(), 1, "listed once");
+    assert_eq!(offered, 16 + 4);
+}
+
+#[test]
+fn a_pool_whose_filter_admits_most_rows_never_lists_them() {
+    // Every other row passes: the walk reads about 20 rows, fewer than listing 500 would cost.
+    let (offered, caps, pool) = pool_with_lister(2);
+    assert_eq!(
+        pool,
+        (981..=1000)
+            .rev()
+            .filter(|r| r % 2 == 0)
+            .collect::<Vec<i64>>()
+    );
+    assert!(caps.is_empty(), "asked to list: {caps:?}");
+    assert!(offered <= 36, "offered {offered}");
 }

@@ -35,14 +35,14 @@
 //! 5. Default scope searches the current project (and the user's global memory); when that
 //!    yields fewer than `top_k` hits, other projects fill in after them (global fallback).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use rusqlite::{Connection, params};
 use serde::Serialize;
 
 use crate::recall::analyze::{MatchQuery, PhraseCheck, QueryError, match_query, message_terms};
-use crate::recall::pool::{FtsTable, Scored, TermMatches, json_ids};
+use crate::recall::pool::{FtsTable, Lister, Scored, TermMatches, json_ids};
 use crate::store::db::Store;
 
 /// Locality boost of a hit in the current project, or of user-scope memory.
@@ -501,17 +501,76 @@ struct EntrySource {
     sql: &'static str,
     /// The paths from column 7.
     paths: fn(&str) -> Vec<String>,
+    /// The rows the current-project filter admits.
+    admitted: Admitted,
 }
 
 /// Which rows pass the project filter (`?2`: 0 all, 1 this project and user scope, 2 other
 /// projects' project scope) and `--since` (`?4`), shared by both entry tables.
 macro_rules! entry_filter {
     () => {
-        "WHERE e.rowid IN (SELECT value FROM json_each(?1)) AND e.status = 'active' \
-         AND (?2 = 0 OR (?2 = 1 AND (e.scope = 'user' OR e.project_id = ?3)) \
+        concat!(
+            "WHERE e.rowid IN (SELECT value FROM json_each(?1)) AND e.status = 'active' \
+             AND (?2 = 0 OR (?2 = 1 AND ",
+            current_entries!(),
+            ") \
               OR (?2 = 2 AND e.scope = 'project' AND e.project_id IS NOT ?3)) \
-         AND (?4 IS NULL OR e.updated_at >= ?4)"
+             AND (?4 IS NULL OR e.updated_at >= ?4)"
+        )
     };
+}
+
+/// The entries the current-project filter admits (`?3`: the project id): the user's, and the
+/// project's own. Written so `(scope, project_id, status)` indexes answer it.
+macro_rules! current_entries {
+    () => {
+        "(e.scope = 'user' OR (e.scope = 'project' AND e.project_id = ?3))"
+    };
+}
+
+/// The sessions the current-project filter admits (`?3`: the project id, `?4`: the cwd): the
+/// project's own, and sessions without a project whose cwd is the current one or inside it.
+macro_rules! current_sessions {
+    () => {
+        "(s.project_id = ?3 OR (?4 IS NOT NULL AND s.project_id IS NULL \
+          AND (s.cwd = ?4 OR substr(s.cwd, 1, length(?4) + 1) = ?4 || '/')))"
+    };
+}
+
+/// Lists the rowids the current-project filter admits in one source (`?3`/`?4` as in
+/// [`current_entries`] / [`current_sessions`], `?5` a limit).
+type Admitted = &'static str;
+
+const ADMITTED_SESSIONS: Admitted = concat!(
+    "SELECT m.id FROM sessions s JOIN messages m ON m.session_ref = s.id WHERE ",
+    current_sessions!(),
+    " LIMIT ?5"
+);
+
+#[cfg(test)]
+thread_local! {
+    /// Message rows offered to the pool's fetch on this thread.
+    static MESSAGE_ROWS_READ: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// The rowids `admitted` lists for this project and cwd, when there are at most `cap`.
+fn list_admitted(
+    conn: &Connection,
+    admitted: Admitted,
+    project_id: Option<&str>,
+    cwd: Option<&str>,
+    cap: usize,
+) -> rusqlite::Result<Option<HashSet<i64>>> {
+    let mut stmt = conn.prepare_cached(admitted)?;
+    stmt.raw_bind_parameter(3, project_id)?;
+    stmt.raw_bind_parameter(4, cwd)?;
+    stmt.raw_bind_parameter(5, i64::try_from(cap.saturating_add(1)).unwrap_or(i64::MAX))?;
+    let mut set = HashSet::new();
+    let mut rows = stmt.raw_query();
+    while let Some(row) = rows.next()? {
+        set.insert(row.get::<_, i64>(0)?);
+    }
+    Ok((set.len() <= cap).then_some(set))
 }
 
 const MEMORY_SOURCE: EntrySource = EntrySource {
@@ -524,6 +583,11 @@ const MEMORY_SOURCE: EntrySource = EntrySource {
         entry_filter!()
     ),
     paths: provenance_paths,
+    admitted: concat!(
+        "SELECT e.rid FROM memory_entries e WHERE e.status = 'active' AND ",
+        current_entries!(),
+        " LIMIT ?5"
+    ),
 };
 
 const RECALL_SOURCE: EntrySource = EntrySource {
@@ -536,6 +600,11 @@ const RECALL_SOURCE: EntrySource = EntrySource {
         entry_filter!()
     ),
     paths: |json| serde_json::from_str(json).unwrap_or_default(),
+    admitted: concat!(
+        "SELECT e.rowid FROM recall_entries e WHERE e.status = 'active' AND ",
+        current_entries!(),
+        " LIMIT ?5"
+    ),
 };
 
 fn entry_hits(
@@ -550,6 +619,8 @@ fn entry_hits(
     if matches.is_empty() {
         return Ok(Vec::new());
     }
+    let mut lister = |cap: usize| list_admitted(conn, source.admitted, ctx.project_id, None, cap);
+    let list: Option<Lister<'_>> = (filter == ProjectFilter::Current).then_some(&mut lister);
     let mut stmt = conn.prepare_cached(source.sql)?;
     let scored = matches.pool_scored(
         conn,
@@ -578,6 +649,7 @@ fn entry_hits(
             .collect()
         },
         |_| true,
+        list,
     )?;
     Ok(entries_to_hits(source.kind, scored, ctx))
 }
@@ -610,7 +682,10 @@ fn session_hits(
         return Ok(Vec::new());
     }
     let cwd = ctx.cwd.map(|p| p.to_string_lossy().into_owned());
-    let mut stmt = conn.prepare_cached(
+    let mut lister =
+        |cap: usize| list_admitted(conn, ADMITTED_SESSIONS, ctx.project_id, cwd.as_deref(), cap);
+    let list: Option<Lister<'_>> = (filter == ProjectFilter::Current).then_some(&mut lister);
+    let mut stmt = conn.prepare_cached(concat!(
         "SELECT m.id, m.session_ref, m.origin, m.ts, m.text, m.turn_id, \
          s.session_id, s.host, s.project_id, s.cwd, s.last_message_at, p.display_name, \
          m.tool_name, m.tool_args \
@@ -618,15 +693,16 @@ fn session_hits(
          LEFT JOIN projects p ON p.id = s.project_id \
          WHERE m.id IN (SELECT value FROM json_each(?1)) \
          AND (?2 = 0 \
-              OR (?2 = 1 AND (s.project_id = ?3 OR (?4 IS NOT NULL AND s.project_id IS NULL \
-                  AND (s.cwd = ?4 OR substr(s.cwd, 1, length(?4) + 1) = ?4 || '/')))) \
+              OR (?2 = 1 AND ",
+        current_sessions!(),
+        ") \
               OR (?2 = 2 AND s.project_id IS NOT ?3 AND NOT (?4 IS NOT NULL \
                   AND s.project_id IS NULL \
                   AND (s.cwd = ?4 OR substr(s.cwd, 1, length(?4) + 1) = ?4 || '/')))) \
          AND (?5 IS NULL OR coalesce(m.ts, s.last_message_at) >= ?5) \
          AND (?6 IS NULL OR s.host = ?6) \
-         AND (?7 IS NULL OR s.session_id IS NOT ?7)",
-    )?;
+         AND (?7 IS NULL OR s.session_id IS NOT ?7)"
+    ))?;
     // A row is `(message, tool name, tool arguments)`: the phrase check needs all three.
     let kept = |(row, tool_name, tool_args): &(MessageRow, Option<String>, Option<String>)| {
         check.is_none_or(|check| {
@@ -638,6 +714,8 @@ fn session_hits(
         })
     };
     let fetched = |rowids: &[i64]| {
+        #[cfg(test)]
+        MESSAGE_ROWS_READ.with(|n| n.set(n.get() + rowids.len()));
         stmt.query_map(
             params![
                 json_ids(rowids),
@@ -674,7 +752,7 @@ fn session_hits(
         )?
         .collect()
     };
-    let scored = matches.pool_scored(conn, limit, fetched, kept)?;
+    let scored = matches.pool_scored(conn, limit, fetched, kept, list)?;
     // Best-scoring message per session, with the session's hit count.
     let mut by_session: HashMap<i64, (Hit, usize)> = HashMap::new();
     for (text, (r, _, _)) in scored.rows {

@@ -102,6 +102,15 @@ fn add_session(
         }
         ids.push(mid);
     }
+    // Kept as ingest keeps it: messages that are not injected.
+    store
+        .conn()
+        .execute(
+            "UPDATE sessions SET message_count = (SELECT count(*) FROM messages \
+             WHERE session_ref = ?1 AND origin NOT LIKE 'injected%') WHERE id = ?1",
+            params![session_ref],
+        )
+        .unwrap();
     ids
 }
 
@@ -776,4 +785,187 @@ fn a_pool_smaller_than_the_matches_keeps_the_exhaustive_top_hits() {
         pooled.iter().map(|(id, _)| id).collect::<Vec<_>>(),
         exhaustive.iter().map(|(id, _)| id).collect::<Vec<_>>()
     );
+}
+
+/// A recall entry of `project` (user scope when `None`).
+fn add_recall_entry(store: &Store, id: &str, project: Option<&str>, text: &str) {
+    let scope = if project.is_some() { "project" } else { "user" };
+    store
+        .conn()
+        .execute(
+            "INSERT INTO recall_entries (id, scope, project_id, summary, content, created_at, \
+             updated_at) VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?5)",
+            params![id, scope, project, text, NOW],
+        )
+        .unwrap();
+    let rowid = store.conn().last_insert_rowid();
+    store
+        .conn()
+        .execute(
+            "INSERT INTO recall_fts (rowid, terms) VALUES (?1, ?2)",
+            params![rowid, terms_for_index(text)],
+        )
+        .unwrap();
+}
+
+/// Two projects and sessions without one (one under the current cwd), with memory and recall
+/// entries of every scope; the other project holds most rows.
+fn projects_of_unequal_size() -> Store {
+    let s = store();
+    let words = [
+        "kafka lag",
+        "kafka broker restart",
+        "broker lag alert",
+        "kafka",
+    ];
+    for i in 0..40 {
+        let text = words[i % words.len()];
+        add_session(
+            &s,
+            &format!("other{i}"),
+            Some("p_other"),
+            "/work/other",
+            &format!("2026-02-{:02}T10:00:00Z", i % 28 + 1),
+            &[("user", text), ("agent", "restarted the broker")],
+        );
+        add_recall_entry(&s, &format!("r_other{i}"), Some("p_other"), text);
+        add_memory(&s, &format!("m_other{i}"), Some("p_other"), text, NOW, 0);
+    }
+    add_session(
+        &s,
+        "mine",
+        Some("p_app"),
+        "/work/app",
+        NOW,
+        &[("user", "kafka lag")],
+    );
+    add_session(
+        &s,
+        "loose_below",
+        None,
+        "/work/app/sub",
+        NOW,
+        &[("user", "broker lag")],
+    );
+    add_session(
+        &s,
+        "loose_far",
+        None,
+        "/elsewhere",
+        NOW,
+        &[("user", "kafka lag")],
+    );
+    add_recall_entry(&s, "r_mine", Some("p_app"), "kafka broker");
+    add_recall_entry(&s, "r_user", None, "lag alert kafka");
+    add_memory(&s, "m_mine", Some("p_app"), "kafka lag budget", NOW, 0);
+    add_memory(&s, "m_user", None, "broker restart policy", NOW, 0);
+    s
+}
+
+#[test]
+fn listing_the_current_projects_rows_gives_the_same_hits_as_filtering_every_candidate() {
+    let s = projects_of_unequal_size();
+    for query in [
+        "kafka lag",
+        "broker",
+        "kafka -lag",
+        "\"broker lag\"",
+        "restart alert",
+    ] {
+        for scope in [SearchScope::Auto, SearchScope::Project] {
+            for top_k in [1, 3, 8] {
+                let opts = || SearchOptions {
+                    scope,
+                    top_k,
+                    ..SearchOptions::default()
+                };
+                let mut runs = [true, false].map(|force| {
+                    crate::recall::pool::FORCE_LISTING.with(|f| f.set(Some(force)));
+                    run(&s, query, Some("p_app"), Some("/work/app"), opts())
+                });
+                crate::recall::pool::FORCE_LISTING.with(|f| f.set(None));
+                let [listed, filtered] = &mut runs;
+                assert_eq!(listed, filtered, "{query} ({scope:?}, top {top_k})");
+            }
+        }
+    }
+    // The loose session under the cwd is the project's; the one elsewhere is not.
+    let opts = SearchOptions {
+        scope: SearchScope::Project,
+        top_k: 10,
+        ..SearchOptions::default()
+    };
+    crate::recall::pool::FORCE_LISTING.with(|f| f.set(Some(true)));
+    let found = run(&s, "lag", Some("p_app"), Some("/work/app"), opts);
+    crate::recall::pool::FORCE_LISTING.with(|f| f.set(None));
+    let mut found = ids(&found);
+    found.sort_unstable();
+    // User-scope entries apply everywhere.
+    assert_eq!(found, ["loose_below", "m_mine", "mine", "r_user"]);
+}
+
+#[test]
+fn a_project_with_no_sessions_reads_one_chunk_of_other_projects_rows_not_all() {
+    let s = crowded_store(0);
+    MESSAGE_ROWS_READ.with(|n| n.set(0));
+    let hits = run(
+        &s,
+        "kafka consumer",
+        Some("p_new"),
+        Some("/work/new"),
+        SearchOptions {
+            scope: SearchScope::Project,
+            top_k: 3,
+            ..SearchOptions::default()
+        },
+    );
+    assert!(hits.is_empty(), "{hits:?}");
+    // 300 matching messages, none of this project: the first chunk (the pool's 100 rows) shows
+    // that few pass, the listing that none can.
+    assert_eq!(MESSAGE_ROWS_READ.with(std::cell::Cell::get), 100);
+    // The default scope still falls back to the other projects.
+    let hits = run(
+        &s,
+        "kafka consumer",
+        Some("p_new"),
+        Some("/work/new"),
+        SearchOptions {
+            top_k: 3,
+            ..SearchOptions::default()
+        },
+    );
+    assert_eq!(hits.len(), 3);
+    assert!(
+        hits.iter()
+            .all(|h| h.project_id.as_deref() == Some("p_other"))
+    );
+}
+
+#[test]
+fn a_small_project_reads_few_rows_of_other_projects() {
+    // 300 matching sessions of p_other, 2 of p_app.
+    let s = crowded_store(2);
+    let project = |project: &str| {
+        MESSAGE_ROWS_READ.with(|n| n.set(0));
+        let hits = run(
+            &s,
+            "kafka",
+            Some(project),
+            None,
+            SearchOptions {
+                scope: SearchScope::Project,
+                top_k: 3,
+                ..SearchOptions::default()
+            },
+        );
+        (hits.len(), MESSAGE_ROWS_READ.with(std::cell::Cell::get))
+    };
+    // p_app's 2 of 302: after the first chunk (the pool's 100 rows) only p_app's are read.
+    let (found, read) = project("p_app");
+    assert_eq!(found, 2);
+    assert!(read <= 102, "read {read} message rows");
+    // p_other holds nearly every row: the first chunk fills its pool.
+    let (found, read) = project("p_other");
+    assert_eq!(found, 3);
+    assert_eq!(read, 100);
 }
