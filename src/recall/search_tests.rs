@@ -27,6 +27,17 @@ fn store() -> Store {
     store
 }
 
+/// Writes `terms` as the full-text row `rowid` of `table`.
+fn index_row(store: &Store, table: &str, rowid: i64, terms: &str) {
+    store
+        .conn()
+        .execute(
+            &format!("INSERT INTO {table} (rowid, terms) VALUES (?1, ?2)"),
+            params![rowid, terms],
+        )
+        .unwrap();
+}
+
 fn add_memory(
     store: &Store,
     id: &str,
@@ -46,13 +57,7 @@ fn add_memory(
         )
         .unwrap();
     let rowid = store.conn().last_insert_rowid();
-    store
-        .conn()
-        .execute(
-            "INSERT INTO memory_fts (rowid, terms) VALUES (?1, ?2)",
-            params![rowid, terms_for_index(text)],
-        )
-        .unwrap();
+    index_row(store, "memory_fts", rowid, &terms_for_index(text));
 }
 
 /// Adds a session with `texts` as alternating user/agent messages; returns message ids.
@@ -91,14 +96,13 @@ fn add_session(
             .unwrap();
         let mid = store.conn().last_insert_rowid();
         if !origin.starts_with("injected") {
-            store
-                .conn()
-                .execute(
-                    "INSERT INTO messages_fts (rowid, terms) VALUES (?1, ?2)",
-                    // What ingest writes: each term once.
-                    params![mid, distinct_terms_for_index_of(&[text])],
-                )
-                .unwrap();
+            // What ingest writes: each term once.
+            index_row(
+                store,
+                "messages_fts",
+                mid,
+                &distinct_terms_for_index_of(&[text]),
+            );
         }
         ids.push(mid);
     }
@@ -434,33 +438,37 @@ fn phrases_are_required_and_exclusions_drop_rows() {
 /// Rows of `messages_fts` keep each term once, so adjacency is checked on the stored text: a
 /// phrase found only at a word's second occurrence is found, words that are adjacent only once
 /// repeats are dropped are not, and an excluded phrase drops only rows that hold it.
-#[test]
-fn session_phrases_and_excluded_phrases_are_exact_on_the_distinct_index() {
+/// Phrases and excluded phrases on message rows that hold each term once (what ingest writes),
+/// and on rows archived before that, which hold every term in place.
+#[rstest::rstest]
+#[case::each_term_once(false)]
+#[case::every_term_archived_before(true)]
+fn session_phrases_and_excluded_phrases_are_exact_whatever_the_row_format(#[case] full: bool) {
     let s = store();
     let session = |id: &str, text: &str| {
-        add_session(&s, id, Some("p_app"), "/w", NOW, &[("agent", text)]);
+        let ids = add_session(&s, id, Some("p_app"), "/w", NOW, &[("agent", text)]);
+        if full {
+            s.conn()
+                .execute("DELETE FROM messages_fts WHERE rowid = ?1", params![ids[0]])
+                .unwrap();
+            index_row(&s, "messages_fts", ids[0], &terms_for_index(text));
+        }
     };
     // "order" first occurs away from "timeout"; the phrase is at its second occurrence.
     session("s_second", "order placed; the order timeout fired");
-    // Without repeats this reads "retry order timeout": adjacent only in the index.
+    // Without repeats this reads "retry order timeout": adjacent only in the distinct row.
     session("s_false", "retry order retry timeout");
     session("s_apart", "timeout before any order");
     session("s_plain", "the order timeout again");
-    let got = run(&s, "\"order timeout\"", Some("p_app"), None, global(10));
-    let mut got = ids(&got);
-    got.sort_unstable();
-    assert_eq!(got, ["s_plain", "s_second"]);
-
-    let got = run(
-        &s,
-        "order -\"order timeout\"",
-        Some("p_app"),
-        None,
-        global(10),
-    );
-    let mut got = ids(&got);
-    got.sort_unstable();
-    assert_eq!(got, ["s_apart", "s_false"]);
+    let sorted = |query: &str| {
+        let got = run(&s, query, Some("p_app"), None, global(10));
+        let mut got: Vec<String> = ids(&got).into_iter().map(str::to_owned).collect();
+        got.sort_unstable();
+        got
+    };
+    assert_eq!(sorted("\"order timeout\""), ["s_plain", "s_second"]);
+    assert_eq!(sorted("order -\"order timeout\""), ["s_apart", "s_false"]);
+    assert_eq!(sorted("retry -\"order timeout\""), ["s_false"]);
 }
 
 /// A tool call as ingest stores it: name and arguments apart from the text, all three indexed
@@ -485,13 +493,12 @@ fn add_tool_call(store: &Store, session: &str, name: &str, args: &str, text: &st
         )
         .unwrap();
     let id = store.conn().last_insert_rowid();
-    store
-        .conn()
-        .execute(
-            "INSERT INTO messages_fts (rowid, terms) VALUES (?1, ?2)",
-            params![id, distinct_message_terms(Some(name), Some(args), text)],
-        )
-        .unwrap();
+    index_row(
+        store,
+        "messages_fts",
+        id,
+        &distinct_message_terms(Some(name), Some(args), text),
+    );
 }
 
 #[test]
@@ -508,39 +515,6 @@ fn a_phrase_across_tool_name_arguments_and_text_is_found_and_excluded_as_one_seq
     assert_eq!(ids(&found), ["across"]);
     let found = run(&s, "cargo -\"test failed\"", Some("p_app"), None, global(5));
     assert_eq!(ids(&found), ["apart"]);
-}
-
-#[test]
-fn rows_archived_with_every_term_still_match_phrases_exactly() {
-    let s = store();
-    // Rows written before each term was kept once: the full term sequence, repeats included.
-    let old = |id: &str, text: &str| {
-        let ids = add_session(&s, id, Some("p_app"), "/w", NOW, &[("agent", text)]);
-        s.conn()
-            .execute("DELETE FROM messages_fts WHERE rowid = ?1", params![ids[0]])
-            .unwrap();
-        s.conn()
-            .execute(
-                "INSERT INTO messages_fts (rowid, terms) VALUES (?1, ?2)",
-                params![ids[0], terms_for_index(text)],
-            )
-            .unwrap();
-    };
-    old("old_second", "order placed; the order timeout fired");
-    old("old_false", "retry order retry timeout");
-    old("old_plain", "the order timeout again");
-    let got = run(&s, "\"order timeout\"", Some("p_app"), None, global(10));
-    let mut got = ids(&got);
-    got.sort_unstable();
-    assert_eq!(got, ["old_plain", "old_second"]);
-    let got = run(
-        &s,
-        "retry -\"order timeout\"",
-        Some("p_app"),
-        None,
-        global(10),
-    );
-    assert_eq!(ids(&got), ["old_false"]);
 }
 
 #[test]
@@ -799,13 +773,7 @@ fn add_recall_entry(store: &Store, id: &str, project: Option<&str>, text: &str) 
         )
         .unwrap();
     let rowid = store.conn().last_insert_rowid();
-    store
-        .conn()
-        .execute(
-            "INSERT INTO recall_fts (rowid, terms) VALUES (?1, ?2)",
-            params![rowid, terms_for_index(text)],
-        )
-        .unwrap();
+    index_row(store, "recall_fts", rowid, &terms_for_index(text));
 }
 
 /// Two projects and sessions without one (one under the current cwd), with memory and recall
