@@ -422,6 +422,23 @@ pub fn refresh(conn: &Connection, paths: &Paths) -> Result<usize, StartIndexErro
     Ok(built)
 }
 
+/// Which scopes a session start can answer from a file without opening the database: whether
+/// the user scope's file is current (of this [`FORMAT`] and database), and how many of
+/// `project_ids` have a current file. Reads the files' headers only.
+pub fn current_files(paths: &Paths, project_ids: &[&str]) -> (bool, usize) {
+    let Some(stamp) = db_stamp(&paths.db()) else {
+        return (false, 0);
+    };
+    let header = header(&stamp);
+    let current = |project_id: Option<&str>| {
+        paths
+            .start_index_file(project_id)
+            .is_some_and(|file| starts_with(&file, &header))
+    };
+    let projects = project_ids.iter().filter(|id| current(Some(id))).count();
+    (current(None), projects)
+}
+
 /// [`refresh`] under the database's write lock, taken for the purpose.
 pub fn refresh_now(conn: &Connection, paths: &Paths) -> Result<usize, StartIndexError> {
     conn.execute_batch("BEGIN IMMEDIATE")?;

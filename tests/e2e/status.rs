@@ -151,3 +151,51 @@ fn a_provider_profile_without_its_key_is_reported_unavailable_by_variable_name()
         true
     );
 }
+
+#[test]
+fn status_shows_which_scopes_a_session_start_reads_from_the_start_index() {
+    let t = TestHome::new();
+    let repo = t.scratch().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    let db = t.home().join("csep.db");
+    let store = csep::store::db::Store::open(&db).unwrap();
+    let identity = csep::store::identity::RepoIdentity::resolve(&repo).unwrap();
+    let project = csep::store::project::upsert(&store, &identity, "2026-11-25T00:00:00Z").unwrap();
+    let status = || stdout_json(&t.csep(&["status", "--json"]).output().unwrap());
+    // No file built yet: every session start reads the database.
+    let v = status();
+    assert_eq!(v["start_index"]["user_current"], false, "{v}");
+    assert_eq!(v["start_index"]["projects_current"], 0);
+    assert_eq!(v["start_index"]["projects"], 1);
+    // What the worker does after filing memory.
+    let paths = csep::store::paths::Paths::at(t.home());
+    csep::memory::start_index::refresh_now(store.conn(), &paths).unwrap();
+    let v = status();
+    assert_eq!(v["start_index"]["user_current"], true, "{v}");
+    assert_eq!(v["start_index"]["projects_current"], 1);
+    t.csep(&["status"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "start     index of user memory current; 1 of 1 projects current\n",
+        ));
+    // A memory change in the project removes its file until the next worker.
+    store
+        .conn()
+        .execute(
+            "INSERT INTO memory_entries (id, scope, project_id, kind, summary, content, \
+             normalized, created_at, updated_at) VALUES ('m_1', 'project', ?1, 'fact', 'x', \
+             'x', 'x', 't', 't')",
+            [&project.id],
+        )
+        .unwrap();
+    let v = status();
+    assert_eq!(v["start_index"]["user_current"], true, "{v}");
+    assert_eq!(v["start_index"]["projects_current"], 0);
+    t.csep(&["status"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "0 of 1 projects current; the next worker rebuilds",
+        ));
+}
