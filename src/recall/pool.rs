@@ -245,44 +245,30 @@ impl TermMatches {
         }
         let mut order = std::borrow::Cow::Borrowed(self.ordered.as_slice());
         let mut start = 0;
+        // The rows kept before the walk was narrowed to the listed rows (their share of the
+        // first chunk says nothing about the listed rows').
+        let mut kept_before = 0;
         // The first chunk assumes every row passes; later ones are sized from the share of
         // offered rows that passed so far, without a margin: a chunk that falls short costs one
         // more statement, a chunk too long costs the base rows read in vain (a page read
         // each, at a million archived messages), and a statement is the cheaper.
         let mut chunk = limit.max(MIN_CHUNK);
-        #[cfg(test)]
-        if FORCE_LISTING.with(std::cell::Cell::get) == Some(true)
-            && let Some(lister) = list.take()
-            && let Some(admitted) = lister(usize::MAX)?
-        {
-            order = std::borrow::Cow::Owned(only(&order, &admitted));
-        }
         while start < order.len() && out.len() < limit {
-            if start > 0
+            // Decided once, after the first chunk.
+            if (start > 0 || forced_listing())
                 && let Some(lister) = list.take()
+                && let Some(cap) = self.listing_cap(
+                    limit - out.len(),
+                    pass_rate(out.len(), start),
+                    order.len() - start,
+                )
+                && let Some(admitted) = lister(cap)?
             {
-                // After the first chunk: the share that passed estimates how many rows the
-                // filter admits, and how many the walk would still read.
-                let passed = out.len().max(1) as f64 / start as f64;
-                let to_read = (((limit - out.len()) as f64 / passed).ceil() as usize)
-                    .min(order.len() - start);
-                let cap = to_read.saturating_mul(ROW_READS_PER_LISTED_ROWID);
-                let table_rows = self.rows.map_or(order.len() as f64, |r| r as f64);
-                #[cfg(test)]
-                let cap = match FORCE_LISTING.with(std::cell::Cell::get) {
-                    Some(false) => 0,
-                    _ => cap,
-                };
-                if passed < 1.0
-                    && passed * table_rows <= cap as f64
-                    && let Some(admitted) = lister(cap)?
-                {
-                    order = std::borrow::Cow::Owned(only(&order[start..], &admitted));
-                    start = 0;
-                    if order.is_empty() {
-                        break;
-                    }
-                }
+                order = std::borrow::Cow::Owned(only(&order[start..], &admitted));
+                start = 0;
+                kept_before = out.len();
+                chunk = (limit - out.len()).max(MIN_CHUNK);
+                continue;
             }
             let end = (start + chunk).min(order.len());
             let slice = &order[start..end];
@@ -300,10 +286,27 @@ impl TermMatches {
             }
             start = end;
             let missing = (limit - out.len()) as f64;
-            let pass_rate = (out.len().max(1) as f64) / start as f64;
-            chunk = ((missing / pass_rate).ceil() as usize).clamp(MIN_CHUNK, MAX_CHUNK);
+            let rate = pass_rate(out.len() - kept_before, start);
+            chunk = ((missing / rate).ceil() as usize).clamp(MIN_CHUNK, MAX_CHUNK);
         }
         Ok(out)
+    }
+
+    /// The most rows worth listing to skip the rest of a walk that still needs `missing` rows,
+    /// when a share `rate` of the rows offered so far passed and `remaining` matches are left;
+    /// `None` when listing would not pay: every row passed, or the rows the filter admits
+    /// (estimated from `rate`) cost more to list than the rows still to read.
+    fn listing_cap(&self, missing: usize, rate: f64, remaining: usize) -> Option<usize> {
+        #[cfg(test)]
+        match FORCE_LISTING.with(std::cell::Cell::get) {
+            Some(true) => return Some(usize::MAX),
+            Some(false) => return None,
+            None => {}
+        }
+        let to_read = ((missing as f64 / rate).ceil() as usize).min(remaining);
+        let cap = to_read.saturating_mul(ROW_READS_PER_LISTED_ROWID);
+        let admitted = rate * self.rows.map_or(remaining as f64, |r| r as f64);
+        (rate < 1.0 && admitted <= cap as f64).then_some(cap)
     }
 
     /// The best `limit` matches that pass the caller's filters, best first: `fetch` gets a chunk
@@ -371,6 +374,19 @@ impl TermMatches {
             })
             .collect())
     }
+}
+
+/// The share of `offered` rows that passed, counting at least one (`offered` > 0).
+fn pass_rate(kept: usize, offered: usize) -> f64 {
+    kept.max(1) as f64 / offered.max(1) as f64
+}
+
+/// Whether tests force pools to list their admitted rows before the first chunk.
+fn forced_listing() -> bool {
+    #[cfg(test)]
+    return FORCE_LISTING.with(std::cell::Cell::get) == Some(true);
+    #[cfg(not(test))]
+    false
 }
 
 /// `order` without the rows not in `admitted`.

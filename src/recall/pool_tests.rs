@@ -325,6 +325,17 @@ fn a_pool_whose_filter_admits_few_rows_lists_them_after_the_first_chunk() {
 }
 
 #[test]
+fn after_listing_the_walk_reads_only_as_many_listed_rows_as_it_still_needs() {
+    // 50 of 1,000 rows pass: the first chunk (16 rows) finds one and the rows are listed; the
+    // 9 still missing come from one smallest chunk of listed rows (16), not from a chunk sized
+    // by the first chunk's pass rate (which would read all 49).
+    let (offered, caps, pool) = pool_with_lister(20);
+    assert_eq!(pool, (820..=1000).rev().step_by(20).collect::<Vec<i64>>());
+    assert_eq!(caps.len(), 1, "listed once");
+    assert_eq!(offered, 16 + MIN_CHUNK);
+}
+
+#[test]
 fn a_pool_whose_filter_admits_most_rows_never_lists_them() {
     // Every other row passes: the walk reads about 20 rows, fewer than listing 500 would cost.
     let (offered, caps, pool) = pool_with_lister(2);
