@@ -1012,7 +1012,7 @@ impl Analyzed {
             let terms = analyze(text);
             if !matches!(clause, Clause::Exclude(_)) {
                 for term in &terms {
-                    if seen.insert(term.as_str().to_owned()) {
+                    if seen.insert(term.clone()) {
                         analyzed.terms.push(term.clone());
                     }
                 }

@@ -106,15 +106,6 @@ fn add_session(
         }
         ids.push(mid);
     }
-    // Kept as ingest keeps it: messages that are not injected.
-    store
-        .conn()
-        .execute(
-            "UPDATE sessions SET message_count = (SELECT count(*) FROM messages \
-             WHERE session_ref = ?1 AND origin NOT LIKE 'injected%') WHERE id = ?1",
-            params![session_ref],
-        )
-        .unwrap();
     ids
 }
 

@@ -162,6 +162,12 @@ fn status_shows_which_scopes_a_session_start_reads_from_the_start_index() {
     let identity = csep::store::identity::RepoIdentity::resolve(&repo).unwrap();
     let project = csep::store::project::upsert(&store, &identity, "2026-11-25T00:00:00Z").unwrap();
     let status = || stdout_json(&t.csep(&["status", "--json"]).output().unwrap());
+    let status_text_has = |line: &str| {
+        t.csep(&["status"])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains(line));
+    };
     // No file built yet: every session start reads the database.
     let v = status();
     assert_eq!(v["start_index"]["user_current"], false, "{v}");
@@ -173,12 +179,7 @@ fn status_shows_which_scopes_a_session_start_reads_from_the_start_index() {
     let v = status();
     assert_eq!(v["start_index"]["user_current"], true, "{v}");
     assert_eq!(v["start_index"]["projects_current"], 1);
-    t.csep(&["status"])
-        .assert()
-        .success()
-        .stdout(predicate::str::contains(
-            "start     index of user memory current; 1 of 1 projects current\n",
-        ));
+    status_text_has("start     index of user memory current; 1 of 1 projects current\n");
     // A memory change in the project removes its file until the next worker.
     store
         .conn()
@@ -192,10 +193,5 @@ fn status_shows_which_scopes_a_session_start_reads_from_the_start_index() {
     let v = status();
     assert_eq!(v["start_index"]["user_current"], true, "{v}");
     assert_eq!(v["start_index"]["projects_current"], 0);
-    t.csep(&["status"])
-        .assert()
-        .success()
-        .stdout(predicate::str::contains(
-            "0 of 1 projects current; the next worker rebuilds",
-        ));
+    status_text_has("0 of 1 projects current; the next worker rebuilds");
 }
