@@ -497,12 +497,14 @@ struct EntrySource {
     table: FtsTable,
     /// Selects `rowid, id, scope, project_id, label, summary, content, paths, updated_at,
     /// use_count, project name` of the active rows among `?1` (a JSON array of rowids) that pass
-    /// the project filter `?2`/`?3` and `--since` `?4`.
+    /// the project filter `?2`/`?3` and `--since` `?4`. The table is `NOT INDEXED` so the rows
+    /// are read by rowid: SQLite otherwise walks every active entry of an index led by
+    /// `status` (`memory_entries_rank`, the `_recent` ones) and filters it by rowid.
     sql: &'static str,
-    /// The paths from column 7.
+    /// The paths column read as paths.
     paths: fn(&str) -> Vec<String>,
-    /// The rows the current-project filter admits.
-    admitted: Admitted,
+    /// The table, for the listing of the rows its filters admit.
+    name: &'static str,
 }
 
 /// Which rows pass the project filter (`?2`: 0 all, 1 this project and user scope, 2 other
@@ -513,18 +515,35 @@ macro_rules! entry_filter {
             "WHERE e.rowid IN (SELECT value FROM json_each(?1)) AND e.status = 'active' \
              AND (?2 = 0 OR (?2 = 1 AND ",
             current_entries!(),
-            ") \
-              OR (?2 = 2 AND e.scope = 'project' AND e.project_id IS NOT ?3)) \
-             AND (?4 IS NULL OR e.updated_at >= ?4)"
+            ") OR (?2 = 2 AND ",
+            other_entries!(),
+            ")) AND (?4 IS NULL OR ",
+            recent_entries!(),
+            ")"
         )
     };
 }
 
 /// The entries the current-project filter admits (`?3`: the project id): the user's, and the
-/// project's own. Written so `(scope, project_id, status)` indexes answer it.
+/// project's own. Written so each half is a seek in the `(scope, project_id, status,
+/// updated_at)` indexes; `project_id IS NULL` is implied by the user scope (the tables' CHECK).
 macro_rules! current_entries {
     () => {
-        "(e.scope = 'user' OR (e.scope = 'project' AND e.project_id = ?3))"
+        "((e.scope = 'user' AND e.project_id IS NULL) OR (e.scope = 'project' AND e.project_id = ?3))"
+    };
+}
+
+/// The entries the other-projects filter admits (`?3`: the project id).
+macro_rules! other_entries {
+    () => {
+        "(e.scope = 'project' AND e.project_id IS NOT ?3)"
+    };
+}
+
+/// The entries `--since` admits (`?4`).
+macro_rules! recent_entries {
+    () => {
+        "e.updated_at >= ?4"
     };
 }
 
@@ -537,34 +556,143 @@ macro_rules! current_sessions {
     };
 }
 
-/// Lists the rowids the current-project filter admits in one source (`?3`/`?4` as in
-/// [`current_entries`] / [`current_sessions`], `?5` a limit).
-type Admitted = &'static str;
+/// The sessions the other-projects filter admits (`?3`, `?4` as in [`current_sessions`]): those
+/// of another project, or of none and outside the cwd.
+macro_rules! other_sessions {
+    () => {
+        "(s.project_id IS NOT ?3 AND NOT (?4 IS NOT NULL AND s.project_id IS NULL \
+          AND (s.cwd = ?4 OR substr(s.cwd, 1, length(?4) + 1) = ?4 || '/')))"
+    };
+}
 
-const ADMITTED_SESSIONS: Admitted = concat!(
-    "SELECT m.id FROM sessions s JOIN messages m ON m.session_ref = s.id WHERE ",
-    current_sessions!(),
-    " LIMIT ?5"
-);
+/// The sessions of the host asked for (`?6`).
+macro_rules! host_sessions {
+    () => {
+        "s.host = ?6"
+    };
+}
+
+/// Every session but the one asking (`?7`).
+macro_rules! not_asking_session {
+    () => {
+        "s.session_id IS NOT ?7"
+    };
+}
+
+/// The messages `--since` admits (`?5`): by their own time, else their session's last one.
+/// `coalesce` would say the same, but this form lets `messages_session_ts` seek to the time.
+macro_rules! recent_messages {
+    () => {
+        "(m.ts >= ?5 OR (m.ts IS NULL AND s.last_message_at >= ?5))"
+    };
+}
+
+/// The statement listing the messages a pass admits (parameters as in [`session_hits`]'s
+/// fetch, `?8` a limit), or `None` when the pass admits every session. Built from the clauses
+/// the fetch checks row by row, keeping only those that restrict something, so SQLite can
+/// answer it from `sessions` and `messages_session_ts` alone.
+fn admitted_messages_sql(filter: ProjectFilter, opts: &SearchOptions) -> Option<String> {
+    let mut clauses = Vec::new();
+    match filter {
+        ProjectFilter::All => {}
+        ProjectFilter::Current => clauses.push(current_sessions!()),
+        ProjectFilter::Others => clauses.push(other_sessions!()),
+    }
+    if opts.host.is_some() {
+        clauses.push(host_sessions!());
+    }
+    if opts.exclude_session.is_some() {
+        clauses.push(not_asking_session!());
+    }
+    if clauses.is_empty() && opts.since.is_none() {
+        return None;
+    }
+    let sessions = if clauses.is_empty() {
+        "1".to_owned()
+    } else {
+        clauses.join(" AND ")
+    };
+    // Sessions first (`CROSS JOIN` keeps the order): with no session clause SQLite would rather
+    // walk every message and look its session up.
+    let select = "SELECT m.id FROM sessions s CROSS JOIN messages m ON m.session_ref = s.id WHERE";
+    Some(match opts.since {
+        None => format!("{select} {sessions} LIMIT ?8"),
+        // `recent_messages!` split in two, each half a seek in `messages_session_ts`; as one
+        // OR, SQLite reads every message of every session admitted.
+        Some(_) => format!(
+            "{select} {sessions} AND m.ts >= ?5 \
+             UNION ALL {select} {sessions} AND s.last_message_at >= ?5 AND m.ts IS NULL LIMIT ?8"
+        ),
+    })
+}
+
+/// The statement listing the entries of `source` a pass admits (`?3` the project id, `?4`
+/// `--since`, `?5` a limit), or `None` when listing them would not be an index read: the pass
+/// admits every entry, other projects' entries are asked for without `--since`, or the store
+/// predates the indexes `--since` needs (a read-only recall does not migrate it).
+fn admitted_entries_sql(
+    conn: &Connection,
+    source: &EntrySource,
+    filter: ProjectFilter,
+    opts: &SearchOptions,
+) -> rusqlite::Result<Option<String>> {
+    let since = opts.since.is_some();
+    if since && schema_version(conn)? < RECENT_ENTRIES_SCHEMA {
+        return Ok(None);
+    }
+    let name = source.name;
+    // Named, so SQLite never walks the other index: without statistics it would rather read
+    // every active entry from the covering `_recent` than seek twice in `_scope`.
+    let (index, project) = match filter {
+        ProjectFilter::Current => ("scope", concat!(" AND ", current_entries!())),
+        ProjectFilter::Others if since => ("recent", concat!(" AND ", other_entries!())),
+        ProjectFilter::All if since => ("recent", ""),
+        ProjectFilter::Others | ProjectFilter::All => return Ok(None),
+    };
+    let since = if since {
+        concat!(" AND ", recent_entries!())
+    } else {
+        ""
+    };
+    Ok(Some(format!(
+        "SELECT e.rowid FROM {name} e INDEXED BY {name}_{index} \
+         WHERE e.status = 'active'{project}{since} LIMIT ?5"
+    )))
+}
+
+/// The schema version from which the entry tables have their `_recent` indexes and `updated_at`
+/// in their `_scope` ones (`0008_recent_entries_index.sql`).
+const RECENT_ENTRIES_SCHEMA: u32 = 8;
+
+fn schema_version(conn: &Connection) -> rusqlite::Result<u32> {
+    conn.pragma_query_value(None, "user_version", |r| r.get(0))
+}
 
 #[cfg(test)]
 thread_local! {
     /// Message rows offered to the pool's fetch on this thread.
     static MESSAGE_ROWS_READ: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// Entry rows (memory and recall) offered to the pool's fetch on this thread.
+    static ENTRY_ROWS_READ: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
-/// The rowids `admitted` lists for this project and cwd, when there are at most `cap`.
+/// The rowids `sql` lists with `params` bound (by number; `limit` is the number of the limit
+/// parameter), when there are at most `cap`.
 fn list_admitted(
     conn: &Connection,
-    admitted: Admitted,
-    project_id: Option<&str>,
-    cwd: Option<&str>,
+    sql: &str,
+    params: &[(usize, &dyn rusqlite::ToSql)],
+    limit: usize,
     cap: usize,
 ) -> rusqlite::Result<Option<HashSet<i64>>> {
-    let mut stmt = conn.prepare_cached(admitted)?;
-    stmt.raw_bind_parameter(3, project_id)?;
-    stmt.raw_bind_parameter(4, cwd)?;
-    stmt.raw_bind_parameter(5, i64::try_from(cap.saturating_add(1)).unwrap_or(i64::MAX))?;
+    let mut stmt = conn.prepare_cached(sql)?;
+    for (index, value) in params {
+        stmt.raw_bind_parameter(*index, value)?;
+    }
+    stmt.raw_bind_parameter(
+        limit,
+        i64::try_from(cap.saturating_add(1)).unwrap_or(i64::MAX),
+    )?;
     let mut set = HashSet::new();
     let mut rows = stmt.raw_query();
     while let Some(row) = rows.next()? {
@@ -579,15 +707,11 @@ const MEMORY_SOURCE: EntrySource = EntrySource {
     sql: concat!(
         "SELECT e.rowid, e.id, e.scope, e.project_id, e.kind, e.summary, \
          e.content, e.provenance, e.updated_at, e.use_count, p.display_name \
-         FROM memory_entries e LEFT JOIN projects p ON p.id = e.project_id ",
+         FROM memory_entries e NOT INDEXED LEFT JOIN projects p ON p.id = e.project_id ",
         entry_filter!()
     ),
     paths: provenance_paths,
-    admitted: concat!(
-        "SELECT e.rid FROM memory_entries e WHERE e.status = 'active' AND ",
-        current_entries!(),
-        " LIMIT ?5"
-    ),
+    name: "memory_entries",
 };
 
 const RECALL_SOURCE: EntrySource = EntrySource {
@@ -596,15 +720,11 @@ const RECALL_SOURCE: EntrySource = EntrySource {
     sql: concat!(
         "SELECT e.rowid, e.id, e.scope, e.project_id, 'recall', e.summary, \
          e.content, e.paths, e.updated_at, e.use_count, p.display_name \
-         FROM recall_entries e LEFT JOIN projects p ON p.id = e.project_id ",
+         FROM recall_entries e NOT INDEXED LEFT JOIN projects p ON p.id = e.project_id ",
         entry_filter!()
     ),
     paths: |json| serde_json::from_str(json).unwrap_or_default(),
-    admitted: concat!(
-        "SELECT e.rowid FROM recall_entries e WHERE e.status = 'active' AND ",
-        current_entries!(),
-        " LIMIT ?5"
-    ),
+    name: "recall_entries",
 };
 
 fn entry_hits(
@@ -619,13 +739,19 @@ fn entry_hits(
     if matches.is_empty() {
         return Ok(Vec::new());
     }
-    let mut lister = |cap: usize| list_admitted(conn, source.admitted, ctx.project_id, None, cap);
-    let list: Option<Lister<'_>> = (filter == ProjectFilter::Current).then_some(&mut lister);
+    let admitted = admitted_entries_sql(conn, source, filter, opts)?;
+    let mut lister = |cap: usize| {
+        let sql = admitted.as_deref().unwrap_or_default();
+        list_admitted(conn, sql, &[(3, &ctx.project_id), (4, &opts.since)], 5, cap)
+    };
+    let list: Option<Lister<'_>> = admitted.is_some().then_some(&mut lister);
     let mut stmt = conn.prepare_cached(source.sql)?;
     let scored = matches.pool_scored(
         conn,
         limit,
         |rowids| {
+            #[cfg(test)]
+            ENTRY_ROWS_READ.with(|n| n.set(n.get() + rowids.len()));
             stmt.query_map(
                 params![json_ids(rowids), filter as i64, ctx.project_id, opts.since],
                 |r| {
@@ -682,9 +808,25 @@ fn session_hits(
         return Ok(Vec::new());
     }
     let cwd = ctx.cwd.map(|p| p.to_string_lossy().into_owned());
-    let mut lister =
-        |cap: usize| list_admitted(conn, ADMITTED_SESSIONS, ctx.project_id, cwd.as_deref(), cap);
-    let list: Option<Lister<'_>> = (filter == ProjectFilter::Current).then_some(&mut lister);
+    let host = opts.host.map(|h| h.as_str());
+    let admitted = admitted_messages_sql(filter, opts);
+    let mut lister = |cap: usize| {
+        let params: [(usize, &dyn rusqlite::ToSql); 5] = [
+            (3, &ctx.project_id),
+            (4, &cwd),
+            (5, &opts.since),
+            (6, &host),
+            (7, &opts.exclude_session),
+        ];
+        list_admitted(
+            conn,
+            admitted.as_deref().unwrap_or_default(),
+            &params,
+            8,
+            cap,
+        )
+    };
+    let list: Option<Lister<'_>> = admitted.is_some().then_some(&mut lister);
     let mut stmt = conn.prepare_cached(concat!(
         "SELECT m.id, m.session_ref, m.origin, m.ts, m.text, m.turn_id, \
          s.session_id, s.host, s.project_id, s.cwd, s.last_message_at, p.display_name, \
@@ -692,16 +834,17 @@ fn session_hits(
          FROM messages m JOIN sessions s ON s.id = m.session_ref \
          LEFT JOIN projects p ON p.id = s.project_id \
          WHERE m.id IN (SELECT value FROM json_each(?1)) \
-         AND (?2 = 0 \
-              OR (?2 = 1 AND ",
+         AND (?2 = 0 OR (?2 = 1 AND ",
         current_sessions!(),
-        ") \
-              OR (?2 = 2 AND s.project_id IS NOT ?3 AND NOT (?4 IS NOT NULL \
-                  AND s.project_id IS NULL \
-                  AND (s.cwd = ?4 OR substr(s.cwd, 1, length(?4) + 1) = ?4 || '/')))) \
-         AND (?5 IS NULL OR coalesce(m.ts, s.last_message_at) >= ?5) \
-         AND (?6 IS NULL OR s.host = ?6) \
-         AND (?7 IS NULL OR s.session_id IS NOT ?7)"
+        ") OR (?2 = 2 AND ",
+        other_sessions!(),
+        ")) AND (?5 IS NULL OR ",
+        recent_messages!(),
+        ") AND (?6 IS NULL OR ",
+        host_sessions!(),
+        ") AND (?7 IS NULL OR ",
+        not_asking_session!(),
+        ")"
     ))?;
     // A row is `(message, tool name, tool arguments)`: the phrase check needs all three.
     let kept = |(row, tool_name, tool_args): &(MessageRow, Option<String>, Option<String>)| {
@@ -723,7 +866,7 @@ fn session_hits(
                 ctx.project_id,
                 cwd,
                 opts.since,
-                opts.host.map(|h| h.as_str()),
+                host,
                 opts.exclude_session,
             ],
             |r| {

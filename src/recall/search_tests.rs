@@ -1,6 +1,7 @@
 use pretty_assertions::assert_eq;
 
 use super::*;
+use crate::host::Host;
 use crate::recall::analyze::{
     distinct_message_terms, distinct_terms_for_index_of, has_required_or_excluded, query_terms,
     terms_for_index,
@@ -821,9 +822,68 @@ fn projects_of_unequal_size() -> Store {
     s
 }
 
-#[test]
-fn listing_the_current_projects_rows_gives_the_same_hits_as_filtering_every_candidate() {
+/// [`projects_of_unequal_size`] with rows that `--host`, `--since` and the asking session's
+/// exclusion tell apart: every third session of the other project (and the loose one elsewhere)
+/// is Claude's, every fourth one's messages carry no time of their own (their session's last
+/// one stands in), and half of the other project's entries are older.
+fn projects_with_hosts_and_times() -> Store {
     let s = projects_of_unequal_size();
+    let c = s.conn();
+    let set = |sql: &str, id: String| c.execute(sql, [id]).unwrap();
+    for i in 0..40 {
+        if i % 3 == 0 {
+            set(
+                "UPDATE sessions SET host = 'claude' WHERE session_id = ?1",
+                format!("other{i}"),
+            );
+        }
+        if i % 4 == 1 {
+            set(
+                "UPDATE messages SET ts = NULL \
+                 WHERE session_ref = (SELECT id FROM sessions WHERE session_id = ?1)",
+                format!("other{i}"),
+            );
+        }
+        if i % 2 == 0 {
+            set(
+                "UPDATE recall_entries SET updated_at = '2026-02-01T00:00:00Z' WHERE id = ?1",
+                format!("r_other{i}"),
+            );
+            set(
+                "UPDATE memory_entries SET updated_at = '2026-02-01T00:00:00Z' WHERE id = ?1",
+                format!("m_other{i}"),
+            );
+        }
+    }
+    set(
+        "UPDATE sessions SET host = 'claude' WHERE session_id = ?1",
+        "loose_far".to_owned(),
+    );
+    s
+}
+
+#[test]
+fn listing_the_admitted_rows_gives_the_same_hits_as_filtering_every_candidate() {
+    let s = projects_with_hosts_and_times();
+    // (host, since, asking session)
+    let variants = [
+        (None, None, None),
+        (Some(Host::Codex), None, None),
+        (Some(Host::Claude), None, None),
+        (None, Some("2026-02-15"), None),
+        (None, Some("2027-01-01"), None),
+        (Some(Host::Claude), Some("2026-02-10"), None),
+        (None, None, Some("mine")),
+        (Some(Host::Codex), Some("2026-02-20"), Some("other5")),
+    ];
+    let scopes = [
+        SearchScope::Auto,
+        SearchScope::Project,
+        SearchScope::Global,
+        SearchScope::Sessions,
+        SearchScope::Memory,
+    ];
+    let mut found = 0;
     for query in [
         "kafka lag",
         "broker",
@@ -831,23 +891,49 @@ fn listing_the_current_projects_rows_gives_the_same_hits_as_filtering_every_cand
         "\"broker lag\"",
         "restart alert",
     ] {
-        for scope in [SearchScope::Auto, SearchScope::Project] {
-            for top_k in [1, 3, 8] {
-                let opts = || SearchOptions {
-                    scope,
-                    top_k,
-                    ..SearchOptions::default()
-                };
-                let mut runs = [true, false].map(|force| {
-                    crate::recall::pool::FORCE_LISTING.with(|f| f.set(Some(force)));
-                    run(&s, query, Some("p_app"), Some("/work/app"), opts())
-                });
-                crate::recall::pool::FORCE_LISTING.with(|f| f.set(None));
-                let [listed, filtered] = &mut runs;
-                assert_eq!(listed, filtered, "{query} ({scope:?}, top {top_k})");
+        for (host, since, asking) in variants {
+            for scope in scopes {
+                for top_k in [1, 3, 8] {
+                    let opts = || SearchOptions {
+                        scope,
+                        top_k,
+                        host,
+                        since: since.map(str::to_owned),
+                        exclude_session: asking.map(str::to_owned),
+                        ..SearchOptions::default()
+                    };
+                    let mut runs = [true, false].map(|force| {
+                        crate::recall::pool::FORCE_LISTING.with(|f| f.set(Some(force)));
+                        run(&s, query, Some("p_app"), Some("/work/app"), opts())
+                    });
+                    crate::recall::pool::FORCE_LISTING.with(|f| f.set(None));
+                    let [listed, filtered] = &mut runs;
+                    let case = format!(
+                        "{query} ({host:?}, {since:?}, {asking:?}, {scope:?}, top {top_k})"
+                    );
+                    assert_eq!(listed, filtered, "{case}");
+                    // The filters hold.
+                    for hit in listed.iter() {
+                        found += 1;
+                        if let Some(since) = since {
+                            assert!(
+                                hit.date.as_deref().unwrap_or_default() >= since,
+                                "{case}: {hit:?}"
+                            );
+                        }
+                        if let Some(detail) = &hit.session {
+                            assert!(
+                                host.is_none_or(|h| detail.host == h.as_str()),
+                                "{case}: {hit:?}"
+                            );
+                            assert_ne!(Some(hit.id.as_str()), asking, "{case}");
+                        }
+                    }
+                }
             }
         }
     }
+    assert!(found > 1000, "the variants must find something: {found}");
     // The loose session under the cwd is the project's; the one elsewhere is not.
     let opts = SearchOptions {
         scope: SearchScope::Project,
@@ -861,6 +947,173 @@ fn listing_the_current_projects_rows_gives_the_same_hits_as_filtering_every_cand
     found.sort_unstable();
     // User-scope entries apply everywhere.
     assert_eq!(found, ["loose_below", "m_mine", "mine", "r_user"]);
+}
+
+/// SQLite's query plan of `sql`, one step per line.
+fn plan(store: &Store, sql: &str) -> String {
+    let mut stmt = store
+        .conn()
+        .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+        .unwrap();
+    // Parameters stay unbound (NULL): the plan does not depend on their values.
+    let mut rows = stmt.raw_query();
+    let mut steps = Vec::new();
+    while let Some(row) = rows.next().unwrap() {
+        steps.push(row.get::<_, String>(3).unwrap());
+    }
+    steps.join("\n")
+}
+
+#[test]
+fn fetches_and_listings_read_what_their_indexes_promise() {
+    let s = store();
+    for source in [&MEMORY_SOURCE, &RECALL_SOURCE] {
+        // The candidates' rows by rowid, not a walk of an index led by `status`.
+        let fetch = plan(&s, source.sql);
+        assert!(fetch.contains("INTEGER PRIMARY KEY"), "{fetch}");
+        for (filter, since, index) in [
+            (ProjectFilter::Current, None, "scope"),
+            (ProjectFilter::Current, Some("2026-01-01"), "scope"),
+            (ProjectFilter::Others, Some("2026-01-01"), "recent"),
+            (ProjectFilter::All, Some("2026-01-01"), "recent"),
+        ] {
+            let opts = SearchOptions {
+                since: since.map(str::to_owned),
+                ..SearchOptions::default()
+            };
+            let sql = admitted_entries_sql(s.conn(), source, filter, &opts)
+                .unwrap()
+                .unwrap();
+            let listed = plan(&s, &sql);
+            let index = format!("COVERING INDEX {}_{index}", source.name);
+            assert!(listed.contains(&index), "{filter:?} {since:?}: {listed}");
+        }
+        for filter in [ProjectFilter::Others, ProjectFilter::All] {
+            let opts = SearchOptions::default();
+            assert_eq!(
+                admitted_entries_sql(s.conn(), source, filter, &opts),
+                Ok(None)
+            );
+        }
+    }
+    // Messages: `--since` seeks each admitted session's messages to the time, whatever else
+    // restricts the sessions.
+    for (filter, host) in [
+        (ProjectFilter::Current, Some(Host::Claude)),
+        (ProjectFilter::All, None),
+    ] {
+        let opts = SearchOptions {
+            since: Some("2026-01-01".to_owned()),
+            host,
+            ..SearchOptions::default()
+        };
+        let listed = plan(&s, &admitted_messages_sql(filter, &opts).unwrap());
+        let steps: Vec<&str> = listed.lines().collect();
+        let seek = "SEARCH m USING COVERING INDEX messages_session_ts (session_ref=? AND ts>?)";
+        let at = steps.iter().position(|l| *l == seek);
+        assert!(
+            at.is_some_and(|at| steps[at - 1].contains(" s ")),
+            "{filter:?}: {listed}"
+        );
+    }
+    assert_eq!(
+        admitted_messages_sql(ProjectFilter::All, &SearchOptions::default()),
+        None
+    );
+}
+
+#[test]
+fn a_store_without_the_recent_indexes_filters_since_row_by_row() {
+    // A read-only recall does not migrate: a store from before 0008 lacks the indexes.
+    assert_eq!(
+        crate::store::db::MIGRATIONS[RECENT_ENTRIES_SCHEMA as usize - 1].name,
+        "0008_recent_entries_index.sql"
+    );
+    let s = projects_with_hosts_and_times();
+    s.conn()
+        .execute_batch(
+            "DROP INDEX memory_entries_recent; DROP INDEX recall_entries_recent; \
+             PRAGMA user_version = 7;",
+        )
+        .unwrap();
+    let opts = || SearchOptions {
+        scope: SearchScope::Global,
+        since: Some("2026-02-15".to_owned()),
+        top_k: 8,
+        ..SearchOptions::default()
+    };
+    let runs = [true, false].map(|force| {
+        crate::recall::pool::FORCE_LISTING.with(|f| f.set(Some(force)));
+        run(&s, "kafka lag", Some("p_app"), Some("/work/app"), opts())
+    });
+    crate::recall::pool::FORCE_LISTING.with(|f| f.set(None));
+    assert_eq!(runs[0], runs[1]);
+    assert!(
+        runs[0].iter().any(|h| h.kind == HitKind::Recall),
+        "{:?}",
+        runs[0]
+    );
+}
+
+#[test]
+fn a_host_or_time_no_session_has_reads_one_chunk_of_rows_not_every_match() {
+    // 300 matching sessions, all Codex's, none after NOW.
+    let s = crowded_store(0);
+    for (host, since) in [
+        (Some(Host::Claude), None),
+        (None, Some("2027-01-01")),
+        (Some(Host::Claude), Some("2026-01-01")),
+    ] {
+        MESSAGE_ROWS_READ.with(|n| n.set(0));
+        let hits = run(
+            &s,
+            "kafka consumer",
+            Some("p_other"),
+            Some("/work/other"),
+            SearchOptions {
+                scope: SearchScope::Global,
+                top_k: 3,
+                host,
+                since: since.map(str::to_owned),
+                ..SearchOptions::default()
+            },
+        );
+        assert!(hits.is_empty(), "{hits:?}");
+        // The first chunk (the pool's 100 rows) shows that few pass, the listing that none can.
+        assert_eq!(
+            MESSAGE_ROWS_READ.with(std::cell::Cell::get),
+            100,
+            "{host:?} {since:?}"
+        );
+    }
+    // Entries: 300 of the other project's, none updated after NOW.
+    for i in 0..300 {
+        add_recall_entry(&s, &format!("r{i}"), Some("p_other"), "kafka consumer lag");
+    }
+    for scope in [SearchScope::Global, SearchScope::Auto] {
+        ENTRY_ROWS_READ.with(|n| n.set(0));
+        let hits = run(
+            &s,
+            "kafka consumer",
+            Some("p_app"),
+            Some("/work/app"),
+            SearchOptions {
+                scope,
+                top_k: 3,
+                since: Some("2027-01-01".to_owned()),
+                ..SearchOptions::default()
+            },
+        );
+        assert!(hits.is_empty(), "{hits:?}");
+        // One chunk (the pool's 50 rows) per pass: the default scope's two (this project,
+        // then the others) read 100, not 600.
+        let passes = if scope == SearchScope::Auto { 2 } else { 1 };
+        assert_eq!(
+            ENTRY_ROWS_READ.with(std::cell::Cell::get),
+            50 * passes,
+            "{scope:?}"
+        );
+    }
 }
 
 #[test]

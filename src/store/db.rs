@@ -64,10 +64,15 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0007_start_index.sql",
         sql: include_str!("migrations/0007_start_index.sql"),
     },
+    Migration {
+        version: 8,
+        name: "0008_recent_entries_index.sql",
+        sql: include_str!("migrations/0008_recent_entries_index.sql"),
+    },
 ];
 
 /// The schema version this binary creates and understands.
-pub const SCHEMA_VERSION: u32 = 7;
+pub const SCHEMA_VERSION: u32 = 8;
 
 /// Default time a connection waits on a locked database before giving up (5 s). Hooks pass a
 /// much shorter one.
