@@ -49,6 +49,8 @@ pub enum Fix {
     Reinstall(Host),
     /// Remove a stuck worker's lock file.
     RemoveLock(PathBuf),
+    /// Build the start index files that are missing or out of date.
+    RebuildStartIndex,
 }
 
 /// One check's result.
@@ -110,7 +112,8 @@ pub fn run(ctx: &Ctx, args: &DoctorArgs) -> anyhow::Result<u8> {
     if args.fix {
         let actions: Vec<Fix> = checks
             .iter()
-            .filter(|c| matches!(c.status, CheckStatus::Warn | CheckStatus::Fail))
+            // An `info` check's action is routine upkeep (the start index), safe to apply.
+            .filter(|c| c.status != CheckStatus::Ok)
             .flat_map(|c| c.action.clone())
             .collect();
         if !actions.is_empty() {
@@ -199,6 +202,7 @@ pub fn run_checks(ctx: &Ctx) -> Vec<Check> {
         Ok(store) => {
             checks.push(check_integrity(&store));
             checks.push(check_leases(&store));
+            checks.push(check_start_index(ctx, &store));
             checks.push(check_orphaned_skills(ctx, &manifests, Some(&store)));
         }
         Err(StoreError::Missing { .. }) => {
@@ -497,6 +501,53 @@ fn check_leases(store: &Store) -> Check {
     }
 }
 
+/// Whether session starts answer from the start index or read the database. Missing files are
+/// not a fault (SessionStart reads the database instead, and the next worker run rebuilds
+/// them), so the check is `info` then, with the rebuild as its fix.
+fn check_start_index(ctx: &Ctx, store: &Store) -> Check {
+    let ids = store
+        .conn()
+        .prepare("SELECT id FROM projects ORDER BY id")
+        .and_then(|mut stmt| {
+            stmt.query_map([], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        });
+    let ids = match ids {
+        Ok(ids) => ids,
+        Err(e) => {
+            return Check::new(
+                "start_index",
+                CheckStatus::Warn,
+                format!("cannot list the projects: {e}"),
+            );
+        }
+    };
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let (user, projects) = crate::memory::start_index::current_files(&ctx.paths, &refs);
+    if user && projects == ids.len() {
+        return Check::new(
+            "start_index",
+            CheckStatus::Ok,
+            format!(
+                "session starts read user memory and all {} project(s) from the start index",
+                ids.len()
+            ),
+        );
+    }
+    let user = if user { "current" } else { "missing" };
+    Check::new(
+        "start_index",
+        CheckStatus::Info,
+        format!(
+            "start index of user memory {user}, {projects} of {} project(s) current; session \
+             starts read the rest from the database until the next worker run",
+            ids.len()
+        ),
+    )
+    .fix("csep doctor --fix (builds it now)")
+    .action(Fix::RebuildStartIndex)
+}
+
 /// Skill roots where csep publishes (`csep-*` directories), for the hosts csep knows about.
 fn skill_roots(ctx: &Ctx, manifests: &[(Host, InstallManifest)]) -> Vec<PathBuf> {
     let mut roots = Vec::new();
@@ -696,6 +747,18 @@ fn apply(ctx: &Ctx, fix: &Fix) -> String {
             ),
             Err(e) => format!("removing {} failed: {e}", path.display()),
         },
+        Fix::RebuildStartIndex => {
+            let built = Store::open(&ctx.paths.db())
+                .map_err(anyhow::Error::from)
+                .and_then(|store| {
+                    crate::memory::start_index::refresh_now(store.conn(), &ctx.paths)
+                        .map_err(anyhow::Error::from)
+                });
+            match built {
+                Ok(n) => format!("built {n} start index file(s)"),
+                Err(e) => format!("building the start index failed: {e:#}"),
+            }
+        }
         Fix::Reinstall(host) => {
             let Some(manifest) = install::read_manifest(&ctx.paths.home, *host) else {
                 return format!("re-install {host}: no install record");
