@@ -16,7 +16,6 @@ use crate::cli::output;
 use crate::host::Host;
 use crate::store::db::{self, OpenOptions, Store, StoreError};
 use crate::store::env::EnvProviderFile;
-use crate::store::paths::Paths;
 use crate::store::project;
 
 /// Provider key variables csep knows by name; only their presence is ever reported.
@@ -280,13 +279,14 @@ pub fn collect(ctx: &Ctx, receipts: usize) -> StatusReport {
         .map(|l| l.config.clone())
         .unwrap_or_default();
     let mut extra = Extra::default();
-    match Store::open_with(
+    let opened = Store::open_with(
         &db_path,
         OpenOptions {
             read_only: true,
             ..Default::default()
         },
-    ) {
+    );
+    match &opened {
         Ok(store) => {
             // A read error here is reported as such, never mistaken for an old schema.
             let version = match store.schema_version() {
@@ -309,8 +309,7 @@ pub fn collect(ctx: &Ctx, receipts: usize) -> StatusReport {
             } else {
                 database.schema_version = Some(version);
                 database.state = "ok";
-                match read_tables(&store, receipts).and_then(|t| read_extra(&store).map(|e| (t, e)))
-                {
+                match read_tables(store, receipts).and_then(|t| read_extra(store).map(|e| (t, e))) {
                     Ok((tables, more)) => {
                         (projects, queue, recent_receipts, user_memory_entries) = tables;
                         extra = more;
@@ -405,7 +404,7 @@ pub fn collect(ctx: &Ctx, receipts: usize) -> StatusReport {
 
     // SessionStart's runs still in the hook journal count for "last fired".
     let journal = crate::hooks::journal::read(paths);
-    let last_fired = last_hook_runs(paths, &journal);
+    let last_fired = last_hook_runs(opened.as_ref().ok(), &journal);
     let lock = crate::hooks::stop::worker_lock_path(&paths.home);
     let worker_running = lock.exists() && crate::hooks::stop::is_worker_running(&paths.home);
     let worker_holder = worker_running
@@ -610,7 +609,7 @@ fn spend(
 /// The latest hook run per host (`<event> <outcome> at <time>`), from `hook_runs` and the hook
 /// journal's notes not yet drained into it.
 fn last_hook_runs(
-    paths: &Paths,
+    store: Option<&Store>,
     journal: &[crate::hooks::journal::Entry],
 ) -> BTreeMap<String, String> {
     // host -> (at, line)
@@ -621,15 +620,10 @@ fn last_hook_runs(
             latest.insert(host, (at, line));
         }
     };
-    if let Ok(store) = Store::open_with(
-        &paths.db(),
-        OpenOptions {
-            read_only: true,
-            ..Default::default()
-        },
-    ) && let Ok(mut stmt) = store
-        .conn()
-        .prepare("SELECT host, event, outcome, max(at) FROM hook_runs GROUP BY host")
+    if let Some(store) = store
+        && let Ok(mut stmt) = store
+            .conn()
+            .prepare("SELECT host, event, outcome, max(at) FROM hook_runs GROUP BY host")
         && let Ok(rows) = stmt.query_map([], |r| {
             Ok((
                 r.get::<_, String>(0)?,

@@ -240,6 +240,10 @@ fn session_start_injects_seeded_memory_in_each_hosts_shape() {
         std::fs::read_dir(t.home().join("spool")).unwrap().count(),
         0
     );
+    // Drained into `hook_runs`, where status reads them now.
+    let text = t.csep(&["status"]).output().unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("last: SessionStart injected at "), "{text}");
     let injected = count(
         &t,
         "SELECT count(*) FROM hook_injections WHERE entry_id = 'm_1'",
