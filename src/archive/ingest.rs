@@ -45,7 +45,7 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use sha2::{Digest, Sha256};
 
 use crate::archive::redact::redact;
@@ -886,6 +886,8 @@ fn insert_prepared(
          ON CONFLICT (session_ref, byte_offset, seq) DO NOTHING",
     )?;
     let mut index = tx.prepare_cached("INSERT INTO messages_fts (rowid, terms) VALUES (?1, ?2)")?;
+    // The rowids stored, lowest and highest: the session's message range grows to hold them.
+    let mut stored: Option<(i64, i64)> = None;
     for m in messages {
         let changed = insert.execute(params![
             session_ref,
@@ -902,6 +904,8 @@ fn insert_prepared(
         if changed == 0 {
             continue;
         }
+        let rowid = tx.last_insert_rowid();
+        stored = Some(stored.map_or((rowid, rowid), |(a, b)| (a.min(rowid), b.max(rowid))));
         counts.inserted += 1;
         if m.origin.is_injected() {
             counts.injected += 1;
@@ -911,9 +915,31 @@ fn insert_prepared(
             counts.user += 1;
         }
         if let Some(terms) = &m.terms {
-            index.execute(params![tx.last_insert_rowid(), terms])?;
+            index.execute(params![rowid, terms])?;
         }
     }
+    if let Some((first, last)) = stored {
+        widen_message_range(tx, session_ref, first, last)?;
+    }
+    Ok(())
+}
+
+/// Widens session `session_ref`'s message range (`sessions.first_message_id` /
+/// `last_message_id`, which recall reads to skip other sessions' rows) to hold the rowids
+/// `first..=last`. Every write of `messages` must call it: a message outside its session's
+/// range is never found by a search from its project.
+pub fn widen_message_range(
+    conn: &Connection,
+    session_ref: i64,
+    first: i64,
+    last: i64,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE sessions SET \
+         first_message_id = min(coalesce(first_message_id, ?2), ?2), \
+         last_message_id = max(coalesce(last_message_id, ?3), ?3) WHERE id = ?1",
+    )?
+    .execute(params![session_ref, first, last])?;
     Ok(())
 }
 

@@ -183,6 +183,25 @@ fn a_growing_file_is_ingested_incrementally_with_only_the_new_rows() {
         .query_row("SELECT last_message_at FROM sessions", [], |r| r.get(0))
         .unwrap();
     assert_eq!(last, "2026-03-01T10:05:00.000Z");
+    assert_message_ranges_hold(&store);
+}
+
+/// Every session's message range is exactly its messages' lowest and highest rowid (what
+/// recall reads to skip other sessions' rows).
+fn assert_message_ranges_hold(store: &Store) {
+    let wrong = count(
+        store,
+        "SELECT count(*) FROM sessions s WHERE \
+         s.first_message_id IS NOT (SELECT min(id) FROM messages WHERE session_ref = s.id) \
+         OR s.last_message_id IS NOT (SELECT max(id) FROM messages WHERE session_ref = s.id)",
+    );
+    assert_eq!(wrong, 0, "sessions whose message range is off");
+    assert!(
+        count(
+            store,
+            "SELECT count(*) FROM sessions WHERE first_message_id IS NOT NULL"
+        ) > 0
+    );
 }
 
 #[test]
@@ -526,6 +545,7 @@ fn a_pipelined_ingest_resumes_a_growing_file_without_duplicates() {
 
     let (_, whole) = ingest_in(IngestMode::Sequential, &path);
     assert_eq!(archive_dump(&store), whole);
+    assert_message_ranges_hold(&store);
 }
 
 #[test]

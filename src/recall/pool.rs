@@ -218,7 +218,7 @@ impl TermMatches {
         limit: usize,
         fetch: impl FnMut(&[i64]) -> rusqlite::Result<Vec<(i64, T)>>,
     ) -> rusqlite::Result<Vec<(i64, u64, T)>> {
-        self.pool_kept(limit, fetch, |_| true, None)
+        self.pool_kept(limit, fetch, |_| true, None, None)
     }
 
     /// The best `limit` matches that pass the caller's filters, best first, as `(rowid, term
@@ -232,18 +232,31 @@ impl TermMatches {
     /// the rest of the walk skips the rows not named: a project with few archived rows among
     /// many, or none yet, would otherwise read most matches' rows to fill its pool. The pool is
     /// the same, since the rows skipped fail the filter.
+    ///
+    /// `within`, when given, holds every row the filter admits (and maybe more): the walk skips
+    /// the rows outside it from the start.
     fn pool_kept<T>(
         &self,
         limit: usize,
         mut fetch: impl FnMut(&[i64]) -> rusqlite::Result<Vec<(i64, T)>>,
         mut keep: impl FnMut(&T) -> bool,
         mut list: Option<Lister<'_>>,
+        within: Option<&RowidRanges>,
     ) -> rusqlite::Result<Vec<(i64, u64, T)>> {
         let mut out: Vec<(i64, u64, T)> = Vec::new();
         if limit == 0 {
             return Ok(out);
         }
-        let mut order = std::borrow::Cow::Borrowed(self.ordered.as_slice());
+        let mut order = match within {
+            Some(ranges) => std::borrow::Cow::Owned(
+                self.ordered
+                    .iter()
+                    .filter(|(rowid, _)| ranges.contains(*rowid))
+                    .copied()
+                    .collect(),
+            ),
+            None => std::borrow::Cow::Borrowed(self.ordered.as_slice()),
+        };
         let mut start = 0;
         // The rows kept before the walk was narrowed to the listed rows (their share of the
         // first chunk says nothing about the listed rows').
@@ -321,8 +334,9 @@ impl TermMatches {
         fetch: impl FnMut(&[i64]) -> rusqlite::Result<Vec<(i64, T)>>,
         keep: impl FnMut(&T) -> bool,
         list: Option<Lister<'_>>,
+        within: Option<&RowidRanges>,
     ) -> rusqlite::Result<Scored<T>> {
-        let pooled = self.pool_kept(limit, fetch, keep, list)?;
+        let pooled = self.pool_kept(limit, fetch, keep, list, within)?;
         let keys: Vec<(i64, u64)> = pooled.iter().map(|(r, m, _)| (*r, *m)).collect();
         let scores = self.score(conn, &keys)?;
         let best_bm25 = scores.iter().map(|s| s.bm25).fold(0.0, f64::max);
@@ -396,6 +410,33 @@ fn only(order: &[(i64, u64)], admitted: &HashSet<i64>) -> Vec<(i64, u64)> {
         .filter(|(rowid, _)| admitted.contains(rowid))
         .copied()
         .collect()
+}
+
+/// Rowid ranges, sorted and disjoint: a superset of the rows a pool's filter admits, known
+/// before the walk (the message ranges of the current project's sessions).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct RowidRanges(Vec<(i64, i64)>);
+
+impl RowidRanges {
+    /// The union of inclusive `(first, last)` ranges, in any order, overlapping or not.
+    pub(crate) fn new(mut ranges: Vec<(i64, i64)>) -> RowidRanges {
+        ranges.retain(|(first, last)| first <= last);
+        ranges.sort_unstable();
+        let mut merged: Vec<(i64, i64)> = Vec::with_capacity(ranges.len());
+        for (first, last) in ranges {
+            match merged.last_mut() {
+                Some(prev) if first <= prev.1.saturating_add(1) => prev.1 = prev.1.max(last),
+                _ => merged.push((first, last)),
+            }
+        }
+        RowidRanges(merged)
+    }
+
+    /// Whether `rowid` lies in one of the ranges.
+    pub(crate) fn contains(&self, rowid: i64) -> bool {
+        let after = self.0.partition_point(|(first, _)| *first <= rowid);
+        after > 0 && rowid <= self.0[after - 1].1
+    }
 }
 
 /// Names every row a pool's filter admits when there are at most `cap` of them (`Ok(None)`

@@ -201,6 +201,7 @@ fn the_second_filter_fills_the_pool_in_order_and_is_not_asked_past_it() {
                 r % 3 == 0
             },
             None,
+            None,
         )
         .unwrap();
     let got: Vec<i64> = pool.iter().map(|(r, _, _)| *r).collect();
@@ -269,6 +270,7 @@ fn pool_scored_pairs_each_pooled_row_with_its_own_score() {
             |rowids| Ok(rowids.iter().map(|r| (*r, *r)).collect()),
             |_| true,
             None,
+            None,
         )
         .unwrap();
     let by_rowid = scores_by_rowid(&store, &matches);
@@ -309,6 +311,7 @@ fn pool_with_lister(every: i64) -> (usize, Vec<usize>, Vec<i64>) {
             },
             |_| true,
             Some(&mut lister),
+            None,
         )
         .unwrap();
     (offered, caps, pool.iter().map(|(r, _, _)| *r).collect())
@@ -348,4 +351,54 @@ fn a_pool_whose_filter_admits_most_rows_never_lists_them() {
     );
     assert!(caps.is_empty(), "asked to list: {caps:?}");
     assert!(offered <= 36, "offered {offered}");
+}
+
+proptest::proptest! {
+    #[test]
+    fn rowid_ranges_hold_exactly_the_rows_of_their_ranges(
+        ranges in proptest::collection::vec((0i64..200, 0i64..40), 0..12),
+        probes in proptest::collection::vec(-5i64..260, 0..64),
+    ) {
+        let ranges: Vec<(i64, i64)> = ranges.into_iter().map(|(a, n)| (a, a + n)).collect();
+        let set = RowidRanges::new(ranges.clone());
+        for rowid in probes {
+            let expected = ranges.iter().any(|(a, b)| *a <= rowid && rowid <= *b);
+            proptest::prop_assert_eq!(set.contains(rowid), expected, "{}", rowid);
+        }
+    }
+}
+
+#[test]
+fn a_walk_within_ranges_never_offers_a_row_outside_them() {
+    let rows: Vec<(i64, String)> = (1..=300).map(|r| (r, "a".to_owned())).collect();
+    let refs: Vec<(i64, &str)> = rows.iter().map(|(r, t)| (*r, t.as_str())).collect();
+    let store = store_with(&refs);
+    let matches =
+        TermMatches::load(store.conn(), FtsTable::Messages, None, &terms(&["a"])).unwrap();
+    // Rows 10–19 and 250–259; the filter admits only the even ones among them.
+    let within = RowidRanges::new(vec![(250, 259), (10, 14), (12, 19)]);
+    let mut offered = Vec::new();
+    let pool = matches
+        .pool_kept(
+            50,
+            |rowids| {
+                offered.extend_from_slice(rowids);
+                Ok(rowids
+                    .iter()
+                    .filter(|r| *r % 2 == 0)
+                    .map(|r| (*r, ()))
+                    .collect())
+            },
+            |()| true,
+            None,
+            Some(&within),
+        )
+        .unwrap();
+    offered.sort_unstable();
+    let expected: Vec<i64> = (10..20).chain(250..260).collect();
+    assert_eq!(offered, expected);
+    let mut pooled: Vec<i64> = pool.iter().map(|(r, _, ())| *r).collect();
+    pooled.sort_unstable();
+    let even: Vec<i64> = expected.into_iter().filter(|r| r % 2 == 0).collect();
+    assert_eq!(pooled, even);
 }

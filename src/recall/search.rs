@@ -42,7 +42,7 @@ use rusqlite::{Connection, params};
 use serde::Serialize;
 
 use crate::recall::analyze::{MatchQuery, PhraseCheck, QueryError, match_query, message_terms};
-use crate::recall::pool::{FtsTable, Lister, Scored, TermMatches, json_ids};
+use crate::recall::pool::{FtsTable, Lister, RowidRanges, Scored, TermMatches, json_ids};
 use crate::store::db::Store;
 
 /// Locality boost of a hit in the current project, or of user-scope memory.
@@ -626,6 +626,55 @@ fn admitted_messages_sql(filter: ProjectFilter, opts: &SearchOptions) -> Option<
     })
 }
 
+/// Most sessions whose message ranges are read up front; a project with more is walked
+/// without them (the listing after the first chunk still applies).
+const MAX_RANGED_SESSIONS: usize = 4096;
+
+/// Selects the message ranges of the sessions the current-project filter admits (`?3`, `?4` as
+/// in [`current_sessions`]) with `--host` `?6` and the asking session `?7` left out, `?8` a
+/// limit.
+const CURRENT_MESSAGE_RANGES: &str = concat!(
+    "SELECT s.first_message_id, s.last_message_id \
+     FROM sessions s INDEXED BY sessions_message_range WHERE ",
+    current_sessions!(),
+    " AND (?6 IS NULL OR ",
+    host_sessions!(),
+    ") AND (?7 IS NULL OR ",
+    not_asking_session!(),
+    ") AND s.first_message_id IS NOT NULL LIMIT ?8"
+);
+
+/// The message rowid ranges of the sessions the current-project filter (with `--host` and the
+/// asking session's exclusion) admits: a superset of the messages it admits, read from
+/// `sessions_message_range` alone. `None` when the store predates the ranges or the project
+/// has more than [`MAX_RANGED_SESSIONS`] sessions.
+fn current_message_ranges(
+    conn: &Connection,
+    ctx: &SearchContext<'_>,
+    cwd: Option<&str>,
+    host: Option<&str>,
+    opts: &SearchOptions,
+) -> rusqlite::Result<Option<RowidRanges>> {
+    if schema_version(conn)? < LISTING_SCHEMA {
+        return Ok(None);
+    }
+    let mut stmt = conn.prepare_cached(CURRENT_MESSAGE_RANGES)?;
+    stmt.raw_bind_parameter(3, ctx.project_id)?;
+    stmt.raw_bind_parameter(4, cwd)?;
+    stmt.raw_bind_parameter(6, host)?;
+    stmt.raw_bind_parameter(7, opts.exclude_session.as_deref())?;
+    stmt.raw_bind_parameter(
+        8,
+        i64::try_from(MAX_RANGED_SESSIONS + 1).unwrap_or(i64::MAX),
+    )?;
+    let mut ranges = Vec::new();
+    let mut rows = stmt.raw_query();
+    while let Some(row) = rows.next()? {
+        ranges.push((row.get(0)?, row.get(1)?));
+    }
+    Ok((ranges.len() <= MAX_RANGED_SESSIONS).then(|| RowidRanges::new(ranges)))
+}
+
 /// The statement listing the entries of `source` a pass admits (`?3` the project id, `?4`
 /// `--since`, `?5` a limit), or `None` when listing them would not be an index read: the pass
 /// admits every entry, other projects' entries are asked for without `--since`, or the store
@@ -637,7 +686,7 @@ fn admitted_entries_sql(
     opts: &SearchOptions,
 ) -> rusqlite::Result<Option<String>> {
     let since = opts.since.is_some();
-    if since && schema_version(conn)? < RECENT_ENTRIES_SCHEMA {
+    if since && schema_version(conn)? < LISTING_SCHEMA {
         return Ok(None);
     }
     let name = source.name;
@@ -660,9 +709,10 @@ fn admitted_entries_sql(
     )))
 }
 
-/// The schema version from which the entry tables have their `_recent` indexes and `updated_at`
-/// in their `_scope` ones (`0008_recent_entries_index.sql`).
-const RECENT_ENTRIES_SCHEMA: u32 = 8;
+/// The schema version from which sessions record their messages' rowid range and the entry
+/// tables have their `_recent` indexes and `updated_at` in their `_scope` ones
+/// (`0008_recall_listing.sql`).
+const LISTING_SCHEMA: u32 = 8;
 
 fn schema_version(conn: &Connection) -> rusqlite::Result<u32> {
     conn.pragma_query_value(None, "user_version", |r| r.get(0))
@@ -776,6 +826,7 @@ fn entry_hits(
         },
         |_| true,
         list,
+        None,
     )?;
     Ok(entries_to_hits(source.kind, scored, ctx))
 }
@@ -827,6 +878,10 @@ fn session_hits(
         )
     };
     let list: Option<Lister<'_>> = admitted.is_some().then_some(&mut lister);
+    let within = match filter {
+        ProjectFilter::Current => current_message_ranges(conn, ctx, cwd.as_deref(), host, opts)?,
+        ProjectFilter::All | ProjectFilter::Others => None,
+    };
     let mut stmt = conn.prepare_cached(concat!(
         "SELECT m.id, m.session_ref, m.origin, m.ts, m.text, m.turn_id, \
          s.session_id, s.host, s.project_id, s.cwd, s.last_message_at, p.display_name, \
@@ -895,7 +950,7 @@ fn session_hits(
         )?
         .collect()
     };
-    let scored = matches.pool_scored(conn, limit, fetched, kept, list)?;
+    let scored = matches.pool_scored(conn, limit, fetched, kept, list, within.as_ref())?;
     // Best-scoring message per session, with the session's hit count.
     let mut by_session: HashMap<i64, (Hit, usize)> = HashMap::new();
     for (text, (r, _, _)) in scored.rows {

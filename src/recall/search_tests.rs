@@ -1,6 +1,7 @@
 use pretty_assertions::assert_eq;
 
 use super::*;
+use crate::archive::ingest::widen_message_range;
 use crate::host::Host;
 use crate::recall::analyze::{
     distinct_message_terms, distinct_terms_for_index_of, has_required_or_excluded, query_terms,
@@ -96,6 +97,7 @@ fn add_session(
             )
             .unwrap();
         let mid = store.conn().last_insert_rowid();
+        widen_message_range(store.conn(), session_ref, mid, mid).unwrap();
         if !origin.starts_with("injected") {
             // What ingest writes: each term once.
             index_row(
@@ -485,6 +487,7 @@ fn add_tool_call(store: &Store, session: &str, name: &str, args: &str, text: &st
         )
         .unwrap();
     let id = store.conn().last_insert_rowid();
+    widen_message_range(store.conn(), session_ref, id, id).unwrap();
     index_row(
         store,
         "messages_fts",
@@ -859,12 +862,61 @@ fn projects_with_hosts_and_times() -> Store {
         "UPDATE sessions SET host = 'claude' WHERE session_id = ?1",
         "loose_far".to_owned(),
     );
+    // A message of `mine` archived after everything else: its session's rowid range now spans
+    // every other session's rows, which must still be filtered out.
+    c.execute(
+        "INSERT INTO messages (session_ref, byte_offset, seq, ts, role, origin, text) \
+         SELECT id, 9999, 0, ?2, 'assistant', 'agent', ?1 FROM sessions WHERE session_id = 'mine'",
+        params!["the kafka broker lag is fixed", NOW],
+    )
+    .unwrap();
+    let late = c.last_insert_rowid();
+    let mine: i64 = c
+        .query_row(
+            "SELECT id FROM sessions WHERE session_id = 'mine'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    widen_message_range(c, mine, late, late).unwrap();
+    index_row(
+        &s,
+        "messages_fts",
+        late,
+        &distinct_terms_for_index_of(&["the kafka broker lag is fixed"]),
+    );
     s
 }
 
 #[test]
 fn listing_the_admitted_rows_gives_the_same_hits_as_filtering_every_candidate() {
-    let s = projects_with_hosts_and_times();
+    let ranged = projects_with_hosts_and_times();
+    let unranged = projects_with_hosts_and_times();
+    as_before_listing_schema(&unranged);
+    let (a, b) = (all_filter_variants(&ranged), all_filter_variants(&unranged));
+    // Walking only the current project's message ranges changes nothing either.
+    assert_eq!(a.len(), b.len());
+    for ((case, hits), (_, before)) in a.iter().zip(&b) {
+        assert_eq!(hits, before, "{case}");
+    }
+    // The loose session under the cwd is the project's; the one elsewhere is not.
+    let opts = SearchOptions {
+        scope: SearchScope::Project,
+        top_k: 10,
+        ..SearchOptions::default()
+    };
+    crate::recall::pool::FORCE_LISTING.with(|f| f.set(Some(true)));
+    let found = run(&ranged, "lag", Some("p_app"), Some("/work/app"), opts);
+    crate::recall::pool::FORCE_LISTING.with(|f| f.set(None));
+    let mut found = ids(&found);
+    found.sort_unstable();
+    // User-scope entries apply everywhere.
+    assert_eq!(found, ["loose_below", "m_mine", "mine", "r_user"]);
+}
+
+/// Every query × filter variant × scope × size on `s`, listed and filtered (asserted equal,
+/// and to honour the filters): `(case, hits)`.
+fn all_filter_variants(s: &Store) -> Vec<(String, Vec<Hit>)> {
     // (host, since, asking session)
     let variants = [
         (None, None, None),
@@ -884,6 +936,7 @@ fn listing_the_admitted_rows_gives_the_same_hits_as_filtering_every_candidate() 
         SearchScope::Memory,
     ];
     let mut found = 0;
+    let mut out = Vec::new();
     for query in [
         "kafka lag",
         "broker",
@@ -904,7 +957,7 @@ fn listing_the_admitted_rows_gives_the_same_hits_as_filtering_every_candidate() 
                     };
                     let mut runs = [true, false].map(|force| {
                         crate::recall::pool::FORCE_LISTING.with(|f| f.set(Some(force)));
-                        run(&s, query, Some("p_app"), Some("/work/app"), opts())
+                        run(s, query, Some("p_app"), Some("/work/app"), opts())
                     });
                     crate::recall::pool::FORCE_LISTING.with(|f| f.set(None));
                     let [listed, filtered] = &mut runs;
@@ -929,24 +982,13 @@ fn listing_the_admitted_rows_gives_the_same_hits_as_filtering_every_candidate() 
                             assert_ne!(Some(hit.id.as_str()), asking, "{case}");
                         }
                     }
+                    out.push((case, std::mem::take(listed)));
                 }
             }
         }
     }
     assert!(found > 1000, "the variants must find something: {found}");
-    // The loose session under the cwd is the project's; the one elsewhere is not.
-    let opts = SearchOptions {
-        scope: SearchScope::Project,
-        top_k: 10,
-        ..SearchOptions::default()
-    };
-    crate::recall::pool::FORCE_LISTING.with(|f| f.set(Some(true)));
-    let found = run(&s, "lag", Some("p_app"), Some("/work/app"), opts);
-    crate::recall::pool::FORCE_LISTING.with(|f| f.set(None));
-    let mut found = ids(&found);
-    found.sort_unstable();
-    // User-scope entries apply everywhere.
-    assert_eq!(found, ["loose_below", "m_mine", "mine", "r_user"]);
+    out
 }
 
 /// SQLite's query plan of `sql`, one step per line.
@@ -1020,14 +1062,21 @@ fn fetches_and_listings_read_what_their_indexes_promise() {
         admitted_messages_sql(ProjectFilter::All, &SearchOptions::default()),
         None
     );
+    // The current project's message ranges come from the index alone.
+    let ranges = plan(&s, CURRENT_MESSAGE_RANGES);
+    assert!(
+        ranges.contains("COVERING INDEX sessions_message_range (project_id=?)")
+            && !ranges.contains("SCAN"),
+        "{ranges}"
+    );
 }
 
 #[test]
 fn a_store_without_the_recent_indexes_filters_since_row_by_row() {
     // A read-only recall does not migrate: a store from before 0008 lacks the indexes.
     assert_eq!(
-        crate::store::db::MIGRATIONS[RECENT_ENTRIES_SCHEMA as usize - 1].name,
-        "0008_recent_entries_index.sql"
+        crate::store::db::MIGRATIONS[LISTING_SCHEMA as usize - 1].name,
+        "0008_recall_listing.sql"
     );
     let s = projects_with_hosts_and_times();
     s.conn()
@@ -1116,25 +1165,40 @@ fn a_host_or_time_no_session_has_reads_one_chunk_of_rows_not_every_match() {
     }
 }
 
+/// Marks `store` as one from before 0008: no message ranges or `--since` listings are used
+/// (the columns and indexes stay, unread).
+fn as_before_listing_schema(store: &Store) {
+    store
+        .conn()
+        .pragma_update(None, "user_version", LISTING_SCHEMA - 1)
+        .unwrap();
+}
+
 #[test]
-fn a_project_with_no_sessions_reads_one_chunk_of_other_projects_rows_not_all() {
+fn a_project_with_no_sessions_reads_no_rows_of_other_projects() {
     let s = crowded_store(0);
-    MESSAGE_ROWS_READ.with(|n| n.set(0));
-    let hits = run(
-        &s,
-        "kafka consumer",
-        Some("p_new"),
-        Some("/work/new"),
-        SearchOptions {
-            scope: SearchScope::Project,
-            top_k: 3,
-            ..SearchOptions::default()
-        },
-    );
-    assert!(hits.is_empty(), "{hits:?}");
-    // 300 matching messages, none of this project: the first chunk (the pool's 100 rows) shows
-    // that few pass, the listing that none can.
-    assert_eq!(MESSAGE_ROWS_READ.with(std::cell::Cell::get), 100);
+    let project_rows_read = |s: &Store| {
+        MESSAGE_ROWS_READ.with(|n| n.set(0));
+        let hits = run(
+            s,
+            "kafka consumer",
+            Some("p_new"),
+            Some("/work/new"),
+            SearchOptions {
+                scope: SearchScope::Project,
+                top_k: 3,
+                ..SearchOptions::default()
+            },
+        );
+        assert!(hits.is_empty(), "{hits:?}");
+        MESSAGE_ROWS_READ.with(std::cell::Cell::get)
+    };
+    // 300 matching messages, none inside the (no) sessions of this project.
+    assert_eq!(project_rows_read(&s), 0);
+    // Without the ranges: the first chunk (the pool's 100 rows) shows that few pass, the
+    // listing that none can.
+    as_before_listing_schema(&s);
+    assert_eq!(project_rows_read(&s), 100);
     // The default scope still falls back to the other projects.
     let hits = run(
         &s,
@@ -1172,12 +1236,17 @@ fn a_small_project_reads_few_rows_of_other_projects() {
         );
         (hits.len(), MESSAGE_ROWS_READ.with(std::cell::Cell::get))
     };
-    // p_app's 2 of 302: after the first chunk (the pool's 100 rows) only p_app's are read.
+    // p_app's 2 of 302: only the rows inside p_app's sessions are read.
     let (found, read) = project("p_app");
     assert_eq!(found, 2);
-    assert!(read <= 102, "read {read} message rows");
+    assert_eq!(read, 2);
     // p_other holds nearly every row: the first chunk fills its pool.
     let (found, read) = project("p_other");
     assert_eq!(found, 3);
     assert_eq!(read, 100);
+    // Without the ranges, after the first chunk (the pool's 100 rows) only p_app's are read.
+    as_before_listing_schema(&s);
+    let (found, read) = project("p_app");
+    assert_eq!(found, 2);
+    assert!(read <= 102, "read {read} message rows");
 }

@@ -66,8 +66,8 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 8,
-        name: "0008_recent_entries_index.sql",
-        sql: include_str!("migrations/0008_recent_entries_index.sql"),
+        name: "0008_recall_listing.sql",
+        sql: include_str!("migrations/0008_recall_listing.sql"),
     },
 ];
 

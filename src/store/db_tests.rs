@@ -199,3 +199,48 @@ fn fts_tables_accept_analyzed_terms() {
         .unwrap();
     assert_eq!(hit, 7);
 }
+
+#[test]
+fn sessions_get_their_message_ranges_on_upgrade() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("csep.db");
+    let mut old = Store {
+        conn: Connection::open(&path).unwrap(),
+        path: path.clone(),
+    };
+    old.migrate_to(7).unwrap();
+    let conn = old.conn();
+    for (id, session) in [(1, "a"), (2, "b"), (3, "empty")] {
+        conn.execute(
+            "INSERT INTO sessions (id, host, session_id, created_at, updated_at) \
+             VALUES (?1, 'codex', ?2, 't', 't')",
+            rusqlite::params![id, session],
+        )
+        .unwrap();
+    }
+    // Two sessions archived side by side: their ranges interleave.
+    for (rowid, session_ref) in [(10, 1), (11, 2), (12, 1), (13, 2), (14, 1)] {
+        conn.execute(
+            "INSERT INTO messages (id, session_ref, byte_offset, seq, role, origin, text) \
+             VALUES (?1, ?2, ?1, 0, 'user', 'user', 'x')",
+            [rowid, session_ref],
+        )
+        .unwrap();
+    }
+    drop(old);
+    let upgraded = Store::open(&path).unwrap();
+    let ranges = |store: &Store| -> Vec<(Option<i64>, Option<i64>)> {
+        let mut stmt = store
+            .conn()
+            .prepare("SELECT first_message_id, last_message_id FROM sessions ORDER BY id")
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    assert_eq!(
+        ranges(&upgraded),
+        [(Some(10), Some(14)), (Some(11), Some(13)), (None, None)]
+    );
+}
