@@ -13,9 +13,11 @@
 //!    ties go to more terms, then to the newest row (highest rowid).
 //! 3. `TermMatches::pool_scored` walks that order in chunks, asking the caller to fetch and
 //!    filter each chunk's base rows (project, status, time, host), until `limit` rows passed:
-//!    only the rows that can enter the pool are ever read. When few of the first chunk's rows
-//!    passed, the caller may list the rows its filter admits (a project with few archived rows
-//!    among many, or none yet), and the rest of the walk reads only those.
+//!    only the rows that can enter the pool are ever read. Rows outside the caller's
+//!    `RowidRanges` (the current project's sessions' message ranges) are skipped unread from
+//!    the start. When few of the first chunk's rows passed, the caller may list the rows its
+//!    filter admits (a `--host` or `--since` few rows meet, a project with few archived rows
+//!    among many), and the rest of the walk reads only those.
 //! 4. It then gives each pooled row its coverage and a BM25 computed with FTS5's formula
 //!    (k1 = 1.2, b = 0.75, FTS5's IDF) from its real length, reading `<table>_docsize` for the
 //!    pooled rows only; term frequency counts as one.
