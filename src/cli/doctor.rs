@@ -17,6 +17,7 @@ use crate::cli::args::{DoctorArgs, InstallArgs, InstallTarget};
 use crate::cli::{Ctx, install as install_cmd, output};
 use crate::host::Host;
 use crate::host::install::{self, InstallManifest};
+use crate::memory::start_index::Coverage;
 use crate::store::db::{OpenOptions, Store, StoreError};
 use crate::store::{fsutil, time};
 
@@ -505,15 +506,8 @@ fn check_leases(store: &Store) -> Check {
 /// not a fault (SessionStart reads the database instead, and the next worker run rebuilds
 /// them), so the check is `info` then, with the rebuild as its fix.
 fn check_start_index(ctx: &Ctx, store: &Store) -> Check {
-    let ids = store
-        .conn()
-        .prepare("SELECT id FROM projects ORDER BY id")
-        .and_then(|mut stmt| {
-            stmt.query_map([], |r| r.get::<_, String>(0))?
-                .collect::<rusqlite::Result<Vec<_>>>()
-        });
-    let ids = match ids {
-        Ok(ids) => ids,
+    let projects = match crate::store::project::list(store) {
+        Ok(projects) => projects,
         Err(e) => {
             return Check::new(
                 "start_index",
@@ -522,26 +516,17 @@ fn check_start_index(ctx: &Ctx, store: &Store) -> Check {
             );
         }
     };
-    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-    let (user, projects) = crate::memory::start_index::current_files(&ctx.paths, &refs);
-    if user && projects == ids.len() {
-        return Check::new(
-            "start_index",
-            CheckStatus::Ok,
-            format!(
-                "session starts read user memory and all {} project(s) from the start index",
-                ids.len()
-            ),
-        );
+    let ids: Vec<&str> = projects.iter().map(|p| p.id.as_str()).collect();
+    let coverage = Coverage::of(&ctx.paths, &ids);
+    if coverage.is_complete() {
+        return Check::new("start_index", CheckStatus::Ok, format!("start {coverage}"));
     }
-    let user = if user { "current" } else { "missing" };
     Check::new(
         "start_index",
         CheckStatus::Info,
         format!(
-            "start index of user memory {user}, {projects} of {} project(s) current; session \
-             starts read the rest from the database until the next worker run",
-            ids.len()
+            "start {coverage}; session starts read the rest from the database until the next \
+             worker run"
         ),
     )
     .fix("csep doctor --fix (builds it now)")

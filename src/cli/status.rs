@@ -14,6 +14,7 @@ use crate::cli::Ctx;
 use crate::cli::args::StatusArgs;
 use crate::cli::output;
 use crate::host::Host;
+use crate::memory::start_index::Coverage;
 use crate::store::db::{self, OpenOptions, Store, StoreError};
 use crate::store::env::EnvProviderFile;
 use crate::store::project;
@@ -64,21 +65,8 @@ pub struct StatusReport {
     pub user_memory_budget_chars: u64,
     /// Skills by state (`candidate`, `staged`, `published`, `rejected`, `retired`).
     pub skills: BTreeMap<String, u64>,
-    /// The SessionStart index files.
-    pub start_index: StartIndexStatus,
-}
-
-/// The SessionStart index (`start-index/` under the home): which scopes a session start
-/// answers from a file, without opening the database. A memory change removes its scope's
-/// file; the next worker rebuilds it.
-#[derive(Debug, Serialize, Default)]
-pub struct StartIndexStatus {
-    /// The user scope's file is current.
-    pub user_current: bool,
-    /// Registered projects whose file is current.
-    pub projects_current: u64,
-    /// Registered projects.
-    pub projects: u64,
+    /// Which scopes a session start answers from the start index.
+    pub start_index: Coverage,
 }
 
 /// The worker's state.
@@ -445,13 +433,7 @@ pub fn collect(ctx: &Ctx, receipts: usize) -> StatusReport {
         })
         .collect();
     let project_ids: Vec<&str> = projects.iter().map(|p| p.id.as_str()).collect();
-    let (user_current, projects_current) =
-        crate::memory::start_index::current_files(paths, &project_ids);
-    let start_index = StartIndexStatus {
-        user_current,
-        projects_current: projects_current as u64,
-        projects: project_ids.len() as u64,
-    };
+    let start_index = Coverage::of(paths, &project_ids);
 
     StatusReport {
         version: crate::VERSION,
@@ -873,23 +855,13 @@ pub fn render(report: &StatusReport) -> String {
         parts.join(", ")
     );
     if report.database.state == "ok" {
-        let si = &report.start_index;
-        let stale = if !si.user_current || si.projects_current < si.projects {
-            "; the next worker rebuilds the rest (a session start reads the database until then)"
-        } else {
+        let coverage = &report.start_index;
+        let stale = if coverage.is_complete() {
             ""
+        } else {
+            "; the next worker rebuilds the rest (a session start reads the database until then)"
         };
-        let _ = writeln!(
-            s,
-            "start     index of user memory {}; {} of {} projects current{stale}",
-            if si.user_current {
-                "current"
-            } else {
-                "missing"
-            },
-            si.projects_current,
-            si.projects
-        );
+        let _ = writeln!(s, "start     {coverage}{stale}");
     }
     let _ = writeln!(
         s,

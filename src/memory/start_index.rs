@@ -422,21 +422,62 @@ pub fn refresh(conn: &Connection, paths: &Paths) -> Result<usize, StartIndexErro
     Ok(built)
 }
 
-/// Which scopes a session start can answer from a file without opening the database: whether
-/// the user scope's file is current (of this [`FORMAT`] and database), and how many of
-/// `project_ids` have a current file. Reads the files' headers only.
-pub fn current_files(paths: &Paths, project_ids: &[&str]) -> (bool, usize) {
-    let Some(stamp) = db_stamp(&paths.db()) else {
-        return (false, 0);
-    };
-    let header = header(&stamp);
-    let current = |project_id: Option<&str>| {
-        paths
-            .start_index_file(project_id)
-            .is_some_and(|file| starts_with(&file, &header))
-    };
-    let projects = project_ids.iter().filter(|id| current(Some(id))).count();
-    (current(None), projects)
+/// Which scopes a session start answers from the start index, without opening the database.
+/// Shown by `csep status` (text and `--json`) and `csep doctor`; it prints as `index of user
+/// memory current; 3 of 4 projects current`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Coverage {
+    /// The user scope's file is current (of this [`FORMAT`] and database).
+    pub user_current: bool,
+    /// Registered projects whose file is current.
+    pub projects_current: u64,
+    /// Registered projects.
+    pub projects: u64,
+}
+
+impl Coverage {
+    /// The coverage of the user scope and of `project_ids`. Reads the files' headers only.
+    pub fn of(paths: &Paths, project_ids: &[&str]) -> Coverage {
+        let projects = project_ids.len() as u64;
+        let Some(stamp) = db_stamp(&paths.db()) else {
+            return Coverage {
+                projects,
+                ..Coverage::default()
+            };
+        };
+        let header = header(&stamp);
+        let current = |project_id: Option<&str>| {
+            paths
+                .start_index_file(project_id)
+                .is_some_and(|file| starts_with(&file, &header))
+        };
+        Coverage {
+            user_current: current(None),
+            projects_current: project_ids.iter().filter(|id| current(Some(id))).count() as u64,
+            projects,
+        }
+    }
+
+    /// Every scope answers from its file.
+    pub fn is_complete(&self) -> bool {
+        self.user_current && self.projects_current == self.projects
+    }
+}
+
+impl std::fmt::Display for Coverage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "index of user memory {}; {} of {} projects current",
+            if self.user_current {
+                "current"
+            } else {
+                "missing"
+            },
+            self.projects_current,
+            self.projects
+        )
+    }
 }
 
 /// [`refresh`] under the database's write lock, taken for the purpose.

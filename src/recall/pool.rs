@@ -63,6 +63,15 @@ impl FtsTable {
             FtsTable::Recall => "recall_fts",
         }
     }
+
+    /// The table whose rows it indexes (its rowids are that table's).
+    pub fn base_table(self) -> &'static str {
+        match self {
+            FtsTable::Messages => "messages",
+            FtsTable::Memory => "memory_entries",
+            FtsTable::Recall => "recall_entries",
+        }
+    }
 }
 
 /// Coverage and text score of one pooled row.

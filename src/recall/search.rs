@@ -503,8 +503,6 @@ struct EntrySource {
     sql: &'static str,
     /// The paths column read as paths.
     paths: fn(&str) -> Vec<String>,
-    /// The table, for the listing of the rows its filters admit.
-    name: &'static str,
 }
 
 /// Which rows pass the project filter (`?2`: 0 all, 1 this project and user scope, 2 other
@@ -646,26 +644,22 @@ const CURRENT_MESSAGE_RANGES: &str = concat!(
 
 /// The message rowid ranges of the sessions the current-project filter (with `--host` and the
 /// asking session's exclusion) admits: a superset of the messages it admits, read from
-/// `sessions_message_range` alone. `None` when the store predates the ranges or the project
-/// has more than [`MAX_RANGED_SESSIONS`] sessions.
+/// `sessions_message_range` alone, with `params` bound as for [`session_hits`]'s fetch. `None`
+/// when the store predates the ranges or the project has more than [`MAX_RANGED_SESSIONS`]
+/// sessions.
 fn current_message_ranges(
     conn: &Connection,
-    ctx: &SearchContext<'_>,
-    cwd: Option<&str>,
-    host: Option<&str>,
-    opts: &SearchOptions,
+    params: &[(usize, &dyn rusqlite::ToSql)],
 ) -> rusqlite::Result<Option<RowidRanges>> {
     if schema_version(conn)? < LISTING_SCHEMA {
         return Ok(None);
     }
-    let mut stmt = conn.prepare_cached(CURRENT_MESSAGE_RANGES)?;
-    stmt.raw_bind_parameter(3, ctx.project_id)?;
-    stmt.raw_bind_parameter(4, cwd)?;
-    stmt.raw_bind_parameter(6, host)?;
-    stmt.raw_bind_parameter(7, opts.exclude_session.as_deref())?;
-    stmt.raw_bind_parameter(
+    let mut stmt = bound(
+        conn,
+        CURRENT_MESSAGE_RANGES,
+        params,
         8,
-        i64::try_from(MAX_RANGED_SESSIONS + 1).unwrap_or(i64::MAX),
+        MAX_RANGED_SESSIONS + 1,
     )?;
     let mut ranges = Vec::new();
     let mut rows = stmt.raw_query();
@@ -673,6 +667,23 @@ fn current_message_ranges(
         ranges.push((row.get(0)?, row.get(1)?));
     }
     Ok((ranges.len() <= MAX_RANGED_SESSIONS).then(|| RowidRanges::new(ranges)))
+}
+
+/// `sql` prepared (cached) with `params` bound by number and `limit` bound to parameter
+/// `limit_index`.
+fn bound<'c>(
+    conn: &'c Connection,
+    sql: &str,
+    params: &[(usize, &dyn rusqlite::ToSql)],
+    limit_index: usize,
+    limit: usize,
+) -> rusqlite::Result<rusqlite::CachedStatement<'c>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    for (index, value) in params {
+        stmt.raw_bind_parameter(*index, value)?;
+    }
+    stmt.raw_bind_parameter(limit_index, i64::try_from(limit).unwrap_or(i64::MAX))?;
+    Ok(stmt)
 }
 
 /// The statement listing the entries of `source` a pass admits (`?3` the project id, `?4`
@@ -689,7 +700,7 @@ fn admitted_entries_sql(
     if since && schema_version(conn)? < LISTING_SCHEMA {
         return Ok(None);
     }
-    let name = source.name;
+    let name = source.table.base_table();
     // Named, so SQLite never walks the other index: without statistics it would rather read
     // every active entry from the covering `_recent` than seek twice in `_scope`.
     let (index, project) = match filter {
@@ -735,14 +746,7 @@ fn list_admitted(
     limit: usize,
     cap: usize,
 ) -> rusqlite::Result<Option<HashSet<i64>>> {
-    let mut stmt = conn.prepare_cached(sql)?;
-    for (index, value) in params {
-        stmt.raw_bind_parameter(*index, value)?;
-    }
-    stmt.raw_bind_parameter(
-        limit,
-        i64::try_from(cap.saturating_add(1)).unwrap_or(i64::MAX),
-    )?;
+    let mut stmt = bound(conn, sql, params, limit, cap.saturating_add(1))?;
     let mut set = HashSet::new();
     let mut rows = stmt.raw_query();
     while let Some(row) = rows.next()? {
@@ -761,7 +765,6 @@ const MEMORY_SOURCE: EntrySource = EntrySource {
         entry_filter!()
     ),
     paths: provenance_paths,
-    name: "memory_entries",
 };
 
 const RECALL_SOURCE: EntrySource = EntrySource {
@@ -774,7 +777,6 @@ const RECALL_SOURCE: EntrySource = EntrySource {
         entry_filter!()
     ),
     paths: |json| serde_json::from_str(json).unwrap_or_default(),
-    name: "recall_entries",
 };
 
 fn entry_hits(
@@ -790,11 +792,12 @@ fn entry_hits(
         return Ok(Vec::new());
     }
     let admitted = admitted_entries_sql(conn, source, filter, opts)?;
-    let mut lister = |cap: usize| {
-        let sql = admitted.as_deref().unwrap_or_default();
-        list_admitted(conn, sql, &[(3, &ctx.project_id), (4, &opts.since)], 5, cap)
-    };
-    let list: Option<Lister<'_>> = admitted.is_some().then_some(&mut lister);
+    let mut lister = admitted.as_deref().map(|sql| {
+        move |cap: usize| {
+            list_admitted(conn, sql, &[(3, &ctx.project_id), (4, &opts.since)], 5, cap)
+        }
+    });
+    let list: Option<Lister<'_>> = lister.as_mut().map(|l| l as Lister<'_>);
     let mut stmt = conn.prepare_cached(source.sql)?;
     let scored = matches.pool_scored(
         conn,
@@ -861,25 +864,19 @@ fn session_hits(
     let cwd = ctx.cwd.map(|p| p.to_string_lossy().into_owned());
     let host = opts.host.map(|h| h.as_str());
     let admitted = admitted_messages_sql(filter, opts);
-    let mut lister = |cap: usize| {
-        let params: [(usize, &dyn rusqlite::ToSql); 5] = [
-            (3, &ctx.project_id),
-            (4, &cwd),
-            (5, &opts.since),
-            (6, &host),
-            (7, &opts.exclude_session),
-        ];
-        list_admitted(
-            conn,
-            admitted.as_deref().unwrap_or_default(),
-            &params,
-            8,
-            cap,
-        )
-    };
-    let list: Option<Lister<'_>> = admitted.is_some().then_some(&mut lister);
+    let params: [(usize, &dyn rusqlite::ToSql); 5] = [
+        (3, &ctx.project_id),
+        (4, &cwd),
+        (5, &opts.since),
+        (6, &host),
+        (7, &opts.exclude_session),
+    ];
+    let mut lister = admitted
+        .as_deref()
+        .map(|sql| |cap: usize| list_admitted(conn, sql, &params, 8, cap));
+    let list: Option<Lister<'_>> = lister.as_mut().map(|l| l as Lister<'_>);
     let within = match filter {
-        ProjectFilter::Current => current_message_ranges(conn, ctx, cwd.as_deref(), host, opts)?,
+        ProjectFilter::Current => current_message_ranges(conn, &params)?,
         ProjectFilter::All | ProjectFilter::Others => None,
     };
     let mut stmt = conn.prepare_cached(concat!(

@@ -1027,7 +1027,7 @@ fn fetches_and_listings_read_what_their_indexes_promise() {
                 .unwrap()
                 .unwrap();
             let listed = plan(&s, &sql);
-            let index = format!("COVERING INDEX {}_{index}", source.name);
+            let index = format!("COVERING INDEX {}_{index}", source.table.base_table());
             assert!(listed.contains(&index), "{filter:?} {since:?}: {listed}");
         }
         for filter in [ProjectFilter::Others, ProjectFilter::All] {

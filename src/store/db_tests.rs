@@ -1,4 +1,5 @@
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use pretty_assertions::assert_eq;
 use rusqlite::Connection;
@@ -14,6 +15,16 @@ fn schema_of(conn: &Connection) -> BTreeMap<String, String> {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap()
+}
+
+/// A database at `path` migrated to `version` only.
+fn store_at(path: &Path, version: u32) -> Store {
+    let mut store = Store {
+        conn: Connection::open(path).unwrap(),
+        path: path.to_path_buf(),
+    };
+    store.migrate_to(version).unwrap();
+    store
 }
 
 #[test]
@@ -82,12 +93,7 @@ fn upgrading_from_every_earlier_version_equals_a_fresh_database() {
     for start in 0..SCHEMA_VERSION {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("csep.db");
-        let conn = Connection::open(&path).unwrap();
-        let mut old = Store {
-            conn,
-            path: path.clone(),
-        };
-        old.migrate_to(start).unwrap();
+        let old = store_at(&path, start);
         assert_eq!(old.schema_version().unwrap(), start);
         if start >= 1 {
             // A row written by the old schema survives the upgrade.
@@ -204,11 +210,7 @@ fn fts_tables_accept_analyzed_terms() {
 fn sessions_get_their_message_ranges_on_upgrade() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("csep.db");
-    let mut old = Store {
-        conn: Connection::open(&path).unwrap(),
-        path: path.clone(),
-    };
-    old.migrate_to(7).unwrap();
+    let old = store_at(&path, 7);
     let conn = old.conn();
     for (id, session) in [(1, "a"), (2, "b"), (3, "empty")] {
         conn.execute(

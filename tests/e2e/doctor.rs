@@ -73,12 +73,7 @@ fn a_fresh_home_is_healthy_with_nothing_installed() {
 #[test]
 fn a_missing_start_index_is_information_and_fix_builds_it() {
     let t = TestHome::new();
-    let repo = t.scratch().join("repo");
-    std::fs::create_dir_all(&repo).unwrap();
-    let store = csep::store::db::Store::open(&t.home().join("csep.db")).unwrap();
-    let identity = csep::store::identity::RepoIdentity::resolve(&repo).unwrap();
-    csep::store::project::upsert(&store, &identity, "2026-11-25T00:00:00Z").unwrap();
-    drop(store);
+    drop(t.registered_project("repo"));
     // No worker ran: session starts read the database. Not a fault.
     let (code, report) = doctor(&t, &[]);
     assert_eq!(code, 0, "{report}");
@@ -86,8 +81,8 @@ fn a_missing_start_index_is_information_and_fix_builds_it() {
     assert_eq!(start["status"], "info", "{report}");
     assert_eq!(
         start["detail"],
-        "start index of user memory missing, 0 of 1 project(s) current; session starts read \
-         the rest from the database until the next worker run"
+        "start index of user memory missing; 0 of 1 projects current; session starts read the \
+         rest from the database until the next worker run"
     );
     assert_eq!(start["auto_fixable"], true);
     let (code, report) = doctor(&t, &["--fix"]);
@@ -100,7 +95,12 @@ fn a_missing_start_index_is_information_and_fix_builds_it() {
             .any(|f| f == "built 2 start index file(s)"),
         "{report}"
     );
-    assert_eq!(check(&report, "start_index")["status"], "ok", "{report}");
+    let start = check(&report, "start_index");
+    assert_eq!(start["status"], "ok", "{report}");
+    assert_eq!(
+        start["detail"],
+        "start index of user memory current; 1 of 1 projects current"
+    );
     // What SessionStart reads now exists.
     let status = stdout_json(&t.csep(&["status", "--json"]).output().unwrap());
     assert_eq!(status["start_index"]["user_current"], true, "{status}");

@@ -155,12 +155,7 @@ fn a_provider_profile_without_its_key_is_reported_unavailable_by_variable_name()
 #[test]
 fn status_shows_which_scopes_a_session_start_reads_from_the_start_index() {
     let t = TestHome::new();
-    let repo = t.scratch().join("repo");
-    std::fs::create_dir_all(&repo).unwrap();
-    let db = t.home().join("csep.db");
-    let store = csep::store::db::Store::open(&db).unwrap();
-    let identity = csep::store::identity::RepoIdentity::resolve(&repo).unwrap();
-    let project = csep::store::project::upsert(&store, &identity, "2026-11-25T00:00:00Z").unwrap();
+    let (store, project, _) = t.registered_project("repo");
     let status = || stdout_json(&t.csep(&["status", "--json"]).output().unwrap());
     let status_text_has = |line: &str| {
         t.csep(&["status"])

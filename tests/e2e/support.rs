@@ -30,6 +30,26 @@ impl TestHome {
         self.dir.path()
     }
 
+    /// A directory `name` under the scratch directory, registered as a project in the home's
+    /// database (created and migrated through the library, as a hook would): the store, the
+    /// project and the directory.
+    pub fn registered_project(
+        &self,
+        name: &str,
+    ) -> (
+        csep::store::db::Store,
+        csep::store::project::Project,
+        PathBuf,
+    ) {
+        let dir = self.scratch().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = csep::store::db::Store::open(&self.home().join("csep.db")).unwrap();
+        let identity = csep::store::identity::RepoIdentity::resolve(&dir).unwrap();
+        let project =
+            csep::store::project::upsert(&store, &identity, "2026-11-25T00:00:00Z").unwrap();
+        (store, project, dir)
+    }
+
     /// `csep --home <home> ARGS…` with a clean environment.
     pub fn csep(&self, args: &[&str]) -> Command {
         self.bin("csep", args)
