@@ -32,6 +32,13 @@
 //!   normalises by); they pass the same phrase check.
 //! - **One transaction per ingest.** The session upsert, the messages, their FTS rows, the
 //!   counters and the new checkpoint commit together; a crash leaves the previous checkpoint.
+//!   A backfill of many small transcripts ([`ingest_transcripts`]) commits several files in one
+//!   transaction while the next ones are prepared on a second thread; a crash then leaves the
+//!   previous checkpoints of the whole group, which the next import reads again.
+//! - **No statement transactions while indexing.** FTS5 flushes its pending index into a new
+//!   segment at the start of every statement transaction (a statement with `RETURNING`, an
+//!   update of a foreign key, a trigger), so the writes of an ingest avoid them: a group of 200
+//!   files would otherwise write 200 segments and merge them again.
 //! - **Pipelined or not, the same rows.** An increment of [`PIPELINE_MIN_BYTES`] or more is
 //!   prepared (parsed, redacted, capped, analyzed) on a second thread while the calling thread
 //!   writes, through a bounded queue; a smaller one runs on one thread. Both write exactly the
@@ -220,43 +227,11 @@ pub fn ingest_transcript_with(
     session_hint: Option<&str>,
     mode: IngestMode,
 ) -> Result<IngestReport, IngestError> {
-    let key = path.to_string_lossy().into_owned();
-    let checkpoint = read_checkpoint(store, &key).map_err(sql_err(path))?;
-    let len = std::fs::metadata(path).map_err(io_err(path))?.len();
-
-    let mut restart = None;
-    let mut from = 0;
-    if let Some(cp) = &checkpoint {
-        if cp.byte_offset > len {
-            restart = Some(Restart::Shrunk);
-        } else if !head_matches(path, cp.head_hash.as_deref(), len)? {
-            restart = Some(Restart::Replaced);
-        } else {
-            from = cp.byte_offset;
-        }
-    }
-    let file = File::open(path).map_err(io_err(path))?;
-    if from > file.metadata().map_err(io_err(path))?.len() {
-        // Shrunk between the length check and the open.
-        restart = Some(Restart::Shrunk);
-        from = 0;
-    }
-    let known_session = checkpoint
-        .as_ref()
-        .filter(|_| restart.is_none())
-        .and_then(|cp| cp.session_ref);
-    let job = Job {
-        host,
-        path,
-        key: &key,
-        project_id,
-        session_hint,
-        known_session,
-        from,
-        len,
-    };
+    let mut plan = Plan::new(store, path)?;
+    let file = plan.open()?;
+    let job = plan.job(host, project_id, session_hint);
     let pipelined = match mode {
-        IngestMode::Auto => len.saturating_sub(from) >= PIPELINE_MIN_BYTES,
+        IngestMode::Auto => plan.new_bytes() >= PIPELINE_MIN_BYTES,
         IngestMode::Sequential => false,
         IngestMode::Pipelined => true,
     };
@@ -270,24 +245,250 @@ pub fn ingest_transcript_with(
     } else {
         ingest_sequential(store, &job, file)?
     };
-    let mut report = IngestReport {
-        transcript_path: path.to_owned(),
-        host,
-        session_ref: None,
-        session_id: None,
-        cwd: done.chunk.session.cwd.clone(),
-        from_offset: from,
-        next_offset: done.chunk.next_offset,
-        restart,
-        messages_seen: done.messages_seen,
-        messages_inserted: done.counts.inserted,
-        injected_inserted: done.counts.injected,
-        malformed_lines: done.chunk.malformed_lines,
-    };
-    if let Some(session_ref) = done.session_ref.or(known_session) {
-        fill_known_session(store, session_ref, &mut report).map_err(sql_err(path))?;
+    plan.report(store, host, &done)
+}
+
+/// New bytes of one group of transcripts committed together by [`ingest_transcripts`]
+/// (32 MiB): FTS5 flushes its pending index at every commit, so one transaction per small
+/// file writes and later merges a segment per file. A crash loses at most one group's
+/// progress, which the next import reads again.
+pub const GROUP_BYTES: u64 = 32 << 20;
+
+/// Transcripts prepared ahead of the writing thread by [`ingest_transcripts`].
+const FILES_IN_FLIGHT: usize = 4;
+
+/// Ingests `paths` (transcripts of `host`) one after another, as [`ingest_transcript`] would
+/// with no project or session hint, and hands each file's outcome to `each`, in order, with
+/// the store free to use. A failed file is reported to `each` and the others go on; an error
+/// from `each` stops the ingest and is returned.
+///
+/// Faster than calling [`ingest_transcript`] per file when there are many small transcripts
+/// (a backfill): while this thread writes one file, a second thread already reads and
+/// prepares the next ones, and files are committed in groups of up to [`GROUP_BYTES`] new
+/// bytes instead of one transaction each. A file of [`PIPELINE_MIN_BYTES`] or more new bytes
+/// is ingested alone, pipelined within itself. The archive ends exactly as with
+/// [`ingest_transcript`]: should a group fail to write, it is rolled back and its files are
+/// ingested again one by one, so the error is reported for the file that has it.
+pub fn ingest_transcripts<E>(
+    store: &mut Store,
+    host: Host,
+    paths: &[PathBuf],
+    mut each: impl FnMut(&Store, &Path, Result<IngestReport, IngestError>) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut group: Vec<Plan> = Vec::new();
+    let mut group_bytes = 0;
+    for path in paths {
+        let plan = match Plan::new(store, path) {
+            Ok(plan) => plan,
+            Err(e) => {
+                ingest_group(store, host, std::mem::take(&mut group), &mut each)?;
+                group_bytes = 0;
+                each(store, path, Err(e))?;
+                continue;
+            }
+        };
+        if plan.new_bytes() >= PIPELINE_MIN_BYTES {
+            ingest_group(store, host, std::mem::take(&mut group), &mut each)?;
+            group_bytes = 0;
+            let result = ingest_transcript(store, host, path, None, None);
+            each(store, path, result)?;
+            continue;
+        }
+        group_bytes += plan.new_bytes();
+        group.push(plan);
+        if group_bytes >= GROUP_BYTES {
+            ingest_group(store, host, std::mem::take(&mut group), &mut each)?;
+            group_bytes = 0;
+        }
     }
-    Ok(report)
+    ingest_group(store, host, group, &mut each)
+}
+
+/// A prepared transcript of a group: its plan (as adjusted when the file was opened) and its
+/// messages, or why it could not be read.
+type PreparedFile = (Plan, Result<(Vec<Batch>, Parsed), IngestError>);
+
+/// Ingests the small transcripts `plans` in one transaction, prepared on a second thread, then
+/// reports each; see [`ingest_transcripts`].
+fn ingest_group<E>(
+    store: &mut Store,
+    host: Host,
+    plans: Vec<Plan>,
+    each: &mut impl FnMut(&Store, &Path, Result<IngestReport, IngestError>) -> Result<(), E>,
+) -> Result<(), E> {
+    if plans.is_empty() {
+        return Ok(());
+    }
+    let paths: Vec<PathBuf> = plans.iter().map(|p| p.path.clone()).collect();
+    let written = write_group(store, host, plans);
+    let Ok(outcomes) = written else {
+        // Rolled back: nothing of the group was kept. One by one, each file's own error (if
+        // any) is reported for it.
+        for path in &paths {
+            let result = ingest_transcript(store, host, path, None, None);
+            each(store, path, result)?;
+        }
+        return Ok(());
+    };
+    for (plan, outcome) in outcomes {
+        let result = outcome.and_then(|done| plan.report(store, host, &done));
+        each(store, &plan.path, result)?;
+    }
+    Ok(())
+}
+
+/// Writes a group in one transaction while a scoped thread prepares its files in order.
+/// Returns each file's outcome (a file that could not be read has its error, and nothing of it
+/// was written); `Err` when writing failed, after rolling the whole group back.
+#[allow(clippy::type_complexity)]
+fn write_group(
+    store: &mut Store,
+    host: Host,
+    plans: Vec<Plan>,
+) -> Result<Vec<(Plan, Result<Done, IngestError>)>, IngestError> {
+    let first = plans[0].path.clone();
+    let tx = store.conn_mut().transaction().map_err(sql_err(&first))?;
+    std::thread::scope(|scope| {
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<PreparedFile>(FILES_IN_FLIGHT);
+        scope.spawn(move || {
+            for mut plan in plans {
+                let prepared = plan.open().and_then(|file| {
+                    let job = plan.job(host, None, None);
+                    prepare_all(&job, file)
+                });
+                if sender.send((plan, prepared)).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut outcomes = Vec::new();
+        let mut hash_size_set = false;
+        for (plan, prepared) in &receiver {
+            let (batches, parsed) = match prepared {
+                Ok(prepared) => prepared,
+                Err(e) => {
+                    outcomes.push((plan, Err(e)));
+                    continue;
+                }
+            };
+            if !hash_size_set && !batches.is_empty() {
+                raise_fts_hash_size(&tx).map_err(sql_err(&plan.path))?;
+                hash_size_set = true;
+            }
+            let job = plan.job(host, None, None);
+            let done = write_prepared(&tx, &job, batches, parsed)?;
+            outcomes.push((plan, Ok(done)));
+        }
+        tx.commit().map_err(sql_err(&first))?;
+        Ok(outcomes)
+    })
+}
+
+/// Where one ingest of a transcript starts: what its checkpoint and the file say before any
+/// message is read.
+#[derive(Debug)]
+struct Plan {
+    path: PathBuf,
+    /// The checkpoint key (the path as text).
+    key: String,
+    /// The file's length when planned.
+    len: u64,
+    /// Offset to read from.
+    from: u64,
+    /// Why the file is read again from 0, if it is.
+    restart: Option<Restart>,
+    /// The checkpoint's session, which a chunk naming none continues.
+    known_session: Option<i64>,
+}
+
+impl Plan {
+    /// Reads `path`'s checkpoint and compares it with the file: a file that shrank or whose
+    /// head changed is read again from 0.
+    fn new(store: &Store, path: &Path) -> Result<Plan, IngestError> {
+        let key = path.to_string_lossy().into_owned();
+        let checkpoint = read_checkpoint(store, &key).map_err(sql_err(path))?;
+        let len = std::fs::metadata(path).map_err(io_err(path))?.len();
+        let mut restart = None;
+        let mut from = 0;
+        if let Some(cp) = &checkpoint {
+            if cp.byte_offset > len {
+                restart = Some(Restart::Shrunk);
+            } else if !head_matches(path, cp.head_hash.as_deref(), len)? {
+                restart = Some(Restart::Replaced);
+            } else {
+                from = cp.byte_offset;
+            }
+        }
+        let known_session = checkpoint
+            .as_ref()
+            .filter(|_| restart.is_none())
+            .and_then(|cp| cp.session_ref);
+        Ok(Plan {
+            path: path.to_owned(),
+            key,
+            len,
+            from,
+            restart,
+            known_session,
+        })
+    }
+
+    /// Bytes past the offset to read from, as planned.
+    fn new_bytes(&self) -> u64 {
+        self.len.saturating_sub(self.from)
+    }
+
+    /// Opens the file; when it shrank below the planned offset since, reads it from 0.
+    fn open(&mut self) -> Result<File, IngestError> {
+        let path = &self.path;
+        let file = File::open(path).map_err(io_err(path))?;
+        if self.from > file.metadata().map_err(io_err(path))?.len() {
+            self.restart = Some(Restart::Shrunk);
+            self.from = 0;
+            self.known_session = None;
+        }
+        Ok(file)
+    }
+
+    fn job<'a>(
+        &'a self,
+        host: Host,
+        project_id: Option<&'a str>,
+        session_hint: Option<&'a str>,
+    ) -> Job<'a> {
+        Job {
+            host,
+            path: &self.path,
+            key: &self.key,
+            project_id,
+            session_hint,
+            known_session: self.known_session,
+            from: self.from,
+            len: self.len,
+        }
+    }
+
+    /// The report of a finished ingest of this plan.
+    fn report(&self, store: &Store, host: Host, done: &Done) -> Result<IngestReport, IngestError> {
+        let mut report = IngestReport {
+            transcript_path: self.path.clone(),
+            host,
+            session_ref: None,
+            session_id: None,
+            cwd: done.chunk.session.cwd.clone(),
+            from_offset: self.from,
+            next_offset: done.chunk.next_offset,
+            restart: self.restart,
+            messages_seen: done.messages_seen,
+            messages_inserted: done.counts.inserted,
+            injected_inserted: done.counts.injected,
+            malformed_lines: done.chunk.malformed_lines,
+        };
+        if let Some(session_ref) = done.session_ref.or(self.known_session) {
+            fill_known_session(store, session_ref, &mut report).map_err(sql_err(&self.path))?;
+        }
+        Ok(report)
+    }
 }
 
 /// What one ingest works on.
@@ -398,15 +599,24 @@ fn read_and_prepare(
     Ok(parsed)
 }
 
-/// One thread: reads and prepares every new message, then writes them. Holds the prepared
-/// messages of the whole increment, so it is for small increments (and the fallback).
-fn ingest_sequential(store: &mut Store, job: &Job<'_>, file: File) -> Result<Done, IngestError> {
+/// Reads and prepares every new message of `file` (for small increments: they are all held).
+fn prepare_all(job: &Job<'_>, file: File) -> Result<(Vec<Batch>, Parsed), IngestError> {
     let mut batches = Vec::new();
     let parsed = read_and_prepare(job, file, |batch| {
         batches.push(batch);
         true
     })?;
-    let mut writer = Writer::new(store, job)?;
+    Ok((batches, parsed))
+}
+
+/// Writes a whole prepared increment in `tx` (which the caller commits).
+fn write_prepared(
+    tx: &Transaction<'_>,
+    job: &Job<'_>,
+    batches: Vec<Batch>,
+    parsed: Parsed,
+) -> Result<Done, IngestError> {
+    let mut writer = Writer::new(tx, job);
     for mut batch in batches {
         // The whole increment is known: write to the session it names in the end.
         batch.session_id.clone_from(&parsed.chunk.session.id);
@@ -419,6 +629,23 @@ fn ingest_sequential(store: &mut Store, job: &Job<'_>, file: File) -> Result<Don
     })
 }
 
+/// One thread: reads and prepares every new message, then writes them. Holds the prepared
+/// messages of the whole increment, so it is for small increments (and the fallback).
+fn ingest_sequential(store: &mut Store, job: &Job<'_>, file: File) -> Result<Done, IngestError> {
+    let (batches, parsed) = prepare_all(job, file)?;
+    let tx = store.conn_mut().transaction().map_err(sql_err(job.path))?;
+    let done = write_prepared(&tx, job, batches, parsed)?;
+    tx.commit().map_err(sql_err(job.path))?;
+    Ok(done)
+}
+
+/// Sets `messages_fts`'s `hashsize` to [`FTS_HASH_BYTES`] for a bulk write.
+fn raise_fts_hash_size(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.prepare_cached("INSERT INTO messages_fts (messages_fts, rank) VALUES ('hashsize', ?1)")?
+        .execute([FTS_HASH_BYTES])?;
+    Ok(())
+}
+
 /// Two threads: a scoped thread reads and prepares blocks while this one writes them, with at
 /// most [`BATCHES_IN_FLIGHT`] blocks queued. Returns `None` (everything rolled back) when the
 /// session the whole increment names differs from the one its first block named.
@@ -427,13 +654,10 @@ fn ingest_pipelined(
     job: &Job<'_>,
     file: File,
 ) -> Result<Option<Done>, IngestError> {
-    let mut writer = Writer::new(store, job)?;
-    writer
-        .tx
-        .prepare_cached("INSERT INTO messages_fts (messages_fts, rank) VALUES ('hashsize', ?1)")
-        .and_then(|mut stmt| stmt.execute([FTS_HASH_BYTES]))
-        .map_err(sql_err(job.path))?;
-    std::thread::scope(move |scope| {
+    let tx = store.conn_mut().transaction().map_err(sql_err(job.path))?;
+    raise_fts_hash_size(&tx).map_err(sql_err(job.path))?;
+    let mut writer = Writer::new(&tx, job);
+    let done = std::thread::scope(move |scope| {
         let (sender, receiver) = std::sync::mpsc::sync_channel::<Batch>(BATCHES_IN_FLIGHT);
         let reader =
             scope.spawn(move || read_and_prepare(job, file, |batch| sender.send(batch).is_ok()));
@@ -454,13 +678,17 @@ fn ingest_pipelined(
             return Err(e);
         }
         writer.finish(parsed?)
-    })
+    })?;
+    if done.is_some() {
+        tx.commit().map_err(sql_err(job.path))?;
+    }
+    Ok(done)
 }
 
-/// The writing stage: one transaction for the whole increment (dropped, so rolled back,
-/// unless [`Writer::finish`] commits it).
-struct Writer<'s, 'j> {
-    tx: Transaction<'s>,
+/// The writing stage of one increment, in a transaction the caller commits (or drops, which
+/// rolls it back).
+struct Writer<'t, 'c, 'j> {
+    tx: &'t Transaction<'c>,
     job: &'j Job<'j>,
     /// The session chosen when the first block came, and its `sessions.id`.
     session: Option<(SessionChoice, i64)>,
@@ -468,18 +696,17 @@ struct Writer<'s, 'j> {
     now: String,
 }
 
-impl<'s, 'j> Writer<'s, 'j> {
-    fn new(store: &'s mut Store, job: &'j Job<'j>) -> Result<Self, IngestError> {
-        // Deferred: takes no lock until the first write, so an ingest with nothing new costs
-        // nothing.
-        let tx = store.conn_mut().transaction().map_err(sql_err(job.path))?;
-        Ok(Writer {
+impl<'t, 'c, 'j> Writer<'t, 'c, 'j> {
+    /// A writer in `tx`, which should be deferred (the default): it takes no lock until the
+    /// first write, so an ingest with nothing new costs nothing.
+    fn new(tx: &'t Transaction<'c>, job: &'j Job<'j>) -> Self {
+        Writer {
             tx,
             job,
             session: None,
             counts: InsertCounts::default(),
             now: time::now(),
-        })
+        }
     }
 
     /// `sessions.id` for `choice`: an id is upserted with no facts yet (`finish` records them),
@@ -495,7 +722,7 @@ impl<'s, 'j> Writer<'s, 'j> {
                     transcript_path: Some(self.job.key),
                     meta,
                 };
-                upsert_session(&self.tx, &upsert, &self.now)
+                upsert_session(self.tx, &upsert, &self.now)
             }
         }
     }
@@ -513,11 +740,11 @@ impl<'s, 'j> Writer<'s, 'j> {
                 session_ref
             }
         };
-        insert_prepared(&self.tx, session_ref, &batch.messages, &mut self.counts)
+        insert_prepared(self.tx, session_ref, &batch.messages, &mut self.counts)
             .map_err(sql_err(path))
     }
 
-    /// Records the session's facts, counters and the new checkpoint, and commits; `None` when
+    /// Records the session's facts, counters and the new checkpoint (the caller commits); `None` when
     /// the session the whole increment names is not the one writing started with (nothing is
     /// kept then).
     fn finish(self, parsed: Parsed) -> Result<Option<Done>, IngestError> {
@@ -551,29 +778,17 @@ impl<'s, 'j> Writer<'s, 'j> {
             last: parsed.last_ts,
         };
         let tx = self.tx;
-        touch_session(&tx, session_ref, &touch, &self.now).map_err(sql_err(path))?;
-        add_to_counters(&tx, session_ref, &self.counts).map_err(sql_err(path))?;
-        tx.prepare_cached(
-            "INSERT INTO ingest_checkpoints (transcript_path, host, session_ref, byte_offset, \
-             file_size, head_hash, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
-             ON CONFLICT (transcript_path) DO UPDATE SET host = excluded.host, \
-             session_ref = excluded.session_ref, byte_offset = excluded.byte_offset, \
-             file_size = excluded.file_size, head_hash = excluded.head_hash, \
-             updated_at = excluded.updated_at",
-        )
-        .and_then(|mut stmt| {
-            stmt.execute(params![
-                job.key,
-                job.host.as_str(),
-                session_ref,
-                to_i64(chunk.next_offset),
-                to_i64(job.len),
-                head_hash,
-                self.now
-            ])
-        })
-        .map_err(sql_err(path))?;
-        tx.commit().map_err(sql_err(path))?;
+        touch_session(tx, session_ref, &touch, &self.now).map_err(sql_err(path))?;
+        add_to_counters(tx, session_ref, &self.counts).map_err(sql_err(path))?;
+        let saved = SavedCheckpoint {
+            key: job.key,
+            host: job.host,
+            session_ref,
+            byte_offset: chunk.next_offset,
+            file_size: job.len,
+            head_hash: &head_hash,
+        };
+        write_checkpoint(tx, &saved, &self.now).map_err(sql_err(path))?;
         Ok(Some(Done {
             chunk,
             messages_seen: parsed.messages_seen,
@@ -581,6 +796,72 @@ impl<'s, 'j> Writer<'s, 'j> {
             counts: self.counts,
         }))
     }
+}
+
+/// A transcript's position, as [`write_checkpoint`] saves it.
+struct SavedCheckpoint<'a> {
+    key: &'a str,
+    host: Host,
+    session_ref: i64,
+    byte_offset: u64,
+    file_size: u64,
+    head_hash: &'a str,
+}
+
+/// Inserts or updates a transcript's checkpoint. Not an upsert: one whose update sets the
+/// foreign key `session_ref` opens a statement transaction, and FTS5 flushes its pending index
+/// at the start of each (see [`upsert_session`]), so `session_ref` is updated on its own, only
+/// when it changed (a restarted file).
+fn write_checkpoint(
+    tx: &Transaction<'_>,
+    c: &SavedCheckpoint<'_>,
+    now: &str,
+) -> rusqlite::Result<()> {
+    let saved: Option<Option<i64>> = tx
+        .prepare_cached("SELECT session_ref FROM ingest_checkpoints WHERE transcript_path = ?1")?
+        .query_row([c.key], |r| r.get(0))
+        .optional()?;
+    let byte_offset = to_i64(c.byte_offset);
+    let file_size = to_i64(c.file_size);
+    match saved {
+        None => {
+            tx.prepare_cached(
+                "INSERT INTO ingest_checkpoints (transcript_path, host, session_ref, \
+                 byte_offset, file_size, head_hash, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                c.key,
+                c.host.as_str(),
+                c.session_ref,
+                byte_offset,
+                file_size,
+                c.head_hash,
+                now
+            ])?;
+        }
+        Some(saved_session) => {
+            tx.prepare_cached(
+                "UPDATE ingest_checkpoints SET host = ?2, byte_offset = ?3, file_size = ?4, \
+                 head_hash = ?5, updated_at = ?6 WHERE transcript_path = ?1",
+            )?
+            .execute(params![
+                c.key,
+                c.host.as_str(),
+                byte_offset,
+                file_size,
+                c.head_hash,
+                now
+            ])?;
+            if saved_session != Some(c.session_ref) {
+                tx.prepare_cached(
+                    "UPDATE ingest_checkpoints SET session_ref = ?2 WHERE transcript_path = ?1",
+                )?
+                .execute(params![c.key, c.session_ref])?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Sets the project of an archived session (the importer resolves it from the session's cwd
@@ -709,6 +990,12 @@ pub struct SessionUpsert<'a> {
 
 /// Inserts or refreshes a `sessions` row and returns its id. Known values are never replaced by
 /// unknown ones; `started_at` only moves earlier.
+///
+/// Written so that no statement opens a statement transaction when `project_id` is `None` (an
+/// import): FTS5 flushes its pending index at the start of each, so a transaction ingesting
+/// many transcripts would write a full-text segment per file. A statement with `RETURNING`
+/// opens one, so the id is read by a second statement; so does an update of the foreign key
+/// `project_id`, so it is set by a statement of its own, only when known.
 pub fn upsert_session(
     tx: &Transaction<'_>,
     s: &SessionUpsert<'_>,
@@ -725,30 +1012,46 @@ pub fn upsert_session(
          cli_version, started_at, created_at, updated_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9) \
          ON CONFLICT (host, session_id) DO UPDATE SET \
-         project_id = coalesce(excluded.project_id, project_id), \
          cwd = coalesce(excluded.cwd, cwd), \
          transcript_path = coalesce(excluded.transcript_path, transcript_path), \
          model = coalesce(excluded.model, model), \
          cli_version = coalesce(excluded.cli_version, cli_version), \
          started_at = coalesce(min(excluded.started_at, started_at), excluded.started_at, \
                                started_at), \
-         updated_at = excluded.updated_at \
-         RETURNING id",
+         updated_at = excluded.updated_at",
     )?
-    .query_row(
-        params![
-            s.host.as_str(),
-            s.session_id,
-            s.project_id,
-            cwd,
-            s.transcript_path,
-            s.meta.model,
-            s.meta.cli_version,
-            started,
-            now
-        ],
-        |r| r.get(0),
-    )
+    .execute(params![
+        s.host.as_str(),
+        s.session_id,
+        s.project_id,
+        cwd,
+        s.transcript_path,
+        s.meta.model,
+        s.meta.cli_version,
+        started,
+        now
+    ])?;
+    let id = tx
+        .prepare_cached("SELECT id FROM sessions WHERE host = ?1 AND session_id = ?2")?
+        .query_row(params![s.host.as_str(), s.session_id], |r| r.get(0))?;
+    set_known_project(tx, id, s.project_id)?;
+    Ok(id)
+}
+
+/// Sets session `session_ref`'s project to `project_id` when it is known and differs (an
+/// unknown project never replaces a known one). A statement of its own: see [`upsert_session`].
+fn set_known_project(
+    tx: &Transaction<'_>,
+    session_ref: i64,
+    project_id: Option<&str>,
+) -> rusqlite::Result<()> {
+    if let Some(project_id) = project_id {
+        tx.prepare_cached(
+            "UPDATE sessions SET project_id = ?2 WHERE id = ?1 AND project_id IS NOT ?2",
+        )?
+        .execute(params![session_ref, project_id])?;
+    }
+    Ok(())
 }
 
 /// Facts a chunk adds to a known session.
@@ -774,24 +1077,22 @@ fn touch_session(
         .map(|p| p.to_string_lossy().into_owned());
     tx.prepare_cached(
         "UPDATE sessions SET \
-         project_id = coalesce(?2, project_id), \
-         cwd = coalesce(?3, cwd), \
-         model = coalesce(?4, model), \
-         started_at = coalesce(min(?5, started_at), ?5, started_at), \
-         last_message_at = coalesce(max(?6, last_message_at), ?6, last_message_at), \
-         updated_at = ?7 \
+         cwd = coalesce(?2, cwd), \
+         model = coalesce(?3, model), \
+         started_at = coalesce(min(?4, started_at), ?4, started_at), \
+         last_message_at = coalesce(max(?5, last_message_at), ?5, last_message_at), \
+         updated_at = ?6 \
          WHERE id = ?1",
     )?
     .execute(params![
         session_ref,
-        t.project_id,
         cwd,
         t.meta.model,
         t.first.map(time::format_ts),
         t.last.map(time::format_ts),
         now
     ])?;
-    Ok(())
+    set_known_project(tx, session_ref, t.project_id)
 }
 
 /// Rows [`insert_messages`] added.

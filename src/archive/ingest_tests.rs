@@ -662,3 +662,242 @@ fn each_term_is_indexed_once_per_message(#[case] mode: IngestMode) {
         ["retri", "build", "retrylimit", "limit", "reach", "exhaust"]
     );
 }
+
+/// Rows of `messages_fts_data` after indexing 5 × 10 rows in one transaction, running `between`
+/// after each 10: every flush of FTS5's pending index writes a segment of its own.
+fn fts_rows_with(between: impl Fn(&Transaction<'_>)) -> i64 {
+    let mut store = Store::open_in_memory().unwrap();
+    let tx = store.conn_mut().transaction().unwrap();
+    for round in 0..5 {
+        for i in 0..10 {
+            tx.execute(
+                "INSERT INTO messages_fts (rowid, terms) VALUES (?1, 'alpha beta gamma')",
+                [round * 100 + i + 1],
+            )
+            .unwrap();
+        }
+        between(&tx);
+    }
+    tx.commit().unwrap();
+    count(&store, "SELECT count(*) FROM messages_fts_data")
+}
+
+#[test]
+fn upserting_a_session_keeps_the_pending_full_text_index() {
+    // A statement with RETURNING runs in a statement transaction, and FTS5 flushes its pending
+    // index at each: a group of small transcripts would write a segment per file.
+    let meta = SessionMeta::default();
+    let upserted = fts_rows_with(|tx| {
+        let upsert = SessionUpsert {
+            host: Host::Codex,
+            session_id: "s1",
+            project_id: None,
+            transcript_path: None,
+            meta: &meta,
+        };
+        assert_eq!(
+            upsert_session(tx, &upsert, "2026-01-01T00:00:00Z").unwrap(),
+            1
+        );
+    });
+    let baseline = fts_rows_with(|_| {});
+    assert_eq!(upserted, baseline);
+    let returning = fts_rows_with(|tx| {
+        tx.query_row(
+            "INSERT INTO sessions (host, session_id, created_at, updated_at) \
+             VALUES ('codex', 's1', 'x', 'x') ON CONFLICT (host, session_id) \
+             DO UPDATE SET updated_at = excluded.updated_at RETURNING id",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .unwrap();
+    });
+    assert!(
+        returning > baseline,
+        "{returning} vs {baseline}: the probe no longer flushes"
+    );
+}
+
+/// A small Codex transcript of session `id`: a prompt, a tool call and an answer per turn.
+fn small_codex(id: &str, turns: usize) -> String {
+    let mut text = codex_meta(id, &format!("/work/{id}"));
+    for i in 0..turns {
+        text.push_str(&codex_line(
+            "2026-03-01T10:00:01.000Z",
+            "user",
+            &format!("{id} prompt {i}: why does parseFileFrom retry?"),
+        ));
+        text.push_str(&codex_tool_lines(i, 300));
+        text.push_str(&codex_line(
+            "2026-03-01T10:00:02.000Z",
+            "assistant",
+            &format!("{id} answer {i}: the retry loop 订单超时"),
+        ));
+    }
+    text
+}
+
+/// Outcomes of an ingest as comparable text (errors by their message).
+fn outcome_text(path: &Path, result: Result<IngestReport, IngestError>) -> String {
+    match result {
+        Ok(report) => format!("{}: {report:?}", path.display()),
+        Err(e) => format!("{}: error: {e}", path.display()),
+    }
+}
+
+#[test]
+fn ingesting_many_transcripts_archives_exactly_what_one_by_one_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name);
+    write(&p("a.jsonl"), small_codex("s-a", 3).as_bytes());
+    write(&p("b.jsonl"), small_codex("s-b", 2).as_bytes());
+    write(&p("c.jsonl"), small_codex("s-c", 4).as_bytes());
+    write(&p("h.jsonl"), small_codex("s-h", 1).as_bytes());
+    std::fs::create_dir(p("d.jsonl")).unwrap();
+    write(&p("f.jsonl"), big_codex_rollout(true).as_bytes());
+    let mut no_meta = codex_line("2026-03-01T10:00:01.000Z", "user", "no session line here");
+    no_meta.push_str("{not json\n");
+    write(
+        &p("rollout-2026-03-01T10-00-00-0196a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b.jsonl"),
+        no_meta.as_bytes(),
+    );
+    let mut grouped = Store::open_in_memory().unwrap();
+    let mut single = Store::open_in_memory().unwrap();
+    for store in [&mut grouped, &mut single] {
+        for name in ["b.jsonl", "c.jsonl", "h.jsonl"] {
+            ingest_transcript(store, Host::Codex, &p(name), None, None).unwrap();
+        }
+    }
+    append(
+        &p("b.jsonl"),
+        small_codex("s-b", 4).split_once('\n').unwrap().1.as_bytes(),
+    );
+    write(&p("c.jsonl"), small_codex("s-c2", 1).as_bytes());
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    paths.push(p("missing.jsonl"));
+    paths.sort();
+
+    let mut grouped_outcomes = Vec::new();
+    ingest_transcripts(&mut grouped, Host::Codex, &paths, |_, path, result| {
+        grouped_outcomes.push(outcome_text(path, result));
+        Ok::<_, std::convert::Infallible>(())
+    })
+    .unwrap();
+    let single_outcomes: Vec<String> = paths
+        .iter()
+        .map(|path| {
+            outcome_text(
+                path,
+                ingest_transcript(&mut single, Host::Codex, path, None, None),
+            )
+        })
+        .collect();
+
+    assert_eq!(grouped_outcomes, single_outcomes);
+    assert_eq!(archive_dump(&grouped), archive_dump(&single));
+    assert_eq!(grouped_outcomes.len(), 8);
+    let errors: Vec<&String> = grouped_outcomes
+        .iter()
+        .filter(|o| o.contains(": error: "))
+        .collect();
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    assert!(
+        grouped_outcomes
+            .iter()
+            .any(|o| o.contains("restart: Some(Shrunk)"))
+    );
+    assert_eq!(
+        count(&grouped, "SELECT count(*) FROM sessions"),
+        7,
+        "a, b, c, c2, f, h and the file-named session"
+    );
+}
+
+#[test]
+fn a_group_of_small_transcripts_writes_one_full_text_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths: Vec<PathBuf> = (0..12)
+        .map(|i| {
+            let path = dir.path().join(format!("s{i:02}.jsonl"));
+            write(&path, small_codex(&format!("s{i:02}"), 2).as_bytes());
+            path
+        })
+        .collect();
+    let mut grouped = Store::open_in_memory().unwrap();
+    ingest_transcripts(&mut grouped, Host::Codex, &paths, |_, _, result| {
+        result.map(|_| ())
+    })
+    .unwrap();
+    let mut single = Store::open_in_memory().unwrap();
+    for path in &paths {
+        ingest_transcript(&mut single, Host::Codex, path, None, None).unwrap();
+    }
+    assert_eq!(archive_dump(&grouped), archive_dump(&single));
+    let segments = |store: &Store| {
+        // A leaf's id is its segment id shifted left by 37 bits (FTS5_SEGMENT_ROWID).
+        count(
+            store,
+            "SELECT count(DISTINCT id >> 37) FROM messages_fts_data WHERE id > 10",
+        )
+    };
+    eprintln!(
+        "grouped {} single {}",
+        segments(&grouped),
+        segments(&single)
+    );
+    assert_eq!(segments(&grouped), 1);
+    assert!(segments(&single) > 1);
+}
+
+#[test]
+fn a_group_that_fails_to_write_is_ingested_again_file_by_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths: Vec<PathBuf> = ["a", "b", "c"]
+        .iter()
+        .map(|name| {
+            let path = dir.path().join(format!("{name}.jsonl"));
+            write(&path, small_codex(&format!("s-{name}"), 2).as_bytes());
+            path
+        })
+        .collect();
+    append(
+        &paths[1],
+        codex_line("2026-03-01T10:00:03.000Z", "user", "POISON").as_bytes(),
+    );
+    let mut store = Store::open_in_memory().unwrap();
+    store
+        .conn()
+        .execute_batch(
+            "CREATE TEMP TRIGGER poison BEFORE INSERT ON messages WHEN NEW.text = 'POISON' \
+             BEGIN SELECT RAISE(ABORT, 'poisoned message'); END;",
+        )
+        .unwrap();
+    let mut outcomes = Vec::new();
+    ingest_transcripts(&mut store, Host::Codex, &paths, |_, path, result| {
+        outcomes.push((path.to_owned(), result.map_err(|e| e.to_string())));
+        Ok::<_, std::convert::Infallible>(())
+    })
+    .unwrap();
+    assert_eq!(outcomes.len(), 3);
+    assert!(
+        outcomes[0].1.is_ok() && outcomes[2].1.is_ok(),
+        "{outcomes:#?}"
+    );
+    let error = outcomes[1].1.as_ref().unwrap_err();
+    assert!(
+        error.contains("poisoned message") && error.contains("b.jsonl"),
+        "{error}"
+    );
+    let sessions: String = store
+        .conn()
+        .query_row(
+            "SELECT group_concat(session_id) FROM (SELECT session_id FROM sessions ORDER BY id)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(sessions, "s-a,s-c", "nothing of the failed file is kept");
+}

@@ -3,7 +3,7 @@
 //!
 //! Finds `rollout-*.jsonl` under the Codex sessions directory or `*.jsonl` under Claude Code's
 //! projects directory (sorted by path, optionally only files modified since `--since`), ingests
-//! each with [`crate::archive::ingest::ingest_transcript`] and registers the project of each
+//! with [`crate::archive::ingest::ingest_transcripts`] and registers the project of each
 //! session from the transcript's own cwd. Resumable: ingest checkpoints make a second run read
 //! only what was appended since, so an interrupted import just runs again. One file's failure
 //! is reported and skipped; the exit code is 1 only when the directory cannot be read.
@@ -16,7 +16,7 @@ use std::time::SystemTime;
 use anyhow::Context as _;
 use serde::Serialize;
 
-use crate::archive::ingest::{ingest_transcript, set_session_project};
+use crate::archive::ingest::{ingest_transcripts, set_session_project};
 use crate::cli::args::ImportSessionsArgs;
 use crate::cli::recall::parse_since;
 use crate::cli::{Ctx, output};
@@ -183,9 +183,9 @@ pub fn run(ctx: &Ctx, host: Host, args: &ImportSessionsArgs) -> anyhow::Result<u
     let mut sessions = std::collections::HashSet::new();
     let now = crate::store::time::now();
     let bar = progress_bar(files.len());
-    for path in &files {
+    ingest_transcripts(&mut store, host, &files, |store, path, ingest| {
         bar.inc(1);
-        let ingest = match ingest_transcript(&mut store, host, path, None, None) {
+        let ingest = match ingest {
             Ok(ingest) => ingest,
             Err(e) => {
                 tracing::warn!(path = %path.display(), error = %e, "skipping transcript");
@@ -196,7 +196,7 @@ pub fn run(ctx: &Ctx, host: Host, args: &ImportSessionsArgs) -> anyhow::Result<u
                         error: e.to_string(),
                     });
                 }
-                continue;
+                return Ok(());
             }
         };
         if ingest.next_offset > ingest.from_offset {
@@ -207,7 +207,7 @@ pub fn run(ctx: &Ctx, host: Host, args: &ImportSessionsArgs) -> anyhow::Result<u
         report.messages_inserted += ingest.messages_inserted;
         report.injected_inserted += ingest.injected_inserted;
         let (Some(session_ref), Some(cwd)) = (ingest.session_ref, ingest.cwd) else {
-            continue;
+            return Ok(());
         };
         sessions.insert(session_ref);
         let project_id = match projects_by_cwd.get(&cwd) {
@@ -216,7 +216,7 @@ pub fn run(ctx: &Ctx, host: Host, args: &ImportSessionsArgs) -> anyhow::Result<u
                 // A cwd that no longer exists has no project; recall still finds its sessions
                 // through their cwd.
                 let id = match RepoIdentity::resolve(&cwd) {
-                    Ok(identity) => Some(project::upsert(&store, &identity, &now)?.id),
+                    Ok(identity) => Some(project::upsert(store, &identity, &now)?.id),
                     Err(_) => None,
                 };
                 projects_by_cwd.insert(cwd, id.clone());
@@ -224,10 +224,11 @@ pub fn run(ctx: &Ctx, host: Host, args: &ImportSessionsArgs) -> anyhow::Result<u
             }
         };
         if let Some(project_id) = project_id {
-            set_session_project(&store, session_ref, &project_id)
+            set_session_project(store, session_ref, &project_id)
                 .with_context(|| format!("recording the project of {}", path.display()))?;
         }
-    }
+        anyhow::Ok(())
+    })?;
     bar.finish_and_clear();
     report.sessions = sessions.len();
     report.projects = projects_by_cwd
