@@ -44,6 +44,10 @@ pub const RECALL_SIZES: [usize; 3] = [1_000, 10_000, 100_000];
 pub const STOP_TRANSCRIPT_BYTES: usize = 50 * 1024 * 1024;
 /// Ingest rollout size.
 pub const INGEST_BYTES: usize = 100 * 1024 * 1024;
+/// Rollouts of the many-files import (a backfill of a heavy user's sessions directory).
+pub const INGEST_MANY_FILES: usize = 200;
+/// Size of each of them.
+pub const INGEST_MANY_BYTES: usize = 512 * 1024;
 /// Memory entries already in the store when compiling.
 pub const COMPILE_ENTRIES: usize = 10_000;
 /// Envelopes queued for the compile (the reference claims 5 per run, so 5 make one run).
@@ -83,6 +87,11 @@ impl Sizes {
 
     fn ingest_bytes(&self) -> usize {
         INGEST_BYTES / self.quick
+    }
+
+    /// Rollouts of the many-files import.
+    pub fn ingest_many_files(&self) -> usize {
+        (INGEST_MANY_FILES / self.quick).max(2)
     }
 
     fn compile_entries(&self) -> usize {
@@ -719,6 +728,49 @@ fn gen_ingest(layout: &Layout, vocab: &Vocab, sizes: Sizes) -> Result<()> {
     Ok(())
 }
 
+/// The many-files import case: [`INGEST_MANY_FILES`] rollouts of [`INGEST_MANY_BYTES`] in one
+/// directory, as a sessions directory holds them. Generated on its own (a marker file says it
+/// is complete), so a corpus stamped before it existed gains it without being regenerated.
+fn ensure_ingest_many(layout: &Layout, vocab: &Vocab, sizes: Sizes) -> Result<()> {
+    let case = layout.case("ingest-many");
+    let marker = case.join("complete");
+    let wanted = format!(
+        "files={} bytes={}\n",
+        sizes.ingest_many_files(),
+        INGEST_MANY_BYTES
+    );
+    if fs::read_to_string(&marker).ok().as_deref() == Some(wanted.as_str()) {
+        return Ok(());
+    }
+    let t = Instant::now();
+    if case.exists() {
+        fs::remove_dir_all(&case)?;
+    }
+    let dir = case.join("sessions");
+    fs::create_dir_all(&dir)?;
+    let mut rng = Rng::new(7);
+    let repo = layout.repo.to_string_lossy().into_owned();
+    for i in 0..sizes.ingest_many_files() {
+        let id = rng.uuid();
+        let text = big_rollout(vocab, &mut rng, id.clone(), &repo, INGEST_MANY_BYTES);
+        fs::write(
+            dir.join(format!(
+                "rollout-2026-05-01T00-{:02}-{:02}-{id}.jsonl",
+                i / 60,
+                i % 60
+            )),
+            text,
+        )?;
+    }
+    fs::write(&marker, wanted)?;
+    eprintln!(
+        "corpus: many-files import ({} rollouts) in {:.1}s",
+        sizes.ingest_many_files(),
+        t.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
 /// Generates the corpus under `layout.dir` unless a corpus with the same parameters is there.
 pub fn ensure(layout: &Layout, sizes: Sizes) -> Result<()> {
     let stamp = format!(
@@ -730,6 +782,7 @@ pub fn ensure(layout: &Layout, sizes: Sizes) -> Result<()> {
     let stamp_path = layout.dir.join("stamp");
     if fs::read_to_string(&stamp_path).ok().as_deref() == Some(stamp.as_str()) {
         eprintln!("corpus: reusing {}", layout.dir.display());
+        ensure_ingest_many(layout, &Vocab::new(), sizes)?;
         return migrate_stores(layout);
     }
     if layout.dir.exists() {
@@ -763,6 +816,7 @@ pub fn ensure(layout: &Layout, sizes: Sizes) -> Result<()> {
         gen_compile(layout, &vocab, sizes)
     })?;
     step("ingest rollout", &|| gen_ingest(layout, &vocab, sizes))?;
+    ensure_ingest_many(layout, &vocab, sizes)?;
     fs::write(&stamp_path, stamp)?;
     eprintln!(
         "corpus: generated in {:.0}s",

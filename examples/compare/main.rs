@@ -451,40 +451,52 @@ fn run(args: &Args) -> Result<()> {
 
     // ingest: csep only, fresh home per run
     if wanted("ingest") {
-        let sessions = layout.case("ingest").join("sessions");
-        let home = layout.case("ingest").join("csep-home");
-        let sessions_text = sessions.to_string_lossy().into_owned();
-        let mut a = spec(
-            &csep,
-            &["import", "codex-sessions", "--dir", &sessions_text],
-            env.with(&home, &[]),
-        );
-        let h = home.clone();
-        a.before = Some(Box::new(move || remove_dir(&h)));
-        let (sa, oa) = measure::single(&mut a, heavy(args.runs_heavy))?;
-        expect(&oa, "1", "csep import")?;
-        let bytes: u64 = fs::read_dir(&sessions)?
-            .flatten()
-            .map(|e| e.metadata().map_or(0, |m| m.len()))
-            .sum();
-        let note = format!(
-            "{} runs; {:.0} MB/s ({} MB rollout, fresh home each run); the reference has no \
-             archive ingest",
-            args.runs_heavy,
-            bytes as f64 / 1e6 / sa.median().as_secs_f64(),
-            bytes / 1_000_000
-        );
-        rows.push(Row {
-            name: "ingest, 100 MiB Codex rollout".into(),
-            csep: sa,
-            reference: None,
-            note,
-        });
-        remove_dir(&home)?;
-        eprintln!(
-            "bench: ingest done ({:.0}s)",
-            started.elapsed().as_secs_f64()
-        );
+        let cases = [
+            ("ingest", "ingest, 100 MiB Codex rollout"),
+            ("ingest-many", "import, 200 Codex rollouts of 512 KiB"),
+        ];
+        for (case, name) in cases {
+            let sessions = layout.case(case).join("sessions");
+            let home = layout.case(case).join("csep-home");
+            let sessions_text = sessions.to_string_lossy().into_owned();
+            let mut a = spec(
+                &csep,
+                &["import", "codex-sessions", "--dir", &sessions_text],
+                env.with(&home, &[]),
+            );
+            let h = home.clone();
+            a.before = Some(Box::new(move || remove_dir(&h)));
+            let (sa, oa) = measure::single(&mut a, heavy(args.runs_heavy))?;
+            let (count, bytes) = fs::read_dir(&sessions)?
+                .flatten()
+                .fold((0, 0u64), |(n, b), e| {
+                    (n + 1, b + e.metadata().map_or(0, |m| m.len()))
+                });
+            expect(
+                &oa,
+                &format!("{count} with new data, 0 unchanged, 0 failed"),
+                "csep import",
+            )?;
+            let note = format!(
+                "{} runs; {:.0} MB/s ({} MB in {count} file{}, fresh home each run); the \
+                 reference has no archive ingest",
+                args.runs_heavy,
+                bytes as f64 / 1e6 / sa.median().as_secs_f64(),
+                bytes / 1_000_000,
+                if count == 1 { "" } else { "s" }
+            );
+            rows.push(Row {
+                name: name.into(),
+                csep: sa,
+                reference: None,
+                note,
+            });
+            remove_dir(&home)?;
+            eprintln!(
+                "bench: {case} done ({:.0}s)",
+                started.elapsed().as_secs_f64()
+            );
+        }
     }
 
     let mut table = String::new();

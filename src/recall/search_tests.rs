@@ -1250,3 +1250,38 @@ fn a_small_project_reads_few_rows_of_other_projects() {
     assert_eq!(found, 2);
     assert!(read <= 102, "read {read} message rows");
 }
+
+#[test]
+fn message_ranges_are_read_up_to_the_session_limit_and_skipped_past_it() {
+    let s = store();
+    let add = |from: usize, to: usize| {
+        let mut insert = s
+            .conn()
+            .prepare(
+                "INSERT INTO sessions (host, session_id, project_id, cwd, created_at, \
+                 updated_at, first_message_id, last_message_id) \
+                 VALUES ('codex', ?1, 'p_app', '/work/app', ?2, ?2, ?3, ?3)",
+            )
+            .unwrap();
+        for i in from..to {
+            let id = i64::try_from(i).unwrap() * 10;
+            insert.execute(params![format!("s{i}"), NOW, id]).unwrap();
+        }
+    };
+    let project = Some("p_app".to_owned());
+    let cwd = Some("/work/app".to_owned());
+    let none: Option<String> = None;
+    let params: [(usize, &dyn rusqlite::ToSql); 5] =
+        [(3, &project), (4, &cwd), (5, &none), (6, &none), (7, &none)];
+    add(0, MAX_RANGED_SESSIONS);
+    let ranges = current_message_ranges(s.conn(), &params)
+        .unwrap()
+        .expect("ranges up to the limit");
+    assert!(ranges.contains(0) && ranges.contains(10 * (MAX_RANGED_SESSIONS as i64 - 1)));
+    assert!(!ranges.contains(5));
+    add(MAX_RANGED_SESSIONS, MAX_RANGED_SESSIONS + 1);
+    assert!(
+        current_message_ranges(s.conn(), &params).unwrap().is_none(),
+        "one session past the limit walks without ranges"
+    );
+}
