@@ -288,3 +288,52 @@ fn eval_recall_beats_plain_bm25_on_every_shipped_fixture() {
             predicate::str::contains("nDCG@10").and(predicate::str::contains("reference-0.7.7")),
         );
 }
+
+#[test]
+fn importing_again_reads_only_what_a_transcript_gained() {
+    let t = TestHome::new();
+    let dir = t.scratch().join("sessions/2026/03/01");
+    std::fs::create_dir_all(&dir).unwrap();
+    for name in [
+        "rollout-auto-compaction.jsonl",
+        "rollout-with-tool-call-and-stop-block.jsonl",
+    ] {
+        std::fs::copy(format!("{FIXTURES}/codex/{name}"), dir.join(name)).unwrap();
+    }
+    let root = t.scratch().join("sessions").to_string_lossy().into_owned();
+    let import = || {
+        let out = t
+            .csep(&["--json", "import", "codex-sessions", "--dir", &root])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout_json(&out)
+    };
+    let first = import();
+    assert_eq!(first["ingested_files"], 2, "{first:#}");
+    let line = serde_json::json!({
+        "timestamp": "2026-03-01T12:00:00.000Z",
+        "type": "response_item",
+        "payload": {"type": "message", "role": "user",
+                    "content": [{"type": "input_text", "text": "remember the zanzibar rollout"}]}
+    });
+    let grown = dir.join("rollout-auto-compaction.jsonl");
+    let mut text = std::fs::read_to_string(&grown).unwrap();
+    text.push_str(&format!("{line}\n"));
+    std::fs::write(&grown, text).unwrap();
+    let second = import();
+    assert_eq!(second["ingested_files"], 1, "{second:#}");
+    assert_eq!(second["unchanged_files"], 1);
+    assert_eq!(second["messages_inserted"], 1);
+    assert_eq!(second["error_count"], 0);
+    let found = stdout_json(
+        &t.csep(&["recall", "zanzibar", "--json", "--scope", "sessions"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(found["status"], "matched", "{found:#}");
+}
