@@ -18,8 +18,14 @@ target="${CARGO_TARGET_DIR:-target}"
 venv="${REF_VENV:-.cache/ref-venv}"
 bench_dir="${BENCH_DIR:-${TMPDIR:-/tmp}/csep-bench-corpus}"
 
-echo "== build (release): csep and the runner" >&2
-cargo build --release --locked --bin csep --example compare >&2
+echo "== build (release): csep, linked as scripts/install.sh links it, and the runner" >&2
+# shellcheck source=scripts/static-link.sh
+. scripts/static-link.sh
+if [ -n "$CSEP_BUILD_TARGET" ]; then
+    cargo build --release --locked --bin csep --example compare --target "$CSEP_BUILD_TARGET" >&2
+else
+    cargo build --release --locked --bin csep --example compare >&2
+fi
 
 if [ ! -x "$venv/bin/codex-self-evolution" ]; then
     echo "== install the reference into $venv" >&2
@@ -33,8 +39,8 @@ if [ ! -x /usr/bin/time ]; then
 fi
 
 echo "== measure (corpus in $bench_dir)" >&2
-exec "$target/release/examples/compare" \
+exec "$target/${CSEP_TARGET_SUBDIR}release/examples/compare" \
     --dir "$bench_dir" \
-    --csep "$target/release/csep" \
+    --csep "$target/${CSEP_TARGET_SUBDIR}release/csep" \
     --ref-bin "$venv/bin" \
     "$@"
