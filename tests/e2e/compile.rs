@@ -11,7 +11,7 @@ use csep::store::identity::RepoIdentity;
 use csep::store::project;
 use predicates::prelude::*;
 
-use crate::support::{TestHome, stdout_json};
+use crate::support::{TestHome, stdout_json, success_json};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -24,21 +24,12 @@ fn both_reference_fixtures_pass_with_the_deterministic_backend() {
     let t = TestHome::new();
     for name in ["commerce_membership_api.json", "luna_tp.json"] {
         let path = fixture(name);
-        let out = t
-            .reference(&[
-                "--json",
-                "eval-compiler",
-                "--fixture",
-                path.to_str().unwrap(),
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let v = stdout_json(&out);
+        let v = success_json(&mut t.reference(&[
+            "--json",
+            "eval-compiler",
+            "--fixture",
+            path.to_str().unwrap(),
+        ]));
         assert_eq!(v["status"], "pass", "{name}: {v:#}");
         assert_eq!(v["backend"], "script");
         assert_eq!(v["metrics"]["recall_records"], 1);
@@ -152,24 +143,15 @@ fn compile_drains_the_queue_into_memory_and_preflight_reports_it() {
         (v["status"].as_str(), v["pending"].as_u64()),
         (Some("run"), Some(1))
     );
-    let out = t
-        .reference(&[
-            "--json",
-            "compile",
-            "--once",
-            "--backend",
-            "script",
-            "--repo-root",
-            repo_arg,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v = stdout_json(&out);
+    let v = success_json(&mut t.reference(&[
+        "--json",
+        "compile",
+        "--once",
+        "--backend",
+        "script",
+        "--repo-root",
+        repo_arg,
+    ]));
     assert_eq!(v["status"], "ok");
     assert_eq!(v["processed_count"], 1);
     let items = &v["runs"][0]["items"];
@@ -306,16 +288,7 @@ fn import_reference_reads_memory_recall_and_pending_suggestions_idempotently() {
     assert_eq!(dry["dry_run"], true);
     assert_eq!(dry["buckets"][0]["memory"]["applied"], 2);
 
-    let out = t
-        .csep(&["--json", "import", "reference", "--from", from])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v = stdout_json(&out);
+    let v = success_json(&mut t.csep(&["--json", "import", "reference", "--from", from]));
     let b = &v["buckets"][0];
     assert_eq!(
         v["archived_buckets"][0],

@@ -2,7 +2,7 @@
 
 use predicates::prelude::*;
 
-use crate::support::{TestHome, stdout_json};
+use crate::support::{TestHome, stdout_json, success_json};
 
 #[test]
 fn init_writes_a_private_valid_file_and_refuses_to_overwrite_without_force() {
@@ -40,17 +40,10 @@ fn show_labels_where_each_value_came_from() {
         "schema_version = 3\n\n[recall]\ntop_k = 9\n\n[profiles.fast]\nprovider = \"openai-compatible\"\nmodel = \"m\"\n",
     )
     .unwrap();
-    let out = t
-        .csep(&["config", "show", "--json", "--profile", "fast"])
-        .env("CODEX_SELF_EVOLUTION_REVIEWER_MODEL", "from-env")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let v = success_json(
+        t.csep(&["config", "show", "--json", "--profile", "fast"])
+            .env("CODEX_SELF_EVOLUTION_REVIEWER_MODEL", "from-env"),
     );
-    let v = stdout_json(&out);
     assert_eq!(v["sources"]["recall.top_k"], "config.toml:4");
     assert_eq!(v["sources"]["active_profile"], "flag:--profile");
     assert_eq!(

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::support::{TestHome, stdout_json};
+use crate::support::{TestHome, stdout_json, success_json};
 
 fn git(dir: &Path, args: &[&str]) {
     let ok = Command::new("git")
@@ -66,17 +66,10 @@ fn worktree_buckets_fold_into_one_project_and_apply_registers_it() {
     bucket(&reference, "-nonexistent-path-for-csep-test", None);
     bucket(&reference, "-old.archived.20260101T000000", None);
 
-    let out = t
-        .csep(&["migrate-worktrees", "--json", "--from"])
-        .arg(&reference)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let plan = success_json(
+        t.csep(&["migrate-worktrees", "--json", "--from"])
+            .arg(&reference),
     );
-    let plan = stdout_json(&out);
     assert_eq!(plan["applied"], false);
     assert_eq!(plan["counts"]["buckets"], 2, "{plan}");
     assert_eq!(plan["counts"]["projects"], 1);

@@ -1,7 +1,7 @@
 //! Operating commands: `install scheduler` / `uninstall scheduler` (files only, `--unit-dir`),
 //! `completions` and the man pages.
 
-use crate::support::{TestHome, stdout_json};
+use crate::support::{TestHome, stdout_json, success_json};
 
 #[test]
 fn scheduler_units_follow_config_and_uninstall_removes_exactly_them() {
@@ -15,17 +15,10 @@ fn scheduler_units_follow_config_and_uninstall_removes_exactly_them() {
     let units = t.scratch().join("units");
     std::fs::create_dir_all(&units).unwrap();
     std::fs::write(units.join("mine.timer"), "[Timer]\n").unwrap();
-    let out = t
-        .csep(&["install", "scheduler", "--json", "--unit-dir"])
-        .arg(&units)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let report = success_json(
+        t.csep(&["install", "scheduler", "--json", "--unit-dir"])
+            .arg(&units),
     );
-    let report = stdout_json(&out);
     assert_eq!(report["action"], "installed");
     assert_eq!(report["active"], false, "--unit-dir never loads units");
     assert_eq!(report["commands"].as_array().unwrap().len(), 0);

@@ -14,7 +14,7 @@ use crate::fake_model::FakeModel;
 use crate::real_clients::{
     CodexScene, base_env, client_bin, fake_codex_config, git_init, run_client, wait_for_worker,
 };
-use crate::support::{TestHome, stdout_json};
+use crate::support::{TestHome, stdout_json, success_json};
 
 fn stop_events(db: &Path) -> i64 {
     Connection::open(db)
@@ -119,19 +119,12 @@ fn codex_plugin_install_is_trusted_fires_and_uninstalls_byte_identical() {
     // A comment of the user's own: uninstall must give these bytes back.
     let config_before = format!("# my settings\n{}", fake_codex_config(server));
     std::fs::write(codex_home.join("config.toml"), &config_before).unwrap();
-    let out = t
-        .csep(&["install", "codex", "--plugin", "--json", "--codex-home"])
-        .arg(codex_home)
-        .arg("--host-bin")
-        .arg(&codex)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let report = success_json(
+        t.csep(&["install", "codex", "--plugin", "--json", "--codex-home"])
+            .arg(codex_home)
+            .arg("--host-bin")
+            .arg(&codex),
     );
-    let report = stdout_json(&out);
     assert_eq!(report[0]["trusted"], true, "{report}");
     assert!(!codex_home.join("hooks.json").exists(), "no direct hooks");
     let config = std::fs::read_to_string(codex_home.join("config.toml")).unwrap();

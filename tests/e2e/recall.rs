@@ -3,7 +3,7 @@
 
 use predicates::prelude::*;
 
-use crate::support::{TestHome, stdout_json};
+use crate::support::{TestHome, stdout_json, success_json};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 
@@ -12,16 +12,8 @@ fn imported_home() -> TestHome {
     let t = TestHome::new();
     let codex = format!("{FIXTURES}/codex");
     let claude = format!("{FIXTURES}/claude");
-    let out = t
-        .csep(&["--json", "import", "codex-sessions", "--dir", &codex])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report = stdout_json(&out);
+    let report =
+        success_json(&mut t.csep(&["--json", "import", "codex-sessions", "--dir", &codex]));
     assert_eq!(report["files"], 2);
     assert_eq!(report["error_count"], 0);
     assert!(report["messages_inserted"].as_u64().unwrap() > 0);
@@ -252,16 +244,7 @@ fn recall_trigger_keeps_the_reference_keys_and_decides_from_explicit_signals() {
 fn eval_recall_beats_plain_bm25_on_every_shipped_fixture() {
     let t = TestHome::new();
     let dir = format!("{FIXTURES}/recall_eval");
-    let out = t
-        .csep(&["--json", "eval", "recall", "--fixture", &dir])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v = stdout_json(&out);
+    let v = success_json(&mut t.csep(&["--json", "eval", "recall", "--fixture", &dir]));
     let all = v["all"].as_array().unwrap();
     assert!(all[0]["questions"].as_u64().unwrap() >= 150);
     for fixture in v["fixtures"].as_array().unwrap() {

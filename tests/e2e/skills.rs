@@ -14,7 +14,7 @@ use serde_json::json;
 
 use crate::fake_model::FakeModel;
 use crate::real_clients::{base_env, client_bin, fake_codex_config, run_client};
-use crate::support::{TestHome, stdout_json};
+use crate::support::{TestHome, stdout_json, success_json};
 
 const NAME: &str = "csep-cargo-fmt-clippy-test";
 
@@ -207,19 +207,12 @@ fn dry_run_writes_nothing_to_the_real_skill_roots_or_the_database() {
         std::fs::read(t.home().join("csep.db")).unwrap(),
     );
     // Hosts from the environment this time, as a user would have them.
-    let out = t
-        .csep(&["skill-synthesize", "--mode", "full", "--dry-run", "--json"])
-        .env("CODEX_HOME", &hosts.codex_home)
-        .env("CLAUDE_CONFIG_DIR", &hosts.claude_dir)
-        .env("TMPDIR", &tmp)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let receipt = success_json(
+        t.csep(&["skill-synthesize", "--mode", "full", "--dry-run", "--json"])
+            .env("CODEX_HOME", &hosts.codex_home)
+            .env("CLAUDE_CONFIG_DIR", &hosts.claude_dir)
+            .env("TMPDIR", &tmp),
     );
-    let receipt = stdout_json(&out);
     assert_eq!(receipt["dry_run"], true);
     assert_eq!(receipt["published"], json!([NAME]));
     assert_eq!(receipt["receipt_id"], serde_json::Value::Null);

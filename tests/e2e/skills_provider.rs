@@ -1,7 +1,7 @@
 //! Skill synthesis through a configured provider (a `command` provider standing in for an LLM),
 //! with the call recorded in the spend ledger.
 
-use crate::support::{TestHome, backfill_demo_sessions, stdout_json, use_scripted_provider};
+use crate::support::{TestHome, backfill_demo_sessions, success_json, use_scripted_provider};
 
 #[test]
 fn synthesis_uses_the_active_provider_and_records_its_spend() {
@@ -11,8 +11,8 @@ fn synthesis_uses_the_active_provider_and_records_its_spend() {
     use_scripted_provider(&t, answer);
     let codex_home = t.scratch().join("codex-home");
     let claude_dir = t.scratch().join("claude");
-    let out = t
-        .csep(&[
+    let receipt = success_json(
+        t.csep(&[
             "skills",
             "synthesize",
             "--mode",
@@ -24,15 +24,8 @@ fn synthesis_uses_the_active_provider_and_records_its_spend() {
         ])
         .arg(&codex_home)
         .arg("--claude-config-dir")
-        .arg(&claude_dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        .arg(&claude_dir),
     );
-    let receipt = stdout_json(&out);
     assert_ne!(receipt["synthesizer"], "offline", "{receipt}");
     assert!(
         codex_home

@@ -101,6 +101,18 @@ impl TestHome {
     }
 }
 
+/// Runs `cmd`, asserts that it succeeded (showing its stderr if not) and parses its stdout as
+/// JSON.
+pub fn success_json(cmd: &mut Command) -> serde_json::Value {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout_json(&out)
+}
+
 /// Parses a command's stdout as JSON.
 pub fn stdout_json(output: &std::process::Output) -> serde_json::Value {
     serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
