@@ -2,22 +2,16 @@
 
 use predicates::prelude::*;
 
-use crate::support::{TestHome, stdout_json};
+use crate::support::{TestHome, stdout_json, success_json};
 
 /// Adds a project rule for `cwd` with `csep memory add`, checks it succeeded and returns its id.
 fn add_rule(t: &TestHome, cwd: &str, text: &str) -> String {
-    let out = t
-        .csep(&[
-            "--json", "memory", "add", "--kind", "rule", "--cwd", cwd, text,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout_json(&out)["entry_id"].as_str().unwrap().to_owned()
+    success_json(&mut t.csep(&[
+        "--json", "memory", "add", "--kind", "rule", "--cwd", cwd, text,
+    ]))["entry_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 #[test]

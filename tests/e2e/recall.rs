@@ -284,18 +284,8 @@ fn importing_again_reads_only_what_a_transcript_gained() {
         std::fs::copy(format!("{FIXTURES}/codex/{name}"), dir.join(name)).unwrap();
     }
     let root = t.scratch().join("sessions").to_string_lossy().into_owned();
-    let import = || {
-        let out = t
-            .csep(&["--json", "import", "codex-sessions", "--dir", &root])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        stdout_json(&out)
-    };
+    let import =
+        || success_json(&mut t.csep(&["--json", "import", "codex-sessions", "--dir", &root]));
     let first = import();
     assert_eq!(first["ingested_files"], 2, "{first:#}");
     let line = serde_json::json!({
