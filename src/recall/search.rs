@@ -725,8 +725,12 @@ fn admitted_entries_sql(
 /// (`0008_recall_listing.sql`).
 const LISTING_SCHEMA: u32 = 8;
 
+/// The store's schema version (`PRAGMA user_version`). A search asks up to six times (the
+/// message ranges, and each entry table's listing with `--since`, in each pass): the statement
+/// is cached, so only the first asking parses it.
 fn schema_version(conn: &Connection) -> rusqlite::Result<u32> {
-    conn.pragma_query_value(None, "user_version", |r| r.get(0))
+    conn.prepare_cached("PRAGMA user_version")?
+        .query_row([], |r| r.get(0))
 }
 
 #[cfg(test)]
