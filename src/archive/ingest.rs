@@ -304,6 +304,10 @@ pub fn ingest_transcripts<E>(
     ingest_group(store, host, group, &mut each)
 }
 
+/// A transcript of a group once written: its plan and what was archived, or why it could not
+/// be read.
+type FileOutcome = (Plan, Result<Done, IngestError>);
+
 /// A prepared transcript of a group: its plan (as adjusted when the file was opened) and its
 /// messages, or why it could not be read.
 type PreparedFile = (Plan, Result<(Vec<Batch>, Parsed), IngestError>);
@@ -320,15 +324,22 @@ fn ingest_group<E>(
         return Ok(());
     }
     let paths: Vec<PathBuf> = plans.iter().map(|p| p.path.clone()).collect();
-    let written = write_group(store, host, plans);
-    let Ok(outcomes) = written else {
-        // Rolled back: nothing of the group was kept. One by one, each file's own error (if
-        // any) is reported for it.
-        for path in &paths {
-            let result = ingest_transcript(store, host, path, None, None);
-            each(store, path, result)?;
+    let outcomes = match write_group(store, host, plans) {
+        Ok(outcomes) => outcomes,
+        Err(e) => {
+            tracing::warn!(
+                files = paths.len(),
+                error = %e,
+                "writing a group of transcripts failed; ingesting them one by one"
+            );
+            // Rolled back: nothing of the group was kept. One by one, each file's own error
+            // (if any) is reported for it.
+            for path in &paths {
+                let result = ingest_transcript(store, host, path, None, None);
+                each(store, path, result)?;
+            }
+            return Ok(());
         }
-        return Ok(());
     };
     for (plan, outcome) in outcomes {
         let result = outcome.and_then(|done| plan.report(store, host, &done));
@@ -340,12 +351,11 @@ fn ingest_group<E>(
 /// Writes a group in one transaction while a scoped thread prepares its files in order.
 /// Returns each file's outcome (a file that could not be read has its error, and nothing of it
 /// was written); `Err` when writing failed, after rolling the whole group back.
-#[allow(clippy::type_complexity)]
 fn write_group(
     store: &mut Store,
     host: Host,
     plans: Vec<Plan>,
-) -> Result<Vec<(Plan, Result<Done, IngestError>)>, IngestError> {
+) -> Result<Vec<FileOutcome>, IngestError> {
     let first = plans[0].path.clone();
     let tx = store.conn_mut().transaction().map_err(sql_err(&first))?;
     std::thread::scope(|scope| {
