@@ -72,19 +72,36 @@ pub fn resolve_cwd(ctx: &Ctx, given: Option<&Path>) -> anyhow::Result<PathBuf> {
     Ok(std::fs::canonicalize(&dir).unwrap_or(dir))
 }
 
-/// Opens the database read-only; `Ok(None)` when nothing was archived yet.
-fn open_read_only(ctx: &Ctx) -> Result<Option<Store>, StoreError> {
-    match Store::open_with(
-        &ctx.paths.db(),
+/// Pages of SQLite's page cache on the connection of one search (64, about 270 KiB; SQLite's
+/// default is 2 MiB). One search reads most pages once, so a larger cache mostly holds pages
+/// that are never read again, and each of its slots is fresh memory the kernel zeroes on first
+/// touch: at 100k entries + 1M messages a search read 677 pages into 904 page faults with the
+/// default, 695 pages into 570 faults with 64 (a fault costs about 2.2 µs, a re-read page
+/// 1.4 µs): about 1 ms less per search (README, Performance).
+const SEARCH_CACHE_PAGES: i64 = 64;
+
+/// Opens the database at `db` read-only for one search; `Ok(None)` when nothing was archived
+/// yet.
+fn open_read_only(db: &Path) -> Result<Option<Store>, StoreError> {
+    let store = match Store::open_with(
+        db,
         OpenOptions {
             read_only: true,
             ..OpenOptions::default()
         },
     ) {
-        Ok(store) => Ok(Some(store)),
-        Err(StoreError::Missing { .. }) => Ok(None),
-        Err(e) => Err(e),
-    }
+        Ok(store) => store,
+        Err(StoreError::Missing { .. }) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    store
+        .conn()
+        .pragma_update(None, "cache_size", SEARCH_CACHE_PAGES)
+        .map_err(|source| StoreError::Sqlite {
+            path: db.to_path_buf(),
+            source,
+        })?;
+    Ok(Some(store))
 }
 
 /// Runs one search and turns every outcome into a response (never an `Err`): a missing database
@@ -107,7 +124,7 @@ pub fn respond(
         triggered: true,
         reasons,
     };
-    let store = match open_read_only(ctx) {
+    let store = match open_read_only(&ctx.paths.db()) {
         Ok(Some(store)) => store,
         Ok(None) => {
             // Still validate the query, so a syntax problem is reported as one.
@@ -287,6 +304,20 @@ mod tests {
             parse_since(text, now).unwrap(),
             expected.parse::<jiff::Timestamp>().unwrap()
         );
+    }
+
+    #[test]
+    fn a_search_reads_through_a_small_page_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("csep.db");
+        assert!(open_read_only(&db).unwrap().is_none(), "no store yet");
+        drop(Store::open(&db).unwrap());
+        let store = open_read_only(&db).unwrap().unwrap();
+        let pages: i64 = store
+            .conn()
+            .pragma_query_value(None, "cache_size", |r| r.get(0))
+            .unwrap();
+        assert_eq!(pages, SEARCH_CACHE_PAGES);
     }
 
     #[rstest]
