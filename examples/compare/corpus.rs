@@ -85,7 +85,8 @@ impl Sizes {
         STOP_TRANSCRIPT_BYTES / self.quick
     }
 
-    fn ingest_bytes(&self) -> usize {
+    /// Size of the single ingest rollout.
+    pub fn ingest_bytes(&self) -> usize {
         INGEST_BYTES / self.quick
     }
 

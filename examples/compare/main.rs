@@ -452,8 +452,21 @@ fn run(args: &Args) -> Result<()> {
     // ingest: csep only, fresh home per run
     if wanted("ingest") {
         let cases = [
-            ("ingest", "ingest, 100 MiB Codex rollout"),
-            ("ingest-many", "import, 200 Codex rollouts of 512 KiB"),
+            (
+                "ingest",
+                format!(
+                    "ingest, {} MiB Codex rollout",
+                    sizes.ingest_bytes().div_ceil(1 << 20)
+                ),
+            ),
+            (
+                "ingest-many",
+                format!(
+                    "import, {} Codex rollouts of {} KiB",
+                    sizes.ingest_many_files(),
+                    corpus::INGEST_MANY_BYTES >> 10
+                ),
+            ),
         ];
         for (case, name) in cases {
             let sessions = layout.case(case).join("sessions");
@@ -486,7 +499,7 @@ fn run(args: &Args) -> Result<()> {
                 if count == 1 { "" } else { "s" }
             );
             rows.push(Row {
-                name: name.into(),
+                name,
                 csep: sa,
                 reference: None,
                 note,
