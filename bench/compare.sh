@@ -22,7 +22,8 @@ echo "== build (release): csep, linked as scripts/install.sh links it, and the r
 # shellcheck source=scripts/static-link.sh
 . scripts/static-link.sh
 if [ -n "$CSEP_BUILD_TARGET" ]; then
-    cargo build --release --locked --bin csep --example compare --target "$CSEP_BUILD_TARGET" >&2
+    RUSTFLAGS="${RUSTFLAGS:-} $CSEP_RUSTFLAGS" \
+        cargo build --release --locked --bin csep --example compare --target "$CSEP_BUILD_TARGET" >&2
 else
     cargo build --release --locked --bin csep --example compare >&2
 fi

@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/static-link.sh
 . scripts/static-link.sh
 if [ -n "$CSEP_BUILD_TARGET" ]; then
-    exec cargo install --path . --locked --target "$CSEP_BUILD_TARGET" "$@"
+    RUSTFLAGS="${RUSTFLAGS:-} $CSEP_RUSTFLAGS" \
+        exec cargo install --path . --locked --target "$CSEP_BUILD_TARGET" "$@"
 fi
 exec cargo install --path . --locked "$@"

@@ -6,11 +6,13 @@
 # loads that machine's NSS modules if its configuration names any beyond `files` and `dns`
 # (which glibc 2.34+ has built in).
 #
-# Sets CSEP_BUILD_TARGET (the host triple, for `cargo --target`) and CSEP_TARGET_SUBDIR (where
-# cargo puts that target's build, relative to the target directory) and extends RUSTFLAGS, or
-# leaves all three empty / unchanged when linking statically is not possible here.
+# Sets CSEP_BUILD_TARGET (the host triple, for `cargo --target`), CSEP_TARGET_SUBDIR (where
+# cargo puts that target's build, relative to the target directory) and CSEP_RUSTFLAGS (to add
+# to RUSTFLAGS for that cargo command only, so nothing else the caller runs, such as `pip`,
+# sees them), or leaves all three empty when linking statically is not possible here.
 CSEP_BUILD_TARGET=""
 CSEP_TARGET_SUBDIR=""
+CSEP_RUSTFLAGS=""
 if [ "${CSEP_STATIC:-1}" != 0 ]; then
     _csep_host="$(rustc -vV | sed -n 's/^host: //p')"
     case "$_csep_host" in
@@ -24,7 +26,7 @@ if [ "${CSEP_STATIC:-1}" != 0 ]; then
             # crt-static links glibc into the executable; a static relocation model makes it a
             # plain static executable (not static-pie, which would apply every relocation at
             # start). `--target` keeps these flags off build scripts and proc macros.
-            export RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static -C relocation-model=static"
+            CSEP_RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static"
         else
             echo "note: no static C library here (install glibc-static or libc6-dev for faster" \
                 "starts); building dynamically linked executables" >&2

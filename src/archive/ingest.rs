@@ -176,7 +176,7 @@ const READ_BLOCK_BYTES: u64 = 1 << 20;
 /// Blocks of prepared messages queued between the preparing and the writing thread.
 const BATCHES_IN_FLIGHT: usize = 4;
 
-/// FTS5 `hashsize` of `messages_fts` set by a pipelined ingest (16 MiB; SQLite's default is
+/// FTS5 `hashsize` of `messages_fts` set by a pipelined or grouped ingest (16 MiB; SQLite's default is
 /// 1 MiB): how much pending index data a transaction keeps in memory before flushing a
 /// segment. A bulk import writes far fewer, larger segments, so FTS5 sorts, flushes and
 /// merges less (about a fifth less CPU on the writing thread for a 100 MB rollout). The value
@@ -248,10 +248,12 @@ pub fn ingest_transcript_with(
     plan.report(store, host, &done)
 }
 
-/// New bytes of one group of transcripts committed together by [`ingest_transcripts`]
-/// (32 MiB): FTS5 flushes its pending index at every commit, so one transaction per small
-/// file writes and later merges a segment per file. A crash loses at most one group's
-/// progress, which the next import reads again.
+/// New bytes at which [`ingest_transcripts`] closes a group of transcripts and commits it
+/// (32 MiB; a group holds at most this plus one file under [`PIPELINE_MIN_BYTES`]): FTS5
+/// flushes its pending index at every commit, so one transaction per small file writes and
+/// later merges a segment per file. A crash loses at most one group's progress, which the
+/// next import reads again. The group holds the write lock while it is prepared and written
+/// (about a second here); other writers wait within their busy timeout (5 s by default).
 pub const GROUP_BYTES: u64 = 32 << 20;
 
 /// Transcripts prepared ahead of the writing thread by [`ingest_transcripts`].
@@ -264,44 +266,68 @@ const FILES_IN_FLIGHT: usize = 4;
 ///
 /// Faster than calling [`ingest_transcript`] per file when there are many small transcripts
 /// (a backfill): while this thread writes one file, a second thread already reads and
-/// prepares the next ones, and files are committed in groups of up to [`GROUP_BYTES`] new
+/// prepares the next ones, and files are committed in groups of about [`GROUP_BYTES`] new
 /// bytes instead of one transaction each. A file of [`PIPELINE_MIN_BYTES`] or more new bytes
-/// is ingested alone, pipelined within itself. The archive ends exactly as with
-/// [`ingest_transcript`]: should a group fail to write, it is rolled back and its files are
-/// ingested again one by one, so the error is reported for the file that has it.
+/// is ingested alone, pipelined within itself. The archived rows and checkpoints end exactly
+/// as with [`ingest_transcript`] (a group also raises the index's stored `hashsize`, as a
+/// pipelined ingest does): should a group fail to write, it is rolled back and its files are
+/// ingested again one by one, so the error is reported for the file that has it. A path given
+/// twice closes the group before its second turn, which then starts from the first one's
+/// checkpoint. When `each` fails, the files of its group after the failing one are already
+/// committed, unreported.
 pub fn ingest_transcripts<E>(
     store: &mut Store,
     host: Host,
     paths: &[PathBuf],
     mut each: impl FnMut(&Store, &Path, Result<IngestReport, IngestError>) -> Result<(), E>,
 ) -> Result<(), E> {
-    let mut group: Vec<Plan> = Vec::new();
-    let mut group_bytes = 0;
+    let mut group = Group::default();
     for path in paths {
+        if group.paths.contains(path.as_path()) {
+            // Planned from the checkpoint this group has not written yet: write it first.
+            ingest_group(store, host, group.take(), &mut each)?;
+        }
         let plan = match Plan::new(store, path) {
             Ok(plan) => plan,
             Err(e) => {
-                ingest_group(store, host, std::mem::take(&mut group), &mut each)?;
-                group_bytes = 0;
+                ingest_group(store, host, group.take(), &mut each)?;
                 each(store, path, Err(e))?;
                 continue;
             }
         };
         if plan.new_bytes() >= PIPELINE_MIN_BYTES {
-            ingest_group(store, host, std::mem::take(&mut group), &mut each)?;
-            group_bytes = 0;
+            ingest_group(store, host, group.take(), &mut each)?;
             let result = ingest_transcript(store, host, path, None, None);
             each(store, path, result)?;
             continue;
         }
-        group_bytes += plan.new_bytes();
-        group.push(plan);
-        if group_bytes >= GROUP_BYTES {
-            ingest_group(store, host, std::mem::take(&mut group), &mut each)?;
-            group_bytes = 0;
+        group.bytes += plan.new_bytes();
+        group.paths.insert(plan.path.clone());
+        group.plans.push(plan);
+        if group.bytes >= GROUP_BYTES {
+            ingest_group(store, host, group.take(), &mut each)?;
         }
     }
-    ingest_group(store, host, group, &mut each)
+    ingest_group(store, host, group.take(), &mut each)
+}
+
+/// The transcripts [`ingest_transcripts`] has planned and not written yet.
+#[derive(Default)]
+struct Group {
+    plans: Vec<Plan>,
+    /// Their new bytes.
+    bytes: u64,
+    /// Their paths.
+    paths: std::collections::HashSet<PathBuf>,
+}
+
+impl Group {
+    /// The plans, leaving the group empty.
+    fn take(&mut self) -> Vec<Plan> {
+        self.bytes = 0;
+        self.paths.clear();
+        std::mem::take(&mut self.plans)
+    }
 }
 
 /// A transcript of a group once written: its plan and what was archived, or why it could not
@@ -360,7 +386,7 @@ fn write_group(
     let tx = store.conn_mut().transaction().map_err(sql_err(&first))?;
     std::thread::scope(|scope| {
         let (sender, receiver) = std::sync::mpsc::sync_channel::<PreparedFile>(FILES_IN_FLIGHT);
-        scope.spawn(move || {
+        let preparer = scope.spawn(move || {
             for mut plan in plans {
                 let prepared = plan.open().and_then(|file| {
                     let job = plan.job(host, None, None);
@@ -388,6 +414,10 @@ fn write_group(
             let job = plan.job(host, None, None);
             let done = write_prepared(&tx, &job, batches, parsed)?;
             outcomes.push((plan, Ok(done)));
+        }
+        // A panic while preparing ended the loop early: commit nothing of the group.
+        if let Err(panic) = preparer.join() {
+            std::panic::resume_unwind(panic);
         }
         tx.commit().map_err(sql_err(&first))?;
         Ok(outcomes)

@@ -778,6 +778,8 @@ fn ingesting_many_transcripts_archives_exactly_what_one_by_one_does() {
         .map(|e| e.unwrap().path())
         .collect();
     paths.push(p("missing.jsonl"));
+    // A path given twice: its second turn starts where the first one ended.
+    paths.push(p("a.jsonl"));
     paths.sort();
 
     let mut grouped_outcomes = Vec::new();
@@ -798,7 +800,12 @@ fn ingesting_many_transcripts_archives_exactly_what_one_by_one_does() {
 
     assert_eq!(grouped_outcomes, single_outcomes);
     assert_eq!(archive_dump(&grouped), archive_dump(&single));
-    assert_eq!(grouped_outcomes.len(), 8);
+    assert_eq!(grouped_outcomes.len(), 9);
+    let a_turns: Vec<&String> = grouped_outcomes
+        .iter()
+        .filter(|o| o.contains("a.jsonl:"))
+        .collect();
+    assert!(a_turns[1].contains("messages_inserted: 0"), "{a_turns:#?}");
     let errors: Vec<&String> = grouped_outcomes
         .iter()
         .filter(|o| o.contains(": error: "))
