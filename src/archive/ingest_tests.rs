@@ -663,9 +663,18 @@ fn each_term_is_indexed_once_per_message(#[case] mode: IngestMode) {
     );
 }
 
-/// Rows of `messages_fts_data` after indexing 5 × 10 rows in one transaction, running `between`
-/// after each 10: every flush of FTS5's pending index writes a segment of its own.
-fn fts_rows_with(between: impl Fn(&Transaction<'_>)) -> i64 {
+/// Segments of `messages_fts`: every flush of FTS5's pending index writes one (later merges
+/// join them). A leaf's id is its segment id shifted left by 37 bits (`FTS5_SEGMENT_ROWID`).
+fn fts_segments(store: &Store) -> i64 {
+    count(
+        store,
+        "SELECT count(DISTINCT id >> 37) FROM messages_fts_data WHERE id > 10",
+    )
+}
+
+/// [`fts_segments`] after indexing 5 × 10 rows in one transaction, running `between` after
+/// each 10.
+fn fts_segments_with(between: impl Fn(&Transaction<'_>)) -> i64 {
     let mut store = Store::open_in_memory().unwrap();
     let tx = store.conn_mut().transaction().unwrap();
     for round in 0..5 {
@@ -679,7 +688,7 @@ fn fts_rows_with(between: impl Fn(&Transaction<'_>)) -> i64 {
         between(&tx);
     }
     tx.commit().unwrap();
-    count(&store, "SELECT count(*) FROM messages_fts_data")
+    fts_segments(&store)
 }
 
 #[test]
@@ -687,7 +696,7 @@ fn upserting_a_session_keeps_the_pending_full_text_index() {
     // A statement with RETURNING runs in a statement transaction, and FTS5 flushes its pending
     // index at each: a group of small transcripts would write a segment per file.
     let meta = SessionMeta::default();
-    let upserted = fts_rows_with(|tx| {
+    let upserted = fts_segments_with(|tx| {
         let upsert = SessionUpsert {
             host: Host::Codex,
             session_id: "s1",
@@ -700,9 +709,9 @@ fn upserting_a_session_keeps_the_pending_full_text_index() {
             1
         );
     });
-    let baseline = fts_rows_with(|_| {});
+    let baseline = fts_segments_with(|_| {});
     assert_eq!(upserted, baseline);
-    let returning = fts_rows_with(|tx| {
+    let returning = fts_segments_with(|tx| {
         tx.query_row(
             "INSERT INTO sessions (host, session_id, created_at, updated_at) \
              VALUES ('codex', 's1', 'x', 'x') ON CONFLICT (host, session_id) \
@@ -843,20 +852,8 @@ fn a_group_of_small_transcripts_writes_one_full_text_segment() {
         ingest_transcript(&mut single, Host::Codex, path, None, None).unwrap();
     }
     assert_eq!(archive_dump(&grouped), archive_dump(&single));
-    let segments = |store: &Store| {
-        // A leaf's id is its segment id shifted left by 37 bits (FTS5_SEGMENT_ROWID).
-        count(
-            store,
-            "SELECT count(DISTINCT id >> 37) FROM messages_fts_data WHERE id > 10",
-        )
-    };
-    eprintln!(
-        "grouped {} single {}",
-        segments(&grouped),
-        segments(&single)
-    );
-    assert_eq!(segments(&grouped), 1);
-    assert!(segments(&single) > 1);
+    assert_eq!(fts_segments(&grouped), 1);
+    assert!(fts_segments(&single) > 1);
 }
 
 #[test]

@@ -24,6 +24,7 @@ mod real_clients;
 mod recall;
 mod reliability;
 mod review;
+mod scripts;
 mod security;
 mod sessions;
 mod skills;
