@@ -519,16 +519,9 @@ fn check_start_index(ctx: &Ctx, store: &Store) -> Check {
     let ids: Vec<&str> = projects.iter().map(|p| p.id.as_str()).collect();
     let coverage = Coverage::of(&ctx.paths, &ids);
     if coverage.is_complete() {
-        return Check::new("start_index", CheckStatus::Ok, format!("start {coverage}"));
+        return Check::new("start_index", CheckStatus::Ok, coverage.summary());
     }
-    Check::new(
-        "start_index",
-        CheckStatus::Info,
-        format!(
-            "start {coverage}; session starts read the rest from the database until the next \
-             worker run"
-        ),
-    )
+    Check::new("start_index", CheckStatus::Info, coverage.summary())
     .fix("csep doctor --fix (builds it now)")
     .action(Fix::RebuildStartIndex)
 }

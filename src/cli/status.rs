@@ -855,13 +855,10 @@ pub fn render(report: &StatusReport) -> String {
         parts.join(", ")
     );
     if report.database.state == "ok" {
-        let coverage = &report.start_index;
-        let stale = if coverage.is_complete() {
-            ""
-        } else {
-            "; the next worker rebuilds the rest (a session start reads the database until then)"
-        };
-        let _ = writeln!(s, "start     {coverage}{stale}");
+        // The label is the summary's first word.
+        let summary = report.start_index.summary();
+        let rest = summary.strip_prefix("start ").unwrap_or(&summary);
+        let _ = writeln!(s, "start     {rest}");
     }
     let _ = writeln!(
         s,

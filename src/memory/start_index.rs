@@ -462,6 +462,19 @@ impl Coverage {
     pub fn is_complete(&self) -> bool {
         self.user_current && self.projects_current == self.projects
     }
+
+    /// The one-line account `csep status` and `csep doctor` both give: the coverage and, when
+    /// incomplete, what session starts do meanwhile.
+    pub fn summary(&self) -> String {
+        if self.is_complete() {
+            format!("start {self}")
+        } else {
+            format!(
+                "start {self}; session starts read the rest from the database until the next \
+                 worker run"
+            )
+        }
+    }
 }
 
 impl std::fmt::Display for Coverage {

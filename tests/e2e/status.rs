@@ -188,5 +188,8 @@ fn status_shows_which_scopes_a_session_start_reads_from_the_start_index() {
     let v = status();
     assert_eq!(v["start_index"]["user_current"], true, "{v}");
     assert_eq!(v["start_index"]["projects_current"], 0);
-    status_text_has("0 of 1 projects current; the next worker rebuilds");
+    status_text_has(
+        "0 of 1 projects current; session starts read the rest from the database until the next \
+         worker run\n",
+    );
 }
