@@ -522,8 +522,8 @@ fn check_start_index(ctx: &Ctx, store: &Store) -> Check {
         return Check::new("start_index", CheckStatus::Ok, coverage.summary());
     }
     Check::new("start_index", CheckStatus::Info, coverage.summary())
-    .fix("csep doctor --fix (builds it now)")
-    .action(Fix::RebuildStartIndex)
+        .fix("csep doctor --fix (builds it now)")
+        .action(Fix::RebuildStartIndex)
 }
 
 /// Skill roots where csep publishes (`csep-*` directories), for the hosts csep knows about.

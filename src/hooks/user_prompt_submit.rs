@@ -1,7 +1,9 @@
 //! UserPromptSubmit: auto-recall. For a non-trivial prompt, the top recall hits above the
 //! relevance threshold ([`crate::recall::auto_recall`]) are injected as `additionalContext`
-//! under `[hooks] user_prompt_budget_tokens`, never repeating an entry SessionStart already put
-//! into this session. `[hooks] user_prompt_recall = false` turns it off.
+//! under `[hooks] user_prompt_budget_tokens` (a hard cap), never repeating what SessionStart or
+//! an earlier prompt already put into this session and never recalling the session itself. What
+//! it injects is recorded in `hook_injections`, with each entry's use. `[hooks]
+//! user_prompt_recall = false` turns it off.
 
 use rusqlite::params;
 
@@ -52,29 +54,22 @@ pub fn run(ctx: &HookCtx, event: &HookEvent) -> Result<HookAnswer, StoreError> {
         None => Vec::new(),
     };
     let budget_tokens = usize::try_from(ctx.config.hooks.user_prompt_budget_tokens).unwrap_or(600);
-    let mut context = crate::recall::auto_recall(
+    let recalled = crate::recall::auto_recall(
         store,
         project_id.as_deref(),
+        event.session_id.as_deref(),
         prompt,
-        budget_tokens * 4,
         &exclude,
+        budget_tokens.saturating_mul(4),
+        |text| estimate_tokens(text) <= budget_tokens,
     );
-    if context
-        .as_deref()
-        .is_some_and(|c| estimate_tokens(c) > budget_tokens)
-    {
-        // Mostly non-ASCII text: one character can be one token, so budget in characters.
-        context = crate::recall::auto_recall(
-            store,
-            project_id.as_deref(),
-            prompt,
-            budget_tokens,
-            &exclude,
-        );
-    }
-    let Some(context) = context.filter(|c| !c.trim().is_empty()) else {
+    let Some(recalled) = recalled else {
         return Ok(empty("no_match"));
     };
+    if let Err(e) = record_injection(store, event, &recalled.injected) {
+        tracing::debug!(error = %e, "auto-recall could not record its injection");
+    }
+    let context = recalled.text;
     let stdout = match event.host {
         Host::Codex => codex::hook::render_user_prompt_submit_context(&context),
         Host::Claude => claude::hook::render_user_prompt_submit_context(&context),
@@ -88,8 +83,34 @@ pub fn run(ctx: &HookCtx, event: &HookEvent) -> Result<HookAnswer, StoreError> {
     })
 }
 
-/// Entry ids SessionStart (or an earlier prompt) already injected into this session, as
-/// recorded in the database.
+/// Records what auto-recall injected into the session, in one transaction: each id in
+/// `hook_injections` (so no later prompt of the session repeats it) and each entry's use.
+fn record_injection(store: &Store, event: &HookEvent, ids: &[String]) -> rusqlite::Result<()> {
+    let now = crate::store::time::now();
+    let conn = store.conn();
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let result = (|| {
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        crate::recall::record_use(store, &refs, &now)?;
+        if let Some(session) = event.session_id.as_deref().filter(|s| !s.is_empty()) {
+            let mut insert = conn.prepare_cached(
+                "INSERT INTO hook_injections (host, session_id, event, entry_id, at) \
+                 VALUES (?1, ?2, 'UserPromptSubmit', ?3, ?4) ON CONFLICT DO NOTHING",
+            )?;
+            for id in ids {
+                insert.execute(params![event.host.as_str(), session, id, now])?;
+            }
+        }
+        conn.execute_batch("COMMIT")
+    })();
+    if result.is_err() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    result
+}
+
+/// Ids SessionStart or an earlier prompt already injected into this session (entries, and the
+/// sessions auto-recall showed), as recorded in the database.
 fn already_injected(store: &Store, host: Host, session: &str) -> Result<Vec<String>, StoreError> {
     let err = |source| StoreError::Sqlite {
         path: store.path().to_path_buf(),

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use crate::recall::analyze::{MAX_QUERY_CHARS, query_terms};
 use crate::recall::render::{self, RecallResponse, Status};
-use crate::recall::search::{self, HitKind, SearchContext, SearchOptions, SearchScope};
+use crate::recall::search::{self, SearchContext, SearchOptions, SearchScope};
 use crate::store::db::Store;
 
 /// Phrases that show the user refers to earlier work, checked case-insensitively as substrings
@@ -58,22 +58,42 @@ pub const AUTO_RECALL_MIN_COVERAGE: f64 = 0.5;
 /// Hits injected at most per prompt.
 pub const AUTO_RECALL_TOP_K: usize = 3;
 
+/// What auto-recall put into a prompt's context.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AutoRecall {
+    /// The `additionalContext` text: Markdown inside `<csep-context kind="recall">…</csep-context>`.
+    pub text: String,
+    /// Ids of what it holds, best first: memory and recall entry ids, and the host session ids
+    /// of session hits. The caller records them as this session's injections (so no later
+    /// prompt repeats them) and the entries' use.
+    pub injected: Vec<String>,
+}
+
 /// Recall for a prompt, for injection as `additionalContext` on UserPromptSubmit.
 ///
-/// Returns `None` for trivial prompts, when nothing clears the thresholds, or on any error.
-/// `exclude_ids` are entry ids already in context (what SessionStart injected). The prompt is
-/// cut to [`MAX_QUERY_CHARS`] characters and searched as a query. The text is at most
-/// `budget_chars` characters of Markdown inside `<csep-context kind="recall">…</csep-context>`.
-/// Each returned memory or recall entry gets its use recorded ([`search::record_use`]).
+/// Returns `None` for trivial prompts, when nothing clears the thresholds, when not even the
+/// best hit fits, or on any error. The prompt is cut to [`MAX_QUERY_CHARS`] characters and
+/// searched as plain words ([`prompt_query`]): a prompt is prose, often with pasted commands,
+/// not query syntax. Never returned: `exclude_ids` (entries and sessions already in context:
+/// what SessionStart or an earlier prompt injected) and the session `session_id` itself (its
+/// turns are in the model's context already). `fits` is the caller's budget, a hard cap: hits
+/// are shortened, then dropped from the last, until the text fits. Records nothing: the caller
+/// records [`AutoRecall::injected`].
 pub fn auto_recall(
     store: &Store,
     project_id: Option<&str>,
+    session_id: Option<&str>,
     prompt: &str,
-    budget_chars: usize,
     exclude_ids: &[String],
-) -> Option<String> {
+    budget_chars: usize,
+    fits: impl Fn(&str) -> bool,
+) -> Option<AutoRecall> {
     let prompt: String = prompt.chars().take(MAX_QUERY_CHARS).collect();
-    if prompt.trim_start().starts_with('/') || query_terms(&prompt).len() < AUTO_RECALL_MIN_TERMS {
+    if prompt.trim_start().starts_with('/') {
+        return None;
+    }
+    let query = prompt_query(&prompt);
+    if query_terms(&query).len() < AUTO_RECALL_MIN_TERMS {
         return None;
     }
     let ctx = SearchContext {
@@ -85,50 +105,64 @@ pub fn auto_recall(
         scope: SearchScope::Auto,
         top_k: AUTO_RECALL_TOP_K,
         exclude_ids: exclude_ids.to_vec(),
+        exclude_session: session_id.map(str::to_owned),
         window_before: 1,
         window_after: 2,
         ..SearchOptions::default()
     };
-    let outcome = match search::search(store, &prompt, &ctx, &opts) {
+    let outcome = match search::search(store, &query, &ctx, &opts) {
         Ok(outcome) => outcome,
         Err(e) => {
             tracing::debug!(error = %e, "auto-recall search failed");
             return None;
         }
     };
-    let hits: Vec<_> = outcome
+    let mut hits: Vec<_> = outcome
         .hits
         .into_iter()
         .filter(|h| {
             h.relevance >= AUTO_RECALL_MIN_RELEVANCE && h.coverage >= AUTO_RECALL_MIN_COVERAGE
         })
         .collect();
-    if hits.is_empty() {
-        return None;
-    }
-    let ids: Vec<&str> = hits
-        .iter()
-        .filter(|h| h.kind != HitKind::Session)
-        .map(|h| h.id.as_str())
-        .collect();
-    if let Err(e) = search::record_use(store, &ids, &crate::store::time::now()) {
-        tracing::debug!(error = %e, "auto-recall could not record use");
-    }
     const OPEN: &str = "<csep-context kind=\"recall\">\n";
     const CLOSE: &str = "</csep-context>\n";
-    let response = RecallResponse {
-        query: String::new(),
-        cwd: String::new(),
-        status: Status::Matched,
-        hits,
-        error: None,
-        note: None,
-        triggered: true,
-        reasons: vec!["auto".to_owned()],
-    };
-    let inner_budget = budget_chars.saturating_sub(OPEN.len() + CLOSE.len());
-    let markdown = render::render_markdown(&response, inner_budget);
-    Some(format!("{OPEN}{markdown}{CLOSE}"))
+    while !hits.is_empty() {
+        let response = RecallResponse {
+            query: String::new(),
+            cwd: String::new(),
+            status: Status::Matched,
+            hits,
+            error: None,
+            note: None,
+            triggered: true,
+            reasons: vec!["auto".to_owned()],
+        };
+        // Bodies share what the frame leaves; a budget in tokens allows about four characters
+        // each for English, one for Chinese, so the shares shrink until the text fits.
+        let inner = budget_chars.saturating_sub(OPEN.len() + CLOSE.len());
+        for share in [inner, inner / 2, inner / 4] {
+            let markdown = render::render_markdown_within(&response, share);
+            let text = format!("{OPEN}{markdown}{CLOSE}");
+            if text.chars().count() <= budget_chars && fits(&text) {
+                let injected = response.hits.iter().map(|h| h.id.clone()).collect();
+                return Some(AutoRecall { text, injected });
+            }
+        }
+        hits = response.hits;
+        hits.pop();
+    }
+    None
+}
+
+/// A prompt as plain query words: quotes and leading dashes lose their query meaning (a
+/// pasted `cargo test --test it` or a stray `"` must not exclude words or require a phrase).
+pub fn prompt_query(prompt: &str) -> String {
+    prompt
+        .split_whitespace()
+        .map(|word| word.trim_start_matches('-'))
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace('"', " ")
 }
 
 #[cfg(test)]

@@ -179,9 +179,16 @@ fn body(hit: &Hit, budget: usize) -> String {
     }
 }
 
-/// Renders the Markdown for models (spec §7.4 layout, with provenance and a budget).
+/// Renders the Markdown for models (spec §7.4 layout, with provenance and a budget of at least
+/// [`MIN_BUDGET_CHARS`]).
 pub fn render_markdown(resp: &RecallResponse, budget_chars: usize) -> String {
-    let budget = budget_chars.max(MIN_BUDGET_CHARS);
+    render_markdown_within(resp, budget_chars.max(MIN_BUDGET_CHARS))
+}
+
+/// [`render_markdown`] with the bodies sharing exactly `budget` characters (headings and
+/// provenance lines are never cut, so the text can exceed it: a caller with a hard cap drops
+/// hits).
+pub fn render_markdown_within(resp: &RecallResponse, budget: usize) -> String {
     let mut out = String::from("## Focused Recall\n\nStatus: ");
     out.push_str(resp.status.as_str());
     out.push('\n');

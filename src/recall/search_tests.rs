@@ -7,6 +7,7 @@ use crate::recall::analyze::{
     distinct_message_terms, distinct_terms_for_index_of, has_required_or_excluded, query_terms,
     terms_for_index,
 };
+use crate::recall::auto::{AutoRecall, auto_recall, prompt_query};
 
 const NOW: &str = "2026-03-01T12:00:00Z";
 
@@ -592,6 +593,20 @@ fn record_use_counts_each_injection() {
     assert_eq!((count, last.as_str()), (2, NOW));
 }
 
+/// Auto-recall for `prompt` in project `p_app`, session `asking`, with a budget of `chars`.
+fn auto(s: &Store, prompt: &str, exclude: &[&str], chars: usize) -> Option<AutoRecall> {
+    let exclude: Vec<String> = exclude.iter().map(|e| (*e).to_owned()).collect();
+    auto_recall(
+        s,
+        Some("p_app"),
+        Some("asking"),
+        prompt,
+        &exclude,
+        chars,
+        |_| true,
+    )
+}
+
 #[test]
 fn auto_recall_skips_trivial_prompts_and_injects_marked_relevant_hits() {
     let s = store();
@@ -603,48 +618,116 @@ fn auto_recall_skips_trivial_prompts_and_injects_marked_relevant_hits() {
         NOW,
         0,
     );
-    assert_eq!(
-        crate::recall::auto::auto_recall(&s, Some("p_app"), "ok", 800, &[]),
-        None
+    assert_eq!(auto(&s, "ok", &[], 800), None);
+    assert_eq!(auto(&s, "继续", &[], 800), None);
+    assert_eq!(auto(&s, "unrelated question about fonts", &[], 800), None);
+    let got = auto(&s, "why does the payment webhook fail", &[], 800).unwrap();
+    assert!(
+        crate::host::transcript::is_csep_text(&got.text),
+        "{}",
+        got.text
     );
-    assert_eq!(
-        crate::recall::auto::auto_recall(&s, Some("p_app"), "继续", 800, &[]),
-        None
-    );
-    assert_eq!(
-        crate::recall::auto::auto_recall(
-            &s,
-            Some("p_app"),
-            "unrelated question about fonts",
-            800,
-            &[]
-        ),
-        None
-    );
-    let text = crate::recall::auto::auto_recall(
-        &s,
-        Some("p_app"),
-        "why does the payment webhook fail",
-        800,
-        &[],
-    )
-    .unwrap();
-    assert!(crate::host::transcript::is_csep_text(&text), "{text}");
-    assert!(text.contains("m_1"));
-    assert!(text.chars().count() <= 800);
+    assert!(got.text.contains("m_1"));
+    assert!(got.text.chars().count() <= 800);
+    assert_eq!(got.injected, ["m_1"]);
+    // Recording is the caller's: nothing was counted.
     let uses: i64 = s
         .conn()
         .query_row("SELECT use_count FROM memory_entries", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(uses, 1);
-    let excluded = crate::recall::auto::auto_recall(
-        &s,
-        Some("p_app"),
-        "why does the payment webhook fail",
-        800,
-        &["m_1".to_owned()],
+    assert_eq!(uses, 0);
+    assert_eq!(
+        auto(&s, "why does the payment webhook fail", &["m_1"], 800),
+        None
     );
-    assert_eq!(excluded, None);
+}
+
+#[test]
+fn auto_recall_never_returns_the_asking_session_or_an_already_shown_one() {
+    let s = store();
+    add_session(
+        &s,
+        "asking",
+        Some("p_app"),
+        "/work/app",
+        NOW,
+        &[("user", "the payment webhook retries forever")],
+    );
+    add_session(
+        &s,
+        "older",
+        Some("p_app"),
+        "/work/app",
+        "2026-01-01T00:00:00Z",
+        &[("user", "the payment webhook retries forever")],
+    );
+    let got = auto(&s, "payment webhook retries", &[], 2000).unwrap();
+    assert_eq!(got.injected, ["older"], "{}", got.text);
+    assert!(!got.text.contains("asking"), "{}", got.text);
+    assert_eq!(auto(&s, "payment webhook retries", &["older"], 2000), None);
+}
+
+#[test]
+fn a_prompt_is_searched_as_plain_words_whatever_dashes_and_quotes_it_holds() {
+    let s = store();
+    add_memory(
+        &s,
+        "m_1",
+        Some("p_app"),
+        "cargo test --test integration needs the database container",
+        NOW,
+        0,
+    );
+    // As query syntax, `--test` would exclude the entry and the stray quote would require the
+    // rest as a phrase.
+    for prompt in [
+        "why does cargo test --test integration hang",
+        "why does \"cargo test integration hang",
+        "-cargo -integration test",
+    ] {
+        let got = auto(&s, prompt, &[], 800);
+        assert_eq!(
+            got.map(|g| g.injected),
+            Some(vec!["m_1".to_owned()]),
+            "{prompt}"
+        );
+    }
+    assert_eq!(
+        prompt_query("run \"cargo test --test it\" -x"),
+        "run  cargo test test it  x"
+    );
+}
+
+#[test]
+fn auto_recall_drops_hits_until_its_text_fits_the_budget_and_injects_nothing_when_none_fits() {
+    let s = store();
+    for (id, text) in [
+        ("m_1", "deploy the api with blue green switching"),
+        ("m_2", "deploy the api after the database migration"),
+        ("m_3", "deploy the api only from the main branch"),
+    ] {
+        add_memory(&s, id, Some("p_app"), text, NOW, 0);
+    }
+    let all = auto(&s, "how do we deploy the api", &[], 4000).unwrap();
+    assert_eq!(all.injected.len(), 3, "{}", all.text);
+    let cap = |budget: usize| {
+        auto_recall(
+            &s,
+            Some("p_app"),
+            None,
+            "how do we deploy the api",
+            &[],
+            budget,
+            |text| text.len() <= budget,
+        )
+    };
+    // Room for about one hit.
+    let one = cap(all.text.len() / 2).unwrap();
+    assert!(one.injected.len() < 3, "{}", one.text);
+    assert!(one.text.len() <= all.text.len() / 2);
+    assert_eq!(one.injected[0], all.injected[0]);
+    assert_eq!(cap(40), None);
+    assert_eq!(cap(0), None);
 }
 
 /// 300 sessions of another project that match every query word, then `mine` sessions of the

@@ -296,7 +296,7 @@ fn a_deleted_cwd_still_gets_a_valid_answer() {
 }
 
 #[test]
-fn auto_recall_never_repeats_what_session_start_injected_even_before_the_journal_is_filed() {
+fn auto_recall_never_repeats_what_session_start_or_an_earlier_prompt_injected() {
     let t = TestHome::new();
     let work = t.scratch().join("work");
     std::fs::create_dir_all(&work).unwrap();
@@ -326,8 +326,12 @@ fn auto_recall_never_repeats_what_session_start_injected_even_before_the_journal
     // Session a's prompt does not get it again; the journal is filed on the way.
     assert!(!prompt("a").contains("make check"), "session a");
     assert_eq!(std::fs::read_dir(&spool).unwrap().count(), 0);
-    // Session b never got it at start: its prompt recalls it.
+    // Session b never got it at start: its prompt recalls it, once.
     assert!(prompt("b").contains("make check"), "session b");
+    assert!(
+        !prompt("b").contains("make check"),
+        "session b, second prompt"
+    );
     assert_eq!(
         count(
             &t,
@@ -335,6 +339,16 @@ fn auto_recall_never_repeats_what_session_start_injected_even_before_the_journal
         ),
         1
     );
+    assert_eq!(
+        count(
+            &t,
+            "SELECT count(*) FROM hook_injections WHERE session_id = 'b' \
+             AND event = 'UserPromptSubmit'",
+        ),
+        1
+    );
+    // One use: session b's recall (session a's start injection is not a use).
+    assert_eq!(count(&t, "SELECT use_count FROM memory_entries"), 1);
 }
 
 /// The hooks' executables are linked at a fixed address when build.rs says it linked them so
