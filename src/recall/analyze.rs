@@ -904,6 +904,12 @@ pub enum QueryError {
         /// The limit.
         max: usize,
     },
+    /// A `"` opens a phrase that no `"` closes.
+    #[error(
+        "the query has an unclosed quote (\"): close the phrase (\"order timeout\") or drop \
+         the quote"
+    )]
+    UnclosedQuote,
     /// Every clause is an exclusion (`-word`), so there is nothing to search for.
     #[error(
         "the query only excludes words (-word); add at least one word to search for, \
@@ -923,9 +929,11 @@ enum Clause<'a> {
     Exclude(&'a str),
 }
 
-/// Splits a query into clauses. An unclosed `"` runs to the end of the query (lenient: the
-/// user's intent is clear), and a `-` that is not followed by a clause is ignored.
-fn parse_clauses(query: &str) -> Vec<Clause<'_>> {
+/// Splits a query into clauses. A `-` that is not followed by a clause is ignored, and one
+/// followed by another `-` starts a word (a command-line option such as `--test`, which is
+/// searched for, not excluded). An unclosed `"` is an error: a phrase that silently ran to the
+/// end of the query made a search fail with no word of why.
+fn parse_clauses(query: &str) -> Result<Vec<Clause<'_>>, QueryError> {
     let mut clauses = Vec::new();
     let mut rest = query;
     loop {
@@ -933,7 +941,7 @@ fn parse_clauses(query: &str) -> Vec<Clause<'_>> {
         if rest.is_empty() {
             break;
         }
-        let negated = rest.starts_with('-');
+        let negated = rest.starts_with('-') && !rest.starts_with("--");
         if negated {
             rest = &rest[1..];
             if rest.is_empty() || rest.starts_with(char::is_whitespace) {
@@ -941,9 +949,9 @@ fn parse_clauses(query: &str) -> Vec<Clause<'_>> {
             }
         }
         let (text, phrase) = if let Some(inner) = rest.strip_prefix('"') {
-            let end = inner.find('"').unwrap_or(inner.len());
+            let end = inner.find('"').ok_or(QueryError::UnclosedQuote)?;
             let text = &inner[..end];
-            rest = inner.get(end + 1..).unwrap_or("");
+            rest = &inner[end + 1..];
             (text, true)
         } else {
             let end = rest
@@ -959,7 +967,7 @@ fn parse_clauses(query: &str) -> Vec<Clause<'_>> {
             (false, false) => Clause::Word(text),
         });
     }
-    clauses
+    Ok(clauses)
 }
 
 /// `terms` as one FTS5 phrase (`"a b"`), quotes doubled.
@@ -997,7 +1005,7 @@ struct Analyzed {
 }
 
 impl Analyzed {
-    fn of(query: &str) -> Analyzed {
+    fn of(query: &str) -> Result<Analyzed, QueryError> {
         let mut analyzed = Analyzed {
             words: Vec::new(),
             phrases: Vec::new(),
@@ -1005,7 +1013,7 @@ impl Analyzed {
             terms: Vec::new(),
         };
         let mut seen = HashSet::new();
-        for clause in parse_clauses(query) {
+        for clause in parse_clauses(query)? {
             let (Clause::Word(text) | Clause::Phrase(text) | Clause::Exclude(text)) = clause;
             // A clause never holds whitespace, so its terms are those it contributes to the
             // analysis of the whole query.
@@ -1024,7 +1032,7 @@ impl Analyzed {
             }
         }
         analyzed.terms.truncate(MAX_QUERY_TERMS);
-        analyzed
+        Ok(analyzed)
     }
 }
 
@@ -1169,7 +1177,7 @@ pub(crate) fn match_query(query: &str) -> Result<Option<MatchQuery>, QueryError>
             max: MAX_QUERY_CHARS,
         });
     }
-    let analyzed = Analyzed::of(query);
+    let analyzed = Analyzed::of(query)?;
     let full = Pieces::of(&analyzed, false);
     if full.optional.is_empty() && full.required.is_empty() {
         return if full.excluded.is_empty() {
@@ -1189,17 +1197,17 @@ pub(crate) fn match_query(query: &str) -> Result<Option<MatchQuery>, QueryError>
 }
 
 /// Whether the query has a `"quoted phrase"` or an exclusion: then its [`match_expr`] is more
-/// than the OR of its [`query_terms`], and a row must match the whole expression.
+/// than the OR of its [`query_terms`], and a row must match the whole expression (false for a
+/// query that cannot be read).
 pub fn has_required_or_excluded(query: &str) -> bool {
-    parse_clauses(query)
-        .iter()
-        .any(|c| !matches!(c, Clause::Word(_)))
+    parse_clauses(query).is_ok_and(|clauses| clauses.iter().any(|c| !matches!(c, Clause::Word(_))))
 }
 
 /// The distinct terms of a query's bare words and phrases (not its exclusions), in order: what
-/// ranking counts as "query terms" when it measures how much of a query a hit covers.
+/// ranking counts as "query terms" when it measures how much of a query a hit covers (none for
+/// a query that cannot be read).
 pub fn query_terms(query: &str) -> Vec<String> {
-    Analyzed::of(query).terms
+    Analyzed::of(query).map(|a| a.terms).unwrap_or_default()
 }
 
 #[cfg(test)]

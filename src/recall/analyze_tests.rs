@@ -125,11 +125,15 @@ fn terms_for_index_joins_with_spaces() {
     "deploy AND NOT staging OR prod",
     Some(r#""deploy" OR "stage" OR "prod""#)
 )]
-#[case::unclosed_quote_runs_to_the_end(
-    r#"retry "order timeout"#,
-    Some(r#""order timeout" AND ("order timeout" OR "retri")"#)
+#[case::double_dash_option_is_a_word(
+    "cargo test --test integration",
+    Some(r#""cargo" OR "test" OR "integr""#)
 )]
-#[case::lone_quote(r#"""#, None)]
+#[case::option_with_value_is_a_word(
+    "--test-threads=1",
+    Some(r#""testthreads" OR "test" OR "thread" OR "1""#)
+)]
+#[case::empty_phrase(r#"deploy """#, Some(r#""deploy""#))]
 #[case::lone_star("*", None)]
 #[case::lone_dash("-", None)]
 #[case::lone_colon(":", None)]
@@ -143,6 +147,9 @@ fn match_expr_builds_quoted_or_expressions(#[case] query: &str, #[case] expected
 #[case::empty("", QueryError::Empty)]
 #[case::blank("   \t\n", QueryError::Empty)]
 #[case::only_exclusions("-deploy -staging", QueryError::OnlyExclusions)]
+#[case::unclosed_quote(r#"retry "order timeout"#, QueryError::UnclosedQuote)]
+#[case::lone_quote(r#"""#, QueryError::UnclosedQuote)]
+#[case::unclosed_excluded_phrase(r#"deploy -"staging"#, QueryError::UnclosedQuote)]
 fn match_expr_rejects_unsearchable_queries_with_a_reason(
     #[case] query: &str,
     #[case] expected: QueryError,
@@ -738,11 +745,12 @@ fn a_query_read_once_agrees_with_each_reading_alone(#[case] query: &str) {
     assert_eq!(q.whole, has_required_or_excluded(query));
     // The bare words analyzed clause by clause are the words analyzed together.
     let words: Vec<&str> = parse_clauses(query)
+        .unwrap()
         .into_iter()
         .filter_map(|c| match c {
             Clause::Word(w) => Some(w),
             _ => None,
         })
         .collect();
-    assert_eq!(Analyzed::of(query).words, analyze(&words.join(" ")));
+    assert_eq!(Analyzed::of(query).unwrap().words, analyze(&words.join(" ")));
 }
