@@ -150,7 +150,8 @@ fn every_bad_query_is_a_clear_result_with_exit_zero() {
         ("the and of", "no_match"),
         ("\"", "error"),
         ("retry \"order timeout", "error"),
-        ("--echo", "no_match"),
+        // A command-line option is a word: it finds the sessions that ran `echo`.
+        ("--echo", "matched"),
         ("*", "no_match"),
         ("-", "no_match"),
         (":", "no_match"),
