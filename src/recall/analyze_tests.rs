@@ -752,5 +752,8 @@ fn a_query_read_once_agrees_with_each_reading_alone(#[case] query: &str) {
             _ => None,
         })
         .collect();
-    assert_eq!(Analyzed::of(query).unwrap().words, analyze(&words.join(" ")));
+    assert_eq!(
+        Analyzed::of(query).unwrap().words,
+        analyze(&words.join(" "))
+    );
 }

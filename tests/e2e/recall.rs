@@ -313,3 +313,49 @@ fn importing_again_reads_only_what_a_transcript_gained() {
     );
     assert_eq!(found["status"], "matched", "{found:#}");
 }
+
+/// Claude Code writes a subagent's transcript to `<session>/subagents/agent-<id>.jsonl` with the
+/// parent's `sessionId`; both files' messages are archived and found.
+#[test]
+fn a_subagent_transcript_and_its_parent_are_both_archived() {
+    let t = TestHome::new();
+    let dir = t.scratch().join("projects").join("-w");
+    let line = |text: &str, extra: serde_json::Value| {
+        let mut record = serde_json::json!({"type": "user", "sessionId": "S1", "cwd": "/w",
+            "timestamp": "2026-01-05T10:00:00.000Z",
+            "message": {"role": "user", "content": text}});
+        record
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        format!("{record}\n")
+    };
+    std::fs::create_dir_all(dir.join("S1").join("subagents")).unwrap();
+    // Same line lengths, so the two files' messages sit at the same byte offsets.
+    std::fs::write(
+        dir.join("S1.jsonl"),
+        line(
+            "tune the kubernetes ingress",
+            serde_json::json!({"isSidechain": false}),
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("S1").join("subagents").join("agent-ag1.jsonl"),
+        line(
+            "explore postgres vacuum",
+            serde_json::json!({"isSidechain": true, "agentId": "ag1"}),
+        ),
+    )
+    .unwrap();
+    let dir = dir.to_string_lossy().into_owned();
+    let report = success_json(&mut t.csep(&["--json", "import", "claude-sessions", "--dir", &dir]));
+    assert_eq!(report["messages_inserted"], 2, "{report}");
+    for (query, session) in [
+        ("kubernetes ingress", "S1"),
+        ("postgres vacuum", "S1/agent-ag1"),
+    ] {
+        let v = success_json(&mut t.csep(&["recall", query, "--all-projects", "--json"]));
+        assert_eq!(v["results"][0]["id"], session, "{query}: {v}");
+    }
+}

@@ -124,6 +124,12 @@ impl LineCtx {
     }
 }
 
+/// The archive's session id of subagent `agent` of session `parent`: `<parent>/agent-<agent>`,
+/// the transcript's path under the parent's directory.
+pub fn subagent_session_id(parent: &str, agent: &str) -> String {
+    format!("{parent}/agent-{agent}")
+}
+
 fn apply_line(
     record: TranscriptLineWire,
     line: &[u8],
@@ -134,7 +140,13 @@ fn apply_line(
     let timestamp = parse_timestamp(record.timestamp.as_deref());
     let session = &mut chunk.session;
     if session.id.is_none() {
-        session.id = record.session_id;
+        // A subagent's transcript repeats its parent's `sessionId`: archived under the same
+        // session, its messages would collide with the parent's at equal byte offsets. It is a
+        // session of its own, named after both.
+        session.id = match (record.session_id, record.is_sidechain, &record.agent_id) {
+            (Some(parent), true, Some(agent)) => Some(subagent_session_id(&parent, agent)),
+            (id, _, _) => id,
+        };
     }
     if session.cwd.is_none() {
         session.cwd = record.cwd;
