@@ -136,8 +136,11 @@ pub struct IngestReport {
     pub messages_inserted: u64,
     /// Of those, injected messages (stored, not indexed, not counted).
     pub injected_inserted: u64,
-    /// Complete lines that were not valid records (bad JSON, invalid UTF-8).
+    /// Complete lines that were not valid records, even once repaired (not JSON).
     pub malformed_lines: u64,
+    /// Lines read once their invalid text was replaced by U+FFFD (bytes that are not UTF-8, a
+    /// lone UTF-16 surrogate escape).
+    pub repaired_lines: u64,
 }
 
 /// The saved position of one transcript.
@@ -523,6 +526,7 @@ impl Plan {
             messages_inserted: done.counts.inserted,
             injected_inserted: done.counts.injected,
             malformed_lines: done.chunk.malformed_lines,
+            repaired_lines: done.chunk.repaired_lines,
         };
         if let Some(session_ref) = done.session_ref.or(self.known_session) {
             fill_known_session(store, session_ref, &mut report).map_err(sql_err(&self.path))?;

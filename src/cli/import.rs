@@ -6,7 +6,9 @@
 //! with [`crate::archive::ingest::ingest_transcripts`] and registers the project of each
 //! session from the transcript's own cwd. Resumable: ingest checkpoints make a second run read
 //! only what was appended since, so an interrupted import just runs again. One file's failure
-//! is reported and skipped; the exit code is 1 only when the directory cannot be read.
+//! (or an unreadable subdirectory's) is reported with its cause and skipped, the others are
+//! imported, and the exit code is then 1; lines no JSON parser accepts are skipped and counted,
+//! lines with text that is not UTF-8 are read with U+FFFD in its place and counted.
 
 use std::collections::HashMap;
 use std::io::IsTerminal as _;
@@ -51,8 +53,42 @@ pub struct ImportReport {
     pub projects: usize,
     /// Files that failed, with the reason.
     pub errors: Vec<FileError>,
-    /// Number of failed files (may exceed the listed errors).
+    /// Number of failed files and unreadable subdirectories (may exceed the listed errors).
     pub error_count: usize,
+    /// Lines skipped because they are not JSON records (a transcript's own corruption).
+    pub malformed_lines: u64,
+    /// Lines read once their invalid text (bytes that are not UTF-8, a lone UTF-16 surrogate
+    /// escape) was replaced by U+FFFD.
+    pub repaired_lines: u64,
+}
+
+impl ImportReport {
+    /// Counts one failure, listing it while fewer than [`MAX_LISTED_ERRORS`] are.
+    fn fail(&mut self, path: &Path, error: String) {
+        self.error_count += 1;
+        if self.errors.len() < MAX_LISTED_ERRORS {
+            self.errors.push(FileError {
+                path: path.to_string_lossy().into_owned(),
+                error,
+            });
+        }
+    }
+}
+
+/// `error` and each of its causes, joined by `: ` ("could not read transcript X: Permission
+/// denied (os error 13)").
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// One file that could not be ingested.
@@ -93,45 +129,56 @@ fn is_transcript(host: Host, name: &str) -> bool {
         }
 }
 
-/// Every transcript under `dir`, sorted; unreadable subdirectories are skipped.
-fn find_transcripts(
-    host: Host,
-    dir: &Path,
-    since: Option<SystemTime>,
-) -> std::io::Result<Vec<PathBuf>> {
-    let mut found = Vec::new();
+/// What a scan of a transcripts directory found.
+#[derive(Debug, Default)]
+struct Found {
+    /// Every transcript, sorted.
+    files: Vec<PathBuf>,
+    /// Subdirectories that could not be read, with why (reported as failures).
+    unreadable: Vec<(PathBuf, std::io::Error)>,
+}
+
+/// Every transcript under `dir`. Symbolic links are followed (a linked directory once: a link
+/// back up the tree is not a loop); a subdirectory that cannot be read is listed in
+/// [`Found::unreadable`]. The top directory must be readable.
+fn find_transcripts(host: Host, dir: &Path, since: Option<SystemTime>) -> std::io::Result<Found> {
+    let mut found = Found::default();
+    let mut visited = std::collections::HashSet::new();
     let mut stack = vec![dir.to_path_buf()];
-    // The top directory must be readable; below it, a bad entry is skipped.
     let mut first = true;
     while let Some(d) = stack.pop() {
+        if !visited.insert(std::fs::canonicalize(&d).unwrap_or_else(|_| d.clone())) {
+            continue;
+        }
         let entries = match std::fs::read_dir(&d) {
             Ok(entries) => entries,
             Err(e) if first => return Err(e),
-            Err(_) => continue,
+            Err(e) => {
+                found.unreadable.push((d, e));
+                continue;
+            }
         };
         first = false;
         for entry in entries.flatten() {
-            let Ok(kind) = entry.file_type() else {
+            let path = entry.path();
+            // `metadata` follows a link; a dangling one is skipped.
+            let Ok(meta) = std::fs::metadata(&path) else {
                 continue;
             };
-            let path = entry.path();
-            if kind.is_dir() {
+            if meta.is_dir() {
                 stack.push(path);
-            } else if kind.is_file() && is_transcript(host, &entry.file_name().to_string_lossy()) {
+            } else if meta.is_file() && is_transcript(host, &entry.file_name().to_string_lossy()) {
                 let recent = match since {
                     None => true,
-                    Some(since) => entry
-                        .metadata()
-                        .and_then(|m| m.modified())
-                        .is_ok_and(|mtime| mtime >= since),
+                    Some(since) => meta.modified().is_ok_and(|mtime| mtime >= since),
                 };
                 if recent {
-                    found.push(path);
+                    found.files.push(path);
                 }
             }
         }
     }
-    found.sort();
+    found.files.sort();
     Ok(found)
 }
 
@@ -164,7 +211,7 @@ pub fn run(ctx: &Ctx, host: Host, args: &ImportSessionsArgs) -> anyhow::Result<u
         },
         None => None,
     };
-    let files = find_transcripts(host, &dir, since).with_context(|| {
+    let found = find_transcripts(host, &dir, since).with_context(|| {
         format!(
             "cannot read transcripts directory {}; pass --dir with the directory that holds \
              the {host} transcripts",
@@ -173,12 +220,17 @@ pub fn run(ctx: &Ctx, host: Host, args: &ImportSessionsArgs) -> anyhow::Result<u
     })?;
     ctx.paths.ensure_home()?;
     let mut store = Store::open(&ctx.paths.db())?;
+    let files = found.files;
     let mut report = ImportReport {
         host: host.to_string(),
         dir: dir.to_string_lossy().into_owned(),
         files: files.len(),
         ..ImportReport::default()
     };
+    for (path, e) in &found.unreadable {
+        tracing::warn!(path = %path.display(), error = %e, "skipping unreadable directory");
+        report.fail(path, format!("cannot read directory: {e}"));
+    }
     let mut projects_by_cwd: HashMap<PathBuf, Option<String>> = HashMap::new();
     let mut sessions = std::collections::HashSet::new();
     let now = crate::store::time::now();
@@ -188,17 +240,14 @@ pub fn run(ctx: &Ctx, host: Host, args: &ImportSessionsArgs) -> anyhow::Result<u
         let ingest = match ingest {
             Ok(ingest) => ingest,
             Err(e) => {
-                tracing::warn!(path = %path.display(), error = %e, "skipping transcript");
-                report.error_count += 1;
-                if report.errors.len() < MAX_LISTED_ERRORS {
-                    report.errors.push(FileError {
-                        path: path.to_string_lossy().into_owned(),
-                        error: e.to_string(),
-                    });
-                }
+                let error = with_causes(&e);
+                tracing::warn!(path = %path.display(), error = %error, "skipping transcript");
+                report.fail(path, error);
                 return Ok(());
             }
         };
+        report.malformed_lines += ingest.malformed_lines;
+        report.repaired_lines += ingest.repaired_lines;
         if ingest.next_offset > ingest.from_offset {
             report.ingested_files += 1;
         } else {
@@ -252,11 +301,30 @@ pub fn run(ctx: &Ctx, host: Host, args: &ImportSessionsArgs) -> anyhow::Result<u
             "Archived {} new messages ({} injected, not searchable) in {} sessions of {} projects.",
             report.messages_inserted, report.injected_inserted, report.sessions, report.projects
         );
+        if report.repaired_lines > 0 {
+            println!(
+                "{} lines held text that is not valid UTF-8; it was archived with U+FFFD in its \
+                 place.",
+                report.repaired_lines
+            );
+        }
+        if report.malformed_lines > 0 {
+            println!(
+                "{} lines were not JSON records and were skipped.",
+                report.malformed_lines
+            );
+        }
         for e in &report.errors {
             println!("  failed: {}: {}", e.path, e.error);
         }
+        if report.error_count > report.errors.len() {
+            println!(
+                "  ... and {} more (see the log)",
+                report.error_count - report.errors.len()
+            );
+        }
     }
-    Ok(0)
+    Ok(u8::from(report.error_count > 0))
 }
 
 #[cfg(test)]
@@ -272,18 +340,63 @@ mod tests {
             std::fs::write(day.join(name), "").unwrap();
         }
         let codex = find_transcripts(Host::Codex, dir.path(), None).unwrap();
-        assert_eq!(codex, [day.join("rollout-a.jsonl")]);
+        assert_eq!(codex.files, [day.join("rollout-a.jsonl")]);
         let claude = find_transcripts(Host::Claude, dir.path(), None).unwrap();
         assert_eq!(
-            claude,
+            claude.files,
             [day.join("notes.jsonl"), day.join("rollout-a.jsonl")]
         );
         let future = SystemTime::now() + std::time::Duration::from_secs(3600);
         assert!(
             find_transcripts(Host::Codex, dir.path(), Some(future))
                 .unwrap()
+                .files
                 .is_empty()
         );
         assert!(find_transcripts(Host::Codex, &dir.path().join("missing"), None).is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn linked_transcripts_and_directories_are_found_once_and_a_link_loop_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        std::fs::write(elsewhere.path().join("rollout-linked.jsonl"), "").unwrap();
+        let top = dir.path().join("sessions");
+        std::fs::create_dir_all(top.join("day")).unwrap();
+        std::fs::write(top.join("day").join("rollout-a.jsonl"), "").unwrap();
+        let link = |target: &Path, name: &str| {
+            std::os::unix::fs::symlink(target, top.join(name)).unwrap();
+        };
+        link(
+            &elsewhere.path().join("rollout-linked.jsonl"),
+            "rollout-file-link.jsonl",
+        );
+        link(elsewhere.path(), "dir-link");
+        link(&top, "loop");
+        link(&top.join("nothing"), "rollout-dangling.jsonl");
+        let found = find_transcripts(Host::Codex, &top, None).unwrap();
+        assert_eq!(
+            found.files,
+            [
+                top.join("day").join("rollout-a.jsonl"),
+                top.join("dir-link").join("rollout-linked.jsonl"),
+                top.join("rollout-file-link.jsonl"),
+            ]
+        );
+        assert!(found.unreadable.is_empty());
+    }
+
+    #[test]
+    fn a_failure_lists_its_causes_once() {
+        let io = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let err = crate::host::transcript::TranscriptError::Io {
+            path: PathBuf::from("/t/x.jsonl"),
+            source: io,
+        };
+        assert_eq!(
+            with_causes(&err),
+            "could not read transcript /t/x.jsonl: permission denied"
+        );
     }
 }

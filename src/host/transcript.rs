@@ -177,8 +177,11 @@ pub struct TranscriptChunk {
     pub next_offset: u64,
     /// Record types (`"foo"`, or `"response_item:foo"` for nested ones) seen but not modelled.
     pub unknown_types: BTreeMap<String, u64>,
-    /// Number of complete lines that were not valid records.
+    /// Number of complete lines that were not valid records, even once repaired.
     pub malformed_lines: u64,
+    /// Number of lines read only once repaired ([`repair_line`]: invalid UTF-8 or a lone UTF-16
+    /// surrogate escape replaced by U+FFFD).
+    pub repaired_lines: u64,
     /// Absolute byte offsets of those malformed lines.
     pub malformed_offsets: Vec<u64>,
     /// Number of complete, non-blank lines read.
@@ -361,12 +364,63 @@ pub(crate) fn for_each_line_into(
             continue;
         }
         chunk.lines_read += 1;
-        if !parse(line, offset, chunk) {
+        if parse(line, offset, chunk) {
+            continue;
+        }
+        // A failed parse leaves the chunk as it was: the repaired line is read afresh.
+        if repair_line(line).is_some_and(|fixed| parse(&fixed, offset, chunk)) {
+            chunk.repaired_lines += 1;
+        } else {
             chunk.malformed_lines += 1;
             chunk.malformed_offsets.push(offset);
         }
     }
     chunk.next_offset = base_offset + start as u64;
+}
+
+/// A line that failed to parse, with what strict JSON refuses but a host can write replaced by
+/// U+FFFD: bytes that are not UTF-8 (a tool's output in Latin-1), and `\uD800`–`\uDFFF`
+/// escapes that are not a surrogate pair (Node's `JSON.stringify` writes one for a string cut in
+/// the middle of an emoji). `None` when there is nothing to replace.
+pub(crate) fn repair_line(line: &[u8]) -> Option<Vec<u8>> {
+    let text = String::from_utf8_lossy(line);
+    let mut out = String::with_capacity(text.len());
+    let mut changed = matches!(text, std::borrow::Cow::Owned(_));
+    let mut rest: &str = &text;
+    while let Some(i) = rest.find('\\') {
+        out.push_str(&rest[..i]);
+        rest = &rest[i..];
+        let unit = |s: &str| {
+            s.strip_prefix("\\u")
+                .and_then(|hex| hex.get(..4))
+                .and_then(|hex| u16::from_str_radix(hex, 16).ok())
+        };
+        match unit(rest) {
+            Some(0xD800..=0xDBFF) => {
+                if unit(&rest[6..]).is_some_and(|low| (0xDC00..=0xDFFF).contains(&low)) {
+                    out.push_str(&rest[..12]);
+                    rest = &rest[12..];
+                } else {
+                    out.push_str("\\ufffd");
+                    rest = &rest[6..];
+                    changed = true;
+                }
+            }
+            Some(0xDC00..=0xDFFF) => {
+                out.push_str("\\ufffd");
+                rest = &rest[6..];
+                changed = true;
+            }
+            // Any other escape is copied whole, so `\\` never starts one.
+            _ => {
+                let len = rest[1..].chars().next().map_or(1, |c| 1 + c.len_utf8());
+                out.push_str(&rest[..len]);
+                rest = &rest[len..];
+            }
+        }
+    }
+    out.push_str(rest);
+    changed.then(|| out.into_bytes())
 }
 
 /// Parses an RFC 3339 timestamp as both hosts write it (`2026-11-25T21:59:14.842Z`).

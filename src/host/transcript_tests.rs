@@ -140,6 +140,65 @@ fn blank_lines_and_crlf_endings_are_tolerated(#[case] host: Host) {
 }
 
 #[rstest]
+#[case::lone_high_surrogate(br#"{"t":"cut \ud83d"}"#, Some(r#"{"t":"cut \ufffd"}"#))]
+#[case::lone_low_surrogate(br#"{"t":"\udc00x"}"#, Some(r#"{"t":"\ufffdx"}"#))]
+#[case::high_then_non_low(br#"{"t":"\ud83d\u0041"}"#, Some(r#"{"t":"\ufffd\u0041"}"#))]
+#[case::pair_kept_lone_replaced(
+    br#"{"t":"\ud83d\ude00 \ud83d"}"#,
+    Some(r#"{"t":"\ud83d\ude00 \ufffd"}"#)
+)]
+#[case::escaped_backslash_is_not_an_escape(br#"{"t":"C:\\ud83d"}"#, None)]
+#[case::latin1_byte(b"{\"t\":\"caf\xe9\"}", Some("{\"t\":\"caf\u{fffd}\"}"))]
+#[case::valid_line(br#"{"t":"\ud83d\ude00 ok \n"}"#, None)]
+#[case::truncated_escape(br#"{"t":"\ud8"#, None)]
+fn repair_line_replaces_only_what_strict_json_refuses(
+    #[case] line: &[u8],
+    #[case] expected: Option<&str>,
+) {
+    let got = repair_line(line);
+    assert_eq!(
+        got.as_deref().map(|b| std::str::from_utf8(b).unwrap()),
+        expected
+    );
+    if let Some(fixed) = got {
+        serde_json::from_slice::<serde_json::Value>(&fixed).unwrap();
+    }
+}
+
+/// Lines strict JSON refuses but a host writes are read with U+FFFD in place, not dropped.
+#[rstest]
+#[case::codex(Host::Codex)]
+#[case::claude(Host::Claude)]
+fn lines_with_invalid_utf8_or_lone_surrogates_are_read_repaired(#[case] host: Host) {
+    let path = match host {
+        Host::Codex => CODEX_ROLLOUT,
+        Host::Claude => CLAUDE_TRANSCRIPT,
+    };
+    let clean = parse_chunk(host, &fixture(path), 0);
+    // Every `Hi` of the file becomes `H` and a lone surrogate escape, every `~` a byte that is
+    // not UTF-8: the same lines, the same messages, each text with U+FFFD in those places.
+    let bytes: Vec<u8> = String::from_utf8(fixture(path))
+        .unwrap()
+        .replace("Hi", "H\\udc00")
+        .into_bytes()
+        .into_iter()
+        .flat_map(|b| if b == b'~' { vec![0xff] } else { vec![b] })
+        .collect();
+    let broken = parse_chunk(host, &bytes, 0);
+    assert_eq!(broken.malformed_lines, 0);
+    assert!(broken.repaired_lines > 0);
+    assert_eq!(broken.messages.len(), clean.messages.len());
+    let texts = |chunk: &TranscriptChunk| -> Vec<String> {
+        chunk
+            .messages
+            .iter()
+            .map(|m| m.text.replace("H\u{fffd}", "Hi").replace('\u{fffd}', "~"))
+            .collect()
+    };
+    assert_eq!(texts(&broken), texts(&clean));
+}
+
+#[rstest]
 #[case::codex(Host::Codex, CODEX_ROLLOUT)]
 #[case::codex_compaction(Host::Codex, CODEX_COMPACTION)]
 #[case::claude(Host::Claude, CLAUDE_TRANSCRIPT)]

@@ -60,6 +60,7 @@ impl Stage for IngestStage {
             "messages_inserted": report.messages_inserted,
             "injected_inserted": report.injected_inserted,
             "malformed_lines": report.malformed_lines,
+            "repaired_lines": report.repaired_lines,
         }))
     }
 }

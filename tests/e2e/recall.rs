@@ -359,3 +359,60 @@ fn a_subagent_transcript_and_its_parent_are_both_archived() {
         assert_eq!(v["results"][0]["id"], session, "{query}: {v}");
     }
 }
+
+/// Import keeps what it can and says what it could not: a line with bytes that are not UTF-8
+/// is archived with U+FFFD, a line that is not JSON is skipped and counted, and a file that
+/// cannot be read is listed with its cause and makes the exit code 1 while the rest is imported.
+#[cfg(target_os = "linux")]
+#[test]
+fn import_reports_repaired_and_skipped_lines_and_failed_files_with_their_cause() {
+    let t = TestHome::new();
+    let dir = t.scratch().join("sessions");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut rollout =
+        std::fs::read(format!("{FIXTURES}/codex/rollout-auto-compaction.jsonl")).unwrap();
+    let line = serde_json::json!({"timestamp": "2026-11-25T22:07:00.000Z", "type": "response_item",
+        "payload": {"type": "message", "role": "user",
+            "content": [{"type": "input_text", "text": "the zanzibar caf\u{e9} latin marker"}]}})
+    .to_string();
+    // The `é` as one Latin-1 byte, as a tool that is not UTF-8 would write it.
+    rollout.extend(
+        line.replace('\u{e9}', "\u{1}")
+            .bytes()
+            .map(|b| if b == 1 { 0xe9 } else { b }),
+    );
+    rollout.extend(b"\n{not json at all\n");
+    std::fs::write(dir.join("rollout-good.jsonl"), &rollout).unwrap();
+    // Reading a process's memory at offset 0 fails with an I/O error, even for root.
+    std::os::unix::fs::symlink("/proc/self/mem", dir.join("rollout-unreadable.jsonl")).unwrap();
+    let dir = dir.to_string_lossy().into_owned();
+    let out = t
+        .csep(&["--json", "import", "codex-sessions", "--dir", &dir])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let report = stdout_json(&out);
+    assert_eq!(report["ingested_files"], 1, "{report}");
+    assert_eq!(report["error_count"], 1, "{report}");
+    assert_eq!(report["repaired_lines"], 1, "{report}");
+    assert_eq!(report["malformed_lines"], 1, "{report}");
+    let error = report["errors"][0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("could not read transcript") && error.contains("os error"),
+        "{error}"
+    );
+    let v = success_json(&mut t.csep(&["recall", "zanzibar", "--all-projects", "--json"]));
+    let text = v["results"][0]["messages"].to_string();
+    assert!(text.contains("zanzibar caf\u{fffd} latin"), "{v}");
+    // The human report says the same.
+    let out = t
+        .csep(&["import", "codex-sessions", "--dir", &dir])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("failed: ") && text.contains("os error"),
+        "{text}"
+    );
+}
