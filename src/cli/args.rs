@@ -388,7 +388,7 @@ pub struct RecallArgs {
     /// Accepted for compatibility with the reference.
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
-    /// Number of hits to show.
+    /// Number of hits to show (at most 1000).
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub top_k: usize,
     /// Output format (`--json` is the same as `--format json`).
@@ -402,8 +402,8 @@ pub struct RecallArgs {
     /// Default: this project first, other projects as a fallback.
     #[arg(long, value_enum)]
     pub scope: Option<RecallScopeArg>,
-    /// Only hits from this time on: a date (`2026-03-01`), an RFC 3339 time, or an age (`7d`,
-    /// `12h`, `2w`).
+    /// Only hits from this time on: a date (`2026-03-01`), a date and time (`2026-03-01T09:30`,
+    /// UTC unless it has an offset), or an age (`7d`, `12h`, `2w`).
     #[arg(long, value_name = "WHEN")]
     pub since: Option<String>,
     /// Only sessions of this host.
@@ -445,7 +445,7 @@ pub struct RecallTriggerArgs {
     /// The user asked for recall explicitly.
     #[arg(long)]
     pub explicit: bool,
-    /// Number of hits to show.
+    /// Number of hits to show (at most 1000).
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub top_k: usize,
     /// Output format.
@@ -828,7 +828,8 @@ pub struct ImportSessionsArgs {
     /// `$CLAUDE_CONFIG_DIR/projects` or `~/.claude/projects` for Claude Code).
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
-    /// Only files modified from this time on: a date, an RFC 3339 time, or an age (`30d`).
+    /// Only files modified from this time on: a date, a date and time (UTC unless it has an
+    /// offset), or an age (`30d`).
     #[arg(long, value_name = "WHEN")]
     pub since: Option<String>,
 }

@@ -24,12 +24,26 @@ pub const TRIGGER_POLICY: &str = "csep recalls when the prompt asks for it (--ex
     to earlier work (\"last time\", \"as before\", \"previously\", \"remember\", \"上次\", \
     \"之前\"); otherwise continue with the current context.";
 
-/// Parses a `--since` value: a date (`2026-03-01`, midnight UTC), an RFC 3339 time, or an age
-/// (`30d`, `12h`, `2w`, `45m`) counted back from `now`. Returns the stored timestamp form.
+/// Parses a `--since` value: a date (`2026-03-01`, midnight UTC), a date and time (RFC 3339 with
+/// an offset, or without one and then UTC: `2026-03-01T09:30`, `2026-03-01 09:30`), or an age
+/// (`30d`, `12h`, `2w`, `45m`) counted back from `now`. An age or time out of range is an error,
+/// like any other value it cannot read.
 pub fn parse_since(text: &str, now: jiff::Timestamp) -> anyhow::Result<jiff::Timestamp> {
     let text = text.trim();
+    let unreadable = || {
+        anyhow::anyhow!(
+            "cannot read --since `{text}`; use a date (2026-03-01), a date and time \
+             (2026-03-01T09:30, UTC unless it has an offset), or an age such as 30d, 12h or 2w"
+        )
+    };
     if let Ok(ts) = text.parse::<jiff::Timestamp>() {
         return Ok(ts);
+    }
+    // Before the date: a date parser accepts a date and time and drops the time.
+    if let Ok(datetime) = text.parse::<jiff::civil::DateTime>() {
+        if text.len() > "2026-03-01".len() {
+            return Ok(datetime.to_zoned(jiff::tz::TimeZone::UTC)?.timestamp());
+        }
     }
     if let Ok(date) = text.parse::<jiff::civil::Date>() {
         return Ok(date.to_zoned(jiff::tz::TimeZone::UTC)?.timestamp());
@@ -38,20 +52,21 @@ pub fn parse_since(text: &str, now: jiff::Timestamp) -> anyhow::Result<jiff::Tim
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(text.len());
     let (n, unit) = text.split_at(split);
-    let seconds_per = match unit {
+    let seconds_per: i64 = match unit {
         "m" => 60,
         "h" => 3600,
         "d" => 86_400,
         "w" => 7 * 86_400,
-        _ => 0,
+        _ => return Err(unreadable()),
     };
-    match n.parse::<i64>() {
-        Ok(n) if seconds_per > 0 => Ok(now - jiff::SignedDuration::from_secs(n * seconds_per)),
-        _ => anyhow::bail!(
-            "cannot read --since `{text}`; use a date (2026-03-01), an RFC 3339 time, or an age \
-             such as 30d, 12h or 2w"
-        ),
-    }
+    let n: i64 = n.parse().map_err(|_| unreadable())?;
+    n.checked_mul(seconds_per)
+        .and_then(|secs| now.checked_sub(jiff::SignedDuration::from_secs(secs)).ok())
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "--since `{text}` reaches back before the year -9999; give a smaller age or a date"
+            )
+        })
 }
 
 impl From<RecallScopeArg> for SearchScope {
@@ -298,6 +313,10 @@ mod tests {
     #[case::days("2d", "2026-03-08T12:00:00Z")]
     #[case::hours("12h", "2026-03-10T00:00:00Z")]
     #[case::weeks("1w", "2026-03-03T12:00:00Z")]
+    #[case::minutes("90m", "2026-03-10T10:30:00Z")]
+    #[case::date_and_time_is_utc("2026-03-01T09:30", "2026-03-01T09:30:00Z")]
+    #[case::date_space_time("2026-03-01 23:00", "2026-03-01T23:00:00Z")]
+    #[case::offset("2026-03-01T09:30:00+02:00", "2026-03-01T07:30:00Z")]
     fn since_accepts_dates_times_and_ages(#[case] text: &str, #[case] expected: &str) {
         let now: jiff::Timestamp = "2026-03-10T12:00:00Z".parse().unwrap();
         assert_eq!(
@@ -324,8 +343,17 @@ mod tests {
     #[case::word("yesterday")]
     #[case::unit_only("d")]
     #[case::unknown_unit("3y")]
+    #[case::digits_overflow_i64("99999999999999999999d")]
     fn since_rejects_what_it_cannot_read(#[case] text: &str) {
         let err = parse_since(text, jiff::Timestamp::now()).unwrap_err();
         assert!(err.to_string().contains("30d"), "{err}");
+    }
+
+    #[rstest]
+    #[case::days_before_the_calendar("99999999999d")]
+    #[case::seconds_overflow("20000000000000000w")]
+    fn an_age_out_of_range_is_an_error_not_a_panic(#[case] text: &str) {
+        let err = parse_since(text, jiff::Timestamp::now()).unwrap_err();
+        assert!(err.to_string().contains("smaller age"), "{err}");
     }
 }

@@ -45,6 +45,10 @@ use crate::recall::analyze::{MatchQuery, PhraseCheck, QueryError, match_query, m
 use crate::recall::pool::{FtsTable, Lister, RowidRanges, Scored, TermMatches, json_ids};
 use crate::store::db::Store;
 
+/// Most hits a search returns, whatever `top_k` asks (its candidate pools are ten times as
+/// large).
+pub const MAX_TOP_K: usize = 1000;
+
 /// Locality boost of a hit in the current project, or of user-scope memory.
 pub const BOOST_SAME_PROJECT: f64 = 1.5;
 /// Extra locality boost of a same-project hit whose cwd is inside or above the current cwd.
@@ -97,7 +101,7 @@ pub struct SearchOptions {
     pub since: Option<String>,
     /// Only sessions of this host (memory entries are host-independent and stay).
     pub host: Option<crate::host::Host>,
-    /// Number of hits returned.
+    /// Number of hits returned (1 to [`MAX_TOP_K`]; values outside are clamped).
     pub top_k: usize,
     /// Messages shown before a session's best hit.
     pub window_before: usize,
@@ -255,7 +259,7 @@ pub fn search(
         return Ok(SearchOutcome::default());
     };
     let conn = store.conn();
-    let top_k = opts.top_k.max(1);
+    let top_k = opts.top_k.clamp(1, MAX_TOP_K);
     let global = opts.all_projects || opts.scope == SearchScope::Global;
     let mut matches = Matches::new(conn, parsed.whole.then_some(&parsed), &parsed.terms);
     let mut hits = if global {
@@ -345,7 +349,7 @@ fn gather(
     opts: &SearchOptions,
     filter: ProjectFilter,
 ) -> Result<Vec<Hit>, SearchError> {
-    let candidates = (opts.top_k.max(1) * 10).max(50);
+    let candidates = (opts.top_k.clamp(1, MAX_TOP_K) * 10).max(50);
     let conn = matches.conn;
     let mut hits = Vec::new();
     let with_entries = opts.scope != SearchScope::Sessions;

@@ -416,3 +416,36 @@ fn import_reports_repaired_and_skipped_lines_and_failed_files_with_their_cause()
         "{text}"
     );
 }
+
+/// Numbers at the edge of their type are clear results or errors, never a panic.
+#[test]
+fn huge_top_k_and_since_values_never_panic() {
+    let t = imported_home();
+    let v = success_json(&mut t.csep(&[
+        "recall",
+        "echo",
+        "--all-projects",
+        "--top-k",
+        "18446744073709551615",
+        "--json",
+    ]));
+    assert_eq!(v["status"], "matched", "{v}");
+    for args in [
+        &["recall", "echo", "--since", "99999999999d", "--json"][..],
+        &[
+            "import",
+            "codex-sessions",
+            "--dir",
+            FIXTURES,
+            "--since",
+            "20000000000000000w",
+        ],
+    ] {
+        let out = t.csep(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("smaller age"),
+            "{args:?}: {out:?}"
+        );
+    }
+}
