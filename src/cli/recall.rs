@@ -40,10 +40,10 @@ pub fn parse_since(text: &str, now: jiff::Timestamp) -> anyhow::Result<jiff::Tim
         return Ok(ts);
     }
     // Before the date: a date parser accepts a date and time and drops the time.
-    if let Ok(datetime) = text.parse::<jiff::civil::DateTime>() {
-        if text.len() > "2026-03-01".len() {
-            return Ok(datetime.to_zoned(jiff::tz::TimeZone::UTC)?.timestamp());
-        }
+    if let Ok(datetime) = text.parse::<jiff::civil::DateTime>()
+        && text.len() > "2026-03-01".len()
+    {
+        return Ok(datetime.to_zoned(jiff::tz::TimeZone::UTC)?.timestamp());
     }
     if let Ok(date) = text.parse::<jiff::civil::Date>() {
         return Ok(date.to_zoned(jiff::tz::TimeZone::UTC)?.timestamp());
