@@ -266,8 +266,9 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
         "private-key",
         SecretKind::PrivateKey,
         // A truncated transcript may cut the END line; then the base64 body (headers such as
-        // `Proc-Type: 4,ENCRYPTED` and JSON-escaped `\n` included) is redacted to its end.
-        r"(?s)-----BEGIN[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----(?:.*?-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----|[A-Za-z0-9+/=\s\\:,-]*)",
+        // `Proc-Type: 4,ENCRYPTED`, JSON-escaped `\n` and a host's truncation note such as
+        // `…2000 tokens truncated…` or `[... 12 lines ...]` included) is redacted to its end.
+        r"(?s)-----BEGIN[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----(?:.*?-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----|[A-Za-z0-9+/=\s\\:,.…\[\]-]*)",
         accept_whole,
     ),
     (
@@ -339,7 +340,7 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
     (
         "url-password",
         SecretKind::UrlPassword,
-        r#"[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@?#"'\\`<>]+:(?P<v>[^\s/@?#"'\\`<>]+)@"#,
+        r#"[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@?#"'\\`<>]*:(?P<v>[^\s/@?#"'\\`<>]+)@"#,
         accept_url_password,
     ),
     (
@@ -351,7 +352,7 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
     (
         "secret-assignment",
         SecretKind::SecretAssignment,
-        r#"(?:(?P<name>[A-Za-z0-9_.-]*(?i-u:pass|pwd|secret|token|key|auth|bearer|credential|cookie)[A-Za-z0-9_.-]*)(?:\\?["'])?[ \t]*(?P<sep>=>|:=|=|:)[ \t]*|(?P<flag>--[A-Za-z0-9_.-]*(?i-u:pass|pwd|secret|token|key|auth|bearer|credential|cookie)[A-Za-z0-9_.-]*)[ \t]+)(?:\\?"(?P<dq>[^"\\\r\n]*)|\\?'(?P<sq>[^'\\\r\n]*)|(?P<bare>[^\s"'\\`,;&|)}\]>]+))"#,
+        r#"(?:(?P<name>[A-Za-z0-9_.-]*(?i-u:pass|pwd|secret|token|key|auth|bearer|credential|cookie)[A-Za-z0-9_.-]*)(?:\\*["'])?[ \t]*(?P<sep>=>|:=|=|:)[ \t]*|(?P<flag>--[A-Za-z0-9_.-]*(?i-u:pass|pwd|secret|token|key|auth|bearer|credential|cookie)[A-Za-z0-9_.-]*)[ \t]+)(?:\\*"(?P<dq>[^"\\\r\n]*)|\\*'(?P<sq>[^'\\\r\n]*)|(?P<bare>[^\s"'\\`]+))"#,
         accept_assignment,
     ),
     (
@@ -641,7 +642,8 @@ fn named_start(bytes: &[u8], pos: usize, sep: usize) -> Option<usize> {
     }
     if end > pos && matches!(bytes[end - 1], b'"' | b'\'') {
         end -= 1;
-        if end > pos && bytes[end - 1] == b'\\' {
+        // A quote escaped once per level of JSON nesting.
+        while end > pos && bytes[end - 1] == b'\\' {
             end -= 1;
         }
     }
@@ -921,7 +923,15 @@ fn accept_assignment(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> 
     } else {
         (caps.name("bare")?, ValueShape::Bare)
     };
-    let v = value.as_str();
+    // A bare value runs to a blank or a quote (`p@ss;w0rd&2`, a Django key with `)` and `&`
+    // in it, are whole values); punctuation that ends it is the sentence's or the code's.
+    let v = match shape {
+        ValueShape::Bare => value
+            .as_str()
+            .trim_end_matches([',', ';', ')', '}', ']', '>', '.']),
+        _ => value.as_str(),
+    };
+    let value_end = value.start() + v.len();
     if !is_plausible_value(v, shape, name) {
         return None;
     }
@@ -931,7 +941,7 @@ fn accept_assignment(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> 
     // `Token: expired because…` is prose; a YAML value ends its line.
     let is_colon = caps.name("sep").is_some_and(|s| s.as_str() == ":");
     if shape == ValueShape::Bare && is_colon && v.chars().all(|c| c.is_ascii_alphabetic()) {
-        let rest = text.get(value.end()..).unwrap_or_default();
+        let rest = text.get(value_end..).unwrap_or_default();
         let rest_of_line = rest
             .split(['\n', '\r'])
             .next()
@@ -941,7 +951,7 @@ fn accept_assignment(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> 
             return None;
         }
     }
-    Some((value.start(), value.end()))
+    Some((value.start(), value_end))
 }
 
 fn accept_high_entropy(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
@@ -951,26 +961,58 @@ fn accept_high_entropy(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)
         start += 1;
     }
     let run = text.get(start..end)?;
+    if run.contains('/') && in_url(text, start) {
+        // In a URL the run spans path segments (`com/spreadsheets/d/<id>/edit`): each is judged
+        // alone, so the host and the path's words survive and an id among them does not.
+        let mut from = start;
+        for segment in run.split('/') {
+            let to = from + segment.len();
+            if is_high_entropy(text, from, to) {
+                return Some((from, to));
+            }
+            from = to + 1;
+        }
+        return None;
+    }
+    is_high_entropy(text, start, end).then_some((start, end))
+}
+
+/// Whether the text before `start`, back to a blank or a quote, holds `://`.
+fn in_url(text: &str, start: usize) -> bool {
+    let before = text.get(..start).unwrap_or_default();
+    let from = before
+        .rfind(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '`' | '<' | '('))
+        .map_or(0, |i| i + 1);
+    before[from..].contains("://")
+}
+
+/// Whether `text[start..end]` looks like a random token: the length bounds, not a base64 blob,
+/// an integrity hash or hex, mixed case with digits, few words, and a Shannon entropy above
+/// what random base62/base64 of its length keeps.
+fn is_high_entropy(text: &str, start: usize, end: usize) -> bool {
+    let Some(run) = text.get(start..end) else {
+        return false;
+    };
     let len = run.len();
     if !(MIN_HIGH_ENTROPY_CHARS..=MAX_HIGH_ENTROPY_CHARS).contains(&len) {
-        return None;
+        return false;
     }
     let before = text.get(..start).unwrap_or_default();
     if before.ends_with("base64,") || is_sri_hash(run) || is_blob_line(text, start, end) {
-        return None;
+        return false;
     }
     let (upper, lower, digits) = class_counts(run);
     let is_hex = run.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
     if is_hex || upper == 0 || lower == 0 || digits < 2 {
-        return None;
+        return false;
     }
     if longest_alnum_run(run) < 16 || wordiness(run) > 0.55 {
-        return None;
+        return false;
     }
     // Random base62/base64 of n characters stays above this bound in ~99% of samples
     // (measured: 4.2 bits at 32 characters, 4.45 at 40, 4.9 at 64).
     let bound = (4.1 + (len - MIN_HIGH_ENTROPY_CHARS) as f64 / 60.0).min(4.9);
-    (shannon_entropy(run) >= bound).then_some((start, end))
+    shannon_entropy(run) >= bound
 }
 
 /// `sha512-…` style Subresource Integrity / npm integrity hashes.
@@ -1206,8 +1248,15 @@ fn is_path_or_url(value: &str) -> bool {
 /// Unquoted values that are code: calls, generics, dotted paths and identifiers naming a
 /// variable (`env::var(`, `Option<String`, `self.token`, `OPENAI_API_KEY`, `api_key`).
 fn is_code_reference(value: &str) -> bool {
-    if value.contains(['(', '[', '{', '<']) {
-        return true;
+    // A call or an index of a name (`os.environ.get(`, `$this->pass(`, `cfg[`); a bracket
+    // inside random characters (`0h9+nyw)t1fd&k2$x!m4(`) is not code.
+    if let Some(i) = value.find(['(', '[', '{', '<']) {
+        let head = &value[..i];
+        return head.is_empty()
+            || head.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                && head.chars().all(|c| {
+                    c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-' | '>')
+                });
     }
     let is_ident = |s: &str| {
         s.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')

@@ -114,6 +114,12 @@ fn every_kind_has_a_kebab_case_name_and_matching_marker() {
 #[case::numeric_password_of_eight_digits(SecretKind::SecretAssignment, "PIN_PASSWORD=", "12345678".to_owned(), "")]
 #[case::header_style_api_key(SecretKind::SecretAssignment, "x-api-key: ", "k3y0nly4t3sts".to_owned(), "\r\n")]
 #[case::cookie_header(SecretKind::SecretAssignment, "Cookie: ", "sessionid=q7m0AbC9xYz".to_owned(), "; theme=dark")]
+#[case::url_password_with_empty_user(SecretKind::UrlPassword, "REDIS_URL=redis://:", format!("wDVm{}", fake_body(40, 20)), "@cache:6379/0")]
+#[case::bare_value_with_ampersand(SecretKind::SecretAssignment, "PASSWORD=", "Tr0ub4dor&3xyz".to_owned(), "\n")]
+#[case::bare_value_with_semicolon(SecretKind::SecretAssignment, "DB_PASS=", "p@ss;w0rd!2024".to_owned(), " ")]
+#[case::django_secret_key(SecretKind::SecretAssignment, "SECRET_KEY=", "0h9+nyw)t1fd&k2$x!m4(zq8%vb".to_owned(), "\n")]
+#[case::bare_value_ending_a_sentence(SecretKind::SecretAssignment, "set API_TOKEN=", "f4k3t0k3nv4lu3".to_owned(), ", then run")]
+#[case::json_nested_twice(SecretKind::SecretAssignment, "{\\\"client_secret\\\": \\\"", "Zq8m2Lx0pV7nR4tY1wK9sB3c".to_owned(), "\\\"}")]
 #[case::high_entropy_token(
     SecretKind::HighEntropy,
     "the value ",
@@ -183,6 +189,45 @@ fn truncated_private_key_block_is_redacted_to_the_end_of_its_body() {
     let text = format!("tail: {}", &block[..cut]);
     let out = redactor().redact(&text);
     assert_eq!(out.text, "tail: [REDACTED:private-key]");
+}
+
+/// A host that cuts a long output in the middle of a key block leaves its note there; the key
+/// lines after the note are still the key's.
+#[rstest]
+#[case::codex_note("\n…2000 tokens truncated…\n")]
+#[case::bracket_note("\n[... 12 lines omitted ...]\n")]
+fn a_private_key_cut_by_a_truncation_note_is_redacted_past_it(#[case] note: &str) {
+    let block = pem_block("RSA PRIVATE KEY", 6);
+    let lines: Vec<&str> = block.lines().collect();
+    let text = format!(
+        "$ cat id_rsa\n{}{note}{}\n",
+        lines[..3].join("\n"),
+        lines[4..].join("\n")
+    );
+    let out = redactor().redact(&text);
+    for line in &lines[1..lines.len() - 1] {
+        assert!(!out.text.contains(line), "{line} survived in {}", out.text);
+    }
+    assert!(
+        out.text.starts_with("$ cat id_rsa\n[REDACTED:private-key]"),
+        "{}",
+        out.text
+    );
+}
+
+/// In a URL, a high-entropy run spans path segments; only the random one is redacted.
+#[test]
+fn an_id_in_a_url_is_redacted_without_its_host_and_path_words() {
+    let id = fake_body(41, 44);
+    let text = format!("open https://docs.google.com/spreadsheets/d/{id}/edit#gid=0 now");
+    let out = redactor().redact(&text);
+    assert_eq!(
+        out.text,
+        "open https://docs.google.com/spreadsheets/d/[REDACTED:high-entropy]/edit#gid=0 now"
+    );
+    // The path words alone are not secret.
+    let path = "see https://example.com/aaaaaaaa/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb/c";
+    assert!(redactor().is_clean(path));
 }
 
 #[test]
