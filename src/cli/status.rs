@@ -67,6 +67,20 @@ pub struct StatusReport {
     pub skills: BTreeMap<String, u64>,
     /// Which scopes a session start answers from the start index.
     pub start_index: Coverage,
+    /// The session archive as a whole, sessions without a project included.
+    pub archive: ArchiveStatus,
+}
+
+/// The session archive's totals.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ArchiveStatus {
+    /// Archived sessions.
+    pub sessions: u64,
+    /// Their messages, injected ones not counted (like every counter).
+    pub messages: u64,
+    /// Sessions with no project (their working directory is gone or was never a project):
+    /// recall finds them with `--all-projects` or `--scope global`.
+    pub sessions_without_project: u64,
 }
 
 /// The worker's state.
@@ -467,6 +481,7 @@ pub fn collect(ctx: &Ctx, receipts: usize) -> StatusReport {
         user_memory_budget_chars: u64::from(cfg.memory.user_budget_chars),
         skills: extra.skills,
         start_index,
+        archive: extra.archive,
     }
 }
 
@@ -479,6 +494,7 @@ struct Extra {
     user_chars: u64,
     skills: BTreeMap<String, u64>,
     last_worker: Option<ReceiptStatus>,
+    archive: ArchiveStatus,
 }
 
 fn to_u64(n: i64) -> u64 {
@@ -523,6 +539,20 @@ fn read_extra(store: &Store) -> Result<Extra, StoreError> {
         )
         .map_err(err)?;
     let skills = grouped("SELECT state, count(*) FROM skills GROUP BY state", None)?;
+    let archive = conn
+        .query_row(
+            "SELECT count(*), coalesce(sum(message_count), 0), \
+             coalesce(sum(project_id IS NULL), 0) FROM sessions",
+            [],
+            |r| {
+                Ok(ArchiveStatus {
+                    sessions: to_u64(r.get(0)?),
+                    messages: to_u64(r.get(1)?),
+                    sessions_without_project: to_u64(r.get(2)?),
+                })
+            },
+        )
+        .map_err(err)?;
     let last_worker = conn
         .query_row(
             "SELECT kind, status, reason, project_id, finished_at, duration_ms FROM receipts \
@@ -548,6 +578,7 @@ fn read_extra(store: &Store) -> Result<Extra, StoreError> {
         user_chars: to_u64(user_chars),
         skills,
         last_worker,
+        archive,
     })
 }
 
@@ -647,8 +678,7 @@ fn read_tables(store: &Store, receipts: usize) -> Result<Tables, StoreError> {
         projects.push(ProjectStatus {
             sessions: count("SELECT count(*) FROM sessions WHERE project_id = ?1", &p.id)?,
             messages: count(
-                "SELECT count(*) FROM messages m JOIN sessions s ON s.id = m.session_ref \
-                 WHERE s.project_id = ?1",
+                "SELECT coalesce(sum(message_count), 0) FROM sessions WHERE project_id = ?1",
                 &p.id,
             )?,
             memory_entries: count(
@@ -876,6 +906,20 @@ pub fn render(report: &StatusReport) -> String {
             .join(", ")
     };
     let _ = writeln!(s, "skills    {skills}");
+    let a = &report.archive;
+    let _ = write!(
+        s,
+        "archive   {} sessions, {} messages",
+        a.sessions, a.messages
+    );
+    if a.sessions_without_project > 0 {
+        let _ = write!(
+            s,
+            " ({} sessions without a project: recall them with --all-projects)",
+            a.sessions_without_project
+        );
+    }
+    let _ = writeln!(s);
     let _ = writeln!(s);
     if report.projects.is_empty() {
         let _ = writeln!(s, "projects  none yet");

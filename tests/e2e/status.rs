@@ -193,3 +193,34 @@ fn status_shows_which_scopes_a_session_start_reads_from_the_start_index() {
          worker run\n",
     );
 }
+
+/// The archive's totals count no injected message, and sessions without a project (their cwd
+/// is gone) are counted and pointed at rather than invisible.
+#[test]
+fn status_counts_the_archive_without_injected_messages_and_with_projectless_sessions() {
+    let t = TestHome::new();
+    let codex = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/codex");
+    let import = t
+        .csep(&["--json", "import", "codex-sessions", "--dir", codex])
+        .output()
+        .unwrap();
+    let report = stdout_json(&import);
+    let searchable = report["messages_inserted"].as_u64().unwrap()
+        - report["injected_inserted"].as_u64().unwrap();
+    assert!(
+        report["injected_inserted"].as_u64().unwrap() > 0,
+        "{report}"
+    );
+    let v = stdout_json(&t.csep(&["status", "--json"]).output().unwrap());
+    assert_eq!(v["archive"]["sessions"], 2, "{v}");
+    assert_eq!(v["archive"]["messages"], searchable, "{v}");
+    // The fixtures' working directories do not exist here.
+    assert_eq!(v["archive"]["sessions_without_project"], 2, "{v}");
+    t.csep(&["status"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(format!(
+            "archive   2 sessions, {searchable} messages (2 sessions without a project: recall \
+         them with --all-projects)\n"
+        )));
+}
