@@ -36,8 +36,11 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Host selector shared by hook commands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+/// Host selector shared by hook commands (also the `host` argument of the MCP `recall` tool).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum HostArg {
     /// OpenAI Codex CLI.
     Codex,

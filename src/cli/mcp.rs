@@ -26,9 +26,9 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::cli::Ctx;
-use crate::cli::args::RecallScopeArg;
+use crate::cli::args::{HostArg, RecallScopeArg};
 use crate::cli::memory_cmd::{self, AddRequest, Forgotten};
-use crate::cli::recall::{log_recall, resolve_cwd, respond};
+use crate::cli::recall::{log_recall, parse_since, resolve_cwd, respond};
 use crate::memory::entry::{MemoryEntry, Status as EntryStatus};
 use crate::memory::{Kind, Scope};
 use crate::recall::render::{self, Status};
@@ -47,6 +47,7 @@ pub const INSTRUCTIONS: &str = "csep is this user's long-term memory for coding 
 
 /// Arguments of the `recall` tool.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RecallParams {
     /// What to look for: words, a question or an error message.
     pub query: String,
@@ -61,10 +62,18 @@ pub struct RecallParams {
     /// The project directory (default: the server's working directory).
     #[serde(default)]
     pub cwd: Option<PathBuf>,
+    /// Only hits from this time on: a date (`2026-03-01`), a date and time (UTC unless it has
+    /// an offset) or an age (`7d`, `12h`, `2w`).
+    #[serde(default)]
+    pub since: Option<String>,
+    /// Only sessions of this host (`codex` or `claude`; memory entries are kept).
+    #[serde(default)]
+    pub host: Option<HostArg>,
 }
 
 /// Arguments of the `remember` tool.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RememberParams {
     /// The entry: a one-line summary, optionally followed by details on the next lines.
     pub text: String,
@@ -80,6 +89,7 @@ pub struct RememberParams {
 
 /// Arguments of the `forget` tool.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ForgetParams {
     /// The entry id (`m_…` memory entry, or a unique prefix of one; `r_…` recall entry), as
     /// `recall` and `list_memories` show it.
@@ -88,6 +98,7 @@ pub struct ForgetParams {
 
 /// Arguments of the `list_memories` tool.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ListMemoriesParams {
     /// Only `user` or only `project` entries (default: both).
     #[serde(default)]
@@ -160,6 +171,15 @@ impl CsepMcp {
             Ok(cwd) => cwd,
             Err(e) => return CallToolResult::error(vec![ContentBlock::text(message(&e))]),
         };
+        let since = match p
+            .since
+            .as_deref()
+            .map(|s| parse_since(s, jiff::Timestamp::now()))
+        {
+            None => None,
+            Some(Ok(since)) => Some(crate::store::time::format_ts(since)),
+            Some(Err(e)) => return CallToolResult::error(vec![ContentBlock::text(message(&e))]),
+        };
         let default_top_k = ctx
             .load_config()
             .map(|c| usize::try_from(c.config.recall.top_k).unwrap_or(MAX_TOP_K))
@@ -167,6 +187,8 @@ impl CsepMcp {
         let opts = SearchOptions {
             scope: p.scope.map_or(SearchScope::Auto, SearchScope::from),
             top_k: p.top_k.unwrap_or(default_top_k).clamp(1, MAX_TOP_K),
+            since,
+            host: p.host.map(Into::into),
             ..SearchOptions::default()
         };
         let response = respond(ctx, &query, &cwd, &opts, vec!["mcp_tool".to_owned()]);

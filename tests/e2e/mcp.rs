@@ -210,6 +210,22 @@ fn an_mcp_client_remembers_recalls_and_forgets_over_stdio() {
     assert!(!is_error, "{text}");
     assert!(text.contains("Status: matched"), "{text}");
     assert!(text.contains("cargo nextest"), "{text}");
+    // `since` and `host` filter as on the command line (memory is host-independent).
+    let (text, is_error) = client.call(
+        "recall",
+        &json!({"query": "nextest", "since": "2999-01-01"}),
+    );
+    assert!(!is_error && text.contains("Status: no_match"), "{text}");
+    let (text, is_error) = client.call("recall", &json!({"query": "nextest", "host": "claude"}));
+    assert!(!is_error && text.contains("cargo nextest"), "{text}");
+    let (text, is_error) = client.call("recall", &json!({"query": "nextest", "since": "soon"}));
+    assert!(is_error && text.contains("cannot read --since"), "{text}");
+    // An argument the tool does not have is refused, not ignored.
+    let (text, is_error) = client.call("recall", &json!({"query": "nextest", "project": "x"}));
+    assert!(
+        is_error && text.contains("unknown field `project`"),
+        "{text}"
+    );
 
     // The CLI sees the same store, and the history says where the entry came from.
     let listed = stdout_json(
