@@ -126,7 +126,7 @@ pub enum Command {
     // ---- recall ------------------------------------------------------------------------------
     /// Search memory and past sessions.
     #[command(
-        after_help = "Examples:\n  csep recall how do we run the integration tests\n  csep recall \"订单超时重试\" --top-k 5 --format json\n  csep recall --scope sessions --since 14d -- deploy -staging\n  codex-self-evolution recall --query \"deploy\" --cwd ~/code/app"
+        after_help = "Examples:\n  csep recall how do we run the integration tests\n  csep recall \"订单超时重试\" --top-k 5 --format json\n  csep recall --scope sessions --since 14d -- deploy -staging\n  codex-self-evolution recall --query \"deploy\" --cwd ~/code/app   # JSON, every match"
     )]
     Recall(RecallArgs),
 
@@ -391,12 +391,14 @@ pub struct RecallArgs {
     /// Accepted for compatibility with the reference.
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
-    /// Number of hits to show (at most 1000).
-    #[arg(long, value_name = "N", default_value_t = 3)]
-    pub top_k: usize,
-    /// Output format (`--json` is the same as `--format json`).
-    #[arg(long, value_enum, default_value_t = RecallFormat::Markdown)]
-    pub format: RecallFormat,
+    /// Number of hits to show (at most 1000; default 3, or every match up to 1000 when run as
+    /// `codex-self-evolution`, as the reference's `recall` did).
+    #[arg(long, value_name = "N")]
+    pub top_k: Option<usize>,
+    /// Output format (`--json` is the same as `--format json`; default `markdown`, or `json`
+    /// when run as `codex-self-evolution`, as the reference's `recall` did).
+    #[arg(long, value_enum)]
+    pub format: Option<RecallFormat>,
     /// Search every project, not just the current one.
     #[arg(long)]
     pub all_projects: bool,

@@ -59,6 +59,18 @@ pub struct Ctx {
     pub overrides: Overrides,
     /// The working directory, `None` when it no longer exists.
     pub cwd: Option<PathBuf>,
+    /// Which executable runs (a few defaults follow the reference's under its name).
+    pub binary: Binary,
+}
+
+/// The executable the command line was given to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Binary {
+    /// `csep`.
+    Csep,
+    /// `codex-self-evolution`, the reference's command name: `recall` prints JSON with every
+    /// match by default, as the reference's did, so scripts written for it keep working.
+    Reference,
 }
 
 impl Ctx {
@@ -112,8 +124,13 @@ fn pad_heap_growth() -> bool {
     false
 }
 
-/// Entry point shared by the `csep` and `codex-self-evolution` binaries.
+/// Entry point of the `csep` binary.
 pub fn main() -> ExitCode {
+    main_as(Binary::Csep)
+}
+
+/// Entry point shared by the `csep` and `codex-self-evolution` binaries.
+pub fn main_as(binary: Binary) -> ExitCode {
     let started = Instant::now();
     // Hooks never fail the host and run on every turn: the host's exact command lines are
     // recognised before clap builds its command tree.
@@ -169,6 +186,7 @@ pub fn main() -> ExitCode {
             profile: cli.profile.clone(),
         },
         cwd,
+        binary,
     };
     let log_ready = init_logging(&ctx);
     if log_ready {

@@ -10,12 +10,14 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::cli::Ctx;
 use crate::cli::args::{RecallArgs, RecallFormat, RecallScopeArg, RecallTriggerArgs};
 use crate::cli::output;
+use crate::cli::{Binary, Ctx};
 use crate::recall::auto::evaluate_trigger;
 use crate::recall::render::{self, RecallResponse, Status};
-use crate::recall::search::{self, SearchContext, SearchError, SearchOptions, SearchScope};
+use crate::recall::search::{
+    self, MAX_TOP_K, SearchContext, SearchError, SearchOptions, SearchScope,
+};
 use crate::store::db::{OpenOptions, Store, StoreError};
 use crate::store::identity::RepoIdentity;
 
@@ -80,11 +82,21 @@ impl From<RecallScopeArg> for SearchScope {
     }
 }
 
-/// Resolves `--cwd` (or the process cwd) as the reference does: made absolute and canonical
+/// Resolves `--cwd` (or the process cwd) as the reference does: a leading `~` is the home
+/// directory (a quoted `'~/app'` reaches csep unexpanded), then made absolute and canonical
 /// when it exists.
 pub fn resolve_cwd(ctx: &Ctx, given: Option<&Path>) -> anyhow::Result<PathBuf> {
-    let dir = ctx.project_dir(given)?;
+    let expanded = given.map(|path| expand_home(path, ctx.env.get("HOME").map(Path::new)));
+    let dir = ctx.project_dir(expanded.as_deref())?;
     Ok(std::fs::canonicalize(&dir).unwrap_or(dir))
+}
+
+/// `path` with a leading `~` component replaced by `home` (unchanged without a home).
+fn expand_home(path: &Path, home: Option<&Path>) -> PathBuf {
+    match (path.strip_prefix("~"), home) {
+        (Ok(rest), Some(home)) => home.join(rest),
+        _ => path.to_path_buf(),
+    }
 }
 
 /// Pages of SQLite's page cache on the connection of one search (64, about 270 KiB; SQLite's
@@ -236,11 +248,18 @@ pub fn run(ctx: &Ctx, args: &RecallArgs) -> anyhow::Result<u8> {
         all_projects: args.all_projects,
         since: since.map(crate::store::time::format_ts),
         host: args.host.map(Into::into),
-        top_k: args.top_k.max(1),
+        top_k: args.top_k.unwrap_or(match ctx.binary {
+            Binary::Csep => 3,
+            Binary::Reference => MAX_TOP_K,
+        }),
         ..SearchOptions::default()
     };
     let response = respond(ctx, &query, &cwd, &opts, vec!["self_invoked".to_owned()]);
-    let json = ctx.json || args.format == RecallFormat::Json;
+    let default_format = match ctx.binary {
+        Binary::Csep => RecallFormat::Markdown,
+        Binary::Reference => RecallFormat::Json,
+    };
+    let json = ctx.json || args.format.unwrap_or(default_format) == RecallFormat::Json;
     log_recall(
         "csep-recall",
         &query,
@@ -323,6 +342,20 @@ mod tests {
             parse_since(text, now).unwrap(),
             expected.parse::<jiff::Timestamp>().unwrap()
         );
+    }
+
+    #[rstest]
+    #[case::tilde_slash("~/code/app", "/home/u/code/app")]
+    #[case::tilde_alone("~", "/home/u")]
+    #[case::tilde_user_is_kept("~bob/app", "~bob/app")]
+    #[case::absolute("/srv/app", "/srv/app")]
+    #[case::tilde_inside("a/~/b", "a/~/b")]
+    fn a_leading_tilde_is_the_home_directory(#[case] given: &str, #[case] expected: &str) {
+        assert_eq!(
+            expand_home(Path::new(given), Some(Path::new("/home/u"))),
+            Path::new(expected)
+        );
+        assert_eq!(expand_home(Path::new(given), None), Path::new(given));
     }
 
     #[test]

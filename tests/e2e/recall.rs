@@ -449,3 +449,33 @@ fn huge_top_k_and_since_values_never_panic() {
         );
     }
 }
+
+/// Under the reference's command name, `recall` answers as the reference's did: JSON with every
+/// match unless told otherwise; `csep recall` keeps Markdown and three hits.
+#[test]
+fn the_reference_binary_recalls_json_with_every_match_by_default() {
+    let t = imported_home();
+    let cwd = t.scratch().to_string_lossy().into_owned();
+    let out = t
+        .reference(&["recall", "--query", "echo", "--cwd", &cwd])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let v = stdout_json(&out);
+    assert_eq!(v["status"], "matched", "{v}");
+    assert!(v["count"].as_u64().unwrap() > 3, "every match: {v}");
+    assert_eq!(v["count"], v["results"].as_array().unwrap().len());
+    let out = t
+        .reference(&[
+            "recall", "--query", "echo", "--cwd", &cwd, "--format", "markdown", "--top-k", "1",
+        ])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("## Focused Recall"));
+    let out = t
+        .csep(&["recall", "--query", "echo", "--cwd", &cwd])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Results: 3\n"), "{text}");
+}
