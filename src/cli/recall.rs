@@ -229,6 +229,13 @@ pub fn run(ctx: &Ctx, args: &RecallArgs) -> anyhow::Result<u8> {
             return Ok(2);
         }
     };
+    if args.all_projects && args.scope == Some(RecallScopeArg::Project) {
+        eprintln!(
+            "csep: error: --all-projects and --scope project contradict each other; use \
+             --scope global to rank every project together, or drop --all-projects"
+        );
+        return Ok(2);
+    }
     let now = jiff::Timestamp::now();
     let since = match args
         .since

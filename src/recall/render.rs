@@ -70,7 +70,11 @@ pub struct RecallResponse {
 /// The reference's `focused_recall` text: one `- <summary>: <content>` line per result.
 pub fn focused_recall(hits: &[Hit]) -> String {
     hits.iter()
-        .map(|h| format!("- {}: {}", h.summary, one_line(&h.content, 300)))
+        .map(|h| match one_line(&h.content, 300) {
+            // A one-line entry is all summary.
+            content if content.is_empty() => format!("- {}", h.summary),
+            content => format!("- {}: {content}", h.summary),
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -229,8 +233,14 @@ pub fn render_markdown_within(resp: &RecallResponse, budget: usize) -> String {
                 out.push('\n');
                 out.push_str(&head);
                 out.push_str("\n\n");
-                if share >= 20 {
-                    out.push_str(&body(hit, share));
+                let text = if share >= 20 {
+                    body(hit, share)
+                } else {
+                    String::new()
+                };
+                // A one-line entry is all heading: no empty body between it and its provenance.
+                if !text.is_empty() {
+                    out.push_str(&text);
                     out.push_str("\n\n");
                 }
                 out.push_str(&prov);
@@ -385,6 +395,22 @@ mod tests {
              Provenance: session s-1 (codex) · 2026-03-01 · project app · cwd /work/app · \
              2 matching messages\n"
         );
+    }
+
+    #[test]
+    fn a_one_line_entry_has_no_empty_body() {
+        let mut hit = memory_hit();
+        hit.content = String::new();
+        let resp = response(vec![hit]);
+        let md = render_markdown(&resp, 4000);
+        assert!(
+            md.ends_with(
+                "### 1. Order retries\n\nProvenance: memory m_1 (gotcha) · 2026-03-01 · \
+                 project app · paths src/orders.rs\n"
+            ),
+            "{md}"
+        );
+        assert_eq!(focused_recall(&resp.hits), "- Order retries");
     }
 
     #[test]

@@ -479,3 +479,12 @@ fn the_reference_binary_recalls_json_with_every_match_by_default() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("Results: 3\n"), "{text}");
 }
+
+#[test]
+fn all_projects_with_scope_project_is_a_usage_error() {
+    let t = TestHome::new();
+    t.csep(&["recall", "deploy", "--all-projects", "--scope", "project"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--scope global"));
+}
