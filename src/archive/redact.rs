@@ -998,7 +998,12 @@ fn is_high_entropy(text: &str, start: usize, end: usize) -> bool {
         return false;
     }
     let before = text.get(..start).unwrap_or_default();
-    if before.ends_with("base64,") || is_sri_hash(run) || is_blob_line(text, start, end) {
+    // `h1:` is a Go module checksum (go.sum): a public hash.
+    if before.ends_with("base64,")
+        || before.ends_with("h1:")
+        || is_sri_hash(run)
+        || is_blob_line(text, start, end)
+    {
         return false;
     }
     let (upper, lower, digits) = class_counts(run);
@@ -1144,7 +1149,7 @@ fn classify_name(name: &str) -> Option<NameStrength> {
         ]
         .iter()
         .any(|suffix| w.ends_with(suffix))
-            || w.starts_with("secret")
+            || (w.starts_with("secret") && !w.starts_with("secretar"))
     };
     if words.iter().any(|w| is_strong_word(w)) {
         return Some(NameStrength::Strong);

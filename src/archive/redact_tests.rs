@@ -244,6 +244,8 @@ fn private_key_inside_json_escaped_string_is_redacted_without_breaking_json() {
 
 #[rstest]
 #[case::git_sha("commit 3f786850e387550fdab836ed7e6dc881de23001b (HEAD -> main)")]
+#[case::go_sum_hash("golang.org/x/net v0.38.0 h1:1B4b9Rwxk2LZnm0bfXQFkpz3Tn7Jql3mQ8kEvR8Xx7Q=")]
+#[case::secretary_field("secretary: Jane\nphone: 555")]
 #[case::short_git_shas("merged a1b2c3d and 0123456789ab into main")]
 #[case::uuid("session 550e8400-e29b-41d4-a716-446655440000 started")]
 #[case::sha256_digest("sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08")]
