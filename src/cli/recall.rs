@@ -170,6 +170,12 @@ pub fn respond(
         }
     };
     let project_id = RepoIdentity::resolve(cwd).ok().map(|i| i.project_id());
+    if !cwd.exists() {
+        response.note = Some(format!(
+            "{} does not exist, so there is no current project: every project ranked alike.",
+            cwd.display()
+        ));
+    }
     let search_ctx = SearchContext {
         project_id: project_id.as_deref(),
         cwd: Some(cwd),

@@ -559,10 +559,12 @@ macro_rules! current_sessions {
 }
 
 /// The sessions the other-projects filter admits (`?3`, `?4` as in [`current_sessions`]): those
-/// of another project, or of none and outside the cwd.
+/// of another project, or of none and outside the cwd. Exactly the sessions
+/// [`current_sessions`] does not admit, also when there is no current project (`?3` NULL: a
+/// session without a project is then another's, not no one's).
 macro_rules! other_sessions {
     () => {
-        "(s.project_id IS NOT ?3 AND NOT (?4 IS NOT NULL AND s.project_id IS NULL \
+        "((s.project_id = ?3) IS NOT 1 AND NOT (?4 IS NOT NULL AND s.project_id IS NULL \
           AND (s.cwd = ?4 OR substr(s.cwd, 1, length(?4) + 1) = ?4 || '/')))"
     };
 }

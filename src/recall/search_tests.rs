@@ -307,6 +307,30 @@ fn better_coverage_beats_boosts_of_a_weaker_match() {
     assert_eq!(ids(&hits)[0], "strong-other");
 }
 
+/// A session without a project (its directory is gone) is found by the fallback from a place
+/// that has no project either, and from a project; from inside its cwd it is the current one.
+#[rstest::rstest]
+#[case::no_project_here(None, Some("/elsewhere"))]
+#[case::no_cwd_either(None, None)]
+#[case::a_project_here(Some("p_app"), Some("/work/app"))]
+#[case::inside_its_cwd(None, Some("/gone/app"))]
+fn a_session_without_a_project_is_found_from_anywhere(
+    #[case] project: Option<&str>,
+    #[case] cwd: Option<&str>,
+) {
+    let s = store();
+    add_session(
+        &s,
+        "orphan",
+        None,
+        "/gone/app",
+        NOW,
+        &[("user", "kafka consumer lag")],
+    );
+    let hits = run(&s, "kafka lag", project, cwd, SearchOptions::default());
+    assert_eq!(ids(&hits), ["orphan"]);
+}
+
 #[test]
 fn the_default_scope_falls_back_to_other_projects_only_when_needed() {
     let s = store();

@@ -488,3 +488,16 @@ fn all_projects_with_scope_project_is_a_usage_error() {
         .code(2)
         .stderr(predicate::str::contains("--scope global"));
 }
+
+#[test]
+fn a_cwd_that_does_not_exist_is_noted_not_silently_searched_from() {
+    let t = imported_home();
+    let v = success_json(&mut t.csep(&["recall", "echo", "--cwd", "/nonexistent/app", "--json"]));
+    assert_eq!(v["status"], "matched", "{v}");
+    assert!(
+        v["note"]
+            .as_str()
+            .is_some_and(|n| n.contains("/nonexistent/app does not exist")),
+        "{v}"
+    );
+}
