@@ -75,20 +75,10 @@ impl ImportReport {
     }
 }
 
-/// `error` and each of its causes, joined by `: ` ("could not read transcript X: Permission
-/// denied (os error 13)").
-fn with_causes(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
+/// `error` and each of its causes, joined by `: ` ("could not read transcript X: permission
+/// denied").
+fn with_causes(error: &(dyn std::error::Error + 'static)) -> String {
+    output::error_chain(std::iter::successors(Some(error), |e| e.source()))
 }
 
 /// One file that could not be ingested.

@@ -203,7 +203,7 @@ pub fn main_as(binary: Binary) -> ExitCode {
             2
         }
         Err(e) => {
-            eprintln!("csep: error: {e:#}");
+            eprintln!("csep: error: {}", output::error_chain(e.chain()));
             1
         }
     };

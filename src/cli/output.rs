@@ -38,6 +38,26 @@ pub fn table(rows: &[Vec<String>]) -> String {
     text
 }
 
+/// An error and its causes as one line, `: `-joined, leaving out a cause whose text an outer
+/// message already holds (most of csep's errors say their cause in their own message and also
+/// name it as their `source`, for callers that walk the chain).
+pub fn error_chain<'a>(
+    chain: impl IntoIterator<Item = &'a (dyn std::error::Error + 'static)>,
+) -> String {
+    let mut text = String::new();
+    for cause in chain {
+        let cause = cause.to_string();
+        if text.contains(&cause) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&cause);
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,5 +70,23 @@ mod tests {
             vec!["a".into(), "12".into()],
         ];
         assert_eq!(table(&rows), "name  count\n订单    3\na     12\n");
+    }
+
+    #[test]
+    fn an_error_chain_names_each_cause_once() {
+        let home = crate::store::paths::PathsError::Create {
+            path: "/proc/x".into(),
+            source: io::Error::from(io::ErrorKind::NotFound),
+        };
+        let e = anyhow::Error::new(home).context("importing transcripts");
+        let text = error_chain(e.chain());
+        assert!(
+            text.starts_with("importing transcripts: cannot create csep home /proc/x: "),
+            "{text}"
+        );
+        assert_eq!(text.matches("not found").count(), 1, "{text}");
+        let io = anyhow::Error::new(io::Error::from(io::ErrorKind::PermissionDenied))
+            .context("reading x");
+        assert_eq!(error_chain(io.chain()), "reading x: permission denied");
     }
 }
