@@ -550,13 +550,22 @@ struct Job<'a> {
 impl Job<'_> {
     /// The session new messages go to: the transcript's own id wins; a chunk without one
     /// continues the checkpoint's session; only then the caller's hint, then the file name.
+    /// A Claude Code subagent's transcript repeats its parent's id: it is the session
+    /// [`subagent_session_id`] names instead (under the parent's, its messages would collide
+    /// with the parent's at equal byte offsets).
     fn session_for(&self, transcript_id: Option<&str>) -> SessionChoice {
         match (transcript_id, self.known_session) {
             (None, Some(session_ref)) => SessionChoice::Known(session_ref),
-            (id, _) => SessionChoice::Id(id.or(self.session_hint).map_or_else(
-                || session_id_from_file_name(self.host, self.path),
-                str::to_owned,
-            )),
+            (id, _) => {
+                let id = id.or(self.session_hint).map_or_else(
+                    || session_id_from_file_name(self.host, self.path),
+                    str::to_owned,
+                );
+                SessionChoice::Id(match subagent_of(self.host, self.path) {
+                    Some(agent) => subagent_session_id(&id, agent),
+                    None => id,
+                })
+            }
         }
     }
 }
@@ -993,6 +1002,24 @@ fn head_matches(path: &Path, saved: Option<&str>, len: u64) -> Result<bool, Inge
         return Ok(false);
     }
     Ok(hash_prefix(path, n)? == digest)
+}
+
+/// The agent id of a Claude Code subagent transcript, `<session>/subagents/agent-<id>.jsonl`
+/// (Claude Code's layout; the file repeats its parent's session id).
+pub fn subagent_of(host: Host, path: &Path) -> Option<&str> {
+    if host != Host::Claude
+        || path.parent()?.file_name()? != "subagents"
+        || path.extension()? != "jsonl"
+    {
+        return None;
+    }
+    path.file_stem()?.to_str()?.strip_prefix("agent-")
+}
+
+/// The archive's session id of subagent `agent` of session `parent`: `<parent>/agent-<agent>`,
+/// the transcript's path under the parent's directory.
+pub fn subagent_session_id(parent: &str, agent: &str) -> String {
+    format!("{parent}/agent-{agent}")
 }
 
 /// A session id for a transcript that names none: Codex `rollout-<timestamp>-<uuid>.jsonl` gives

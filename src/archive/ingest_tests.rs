@@ -905,3 +905,18 @@ fn a_group_that_fails_to_write_is_ingested_again_file_by_file() {
         .unwrap();
     assert_eq!(sessions, "s-a,s-c", "nothing of the failed file is kept");
 }
+
+#[rstest::rstest]
+#[case::subagent(Host::Claude, "/p/-w/S1/subagents/agent-a1b2.jsonl", Some("a1b2"))]
+#[case::main_transcript(Host::Claude, "/p/-w/S1.jsonl", None)]
+#[case::not_under_subagents(Host::Claude, "/p/-w/S1/agent-a1b2.jsonl", None)]
+#[case::not_jsonl(Host::Claude, "/p/-w/S1/subagents/agent-a1b2.json", None)]
+#[case::codex_never(Host::Codex, "/s/subagents/agent-a1b2.jsonl", None)]
+fn a_subagent_transcript_is_known_by_its_path(
+    #[case] host: Host,
+    #[case] path: &str,
+    #[case] agent: Option<&str>,
+) {
+    assert_eq!(subagent_of(host, Path::new(path)), agent);
+    assert_eq!(subagent_session_id("S1", "a1b2"), "S1/agent-a1b2");
+}

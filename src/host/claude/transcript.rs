@@ -124,12 +124,6 @@ impl LineCtx {
     }
 }
 
-/// The archive's session id of subagent `agent` of session `parent`: `<parent>/agent-<agent>`,
-/// the transcript's path under the parent's directory.
-pub fn subagent_session_id(parent: &str, agent: &str) -> String {
-    format!("{parent}/agent-{agent}")
-}
-
 fn apply_line(
     record: TranscriptLineWire,
     line: &[u8],
@@ -140,13 +134,7 @@ fn apply_line(
     let timestamp = parse_timestamp(record.timestamp.as_deref());
     let session = &mut chunk.session;
     if session.id.is_none() {
-        // A subagent's transcript repeats its parent's `sessionId`: archived under the same
-        // session, its messages would collide with the parent's at equal byte offsets. It is a
-        // session of its own, named after both.
-        session.id = match (record.session_id, record.is_sidechain, &record.agent_id) {
-            (Some(parent), true, Some(agent)) => Some(subagent_session_id(&parent, agent)),
-            (id, _, _) => id,
-        };
+        session.id = record.session_id;
     }
     if session.cwd.is_none() {
         session.cwd = record.cwd;

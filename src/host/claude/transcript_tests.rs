@@ -304,24 +304,3 @@ fn garbage_lines_are_counted_with_their_offsets_and_truncated_tail_is_kept() {
         (text.len() - "{\"type\":\"us".len()) as u64
     );
 }
-
-#[test]
-fn a_subagent_transcript_is_a_session_of_its_own_and_the_main_one_keeps_its_id() {
-    let sub = serde_json::json!({"isSidechain": true, "agentId": "a1b2"});
-    let chunk = parse_chunk(
-        user_line(&"explore the vacuum settings".into(), &sub).as_bytes(),
-        0,
-    );
-    assert_eq!(chunk.session.id.as_deref(), Some("s/agent-a1b2"));
-    // The main transcript, even with an inline sidechain record after its first line.
-    let text = user_line(&"tune postgres".into(), &serde_json::json!({}))
-        + &user_line(&"inline subagent record".into(), &sub);
-    assert_eq!(
-        parse_chunk(text.as_bytes(), 0).session.id.as_deref(),
-        Some("s")
-    );
-    // A sidechain record without an agent id names no subagent.
-    let bare = serde_json::json!({"isSidechain": true});
-    let chunk = parse_chunk(user_line(&"x".into(), &bare).as_bytes(), 0);
-    assert_eq!(chunk.session.id.as_deref(), Some("s"));
-}

@@ -258,10 +258,6 @@ pub struct TranscriptLineWire {
     /// A subagent's record.
     #[serde(default)]
     pub is_sidechain: bool,
-    /// The subagent whose transcript this is (`agentId`; subagent transcripts under
-    /// `<session>/subagents/agent-<id>.jsonl` share the parent's `sessionId`).
-    #[serde(default)]
-    pub agent_id: Option<String>,
     /// `system` subtype (`compact_boundary`, `local_command`, `informational`).
     #[serde(default)]
     pub subtype: Option<String>,
