@@ -923,16 +923,12 @@ fn accept_assignment(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> 
     } else {
         (caps.name("bare")?, ValueShape::Bare)
     };
-    // A bare value runs to a blank or a quote (`p@ss;w0rd&2`, a Django key with `)` and `&`
-    // in it, are whole values); punctuation that ends it is the sentence's or the code's.
     let v = match shape {
-        ValueShape::Bare => value
-            .as_str()
-            .trim_end_matches([',', ';', ')', '}', ']', '>', '.']),
-        _ => value.as_str(),
-    };
+        ValueShape::Bare => bare_value(value.as_str(), name),
+        _ => Some(value.as_str()),
+    }?;
     let value_end = value.start() + v.len();
-    if !is_plausible_value(v, shape, name) {
+    if shape != ValueShape::Bare && !is_plausible_value(v, shape, name) {
         return None;
     }
     if strength == NameStrength::Weak && !looks_random(v) {
@@ -954,6 +950,36 @@ fn accept_assignment(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> 
     Some((value.start(), value_end))
 }
 
+/// The secret of a bare value `run` (which runs to a blank or a quote) assigned to `name`, when
+/// it is plausible: `run` up to a `&`, `;`, `,` or `|` that starts another assignment (a query
+/// string's `&redirect_uri=…`), without the punctuation that ends a sentence or an expression;
+/// when that is not plausible (it holds a URL or a placeholder word further on), the part before
+/// the first such separator, as the pattern's bare class once ended it. So `p@ss;w0rd&2` and a
+/// Django key with `)` and `&` in it are whole values, and a token followed by
+/// `&redirect_uri=https://…` is still a secret.
+fn bare_value<'t>(run: &'t str, name: &str) -> Option<&'t str> {
+    const SEPARATORS: [char; 4] = ['&', ';', ',', '|'];
+    const ENDING: [char; 8] = [',', ';', ')', '}', ']', '>', '.', '|'];
+    let next_assignment = run.char_indices().find(|&(i, c)| {
+        SEPARATORS.contains(&c) && {
+            let rest = &run[i + 1..];
+            let key = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
+                .map_or(rest, |end| &rest[..end]);
+            !key.is_empty() && rest[key.len()..].starts_with(['=', ':'])
+        }
+    });
+    let whole = next_assignment.map_or(run, |(i, _)| &run[..i]);
+    let whole = whole.trim_end_matches(ENDING);
+    if is_plausible_value(whole, ValueShape::Bare, name) {
+        return Some(whole);
+    }
+    let first = run.find(SEPARATORS).map_or(run, |i| &run[..i]);
+    let first = first.trim_end_matches(ENDING);
+    (first.len() < whole.len() && is_plausible_value(first, ValueShape::Bare, name))
+        .then_some(first)
+}
+
 fn accept_high_entropy(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
     let (mut start, end) = whole_span(caps)?;
     // A run right after a JSON escape (`\nAbc…`) starts with the escape letter.
@@ -961,20 +987,41 @@ fn accept_high_entropy(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)
         start += 1;
     }
     let run = text.get(start..end)?;
-    if run.contains('/') && in_url(text, start) {
-        // In a URL the run spans path segments (`com/spreadsheets/d/<id>/edit`): each is judged
-        // alone, so the host and the path's words survive and an id among them does not.
-        let mut from = start;
-        for segment in run.split('/') {
-            let to = from + segment.len();
-            if is_high_entropy(text, from, to) {
-                return Some((from, to));
-            }
-            from = to + 1;
-        }
+    if !is_high_entropy(text, start, end) {
         return None;
     }
-    is_high_entropy(text, start, end).then_some((start, end))
+    if run.contains('/') && in_url(text, start) {
+        // In a URL the run can span path segments (`com/spreadsheets/d/<id>/edit`): when one
+        // segment is random on its own and every other is a plain word, only that one is
+        // redacted, so the host and the path's words survive. A secret with a `/` in it (base64)
+        // has no such split and goes whole.
+        let segments: Vec<(usize, &str)> = run
+            .split('/')
+            .scan(start, |from, segment| {
+                let at = *from;
+                *from += segment.len() + 1;
+                Some((at, segment))
+            })
+            .collect();
+        let random: Vec<&(usize, &str)> = segments
+            .iter()
+            .filter(|(at, segment)| is_high_entropy(text, *at, at + segment.len()))
+            .collect();
+        let plain = |segment: &str| {
+            segment.len() <= 24
+                && segment
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_'))
+        };
+        if let [(at, id)] = random[..]
+            && segments
+                .iter()
+                .all(|(other, segment)| other == at || plain(segment))
+        {
+            return Some((*at, at + id.len()));
+        }
+    }
+    Some((start, end))
 }
 
 /// Whether the text before `start`, back to a blank or a quote, holds `://`.
@@ -999,8 +1046,11 @@ fn is_high_entropy(text: &str, start: usize, end: usize) -> bool {
     }
     let before = text.get(..start).unwrap_or_default();
     // `h1:` is a Go module checksum (go.sum): a public hash.
+    let go_checksum = before
+        .strip_suffix("h1:")
+        .is_some_and(|b| b.is_empty() || b.ends_with(char::is_whitespace));
     if before.ends_with("base64,")
-        || before.ends_with("h1:")
+        || go_checksum
         || is_sri_hash(run)
         || is_blob_line(text, start, end)
     {

@@ -120,6 +120,24 @@ fn every_kind_has_a_kebab_case_name_and_matching_marker() {
 #[case::django_secret_key(SecretKind::SecretAssignment, "SECRET_KEY=", "0h9+nyw)t1fd&k2$x!m4(zq8%vb".to_owned(), "\n")]
 #[case::bare_value_ending_a_sentence(SecretKind::SecretAssignment, "set API_TOKEN=", "f4k3t0k3nv4lu3".to_owned(), ", then run")]
 #[case::json_nested_twice(SecretKind::SecretAssignment, "{\\\"client_secret\\\": \\\"", "Zq8m2Lx0pV7nR4tY1wK9sB3c".to_owned(), "\\\"}")]
+#[case::token_before_a_redirect_url(
+    SecretKind::SecretAssignment,
+    "GET /cb?access_token=",
+    fake_body(77, 14),
+    "&redirect_uri=https://app.example.com/home"
+)]
+#[case::token_before_a_placeholder_word(
+    SecretKind::SecretAssignment,
+    "curl -d 'x' https://h/?token=",
+    fake_body(77, 14),
+    "&mode=replace"
+)]
+#[case::key_before_another_assignment(
+    SecretKind::SecretAssignment,
+    "api_key=",
+    fake_body(77, 14),
+    ",your_app=1"
+)]
 #[case::high_entropy_token(
     SecretKind::HighEntropy,
     "the value ",
@@ -215,6 +233,30 @@ fn a_private_key_cut_by_a_truncation_note_is_redacted_past_it(#[case] note: &str
     );
 }
 
+/// A base64 secret holds `/`: in a URL it is not cut into pieces too short to redact.
+#[rstest]
+#[case::query_signature("https://example.com/x?sig=", "&e=1")]
+#[case::url_userinfo("s3://AKIA:", "@bucket/key")]
+#[case::path("curl https://api.example.com/v1/objects/", "")]
+#[case::not_a_go_checksum("oauth1:", "")]
+fn a_secret_with_slashes_in_a_url_is_redacted_whole(#[case] before: &str, #[case] after: &str) {
+    let (a, b) = (fake_body(21, 18), fake_body(22, 22));
+    let secret = if before == "oauth1:" {
+        fake_body(29, 40)
+    } else {
+        format!("{a}/{b}")
+    };
+    let text = format!("{before}{secret}{after}");
+    let out = redactor().redact(&text);
+    for piece in secret.split('/') {
+        assert!(
+            !out.text.contains(piece),
+            "{piece} survived in {}",
+            out.text
+        );
+    }
+}
+
 /// In a URL, a high-entropy run spans path segments; only the random one is redacted.
 #[test]
 fn an_id_in_a_url_is_redacted_without_its_host_and_path_words() {
@@ -246,6 +288,7 @@ fn private_key_inside_json_escaped_string_is_redacted_without_breaking_json() {
 #[case::git_sha("commit 3f786850e387550fdab836ed7e6dc881de23001b (HEAD -> main)")]
 #[case::go_sum_hash("golang.org/x/net v0.38.0 h1:1B4b9Rwxk2LZnm0bfXQFkpz3Tn7Jql3mQ8kEvR8Xx7Q=")]
 #[case::secretary_field("secretary: Jane\nphone: 555")]
+#[case::go_sum_line_start("h1:1B4b9Rwxk2LZnm0bfXQFkpz3Tn7Jql3mQ8kEvR8Xx7Q=")]
 #[case::short_git_shas("merged a1b2c3d and 0123456789ab into main")]
 #[case::uuid("session 550e8400-e29b-41d4-a716-446655440000 started")]
 #[case::sha256_digest("sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08")]

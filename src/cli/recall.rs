@@ -41,6 +41,14 @@ pub fn parse_since(text: &str, now: jiff::Timestamp) -> anyhow::Result<jiff::Tim
     if let Ok(ts) = text.parse::<jiff::Timestamp>() {
         return Ok(ts);
     }
+    // A time in a named zone (`2026-03-01T09:30[Europe/Paris]`); a zone this system cannot
+    // resolve is an error, never the same clock time in UTC.
+    if let Ok(zoned) = text.parse::<jiff::Zoned>() {
+        return Ok(zoned.timestamp());
+    }
+    if text.contains('[') {
+        return Err(unreadable());
+    }
     // Before the date: a date parser accepts a date and time and drops the time.
     if let Ok(datetime) = text.parse::<jiff::civil::DateTime>()
         && text.len() > "2026-03-01".len()
@@ -369,6 +377,20 @@ mod tests {
             Path::new(expected)
         );
         assert_eq!(expand_home(Path::new(given), None), Path::new(given));
+    }
+
+    #[test]
+    fn a_time_in_a_named_zone_is_that_zone_s_or_an_error() {
+        let got = parse_since("2026-03-01T09:30[Europe/Paris]", jiff::Timestamp::now());
+        if jiff::tz::TimeZone::get("Europe/Paris").is_ok() {
+            assert_eq!(
+                got.unwrap(),
+                "2026-03-01T08:30:00Z".parse::<jiff::Timestamp>().unwrap()
+            );
+        } else {
+            assert!(got.is_err(), "{got:?}");
+        }
+        assert!(parse_since("2026-03-01T09:30[Nowhere/Atlantis]", jiff::Timestamp::now()).is_err());
     }
 
     #[test]

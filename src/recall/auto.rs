@@ -2,10 +2,11 @@
 //! and [`auto_recall`], which the UserPromptSubmit hook calls for every prompt.
 //!
 //! Invariants: [`auto_recall`] never fails the caller (any error gives `None` and a debug log),
-//! skips trivial prompts, injects only hits above a relevance threshold, never returns an entry
-//! the caller says is already in context, wraps its text in csep's context marker so the
-//! transcript parsers classify it as injected (and the archive never indexes it), and records
-//! each injected entry's use.
+//! skips trivial prompts, injects only hits above a relevance threshold, never returns the
+//! asking session or anything the caller says is already in context, stays within the caller's
+//! budget, and wraps its text in csep's context marker so the transcript parsers classify it as
+//! injected (and the archive never indexes it). It records nothing: the caller records what
+//! [`AutoRecall::injected`] lists.
 
 use std::path::Path;
 
@@ -158,11 +159,11 @@ pub fn auto_recall(
 /// pasted `cargo test --test it` or a stray `"` must not exclude words or require a phrase).
 pub fn prompt_query(prompt: &str) -> String {
     prompt
+        .replace('"', " ")
         .split_whitespace()
         .map(|word| word.trim_start_matches('-'))
         .collect::<Vec<_>>()
         .join(" ")
-        .replace('"', " ")
 }
 
 #[cfg(test)]

@@ -107,7 +107,8 @@ pub struct SearchOptions {
     pub window_before: usize,
     /// Messages shown after a session's best hit.
     pub window_after: usize,
-    /// Entry ids never returned (what SessionStart already injected).
+    /// Ids never returned: entry ids and host session ids already in the asking session's
+    /// context (what SessionStart or an earlier prompt injected).
     pub exclude_ids: Vec<String>,
     /// Host session id never returned (the session asking).
     pub exclude_session: Option<String>,

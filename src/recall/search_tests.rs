@@ -718,8 +718,14 @@ fn a_prompt_is_searched_as_plain_words_whatever_dashes_and_quotes_it_holds() {
     }
     assert_eq!(
         prompt_query("run \"cargo test --test it\" -x"),
-        "run  cargo test test it  x"
+        "run cargo test test it x"
     );
+    // A quoted dash is no exclusion either.
+    assert_eq!(
+        prompt_query("why does the \"-timeout\" flag break"),
+        "why does the timeout flag break"
+    );
+    assert!(!has_required_or_excluded(&prompt_query("a\"-b\" c")));
 }
 
 #[test]

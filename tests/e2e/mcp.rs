@@ -218,6 +218,19 @@ fn an_mcp_client_remembers_recalls_and_forgets_over_stdio() {
     assert!(!is_error && text.contains("Status: no_match"), "{text}");
     let (text, is_error) = client.call("recall", &json!({"query": "nextest", "host": "claude"}));
     assert!(!is_error && text.contains("cargo nextest"), "{text}");
+    // Only Codex sessions are archived here: `host` keeps or drops them.
+    let codex = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/codex");
+    t.csep(&["import", "codex-sessions", "--dir", codex])
+        .assert()
+        .success();
+    for (host, found) in [("codex", true), ("claude", false)] {
+        let (text, is_error) = client.call(
+            "recall",
+            &json!({"query": "echo tool-ran", "host": host, "scope": "sessions"}),
+        );
+        assert!(!is_error, "{text}");
+        assert_eq!(text.contains("Status: matched"), found, "{host}: {text}");
+    }
     let (text, is_error) = client.call("recall", &json!({"query": "nextest", "since": "soon"}));
     assert!(is_error && text.contains("cannot read --since"), "{text}");
     // An argument the tool does not have is refused, not ignored.
