@@ -577,10 +577,11 @@ macro_rules! host_sessions {
     };
 }
 
-/// Every session but the one asking (`?7`).
+/// Every session but the one asking (`?7`, not NULL) and its subagents' (`<id>/agent-<agent>`,
+/// see [`crate::archive::ingest::subagent_session_id`]).
 macro_rules! not_asking_session {
     () => {
-        "s.session_id IS NOT ?7"
+        "(s.session_id IS NOT ?7 AND substr(s.session_id, 1, length(?7) + 7) IS NOT ?7 || '/agent-')"
     };
 }
 

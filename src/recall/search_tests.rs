@@ -549,12 +549,33 @@ fn excluded_ids_and_the_asking_session_are_skipped() {
         NOW,
         &[("user", "rotate the signing key")],
     );
+    // Its subagent's transcript is part of the same conversation.
+    add_session(
+        &s,
+        "current/agent-a1",
+        Some("p_app"),
+        "/work/app",
+        NOW,
+        &[("user", "rotate the signing key")],
+    );
+    // Another session whose id merely starts the same way is not.
+    add_session(
+        &s,
+        "current-2",
+        Some("p_app"),
+        "/work/app",
+        NOW,
+        &[("user", "rotate the signing key")],
+    );
     let opts = SearchOptions {
         exclude_ids: vec!["m_1".into()],
         exclude_session: Some("current".into()),
         ..global(5)
     };
-    assert!(run(&s, "signing key", Some("p_app"), None, opts).is_empty());
+    assert_eq!(
+        ids(&run(&s, "signing key", Some("p_app"), None, opts)),
+        ["current-2"]
+    );
 }
 
 #[test]
