@@ -179,11 +179,11 @@ pub struct TranscriptChunk {
     pub unknown_types: BTreeMap<String, u64>,
     /// Number of complete lines that were not valid records, even once repaired.
     pub malformed_lines: u64,
-    /// Number of lines read only once repaired ([`repair_line`]: invalid UTF-8 or a lone UTF-16
-    /// surrogate escape replaced by U+FFFD).
-    pub repaired_lines: u64,
     /// Absolute byte offsets of those malformed lines.
     pub malformed_offsets: Vec<u64>,
+    /// Number of lines read only once repaired (invalid UTF-8 or a lone UTF-16 surrogate
+    /// escape replaced by U+FFFD).
+    pub repaired_lines: u64,
     /// Number of complete, non-blank lines read.
     pub lines_read: u64,
 }
@@ -218,7 +218,7 @@ pub enum TranscriptError {
         len: u64,
     },
     /// The file could not be opened or read.
-    #[error("could not read transcript {path}")]
+    #[error("could not read transcript {path}: {source}")]
     Io {
         /// The transcript file.
         path: PathBuf,

@@ -125,7 +125,7 @@ fn missing_file_is_an_io_error_naming_the_path() {
     assert!(matches!(err, TranscriptError::Io { .. }));
     assert_eq!(
         err.to_string(),
-        "could not read transcript /nonexistent/x.jsonl"
+        "could not read transcript /nonexistent/x.jsonl: No such file or directory (os error 2)"
     );
 }
 
