@@ -140,6 +140,9 @@ pub fn run_with(
     let max_events = options.max_events;
     let mut report = WorkerReport::default();
     let owner = format!("worker-{}", std::process::id());
+    // Events that failed in this run wait for the next one: a file not written yet or a
+    // permission fixed meanwhile gets another chance, instead of every attempt at once.
+    let mut failed_here: Vec<i64> = Vec::new();
     for _ in 0..MAX_ROUNDS {
         let lock = open_worker_lock(&paths.home).map_err(|source| WorkerError::Lock {
             path: crate::hooks::stop::worker_lock_path(&paths.home),
@@ -180,12 +183,15 @@ pub fn run_with(
                 return Ok(report);
             }
             let now = time::now();
-            let Some(event) = claim_next(store, &owner, &now)? else {
+            let Some(event) = claim_next_except(store, &owner, &now, &failed_here)? else {
                 break;
             };
             match process(store, &event, stages, options.failpoint.as_ref()) {
                 Ok(()) => report.processed += 1,
-                Err(_) => report.failed += 1,
+                Err(_) => {
+                    report.failed += 1;
+                    failed_here.push(event.id);
+                }
             }
         }
         // SessionStart's start index files that memory changes since removed (usage counted
@@ -199,7 +205,7 @@ pub fn run_with(
         // Files spooled while the lock was held by this worker found it running and started
         // none; take them now (unless the database refused this round's drain: the next
         // worker retries).
-        if pending_count(store)? == 0
+        if pending_count_except(store, &failed_here)? == 0
             && (spool_stuck || crate::hooks::stop::spool_files(paths).is_empty())
         {
             break;
@@ -270,11 +276,26 @@ fn process(
     failure.map_or(Ok(()), Err)
 }
 
+/// `ids` as a JSON array, bound to `json_each(?)`.
+fn json_ids(ids: &[i64]) -> String {
+    serde_json::to_string(ids).unwrap_or_else(|_| "[]".to_owned())
+}
+
 /// Claims the oldest pending event atomically (`BEGIN IMMEDIATE`), leasing it to `owner`.
 pub fn claim_next(
     store: &mut Store,
     owner: &str,
     now: &str,
+) -> Result<Option<StopEvent>, StoreError> {
+    claim_next_except(store, owner, now, &[])
+}
+
+/// [`claim_next`], passing over the events `except` names.
+pub fn claim_next_except(
+    store: &mut Store,
+    owner: &str,
+    now: &str,
+    except: &[i64],
 ) -> Result<Option<StopEvent>, StoreError> {
     let path = store.path().to_path_buf();
     let err = |source| StoreError::Sqlite {
@@ -290,9 +311,10 @@ pub fn claim_next(
         .query_row(
             "UPDATE stop_events SET status = 'processing', attempts = attempts + 1, \
              lease_owner = ?1, lease_expires_at = ?2 \
-             WHERE id = (SELECT id FROM stop_events WHERE status = 'pending' ORDER BY id LIMIT 1) \
+             WHERE id = (SELECT id FROM stop_events WHERE status = 'pending' \
+             AND id NOT IN (SELECT value FROM json_each(?3)) ORDER BY id LIMIT 1) \
              RETURNING id, host, session_id, turn_id, project_id, cwd, transcript_path, attempts",
-            params![owner, expires],
+            params![owner, expires, json_ids(except)],
             |r| {
                 Ok(StopEvent {
                     id: r.get(0)?,
@@ -355,11 +377,17 @@ pub fn reclaim_orphaned(store: &Store) -> Result<u32, StoreError> {
 
 /// Number of events waiting.
 pub fn pending_count(store: &Store) -> Result<i64, StoreError> {
+    pending_count_except(store, &[])
+}
+
+/// [`pending_count`] without the events `except` names.
+fn pending_count_except(store: &Store, except: &[i64]) -> Result<i64, StoreError> {
     store
         .conn()
         .query_row(
-            "SELECT count(*) FROM stop_events WHERE status = 'pending'",
-            [],
+            "SELECT count(*) FROM stop_events WHERE status = 'pending' \
+             AND id NOT IN (SELECT value FROM json_each(?1))",
+            [json_ids(except)],
             |r| r.get(0),
         )
         .map_err(|source| StoreError::Sqlite {

@@ -82,8 +82,12 @@ fn a_failing_stage_is_retried_until_max_attempts_then_failed() {
         calls: AtomicU32::new(0),
         fail: true,
     };
+    // One attempt per worker run: a run without a limit does not spend them all at once.
+    let report = run(&paths, &mut store, &[&stage], None).unwrap();
+    assert_eq!((report.processed, report.failed), (0, 1));
+    assert_eq!(statuses(&store), [("pending".to_owned(), 1)]);
     for _ in 0..5 {
-        run(&paths, &mut store, &[&stage], Some(1)).unwrap();
+        run(&paths, &mut store, &[&stage], None).unwrap();
     }
     assert_eq!(statuses(&store), [("failed".to_owned(), MAX_ATTEMPTS)]);
     assert_eq!(stage.calls.load(Ordering::SeqCst), MAX_ATTEMPTS as u32);
