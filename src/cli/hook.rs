@@ -237,7 +237,7 @@ fn run(
         store: std::cell::OnceCell::new(),
     };
     let answer = hooks::run(&ctx, request, host, payload);
-    hooks::record_run(&ctx, request, &answer, started);
+    hooks::record_run(&ctx, request, host, &answer, started);
     if log_ready {
         let duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
         let host = answer

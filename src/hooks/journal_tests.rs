@@ -350,7 +350,7 @@ fn a_session_start_that_did_not_look_at_its_project_records_no_project() {
         let started = std::time::Instant::now();
         let request = crate::hooks::HookRequest::SessionStart;
         let answer = crate::hooks::run(&ctx, request, Some(Host::Claude), payload.as_bytes());
-        crate::hooks::record_run(&ctx, request, &answer, started);
+        crate::hooks::record_run(&ctx, request, None, &answer, started);
     }
     let notes = notes(&s.paths);
     let outcomes: Vec<(&str, bool)> = notes

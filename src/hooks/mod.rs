@@ -251,12 +251,21 @@ pub fn run(
 /// Records one hook run: a SessionStart's in the hook journal ([`journal`]; straight into the
 /// database when the spool cannot be written), any other hook's in `hook_runs`. Best effort: a
 /// locked or read-only store loses the record, never the hook's answer.
-pub fn record_run(ctx: &HookCtx, request: HookRequest, answer: &HookAnswer, started: Instant) {
+///
+/// `host_hint` is the host the command line named: a payload that does not parse is recorded
+/// under it (so `csep status` shows that host's failing hook), not under `unknown`.
+pub fn record_run(
+    ctx: &HookCtx,
+    request: HookRequest,
+    host_hint: Option<Host>,
+    answer: &HookAnswer,
+    started: Instant,
+) {
     let micros = i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX);
     if request == HookRequest::SessionStart {
         let event = answer.event.as_ref();
         let note = journal::StartNote {
-            host: event.map(|e| e.host),
+            host: event.map(|e| e.host).or(host_hint),
             session_id: event.and_then(|e| e.session_id.clone()),
             // The project is recorded only when the hook looked at it (not for a child session
             // csep spawned, a bad payload or a failure).
@@ -283,8 +292,9 @@ pub fn record_run(ctx: &HookCtx, request: HookRequest, answer: &HookAnswer, star
     let host = answer
         .event
         .as_ref()
-        .map(|e| e.host.as_str())
-        .unwrap_or("unknown");
+        .map(|e| e.host)
+        .or(host_hint)
+        .map_or("unknown", Host::as_str);
     let session = answer.event.as_ref().and_then(|e| e.session_id.clone());
     let _ = store.conn().execute(
         "INSERT INTO hook_runs (host, event, session_id, outcome, detail, duration_us, at) \

@@ -6,8 +6,10 @@
 //! session. It never emits `decision: block` and never exits non-zero: either would make the
 //! host continue the turn (`client-protocols.md` §1.5, §2.4).
 //!
-//! Guards: a Stop re-fired with `stop_hook_active` (another hook blocked) and a Stop from a
-//! session csep itself spawned are recorded as `skipped` and never reviewed.
+//! Guard: a Stop from a session csep itself spawned is recorded as `skipped` and never archived
+//! or reviewed. A Stop re-fired with `stop_hook_active` (another hook blocked, and the model
+//! answered again) is recorded like any other: the turn it closes must be archived too, and the
+//! worker's review policy decides whether the few new messages deserve a review.
 //!
 //! A database the hook cannot write (locked past its wait, failing) does not lose the event: it
 //! goes to a file in `<home>/spool` ([`spool`]) and the worker moves it into `stop_events`
@@ -52,13 +54,7 @@ pub enum StopError {
 /// or failing), the event is written to the spool instead ([`spool`]) and the worker moves it
 /// into the database later: a busy store delays a session's review, it never loses it.
 pub fn run(ctx: &HookCtx, event: &HookEvent) -> Result<HookAnswer, StopError> {
-    let skip_reason = if ctx.is_child_session {
-        Some("session spawned by csep")
-    } else if event.stop_hook_active {
-        Some("stop_hook_active: re-fired after another hook blocked")
-    } else {
-        None
-    };
+    let skip_reason = ctx.is_child_session.then_some("session spawned by csep");
     let record = StopRecord::new(event, skip_reason, time::now());
     let stored = ctx
         .open_store_waiting(crate::hooks::STOP_BUSY_TIMEOUT)
