@@ -779,6 +779,14 @@ pub enum InstallTarget {
 #[derive(Debug, Subcommand)]
 pub enum EvalCommand {
     /// Measure recall quality on a labelled query set (hit@k, recall@k, MRR, nDCG@10).
+    #[command(after_help = "Fixture format (README, \"Retrieval evaluation\"):\n  \
+        {\"name\", \"now\", \"projects\": [{\"id\", \"path\"}],\n   \
+        \"memory\": [{\"id\", \"project\", \"kind\", \"summary\", \"content\", \"updated_at\", \"use_count\"}],\n   \
+        \"sessions\": [{\"id\", \"host\", \"project\", \"cwd\", \"started_at\",\n                 \
+        \"messages\": [{\"id\", \"role\": user|assistant|tool, \"origin\"?: injected, \"tool_name\"?, \"text\"}]}],\n   \
+        \"questions\": [{\"id\", \"query\", \"project\", \"cwd\", \"evidence\": [entry or message ids], \"lang\"}]}\n\n\
+        Examples:\n  csep eval recall --fixture tests/fixtures/recall_eval\n  \
+        csep --json eval recall --fixture tests/fixtures/recall_eval/zh.json")]
     Recall {
         /// Fixture file (JSON: sessions, memory, questions with evidence ids), or a directory
         /// whose `*.json` files are all evaluated.

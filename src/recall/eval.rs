@@ -281,23 +281,83 @@ pub fn load(path: &Path) -> Result<Fixture, EvalError> {
         at,
         message,
     };
+    let time = |at: String, text: &str| {
+        ts(text).map(|_| ()).ok_or_else(|| {
+            invalid(
+                at,
+                format!("`{text}` is not an RFC 3339 time such as 2026-03-01T12:00:00Z"),
+            )
+        })
+    };
+    time("now".into(), &fixture.now)?;
+    if fixture.questions.is_empty() {
+        return Err(invalid(
+            "questions".into(),
+            "no questions to evaluate".into(),
+        ));
+    }
+    let mut projects = HashSet::new();
+    for p in &fixture.projects {
+        if !projects.insert(p.id.as_str()) {
+            return Err(invalid(format!("projects.{}", p.id), "duplicate id".into()));
+        }
+    }
+    let known_project = |at: String, project: Option<&String>| match project {
+        Some(name) if !projects.contains(name.as_str()) => Err(invalid(
+            at,
+            format!("unknown project `{name}` (not in `projects`)"),
+        )),
+        _ => Ok(()),
+    };
     let mut ids = HashSet::new();
+    let mut injected = HashSet::new();
     for m in &fixture.memory {
         if !ids.insert(m.id.as_str()) {
             return Err(invalid(format!("memory.{}", m.id), "duplicate id".into()));
         }
+        known_project(format!("memory.{}.project", m.id), m.project.as_ref())?;
+        time(format!("memory.{}.updated_at", m.id), &m.updated_at)?;
     }
+    let mut sessions = HashSet::new();
     for s in &fixture.sessions {
+        if !sessions.insert(s.id.as_str()) {
+            return Err(invalid(format!("sessions.{}", s.id), "duplicate id".into()));
+        }
+        known_project(format!("sessions.{}.project", s.id), s.project.as_ref())?;
         for m in &s.messages {
+            let at = format!("sessions.{}.{}", s.id, m.id);
             if !ids.insert(m.id.as_str()) {
+                return Err(invalid(at, "duplicate id".into()));
+            }
+            if !matches!(m.role.as_str(), "user" | "assistant" | "tool") {
                 return Err(invalid(
-                    format!("sessions.{}.{}", s.id, m.id),
-                    "duplicate id".into(),
+                    format!("{at}.role"),
+                    format!("unknown role `{}` (user, assistant or tool)", m.role),
                 ));
+            }
+            match m.origin.as_deref() {
+                None => {}
+                Some("injected") => {
+                    injected.insert(m.id.as_str());
+                }
+                Some(other) => {
+                    return Err(invalid(
+                        format!("{at}.origin"),
+                        format!("unknown origin `{other}` (only `injected` is one)"),
+                    ));
+                }
             }
         }
     }
+    let mut questions = HashSet::new();
     for q in &fixture.questions {
+        if !questions.insert(q.id.as_str()) {
+            return Err(invalid(
+                format!("questions.{}", q.id),
+                "duplicate id".into(),
+            ));
+        }
+        known_project(format!("questions.{}.project", q.id), q.project.as_ref())?;
         if q.evidence.is_empty() {
             return Err(invalid(format!("questions.{}", q.id), "no evidence".into()));
         }
@@ -305,6 +365,12 @@ pub fn load(path: &Path) -> Result<Fixture, EvalError> {
             return Err(invalid(
                 format!("questions.{}.evidence", q.id),
                 format!("unknown evidence id `{e}`"),
+            ));
+        }
+        if let Some(e) = q.evidence.iter().find(|e| injected.contains(e.as_str())) {
+            return Err(invalid(
+                format!("questions.{}.evidence", q.id),
+                format!("`{e}` is injected text, which recall never returns"),
             ));
         }
     }
@@ -474,6 +540,7 @@ fn run_csep(
     let ctx = SearchContext {
         project_id: project.map(String::as_str),
         cwd: Some(&cwd),
+        // Checked by `load`.
         now: ts(&fixture.now).unwrap_or_else(jiff::Timestamp::now),
     };
     let opts = SearchOptions {
@@ -798,6 +865,61 @@ mod tests {
             err.contains("questions.q2.evidence") && err.contains("nope"),
             "{err}"
         );
+    }
+
+    /// Every fixture mistake the loader can see is an error naming where it is, not a result
+    /// silently computed from a fixture that does not say what its author meant.
+    #[rstest::rstest]
+    #[case::bad_now("\"now\": \"2026-03-01T12:00:00Z\"", "\"now\": \"soon\"", "now")]
+    #[case::bad_updated_at(
+        "\"updated_at\": \"2026-02-01T00:00:00Z\"",
+        "\"updated_at\": \"yesterday\"",
+        "memory.m_retry.updated_at"
+    )]
+    #[case::bad_role(
+        "\"role\": \"assistant\"",
+        "\"role\": \"robot\"",
+        "sessions.s1.s1.2.role"
+    )]
+    #[case::bad_origin(
+        "\"origin\": \"injected\"",
+        "\"origin\": \"typed\"",
+        "sessions.s1.s1.0.origin"
+    )]
+    #[case::unknown_memory_project(
+        "\"memory\": [{\"id\": \"m_retry\", \"project\": \"shop\"",
+        "\"memory\": [{\"id\": \"m_retry\", \"project\": \"shoq\"",
+        "memory.m_retry.project"
+    )]
+    #[case::unknown_question_project(
+        "{\"id\": \"q1\", \"query\": \"payment retries\", \"project\": \"shop\"",
+        "{\"id\": \"q1\", \"query\": \"payment retries\", \"project\": \"shoq\"",
+        "questions.q1.project"
+    )]
+    #[case::duplicate_question("\"id\": \"q2\"", "\"id\": \"q1\"", "questions.q1")]
+    #[case::injected_evidence("\"s1.2\"]", "\"s1.0\"]", "questions.q2.evidence")]
+    fn a_fixture_mistake_is_an_error_naming_where_it_is(
+        #[case] from: &str,
+        #[case] to: &str,
+        #[case] at: &str,
+    ) {
+        assert!(FIXTURE.contains(from), "{from}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.json");
+        std::fs::write(&path, FIXTURE.replacen(from, to, 1)).unwrap();
+        let err = load(&path).unwrap_err().to_string();
+        assert!(err.contains(&format!("invalid at {at}:")), "{err}");
+    }
+
+    #[test]
+    fn a_fixture_without_questions_is_an_error() {
+        let mut value: serde_json::Value = serde_json::from_str(FIXTURE).unwrap();
+        value["questions"] = serde_json::json!([]);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("empty.json");
+        std::fs::write(&path, value.to_string()).unwrap();
+        let err = load(&path).unwrap_err().to_string();
+        assert!(err.contains("invalid at questions: no questions"), "{err}");
     }
 
     #[test]
