@@ -202,6 +202,16 @@ pub fn main_as(binary: Binary) -> ExitCode {
             eprintln!("csep: {e}");
             2
         }
+        // The reader went away (`csep … | head`): what it read is all it wanted.
+        Err(e)
+            if e.chain().any(|cause| {
+                cause
+                    .downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            0
+        }
         Err(e) => {
             eprintln!("csep: error: {}", output::error_chain(e.chain()));
             1

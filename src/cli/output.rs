@@ -7,8 +7,10 @@ use serde::Serialize;
 /// Prints `value` as pretty JSON followed by a newline.
 pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     let mut out = io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, value)?;
-    writeln!(out)?;
+    // Through a string, so that a write error reaches the caller as the `io::Error` it is
+    // (serde_json would wrap it, and a closed pipe would read as a failure).
+    let text = serde_json::to_string_pretty(value)?;
+    writeln!(out, "{text}")?;
     Ok(())
 }
 

@@ -138,3 +138,23 @@ fn a_missing_working_directory_is_a_one_line_error() {
         .code(1)
         .stderr(predicate::str::contains("does not exist").and(predicate::str::contains("--cwd")));
 }
+
+/// `csep … | head` closes the pipe early: what the reader read is all it wanted, so csep exits
+/// quietly and successfully rather than reporting a broken pipe.
+#[test]
+fn a_reader_that_closes_the_pipe_early_is_not_an_error() {
+    let t = TestHome::new();
+    let mut child = t
+        .csep_process(&["--json", "status"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("Broken pipe"),
+        "{out:?}"
+    );
+}
