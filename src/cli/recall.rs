@@ -191,10 +191,21 @@ pub fn respond(
     };
     match search::search(&store, query, &search_ctx, opts) {
         Ok(outcome) => {
+            let ignored = crate::recall::analyze::ignored_words(query);
             if outcome.match_expr.is_none() {
                 response.note = Some(
                     "The query has no searchable words (only stop words or punctuation).".into(),
                 );
+            } else if !ignored.is_empty() {
+                response.note = Some(format!(
+                    "Common words are not indexed, so phrases and exclusions were searched \
+                     without {}.",
+                    ignored
+                        .iter()
+                        .map(|w| format!("`{w}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
             }
             response.status = if outcome.hits.is_empty() {
                 Status::NoMatch

@@ -1203,6 +1203,28 @@ pub fn has_required_or_excluded(query: &str) -> bool {
     parse_clauses(query).is_ok_and(|clauses| clauses.iter().any(|c| !matches!(c, Clause::Word(_))))
 }
 
+/// The common words (stop words) of a query's quoted phrases and exclusions, lowercase, in
+/// order, each once: the index keeps none, so `"do not deploy"` is searched as `"deploy"` and
+/// `-not` excludes nothing. Recall says so rather than letting the user believe otherwise.
+pub fn ignored_words(query: &str) -> Vec<String> {
+    let Ok(clauses) = parse_clauses(query) else {
+        return Vec::new();
+    };
+    let mut words: Vec<String> = Vec::new();
+    for clause in clauses {
+        let (Clause::Phrase(text) | Clause::Exclude(text)) = clause else {
+            continue;
+        };
+        for word in text.split(|c: char| !c.is_alphanumeric() && c != '\'') {
+            let word = word.to_lowercase();
+            if !word.is_empty() && is_stop_word(&word) && !words.contains(&word) {
+                words.push(word);
+            }
+        }
+    }
+    words
+}
+
 /// The distinct terms of a query's bare words and phrases (not its exclusions), in order: what
 /// ranking counts as "query terms" when it measures how much of a query a hit covers (none for
 /// a query that cannot be read).

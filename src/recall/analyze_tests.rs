@@ -757,3 +757,16 @@ fn a_query_read_once_agrees_with_each_reading_alone(#[case] query: &str) {
         analyze(&words.join(" "))
     );
 }
+
+#[rstest]
+#[case::phrase_with_negation(r#"deploy "do not run migrations""#, &["do", "not"])]
+#[case::excluded_stop_word("docker compose -up", &["up"])]
+#[case::each_once(r#""not now" -not"#, &["not", "now"])]
+#[case::bare_words_are_not_listed("how do we deploy", &[])]
+#[case::unreadable_query(r#"deploy "open"#, &[])]
+fn ignored_words_are_the_stop_words_of_phrases_and_exclusions(
+    #[case] query: &str,
+    #[case] expected: &[&str],
+) {
+    assert_eq!(ignored_words(query), expected);
+}

@@ -200,6 +200,9 @@ pub fn render_markdown_within(resp: &RecallResponse, budget: usize) -> String {
         out.push_str(&format!("Query: {}\n", one_line(&resp.query, 200)));
     }
     out.push_str(&format!("Results: {}\n", resp.hits.len()));
+    if let Some(note) = resp.note.as_deref().filter(|_| !resp.hits.is_empty()) {
+        out.push_str(&format!("Note: {note}\n"));
+    }
     match resp.status {
         Status::NotTriggered => out.push_str(
             "\nRecall was not triggered by the current policy. Continue with the current repo \

@@ -501,3 +501,26 @@ fn a_cwd_that_does_not_exist_is_noted_not_silently_searched_from() {
         "{v}"
     );
 }
+
+/// A phrase or an exclusion that leans on a common word says the word was not searched.
+#[test]
+fn common_words_dropped_from_phrases_and_exclusions_are_noted() {
+    let t = imported_home();
+    let v = success_json(&mut t.csep(&["recall", "--query", "echo -not", "--json"]));
+    assert_eq!(v["status"], "matched", "{v}");
+    assert!(
+        v["note"]
+            .as_str()
+            .is_some_and(|n| n.contains("without `not`")),
+        "{v}"
+    );
+    let out = t
+        .csep(&["recall", "--query", "echo -not"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("\nNote: Common words are not indexed"),
+        "{text}"
+    );
+}
