@@ -22,8 +22,10 @@
 //! 3. The **score** multiplies relevance by the boosts of issue 4 §4, in this order of strength:
 //!    - locality: same project (or user-scope memory, which applies everywhere)
 //!      [`BOOST_SAME_PROJECT`], plus [`BOOST_CWD_SUBTREE_IN_PROJECT`] when the session's cwd is
-//!      inside or above the current one; a different project whose cwd is related
-//!      [`BOOST_CWD_SUBTREE`]; other projects 1.0. So same project > same cwd subtree > others.
+//!      inside or above the current one; a different project (or none) whose cwd is inside the
+//!      current one [`BOOST_CWD_SUBTREE`] (not above it: a session started in the home
+//!      directory is above every project); other projects 1.0. So same project > same cwd
+//!      subtree > others.
 //!    - recency: `1 + RECENCY_WEIGHT × 0.5^(age / RECENCY_HALF_LIFE_DAYS)`, the age taken from the
 //!      session's own `last_message_at` or the entry's `updated_at`;
 //!    - usage: `1 + min(USAGE_CAP, USAGE_WEIGHT × ln(1 + use_count))`;
@@ -390,6 +392,11 @@ fn cwd_related(a: &Path, b: &Path) -> bool {
     a.starts_with(b) || b.starts_with(a)
 }
 
+/// Whether `there` (a hit's cwd) is `here` or inside it.
+fn cwd_within(here: &Path, there: &Path) -> bool {
+    there.starts_with(here)
+}
+
 fn locality(
     ctx: &SearchContext<'_>,
     project_id: Option<&str>,
@@ -397,8 +404,12 @@ fn locality(
     cwd: Option<&str>,
 ) -> f64 {
     let same_project = user_scope || (project_id.is_some() && project_id == ctx.project_id);
+    // Within the project, above or below the cwd are both the same corner of it. Outside it,
+    // only below: a session started in a directory above (the home directory, a folder of
+    // repositories) is above every project there and tells nothing about this one.
     let related = match (ctx.cwd, cwd) {
-        (Some(here), Some(there)) => cwd_related(here, Path::new(there)),
+        (Some(here), Some(there)) if same_project => cwd_related(here, Path::new(there)),
+        (Some(here), Some(there)) => cwd_within(here, Path::new(there)),
         _ => false,
     };
     match (same_project, related) {

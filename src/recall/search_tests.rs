@@ -198,6 +198,15 @@ fn a_related_cwd_ranks_between_the_same_project_and_other_projects() {
         NOW,
         &[("user", "flaky login test")],
     );
+    // Started above every project under /work: no closer to this one than any other.
+    add_session(
+        &s,
+        "above",
+        None,
+        "/work",
+        "2026-02-28T12:00:00Z",
+        &[("user", "flaky login test")],
+    );
     let hits = run(
         &s,
         "flaky login test",
@@ -205,7 +214,7 @@ fn a_related_cwd_ranks_between_the_same_project_and_other_projects() {
         Some("/work/app"),
         global(5),
     );
-    assert_eq!(ids(&hits), ["mine", "below", "far"]);
+    assert_eq!(ids(&hits), ["mine", "below", "far", "above"]);
 }
 
 #[test]
