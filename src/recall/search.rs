@@ -432,12 +432,16 @@ fn usage(use_count: i64) -> f64 {
     1.0 + (USAGE_WEIGHT * (1.0 + use_count.max(0) as f64).ln()).min(USAGE_CAP)
 }
 
+/// What a message's role says about its weight: what the user or the agent said counts fully;
+/// tool calls and outputs a little less (they hold the evidence, error texts above all, so not
+/// much less: at 0.7 a memory entry holding half the words of an error outranked the output
+/// holding all of them); reasoning least.
 fn role_factor(origin: &str) -> f64 {
     match origin {
         "user" | "agent" => 1.0,
         "tool_call" => 0.85,
         "reasoning" => 0.8,
-        _ => 0.7,
+        _ => 0.85,
     }
 }
 

@@ -287,6 +287,38 @@ fn memory_ranks_above_raw_messages_at_equal_relevance() {
     assert_eq!(hits[0].kind, HitKind::Memory);
 }
 
+/// Error text mostly lives in tool output: a tool output holding every query word ranks above
+/// an equally recent memory entry holding half of them (with tool output weighted 0.7, the
+/// memory entry won).
+#[test]
+fn a_tool_output_with_every_word_beats_a_memory_entry_with_half() {
+    let s = store();
+    add_memory(
+        &s,
+        "m_1",
+        None,
+        "Always read the CHANGELOG before upgrading a dependency",
+        NOW,
+        0,
+    );
+    add_session(
+        &s,
+        "s_1",
+        Some("p_app"),
+        "/work/app",
+        NOW,
+        &[
+            ("user", "the payment call hangs"),
+            (
+                "tool_output",
+                "requests.exceptions.ReadTimeout: Read timed out. (read timeout=5)",
+            ),
+        ],
+    );
+    let hits = run(&s, "Read timed out", Some("p_app"), None, global(5));
+    assert_eq!(ids(&hits), ["s_1", "m_1"]);
+}
+
 #[test]
 fn better_coverage_beats_boosts_of_a_weaker_match() {
     let s = store();
