@@ -71,8 +71,11 @@ pub struct RecallResponse {
 pub fn focused_recall(hits: &[Hit]) -> String {
     hits.iter()
         .map(|h| match one_line(&h.content, 300) {
-            // A one-line entry is all summary.
-            content if content.is_empty() => format!("- {}", h.summary),
+            // A one-line entry is all summary; a session whose best hit is its summary says
+            // it once.
+            content if content.is_empty() || content == one_line(&h.summary, 300) => {
+                format!("- {}", h.summary)
+            }
             content => format!("- {}: {content}", h.summary),
         })
         .collect::<Vec<_>>()
@@ -414,6 +417,9 @@ mod tests {
             "{md}"
         );
         assert_eq!(focused_recall(&resp.hits), "- Order retries");
+        let mut same = memory_hit();
+        same.content = same.summary.clone();
+        assert_eq!(focused_recall(&[same]), "- Order retries");
     }
 
     #[test]
