@@ -92,6 +92,9 @@ pub struct WorkerStatus {
     pub holder: Option<String>,
     /// The latest `worker` receipt.
     pub last_run: Option<ReceiptStatus>,
+    /// Why the last worker run failed before writing any receipt (the database locked past its
+    /// wait), when it did; the next run that gets through clears it.
+    pub last_failure: Option<crate::worker::WorkerFailure>,
     /// Stop events waiting in `<home>/spool` (the database was busy when they arrived); the
     /// next worker moves them into the database.
     pub spooled_stop_events: usize,
@@ -473,6 +476,7 @@ pub fn collect(ctx: &Ctx, receipts: usize) -> StatusReport {
             running: worker_running,
             holder: worker_holder,
             last_run: extra.last_worker,
+            last_failure: crate::worker::last_failure(paths),
             spooled_stop_events: crate::hooks::stop::spool_files(paths).len(),
             journal_notes: journal.len(),
         },
@@ -844,6 +848,14 @@ pub fn render(report: &StatusReport) -> String {
                 .unwrap_or_default()
         ),
         (false, None) => "idle; never ran".to_owned(),
+    };
+    let worker = match &w.last_failure {
+        Some(f) if !w.running => format!(
+            "{worker}; the last run failed at {}: {} (the next Stop starts another, or run \
+             `csep worker`)",
+            f.at, f.error
+        ),
+        _ => worker,
     };
     let spooled = match w.spooled_stop_events {
         0 => String::new(),

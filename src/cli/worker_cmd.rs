@@ -8,8 +8,19 @@ use crate::worker::failpoint::{FAILPOINT_ENV, Failpoint};
 use crate::worker::stages::{CompileStage, IngestStage, ReviewStage, SkillUsageStage};
 use crate::worker::{self, RunOptions, Stage};
 
-/// Runs `csep worker`.
+/// Runs `csep worker`. A run that fails before it can write a receipt (the database locked past
+/// its wait, or unreadable) leaves the reason in [`crate::store::paths::Paths::worker_failure_file`]
+/// for `csep status`; one that gets through removes it.
 pub fn run(ctx: &Ctx, args: &WorkerArgs) -> anyhow::Result<u8> {
+    let result = run_inner(ctx, args);
+    match &result {
+        Ok(_) => worker::clear_failure(&ctx.paths),
+        Err(e) => worker::record_failure(&ctx.paths, &output::error_chain(e.chain())),
+    }
+    result
+}
+
+fn run_inner(ctx: &Ctx, args: &WorkerArgs) -> anyhow::Result<u8> {
     ctx.paths.ensure_home()?;
     let mut store = Store::open(&ctx.paths.db())?;
     let config = ctx

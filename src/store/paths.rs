@@ -140,6 +140,13 @@ impl Paths {
         self.home.join("spool")
     }
 
+    /// Why the last worker run failed before it could write a receipt (the database locked or
+    /// unreadable), when it did: `<home>/worker-failure.json`. A run that gets through removes
+    /// it.
+    pub fn worker_failure_file(&self) -> PathBuf {
+        self.home.join("worker-failure.json")
+    }
+
     /// The log directory: `<home>/logs`.
     pub fn logs_dir(&self) -> PathBuf {
         self.home.join("logs")

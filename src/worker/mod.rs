@@ -214,6 +214,38 @@ pub fn run_with(
     Ok(report)
 }
 
+/// Why a worker run failed before it could write a receipt, kept in
+/// [`Paths::worker_failure_file`] for `csep status`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WorkerFailure {
+    /// When (stored timestamp format).
+    pub at: String,
+    /// The error, with its causes.
+    pub error: String,
+}
+
+/// Records that a worker run failed with `error` (best effort: the home may be unwritable).
+pub fn record_failure(paths: &Paths, error: &str) {
+    let failure = WorkerFailure {
+        at: time::now(),
+        error: error.to_owned(),
+    };
+    if let Ok(bytes) = serde_json::to_vec(&failure) {
+        let _ = crate::store::fsutil::write_atomic(&paths.worker_failure_file(), &bytes);
+    }
+}
+
+/// Forgets a recorded failure: this run got through.
+pub fn clear_failure(paths: &Paths) {
+    let _ = std::fs::remove_file(paths.worker_failure_file());
+}
+
+/// The recorded failure of the last worker run, if it failed.
+pub fn last_failure(paths: &Paths) -> Option<WorkerFailure> {
+    let bytes = std::fs::read(paths.worker_failure_file()).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
 /// Writes `<owner> <time>` into the held lock file: its content names the holder and its mtime
 /// tells `csep doctor` since when it has been held (a worker stuck for hours shows up there).
 fn stamp_lock(mut lock: &std::fs::File, owner: &str) {

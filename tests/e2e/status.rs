@@ -224,3 +224,26 @@ fn status_counts_the_archive_without_injected_messages_and_with_projectless_sess
          them with --all-projects)\n"
         )));
 }
+
+/// A worker that fails before it can write a receipt (here: a database it cannot open) leaves
+/// the reason for `csep status`; the next run that gets through clears it.
+#[test]
+fn a_worker_that_failed_before_any_receipt_is_reported_by_status() {
+    let t = TestHome::new();
+    std::fs::create_dir_all(t.home()).unwrap();
+    std::fs::write(
+        t.home().join("csep.db"),
+        b"this is not a database, not even close",
+    )
+    .unwrap();
+    t.csep(&["worker"]).assert().code(1);
+    let v = stdout_json(&t.csep(&["status", "--json"]).output().unwrap());
+    let error = v["worker"]["last_failure"]["error"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(error.contains("not a database"), "{v}");
+    std::fs::remove_file(t.home().join("csep.db")).unwrap();
+    t.csep(&["worker"]).assert().success();
+    let v = stdout_json(&t.csep(&["status", "--json"]).output().unwrap());
+    assert!(v["worker"]["last_failure"].is_null(), "{v}");
+}
