@@ -48,6 +48,7 @@ fn run_inner(ctx: &Ctx, args: &WorkerArgs) -> anyhow::Result<u8> {
     let options = RunOptions {
         max_events: args.max_events,
         failpoint: failpoint.clone(),
+        retry_delay: worker::RETRY_DELAY,
     };
     let report = worker::run_with(&ctx.paths, &mut store, &stages, &options)?;
     tracing::info!(

@@ -110,7 +110,15 @@ pub struct RunOptions {
     pub max_events: Option<u32>,
     /// Abort the process at this point (crash-safety tests only; see [`failpoint`]).
     pub failpoint: Option<Failpoint>,
+    /// How long a failed event waits before its next attempt in the same run (then four times
+    /// as long before the one after): a transcript not flushed yet, or a permission fixed
+    /// meanwhile, gets a real second chance, and the event still ends `failed` rather than
+    /// waiting for the next Stop, which for a session's last turn may never come.
+    pub retry_delay: std::time::Duration,
 }
+
+/// [`RunOptions::retry_delay`] of the background worker.
+pub const RETRY_DELAY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Runs the worker until no pending event is left or `max_events` were handled.
 pub fn run(
@@ -126,6 +134,7 @@ pub fn run(
         &RunOptions {
             max_events,
             failpoint: None,
+            retry_delay: std::time::Duration::ZERO,
         },
     )
 }
@@ -140,9 +149,10 @@ pub fn run_with(
     let max_events = options.max_events;
     let mut report = WorkerReport::default();
     let owner = format!("worker-{}", std::process::id());
-    // Events that failed in this run wait for the next one: a file not written yet or a
-    // permission fixed meanwhile gets another chance, instead of every attempt at once.
+    // Events that failed in this run wait ([`RunOptions::retry_delay`]) while the others are
+    // processed, instead of spending every attempt at once.
     let mut failed_here: Vec<i64> = Vec::new();
+    let mut retry_delay = options.retry_delay;
     for _ in 0..MAX_ROUNDS {
         let lock = open_worker_lock(&paths.home).map_err(|source| WorkerError::Lock {
             path: crate::hooks::stop::worker_lock_path(&paths.home),
@@ -184,6 +194,13 @@ pub fn run_with(
             }
             let now = time::now();
             let Some(event) = claim_next_except(store, &owner, &now, &failed_here)? else {
+                // Only failed events are left: they get their next attempt after a wait.
+                if pending_count(store)? > 0 && !failed_here.is_empty() {
+                    std::thread::sleep(retry_delay);
+                    retry_delay = retry_delay.saturating_mul(4);
+                    failed_here.clear();
+                    continue;
+                }
                 break;
             };
             match process(store, &event, stages, options.failpoint.as_ref()) {

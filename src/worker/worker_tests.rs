@@ -82,12 +82,21 @@ fn a_failing_stage_is_retried_until_max_attempts_then_failed() {
         calls: AtomicU32::new(0),
         fail: true,
     };
-    // One attempt per worker run: a run without a limit does not spend them all at once.
-    let report = run(&paths, &mut store, &[&stage], None).unwrap();
-    assert_eq!((report.processed, report.failed), (0, 1));
-    assert_eq!(statuses(&store), [("pending".to_owned(), 1)]);
+    // One run spends every attempt, but spaced: after the first failure it waits the retry
+    // delay, then four times as long.
+    let delay = std::time::Duration::from_millis(40);
+    let options = RunOptions {
+        max_events: None,
+        failpoint: None,
+        retry_delay: delay,
+    };
+    let started = std::time::Instant::now();
+    let report = run_with(&paths, &mut store, &[&stage], &options).unwrap();
+    assert!(started.elapsed() >= delay * 5, "{:?}", started.elapsed());
+    assert_eq!(report.failed, MAX_ATTEMPTS as u32);
+    assert_eq!(statuses(&store), [("failed".to_owned(), MAX_ATTEMPTS)]);
     for _ in 0..5 {
-        run(&paths, &mut store, &[&stage], None).unwrap();
+        run(&paths, &mut store, &[&stage], Some(1)).unwrap();
     }
     assert_eq!(statuses(&store), [("failed".to_owned(), MAX_ATTEMPTS)]);
     assert_eq!(stage.calls.load(Ordering::SeqCst), MAX_ATTEMPTS as u32);
