@@ -124,6 +124,16 @@ fn pad_heap_growth() -> bool {
     false
 }
 
+/// A hint for a usage error clap cannot know the cause of: `csep recall deploy -staging` reads
+/// `-s` as an unknown option, when the user meant to exclude a word.
+fn usage_hint(error: &clap::Error, args: &[std::ffi::OsString]) -> Option<&'static str> {
+    let recall = args.iter().any(|a| a == "recall");
+    (recall && error.kind() == clap::error::ErrorKind::UnknownArgument).then_some(
+        "hint: to exclude a word, put it after `--` (csep recall deploy -- -staging) or inside \
+         --query (csep recall --query \"deploy -staging\")",
+    )
+}
+
 /// Entry point of the `csep` binary.
 pub fn main() -> ExitCode {
     main_as(Binary::Csep)
@@ -143,6 +153,9 @@ pub fn main_as(binary: Binary) -> ExitCode {
         Err(e) => {
             // --help and --version print and exit 0; usage errors exit 2.
             let _ = e.print();
+            if let Some(hint) = usage_hint(&e, &args) {
+                eprintln!("{hint}");
+            }
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };

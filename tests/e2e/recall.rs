@@ -524,3 +524,20 @@ fn common_words_dropped_from_phrases_and_exclusions_are_noted() {
         "{text}"
     );
 }
+
+/// `csep recall deploy -staging`: clap reads `-s` as an unknown option; the user is told how to
+/// exclude a word.
+#[test]
+fn an_exclusion_on_the_command_line_gets_a_hint() {
+    let t = TestHome::new();
+    t.csep(&["--home", "x", "recall", "deploy", "-staging"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "hint: to exclude a word, put it after `--`",
+        ));
+    t.csep(&["status", "--bogus"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("hint:").not());
+}
