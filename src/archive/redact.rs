@@ -1028,8 +1028,10 @@ fn accept_high_entropy(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)
 fn in_url(text: &str, start: usize) -> bool {
     let before = text.get(..start).unwrap_or_default();
     let from = before
-        .rfind(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '`' | '<' | '('))
-        .map_or(0, |i| i + 1);
+        .char_indices()
+        .rev()
+        .find(|&(_, c)| c.is_whitespace() || matches!(c, '"' | '\'' | '`' | '<' | '('))
+        .map_or(0, |(i, c)| i + c.len_utf8());
     before[from..].contains("://")
 }
 

@@ -267,6 +267,12 @@ fn an_id_in_a_url_is_redacted_without_its_host_and_path_words() {
         out.text,
         "open https://docs.google.com/spreadsheets/d/[REDACTED:high-entropy]/edit#gid=0 now"
     );
+    // After a blank of more than one byte (an ideographic space), the same.
+    let text = format!("见\u{3000}https://docs.google.com/spreadsheets/d/{id}/edit 好");
+    assert_eq!(
+        redactor().redact(&text).text,
+        "见\u{3000}https://docs.google.com/spreadsheets/d/[REDACTED:high-entropy]/edit 好"
+    );
     // The path words alone are not secret.
     let path = "see https://example.com/aaaaaaaa/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb/c";
     assert!(redactor().is_clean(path));
