@@ -21,12 +21,7 @@ bench_dir="${BENCH_DIR:-${TMPDIR:-/tmp}/csep-bench-corpus}"
 echo "== build (release): csep, linked as scripts/install.sh links it, and the runner" >&2
 # shellcheck source=scripts/static-link.sh
 . scripts/static-link.sh
-if [ -n "$CSEP_BUILD_TARGET" ]; then
-    RUSTFLAGS="${RUSTFLAGS:-} $CSEP_RUSTFLAGS" \
-        cargo build --release --locked --bin csep --example compare --target "$CSEP_BUILD_TARGET" >&2
-else
-    cargo build --release --locked --bin csep --example compare >&2
-fi
+csep_cargo build --release --locked --bin csep --example compare >&2
 
 if [ ! -x "$venv/bin/codex-self-evolution" ]; then
     echo "== install the reference into $venv" >&2

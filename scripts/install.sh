@@ -10,8 +10,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/static-link.sh
 . scripts/static-link.sh
-if [ -n "$CSEP_BUILD_TARGET" ]; then
-    RUSTFLAGS="${RUSTFLAGS:-} $CSEP_RUSTFLAGS" \
-        exec cargo install --path . --locked --target "$CSEP_BUILD_TARGET" "$@"
-fi
-exec cargo install --path . --locked "$@"
+csep_cargo install --path . --locked "$@"

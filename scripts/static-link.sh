@@ -9,7 +9,8 @@
 # Sets CSEP_BUILD_TARGET (the host triple, for `cargo --target`), CSEP_TARGET_SUBDIR (where
 # cargo puts that target's build, relative to the target directory) and CSEP_RUSTFLAGS (to add
 # to RUSTFLAGS for that cargo command only, so nothing else the caller runs, such as `pip`,
-# sees them), or leaves all three empty when linking statically is not possible here.
+# sees them), or leaves all three empty when linking statically is not possible here; and
+# defines `csep_cargo ARGS...`, which runs `cargo ARGS...` with them.
 CSEP_BUILD_TARGET=""
 CSEP_TARGET_SUBDIR=""
 CSEP_RUSTFLAGS=""
@@ -35,3 +36,14 @@ if [ "${CSEP_STATIC:-1}" != 0 ]; then
         ;;
     esac
 fi
+
+# Runs `cargo "$@"`, linked as chosen above: with the static flags and `--target` when static
+# linking is on, as is otherwise. A cargo that keeps its own arguments after `--` is not
+# supported (none of the callers passes one).
+csep_cargo() {
+    if [ -n "$CSEP_BUILD_TARGET" ]; then
+        RUSTFLAGS="${RUSTFLAGS:-} $CSEP_RUSTFLAGS" cargo "$@" --target "$CSEP_BUILD_TARGET"
+    else
+        cargo "$@"
+    fi
+}

@@ -518,10 +518,11 @@ fn check_start_index(ctx: &Ctx, store: &Store) -> Check {
     };
     let ids: Vec<&str> = projects.iter().map(|p| p.id.as_str()).collect();
     let coverage = Coverage::of(&ctx.paths, &ids);
+    let detail = format!("start {}", coverage.summary());
     if coverage.is_complete() {
-        return Check::new("start_index", CheckStatus::Ok, coverage.summary());
+        return Check::new("start_index", CheckStatus::Ok, detail);
     }
-    Check::new("start_index", CheckStatus::Info, coverage.summary())
+    Check::new("start_index", CheckStatus::Info, detail)
         .fix("csep doctor --fix (builds it now)")
         .action(Fix::RebuildStartIndex)
 }

@@ -28,7 +28,7 @@ use serde::Deserialize;
 use crate::cli::Ctx;
 use crate::cli::args::{HostArg, RecallScopeArg};
 use crate::cli::memory_cmd::{self, AddRequest, Forgotten};
-use crate::cli::recall::{log_recall, parse_since, resolve_cwd, respond};
+use crate::cli::recall::{log_recall, resolve_cwd, respond, since_filter};
 use crate::memory::entry::{MemoryEntry, Status as EntryStatus};
 use crate::memory::{Kind, Scope};
 use crate::recall::render::{self, Status};
@@ -171,14 +171,9 @@ impl CsepMcp {
             Ok(cwd) => cwd,
             Err(e) => return CallToolResult::error(vec![ContentBlock::text(message(&e))]),
         };
-        let since = match p
-            .since
-            .as_deref()
-            .map(|s| parse_since(s, jiff::Timestamp::now()))
-        {
-            None => None,
-            Some(Ok(since)) => Some(crate::store::time::format_ts(since)),
-            Some(Err(e)) => return CallToolResult::error(vec![ContentBlock::text(message(&e))]),
+        let since = match since_filter(p.since.as_deref()) {
+            Ok(since) => since,
+            Err(e) => return CallToolResult::error(vec![ContentBlock::text(message(&e))]),
         };
         let default_top_k = ctx
             .load_config()

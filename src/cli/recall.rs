@@ -79,6 +79,12 @@ pub fn parse_since(text: &str, now: jiff::Timestamp) -> anyhow::Result<jiff::Tim
         })
 }
 
+/// A `--since` value (or the MCP tool's `since`) as the stored timestamp a search filters on.
+pub fn since_filter(text: Option<&str>) -> anyhow::Result<Option<String>> {
+    text.map(|s| parse_since(s, jiff::Timestamp::now()).map(crate::store::time::format_ts))
+        .transpose()
+}
+
 impl From<RecallScopeArg> for SearchScope {
     fn from(value: RecallScopeArg) -> Self {
         match value {
@@ -261,13 +267,7 @@ pub fn run(ctx: &Ctx, args: &RecallArgs) -> anyhow::Result<u8> {
         );
         return Ok(2);
     }
-    let now = jiff::Timestamp::now();
-    let since = match args
-        .since
-        .as_deref()
-        .map(|s| parse_since(s, now))
-        .transpose()
-    {
+    let since = match since_filter(args.since.as_deref()) {
         Ok(since) => since,
         Err(e) => {
             eprintln!("csep: error: {e}");
@@ -278,7 +278,7 @@ pub fn run(ctx: &Ctx, args: &RecallArgs) -> anyhow::Result<u8> {
     let opts = SearchOptions {
         scope: args.scope.map_or(SearchScope::Auto, SearchScope::from),
         all_projects: args.all_projects,
-        since: since.map(crate::store::time::format_ts),
+        since,
         host: args.host.map(Into::into),
         top_k: args.top_k.unwrap_or(match ctx.binary {
             Binary::Csep => 3,

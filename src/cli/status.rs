@@ -897,10 +897,7 @@ pub fn render(report: &StatusReport) -> String {
         parts.join(", ")
     );
     if report.database.state == "ok" {
-        // The label is the summary's first word.
-        let summary = report.start_index.summary();
-        let rest = summary.strip_prefix("start ").unwrap_or(&summary);
-        let _ = writeln!(s, "start     {rest}");
+        let _ = writeln!(s, "start     {}", report.start_index.summary());
     }
     let _ = writeln!(
         s,

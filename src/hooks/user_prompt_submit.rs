@@ -60,8 +60,7 @@ pub fn run(ctx: &HookCtx, event: &HookEvent) -> Result<HookAnswer, StoreError> {
         event.session_id.as_deref(),
         prompt,
         &exclude,
-        budget_tokens.saturating_mul(4),
-        |text| estimate_tokens(text) <= budget_tokens,
+        budget_tokens,
     );
     let Some(recalled) = recalled else {
         return Ok(empty("no_match"));
@@ -87,26 +86,23 @@ pub fn run(ctx: &HookCtx, event: &HookEvent) -> Result<HookAnswer, StoreError> {
 /// `hook_injections` (so no later prompt of the session repeats it) and each entry's use.
 fn record_injection(store: &Store, event: &HookEvent, ids: &[String]) -> rusqlite::Result<()> {
     let now = crate::store::time::now();
-    let conn = store.conn();
-    conn.execute_batch("BEGIN IMMEDIATE")?;
-    let result = (|| {
-        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-        crate::recall::record_use(store, &refs, &now)?;
-        if let Some(session) = event.session_id.as_deref().filter(|s| !s.is_empty()) {
-            let mut insert = conn.prepare_cached(
-                "INSERT INTO hook_injections (host, session_id, event, entry_id, at) \
-                 VALUES (?1, ?2, 'UserPromptSubmit', ?3, ?4) ON CONFLICT DO NOTHING",
-            )?;
-            for id in ids {
-                insert.execute(params![event.host.as_str(), session, id, now])?;
-            }
+    // Rolled back when dropped uncommitted.
+    let tx = rusqlite::Transaction::new_unchecked(
+        store.conn(),
+        rusqlite::TransactionBehavior::Immediate,
+    )?;
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    crate::recall::record_use(store, &refs, &now)?;
+    if let Some(session) = event.session_id.as_deref().filter(|s| !s.is_empty()) {
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO hook_injections (host, session_id, event, entry_id, at) \
+             VALUES (?1, ?2, 'UserPromptSubmit', ?3, ?4) ON CONFLICT DO NOTHING",
+        )?;
+        for id in ids {
+            insert.execute(params![event.host.as_str(), session, id, now])?;
         }
-        conn.execute_batch("COMMIT")
-    })();
-    if result.is_err() {
-        let _ = conn.execute_batch("ROLLBACK");
     }
-    result
+    tx.commit()
 }
 
 /// Ids SessionStart or an earlier prompt already injected into this session (entries, and the

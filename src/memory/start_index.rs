@@ -463,15 +463,14 @@ impl Coverage {
         self.user_current && self.projects_current == self.projects
     }
 
-    /// The one-line account `csep status` and `csep doctor` both give: the coverage and, when
-    /// incomplete, what session starts do meanwhile.
+    /// The account `csep status` and `csep doctor` both give of the start index: the coverage
+    /// and, when incomplete, what session starts do meanwhile.
     pub fn summary(&self) -> String {
         if self.is_complete() {
-            format!("start {self}")
+            self.to_string()
         } else {
             format!(
-                "start {self}; session starts read the rest from the database until the next \
-                 worker run"
+                "{self}; session starts read the rest from the database until the next worker run"
             )
         }
     }

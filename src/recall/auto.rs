@@ -77,17 +77,16 @@ pub struct AutoRecall {
 /// searched as plain words ([`prompt_query`]): a prompt is prose, often with pasted commands,
 /// not query syntax. Never returned: `exclude_ids` (entries and sessions already in context:
 /// what SessionStart or an earlier prompt injected) and the session `session_id` itself (its
-/// turns are in the model's context already). `fits` is the caller's budget, a hard cap: hits
-/// are shortened, then dropped from the last, until the text fits. Records nothing: the caller
-/// records [`AutoRecall::injected`].
+/// turns are in the model's context already). `budget_tokens` is a hard cap on the text
+/// ([`crate::llm::estimate_tokens`]): hits are shortened, then dropped from the last, until
+/// the text fits. Records nothing: the caller records [`AutoRecall::injected`].
 pub fn auto_recall(
     store: &Store,
     project_id: Option<&str>,
     session_id: Option<&str>,
     prompt: &str,
     exclude_ids: &[String],
-    budget_chars: usize,
-    fits: impl Fn(&str) -> bool,
+    budget_tokens: usize,
 ) -> Option<AutoRecall> {
     let prompt: String = prompt.chars().take(MAX_QUERY_CHARS).collect();
     if prompt.trim_start().starts_with('/') {
@@ -138,13 +137,15 @@ pub fn auto_recall(
             triggered: true,
             reasons: vec!["auto".to_owned()],
         };
-        // Bodies share what the frame leaves; a budget in tokens allows about four characters
-        // each for English, one for Chinese, so the shares shrink until the text fits.
-        let inner = budget_chars.saturating_sub(OPEN.len() + CLOSE.len());
+        // Bodies share what the frame leaves; a token is about four characters of English and
+        // one of Chinese, so the shares shrink until the text fits.
+        let inner = budget_tokens
+            .saturating_mul(4)
+            .saturating_sub(OPEN.len() + CLOSE.len());
         for share in [inner, inner / 2, inner / 4] {
             let markdown = render::render_markdown_within(&response, share);
             let text = format!("{OPEN}{markdown}{CLOSE}");
-            if text.chars().count() <= budget_chars && fits(&text) {
+            if crate::llm::estimate_tokens(&text) <= budget_tokens as u64 {
                 let injected = response.hits.iter().map(|h| h.id.clone()).collect();
                 return Some(AutoRecall { text, injected });
             }

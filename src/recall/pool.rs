@@ -31,6 +31,7 @@ use std::collections::{HashMap, HashSet};
 use rusqlite::{Connection, params};
 
 use crate::recall::analyze::quote_phrase;
+use crate::store::db::json_ids;
 
 /// BM25 `k1` (FTS5's value).
 const BM25_K1: f64 = 1.2;
@@ -116,11 +117,6 @@ fn read_varint(bytes: &[u8]) -> Option<(u64, usize)> {
 fn fts5_idf(rows: f64, hits: f64) -> f64 {
     let idf = ((rows - hits + 0.5) / (hits + 0.5)).ln();
     if idf <= 0.0 { 1e-6 } else { idf }
-}
-
-/// `rowids` as a JSON array, bound to `json_each(?)`.
-pub(crate) fn json_ids(rowids: &[i64]) -> String {
-    serde_json::to_string(rowids).unwrap_or_else(|_| "[]".to_owned())
 }
 
 /// Pooled rows with their text scores, best pool score first.

@@ -239,12 +239,12 @@ pub fn render_markdown_within(resp: &RecallResponse, budget: usize) -> String {
                 out.push('\n');
                 out.push_str(&head);
                 out.push_str("\n\n");
+                // A one-line entry is all heading: no empty body between it and its provenance.
                 let text = if share >= 20 {
                     body(hit, share)
                 } else {
                     String::new()
                 };
-                // A one-line entry is all heading: no empty body between it and its provenance.
                 if !text.is_empty() {
                     out.push_str(&text);
                     out.push_str("\n\n");

@@ -44,8 +44,8 @@ use rusqlite::{Connection, params};
 use serde::Serialize;
 
 use crate::recall::analyze::{MatchQuery, PhraseCheck, QueryError, match_query, message_terms};
-use crate::recall::pool::{FtsTable, Lister, RowidRanges, Scored, TermMatches, json_ids};
-use crate::store::db::Store;
+use crate::recall::pool::{FtsTable, Lister, RowidRanges, Scored, TermMatches};
+use crate::store::db::{Store, json_ids};
 
 /// Most hits a search returns, whatever `top_k` asks (its candidate pools are ten times as
 /// large).
@@ -129,6 +129,13 @@ impl Default for SearchOptions {
             exclude_ids: Vec::new(),
             exclude_session: None,
         }
+    }
+}
+
+impl SearchOptions {
+    /// How many hits the search returns: `top_k` within 1 to [`MAX_TOP_K`].
+    fn hits_wanted(&self) -> usize {
+        self.top_k.clamp(1, MAX_TOP_K)
     }
 }
 
@@ -262,7 +269,7 @@ pub fn search(
         return Ok(SearchOutcome::default());
     };
     let conn = store.conn();
-    let top_k = opts.top_k.clamp(1, MAX_TOP_K);
+    let top_k = opts.hits_wanted();
     let global = opts.all_projects || opts.scope == SearchScope::Global;
     let mut matches = Matches::new(conn, parsed.whole.then_some(&parsed), &parsed.terms);
     let mut hits = if global {
@@ -352,7 +359,7 @@ fn gather(
     opts: &SearchOptions,
     filter: ProjectFilter,
 ) -> Result<Vec<Hit>, SearchError> {
-    let candidates = (opts.top_k.clamp(1, MAX_TOP_K) * 10).max(50);
+    let candidates = (opts.hits_wanted() * 10).max(50);
     let conn = matches.conn;
     let mut hits = Vec::new();
     let with_entries = opts.scope != SearchScope::Sessions;
@@ -392,11 +399,6 @@ fn cwd_related(a: &Path, b: &Path) -> bool {
     a.starts_with(b) || b.starts_with(a)
 }
 
-/// Whether `there` (a hit's cwd) is `here` or inside it.
-fn cwd_within(here: &Path, there: &Path) -> bool {
-    there.starts_with(here)
-}
-
 fn locality(
     ctx: &SearchContext<'_>,
     project_id: Option<&str>,
@@ -409,7 +411,7 @@ fn locality(
     // repositories) is above every project there and tells nothing about this one.
     let related = match (ctx.cwd, cwd) {
         (Some(here), Some(there)) if same_project => cwd_related(here, Path::new(there)),
-        (Some(here), Some(there)) => cwd_within(here, Path::new(there)),
+        (Some(here), Some(there)) => Path::new(there).starts_with(here),
         _ => false,
     };
     match (same_project, related) {

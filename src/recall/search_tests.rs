@@ -590,10 +590,11 @@ fn excluded_ids_and_the_asking_session_are_skipped() {
         NOW,
         &[("user", "rotate the signing key")],
     );
-    // Its subagent's transcript is part of the same conversation.
+    // Its subagent's transcript is part of the same conversation (named as ingest names it,
+    // which the SQL filter spells out).
     add_session(
         &s,
-        "current/agent-a1",
+        &crate::archive::ingest::subagent_session_id("current", "a1"),
         Some("p_app"),
         "/work/app",
         NOW,
@@ -679,18 +680,10 @@ fn record_use_counts_each_injection() {
     assert_eq!((count, last.as_str()), (2, NOW));
 }
 
-/// Auto-recall for `prompt` in project `p_app`, session `asking`, with a budget of `chars`.
-fn auto(s: &Store, prompt: &str, exclude: &[&str], chars: usize) -> Option<AutoRecall> {
+/// Auto-recall for `prompt` in project `p_app`, session `asking`, with a budget of `tokens`.
+fn auto(s: &Store, prompt: &str, exclude: &[&str], tokens: usize) -> Option<AutoRecall> {
     let exclude: Vec<String> = exclude.iter().map(|e| (*e).to_owned()).collect();
-    auto_recall(
-        s,
-        Some("p_app"),
-        Some("asking"),
-        prompt,
-        &exclude,
-        chars,
-        |_| true,
-    )
+    auto_recall(s, Some("p_app"), Some("asking"), prompt, &exclude, tokens)
 }
 
 #[test]
@@ -704,17 +697,17 @@ fn auto_recall_skips_trivial_prompts_and_injects_marked_relevant_hits() {
         NOW,
         0,
     );
-    assert_eq!(auto(&s, "ok", &[], 800), None);
-    assert_eq!(auto(&s, "继续", &[], 800), None);
-    assert_eq!(auto(&s, "unrelated question about fonts", &[], 800), None);
-    let got = auto(&s, "why does the payment webhook fail", &[], 800).unwrap();
+    assert_eq!(auto(&s, "ok", &[], 200), None);
+    assert_eq!(auto(&s, "继续", &[], 200), None);
+    assert_eq!(auto(&s, "unrelated question about fonts", &[], 200), None);
+    let got = auto(&s, "why does the payment webhook fail", &[], 200).unwrap();
     assert!(
         crate::host::transcript::is_csep_text(&got.text),
         "{}",
         got.text
     );
     assert!(got.text.contains("m_1"));
-    assert!(got.text.chars().count() <= 800);
+    assert!(crate::llm::estimate_tokens(&got.text) <= 200);
     assert_eq!(got.injected, ["m_1"]);
     // Recording is the caller's: nothing was counted.
     let uses: i64 = s
@@ -723,7 +716,7 @@ fn auto_recall_skips_trivial_prompts_and_injects_marked_relevant_hits() {
         .unwrap();
     assert_eq!(uses, 0);
     assert_eq!(
-        auto(&s, "why does the payment webhook fail", &["m_1"], 800),
+        auto(&s, "why does the payment webhook fail", &["m_1"], 200),
         None
     );
 }
@@ -747,10 +740,10 @@ fn auto_recall_never_returns_the_asking_session_or_an_already_shown_one() {
         "2026-01-01T00:00:00Z",
         &[("user", "the payment webhook retries forever")],
     );
-    let got = auto(&s, "payment webhook retries", &[], 2000).unwrap();
+    let got = auto(&s, "payment webhook retries", &[], 500).unwrap();
     assert_eq!(got.injected, ["older"], "{}", got.text);
     assert!(!got.text.contains("asking"), "{}", got.text);
-    assert_eq!(auto(&s, "payment webhook retries", &["older"], 2000), None);
+    assert_eq!(auto(&s, "payment webhook retries", &["older"], 500), None);
 }
 
 #[test]
@@ -771,7 +764,7 @@ fn a_prompt_is_searched_as_plain_words_whatever_dashes_and_quotes_it_holds() {
         "why does \"cargo test integration hang",
         "-cargo -integration test",
     ] {
-        let got = auto(&s, prompt, &[], 800);
+        let got = auto(&s, prompt, &[], 200);
         assert_eq!(
             got.map(|g| g.injected),
             Some(vec!["m_1".to_owned()]),
@@ -800,8 +793,9 @@ fn auto_recall_drops_hits_until_its_text_fits_the_budget_and_injects_nothing_whe
     ] {
         add_memory(&s, id, Some("p_app"), text, NOW, 0);
     }
-    let all = auto(&s, "how do we deploy the api", &[], 4000).unwrap();
+    let all = auto(&s, "how do we deploy the api", &[], 1000).unwrap();
     assert_eq!(all.injected.len(), 3, "{}", all.text);
+    let tokens = |text: &str| usize::try_from(crate::llm::estimate_tokens(text)).unwrap();
     let cap = |budget: usize| {
         auto_recall(
             &s,
@@ -810,15 +804,15 @@ fn auto_recall_drops_hits_until_its_text_fits_the_budget_and_injects_nothing_whe
             "how do we deploy the api",
             &[],
             budget,
-            |text| text.len() <= budget,
         )
     };
     // Room for about one hit.
-    let one = cap(all.text.len() / 2).unwrap();
+    let half = tokens(&all.text) / 2;
+    let one = cap(half).unwrap();
     assert!(one.injected.len() < 3, "{}", one.text);
-    assert!(one.text.len() <= all.text.len() / 2);
+    assert!(tokens(&one.text) <= half);
     assert_eq!(one.injected[0], all.injected[0]);
-    assert_eq!(cap(40), None);
+    assert_eq!(cap(10), None);
     assert_eq!(cap(0), None);
 }
 

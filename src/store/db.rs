@@ -71,6 +71,12 @@ pub const MIGRATIONS: &[Migration] = &[
     },
 ];
 
+/// `ids` as a JSON array, for a statement that reads them with `json_each(?)` (one bound
+/// parameter, however many ids).
+pub fn json_ids(ids: &[i64]) -> String {
+    serde_json::to_string(ids).unwrap_or_else(|_| "[]".to_owned())
+}
+
 /// The schema version this binary creates and understands.
 pub const SCHEMA_VERSION: u32 = 8;
 

@@ -23,7 +23,7 @@ use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use crate::hooks::stop::open_worker_lock;
-use crate::store::db::{Store, StoreError};
+use crate::store::db::{Store, StoreError, json_ids};
 use crate::store::paths::Paths;
 use crate::store::time;
 use crate::worker::failpoint::Failpoint;
@@ -222,7 +222,7 @@ pub fn run_with(
         // Files spooled while the lock was held by this worker found it running and started
         // none; take them now (unless the database refused this round's drain: the next
         // worker retries).
-        if pending_count_except(store, &failed_here)? == 0
+        if pending_count(store)? == 0
             && (spool_stuck || crate::hooks::stop::spool_files(paths).is_empty())
         {
             break;
@@ -325,11 +325,6 @@ fn process(
     failure.map_or(Ok(()), Err)
 }
 
-/// `ids` as a JSON array, bound to `json_each(?)`.
-fn json_ids(ids: &[i64]) -> String {
-    serde_json::to_string(ids).unwrap_or_else(|_| "[]".to_owned())
-}
-
 /// Claims the oldest pending event atomically (`BEGIN IMMEDIATE`), leasing it to `owner`.
 pub fn claim_next(
     store: &mut Store,
@@ -426,17 +421,11 @@ pub fn reclaim_orphaned(store: &Store) -> Result<u32, StoreError> {
 
 /// Number of events waiting.
 pub fn pending_count(store: &Store) -> Result<i64, StoreError> {
-    pending_count_except(store, &[])
-}
-
-/// [`pending_count`] without the events `except` names.
-fn pending_count_except(store: &Store, except: &[i64]) -> Result<i64, StoreError> {
     store
         .conn()
         .query_row(
-            "SELECT count(*) FROM stop_events WHERE status = 'pending' \
-             AND id NOT IN (SELECT value FROM json_each(?1))",
-            [json_ids(except)],
+            "SELECT count(*) FROM stop_events WHERE status = 'pending'",
+            [],
             |r| r.get(0),
         )
         .map_err(|source| StoreError::Sqlite {

@@ -489,17 +489,20 @@ fn all_projects_with_scope_project_is_a_usage_error() {
         .stderr(predicate::str::contains("--scope global"));
 }
 
+/// Asserts that a recall's JSON carries a note containing `text`.
+fn assert_note(v: &serde_json::Value, text: &str) {
+    assert!(
+        v["note"].as_str().is_some_and(|n| n.contains(text)),
+        "no note with {text:?}: {v}"
+    );
+}
+
 #[test]
 fn a_cwd_that_does_not_exist_is_noted_not_silently_searched_from() {
     let t = imported_home();
     let v = success_json(&mut t.csep(&["recall", "echo", "--cwd", "/nonexistent/app", "--json"]));
     assert_eq!(v["status"], "matched", "{v}");
-    assert!(
-        v["note"]
-            .as_str()
-            .is_some_and(|n| n.contains("/nonexistent/app does not exist")),
-        "{v}"
-    );
+    assert_note(&v, "/nonexistent/app does not exist");
 }
 
 /// A phrase or an exclusion that leans on a common word says the word was not searched.
@@ -508,12 +511,7 @@ fn common_words_dropped_from_phrases_and_exclusions_are_noted() {
     let t = imported_home();
     let v = success_json(&mut t.csep(&["recall", "--query", "echo -not", "--json"]));
     assert_eq!(v["status"], "matched", "{v}");
-    assert!(
-        v["note"]
-            .as_str()
-            .is_some_and(|n| n.contains("without `not`")),
-        "{v}"
-    );
+    assert_note(&v, "without `not`");
     let out = t
         .csep(&["recall", "--query", "echo -not"])
         .output()

@@ -242,6 +242,13 @@ fn a_worker_that_failed_before_any_receipt_is_reported_by_status() {
         .as_str()
         .unwrap_or_default();
     assert!(error.contains("not a database"), "{v}");
+    let out = t.csep(&["status"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("worker    idle; never ran; the last run failed at ")
+            && text.contains("not a database"),
+        "{text}"
+    );
     std::fs::remove_file(t.home().join("csep.db")).unwrap();
     t.csep(&["worker"]).assert().success();
     let v = stdout_json(&t.csep(&["status", "--json"]).output().unwrap());
