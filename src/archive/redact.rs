@@ -76,7 +76,8 @@ const MIN_ASSIGNED_SECRET_CHARS: usize = 4;
 #[serde(rename_all = "kebab-case")]
 pub enum SecretKind {
     /// A whole PEM/OpenSSH/PGP private-key block, from `-----BEGIN` to `-----END` (or to the end
-    /// of the base64 body when the block was truncated).
+    /// of the base64 body when the block was truncated), or the base64 lines that end at an
+    /// `-----END … PRIVATE KEY-----` line when the block's start was cut (`tail id_rsa`).
     PrivateKey,
     /// An Anthropic API key (`sk-ant-…`).
     AnthropicKey,
@@ -99,6 +100,12 @@ pub enum SecretKind {
     /// A Stripe secret or restricted key (`sk_live_`, `sk_test_`, `rk_live_`, `rk_test_`) or
     /// webhook signing secret (`whsec_`).
     StripeKey,
+    /// A token with another service's published prefix: SendGrid (`SG.`), Atlassian (`ATATT`),
+    /// PyPI (`pypi-AgE`), npm (`npm_`), Hugging Face (`hf_`), DigitalOcean (`dop_v1_`),
+    /// Shopify (`shpat_`), Databricks (`dapi`), Grafana (`glsa_`, `glc_`), Linear
+    /// (`lin_api_`), Postman (`PMAK-`). Several are hex or longer than 100 characters, which the
+    /// generic high-entropy rule leaves alone.
+    ServiceToken,
     /// A JSON Web Token: three base64url segments, the first starting with `eyJ`.
     Jwt,
     /// The password in `scheme://user:password@host`.
@@ -107,7 +114,9 @@ pub enum SecretKind {
     /// `Bearer <token>`.
     BearerToken,
     /// The value assigned to a secret-looking name (`API_KEY=…`, `password: …`,
-    /// `"token": "…"`, `--password …`).
+    /// `"token": "…"`, `--password …`), a `.netrc` password, or a password given to a command
+    /// line's short flag (`mysql -p…`, `sshpass -p`, `redis-cli -a`, `curl -u user:…`,
+    /// `docker login -p`).
     SecretAssignment,
     /// A random-looking token of 32 to 100 characters that no other rule claimed.
     HighEntropy,
@@ -115,7 +124,7 @@ pub enum SecretKind {
 
 impl SecretKind {
     /// Every kind, in merge-priority order.
-    pub const ALL: [SecretKind; 16] = [
+    pub const ALL: [SecretKind; 17] = [
         SecretKind::PrivateKey,
         SecretKind::AnthropicKey,
         SecretKind::OpenaiKey,
@@ -127,6 +136,7 @@ impl SecretKind {
         SecretKind::SlackToken,
         SecretKind::GoogleApiKey,
         SecretKind::StripeKey,
+        SecretKind::ServiceToken,
         SecretKind::Jwt,
         SecretKind::UrlPassword,
         SecretKind::BearerToken,
@@ -148,6 +158,7 @@ impl SecretKind {
             SecretKind::SlackToken => "slack-token",
             SecretKind::GoogleApiKey => "google-api-key",
             SecretKind::StripeKey => "stripe-key",
+            SecretKind::ServiceToken => "service-token",
             SecretKind::Jwt => "jwt",
             SecretKind::UrlPassword => "url-password",
             SecretKind::BearerToken => "bearer-token",
@@ -170,6 +181,7 @@ impl SecretKind {
             SecretKind::SlackToken => "[REDACTED:slack-token]",
             SecretKind::GoogleApiKey => "[REDACTED:google-api-key]",
             SecretKind::StripeKey => "[REDACTED:stripe-key]",
+            SecretKind::ServiceToken => "[REDACTED:service-token]",
             SecretKind::Jwt => "[REDACTED:jwt]",
             SecretKind::UrlPassword => "[REDACTED:url-password]",
             SecretKind::BearerToken => "[REDACTED:bearer-token]",
@@ -272,6 +284,13 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
         accept_whole,
     ),
     (
+        "private-key-tail",
+        SecretKind::PrivateKey,
+        // The base64 lines before an END line whose BEGIN line is not in the text.
+        r"(?:[A-Za-z0-9+/=]{8,}(?:\r?\n|\\r\\n|\\n))+-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----",
+        accept_key_tail,
+    ),
+    (
         "anthropic-key",
         SecretKind::AnthropicKey,
         r"sk-ant-[A-Za-z0-9_-]{20,}",
@@ -332,6 +351,12 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
         accept_prefixed_token,
     ),
     (
+        "service-token",
+        SecretKind::ServiceToken,
+        r"SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}|ATATT[A-Za-z0-9_=-]{100,}|pypi-AgE[A-Za-z0-9_-]{50,}|npm_[A-Za-z0-9]{36}|hf_[A-Za-z0-9]{30,}|do[opr]_v1_[a-f0-9]{64}|shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}|dapi[a-f0-9]{32}(?:-[0-9]+)?|glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}|glc_[A-Za-z0-9+/]{32,}={0,2}|lin_api_[A-Za-z0-9]{40}|PMAK-[a-f0-9]{24}-[a-f0-9]{34}",
+        accept_service_token,
+    ),
+    (
         "jwt",
         SecretKind::Jwt,
         r"eyJ[A-Za-z0-9_-]{8,}\.(?:eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*|[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,})",
@@ -356,6 +381,23 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
         accept_assignment,
     ),
     (
+        "netrc-password",
+        SecretKind::SecretAssignment,
+        // `machine host login user password pw`, on one line or several (real or escaped line
+        // breaks), in `.netrc` order.
+        r#"(?P<anchor>\b(?:machine|login|account)[ \t]+[^\s\\]+|\bdefault)(?:(?:[ \t\r\n]|\\[nrt])+(?:login|account|port|macdef)[ \t]+[^\s\\]+)*(?:[ \t\r\n]|\\[nrt])+password[ \t]+(?P<bare>[^\s"'\\`]+)"#,
+        accept_netrc_password,
+    ),
+    (
+        "cli-password",
+        SecretKind::SecretAssignment,
+        // A password given on a command line to a short flag: attached to `-p` for the MySQL
+        // clients, after `-p` for sshpass and `docker login`, after `-a` for redis-cli, after
+        // `user:` for curl's `-u`.
+        r#"(?:\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlcheck|mysqlshow|mysqlpump|mariadb|mariadb-dump|mariadb-admin)\b[^\n|;&\\]*?[ \t]-p|\bsshpass[ \t]+-p[ \t]*|\bdocker[ \t]+login\b[^\n|;&\\]*?[ \t]-p[ \t]+|\bredis-cli\b[^\n|;&\\]*?[ \t]-a[ \t]+|\bcurl\b[^\n|;&\\]*?[ \t](?:-u|--user)[ \t]*(?:\\*["'])?[^\s:"'\\]+:)(?:\\*"(?P<dq>[^"\\\r\n]*)|\\*'(?P<sq>[^'\\\r\n]*)|(?P<bare>[^\s"'\\`]+))"#,
+        accept_cli_password,
+    ),
+    (
         "high-entropy",
         SecretKind::HighEntropy,
         r"[A-Za-z0-9+/_-]{32,}={0,2}",
@@ -364,7 +406,7 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
 ];
 
 /// Triggers for the prefilter: a superset of what any rule needs to match.
-const PREFILTER: &str = r"(?i:pass|pwd|secret|token|key|auth|bearer|credential|cookie)|sk-|sk_|rk_|whsec_|AKIA|ASIA|ABIA|ACCA|gh[pousr]_|github_pat_|glpat-|xox[abposre]-|hooks\.slack\.com|AIza|eyJ|PRIVATE KEY|://|[A-Za-z0-9+/_-]{32}";
+const PREFILTER: &str = r"(?i:pass|pwd|secret|token|key|auth|bearer|credential|cookie)|sk-|sk_|rk_|whsec_|AKIA|ASIA|ABIA|ACCA|gh[pousr]_|github_pat_|glpat-|xox[abposre]-|hooks\.slack\.com|AIza|eyJ|PRIVATE KEY|://|[A-Za-z0-9+/_-]{32}|SG\.|ATATT|pypi-|npm_|hf_|_v1_|shp|dapi|glsa_|glc_|lin_api_|PMAK-|mysql|mariadb|sshpass|docker|redis-cli|curl";
 
 /// A marker this module (or the reference, `[REDACTED]`) wrote.
 const MARKER: &str = r"\[REDACTED(?::[a-z0-9-]+)?\]";
@@ -385,9 +427,10 @@ impl Redactor {
                     kind,
                     regex: compile(name, pattern)?,
                     accept,
-                    seek: match kind {
-                        SecretKind::SecretAssignment => Some(seek_assignment as Seek),
-                        SecretKind::HighEntropy => Some(seek_high_entropy as Seek),
+                    seek: match name {
+                        "secret-assignment" => Some(seek_assignment as Seek),
+                        "high-entropy" => Some(seek_high_entropy as Seek),
+                        "private-key-tail" => Some(seek_key_tail as Seek),
                         _ => None,
                     },
                 })
@@ -828,6 +871,91 @@ fn accept_group_v(_text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
 fn accept_left_bounded(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
     let (start, end) = whole_span(caps)?;
     is_left_boundary(text, start).then_some((start, end))
+}
+
+/// The base64 lines of a key block before its END line. A short first run that starts after
+/// other text on its line is that text's last word (`tail -4 mykeyfile`), not the key's.
+fn accept_key_tail(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
+    let (mut start, end) = whole_span(caps)?;
+    let before = text.get(..start).unwrap_or_default();
+    // A run right after a JSON escape (`\nAbc…`) starts with the escape letter.
+    let after_escape = before.ends_with('\\');
+    let at_line_start = before.is_empty() || before.ends_with(['\n', '"']) || after_escape;
+    let first_line = |run: &str| {
+        ["\\r\\n", "\\n", "\r\n", "\n"]
+            .iter()
+            .filter_map(|b| run.find(b).map(|i| (i, i + b.len())))
+            .min()
+    };
+    if !at_line_start {
+        let (len, next) = first_line(text.get(start..end)?)?;
+        if len < 40 {
+            start += next;
+        }
+    } else if after_escape {
+        start += 1;
+    }
+    let body = text.get(start..end)?;
+    // The lines before the END line must hold a key body, not one short word.
+    let body_chars = body.bytes().filter(u8::is_ascii_alphanumeric).count();
+    (body_chars >= 40).then_some((start, end))
+}
+
+/// Where a `private-key-tail` match can be: nowhere without an END line.
+fn seek_key_tail(_: &Redactor, text: &str, pos: usize) -> Option<(usize, usize)> {
+    let rest = text.get(pos..)?;
+    memchr::memmem::find(rest.as_bytes(), b"-----END").map(|_| (pos, text.len()))
+}
+
+/// A service token: a boundary on both sides and a random-looking body after its prefix.
+fn accept_service_token(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
+    let (start, end) = accept_left_bounded(text, caps)?;
+    let token = text.get(start..end)?;
+    let continues = text
+        .get(end..)
+        .and_then(|s| s.chars().next())
+        .is_some_and(|c| c.is_ascii_alphanumeric());
+    let body = token
+        .find(['_', '.', '-'])
+        .filter(|&i| i < 9)
+        .map_or_else(|| token.get(4..), |i| token.get(i + 1..))
+        .unwrap_or_default();
+    let random = longest_alnum_run(body) >= 16 && distinct_chars(body) >= 10;
+    (!continues && random && !is_placeholder(body)).then_some((start, end))
+}
+
+/// A `.netrc` password. After `machine` or `default` any real value is one; after a bare
+/// `login user` (prose such as "login as admin password required" reads alike) only a value
+/// that looks like a password: a digit, a symbol or mixed case.
+fn accept_netrc_password(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
+    let (start, end) = span_of(caps, "bare")?;
+    let value = text.get(start..end)?;
+    let anchor = caps.name("anchor")?.as_str();
+    if value.starts_with(['$', '<', '{']) || is_placeholder(value) || is_keyword(value) {
+        return None;
+    }
+    let netrc = anchor.starts_with("machine") || anchor == "default";
+    let looks_like_password = value.chars().any(|c| !c.is_ascii_alphabetic())
+        || (value.chars().any(|c| c.is_ascii_uppercase())
+            && value.chars().any(|c| c.is_ascii_lowercase()));
+    (netrc || looks_like_password).then_some((start, end))
+}
+
+/// A password on a command line (`mysql -pS3cret`, `sshpass -p 'pw'`, `curl -u user:pw`).
+fn accept_cli_password(_text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
+    let value = caps
+        .name("dq")
+        .or_else(|| caps.name("sq"))
+        .or_else(|| caps.name("bare"))?;
+    let v = value.as_str();
+    if v.is_empty()
+        || v.starts_with(['$', '<', '{', '-', '%'])
+        || is_placeholder(v)
+        || is_keyword(v)
+    {
+        return None;
+    }
+    Some((value.start(), value.end()))
 }
 
 /// `sk-…`, `ghp_…`, `glpat-…`, `sk_live_…`: a boundary and a random-looking body.

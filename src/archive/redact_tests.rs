@@ -138,6 +138,22 @@ fn every_kind_has_a_kebab_case_name_and_matching_marker() {
     fake_body(77, 14),
     ",your_app=1"
 )]
+#[case::sendgrid_key(SecretKind::ServiceToken, "SENDGRID=", format!("SG.{}.{}", fake_body(41, 22), fake_body(42, 43)), "\n")]
+#[case::atlassian_token_longer_than_a_high_entropy_run(SecretKind::ServiceToken, "jira token ", format!("ATATT3xFfGF0{}={}", fake_body(43, 170), "1A2B3C4D"), " ok")]
+#[case::pypi_token(SecretKind::ServiceToken, "password = ", format!("pypi-AgEIcHlwaS5vcmc{}", fake_body(44, 150)), "\n")]
+#[case::npm_token(SecretKind::ServiceToken, "//registry.npmjs.org/:_authToken=", format!("npm_{}", fake_body(45, 36)), "\n")]
+#[case::hugging_face_token(SecretKind::ServiceToken, "login with ", format!("hf_{}", fake_body(46, 34)), " now")]
+#[case::digitalocean_hex_token(SecretKind::ServiceToken, "doctl auth init -t ", format!("dop_v1_{}", "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"), "")]
+#[case::shopify_hex_token(SecretKind::ServiceToken, "X-Shopify-Access-Token: ", format!("shp{}_{}", "at", "3f786850e387550fdab836ed7e6dc881"), "")]
+#[case::databricks_hex_token(SecretKind::ServiceToken, "host=x ", format!("dapi{}", "0a1b2c3d4e5f60718293a4b5c6d7e8f9"), " set")]
+#[case::netrc_one_line(SecretKind::SecretAssignment, "machine api.example.com login bob password ", "hunter".to_owned(), "\n")]
+#[case::netrc_lines_json_escaped(SecretKind::SecretAssignment, "{\"output\":\"machine github.com\\n  login alice\\n  password ", "Gh7-not-real".to_owned(), "\\n\"}")]
+#[case::mysql_attached_password(SecretKind::SecretAssignment, "mysql -h db -u root -p", "S3cretPw".to_owned(), " app < dump.sql")]
+#[case::mysqldump_quoted_password(SecretKind::SecretAssignment, "mysqldump -uroot -p'", "pa ss!9".to_owned(), "' app")]
+#[case::sshpass(SecretKind::SecretAssignment, "sshpass -p '", "Hunter2isBad".to_owned(), "' ssh deploy@host")]
+#[case::redis_cli(SecretKind::SecretAssignment, "redis-cli -h cache -a ", "r3d1s-pass".to_owned(), " ping")]
+#[case::curl_user(SecretKind::SecretAssignment, "curl -sS -u admin:", "Adm1nPass".to_owned(), " https://ci.example.com/api")]
+#[case::docker_login(SecretKind::SecretAssignment, "docker login -u bot -p ", "dckr-pw-77".to_owned(), " registry.example.com")]
 #[case::high_entropy_token(
     SecretKind::HighEntropy,
     "the value ",
@@ -347,6 +363,17 @@ fn private_key_inside_json_escaped_string_is_redacted_without_breaking_json() {
 #[case::password_flag_reads_stdin("docker login --password-stdin ghcr.io")]
 #[case::prose_token_then_word("the token expired yesterday and --token is a flag")]
 #[case::keyboard_word("keyboard: us-intl, monkey: banana")]
+#[case::netrc_prose("Log in with your login name, then the password reset link.")]
+#[case::login_then_password_words("login as admin password required")]
+#[case::netrc_placeholder("machine api.example.com login bob password $NETRC_PASSWORD")]
+#[case::mysql_password_prompt("mysql -u root -p app_db")]
+#[case::mysql_port_flag("mysql -h db -P 3306 --protocol=tcp")]
+#[case::mysql_password_from_env("mysqldump -u root -p$MYSQL_PWD app")]
+#[case::curl_user_only("curl -u admin https://ci.example.com/api")]
+#[case::docker_login_stdin_short("docker login -u bot --password-stdin registry.example.com")]
+#[case::end_of_public_key_block("abc\n-----END PUBLIC KEY-----")]
+#[case::hf_prose("hf_hub_download(repo_id=x) and hf_transfer")]
+#[case::npm_words("npm_config_cache and npm_lifecycle_event")]
 #[case::existing_markers("api_key=[REDACTED:openai-key] token=[REDACTED] [REDACTED:jwt]")]
 fn look_alike_survives_byte_identical(#[case] text: &str) {
     let out = redactor().redact(text);
@@ -661,4 +688,35 @@ fn the_seeked_secret_words_are_the_assignment_pattern_s_and_the_prefilter_s() {
         "{pattern}"
     );
     assert!(PREFILTER.contains(&format!("(?i:{words})")), "{PREFILTER}");
+}
+
+#[rstest]
+#[case::tail_of_a_key_file("$ tail -4 id_rsa\n", "\n", "\n$ ls")]
+#[case::tail_in_json_escaped_output("{\"output\":\"", "\\n", "\"}")]
+#[case::tail_after_other_text_on_its_line("$ tail -4 mykeyfile ", "\n", "")]
+fn the_end_of_a_private_key_without_its_begin_line_is_redacted(
+    #[case] before: &str,
+    #[case] line_break: &str,
+    #[case] after: &str,
+) {
+    let lines: Vec<String> = (0..4).map(|i| fake_body(200 + i, 64)).collect();
+    let body = lines.join(line_break);
+    let tail = format!("{body}{line_break}-----END RSA PRIVATE KEY-----");
+    let text = format!("{before}{tail}{after}");
+    let out = redactor().redact(&text);
+    for line in &lines {
+        assert!(!out.text.contains(line.as_str()), "{}", out.text);
+    }
+    assert_eq!(out.text, format!("{before}[REDACTED:private-key]{after}"));
+}
+
+#[test]
+fn a_word_before_a_key_tail_on_its_own_line_survives() {
+    let lines: Vec<String> = (0..3).map(|i| fake_body(300 + i, 64)).collect();
+    let text = format!(
+        "cat mykeyfile\n{}\n-----END PRIVATE KEY-----",
+        lines.join("\n")
+    );
+    let out = redactor().redact(&text);
+    assert_eq!(out.text, "cat mykeyfile\n[REDACTED:private-key]");
 }

@@ -122,6 +122,12 @@ fn corpus() -> Vec<Planted> {
             "",
         ),
         p(
+            SecretKind::ServiceToken,
+            "SENDGRID_KEY=",
+            format!("SG.{}.{}", body(30, 22), body(31, 43)),
+            "",
+        ),
+        p(
             SecretKind::Jwt,
             "cookie value ",
             format!(
