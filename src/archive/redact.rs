@@ -272,6 +272,24 @@ impl fmt::Debug for Redactor {
     }
 }
 
+/// What may stand between a command and its password flag (lazily matched): anything on the
+/// command's line but a line break, `;`, `|`, `&` and `\`, except that a quote or backslash
+/// escaped by JSON (`\"`, `\\`), a line continuation (raw or JSON-escaped), a `&` or `|`
+/// inside a word (`a=1&b=2`) and a `;` before a non-blank are part of the command.
+/// A password value after its flag: double-quoted, single-quoted (JSON-escaped quotes too) or
+/// bare up to a blank, a quote or a shell operator.
+macro_rules! cli_value {
+    () => {
+        r#"(?:\\*"(?P<dq>[^"\\\r\n]*)|\\*'(?P<sq>[^'\\\r\n]*)|(?P<bare>[^\s"'\\`;|&<>]+))"#
+    };
+}
+
+macro_rules! cli_args {
+    () => {
+        r#"(?:[^\n|;&\\]|\\["'\\/]|\\\r?\n|\\\\\\n|&[^&\s]|\|[^|\s]|;\S)*?"#
+    };
+}
+
 /// Source of every rule: (name for errors, kind, pattern, acceptance check).
 const RULES: &[(&str, SecretKind, &str, Accept)] = &[
     (
@@ -287,7 +305,7 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
         "private-key-tail",
         SecretKind::PrivateKey,
         // The base64 lines before an END line whose BEGIN line is not in the text.
-        r"(?:[A-Za-z0-9+/=]{8,}(?:\r?\n|\\r\\n|\\n))+-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----",
+        r"(?:[A-Za-z0-9+/=]+(?:\r?\n|\\r\\n|\\n))+-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----",
         accept_key_tail,
     ),
     (
@@ -383,18 +401,79 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
     (
         "netrc-password",
         SecretKind::SecretAssignment,
-        // `machine host login user password pw`, on one line or several (real or escaped line
-        // breaks), in `.netrc` order.
-        r#"(?P<anchor>\b(?:machine|login|account)[ \t]+[^\s\\]+|\bdefault)(?:(?:[ \t\r\n]|\\[nrt])+(?:login|account|port|macdef)[ \t]+[^\s\\]+)*(?:[ \t\r\n]|\\[nrt])+password[ \t]+(?P<bare>[^\s"'\\`]+)"#,
+        // `.netrc` entries: `machine <host>` (a dotted name or localhost), `default login <user>`
+        // or `login <user>`, then other `.netrc` tokens, then `password <pw>`, on one line or
+        // several (real or JSON-escaped line breaks).
+        concat!(
+            r#"\b(?P<anchor>machine[ \t]+(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+|localhost)"#,
+            r#"|default(?:[ \t\r\n]|\\[nrt])+login[ \t]+(?:[^\s\\]|\\[^nrt\s])+"#,
+            r#"|login[ \t]+(?:[^\s\\]|\\[^nrt\s])+)"#,
+            r#"(?:(?:[ \t\r\n]|\\[nrt])+(?:login|account|port|macdef)[ \t]+(?:[^\s\\]|\\[^nrt\s])+)*"#,
+            r#"(?:[ \t\r\n]|\\[nrt])+password[ \t]+"#,
+            r#"(?:\\*"(?P<dq>[^"\\\r\n]*)|(?P<bare>[^\s"'\\`]+))"#,
+        ),
         accept_netrc_password,
     ),
+    // Passwords given to a command's short flag. The command (group `flag`) must start a
+    // command word (`accept_cli_password` checks what precedes it), and what lies between it
+    // and the flag stays in that command (`cli_args!`).
     (
-        "cli-password",
+        "mysql-password",
         SecretKind::SecretAssignment,
-        // A password given on a command line to a short flag: attached to `-p` for the MySQL
-        // clients, after `-p` for sshpass and `docker login`, after `-a` for redis-cli, after
-        // `user:` for curl's `-u`.
-        r#"(?:\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlcheck|mysqlshow|mysqlpump|mariadb|mariadb-dump|mariadb-admin)\b[^\n|;&\\]*?[ \t]-p|\bsshpass[ \t]+-p[ \t]*|\bdocker[ \t]+login\b[^\n|;&\\]*?[ \t]-p[ \t]+|\bredis-cli\b[^\n|;&\\]*?[ \t]-a[ \t]+|\bcurl\b[^\n|;&\\]*?[ \t](?:-u|--user)[ \t]*(?:\\*["'])?[^\s:"'\\]+:)(?:\\*"(?P<dq>[^"\\\r\n]*)|\\*'(?P<sq>[^'\\\r\n]*)|(?P<bare>[^\s"'\\`]+))"#,
+        // Attached to `-p`: `mysql -uroot -pS3cret`, `mysqldump -p'pw'`.
+        concat!(
+            r#"\b(?P<flag>mysql[a-z_]*|mariadb[a-z-]*)[ \t](?:"#,
+            cli_args!(),
+            r#"[ \t])?-p"#,
+            cli_value!(),
+        ),
+        accept_cli_password,
+    ),
+    (
+        "sshpass-password",
+        SecretKind::SecretAssignment,
+        concat!(
+            r#"\b(?P<flag>sshpass)(?:[ \t]+-[A-Za-z]+)*?[ \t]+-p[ \t]*"#,
+            cli_value!(),
+        ),
+        accept_cli_password,
+    ),
+    (
+        "registry-login-password",
+        SecretKind::SecretAssignment,
+        // `docker|podman|nerdctl login … -p pw`, `helm registry login … -p pw`.
+        concat!(
+            r#"\b(?P<flag>(?:docker|podman|nerdctl)[ \t]+login|helm[ \t]+registry[ \t]+login)"#,
+            r#"[ \t](?:"#,
+            cli_args!(),
+            r#"[ \t])?-p[ \t]*"#,
+            cli_value!(),
+        ),
+        accept_cli_password,
+    ),
+    (
+        "redis-cli-password",
+        SecretKind::SecretAssignment,
+        concat!(
+            r#"\b(?P<flag>redis-cli)[ \t](?:"#,
+            cli_args!(),
+            r#"[ \t])?-a[ \t]+"#,
+            cli_value!(),
+        ),
+        accept_cli_password,
+    ),
+    (
+        "curl-password",
+        SecretKind::SecretAssignment,
+        // `curl -u user:pw` (also `-su`, `--user`, `-U` and `--proxy-user`), quoted or not.
+        concat!(
+            r#"\b(?P<flag>curl)[ \t](?:"#,
+            cli_args!(),
+            r#"[ \t])?(?:-[A-Za-z]*u|-U|--user|--proxy-user)(?:[ \t]+|=)?"#,
+            r#"(?:\\*"(?:[^":\\\r\n]|\\\\)*:(?P<dq>[^"\\\r\n]*)"#,
+            r#"|\\*'(?:[^':\\\r\n]|\\\\)*:(?P<sq>[^'\\\r\n]*)"#,
+            r#"|(?:[^\s:"'\\]|\\\\|\\[^nrt\s"'])+:(?P<bare>[^\s"'\\`;|&<>]+))"#,
+        ),
         accept_cli_password,
     ),
     (
@@ -406,7 +485,7 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
 ];
 
 /// Triggers for the prefilter: a superset of what any rule needs to match.
-const PREFILTER: &str = r"(?i:pass|pwd|secret|token|key|auth|bearer|credential|cookie)|sk-|sk_|rk_|whsec_|AKIA|ASIA|ABIA|ACCA|gh[pousr]_|github_pat_|glpat-|xox[abposre]-|hooks\.slack\.com|AIza|eyJ|PRIVATE KEY|://|[A-Za-z0-9+/_-]{32}|SG\.|ATATT|pypi-|npm_|hf_|_v1_|shp|dapi|glsa_|glc_|lin_api_|PMAK-|mysql|mariadb|sshpass|docker|redis-cli|curl";
+const PREFILTER: &str = r"(?i:pass|pwd|secret|token|key|auth|bearer|credential|cookie)|sk-|sk_|rk_|whsec_|AKIA|ASIA|ABIA|ACCA|gh[pousr]_|github_pat_|glpat-|xox[abposre]-|hooks\.slack\.com|AIza|eyJ|PRIVATE KEY|://|[A-Za-z0-9+/_-]{32}|SG\.|ATATT|pypi-|npm_|hf_|_v1_|shp|dapi|glsa_|glc_|lin_api_|PMAK-|mysql|mariadb|sshpass|docker|podman|nerdctl|helm|redis-cli|curl";
 
 /// A marker this module (or the reference, `[REDACTED]`) wrote.
 const MARKER: &str = r"\[REDACTED(?::[a-z0-9-]+)?\]";
@@ -873,32 +952,32 @@ fn accept_left_bounded(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)
     is_left_boundary(text, start).then_some((start, end))
 }
 
-/// The base64 lines of a key block before its END line. A short first run that starts after
-/// other text on its line is that text's last word (`tail -4 mykeyfile`), not the key's.
+/// The base64 lines of a key block before its END line, from the first line of at least 40
+/// characters (key lines hold 64 or 70): shorter lines before it are other text (`tail -4
+/// mykeyfile`, `ok`); short lines after it (a last line, a PGP checksum) are the key's.
 fn accept_key_tail(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
+    const LINE_BREAKS: [&str; 4] = ["\\r\\n", "\\n", "\r\n", "\n"];
     let (mut start, end) = whole_span(caps)?;
-    let before = text.get(..start).unwrap_or_default();
     // A run right after a JSON escape (`\nAbc…`) starts with the escape letter.
-    let after_escape = before.ends_with('\\');
-    let at_line_start = before.is_empty() || before.ends_with(['\n', '"']) || after_escape;
-    let first_line = |run: &str| {
-        ["\\r\\n", "\\n", "\r\n", "\n"]
-            .iter()
-            .filter_map(|b| run.find(b).map(|i| (i, i + b.len())))
-            .min()
-    };
-    if !at_line_start {
-        let (len, next) = first_line(text.get(start..end)?)?;
-        if len < 40 {
-            start += next;
-        }
-    } else if after_escape {
+    if text.get(..start).is_some_and(|b| b.ends_with('\\'))
+        && text
+            .get(start..)
+            .is_some_and(|r| r.starts_with(['n', 'r', 't']))
+    {
         start += 1;
     }
-    let body = text.get(start..end)?;
-    // The lines before the END line must hold a key body, not one short word.
-    let body_chars = body.bytes().filter(u8::is_ascii_alphanumeric).count();
-    (body_chars >= 40).then_some((start, end))
+    loop {
+        let run = text.get(start..end)?;
+        // The END line has no line break after it in the match: no long line was found.
+        let (len, next) = LINE_BREAKS
+            .iter()
+            .filter_map(|b| run.find(b).map(|i| (i, i + b.len())))
+            .min()?;
+        if len >= 40 {
+            return Some((start, end));
+        }
+        start += next;
+    }
 }
 
 /// Where a `private-key-tail` match can be: nowhere without an END line.
@@ -920,42 +999,89 @@ fn accept_service_token(text: &str, caps: &Captures<'_>) -> Option<(usize, usize
         .filter(|&i| i < 9)
         .map_or_else(|| token.get(4..), |i| token.get(i + 1..))
         .unwrap_or_default();
-    let random = longest_alnum_run(body) >= 16 && distinct_chars(body) >= 10;
+    // `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` is an identifier: random bodies switch case.
+    let random =
+        longest_alnum_run(body) >= 16 && distinct_chars(body) >= 10 && wordiness(body) <= 0.6;
     (!continues && random && !is_placeholder(body)).then_some((start, end))
 }
 
-/// A `.netrc` password. After `machine` or `default` any real value is one; after a bare
-/// `login user` (prose such as "login as admin password required" reads alike) only a value
-/// that looks like a password: a digit, a symbol or mixed case.
-fn accept_netrc_password(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
-    let (start, end) = span_of(caps, "bare")?;
-    let value = text.get(start..end)?;
+/// A `.netrc` password. After `machine <host>` or `default login <user>` any real value is
+/// one; after a bare `login <user>` (prose reads alike) only a value that looks like a password.
+fn accept_netrc_password(_text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
+    let value = caps.name("dq").or_else(|| caps.name("bare"))?;
+    let v = value.as_str();
     let anchor = caps.name("anchor")?.as_str();
-    if value.starts_with(['$', '<', '{']) || is_placeholder(value) || is_keyword(value) {
+    if !is_password_value(v) {
         return None;
     }
-    let netrc = anchor.starts_with("machine") || anchor == "default";
-    let looks_like_password = value.chars().any(|c| !c.is_ascii_alphabetic())
-        || (value.chars().any(|c| c.is_ascii_uppercase())
-            && value.chars().any(|c| c.is_ascii_lowercase()));
-    (netrc || looks_like_password).then_some((start, end))
+    let netrc = !anchor.starts_with("login");
+    (netrc || caps.name("dq").is_some() || looks_like_password(v))
+        .then_some((value.start(), value.end()))
 }
 
-/// A password on a command line (`mysql -pS3cret`, `sshpass -p 'pw'`, `curl -u user:pw`).
-fn accept_cli_password(_text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
-    let value = caps
-        .name("dq")
-        .or_else(|| caps.name("sq"))
-        .or_else(|| caps.name("bare"))?;
+/// A password on a command line (`mysql -pS3cret`, `sshpass -p 'pw'`, `curl -u user:pw`). A
+/// bare value after a blank must look like a password, so that prose about the flag ("sshpass
+/// -p because it leaks") keeps its words.
+fn accept_cli_password(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
+    let quoted = caps.name("dq").or_else(|| caps.name("sq"));
+    let value = quoted.or_else(|| caps.name("bare"))?;
     let v = value.as_str();
-    if v.is_empty()
-        || v.starts_with(['$', '<', '{', '-', '%'])
-        || is_placeholder(v)
-        || is_keyword(v)
-    {
+    if !is_password_value(v) {
         return None;
     }
+    let command = caps.name("flag")?;
+    if !is_command_start(text, command.start()) {
+        return None;
+    }
+    let after_blank = text
+        .get(..value.start())
+        .is_some_and(|b| b.ends_with([' ', '\t']));
+    if quoted.is_none() {
+        // `-p,` `-p[password]` `-p**` `-p)` `-p.` (docs, Markdown) and port mappings
+        // (`-p3306:3306`) are not passwords.
+        if !v.starts_with(|c: char| c.is_alphanumeric() || "!#%+/=@^_~".contains(c))
+            || v.chars().all(|c| c.is_ascii_digit() || c == ':')
+        {
+            return None;
+        }
+        if after_blank && !looks_like_password(v) {
+            return None;
+        }
+    }
     Some((value.start(), value.end()))
+}
+
+/// Whether a command word starts at `start`: the text's start, a blank, a shell operator, a
+/// quote or backtick, or a JSON escape (`\n`, `\t`, `\"`); not a path, a method call or a port
+/// forward (`/var/lib/mysql`, `b.curl`, `3306:mysql:3306`).
+fn is_command_start(text: &str, start: usize) -> bool {
+    let before = text.get(..start).unwrap_or_default();
+    let mut rev = before.chars().rev();
+    match rev.next() {
+        None => true,
+        Some('n' | 't' | '"') if rev.next() == Some('\\') => true,
+        Some(c) => c.is_whitespace() || ";|&(`\"'".contains(c),
+    }
+}
+
+/// Whether a value given as a password can be one: not empty, not a variable or command
+/// substitution, a placeholder, a keyword, or the word "password" itself.
+fn is_password_value(v: &str) -> bool {
+    let lower = v.to_ascii_lowercase();
+    !(v.is_empty()
+        || v.starts_with(['$', '<', '{', '-', '%', '`'])
+        || is_placeholder(v)
+        || is_keyword(v)
+        || matches!(
+            lower.as_str(),
+            "pass" | "password" | "passwd" | "pwd" | "secret" | "token"
+        ))
+}
+
+/// A digit, a symbol or mixed case: what a password has and a prose word does not.
+fn looks_like_password(v: &str) -> bool {
+    v.chars().any(|c| !c.is_alphabetic())
+        || (v.chars().any(char::is_uppercase) && v.chars().any(char::is_lowercase))
 }
 
 /// `sk-…`, `ghp_…`, `glpat-…`, `sk_live_…`: a boundary and a random-looking body.

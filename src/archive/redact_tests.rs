@@ -154,6 +154,22 @@ fn every_kind_has_a_kebab_case_name_and_matching_marker() {
 #[case::redis_cli(SecretKind::SecretAssignment, "redis-cli -h cache -a ", "r3d1s-pass".to_owned(), " ping")]
 #[case::curl_user(SecretKind::SecretAssignment, "curl -sS -u admin:", "Adm1nPass".to_owned(), " https://ci.example.com/api")]
 #[case::docker_login(SecretKind::SecretAssignment, "docker login -u bot -p ", "dckr-pw-77".to_owned(), " registry.example.com")]
+#[case::netrc_quoted_password(SecretKind::SecretAssignment, "machine a.example.com login u password \"", "Pw with space9".to_owned(), "\"")]
+#[case::netrc_login_with_backslash(SecretKind::SecretAssignment, "machine a.example.com login CORP\\alice password ", "plainword".to_owned(), "")]
+#[case::netrc_default_entry(SecretKind::SecretAssignment, "default login anonymous password ", "guestpass".to_owned(), "")]
+#[case::curl_in_json_after_escaped_quotes(SecretKind::SecretAssignment, "{\"command\":\"curl -H \\\"Accept: application/json\\\" -u admin:", "Adm1nPass".to_owned(), " https://x\"}")]
+#[case::curl_after_line_continuations(SecretKind::SecretAssignment, "curl -sS \\\n  -u admin:", "Adm1nPass".to_owned(), " \\\n  https://x")]
+#[case::curl_after_a_query_string(SecretKind::SecretAssignment, "curl \"https://x/api?a=1&b=2\" -u admin:", "Adm1nPass".to_owned(), "")]
+#[case::curl_combined_short_flags(SecretKind::SecretAssignment, "curl -su admin:", "Adm1nPass".to_owned(), " https://x")]
+#[case::curl_proxy_user(SecretKind::SecretAssignment, "curl --proxy-user bob:", "Adm1nPass".to_owned(), " https://x")]
+#[case::curl_quoted_user_and_password(SecretKind::SecretAssignment, "curl -u 'admin:", "pw with spaces".to_owned(), "' https://x")]
+#[case::sshpass_after_another_option(SecretKind::SecretAssignment, "sshpass -v -p ", "Hunt3r-x".to_owned(), " ssh host")]
+#[case::docker_login_attached(SecretKind::SecretAssignment, "docker login -u bot -p", "dckrpass".to_owned(), " registry.example.com")]
+#[case::podman_login(SecretKind::SecretAssignment, "podman login -u bot -p ", "P0dman-pw".to_owned(), " quay.io")]
+#[case::helm_registry_login(SecretKind::SecretAssignment, "helm registry login r.example.com -u bot -p ", "H3lm-pw".to_owned(), "")]
+#[case::mysqlbinlog(SecretKind::SecretAssignment, "mysqlbinlog -uroot -p", "binlogpw".to_owned(), " mysql-bin.000001")]
+#[case::mysql_in_json_after_escaped_quotes(SecretKind::SecretAssignment, "{\"cmd\":\"mysql -h \\\"db\\\" -uroot -p", "S3cretPw".to_owned(), "\"}")]
+#[case::redis_cli_in_json(SecretKind::SecretAssignment, "{\"cmd\":\"redis-cli -h \\\"c\\\" -a ", "r3d1s-pass".to_owned(), "\"}")]
 #[case::high_entropy_token(
     SecretKind::HighEntropy,
     "the value ",
@@ -374,6 +390,27 @@ fn private_key_inside_json_escaped_string_is_redacted_without_breaking_json() {
 #[case::end_of_public_key_block("abc\n-----END PUBLIC KEY-----")]
 #[case::hf_prose("hf_hub_download(repo_id=x) and hf_transfer")]
 #[case::npm_words("npm_config_cache and npm_lifecycle_event")]
+#[case::default_password_prose("By default password authentication is enabled.")]
+#[case::default_login_prose("The default login is admin and the default password is admin.")]
+#[case::default_over_a_line_break("Keep the default\npassword policy in place")]
+#[case::machine_prose("Each machine uses password authentication")]
+#[case::virtual_machine_prose("the virtual machine root password is in the vault")]
+#[case::mysql_in_a_path("find /var/lib/mysql -name '*.ibd' -print -perm -644 -prune")]
+#[case::mysql_in_a_port_forward("ssh -L 3306:mysql:3306 -p2222 bastion")]
+#[case::docker_port_mapping("docker run --name mysql -d -p3306:3306 mysql:8")]
+#[case::mysql_man_page("mysql options: -p, --password[=name]")]
+#[case::mysql_usage("Usage: mysql -u user -p[password] db_name")]
+#[case::mysql_in_markdown("Run **mysql -u root -p** and type it")]
+#[case::mysql_in_parentheses("(see mysql -u root -p)")]
+#[case::mysql_ending_a_sentence("Then run mysql -p.")]
+#[case::sshpass_prose("Avoid sshpass -p because it leaks")]
+#[case::docker_login_prose("docker login -p is deprecated, use --password-stdin")]
+#[case::redis_cli_prose("redis-cli -a is insecure; use AUTH")]
+#[case::curl_as_a_method("var a=mysql.connect({h:1}); b.curl -u x:y;")]
+#[case::curl_placeholder_password("curl -u username:pass https://api.example.com")]
+#[case::curl_variables("curl -u \"$USER:$PASS\" https://api.example.com")]
+#[case::hf_identifier("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(x)")]
+#[case::short_lines_before_an_end_line("ok\nAbCd==\n-----END PRIVATE KEY-----")]
 #[case::existing_markers("api_key=[REDACTED:openai-key] token=[REDACTED] [REDACTED:jwt]")]
 fn look_alike_survives_byte_identical(#[case] text: &str) {
     let out = redactor().redact(text);
@@ -719,4 +756,24 @@ fn a_word_before_a_key_tail_on_its_own_line_survives() {
     );
     let out = redactor().redact(&text);
     assert_eq!(out.text, "cat mykeyfile\n[REDACTED:private-key]");
+}
+
+#[rstest]
+#[case::short_last_line("AbCd==", "-----END PRIVATE KEY-----")]
+#[case::pgp_checksum_line("=Xy3Q", "-----END PGP PRIVATE KEY BLOCK-----")]
+fn a_key_tail_ending_in_a_short_line_is_redacted_whole(#[case] last: &str, #[case] end: &str) {
+    let lines: Vec<String> = (0..2).map(|i| fake_body(400 + i, 64)).collect();
+    let text = format!("$ tail -3 key\nok\n{}\n{last}\n{end}\n$", lines.join("\n"));
+    let out = redactor().redact(&text);
+    assert_eq!(out.text, "$ tail -3 key\nok\n[REDACTED:private-key]\n$");
+}
+
+#[test]
+fn a_command_line_password_stops_at_the_shell_operator_after_it() {
+    let out = redactor().redact("mysql -uroot -pS3cretPw;echo done && mysql -pAn0ther<dump.sql");
+    assert_eq!(
+        out.text,
+        "mysql -uroot -p[REDACTED:secret-assignment];echo done && mysql \
+         -p[REDACTED:secret-assignment]<dump.sql"
+    );
 }
