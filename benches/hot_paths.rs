@@ -218,7 +218,18 @@ fn bench_redaction(c: &mut Criterion) {
     );
     let _ = csep::archive::redact::redact("warm up"); // compiles the patterns once
     let mut group = c.benchmark_group("redaction");
-    for (name, text) in [("clean_4k", &clean), ("with_secrets_4k", &secrets)] {
+    // Worst cases of the command-line rules: one 20 KB line of commands whose values are all
+    // rejected (each command is tried once, within its window), and many short lines before
+    // an END line (the key-tail rule walks them once).
+    let commands =
+        "mysql -uroot -p$X curl -u x:$Y docker login -p $Z redis-cli -a word ".repeat(300);
+    let key_tail = format!("{}-----END PRIVATE KEY-----", "abc\n".repeat(5000));
+    for (name, text) in [
+        ("clean_4k", &clean),
+        ("with_secrets_4k", &secrets),
+        ("rejected_commands_20k", &commands),
+        ("short_lines_before_an_end_line_20k", &key_tail),
+    ] {
         group.throughput(Throughput::Bytes(text.len() as u64));
         group.bench_function(name, |b| {
             b.iter(|| csep::archive::redact::redact(black_box(text)));

@@ -250,6 +250,12 @@ struct Rule {
     /// For the rules with no literal for the regex engine to look for first (it would run its
     /// automaton over every byte of every text): where a match can start.
     seek: Option<Seek>,
+    /// Whether the rule runs only on a text that [`COMMAND_GATE`] matches.
+    gated: bool,
+    /// For a command-line rule: its command words. A match is only sought from an occurrence
+    /// in command position, within [`COMMAND_WINDOW_BYTES`] of it, so that a line of many
+    /// rejected commands costs linear time.
+    command: Option<Regex>,
 }
 
 /// The compiled rule set; build it once and share it.
@@ -260,6 +266,8 @@ pub struct Redactor {
     rules: Vec<Rule>,
     /// Cheap gate: text that matches none of these triggers cannot contain a finding.
     prefilter: Regex,
+    /// [`COMMAND_GATE`], compiled.
+    command_gate: Regex,
     /// Markers already in the text; candidates overlapping them are dropped (idempotence).
     marker: Regex,
 }
@@ -272,10 +280,16 @@ impl fmt::Debug for Redactor {
     }
 }
 
-/// What may stand between a command and its password flag (lazily matched): anything on the
-/// command's line but a line break, `;`, `|`, `&` and `\`, except that a quote or backslash
-/// escaped by JSON (`\"`, `\\`), a line continuation (raw or JSON-escaped), a `&` or `|`
-/// inside a word (`a=1&b=2`) and a `;` before a non-blank are part of the command.
+/// What may stand between a command and its password flag (lazily matched): quoted strings
+/// (JSON-escaped ones too) whole, a quote or backslash escaped by JSON, a line continuation (raw
+/// or JSON-escaped), and any other character but a line break, a shell operator (`;`, `|`,
+/// `&`), a parenthesis or a lone quote.
+macro_rules! cli_args {
+    () => {
+        r#"(?:\\*"[^"\\\r\n]*\\*"|'[^'\r\n]*'|[^\n|;&\\()"']|\\["'\\/]|\\\r?\n|\\\\\\n)*?"#
+    };
+}
+
 /// A password value after its flag: double-quoted, single-quoted (JSON-escaped quotes too) or
 /// bare up to a blank, a quote or a shell operator.
 macro_rules! cli_value {
@@ -284,9 +298,11 @@ macro_rules! cli_value {
     };
 }
 
-macro_rules! cli_args {
+/// A separator between a command's words: blanks, or the end of one item of a JSON or YAML list
+/// and the start of the next (`", "`).
+macro_rules! cli_sep {
     () => {
-        r#"(?:[^\n|;&\\]|\\["'\\/]|\\\r?\n|\\\\\\n|&[^&\s]|\|[^|\s]|;\S)*?"#
+        r#"(?:[ \t]+|\\*["'][ \t]*,[ \t]*\\*["'])"#
     };
 }
 
@@ -298,14 +314,15 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
         // A truncated transcript may cut the END line; then the base64 body (headers such as
         // `Proc-Type: 4,ENCRYPTED`, JSON-escaped `\n` and a host's truncation note such as
         // `…2000 tokens truncated…` or `[... 12 lines ...]` included) is redacted to its end.
-        r"(?s)-----BEGIN[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----(?:.*?-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----|[A-Za-z0-9+/=\s\\:,.…\[\]-]*)",
+        r"(?s)(?:-----BEGIN[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----|---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----)(?:.*?(?:-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----|---- END SSH2 ENCRYPTED PRIVATE KEY ----)|[A-Za-z0-9+/=\s\\:,.…\[\]-]*)",
         accept_whole,
     ),
     (
         "private-key-tail",
         SecretKind::PrivateKey,
         // The base64 lines before an END line whose BEGIN line is not in the text.
-        r"(?:[A-Za-z0-9+/=]+(?:\r?\n|\\r\\n|\\n))+-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----",
+        // A diff's `+` before each line is taken as part of the line.
+        r"(?:[A-Za-z0-9+/=]+(?:\r?\n|\\r\\n|\\n))+\+?(?:-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----|---- END SSH2 ENCRYPTED PRIVATE KEY ----)",
         accept_key_tail,
     ),
     (
@@ -401,30 +418,34 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
     (
         "netrc-password",
         SecretKind::SecretAssignment,
-        // `.netrc` entries: `machine <host>` (a dotted name or localhost), `default login <user>`
-        // or `login <user>`, then other `.netrc` tokens, then `password <pw>`, on one line or
-        // several (real or JSON-escaped line breaks).
+        // `.netrc` entries: `machine <host> login <user>` or `default login <user>` (a bare
+        // `login <user>` too), then other `.netrc` tokens, then `password <pw>`, on one line or
+        // several (real or JSON-escaped line breaks). Without `login`, "machine … password"
+        // is prose.
         concat!(
-            r#"\b(?P<anchor>machine[ \t]+(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+|localhost)"#,
-            r#"|default(?:[ \t\r\n]|\\[nrt])+login[ \t]+(?:[^\s\\]|\\[^nrt\s])+"#,
+            r#"(?P<anchor>(?:machine[ \t]+(?:[^\s\\]|\\[^nrt\s])+|default)(?:[ \t\r\n]|\\[nrt])+login[ \t]+(?:[^\s\\]|\\[^nrt\s])+"#,
             r#"|login[ \t]+(?:[^\s\\]|\\[^nrt\s])+)"#,
-            r#"(?:(?:[ \t\r\n]|\\[nrt])+(?:login|account|port|macdef)[ \t]+(?:[^\s\\]|\\[^nrt\s])+)*"#,
+            r#"(?:(?:[ \t\r\n]|\\[nrt])+(?:account|port|macdef)[ \t]+(?:[^\s\\]|\\[^nrt\s])+)*"#,
             r#"(?:[ \t\r\n]|\\[nrt])+password[ \t]+"#,
             r#"(?:\\*"(?P<dq>[^"\\\r\n]*)|(?P<bare>[^\s"'\\`]+))"#,
         ),
         accept_netrc_password,
     ),
-    // Passwords given to a command's short flag. The command (group `flag`) must start a
-    // command word (`accept_cli_password` checks what precedes it), and what lies between it
-    // and the flag stays in that command (`cli_args!`).
+    // Passwords given to a command's short flag. Each starts with its command word (group
+    // `flag`), which must be in command position (`is_command_position`); what lies between
+    // it and the flag stays in that command (`cli_args!`), and `cli_sep!` also takes the items
+    // of a JSON or YAML list (`["CMD", "redis-cli", "-a", "pw"]`).
     (
         "mysql-password",
         SecretKind::SecretAssignment,
         // Attached to `-p`: `mysql -uroot -pS3cret`, `mysqldump -p'pw'`.
         concat!(
-            r#"\b(?P<flag>mysql[a-z_]*|mariadb[a-z-]*)[ \t](?:"#,
+            r#"(?P<flag>mysql(?:dump|admin|import|check|show|pump|binlog|slap|_upgrade|sh)?|mariadb(?:-?dump|-?admin|-?import|-?check)?)"#,
+            cli_sep!(),
+            r#"(?:"#,
             cli_args!(),
-            r#"[ \t])?-p"#,
+            cli_sep!(),
+            r#")?-p"#,
             cli_value!(),
         ),
         accept_cli_password,
@@ -433,7 +454,11 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
         "sshpass-password",
         SecretKind::SecretAssignment,
         concat!(
-            r#"\b(?P<flag>sshpass)(?:[ \t]+-[A-Za-z]+)*?[ \t]+-p[ \t]*"#,
+            r#"(?P<flag>sshpass)(?:[ \t]+-[A-Za-z]+(?:[ \t]+[^\s-]\S*)?)*?"#,
+            cli_sep!(),
+            r#"-p(?:"#,
+            cli_sep!(),
+            r#")?"#,
             cli_value!(),
         ),
         accept_cli_password,
@@ -441,12 +466,17 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
     (
         "registry-login-password",
         SecretKind::SecretAssignment,
-        // `docker|podman|nerdctl login … -p pw`, `helm registry login … -p pw`.
+        // `docker|podman|nerdctl|buildah|skopeo|oras login … -p pw`, `helm registry login …`.
         concat!(
-            r#"\b(?P<flag>(?:docker|podman|nerdctl)[ \t]+login|helm[ \t]+registry[ \t]+login)"#,
-            r#"[ \t](?:"#,
+            r#"(?P<flag>docker|podman|nerdctl|buildah|skopeo|oras|helm)"#,
+            r#"(?:[ \t]+-[-A-Za-z]+(?:[ \t=]+[^\s-]\S*)?)*?[ \t]+(?:registry[ \t]+)?login"#,
+            cli_sep!(),
+            r#"(?:"#,
             cli_args!(),
-            r#"[ \t])?-p[ \t]*"#,
+            cli_sep!(),
+            r#")?-p(?:"#,
+            cli_sep!(),
+            r#")?"#,
             cli_value!(),
         ),
         accept_cli_password,
@@ -455,9 +485,13 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
         "redis-cli-password",
         SecretKind::SecretAssignment,
         concat!(
-            r#"\b(?P<flag>redis-cli)[ \t](?:"#,
+            r#"(?P<flag>redis-cli)"#,
+            cli_sep!(),
+            r#"(?:"#,
             cli_args!(),
-            r#"[ \t])?-a[ \t]+"#,
+            cli_sep!(),
+            r#")?-a"#,
+            cli_sep!(),
             cli_value!(),
         ),
         accept_cli_password,
@@ -465,14 +499,19 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
     (
         "curl-password",
         SecretKind::SecretAssignment,
-        // `curl -u user:pw` (also `-su`, `--user`, `-U` and `--proxy-user`), quoted or not.
+        // `curl -u user:pw` (also `-su`, `--user`, `-U` and `--proxy-user`): the pair quoted
+        // whole, or the user and the password each quoted or not.
         concat!(
-            r#"\b(?P<flag>curl)[ \t](?:"#,
+            r#"(?P<flag>curl)"#,
+            cli_sep!(),
+            r#"(?:"#,
             cli_args!(),
-            r#"[ \t])?(?:-[A-Za-z]*u|-U|--user|--proxy-user)(?:[ \t]+|=)?"#,
+            cli_sep!(),
+            r#")?(?:-[A-Za-z]*u|-U|--user|--proxy-user)(?:[ \t]+|=|\\*["'][ \t]*,[ \t]*)?"#,
             r#"(?:\\*"(?:[^":\\\r\n]|\\\\)*:(?P<dq>[^"\\\r\n]*)"#,
             r#"|\\*'(?:[^':\\\r\n]|\\\\)*:(?P<sq>[^'\\\r\n]*)"#,
-            r#"|(?:[^\s:"'\\]|\\\\|\\[^nrt\s"'])+:(?P<bare>[^\s"'\\`;|&<>]+))"#,
+            r#"|(?:\\*"[^"\\\r\n]*\\*"|'[^'\r\n]*'|(?:[^\s:"'\\]|\\\\|\\[^nrt\s"'])+):"#,
+            r#"(?:\\*"(?P<dq2>[^"\\\r\n]*)|\\*'(?P<sq2>[^'\\\r\n]*)|(?P<bare>[^\s"'\\`;|&<>]+)))"#,
         ),
         accept_cli_password,
     ),
@@ -485,7 +524,36 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
 ];
 
 /// Triggers for the prefilter: a superset of what any rule needs to match.
-const PREFILTER: &str = r"(?i:pass|pwd|secret|token|key|auth|bearer|credential|cookie)|sk-|sk_|rk_|whsec_|AKIA|ASIA|ABIA|ACCA|gh[pousr]_|github_pat_|glpat-|xox[abposre]-|hooks\.slack\.com|AIza|eyJ|PRIVATE KEY|://|[A-Za-z0-9+/_-]{32}|SG\.|ATATT|pypi-|npm_|hf_|_v1_|shp|dapi|glsa_|glc_|lin_api_|PMAK-|mysql|mariadb|sshpass|docker|podman|nerdctl|helm|redis-cli|curl";
+const PREFILTER: &str = r"(?i:pass|pwd|secret|token|key|auth|bearer|credential|cookie)|sk-|sk_|rk_|whsec_|AKIA|ASIA|ABIA|ACCA|gh[pousr]_|github_pat_|glpat-|xox[abposre]-|hooks\.slack\.com|AIza|eyJ|PRIVATE KEY|://|[A-Za-z0-9+/_-]{32}|SG\.|ATATT|pypi-AgE|npm_|hf_|_v1_|shp(?:at|ca|pa|ss)_|dapi[0-9a-f]|glsa_|glc_|lin_api_|PMAK-|mysql|mariadb|sshpass|login|redis-cli|curl";
+
+/// The rules behind [`COMMAND_GATE`]: each needs one of its words, so a text without any (most
+/// texts) costs them one search instead of one each.
+const GATED_RULES: [&str; 6] = [
+    "netrc-password",
+    "mysql-password",
+    "sshpass-password",
+    "registry-login-password",
+    "redis-cli-password",
+    "curl-password",
+];
+
+/// The command words of each command-line rule: where its matches start.
+const COMMAND_WORDS: [(&str, &str); 5] = [
+    ("mysql-password", "mysql|mariadb"),
+    ("sshpass-password", "sshpass"),
+    (
+        "registry-login-password",
+        "docker|podman|nerdctl|buildah|skopeo|oras|helm",
+    ),
+    ("redis-cli-password", "redis-cli"),
+    ("curl-password", "curl"),
+];
+
+/// How far past its command word a command-line rule looks for the password flag.
+const COMMAND_WINDOW_BYTES: usize = 2048;
+
+/// A word every match of a [`GATED_RULES`] rule holds.
+const COMMAND_GATE: &str = r"password|mysql|mariadb|sshpass|login|redis-cli|curl";
 
 /// A marker this module (or the reference, `[REDACTED]`) wrote.
 const MARKER: &str = r"\[REDACTED(?::[a-z0-9-]+)?\]";
@@ -512,12 +580,19 @@ impl Redactor {
                         "private-key-tail" => Some(seek_key_tail as Seek),
                         _ => None,
                     },
+                    gated: GATED_RULES.contains(&name),
+                    command: COMMAND_WORDS
+                        .iter()
+                        .find(|(rule, _)| *rule == name)
+                        .map(|(_, words)| compile(name, words))
+                        .transpose()?,
                 })
             })
             .collect::<Result<Vec<_>, RedactError>>()?;
         Ok(Redactor {
             rules,
             prefilter: compile("prefilter", PREFILTER)?,
+            command_gate: compile("command-gate", COMMAND_GATE)?,
             marker: compile("marker", MARKER)?,
         })
     }
@@ -636,12 +711,20 @@ impl Redactor {
             .map(|m| (m.start(), m.end()))
             .collect();
         let mut candidates = Vec::new();
+        let mut gate_open = None;
         for rule in &self.rules {
+            if rule.gated && !*gate_open.get_or_insert_with(|| self.command_gate.is_match(text)) {
+                continue;
+            }
             let mut pos = 0;
             while pos < text.len() {
-                let (start, end) = match rule.seek {
-                    None => (pos, text.len()),
-                    Some(seek) => match seek(self, text, pos) {
+                let (start, end) = match (&rule.command, rule.seek) {
+                    (Some(words), _) => match seek_command(words, text, pos) {
+                        Some(range) => range,
+                        None => break,
+                    },
+                    (None, None) => (pos, text.len()),
+                    (None, Some(seek)) => match seek(self, text, pos) {
                         Some(range) => range,
                         None => break,
                     },
@@ -650,6 +733,11 @@ impl Redactor {
                 // whole text is searched (slower, never a missed secret).
                 let hay = text.get(..end).unwrap_or(text);
                 let Some(caps) = rule.regex.captures_at(hay, start) else {
+                    if rule.command.is_some() {
+                        // No match from this command word in its window: try the next one.
+                        pos = next_char_boundary(text, start);
+                        continue;
+                    }
                     if end < text.len() {
                         // Nothing starts before `end`: look past it.
                         pos = end;
@@ -956,7 +1044,6 @@ fn accept_left_bounded(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)
 /// characters (key lines hold 64 or 70): shorter lines before it are other text (`tail -4
 /// mykeyfile`, `ok`); short lines after it (a last line, a PGP checksum) are the key's.
 fn accept_key_tail(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
-    const LINE_BREAKS: [&str; 4] = ["\\r\\n", "\\n", "\r\n", "\n"];
     let (mut start, end) = whole_span(caps)?;
     // A run right after a JSON escape (`\nAbc…`) starts with the escape letter.
     if text.get(..start).is_some_and(|b| b.ends_with('\\'))
@@ -967,12 +1054,8 @@ fn accept_key_tail(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
         start += 1;
     }
     loop {
-        let run = text.get(start..end)?;
         // The END line has no line break after it in the match: no long line was found.
-        let (len, next) = LINE_BREAKS
-            .iter()
-            .filter_map(|b| run.find(b).map(|i| (i, i + b.len())))
-            .min()?;
+        let (len, next) = first_line_break(text.get(start..end)?)?;
         if len >= 40 {
             return Some((start, end));
         }
@@ -980,10 +1063,33 @@ fn accept_key_tail(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
     }
 }
 
+/// The first line break of `run` (real, or JSON-escaped `\n` / `\r\n`): where it starts and
+/// where the next line does. One pass, so that walking a text line by line stays linear.
+fn first_line_break(run: &str) -> Option<(usize, usize)> {
+    let bytes = run.as_bytes();
+    let mut from = 0;
+    loop {
+        let at = from + memchr::memchr2(b'\n', b'\\', bytes.get(from..)?)?;
+        match &bytes[at..] {
+            [b'\n', ..] if at > 0 && bytes[at - 1] == b'\r' => return Some((at - 1, at + 1)),
+            [b'\n', ..] => return Some((at, at + 1)),
+            [b'\\', b'n', ..] => return Some((at, at + 2)),
+            [b'\\', b'r', b'\\', b'n', ..] => return Some((at, at + 4)),
+            // Another escape: the line goes on past it.
+            _ => from = at + 1,
+        }
+    }
+}
+
 /// Where a `private-key-tail` match can be: nowhere without an END line.
 fn seek_key_tail(_: &Redactor, text: &str, pos: usize) -> Option<(usize, usize)> {
     let rest = text.get(pos..)?;
-    memchr::memmem::find(rest.as_bytes(), b"-----END").map(|_| (pos, text.len()))
+    static END_LINE: LazyLock<memchr::memmem::Finder<'static>> =
+        LazyLock::new(|| memchr::memmem::Finder::new("-- END"));
+    static DASHES: LazyLock<memchr::memmem::Finder<'static>> =
+        LazyLock::new(|| memchr::memmem::Finder::new("-----END"));
+    let bytes = rest.as_bytes();
+    (DASHES.find(bytes).is_some() || END_LINE.find(bytes).is_some()).then_some((pos, text.len()))
 }
 
 /// A service token: a boundary on both sides and a random-looking body after its prefix.
@@ -1005,63 +1111,127 @@ fn accept_service_token(text: &str, caps: &Captures<'_>) -> Option<(usize, usize
     (!continues && random && !is_placeholder(body)).then_some((start, end))
 }
 
-/// A `.netrc` password. After `machine <host>` or `default login <user>` any real value is
-/// one; after a bare `login <user>` (prose reads alike) only a value that looks like a password.
-fn accept_netrc_password(_text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
+/// A `.netrc` password. After `machine <host> login <user>` or `default login <user>` any real
+/// value is one; after a bare `login <user>` (prose reads alike: "failed login root password 3
+/// times") only a value of four characters or more that looks like a password. The entry must
+/// start a word (after a JSON-escaped line break too).
+fn accept_netrc_password(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
     let value = caps.name("dq").or_else(|| caps.name("bare"))?;
     let v = value.as_str();
-    let anchor = caps.name("anchor")?.as_str();
-    if !is_password_value(v) {
+    let anchor = caps.name("anchor")?;
+    if !is_left_boundary(text, anchor.start()) || !is_password_value(v) {
         return None;
     }
-    let netrc = !anchor.starts_with("login");
-    (netrc || caps.name("dq").is_some() || looks_like_password(v))
-        .then_some((value.start(), value.end()))
+    let netrc = !anchor.as_str().starts_with("login");
+    let plausible = caps.name("dq").is_some() || (v.chars().count() >= 4 && looks_like_password(v));
+    (netrc || plausible).then_some((value.start(), value.end()))
 }
 
-/// A password on a command line (`mysql -pS3cret`, `sshpass -p 'pw'`, `curl -u user:pw`). A
-/// bare value after a blank must look like a password, so that prose about the flag ("sshpass
-/// -p because it leaks") keeps its words.
+/// Where a command-line rule's match can start: its next command word in command position, and
+/// how far the match may reach.
+fn seek_command(words: &Regex, text: &str, pos: usize) -> Option<(usize, usize)> {
+    let mut from = pos;
+    loop {
+        let word = words.find_at(text, from)?;
+        if is_command_position(text, word.start()) {
+            let mut end = (word.start() + COMMAND_WINDOW_BYTES).min(text.len());
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            return Some((word.start(), end));
+        }
+        from = word.end();
+    }
+}
+
+/// A password on a command line (`mysql -pS3cret`, `sshpass -p 'pw'`, `curl -u user:pw`).
 fn accept_cli_password(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
-    let quoted = caps.name("dq").or_else(|| caps.name("sq"));
-    let value = quoted.or_else(|| caps.name("bare"))?;
-    let v = value.as_str();
-    if !is_password_value(v) {
+    let command = caps.name("flag")?;
+    if !is_command_position(text, command.start()) {
         return None;
     }
-    let command = caps.name("flag")?;
-    if !is_command_start(text, command.start()) {
+    let quoted = ["dq", "sq", "dq2", "sq2"]
+        .iter()
+        .find_map(|group| caps.name(group));
+    let value = quoted.or_else(|| caps.name("bare"))?;
+    let v = value.as_str();
+    if !is_password_value(v) || is_named_placeholder(v) {
+        return None;
+    }
+    if quoted.is_some() {
+        // `-p" + password + "`, `-p' + pw)`, `-p"+pw`: code building a command, not a value.
+        let code = v.starts_with(|c: char| c.is_whitespace() || c == '+' || c == '.')
+            || v.ends_with(char::is_whitespace);
+        return (!code).then_some((value.start(), value.end()));
+    }
+    // `-p,` `-p[password]` `-p**` `-p)` `-p.` (docs, Markdown) and port mappings
+    // (`-p3306:3306`, `-p127.0.0.1:3306:3306/tcp`) are not passwords.
+    if !v.starts_with(|c: char| c.is_alphanumeric() || "!#%+/=@^_~".contains(c))
+        || v.chars()
+            .all(|c| c.is_ascii_digit() || ":./tcpudp".contains(c))
+    {
         return None;
     }
     let after_blank = text
         .get(..value.start())
         .is_some_and(|b| b.ends_with([' ', '\t']));
-    if quoted.is_none() {
-        // `-p,` `-p[password]` `-p**` `-p)` `-p.` (docs, Markdown) and port mappings
-        // (`-p3306:3306`) are not passwords.
-        if !v.starts_with(|c: char| c.is_alphanumeric() || "!#%+/=@^_~".contains(c))
-            || v.chars().all(|c| c.is_ascii_digit() || c == ':')
-        {
-            return None;
-        }
-        if after_blank && !looks_like_password(v) {
-            return None;
-        }
+    // After a blank, prose about the flag ("… -p because it leaks", "-a everything, …").
+    if after_blank
+        && (crate::recall::analyze::is_stop_word(&v.to_lowercase())
+            || v.ends_with(['.', ',', '!', '?', ':']))
+    {
+        return None;
     }
     Some((value.start(), value.end()))
 }
 
-/// Whether a command word starts at `start`: the text's start, a blank, a shell operator, a
-/// quote or backtick, or a JSON escape (`\n`, `\t`, `\"`); not a path, a method call or a port
-/// forward (`/var/lib/mysql`, `b.curl`, `3306:mysql:3306`).
-fn is_command_start(text: &str, start: usize) -> bool {
+/// Whether the word at `start` is in command position: the first word of the text or of a
+/// line (JSON-escaped breaks too), after a shell operator, a parenthesis, a backtick, a quote
+/// (a list item, a string handed to a shell) or a prompt (`$`, `#`, `>`), or after a prefix
+/// such as `sudo`, `env`, `time` or an environment assignment (`MYSQL_PWD=x mysql …`). Not an
+/// argument (`find . -name mysql`, `kubectl logs mysql`), a path (`/var/lib/mysql`), a method
+/// (`b.curl`) or a port forward (`3306:mysql:3306`).
+fn is_command_position(text: &str, start: usize) -> bool {
     let before = text.get(..start).unwrap_or_default();
-    let mut rev = before.chars().rev();
+    let trimmed = before.trim_end_matches([' ', '\t']);
+    let blank = trimmed.len() < before.len();
+    let mut rev = trimmed.chars().rev();
     match rev.next() {
-        None => true,
-        Some('n' | 't' | '"') if rev.next() == Some('\\') => true,
-        Some(c) => c.is_whitespace() || ";|&(`\"'".contains(c),
+        None => return true,
+        Some('n' | 't' | '"' | '\'') if rev.next() == Some('\\') => return true,
+        Some(c) if "\n\r;|&(`\"'".contains(c) => return true,
+        Some('$' | '#' | '>') if blank => return true,
+        _ => {}
     }
+    if !blank {
+        return false;
+    }
+    let word_start = trimmed
+        .rfind(|c: char| c.is_whitespace() || "\"'`;|&(".contains(c))
+        .map_or(0, |i| i + 1);
+    let word = &trimmed[word_start..];
+    let is_env_assignment = word.split_once('=').is_some_and(|(name, _)| {
+        !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    });
+    is_env_assignment
+        || matches!(
+            word,
+            "sudo" | "env" | "time" | "nohup" | "exec" | "command" | "watch" | "xargs"
+        ) && is_command_position(text, word_start)
+}
+
+/// `MYSQL_PASSWORD`, `GITHUB_PAT`, `mypassword`, `freds_api_token`: a name standing for the
+/// value in docs, not the value.
+fn is_named_placeholder(v: &str) -> bool {
+    let lower = v.to_ascii_lowercase();
+    let all_caps = v
+        .chars()
+        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        && v.chars().any(|c| c.is_ascii_uppercase());
+    (all_caps && (v.contains('_') || v.len() >= 8))
+        || ["password", "passwd", "_token", "api_key", "apikey"]
+            .iter()
+            .any(|w| lower.contains(w))
 }
 
 /// Whether a value given as a password can be one: not empty, not a variable or command

@@ -170,6 +170,28 @@ fn every_kind_has_a_kebab_case_name_and_matching_marker() {
 #[case::mysqlbinlog(SecretKind::SecretAssignment, "mysqlbinlog -uroot -p", "binlogpw".to_owned(), " mysql-bin.000001")]
 #[case::mysql_in_json_after_escaped_quotes(SecretKind::SecretAssignment, "{\"cmd\":\"mysql -h \\\"db\\\" -uroot -p", "S3cretPw".to_owned(), "\"}")]
 #[case::redis_cli_in_json(SecretKind::SecretAssignment, "{\"cmd\":\"redis-cli -h \\\"c\\\" -a ", "r3d1s-pass".to_owned(), "\"}")]
+#[case::mysql_after_a_json_escaped_line_break(SecretKind::SecretAssignment, "{\"command\":\"cd /app\\nmysql -uroot -p", "S3cretPw".to_owned(), "\"}")]
+#[case::mysql_after_a_json_escaped_tab(SecretKind::SecretAssignment, "echo hi\\tmysql -uroot -p", "S3cretPw".to_owned(), "")]
+#[case::curl_after_a_json_escaped_line_break(SecretKind::SecretAssignment, "{\"command\":\"cd /app\\ncurl -u admin:", "S3cretPw".to_owned(), "\"}")]
+#[case::netrc_second_entry_json_escaped(SecretKind::SecretAssignment, "machine a.example.com\\nlogin bob\\npassword S3cretPw\\nmachine b.example.com\\nlogin bob\\npassword ", "hunter".to_owned(), "\\n")]
+#[case::netrc_default_after_an_escape(SecretKind::SecretAssignment, "x\\ndefault login bob password ", "hunter".to_owned(), "")]
+#[case::netrc_one_word_host(SecretKind::SecretAssignment, "machine myhost login bob password ", "hunter".to_owned(), "")]
+#[case::compose_healthcheck_list(SecretKind::SecretAssignment, "test: [\"CMD\", \"redis-cli\", \"-a\", \"", "S3cretPw".to_owned(), "\", \"ping\"]")]
+#[case::mysqladmin_list(SecretKind::SecretAssignment, "[\"CMD\",\"mysqladmin\",\"ping\",\"-uroot\",\"-p", "S3cretPw".to_owned(), "\"]")]
+#[case::sshpass_list(SecretKind::SecretAssignment, "subprocess.run([\"sshpass\",\"-p\",\"", "S3cretPw".to_owned(), "\",\"ssh\",\"h\"])")]
+#[case::curl_list(SecretKind::SecretAssignment, "subprocess.run([\"curl\",\"-u\",\"admin:", "S3cretPw".to_owned(), "\",url])")]
+#[case::sshpass_lowercase_password(SecretKind::SecretAssignment, "sshpass -p ", "hunter".to_owned(), " ssh h")]
+#[case::redis_cli_default_password(SecretKind::SecretAssignment, "redis-cli -a ", "foobared".to_owned(), " ping")]
+#[case::docker_login_lowercase_password(SecretKind::SecretAssignment, "docker login -u bob -p ", "secretpass".to_owned(), " r.io")]
+#[case::curl_single_quoted_password(SecretKind::SecretAssignment, "curl -u admin:'", "S3cret Pw".to_owned(), "' https://x")]
+#[case::curl_double_quoted_password(SecretKind::SecretAssignment, "curl -u admin:\"", "S3cret Pw".to_owned(), "\" https://x")]
+#[case::curl_quoted_user_and_quoted_password(SecretKind::SecretAssignment, "curl -u \"admin\":\"", "S3cretPw".to_owned(), "\" https://x")]
+#[case::docker_host_option_before_login(SecretKind::SecretAssignment, "docker -H tcp://x login -u bob -p ", "S3cretPw".to_owned(), "")]
+#[case::docker_config_option_before_login(SecretKind::SecretAssignment, "docker --config d login -u bob -p ", "S3cretPw".to_owned(), "")]
+#[case::skopeo_login(SecretKind::SecretAssignment, "skopeo login -u bob -p ", "S3cretPw".to_owned(), " quay.io")]
+#[case::sshpass_option_with_a_value(SecretKind::SecretAssignment, "sshpass -P assword: -p ", "S3cretPw".to_owned(), " ssh h")]
+#[case::mysql_after_sudo(SecretKind::SecretAssignment, "$ sudo mysql -uroot -p", "S3cretPw".to_owned(), " app")]
+#[case::mysql_after_an_env_assignment(SecretKind::SecretAssignment, "LANG=C mysql -uroot -p", "S3cretPw".to_owned(), "")]
 #[case::high_entropy_token(
     SecretKind::HighEntropy,
     "the value ",
@@ -410,7 +432,38 @@ fn private_key_inside_json_escaped_string_is_redacted_without_breaking_json() {
 #[case::curl_placeholder_password("curl -u username:pass https://api.example.com")]
 #[case::curl_variables("curl -u \"$USER:$PASS\" https://api.example.com")]
 #[case::hf_identifier("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(x)")]
+#[case::docker_words("docker compose up; docker push registry.example.com/app:1.2 -q")]
 #[case::short_lines_before_an_end_line("ok\nAbCd==\n-----END PRIVATE KEY-----")]
+#[case::mysql_config_in_a_substitution("gcc a.c $(mysql_config --cflags --libs) -pthread")]
+#[case::mysql_as_a_find_argument("find . -name mysql -prune -o -print")]
+#[case::mysql_as_a_grep_pattern("grep -r mysql . -l -print0")]
+#[case::mysql_as_a_pod("kubectl logs mysql -previous")]
+#[case::mysql_as_a_formula("brew install mysql -pinned")]
+#[case::another_command_after_a_semicolon("mysqldump db;cp -pR dump.sql /bak")]
+#[case::another_command_after_a_pipe("mysql db|perl -pe 's/a/b/'")]
+#[case::docker_port_mapping_with_an_address(
+    "docker run --name mysql -p127.0.0.1:3306:3306 -d mysql:8"
+)]
+#[case::python_building_a_command("subprocess.run(\"mysql -u root -p\" + password + \" app\")")]
+#[case::python_building_a_command_single_quotes("os.system('mysql -u root -p' + pw)")]
+#[case::js_building_an_sshpass_command("\"sshpass -p \" + pw + \" ssh host\"")]
+#[case::prose_ending_in_punctuation("Don't use sshpass -p anymore.")]
+#[case::machine_prose_with_a_host(
+    "on machine prod.example.com password authentication is disabled"
+)]
+#[case::machine_prose_with_a_host_and_to(
+    "Set the machine web01.example.com password to something strong"
+)]
+#[case::machine_port_prose("machine localhost port 8080 password forgotten")]
+#[case::failed_login_prose("Failed login root password 3 times")]
+#[case::sort_after_a_pipe("curl -s https://x|sort -u key:value")]
+#[case::grep_after_a_pipe("redis-cli monitor >log;tail -f log|grep -a Err0r")]
+#[case::curl_as_a_grep_pattern("grep curl -A3 log.txt -u x:Y1z")]
+#[case::curl_doc_placeholders(
+    "curl -u EMAIL:API_TOKEN https://x and curl -u myuser:mypassword https://x"
+)]
+#[case::docker_login_doc_placeholder("docker login -u bob -p GITHUB_PAT ghcr.io")]
+#[case::mysql_doc_placeholder("mysql -uroot -pMYPASSWORD")]
 #[case::existing_markers("api_key=[REDACTED:openai-key] token=[REDACTED] [REDACTED:jwt]")]
 fn look_alike_survives_byte_identical(#[case] text: &str) {
     let out = redactor().redact(text);
@@ -776,4 +829,62 @@ fn a_command_line_password_stops_at_the_shell_operator_after_it() {
         "mysql -uroot -p[REDACTED:secret-assignment];echo done && mysql \
          -p[REDACTED:secret-assignment]<dump.sql"
     );
+}
+
+#[test]
+fn every_gated_rule_exists_and_needs_a_word_of_the_gate() {
+    let gate = Regex::new(COMMAND_GATE).unwrap();
+    for name in GATED_RULES {
+        let (_, _, pattern, _) = RULES
+            .iter()
+            .find(|(rule, ..)| *rule == name)
+            .unwrap_or_else(|| panic!("no rule {name}"));
+        // The rule's own literal words: each alternative of its command group, or `password`.
+        let needs_gate_word = [
+            "password",
+            "mysql",
+            "mariadb",
+            "sshpass ",
+            "docker login",
+            "podman login",
+            "nerdctl login",
+            "helm registry",
+            "redis-cli ",
+            "curl ",
+        ]
+        .iter()
+        .any(|word| pattern.contains(word.split(' ').next().unwrap()) && gate.is_match(word));
+        assert!(needs_gate_word, "{name}: {pattern}");
+    }
+}
+
+#[rstest]
+#[case::diff_hunk("+", "+-----END RSA PRIVATE KEY-----")]
+#[case::ssh2("", "---- END SSH2 ENCRYPTED PRIVATE KEY ----")]
+fn a_key_tail_in_a_diff_or_in_ssh2_format_is_redacted(#[case] prefix: &str, #[case] end: &str) {
+    let lines: Vec<String> = (0..3)
+        .map(|i| format!("{prefix}{}", fake_body(500 + i, 64)))
+        .collect();
+    let text = format!("@@ -1,3 +0,0 @@\n{}\n{end}\n", lines.join("\n"));
+    let out = redactor().redact(&text);
+    assert_eq!(out.text, "@@ -1,3 +0,0 @@\n[REDACTED:private-key]\n");
+}
+
+#[test]
+fn an_ssh2_private_key_block_is_redacted_whole() {
+    let body = fake_body(510, 64);
+    let text = format!(
+        "---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----\nComment: \"k\"\n{body}\n---- END SSH2 ENCRYPTED PRIVATE KEY ----\nok"
+    );
+    assert_eq!(redactor().redact(&text).text, "[REDACTED:private-key]\nok");
+}
+
+#[test]
+fn many_rejected_commands_on_one_line_are_all_looked_at_and_the_last_is_caught() {
+    // Each command word is tried once within its window: the password after a long run of
+    // rejected ones is still found.
+    let line = format!("{}mysql -uroot -pS3cretPw", "mysql -p$X ; ".repeat(2000));
+    let out = redactor().redact(&line);
+    assert!(!out.text.contains("S3cretPw"));
+    assert_eq!(out.findings.len(), 1);
 }

@@ -315,7 +315,7 @@ const CHINESE_STOP_WORDS: &[&str] = &[
 ];
 
 /// Whether `word` (already lowercase) is a stop word in English or Chinese.
-fn is_stop_word(word: &str) -> bool {
+pub(crate) fn is_stop_word(word: &str) -> bool {
     static SET: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
         ENGLISH_STOP_WORDS
             .iter()
