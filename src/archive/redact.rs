@@ -252,9 +252,8 @@ struct Rule {
     seek: Option<Seek>,
     /// Whether the rule runs only on a text that [`COMMAND_GATE`] matches.
     gated: bool,
-    /// For a command-line rule: its command words. A match is only sought from an occurrence
-    /// in command position, within [`COMMAND_WINDOW_BYTES`] of it, so that a line of many
-    /// rejected commands costs linear time.
+    /// For a command-line rule: its command words. Its pattern is only tried, anchored, at an
+    /// occurrence in command position ([`Redactor::find_commands`]).
     command: Option<Regex>,
 }
 
@@ -282,11 +281,12 @@ impl fmt::Debug for Redactor {
 
 /// What may stand between a command and its password flag (lazily matched): quoted strings
 /// (JSON-escaped ones too) whole, a quote or backslash escaped by JSON, a line continuation (raw
-/// or JSON-escaped), and any other character but a line break, a shell operator (`;`, `|`,
-/// `&`), a parenthesis or a lone quote.
+/// or JSON-escaped), a `$(…)` substitution, and any other character but a line break, a shell
+/// operator (`;`, `|`, `&`), a parenthesis, a lone quote, a backtick (the end of a Markdown code
+/// span) or a comma before a blank (prose: "…, then `cp -pr`").
 macro_rules! cli_args {
     () => {
-        r#"(?:\\*"[^"\\\r\n]*\\*"|'[^'\r\n]*'|[^\n|;&\\()"']|\\["'\\/]|\\\r?\n|\\\\\\n)*?"#
+        r#"(?:\\*"[^"\\\r\n]*\\*"|'[^'\r\n]*'|\$\([^()\n]*\)|[^\n|;&\\()"'`,]|,\S|\\["'\\/]|\\t|\\\r?\n|\\\\\\n)*?"#
     };
 }
 
@@ -302,7 +302,7 @@ macro_rules! cli_value {
 /// and the start of the next (`", "`).
 macro_rules! cli_sep {
     () => {
-        r#"(?:[ \t]+|\\*["'][ \t]*,[ \t]*\\*["'])"#
+        r#"(?:(?:[ \t]|\\t)+|\\*["'][ \t]*,[ \t]*\\*["'])"#
     };
 }
 
@@ -440,12 +440,12 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
         SecretKind::SecretAssignment,
         // Attached to `-p`: `mysql -uroot -pS3cret`, `mysqldump -p'pw'`.
         concat!(
-            r#"(?P<flag>mysql(?:dump|admin|import|check|show|pump|binlog|slap|_upgrade|sh)?|mariadb(?:-?dump|-?admin|-?import|-?check)?)"#,
+            r#"^(?P<flag>mysql(?:dump|admin|import|check|show|pump|binlog|slap|_upgrade|sh)?|mariadb(?:-?dump|-?admin|-?import|-?check)?)(?:\.exe)?"#,
             cli_sep!(),
             r#"(?:"#,
             cli_args!(),
             cli_sep!(),
-            r#")?-p"#,
+            r#")??-p"#,
             cli_value!(),
         ),
         accept_cli_password,
@@ -454,7 +454,7 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
         "sshpass-password",
         SecretKind::SecretAssignment,
         concat!(
-            r#"(?P<flag>sshpass)(?:[ \t]+-[A-Za-z]+(?:[ \t]+[^\s-]\S*)?)*?"#,
+            r#"^(?P<flag>sshpass)(?:[ \t]+-[A-Za-z]+(?:[ \t]+[^\s-]\S*)?)*?"#,
             cli_sep!(),
             r#"-p(?:"#,
             cli_sep!(),
@@ -468,13 +468,13 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
         SecretKind::SecretAssignment,
         // `docker|podman|nerdctl|buildah|skopeo|oras login … -p pw`, `helm registry login …`.
         concat!(
-            r#"(?P<flag>docker|podman|nerdctl|buildah|skopeo|oras|helm)"#,
+            r#"^(?P<flag>docker|podman|nerdctl|buildah|skopeo|oras|helm)(?:\.exe)?"#,
             r#"(?:[ \t]+-[-A-Za-z]+(?:[ \t=]+[^\s-]\S*)?)*?[ \t]+(?:registry[ \t]+)?login"#,
             cli_sep!(),
             r#"(?:"#,
             cli_args!(),
             cli_sep!(),
-            r#")?-p(?:"#,
+            r#")??-p(?:"#,
             cli_sep!(),
             r#")?"#,
             cli_value!(),
@@ -485,12 +485,12 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
         "redis-cli-password",
         SecretKind::SecretAssignment,
         concat!(
-            r#"(?P<flag>redis-cli)"#,
+            r#"^(?P<flag>redis-cli)(?:\.exe)?"#,
             cli_sep!(),
             r#"(?:"#,
             cli_args!(),
             cli_sep!(),
-            r#")?-a"#,
+            r#")??-a"#,
             cli_sep!(),
             cli_value!(),
         ),
@@ -502,12 +502,12 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
         // `curl -u user:pw` (also `-su`, `--user`, `-U` and `--proxy-user`): the pair quoted
         // whole, or the user and the password each quoted or not.
         concat!(
-            r#"(?P<flag>curl)"#,
+            r#"^(?P<flag>curl)(?:\.exe)?"#,
             cli_sep!(),
             r#"(?:"#,
             cli_args!(),
             cli_sep!(),
-            r#")?(?:-[A-Za-z]*u|-U|--user|--proxy-user)(?:[ \t]+|=|\\*["'][ \t]*,[ \t]*)?"#,
+            r#")??(?:-[A-Za-z]*u|-U|--user|--proxy-user)(?:[ \t]+|=|\\*["'][ \t]*,[ \t]*)?"#,
             r#"(?:\\*"(?:[^":\\\r\n]|\\\\)*:(?P<dq>[^"\\\r\n]*)"#,
             r#"|\\*'(?:[^':\\\r\n]|\\\\)*:(?P<sq>[^'\\\r\n]*)"#,
             r#"|(?:\\*"[^"\\\r\n]*\\*"|'[^'\r\n]*'|(?:[^\s:"'\\]|\\\\|\\[^nrt\s"'])+):"#,
@@ -549,8 +549,9 @@ const COMMAND_WORDS: [(&str, &str); 5] = [
     ("curl-password", "curl"),
 ];
 
-/// How far past its command word a command-line rule looks for the password flag.
-const COMMAND_WINDOW_BYTES: usize = 2048;
+/// How far past its command word a command-line rule looks for the password flag (a long
+/// `curl -d '<JSON>' -u user:pw` included); a match also ends with the command's line.
+const COMMAND_WINDOW_BYTES: usize = 16 * 1024;
 
 /// A word every match of a [`GATED_RULES`] rule holds.
 const COMMAND_GATE: &str = r"password|mysql|mariadb|sshpass|login|redis-cli|curl";
@@ -716,15 +717,15 @@ impl Redactor {
             if rule.gated && !*gate_open.get_or_insert_with(|| self.command_gate.is_match(text)) {
                 continue;
             }
+            if let Some(words) = &rule.command {
+                self.find_commands(rule, words, text, &markers, &mut candidates);
+                continue;
+            }
             let mut pos = 0;
             while pos < text.len() {
-                let (start, end) = match (&rule.command, rule.seek) {
-                    (Some(words), _) => match seek_command(words, text, pos) {
-                        Some(range) => range,
-                        None => break,
-                    },
-                    (None, None) => (pos, text.len()),
-                    (None, Some(seek)) => match seek(self, text, pos) {
+                let (start, end) = match rule.seek {
+                    None => (pos, text.len()),
+                    Some(seek) => match seek(self, text, pos) {
                         Some(range) => range,
                         None => break,
                     },
@@ -733,11 +734,6 @@ impl Redactor {
                 // whole text is searched (slower, never a missed secret).
                 let hay = text.get(..end).unwrap_or(text);
                 let Some(caps) = rule.regex.captures_at(hay, start) else {
-                    if rule.command.is_some() {
-                        // No match from this command word in its window: try the next one.
-                        pos = next_char_boundary(text, start);
-                        continue;
-                    }
                     if end < text.len() {
                         // Nothing starts before `end`: look past it.
                         pos = end;
@@ -774,6 +770,46 @@ impl Redactor {
             }
         }
         merge(candidates)
+    }
+}
+
+impl Redactor {
+    /// The findings of a command-line rule: its pattern (anchored with `^`) is tried once at
+    /// each of its command words in command position, on the text from that word to at most
+    /// [`COMMAND_WINDOW_BYTES`] further, so the cost is bounded by the command's own line.
+    fn find_commands(
+        &self,
+        rule: &Rule,
+        words: &Regex,
+        text: &str,
+        markers: &[(usize, usize)],
+        candidates: &mut Vec<Finding>,
+    ) {
+        let mut from = 0;
+        while let Some(word) = words.find_at(text, from) {
+            from = word.end();
+            if !is_command_position(text, word.start()) {
+                continue;
+            }
+            let mut end = (word.start() + COMMAND_WINDOW_BYTES).min(text.len());
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            let window = &text[word.start()..end];
+            let Some(caps) = rule.regex.captures(window) else {
+                continue;
+            };
+            if let Some((start, end)) = (rule.accept)(window, &caps) {
+                let (start, end) = (word.start() + start, word.start() + end);
+                if start < end && !markers.iter().any(|&(ms, me)| start < me && ms < end) {
+                    candidates.push(Finding {
+                        kind: rule.kind,
+                        start,
+                        end,
+                    });
+                }
+            }
+        }
     }
 }
 
@@ -1122,34 +1158,21 @@ fn accept_netrc_password(text: &str, caps: &Captures<'_>) -> Option<(usize, usiz
     if !is_left_boundary(text, anchor.start()) || !is_password_value(v) {
         return None;
     }
+    if is_named_placeholder(v) || crate::recall::analyze::is_stop_word(&v.to_lowercase()) {
+        return None;
+    }
+    // `default` in prose ("by default login root password …") does not start a line.
+    if anchor.as_str().starts_with("default") && !is_line_start(text, anchor.start()) {
+        return None;
+    }
     let netrc = !anchor.as_str().starts_with("login");
     let plausible = caps.name("dq").is_some() || (v.chars().count() >= 4 && looks_like_password(v));
     (netrc || plausible).then_some((value.start(), value.end()))
 }
 
-/// Where a command-line rule's match can start: its next command word in command position, and
-/// how far the match may reach.
-fn seek_command(words: &Regex, text: &str, pos: usize) -> Option<(usize, usize)> {
-    let mut from = pos;
-    loop {
-        let word = words.find_at(text, from)?;
-        if is_command_position(text, word.start()) {
-            let mut end = (word.start() + COMMAND_WINDOW_BYTES).min(text.len());
-            while !text.is_char_boundary(end) {
-                end -= 1;
-            }
-            return Some((word.start(), end));
-        }
-        from = word.end();
-    }
-}
-
-/// A password on a command line (`mysql -pS3cret`, `sshpass -p 'pw'`, `curl -u user:pw`).
+/// A password on a command line (`mysql -pS3cret`, `sshpass -p 'pw'`, `curl -u user:pw`);
+/// `text` starts at the command word, which the caller found in command position.
 fn accept_cli_password(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
-    let command = caps.name("flag")?;
-    if !is_command_position(text, command.start()) {
-        return None;
-    }
     let quoted = ["dq", "sq", "dq2", "sq2"]
         .iter()
         .find_map(|group| caps.name(group));
@@ -1166,10 +1189,10 @@ fn accept_cli_password(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)
     }
     // `-p,` `-p[password]` `-p**` `-p)` `-p.` (docs, Markdown) and port mappings
     // (`-p3306:3306`, `-p127.0.0.1:3306:3306/tcp`) are not passwords.
-    if !v.starts_with(|c: char| c.is_alphanumeric() || "!#%+/=@^_~".contains(c))
-        || v.chars()
-            .all(|c| c.is_ascii_digit() || ":./tcpudp".contains(c))
-    {
+    let port_mapping = v.contains(':')
+        && v.chars()
+            .all(|c| c.is_ascii_digit() || ":./tcpudp".contains(c));
+    if !v.starts_with(|c: char| c.is_alphanumeric() || "!#%+/=@^_~".contains(c)) || port_mapping {
         return None;
     }
     let after_blank = text
@@ -1185,50 +1208,128 @@ fn accept_cli_password(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)
     Some((value.start(), value.end()))
 }
 
-/// Whether the word at `start` is in command position: the first word of the text or of a
-/// line (JSON-escaped breaks too), after a shell operator, a parenthesis, a backtick, a quote
-/// (a list item, a string handed to a shell) or a prompt (`$`, `#`, `>`), or after a prefix
-/// such as `sudo`, `env`, `time` or an environment assignment (`MYSQL_PWD=x mysql …`). Not an
-/// argument (`find . -name mysql`, `kubectl logs mysql`), a path (`/var/lib/mysql`), a method
-/// (`b.curl`) or a port forward (`3306:mysql:3306`).
+/// Whether `start` begins a line: the text's start or a line break (real or JSON-escaped)
+/// before it, blanks aside.
+fn is_line_start(text: &str, start: usize) -> bool {
+    let before = text
+        .get(..start)
+        .unwrap_or_default()
+        .trim_end_matches([' ', '\t']);
+    before.is_empty() || before.ends_with(['\n', '\r']) || before.ends_with("\\n")
+}
+
+/// Words that run the command after them (or start a command in a script or a file).
+const COMMAND_PREFIXES: &[&str] = &[
+    "sudo", "doas", "env", "time", "nohup", "exec", "command", "builtin", "watch", "xargs", "nice",
+    "ionice", "timeout", "stdbuf", "then", "do", "else", "elif", "if", "while", "until", "!", "{",
+    "RUN", "docker", "podman", "kubectl", "oc", "compose", "ssh",
+];
+
+/// Whether the word at `start` is in command position, judged from what precedes it on its
+/// line: a line start (JSON-escaped breaks too), a shell operator, a parenthesis, a backtick,
+/// a quote (a list item, a string handed to a shell), a prompt (`$ `, `# `, `>`) or a YAML key
+/// (`run: `), possibly after prefixes (`sudo -u root`, `env A=1`, `nice -n 19`, `then`, `RUN`,
+/// a Markdown list or history number, cron fields), and at most one other word when an `exec`
+/// or `ssh` further back owns it (`docker exec -it db mysql`, `ssh host mysql`). A path or a
+/// Makefile prefix glued to the command (`/usr/bin/mysqldump`, `./redis-cli`, `@mysql`) counts
+/// as the command. Not an argument (`find . -name mysql`, `kubectl logs mysql`), a path's end
+/// (`/var/lib/mysql`), a method (`b.curl`) or a port forward (`3306:mysql:3306`).
 fn is_command_position(text: &str, start: usize) -> bool {
-    let before = text.get(..start).unwrap_or_default();
-    let trimmed = before.trim_end_matches([' ', '\t']);
-    let blank = trimmed.len() < before.len();
-    let mut rev = trimmed.chars().rev();
-    match rev.next() {
-        None => return true,
-        Some('n' | 't' | '"' | '\'') if rev.next() == Some('\\') => return true,
-        Some(c) if "\n\r;|&(`\"'".contains(c) => return true,
-        Some('$' | '#' | '>') if blank => return true,
-        _ => {}
+    let mut before = text.get(..start).unwrap_or_default();
+    // What is glued to the command word: a path to it, or a Makefile `@`/`-`.
+    if before.ends_with('/') {
+        let token_start = before
+            .rfind(|c: char| c.is_whitespace() || "\"'`;|&(".contains(c))
+            .map_or(0, |i| i + 1);
+        let token = &before[token_start..];
+        if !["/", "./", "~/", "../"]
+            .iter()
+            .any(|p| token.starts_with(p))
+        {
+            return false;
+        }
+        before = &before[..token_start];
+    } else if let Some(rest) = before.strip_suffix(['@', '-']) {
+        let rest = rest.strip_suffix('@').unwrap_or(rest);
+        return is_line_start(text, rest.len());
     }
-    if !blank {
-        return false;
+    if before.ends_with('>') {
+        return true;
     }
-    let word_start = trimmed
-        .rfind(|c: char| c.is_whitespace() || "\"'`;|&(".contains(c))
-        .map_or(0, |i| i + 1);
-    let word = &trimmed[word_start..];
-    let is_env_assignment = word.split_once('=').is_some_and(|(name, _)| {
-        !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-    });
-    is_env_assignment
-        || matches!(
-            word,
-            "sudo" | "env" | "time" | "nohup" | "exec" | "command" | "watch" | "xargs"
-        ) && is_command_position(text, word_start)
+    // Walk back over the words of the command's line, at most a dozen.
+    let mut owned_word_pending = false;
+    let mut previous_was_value = false;
+    for _ in 0..12 {
+        let trimmed = before.trim_end_matches([' ', '\t']);
+        let blank = trimmed.len() < before.len();
+        let mut rev = trimmed.chars().rev();
+        let boundary = match rev.next() {
+            None => true,
+            Some('n' | 't' | '"' | '\'') if rev.next() == Some('\\') => true,
+            Some(c) if "\n\r;|&(`\"'{".contains(c) => true,
+            Some('$' | '#' | '>') => blank,
+            Some(':') => blank && !trimmed.ends_with("::"),
+            _ => false,
+        };
+        if boundary {
+            return !owned_word_pending;
+        }
+        if !blank {
+            return false;
+        }
+        let word_start = trimmed
+            .rfind(|c: char| c.is_whitespace() || "\"'`;|&({".contains(c))
+            .map_or(0, |i| i + 1);
+        let word = &trimmed[word_start..];
+        before = &trimmed[..word_start];
+        let is_option = word.starts_with('-');
+        let is_number = word
+            .trim_end_matches(['.', ')'])
+            .chars()
+            .all(|c| c.is_ascii_digit() || "*/{}".contains(c));
+        let is_assignment = word.split_once('=').is_some_and(|(name, _)| {
+            !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        });
+        if is_option || is_number || is_assignment {
+            previous_was_value = false;
+            continue;
+        }
+        if COMMAND_PREFIXES.contains(&word) {
+            if matches!(word, "exec" | "ssh") {
+                owned_word_pending = false;
+            }
+            previous_was_value = false;
+            continue;
+        }
+        // Another word: an option's value (`-u root`, `-it db`) when an option precedes it,
+        // else the one word an `exec` or `ssh` further back may own.
+        let option_before = before
+            .trim_end_matches([' ', '\t'])
+            .rsplit(char::is_whitespace)
+            .next()
+            .is_some_and(|w| w.starts_with('-') && w.len() > 1);
+        if option_before && !previous_was_value {
+            previous_was_value = true;
+            continue;
+        }
+        if owned_word_pending {
+            return false;
+        }
+        owned_word_pending = true;
+        previous_was_value = false;
+    }
+    false
 }
 
 /// `MYSQL_PASSWORD`, `GITHUB_PAT`, `mypassword`, `freds_api_token`: a name standing for the
-/// value in docs, not the value.
+/// value in docs, not the value. (`X7K9Q2M4`, capitals and digits alone, can be a password.)
 fn is_named_placeholder(v: &str) -> bool {
     let lower = v.to_ascii_lowercase();
     let all_caps = v
         .chars()
         .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
         && v.chars().any(|c| c.is_ascii_uppercase());
-    (all_caps && (v.contains('_') || v.len() >= 8))
+    (all_caps && v.contains('_'))
         || ["password", "passwd", "_token", "api_key", "apikey"]
             .iter()
             .any(|w| lower.contains(w))

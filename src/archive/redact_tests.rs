@@ -192,6 +192,171 @@ fn every_kind_has_a_kebab_case_name_and_matching_marker() {
 #[case::sshpass_option_with_a_value(SecretKind::SecretAssignment, "sshpass -P assword: -p ", "S3cretPw".to_owned(), " ssh h")]
 #[case::mysql_after_sudo(SecretKind::SecretAssignment, "$ sudo mysql -uroot -p", "S3cretPw".to_owned(), " app")]
 #[case::mysql_after_an_env_assignment(SecretKind::SecretAssignment, "LANG=C mysql -uroot -p", "S3cretPw".to_owned(), "")]
+#[case::then_keyword(
+    SecretKind::SecretAssignment,
+    "if true; then mysql -uroot -p",
+    fake_body(900, 12),
+    "; fi"
+)]
+#[case::do_keyword(
+    SecretKind::SecretAssignment,
+    "for h in a b; do curl -u admin:",
+    fake_body(900, 12),
+    " https://x; done"
+)]
+#[case::until_keyword(
+    SecretKind::SecretAssignment,
+    "until mysqladmin ping -uroot -p",
+    fake_body(900, 12),
+    "; do sleep 1; done"
+)]
+#[case::while_not(
+    SecretKind::SecretAssignment,
+    "while ! redis-cli -a ",
+    fake_body(900, 12),
+    " ping; do sleep 1; done"
+)]
+#[case::brace_group(
+    SecretKind::SecretAssignment,
+    "{ mysql -uroot -p",
+    fake_body(900, 12),
+    "; }"
+)]
+#[case::docker_exec(
+    SecretKind::SecretAssignment,
+    "docker exec -it db mysql -uroot -p",
+    fake_body(900, 12),
+    " app"
+)]
+#[case::docker_compose_exec(
+    SecretKind::SecretAssignment,
+    "docker compose exec db mysql -uroot -p",
+    fake_body(900, 12),
+    ""
+)]
+#[case::kubectl_exec(
+    SecretKind::SecretAssignment,
+    "kubectl exec -it mysql-0 -- mysql -uroot -p",
+    fake_body(900, 12),
+    ""
+)]
+#[case::ssh_remote_command(
+    SecretKind::SecretAssignment,
+    "ssh host mysql -uroot -p",
+    fake_body(900, 12),
+    ""
+)]
+#[case::makefile_recipe(
+    SecretKind::SecretAssignment,
+    "backup:\n\t@mysqldump -uroot -p",
+    fake_body(900, 12),
+    " app > dump.sql"
+)]
+#[case::github_actions_run(
+    SecretKind::SecretAssignment,
+    "    - run: curl -u admin:",
+    fake_body(900, 12),
+    " https://x"
+)]
+#[case::dockerfile_run(
+    SecretKind::SecretAssignment,
+    "RUN mysql -uroot -p",
+    fake_body(900, 12),
+    " < init.sql"
+)]
+#[case::crontab(
+    SecretKind::SecretAssignment,
+    "0 2 * * * mysqldump -uroot -p",
+    fake_body(900, 12),
+    " app"
+)]
+#[case::markdown_list(
+    SecretKind::SecretAssignment,
+    "- curl -u admin:",
+    fake_body(900, 12),
+    " https://x"
+)]
+#[case::numbered_list(
+    SecretKind::SecretAssignment,
+    "1. redis-cli -a ",
+    fake_body(900, 12),
+    " ping"
+)]
+#[case::shell_history(
+    SecretKind::SecretAssignment,
+    "  501  curl -u admin:",
+    fake_body(900, 12),
+    " https://x"
+)]
+#[case::absolute_path(
+    SecretKind::SecretAssignment,
+    "/usr/bin/mysqldump -uroot -p",
+    fake_body(900, 12),
+    " app"
+)]
+#[case::relative_path(
+    SecretKind::SecretAssignment,
+    "./redis-cli -a ",
+    fake_body(900, 12),
+    " ping"
+)]
+#[case::nice(
+    SecretKind::SecretAssignment,
+    "nice -n 19 mysqldump -uroot -p",
+    fake_body(900, 12),
+    " app"
+)]
+#[case::timeout(
+    SecretKind::SecretAssignment,
+    "timeout 10 redis-cli -a ",
+    fake_body(900, 12),
+    " ping"
+)]
+#[case::sudo_as_user(
+    SecretKind::SecretAssignment,
+    "sudo -u mysql mysql -uroot -p",
+    fake_body(900, 12),
+    ""
+)]
+#[case::sudo_from_a_pipe(
+    SecretKind::SecretAssignment,
+    "echo pw | sudo -S mysql -uroot -p",
+    fake_body(900, 12),
+    ""
+)]
+#[case::windows_prompt(
+    SecretKind::SecretAssignment,
+    "C:\\Users\\bob>mysql -uroot -p",
+    fake_body(900, 12),
+    ""
+)]
+#[case::windows_exe(
+    SecretKind::SecretAssignment,
+    "curl.exe -u admin:",
+    fake_body(900, 12),
+    " https://x"
+)]
+#[case::substitution_before_the_flag(
+    SecretKind::SecretAssignment,
+    "mysql -h $(hostname) -uroot -p",
+    fake_body(900, 12),
+    ""
+)]
+#[case::json_escaped_tabs(
+    SecretKind::SecretAssignment,
+    "{\"cmd\":\"mysql\\t-uroot\\t-p",
+    fake_body(900, 12),
+    "\"}"
+)]
+#[case::numeric_mysql_password(SecretKind::SecretAssignment, "mysql -uroot -p", "123456".to_owned(), " app")]
+#[case::numeric_redis_password(SecretKind::SecretAssignment, "redis-cli -a ", "12345678".to_owned(), " ping")]
+#[case::capitals_and_digits_password(SecretKind::SecretAssignment, "redis-cli -a ", "X7K9Q2M4".to_owned(), " ping")]
+#[case::curl_after_a_long_json_body(
+    SecretKind::SecretAssignment,
+    LONG_CURL,
+    fake_body(901, 12),
+    " https://x"
+)]
 #[case::high_entropy_token(
     SecretKind::HighEntropy,
     "the value ",
@@ -464,6 +629,13 @@ fn private_key_inside_json_escaped_string_is_redacted_without_breaking_json() {
 )]
 #[case::docker_login_doc_placeholder("docker login -u bob -p GITHUB_PAT ghcr.io")]
 #[case::mysql_doc_placeholder("mysql -uroot -pMYPASSWORD")]
+#[case::a_later_command_in_markdown("Run `mysql -u root -p` to log in, then `cp -pr src dst`")]
+#[case::a_later_command_after_a_code_span("`redis-cli monitor` and `cp -a build dist`")]
+#[case::a_later_docker_run("After `docker login ghcr.io` run `docker run -p \"8080:80\" app`")]
+#[case::a_later_sort("`curl https://x` then `sort -u data:set`")]
+#[case::default_login_prose_with_a_word("By default login root password is not set")]
+#[case::default_login_prose_mid_line("The default login admin password prompt appears")]
+#[case::netrc_doc_placeholder("machine example.com login myusername password mypassword")]
 #[case::existing_markers("api_key=[REDACTED:openai-key] token=[REDACTED] [REDACTED:jwt]")]
 fn look_alike_survives_byte_identical(#[case] text: &str) {
     let out = redactor().redact(text);
@@ -887,4 +1059,61 @@ fn many_rejected_commands_on_one_line_are_all_looked_at_and_the_last_is_caught()
     let out = redactor().redact(&line);
     assert!(!out.text.contains("S3cretPw"));
     assert_eq!(out.findings.len(), 1);
+}
+
+/// A curl command whose `-u` comes after a 3 KB JSON body.
+const LONG_CURL: &str = concat!(
+    "curl -X POST -d '{\"a\": \"",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "\"}' -u admin:"
+);
+
+#[rstest]
+#[case::code_spans(
+    "Run `mysql -pS3cretPw app` then build with `gcc -pthread`.",
+    "Run `mysql -p[REDACTED:secret-assignment] app` then build with `gcc -pthread`."
+)]
+#[case::a_later_flag_of_the_same_command(
+    "mysql -pS3cretPw app -pthread",
+    "mysql -p[REDACTED:secret-assignment] app -pthread"
+)]
+fn the_flag_right_after_the_command_is_the_one_redacted(#[case] text: &str, #[case] want: &str) {
+    assert_eq!(redactor().redact(text).text, want);
+}
+
+#[test]
+fn a_deep_run_of_prefixes_before_a_command_does_not_overflow() {
+    // Only the last dozen words are weighed (this is no command position), and it returns.
+    let text = format!("{}mysql -uroot -pS3cretPw", "sudo ".repeat(13_000));
+    assert!(redactor().redact(&text).findings.len() <= 1);
 }
