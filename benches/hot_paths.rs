@@ -219,16 +219,20 @@ fn bench_redaction(c: &mut Criterion) {
     let _ = csep::archive::redact::redact("warm up"); // compiles the patterns once
     let mut group = c.benchmark_group("redaction");
     // Worst cases of the command-line rules: one 20 KB line of commands whose values are all
-    // rejected (each command is tried once, within its window), and many short lines before
-    // an END line (the key-tail rule walks them once).
+    // rejected, and many short command lines (each command word is tried once, anchored, to
+    // the end of its line); many short lines before an END line (the key-tail rule walks them
+    // once).
     let commands =
         "mysql -uroot -p$X curl -u x:$Y docker login -p $Z redis-cli -a word ".repeat(300);
     let key_tail = format!("{}-----END PRIVATE KEY-----", "abc\n".repeat(5000));
+    let command_lines =
+        "mysql -h db -e 'select 1'\nredis-cli GET k\ncurl -s https://example.com/api\n".repeat(300);
     for (name, text) in [
         ("clean_4k", &clean),
         ("with_secrets_4k", &secrets),
         ("rejected_commands_20k", &commands),
         ("short_lines_before_an_end_line_20k", &key_tail),
+        ("short_command_lines_20k", &command_lines),
     ] {
         group.throughput(Throughput::Bytes(text.len() as u64));
         group.bench_function(name, |b| {
