@@ -223,7 +223,7 @@ fn bench_redaction(c: &mut Criterion) {
     // the end of its line); many short lines before an END line (the key-tail rule walks them
     // once).
     let commands =
-        "mysql -uroot -p$X curl -u x:$Y docker login -p $Z redis-cli -a word ".repeat(300);
+        "mysql -uroot -p$X; curl -u x:$Y; docker login -p $Z; redis-cli -a a.; ".repeat(300);
     let key_tail = format!("{}-----END PRIVATE KEY-----", "abc\n".repeat(5000));
     let command_lines =
         "mysql -h db -e 'select 1'\nredis-cli GET k\ncurl -s https://example.com/api\n".repeat(300);

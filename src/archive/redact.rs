@@ -35,6 +35,12 @@
 //!   `sk-...`, `xxxx`, `your…`), a keyword (`null`, `true`, `string`, …), a number shorter than
 //!   eight digits (a limit, a port, a count), a path or a URL, or, when unquoted, code (a call, a
 //!   dotted path such as `self.token`, an identifier such as `OPENAI_API_KEY` or `api_key`).
+//! - A password on a command line (`mysql -p…`, `sshpass -p`, `redis-cli -a`, `curl -u`,
+//!   `docker login -p`) counts only when its command is in command position (not an argument
+//!   such as `find -name mysql`), when its flag is the first of that command, and when the value
+//!   is not a variable, a placeholder name (`API_TOKEN`, `mypassword`), a port mapping, code
+//!   building the command (`"-p" + pw`) or, after a blank, a stop word or a word ending a
+//!   sentence. A `.netrc` password needs `machine <host> login` or a line-initial `default`.
 //! - The generic high-entropy rule only considers runs of 32 to 100 base64 characters that mix
 //!   upper case, lower case and at least two digits, are not hex (git SHAs, UUIDs, digests), are
 //!   not a data URI payload, an SRI hash (`sha512-…`) or a line of a multi-line base64 block, do
@@ -286,7 +292,7 @@ impl fmt::Debug for Redactor {
 /// span) or a comma before a blank (prose: "…, then `cp -pr`").
 macro_rules! cli_args {
     () => {
-        r#"(?:\\*"[^"\\\r\n]*\\*"|'[^'\r\n]*'|\$\([^()\n]*\)|[^\n|;&\\()"'`,]|,\S|\\["'\\/]|\\t|\\\r?\n|\\\\\\n)*?"#
+        r#"(?:\\*"[^"\\\r\n]*\\*"|'[^'\r\n]*'|\$\([^()\n]*\)|[^\n|;&\\()"'`,]|,[^\s;|&"'`()\\]|\\["'\\/]|\\t|\\\r?\n|\\\\\\n)*?"#
     };
 }
 
@@ -431,8 +437,8 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
         ),
         accept_netrc_password,
     ),
-    // Passwords given to a command's short flag. Each starts with its command word (group
-    // `flag`), which must be in command position (`is_command_position`); what lies between
+    // Passwords given to a command's short flag. Each is anchored at its command word
+    // (`COMMAND_WORDS`, in command position: `Redactor::find_commands`); what lies between
     // it and the flag stays in that command (`cli_args!`), and `cli_sep!` also takes the items
     // of a JSON or YAML list (`["CMD", "redis-cli", "-a", "pw"]`).
     (
@@ -440,7 +446,7 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
         SecretKind::SecretAssignment,
         // Attached to `-p`: `mysql -uroot -pS3cret`, `mysqldump -p'pw'`.
         concat!(
-            r#"^(?P<flag>mysql(?:dump|admin|import|check|show|pump|binlog|slap|_upgrade|sh)?|mariadb(?:-?dump|-?admin|-?import|-?check)?)(?:\.exe)?"#,
+            r#"^(?:mysql(?:dump|admin|import|check|show|pump|binlog|slap|_upgrade|sh)?|mariadb(?:-?dump|-?admin|-?import|-?check)?)(?:\.exe)?"#,
             cli_sep!(),
             r#"(?:"#,
             cli_args!(),
@@ -454,7 +460,7 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
         "sshpass-password",
         SecretKind::SecretAssignment,
         concat!(
-            r#"^(?P<flag>sshpass)(?:[ \t]+-[A-Za-z]+(?:[ \t]+[^\s-]\S*)?)*?"#,
+            r#"^sshpass(?:[ \t]+-(?:[fdP][ \t]*[^\s-]\S*|[A-Za-z]+))*?"#,
             cli_sep!(),
             r#"-p(?:"#,
             cli_sep!(),
@@ -468,7 +474,7 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
         SecretKind::SecretAssignment,
         // `docker|podman|nerdctl|buildah|skopeo|oras login … -p pw`, `helm registry login …`.
         concat!(
-            r#"^(?P<flag>docker|podman|nerdctl|buildah|skopeo|oras|helm)(?:\.exe)?"#,
+            r#"^(?:docker|podman|nerdctl|buildah|skopeo|oras|helm)(?:\.exe)?"#,
             r#"(?:[ \t]+-[-A-Za-z]+(?:[ \t=]+[^\s-]\S*)?)*?[ \t]+(?:registry[ \t]+)?login"#,
             cli_sep!(),
             r#"(?:"#,
@@ -485,7 +491,7 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
         "redis-cli-password",
         SecretKind::SecretAssignment,
         concat!(
-            r#"^(?P<flag>redis-cli)(?:\.exe)?"#,
+            r#"^redis-cli(?:\.exe)?"#,
             cli_sep!(),
             r#"(?:"#,
             cli_args!(),
@@ -502,12 +508,12 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
         // `curl -u user:pw` (also `-su`, `--user`, `-U` and `--proxy-user`): the pair quoted
         // whole, or the user and the password each quoted or not.
         concat!(
-            r#"^(?P<flag>curl)(?:\.exe)?"#,
+            r#"^curl(?:\.exe)?"#,
             cli_sep!(),
             r#"(?:"#,
             cli_args!(),
             cli_sep!(),
-            r#")??(?:-[A-Za-z]*u|-U|--user|--proxy-user)(?:[ \t]+|=|\\*["'][ \t]*,[ \t]*)?"#,
+            r#")??(?:(?:-[A-Za-z]*u|-U)(?:[ \t]+|=|\\*["'][ \t]*,[ \t]*)?|(?:--user|--proxy-user)(?:[ \t]+|=|\\*["'][ \t]*,[ \t]*))"#,
             r#"(?:\\*"(?:[^":\\\r\n]|\\\\)*:(?P<dq>[^"\\\r\n]*)"#,
             r#"|\\*'(?:[^':\\\r\n]|\\\\)*:(?P<sq>[^'\\\r\n]*)"#,
             r#"|(?:\\*"[^"\\\r\n]*\\*"|'[^'\r\n]*'|(?:[^\s:"'\\]|\\\\|\\[^nrt\s"'])+):"#,
@@ -775,8 +781,9 @@ impl Redactor {
 
 impl Redactor {
     /// The findings of a command-line rule: its pattern (anchored with `^`) is tried once at
-    /// each of its command words in command position, on the text from that word to at most
-    /// [`COMMAND_WINDOW_BYTES`] further, so the cost is bounded by the command's own line.
+    /// each of its command words in command position, on the text from that word to the next
+    /// one (at most [`COMMAND_WINDOW_BYTES`]); the windows never overlap, so the search is
+    /// linear in the text.
     fn find_commands(
         &self,
         rule: &Rule,
@@ -785,22 +792,32 @@ impl Redactor {
         markers: &[(usize, usize)],
         candidates: &mut Vec<Finding>,
     ) {
-        let mut from = 0;
-        while let Some(word) = words.find_at(text, from) {
-            from = word.end();
-            if !is_command_position(text, word.start()) {
-                continue;
+        let commands: Vec<usize> = words
+            .find_iter(text)
+            .map(|word| word.start())
+            .filter(|&start| is_command_position(text, start))
+            .collect();
+        for (i, &command) in commands.iter().enumerate() {
+            // A window ends where the next command of this rule starts, so windows never
+            // overlap and the whole search stays linear.
+            let next = commands.get(i + 1).copied().unwrap_or(text.len());
+            let mut window_end = (command + COMMAND_WINDOW_BYTES).min(next);
+            while !text.is_char_boundary(window_end) {
+                window_end -= 1;
             }
-            let mut end = (word.start() + COMMAND_WINDOW_BYTES).min(text.len());
-            while !text.is_char_boundary(end) {
-                end -= 1;
-            }
-            let window = &text[word.start()..end];
+            let window = &text[command..window_end];
             let Some(caps) = rule.regex.captures(window) else {
                 continue;
             };
             if let Some((start, end)) = (rule.accept)(window, &caps) {
-                let (start, end) = (word.start() + start, word.start() + end);
+                let start = command + start;
+                let mut end = command + end;
+                if end == window_end {
+                    // A value cut by the window's edge is redacted to its own end.
+                    end += text[end..]
+                        .find(|c: char| c.is_whitespace() || "\"'\\`;|&<>".contains(c))
+                        .unwrap_or(text.len() - end);
+                }
                 if start < end && !markers.iter().any(|&(ms, me)| start < me && ms < end) {
                     candidates.push(Finding {
                         kind: rule.kind,
@@ -1208,6 +1225,14 @@ fn accept_cli_password(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)
     Some((value.start(), value.end()))
 }
 
+/// The byte offset just past the last character of `s` that `pred` accepts (0 if none).
+fn after_last(s: &str, pred: impl Fn(char) -> bool) -> usize {
+    s.char_indices()
+        .rev()
+        .find(|&(_, c)| pred(c))
+        .map_or(0, |(i, c)| i + c.len_utf8())
+}
+
 /// Whether `start` begins a line: the text's start or a line break (real or JSON-escaped)
 /// before it, blanks aside.
 fn is_line_start(text: &str, start: usize) -> bool {
@@ -1221,7 +1246,7 @@ fn is_line_start(text: &str, start: usize) -> bool {
 /// Words that run the command after them (or start a command in a script or a file).
 const COMMAND_PREFIXES: &[&str] = &[
     "sudo", "doas", "env", "time", "nohup", "exec", "command", "builtin", "watch", "xargs", "nice",
-    "ionice", "timeout", "stdbuf", "then", "do", "else", "elif", "if", "while", "until", "!", "{",
+    "ionice", "timeout", "stdbuf", "then", "do", "else", "elif", "if", "while", "until", "!",
     "RUN", "docker", "podman", "kubectl", "oc", "compose", "ssh",
 ];
 
@@ -1229,7 +1254,8 @@ const COMMAND_PREFIXES: &[&str] = &[
 /// line: a line start (JSON-escaped breaks too), a shell operator, a parenthesis, a backtick,
 /// a quote (a list item, a string handed to a shell), a prompt (`$ `, `# `, `>`) or a YAML key
 /// (`run: `), possibly after prefixes (`sudo -u root`, `env A=1`, `nice -n 19`, `then`, `RUN`,
-/// a Markdown list or history number, cron fields), and at most one other word when an `exec`
+/// a Markdown list or history number, cron fields; up to 1 KiB of them), and at most one other
+/// word when an `exec`
 /// or `ssh` further back owns it (`docker exec -it db mysql`, `ssh host mysql`). A path or a
 /// Makefile prefix glued to the command (`/usr/bin/mysqldump`, `./redis-cli`, `@mysql`) counts
 /// as the command. Not an argument (`find . -name mysql`, `kubectl logs mysql`), a path's end
@@ -1238,9 +1264,7 @@ fn is_command_position(text: &str, start: usize) -> bool {
     let mut before = text.get(..start).unwrap_or_default();
     // What is glued to the command word: a path to it, or a Makefile `@`/`-`.
     if before.ends_with('/') {
-        let token_start = before
-            .rfind(|c: char| c.is_whitespace() || "\"'`;|&(".contains(c))
-            .map_or(0, |i| i + 1);
+        let token_start = after_last(before, |c| c.is_whitespace() || "\"'`;|&(".contains(c));
         let token = &before[token_start..];
         if !["/", "./", "~/", "../"]
             .iter()
@@ -1256,10 +1280,11 @@ fn is_command_position(text: &str, start: usize) -> bool {
     if before.ends_with('>') {
         return true;
     }
-    // Walk back over the words of the command's line, at most a dozen.
+    // Walk back over the words of the command's line, at most 1 KiB of them.
+    let floor = before.len().saturating_sub(1024);
     let mut owned_word_pending = false;
     let mut previous_was_value = false;
-    for _ in 0..12 {
+    loop {
         let trimmed = before.trim_end_matches([' ', '\t']);
         let blank = trimmed.len() < before.len();
         let mut rev = trimmed.chars().rev();
@@ -1277,11 +1302,17 @@ fn is_command_position(text: &str, start: usize) -> bool {
         if !blank {
             return false;
         }
-        let word_start = trimmed
-            .rfind(|c: char| c.is_whitespace() || "\"'`;|&({".contains(c))
-            .map_or(0, |i| i + 1);
+        let word_start = after_last(trimmed, |c| c.is_whitespace() || "\"'`;|&({".contains(c));
+        if word_start < floor {
+            return false;
+        }
         let word = &trimmed[word_start..];
         before = &trimmed[..word_start];
+        // A word another rule rewrote (`PASSWORD=[REDACTED:…]`) may have held a `;` that ended
+        // the command: judged as not a command, the text reads the same once redacted again.
+        if word.contains("[REDACTED") {
+            return false;
+        }
         let is_option = word.starts_with('-');
         let is_number = word
             .trim_end_matches(['.', ')'])
@@ -1318,21 +1349,23 @@ fn is_command_position(text: &str, start: usize) -> bool {
         owned_word_pending = true;
         previous_was_value = false;
     }
-    false
 }
 
 /// `MYSQL_PASSWORD`, `GITHUB_PAT`, `mypassword`, `freds_api_token`: a name standing for the
-/// value in docs, not the value. (`X7K9Q2M4`, capitals and digits alone, can be a password.)
+/// value in docs, not the value. (`X7K9Q2M4`, capitals and digits alone, and `Password123!`
+/// can be passwords.)
 fn is_named_placeholder(v: &str) -> bool {
     let lower = v.to_ascii_lowercase();
     let all_caps = v
         .chars()
         .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
         && v.chars().any(|c| c.is_ascii_uppercase());
+    let name_like = v.chars().all(|c| c.is_ascii_alphabetic() || c == '_');
     (all_caps && v.contains('_'))
-        || ["password", "passwd", "_token", "api_key", "apikey"]
-            .iter()
-            .any(|w| lower.contains(w))
+        || (name_like
+            && ["password", "passwd", "_token", "api_key", "apikey"]
+                .iter()
+                .any(|w| lower.contains(w)))
 }
 
 /// Whether a value given as a password can be one: not empty, not a variable or command

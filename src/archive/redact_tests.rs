@@ -348,6 +348,8 @@ fn every_kind_has_a_kebab_case_name_and_matching_marker() {
     fake_body(900, 12),
     "\"}"
 )]
+#[case::password_word_with_digits(SecretKind::SecretAssignment, "mysql -uroot -p", "Password123!".to_owned(), " app")]
+#[case::my_password_with_digits(SecretKind::SecretAssignment, "mysql -uroot -p", "MyPassword2024".to_owned(), "")]
 #[case::numeric_mysql_password(SecretKind::SecretAssignment, "mysql -uroot -p", "123456".to_owned(), " app")]
 #[case::numeric_redis_password(SecretKind::SecretAssignment, "redis-cli -a ", "12345678".to_owned(), " ping")]
 #[case::capitals_and_digits_password(SecretKind::SecretAssignment, "redis-cli -a ", "X7K9Q2M4".to_owned(), " ping")]
@@ -630,6 +632,8 @@ fn private_key_inside_json_escaped_string_is_redacted_without_breaking_json() {
 #[case::default_login_prose_with_a_word("By default login root password is not set")]
 #[case::default_login_prose_mid_line("The default login admin password prompt appears")]
 #[case::netrc_doc_placeholder("machine example.com login myusername password mypassword")]
+#[case::sshpass_option_without_a_value("sshpass -e ssh -p 2222 host")]
+#[case::curl_user_agent("curl --user-agent=x:y https://x")]
 #[case::existing_markers("api_key=[REDACTED:openai-key] token=[REDACTED] [REDACTED:jwt]")]
 fn look_alike_survives_byte_identical(#[case] text: &str) {
     let out = redactor().redact(text);
@@ -745,6 +749,10 @@ fn mixed_document() -> String {
 #[case::adjacent_secrets(format!("password=ab12cd34 token={} {}", fake_body(55, 33), fake_body(56, 40)))]
 #[case::secret_next_to_marker(format!("[REDACTED:jwt]{}", fake_body(57, 40)))]
 #[case::secret_glued_to_word(format!("prefix{}", fake_body(58, 40)))]
+#[case::command_after_an_assignment_with_a_semicolon("password=p@ss;w0rd mysql -pS3cretPw".to_owned())]
+#[case::command_after_a_redacted_assignment("MYSQL_PWD=S3cret mysql -uroot -pS3cretPw app".to_owned())]
+#[case::commands_in_json(format!("{{\"cmd\":\"cd /app\\nmysql -uroot -p{} && curl -u a:{} x\"}}", fake_body(59, 12), fake_body(60, 12)))]
+#[case::netrc_and_key_tail(format!("machine a.example.com login bob password {}\n{}\n-----END PRIVATE KEY-----", fake_body(61, 12), fake_body(62, 64)))]
 fn redaction_is_idempotent(#[case] text: String) {
     let r = redactor();
     let once = r.redact(&text).text.into_owned();
@@ -911,7 +919,7 @@ static SEEK_PAIR: LazyLock<(Redactor, Redactor)> =
 
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1000))]
-    /// The rules that seek (assignment, high-entropy) find exactly what a search over every
+    /// The rules that seek (assignment, high-entropy, key tail) find exactly what a search over every
     /// byte finds.
     #[test]
     fn seeking_finds_exactly_what_a_full_scan_finds(
@@ -998,30 +1006,30 @@ fn a_command_line_password_stops_at_the_shell_operator_after_it() {
 }
 
 #[test]
-fn every_gated_rule_exists_and_needs_a_word_of_the_gate() {
+fn the_command_rules_their_words_and_the_gate_agree() {
     let gate = Regex::new(COMMAND_GATE).unwrap();
-    for name in GATED_RULES {
-        let (_, _, pattern, _) = RULES
-            .iter()
-            .find(|(rule, ..)| *rule == name)
-            .unwrap_or_else(|| panic!("no rule {name}"));
-        // The rule's own literal words: each alternative of its command group, or `password`.
-        let needs_gate_word = [
-            "password",
-            "mysql",
-            "mariadb",
-            "sshpass ",
-            "docker login",
-            "podman login",
-            "nerdctl login",
-            "helm registry",
-            "redis-cli ",
-            "curl ",
-        ]
-        .iter()
-        .any(|word| pattern.contains(word.split(' ').next().unwrap()) && gate.is_match(word));
-        assert!(needs_gate_word, "{name}: {pattern}");
+    for (name, _, pattern, _) in RULES {
+        let words = COMMAND_WORDS.iter().find(|(rule, _)| rule == name);
+        // Only a command rule is anchored (it is tried at its words, never scanned).
+        assert_eq!(pattern.starts_with('^'), words.is_some(), "{name}");
+        let Some((_, words)) = words else { continue };
+        assert!(GATED_RULES.contains(name), "{name} is not gated");
+        // Every match holds a word that opens the gate: the command word itself, or the
+        // `login` a registry login needs after it.
+        for word in words.split('|') {
+            let opens = gate.is_match(word)
+                || (*name == "registry-login-password" && gate.is_match(" login"));
+            assert!(opens, "{name}: {word}");
+        }
     }
+    // `.netrc` entries need `password`.
+    assert!(
+        RULES
+            .iter()
+            .any(|(name, _, pattern, _)| *name == "netrc-password"
+                && pattern.contains("password[ \\t]+"))
+    );
+    assert!(gate.is_match("password"));
 }
 
 #[rstest]
@@ -1069,10 +1077,26 @@ fn the_flag_right_after_the_command_is_the_one_redacted(#[case] text: &str, #[ca
 }
 
 #[test]
-fn a_deep_run_of_prefixes_before_a_command_does_not_overflow() {
-    // Only the last dozen words are weighed (this is no command position), and it returns.
+fn the_words_before_a_command_are_weighed_up_to_1_kib() {
+    let long_prefix =
+        "sudo -u app env A=1 B=2 C=3 D=4 E=5 timeout 60 nice -n 10 mysqldump -pS3cret";
+    assert_eq!(
+        redactor().redact(long_prefix).text,
+        "sudo -u app env A=1 B=2 C=3 D=4 E=5 timeout 60 nice -n 10 mysqldump \
+         -p[REDACTED:secret-assignment]"
+    );
+    // 65 KB of `sudo`: the walk stops after 1 KiB, so this is no command position.
     let text = format!("{}mysql -uroot -pS3cretPw", "sudo ".repeat(13_000));
-    assert!(redactor().redact(&text).findings.len() <= 1);
+    assert_eq!(redactor().redact(&text).findings, Vec::new());
+}
+
+#[rstest]
+#[case::ideographic_space("请运行\u{3000}sudo mysql -p1x2y3z4")]
+#[case::no_break_space_before_a_path("a\u{a0}/usr/bin/mysql -p1x2y3z4")]
+#[case::no_break_space_between_words("sudo\u{a0}-u\u{a0}root mysql -p1x2y3z4")]
+fn multibyte_blanks_before_a_command_do_not_panic(#[case] text: &str) {
+    let out = redactor().redact(text);
+    assert!(out.text.contains("mysql"), "{}", out.text);
 }
 
 #[test]
