@@ -762,11 +762,17 @@ impl Redactor {
                         whole.end()
                     }
                     // Resume right after the secret-looking name, so a rejected `--password
-                    // x` does not hide an assignment that starts inside its value.
-                    None => caps
-                        .name("name")
-                        .or_else(|| caps.name("flag"))
-                        .map_or(whole.end(), |name| name.end()),
+                    // x` does not hide an assignment that starts inside its value; after the
+                    // first character of a rejected `.netrc` anchor (`xmachine h login u
+                    // password p` still holds `login u password p`).
+                    None => match (
+                        caps.name("name").or_else(|| caps.name("flag")),
+                        caps.name("anchor"),
+                    ) {
+                        (Some(name), _) => name.end(),
+                        (None, Some(anchor)) => next_char_boundary(text, anchor.start()),
+                        (None, None) => whole.end(),
+                    },
                 };
                 pos = if next > pos {
                     next

@@ -353,6 +353,7 @@ fn every_kind_has_a_kebab_case_name_and_matching_marker() {
 #[case::numeric_mysql_password(SecretKind::SecretAssignment, "mysql -uroot -p", "123456".to_owned(), " app")]
 #[case::numeric_redis_password(SecretKind::SecretAssignment, "redis-cli -a ", "12345678".to_owned(), " ping")]
 #[case::capitals_and_digits_password(SecretKind::SecretAssignment, "redis-cli -a ", "X7K9Q2M4".to_owned(), " ping")]
+#[case::netrc_login_after_a_glued_machine_word(SecretKind::SecretAssignment, "xmachine a.example.com login bob password ", "S3cretPw".to_owned(), "")]
 #[case::high_entropy_token(
     SecretKind::HighEntropy,
     "the value ",
@@ -1110,4 +1111,56 @@ fn a_curl_password_after_a_3_kb_json_body_is_redacted() {
         out.text
             .contains("admin:[REDACTED:secret-assignment] https://x")
     );
+}
+
+/// Pieces near every edge of the command-line, `.netrc` and key-tail rules: command words,
+/// prefixes, flags, quotes, escapes, multi-byte blanks and letters, markers, END lines.
+fn command_piece(i: usize, seed: u64) -> String {
+    match i {
+        0 => "mysql".into(),
+        1 => "curl ".into(),
+        2 => " -p".into(),
+        3 => " -u a:".into(),
+        4 => "sudo ".into(),
+        5 => "docker login ".into(),
+        6 => "redis-cli -a ".into(),
+        7 => "sshpass -p ".into(),
+        8 => "\u{3000}".into(),
+        9 => "\u{a0}".into(),
+        10 => "é".into(),
+        11 => "\\n".into(),
+        12 => "\n".into(),
+        13 => "\"".into(),
+        14 => "'".into(),
+        15 => "\\\"".into(),
+        16 => "/usr/bin/".into(),
+        17 => "@".into(),
+        18 => "machine a.b login x password ".into(),
+        19 => "-----END PRIVATE KEY-----".into(),
+        20 => "[REDACTED:jwt]".into(),
+        21 => fake_body(seed, 12),
+        22 => fake_body(seed, 64),
+        23 => ", ".into(),
+        _ => "; ".into(),
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1000))]
+    /// No text built of those pieces makes the redactor panic, and every finding lies on
+    /// character boundaries.
+    #[test]
+    fn command_line_rules_never_panic(
+        pieces in proptest::collection::vec((0usize..25, 0u64..1000), 0..40)
+    ) {
+        let text: String = pieces.iter().map(|&(i, seed)| command_piece(i, seed)).collect();
+        let (seeking, _) = &*SEEK_PAIR;
+        let out = seeking.redact(&text);
+        for finding in &out.findings {
+            proptest::prop_assert!(text.is_char_boundary(finding.start));
+            proptest::prop_assert!(text.is_char_boundary(finding.end));
+        }
+        // Not asserted here: a second pass may redact a base64 line whose neighbour line the
+        // first pass redacted (the high-entropy rule spares lines of a base64 block).
+    }
 }
