@@ -418,7 +418,7 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
     (
         "secret-assignment",
         SecretKind::SecretAssignment,
-        r#"(?:(?P<name>[A-Za-z0-9_.-]*(?i-u:pass|pwd|secret|token|key|auth|bearer|credential|cookie)[A-Za-z0-9_.-]*)(?:\\*["'])?[ \t]*(?P<sep>=>|:=|=|:)[ \t]*|(?P<flag>--[A-Za-z0-9_.-]*(?i-u:pass|pwd|secret|token|key|auth|bearer|credential|cookie)[A-Za-z0-9_.-]*)[ \t]+)(?:\\*"(?P<dq>[^"\\\r\n]*)|\\*'(?P<sq>[^'\\\r\n]*)|(?P<bare>[^\s"'\\`]+))"#,
+        r#"(?:(?P<name>[A-Za-z0-9_.-]*(?i-u:pass|pwd|secret|token|key|auth|bearer|credential|cookie)[A-Za-z0-9_.-]*)(?:\\*["'])?[ \t]*(?P<sep>=>|:=|=|:)[ \t]*|(?P<flag>--[A-Za-z0-9_.-]*(?i-u:pass|pwd|secret|token|key|auth|bearer|credential|cookie)[A-Za-z0-9_.-]*)(?:[ \t]+|\\*["'][ \t]*,[ \t]*\\*["']|(?:\r?\n|\\r?\\n)[ \t]*-[ \t]+))(?:\\*"(?P<dq>[^"\\\r\n]*)|\\*'(?P<sq>[^'\\\r\n]*)|(?P<bare>[^\s"'\\`]+))"#,
         accept_assignment,
     ),
     (
@@ -503,6 +503,23 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
         accept_cli_password,
     ),
     (
+        "other-cli-password",
+        SecretKind::SecretAssignment,
+        // `sqlcmd -P pw`, `mongosh|mongo -p pw`, `keytool -storepass|-keypass pw`,
+        // `ldapsearch|ldapadd|ldapmodify|ldapdelete|ldappasswd -w pw`.
+        concat!(
+            r#"^(?:sqlcmd(?:\.exe)?|mongosh|mongo|keytool|ldap(?:search|add|modify|delete|passwd))"#,
+            cli_sep!(),
+            r#"(?:"#,
+            cli_args!(),
+            cli_sep!(),
+            r#")??(?P<flag>-P|-p|-(?:src|dest)?(?:storepass|keypass)|-w)"#,
+            cli_sep!(),
+            cli_value!(),
+        ),
+        accept_other_cli_password,
+    ),
+    (
         "curl-password",
         SecretKind::SecretAssignment,
         // `curl -u user:pw` (also `-su`, `--user`, `-U` and `--proxy-user`): the pair quoted
@@ -522,6 +539,38 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
         accept_cli_password,
     ),
     (
+        "name-value-pair",
+        SecretKind::SecretAssignment,
+        // A secret-looking name and its value given apart: a Kubernetes env entry (`- name:
+        // DB_PASSWORD` then `value: …` on the next line), a PHP `define('DB_PASSWORD', '…')`,
+        // an XML element (`<password>…</password>`) or `key="SmtpPassword" value="…"`.
+        concat!(
+            r#"(?:\bname:[ \t]*\\*["']?(?P<name>[A-Za-z0-9_.-]+)\\*["']?[ \t]*(?:\r?\n|\\r?\\n)[ \t]*value:[ \t]*"#,
+            r#"|\bdefine\([ \t]*\\*["'](?P<name2>[A-Za-z0-9_]+)\\*["'][ \t]*,[ \t]*"#,
+            r#"|\bkey=\\*"(?P<name3>[A-Za-z0-9_.:-]+)\\*"[ \t]+value="#,
+            r#"|<(?P<name4>[A-Za-z0-9_.:-]+)>(?P<text>[^<\r\n]{1,200})</)"#,
+            r#"(?:\\*"(?P<dq>[^"\\\r\n]*)|\\*'(?P<sq>[^'\\\r\n]*)|(?P<bare>[^\s"'\\`<]+))?"#,
+        ),
+        accept_name_value_pair,
+    ),
+    (
+        "redis-config-password",
+        SecretKind::SecretAssignment,
+        // redis.conf, `CONFIG SET` and `redis-server --requirepass` (`requirepass pw`,
+        // `masterauth pw`, also as list items), and `AUTH pw` at a redis-cli prompt
+        // (`host:6379> AUTH pw`) or a line start.
+        r#"\b(?:requirepass|masterauth)(?:[ \t]+|\\*["'][ \t]*,[ \t]*\\*["'])(?P<bare>[^\s"'\\`]+)|(?:^|> |\n|\\n)AUTH[ \t]+(?:[^\s"'\\`]+[ \t]+)?(?P<v>[^\s"'\\`]+)"#,
+        accept_redis_config_password,
+    ),
+    (
+        "url-token",
+        SecretKind::UrlPassword,
+        // A token as the whole userinfo of a URL (`https://<token>@github.com/…`, as `git
+        // remote -v` shows it); a short user name (`alice@`) is not one.
+        r#"[A-Za-z][A-Za-z0-9+.-]*://(?P<v>[A-Za-z0-9_-]{20,})@"#,
+        accept_url_token,
+    ),
+    (
         "high-entropy",
         SecretKind::HighEntropy,
         r"[A-Za-z0-9+/_-]{32,}={0,2}",
@@ -530,21 +579,22 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
 ];
 
 /// Triggers for the prefilter: a superset of what any rule needs to match.
-const PREFILTER: &str = r"(?i:pass|pwd|secret|token|key|auth|bearer|credential|cookie)|sk-|sk_|rk_|whsec_|AKIA|ASIA|ABIA|ACCA|gh[pousr]_|github_pat_|glpat-|xox[abposre]-|hooks\.slack\.com|AIza|eyJ|PRIVATE KEY|://|[A-Za-z0-9+/_-]{32}|SG\.|ATATT|pypi-AgE|npm_|hf_|_v1_|shp(?:at|ca|pa|ss)_|dapi[0-9a-f]|glsa_|glc_|lin_api_|PMAK-|mysql|mariadb|sshpass|login|redis-cli|curl";
+const PREFILTER: &str = r"(?i:pass|pwd|secret|token|key|auth|bearer|credential|cookie)|sk-|sk_|rk_|whsec_|AKIA|ASIA|ABIA|ACCA|gh[pousr]_|github_pat_|glpat-|xox[abposre]-|hooks\.slack\.com|AIza|eyJ|PRIVATE KEY|://|[A-Za-z0-9+/_-]{32}|SG\.|ATATT|pypi-AgE|npm_|hf_|_v1_|shp(?:at|ca|pa|ss)_|dapi[0-9a-f]|glsa_|glc_|lin_api_|PMAK-|mysql|mariadb|sshpass|login|redis-cli|curl|sqlcmd|mongo|keytool|ldap";
 
 /// The rules behind [`COMMAND_GATE`]: each needs one of its words, so a text without any (most
 /// texts) costs them one search instead of one each.
-const GATED_RULES: [&str; 6] = [
+const GATED_RULES: [&str; 7] = [
     "netrc-password",
     "mysql-password",
     "sshpass-password",
     "registry-login-password",
     "redis-cli-password",
     "curl-password",
+    "other-cli-password",
 ];
 
 /// The command words of each command-line rule: where its matches start.
-const COMMAND_WORDS: [(&str, &str); 5] = [
+const COMMAND_WORDS: [(&str, &str); 6] = [
     ("mysql-password", "mysql|mariadb"),
     ("sshpass-password", "sshpass"),
     (
@@ -553,6 +603,10 @@ const COMMAND_WORDS: [(&str, &str); 5] = [
     ),
     ("redis-cli-password", "redis-cli"),
     ("curl-password", "curl"),
+    (
+        "other-cli-password",
+        "sqlcmd|mongosh|mongo|keytool|ldapsearch|ldapadd|ldapmodify|ldapdelete|ldappasswd",
+    ),
 ];
 
 /// How far past its command word a command-line rule looks for the password flag (a long
@@ -560,7 +614,8 @@ const COMMAND_WORDS: [(&str, &str); 5] = [
 const COMMAND_WINDOW_BYTES: usize = 16 * 1024;
 
 /// A word every match of a [`GATED_RULES`] rule holds.
-const COMMAND_GATE: &str = r"password|mysql|mariadb|sshpass|login|redis-cli|curl";
+const COMMAND_GATE: &str =
+    r"password|mysql|mariadb|sshpass|login|redis-cli|curl|sqlcmd|mongo|keytool|ldap";
 
 /// A marker this module (or the reference, `[REDACTED]`) wrote.
 const MARKER: &str = r"\[REDACTED(?::[a-z0-9-]+)?\]";
@@ -884,12 +939,21 @@ fn seek_assignment(_: &Redactor, text: &str, pos: usize) -> Option<(usize, usize
                 end += 1;
             }
             from = end.max(at + 2);
-            if !(matches!(bytes.get(end), Some(b' ' | b'\t'))
-                && has_secret_word(&bytes[start..end]))
-            {
+            // A blank, or the end of a list item (`"--token", "v"`, `- --token` then `- v` on
+            // the next line).
+            let after_flag = matches!(
+                bytes.get(end),
+                Some(b' ' | b'\t' | b'"' | b'\'' | b'\\' | b'\n' | b'\r')
+            );
+            if !(after_flag && has_secret_word(&bytes[start..end])) {
                 continue;
             }
-            start
+            // The value may be on the next line (a YAML list).
+            let next_line =
+                memchr::memchr(b'\n', &bytes[end..]).map_or(text.len(), |i| end + i + 1);
+            let line_end = memchr::memchr(b'\n', bytes.get(next_line..).unwrap_or_default())
+                .map_or(text.len(), |i| next_line + i);
+            return Some((start, line_end));
         } else {
             match named_start(bytes, pos, at) {
                 Some(start) => start,
@@ -1374,6 +1438,70 @@ fn is_named_placeholder(v: &str) -> bool {
                 .any(|w| lower.contains(w)))
 }
 
+/// A password flag of `sqlcmd` (`-P`), `mongosh`/`mongo` (`-p`), `keytool` (`-storepass`,
+/// `-keypass`) or an LDAP client (`-w`): each command's own flag only.
+fn accept_other_cli_password(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
+    let flag = caps.name("flag")?.as_str();
+    let ok = if text.starts_with("sqlcmd") {
+        flag == "-P"
+    } else if text.starts_with("mongo") {
+        flag == "-p"
+    } else if text.starts_with("keytool") {
+        flag.ends_with("pass")
+    } else {
+        flag == "-w"
+    };
+    if ok {
+        accept_cli_password(text, caps)
+    } else {
+        None
+    }
+}
+
+/// A secret-looking name and its value given apart (see the `name-value-pair` rule): judged as
+/// an assignment of that value to that name.
+fn accept_name_value_pair(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
+    let name = ["name", "name2", "name3", "name4"]
+        .iter()
+        .find_map(|group| caps.name(group))?
+        .as_str();
+    let strength = classify_name(name)?;
+    let value = ["text", "dq", "sq", "bare"]
+        .iter()
+        .find_map(|group| caps.name(group))?;
+    let v = value.as_str().trim();
+    if !is_plausible_value(v, ValueShape::Quoted, name)
+        || (strength == NameStrength::Weak && !looks_random(v))
+        || text.is_empty()
+    {
+        return None;
+    }
+    let start = value.start() + (value.as_str().len() - value.as_str().trim_start().len());
+    Some((start, start + v.len()))
+}
+
+/// `requirepass pw` / `masterauth pw` in redis.conf or `CONFIG SET`, and `AUTH [user] pw` at a
+/// redis-cli prompt.
+fn accept_redis_config_password(_text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
+    let value = caps.name("bare").or_else(|| caps.name("v"))?;
+    let v = value.as_str();
+    // `AUTH` at a line start may be prose ("AUTH is required"); at a prompt it is a command.
+    let at_prompt = caps.get(0).is_some_and(|m| m.as_str().starts_with("> "));
+    let plausible = caps.name("bare").is_some() || at_prompt || looks_like_password(v);
+    (plausible && is_password_value(v) && !is_named_placeholder(v))
+        .then_some((value.start(), value.end()))
+}
+
+/// A URL whose whole userinfo is a token: long, with letters and digits, not a placeholder.
+fn accept_url_token(_text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
+    let value = caps.name("v")?;
+    let v = value.as_str();
+    let digits = v.chars().filter(char::is_ascii_digit).count();
+    let letters = v.chars().filter(char::is_ascii_alphabetic).count();
+    (digits >= 4 && letters >= 4 && distinct_chars(v) >= 10 && !is_placeholder(v))
+        .then_some((value.start(), value.end()))
+}
+
 /// Whether a value given as a password can be one: not empty, not a variable or command
 /// substitution, a placeholder, a keyword, or the word "password" itself.
 fn is_password_value(v: &str) -> bool {
@@ -1498,6 +1626,12 @@ fn accept_assignment(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> 
     if strength == NameStrength::Weak && !looks_random(v) {
         return None;
     }
+    // `SecretKey::from_slice(…)` is a path, not `name: value`.
+    if caps.name("sep").is_some_and(|s| {
+        s.as_str() == ":" && text.get(s.end()..).is_some_and(|r| r.starts_with(':'))
+    }) {
+        return None;
+    }
     // `Token: expired because…` is prose; a YAML value ends its line.
     let is_colon = caps.name("sep").is_some_and(|s| s.as_str() == ":");
     if shape == ValueShape::Bare && is_colon && v.chars().all(|c| c.is_ascii_alphabetic()) {
@@ -1615,8 +1749,13 @@ fn is_high_entropy(text: &str, start: usize, end: usize) -> bool {
     let go_checksum = before
         .strip_suffix("h1:")
         .is_some_and(|b| b.is_empty() || b.ends_with(char::is_whitespace));
+    // `SHA256:…` / `MD5:…`: an SSH key fingerprint, public.
+    let fingerprint = ["SHA256:", "SHA1:", "MD5:"]
+        .iter()
+        .any(|p| before.ends_with(p));
     if before.ends_with("base64,")
         || go_checksum
+        || fingerprint
         || is_sri_hash(run)
         || is_blob_line(text, start, end)
     {
@@ -1683,7 +1822,8 @@ enum ValueShape {
 const METADATA_WORDS: &str = "\
     alg algorithm arn backend budget check class cmd command count counts created desc \
     description dir duration enable enabled encoding endpoint env error errors example expiration \
-    expire expired expires expiry field file files fingerprint format header helper hint host id \
+    existing expire expired expires expiry field file files fingerprint format header helper hint \
+    host id \
     ids index input interval kind label len length lifetime limit limits location manager max \
     message method min mode mount name path pattern placeholder policy port prefix prompt \
     provider public publishable rate ref regex required reset rotation schema scheme size source \

@@ -354,6 +354,81 @@ fn every_kind_has_a_kebab_case_name_and_matching_marker() {
 #[case::numeric_redis_password(SecretKind::SecretAssignment, "redis-cli -a ", "12345678".to_owned(), " ping")]
 #[case::capitals_and_digits_password(SecretKind::SecretAssignment, "redis-cli -a ", "X7K9Q2M4".to_owned(), " ping")]
 #[case::netrc_login_after_a_glued_machine_word(SecretKind::SecretAssignment, "xmachine a.example.com login bob password ", "S3cretPw".to_owned(), "")]
+#[case::kubernetes_env_quoted(
+    SecretKind::SecretAssignment,
+    "env:\n- name: DB_PASSWORD\n  value: \"",
+    fake_body(910, 12),
+    "\""
+)]
+#[case::kubernetes_env_bare(
+    SecretKind::SecretAssignment,
+    "- name: API_TOKEN\n  value: ",
+    fake_body(911, 12),
+    "\n"
+)]
+#[case::compose_flag_list_item(
+    SecretKind::SecretAssignment,
+    "command: [\"redis-server\", \"--requirepass\", \"",
+    fake_body(912, 12),
+    "\"]"
+)]
+#[case::kubernetes_args_list(
+    SecretKind::SecretAssignment,
+    "args:\n- --db-password\n- ",
+    fake_body(913, 12),
+    "\n"
+)]
+#[case::redis_prompt_auth(SecretKind::SecretAssignment, "127.0.0.1:6379> AUTH ", "foobared".to_owned(), "\nOK")]
+#[case::redis_config_set(
+    SecretKind::SecretAssignment,
+    "CONFIG SET requirepass ",
+    fake_body(914, 12),
+    ""
+)]
+#[case::redis_conf(SecretKind::SecretAssignment, "masterauth ", fake_body(915, 12), "\n")]
+#[case::php_define(
+    SecretKind::SecretAssignment,
+    "define( 'DB_PASSWORD', '",
+    fake_body(916, 12),
+    "' );"
+)]
+#[case::xml_element(
+    SecretKind::SecretAssignment,
+    "<server><password>",
+    fake_body(917, 12),
+    "</password></server>"
+)]
+#[case::xml_key_value(
+    SecretKind::SecretAssignment,
+    "<add key=\"SmtpPassword\" value=\"",
+    fake_body(918, 12),
+    "\" />"
+)]
+#[case::token_as_url_user(SecretKind::UrlPassword, "origin\thttps://", "9a8b7c6d5e4f30211203f4e5d6c7b8a99a8b7c6d".to_owned(), "@github.com/org/repo.git (fetch)")]
+#[case::sqlcmd(
+    SecretKind::SecretAssignment,
+    "sqlcmd -S db -U sa -P '",
+    fake_body(919, 12),
+    "'"
+)]
+#[case::mongosh(
+    SecretKind::SecretAssignment,
+    "mongosh --host db -u admin -p ",
+    fake_body(920, 12),
+    ""
+)]
+#[case::keytool(
+    SecretKind::SecretAssignment,
+    "keytool -list -keystore ks.jks -storepass ",
+    fake_body(921, 12),
+    ""
+)]
+#[case::ldapsearch(
+    SecretKind::SecretAssignment,
+    "ldapsearch -x -D cn=admin,dc=example -w ",
+    fake_body(922, 12),
+    " -b dc=example"
+)]
 #[case::high_entropy_token(
     SecretKind::HighEntropy,
     "the value ",
@@ -635,6 +710,17 @@ fn private_key_inside_json_escaped_string_is_redacted_without_breaking_json() {
 #[case::netrc_doc_placeholder("machine example.com login myusername password mypassword")]
 #[case::sshpass_option_without_a_value("sshpass -e ssh -p 2222 host")]
 #[case::curl_user_agent("curl --user-agent=x:y https://x")]
+#[case::rust_path_after_a_secret_name("let secret_key = SecretKey::from_slice(&bytes)?;")]
+#[case::helm_existing_secret(
+    "existingSecret: redis-auth\nexistingSecretPasswordKey: redis-password"
+)]
+#[case::ssh_fingerprint("256 SHA256:Xy7mQ2kLp9RtV4nB8cZ1dF6gH3jK5sW0aE2uI9oP7qM u@host (ED25519)")]
+#[case::kubernetes_secret_ref(
+    "- name: DB_PASSWORD\n  valueFrom:\n    secretKeyRef:\n      name: db"
+)]
+#[case::xml_placeholder("<password>${DB_PASSWORD}</password>")]
+#[case::auth_prose("AUTH is required before any command")]
+#[case::mongo_port_flag("mongosh --port 27017 --host db")]
 #[case::existing_markers("api_key=[REDACTED:openai-key] token=[REDACTED] [REDACTED:jwt]")]
 fn look_alike_survives_byte_identical(#[case] text: &str) {
     let out = redactor().redact(text);
