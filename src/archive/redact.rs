@@ -1460,7 +1460,7 @@ fn accept_other_cli_password(text: &str, caps: &Captures<'_>) -> Option<(usize, 
 
 /// A secret-looking name and its value given apart (see the `name-value-pair` rule): judged as
 /// an assignment of that value to that name.
-fn accept_name_value_pair(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
+fn accept_name_value_pair(_text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
     let name = ["name", "name2", "name3", "name4"]
         .iter()
         .find_map(|group| caps.name(group))?
@@ -1472,7 +1472,6 @@ fn accept_name_value_pair(text: &str, caps: &Captures<'_>) -> Option<(usize, usi
     let v = value.as_str().trim();
     if !is_plausible_value(v, ValueShape::Quoted, name)
         || (strength == NameStrength::Weak && !looks_random(v))
-        || text.is_empty()
     {
         return None;
     }
