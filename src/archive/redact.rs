@@ -418,7 +418,7 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
     (
         "secret-assignment",
         SecretKind::SecretAssignment,
-        r#"(?:(?P<name>[A-Za-z0-9_.-]*(?i-u:pass|pwd|secret|token|key|auth|bearer|credential|cookie)[A-Za-z0-9_.-]*)(?:\\*["'])?[ \t]*(?P<sep>=>|:=|=|:)[ \t]*|(?P<flag>--[A-Za-z0-9_.-]*(?i-u:pass|pwd|secret|token|key|auth|bearer|credential|cookie)[A-Za-z0-9_.-]*)(?:[ \t]+|\\*["'][ \t]*,[ \t]*\\*["']|(?:\r?\n|\\r?\\n)[ \t]*-[ \t]+))(?:\\*"(?P<dq>[^"\\\r\n]*)|\\*'(?P<sq>[^'\\\r\n]*)|(?P<bare>[^\s"'\\`]+))"#,
+        r#"(?:(?P<name>[A-Za-z0-9_.-]*(?i-u:pass|pwd|secret|token|key|auth|bearer|credential|cookie)[A-Za-z0-9_.-]*)(?:\\*["'])?[ \t]*(?P<sep>=>|:=|=|:)[ \t]*|(?P<flag>--[A-Za-z0-9_.-]*(?i-u:pass|pwd|secret|token|key|auth|bearer|credential|cookie)[A-Za-z0-9_.-]*)(?:[ \t]+|\\*["'][ \t]*,[ \t]*\\*["']))(?:\\*"(?P<dq>[^"\\\r\n]*)|\\*'(?P<sq>[^'\\\r\n]*)|(?P<bare>[^\s"'\\`]+))"#,
         accept_assignment,
     ),
     (
@@ -558,8 +558,8 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
         SecretKind::SecretAssignment,
         // redis.conf, `CONFIG SET` and `redis-server --requirepass` (`requirepass pw`,
         // `masterauth pw`, also as list items), and `AUTH pw` at a redis-cli prompt
-        // (`host:6379> AUTH pw`) or a line start.
-        r#"\b(?:requirepass|masterauth)(?:[ \t]+|\\*["'][ \t]*,[ \t]*\\*["'])(?P<bare>[^\s"'\\`]+)|(?:^|> |\n|\\n)AUTH[ \t]+(?:[^\s"'\\`]+[ \t]+)?(?P<v>[^\s"'\\`]+)"#,
+        // (`host:6379> AUTH pw`); the value must end its line (prose goes on).
+        r#"\b(?:requirepass|masterauth)(?:[ \t]+|\\*["'][ \t]*,[ \t]*\\*["'])(?P<bare>[^\s"'\\`]+)|> AUTH[ \t]+(?:[^\s"'\\`]+[ \t]+)?(?P<v>[^\s"'\\`]+)"#,
         accept_redis_config_password,
     ),
     (
@@ -939,8 +939,7 @@ fn seek_assignment(_: &Redactor, text: &str, pos: usize) -> Option<(usize, usize
                 end += 1;
             }
             from = end.max(at + 2);
-            // A blank, or the end of a list item (`"--token", "v"`, `- --token` then `- v` on
-            // the next line).
+            // A blank, or the end of a list item (`"--token", "v"`).
             let after_flag = matches!(
                 bytes.get(end),
                 Some(b' ' | b'\t' | b'"' | b'\'' | b'\\' | b'\n' | b'\r')
@@ -948,7 +947,7 @@ fn seek_assignment(_: &Redactor, text: &str, pos: usize) -> Option<(usize, usize
             if !(after_flag && has_secret_word(&bytes[start..end])) {
                 continue;
             }
-            // The value may be on the next line (a YAML list).
+            // The window reaches the next line too (it may only be larger than needed).
             let next_line =
                 memchr::memchr(b'\n', &bytes[end..]).map_or(text.len(), |i| end + i + 1);
             let line_end = memchr::memchr(b'\n', bytes.get(next_line..).unwrap_or_default())
@@ -1466,39 +1465,60 @@ fn accept_name_value_pair(_text: &str, caps: &Captures<'_>) -> Option<(usize, us
         .find_map(|group| caps.name(group))?
         .as_str();
     let strength = classify_name(name)?;
-    let value = ["text", "dq", "sq", "bare"]
-        .iter()
-        .find_map(|group| caps.name(group))?;
-    let v = value.as_str().trim();
-    if !is_plausible_value(v, ValueShape::Quoted, name)
-        || (strength == NameStrength::Weak && !looks_random(v))
-    {
+    // An XML element named only `key` is a plist key or a map's key, not a secret's name.
+    if caps.name("name4").is_some() && strength == NameStrength::Weak {
         return None;
     }
-    let start = value.start() + (value.as_str().len() - value.as_str().trim_start().len());
+    // Judged as `NAME=value` is: quoted values as quoted, the rest as bare (so code such as
+    // `getenv('X')` or a constant is not a value).
+    let (value, shape) = match caps.name("dq").or_else(|| caps.name("sq")) {
+        Some(quoted) => (quoted, ValueShape::Quoted),
+        None => (
+            caps.name("text").or_else(|| caps.name("bare"))?,
+            ValueShape::Bare,
+        ),
+    };
+    let raw = value.as_str();
+    let lead = raw.len() - raw.trim_start().len();
+    let v = match shape {
+        ValueShape::Bare => bare_value(raw.trim(), name)?,
+        _ => raw.trim(),
+    };
+    if !is_plausible_value(v, shape, name) || (strength == NameStrength::Weak && !looks_random(v)) {
+        return None;
+    }
+    let start = value.start() + lead;
     Some((start, start + v.len()))
 }
 
 /// `requirepass pw` / `masterauth pw` in redis.conf or `CONFIG SET`, and `AUTH [user] pw` at a
 /// redis-cli prompt.
-fn accept_redis_config_password(_text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
+fn accept_redis_config_password(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
     let value = caps.name("bare").or_else(|| caps.name("v"))?;
     let v = value.as_str();
-    // `AUTH` at a line start may be prose ("AUTH is required"); at a prompt it is a command.
-    let at_prompt = caps.get(0).is_some_and(|m| m.as_str().starts_with("> "));
-    let plausible = caps.name("bare").is_some() || at_prompt || looks_like_password(v);
-    (plausible && is_password_value(v) && !is_named_placeholder(v))
+    // A configuration line or a command ends with its value; prose goes on ("requirepass is
+    // set", "> AUTH is deprecated in favor of HELLO").
+    let rest = text.get(value.end()..).unwrap_or_default();
+    let ends_line = rest
+        .trim_start_matches([' ', '\t'])
+        .chars()
+        .next()
+        .is_none_or(|c| "\n\r\\\"',]#".contains(c));
+    let prose = crate::recall::analyze::is_stop_word(&v.to_lowercase());
+    (ends_line && !prose && is_password_value(v) && !is_named_placeholder(v))
         .then_some((value.start(), value.end()))
 }
 
-/// A URL whose whole userinfo is a token: long, with letters and digits, not a placeholder.
+/// A URL whose whole userinfo is a token, not a user name.
 fn accept_url_token(_text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
     let value = caps.name("v")?;
     let v = value.as_str();
-    let digits = v.chars().filter(char::is_ascii_digit).count();
-    let letters = v.chars().filter(char::is_ascii_alphabetic).count();
-    (digits >= 4 && letters >= 4 && distinct_chars(v) >= 10 && !is_placeholder(v))
-        .then_some((value.start(), value.end()))
+    // One long alphanumeric run (a hex or base32 token), or a mixed-case random one; a user
+    // name such as `contoso-engineering-2021` is words.
+    let (upper, lower, digits) = class_counts(v);
+    let token =
+        longest_alnum_run(v) >= 32 || (upper > 0 && lower > 0 && digits > 0 && looks_random(v));
+    (token && distinct_chars(v) >= 10 && !is_placeholder(v)).then_some((value.start(), value.end()))
 }
 
 /// Whether a value given as a password can be one: not empty, not a variable or command

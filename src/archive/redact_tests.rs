@@ -372,12 +372,6 @@ fn every_kind_has_a_kebab_case_name_and_matching_marker() {
     fake_body(912, 12),
     "\"]"
 )]
-#[case::kubernetes_args_list(
-    SecretKind::SecretAssignment,
-    "args:\n- --db-password\n- ",
-    fake_body(913, 12),
-    "\n"
-)]
 #[case::redis_prompt_auth(SecretKind::SecretAssignment, "127.0.0.1:6379> AUTH ", "foobared".to_owned(), "\nOK")]
 #[case::redis_config_set(
     SecretKind::SecretAssignment,
@@ -721,6 +715,20 @@ fn private_key_inside_json_escaped_string_is_redacted_without_breaking_json() {
 #[case::xml_placeholder("<password>${DB_PASSWORD}</password>")]
 #[case::auth_prose("AUTH is required before any command")]
 #[case::mongo_port_flag("mongosh --port 27017 --host db")]
+#[case::plist_key("<key>NSAppTransportSecurity</key><key>CFBundleIdentifier</key>")]
+#[case::php_define_from_the_environment("define('DB_PASSWORD', getenv('DB_PASSWORD'));")]
+#[case::php_define_a_constant("define('PASSWORD_HASH_ALGO', PASSWORD_ARGON2ID);")]
+#[case::xml_token_from_the_environment("<authToken>GITHUB_TOKEN</authToken>")]
+#[case::requirepass_prose(
+    "The requirepass directive sets a password; if requirepass is set, AUTH first."
+)]
+#[case::requirepass_log_line("# Warning: no config file specified, requirepass not set")]
+#[case::auth_prose_in_a_quote("> AUTH is deprecated in favor of HELLO")]
+#[case::smtp_auth_mechanism("AUTH CRAM-MD5")]
+#[case::url_user_names(
+    "https://contoso-engineering-2021@dev.azure.com/x and postgres://analytics_reader_2024@db:5432/w"
+)]
+#[case::yaml_flag_bullets("args:\n- --disable-auth\n- server\n- --cookie-samesite\n- Strict")]
 #[case::existing_markers("api_key=[REDACTED:openai-key] token=[REDACTED] [REDACTED:jwt]")]
 fn look_alike_survives_byte_identical(#[case] text: &str) {
     let out = redactor().redact(text);
