@@ -582,33 +582,20 @@ fn a_phrase_across_tool_name_arguments_and_text_is_found_and_excluded_as_one_seq
 fn excluded_ids_and_the_asking_session_are_skipped() {
     let s = store();
     add_memory(&s, "m_1", Some("p_app"), "rotate the signing key", NOW, 0);
-    add_session(
-        &s,
-        "current",
-        Some("p_app"),
-        "/work/app",
-        NOW,
-        &[("user", "rotate the signing key")],
-    );
-    // Its subagent's transcript is part of the same conversation (named as ingest names it,
-    // which the SQL filter spells out).
-    add_session(
-        &s,
-        &crate::archive::ingest::subagent_session_id("current", "a1"),
-        Some("p_app"),
-        "/work/app",
-        NOW,
-        &[("user", "rotate the signing key")],
-    );
-    // Another session whose id merely starts the same way is not.
-    add_session(
-        &s,
-        "current-2",
-        Some("p_app"),
-        "/work/app",
-        NOW,
-        &[("user", "rotate the signing key")],
-    );
+    // The asking session; its subagent's transcript, part of the same conversation (named as
+    // ingest names it, which the SQL filter spells out); another session whose id merely
+    // starts the same way, which is not.
+    let subagent = crate::archive::ingest::subagent_session_id("current", "a1");
+    for id in ["current", subagent.as_str(), "current-2"] {
+        add_session(
+            &s,
+            id,
+            Some("p_app"),
+            "/work/app",
+            NOW,
+            &[("user", "rotate the signing key")],
+        );
+    }
     let opts = SearchOptions {
         exclude_ids: vec!["m_1".into()],
         exclude_session: Some("current".into()),
