@@ -30,7 +30,7 @@ use csep::store::identity::{IdentityKind, RepoIdentity};
 use csep::store::paths::Paths;
 use csep::store::project;
 
-use crate::text::{Rng, Rollout, Vocab, big_rollout};
+use crate::text::{Rng, Rollout, Vocab, big_rollout, codex_rollout};
 
 /// "Now" of every generated row.
 pub const NOW: &str = "2026-05-20T10:00:00.000Z";
@@ -59,7 +59,7 @@ const MESSAGES_PER_SESSION: usize = 1_000;
 /// Other projects the recall entries and sessions are spread over.
 const OTHER_PROJECTS: usize = 50;
 /// Bump when the generator changes, so an old corpus is regenerated.
-const CORPUS_VERSION: u32 = 1;
+const CORPUS_VERSION: u32 = 2;
 
 /// The corpus sizes, divided by `quick` (1 for the real benchmark; a smoke test uses 100).
 #[derive(Debug, Clone, Copy)]
@@ -729,6 +729,38 @@ fn gen_ingest(layout: &Layout, vocab: &Vocab, sizes: Sizes) -> Result<()> {
     Ok(())
 }
 
+/// The Codex-format ingest case: a rollout of [`Sizes::ingest_bytes`] holding the conversation
+/// of the single-rollout case written as Codex 0.169 writes it (`text::codex_rollout`).
+/// Generated on its own, like the many-files case.
+fn ensure_ingest_codex(layout: &Layout, vocab: &Vocab, sizes: Sizes) -> Result<()> {
+    let case = layout.case("ingest-codex");
+    let marker = case.join("complete");
+    let wanted = format!("bytes={} format=codex-0.169\n", sizes.ingest_bytes());
+    if fs::read_to_string(&marker).ok().as_deref() == Some(wanted.as_str()) {
+        return Ok(());
+    }
+    let t = Instant::now();
+    if case.exists() {
+        fs::remove_dir_all(&case)?;
+    }
+    let dir = case.join("sessions");
+    fs::create_dir_all(&dir)?;
+    let mut rng = Rng::new(6);
+    let id = rng.uuid();
+    let repo = layout.repo.to_string_lossy().into_owned();
+    let text = codex_rollout(vocab, &mut rng, id.clone(), &repo, sizes.ingest_bytes());
+    fs::write(
+        dir.join(format!("rollout-2026-05-01T00-00-00-{id}.jsonl")),
+        text,
+    )?;
+    fs::write(&marker, wanted)?;
+    eprintln!(
+        "corpus: Codex-format ingest rollout in {:.1}s",
+        t.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
 /// The many-files import case: [`INGEST_MANY_FILES`] rollouts of [`INGEST_MANY_BYTES`] in one
 /// directory, as a sessions directory holds them. Generated on its own (a marker file says it
 /// is complete), so a corpus stamped before it existed gains it without being regenerated.
@@ -783,7 +815,9 @@ pub fn ensure(layout: &Layout, sizes: Sizes) -> Result<()> {
     let stamp_path = layout.dir.join("stamp");
     if fs::read_to_string(&stamp_path).ok().as_deref() == Some(stamp.as_str()) {
         eprintln!("corpus: reusing {}", layout.dir.display());
-        ensure_ingest_many(layout, &Vocab::new(), sizes)?;
+        let vocab = Vocab::new();
+        ensure_ingest_many(layout, &vocab, sizes)?;
+        ensure_ingest_codex(layout, &vocab, sizes)?;
         return migrate_stores(layout);
     }
     if layout.dir.exists() {
@@ -818,6 +852,7 @@ pub fn ensure(layout: &Layout, sizes: Sizes) -> Result<()> {
     })?;
     step("ingest rollout", &|| gen_ingest(layout, &vocab, sizes))?;
     ensure_ingest_many(layout, &vocab, sizes)?;
+    ensure_ingest_codex(layout, &vocab, sizes)?;
     fs::write(&stamp_path, stamp)?;
     eprintln!(
         "corpus: generated in {:.0}s",

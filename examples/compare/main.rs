@@ -455,7 +455,14 @@ fn run(args: &Args) -> Result<()> {
             (
                 "ingest",
                 format!(
-                    "ingest, {} MiB Codex rollout",
+                    "ingest, {} MiB rollout of conversation items only",
+                    sizes.ingest_bytes().div_ceil(1 << 20)
+                ),
+            ),
+            (
+                "ingest-codex",
+                format!(
+                    "ingest, {} MiB rollout as Codex 0.169 writes it",
                     sizes.ingest_bytes().div_ceil(1 << 20)
                 ),
             ),

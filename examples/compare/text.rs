@@ -439,10 +439,17 @@ impl Rollout {
         )
     }
 
+    /// One line with the envelope keys in the order Codex writes them (`timestamp`, `type`,
+    /// `payload`; see the captured rollouts). `json!` would sort them, putting `payload` first,
+    /// which no Codex build writes.
     fn line(&mut self, kind: &str, payload: &Value) -> String {
         let ts = self.ts();
-        let mut s = json!({"timestamp": ts, "type": kind, "payload": payload}).to_string();
-        s.push('\n');
+        let mut s = format!(
+            "{{\"timestamp\":\"{ts}\",\"type\":{},\"payload\":",
+            json!(kind)
+        );
+        s.push_str(&payload.to_string());
+        s.push_str("}\n");
         s
     }
 
@@ -550,6 +557,149 @@ pub fn big_rollout(vocab: &Vocab, rng: &mut Rng, id: String, cwd: &str, target: 
         let answer = vocab.prose(rng, 40, 200);
         out.push_str(&r.assistant(&answer));
         out.push_str(&r.token_count());
+    }
+    out
+}
+
+/// Lines Codex 0.169 writes around the conversation items, modelled on the captured rollout
+/// `protocols/proto/samples/codex/rollout-with-tool-call-and-stop-block.jsonl`: every user
+/// message, agent message and command output is written twice (the `response_item` and an
+/// `event_msg` `item_completed`), the final answer a third time (`task_complete`), and each
+/// model response adds a `token_usage_record` and a `token_count`.
+impl Rollout {
+    /// The `session_meta` line with `base_instructions` of `instructions` (Codex writes its
+    /// whole system prompt there, about 20 KB).
+    pub fn meta_with_instructions(&mut self, instructions: &str) -> String {
+        let ts = self.ts();
+        let payload = json!({
+            "session_id": self.id, "id": self.id, "timestamp": ts, "cwd": self.cwd,
+            "originator": "codex_cli_rs", "cli_version": "0.169.0", "source": "cli",
+            "model_provider": "openai", "base_instructions": {"text": instructions},
+        });
+        self.line("session_meta", &payload)
+    }
+
+    fn event(&mut self, payload: &Value) -> String {
+        self.line("event_msg", payload)
+    }
+
+    fn item_completed(&mut self, item: &Value) -> String {
+        let thread = self.id.clone();
+        let turn = self.turn_id();
+        self.event(&json!({
+            "type": "item_completed", "thread_id": thread, "turn_id": turn, "item": item,
+            "started_at_ms": 1_795_643_955_451u64, "completed_at_ms": 1_795_643_955_451u64,
+        }))
+    }
+
+    /// Starts a turn as 0.169 does: `task_started`, `turn_context`, `thread_settings_applied`.
+    pub fn codex_turn_start(&mut self) -> String {
+        let mut s = self.turn_context();
+        let turn = self.turn_id();
+        let thread = self.id.clone();
+        s.insert_str(
+            0,
+            &self.event(&json!({"type": "task_started", "turn_id": turn,
+                "started_at": 1_795_643_954u64, "model_context_window": 258_400,
+                "collaboration_mode_kind": "default"})),
+        );
+        s.push_str(&self.event(&json!({"type": "thread_settings_applied",
+            "thread_id": thread, "settings": {"model": "gpt-5-codex",
+            "approval_policy": "on-request", "sandbox_policy": {"type": "workspace-write"},
+            "reasoning_effort": "medium", "summary": "auto"}})));
+        s
+    }
+
+    /// A user prompt and its `item_completed`.
+    pub fn codex_user(&mut self, text: &str) -> String {
+        let mut s = self.user(text);
+        let id = format!("{}-u{}", self.id, self.turn);
+        s.push_str(
+            &self.item_completed(&json!({"type": "UserMessage", "id": id,
+            "content": [{"type": "text", "text": text, "text_elements": []}]})),
+        );
+        s
+    }
+
+    /// The accounting lines after each model response.
+    pub fn codex_usage(&mut self) -> String {
+        let n = self.turn * 1000;
+        let usage = json!({"input_tokens": n, "cached_input_tokens": n / 2,
+            "cache_write_input_tokens": 0, "output_tokens": n / 10,
+            "reasoning_output_tokens": 0, "total_tokens": n + n / 10});
+        let (thread, turn) = (self.id.clone(), self.turn_id());
+        let mut s = self.line(
+            "token_usage_record",
+            &json!({"thread_id": thread, "turn_id": turn, "session_id": thread,
+                "root_turn_id": turn, "response_id": format!("resp_{}", self.call),
+                "usage": usage, "turn_token_usage": usage, "thread_token_usage": usage}),
+        );
+        s.push_str(&self.token_count());
+        s
+    }
+
+    /// A shell call, its `item_completed` (the output again, as `aggregated_output`) and its
+    /// output, in 0.169's order.
+    pub fn codex_tool(&mut self, cmd: &str, output: &str) -> String {
+        let mut s = self.tool(cmd, output);
+        let call_id = format!("call_{}", self.call);
+        let cwd = format!("file://{}", self.cwd);
+        let completed = self.item_completed(&json!({
+            "type": "CommandExecution", "id": call_id, "process_id": "84913",
+            "command": ["/bin/bash", "-lc", cmd], "cwd": cwd,
+            "parsed_cmd": [{"type": "unknown", "cmd": cmd}], "source": "unified_exec_startup",
+            "status": "completed", "aggregated_output": output, "exit_code": 0,
+            "duration": {"secs": 0, "nanos": 6612}}));
+        // The call line, then the completion, then the output line.
+        let split = s.find('\n').map_or(s.len(), |i| i + 1);
+        s.insert_str(split, &completed);
+        s
+    }
+
+    /// An agent answer and its `item_completed`.
+    pub fn codex_assistant(&mut self, text: &str) -> String {
+        let id = format!("msg_{}", self.turn);
+        let mut s = self.item_completed(&json!({"type": "AgentMessage", "id": id,
+            "content": [{"type": "Text", "text": text}]}));
+        s.push_str(&self.assistant(text));
+        s
+    }
+
+    /// Ends a turn: `task_complete` repeating the last answer.
+    pub fn codex_turn_end(&mut self, last: &str) -> String {
+        let turn = self.turn_id();
+        self.event(&json!({"type": "task_complete", "turn_id": turn,
+            "last_agent_message": last, "completed_at": 1_795_643_956u64, "duration_ms": 1250}))
+    }
+}
+
+/// [`big_rollout`]'s conversation written as Codex 0.169 writes it (see the `impl Rollout`
+/// above): the same prompts, calls, outputs and answers, plus the lines 0.169 adds around
+/// them, so about half of its bytes repeat what is archived once.
+pub fn codex_rollout(vocab: &Vocab, rng: &mut Rng, id: String, cwd: &str, target: usize) -> String {
+    let mut r = Rollout::new(id, cwd, 0);
+    let mut out = String::with_capacity(target + 64 * 1024);
+    let mut instructions = String::new();
+    while instructions.len() < 20_000 {
+        instructions.push_str(&vocab.prose(rng, 12, 40));
+        instructions.push_str("\n\n");
+    }
+    out.push_str(&r.meta_with_instructions(&instructions));
+    while out.len() < target {
+        out.push_str(&r.codex_turn_start());
+        let prompt = vocab.prose(rng, 12, 60);
+        out.push_str(&r.codex_user(&prompt));
+        for _ in 0..2 {
+            let cmd = format!("cargo test {}", vocab.word(rng));
+            let size = 512 + rng.below(16 * 1024);
+            let output = tool_output(vocab, rng, size);
+            out.push_str(&r.codex_usage());
+            out.push_str(&r.codex_tool(&cmd, &output));
+        }
+        let answer = vocab.prose(rng, 40, 200);
+        out.push_str(&r.codex_usage());
+        out.push_str(&r.codex_assistant(&answer));
+        out.push_str(&r.codex_turn_end(&answer));
     }
     out
 }
