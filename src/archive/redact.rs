@@ -520,6 +520,51 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
         accept_other_cli_password,
     ),
     (
+        "htpasswd-password",
+        SecretKind::SecretAssignment,
+        // `htpasswd -b[c…] FILE USER PW` and `htpasswd -nb USER PW`: the password is the last
+        // positional argument when a flag cluster holds `b`.
+        concat!(
+            r#"^htpasswd(?:\.exe)?(?P<flags>(?:[ \t]+-(?:C[ \t]*[0-9]+|[A-Za-z]+))+)"#,
+            r#"[ \t]+(?:(?P<file>[^\s"'\\`;|&<>-][^\s"'\\`;|&<>]*)[ \t]+)?"#,
+            r#"(?P<user>[^\s"'\\`;|&<>-][^\s"'\\`;|&<>]*)[ \t]+"#,
+            cli_value!(),
+        ),
+        accept_htpasswd_password,
+    ),
+    (
+        "smb-password",
+        SecretKind::SecretAssignment,
+        // `smbclient //host/share -U 'DOMAIN\user%pw'`, `rpcclient -U user%pw host`,
+        // `--user=user%pw`: Samba's `user%password` pair.
+        concat!(
+            r#"^(?:smbclient|rpcclient)(?:\.exe)?"#,
+            cli_sep!(),
+            r#"(?:"#,
+            cli_args!(),
+            cli_sep!(),
+            r#")??(?:-U|--user)(?:[ \t]+|=)"#,
+            r#"(?:\\*"[^"%\r\n]*%(?P<dq>[^"\\\r\n]*)|'[^'%\r\n]*%(?P<sq>[^'\r\n]*)"#,
+            r#"|[^\s"'%;|&<>]*%(?P<bare>[^\s"'\\`;|&<>]+))"#,
+        ),
+        accept_cli_password,
+    ),
+    (
+        "stdin-password",
+        SecretKind::SecretAssignment,
+        // A password handed to a registry login's `--password-stdin` by `echo`/`printf` in a
+        // pipe, or by a here-string (`<<< "pw"`) after the flag.
+        concat!(
+            r#"\b(?:echo(?:[ \t]+-[neE]+)*|printf(?:[ \t]+\\*["']%s(?:\\n)?\\*["'])?)[ \t]+"#,
+            r#"(?:\\*"(?P<dq>[^"\\\r\n]*)\\*"|'(?P<sq>[^'\r\n]*)'|(?P<bare>[^\s"'\\`;|&<>]+))"#,
+            r#"[ \t]*\|[ \t]*(?:sudo[ \t]+)?(?:[A-Za-z0-9_./-]*/)?"#,
+            r#"(?:docker|podman|nerdctl|buildah|skopeo|oras|helm|crane|regctl)(?:\.exe)?[ \t][^\r\n|;&]*--password-stdin"#,
+            r#"|--password-stdin[^\r\n|;&]*?<<<[ \t]*"#,
+            r#"(?:\\*"(?P<dq2>[^"\\\r\n]*)\\*"|'(?P<sq2>[^'\r\n]*)'|(?P<bare2>[^\s"'\\`;|&<>]+))"#,
+        ),
+        accept_stdin_password,
+    ),
+    (
         "curl-password",
         SecretKind::SecretAssignment,
         // `curl -u user:pw` (also `-su`, `--user`, `-U` and `--proxy-user`): the pair quoted
@@ -579,12 +624,15 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
 ];
 
 /// Triggers for the prefilter: a superset of what any rule needs to match.
-const PREFILTER: &str = r"(?i:pass|pwd|secret|token|key|auth|bearer|credential|cookie)|sk-|sk_|rk_|whsec_|AKIA|ASIA|ABIA|ACCA|gh[pousr]_|github_pat_|glpat-|xox[abposre]-|hooks\.slack\.com|AIza|eyJ|PRIVATE KEY|://|[A-Za-z0-9+/_-]{32}|SG\.|ATATT|pypi-AgE|npm_|hf_|_v1_|shp(?:at|ca|pa|ss)_|dapi[0-9a-f]|glsa_|glc_|lin_api_|PMAK-|mysql|mariadb|sshpass|login|redis-cli|curl|sqlcmd|mongo|keytool|ldap";
+const PREFILTER: &str = r"(?i:pass|pwd|secret|token|key|auth|bearer|credential|cookie)|sk-|sk_|rk_|whsec_|AKIA|ASIA|ABIA|ACCA|gh[pousr]_|github_pat_|glpat-|xox[abposre]-|hooks\.slack\.com|AIza|eyJ|PRIVATE KEY|://|[A-Za-z0-9+/_-]{32}|SG\.|ATATT|pypi-AgE|npm_|hf_|_v1_|shp(?:at|ca|pa|ss)_|dapi[0-9a-f]|glsa_|glc_|lin_api_|PMAK-|mysql|mariadb|sshpass|login|redis-cli|curl|sqlcmd|mongo|keytool|ldap|smbclient|rpcclient";
 
 /// The rules behind [`COMMAND_GATE`]: each needs one of its words, so a text without any (most
 /// texts) costs them one search instead of one each.
-const GATED_RULES: [&str; 7] = [
+const GATED_RULES: [&str; 10] = [
     "netrc-password",
+    "htpasswd-password",
+    "smb-password",
+    "stdin-password",
     "mysql-password",
     "sshpass-password",
     "registry-login-password",
@@ -594,7 +642,9 @@ const GATED_RULES: [&str; 7] = [
 ];
 
 /// The command words of each command-line rule: where its matches start.
-const COMMAND_WORDS: [(&str, &str); 6] = [
+const COMMAND_WORDS: [(&str, &str); 8] = [
+    ("htpasswd-password", "htpasswd"),
+    ("smb-password", "smbclient|rpcclient"),
     ("mysql-password", "mysql|mariadb"),
     ("sshpass-password", "sshpass"),
     (
@@ -614,8 +664,7 @@ const COMMAND_WORDS: [(&str, &str); 6] = [
 const COMMAND_WINDOW_BYTES: usize = 16 * 1024;
 
 /// A word every match of a [`GATED_RULES`] rule holds.
-const COMMAND_GATE: &str =
-    r"password|mysql|mariadb|sshpass|login|redis-cli|curl|sqlcmd|mongo|keytool|ldap";
+const COMMAND_GATE: &str = r"password|mysql|mariadb|sshpass|login|redis-cli|curl|sqlcmd|mongo|keytool|ldap|htpasswd|smbclient|rpcclient";
 
 /// A marker this module (or the reference, `[REDACTED]`) wrote.
 const MARKER: &str = r"\[REDACTED(?::[a-z0-9-]+)?\]";
@@ -1263,11 +1312,48 @@ fn accept_cli_password(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)
         .iter()
         .find_map(|group| caps.name(group));
     let value = quoted.or_else(|| caps.name("bare"))?;
+    judge_cli_value(text, value, quoted.is_some())
+}
+
+/// `echo pw | docker login --password-stdin`, `--password-stdin <<< pw`: judged as a flag's
+/// value is.
+fn accept_stdin_password(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
+    let quoted = ["dq", "sq", "dq2", "sq2"]
+        .iter()
+        .find_map(|group| caps.name(group));
+    let value = quoted.or_else(|| caps.name("bare").or_else(|| caps.name("bare2")))?;
+    judge_cli_value(text, value, quoted.is_some())
+}
+
+/// `htpasswd -b FILE USER PW`, `htpasswd -nb USER PW`: only with `b` among the flags. With
+/// `n` there is no file, so when three words follow the flags the password is the second.
+fn accept_htpasswd_password(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
+    let flags = caps.name("flags")?.as_str();
+    let cluster = |c: char| {
+        flags
+            .split_whitespace()
+            .any(|f| !f.starts_with("-C") && f.contains(c))
+    };
+    if !cluster('b') {
+        return None;
+    }
+    if cluster('n') {
+        if let (Some(_), Some(user)) = (caps.name("file"), caps.name("user")) {
+            return judge_cli_value(text, user, false);
+        }
+    } else if caps.name("file").is_none() {
+        return None;
+    }
+    accept_cli_password(text, caps)
+}
+
+/// Whether a command-line flag's `value` is a password (see [`accept_cli_password`]).
+fn judge_cli_value(text: &str, value: regex::Match<'_>, quoted: bool) -> Option<(usize, usize)> {
     let v = value.as_str();
     if !is_password_value(v) || is_named_placeholder(v) {
         return None;
     }
-    if quoted.is_some() {
+    if quoted {
         // `-p" + password + "`, `-p' + pw)`, `-p"+pw`: code building a command, not a value.
         let code = v.starts_with(|c: char| c.is_whitespace() || c == '+' || c == '.')
             || v.ends_with(char::is_whitespace);

@@ -186,6 +186,19 @@ fn every_kind_has_a_kebab_case_name_and_matching_marker() {
 #[case::curl_single_quoted_password(SecretKind::SecretAssignment, "curl -u admin:'", "S3cret Pw".to_owned(), "' https://x")]
 #[case::curl_double_quoted_password(SecretKind::SecretAssignment, "curl -u admin:\"", "S3cret Pw".to_owned(), "\" https://x")]
 #[case::curl_quoted_user_and_quoted_password(SecretKind::SecretAssignment, "curl -u \"admin\":\"", "S3cretPw".to_owned(), "\" https://x")]
+#[case::echo_into_password_stdin(SecretKind::SecretAssignment, "echo '", "S3cretPw".to_owned(), "' | docker login -u bot --password-stdin ghcr.io")]
+#[case::echo_bare_into_password_stdin(SecretKind::SecretAssignment, "echo ", "ghcrPw2024".to_owned(), " | sudo docker login ghcr.io -u bot --password-stdin")]
+#[case::printf_into_password_stdin(SecretKind::SecretAssignment, "printf '%s' \"", "S3cret Pw".to_owned(), "\" | helm registry login r.io -u bot --password-stdin")]
+#[case::echo_n_json_escaped(SecretKind::SecretAssignment, "{\"cmd\":\"echo -n \\\"", "S3cretPw".to_owned(), "\\\" | podman login -u u --password-stdin quay.io\"}")]
+#[case::here_string_into_password_stdin(SecretKind::SecretAssignment, "docker login -u bot --password-stdin ghcr.io <<< '", "S3cretPw".to_owned(), "'")]
+#[case::here_string_bare(SecretKind::SecretAssignment, "oras login r.io -u bot --password-stdin <<<", "S3cretPw".to_owned(), "")]
+#[case::htpasswd_batch(SecretKind::SecretAssignment, "htpasswd -b /etc/nginx/.htpasswd admin ", "S3cretPw".to_owned(), "")]
+#[case::htpasswd_create_batch_bcrypt(SecretKind::SecretAssignment, "sudo htpasswd -cbB -C 12 .htpasswd admin '", "S3cret Pw".to_owned(), "'")]
+#[case::htpasswd_stdout(SecretKind::SecretAssignment, "htpasswd -nb admin ", "S3cretPw".to_owned(), "")]
+#[case::htpasswd_stdout_then_more(SecretKind::SecretAssignment, "htpasswd -nbB admin ", "S3cretPw".to_owned(), " > creds")]
+#[case::smbclient_user_percent(SecretKind::SecretAssignment, "smbclient //fs/share -U 'CORP\\alice%", "S3cret Pw".to_owned(), "' -c ls")]
+#[case::smbclient_bare(SecretKind::SecretAssignment, "smbclient -L fs -U alice%", "S3cretPw".to_owned(), "")]
+#[case::rpcclient_long_flag(SecretKind::SecretAssignment, "rpcclient --user=alice%", "S3cretPw".to_owned(), " dc01")]
 #[case::docker_host_option_before_login(SecretKind::SecretAssignment, "docker -H tcp://x login -u bob -p ", "S3cretPw".to_owned(), "")]
 #[case::docker_config_option_before_login(SecretKind::SecretAssignment, "docker --config d login -u bob -p ", "S3cretPw".to_owned(), "")]
 #[case::skopeo_login(SecretKind::SecretAssignment, "skopeo login -u bob -p ", "S3cretPw".to_owned(), " quay.io")]
@@ -729,6 +742,22 @@ fn private_key_inside_json_escaped_string_is_redacted_without_breaking_json() {
     "https://contoso-engineering-2021@dev.azure.com/x and postgres://analytics_reader_2024@db:5432/w"
 )]
 #[case::yaml_flag_bullets("args:\n- --disable-auth\n- server\n- --cookie-samesite\n- Strict")]
+#[case::echo_a_variable_into_password_stdin(
+    "echo \"$CR_PAT\" | docker login ghcr.io -u bot --password-stdin"
+)]
+#[case::echo_without_password_stdin("echo hello | docker login -u bot ghcr.io")]
+#[case::echo_a_placeholder_into_password_stdin(
+    "echo YOUR_TOKEN | docker login -u bot --password-stdin"
+)]
+#[case::a_command_into_password_stdin(
+    "aws ecr get-login-password | docker login --username AWS --password-stdin 1.dkr.ecr.us-east-1.amazonaws.com"
+)]
+#[case::here_string_variable("docker login --password-stdin <<< \"$TOKEN\"")]
+#[case::htpasswd_without_batch("htpasswd -c /etc/nginx/.htpasswd admin")]
+#[case::htpasswd_delete("htpasswd -D .htpasswd admin")]
+#[case::htpasswd_placeholder("htpasswd -nb admin <password>")]
+#[case::smbclient_without_password("smbclient //fs/share -U alice -c ls")]
+#[case::smbclient_variable("smbclient //fs/share -U alice%$SMB_PASS")]
 #[case::existing_markers("api_key=[REDACTED:openai-key] token=[REDACTED] [REDACTED:jwt]")]
 fn look_alike_survives_byte_identical(#[case] text: &str) {
     let out = redactor().redact(text);
@@ -1018,7 +1047,7 @@ proptest::proptest! {
     /// byte finds.
     #[test]
     fn seeking_finds_exactly_what_a_full_scan_finds(
-        pieces in proptest::collection::vec((0usize..25, 0u64..1000), 0..40)
+        pieces in proptest::collection::vec((0usize..30, 0u64..1000), 0..40)
     ) {
         let text: String = pieces.iter().map(|&(i, seed)| seek_piece(i, seed)).collect();
         let (seeking, scanning) = &*SEEK_PAIR;
@@ -1235,6 +1264,11 @@ fn command_piece(i: usize, seed: u64) -> String {
         21 => fake_body(seed, 12),
         22 => fake_body(seed, 64),
         23 => ", ".into(),
+        24 => "htpasswd -nb ".into(),
+        25 => "smbclient -U a%".into(),
+        26 => "echo ".into(),
+        27 => " | docker login --password-stdin ".into(),
+        28 => "<<< ".into(),
         _ => "; ".into(),
     }
 }
@@ -1245,7 +1279,7 @@ proptest::proptest! {
     /// character boundaries.
     #[test]
     fn command_line_rules_never_panic(
-        pieces in proptest::collection::vec((0usize..25, 0u64..1000), 0..40)
+        pieces in proptest::collection::vec((0usize..30, 0u64..1000), 0..40)
     ) {
         let text: String = pieces.iter().map(|&(i, seed)| command_piece(i, seed)).collect();
         let (seeking, _) = &*SEEK_PAIR;
