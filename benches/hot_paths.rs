@@ -227,8 +227,11 @@ fn bench_redaction(c: &mut Criterion) {
     let key_tail = format!("{}-----END PRIVATE KEY-----", "abc\n".repeat(5000));
     let command_lines =
         "mysql -h db -e 'select 1'\nredis-cli GET k\ncurl -s https://example.com/api\n".repeat(300);
+    // One command of 16 KB whose password flags are all rejected (later flags are looked at).
+    let rejected_flags = format!("keytool -list {}", "-storepass $P -keypass -v ".repeat(640));
     for (name, text) in [
         ("clean_4k", &clean),
+        ("rejected_flags_16k", &rejected_flags),
         ("with_secrets_4k", &secrets),
         ("rejected_commands_20k", &commands),
         ("short_lines_before_an_end_line_20k", &key_tail),

@@ -659,6 +659,22 @@ const COMMAND_WORDS: [(&str, &str); 8] = [
     ),
 ];
 
+/// How many flags after the first [`Redactor::later_flags`] looks at in one command.
+const LATER_FLAG_LOOKS: usize = 8;
+
+/// Where to go on after a value that ends at `end`: past its closing quote (JSON-escaped too),
+/// unless a comma follows it (an item of a JSON or YAML list, which `cli_sep!` takes whole).
+fn past_closing_quote(window: &str, end: usize) -> usize {
+    let quote = window[end..]
+        .bytes()
+        .take_while(|b| matches!(b, b'"' | b'\'' | b'\\'))
+        .count();
+    let list_item = window[end + quote..]
+        .trim_start_matches([' ', '\t'])
+        .starts_with(',');
+    if list_item { end } else { end + quote }
+}
+
 /// How far past its command word a command-line rule looks for the password flag (a long
 /// `curl -d '<JSON>' -u user:pw` included); a match also ends with the command's line.
 const COMMAND_WINDOW_BYTES: usize = 16 * 1024;
@@ -919,9 +935,8 @@ impl Redactor {
             let Some(caps) = rule.regex.captures(window) else {
                 continue;
             };
-            if let Some((start, end)) = (rule.accept)(window, &caps) {
-                let start = command + start;
-                let mut end = command + end;
+            let accepted = (rule.accept)(window, &caps);
+            let mut push = |start: usize, mut end: usize| {
                 if end == window_end {
                     // A value cut by the window's edge is redacted to its own end.
                     end += text[end..]
@@ -935,6 +950,64 @@ impl Redactor {
                         end,
                     });
                 }
+            };
+            if let Some((start, end)) = accepted {
+                push(command + start, command + end);
+            }
+            if let Some(flag) = caps.name("flag") {
+                let word = words.find(window).map_or(0, |w| w.end());
+                let after = accepted.map_or(caps.get(0).map_or(0, |m| m.end()), |(_, end)| {
+                    past_closing_quote(window, end)
+                });
+                let taken = accepted
+                    .map(|_| flag.as_str().to_owned())
+                    .into_iter()
+                    .collect();
+                self.later_flags(rule, window, word, after, taken, &mut |s, e| {
+                    push(command + s, command + e);
+                });
+            }
+        }
+    }
+
+    /// The passwords given to a command's later flags (`keytool -storepass a -keypass b`,
+    /// `sqlcmd -p -U sa -P pw`, where `-p` takes no value): the rule is tried again on the
+    /// command word followed by what comes after the last flag looked at. A flag whose value
+    /// was already taken ends the search (a second `-p` is another command in prose, not a
+    /// second password).
+    fn later_flags(
+        &self,
+        rule: &Rule,
+        window: &str,
+        word: usize,
+        mut after: usize,
+        mut taken: Vec<String>,
+        found: &mut dyn FnMut(usize, usize),
+    ) {
+        // Bounded: each look scans the rest of the window, and a command has few such flags.
+        for _ in 0..LATER_FLAG_LOOKS {
+            if !(word <= after && after < window.len()) {
+                return;
+            }
+            let probe = format!("{}{}", &window[..word], &window[after..]);
+            let Some(caps) = rule.regex.captures(&probe) else {
+                return;
+            };
+            let (Some(flag), Some(whole)) = (caps.name("flag"), caps.get(0)) else {
+                return;
+            };
+            if taken.iter().any(|t| t == flag.as_str()) || whole.end() <= word {
+                return;
+            }
+            let next = after + whole.end() - word;
+            match (rule.accept)(&probe, &caps) {
+                Some((start, end)) if word <= start && start < end => {
+                    let end = after + end - word;
+                    found(after + start - word, end);
+                    taken.push(flag.as_str().to_owned());
+                    after = past_closing_quote(window, end);
+                }
+                _ => after = next,
             }
         }
     }

@@ -1196,6 +1196,22 @@ fn many_rejected_commands_on_one_line_are_all_looked_at_and_the_last_is_caught()
     "mysql -pS3cretPw app -pthread",
     "mysql -p[REDACTED:secret-assignment] app -pthread"
 )]
+#[case::keytool_store_and_key_passwords(
+    "keytool -importkeystore -srckeystore a.p12 -srcstorepass S3cretA -deststorepass 'S3cret B' -destkeypass \"S3cretC\"",
+    "keytool -importkeystore -srckeystore a.p12 -srcstorepass [REDACTED:secret-assignment] -deststorepass '[REDACTED:secret-assignment]' -destkeypass \"[REDACTED:secret-assignment]\""
+)]
+#[case::sqlcmd_flag_without_a_value_first(
+    "sqlcmd -S db -p -U sa -P S3cretPw -Q \"select 1\"",
+    "sqlcmd -S db -p -U sa -P [REDACTED:secret-assignment] -Q \"select 1\""
+)]
+#[case::keytool_json_list(
+    "[\"keytool\", \"-storepass\", \"S3cretA\", \"-keypass\", \"S3cretB\"]",
+    "[\"keytool\", \"-storepass\", \"[REDACTED:secret-assignment]\", \"-keypass\", \"[REDACTED:secret-assignment]\"]"
+)]
+#[case::a_repeated_flag_is_not_a_second_password(
+    "keytool -list -storepass S3cretA -v -storepass Other1",
+    "keytool -list -storepass [REDACTED:secret-assignment] -v -storepass Other1"
+)]
 fn the_flag_right_after_the_command_is_the_one_redacted(#[case] text: &str, #[case] want: &str) {
     assert_eq!(redactor().redact(text).text, want);
 }
