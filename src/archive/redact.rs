@@ -426,11 +426,12 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
         SecretKind::SecretAssignment,
         // `.netrc` entries: `machine <host> login <user>` or `default login <user>` (a bare
         // `login <user>` too), then other `.netrc` tokens, then `password <pw>`, on one line or
-        // several (real or JSON-escaped line breaks). Without `login`, "machine … password"
-        // is prose.
+        // several (real or JSON-escaped line breaks); `machine <host> password <pw>` (then
+        // `login`, or none) only for a value that looks like a password.
         concat!(
             r#"(?P<anchor>(?:machine[ \t]+(?:[^\s\\]|\\[^nrt\s])+|default)(?:[ \t\r\n]|\\[nrt])+login[ \t]+(?:[^\s\\]|\\[^nrt\s])+"#,
-            r#"|login[ \t]+(?:[^\s\\]|\\[^nrt\s])+)"#,
+            r#"|login[ \t]+(?:[^\s\\]|\\[^nrt\s])+"#,
+            r#"|(?P<first>machine[ \t]+(?:[^\s\\]|\\[^nrt\s])+|default))"#,
             r#"(?:(?:[ \t\r\n]|\\[nrt])+(?:account|port|macdef)[ \t]+(?:[^\s\\]|\\[^nrt\s])+)*"#,
             r#"(?:[ \t\r\n]|\\[nrt])+password[ \t]+"#,
             r#"(?:\\*"(?P<dq>[^"\\\r\n]*)|(?P<bare>[^\s"'\\`]+))"#,
@@ -1373,7 +1374,9 @@ fn accept_netrc_password(text: &str, caps: &Captures<'_>) -> Option<(usize, usiz
     if anchor.as_str().starts_with("default") && !is_line_start(text, anchor.start()) {
         return None;
     }
-    let netrc = !anchor.as_str().starts_with("login");
+    // `password` first is rarer in a `.netrc` than in prose ("a machine learning password
+    // manager"): judged like a bare `login` anchor.
+    let netrc = !anchor.as_str().starts_with("login") && caps.name("first").is_none();
     let plausible = caps.name("dq").is_some() || (v.chars().count() >= 4 && looks_like_password(v));
     (netrc || plausible).then_some((value.start(), value.end()))
 }

@@ -199,6 +199,8 @@ fn every_kind_has_a_kebab_case_name_and_matching_marker() {
 #[case::smbclient_user_percent(SecretKind::SecretAssignment, "smbclient //fs/share -U 'CORP\\alice%", "S3cret Pw".to_owned(), "' -c ls")]
 #[case::smbclient_bare(SecretKind::SecretAssignment, "smbclient -L fs -U alice%", "S3cretPw".to_owned(), "")]
 #[case::rpcclient_long_flag(SecretKind::SecretAssignment, "rpcclient --user=alice%", "S3cretPw".to_owned(), " dc01")]
+#[case::netrc_password_before_login(SecretKind::SecretAssignment, "machine api.example.com password ", "S3cretPw".to_owned(), " login bot")]
+#[case::netrc_password_before_login_on_lines(SecretKind::SecretAssignment, "machine h\n  password \"", "S3cret Pw".to_owned(), "\"\n  login bot\n")]
 #[case::docker_host_option_before_login(SecretKind::SecretAssignment, "docker -H tcp://x login -u bob -p ", "S3cretPw".to_owned(), "")]
 #[case::docker_config_option_before_login(SecretKind::SecretAssignment, "docker --config d login -u bob -p ", "S3cretPw".to_owned(), "")]
 #[case::skopeo_login(SecretKind::SecretAssignment, "skopeo login -u bob -p ", "S3cretPw".to_owned(), " quay.io")]
@@ -758,6 +760,7 @@ fn private_key_inside_json_escaped_string_is_redacted_without_breaking_json() {
 #[case::htpasswd_placeholder("htpasswd -nb admin <password>")]
 #[case::smbclient_without_password("smbclient //fs/share -U alice -c ls")]
 #[case::smbclient_variable("smbclient //fs/share -U alice%$SMB_PASS")]
+#[case::machine_learning_prose("a machine learning password manager login flow")]
 #[case::existing_markers("api_key=[REDACTED:openai-key] token=[REDACTED] [REDACTED:jwt]")]
 fn look_alike_survives_byte_identical(#[case] text: &str) {
     let out = redactor().redact(text);
