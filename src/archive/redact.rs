@@ -526,9 +526,14 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
         // `htpasswd -b[c…] FILE USER PW` and `htpasswd -nb USER PW`: the password is the last
         // positional argument when a flag cluster holds `b`.
         concat!(
-            r#"^htpasswd(?:\.exe)?(?P<flags>(?:[ \t]+-(?:C[ \t]*[0-9]+|[A-Za-z]+))+)"#,
-            r#"[ \t]+(?:(?P<file>[^\s"'\\`;|&<>-][^\s"'\\`;|&<>]*)[ \t]+)?"#,
-            r#"(?P<user>[^\s"'\\`;|&<>-][^\s"'\\`;|&<>]*)[ \t]+"#,
+            r#"^htpasswd(?:\.exe)?(?P<flags>(?:"#,
+            cli_sep!(),
+            r#"-(?:[A-Za-z]*C(?:[ \t]+|\\*["'][ \t]*,[ \t]*\\*["'])?[0-9]+|[A-Za-z]+))+)"#,
+            cli_sep!(),
+            r#"(?:(?P<file>[^\s"'\\`;|&<>,-][^\s"'\\`;|&<>,]*)"#,
+            cli_sep!(),
+            r#")?(?P<user>""|''|\\"\\"|[^\s"'\\`;|&<>,-][^\s"'\\`;|&<>,]*)"#,
+            cli_sep!(),
             cli_value!(),
         ),
         accept_htpasswd_password,
@@ -537,30 +542,31 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
         "smb-password",
         SecretKind::SecretAssignment,
         // `smbclient //host/share -U 'DOMAIN\user%pw'`, `rpcclient -U user%pw host`,
-        // `--user=user%pw`: Samba's `user%password` pair.
+        // `-Uuser%'pw'`, `--user=user%pw`: Samba's `user%password` pair.
         concat!(
-            r#"^(?:smbclient|rpcclient)(?:\.exe)?"#,
+            r#"^(?:smbclient|rpcclient|smbget|smbcacls|winexe)(?:\.exe)?"#,
             cli_sep!(),
             r#"(?:"#,
             cli_args!(),
             cli_sep!(),
-            r#")??(?:-U|--user)(?:[ \t]+|=)"#,
+            r#")??(?:-U|--user)(?:[ \t]+|=|\\*["'][ \t]*,[ \t]*)?"#,
             r#"(?:\\*"[^"%\r\n]*%(?P<dq>[^"\\\r\n]*)|'[^'%\r\n]*%(?P<sq>[^'\r\n]*)"#,
-            r#"|[^\s"'%;|&<>]*%(?P<bare>[^\s"'\\`;|&<>]+))"#,
+            r#"|[^\s"'%;|&<>]*%(?:'(?P<sq2>[^'\r\n]*)|\\*"(?P<dq2>[^"\\\r\n]*)|(?P<bare>[^\s"'\\`;|&<>]+)))"#,
         ),
         accept_cli_password,
     ),
     (
         "stdin-password",
         SecretKind::SecretAssignment,
-        // A password handed to a registry login's `--password-stdin` by `echo`/`printf` in a
-        // pipe, or by a here-string (`<<< "pw"`) after the flag.
+        // A password handed to a command's `--password-stdin` (`--pass-stdin`: regctl) by
+        // `echo`/`printf` in a pipe (the command may follow on the next line, after a line
+        // continuation or a trailing `|`), or by a here-string (`<<< "pw"`) after the flag.
         concat!(
-            r#"\b(?:echo(?:[ \t]+-[neE]+)*|printf(?:[ \t]+\\*["']%s(?:\\n)?\\*["'])?)[ \t]+"#,
+            r#"\b(?:echo(?:[ \t]+-[neE]+)*|printf(?:[ \t]+\\*["']%s(?:\\+n)?\\*["'])?)[ \t]+"#,
             r#"(?:\\*"(?P<dq>[^"\\\r\n]*)\\*"|'(?P<sq>[^'\r\n]*)'|(?P<bare>[^\s"'\\`;|&<>]+))"#,
-            r#"[ \t]*\|[ \t]*(?:sudo[ \t]+)?(?:[A-Za-z0-9_./-]*/)?"#,
-            r#"(?:docker|podman|nerdctl|buildah|skopeo|oras|helm|crane|regctl)(?:\.exe)?[ \t][^\r\n|;&]*--password-stdin"#,
-            r#"|--password-stdin[^\r\n|;&]*?<<<[ \t]*"#,
+            r#"(?:[ \t]|\\\r?\n)*\|(?:[ \t]|\\?\r?\n)*"#,
+            r#"[A-Za-z0-9_./$-](?:[^\r\n|;&]|\\\r?\n)*--pass(?:word)?-stdin\b"#,
+            r#"|--pass(?:word)?-stdin\b[^\r\n|;&]*?<<<[ \t]*"#,
             r#"(?:\\*"(?P<dq2>[^"\\\r\n]*)\\*"|'(?P<sq2>[^'\r\n]*)'|(?P<bare2>[^\s"'\\`;|&<>]+))"#,
         ),
         accept_stdin_password,
@@ -625,7 +631,7 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
 ];
 
 /// Triggers for the prefilter: a superset of what any rule needs to match.
-const PREFILTER: &str = r"(?i:pass|pwd|secret|token|key|auth|bearer|credential|cookie)|sk-|sk_|rk_|whsec_|AKIA|ASIA|ABIA|ACCA|gh[pousr]_|github_pat_|glpat-|xox[abposre]-|hooks\.slack\.com|AIza|eyJ|PRIVATE KEY|://|[A-Za-z0-9+/_-]{32}|SG\.|ATATT|pypi-AgE|npm_|hf_|_v1_|shp(?:at|ca|pa|ss)_|dapi[0-9a-f]|glsa_|glc_|lin_api_|PMAK-|mysql|mariadb|sshpass|login|redis-cli|curl|sqlcmd|mongo|keytool|ldap|smbclient|rpcclient";
+const PREFILTER: &str = r"(?i:pass|pwd|secret|token|key|auth|bearer|credential|cookie)|sk-|sk_|rk_|whsec_|AKIA|ASIA|ABIA|ACCA|gh[pousr]_|github_pat_|glpat-|xox[abposre]-|hooks\.slack\.com|AIza|eyJ|PRIVATE KEY|://|[A-Za-z0-9+/_-]{32}|SG\.|ATATT|pypi-AgE|npm_|hf_|_v1_|shp(?:at|ca|pa|ss)_|dapi[0-9a-f]|glsa_|glc_|lin_api_|PMAK-|mysql|mariadb|sshpass|login|redis-cli|curl|sqlcmd|mongo|keytool|ldap|smbclient|rpcclient|smbget|smbcacls|winexe";
 
 /// The rules behind [`COMMAND_GATE`]: each needs one of its words, so a text without any (most
 /// texts) costs them one search instead of one each.
@@ -645,7 +651,7 @@ const GATED_RULES: [&str; 10] = [
 /// The command words of each command-line rule: where its matches start.
 const COMMAND_WORDS: [(&str, &str); 8] = [
     ("htpasswd-password", "htpasswd"),
-    ("smb-password", "smbclient|rpcclient"),
+    ("smb-password", "smbclient|rpcclient|smbget|smbcacls|winexe"),
     ("mysql-password", "mysql|mariadb"),
     ("sshpass-password", "sshpass"),
     (
@@ -660,8 +666,24 @@ const COMMAND_WORDS: [(&str, &str); 8] = [
     ),
 ];
 
-/// How many flags after the first [`Redactor::later_flags`] looks at in one command.
+/// How many flags after the first [`Redactor::flag_values`] looks at in one command.
 const LATER_FLAG_LOOKS: usize = 8;
+
+/// How every marker of this module (and the reference's `[REDACTED]`) starts.
+const MARKER_PREFIX: &str = "[REDACTED";
+
+/// Whether the command word that ends at `end` ends there as a word: followed by a blank, a
+/// quote, a backslash (a JSON escape), a list comma, a shell operator or nothing, after any
+/// letters of a longer command name (`mysqldump`, `redis-cli`) and an `.exe`. A path
+/// (`/opt/keytool/a.p12`), a URL (`"mongodb://db"`) or a host (`docker.io`) is no command.
+fn ends_command_word(text: &str, end: usize) -> bool {
+    let rest = text.get(end..).unwrap_or_default();
+    let rest = rest.trim_start_matches(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    let rest = rest.strip_prefix(".exe").unwrap_or(rest);
+    rest.chars()
+        .next()
+        .is_none_or(|c| c.is_whitespace() || "\"'\\,;|&)`".contains(c))
+}
 
 /// Where to go on after a value that ends at `end`: past its closing quote (JSON-escaped too),
 /// unless a comma follows it (an item of a JSON or YAML list, which `cli_sep!` takes whole).
@@ -681,7 +703,7 @@ fn past_closing_quote(window: &str, end: usize) -> usize {
 const COMMAND_WINDOW_BYTES: usize = 16 * 1024;
 
 /// A word every match of a [`GATED_RULES`] rule holds.
-const COMMAND_GATE: &str = r"password|mysql|mariadb|sshpass|login|redis-cli|curl|sqlcmd|mongo|keytool|ldap|htpasswd|smbclient|rpcclient";
+const COMMAND_GATE: &str = r"password|pass-stdin|mysql|mariadb|sshpass|login|redis-cli|curl|sqlcmd|mongo|keytool|ldap|htpasswd|smbclient|rpcclient|smbget|smbcacls|winexe";
 
 /// A marker this module (or the reference, `[REDACTED]`) wrote.
 const MARKER: &str = r"\[REDACTED(?::[a-z0-9-]+)?\]";
@@ -921,6 +943,7 @@ impl Redactor {
     ) {
         let commands: Vec<usize> = words
             .find_iter(text)
+            .filter(|word| ends_command_word(text, word.end()))
             .map(|word| word.start())
             .filter(|&start| is_command_position(text, start))
             .collect();
@@ -936,7 +959,6 @@ impl Redactor {
             let Some(caps) = rule.regex.captures(window) else {
                 continue;
             };
-            let accepted = (rule.accept)(window, &caps);
             let mut push = |start: usize, mut end: usize| {
                 if end == window_end {
                     // A value cut by the window's edge is redacted to its own end.
@@ -952,63 +974,65 @@ impl Redactor {
                     });
                 }
             };
-            if let Some((start, end)) = accepted {
-                push(command + start, command + end);
-            }
-            if let Some(flag) = caps.name("flag") {
+            if caps.name("flag").is_some() {
                 let word = words.find(window).map_or(0, |w| w.end());
-                let after = accepted.map_or(caps.get(0).map_or(0, |m| m.end()), |(_, end)| {
-                    past_closing_quote(window, end)
-                });
-                let taken = accepted
-                    .map(|_| flag.as_str().to_owned())
-                    .into_iter()
-                    .collect();
-                self.later_flags(rule, window, word, after, taken, &mut |s, e| {
+                self.flag_values(rule, window, word, &mut |s, e| {
                     push(command + s, command + e);
                 });
+            } else if let Some((start, end)) = (rule.accept)(window, &caps) {
+                push(command + start, command + end);
             }
         }
     }
 
-    /// The passwords given to a command's later flags (`keytool -storepass a -keypass b`,
-    /// `sqlcmd -p -U sa -P pw`, where `-p` takes no value): the rule is tried again on the
-    /// command word followed by what comes after the last flag looked at. A flag whose value
-    /// was already taken ends the search (a second `-p` is another command in prose, not a
-    /// second password).
-    fn later_flags(
+    /// The passwords given to the flags of one command (`keytool -storepass a -keypass b`;
+    /// `sqlcmd -p -U sa -P pw`, where `-p` takes no value), for a rule with a `flag` group.
+    /// The rule is tried on the command word followed by what comes after the last flag
+    /// looked at. The search ends at a flag whose value was already taken (a second `-p` is
+    /// another command in prose, not a second password; a marker counts as taken, so a second
+    /// pass finds nothing new) and at a value that reads as prose ("-storepass is required").
+    fn flag_values(
         &self,
         rule: &Rule,
         window: &str,
         word: usize,
-        mut after: usize,
-        mut taken: Vec<String>,
         found: &mut dyn FnMut(usize, usize),
     ) {
+        let mut taken: Vec<String> = Vec::new();
+        let mut after = word;
         // Bounded: each look scans the rest of the window, and a command has few such flags.
-        for _ in 0..LATER_FLAG_LOOKS {
-            if !(word <= after && after < window.len()) {
+        for _ in 0..=LATER_FLAG_LOOKS {
+            if after >= window.len() {
                 return;
             }
             let probe = format!("{}{}", &window[..word], &window[after..]);
             let Some(caps) = rule.regex.captures(&probe) else {
                 return;
             };
-            let (Some(flag), Some(whole)) = (caps.name("flag"), caps.get(0)) else {
+            let (Some(flag), Some(whole), Some(value)) =
+                (caps.name("flag"), caps.get(0), cli_value_of(&caps))
+            else {
                 return;
             };
             if taken.iter().any(|t| t == flag.as_str()) || whole.end() <= word {
                 return;
             }
-            let next = after + whole.end() - word;
+            let to_window = |offset: usize| after + offset - word;
+            let v = value.as_str();
             match (rule.accept)(&probe, &caps) {
                 Some((start, end)) if word <= start && start < end => {
-                    let end = after + end - word;
-                    found(after + start - word, end);
+                    found(to_window(start), to_window(end));
                     taken.push(flag.as_str().to_owned());
-                    after = past_closing_quote(window, end);
+                    after = past_closing_quote(window, to_window(end));
                 }
-                _ => after = next,
+                _ if v.starts_with(MARKER_PREFIX) => {
+                    taken.push(flag.as_str().to_owned());
+                    after = past_closing_quote(window, to_window(value.end()));
+                }
+                // The flag takes no value here: what follows it is the next flag.
+                _ if v.starts_with('-') => after = to_window(flag.end()),
+                _ if is_prose_value(&probe, value) => return,
+                _ => after = to_window(whole.end()),
             }
         }
     }
@@ -1374,9 +1398,31 @@ fn accept_netrc_password(text: &str, caps: &Captures<'_>) -> Option<(usize, usiz
     if anchor.as_str().starts_with("default") && !is_line_start(text, anchor.start()) {
         return None;
     }
-    // `password` first is rarer in a `.netrc` than in prose ("a machine learning password
-    // manager"): judged like a bare `login` anchor.
-    let netrc = !anchor.as_str().starts_with("login") && caps.name("first").is_none();
+    // `password` first: only for a host name with a dot (or `default`), and then when `login`
+    // follows the value or the value has a digit or mixed case and starts alphanumeric
+    // ("the machine account password (every 30 days)", "a machine learning password manager
+    // login flow", `"machine #{host} password #{token}"` are not entries).
+    if let Some(first) = caps.name("first") {
+        let then_login = text.get(value.end()..).is_some_and(|rest| {
+            let rest = skip_breaks(rest);
+            rest.starts_with("login ") || rest.starts_with("login\t")
+        });
+        let host_has_dot = first
+            .as_str()
+            .split_whitespace()
+            .nth(1)
+            .is_some_and(|host| host.contains('.'));
+        let strong = v.starts_with(char::is_alphanumeric)
+            && !v.contains(['=', '(', ')', '{', '}'])
+            && v.chars().count() >= 6
+            && (v.chars().any(|c| c.is_ascii_digit())
+                || (v.chars().any(char::is_uppercase) && v.chars().any(char::is_lowercase)));
+        let default = first.as_str().starts_with("default");
+        let entry = (host_has_dot || default) && (then_login || strong);
+        return (entry && (then_login || caps.name("bare").is_some()))
+            .then_some((value.start(), value.end()));
+    }
+    let netrc = !anchor.as_str().starts_with("login");
     let plausible = caps.name("dq").is_some() || (v.chars().count() >= 4 && looks_like_password(v));
     (netrc || plausible).then_some((value.start(), value.end()))
 }
@@ -1392,12 +1438,22 @@ fn accept_cli_password(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)
 }
 
 /// `echo pw | docker login --password-stdin`, `--password-stdin <<< pw`: judged as a flag's
-/// value is.
+/// value is, and it must look like a password (a digit, mixed case, or a symbol other than
+/// `-_.`) and not be a mask or a bracketed name: examples and CI logs pipe `"***"`,
+/// `"[token]"`, `mytoken` or `my-token`.
 fn accept_stdin_password(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
     let quoted = ["dq", "sq", "dq2", "sq2"]
         .iter()
         .find_map(|group| caps.name(group));
     let value = quoted.or_else(|| caps.name("bare").or_else(|| caps.name("bare2")))?;
+    let v = value.as_str();
+    let strong = v.chars().any(|c| c.is_ascii_digit())
+        || (v.chars().any(char::is_uppercase) && v.chars().any(char::is_lowercase))
+        || v.chars()
+            .any(|c| !c.is_alphanumeric() && !"-_.*".contains(c));
+    if v.chars().count() < 4 || !strong || v.starts_with(['[', '*']) {
+        return None;
+    }
     judge_cli_value(text, value, quoted.is_some())
 }
 
@@ -1423,6 +1479,40 @@ fn accept_htpasswd_password(text: &str, caps: &Captures<'_>) -> Option<(usize, u
     accept_cli_password(text, caps)
 }
 
+/// `s` without its leading quotes, blanks and line breaks (JSON-escaped ones too).
+fn skip_breaks(s: &str) -> &str {
+    let mut rest = s;
+    loop {
+        let before = rest.len();
+        rest = rest.trim_start_matches(['"', ' ', '\t', '\r', '\n']);
+        if let Some(escaped) = rest.strip_prefix('\\') {
+            rest = escaped.strip_prefix(['n', 't', 'r']).unwrap_or(escaped);
+        }
+        if rest.len() == before {
+            return rest;
+        }
+    }
+}
+
+/// The value a command-line rule captured (quoted or bare), accepted or not.
+fn cli_value_of<'t>(caps: &Captures<'t>) -> Option<regex::Match<'t>> {
+    ["dq", "sq", "dq2", "sq2", "bare"]
+        .iter()
+        .find_map(|group| caps.name(group))
+}
+
+/// Whether a flag's `value` reads as prose about the flag: after a blank, a stop word or a
+/// word that ends a clause ("-storepass is required", "-p, then").
+fn is_prose_value(text: &str, value: regex::Match<'_>) -> bool {
+    let v = value.as_str();
+    let after_blank = text
+        .get(..value.start())
+        .is_some_and(|b| b.ends_with([' ', '\t']));
+    after_blank
+        && (crate::recall::analyze::is_stop_word(&v.to_lowercase())
+            || v.ends_with(['.', ',', '!', '?', ':']))
+}
+
 /// Whether a command-line flag's `value` is a password (see [`accept_cli_password`]).
 fn judge_cli_value(text: &str, value: regex::Match<'_>, quoted: bool) -> Option<(usize, usize)> {
     let v = value.as_str();
@@ -1443,14 +1533,8 @@ fn judge_cli_value(text: &str, value: regex::Match<'_>, quoted: bool) -> Option<
     if !v.starts_with(|c: char| c.is_alphanumeric() || "!#%+/=@^_~".contains(c)) || port_mapping {
         return None;
     }
-    let after_blank = text
-        .get(..value.start())
-        .is_some_and(|b| b.ends_with([' ', '\t']));
     // After a blank, prose about the flag ("… -p because it leaks", "-a everything, …").
-    if after_blank
-        && (crate::recall::analyze::is_stop_word(&v.to_lowercase())
-            || v.ends_with(['.', ',', '!', '?', ':']))
-    {
+    if is_prose_value(text, value) {
         return None;
     }
     Some((value.start(), value.end()))
@@ -1603,6 +1687,10 @@ fn is_named_placeholder(v: &str) -> bool {
 /// `-keypass`) or an LDAP client (`-w`): each command's own flag only.
 fn accept_other_cli_password(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
     let flag = caps.name("flag")?.as_str();
+    // `-storepass storepass -keypass keypass`: a value naming its flag is a placeholder.
+    if cli_value_of(caps).is_some_and(|v| v.as_str().eq_ignore_ascii_case(&flag[1..])) {
+        return None;
+    }
     let ok = if text.starts_with("sqlcmd") {
         flag == "-P"
     } else if text.starts_with("mongo") {

@@ -200,7 +200,28 @@ fn every_kind_has_a_kebab_case_name_and_matching_marker() {
 #[case::smbclient_bare(SecretKind::SecretAssignment, "smbclient -L fs -U alice%", "S3cretPw".to_owned(), "")]
 #[case::rpcclient_long_flag(SecretKind::SecretAssignment, "rpcclient --user=alice%", "S3cretPw".to_owned(), " dc01")]
 #[case::netrc_password_before_login(SecretKind::SecretAssignment, "machine api.example.com password ", "S3cretPw".to_owned(), " login bot")]
-#[case::netrc_password_before_login_on_lines(SecretKind::SecretAssignment, "machine h\n  password \"", "S3cret Pw".to_owned(), "\"\n  login bot\n")]
+#[case::netrc_password_before_login_on_lines(SecretKind::SecretAssignment, "machine h.example.com\n  password \"", "S3cret Pw".to_owned(), "\"\n  login bot\n")]
+#[case::htpasswd_cost_in_the_cluster(SecretKind::SecretAssignment, "htpasswd -nbBC 10 admin ", "S3cretPw".to_owned(), "")]
+#[case::htpasswd_cost_in_a_cluster_with_a_file(SecretKind::SecretAssignment, "htpasswd -bBC 10 .htpasswd admin ", "S3cretPw".to_owned(), "")]
+#[case::htpasswd_empty_user(SecretKind::SecretAssignment, "htpasswd -nbBC 10 \"\" ", "S3cretPw".to_owned(), " | tr -d ':\\n'")]
+#[case::htpasswd_json_list(SecretKind::SecretAssignment, "[\"htpasswd\", \"-Bbn\", \"admin\", \"", "S3cretPw".to_owned(), "\"]")]
+#[case::stdin_after_sudo_with_a_flag(SecretKind::SecretAssignment, "echo ", "S3cretPw".to_owned(), " | sudo -E docker login -u bot --password-stdin ghcr.io")]
+#[case::stdin_through_ssh(SecretKind::SecretAssignment, "echo ", "S3cretPw".to_owned(), " | ssh build01 docker login -u bot --password-stdin ghcr.io")]
+#[case::stdin_after_an_env_assignment(SecretKind::SecretAssignment, "echo ", "S3cretPw".to_owned(), " | DOCKER_CONFIG=/tmp/x docker login -u bot --password-stdin ghcr.io")]
+#[case::stdin_after_a_line_continuation(SecretKind::SecretAssignment, "echo \"", "S3cretPw".to_owned(), "\" | \\\n  docker login ghcr.io -u bot --password-stdin")]
+#[case::stdin_flag_after_a_line_continuation(SecretKind::SecretAssignment, "echo \"", "S3cretPw".to_owned(), "\" | docker login ghcr.io \\\n  -u bot --password-stdin")]
+#[case::stdin_in_a_folded_yaml_block(SecretKind::SecretAssignment, "run: >\n  echo \"", "S3cretPw".to_owned(), "\" |\n  docker login -u x --password-stdin")]
+#[case::regctl_pass_stdin(SecretKind::SecretAssignment, "echo ", "S3cretPw".to_owned(), " | regctl registry login r.io -u bot --pass-stdin")]
+#[case::cosign_password_stdin(SecretKind::SecretAssignment, "echo ", "S3cretPw".to_owned(), " | cosign login r.io -u bot --password-stdin")]
+#[case::printf_format_json_escaped(SecretKind::SecretAssignment, "{\"cmd\":\"printf '%s\\\\n' \\\"", "S3cretPw".to_owned(), "\\\" | docker login -u bot --password-stdin r.io\"}")]
+#[case::sqlcmd_flag_without_value_right_before(SecretKind::SecretAssignment, "sqlcmd -S db -U sa -p -P ", "S3cretPw".to_owned(), " -Q \"select 1\"")]
+#[case::mongosh_quoted_uri(SecretKind::SecretAssignment, "mongosh \"mongodb://db:27017\" -u admin -p ", "S3cretPw".to_owned(), " --authenticationDatabase admin")]
+#[case::keytool_quoted_path(SecretKind::SecretAssignment, "keytool -srckeystore \"/opt/keytool/a.p12\" -srcstorepass ", "S3cretA".to_owned(), "")]
+#[case::docker_login_quoted_host(SecretKind::SecretAssignment, "docker login \"docker.io\" -u bob -p ", "S3cretPw".to_owned(), "")]
+#[case::smbclient_joined_flag(SecretKind::SecretAssignment, "smbclient -Ualice%", "S3cretPw".to_owned(), " //fs/share")]
+#[case::smbclient_quoted_after_percent(SecretKind::SecretAssignment, "smbclient //10.0.0.5/C$ -U administrator%'", "P@ssw0rd!".to_owned(), "'")]
+#[case::smbclient_json_list(SecretKind::SecretAssignment, "[\"smbclient\", \"//fs/share\", \"-U\", \"alice%", "S3cretPw".to_owned(), "\"]")]
+#[case::netrc_password_then_login_plain_word(SecretKind::SecretAssignment, "machine github.com password ", "hunterpass".to_owned(), " login bot")]
 #[case::docker_host_option_before_login(SecretKind::SecretAssignment, "docker -H tcp://x login -u bob -p ", "S3cretPw".to_owned(), "")]
 #[case::docker_config_option_before_login(SecretKind::SecretAssignment, "docker --config d login -u bob -p ", "S3cretPw".to_owned(), "")]
 #[case::skopeo_login(SecretKind::SecretAssignment, "skopeo login -u bob -p ", "S3cretPw".to_owned(), " quay.io")]
@@ -761,6 +782,25 @@ fn private_key_inside_json_escaped_string_is_redacted_without_breaking_json() {
 #[case::smbclient_without_password("smbclient //fs/share -U alice -c ls")]
 #[case::smbclient_variable("smbclient //fs/share -U alice%$SMB_PASS")]
 #[case::machine_learning_prose("a machine learning password manager login flow")]
+#[case::machine_account_password_prose(
+    "Windows rotates the machine account password (every 30 days by default)."
+)]
+#[case::machine_account_password_quoted_word(
+    "Reset the machine account password \"automatically\" with Reset-ComputerMachinePassword."
+)]
+#[case::machine_account_password_setting("machine account password MaxAge=30")]
+#[case::netrc_template_in_ruby("file.puts \"machine #{host} password #{token}\"")]
+#[case::keytool_flags_in_prose(
+    "keytool -importkeystore -srcstorepass is the source password and -deststorepass sets the destination one"
+)]
+#[case::keytool_flags_in_prose_2(
+    "keytool -storepass is required and -keypass defaults to the store password"
+)]
+#[case::masked_secret_in_a_ci_log("echo \"***\" | docker login ghcr.io -u x --password-stdin")]
+#[case::stdin_examples(
+    "echo \"[token]\" | docker login -u x --password-stdin; echo mytoken | docker login --password-stdin; echo my-token | docker login --password-stdin"
+)]
+#[case::keytool_values_naming_their_flags("keytool -storepass storepass -keypass keypass")]
 #[case::existing_markers("api_key=[REDACTED:openai-key] token=[REDACTED] [REDACTED:jwt]")]
 fn look_alike_survives_byte_identical(#[case] text: &str) {
     let out = redactor().redact(text);
@@ -880,6 +920,8 @@ fn mixed_document() -> String {
 #[case::command_after_a_redacted_assignment("MYSQL_PWD=S3cret mysql -uroot -pS3cretPw app".to_owned())]
 #[case::commands_in_json(format!("{{\"cmd\":\"cd /app\\nmysql -uroot -p{} && curl -u a:{} x\"}}", fake_body(59, 12), fake_body(60, 12)))]
 #[case::netrc_and_key_tail(format!("machine a.example.com login bob password {}\n{}\n-----END PRIVATE KEY-----", fake_body(61, 12), fake_body(62, 64)))]
+#[case::a_repeated_flag("keytool -list -storepass S3cretA -storepass S3cretB".to_owned())]
+#[case::a_repeated_flag_of_sqlcmd("sqlcmd -S db -U sa -P S3cretPw -P Other1Pw".to_owned())]
 fn redaction_is_idempotent(#[case] text: String) {
     let r = redactor();
     let once = r.redact(&text).text.into_owned();
