@@ -615,6 +615,18 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
         accept_redis_config_password,
     ),
     (
+        "pgpass-password",
+        SecretKind::SecretAssignment,
+        // A `~/.pgpass` line, `host:port:database:user:password`, near the word `pgpass`
+        // (`cat ~/.pgpass`, `echo "…" >> ~/.pgpass`): at a line start (JSON-escaped too) or
+        // after a quote; the port is a number or `*`.
+        concat!(
+            r#"(?:(?m:^)[ \t]*|\\n[ \t]*|\\*["'])[A-Za-z0-9_.*-]{1,255}:(?:[0-9]{1,5}|\*):"#,
+            r#"[^:\s"'\\]{1,255}:[^:\s"'\\]{1,255}:(?P<bare>(?:[^\s"'\\:]|\\:){1,255})"#,
+        ),
+        accept_pgpass_password,
+    ),
+    (
         "url-token",
         SecretKind::UrlPassword,
         // A token as the whole userinfo of a URL (`https://<token>@github.com/…`, as `git
@@ -728,6 +740,7 @@ impl Redactor {
                         "secret-assignment" => Some(seek_assignment as Seek),
                         "high-entropy" => Some(seek_high_entropy as Seek),
                         "private-key-tail" => Some(seek_key_tail as Seek),
+                        "pgpass-password" => Some(seek_pgpass as Seek),
                         _ => None,
                     },
                     gated: GATED_RULES.contains(&name),
@@ -1359,6 +1372,52 @@ fn seek_key_tail(_: &Redactor, text: &str, pos: usize) -> Option<(usize, usize)>
         LazyLock::new(|| memchr::memmem::Finder::new("-----END"));
     let bytes = rest.as_bytes();
     (DASHES.find(bytes).is_some() || END_LINE.find(bytes).is_some()).then_some((pos, text.len()))
+}
+
+/// How far after the word `pgpass` a `.pgpass` line may start (`cat ~/.pgpass`, then lines).
+const PGPASS_AFTER: usize = 2048;
+/// How far before the word `pgpass` a `.pgpass` line may start (`echo "…" >> ~/.pgpass`).
+const PGPASS_BEFORE: usize = 512;
+/// Longest `pgpass-password` match (four fields of at most 255 bytes and their separators).
+const PGPASS_MATCH_MAX: usize = 4 * 255 + 16;
+
+/// The word near which a `.pgpass` line is taken for one.
+static PGPASS: LazyLock<memchr::memmem::Finder<'static>> =
+    LazyLock::new(|| memchr::memmem::Finder::new("pgpass"));
+
+/// Where a `pgpass-password` match can start: within [`PGPASS_BEFORE`] before or
+/// [`PGPASS_AFTER`] after an occurrence of `pgpass` (windows of nearby occurrences merged).
+fn seek_pgpass(_: &Redactor, text: &str, pos: usize) -> Option<(usize, usize)> {
+    let bytes = text.as_bytes();
+    let from = pos.saturating_sub(PGPASS_AFTER);
+    let first = from + PGPASS.find(bytes.get(from..)?)?;
+    let mut last = first;
+    while let Some(next) = bytes
+        .get(last + 1..)
+        .and_then(|rest| PGPASS.find(rest))
+        .map(|i| last + 1 + i)
+        .filter(|&next| next.saturating_sub(PGPASS_BEFORE) <= last + PGPASS_AFTER)
+    {
+        last = next;
+    }
+    let start = pos.max(first.saturating_sub(PGPASS_BEFORE));
+    let end = (last + PGPASS_AFTER + PGPASS_MATCH_MAX).min(text.len());
+    let start = (0..=start).rev().find(|&i| text.is_char_boundary(i))?;
+    let end = (end..=text.len()).find(|&i| text.is_char_boundary(i))?;
+    (start < end).then_some((start, end))
+}
+
+/// A `.pgpass` password: its line starts near the word `pgpass` (see [`seek_pgpass`]) and the
+/// value is not a placeholder (`*:*:*:user:password`, `$PGPASSWORD`).
+fn accept_pgpass_password(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
+    let value = caps.name("bare")?;
+    let start = caps.get(0)?.start();
+    let lo = start.saturating_sub(PGPASS_AFTER);
+    let hi = (start + PGPASS_BEFORE + "pgpass".len()).min(text.len());
+    let near = PGPASS.find(text.as_bytes().get(lo..hi)?).is_some();
+    let v = value.as_str();
+    (near && is_password_value(v) && !is_named_placeholder(v) && v != "*")
+        .then_some((value.start(), value.end()))
 }
 
 /// A service token: a boundary on both sides and a random-looking body after its prefix.

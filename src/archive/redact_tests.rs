@@ -222,6 +222,10 @@ fn every_kind_has_a_kebab_case_name_and_matching_marker() {
 #[case::smbclient_quoted_after_percent(SecretKind::SecretAssignment, "smbclient //10.0.0.5/C$ -U administrator%'", "P@ssw0rd!".to_owned(), "'")]
 #[case::smbclient_json_list(SecretKind::SecretAssignment, "[\"smbclient\", \"//fs/share\", \"-U\", \"alice%", "S3cretPw".to_owned(), "\"]")]
 #[case::netrc_password_then_login_plain_word(SecretKind::SecretAssignment, "machine github.com password ", "hunterpass".to_owned(), " login bot")]
+#[case::pgpass_after_cat(SecretKind::SecretAssignment, "$ cat ~/.pgpass\nlocalhost:5432:*:postgres:", "S3cretPw".to_owned(), "\n")]
+#[case::pgpass_echoed_into_the_file(SecretKind::SecretAssignment, "echo \"db.internal:5432:app:app_user:", "S3cretPw".to_owned(), "\" >> ~/.pgpass && chmod 600 ~/.pgpass")]
+#[case::pgpass_json_escaped(SecretKind::SecretAssignment, "{\"output\":\"cat ~/.pgpass\\ndb:5432:app:u:", "S3cretPw".to_owned(), "\\n\"}")]
+#[case::pgpass_escaped_colon(SecretKind::SecretAssignment, "~/.pgpass:\n*:*:*:replicator:", "S3cret\\:Pw".to_owned(), "")]
 #[case::docker_host_option_before_login(SecretKind::SecretAssignment, "docker -H tcp://x login -u bob -p ", "S3cretPw".to_owned(), "")]
 #[case::docker_config_option_before_login(SecretKind::SecretAssignment, "docker --config d login -u bob -p ", "S3cretPw".to_owned(), "")]
 #[case::skopeo_login(SecretKind::SecretAssignment, "skopeo login -u bob -p ", "S3cretPw".to_owned(), " quay.io")]
@@ -801,6 +805,9 @@ fn private_key_inside_json_escaped_string_is_redacted_without_breaking_json() {
     "echo \"[token]\" | docker login -u x --password-stdin; echo mytoken | docker login --password-stdin; echo my-token | docker login --password-stdin"
 )]
 #[case::keytool_values_naming_their_flags("keytool -storepass storepass -keypass keypass")]
+#[case::colon_fields_without_pgpass("10:15:22:007:INFO started\nfe80:0:0:0:1ff:fe23:4567:890a")]
+#[case::pgpass_format_doc("Each ~/.pgpass line is hostname:port:database:username:password")]
+#[case::pgpass_from_the_environment("echo \"db:5432:app:app:$PGPASSWORD\" > ~/.pgpass")]
 #[case::existing_markers("api_key=[REDACTED:openai-key] token=[REDACTED] [REDACTED:jwt]")]
 fn look_alike_survives_byte_identical(#[case] text: &str) {
     let out = redactor().redact(text);
@@ -1351,5 +1358,23 @@ proptest::proptest! {
         }
         // Not asserted here: a second pass may redact a base64 line whose neighbour line the
         // first pass redacted (the high-entropy rule spares lines of a base64 block).
+    }
+}
+
+#[test]
+fn a_pgpass_line_is_taken_only_near_the_word_pgpass_by_both_searches() {
+    let (seeking, full) = &*SEEK_PAIR;
+    let far = format!(
+        "db:5432:app:u:S3cretPw\n{}cat ~/.pgpass\n",
+        "filler text\n".repeat(400)
+    );
+    assert_eq!(seeking.redact(&far).text, far);
+    assert_eq!(full.redact(&far).text, far);
+    let near = "cat ~/.pgpass\ndb:5432:app:u:S3cretPw\n";
+    for redactor in [seeking, full] {
+        assert_eq!(
+            redactor.redact(near).text,
+            "cat ~/.pgpass\ndb:5432:app:u:[REDACTED:secret-assignment]\n"
+        );
     }
 }
