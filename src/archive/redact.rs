@@ -615,6 +615,14 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
         accept_redis_config_password,
     ),
     (
+        "docker-config",
+        SecretKind::SecretAssignment,
+        // A Kubernetes image-pull secret's data (`.dockerconfigjson: <base64>`, `.dockercfg`):
+        // base64 of a registry config whose `auths` hold the credentials.
+        r#"\.docker(?:configjson|cfg)\\*["']?[ \t]*:[ \t]*\\*["']?(?P<v>[A-Za-z0-9+/]{32,}={0,2})"#,
+        accept_value,
+    ),
+    (
         "pgpass-password",
         SecretKind::SecretAssignment,
         // A `~/.pgpass` line, `host:port:database:user:password`, near the word `pgpass`
@@ -1372,6 +1380,11 @@ fn seek_key_tail(_: &Redactor, text: &str, pos: usize) -> Option<(usize, usize)>
         LazyLock::new(|| memchr::memmem::Finder::new("-----END"));
     let bytes = rest.as_bytes();
     (DASHES.find(bytes).is_some() || END_LINE.find(bytes).is_some()).then_some((pos, text.len()))
+}
+
+/// The rule's `v` group, whatever it holds (the rule's pattern is specific enough).
+fn accept_value(_text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
+    caps.name("v").map(|v| (v.start(), v.end()))
 }
 
 /// How far after the word `pgpass` a `.pgpass` line may start (`cat ~/.pgpass`, then lines).

@@ -226,6 +226,8 @@ fn every_kind_has_a_kebab_case_name_and_matching_marker() {
 #[case::pgpass_echoed_into_the_file(SecretKind::SecretAssignment, "echo \"db.internal:5432:app:app_user:", "S3cretPw".to_owned(), "\" >> ~/.pgpass && chmod 600 ~/.pgpass")]
 #[case::pgpass_json_escaped(SecretKind::SecretAssignment, "{\"output\":\"cat ~/.pgpass\\ndb:5432:app:u:", "S3cretPw".to_owned(), "\\n\"}")]
 #[case::pgpass_escaped_colon(SecretKind::SecretAssignment, "~/.pgpass:\n*:*:*:replicator:", "S3cret\\:Pw".to_owned(), "")]
+#[case::kubernetes_dockerconfigjson(SecretKind::SecretAssignment, "type: kubernetes.io/dockerconfigjson\ndata:\n  .dockerconfigjson: ", "eyJhdXRocyI6eyJnaGNyLmlvIjp7ImF1dGgiOiJZbTkwT2xNemNtVjBVSGM9In19fQ==".to_owned(), "\n")]
+#[case::kubernetes_dockerconfigjson_in_json(SecretKind::SecretAssignment, "{\"data\":{\".dockerconfigjson\":\"", "eyJhdXRocyI6eyJnaGNyLmlvIjp7ImF1dGgiOiJZbTkwT2xNemNtVjBVSGM9In19fQ==".to_owned(), "\"}}")]
 #[case::docker_host_option_before_login(SecretKind::SecretAssignment, "docker -H tcp://x login -u bob -p ", "S3cretPw".to_owned(), "")]
 #[case::docker_config_option_before_login(SecretKind::SecretAssignment, "docker --config d login -u bob -p ", "S3cretPw".to_owned(), "")]
 #[case::skopeo_login(SecretKind::SecretAssignment, "skopeo login -u bob -p ", "S3cretPw".to_owned(), " quay.io")]
@@ -808,6 +810,9 @@ fn private_key_inside_json_escaped_string_is_redacted_without_breaking_json() {
 #[case::colon_fields_without_pgpass("10:15:22:007:INFO started\nfe80:0:0:0:1ff:fe23:4567:890a")]
 #[case::pgpass_format_doc("Each ~/.pgpass line is hostname:port:database:username:password")]
 #[case::pgpass_from_the_environment("echo \"db:5432:app:app:$PGPASSWORD\" > ~/.pgpass")]
+#[case::dockerconfigjson_type_name(
+    "type: kubernetes.io/dockerconfigjson and .dockerconfigjson: {{ .Values.pull }}"
+)]
 #[case::existing_markers("api_key=[REDACTED:openai-key] token=[REDACTED] [REDACTED:jwt]")]
 fn look_alike_survives_byte_identical(#[case] text: &str) {
     let out = redactor().redact(text);
