@@ -1420,8 +1420,9 @@ fn seek_pgpass(_: &Redactor, text: &str, pos: usize) -> Option<(usize, usize)> {
     (start < end).then_some((start, end))
 }
 
-/// A `.pgpass` password: its line starts near the word `pgpass` (see [`seek_pgpass`]) and the
-/// value is not a placeholder (`*:*:*:user:password`, `$PGPASSWORD`).
+/// A `.pgpass` password: its line starts near the word `pgpass` (see [`seek_pgpass`]), its
+/// database and user are not both numbers, and the value has at least 4 characters and is not
+/// a placeholder (`*:*:*:user:password`, `$PGPASSWORD`).
 fn accept_pgpass_password(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
     let value = caps.name("bare")?;
     let start = caps.get(0)?.start();
@@ -1429,7 +1430,15 @@ fn accept_pgpass_password(text: &str, caps: &Captures<'_>) -> Option<(usize, usi
     let hi = (start + PGPASS_BEFORE + "pgpass".len()).min(text.len());
     let near = PGPASS.find(text.as_bytes().get(lo..hi)?).is_some();
     let v = value.as_str();
-    (near && is_password_value(v) && !is_named_placeholder(v) && v != "*")
+    // A database and a user that are both numbers: a run of numbers (`12:30:45:100:200`).
+    let numbers = caps
+        .get(0)?
+        .as_str()
+        .split(':')
+        .skip(2)
+        .take(2)
+        .all(|field| field.bytes().all(|b| b.is_ascii_digit()));
+    (near && !numbers && v.chars().count() >= 4 && is_password_value(v) && !is_named_placeholder(v))
         .then_some((value.start(), value.end()))
 }
 

@@ -809,6 +809,7 @@ fn private_key_inside_json_escaped_string_is_redacted_without_breaking_json() {
 #[case::keytool_values_naming_their_flags("keytool -storepass storepass -keypass keypass")]
 #[case::colon_fields_without_pgpass("10:15:22:007:INFO started\nfe80:0:0:0:1ff:fe23:4567:890a")]
 #[case::pgpass_format_doc("Each ~/.pgpass line is hostname:port:database:username:password")]
+#[case::numbers_near_pgpass("PGPASSFILE=~/.pgpass psql -c 'select 1'\n12:30:45:100:200\n")]
 #[case::pgpass_from_the_environment("echo \"db:5432:app:app:$PGPASSWORD\" > ~/.pgpass")]
 #[case::dockerconfigjson_type_name(
     "type: kubernetes.io/dockerconfigjson and .dockerconfigjson: {{ .Values.pull }}"
