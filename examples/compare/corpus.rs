@@ -729,14 +729,19 @@ fn gen_ingest(layout: &Layout, vocab: &Vocab, sizes: Sizes) -> Result<()> {
     Ok(())
 }
 
-/// The Codex-format ingest case: a rollout of [`Sizes::ingest_bytes`] holding the conversation
-/// of the single-rollout case written as Codex 0.169 writes it (`text::codex_rollout`).
-/// Generated on its own, like the many-files case.
-fn ensure_ingest_codex(layout: &Layout, vocab: &Vocab, sizes: Sizes) -> Result<()> {
-    let case = layout.case("ingest-codex");
+/// Generates an ingest case on its own, into `<case>/sessions`, unless its marker file says it
+/// is complete with the same parameters (`wanted`); so a corpus stamped before the case existed
+/// gains it without being regenerated.
+fn ensure_case(
+    layout: &Layout,
+    name: &str,
+    wanted: &str,
+    label: &str,
+    generate: impl FnOnce(&Path) -> Result<()>,
+) -> Result<()> {
+    let case = layout.case(name);
     let marker = case.join("complete");
-    let wanted = format!("bytes={} format=codex-0.169\n", sizes.ingest_bytes());
-    if fs::read_to_string(&marker).ok().as_deref() == Some(wanted.as_str()) {
+    if fs::read_to_string(&marker).ok().as_deref() == Some(wanted) {
         return Ok(());
     }
     let t = Instant::now();
@@ -745,63 +750,61 @@ fn ensure_ingest_codex(layout: &Layout, vocab: &Vocab, sizes: Sizes) -> Result<(
     }
     let dir = case.join("sessions");
     fs::create_dir_all(&dir)?;
-    let mut rng = Rng::new(6);
-    let id = rng.uuid();
-    let repo = layout.repo.to_string_lossy().into_owned();
-    let text = codex_rollout(vocab, &mut rng, id.clone(), &repo, sizes.ingest_bytes());
-    fs::write(
-        dir.join(format!("rollout-2026-05-01T00-00-00-{id}.jsonl")),
-        text,
-    )?;
+    generate(&dir)?;
     fs::write(&marker, wanted)?;
-    eprintln!(
-        "corpus: Codex-format ingest rollout in {:.1}s",
-        t.elapsed().as_secs_f64()
-    );
+    eprintln!("corpus: {label} in {:.1}s", t.elapsed().as_secs_f64());
     Ok(())
 }
 
+/// The Codex-format ingest case: a rollout of [`Sizes::ingest_bytes`] holding the conversation
+/// of the single-rollout case written as Codex 0.169 writes it (`text::codex_rollout`).
+fn ensure_ingest_codex(layout: &Layout, vocab: &Vocab, sizes: Sizes) -> Result<()> {
+    let wanted = format!("bytes={} format=codex-0.169\n", sizes.ingest_bytes());
+    ensure_case(
+        layout,
+        "ingest-codex",
+        &wanted,
+        "Codex-format ingest rollout",
+        |dir| {
+            let mut rng = Rng::new(6);
+            let id = rng.uuid();
+            let repo = layout.repo.to_string_lossy().into_owned();
+            let text = codex_rollout(vocab, &mut rng, id.clone(), &repo, sizes.ingest_bytes());
+            fs::write(
+                dir.join(format!("rollout-2026-05-01T00-00-00-{id}.jsonl")),
+                text,
+            )?;
+            Ok(())
+        },
+    )
+}
+
 /// The many-files import case: [`INGEST_MANY_FILES`] rollouts of [`INGEST_MANY_BYTES`] in one
-/// directory, as a sessions directory holds them. Generated on its own (a marker file says it
-/// is complete), so a corpus stamped before it existed gains it without being regenerated.
+/// directory, as a sessions directory holds them.
 fn ensure_ingest_many(layout: &Layout, vocab: &Vocab, sizes: Sizes) -> Result<()> {
-    let case = layout.case("ingest-many");
-    let marker = case.join("complete");
     let wanted = format!(
         "files={} bytes={}\n",
         sizes.ingest_many_files(),
         INGEST_MANY_BYTES
     );
-    if fs::read_to_string(&marker).ok().as_deref() == Some(wanted.as_str()) {
-        return Ok(());
-    }
-    let t = Instant::now();
-    if case.exists() {
-        fs::remove_dir_all(&case)?;
-    }
-    let dir = case.join("sessions");
-    fs::create_dir_all(&dir)?;
-    let mut rng = Rng::new(7);
-    let repo = layout.repo.to_string_lossy().into_owned();
-    for i in 0..sizes.ingest_many_files() {
-        let id = rng.uuid();
-        let text = big_rollout(vocab, &mut rng, id.clone(), &repo, INGEST_MANY_BYTES);
-        fs::write(
-            dir.join(format!(
-                "rollout-2026-05-01T00-{:02}-{:02}-{id}.jsonl",
-                i / 60,
-                i % 60
-            )),
-            text,
-        )?;
-    }
-    fs::write(&marker, wanted)?;
-    eprintln!(
-        "corpus: many-files import ({} rollouts) in {:.1}s",
-        sizes.ingest_many_files(),
-        t.elapsed().as_secs_f64()
-    );
-    Ok(())
+    let label = format!("many-files import ({} rollouts)", sizes.ingest_many_files());
+    ensure_case(layout, "ingest-many", &wanted, &label, |dir| {
+        let mut rng = Rng::new(7);
+        let repo = layout.repo.to_string_lossy().into_owned();
+        for i in 0..sizes.ingest_many_files() {
+            let id = rng.uuid();
+            let text = big_rollout(vocab, &mut rng, id.clone(), &repo, INGEST_MANY_BYTES);
+            fs::write(
+                dir.join(format!(
+                    "rollout-2026-05-01T00-{:02}-{:02}-{id}.jsonl",
+                    i / 60,
+                    i % 60
+                )),
+                text,
+            )?;
+        }
+        Ok(())
+    })
 }
 
 /// Generates the corpus under `layout.dir` unless a corpus with the same parameters is there.
