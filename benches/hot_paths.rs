@@ -38,7 +38,7 @@ use csep::store::identity::RepoIdentity;
 use csep::store::paths::Paths;
 use csep::store::project;
 
-use text::{QUERY, Rng, Vocab, big_rollout};
+use text::{QUERY, Rng, Shape, Vocab, big_rollout};
 
 const NOW: &str = "2026-05-20T10:00:00.000Z";
 
@@ -254,6 +254,7 @@ fn bench_transcript(c: &mut Criterion) {
         "0199a000-0000-7000-8000-000000000009".into(),
         "/bench/repo",
         1024 * 1024,
+        Shape::Conversation,
     );
     let mut group = c.benchmark_group("transcript");
     group.throughput(Throughput::Bytes(rollout.len() as u64));

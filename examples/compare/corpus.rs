@@ -30,7 +30,7 @@ use csep::store::identity::{IdentityKind, RepoIdentity};
 use csep::store::paths::Paths;
 use csep::store::project;
 
-use crate::text::{Rng, Rollout, Vocab, big_rollout, codex_rollout};
+use crate::text::{Rng, Rollout, Shape, Vocab, big_rollout};
 
 /// "Now" of every generated row.
 pub const NOW: &str = "2026-05-20T10:00:00.000Z";
@@ -350,7 +350,14 @@ fn gen_stop(layout: &Layout, vocab: &Vocab, sizes: Sizes) -> Result<()> {
     let repo = layout.repo.to_string_lossy().into_owned();
     for (name, bytes) in [("big", sizes.stop_bytes()), ("small", 0)] {
         let id = rng.uuid();
-        let text = big_rollout(vocab, &mut rng, id.clone(), &repo, bytes);
+        let text = big_rollout(
+            vocab,
+            &mut rng,
+            id.clone(),
+            &repo,
+            bytes,
+            Shape::Conversation,
+        );
         let transcript = case.join(format!("rollout-{name}.jsonl"));
         fs::write(&transcript, text)?;
         let mut payload = start_payload(layout, "Stop", &id, &transcript);
@@ -718,10 +725,28 @@ fn gen_compile(layout: &Layout, vocab: &Vocab, sizes: Sizes) -> Result<()> {
 fn gen_ingest(layout: &Layout, vocab: &Vocab, sizes: Sizes) -> Result<()> {
     let dir = layout.case("ingest").join("sessions");
     fs::create_dir_all(&dir)?;
+    write_ingest_rollout(layout, vocab, sizes, &dir, Shape::Conversation)
+}
+
+/// The single rollout of an ingest case, in `dir`: [`Sizes::ingest_bytes`] of `shape`.
+fn write_ingest_rollout(
+    layout: &Layout,
+    vocab: &Vocab,
+    sizes: Sizes,
+    dir: &Path,
+    shape: Shape,
+) -> Result<()> {
     let mut rng = Rng::new(6);
     let id = rng.uuid();
     let repo = layout.repo.to_string_lossy().into_owned();
-    let text = big_rollout(vocab, &mut rng, id.clone(), &repo, sizes.ingest_bytes());
+    let text = big_rollout(
+        vocab,
+        &mut rng,
+        id.clone(),
+        &repo,
+        sizes.ingest_bytes(),
+        shape,
+    );
     fs::write(
         dir.join(format!("rollout-2026-05-01T00-00-00-{id}.jsonl")),
         text,
@@ -757,25 +782,15 @@ fn ensure_case(
 }
 
 /// The Codex-format ingest case: a rollout of [`Sizes::ingest_bytes`] holding the conversation
-/// of the single-rollout case written as Codex 0.169 writes it (`text::codex_rollout`).
+/// of the single-rollout case written as Codex 0.169 writes it ([`Shape::Codex`]).
 fn ensure_ingest_codex(layout: &Layout, vocab: &Vocab, sizes: Sizes) -> Result<()> {
-    let wanted = format!("bytes={} format=codex-0.169\n", sizes.ingest_bytes());
+    let wanted = format!("bytes={} format=codex-0.169 v2\n", sizes.ingest_bytes());
     ensure_case(
         layout,
         "ingest-codex",
         &wanted,
         "Codex-format ingest rollout",
-        |dir| {
-            let mut rng = Rng::new(6);
-            let id = rng.uuid();
-            let repo = layout.repo.to_string_lossy().into_owned();
-            let text = codex_rollout(vocab, &mut rng, id.clone(), &repo, sizes.ingest_bytes());
-            fs::write(
-                dir.join(format!("rollout-2026-05-01T00-00-00-{id}.jsonl")),
-                text,
-            )?;
-            Ok(())
-        },
+        |dir| write_ingest_rollout(layout, vocab, sizes, dir, Shape::Codex),
     )
 }
 
@@ -793,7 +808,14 @@ fn ensure_ingest_many(layout: &Layout, vocab: &Vocab, sizes: Sizes) -> Result<()
         let repo = layout.repo.to_string_lossy().into_owned();
         for i in 0..sizes.ingest_many_files() {
             let id = rng.uuid();
-            let text = big_rollout(vocab, &mut rng, id.clone(), &repo, INGEST_MANY_BYTES);
+            let text = big_rollout(
+                vocab,
+                &mut rng,
+                id.clone(),
+                &repo,
+                INGEST_MANY_BYTES,
+                Shape::Conversation,
+            );
             fs::write(
                 dir.join(format!(
                     "rollout-2026-05-01T00-{:02}-{:02}-{id}.jsonl",

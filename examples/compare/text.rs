@@ -538,25 +538,77 @@ pub fn tool_output(vocab: &Vocab, rng: &mut Rng, bytes: usize) -> String {
     out
 }
 
+/// What a generated rollout holds besides the conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// Conversation items only (and a token count per turn): the densest rollout, nearly all
+    /// of its bytes message text.
+    Conversation,
+    /// The same conversation as Codex 0.169 writes it (see the `impl Rollout` below): about
+    /// half of its bytes repeat what is archived once.
+    Codex,
+}
+
 /// Appends turns to a rollout until it holds at least `target` bytes. Turns are large and
-/// realistic: a prompt, two tool calls with multi-KiB outputs, an answer, a token count.
-pub fn big_rollout(vocab: &Vocab, rng: &mut Rng, id: String, cwd: &str, target: usize) -> String {
+/// realistic: a prompt, two tool calls with multi-KiB outputs, an answer. Both shapes draw
+/// the same conversation from `rng`.
+pub fn big_rollout(
+    vocab: &Vocab,
+    rng: &mut Rng,
+    id: String,
+    cwd: &str,
+    target: usize,
+    shape: Shape,
+) -> String {
+    let codex = shape == Shape::Codex;
     let mut r = Rollout::new(id, cwd, 0);
     let mut out = String::with_capacity(target + 64 * 1024);
-    out.push_str(&r.meta());
+    if codex {
+        // Codex writes its whole system prompt into `session_meta` (about 20 KB), drawn from
+        // a generator of its own so the conversation stays the same.
+        let mut own = Rng::new(99);
+        let mut instructions = String::new();
+        while instructions.len() < 20_000 {
+            instructions.push_str(&vocab.prose(&mut own, 12, 40));
+            instructions.push_str("\n\n");
+        }
+        out.push_str(&r.meta_with_instructions(&instructions));
+    } else {
+        out.push_str(&r.meta());
+    }
     while out.len() < target {
-        out.push_str(&r.turn_context());
+        let prompt_start = if codex {
+            r.codex_turn_start()
+        } else {
+            r.turn_context()
+        };
+        out.push_str(&prompt_start);
         let prompt = vocab.prose(rng, 12, 60);
-        out.push_str(&r.user(&prompt));
+        out.push_str(&if codex {
+            r.codex_user(&prompt)
+        } else {
+            r.user(&prompt)
+        });
         for _ in 0..2 {
             let cmd = format!("cargo test {}", vocab.word(rng));
             let size = 512 + rng.below(16 * 1024);
             let output = tool_output(vocab, rng, size);
-            out.push_str(&r.tool(&cmd, &output));
+            if codex {
+                out.push_str(&r.codex_usage());
+                out.push_str(&r.codex_tool(&cmd, &output));
+            } else {
+                out.push_str(&r.tool(&cmd, &output));
+            }
         }
         let answer = vocab.prose(rng, 40, 200);
-        out.push_str(&r.assistant(&answer));
-        out.push_str(&r.token_count());
+        if codex {
+            out.push_str(&r.codex_usage());
+            out.push_str(&r.codex_assistant(&answer));
+            out.push_str(&r.codex_turn_end(&answer));
+        } else {
+            out.push_str(&r.assistant(&answer));
+            out.push_str(&r.token_count());
+        }
     }
     out
 }
@@ -671,35 +723,4 @@ impl Rollout {
         self.event(&json!({"type": "task_complete", "turn_id": turn,
             "last_agent_message": last, "completed_at": 1_795_643_956u64, "duration_ms": 1250}))
     }
-}
-
-/// [`big_rollout`]'s conversation written as Codex 0.169 writes it (see the `impl Rollout`
-/// above): the same prompts, calls, outputs and answers, plus the lines 0.169 adds around
-/// them, so about half of its bytes repeat what is archived once.
-pub fn codex_rollout(vocab: &Vocab, rng: &mut Rng, id: String, cwd: &str, target: usize) -> String {
-    let mut r = Rollout::new(id, cwd, 0);
-    let mut out = String::with_capacity(target + 64 * 1024);
-    let mut instructions = String::new();
-    while instructions.len() < 20_000 {
-        instructions.push_str(&vocab.prose(rng, 12, 40));
-        instructions.push_str("\n\n");
-    }
-    out.push_str(&r.meta_with_instructions(&instructions));
-    while out.len() < target {
-        out.push_str(&r.codex_turn_start());
-        let prompt = vocab.prose(rng, 12, 60);
-        out.push_str(&r.codex_user(&prompt));
-        for _ in 0..2 {
-            let cmd = format!("cargo test {}", vocab.word(rng));
-            let size = 512 + rng.below(16 * 1024);
-            let output = tool_output(vocab, rng, size);
-            out.push_str(&r.codex_usage());
-            out.push_str(&r.codex_tool(&cmd, &output));
-        }
-        let answer = vocab.prose(rng, 40, 200);
-        out.push_str(&r.codex_usage());
-        out.push_str(&r.codex_assistant(&answer));
-        out.push_str(&r.codex_turn_end(&answer));
-    }
-    out
 }

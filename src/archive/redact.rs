@@ -261,6 +261,9 @@ struct Rule {
     /// For a command-line rule: its command words. Its pattern is only tried, anchored, at an
     /// occurrence in command position ([`Redactor::find_commands`]).
     command: Option<Regex>,
+    /// For a command-line rule whose pattern names the password flag (a `flag` group): every
+    /// such flag of a command is read ([`Redactor::flag_values`]), not only the first.
+    flags: bool,
 }
 
 /// The compiled rule set; build it once and share it.
@@ -740,9 +743,18 @@ impl Redactor {
         let rules = RULES
             .iter()
             .map(|&(name, kind, pattern, accept)| {
+                let regex = compile(name, pattern)?;
+                let command = COMMAND_WORDS
+                    .iter()
+                    .find(|(rule, _)| *rule == name)
+                    .map(|(_, words)| compile(name, words))
+                    .transpose()?;
                 Ok(Rule {
                     kind,
-                    regex: compile(name, pattern)?,
+                    flags: command.is_some()
+                        && regex.capture_names().any(|group| group == Some("flag")),
+                    command,
+                    regex,
                     accept,
                     seek: match name {
                         "secret-assignment" => Some(seek_assignment as Seek),
@@ -752,11 +764,6 @@ impl Redactor {
                         _ => None,
                     },
                     gated: GATED_RULES.contains(&name),
-                    command: COMMAND_WORDS
-                        .iter()
-                        .find(|(rule, _)| *rule == name)
-                        .map(|(_, words)| compile(name, words))
-                        .transpose()?,
                 })
             })
             .collect::<Result<Vec<_>, RedactError>>()?;
@@ -977,9 +984,6 @@ impl Redactor {
                 window_end -= 1;
             }
             let window = &text[command..window_end];
-            let Some(caps) = rule.regex.captures(window) else {
-                continue;
-            };
             let mut push = |start: usize, mut end: usize| {
                 if end == window_end {
                     // A value cut by the window's edge is redacted to its own end.
@@ -995,12 +999,16 @@ impl Redactor {
                     });
                 }
             };
-            if caps.name("flag").is_some() {
+            if rule.flags {
                 let word = words.find(window).map_or(0, |w| w.end());
                 self.flag_values(rule, window, word, &mut |s, e| {
                     push(command + s, command + e);
                 });
-            } else if let Some((start, end)) = (rule.accept)(window, &caps) {
+            } else if let Some((start, end)) = rule
+                .regex
+                .captures(window)
+                .and_then(|caps| (rule.accept)(window, &caps))
+            {
                 push(command + start, command + end);
             }
         }
@@ -1026,11 +1034,16 @@ impl Redactor {
             if after >= window.len() {
                 return;
             }
-            let probe = format!("{}{}", &window[..word], &window[after..]);
+            // The window itself first; then the command word and what is left of it.
+            let probe: Cow<'_, str> = if after == word {
+                Cow::Borrowed(window)
+            } else {
+                Cow::Owned(format!("{}{}", &window[..word], &window[after..]))
+            };
             let Some(caps) = rule.regex.captures(&probe) else {
                 return;
             };
-            let (Some(flag), Some(whole), Some(value)) =
+            let (Some(flag), Some(whole), Some((value, _))) =
                 (caps.name("flag"), caps.get(0), cli_value_of(&caps))
             else {
                 return;
@@ -1425,14 +1438,13 @@ fn seek_pgpass(_: &Redactor, text: &str, pos: usize) -> Option<(usize, usize)> {
 /// a placeholder (`*:*:*:user:password`, `$PGPASSWORD`).
 fn accept_pgpass_password(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
     let value = caps.name("bare")?;
-    let start = caps.get(0)?.start();
-    let lo = start.saturating_sub(PGPASS_AFTER);
-    let hi = (start + PGPASS_BEFORE + "pgpass".len()).min(text.len());
+    let whole = caps.get(0)?;
+    let lo = whole.start().saturating_sub(PGPASS_AFTER);
+    let hi = (whole.start() + PGPASS_BEFORE + "pgpass".len()).min(text.len());
     let near = PGPASS.find(text.as_bytes().get(lo..hi)?).is_some();
     let v = value.as_str();
     // A database and a user that are both numbers: a run of numbers (`12:30:45:100:200`).
-    let numbers = caps
-        .get(0)?
+    let numbers = whole
         .as_str()
         .split(':')
         .skip(2)
@@ -1496,8 +1508,7 @@ fn accept_netrc_password(text: &str, caps: &Captures<'_>) -> Option<(usize, usiz
         let strong = v.starts_with(char::is_alphanumeric)
             && !v.contains(['=', '(', ')', '{', '}'])
             && v.chars().count() >= 6
-            && (v.chars().any(|c| c.is_ascii_digit())
-                || (v.chars().any(char::is_uppercase) && v.chars().any(char::is_lowercase)));
+            && has_digit_or_mixed_case(v);
         let default = first.as_str().starts_with("default");
         let entry = (host_has_dot || default) && (then_login || strong);
         return (entry && (then_login || caps.name("bare").is_some()))
@@ -1511,11 +1522,8 @@ fn accept_netrc_password(text: &str, caps: &Captures<'_>) -> Option<(usize, usiz
 /// A password on a command line (`mysql -pS3cret`, `sshpass -p 'pw'`, `curl -u user:pw`);
 /// `text` starts at the command word, which the caller found in command position.
 fn accept_cli_password(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
-    let quoted = ["dq", "sq", "dq2", "sq2"]
-        .iter()
-        .find_map(|group| caps.name(group));
-    let value = quoted.or_else(|| caps.name("bare"))?;
-    judge_cli_value(text, value, quoted.is_some())
+    let (value, quoted) = cli_value_of(caps)?;
+    judge_cli_value(text, value, quoted)
 }
 
 /// `echo pw | docker login --password-stdin`, `--password-stdin <<< pw`: judged as a flag's
@@ -1523,19 +1531,21 @@ fn accept_cli_password(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)
 /// `-_.`) and not be a mask or a bracketed name: examples and CI logs pipe `"***"`,
 /// `"[token]"`, `mytoken` or `my-token`.
 fn accept_stdin_password(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
-    let quoted = ["dq", "sq", "dq2", "sq2"]
-        .iter()
-        .find_map(|group| caps.name(group));
-    let value = quoted.or_else(|| caps.name("bare").or_else(|| caps.name("bare2")))?;
+    let (value, quoted) = cli_value_of(caps)?;
     let v = value.as_str();
-    let strong = v.chars().any(|c| c.is_ascii_digit())
-        || (v.chars().any(char::is_uppercase) && v.chars().any(char::is_lowercase))
+    let strong = has_digit_or_mixed_case(v)
         || v.chars()
             .any(|c| !c.is_alphanumeric() && !"-_.*".contains(c));
     if v.chars().count() < 4 || !strong || v.starts_with(['[', '*']) {
         return None;
     }
-    judge_cli_value(text, value, quoted.is_some())
+    judge_cli_value(text, value, quoted)
+}
+
+/// A digit, or upper and lower case letters: what a password has and a word or a name lacks.
+fn has_digit_or_mixed_case(v: &str) -> bool {
+    let (upper, lower, digits) = class_counts(v);
+    digits > 0 || (upper > 0 && lower > 0)
 }
 
 /// `htpasswd -b FILE USER PW`, `htpasswd -nb USER PW`: only with `b` among the flags. With
@@ -1575,11 +1585,18 @@ fn skip_breaks(s: &str) -> &str {
     }
 }
 
-/// The value a command-line rule captured (quoted or bare), accepted or not.
-fn cli_value_of<'t>(caps: &Captures<'t>) -> Option<regex::Match<'t>> {
-    ["dq", "sq", "dq2", "sq2", "bare"]
+/// The value a command-line rule captured, accepted or not, and whether it was quoted.
+fn cli_value_of<'t>(caps: &Captures<'t>) -> Option<(regex::Match<'t>, bool)> {
+    let quoted = ["dq", "sq", "dq2", "sq2"]
         .iter()
-        .find_map(|group| caps.name(group))
+        .find_map(|group| caps.name(group));
+    match quoted {
+        Some(value) => Some((value, true)),
+        None => caps
+            .name("bare")
+            .or_else(|| caps.name("bare2"))
+            .map(|v| (v, false)),
+    }
 }
 
 /// Whether a flag's `value` reads as prose about the flag: after a blank, a stop word or a
@@ -1769,7 +1786,7 @@ fn is_named_placeholder(v: &str) -> bool {
 fn accept_other_cli_password(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
     let flag = caps.name("flag")?.as_str();
     // `-storepass storepass -keypass keypass`: a value naming its flag is a placeholder.
-    if cli_value_of(caps).is_some_and(|v| v.as_str().eq_ignore_ascii_case(&flag[1..])) {
+    if cli_value_of(caps).is_some_and(|(v, _)| v.as_str().eq_ignore_ascii_case(&flag[1..])) {
         return None;
     }
     let ok = if text.starts_with("sqlcmd") {
