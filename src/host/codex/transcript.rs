@@ -129,7 +129,9 @@ fn apply_line(parsed: RolloutLineWire, line: &[u8], offset: u64, chunk: &mut Tra
             }
         }
         RolloutItemWire::ResponseItem(item) => apply_response_item(item, line, &mut ctx, chunk),
-        RolloutItemWire::EventMsg(super::wire::EventMsgWire::Unknown) => {
+        RolloutItemWire::EventMsg(super::wire::EventMsgWire {
+            kind: super::wire::EventMsgKind::Unknown,
+        }) => {
             count_nested_unknown("event_msg", line, chunk);
         }
         RolloutItemWire::Compacted(compacted) => {

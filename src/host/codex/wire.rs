@@ -509,111 +509,39 @@ pub enum ResponseItemWire {
     Unknown,
 }
 
-/// A fragment of a Stop hook's continuation prompt.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct HookPromptFragmentWire {
-    /// The reason the hook gave.
-    #[serde(default)]
-    pub text: String,
-    /// `stop:<n>:<hooks.json path>`.
-    #[serde(default)]
-    pub hook_run_id: Option<String>,
-}
-
-/// `item_completed.item`, by its PascalCase `type`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(tag = "type")]
-pub enum ThreadItemWire {
-    /// A user message (duplicates the `response_item`).
-    UserMessage {
-        /// Item id.
-        #[serde(default)]
-        id: Option<String>,
-    },
-    /// An agent message (duplicates the `response_item`).
-    AgentMessage {
-        /// Item id.
-        #[serde(default)]
-        id: Option<String>,
-    },
-    /// A shell command run.
-    CommandExecution {
-        /// Call id.
-        #[serde(default)]
-        id: Option<String>,
-        /// Exit code.
-        #[serde(default)]
-        exit_code: Option<i64>,
-    },
-    /// A Stop hook continuation prompt.
-    HookPrompt {
-        /// Fragments, one per blocking hook.
-        #[serde(default)]
-        fragments: Vec<HookPromptFragmentWire>,
-    },
-    /// History was compacted.
-    ContextCompaction {
-        /// Item id.
-        #[serde(default)]
-        id: Option<String>,
-    },
-    /// Another item type.
-    #[serde(other)]
-    Unknown,
-}
-
-/// An `event_msg` payload.
+/// An `event_msg` payload: only its kind is read.
 ///
 /// Messages are taken from `response_item`s only: `item_completed` items and the legacy
-/// `user_message`/`agent_message` events repeat them, so they are typed but not turned into
-/// transcript messages.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum EventMsgWire {
+/// `user_message`/`agent_message` events repeat them, and the other events carry no text the
+/// archive keeps (client-protocols.md §1.6). So the payload's other fields are skipped
+/// unread: an `item_completed` line of a 0.169 rollout (nearly half of its bytes) is scanned,
+/// never buffered or copied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct EventMsgWire {
+    /// The payload's `type`.
+    #[serde(rename = "type")]
+    pub kind: EventMsgKind,
+}
+
+/// The `type` of an `event_msg` payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventMsgKind {
     /// A turn started.
-    TaskStarted {
-        /// Turn id.
-        #[serde(default)]
-        turn_id: Option<String>,
-    },
-    /// A turn finished.
-    TaskComplete {
-        /// Turn id.
-        #[serde(default)]
-        turn_id: Option<String>,
-        /// The agent's final message.
-        #[serde(default)]
-        last_agent_message: Option<String>,
-    },
-    /// Token accounting (not modelled).
-    TokenCount {},
+    TaskStarted,
+    /// A turn finished (`last_agent_message` repeats the agent's last answer).
+    TaskComplete,
+    /// Token accounting.
+    TokenCount,
     /// Thread settings were applied.
-    ThreadSettingsApplied {
-        /// Thread id.
-        #[serde(default)]
-        thread_id: Option<String>,
-    },
-    /// A thread item completed.
-    ItemCompleted {
-        /// Turn id.
-        #[serde(default)]
-        turn_id: Option<String>,
-        /// The item.
-        item: ThreadItemWire,
-    },
+    ThreadSettingsApplied,
+    /// A thread item completed (`item` repeats a `response_item`, or marks a compaction or a
+    /// Stop hook's continuation prompt, both also in the history).
+    ItemCompleted,
     /// Legacy (pre-0.169) user message event.
-    UserMessage {
-        /// The text.
-        #[serde(default)]
-        message: String,
-    },
+    UserMessage,
     /// Legacy (pre-0.169) agent message event.
-    AgentMessage {
-        /// The text.
-        #[serde(default)]
-        message: String,
-    },
+    AgentMessage,
     /// An event csep does not model.
     #[serde(other)]
     Unknown,
