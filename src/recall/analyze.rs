@@ -27,10 +27,12 @@
 //!    (`retries` → `retri`, `running` → `run`). Whole identifiers are not stemmed.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::LazyLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{LazyLock, OnceLock};
 
 use rust_stemmers::{Algorithm, Stemmer};
 
+use crate::recall::jieba_dict;
 use crate::recall::word_cache::{Cached, WordCache};
 
 /// Longest query [`match_expr`] accepts, in characters. A recall query is a handful of
@@ -50,14 +52,51 @@ const MAX_PART_CHARS: usize = 64;
 /// connectors is a blob (base64 payload, minified line) whose pieces would only add noise.
 const MAX_WHOLE_CHARS: usize = 128;
 
-/// The jieba segmenter, shared by every call in the process.
+/// The jieba segmenter with the whole dictionary, shared by every call in the process once a
+/// process has cut enough Chinese to need it ([`cut_cjk`]).
 ///
 /// A process-wide static is acceptable here (unlike configuration, STYLE §6): it is immutable
-/// data, its load takes tens of milliseconds and a few MiB, and [`LazyLock`] defers that cost to
-/// the first text that actually contains CJK, so the hooks and Latin-only queries never pay it.
-static JIEBA: LazyLock<jieba_rs::Jieba> = LazyLock::new(jieba_rs::Jieba::new);
+/// data whose load takes about 200 ms and 40 MiB, so it is built at most once, and only by a
+/// process that segments more than [`SMALL_SEGMENTER_CHARS`] of CJK text (an ingest, not a
+/// hook or a query).
+static JIEBA: OnceLock<jieba_rs::Jieba> = OnceLock::new();
 
-/// The English Snowball stemmer (stateless; shared for the same reason as [`JIEBA`]).
+/// CJK characters a process cuts with segmenters loaded for one run each
+/// ([`jieba_dict::segmenter_for`], a few binary searches per character) before it builds the
+/// full one. Either cuts a run the same way; this only decides which is cheaper.
+const SMALL_SEGMENTER_CHARS: usize = 4096;
+
+/// CJK characters cut so far by per-run segmenters in this process.
+static SMALL_CUT_CHARS: AtomicUsize = AtomicUsize::new(0);
+
+/// The full segmenter, built on first use.
+fn full_jieba() -> &'static jieba_rs::Jieba {
+    JIEBA.get_or_init(jieba_dict::full_segmenter)
+}
+
+/// Cuts a run of CJK text in jieba's search mode and hands each token to `each`: with the full
+/// segmenter once it exists or the process has cut more than [`SMALL_SEGMENTER_CHARS`], else
+/// with one loaded for this run alone (identical tokens, see [`jieba_dict`]).
+fn cut_cjk(run: &str, mut each: impl FnMut(&str)) {
+    let full = JIEBA.get().or_else(|| {
+        let chars = run.chars().count();
+        let total = SMALL_CUT_CHARS.fetch_add(chars, Ordering::Relaxed) + chars;
+        (total > SMALL_SEGMENTER_CHARS).then(full_jieba)
+    });
+    let small;
+    let jieba = match full {
+        Some(jieba) => jieba,
+        None => {
+            small = jieba_dict::segmenter_for(run);
+            &small
+        }
+    };
+    for token in jieba.cut_for_search(run, true) {
+        each(token.word);
+    }
+}
+
+/// The English Snowball stemmer (stateless; shared, like [`JIEBA`]).
 static STEMMER: LazyLock<Stemmer> = LazyLock::new(|| Stemmer::create(Algorithm::English));
 
 /// English stop words: the usual function words plus question words, which carry nothing a
@@ -737,13 +776,12 @@ fn flush_cjk(run: &mut String, sink: &mut impl TermSink) {
     if run.is_empty() {
         return;
     }
-    for token in JIEBA.cut_for_search(run, true) {
-        let word = token.word.trim();
-        if word.is_empty() || !word.chars().all(is_cjk) || is_stop_word(word) {
-            continue;
+    cut_cjk(run, |word| {
+        let word = word.trim();
+        if !word.is_empty() && word.chars().all(is_cjk) && !is_stop_word(word) {
+            sink.term(word);
         }
-        sink.term(word);
-    }
+    });
     run.clear();
 }
 

@@ -400,7 +400,7 @@ mod reference {
 
     // The character predicates did not change in the rewrite; they are shared, not copied.
     use super::super::{
-        CharClass, JIEBA, MAX_PART_CHARS, MAX_WHOLE_CHARS, classify, fold_width, is_cjk,
+        CharClass, MAX_PART_CHARS, MAX_WHOLE_CHARS, classify, fold_width, is_cjk,
         is_lone_ascii_letter, is_plain_word, is_stop_word,
     };
 
@@ -435,7 +435,7 @@ mod reference {
         if run.is_empty() {
             return;
         }
-        for token in JIEBA.cut_for_search(run, true) {
+        for token in super::super::full_jieba().cut_for_search(run, true) {
             let word = token.word.trim();
             if word.is_empty() || !word.chars().all(is_cjk) || is_stop_word(word) {
                 continue;

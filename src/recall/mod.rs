@@ -9,6 +9,7 @@
 pub mod analyze;
 pub mod auto;
 pub mod eval;
+mod jieba_dict;
 pub mod pool;
 pub mod render;
 pub mod search;
