@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use crate::cli::args::{RecallArgs, RecallFormat, RecallScopeArg, RecallTriggerArgs};
 use crate::cli::output;
 use crate::cli::{Binary, Ctx};
-use crate::recall::auto::evaluate_trigger;
+use crate::recall::auto::{evaluate_trigger, topic_query};
 use crate::recall::render::{self, RecallResponse, Status};
 use crate::recall::search::{
     self, MAX_TOP_K, SearchContext, SearchError, SearchOptions, SearchScope,
@@ -316,7 +316,24 @@ pub fn run_trigger(ctx: &Ctx, args: &RecallTriggerArgs) -> anyhow::Result<u8> {
             top_k: args.top_k.max(1),
             ..SearchOptions::default()
         };
-        respond(ctx, &args.query, &cwd, &opts, reasons)
+        // The query is a user's prompt: searched for what it is about, as plain words.
+        let topic = topic_query(&args.query);
+        let mut response = if topic.is_empty() {
+            RecallResponse {
+                query: String::new(),
+                cwd: cwd.to_string_lossy().into_owned(),
+                status: Status::NoMatch,
+                hits: Vec::new(),
+                error: None,
+                note: Some("The prompt asks to look back but names nothing to look for.".into()),
+                triggered: true,
+                reasons,
+            }
+        } else {
+            respond(ctx, &topic, &cwd, &opts, reasons)
+        };
+        response.query.clone_from(&args.query);
+        response
     } else {
         RecallResponse {
             query: args.query.clone(),

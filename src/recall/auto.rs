@@ -88,11 +88,10 @@ pub fn auto_recall(
     exclude_ids: &[String],
     budget_tokens: usize,
 ) -> Option<AutoRecall> {
-    let prompt: String = prompt.chars().take(MAX_QUERY_CHARS).collect();
     if prompt.trim_start().starts_with('/') {
         return None;
     }
-    let query = prompt_query(&prompt);
+    let query = topic_query(prompt);
     if query_terms(&query).len() < AUTO_RECALL_MIN_TERMS {
         return None;
     }
@@ -102,7 +101,9 @@ pub fn auto_recall(
         now: jiff::Timestamp::now(),
     };
     let opts = SearchOptions {
-        scope: SearchScope::Auto,
+        // Never another project's memory or sessions: unasked, they would carry one
+        // repository's rules into another (SessionStart keeps to the project too).
+        scope: SearchScope::Project,
         top_k: AUTO_RECALL_TOP_K,
         exclude_ids: exclude_ids.to_vec(),
         exclude_session: session_id.map(str::to_owned),
@@ -154,6 +155,111 @@ pub fn auto_recall(
         hits.pop();
     }
     None
+}
+
+/// Words of conversation that name no topic: acknowledgements and go-aheads ("ok", "yes, run
+/// them", "好的，继续"). A prompt word whose terms are all fillers or stop words is left out of
+/// [`topic_query`], so it neither makes a prompt look substantial nor dilutes a hit's coverage.
+const FILLER_WORDS: &[&str] = &[
+    "ok",
+    "okay",
+    "k",
+    "yes",
+    "yeah",
+    "yep",
+    "yup",
+    "sure",
+    "fine",
+    "alright",
+    "right",
+    "thanks",
+    "thank",
+    "thx",
+    "ty",
+    "please",
+    "pls",
+    "plz",
+    "lgtm",
+    "great",
+    "good",
+    "cool",
+    "nice",
+    "perfect",
+    "awesome",
+    "hi",
+    "hello",
+    "hey",
+    "hmm",
+    "continue",
+    "proceed",
+    "go",
+    "ahead",
+    "let",
+    "lets",
+    "let's",
+    "now",
+    "next",
+    "also",
+    "done",
+    "好",
+    "好的",
+    "好吧",
+    "行",
+    "可以",
+    "嗯",
+    "是的",
+    "对",
+    "没问题",
+    "谢谢",
+    "请",
+    "继续",
+    "开始",
+];
+
+/// The analyzed terms of [`FILLER_WORDS`].
+static FILLER_TERMS: std::sync::LazyLock<std::collections::HashSet<String>> =
+    std::sync::LazyLock::new(|| FILLER_WORDS.iter().flat_map(|w| query_terms(w)).collect());
+
+/// `text` without its [`TRIGGER_MARKERS`] phrases, each replaced by a space: English ones
+/// matched case-insensitively as whole words (`again` but not `against`), Chinese ones as-is.
+fn without_markers(text: &str) -> String {
+    // ASCII lowercasing keeps every byte offset, so ranges found in `lower` hold in `text`.
+    let lower = text.to_ascii_lowercase();
+    let is_word_byte = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_alphanumeric());
+    let mut cut = vec![false; text.len()];
+    for marker in TRIGGER_MARKERS {
+        for (at, _) in lower.match_indices(marker) {
+            let end = at + marker.len();
+            let whole = !marker.is_ascii()
+                || (!is_word_byte(at.checked_sub(1).and_then(|i| lower.as_bytes().get(i)))
+                    && !is_word_byte(lower.as_bytes().get(end)));
+            if whole {
+                cut[at..end].fill(true);
+            }
+        }
+    }
+    let mut out = String::with_capacity(text.len());
+    for (i, c) in text.char_indices() {
+        out.push(if cut[i] { ' ' } else { c });
+    }
+    out
+}
+
+/// What a prompt is about, as plain query words: the prompt cut to [`MAX_QUERY_CHARS`]
+/// characters, without the [`TRIGGER_MARKERS`] phrases ("like last time" says to look back,
+/// not what for), read as plain words ([`prompt_query`]), without the words that are only
+/// [`FILLER_WORDS`] or stop words. Auto-recall and `recall-trigger` search this.
+pub fn topic_query(prompt: &str) -> String {
+    let prompt: String = prompt.chars().take(MAX_QUERY_CHARS).collect();
+    prompt_query(&without_markers(&prompt))
+        .split(' ')
+        .filter(|word| {
+            query_terms(word)
+                .iter()
+                .any(|term| !FILLER_TERMS.contains(term))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// A prompt as plain query words: quotes and leading dashes lose their query meaning (a

@@ -7,7 +7,7 @@ use crate::recall::analyze::{
     distinct_message_terms, distinct_terms_for_index_of, has_required_or_excluded, query_terms,
     terms_for_index,
 };
-use crate::recall::auto::{AutoRecall, auto_recall, prompt_query};
+use crate::recall::auto::{AutoRecall, auto_recall, prompt_query, topic_query};
 
 const NOW: &str = "2026-03-01T12:00:00Z";
 
@@ -1440,4 +1440,108 @@ fn message_ranges_are_read_up_to_the_session_limit_and_skipped_past_it() {
         current_message_ranges(s.conn(), &params).unwrap().is_none(),
         "one session past the limit walks without ranges"
     );
+}
+
+#[test]
+fn auto_recall_ignores_acknowledgements_and_looks_back_without_searching_the_look_back_words() {
+    let s = store();
+    add_memory(
+        &s,
+        "m_run",
+        Some("p_app"),
+        "run them with the fixtures loaded",
+        NOW,
+        0,
+    );
+    add_memory(
+        &s,
+        "m_add",
+        Some("p_app"),
+        "add it to the changelog",
+        NOW,
+        0,
+    );
+    add_memory(
+        &s,
+        "m_flaky",
+        Some("p_app"),
+        "The checkout integration test fails when the db container is down: start it first",
+        NOW,
+        0,
+    );
+    // Go-aheads hold one topic word at most once their fillers are gone.
+    for prompt in [
+        "yes, run them",
+        "ok add it",
+        "ok update it",
+        "好的，继续",
+        "thanks, continue",
+    ] {
+        assert_eq!(auto(&s, prompt, &[], 300), None, "{prompt}");
+    }
+    assert_eq!(
+        topic_query("OK, yes: run the Fixtures please"),
+        "run Fixtures"
+    );
+    // "last time", "again" and "we did" say to look back, not what for.
+    assert_eq!(
+        topic_query("what did we do LAST TIME the checkout test failed again?"),
+        "checkout test failed"
+    );
+    assert_eq!(topic_query("像上次那样修复订单超时"), "那样修复订单超时");
+    assert_eq!(topic_query("Regain the lock AGAIN"), "Regain lock");
+    let got = auto(
+        &s,
+        "the checkout integration test is failing again, what did we do last time to fix it?",
+        &[],
+        300,
+    )
+    .expect("the look-back words no longer dilute the hit's coverage");
+    assert_eq!(got.injected, ["m_flaky"], "{}", got.text);
+}
+
+#[test]
+fn auto_recall_never_brings_another_projects_memory_or_sessions() {
+    let s = store();
+    add_memory(
+        &s,
+        "m_other",
+        Some("p_other"),
+        "integration tests need docker compose up before they run",
+        NOW,
+        0,
+    );
+    add_session(
+        &s,
+        "other_session",
+        Some("p_other"),
+        "/work/other",
+        NOW,
+        &[("user", "the integration tests need docker compose up")],
+    );
+    add_memory(
+        &s,
+        "m_user",
+        None,
+        "integration tests run nightly on the ci box",
+        NOW,
+        0,
+    );
+    let got =
+        auto(&s, "how do we run the integration tests", &[], 500).expect("user memory still comes");
+    assert_eq!(got.injected, ["m_user"], "{}", got.text);
+    // Asked explicitly, recall does fall back to other projects.
+    let ctx = SearchContext {
+        project_id: Some("p_app"),
+        cwd: None,
+        now: now(),
+    };
+    let asked = search(
+        &s,
+        "integration tests docker compose",
+        &ctx,
+        &SearchOptions::default(),
+    )
+    .unwrap();
+    assert!(asked.hits.iter().any(|h| h.id == "m_other"));
 }

@@ -241,6 +241,47 @@ fn recall_trigger_keeps_the_reference_keys_and_decides_from_explicit_signals() {
     .assert()
     .success()
     .stdout(predicate::str::contains("Status: not_triggered"));
+    // The query is a prompt, searched as plain words: a stray quote, a dash or a prompt longer
+    // than a recall query is no syntax error, and the look-back words are not searched.
+    for query in [
+        "run the \"tool like last time",
+        "run the -tool like last time",
+        &format!("run the tool like last time {}", "word ".repeat(600)),
+    ] {
+        let out = t
+            .csep(&[
+                "recall-trigger",
+                "--query",
+                query,
+                "--cwd",
+                &cwd,
+                "--format",
+                "json",
+            ])
+            .output()
+            .unwrap();
+        let v = stdout_json(&out);
+        assert_eq!(v["status"], "matched", "{query:.60}: {v}");
+        assert_eq!(v["query"], query);
+    }
+    let out = t
+        .csep(&[
+            "recall-trigger",
+            "--query",
+            "do it like last time",
+            "--cwd",
+            &cwd,
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let v = stdout_json(&out);
+    assert_eq!(
+        (v["triggered"].as_bool(), v["count"].as_u64()),
+        (Some(true), Some(0)),
+        "{v}"
+    );
 }
 
 #[test]
