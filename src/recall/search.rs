@@ -25,7 +25,8 @@
 //!      inside or above the current one; a different project (or none) whose cwd is inside the
 //!      current one [`BOOST_CWD_SUBTREE`] (not above it: a session started in the home
 //!      directory is above every project); other projects 1.0. So same project > same cwd
-//!      subtree > others.
+//!      subtree > others. An entry has no cwd and counts as related to every cwd of its
+//!      project ([`entry_locality`]).
 //!    - recency: `1 + RECENCY_WEIGHT × 0.5^(age / RECENCY_HALF_LIFE_DAYS)`, the age taken from the
 //!      session's own `last_message_at` or the entry's `updated_at`;
 //!    - usage: `1 + min(USAGE_CAP, USAGE_WEIGHT × ln(1 + use_count))`;
@@ -69,8 +70,10 @@ pub const USAGE_CAP: f64 = 0.25;
 pub const SOURCE_MEMORY: f64 = 1.2;
 /// Source factor of recall entries.
 pub const SOURCE_RECALL: f64 = 1.1;
-/// Score bonus per further matching message of a session (at most four count).
-pub const SESSION_EXTRA_HIT_BONUS: f64 = 0.05;
+/// Score bonus per further matching message of a session (at most four count). Four of them
+/// (+8 %) stay below [`SOURCE_RECALL`] and [`SOURCE_MEMORY`], so an entry still outranks a
+/// session of equal relevance.
+pub const SESSION_EXTRA_HIT_BONUS: f64 = 0.02;
 /// Share of relevance that comes from term coverage (the rest from normalized BM25).
 const COVERAGE_SHARE: f64 = 0.6;
 
@@ -422,6 +425,14 @@ fn locality(
     }
 }
 
+/// The locality of a memory or recall entry. An entry has no cwd: what it says holds in its
+/// whole project (or everywhere, for user memory), so it counts as related to every cwd there
+/// and never ranks below a session of the same project for being in no directory.
+fn entry_locality(ctx: &SearchContext<'_>, project_id: Option<&str>, user_scope: bool) -> f64 {
+    let here = ctx.cwd.and_then(Path::to_str);
+    locality(ctx, project_id, user_scope, here).max(locality(ctx, project_id, user_scope, None))
+}
+
 fn recency(ctx: &SearchContext<'_>, date: Option<&str>) -> f64 {
     let Some(ts) = date.and_then(crate::store::time::parse) else {
         return 1.0;
@@ -487,7 +498,7 @@ fn entries_to_hits(kind: HitKind, scored: Scored<EntryRow>, ctx: &SearchContext<
             let c = text.coverage;
             let rel = relevance(c, text.bm25, best);
             let score = rel
-                * locality(ctx, r.project_id.as_deref(), r.scope == "user", None)
+                * entry_locality(ctx, r.project_id.as_deref(), r.scope == "user")
                 * recency(ctx, Some(&r.updated_at))
                 * usage(r.use_count)
                 * source;

@@ -1545,3 +1545,42 @@ fn auto_recall_never_brings_another_projects_memory_or_sessions() {
     .unwrap();
     assert!(asked.hits.iter().any(|h| h.id == "m_other"));
 }
+
+#[test]
+fn a_memory_entry_outranks_a_session_of_equal_relevance_even_from_the_sessions_own_directory() {
+    let s = store();
+    let text = "zorblax calibration flux test needs the cold start";
+    add_memory(&s, "m_flux", Some("p_app"), text, NOW, 0);
+    // The session says it five times, in the very directory the search is made from.
+    add_session(
+        &s,
+        "flux_session",
+        Some("p_app"),
+        "/work/app/lab",
+        NOW,
+        &[
+            ("user", text),
+            ("agent", text),
+            ("user", text),
+            ("agent", text),
+            ("user", text),
+        ],
+    );
+    for cwd in ["/work/app/lab", "/work/app"] {
+        let ctx = SearchContext {
+            project_id: Some("p_app"),
+            cwd: Some(Path::new(cwd)),
+            now: now(),
+        };
+        let hits = search(
+            &s,
+            "zorblax calibration flux test",
+            &ctx,
+            &SearchOptions::default(),
+        )
+        .unwrap()
+        .hits;
+        let ids: Vec<&str> = hits.iter().map(|h| h.id.as_str()).collect();
+        assert_eq!(ids, ["m_flux", "flux_session"], "from {cwd}: {hits:#?}");
+    }
+}
