@@ -248,7 +248,8 @@ fn without_markers(text: &str) -> String {
 /// What a prompt is about, as plain query words: the prompt cut to [`MAX_QUERY_CHARS`]
 /// characters, without the [`TRIGGER_MARKERS`] phrases ("like last time" says to look back,
 /// not what for), read as plain words ([`prompt_query`]), without the words that are only
-/// [`FILLER_WORDS`] or stop words. Auto-recall and `recall-trigger` search this.
+/// filler words (acknowledgements, go-aheads) or stop words. Auto-recall and `recall-trigger`
+/// search this.
 pub fn topic_query(prompt: &str) -> String {
     let prompt: String = prompt.chars().take(MAX_QUERY_CHARS).collect();
     prompt_query(&without_markers(&prompt))

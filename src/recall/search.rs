@@ -26,7 +26,7 @@
 //!      current one [`BOOST_CWD_SUBTREE`] (not above it: a session started in the home
 //!      directory is above every project); other projects 1.0. So same project > same cwd
 //!      subtree > others. An entry has no cwd and counts as related to every cwd of its
-//!      project ([`entry_locality`]).
+//!      project.
 //!    - recency: `1 + RECENCY_WEIGHT × 0.5^(age / RECENCY_HALF_LIFE_DAYS)`, the age taken from the
 //!      session's own `last_message_at` or the entry's `updated_at`;
 //!    - usage: `1 + min(USAGE_CAP, USAGE_WEIGHT × ln(1 + use_count))`;
