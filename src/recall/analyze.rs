@@ -1170,6 +1170,17 @@ pub(crate) struct MatchQuery {
     /// Whether it has a required phrase or an exclusion ([`has_required_or_excluded`]): then a
     /// row must match the whole expression, not just one of the terms.
     pub(crate) whole: bool,
+    /// Each exclusion's terms, one word or a phrase (none of only stop words): what a
+    /// session's shown window must not hold either.
+    pub(crate) excluded: Vec<Vec<String>>,
+}
+
+/// Whether the term sequence `seq` holds `phrase`, its terms adjacent and in order.
+pub(crate) fn holds_phrase(seq: &[&str], phrase: &[String]) -> bool {
+    !phrase.is_empty()
+        && seq
+            .windows(phrase.len())
+            .any(|w| w.iter().zip(phrase).all(|(a, b)| *a == b.as_str()))
 }
 
 /// The multi-word phrases of a query, checked against a row's full term sequence
@@ -1194,10 +1205,7 @@ impl PhraseCheck {
             return true;
         }
         let seq: Vec<&str> = terms.split(' ').filter(|t| !t.is_empty()).collect();
-        let holds = |phrase: &Vec<String>| {
-            seq.windows(phrase.len())
-                .any(|w| w.iter().zip(phrase).all(|(a, b)| *a == b.as_str()))
-        };
+        let holds = |phrase: &Vec<String>| holds_phrase(&seq, phrase);
         self.required.iter().all(holds) && !self.excluded.iter().any(holds)
     }
 }
@@ -1231,6 +1239,11 @@ pub(crate) fn match_query(query: &str) -> Result<Option<MatchQuery>, QueryError>
         check: distinct.check,
         whole: !analyzed.phrases.is_empty() || !analyzed.exclusions.is_empty(),
         terms: analyzed.terms,
+        excluded: analyzed
+            .exclusions
+            .into_iter()
+            .filter(|e| !e.is_empty())
+            .collect(),
     }))
 }
 

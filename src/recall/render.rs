@@ -12,7 +12,7 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::recall::search::{Hit, HitKind};
+use crate::recall::search::{Hit, HitKind, WindowMessage};
 
 /// Default character budget of `csep recall` Markdown.
 pub const DEFAULT_BUDGET_CHARS: usize = 6000;
@@ -83,12 +83,57 @@ pub fn focused_recall(hits: &[Hit]) -> String {
 }
 
 fn one_line(text: &str, max: usize) -> String {
-    let joined = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let visible = without_controls(text);
+    let joined = visible.split_whitespace().collect::<Vec<_>>().join(" ");
     cut(&joined, max)
+}
+
+/// `text` without terminal escape sequences (a colored tool output's `ESC [ 31 m`) and with
+/// every other control character made a space: recall text goes to a model or a terminal, and
+/// neither should get escapes from an archived tool output.
+fn without_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\t'))
+    {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // CSI: `ESC [`, parameter and intermediate bytes, one final byte. OSC (a window
+            // title, a hyperlink): `ESC ]` up to BEL or `ESC \`. Any other escape drops the
+            // character after it.
+            if chars.next_if_eq(&'[').is_some() {
+                while chars
+                    .next_if(|c| ('\u{20}'..='\u{3f}').contains(c))
+                    .is_some()
+                {}
+                chars.next();
+            } else if chars.next_if_eq(&']').is_some() {
+                while let Some(c) = chars.next() {
+                    if c == '\u{7}' || (c == '\u{1b}' && chars.next_if_eq(&'\\').is_some()) {
+                        break;
+                    }
+                }
+            } else {
+                chars.next();
+            }
+            out.push(' ');
+        } else if c.is_control() {
+            out.push(' ');
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// Cuts `text` to at most `max` characters, marking the cut with `…`.
 fn cut(text: &str, max: usize) -> String {
+    let text = without_controls(text);
+    let text = text.as_ref();
     if text.chars().count() <= max {
         return text.to_owned();
     }
@@ -161,14 +206,19 @@ fn title(hit: &Hit, i: usize) -> String {
     }
 }
 
+/// Fewest characters of a message's text worth a line of a session's window.
+const MIN_LINE_CHARS: usize = 12;
+
+/// A hit's body, at most `budget` characters.
 fn body(hit: &Hit, budget: usize) -> String {
     match &hit.session {
         None => cut(hit.content.trim(), budget),
         Some(detail) => {
-            let n = detail.messages.len().max(1);
-            let hit_share = budget / 2;
-            let other_share = (budget - hit_share) / n.saturating_sub(1).max(1);
-            detail
+            // One line per message, `→ ` marking the ones that hold a query term. The line
+            // prefixes and the newlines are paid first; the text left room is shared with a
+            // hit weighing twice another message. A message whose share is too short to say
+            // anything is left out, so the body never exceeds `budget`.
+            let prefixed: Vec<(String, &WindowMessage)> = detail
                 .messages
                 .iter()
                 .map(|m| {
@@ -176,9 +226,20 @@ fn body(hit: &Hit, budget: usize) -> String {
                         Some(tool) => format!("{}:{tool}", m.role),
                         None => m.role.clone(),
                     };
-                    let share = if m.is_hit { hit_share } else { other_share };
                     let marker = if m.is_hit { "→ " } else { "" };
-                    format!("{marker}[{who}] {}", one_line(&m.text, share.max(40)))
+                    (format!("{marker}[{who}] "), m)
+                })
+                .collect();
+            let weight = |m: &WindowMessage| if m.is_hit { 2 } else { 1 };
+            let fixed: usize = prefixed.iter().map(|(p, _)| p.chars().count() + 1).sum();
+            let weights: usize = prefixed.iter().map(|(_, m)| weight(m)).sum();
+            let room = budget.saturating_sub(fixed);
+            prefixed
+                .iter()
+                .filter_map(|(prefix, m)| {
+                    let share = room * weight(m) / weights.max(1);
+                    (share >= MIN_LINE_CHARS)
+                        .then(|| format!("{prefix}{}", one_line(&m.text, share)))
                 })
                 .collect::<Vec<_>>()
                 .join("\n")
@@ -401,6 +462,43 @@ mod tests {
              Provenance: session s-1 (codex) · 2026-03-01 · project app · cwd /work/app · \
              2 matching messages\n"
         );
+    }
+
+    #[test]
+    fn a_session_body_never_exceeds_its_budget_whatever_its_hits() {
+        let mut hit = session_hit();
+        let detail = hit.session.as_mut().unwrap();
+        let long = "deploy failed because the staging token expired again ".repeat(40);
+        detail.messages = (0..6)
+            .map(|i| WindowMessage {
+                id: i,
+                role: "tool".into(),
+                origin: "tool_output".into(),
+                tool_name: Some("exec_command".into()),
+                ts: None,
+                text: long.clone(),
+                is_hit: i % 2 == 0,
+            })
+            .collect();
+        for budget in [0, 20, 60, 100, 300, 1000, 5000] {
+            let text = body(&hit, budget);
+            assert!(text.chars().count() <= budget, "{budget}: {text}");
+        }
+        // With room, every message gets a line and the hits the longer ones.
+        let text = body(&hit, 3000);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 6, "{text}");
+        assert!(lines[0].starts_with("→ ") && lines[0].len() > lines[1].len() + 200);
+    }
+
+    #[test]
+    fn escapes_and_control_characters_never_reach_the_markdown() {
+        let mut hit = memory_hit();
+        hit.content = "\u{1b}[31merror\u{1b}[0m: build\u{7}\u{0} failed\u{1b}]0;title\u{7}".into();
+        let md = render_markdown(&response(vec![hit]), 4000);
+        assert!(!md.chars().any(|c| c.is_control() && c != '\n'), "{md:?}");
+        assert!(md.contains(" error : build   failed"), "{md}");
+        assert!(!md.contains("title"), "{md}");
     }
 
     #[test]

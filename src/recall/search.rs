@@ -44,7 +44,9 @@ use std::path::Path;
 use rusqlite::{Connection, params};
 use serde::Serialize;
 
-use crate::recall::analyze::{MatchQuery, PhraseCheck, QueryError, match_query, message_terms};
+use crate::recall::analyze::{
+    MatchQuery, PhraseCheck, QueryError, holds_phrase, match_query, message_terms,
+};
 use crate::recall::pool::{FtsTable, Lister, RowidRanges, Scored, TermMatches};
 use crate::store::db::{Store, json_ids};
 
@@ -281,19 +283,14 @@ pub fn search(
         gather(&mut matches, ctx, opts, ProjectFilter::Current)?
     };
     rank(&mut hits);
-    hits.truncate(top_k);
+    let mut hits = shown(conn, hits, &parsed, opts, top_k)?;
     let fallback = !global && opts.scope != SearchScope::Project && hits.len() < top_k;
     if fallback {
         let mut others = gather(&mut matches, ctx, opts, ProjectFilter::Others)?;
         rank(&mut others);
         others.retain(|o| !hits.iter().any(|h| h.kind == o.kind && h.id == o.id));
-        hits.extend(others.into_iter().take(top_k - hits.len()));
-    }
-    for hit in &mut hits {
-        if let Some(detail) = &mut hit.session {
-            fill_window(conn, detail, opts)?;
-            hit.summary = session_summary(detail, &hit.content);
-        }
+        let room = top_k - hits.len();
+        hits.extend(shown(conn, others, &parsed, opts, room)?);
     }
     Ok(SearchOutcome {
         hits,
@@ -1082,6 +1079,43 @@ pub fn first_line(text: &str, max: usize) -> String {
         let cut: String = line.chars().take(max.saturating_sub(1)).collect();
         format!("{cut}…")
     }
+}
+
+/// The first `limit` of the ranked `hits` as they are shown: each session hit with its window
+/// of messages ([`fill_window`]), every message of it that holds a query term marked as a hit,
+/// and its summary. A session whose window holds an excluded word or phrase is left out, as an
+/// entry holding one is: the exclusion applies to what is shown, not only to the best message.
+fn shown(
+    conn: &Connection,
+    hits: Vec<Hit>,
+    query: &MatchQuery,
+    opts: &SearchOptions,
+    limit: usize,
+) -> rusqlite::Result<Vec<Hit>> {
+    let mut kept = Vec::with_capacity(limit.min(hits.len()));
+    for mut hit in hits {
+        if kept.len() == limit {
+            break;
+        }
+        if let Some(detail) = &mut hit.session {
+            fill_window(conn, detail, opts)?;
+            // Titled by the best hit, before the other messages holding a term are marked.
+            let summary = session_summary(detail, &hit.content);
+            let mut excluded = false;
+            for m in &mut detail.messages {
+                let terms = message_terms(m.tool_name.as_deref(), None, &m.text);
+                let seq: Vec<&str> = terms.split(' ').filter(|t| !t.is_empty()).collect();
+                excluded |= query.excluded.iter().any(|e| holds_phrase(&seq, e));
+                m.is_hit |= query.terms.iter().any(|t| seq.contains(&t.as_str()));
+            }
+            if excluded {
+                continue;
+            }
+            hit.summary = summary;
+        }
+        kept.push(hit);
+    }
+    Ok(kept)
 }
 
 /// Replaces a session hit's placeholder window with the best hit and its neighbours.

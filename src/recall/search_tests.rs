@@ -1584,3 +1584,69 @@ fn a_memory_entry_outranks_a_session_of_equal_relevance_even_from_the_sessions_o
         assert_eq!(ids, ["m_flux", "flux_session"], "from {cwd}: {hits:#?}");
     }
 }
+
+#[test]
+fn an_exclusion_drops_a_session_whose_shown_window_holds_it_and_every_matching_message_is_marked() {
+    let s = store();
+    add_session(
+        &s,
+        "kube",
+        Some("p_app"),
+        "/work/app",
+        NOW,
+        &[
+            (
+                "user",
+                "how should we deploy the kubernetes cluster on fridays",
+            ),
+            (
+                "agent",
+                "deploy with the helm chart and wait for the rollout",
+            ),
+            ("agent", "deploy finished"),
+        ],
+    );
+    add_session(
+        &s,
+        "plain",
+        Some("p_app"),
+        "/work/app",
+        "2026-02-01T00:00:00Z",
+        &[("user", "the deploy script needs the staging token")],
+    );
+    let opts = || SearchOptions {
+        window_before: 2,
+        window_after: 2,
+        ..global(5)
+    };
+    let ids = |hits: &[Hit]| hits.iter().map(|h| h.id.clone()).collect::<Vec<_>>();
+    let all = run(&s, "deploy", Some("p_app"), None, opts());
+    assert_eq!(ids(&all), ["kube", "plain"]);
+    // All three messages of `kube` hold `deploy`: each is marked, whichever is the best.
+    let detail = all[0].session.as_ref().unwrap();
+    assert_eq!(detail.messages.len(), 3);
+    assert!(detail.messages.iter().all(|m| m.is_hit), "{detail:#?}");
+    // Its messages without the excluded word still match, but the window shows the word.
+    for query in [
+        "deploy -kubernetes",
+        "deploy -fridays",
+        "deploy -\"kubernetes cluster\"",
+    ] {
+        assert_eq!(
+            ids(&run(&s, query, Some("p_app"), None, opts())),
+            ["plain"],
+            "{query}"
+        );
+    }
+    // An excluded phrase the window does not hold drops nothing.
+    assert_eq!(
+        ids(&run(
+            &s,
+            "deploy -\"cluster kubernetes\"",
+            Some("p_app"),
+            None,
+            opts()
+        )),
+        ["kube", "plain"]
+    );
+}
