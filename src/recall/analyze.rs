@@ -26,6 +26,7 @@
 //!    dropped, and alphabetic words are stemmed with the English Snowball stemmer
 //!    (`retries` → `retri`, `running` → `run`). Whole identifiers are not stemmed.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{LazyLock, OnceLock};
@@ -403,6 +404,28 @@ fn is_cjk(c: char) -> bool {
 }
 
 /// Folds full-width ASCII (U+FF01–U+FF5E) and the ideographic space to ASCII.
+/// `text` in Unicode's composed form (NFC): a decomposed `café` (`e` and a combining accent,
+/// as macOS writes file names) reads as the precomposed one a query types.
+fn composed(text: &str) -> Cow<'_, str> {
+    use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
+    match is_nfc_quick(text.chars()) {
+        IsNormalized::Yes => Cow::Borrowed(text),
+        _ => Cow::Owned(text.nfc().collect()),
+    }
+}
+
+/// What the analyzer reads of a character of a non-ASCII line: full-width forms folded
+/// ([`fold_width`]), the Turkish dotted capital `İ` as `I` (its lowercase would carry a
+/// combining dot), and no invisible format character (zero-width spaces and joiners, soft
+/// hyphens, word joiners, byte-order marks), which would otherwise split the word it hides in.
+fn visible(c: char) -> Option<char> {
+    match c {
+        '\u{ad}' | '\u{200b}'..='\u{200d}' | '\u{2060}' | '\u{feff}' => None,
+        '\u{130}' => Some('I'),
+        c => Some(fold_width(c)),
+    }
+}
+
 fn fold_width(c: char) -> char {
     match c as u32 {
         0xFF01..=0xFF5E => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
@@ -752,7 +775,8 @@ fn push_lower_part(joined: &mut String, parts: &mut Vec<(usize, usize)>, part: &
 }
 
 fn analyze_unicode_line(line: &str, scratch: &mut Scratch, sink: &mut impl TermSink) {
-    for c in line.chars().map(fold_width) {
+    let line = composed(line);
+    for c in line.chars().filter_map(visible) {
         match classify(c) {
             CharClass::Cjk => {
                 flush_latin(scratch, sink);

@@ -400,8 +400,8 @@ mod reference {
 
     // The character predicates did not change in the rewrite; they are shared, not copied.
     use super::super::{
-        CharClass, MAX_PART_CHARS, MAX_WHOLE_CHARS, classify, fold_width, is_cjk,
-        is_lone_ascii_letter, is_plain_word, is_stop_word,
+        CharClass, MAX_PART_CHARS, MAX_WHOLE_CHARS, classify, composed, is_cjk,
+        is_lone_ascii_letter, is_plain_word, is_stop_word, visible,
     };
 
     /// Analyzes `text` into search terms, in text order, duplicates kept (term frequency matters
@@ -410,7 +410,7 @@ mod reference {
         let mut out = Vec::new();
         let mut latin = String::new();
         let mut cjk = String::new();
-        for c in text.chars().map(fold_width) {
+        for c in composed(text).chars().filter_map(visible) {
             match classify(c) {
                 CharClass::Cjk => {
                     flush_latin(&mut latin, &mut out);
@@ -769,4 +769,27 @@ fn ignored_words_are_the_stop_words_of_phrases_and_exclusions(
     #[case] expected: &[&str],
 ) {
     assert_eq!(ignored_words(query), expected);
+}
+
+#[test]
+fn decomposed_letters_invisible_characters_and_the_dotted_capital_i_read_as_typed() {
+    // macOS writes file names decomposed: `e` then a combining acute accent.
+    assert_eq!(
+        analyze("cafe\u{301} re\u{301}sume\u{301}"),
+        analyze("café résumé")
+    );
+    assert_eq!(analyze("nai\u{308}ve"), analyze("naïve"));
+    // Zero-width spaces and joiners, soft hyphens, word joiners and BOMs split nothing.
+    for hidden in [
+        '\u{200b}', '\u{200c}', '\u{200d}', '\u{ad}', '\u{2060}', '\u{feff}',
+    ] {
+        assert_eq!(
+            analyze(&format!("pay{hidden}ment é")),
+            analyze("payment é"),
+            "{hidden:?}"
+        );
+    }
+    assert_eq!(analyze("İSTANBUL ılık"), analyze("istanbul ılık"));
+    // A query reads the same way.
+    assert_eq!(query_terms("cafe\u{301}"), query_terms("café"));
 }
