@@ -1004,16 +1004,19 @@ fn head_matches(path: &Path, saved: Option<&str>, len: u64) -> Result<bool, Inge
     Ok(hash_prefix(path, n)? == digest)
 }
 
-/// The agent id of a Claude Code subagent transcript, `<session>/subagents/agent-<id>.jsonl`
-/// (Claude Code's layout; the file repeats its parent's session id).
+/// The agent id of a Claude Code subagent transcript, `agent-<id>.jsonl`, wherever it lies:
+/// `<session>/subagents/agent-<id>.jsonl` (current Claude Code) or `agent-<id>.jsonl` next to
+/// its parent's `<session>.jsonl` in `projects/<dir>/` (older Claude Code and the Agent SDK).
+/// Either way the file repeats its parent's session id (its records are `isSidechain`), and a
+/// main transcript is named `<session>.jsonl` after its UUID, never `agent-…`.
 pub fn subagent_of(host: Host, path: &Path) -> Option<&str> {
-    if host != Host::Claude
-        || path.parent()?.file_name()? != "subagents"
-        || path.extension()? != "jsonl"
-    {
+    if host != Host::Claude || path.extension()? != "jsonl" {
         return None;
     }
-    path.file_stem()?.to_str()?.strip_prefix("agent-")
+    path.file_stem()?
+        .to_str()?
+        .strip_prefix("agent-")
+        .filter(|agent| !agent.is_empty())
 }
 
 /// The archive's session id of subagent `agent` of session `parent`: `<parent>/agent-<agent>`,

@@ -909,8 +909,9 @@ fn a_group_that_fails_to_write_is_ingested_again_file_by_file() {
 #[rstest::rstest]
 #[case::subagent(Host::Claude, "/p/-w/S1/subagents/agent-a1b2.jsonl", Some("a1b2"))]
 #[case::main_transcript(Host::Claude, "/p/-w/S1.jsonl", None)]
-#[case::not_under_subagents(Host::Claude, "/p/-w/S1/agent-a1b2.jsonl", None)]
+#[case::next_to_its_parent(Host::Claude, "/p/-w/agent-a1b2.jsonl", Some("a1b2"))]
 #[case::not_jsonl(Host::Claude, "/p/-w/S1/subagents/agent-a1b2.json", None)]
+#[case::no_agent_id(Host::Claude, "/p/-w/agent-.jsonl", None)]
 #[case::codex_never(Host::Codex, "/s/subagents/agent-a1b2.jsonl", None)]
 fn a_subagent_transcript_is_known_by_its_path(
     #[case] host: Host,
@@ -919,4 +920,68 @@ fn a_subagent_transcript_is_known_by_its_path(
 ) {
     assert_eq!(subagent_of(host, Path::new(path)), agent);
     assert_eq!(subagent_session_id("S1", "a1b2"), "S1/agent-a1b2");
+}
+
+/// Older Claude Code and the Agent SDK write a subagent's transcript as `agent-<id>.jsonl` next
+/// to its parent's `<session>.jsonl`, with the parent's `sessionId`: it is a session of its own,
+/// and none of the parent's lines (at the same byte offsets) is lost, through the import's
+/// grouped ingest and the hook's one-file ingest alike.
+#[rstest]
+#[case::import(true)]
+#[case::hook(false)]
+fn a_subagent_transcript_next_to_its_parent_is_its_own_session(#[case] grouped: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let line = |kind: &str, text: &str, sidechain: bool| {
+        serde_json::json!({"type": kind, "sessionId": "S1", "cwd": "/w", "isSidechain": sidechain,
+            "timestamp": "2026-01-05T10:00:00.000Z", "message": {"role": kind, "content": text}})
+        .to_string()
+            + "\n"
+    };
+    // Same line lengths, so the two files' messages sit at the same byte offsets.
+    let parent = dir.path().join("S1.jsonl");
+    let agent = dir.path().join("agent-ag1.jsonl");
+    write(
+        &agent,
+        (line("user", "subagent task AAAA", true) + &line("assistant", "subagent done", true))
+            .as_bytes(),
+    );
+    write(
+        &parent,
+        (line("user", "parent prompt BBB", false) + &line("assistant", "parent reply", false))
+            .as_bytes(),
+    );
+    let mut store = Store::open_in_memory().unwrap();
+    let paths = [agent, parent];
+    if grouped {
+        ingest_transcripts(&mut store, Host::Claude, &paths, |_, _, result| {
+            result.map(|_| ())
+        })
+        .unwrap();
+    } else {
+        for path in &paths {
+            ingest_transcript(&mut store, Host::Claude, path, None, Some("S1")).unwrap();
+        }
+    }
+    let mut stmt = store
+        .conn()
+        .prepare(
+            "SELECT s.session_id, m.text FROM messages m JOIN sessions s ON s.id = m.session_ref \
+             ORDER BY s.session_id, m.byte_offset",
+        )
+        .unwrap();
+    let rows: Vec<(String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let row = |s: &str, t: &str| (s.to_owned(), t.to_owned());
+    assert_eq!(
+        rows,
+        [
+            row("S1", "parent prompt BBB"),
+            row("S1", "parent reply"),
+            row("S1/agent-ag1", "subagent task AAAA"),
+            row("S1/agent-ag1", "subagent done"),
+        ]
+    );
 }
