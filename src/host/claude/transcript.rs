@@ -18,7 +18,11 @@
 //! 5. `isMeta` (e.g. `<local-command-caveat>`) → `Injected(Other)`;
 //! 6. `<local-command-stdout>`, `<local-command-stderr>`, `<bash-stdout>`, `<bash-stderr>`,
 //!    `[Request interrupted` prefixes → `Injected(Other)` (host output, not typed);
-//! 7. otherwise `User` (including `<command-name>/compact`, which the user typed).
+//! 7. `isSidechain` (a subagent's transcript, `agent-<id>.jsonl`) → `Agent`: its user text is
+//!    the task the parent model wrote for the subagent (`Task`/`Agent` tool input), not the
+//!    user's words; it stays searchable, since it says what the subagent session is about, but
+//!    is not counted or reviewed as the user's;
+//! 8. otherwise `User` (including `<command-name>/compact`, which the user typed).
 //!
 //! Assistant blocks: `text` → `Agent`, `tool_use` → `ToolCall`, `thinking` → `Reasoning`.
 //! `tool_result` blocks → role `Tool`, `ToolOutput`. Attachments → role `System`:
@@ -159,6 +163,7 @@ fn apply_line(
             let flags = UserFlags {
                 is_meta: record.is_meta,
                 is_compact_summary: record.is_compact_summary,
+                is_sidechain: record.is_sidechain,
             };
             apply_user(message.content, flags, &mut ctx, chunk);
         }
@@ -222,6 +227,8 @@ fn apply_line(
 struct UserFlags {
     is_meta: bool,
     is_compact_summary: bool,
+    /// A subagent's record: its user text is the task the parent model wrote.
+    is_sidechain: bool,
 }
 
 fn apply_user(
@@ -327,6 +334,9 @@ fn classify_user(text: &str, flags: UserFlags) -> Origin {
     ];
     if host_output.iter().any(|p| t.starts_with(p)) {
         return other;
+    }
+    if flags.is_sidechain {
+        return Origin::Agent;
     }
     Origin::User
 }

@@ -232,6 +232,29 @@ fn user_text_is_classified_by_content(
     assert_eq!(origins(&parse_chunk(line.as_bytes(), 0)), [expected]);
 }
 
+/// A subagent's first user message is the task its parent model wrote: the agent's words, not
+/// the user's. Host-injected text in a sidechain keeps its own origin.
+#[rstest]
+#[case::task(
+    "Search the repo for flamingo usages",
+    serde_json::json!({"isSidechain": true}),
+    "agent"
+)]
+#[case::reminder_in_a_sidechain(
+    "<system-reminder>\nThe date changed.\n</system-reminder>",
+    serde_json::json!({"isSidechain": true}),
+    "injected:other"
+)]
+#[case::main_chain("Search the repo", serde_json::json!({"isSidechain": false}), "user")]
+fn sidechain_user_text_is_the_parent_agents(
+    #[case] text: &str,
+    #[case] extra: serde_json::Value,
+    #[case] expected: &str,
+) {
+    let line = user_line(&serde_json::json!(text), &extra);
+    assert_eq!(origins(&parse_chunk(line.as_bytes(), 0)), [expected]);
+}
+
 #[test]
 fn content_blocks_yield_one_message_each() {
     let user = user_line(

@@ -237,6 +237,28 @@ fn user_text(text: &str) -> String {
     "<hook_prompt hook_run_id=\"user_prompt_submit:1:x\">r</hook_prompt>",
     "injected:other"
 )]
+#[case::turn_aborted(
+    "<turn_aborted>\nThe user interrupted the previous turn on purpose.\n</turn_aborted>",
+    "injected:other"
+)]
+#[case::skill_body(
+    "<skill>\n<name>deploy</name>\n<path>/x/SKILL.md</path>\nDeploy blue green\n</skill>\n",
+    "injected:other"
+)]
+#[case::subagent_notification(
+    "<SUBAGENT_NOTIFICATION>{\"agent_id\":\"x\",\"status\":\"completed\"}</subagent_notification>",
+    "injected:other"
+)]
+#[case::user_shell_command(
+    "<user_shell_command>\n<command>ls</command>\n</user_shell_command>",
+    "injected:other"
+)]
+#[case::ide_context(
+    "<additional_context>\n<title>Context from my editor</title>\n</additional_context>",
+    "injected:other"
+)]
+#[case::typed_tag_without_its_closing_tag("<skill> how do I write one?", "user")]
+#[case::typed_tag_in_prose("what does <turn_aborted>x</turn_aborted> mean", "user")]
 #[case::typed("fix the failing test", "user")]
 fn user_role_text_is_classified_by_content(#[case] text: &str, #[case] expected: &str) {
     let chunk = parse_chunk(user_text(text).as_bytes(), 0);
