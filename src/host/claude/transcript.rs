@@ -25,7 +25,9 @@
 //! 8. otherwise `User` (including `<command-name>/compact`, which the user typed).
 //!
 //! Assistant blocks: `text` → `Agent`, `tool_use` → `ToolCall`, `thinking` → `Reasoning`.
-//! `tool_result` blocks → role `Tool`, `ToolOutput`. Attachments → role `System`:
+//! `tool_result` blocks → role `Tool`, `ToolOutput`, except csep's own recall answer,
+//! `Injected(Csep)`: the result of a `mcp__csep__recall` call, or a result that reads as
+//! recall's Markdown or JSON (`csep recall` run with `Bash`). Attachments → role `System`:
 //! `hook_additional_context` → `Injected(Csep)` with the marker, else `Injected(Other)`;
 //! `skill_listing` → `Injected(SkillListing)`.
 
@@ -256,7 +258,7 @@ fn apply_user(
                         ..
                     } => {
                         let text = content.into_text();
-                        let origin = Origin::ToolOutput;
+                        let origin = chunk.tool_output_origin(tool_use_id.as_deref(), &text);
                         ctx.push_tool(chunk, Role::Tool, origin, text, None, None, tool_use_id);
                     }
                     ContentBlockWire::ToolUse { .. }
@@ -279,6 +281,7 @@ fn apply_assistant(content: MessageContentWire, ctx: &mut LineCtx, chunk: &mut T
                         ctx.push(chunk, Role::Assistant, Origin::Agent, text);
                     }
                     ContentBlockWire::ToolUse { id, name, input } => {
+                        chunk.note_tool_call(&name, id.as_deref());
                         let args = input.to_string();
                         ctx.push_tool(
                             chunk,

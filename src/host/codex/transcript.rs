@@ -25,6 +25,11 @@
 //! 5. provenance `user` → `User`; any other provenance (`harness`, `skills`) → `Other`;
 //! 6. role `user` → `User`; any other role (`developer`, `system`) → `Injected(Other)`. Hook
 //!    `additionalContext` lands here: a `developer` message with kind `hooks.additional_context`.
+//!
+//! A tool's output is `ToolOutput`, except csep's own recall answer, `Injected(Csep)`: the
+//! output of a call of the MCP tool (`mcp__csep__recall`) or an output that reads as recall's
+//! Markdown or JSON (`csep recall` run through a shell); see
+//! [`crate::host::transcript::is_csep_recall_output`].
 
 use super::wire::{
     ContentItemWire, NestedTagWire, PassthroughWire, ResponseItemWire, RolloutItemWire,
@@ -204,6 +209,7 @@ fn apply_response_item(
             call_id,
             internal_chat_message_metadata_passthrough: passthrough,
         } => {
+            chunk.note_tool_call(&name, call_id.as_deref());
             let text = arguments.clone();
             ctx.push(
                 chunk,
@@ -228,16 +234,8 @@ fn apply_response_item(
         } => {
             let text = output.into_text();
             let turn = turn_of(passthrough);
-            ctx.push(
-                chunk,
-                Role::Tool,
-                Origin::ToolOutput,
-                text,
-                None,
-                None,
-                call_id,
-                turn,
-            );
+            let origin = chunk.tool_output_origin(call_id.as_deref(), &text);
+            ctx.push(chunk, Role::Tool, origin, text, None, None, call_id, turn);
         }
         ResponseItemWire::Reasoning {
             summary,

@@ -232,7 +232,8 @@ fn user_text(text: &str) -> String {
     "<csep-context project=\"x\">\n- rule\n</csep-context>",
     "injected:csep"
 )]
-#[case::csep_heading("# csep memory\n- rule", "injected:csep")]
+#[case::user_heading_about_csep("# csep rollout plan\n- ship the hooks first", "user")]
+#[case::user_quoting_the_marker("why does <csep-context kind=\"recall\"> show up here?", "user")]
 #[case::other_hook_prompt(
     "<hook_prompt hook_run_id=\"user_prompt_submit:1:x\">r</hook_prompt>",
     "injected:other"
@@ -283,6 +284,36 @@ fn provenance_and_item_kinds_classify_untagged_text() {
     });
     let chunk = parse_chunk(line("response_item", &payload.to_string()).as_bytes(), 0);
     assert_eq!(origins(&chunk), ["injected:skills", "injected:other"]);
+}
+
+/// csep's recall answer, back as a tool's output (the MCP tool, or `csep recall` run through
+/// `exec_command`), is csep's own text; other outputs are tool outputs.
+#[test]
+fn csep_recall_answers_are_injected_csep_text() {
+    let lines = [
+        serde_json::json!({"type": "function_call", "name": "mcp__csep__recall", "arguments": "{\"query\":\"deploy\"}", "call_id": "c1"}),
+        serde_json::json!({"type": "function_call_output", "call_id": "c1", "output": "[{\"type\":\"text\",\"text\":\"## Focused Recall\"}]"}),
+        serde_json::json!({"type": "function_call", "name": "exec_command", "arguments": "{\"cmd\":\"csep recall deploy\"}", "call_id": "c2"}),
+        serde_json::json!({"type": "function_call_output", "call_id": "c2", "output": "Chunk ID: 1\nWall time: 0.1 seconds\nProcess exited with code 0\nOutput:\n## Focused Recall\n\nStatus: matched\n"}),
+        serde_json::json!({"type": "function_call", "name": "exec_command", "arguments": "{\"cmd\":\"ls\"}", "call_id": "c3"}),
+        serde_json::json!({"type": "function_call_output", "call_id": "c3", "output": "Chunk ID: 2\nOutput:\nREADME.md\n"}),
+    ];
+    let text: String = lines
+        .iter()
+        .map(|payload| line("response_item", &payload.to_string()))
+        .collect();
+    let chunk = parse_chunk(text.as_bytes(), 0);
+    assert_eq!(
+        origins(&chunk),
+        [
+            "tool_call",
+            "injected:csep",
+            "tool_call",
+            "injected:csep",
+            "tool_call",
+            "tool_output"
+        ]
+    );
 }
 
 #[test]
