@@ -6,8 +6,9 @@
 //! [`crate::host::transcript::ChunkParser`]; only the blocks in flight are held in memory.
 //!
 //! Invariants:
-//! - **Incremental.** `ingest_checkpoints` keeps, per transcript file, the byte offset just past
-//!   the last complete line consumed; the next ingest seeks there and never re-reads older bytes.
+//! - **Incremental.** `ingest_checkpoints` keeps, per transcript file (by its canonical path,
+//!   however it was named), the byte offset just past the last complete line consumed; the next
+//!   ingest seeks there and never re-reads older bytes.
 //!   A trailing partial line (the agent is mid-write) is left for next time.
 //! - **Restart without duplicates.** A file that shrank (offset past its end) or was replaced (the
 //!   hash of its first [`HEAD_HASH_BYTES`] changed) is read again from offset 0. Every insert is
@@ -286,7 +287,7 @@ pub fn ingest_transcripts<E>(
 ) -> Result<(), E> {
     let mut group = Group::default();
     for path in paths {
-        if group.paths.contains(path.as_path()) {
+        if group.paths.contains(&checkpoint_path(path)) {
             // Planned from the checkpoint this group has not written yet: write it first.
             ingest_group(store, host, group.take(), &mut each)?;
         }
@@ -427,10 +428,19 @@ fn write_group(
     })
 }
 
+/// The path a transcript's checkpoint is kept under: `path` made canonical (absolute, with no
+/// `.`, `..`, doubled `/` or symbolic link left), so `./s/t.jsonl`, `s//t.jsonl` and a link to
+/// the file share one checkpoint instead of each reading the file again from 0. A path that
+/// cannot be made canonical (the file is missing) is kept as given; its ingest reports why.
+fn checkpoint_path(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned())
+}
+
 /// Where one ingest of a transcript starts: what its checkpoint and the file say before any
 /// message is read.
 #[derive(Debug)]
 struct Plan {
+    /// The transcript, as [`checkpoint_path`] names it.
     path: PathBuf,
     /// The checkpoint key (the path as text).
     key: String,
@@ -448,6 +458,7 @@ impl Plan {
     /// Reads `path`'s checkpoint and compares it with the file: a file that shrank or whose
     /// head changed is read again from 0.
     fn new(store: &Store, path: &Path) -> Result<Plan, IngestError> {
+        let path = &checkpoint_path(path);
         let key = path.to_string_lossy().into_owned();
         let checkpoint = read_checkpoint(store, &key).map_err(sql_err(path))?;
         let len = std::fs::metadata(path).map_err(io_err(path))?.len();

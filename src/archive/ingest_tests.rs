@@ -985,3 +985,49 @@ fn a_subagent_transcript_next_to_its_parent_is_its_own_session(#[case] grouped: 
         ]
     );
 }
+
+/// A checkpoint belongs to the file, not to how its path was typed: `./d/t.jsonl`, `d//t.jsonl`
+/// and a symbolic link to it resume where the first ingest stopped.
+#[test]
+fn a_transcript_named_another_way_resumes_from_its_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let sub = dir.path().join("d");
+    std::fs::create_dir(&sub).unwrap();
+    let path = sub.join("t.jsonl");
+    write(
+        &path,
+        (codex_meta("s-1", "/w") + &codex_line("2026-03-01T10:00:01.000Z", "user", "one"))
+            .as_bytes(),
+    );
+    let mut store = Store::open_in_memory().unwrap();
+    let first = ingest_transcript(&mut store, Host::Codex, &path, None, None).unwrap();
+    assert_eq!(first.messages_inserted, 1);
+    let mut others = vec![
+        sub.join(".").join("t.jsonl"),
+        PathBuf::from(format!("{}//t.jsonl", sub.display())),
+        sub.join("..").join("d").join("t.jsonl"),
+    ];
+    #[cfg(unix)]
+    {
+        let link = dir.path().join("link.jsonl");
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+        others.push(link);
+    }
+    for other in &others {
+        let report = ingest_transcript(&mut store, Host::Codex, other, None, None).unwrap();
+        assert_eq!(
+            (report.from_offset, report.restart),
+            (first.next_offset, None),
+            "{}",
+            other.display()
+        );
+    }
+    ingest_transcripts(&mut store, Host::Codex, &others, |_, path, result| {
+        let report = result.unwrap();
+        assert_eq!(report.from_offset, first.next_offset, "{}", path.display());
+        Ok::<_, std::convert::Infallible>(())
+    })
+    .unwrap();
+    assert_eq!(count(&store, "SELECT count(*) FROM ingest_checkpoints"), 1);
+    assert_eq!(count(&store, "SELECT count(*) FROM sessions"), 1);
+}
