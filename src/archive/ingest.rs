@@ -10,10 +10,15 @@
 //!   however it was named), the byte offset just past the last complete line consumed; the next
 //!   ingest seeks there and never re-reads older bytes.
 //!   A trailing partial line (the agent is mid-write) is left for next time.
-//! - **Restart without duplicates.** A file that shrank (offset past its end) or was replaced (the
-//!   hash of its first [`HEAD_HASH_BYTES`] changed) is read again from offset 0. Every insert is
-//!   `ON CONFLICT DO NOTHING` on the natural key `(session_ref, byte_offset, seq)`, so bytes that
-//!   were already archived add nothing; re-ingesting the same file is a no-op.
+//! - **Restart without duplicates.** A file that shrank (offset past its end, or shorter than at
+//!   the last ingest) or was replaced (the hash of its first [`HEAD_HASH_BYTES`] changed, or the
+//!   byte before the saved offset is no longer a line's `\n`: rewritten in place) is read again
+//!   from offset 0, never from the middle of a line. Every insert is `ON CONFLICT DO NOTHING` on
+//!   the natural key `(session_ref, byte_offset, seq)`, so bytes that were already archived add
+//!   nothing; re-ingesting the same file is a no-op. What a restart cannot recover: a rewritten
+//!   line of the same session that starts where an archived one did is taken for it and not
+//!   stored, and a rewrite that keeps the head, the length and a `\n` before the offset goes
+//!   unnoticed (the hosts only append; telling it would mean hashing what was read).
 //! - **Redacted before insert.** Message text and tool arguments go through
 //!   [`crate::archive::redact`] before anything is written, then long texts are cut to
 //!   documented caps ([`MAX_TOOL_OUTPUT_BYTES`], [`MAX_TOOL_ARGS_BYTES`], [`MAX_MESSAGE_BYTES`]).
@@ -149,6 +154,8 @@ pub struct IngestReport {
 struct Checkpoint {
     session_ref: Option<i64>,
     byte_offset: u64,
+    /// The file's length when the checkpoint was saved, when known.
+    file_size: Option<u64>,
     head_hash: Option<String>,
 }
 
@@ -465,9 +472,14 @@ impl Plan {
         let mut restart = None;
         let mut from = 0;
         if let Some(cp) = &checkpoint {
-            if cp.byte_offset > len {
+            // A file shorter than it was (even if still past the offset) was cut and may have
+            // grown again with other lines; one whose offset no longer follows a line's end was
+            // rewritten: either way the offset points into other text.
+            if cp.byte_offset > len || cp.file_size.is_some_and(|size| len < size) {
                 restart = Some(Restart::Shrunk);
-            } else if !head_matches(path, cp.head_hash.as_deref(), len)? {
+            } else if !head_matches(path, cp.head_hash.as_deref(), len)?
+                || !follows_line_end(path, cp.byte_offset)?
+            {
                 restart = Some(Restart::Replaced);
             } else {
                 from = cp.byte_offset;
@@ -969,14 +981,17 @@ fn read_checkpoint(store: &Store, key: &str) -> rusqlite::Result<Option<Checkpoi
     store
         .conn()
         .prepare_cached(
-            "SELECT session_ref, byte_offset, head_hash FROM ingest_checkpoints \
+            "SELECT session_ref, byte_offset, file_size, head_hash FROM ingest_checkpoints \
              WHERE transcript_path = ?1",
         )?
         .query_row([key], |r| {
             Ok(Checkpoint {
                 session_ref: r.get(0)?,
                 byte_offset: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
-                head_hash: r.get(2)?,
+                file_size: r
+                    .get::<_, Option<i64>>(2)?
+                    .and_then(|n| u64::try_from(n).ok()),
+                head_hash: r.get(3)?,
             })
         })
         .optional()
@@ -998,6 +1013,20 @@ fn hash_prefix(path: &Path, n: u64) -> Result<String, IngestError> {
         .map_err(io_err(path))?;
     let digest = Sha256::digest(&buf);
     Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Whether the byte just before `offset` is the `\n` that ended the last line consumed (a saved
+/// offset always follows one; offset 0 has nothing before it).
+fn follows_line_end(path: &Path, offset: u64) -> Result<bool, IngestError> {
+    let Some(before) = offset.checked_sub(1) else {
+        return Ok(true);
+    };
+    let mut byte = [0u8; 1];
+    let mut file = File::open(path).map_err(io_err(path))?;
+    file.seek(SeekFrom::Start(before))
+        .and_then(|_| file.read_exact(&mut byte))
+        .map_err(io_err(path))?;
+    Ok(byte[0] == b'\n')
 }
 
 /// Whether the first bytes of `path` still hash to `saved` (a missing or unreadable fingerprint

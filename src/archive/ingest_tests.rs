@@ -1031,3 +1031,82 @@ fn a_transcript_named_another_way_resumes_from_its_checkpoint() {
     assert_eq!(count(&store, "SELECT count(*) FROM ingest_checkpoints"), 1);
     assert_eq!(count(&store, "SELECT count(*) FROM sessions"), 1);
 }
+
+/// A transcript rewritten in place with the same first 4 KiB, cut and grown again past the
+/// saved offset: the offset now falls inside a line, so the file is read again from 0 rather
+/// than from the middle of that line. Only the rewritten lines that start at an offset already
+/// archived for the session are not stored again (a message is known by its offset).
+#[test]
+fn a_rewritten_file_grown_past_the_checkpoint_is_read_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.jsonl");
+    let old_line = |i: usize| {
+        codex_line(
+            "2026-03-01T10:00:01.000Z",
+            "user",
+            &format!("old prompt {i:02} {}", "x".repeat(100)),
+        )
+    };
+    let new_line = |i: usize| {
+        codex_line(
+            "2026-03-01T10:00:02.000Z",
+            "user",
+            &format!("newer prompt {i:02} {}", "z".repeat(97)),
+        )
+    };
+    let mut old = codex_meta("s-1", "/w");
+    let mut old_offsets = std::collections::HashSet::new();
+    for i in 0..40 {
+        old_offsets.insert(old.len());
+        old.push_str(&old_line(i));
+    }
+    write(&path, old.as_bytes());
+    let mut store = Store::open_in_memory().unwrap();
+    let first = ingest_transcript(&mut store, Host::Codex, &path, None, None).unwrap();
+    assert_eq!(first.next_offset, old.len() as u64);
+
+    let cut = old[..6000].rfind('\n').unwrap() + 1;
+    let mut newer = old[..cut].to_owned();
+    let mut expected = 0;
+    for i in 0..60 {
+        expected += usize::from(!old_offsets.contains(&newer.len()));
+        newer.push_str(&new_line(i));
+    }
+    assert!(newer.len() > old.len());
+    assert_ne!(
+        newer.as_bytes()[old.len() - 1],
+        b'\n',
+        "the offset falls inside a line"
+    );
+    write(&path, newer.as_bytes());
+    let report = ingest_transcript(&mut store, Host::Codex, &path, None, None).unwrap();
+    assert_eq!(report.restart, Some(Restart::Replaced));
+    assert_eq!(report.malformed_lines, 0);
+    assert_eq!(report.messages_inserted, expected as u64);
+    let stored = count(
+        &store,
+        "SELECT count(*) FROM messages WHERE text LIKE 'newer prompt%'",
+    );
+    assert_eq!(stored, expected as i64);
+}
+
+/// A file shorter than at the last ingest (its unfinished last line cut back) has changed under
+/// the offset even if it still reaches past it: it is read again from 0.
+#[test]
+fn a_file_shorter_than_at_the_last_ingest_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.jsonl");
+    let done = codex_meta("s-1", "/w") + &codex_line("2026-03-01T10:00:01.000Z", "user", "one");
+    write(
+        &path,
+        format!("{done}{{\"partial line still being written").as_bytes(),
+    );
+    let mut store = Store::open_in_memory().unwrap();
+    let first = ingest_transcript(&mut store, Host::Codex, &path, None, None).unwrap();
+    assert_eq!(first.next_offset, done.len() as u64);
+    write(&path, format!("{done}{{").as_bytes());
+    let report = ingest_transcript(&mut store, Host::Codex, &path, None, None).unwrap();
+    assert_eq!(report.restart, Some(Restart::Shrunk));
+    assert_eq!(report.messages_inserted, 0);
+    assert_eq!(count(&store, "SELECT count(*) FROM messages"), 1);
+}
