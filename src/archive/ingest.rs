@@ -6,13 +6,19 @@
 //! [`crate::host::transcript::ChunkParser`]; only the blocks in flight are held in memory.
 //!
 //! Invariants:
-//! - **Incremental.** `ingest_checkpoints` keeps, per transcript file, the byte offset just past
-//!   the last complete line consumed; the next ingest seeks there and never re-reads older bytes.
+//! - **Incremental.** `ingest_checkpoints` keeps, per transcript file (by its canonical path,
+//!   however it was named), the byte offset just past the last complete line consumed; the next
+//!   ingest seeks there and never re-reads older bytes.
 //!   A trailing partial line (the agent is mid-write) is left for next time.
-//! - **Restart without duplicates.** A file that shrank (offset past its end) or was replaced (the
-//!   hash of its first [`HEAD_HASH_BYTES`] changed) is read again from offset 0. Every insert is
-//!   `ON CONFLICT DO NOTHING` on the natural key `(session_ref, byte_offset, seq)`, so bytes that
-//!   were already archived add nothing; re-ingesting the same file is a no-op.
+//! - **Restart without duplicates.** A file that shrank (offset past its end, or shorter than at
+//!   the last ingest) or was replaced (the hash of its first [`HEAD_HASH_BYTES`] changed, or the
+//!   byte before the saved offset is no longer a line's `\n`: rewritten in place) is read again
+//!   from offset 0, never from the middle of a line. Every insert is `ON CONFLICT DO NOTHING` on
+//!   the natural key `(session_ref, byte_offset, seq)`, so bytes that were already archived add
+//!   nothing; re-ingesting the same file is a no-op. What a restart cannot recover: a rewritten
+//!   line of the same session that starts where an archived one did is taken for it and not
+//!   stored, and a rewrite that keeps the head, the length and a `\n` before the offset goes
+//!   unnoticed (the hosts only append; telling it would mean hashing what was read).
 //! - **Redacted before insert.** Message text and tool arguments go through
 //!   [`crate::archive::redact`] before anything is written, then long texts are cut to
 //!   documented caps ([`MAX_TOOL_OUTPUT_BYTES`], [`MAX_TOOL_ARGS_BYTES`], [`MAX_MESSAGE_BYTES`]).
@@ -148,6 +154,8 @@ pub struct IngestReport {
 struct Checkpoint {
     session_ref: Option<i64>,
     byte_offset: u64,
+    /// The file's length when the checkpoint was saved, when known.
+    file_size: Option<u64>,
     head_hash: Option<String>,
 }
 
@@ -286,7 +294,7 @@ pub fn ingest_transcripts<E>(
 ) -> Result<(), E> {
     let mut group = Group::default();
     for path in paths {
-        if group.paths.contains(path.as_path()) {
+        if group.paths.contains(&checkpoint_path(path)) {
             // Planned from the checkpoint this group has not written yet: write it first.
             ingest_group(store, host, group.take(), &mut each)?;
         }
@@ -427,10 +435,19 @@ fn write_group(
     })
 }
 
+/// The path a transcript's checkpoint is kept under: `path` made canonical (absolute, with no
+/// `.`, `..`, doubled `/` or symbolic link left), so `./s/t.jsonl`, `s//t.jsonl` and a link to
+/// the file share one checkpoint instead of each reading the file again from 0. A path that
+/// cannot be made canonical (the file is missing) is kept as given; its ingest reports why.
+fn checkpoint_path(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned())
+}
+
 /// Where one ingest of a transcript starts: what its checkpoint and the file say before any
 /// message is read.
 #[derive(Debug)]
 struct Plan {
+    /// The transcript, as [`checkpoint_path`] names it.
     path: PathBuf,
     /// The checkpoint key (the path as text).
     key: String,
@@ -448,15 +465,21 @@ impl Plan {
     /// Reads `path`'s checkpoint and compares it with the file: a file that shrank or whose
     /// head changed is read again from 0.
     fn new(store: &Store, path: &Path) -> Result<Plan, IngestError> {
+        let path = &checkpoint_path(path);
         let key = path.to_string_lossy().into_owned();
         let checkpoint = read_checkpoint(store, &key).map_err(sql_err(path))?;
         let len = std::fs::metadata(path).map_err(io_err(path))?.len();
         let mut restart = None;
         let mut from = 0;
         if let Some(cp) = &checkpoint {
-            if cp.byte_offset > len {
+            // A file shorter than it was (even if still past the offset) was cut and may have
+            // grown again with other lines; one whose offset no longer follows a line's end was
+            // rewritten: either way the offset points into other text.
+            if cp.byte_offset > len || cp.file_size.is_some_and(|size| len < size) {
                 restart = Some(Restart::Shrunk);
-            } else if !head_matches(path, cp.head_hash.as_deref(), len)? {
+            } else if !head_matches(path, cp.head_hash.as_deref(), len)?
+                || !follows_line_end(path, cp.byte_offset)?
+            {
                 restart = Some(Restart::Replaced);
             } else {
                 from = cp.byte_offset;
@@ -958,14 +981,17 @@ fn read_checkpoint(store: &Store, key: &str) -> rusqlite::Result<Option<Checkpoi
     store
         .conn()
         .prepare_cached(
-            "SELECT session_ref, byte_offset, head_hash FROM ingest_checkpoints \
+            "SELECT session_ref, byte_offset, file_size, head_hash FROM ingest_checkpoints \
              WHERE transcript_path = ?1",
         )?
         .query_row([key], |r| {
             Ok(Checkpoint {
                 session_ref: r.get(0)?,
                 byte_offset: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
-                head_hash: r.get(2)?,
+                file_size: r
+                    .get::<_, Option<i64>>(2)?
+                    .and_then(|n| u64::try_from(n).ok()),
+                head_hash: r.get(3)?,
             })
         })
         .optional()
@@ -989,6 +1015,20 @@ fn hash_prefix(path: &Path, n: u64) -> Result<String, IngestError> {
     Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
 }
 
+/// Whether the byte just before `offset` is the `\n` that ended the last line consumed (a saved
+/// offset always follows one; offset 0 has nothing before it).
+fn follows_line_end(path: &Path, offset: u64) -> Result<bool, IngestError> {
+    let Some(before) = offset.checked_sub(1) else {
+        return Ok(true);
+    };
+    let mut byte = [0u8; 1];
+    let mut file = File::open(path).map_err(io_err(path))?;
+    file.seek(SeekFrom::Start(before))
+        .and_then(|_| file.read_exact(&mut byte))
+        .map_err(io_err(path))?;
+    Ok(byte[0] == b'\n')
+}
+
 /// Whether the first bytes of `path` still hash to `saved` (a missing or unreadable fingerprint
 /// counts as a match: the offset check alone then guards the file).
 fn head_matches(path: &Path, saved: Option<&str>, len: u64) -> Result<bool, IngestError> {
@@ -1004,16 +1044,19 @@ fn head_matches(path: &Path, saved: Option<&str>, len: u64) -> Result<bool, Inge
     Ok(hash_prefix(path, n)? == digest)
 }
 
-/// The agent id of a Claude Code subagent transcript, `<session>/subagents/agent-<id>.jsonl`
-/// (Claude Code's layout; the file repeats its parent's session id).
+/// The agent id of a Claude Code subagent transcript, `agent-<id>.jsonl`, wherever it lies:
+/// `<session>/subagents/agent-<id>.jsonl` (current Claude Code) or `agent-<id>.jsonl` next to
+/// its parent's `<session>.jsonl` in `projects/<dir>/` (older Claude Code and the Agent SDK).
+/// Either way the file repeats its parent's session id (its records are `isSidechain`), and a
+/// main transcript is named `<session>.jsonl` after its UUID, never `agent-…`.
 pub fn subagent_of(host: Host, path: &Path) -> Option<&str> {
-    if host != Host::Claude
-        || path.parent()?.file_name()? != "subagents"
-        || path.extension()? != "jsonl"
-    {
+    if host != Host::Claude || path.extension()? != "jsonl" {
         return None;
     }
-    path.file_stem()?.to_str()?.strip_prefix("agent-")
+    path.file_stem()?
+        .to_str()?
+        .strip_prefix("agent-")
+        .filter(|agent| !agent.is_empty())
 }
 
 /// The archive's session id of subagent `agent` of session `parent`: `<parent>/agent-<agent>`,

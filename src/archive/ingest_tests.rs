@@ -909,8 +909,9 @@ fn a_group_that_fails_to_write_is_ingested_again_file_by_file() {
 #[rstest::rstest]
 #[case::subagent(Host::Claude, "/p/-w/S1/subagents/agent-a1b2.jsonl", Some("a1b2"))]
 #[case::main_transcript(Host::Claude, "/p/-w/S1.jsonl", None)]
-#[case::not_under_subagents(Host::Claude, "/p/-w/S1/agent-a1b2.jsonl", None)]
+#[case::next_to_its_parent(Host::Claude, "/p/-w/agent-a1b2.jsonl", Some("a1b2"))]
 #[case::not_jsonl(Host::Claude, "/p/-w/S1/subagents/agent-a1b2.json", None)]
+#[case::no_agent_id(Host::Claude, "/p/-w/agent-.jsonl", None)]
 #[case::codex_never(Host::Codex, "/s/subagents/agent-a1b2.jsonl", None)]
 fn a_subagent_transcript_is_known_by_its_path(
     #[case] host: Host,
@@ -919,4 +920,193 @@ fn a_subagent_transcript_is_known_by_its_path(
 ) {
     assert_eq!(subagent_of(host, Path::new(path)), agent);
     assert_eq!(subagent_session_id("S1", "a1b2"), "S1/agent-a1b2");
+}
+
+/// Older Claude Code and the Agent SDK write a subagent's transcript as `agent-<id>.jsonl` next
+/// to its parent's `<session>.jsonl`, with the parent's `sessionId`: it is a session of its own,
+/// and none of the parent's lines (at the same byte offsets) is lost, through the import's
+/// grouped ingest and the hook's one-file ingest alike.
+#[rstest]
+#[case::import(true)]
+#[case::hook(false)]
+fn a_subagent_transcript_next_to_its_parent_is_its_own_session(#[case] grouped: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let line = |kind: &str, text: &str, sidechain: bool| {
+        serde_json::json!({"type": kind, "sessionId": "S1", "cwd": "/w", "isSidechain": sidechain,
+            "timestamp": "2026-01-05T10:00:00.000Z", "message": {"role": kind, "content": text}})
+        .to_string()
+            + "\n"
+    };
+    // Same line lengths, so the two files' messages sit at the same byte offsets.
+    let parent = dir.path().join("S1.jsonl");
+    let agent = dir.path().join("agent-ag1.jsonl");
+    write(
+        &agent,
+        (line("user", "subagent task AAAA", true) + &line("assistant", "subagent done", true))
+            .as_bytes(),
+    );
+    write(
+        &parent,
+        (line("user", "parent prompt BBB", false) + &line("assistant", "parent reply", false))
+            .as_bytes(),
+    );
+    let mut store = Store::open_in_memory().unwrap();
+    let paths = [agent, parent];
+    if grouped {
+        ingest_transcripts(&mut store, Host::Claude, &paths, |_, _, result| {
+            result.map(|_| ())
+        })
+        .unwrap();
+    } else {
+        for path in &paths {
+            ingest_transcript(&mut store, Host::Claude, path, None, Some("S1")).unwrap();
+        }
+    }
+    let mut stmt = store
+        .conn()
+        .prepare(
+            "SELECT s.session_id, m.text FROM messages m JOIN sessions s ON s.id = m.session_ref \
+             ORDER BY s.session_id, m.byte_offset",
+        )
+        .unwrap();
+    let rows: Vec<(String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let row = |s: &str, t: &str| (s.to_owned(), t.to_owned());
+    assert_eq!(
+        rows,
+        [
+            row("S1", "parent prompt BBB"),
+            row("S1", "parent reply"),
+            row("S1/agent-ag1", "subagent task AAAA"),
+            row("S1/agent-ag1", "subagent done"),
+        ]
+    );
+}
+
+/// A checkpoint belongs to the file, not to how its path was typed: `./d/t.jsonl`, `d//t.jsonl`
+/// and a symbolic link to it resume where the first ingest stopped.
+#[test]
+fn a_transcript_named_another_way_resumes_from_its_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let sub = dir.path().join("d");
+    std::fs::create_dir(&sub).unwrap();
+    let path = sub.join("t.jsonl");
+    write(
+        &path,
+        (codex_meta("s-1", "/w") + &codex_line("2026-03-01T10:00:01.000Z", "user", "one"))
+            .as_bytes(),
+    );
+    let mut store = Store::open_in_memory().unwrap();
+    let first = ingest_transcript(&mut store, Host::Codex, &path, None, None).unwrap();
+    assert_eq!(first.messages_inserted, 1);
+    let mut others = vec![
+        sub.join(".").join("t.jsonl"),
+        PathBuf::from(format!("{}//t.jsonl", sub.display())),
+        sub.join("..").join("d").join("t.jsonl"),
+    ];
+    #[cfg(unix)]
+    {
+        let link = dir.path().join("link.jsonl");
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+        others.push(link);
+    }
+    for other in &others {
+        let report = ingest_transcript(&mut store, Host::Codex, other, None, None).unwrap();
+        assert_eq!(
+            (report.from_offset, report.restart),
+            (first.next_offset, None),
+            "{}",
+            other.display()
+        );
+    }
+    ingest_transcripts(&mut store, Host::Codex, &others, |_, path, result| {
+        let report = result.unwrap();
+        assert_eq!(report.from_offset, first.next_offset, "{}", path.display());
+        Ok::<_, std::convert::Infallible>(())
+    })
+    .unwrap();
+    assert_eq!(count(&store, "SELECT count(*) FROM ingest_checkpoints"), 1);
+    assert_eq!(count(&store, "SELECT count(*) FROM sessions"), 1);
+}
+
+/// A transcript rewritten in place with the same first 4 KiB, cut and grown again past the
+/// saved offset: the offset now falls inside a line, so the file is read again from 0 rather
+/// than from the middle of that line. Only the rewritten lines that start at an offset already
+/// archived for the session are not stored again (a message is known by its offset).
+#[test]
+fn a_rewritten_file_grown_past_the_checkpoint_is_read_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.jsonl");
+    let old_line = |i: usize| {
+        codex_line(
+            "2026-03-01T10:00:01.000Z",
+            "user",
+            &format!("old prompt {i:02} {}", "x".repeat(100)),
+        )
+    };
+    let new_line = |i: usize| {
+        codex_line(
+            "2026-03-01T10:00:02.000Z",
+            "user",
+            &format!("newer prompt {i:02} {}", "z".repeat(97)),
+        )
+    };
+    let mut old = codex_meta("s-1", "/w");
+    let mut old_offsets = std::collections::HashSet::new();
+    for i in 0..40 {
+        old_offsets.insert(old.len());
+        old.push_str(&old_line(i));
+    }
+    write(&path, old.as_bytes());
+    let mut store = Store::open_in_memory().unwrap();
+    let first = ingest_transcript(&mut store, Host::Codex, &path, None, None).unwrap();
+    assert_eq!(first.next_offset, old.len() as u64);
+
+    let cut = old[..6000].rfind('\n').unwrap() + 1;
+    let mut newer = old[..cut].to_owned();
+    let mut expected = 0;
+    for i in 0..60 {
+        expected += usize::from(!old_offsets.contains(&newer.len()));
+        newer.push_str(&new_line(i));
+    }
+    assert!(newer.len() > old.len());
+    assert_ne!(
+        newer.as_bytes()[old.len() - 1],
+        b'\n',
+        "the offset falls inside a line"
+    );
+    write(&path, newer.as_bytes());
+    let report = ingest_transcript(&mut store, Host::Codex, &path, None, None).unwrap();
+    assert_eq!(report.restart, Some(Restart::Replaced));
+    assert_eq!(report.malformed_lines, 0);
+    assert_eq!(report.messages_inserted, expected as u64);
+    let stored = count(
+        &store,
+        "SELECT count(*) FROM messages WHERE text LIKE 'newer prompt%'",
+    );
+    assert_eq!(stored, expected as i64);
+}
+
+/// A file shorter than at the last ingest (its unfinished last line cut back) has changed under
+/// the offset even if it still reaches past it: it is read again from 0.
+#[test]
+fn a_file_shorter_than_at_the_last_ingest_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.jsonl");
+    let done = codex_meta("s-1", "/w") + &codex_line("2026-03-01T10:00:01.000Z", "user", "one");
+    write(
+        &path,
+        format!("{done}{{\"partial line still being written").as_bytes(),
+    );
+    let mut store = Store::open_in_memory().unwrap();
+    let first = ingest_transcript(&mut store, Host::Codex, &path, None, None).unwrap();
+    assert_eq!(first.next_offset, done.len() as u64);
+    write(&path, format!("{done}{{").as_bytes());
+    let report = ingest_transcript(&mut store, Host::Codex, &path, None, None).unwrap();
+    assert_eq!(report.restart, Some(Restart::Shrunk));
+    assert_eq!(report.messages_inserted, 0);
+    assert_eq!(count(&store, "SELECT count(*) FROM messages"), 1);
 }

@@ -278,43 +278,56 @@ pub fn run(ctx: &Ctx, host: Host, args: &ImportSessionsArgs) -> anyhow::Result<u
     if ctx.json {
         output::print_json(&report)?;
     } else {
-        println!(
-            "Imported {} {} transcripts from {}: {} with new data, {} unchanged, {} failed.",
-            report.files,
-            report.host,
-            report.dir,
-            report.ingested_files,
-            report.unchanged_files,
-            report.error_count
-        );
-        println!(
-            "Archived {} new messages ({} injected, not searchable) in {} sessions of {} projects.",
-            report.messages_inserted, report.injected_inserted, report.sessions, report.projects
-        );
-        if report.repaired_lines > 0 {
-            println!(
-                "{} lines held text that is not valid UTF-8; it was archived with U+FFFD in its \
-                 place.",
-                report.repaired_lines
-            );
-        }
-        if report.malformed_lines > 0 {
-            println!(
-                "{} lines were not JSON records and were skipped.",
-                report.malformed_lines
-            );
-        }
-        for e in &report.errors {
-            println!("  failed: {}: {}", e.path, e.error);
-        }
-        if report.error_count > report.errors.len() {
-            println!(
-                "  ... and {} more (see the log)",
-                report.error_count - report.errors.len()
-            );
-        }
+        // Written, not `println!`ed: a reader that went away (`| head -1`) is an error `main`
+        // ends quietly with exit 0, where `println!` would panic.
+        print_summary(&mut std::io::stdout().lock(), &report)?;
     }
     Ok(u8::from(report.error_count > 0))
+}
+
+/// Writes the plain-text summary of `report`.
+fn print_summary(out: &mut impl std::io::Write, report: &ImportReport) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "Imported {} {} transcripts from {}: {} with new data, {} unchanged, {} failed.",
+        report.files,
+        report.host,
+        report.dir,
+        report.ingested_files,
+        report.unchanged_files,
+        report.error_count
+    )?;
+    writeln!(
+        out,
+        "Archived {} new messages ({} injected, not searchable) in {} sessions of {} projects.",
+        report.messages_inserted, report.injected_inserted, report.sessions, report.projects
+    )?;
+    if report.repaired_lines > 0 {
+        writeln!(
+            out,
+            "{} lines held text that is not valid UTF-8; it was archived with U+FFFD in its \
+             place.",
+            report.repaired_lines
+        )?;
+    }
+    if report.malformed_lines > 0 {
+        writeln!(
+            out,
+            "{} lines were not JSON records and were skipped.",
+            report.malformed_lines
+        )?;
+    }
+    for e in &report.errors {
+        writeln!(out, "  failed: {}: {}", e.path, e.error)?;
+    }
+    if report.error_count > report.errors.len() {
+        writeln!(
+            out,
+            "  ... and {} more (see the log)",
+            report.error_count - report.errors.len()
+        )?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -375,6 +388,32 @@ mod tests {
             ]
         );
         assert!(found.unreadable.is_empty());
+    }
+
+    /// A reader that is gone.
+    struct ClosedPipe;
+
+    impl std::io::Write for ClosedPipe {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::ErrorKind::BrokenPipe.into())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_closed_stdout_is_an_error_main_ends_quietly_not_a_panic() {
+        let err = print_summary(&mut ClosedPipe, &ImportReport::default()).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::BrokenPipe);
+        let mut out = Vec::new();
+        print_summary(&mut out, &ImportReport::default()).unwrap();
+        assert!(
+            String::from_utf8(out)
+                .unwrap()
+                .starts_with("Imported 0  transcripts")
+        );
     }
 
     #[test]

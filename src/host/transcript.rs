@@ -25,13 +25,18 @@ use super::{Host, claude, codex};
 
 /// Marker that opens every block of context csep injects into a session.
 ///
-/// Injected text is wrapped as `<csep-context …>…</csep-context>` so that when the host echoes it
-/// back in its transcript the parsers can classify it as [`InjectedKind::Csep`] and the reviewer
-/// never learns from csep's own output. Text starting with `# csep` is treated the same way.
+/// Injected text is wrapped as `<csep-context …>…</csep-context>` (`<csep-context
+/// source="session-start">` by the SessionStart hook, `<csep-context kind="recall">` by
+/// auto-recall) so that when the host echoes it back in its transcript the parsers can classify
+/// it as [`InjectedKind::Csep`] and the reviewer never learns from csep's own output.
 pub const CSEP_CONTEXT_MARKER: &str = "<csep-context";
 
-/// Heading prefix that also marks csep-injected text (plain-text fallback of the marker).
-pub const CSEP_HEADING_PREFIX: &str = "# csep";
+/// Tag that closes every block of context csep injects (see [`CSEP_CONTEXT_MARKER`]).
+pub const CSEP_CONTEXT_CLOSE: &str = "</csep-context>";
+
+/// How every Markdown answer of `csep recall` and of the MCP tool `recall` begins
+/// (`crate::recall::render::render_markdown`), whatever its status.
+pub const RECALL_MARKDOWN_HEADER: &str = "## Focused Recall\n\nStatus: ";
 
 // ---------------------------------------------------------------------------------------------
 // Transcript messages
@@ -73,7 +78,8 @@ pub enum InjectedKind {
     Permissions,
     /// The list of available skills (Codex `<skills_instructions>`, Claude `skill_listing`).
     SkillListing,
-    /// Context csep itself injected (contains [`CSEP_CONTEXT_MARKER`]).
+    /// Context csep itself injected (wrapped in [`CSEP_CONTEXT_MARKER`]), or csep's recall
+    /// answer as a tool's output.
     Csep,
     /// A Stop hook's continuation prompt (Codex `<hook_prompt …>`, Claude `Stop hook feedback:`).
     StopHookFeedback,
@@ -186,9 +192,30 @@ pub struct TranscriptChunk {
     pub repaired_lines: u64,
     /// Number of complete, non-blank lines read.
     pub lines_read: u64,
+    /// Call ids of the calls of csep's recall tool seen so far ([`is_csep_recall_tool`]): their
+    /// outputs are csep's own text.
+    pub(crate) csep_recall_calls: std::collections::BTreeSet<String>,
 }
 
 impl TranscriptChunk {
+    /// Remembers the call `call_id` of tool `name`, when it is csep's recall.
+    pub(crate) fn note_tool_call(&mut self, name: &str, call_id: Option<&str>) {
+        if let Some(id) = call_id.filter(|_| is_csep_recall_tool(name)) {
+            self.csep_recall_calls.insert(id.to_owned());
+        }
+    }
+
+    /// The origin of a tool's output `text` answering call `call_id`: csep's own text when it
+    /// answers a call of csep's recall or reads as recall's answer, else [`Origin::ToolOutput`].
+    pub(crate) fn tool_output_origin(&self, call_id: Option<&str>, text: &str) -> Origin {
+        let is_recall_call = call_id.is_some_and(|id| self.csep_recall_calls.contains(id));
+        if is_recall_call || is_csep_recall_output(text) {
+            Origin::Injected(InjectedKind::Csep)
+        } else {
+            Origin::ToolOutput
+        }
+    }
+
     /// Counts one record of a type the parser does not model.
     pub(crate) fn count_unknown(&mut self, name: &str) {
         match self.unknown_types.get_mut(name) {
@@ -428,10 +455,50 @@ pub(crate) fn parse_timestamp(s: Option<&str>) -> Option<jiff::Timestamp> {
     s.and_then(|s| s.parse().ok())
 }
 
-/// Whether `text` is context csep injected itself (see [`CSEP_CONTEXT_MARKER`]).
+/// Whether `text` is context csep injected itself: the whole text, blanks around it aside, is
+/// one `<csep-context …>…</csep-context>` envelope, exactly as csep writes it (see
+/// [`CSEP_CONTEXT_MARKER`]). User prose that mentions the tag, or a heading such as
+/// `# csep rollout plan`, is not.
 pub fn is_csep_text(text: &str) -> bool {
-    text.contains(CSEP_CONTEXT_MARKER) || text.trim_start().starts_with(CSEP_HEADING_PREFIX)
+    let text = text.trim();
+    let Some(rest) = text.strip_prefix(CSEP_CONTEXT_MARKER) else {
+        return false;
+    };
+    rest.starts_with(|c: char| c == '>' || c.is_ascii_whitespace())
+        && text.ends_with(CSEP_CONTEXT_CLOSE)
 }
+
+/// Whether tool `name` is csep's own `recall`: the MCP tool `recall` of the server `csep`
+/// ([`crate::host::mcp::SERVER_NAME`]) as the hosts name it to the model (`mcp__csep__recall`
+/// in Claude Code and Codex, `csep__recall` in older Codex, `csep.recall` in Codex's MCP
+/// events).
+pub fn is_csep_recall_tool(name: &str) -> bool {
+    matches!(name, "mcp__csep__recall" | "csep__recall" | "csep.recall")
+}
+
+/// Whether a tool's output is an answer of csep's recall, which is archived text already: the
+/// Markdown `csep recall` prints (the MCP tool's answer too), or its `--json` output, from the
+/// output's start, after the header Codex's exec tools put before a command's output
+/// (`Chunk ID: …` … `Output:`). Recalled again, it would crowd out the sessions it quotes.
+pub fn is_csep_recall_output(text: &str) -> bool {
+    const OUTPUT_LINE: &str = "\nOutput:\n";
+    let text = text.trim_start();
+    let head = &text.as_bytes()[..text.len().min(MAX_EXEC_HEADER_BYTES + OUTPUT_LINE.len())];
+    let body = match memchr::memmem::find(head, OUTPUT_LINE.as_bytes()) {
+        // An ASCII line: the bytes after it start a character.
+        Some(i) => text[i + OUTPUT_LINE.len()..].trim_start(),
+        None => text,
+    };
+    body.starts_with(RECALL_MARKDOWN_HEADER)
+        || (body.starts_with('{')
+            && ["\"focused_recall\":", "\"triggered\":", "\"reasons\":"]
+                .iter()
+                .all(|key| body.contains(key)))
+}
+
+/// Longest header Codex's exec tools put before a command's output (`Chunk ID`, `Wall time`,
+/// exit code, token count: about 100 bytes; 400 leaves room for other fields).
+const MAX_EXEC_HEADER_BYTES: usize = 400;
 
 /// Peek at the shape of a transcript line without modelling it.
 #[derive(Deserialize)]

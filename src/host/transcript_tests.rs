@@ -257,11 +257,60 @@ fn origin_names_are_stable() {
 }
 
 #[rstest]
-#[case::marker("intro <csep-context v=\"1\">rules</csep-context>", true)]
-#[case::heading("  # csep memory\n- rule", true)]
+#[case::session_start(
+    "<csep-context source=\"session-start\">\n# csep memory\n- rule\n</csep-context>",
+    true
+)]
+#[case::auto_recall(
+    "\n<csep-context kind=\"recall\">\n## Focused Recall\n</csep-context>\n",
+    true
+)]
+#[case::bare_marker("<csep-context>\n- rule\n</csep-context>", true)]
+#[case::prose_mentioning_the_tag(
+    "why does <csep-context kind=\"recall\"> show up in my prompt?",
+    false
+)]
+#[case::prose_quoting_a_block("intro <csep-context v=\"1\">rules</csep-context>", false)]
+#[case::another_tag("<csep-contextual>x</csep-contextual>", false)]
+#[case::unclosed("<csep-context kind=\"recall\"> is what I mean", false)]
+#[case::heading("# csep rollout plan\n- ship the hooks first", false)]
 #[case::plain("CTX-MARKER-sessionstart injected", false)]
-fn csep_text_is_recognised_by_its_marker(#[case] text: &str, #[case] expected: bool) {
+fn csep_text_is_its_exact_envelope(#[case] text: &str, #[case] expected: bool) {
     assert_eq!(is_csep_text(text), expected);
+}
+
+#[rstest]
+#[case::markdown("## Focused Recall\n\nStatus: matched\nResults: 1\n\n### 1. x", true)]
+#[case::no_match("## Focused Recall\n\nStatus: no_match\nResults: 0\n", true)]
+#[case::codex_exec(
+    "Chunk ID: 48799d\nWall time: 0.2110 seconds\nProcess exited with code 0\nOriginal token \
+     count: 17\nOutput:\n## Focused Recall\n\nStatus: matched\n",
+    true
+)]
+#[case::json(
+    "{\n  \"count\": 0,\n  \"cwd\": \"/w\",\n  \"focused_recall\": \"\",\n  \"query\": \"x\",\n  \
+     \"reasons\": [],\n  \"results\": [],\n  \"status\": \"no_match\",\n  \"triggered\": true\n}",
+    true
+)]
+#[case::other_json("{\"status\": \"ok\", \"results\": []}", false)]
+#[case::source_mentioning_it(
+    "src/recall/render.rs:199:    String::from(\"## Focused Recall\\n\\nStatus: \");",
+    false
+)]
+#[case::a_file_quoting_it("notes\n\n## Focused Recall\n\nStatus: matched\n", false)]
+#[case::plain("test result: ok. 3 passed", false)]
+fn csep_recall_output_is_recognised_from_its_start(#[case] text: &str, #[case] expected: bool) {
+    assert_eq!(is_csep_recall_output(text), expected);
+}
+
+#[rstest]
+#[case::claude_and_codex("mcp__csep__recall", true)]
+#[case::older_codex("csep__recall", true)]
+#[case::codex_event("csep.recall", true)]
+#[case::another_servers_recall("mcp__notes__recall", false)]
+#[case::csep_remember("mcp__csep__remember", false)]
+fn csep_recall_tool_is_known_by_name(#[case] name: &str, #[case] expected: bool) {
+    assert_eq!(is_csep_recall_tool(name), expected);
 }
 
 // --- hook events -------------------------------------------------------------------------------

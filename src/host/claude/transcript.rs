@@ -18,10 +18,16 @@
 //! 5. `isMeta` (e.g. `<local-command-caveat>`) → `Injected(Other)`;
 //! 6. `<local-command-stdout>`, `<local-command-stderr>`, `<bash-stdout>`, `<bash-stderr>`,
 //!    `[Request interrupted` prefixes → `Injected(Other)` (host output, not typed);
-//! 7. otherwise `User` (including `<command-name>/compact`, which the user typed).
+//! 7. `isSidechain` (a subagent's transcript, `agent-<id>.jsonl`) → `Agent`: its user text is
+//!    the task the parent model wrote for the subagent (`Task`/`Agent` tool input), not the
+//!    user's words; it stays searchable, since it says what the subagent session is about, but
+//!    is not counted or reviewed as the user's;
+//! 8. otherwise `User` (including `<command-name>/compact`, which the user typed).
 //!
 //! Assistant blocks: `text` → `Agent`, `tool_use` → `ToolCall`, `thinking` → `Reasoning`.
-//! `tool_result` blocks → role `Tool`, `ToolOutput`. Attachments → role `System`:
+//! `tool_result` blocks → role `Tool`, `ToolOutput`, except csep's own recall answer,
+//! `Injected(Csep)`: the result of a `mcp__csep__recall` call, or a result that reads as
+//! recall's Markdown or JSON (`csep recall` run with `Bash`). Attachments → role `System`:
 //! `hook_additional_context` → `Injected(Csep)` with the marker, else `Injected(Other)`;
 //! `skill_listing` → `Injected(SkillListing)`.
 
@@ -159,6 +165,7 @@ fn apply_line(
             let flags = UserFlags {
                 is_meta: record.is_meta,
                 is_compact_summary: record.is_compact_summary,
+                is_sidechain: record.is_sidechain,
             };
             apply_user(message.content, flags, &mut ctx, chunk);
         }
@@ -222,6 +229,8 @@ fn apply_line(
 struct UserFlags {
     is_meta: bool,
     is_compact_summary: bool,
+    /// A subagent's record: its user text is the task the parent model wrote.
+    is_sidechain: bool,
 }
 
 fn apply_user(
@@ -249,7 +258,7 @@ fn apply_user(
                         ..
                     } => {
                         let text = content.into_text();
-                        let origin = Origin::ToolOutput;
+                        let origin = chunk.tool_output_origin(tool_use_id.as_deref(), &text);
                         ctx.push_tool(chunk, Role::Tool, origin, text, None, None, tool_use_id);
                     }
                     ContentBlockWire::ToolUse { .. }
@@ -272,6 +281,7 @@ fn apply_assistant(content: MessageContentWire, ctx: &mut LineCtx, chunk: &mut T
                         ctx.push(chunk, Role::Assistant, Origin::Agent, text);
                     }
                     ContentBlockWire::ToolUse { id, name, input } => {
+                        chunk.note_tool_call(&name, id.as_deref());
                         let args = input.to_string();
                         ctx.push_tool(
                             chunk,
@@ -327,6 +337,9 @@ fn classify_user(text: &str, flags: UserFlags) -> Origin {
     ];
     if host_output.iter().any(|p| t.starts_with(p)) {
         return other;
+    }
+    if flags.is_sidechain {
+        return Origin::Agent;
     }
     Origin::User
 }

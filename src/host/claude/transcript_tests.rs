@@ -219,6 +219,8 @@ fn user_line(content: &serde_json::Value, extra: &serde_json::Value) -> String {
 #[case::bash_output("<bash-stdout>ok</bash-stdout>", false, "injected:other")]
 #[case::interrupted("[Request interrupted by user]", false, "injected:other")]
 #[case::slash_command("<command-name>/compact</command-name>", false, "user")]
+#[case::user_heading_about_csep("# csep rollout plan\n- hooks first", false, "user")]
+#[case::user_quoting_the_marker("what is <csep-context kind=\"recall\">?", false, "user")]
 #[case::typed("fix the failing test", false, "user")]
 fn user_text_is_classified_by_content(
     #[case] text: &str,
@@ -230,6 +232,65 @@ fn user_text_is_classified_by_content(
         &serde_json::json!({"isMeta": is_meta}),
     );
     assert_eq!(origins(&parse_chunk(line.as_bytes(), 0)), [expected]);
+}
+
+/// A subagent's first user message is the task its parent model wrote: the agent's words, not
+/// the user's. Host-injected text in a sidechain keeps its own origin.
+#[rstest]
+#[case::task(
+    "Search the repo for flamingo usages",
+    serde_json::json!({"isSidechain": true}),
+    "agent"
+)]
+#[case::reminder_in_a_sidechain(
+    "<system-reminder>\nThe date changed.\n</system-reminder>",
+    serde_json::json!({"isSidechain": true}),
+    "injected:other"
+)]
+#[case::main_chain("Search the repo", serde_json::json!({"isSidechain": false}), "user")]
+fn sidechain_user_text_is_the_parent_agents(
+    #[case] text: &str,
+    #[case] extra: serde_json::Value,
+    #[case] expected: &str,
+) {
+    let line = user_line(&serde_json::json!(text), &extra);
+    assert_eq!(origins(&parse_chunk(line.as_bytes(), 0)), [expected]);
+}
+
+/// csep's recall answer, back as a tool's result (the MCP tool, or `csep recall` run with
+/// `Bash`), is csep's own text, even when the call and its result are fed in separate blocks;
+/// other results are tool outputs.
+#[test]
+fn csep_recall_answers_are_injected_csep_text() {
+    let call = |id: &str, name: &str| {
+        serde_json::json!({"type": "assistant", "sessionId": "s", "message": {"role": "assistant",
+            "content": [{"type": "tool_use", "id": id, "name": name, "input": {"query": "x"}}]}})
+        .to_string()
+            + "\n"
+    };
+    let result = |id: &str, text: &str| {
+        let block = serde_json::json!([{"type": "tool_result", "tool_use_id": id,
+            "content": [{"type": "text", "text": text}]}]);
+        user_line(&block, &serde_json::json!({}))
+    };
+    let first = call("t1", "mcp__csep__recall") + &call("t2", "Bash") + &call("t3", "Bash");
+    let second = result("t1", "No matching recall was found.")
+        + &result("t2", "## Focused Recall\n\nStatus: no_match\nResults: 0\n")
+        + &result("t3", "README.md\n");
+    let mut parser = crate::host::transcript::ChunkParser::new(crate::host::Host::Claude, 0);
+    parser.feed(first.as_bytes());
+    parser.feed(second.as_bytes());
+    assert_eq!(
+        origins(&parser.finish()),
+        [
+            "tool_call",
+            "tool_call",
+            "tool_call",
+            "injected:csep",
+            "injected:csep",
+            "tool_output"
+        ]
+    );
 }
 
 #[test]

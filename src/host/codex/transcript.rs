@@ -16,12 +16,20 @@
 //!    `stop:`, else `Other`; `<environment_context>` → `EnvironmentContext`;
 //!    `# AGENTS.md instructions` or `<user_instructions>` (older Codex) → `AgentsMd`;
 //!    `<permissions instructions>` → `Permissions`; `<skills_instructions>` → `SkillListing`;
+//!    text wrapped in `<skill>`, `<user_shell_command>`, `<turn_aborted>`,
+//!    `<subagent_notification>` or `<additional_context>` (opening and closing tag, case
+//!    ignored, as Codex itself recognises them) → `Other`;
 //! 4. `content_item_kinds[i]`: `host_skills.*`/`skills.*` → `SkillListing`, `permissions.*` →
 //!    `Permissions`, `environments.environment_context` → `EnvironmentContext`, `*agents_md*`
 //!    → `AgentsMd`;
 //! 5. provenance `user` → `User`; any other provenance (`harness`, `skills`) → `Other`;
 //! 6. role `user` → `User`; any other role (`developer`, `system`) → `Injected(Other)`. Hook
 //!    `additionalContext` lands here: a `developer` message with kind `hooks.additional_context`.
+//!
+//! A tool's output is `ToolOutput`, except csep's own recall answer, `Injected(Csep)`: the
+//! output of a call of the MCP tool (`mcp__csep__recall`) or an output that reads as recall's
+//! Markdown or JSON (`csep recall` run through a shell); see
+//! [`crate::host::transcript::is_csep_recall_output`].
 
 use super::wire::{
     ContentItemWire, NestedTagWire, PassthroughWire, ResponseItemWire, RolloutItemWire,
@@ -201,6 +209,7 @@ fn apply_response_item(
             call_id,
             internal_chat_message_metadata_passthrough: passthrough,
         } => {
+            chunk.note_tool_call(&name, call_id.as_deref());
             let text = arguments.clone();
             ctx.push(
                 chunk,
@@ -225,16 +234,8 @@ fn apply_response_item(
         } => {
             let text = output.into_text();
             let turn = turn_of(passthrough);
-            ctx.push(
-                chunk,
-                Role::Tool,
-                Origin::ToolOutput,
-                text,
-                None,
-                None,
-                call_id,
-                turn,
-            );
+            let origin = chunk.tool_output_origin(call_id.as_deref(), &text);
+            ctx.push(chunk, Role::Tool, origin, text, None, None, call_id, turn);
         }
         ResponseItemWire::Reasoning {
             summary,
@@ -302,6 +303,38 @@ fn apply_response_item(
     }
 }
 
+/// User-role fragments Codex writes itself, by their opening and closing tags: the rest of
+/// codex-rs `CONTEXTUAL_USER_FRAGMENTS` (`core/src/contextual_user_message.rs`), which Codex
+/// itself reads back as "contextual state rather than literal user input". A rollout written
+/// without content-item provenance (before 0.169) marks them no other way.
+const CONTEXTUAL_FRAGMENTS: [(&str, &str); 5] = [
+    // A SKILL.md body, sent when the user invokes a skill.
+    ("<skill>", "</skill>"),
+    // A command the user ran with `!` and its output, as Codex formats them.
+    ("<user_shell_command>", "</user_shell_command>"),
+    // The note Codex leaves after the user interrupted a turn.
+    ("<turn_aborted>", "</turn_aborted>"),
+    // A spawned subagent's status, reported to its parent.
+    ("<subagent_notification>", "</subagent_notification>"),
+    // Context from the IDE extension (open files, selection).
+    ("<additional_context>", "</additional_context>"),
+];
+
+/// Whether `text` (already trimmed at the start) opens with `open` and ends with `close`,
+/// ASCII case ignored: Codex's own test for a contextual fragment (`matches_text`).
+fn is_wrapped_in(text: &str, open: &str, close: &str) -> bool {
+    let text = text.trim_end();
+    let opens = text
+        .get(..open.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(open));
+    let closes = text
+        .len()
+        .checked_sub(close.len())
+        .and_then(|start| text.get(start..))
+        .is_some_and(|tail| tail.eq_ignore_ascii_case(close));
+    opens && closes && text.len() >= open.len() + close.len()
+}
+
 /// Classifies content item `index` of a message; rules in the module docs.
 fn classify(role: Role, text: &str, passthrough: &PassthroughWire, index: usize) -> Origin {
     if role == Role::Assistant {
@@ -328,6 +361,12 @@ fn classify(role: Role, text: &str, passthrough: &PassthroughWire, index: usize)
     ];
     if let Some((_, kind)) = by_prefix.iter().find(|(prefix, _)| t.starts_with(prefix)) {
         return Origin::Injected(*kind);
+    }
+    if CONTEXTUAL_FRAGMENTS
+        .iter()
+        .any(|(open, close)| is_wrapped_in(t, open, close))
+    {
+        return Origin::Injected(InjectedKind::Other);
     }
     if let Some(kind) = passthrough.content_item_kinds.get(index) {
         let by_kind = if kind.starts_with("host_skills.") || kind.starts_with("skills.") {

@@ -232,11 +232,34 @@ fn user_text(text: &str) -> String {
     "<csep-context project=\"x\">\n- rule\n</csep-context>",
     "injected:csep"
 )]
-#[case::csep_heading("# csep memory\n- rule", "injected:csep")]
+#[case::user_heading_about_csep("# csep rollout plan\n- ship the hooks first", "user")]
+#[case::user_quoting_the_marker("why does <csep-context kind=\"recall\"> show up here?", "user")]
 #[case::other_hook_prompt(
     "<hook_prompt hook_run_id=\"user_prompt_submit:1:x\">r</hook_prompt>",
     "injected:other"
 )]
+#[case::turn_aborted(
+    "<turn_aborted>\nThe user interrupted the previous turn on purpose.\n</turn_aborted>",
+    "injected:other"
+)]
+#[case::skill_body(
+    "<skill>\n<name>deploy</name>\n<path>/x/SKILL.md</path>\nDeploy blue green\n</skill>\n",
+    "injected:other"
+)]
+#[case::subagent_notification(
+    "<SUBAGENT_NOTIFICATION>{\"agent_id\":\"x\",\"status\":\"completed\"}</subagent_notification>",
+    "injected:other"
+)]
+#[case::user_shell_command(
+    "<user_shell_command>\n<command>ls</command>\n</user_shell_command>",
+    "injected:other"
+)]
+#[case::ide_context(
+    "<additional_context>\n<title>Context from my editor</title>\n</additional_context>",
+    "injected:other"
+)]
+#[case::typed_tag_without_its_closing_tag("<skill> how do I write one?", "user")]
+#[case::typed_tag_in_prose("what does <turn_aborted>x</turn_aborted> mean", "user")]
 #[case::typed("fix the failing test", "user")]
 fn user_role_text_is_classified_by_content(#[case] text: &str, #[case] expected: &str) {
     let chunk = parse_chunk(user_text(text).as_bytes(), 0);
@@ -261,6 +284,36 @@ fn provenance_and_item_kinds_classify_untagged_text() {
     });
     let chunk = parse_chunk(line("response_item", &payload.to_string()).as_bytes(), 0);
     assert_eq!(origins(&chunk), ["injected:skills", "injected:other"]);
+}
+
+/// csep's recall answer, back as a tool's output (the MCP tool, or `csep recall` run through
+/// `exec_command`), is csep's own text; other outputs are tool outputs.
+#[test]
+fn csep_recall_answers_are_injected_csep_text() {
+    let lines = [
+        serde_json::json!({"type": "function_call", "name": "mcp__csep__recall", "arguments": "{\"query\":\"deploy\"}", "call_id": "c1"}),
+        serde_json::json!({"type": "function_call_output", "call_id": "c1", "output": "[{\"type\":\"text\",\"text\":\"## Focused Recall\"}]"}),
+        serde_json::json!({"type": "function_call", "name": "exec_command", "arguments": "{\"cmd\":\"csep recall deploy\"}", "call_id": "c2"}),
+        serde_json::json!({"type": "function_call_output", "call_id": "c2", "output": "Chunk ID: 1\nWall time: 0.1 seconds\nProcess exited with code 0\nOutput:\n## Focused Recall\n\nStatus: matched\n"}),
+        serde_json::json!({"type": "function_call", "name": "exec_command", "arguments": "{\"cmd\":\"ls\"}", "call_id": "c3"}),
+        serde_json::json!({"type": "function_call_output", "call_id": "c3", "output": "Chunk ID: 2\nOutput:\nREADME.md\n"}),
+    ];
+    let text: String = lines
+        .iter()
+        .map(|payload| line("response_item", &payload.to_string()))
+        .collect();
+    let chunk = parse_chunk(text.as_bytes(), 0);
+    assert_eq!(
+        origins(&chunk),
+        [
+            "tool_call",
+            "injected:csep",
+            "tool_call",
+            "injected:csep",
+            "tool_call",
+            "tool_output"
+        ]
+    );
 }
 
 #[test]
