@@ -303,10 +303,9 @@ fn prepare(home: Option<&Path>, profile: Option<String>) -> Prepared {
         // No home at all: still answer the host.
         Err(_) => Paths::at(std::env::temp_dir().join("csep-no-home")),
     };
-    let (config, config_error) = match config::load(&paths.home, &env, &Overrides { profile }) {
-        Ok(loaded) => (loaded.config, None),
-        Err(e) => (Config::default(), Some(e.to_string())),
-    };
+    // Lenient: an error elsewhere in the file must not cost the hook its own settings (the
+    // CLI still reports it).
+    let (config, config_error) = config::load_for_hook(&paths.home, &env, &Overrides { profile });
     let log_ready = paths.ensure_home().is_ok()
         && crate::store::log::init(&paths.log_file(), &crate::cli::log_settings(&config)).is_ok();
     Prepared {
