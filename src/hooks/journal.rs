@@ -41,6 +41,12 @@ pub const MAX_NOTES_PER_DRAIN: usize = 512;
 /// worker, and the session's own notes are still honoured through [`injected_into`]).
 pub const MAX_NOTES_PER_PROMPT: usize = 16;
 
+/// Most notes beyond the oldest [`MAX_NOTES_PER_PROMPT`] a UserPromptSubmit opens to find
+/// what was injected into its own session ([`read_for_prompt`]): the newest notes whose file
+/// name carries the session's tag, or no tag (notes written before names had one). A session
+/// files one note per start (resume, clear, compaction).
+pub const MAX_SESSION_NOTES_PER_PROMPT: usize = 64;
+
 /// A temporary note file older than this was left by a hook killed mid-write; a drain deletes it.
 const STALE_TMP: std::time::Duration = std::time::Duration::from_secs(3600);
 
@@ -69,7 +75,10 @@ pub struct StartNote {
 /// docs); the directory is created (private) when missing.
 pub fn write(paths: &Paths, note: &StartNote) -> std::io::Result<PathBuf> {
     let dir = paths.spool_dir();
-    let name = crate::hooks::spool_file_stem(NOTE_PREFIX, &note.at);
+    let mut name = crate::hooks::spool_file_stem(NOTE_PREFIX, &note.at);
+    if let (Some(host), Some(session)) = (note.host, note.session_id.as_deref()) {
+        name.push_str(&session_tag(host, session));
+    }
     let tmp = dir.join(format!(".{name}.tmp"));
     let path = dir.join(format!("{name}.json"));
     let bytes = serde_json::to_vec(note).map_err(std::io::Error::other)?;
@@ -116,6 +125,63 @@ pub struct Entry {
     pub note: Option<StartNote>,
 }
 
+/// The suffix of a note's file name that says which session it is about: `-s` and 16 hex
+/// digits of a 64-bit FNV-1a hash of host and session id, so a prompt finds its session's
+/// notes by name without opening the others ([`read_for_prompt`]). Stable across builds.
+fn session_tag(host: Host, session: &str) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in host.as_str().bytes().chain([0]).chain(session.bytes()) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("-s{hash:016x}")
+}
+
+/// The session tag in a note's file name (`-s` and 16 hex digits), if it has one.
+fn tag_of(path: &Path) -> Option<&str> {
+    let stem = path.file_stem()?.to_str()?;
+    let tag = stem.get(stem.len().checked_sub(18)?..)?;
+    (tag.starts_with("-s") && tag[2..].bytes().all(|b| b.is_ascii_hexdigit())).then_some(tag)
+}
+
+/// What one UserPromptSubmit reads of the journal ([`read_for_prompt`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromptRead {
+    /// The oldest notes (at most [`MAX_NOTES_PER_PROMPT`]), to move into the database.
+    pub to_drain: Vec<Entry>,
+    /// Entry ids the notes read say were injected into the prompt's session.
+    pub injected: Vec<String>,
+    /// Note files opened, at most [`MAX_NOTES_PER_PROMPT`] +
+    /// [`MAX_SESSION_NOTES_PER_PROMPT`] whatever the backlog.
+    pub opened: usize,
+}
+
+/// Reads what a UserPromptSubmit needs of the journal, in bounded work whatever its backlog
+/// (a worker that has not run for a while leaves thousands of notes): the oldest
+/// [`MAX_NOTES_PER_PROMPT`] notes, to drain, and of the others only the newest
+/// [`MAX_SESSION_NOTES_PER_PROMPT`] that may be about `session` (by their file name's tag).
+pub fn read_for_prompt(paths: &Paths, host: Host, session: &str) -> PromptRead {
+    let files = files(paths);
+    let (oldest, rest) = files.split_at(files.len().min(MAX_NOTES_PER_PROMPT));
+    let wanted = session_tag(host, session);
+    let own: Vec<PathBuf> = rest
+        .iter()
+        .rev()
+        .filter(|path| tag_of(path).is_none_or(|tag| tag == wanted))
+        .take(MAX_SESSION_NOTES_PER_PROMPT)
+        .cloned()
+        .collect();
+    let opened = oldest.len() + own.len();
+    let to_drain = read_paths(oldest.to_vec());
+    let mut injected = injected_into(&to_drain, host, session);
+    injected.extend(injected_into(&read_paths(own), host, session));
+    PromptRead {
+        to_drain,
+        injected,
+        opened,
+    }
+}
+
 /// Reads every note of the journal, oldest first (a file gone meanwhile is skipped).
 pub fn read(paths: &Paths) -> Vec<Entry> {
     read_at_most(paths, usize::MAX)
@@ -123,9 +189,13 @@ pub fn read(paths: &Paths) -> Vec<Entry> {
 
 /// [`read`] of the oldest `max` notes only: the others are not opened.
 fn read_at_most(paths: &Paths, max: usize) -> Vec<Entry> {
-    files(paths)
+    read_paths(files(paths).into_iter().take(max).collect())
+}
+
+/// The notes in `paths` (a file gone meanwhile is skipped).
+fn read_paths(paths: Vec<PathBuf>) -> Vec<Entry> {
+    paths
         .into_iter()
-        .take(max)
         .filter_map(|path| {
             let bytes = std::fs::read(&path).ok()?;
             let note = serde_json::from_slice(&bytes).ok();

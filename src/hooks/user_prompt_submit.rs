@@ -45,11 +45,14 @@ pub fn run(ctx: &HookCtx, event: &HookEvent) -> Result<HookAnswer, StoreError> {
         .map(|identity| identity.project_id());
     // SessionStart's injections wait in the hook journal. Its notes are read (once) before
     // the database, so a note another process files in between is seen in one place or the
-    // other; then the oldest few are moved in (a backlog is left to the worker).
-    let mut entries = journal::read(&ctx.paths);
-    let mut exclude = journal::injected_into(&entries, event.host, session);
-    entries.truncate(journal::MAX_NOTES_PER_PROMPT);
-    if let Err(e) = journal::drain_entries(store, entries) {
+    // other; then the oldest few are moved in (a backlog is left to the worker). What is read
+    // is bounded whatever the backlog ([`journal::read_for_prompt`]).
+    let journal::PromptRead {
+        to_drain,
+        injected: mut exclude,
+        ..
+    } = journal::read_for_prompt(&ctx.paths, event.host, session);
+    if let Err(e) = journal::drain_entries(store, to_drain) {
         tracing::debug!(error = %e, "cannot drain the hook journal yet");
     }
     exclude.extend(already_injected(store, event.host, session)?);
