@@ -372,6 +372,7 @@ fn run(
         is_child_session: env.get(CHILD_SESSION_ENV).is_some(),
         no_spawn: env.get("CSEP_NO_SPAWN_WORKER").is_some(),
         store: std::cell::OnceCell::new(),
+        writes: crate::hooks::WriteBudget::default(),
     };
     let answer = hooks::run(&ctx, request, host, payload);
     hooks::record_run(&ctx, request, host, &answer, started);

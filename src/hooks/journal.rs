@@ -17,6 +17,10 @@
 //! `fsync`: like the WAL commits it replaces (`synchronous = NORMAL`), a power cut can lose the
 //! newest notes, never corrupt anything. When the spool cannot be written (read-only home), the
 //! note goes straight to the database instead ([`crate::hooks::record_run`]).
+//!
+//! A UserPromptSubmit that finds the database busy files a note too ([`NoteEvent`]): its run
+//! and the entries it injected but could not record, so the session's next prompt does not
+//! repeat them and a drain counts each entry's use once.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -50,9 +54,34 @@ pub const MAX_SESSION_NOTES_PER_PROMPT: usize = 64;
 /// A temporary note file older than this was left by a hook killed mid-write; a drain deletes it.
 const STALE_TMP: std::time::Duration = std::time::Duration::from_secs(3600);
 
-/// What one SessionStart observed and did.
+/// Which hook filed a note.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NoteEvent {
+    /// A SessionStart (every note written before notes named their event).
+    #[default]
+    SessionStart,
+    /// A UserPromptSubmit that found the database busy: its run and the injection it could
+    /// not record.
+    UserPromptSubmit,
+}
+
+impl NoteEvent {
+    /// The host's event name, as stored in `hook_runs` and `hook_injections`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoteEvent::SessionStart => "SessionStart",
+            NoteEvent::UserPromptSubmit => "UserPromptSubmit",
+        }
+    }
+}
+
+/// What one SessionStart observed and did, or what a UserPromptSubmit could not record while
+/// the database was busy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StartNote {
+    /// The hook that filed the note.
+    #[serde(default)]
+    pub event: NoteEvent,
     /// The host, when the payload parsed.
     pub host: Option<Host>,
     /// The session, when the payload named one.
@@ -323,27 +352,39 @@ fn apply_one(
         project::upsert_row(conn, identity, &note.at).map_err(err)?;
     }
     let host = note.host.map_or("unknown", Host::as_str);
+    let event = note.event.as_str();
     let session = note.session_id.as_deref().filter(|s| !s.is_empty());
     if let (Some(_), Some(session)) = (note.host, session) {
         for id in &note.injected {
-            conn.prepare_cached(
-                "INSERT INTO hook_injections (host, session_id, event, entry_id, at) \
-                 VALUES (?1, ?2, 'SessionStart', ?3, ?4) ON CONFLICT DO NOTHING",
-            )
-            .and_then(|mut stmt| stmt.execute(params![host, session, id, note.at]))
-            .map_err(err)?;
-            conn.prepare_cached(
-                "UPDATE memory_entries SET last_injected_at = ?2 \
-                 WHERE id = ?1 AND (last_injected_at IS NULL OR last_injected_at < ?2)",
-            )
-            .and_then(|mut stmt| stmt.execute(params![id, note.at]))
-            .map_err(err)?;
+            let inserted = conn
+                .prepare_cached(
+                    "INSERT INTO hook_injections (host, session_id, event, entry_id, at) \
+                     VALUES (?1, ?2, ?5, ?3, ?4) ON CONFLICT DO NOTHING",
+                )
+                .and_then(|mut stmt| stmt.execute(params![host, session, id, note.at, event]))
+                .map_err(err)?;
+            match note.event {
+                NoteEvent::SessionStart => {
+                    conn.prepare_cached(
+                        "UPDATE memory_entries SET last_injected_at = ?2 \
+                         WHERE id = ?1 AND (last_injected_at IS NULL OR last_injected_at < ?2)",
+                    )
+                    .and_then(|mut stmt| stmt.execute(params![id, note.at]))
+                    .map_err(err)?;
+                }
+                // A use is counted once per session, like the prompt's own record would have
+                // (so a note drained twice counts nothing twice).
+                NoteEvent::UserPromptSubmit if inserted > 0 => {
+                    crate::recall::record_use(store, &[id.as_str()], &note.at).map_err(err)?;
+                }
+                NoteEvent::UserPromptSubmit => {}
+            }
         }
     }
     conn.prepare_cached(
         "INSERT INTO hook_runs (host, event, session_id, outcome, detail, duration_us, at) \
-         SELECT ?1, 'SessionStart', ?2, ?3, ?4, ?5, ?6 WHERE NOT EXISTS (SELECT 1 FROM hook_runs \
-         WHERE host = ?1 AND event = 'SessionStart' AND session_id IS ?2 AND at = ?6)",
+         SELECT ?1, ?7, ?2, ?3, ?4, ?5, ?6 WHERE NOT EXISTS (SELECT 1 FROM hook_runs \
+         WHERE host = ?1 AND event = ?7 AND session_id IS ?2 AND at = ?6)",
     )
     .and_then(|mut stmt| {
         stmt.execute(params![
@@ -352,7 +393,8 @@ fn apply_one(
             note.outcome,
             note.detail,
             note.duration_us,
-            note.at
+            note.at,
+            event
         ])
     })
     .map_err(err)?;

@@ -36,6 +36,7 @@ fn scene() -> Scene {
 
 fn note(work: &Path, session: &str, at: &str) -> StartNote {
     StartNote {
+        event: NoteEvent::SessionStart,
         host: Some(Host::Codex),
         session_id: Some(session.into()),
         cwd: Some(work.to_path_buf()),
@@ -168,6 +169,7 @@ fn a_drain_repeated_after_its_commit_adds_nothing() {
 fn a_note_without_host_or_session_records_only_its_run() {
     let s = scene();
     let bad_payload = StartNote {
+        event: NoteEvent::SessionStart,
         host: None,
         session_id: None,
         cwd: None,
@@ -346,6 +348,7 @@ fn a_session_start_that_did_not_look_at_its_project_records_no_project() {
             is_child_session,
             no_spawn: true,
             store: std::cell::OnceCell::new(),
+            writes: crate::hooks::WriteBudget::default(),
         };
         let started = std::time::Instant::now();
         let request = crate::hooks::HookRequest::SessionStart;

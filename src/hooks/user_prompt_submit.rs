@@ -52,7 +52,12 @@ pub fn run(ctx: &HookCtx, event: &HookEvent) -> Result<HookAnswer, StoreError> {
         injected: mut exclude,
         ..
     } = journal::read_for_prompt(&ctx.paths, event.host, session);
-    if let Err(e) = journal::drain_entries(store, to_drain) {
+    // Every write waits on a locked database within one shared busy timeout, and none is
+    // tried after one found it busy ([`HookCtx::store_for_write`]).
+    if let Some(writer) = ctx.store_for_write()
+        && let Err(e) = journal::drain_entries(writer, to_drain)
+    {
+        ctx.saw_write_error(&e);
         tracing::debug!(error = %e, "cannot drain the hook journal yet");
     }
     exclude.extend(already_injected(store, event.host, session)?);
@@ -68,16 +73,33 @@ pub fn run(ctx: &HookCtx, event: &HookEvent) -> Result<HookAnswer, StoreError> {
     let Some(recalled) = recalled else {
         return Ok(empty("no_match"));
     };
-    if let Err(e) = record_injection(store, event.host, session, &recalled.injected) {
-        tracing::debug!(error = %e, "auto-recall could not record its injection");
-    }
+    // When the database is busy the injection waits in the hook journal ([`record_run`]
+    // files `injected`), so the next prompt does not repeat it.
+    let unrecorded = match ctx.store_for_write() {
+        None => recalled.injected.clone(),
+        Some(writer) => match record_injection(writer, event.host, session, &recalled.injected) {
+            Ok(()) => Vec::new(),
+            Err(source) => {
+                let error = StoreError::Sqlite {
+                    path: writer.path().to_path_buf(),
+                    source,
+                };
+                tracing::debug!(error = %error, "auto-recall could not record its injection");
+                if ctx.saw_write_error(&error) {
+                    recalled.injected.clone()
+                } else {
+                    Vec::new()
+                }
+            }
+        },
+    };
     let context = recalled.text;
     let stdout = match event.host {
         Host::Codex => codex::hook::render_user_prompt_submit_context(&context),
         Host::Claude => claude::hook::render_user_prompt_submit_context(&context),
     };
     Ok(HookAnswer {
-        injected: Vec::new(),
+        injected: unrecorded,
         stdout,
         outcome: "injected",
         detail: Some(format!("~{} tokens", estimate_tokens(&context))),

@@ -19,6 +19,7 @@ fn ctx(home: &Path) -> HookCtx {
         is_child_session: false,
         no_spawn: true,
         store: OnceCell::new(),
+        writes: crate::hooks::WriteBudget::default(),
     }
 }
 
@@ -102,4 +103,69 @@ fn a_prompt_without_a_session_gets_nothing_and_counts_nothing() {
         );
     }
     assert_eq!(use_count(&ctx), 0);
+}
+
+/// Audit 05: with the database locked by another writer, a prompt's three writes (journal
+/// drain, injection, `hook_runs`) each waited the whole busy timeout and none was recorded.
+/// Now only the first write waits; the injection and the run wait in the hook journal, the
+/// next prompt of the session does not repeat the injection, and a drain files both.
+#[test]
+fn a_locked_database_costs_one_busy_wait_and_the_injection_waits_in_the_journal() {
+    let home = home_with_entry();
+    let first = ctx(home.path());
+    // A SessionStart note waits in the journal, as after every session start.
+    let start = journal::StartNote {
+        event: journal::NoteEvent::SessionStart,
+        host: Some(Host::Claude),
+        session_id: Some("s-0".into()),
+        cwd: None,
+        injected: Vec::new(),
+        outcome: "empty".into(),
+        detail: None,
+        duration_us: 1,
+        at: "2026-11-27T02:00:00.000Z".into(),
+    };
+    journal::write(&first.paths, &start).unwrap();
+    let locker = rusqlite::Connection::open(first.paths.db()).unwrap();
+    locker.execute_batch("BEGIN IMMEDIATE").unwrap();
+
+    let payload = serde_json::json!({
+        "hook_event_name": "UserPromptSubmit",
+        "session_id": "s-1",
+        "prompt": PROMPT,
+    })
+    .to_string();
+    let started = std::time::Instant::now();
+    let request = crate::hooks::HookRequest::UserPromptSubmit;
+    let answer = crate::hooks::run(&first, request, Some(Host::Claude), payload.as_bytes());
+    assert_eq!(answer.outcome, "injected", "{answer:?}");
+    assert_eq!(answer.injected, ["m_1"], "not recorded yet");
+    crate::hooks::record_run(&first, request, Some(Host::Claude), &answer, started);
+    assert_eq!(first.writes.busy_count(), 1, "only the first write waited");
+
+    let next = ctx(home.path());
+    let again = crate::hooks::run(&next, request, Some(Host::Claude), payload.as_bytes());
+    assert_eq!(
+        again.outcome, "no_match",
+        "the journal says m_1 is in the session"
+    );
+
+    locker.execute_batch("ROLLBACK").unwrap();
+    let store = next.open_store().unwrap();
+    journal::drain(&next.paths, store).unwrap();
+    let count = |sql: &str| -> i64 { store.conn().query_row(sql, [], |r| r.get(0)).unwrap() };
+    assert_eq!(
+        count(
+            "SELECT count(*) FROM hook_injections WHERE session_id = 's-1' \
+             AND event = 'UserPromptSubmit' AND entry_id = 'm_1'"
+        ),
+        1
+    );
+    assert_eq!(
+        count(
+            "SELECT count(*) FROM hook_runs WHERE event = 'UserPromptSubmit' AND outcome = 'injected'"
+        ),
+        1
+    );
+    assert_eq!(use_count(&next), 1);
 }
