@@ -440,21 +440,19 @@ pub fn spool_file_stem(prefix: &str, at: &str) -> String {
 /// The `<prefix>*.json` files of the spool directory, oldest first (names built by
 /// [`spool_file_stem`] sort by time).
 pub fn spool_files_with_prefix(paths: &Paths, prefix: &str) -> Vec<PathBuf> {
-    let Ok(dir) = std::fs::read_dir(paths.spool_dir()) else {
+    let spool = paths.spool_dir();
+    let Ok(dir) = std::fs::read_dir(&spool) else {
         return Vec::new();
     };
-    let mut files: Vec<PathBuf> = dir
+    // Sorted as names, not as paths: comparing paths component by component was most of a
+    // prompt's time with a backlog of thousands of journal notes.
+    let mut names: Vec<String> = dir
         .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            p.extension().is_some_and(|e| e == "json")
-                && p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with(prefix))
-        })
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.starts_with(prefix) && n.ends_with(".json"))
         .collect();
-    files.sort();
-    files
+    names.sort_unstable();
+    names.into_iter().map(|n| spool.join(n)).collect()
 }
 
 /// Rough token count used for context budgets: ASCII text at ~4 characters per token, every
