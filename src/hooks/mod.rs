@@ -55,7 +55,8 @@ pub use crate::llm::CHILD_SESSION_ENV;
 pub struct HookCtx {
     /// csep's home.
     pub paths: Paths,
-    /// The loaded configuration (defaults when the file is missing or invalid).
+    /// The loaded configuration, read leniently ([`crate::store::config::load_for_hook`]):
+    /// defaults for what the file lacks or gets wrong.
     pub config: Config,
     /// The csep binary to spawn the worker with.
     pub exe: Option<PathBuf>,
