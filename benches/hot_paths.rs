@@ -115,6 +115,7 @@ fn bench_session_start(c: &mut Criterion) {
         is_child_session: false,
         no_spawn: true,
         store: std::cell::OnceCell::new(),
+        writes: csep::hooks::WriteBudget::default(),
     };
     let payload = serde_json::json!({
         "session_id": "0199a000-0000-7000-8000-000000000001",

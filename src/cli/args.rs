@@ -256,10 +256,13 @@ pub struct HookArgs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum HookEventArg {
     /// A session starts: inject memory.
+    #[value(alias = "SessionStart")]
     SessionStart,
     /// The user submitted a prompt: inject relevant recall.
+    #[value(alias = "UserPromptSubmit")]
     UserPromptSubmit,
     /// The agent stopped: record the session for the worker.
+    #[value(alias = "Stop")]
     Stop,
 }
 

@@ -15,6 +15,7 @@ use std::time::Instant;
 use crate::cli::args::{Cli, Command, HookEventArg, HostArg};
 use crate::hooks::{self, CHILD_SESSION_ENV, HookCtx, HookRequest};
 use crate::host::Host;
+use crate::host::transcript::{self, HookKind};
 use crate::store::config::{self, Config, Overrides};
 use crate::store::env::Env;
 use crate::store::paths::{HOME_ENV, Paths};
@@ -47,38 +48,58 @@ fn hook_request(cli: &Cli) -> Option<(HookRequest, Option<HostArg>)> {
 /// A hook invocation, recognised either by clap or by [`recognize`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HookInvocation {
-    /// Which hook.
-    pub request: HookRequest,
+    /// Which hook; `None` for an event csep does not handle (`hook pre-tool-use`).
+    pub request: Option<HookRequest>,
     /// `--host`, when given.
     pub host: Option<HostArg>,
     /// `--home`, when given.
     pub home: Option<PathBuf>,
     /// `--profile`, when given.
     pub profile: Option<String>,
+    /// What is wrong with the command line (an unknown event, flag or host), when something
+    /// is: the hook then answers the host's no-op output without running, and logs this.
+    pub problem: Option<String>,
 }
 
 /// Recognises a hook invocation from the raw arguments (without the program name) without
 /// building clap's command tree, which costs a hook process more than everything else it does
 /// before touching the database.
 ///
-/// Only the exact shapes hosts are configured with are recognised: `hook <event>`,
-/// `session-start --from-stdin` and `stop-review --from-stdin`, with `--host`, `--home`,
-/// `--profile`, `--json` (ignored by hooks) and, for the reference's entries, `--state-dir`
-/// (accepted and unused, as with clap). Anything else — an unknown flag or value, `--help`, a
-/// second positional, non-UTF-8 — returns `None` and the caller parses with clap, so a
-/// command line means the same thing on both paths.
+/// The shapes hosts are configured with are recognised: `hook <event>` (the event in kebab
+/// case or as the host spells it, `UserPromptSubmit`), `session-start --from-stdin` and
+/// `stop-review --from-stdin`, with `--host`, `--home`, `--profile`, `--json` (ignored by
+/// hooks) and, for the reference's entries, `--state-dir` (accepted and unused, as with clap).
+///
+/// Any other command line under `hook` (or a reference command with `--from-stdin`) — an
+/// unknown event such as `pre-tool-use` or `PreCompact`, an unknown flag or host, a second
+/// positional, non-UTF-8 — is still a hook invocation, with its [`HookInvocation::problem`]
+/// set: clap would exit 2 on it, and both hosts read exit 2 as "block" (a blocked Stop makes
+/// the agent go on). Only `--help`/`-h` and command lines that are not hooks return `None` and
+/// go to clap, so a valid command line means the same thing on both paths.
 pub fn recognize(args: &[OsString]) -> Option<HookInvocation> {
     let mut command: Option<&str> = None;
-    let mut event: Option<HookRequest> = None;
+    let mut event: Option<Result<HookRequest, &str>> = None;
     let mut host = None;
     let mut home = None;
     let mut profile = None;
     let mut from_stdin = false;
     let mut state_dir = false;
+    let mut help = false;
+    let mut problem: Option<String> = None;
+    // After `--` every argument is a positional, as with clap.
+    let mut positionals_only = false;
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
-        let arg = arg.to_str()?;
+        let Some(arg) = arg.to_str() else {
+            problem.get_or_insert_with(|| "a non-UTF-8 argument".to_owned());
+            continue;
+        };
+        if arg == "--" && !positionals_only {
+            positionals_only = true;
+            continue;
+        }
         let (flag, inline) = match arg.split_once('=') {
+            _ if positionals_only => ("", None),
             Some((flag, value)) if flag.starts_with("--") => (flag, Some(value)),
             _ => (arg, None),
         };
@@ -93,39 +114,75 @@ pub fn recognize(args: &[OsString]) -> Option<HookInvocation> {
                     .map(str::to_owned),
             }
         };
+        let missing = || format!("`{flag}` needs a value");
         match flag {
             "--json" if inline.is_none() => {}
             "--from-stdin" if inline.is_none() => from_stdin = true,
-            "--home" => home = Some(PathBuf::from(non_empty(value()?)?)),
-            "--profile" => profile = Some(value()?),
+            "--help" | "-h" if inline.is_none() => help = true,
+            "--home" => match value().and_then(non_empty) {
+                Some(v) => home = Some(PathBuf::from(v)),
+                None => {
+                    problem.get_or_insert_with(missing);
+                }
+            },
+            "--profile" => match value() {
+                Some(v) => profile = Some(v),
+                None => {
+                    problem.get_or_insert_with(missing);
+                }
+            },
             "--state-dir" => {
-                non_empty(value()?)?;
+                if value().and_then(non_empty).is_none() {
+                    problem.get_or_insert_with(missing);
+                }
                 state_dir = true;
             }
-            "--host" => {
-                host = Some(match value()?.as_str() {
-                    "codex" => HostArg::Codex,
-                    "claude" => HostArg::Claude,
-                    _ => return None,
-                });
+            "--host" => match value().as_deref() {
+                Some("codex") => host = Some(HostArg::Codex),
+                Some("claude") => host = Some(HostArg::Claude),
+                Some(other) => {
+                    problem.get_or_insert_with(|| {
+                        format!("unknown host `{other}` (csep knows codex and claude)")
+                    });
+                }
+                None => {
+                    problem.get_or_insert_with(missing);
+                }
+            },
+            _ if arg.starts_with('-') && !positionals_only => {
+                problem.get_or_insert_with(|| format!("unknown flag `{arg}`"));
             }
-            _ if arg.starts_with('-') => return None,
             _ if command.is_none() => command = Some(arg),
             _ if command == Some("hook") && event.is_none() => {
-                event = Some(match arg {
-                    "session-start" => HookRequest::SessionStart,
-                    "user-prompt-submit" => HookRequest::UserPromptSubmit,
-                    "stop" => HookRequest::Stop,
-                    _ => return None,
-                });
+                event = Some(event_named(arg).ok_or(arg));
             }
-            _ => return None,
+            _ => {
+                problem.get_or_insert_with(|| format!("unexpected argument `{arg}`"));
+            }
         }
     }
     let request = match command? {
-        "hook" if !from_stdin && !state_dir => event?,
-        "session-start" if from_stdin => HookRequest::SessionStart,
-        "stop-review" if from_stdin => HookRequest::Stop,
+        _ if help => return None,
+        "hook" => {
+            if from_stdin || state_dir {
+                problem.get_or_insert_with(|| {
+                    "`--from-stdin` and `--state-dir` belong to the reference's commands".to_owned()
+                });
+            }
+            match event {
+                Some(Ok(request)) => Some(request),
+                Some(Err(name)) => {
+                    problem.get_or_insert_with(|| format!("csep handles no hook event `{name}`"));
+                    None
+                }
+                None => {
+                    problem.get_or_insert_with(|| "no hook event named".to_owned());
+                    None
+                }
+            }
+        }
+        "session-start" if from_stdin => Some(HookRequest::SessionStart),
+        "stop-review" if from_stdin => Some(HookRequest::Stop),
         _ => return None,
     };
     Some(HookInvocation {
@@ -133,7 +190,19 @@ pub fn recognize(args: &[OsString]) -> Option<HookInvocation> {
         host,
         home,
         profile,
+        problem,
     })
+}
+
+/// The hook an event argument names: kebab case (`user-prompt-submit`, as csep installs it) or
+/// the host's own spelling (`UserPromptSubmit`, its `hook_event_name`).
+fn event_named(name: &str) -> Option<HookRequest> {
+    match name {
+        "session-start" | "SessionStart" => Some(HookRequest::SessionStart),
+        "user-prompt-submit" | "UserPromptSubmit" => Some(HookRequest::UserPromptSubmit),
+        "stop" | "Stop" => Some(HookRequest::Stop),
+        _ => None,
+    }
 }
 
 /// clap rejects an empty value for a path option; so does [`recognize`] (by deferring to clap).
@@ -145,10 +214,11 @@ fn non_empty(value: String) -> Option<String> {
 pub fn from_cli(cli: &Cli) -> Option<HookInvocation> {
     let (request, host) = hook_request(cli)?;
     Some(HookInvocation {
-        request,
+        request: Some(request),
         host,
         home: cli.home.clone(),
         profile: cli.profile.clone(),
+        problem: None,
     })
 }
 
@@ -162,6 +232,7 @@ pub fn dispatch(invocation: HookInvocation) -> ExitCode {
         host,
         home,
         profile,
+        problem,
     } = invocation;
     let stdout = std::panic::catch_unwind(move || {
         let mut payload = Vec::new();
@@ -169,14 +240,20 @@ pub fn dispatch(invocation: HookInvocation) -> ExitCode {
             .lock()
             .take(MAX_PAYLOAD_BYTES)
             .read_to_end(&mut payload);
-        run(
-            home.as_deref(),
-            profile,
-            request,
-            host.map(Host::from),
-            &payload,
-            started,
-        )
+        let host = host.map(Host::from);
+        match (request, problem) {
+            (Some(request), None) => {
+                run(home.as_deref(), profile, request, host, &payload, started)
+            }
+            (request, problem) => refuse(
+                home.as_deref(),
+                profile,
+                request,
+                host,
+                &payload,
+                problem.as_deref().unwrap_or("no hook event"),
+            ),
+        }
     })
     .unwrap_or_else(|_| FALLBACK_OUTPUT.to_owned());
     let mut out = io::stdout().lock();
@@ -201,14 +278,18 @@ fn ignore_file_size_signal() {
     }
 }
 
-fn run(
-    home: Option<&Path>,
-    profile: Option<String>,
-    request: HookRequest,
-    host: Option<Host>,
-    payload: &[u8],
-    started: Instant,
-) -> String {
+/// What every hook invocation resolves before it acts: the environment, the home, the
+/// configuration and the log.
+struct Prepared {
+    env: Env,
+    paths: Paths,
+    config: Config,
+    /// Why the config file could not be used as written, for the log line.
+    config_error: Option<String>,
+    log_ready: bool,
+}
+
+fn prepare(home: Option<&Path>, profile: Option<String>) -> Prepared {
     let env = Env::from_process();
     let cwd = std::env::current_dir().ok();
     let user_home = env.get("HOME").map(PathBuf::from);
@@ -222,12 +303,68 @@ fn run(
         // No home at all: still answer the host.
         Err(_) => Paths::at(std::env::temp_dir().join("csep-no-home")),
     };
-    let (config, config_error) = match config::load(&paths.home, &env, &Overrides { profile }) {
-        Ok(loaded) => (loaded.config, None),
-        Err(e) => (Config::default(), Some(e.to_string())),
-    };
+    // Lenient: an error elsewhere in the file must not cost the hook its own settings (the
+    // CLI still reports it).
+    let (config, config_error) = config::load_for_hook(&paths.home, &env, &Overrides { profile });
     let log_ready = paths.ensure_home().is_ok()
         && crate::store::log::init(&paths.log_file(), &crate::cli::log_settings(&config)).is_ok();
+    Prepared {
+        env,
+        paths,
+        config,
+        config_error,
+        log_ready,
+    }
+}
+
+/// Answers a hook command line csep cannot act on (see [`recognize`]) with the host's no-op
+/// output for the event — empty for an event csep does not handle — and logs `problem`. The
+/// host is the one named, else the one the payload looks like, else Codex.
+fn refuse(
+    home: Option<&Path>,
+    profile: Option<String>,
+    request: Option<HookRequest>,
+    host: Option<Host>,
+    payload: &[u8],
+    problem: &str,
+) -> String {
+    let prepared = prepare(home, profile);
+    let host = host
+        .or_else(|| {
+            let text = std::str::from_utf8(payload).ok()?;
+            Some(transcript::parse_hook_event(text, None).ok()??.host)
+        })
+        .unwrap_or(Host::Codex);
+    let kind = request.map_or(HookKind::Other(String::new()), HookRequest::kind);
+    if prepared.log_ready {
+        tracing::warn!(
+            kind = "hook",
+            event = kind.as_str(),
+            host = host.as_str(),
+            outcome = "bad_command",
+            detail = problem,
+            exit_code = 0,
+            "hook command line not understood; answered the no-op output"
+        );
+    }
+    transcript::empty_output(host, &kind)
+}
+
+fn run(
+    home: Option<&Path>,
+    profile: Option<String>,
+    request: HookRequest,
+    host: Option<Host>,
+    payload: &[u8],
+    started: Instant,
+) -> String {
+    let Prepared {
+        env,
+        paths,
+        config,
+        config_error,
+        log_ready,
+    } = prepare(home, profile);
     let ctx = HookCtx {
         paths,
         config,
@@ -235,6 +372,7 @@ fn run(
         is_child_session: env.get(CHILD_SESSION_ENV).is_some(),
         no_spawn: env.get("CSEP_NO_SPAWN_WORKER").is_some(),
         store: std::cell::OnceCell::new(),
+        writes: crate::hooks::WriteBudget::default(),
     };
     let answer = hooks::run(&ctx, request, host, payload);
     hooks::record_run(&ctx, request, host, &answer, started);
@@ -292,6 +430,7 @@ mod tests {
     #[case::reference_session_start(&["session-start", "--from-stdin"])]
     #[case::reference_with_state_dir(&["session-start", "--state-dir", "/s", "--from-stdin"])]
     #[case::reference_stop(&["stop-review", "--from-stdin", "--host", "codex"])]
+    #[case::double_dash(&["hook", "--", "stop"])]
     fn a_recognised_hook_means_what_clap_makes_of_it(#[case] args: &[&str]) {
         let fast = recognize(&os(args));
         assert!(fast.is_some(), "{args:?} should take the fast path");
@@ -303,26 +442,78 @@ mod tests {
     #[case::help(&["hook", "stop", "--help"])]
     #[case::short_flag(&["hook", "stop", "-h"])]
     #[case::version(&["--version"])]
-    #[case::unknown_event(&["hook", "post-tool-use"])]
-    #[case::missing_event(&["hook"])]
-    #[case::extra_positional(&["hook", "stop", "extra"])]
-    #[case::unknown_host(&["hook", "stop", "--host", "pi"])]
-    #[case::missing_host_value(&["hook", "stop", "--host"])]
-    #[case::value_looks_like_a_flag(&["--home", "--json", "hook", "stop"])]
-    #[case::empty_home(&["--home", "", "hook", "stop"])]
-    #[case::unknown_flag(&["hook", "stop", "--verbose"])]
     #[case::session_start_without_stdin(&["session-start", "--cwd", "/p"])]
     #[case::stop_review_with_payload_file(&["stop-review", "--hook-payload", "/p.json"])]
-    #[case::from_stdin_on_hook(&["hook", "stop", "--from-stdin"])]
     #[case::other_command(&["status"])]
-    #[case::double_dash(&["hook", "--", "stop"])]
+    #[case::other_command_with_unknown_flag(&["status", "--bogus"])]
     fn anything_else_is_left_to_clap(#[case] args: &[&str]) {
         assert_eq!(recognize(&os(args)), None, "{args:?}");
     }
 
+    #[rstest]
+    #[case::pascal_case_prompt(&["hook", "UserPromptSubmit"], HookRequest::UserPromptSubmit)]
+    #[case::pascal_case_start(&["hook", "SessionStart", "--host", "claude"], HookRequest::SessionStart)]
+    #[case::pascal_case_stop(&["hook", "Stop"], HookRequest::Stop)]
+    fn the_hosts_own_event_names_are_accepted(#[case] args: &[&str], #[case] want: HookRequest) {
+        let fast = recognize(&os(args));
+        assert_eq!(
+            fast.as_ref().map(|i| (i.request, i.problem.clone())),
+            Some((Some(want), None))
+        );
+        assert_eq!(fast, by_clap(args), "{args:?}");
+    }
+
+    /// Exit 2 from clap would block the agent (see the module docs): every one of these is
+    /// still a hook, answered with the no-op output.
+    #[rstest]
+    #[case::unknown_event(&["hook", "post-tool-use"], None)]
+    #[case::unknown_pascal_case_event(&["hook", "PreCompact"], None)]
+    #[case::missing_event(&["hook"], None)]
+    #[case::extra_positional(&["hook", "stop", "extra"], Some(HookRequest::Stop))]
+    #[case::unknown_host(&["hook", "stop", "--host", "pi"], Some(HookRequest::Stop))]
+    #[case::missing_host_value(&["hook", "stop", "--host"], Some(HookRequest::Stop))]
+    #[case::value_looks_like_a_flag(&["--home", "--json", "hook", "stop"], Some(HookRequest::Stop))]
+    #[case::empty_home(&["--home", "", "hook", "stop"], Some(HookRequest::Stop))]
+    #[case::unknown_flag(&["hook", "stop", "--timeout", "5"], Some(HookRequest::Stop))]
+    #[case::from_stdin_on_hook(&["hook", "stop", "--from-stdin"], Some(HookRequest::Stop))]
+    #[case::reference_with_unknown_flag(
+        &["stop-review", "--from-stdin", "--verbose"],
+        Some(HookRequest::Stop)
+    )]
+    fn a_malformed_hook_command_line_is_still_a_hook_with_its_problem(
+        #[case] args: &[&str],
+        #[case] request: Option<HookRequest>,
+    ) {
+        let invocation = recognize(&os(args)).expect("a hook");
+        assert_eq!(invocation.request, request, "{args:?}");
+        assert!(invocation.problem.is_some(), "{args:?}");
+        assert!(by_clap(args).is_none(), "clap refuses {args:?}");
+    }
+
+    #[test]
+    fn a_refused_hook_answers_the_no_op_output_of_its_event_and_host() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home");
+        let stop = br#"{"hook_event_name":"Stop","session_id":"s","transcript_path":"/x/.claude/projects/p/s.jsonl"}"#;
+        let out = refuse(
+            Some(&home),
+            None,
+            Some(HookRequest::Stop),
+            None,
+            stop,
+            "test",
+        );
+        assert_eq!(out, transcript::empty_output(Host::Claude, &HookKind::Stop));
+        let out = refuse(Some(&home), None, None, Some(Host::Codex), b"", "test");
+        assert_eq!(
+            out,
+            transcript::empty_output(Host::Codex, &HookKind::Other(String::new()))
+        );
+    }
+
     #[cfg(unix)]
     #[test]
-    fn a_non_utf8_argument_is_left_to_clap() {
+    fn a_non_utf8_argument_to_a_hook_is_its_problem() {
         use std::os::unix::ffi::OsStringExt;
         let args = vec![
             OsString::from("--home"),
@@ -330,6 +521,7 @@ mod tests {
             OsString::from("hook"),
             OsString::from("stop"),
         ];
-        assert_eq!(recognize(&args), None);
+        let invocation = recognize(&args).expect("a hook");
+        assert!(invocation.problem.is_some());
     }
 }

@@ -407,7 +407,8 @@ pub fn collect(ctx: &Ctx, receipts: usize) -> StatusReport {
         .map(|k| (*k).to_owned())
         .partition(|k| ctx.env.get(k).is_some() || file_keys.iter().any(|f| f == k));
 
-    // SessionStart's runs still in the hook journal count for "last fired".
+    // Runs still in the hook journal (SessionStart's, and prompts that found the database
+    // busy) count for "last fired".
     let journal = crate::hooks::journal::read(paths);
     let last_fired = last_hook_runs(opened.as_ref().ok(), &journal);
     let lock = crate::hooks::stop::worker_lock_path(&paths.home);
@@ -656,7 +657,7 @@ fn last_hook_runs(
     }
     for note in journal.iter().filter_map(|e| e.note.as_ref()) {
         let host = note.host.map_or("unknown", Host::as_str).to_owned();
-        offer(host, "SessionStart", &note.outcome, note.at.clone());
+        offer(host, note.event.as_str(), &note.outcome, note.at.clone());
     }
     latest
         .into_iter()

@@ -17,6 +17,10 @@
 //! `fsync`: like the WAL commits it replaces (`synchronous = NORMAL`), a power cut can lose the
 //! newest notes, never corrupt anything. When the spool cannot be written (read-only home), the
 //! note goes straight to the database instead ([`crate::hooks::record_run`]).
+//!
+//! A UserPromptSubmit that finds the database busy files a note too ([`NoteEvent`]): its run
+//! and the entries it injected but could not record, so the session's next prompt does not
+//! repeat them and a drain counts each entry's use once.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -41,12 +45,43 @@ pub const MAX_NOTES_PER_DRAIN: usize = 512;
 /// worker, and the session's own notes are still honoured through [`injected_into`]).
 pub const MAX_NOTES_PER_PROMPT: usize = 16;
 
+/// Most notes beyond the oldest [`MAX_NOTES_PER_PROMPT`] a UserPromptSubmit opens to find
+/// what was injected into its own session ([`read_for_prompt`]): the newest notes whose file
+/// name carries the session's tag, or no tag (notes written before names had one). A session
+/// files one note per start (resume, clear, compaction).
+pub const MAX_SESSION_NOTES_PER_PROMPT: usize = 64;
+
 /// A temporary note file older than this was left by a hook killed mid-write; a drain deletes it.
 const STALE_TMP: std::time::Duration = std::time::Duration::from_secs(3600);
 
-/// What one SessionStart observed and did.
+/// Which hook filed a note.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NoteEvent {
+    /// A SessionStart (every note written before notes named their event).
+    #[default]
+    SessionStart,
+    /// A UserPromptSubmit that found the database busy: its run and the injection it could
+    /// not record.
+    UserPromptSubmit,
+}
+
+impl NoteEvent {
+    /// The host's event name, as stored in `hook_runs` and `hook_injections`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoteEvent::SessionStart => "SessionStart",
+            NoteEvent::UserPromptSubmit => "UserPromptSubmit",
+        }
+    }
+}
+
+/// What one SessionStart observed and did, or what a UserPromptSubmit could not record while
+/// the database was busy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StartNote {
+    /// The hook that filed the note.
+    #[serde(default)]
+    pub event: NoteEvent,
     /// The host, when the payload parsed.
     pub host: Option<Host>,
     /// The session, when the payload named one.
@@ -69,7 +104,10 @@ pub struct StartNote {
 /// docs); the directory is created (private) when missing.
 pub fn write(paths: &Paths, note: &StartNote) -> std::io::Result<PathBuf> {
     let dir = paths.spool_dir();
-    let name = crate::hooks::spool_file_stem(NOTE_PREFIX, &note.at);
+    let mut name = crate::hooks::spool_file_stem(NOTE_PREFIX, &note.at);
+    if let (Some(host), Some(session)) = (note.host, note.session_id.as_deref()) {
+        name.push_str(&session_tag(host, session));
+    }
     let tmp = dir.join(format!(".{name}.tmp"));
     let path = dir.join(format!("{name}.json"));
     let bytes = serde_json::to_vec(note).map_err(std::io::Error::other)?;
@@ -116,6 +154,63 @@ pub struct Entry {
     pub note: Option<StartNote>,
 }
 
+/// The suffix of a note's file name that says which session it is about: `-s` and 16 hex
+/// digits of a 64-bit FNV-1a hash of host and session id, so a prompt finds its session's
+/// notes by name without opening the others ([`read_for_prompt`]). Stable across builds.
+fn session_tag(host: Host, session: &str) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in host.as_str().bytes().chain([0]).chain(session.bytes()) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("-s{hash:016x}")
+}
+
+/// The session tag in a note's file name (`-s` and 16 hex digits), if it has one.
+fn tag_of(path: &Path) -> Option<&str> {
+    let stem = path.file_stem()?.to_str()?;
+    let tag = stem.get(stem.len().checked_sub(18)?..)?;
+    (tag.starts_with("-s") && tag[2..].bytes().all(|b| b.is_ascii_hexdigit())).then_some(tag)
+}
+
+/// What one UserPromptSubmit reads of the journal ([`read_for_prompt`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromptRead {
+    /// The oldest notes (at most [`MAX_NOTES_PER_PROMPT`]), to move into the database.
+    pub to_drain: Vec<Entry>,
+    /// Entry ids the notes read say were injected into the prompt's session.
+    pub injected: Vec<String>,
+    /// Note files opened, at most [`MAX_NOTES_PER_PROMPT`] +
+    /// [`MAX_SESSION_NOTES_PER_PROMPT`] whatever the backlog.
+    pub opened: usize,
+}
+
+/// Reads what a UserPromptSubmit needs of the journal, in bounded work whatever its backlog
+/// (a worker that has not run for a while leaves thousands of notes): the oldest
+/// [`MAX_NOTES_PER_PROMPT`] notes, to drain, and of the others only the newest
+/// [`MAX_SESSION_NOTES_PER_PROMPT`] that may be about `session` (by their file name's tag).
+pub fn read_for_prompt(paths: &Paths, host: Host, session: &str) -> PromptRead {
+    let files = files(paths);
+    let (oldest, rest) = files.split_at(files.len().min(MAX_NOTES_PER_PROMPT));
+    let wanted = session_tag(host, session);
+    let own: Vec<PathBuf> = rest
+        .iter()
+        .rev()
+        .filter(|path| tag_of(path).is_none_or(|tag| tag == wanted))
+        .take(MAX_SESSION_NOTES_PER_PROMPT)
+        .cloned()
+        .collect();
+    let opened = oldest.len() + own.len();
+    let to_drain = read_paths(oldest.to_vec());
+    let mut injected = injected_into(&to_drain, host, session);
+    injected.extend(injected_into(&read_paths(own), host, session));
+    PromptRead {
+        to_drain,
+        injected,
+        opened,
+    }
+}
+
 /// Reads every note of the journal, oldest first (a file gone meanwhile is skipped).
 pub fn read(paths: &Paths) -> Vec<Entry> {
     read_at_most(paths, usize::MAX)
@@ -123,9 +218,13 @@ pub fn read(paths: &Paths) -> Vec<Entry> {
 
 /// [`read`] of the oldest `max` notes only: the others are not opened.
 fn read_at_most(paths: &Paths, max: usize) -> Vec<Entry> {
-    files(paths)
+    read_paths(files(paths).into_iter().take(max).collect())
+}
+
+/// The notes in `paths` (a file gone meanwhile is skipped).
+fn read_paths(paths: Vec<PathBuf>) -> Vec<Entry> {
+    paths
         .into_iter()
-        .take(max)
         .filter_map(|path| {
             let bytes = std::fs::read(&path).ok()?;
             let note = serde_json::from_slice(&bytes).ok();
@@ -253,27 +352,39 @@ fn apply_one(
         project::upsert_row(conn, identity, &note.at).map_err(err)?;
     }
     let host = note.host.map_or("unknown", Host::as_str);
+    let event = note.event.as_str();
     let session = note.session_id.as_deref().filter(|s| !s.is_empty());
     if let (Some(_), Some(session)) = (note.host, session) {
         for id in &note.injected {
-            conn.prepare_cached(
-                "INSERT INTO hook_injections (host, session_id, event, entry_id, at) \
-                 VALUES (?1, ?2, 'SessionStart', ?3, ?4) ON CONFLICT DO NOTHING",
-            )
-            .and_then(|mut stmt| stmt.execute(params![host, session, id, note.at]))
-            .map_err(err)?;
-            conn.prepare_cached(
-                "UPDATE memory_entries SET last_injected_at = ?2 \
-                 WHERE id = ?1 AND (last_injected_at IS NULL OR last_injected_at < ?2)",
-            )
-            .and_then(|mut stmt| stmt.execute(params![id, note.at]))
-            .map_err(err)?;
+            let inserted = conn
+                .prepare_cached(
+                    "INSERT INTO hook_injections (host, session_id, event, entry_id, at) \
+                     VALUES (?1, ?2, ?5, ?3, ?4) ON CONFLICT DO NOTHING",
+                )
+                .and_then(|mut stmt| stmt.execute(params![host, session, id, note.at, event]))
+                .map_err(err)?;
+            match note.event {
+                NoteEvent::SessionStart => {
+                    conn.prepare_cached(
+                        "UPDATE memory_entries SET last_injected_at = ?2 \
+                         WHERE id = ?1 AND (last_injected_at IS NULL OR last_injected_at < ?2)",
+                    )
+                    .and_then(|mut stmt| stmt.execute(params![id, note.at]))
+                    .map_err(err)?;
+                }
+                // A use is counted once per session, like the prompt's own record would have
+                // (so a note drained twice counts nothing twice).
+                NoteEvent::UserPromptSubmit if inserted > 0 => {
+                    crate::recall::record_use(store, &[id.as_str()], &note.at).map_err(err)?;
+                }
+                NoteEvent::UserPromptSubmit => {}
+            }
         }
     }
     conn.prepare_cached(
         "INSERT INTO hook_runs (host, event, session_id, outcome, detail, duration_us, at) \
-         SELECT ?1, 'SessionStart', ?2, ?3, ?4, ?5, ?6 WHERE NOT EXISTS (SELECT 1 FROM hook_runs \
-         WHERE host = ?1 AND event = 'SessionStart' AND session_id IS ?2 AND at = ?6)",
+         SELECT ?1, ?7, ?2, ?3, ?4, ?5, ?6 WHERE NOT EXISTS (SELECT 1 FROM hook_runs \
+         WHERE host = ?1 AND event = ?7 AND session_id IS ?2 AND at = ?6)",
     )
     .and_then(|mut stmt| {
         stmt.execute(params![
@@ -282,7 +393,8 @@ fn apply_one(
             note.outcome,
             note.detail,
             note.duration_us,
-            note.at
+            note.at,
+            event
         ])
     })
     .map_err(err)?;

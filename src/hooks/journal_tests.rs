@@ -36,6 +36,7 @@ fn scene() -> Scene {
 
 fn note(work: &Path, session: &str, at: &str) -> StartNote {
     StartNote {
+        event: NoteEvent::SessionStart,
         host: Some(Host::Codex),
         session_id: Some(session.into()),
         cwd: Some(work.to_path_buf()),
@@ -168,6 +169,7 @@ fn a_drain_repeated_after_its_commit_adds_nothing() {
 fn a_note_without_host_or_session_records_only_its_run() {
     let s = scene();
     let bad_payload = StartNote {
+        event: NoteEvent::SessionStart,
         host: None,
         session_id: None,
         cwd: None,
@@ -346,6 +348,7 @@ fn a_session_start_that_did_not_look_at_its_project_records_no_project() {
             is_child_session,
             no_spawn: true,
             store: std::cell::OnceCell::new(),
+            writes: crate::hooks::WriteBudget::default(),
         };
         let started = std::time::Instant::now();
         let request = crate::hooks::HookRequest::SessionStart;
@@ -359,4 +362,48 @@ fn a_session_start_that_did_not_look_at_its_project_records_no_project() {
         .collect();
     // A session csep spawned itself is answered without looking at anything: no project.
     assert_eq!(outcomes, [("child_session", false), ("injected", true)]);
+}
+
+/// Audit 07: every prompt read the whole journal (5,000 waiting notes cost 0.1–0.18 s). A
+/// prompt now opens a bounded number of notes and still finds its own session's, wherever it
+/// sits in the backlog, and those of notes named before names carried a session tag.
+#[test]
+fn a_prompt_reads_a_bounded_part_of_a_backlog_and_still_finds_its_session() {
+    let s = scene();
+    for i in 0..300 {
+        let session = if i == 150 {
+            "mine".to_owned()
+        } else {
+            format!("other-{i}")
+        };
+        let mut n = note(&s.work, &session, &format!("2026-11-27T02:00:00.{i:06}Z"));
+        if i == 150 {
+            n.injected = vec!["m_1".into()];
+        }
+        write(&s.paths, &n).unwrap();
+    }
+    let mut legacy = note(&s.work, "mine", "2026-11-27T02:00:01.000000Z");
+    legacy.injected = vec!["m_2".into()];
+    std::fs::write(
+        s.paths
+            .spool_dir()
+            .join("start-20261127020001000000-1-000000000.json"),
+        serde_json::to_vec(&legacy).unwrap(),
+    )
+    .unwrap();
+    let read = read_for_prompt(&s.paths, Host::Codex, "mine");
+    assert!(
+        read.opened <= MAX_NOTES_PER_PROMPT + MAX_SESSION_NOTES_PER_PROMPT,
+        "{} notes opened",
+        read.opened
+    );
+    assert_eq!(read.to_drain.len(), MAX_NOTES_PER_PROMPT);
+    let mut injected = read.injected;
+    injected.sort();
+    assert_eq!(injected, ["m_1", "m_2"]);
+    assert!(
+        read_for_prompt(&s.paths, Host::Claude, "mine")
+            .injected
+            .is_empty()
+    );
 }

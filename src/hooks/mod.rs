@@ -4,14 +4,15 @@
 //! a deleted cwd, a read-only home, a locked database) it answers with valid output for its host
 //! and the caller exits 0. Failures are logged and recorded in `hook_runs` for `csep status`
 //! (SessionStart's through the hook journal, [`journal`]), never shown to the agent. The database is opened with a short busy timeout
-//! ([`HOOK_BUSY_TIMEOUT`]) so a locked store costs the host at most that long.
+//! ([`HOOK_BUSY_TIMEOUT`]), which all the writes of a hook share ([`WriteBudget`]), so a locked
+//! store costs the host at most that long.
 
 pub mod journal;
 pub mod session_start;
 pub mod stop;
 pub mod user_prompt_submit;
 
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -54,7 +55,8 @@ pub use crate::llm::CHILD_SESSION_ENV;
 pub struct HookCtx {
     /// csep's home.
     pub paths: Paths,
-    /// The loaded configuration (defaults when the file is missing or invalid).
+    /// The loaded configuration, read leniently ([`crate::store::config::load_for_hook`]):
+    /// defaults for what the file lacks or gets wrong.
     pub config: Config,
     /// The csep binary to spawn the worker with.
     pub exe: Option<PathBuf>,
@@ -64,6 +66,28 @@ pub struct HookCtx {
     pub no_spawn: bool,
     /// The connection, once opened (start with `OnceCell::new()`; see [`HookCtx::open_store`]).
     pub store: OnceCell<Store>,
+    /// The one busy timeout the hook's writes share (start with `WriteBudget::default()`; see
+    /// [`HookCtx::store_for_write`]).
+    pub writes: WriteBudget,
+}
+
+/// The one [`HOOK_BUSY_TIMEOUT`] that all the writes of a hook share: a UserPromptSubmit writes
+/// up to three times (the journal drain, its injection, its `hook_runs` row), and with a
+/// database locked by another writer each used to wait the whole timeout.
+#[derive(Debug, Default)]
+pub struct WriteBudget {
+    /// When the waiting of every write ends, set by the first write.
+    deadline: Cell<Option<Instant>>,
+    /// Writes that found the database busy or locked.
+    busy: Cell<u32>,
+}
+
+impl WriteBudget {
+    /// Writes of this hook that found the database busy or locked (one at most: later writes
+    /// are not tried).
+    pub fn busy_count(&self) -> u32 {
+        self.busy.get()
+    }
 }
 
 impl HookCtx {
@@ -126,6 +150,50 @@ impl HookCtx {
         Ok(self.store.get_or_init(|| store))
     }
 
+    /// The connection for one of the hook's writes, waiting on a locked database no longer
+    /// than what remains of the one [`HOOK_BUSY_TIMEOUT`] all its writes share (the clock
+    /// starts at the first write). `None` when the database does not exist or cannot be
+    /// opened, or once a write found it busy ([`HookCtx::saw_write_error`]): the caller then
+    /// defers its write (to the hook journal) or drops a best-effort record, without waiting
+    /// again.
+    pub fn store_for_write(&self) -> Option<&Store> {
+        if self.writes.busy.get() > 0 {
+            return None;
+        }
+        let now = Instant::now();
+        let deadline = self
+            .writes
+            .deadline
+            .get()
+            .unwrap_or(now + HOOK_BUSY_TIMEOUT);
+        self.writes.deadline.set(Some(deadline));
+        if self.store.get().is_none() && !self.paths.db().exists() {
+            return None;
+        }
+        self.open_store_waiting(deadline.saturating_duration_since(now))
+            .ok()
+    }
+
+    /// Notes how a write failed; `true` when the database was busy or locked, which makes
+    /// [`HookCtx::store_for_write`] refuse the hook's later writes.
+    pub fn saw_write_error(&self, error: &StoreError) -> bool {
+        let busy = match error {
+            StoreError::Locked { .. } => true,
+            StoreError::Sqlite { source, .. } => is_busy(source),
+            _ => false,
+        };
+        if busy {
+            self.writes.busy.set(self.writes.busy.get() + 1);
+        }
+        busy
+    }
+
+    /// Makes [`HookCtx::store_for_write`] refuse the hook's later writes, as after a busy
+    /// database: for a write that already waited its own, longer, timeout (Stop's event).
+    pub fn defer_writes(&self) {
+        self.writes.busy.set(self.writes.busy.get() + 1);
+    }
+
     /// The hook's connection, only if the database exists (SessionStart has nothing to inject
     /// without one).
     pub fn open_existing_store(&self) -> Result<Option<&Store>, StoreError> {
@@ -134,6 +202,14 @@ impl HookCtx {
         }
         self.open_store().map(Some)
     }
+}
+
+/// Whether `error` is SQLite's busy or locked.
+pub fn is_busy(error: &rusqlite::Error) -> bool {
+    matches!(
+        error.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
 }
 
 /// The result of a hook: what to print and what to log.
@@ -147,8 +223,9 @@ pub struct HookAnswer {
     pub detail: Option<String>,
     /// The parsed event, when the payload parsed.
     pub event: Option<HookEvent>,
-    /// Ids of the memory entries put into the context (SessionStart), in order; recorded by
-    /// [`record_run`].
+    /// Ids of the memory entries put into the context and not recorded yet, in order:
+    /// SessionStart's (it never writes the database), or UserPromptSubmit's when the database
+    /// was busy; [`record_run`] files them in the hook journal.
     pub injected: Vec<String>,
 }
 
@@ -249,8 +326,11 @@ pub fn run(
 }
 
 /// Records one hook run: a SessionStart's in the hook journal ([`journal`]; straight into the
-/// database when the spool cannot be written), any other hook's in `hook_runs`. Best effort: a
-/// locked or read-only store loses the record, never the hook's answer.
+/// database when the spool cannot be written), any other hook's in `hook_runs`, within what is
+/// left of the hook's one busy timeout ([`HookCtx::store_for_write`]). When the database is
+/// busy, a UserPromptSubmit's run and the injection it could not record
+/// ([`HookAnswer::injected`]) go to the hook journal; a Stop's run is lost. Best effort: a
+/// failure loses the record, never the hook's answer.
 ///
 /// `host_hint` is the host the command line named: a payload that does not parse is recorded
 /// under it (so `csep status` shows that host's failing hook), not under `unknown`.
@@ -265,6 +345,7 @@ pub fn record_run(
     if request == HookRequest::SessionStart {
         let event = answer.event.as_ref();
         let note = journal::StartNote {
+            event: journal::NoteEvent::SessionStart,
             host: event.map(|e| e.host).or(host_hint),
             session_id: event.and_then(|e| e.session_id.clone()),
             // The project is recorded only when the hook looked at it (not for a child session
@@ -286,9 +367,9 @@ pub fn record_run(
         }
         return;
     }
-    let Ok(Some(store)) = ctx.open_existing_store() else {
+    if ctx.store.get().is_none() && !ctx.paths.db().exists() {
         return;
-    };
+    }
     let host = answer
         .event
         .as_ref()
@@ -296,19 +377,54 @@ pub fn record_run(
         .or(host_hint)
         .map_or("unknown", Host::as_str);
     let session = answer.event.as_ref().and_then(|e| e.session_id.clone());
-    let _ = store.conn().execute(
-        "INSERT INTO hook_runs (host, event, session_id, outcome, detail, duration_us, at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        rusqlite::params![
-            host,
-            request.kind().as_str(),
-            session,
-            answer.outcome,
-            answer.detail,
-            micros,
-            time::now()
-        ],
-    );
+    let at = time::now();
+    if let Some(store) = ctx.store_for_write() {
+        let inserted = store.conn().execute(
+            "INSERT INTO hook_runs (host, event, session_id, outcome, detail, duration_us, at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            rusqlite::params![
+                host,
+                request.kind().as_str(),
+                session,
+                answer.outcome,
+                answer.detail,
+                micros,
+                at
+            ],
+        );
+        match inserted {
+            Ok(_) => return,
+            Err(source) => {
+                let error = StoreError::Sqlite {
+                    path: store.path().to_path_buf(),
+                    source,
+                };
+                if !ctx.saw_write_error(&error) {
+                    return;
+                }
+            }
+        }
+    }
+    // The database was busy: a UserPromptSubmit's run and the injection it could not record
+    // wait in the hook journal (the next prompt of the session honours them from there, and
+    // the worker or a later prompt moves them in). Any other hook's run is best effort.
+    if request == HookRequest::UserPromptSubmit {
+        let event = answer.event.as_ref();
+        let note = journal::StartNote {
+            event: journal::NoteEvent::UserPromptSubmit,
+            host: event.map(|e| e.host).or(host_hint),
+            session_id: session,
+            cwd: None,
+            injected: answer.injected.clone(),
+            outcome: answer.outcome.to_owned(),
+            detail: answer.detail.clone(),
+            duration_us: micros,
+            at,
+        };
+        if let Err(e) = journal::write(&ctx.paths, &note) {
+            tracing::debug!(error = %e, "cannot write the hook journal; the prompt's run is lost");
+        }
+    }
 }
 
 /// The name (without extension) of a new file in the spool directory: `prefix`, the digits of
@@ -325,21 +441,19 @@ pub fn spool_file_stem(prefix: &str, at: &str) -> String {
 /// The `<prefix>*.json` files of the spool directory, oldest first (names built by
 /// [`spool_file_stem`] sort by time).
 pub fn spool_files_with_prefix(paths: &Paths, prefix: &str) -> Vec<PathBuf> {
-    let Ok(dir) = std::fs::read_dir(paths.spool_dir()) else {
+    let spool = paths.spool_dir();
+    let Ok(dir) = std::fs::read_dir(&spool) else {
         return Vec::new();
     };
-    let mut files: Vec<PathBuf> = dir
+    // Sorted as names, not as paths: comparing paths component by component was most of a
+    // prompt's time with a backlog of thousands of journal notes.
+    let mut names: Vec<String> = dir
         .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            p.extension().is_some_and(|e| e == "json")
-                && p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with(prefix))
-        })
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.starts_with(prefix) && n.ends_with(".json"))
         .collect();
-    files.sort();
-    files
+    names.sort_unstable();
+    names.into_iter().map(|n| spool.join(n)).collect()
 }
 
 /// Rough token count used for context budgets: ASCII text at ~4 characters per token, every
@@ -364,6 +478,7 @@ mod tests {
             is_child_session: false,
             no_spawn: true,
             store: OnceCell::new(),
+            writes: WriteBudget::default(),
         };
         assert!(
             ctx.open_existing_store().unwrap().is_none(),

@@ -367,6 +367,7 @@ fn hook_ctx(home: &std::path::Path) -> HookCtx {
         is_child_session: false,
         no_spawn: true,
         store: std::cell::OnceCell::new(),
+        writes: crate::hooks::WriteBudget::default(),
     }
 }
 

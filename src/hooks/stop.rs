@@ -64,13 +64,18 @@ pub fn run(ctx: &HookCtx, event: &HookEvent) -> Result<HookAnswer, StopError> {
         Ok(id) if skip_reason.is_some() => ("skipped", format!("event {id}")),
         Ok(id) => ("recorded", format!("event {id}")),
         Err(error) => match spool(&ctx.paths, &record) {
-            Ok(path) => (
-                "spooled",
-                format!(
-                    "database unavailable ({error}); event kept in {}",
-                    path.display()
-                ),
-            ),
+            Ok(path) => {
+                // The database could not take the event: the run's record is not tried after
+                // it (it would wait again, [`HookCtx::defer_writes`]).
+                ctx.defer_writes();
+                (
+                    "spooled",
+                    format!(
+                        "database unavailable ({error}); event kept in {}",
+                        path.display()
+                    ),
+                )
+            }
             // Nowhere to keep it: the caller logs the database error.
             Err(_) => return Err(error),
         },

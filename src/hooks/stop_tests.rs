@@ -13,6 +13,7 @@ fn ctx(home: &Path) -> HookCtx {
         is_child_session: false,
         no_spawn: true,
         store: OnceCell::new(),
+        writes: crate::hooks::WriteBudget::default(),
     }
 }
 
@@ -68,6 +69,10 @@ fn a_stop_on_a_locked_database_is_spooled_then_moved_by_the_drain_exactly_once()
     let answer = run(&ctx, &event("s1")).unwrap();
     assert_eq!(answer.outcome, "spooled", "{:?}", answer.detail);
     assert_eq!(answer.stdout, "{}");
+    assert!(
+        ctx.store_for_write().is_none(),
+        "the run's record does not wait on the locked database again"
+    );
     let files = spool_files(&ctx.paths);
     assert_eq!(files.len(), 1);
     let text = std::fs::read_to_string(&files[0]).unwrap();

@@ -4,6 +4,10 @@
 //! an earlier prompt already put into this session and never recalling the session itself. What
 //! it injects is recorded in `hook_injections`, with each entry's use. `[hooks]
 //! user_prompt_recall = false` turns it off.
+//!
+//! A prompt without a usable session id (none in the payload, or one dropped as unsafe) gets
+//! nothing: nothing would tie the injection to its session, so every prompt would repeat the
+//! same hits and count each as a use again.
 
 use rusqlite::params;
 
@@ -28,6 +32,9 @@ pub fn run(ctx: &HookCtx, event: &HookEvent) -> Result<HookAnswer, StoreError> {
     let Some(prompt) = event.prompt.as_deref().filter(|p| !p.trim().is_empty()) else {
         return Ok(empty("empty"));
     };
+    let Some(session) = event.session_id.as_deref().filter(|s| !s.is_empty()) else {
+        return Ok(empty("no_session"));
+    };
     let Some(store) = ctx.open_existing_store()? else {
         return Ok(empty("empty"));
     };
@@ -36,28 +43,29 @@ pub fn run(ctx: &HookCtx, event: &HookEvent) -> Result<HookAnswer, StoreError> {
         .as_deref()
         .and_then(|cwd| RepoIdentity::resolve(cwd).ok())
         .map(|identity| identity.project_id());
-    let exclude = match &event.session_id {
-        Some(session) => {
-            // SessionStart's injections wait in the hook journal. Its notes are read (once)
-            // before the database, so a note another process files in between is seen in one
-            // place or the other; then the oldest few are moved in (a backlog is left to the
-            // worker).
-            let mut entries = journal::read(&ctx.paths);
-            let mut ids = journal::injected_into(&entries, event.host, session);
-            entries.truncate(journal::MAX_NOTES_PER_PROMPT);
-            if let Err(e) = journal::drain_entries(store, entries) {
-                tracing::debug!(error = %e, "cannot drain the hook journal yet");
-            }
-            ids.extend(already_injected(store, event.host, session)?);
-            ids
-        }
-        None => Vec::new(),
-    };
+    // SessionStart's injections wait in the hook journal. Its notes are read (once) before
+    // the database, so a note another process files in between is seen in one place or the
+    // other; then the oldest few are moved in (a backlog is left to the worker). What is read
+    // is bounded whatever the backlog ([`journal::read_for_prompt`]).
+    let journal::PromptRead {
+        to_drain,
+        injected: mut exclude,
+        ..
+    } = journal::read_for_prompt(&ctx.paths, event.host, session);
+    // Every write waits on a locked database within one shared busy timeout, and none is
+    // tried after one found it busy ([`HookCtx::store_for_write`]).
+    if let Some(writer) = ctx.store_for_write()
+        && let Err(e) = journal::drain_entries(writer, to_drain)
+    {
+        ctx.saw_write_error(&e);
+        tracing::debug!(error = %e, "cannot drain the hook journal yet");
+    }
+    exclude.extend(already_injected(store, event.host, session)?);
     let budget_tokens = usize::try_from(ctx.config.hooks.user_prompt_budget_tokens).unwrap_or(600);
     let recalled = crate::recall::auto_recall(
         store,
         project_id.as_deref(),
-        event.session_id.as_deref(),
+        Some(session),
         prompt,
         &exclude,
         budget_tokens,
@@ -65,16 +73,33 @@ pub fn run(ctx: &HookCtx, event: &HookEvent) -> Result<HookAnswer, StoreError> {
     let Some(recalled) = recalled else {
         return Ok(empty("no_match"));
     };
-    if let Err(e) = record_injection(store, event, &recalled.injected) {
-        tracing::debug!(error = %e, "auto-recall could not record its injection");
-    }
+    // When the database is busy the injection waits in the hook journal ([`record_run`]
+    // files `injected`), so the next prompt does not repeat it.
+    let unrecorded = match ctx.store_for_write() {
+        None => recalled.injected.clone(),
+        Some(writer) => match record_injection(writer, event.host, session, &recalled.injected) {
+            Ok(()) => Vec::new(),
+            Err(source) => {
+                let error = StoreError::Sqlite {
+                    path: writer.path().to_path_buf(),
+                    source,
+                };
+                tracing::debug!(error = %error, "auto-recall could not record its injection");
+                if ctx.saw_write_error(&error) {
+                    recalled.injected.clone()
+                } else {
+                    Vec::new()
+                }
+            }
+        },
+    };
     let context = recalled.text;
     let stdout = match event.host {
         Host::Codex => codex::hook::render_user_prompt_submit_context(&context),
         Host::Claude => claude::hook::render_user_prompt_submit_context(&context),
     };
     Ok(HookAnswer {
-        injected: Vec::new(),
+        injected: unrecorded,
         stdout,
         outcome: "injected",
         detail: Some(format!("~{} tokens", estimate_tokens(&context))),
@@ -82,26 +107,34 @@ pub fn run(ctx: &HookCtx, event: &HookEvent) -> Result<HookAnswer, StoreError> {
     })
 }
 
-/// Records what auto-recall injected into the session, in one transaction: each id in
-/// `hook_injections` (so no later prompt of the session repeats it) and each entry's use.
-fn record_injection(store: &Store, event: &HookEvent, ids: &[String]) -> rusqlite::Result<()> {
+/// Records what auto-recall injected into `session`, in one transaction: each id in
+/// `hook_injections` (so no later prompt of the session repeats it) and, for each id not
+/// recorded there before, the entry's use (so a use is counted once per session).
+fn record_injection(
+    store: &Store,
+    host: Host,
+    session: &str,
+    ids: &[String],
+) -> rusqlite::Result<()> {
     let now = crate::store::time::now();
     // Rolled back when dropped uncommitted.
     let tx = rusqlite::Transaction::new_unchecked(
         store.conn(),
         rusqlite::TransactionBehavior::Immediate,
     )?;
-    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-    crate::recall::record_use(store, &refs, &now)?;
-    if let Some(session) = event.session_id.as_deref().filter(|s| !s.is_empty()) {
+    let mut first_time = Vec::new();
+    {
         let mut insert = tx.prepare_cached(
             "INSERT INTO hook_injections (host, session_id, event, entry_id, at) \
              VALUES (?1, ?2, 'UserPromptSubmit', ?3, ?4) ON CONFLICT DO NOTHING",
         )?;
         for id in ids {
-            insert.execute(params![event.host.as_str(), session, id, now])?;
+            if insert.execute(params![host.as_str(), session, id, now])? > 0 {
+                first_time.push(id.as_str());
+            }
         }
     }
+    crate::recall::record_use(store, &first_time, &now)?;
     tx.commit()
 }
 
@@ -121,3 +154,7 @@ fn already_injected(store: &Store, host: Host, session: &str) -> Result<Vec<Stri
         .map_err(err)?;
     rows.collect::<Result<Vec<String>, _>>().map_err(err)
 }
+
+#[cfg(test)]
+#[path = "user_prompt_submit_tests.rs"]
+mod tests;

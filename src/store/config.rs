@@ -740,6 +740,103 @@ pub fn parse_str(
     resolve(doc, path.to_path_buf(), true, env, overrides)
 }
 
+/// The configuration a hook runs with, and why the file could not be used as written.
+///
+/// A hook must not lose the settings it reads (`[hooks]`, `[log]`) to an unrelated mistake
+/// elsewhere in the file (a typo in `[review]` turned auto-recall back on), and it reports
+/// nothing to the user. So when the strict [`load`] fails, the file is read leniently: each
+/// section on its own, and within a section that does not deserialize, key by key, dropping
+/// the keys that are unknown or invalid. Profiles are left at the built-in ones (hooks call no
+/// model). Where a setting the hooks need cannot be read, the conservative value is used:
+/// auto-recall is off when `hooks.user_prompt_recall` is not a valid boolean while `[hooks]`
+/// has an error, or when the file cannot be read or parsed at all. The returned message names
+/// the error and what was dropped, for the log; `csep config validate` and `csep doctor` still
+/// report the error through [`load`].
+pub fn load_for_hook(home: &Path, env: &Env, overrides: &Overrides) -> (Config, Option<String>) {
+    let error = match load(home, env, overrides) {
+        Ok(loaded) => return (loaded.config, None),
+        Err(e) => e,
+    };
+    let table = std::fs::read(config_path(home))
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|text| text.parse::<toml::Table>().ok());
+    let Some(table) = table else {
+        let mut config = Config::default();
+        config.hooks.user_prompt_recall = false;
+        return (
+            config,
+            Some(format!(
+                "{error}; hooks use the defaults with auto-recall off"
+            )),
+        );
+    };
+    let mut dropped = Vec::new();
+    let mut config = Config {
+        hooks: lenient_section(&table, "hooks", &mut dropped),
+        review: lenient_section(&table, "review", &mut dropped),
+        budget: lenient_section(&table, "budget", &mut dropped),
+        memory: lenient_section(&table, "memory", &mut dropped),
+        recall: lenient_section(&table, "recall", &mut dropped),
+        skills: lenient_section(&table, "skills", &mut dropped),
+        scheduler: lenient_section(&table, "scheduler", &mut dropped),
+        log: lenient_section(&table, "log", &mut dropped),
+        ..Config::default()
+    };
+    let recall_switch = table
+        .get("hooks")
+        .and_then(|hooks| hooks.get("user_prompt_recall"))
+        .and_then(toml::Value::as_bool);
+    let hooks_damaged = dropped
+        .iter()
+        .any(|key| key == "hooks" || key.starts_with("hooks."));
+    let mut message = format!("{error}; hooks ignore ");
+    message.push_str(&if dropped.is_empty() {
+        "the profiles".to_owned()
+    } else {
+        dropped.join(", ")
+    });
+    if hooks_damaged && recall_switch.is_none() {
+        config.hooks.user_prompt_recall = false;
+        message.push_str("; auto-recall off until [hooks] is fixed");
+    }
+    (config, Some(message))
+}
+
+/// Section `name` of `table`, read leniently for [`load_for_hook`]: the whole section when it
+/// deserializes, else the defaults with each of its keys that deserializes on its own; the
+/// keys (or the section) left out are pushed on `dropped`.
+fn lenient_section<T>(table: &toml::Table, name: &str, dropped: &mut Vec<String>) -> T
+where
+    T: Default + Serialize + serde::de::DeserializeOwned,
+{
+    let Some(value) = table.get(name) else {
+        return T::default();
+    };
+    if let Ok(section) = value.clone().try_into::<T>() {
+        return section;
+    }
+    let (Some(given), Ok(toml::Value::Table(mut kept))) =
+        (value.as_table(), toml::Value::try_from(T::default()))
+    else {
+        dropped.push(name.to_owned());
+        return T::default();
+    };
+    for (key, value) in given {
+        let mut candidate = kept.clone();
+        candidate.insert(key.clone(), value.clone());
+        if toml::Value::Table(candidate.clone())
+            .try_into::<T>()
+            .is_ok()
+        {
+            kept = candidate;
+        } else {
+            dropped.push(join(name, key));
+        }
+    }
+    toml::Value::Table(kept).try_into().unwrap_or_default()
+}
+
 /// Validates like `csep config validate`: the load must succeed; the warnings are the findings.
 pub fn validate(home: &Path, env: &Env, overrides: &Overrides) -> Result<Vec<String>, ConfigError> {
     load(home, env, overrides).map(|loaded| loaded.warnings)

@@ -704,3 +704,55 @@ fn a_reference_provider_without_a_csep_equivalent_falls_back_with_a_warning() {
         loaded.warnings
     );
 }
+
+fn load_for_hook_from(text: &str) -> (Config, Option<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(config_path(dir.path()), text).unwrap();
+    assert!(
+        load(dir.path(), &Env::default(), &Overrides::default()).is_err() || text.is_empty(),
+        "the CLI still reports the error"
+    );
+    load_for_hook(dir.path(), &Env::default(), &Overrides::default())
+}
+
+/// Audit 04: one typo in `[review]` made the hooks run with the whole default config, so
+/// auto-recall came back on and the custom budgets were lost.
+#[test]
+fn a_hook_keeps_its_settings_when_an_unrelated_section_has_an_error() {
+    let (config, problem) = load_for_hook_from(
+        "schema_version = 3\n[hooks]\nuser_prompt_recall = false\nuser_prompt_budget_tokens = 123\n\
+         [review]\nmin_new_user_msgs = 3\nmin_new_user_messages = 7\n[log]\nlevel = \"debug\"\n",
+    );
+    assert!(!config.hooks.user_prompt_recall);
+    assert_eq!(config.hooks.user_prompt_budget_tokens, 123);
+    assert_eq!(
+        config.review.min_new_user_messages, 7,
+        "the valid keys of [review] stay"
+    );
+    assert_eq!(config.log.level, LogLevel::Debug);
+    let problem = problem.unwrap();
+    assert!(problem.contains("review.min_new_user_msgs"), "{problem}");
+}
+
+#[rstest]
+#[case::wrong_type_switch("[hooks]\nuser_prompt_recall = \"no\"\n")]
+#[case::misspelt_switch("[hooks]\nuser_prompt_recal = false\n")]
+#[case::hooks_not_a_table("hooks = 1\n")]
+#[case::not_toml("[hooks\nuser_prompt_recall = false\n")]
+fn a_hook_turns_auto_recall_off_when_it_cannot_read_the_switch(#[case] body: &str) {
+    let (config, problem) = load_for_hook_from(&format!("schema_version = 3\n{body}"));
+    assert!(!config.hooks.user_prompt_recall, "{problem:?}");
+    assert!(problem.unwrap().contains("auto-recall off"));
+}
+
+#[test]
+fn a_valid_switch_is_kept_beside_an_invalid_budget() {
+    let (config, _) = load_for_hook_from(
+        "schema_version = 3\n[hooks]\nuser_prompt_recall = true\nuser_prompt_budget_tokens = -1\n",
+    );
+    assert!(config.hooks.user_prompt_recall);
+    assert_eq!(
+        config.hooks.user_prompt_budget_tokens,
+        HooksConfig::default().user_prompt_budget_tokens
+    );
+}

@@ -408,3 +408,26 @@ fn a_bad_payload_is_recorded_under_the_named_host() {
         1
     );
 }
+
+/// Audit 06: clap's exit 2 on a hook command line it did not know blocked the agent (both
+/// hosts read exit 2 as "block"). Every command line under `hook` now exits 0 with the no-op
+/// output, and the problem goes to the log.
+#[rstest]
+#[case::unknown_event(&["hook", "pre-tool-use"])]
+#[case::pascal_case_event(&["hook", "UserPromptSubmit"])]
+#[case::unknown_host(&["hook", "stop", "--host", "pi"])]
+#[case::unknown_flag(&["hook", "stop", "--timeout", "5"])]
+fn a_hook_command_line_csep_does_not_know_still_exits_zero(#[case] args: &[&str]) {
+    let t = TestHome::new();
+    let out = t
+        .csep(args)
+        .write_stdin(r#"{"hook_event_name":"Stop"}"#)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{args:?}: {out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.trim().is_empty() || serde_json::from_str::<serde_json::Value>(&stdout).is_ok(),
+        "{args:?}: {stdout}"
+    );
+}
