@@ -1663,12 +1663,21 @@ const COMMAND_PREFIXES: &[&str] = &[
     "RUN", "docker", "podman", "kubectl", "oc", "compose", "ssh",
 ];
 
+/// Prose words after which a command is given on the same line ("To connect run mysql -p…",
+/// "log in with curl -u …"): each ends the walk back as a line start would. Only a command's
+/// own flag and value are then read (as after a line start), so prose about a flag still
+/// survives ("run mysql with -p to be prompted").
+const PROSE_LEADS: &[&str] = &[
+    "run", "use", "try", "execute", "type", "with", "via", "then", "and", "or",
+];
+
 /// Whether the word at `start` is in command position, judged from what precedes it on its
 /// line: a line start (JSON-escaped breaks too), a shell operator, a parenthesis, a backtick,
-/// a quote (a list item, a string handed to a shell), a prompt (`$ `, `# `, `>`) or a YAML key
-/// (`run: `), possibly after prefixes (`sudo -u root`, `env A=1`, `nice -n 19`, `then`, `RUN`,
-/// a Markdown list or history number, cron fields; up to 1 KiB of them), and at most one other
-/// word when an `exec`
+/// a quote (a list item, a string handed to a shell), a prompt (`$ `, `# `, `>`), a YAML key
+/// (`run: `) or a colon ending prose (`To connect: `) or a prose verb or connector
+/// ([`PROSE_LEADS`]: "To connect run "), possibly after prefixes (`sudo -u root`, `env A=1`,
+/// `nice -n 19`, `then`, `RUN`, a Markdown list or history number, cron fields; up to 1 KiB of
+/// them), and at most one other word when an `exec`
 /// or `ssh` further back owns it (`docker exec -it db mysql`, `ssh host mysql`). A path or a
 /// Makefile prefix glued to the command (`/usr/bin/mysqldump`, `./redis-cli`, `@mysql`) counts
 /// as the command. Not an argument (`find . -name mysql`, `kubectl logs mysql`), a path's end
@@ -1737,6 +1746,14 @@ fn is_command_position(text: &str, start: usize) -> bool {
         if is_option || is_number || is_assignment {
             previous_was_value = false;
             continue;
+        }
+        // Prose before the command ("To connect run mysql"): the line starts here for it. A
+        // word between the two is an argument (`use find . -name mysql`), as after a line start.
+        if PROSE_LEADS
+            .iter()
+            .any(|lead| word.eq_ignore_ascii_case(lead))
+        {
+            return !owned_word_pending;
         }
         if COMMAND_PREFIXES.contains(&word) {
             if matches!(word, "exec" | "ssh") {

@@ -468,6 +468,16 @@ fn every_kind_has_a_kebab_case_name_and_matching_marker() {
     fake_body(922, 12),
     " -b dc=example"
 )]
+#[case::mysql_after_prose_run(SecretKind::SecretAssignment, "To connect run mysql -h db -u app -p", "W1nterIsComing2026".to_owned(), " shop")]
+#[case::curl_after_prose_use(SecretKind::SecretAssignment, "Use curl -u admin:", "W1nterIsComing2026".to_owned(), " https://x")]
+#[case::redis_cli_after_prose_try(SecretKind::SecretAssignment, "If that fails, try redis-cli -a ", "W1nterIsComing2026".to_owned(), " ping")]
+#[case::sshpass_after_prose_with(SecretKind::SecretAssignment, "deploy with sshpass -p ", "W1nterIsComing2026".to_owned(), " ssh host")]
+#[case::docker_login_after_prose_via(SecretKind::SecretAssignment, "log in via docker login -u bot -p ", "W1nterIsComing2026".to_owned(), " r.io")]
+#[case::mysqldump_after_prose_execute(SecretKind::SecretAssignment, "Then execute mysqldump -uroot -p", "W1nterIsComing2026".to_owned(), " app")]
+#[case::mysql_after_prose_type(SecretKind::SecretAssignment, "Type mysql -uroot -p", "W1nterIsComing2026".to_owned(), " and press enter")]
+#[case::mysql_after_prose_and(SecretKind::SecretAssignment, "Stop the app and mysql -uroot -p", "W1nterIsComing2026".to_owned(), " app < fix.sql")]
+#[case::sudo_mysql_after_prose_or(SecretKind::SecretAssignment, "Or sudo mysql -uroot -p", "W1nterIsComing2026".to_owned(), "")]
+#[case::mysql_after_a_colon_in_prose(SecretKind::SecretAssignment, "To connect: mysql -uroot -p", "W1nterIsComing2026".to_owned(), " shop")]
 #[case::high_entropy_token(
     SecretKind::HighEntropy,
     "the value ",
@@ -817,6 +827,17 @@ fn private_key_inside_json_escaped_string_is_redacted_without_breaking_json() {
 #[case::dockerconfigjson_type_name(
     "type: kubernetes.io/dockerconfigjson and .dockerconfigjson: {{ .Values.pull }}"
 )]
+#[case::prose_flag_after_run("run mysql with -p to be prompted")]
+#[case::prose_flag_after_use_and_a_comma("Use mysql -p, then type the password")]
+#[case::find_argument_after_use("Then use find . -name mysql -prune to skip it")]
+#[case::pod_name_after_run("run kubectl logs mysql -previous")]
+#[case::formula_after_use("use brew install mysql -pinned")]
+#[case::sshpass_prose_after_use("Never use sshpass -p because it leaks")]
+#[case::redis_cli_prose_after_use("Don't use redis-cli -a in scripts")]
+#[case::sql_use_statement("mysql> use mysql; select user from user -- and mysql -p")]
+#[case::docker_port_mapping_after_prose(
+    "run it with docker run --name mysql -d -p3306:3306 mysql:8"
+)]
 #[case::existing_markers("api_key=[REDACTED:openai-key] token=[REDACTED] [REDACTED:jwt]")]
 fn look_alike_survives_byte_identical(#[case] text: &str) {
     let out = redactor().redact(text);
@@ -937,6 +958,7 @@ fn mixed_document() -> String {
 #[case::commands_in_json(format!("{{\"cmd\":\"cd /app\\nmysql -uroot -p{} && curl -u a:{} x\"}}", fake_body(59, 12), fake_body(60, 12)))]
 #[case::netrc_and_key_tail(format!("machine a.example.com login bob password {}\n{}\n-----END PRIVATE KEY-----", fake_body(61, 12), fake_body(62, 64)))]
 #[case::a_repeated_flag("keytool -list -storepass S3cretA -storepass S3cretB".to_owned())]
+#[case::a_command_after_prose("To connect run mysql -u app -pW1nterIsComing2026 and curl -u a:W1nter2026x x".to_owned())]
 #[case::a_repeated_flag_of_sqlcmd("sqlcmd -S db -U sa -P S3cretPw -P Other1Pw".to_owned())]
 fn redaction_is_idempotent(#[case] text: String) {
     let r = redactor();
