@@ -478,6 +478,23 @@ fn every_kind_has_a_kebab_case_name_and_matching_marker() {
 #[case::mysql_after_prose_and(SecretKind::SecretAssignment, "Stop the app and mysql -uroot -p", "W1nterIsComing2026".to_owned(), " app < fix.sql")]
 #[case::sudo_mysql_after_prose_or(SecretKind::SecretAssignment, "Or sudo mysql -uroot -p", "W1nterIsComing2026".to_owned(), "")]
 #[case::mysql_after_a_colon_in_prose(SecretKind::SecretAssignment, "To connect: mysql -uroot -p", "W1nterIsComing2026".to_owned(), " shop")]
+#[case::echo_into_sudo_stdin(SecretKind::SecretAssignment, "echo '", "W1nterIsComing2026".to_owned(), "' | sudo -S systemctl restart api")]
+#[case::echo_into_sudo_stdin_after_its_options(SecretKind::SecretAssignment, "echo ", "W1nterIsComing2026".to_owned(), " | sudo -u root -kS apt-get update")]
+#[case::printf_into_sudo_long_stdin(SecretKind::SecretAssignment, "printf '%s\\n' \"", "W1nterIsComing2026".to_owned(), "\" | sudo --stdin -p '' ls")]
+#[case::here_string_into_sudo_stdin(SecretKind::SecretAssignment, "sudo -S -p '' systemctl restart api <<< '", "W1nterIsComing2026".to_owned(), "'")]
+#[case::az_login(SecretKind::SecretAssignment, "az login -u ops@example.com -p ", "W1nterIsComing2026".to_owned(), "")]
+#[case::az_login_service_principal(SecretKind::SecretAssignment, "az login --service-principal -u http://app -p '", "W1nterIsComing2026".to_owned(), "' --tenant t1")]
+#[case::az_login_long_flag(SecretKind::SecretAssignment, "az login -u ops@example.com --password ", "W1nterIsComing2026".to_owned(), "")]
+#[case::az_login_long_flag_with_equals(SecretKind::SecretAssignment, "az login -u ops@example.com --password=", "W1nterIsComing2026".to_owned(), "")]
+#[case::az_acr_login(SecretKind::SecretAssignment, "az acr login -n myreg -u bot -p ", "W1nterIsComing2026".to_owned(), "")]
+#[case::openssl_enc_k(SecretKind::SecretAssignment, "openssl enc -d -aes-256-cbc -k ", "W1nterIsComing2026".to_owned(), " -in backup.enc")]
+#[case::openssl_pass_pass(SecretKind::SecretAssignment, "openssl enc -aes-256-cbc -pbkdf2 -pass pass:", "W1nterIsComing2026".to_owned(), " -in a -out a.enc")]
+#[case::openssl_passin(SecretKind::SecretAssignment, "openssl rsa -in key.pem -passin pass:", "W1nterIsComing2026".to_owned(), " -out plain.pem")]
+#[case::openssl_passout_quoted_whole(SecretKind::SecretAssignment, "openssl genrsa -aes256 -passout \"pass:", "W1nter Is2026".to_owned(), "\" 4096")]
+#[case::openssl_passout_quoted_after_pass(SecretKind::SecretAssignment, "openssl req -new -passout pass:'", "W1nter Is2026".to_owned(), "' -keyout k.pem")]
+#[case::openssl_pkcs12_password(SecretKind::SecretAssignment, "openssl pkcs12 -export -in c.pem -password pass:", "W1nterIsComing2026".to_owned(), " -out c.p12")]
+#[case::openssl_passout_after_a_passin_from_the_environment(SecretKind::SecretAssignment, "openssl pkcs12 -in a.p12 -passin env:P12_PW -passout pass:", "W1nterIsComing2026".to_owned(), "")]
+#[case::openssl_json_list(SecretKind::SecretAssignment, "[\"openssl\", \"rsa\", \"-passin\", \"pass:", "W1nterIsComing2026".to_owned(), "\"]")]
 #[case::high_entropy_token(
     SecretKind::HighEntropy,
     "the value ",
@@ -838,6 +855,21 @@ fn private_key_inside_json_escaped_string_is_redacted_without_breaking_json() {
 #[case::docker_port_mapping_after_prose(
     "run it with docker run --name mysql -d -p3306:3306 mysql:8"
 )]
+#[case::echo_a_variable_into_sudo_stdin("echo \"$SUDO_PASS\" | sudo -S systemctl restart api")]
+#[case::echo_a_mask_into_sudo_stdin("echo '***' | sudo -S ls; echo mypassword | sudo -S ls")]
+#[case::echo_into_sudo_without_stdin("echo Build2024 | sudo tee /etc/motd && sudo -S ls")]
+#[case::sudo_stdin_flag_of_another_command("echo Build2024 | sudo systemctl -S x")]
+#[case::here_string_variable_into_sudo_stdin("sudo -S ls <<< \"$PW\"")]
+#[case::az_words("az login --use-device-code; az account show -p is not a flag")]
+#[case::az_in_words("Amazon and lazy -p S3cretPw login")]
+#[case::az_login_variable("az login -u ops@example.com -p \"$AZ_PASS\"")]
+#[case::openssl_password_sources(
+    "openssl enc -aes-256-cbc -pass env:BACKUP_PW -in a; openssl rsa -passin file:pw.txt -passout stdin; openssl req -passin fd:3"
+)]
+#[case::openssl_key_file("openssl enc -d -aes-256-cbc -kfile key.txt -in backup.enc")]
+#[case::openssl_other_flags("openssl s_client -connect h:443 -servername h -showcerts")]
+#[case::openssl_pass_placeholder("openssl rsa -passin pass:$KEY_PW -passout pass:password")]
+#[case::openssl_flag_prose("openssl enc -k is insecure, prefer -pass env:VAR")]
 #[case::existing_markers("api_key=[REDACTED:openai-key] token=[REDACTED] [REDACTED:jwt]")]
 fn look_alike_survives_byte_identical(#[case] text: &str) {
     let out = redactor().redact(text);
