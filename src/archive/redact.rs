@@ -327,6 +327,24 @@ macro_rules! sudo_stdin {
     };
 }
 
+/// What follows `htpasswd` when it gets its password on the command line: a flag cluster holding
+/// `b` (`flags`), then `FILE USER PW` or, with `n`, `USER PW` (`file` and `user` groups).
+macro_rules! htpasswd_args {
+    () => {
+        concat!(
+            r#"(?P<flags>(?:"#,
+            cli_sep!(),
+            r#"-(?:[A-Za-z]*C(?:[ \t]+|\\*["'][ \t]*,[ \t]*\\*["'])?[0-9]+|[A-Za-z]+))+)"#,
+            cli_sep!(),
+            r#"(?:(?P<file>[^\s"'\\`;|&<>,-][^\s"'\\`;|&<>,]*)"#,
+            cli_sep!(),
+            r#")?(?P<user>""|''|\\"\\"|[^\s"'\\`;|&<>,-][^\s"'\\`;|&<>,]*)"#,
+            cli_sep!(),
+            cli_value!(),
+        )
+    };
+}
+
 /// Source of every rule: (name for errors, kind, pattern, acceptance check).
 const RULES: &[(&str, SecretKind, &str, Accept)] = &[
     (
@@ -560,16 +578,22 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
         SecretKind::SecretAssignment,
         // `htpasswd -b[c…] FILE USER PW` and `htpasswd -nb USER PW`: the password is the last
         // positional argument when a flag cluster holds `b`.
+        concat!(r#"^htpasswd(?:\.exe)?"#, htpasswd_args!()),
+        accept_htpasswd_password,
+    ),
+    (
+        "htpasswd-entrypoint-password",
+        SecretKind::SecretAssignment,
+        // `htpasswd` as a container's entrypoint (`docker run --rm --entrypoint htpasswd
+        // httpd:2 -Bbn user pw`, as the registry's docs write it): its arguments follow the
+        // image.
         concat!(
-            r#"^htpasswd(?:\.exe)?(?P<flags>(?:"#,
-            cli_sep!(),
-            r#"-(?:[A-Za-z]*C(?:[ \t]+|\\*["'][ \t]*,[ \t]*\\*["'])?[0-9]+|[A-Za-z]+))+)"#,
-            cli_sep!(),
-            r#"(?:(?P<file>[^\s"'\\`;|&<>,-][^\s"'\\`;|&<>,]*)"#,
-            cli_sep!(),
-            r#")?(?P<user>""|''|\\"\\"|[^\s"'\\`;|&<>,-][^\s"'\\`;|&<>,]*)"#,
-            cli_sep!(),
-            cli_value!(),
+            r#"^(?:docker|podman|nerdctl)(?:\.exe)?[ \t]+(?:container[ \t]+)?run"#,
+            r#"(?:[ \t]+-[-A-Za-z]+(?:(?:[ \t]+|=)[^\s-]\S*)?)*?"#,
+            r#"[ \t]+--entrypoint(?:[ \t]+|=)\\*["']?htpasswd\\*["']?"#,
+            r#"(?:[ \t]+-[-A-Za-z]+(?:(?:[ \t]+|=)[^\s-]\S*)?)*?"#,
+            r#"[ \t]+[^\s"'\\`;|&<>-][^\s"'\\`;|&<>]*"#,
+            htpasswd_args!(),
         ),
         accept_htpasswd_password,
     ),
@@ -577,9 +601,10 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
         "smb-password",
         SecretKind::SecretAssignment,
         // `smbclient //host/share -U 'DOMAIN\user%pw'`, `rpcclient -U user%pw host`,
-        // `-Uuser%'pw'`, `--user=user%pw`: Samba's `user%password` pair.
+        // `-Uuser%'pw'`, `--user=user%pw`, `net ads join -U user%pw`: Samba's
+        // `user%password` pair.
         concat!(
-            r#"^(?:smbclient|rpcclient|smbget|smbcacls|winexe)(?:\.exe)?"#,
+            r#"^(?:smbclient|rpcclient|smbget|smbcacls|winexe|net)(?:\.exe)?"#,
             cli_sep!(),
             r#"(?:"#,
             cli_args!(),
@@ -690,13 +715,14 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
 ];
 
 /// Triggers for the prefilter: a superset of what any rule needs to match.
-const PREFILTER: &str = r"(?i:pass|pwd|secret|token|key|auth|bearer|credential|cookie)|sk-|sk_|rk_|whsec_|AKIA|ASIA|ABIA|ACCA|gh[pousr]_|github_pat_|glpat-|xox[abposre]-|hooks\.slack\.com|AIza|eyJ|PRIVATE KEY|://|[A-Za-z0-9+/_-]{32}|SG\.|ATATT|pypi-AgE|npm_|hf_|_v1_|shp(?:at|ca|pa|ss)_|dapi[0-9a-f]|glsa_|glc_|lin_api_|PMAK-|mysql|mariadb|sshpass|login|redis-cli|curl|sqlcmd|mongo|keytool|ldap|smbclient|rpcclient|smbget|smbcacls|winexe|sudo|openssl";
+const PREFILTER: &str = r"(?i:pass|pwd|secret|token|key|auth|bearer|credential|cookie)|sk-|sk_|rk_|whsec_|AKIA|ASIA|ABIA|ACCA|gh[pousr]_|github_pat_|glpat-|xox[abposre]-|hooks\.slack\.com|AIza|eyJ|PRIVATE KEY|://|[A-Za-z0-9+/_-]{32}|SG\.|ATATT|pypi-AgE|npm_|hf_|_v1_|shp(?:at|ca|pa|ss)_|dapi[0-9a-f]|glsa_|glc_|lin_api_|PMAK-|mysql|mariadb|sshpass|login|redis-cli|curl|sqlcmd|mongo|keytool|ldap|smbclient|rpcclient|smbget|smbcacls|winexe|sudo|openssl|(?-u:\b)net[ \t]";
 
 /// The rules behind [`COMMAND_GATE`]: each needs one of its words, so a text without any (most
 /// texts) costs them one search instead of one each.
-const GATED_RULES: [&str; 11] = [
+const GATED_RULES: [&str; 12] = [
     "netrc-password",
     "htpasswd-password",
+    "htpasswd-entrypoint-password",
     "openssl-password",
     "smb-password",
     "stdin-password",
@@ -709,10 +735,14 @@ const GATED_RULES: [&str; 11] = [
 ];
 
 /// The command words of each command-line rule: where its matches start.
-const COMMAND_WORDS: [(&str, &str); 9] = [
+const COMMAND_WORDS: [(&str, &str); 10] = [
     ("htpasswd-password", "htpasswd"),
+    ("htpasswd-entrypoint-password", "docker|podman|nerdctl"),
     ("openssl-password", "openssl"),
-    ("smb-password", "smbclient|rpcclient|smbget|smbcacls|winexe"),
+    (
+        "smb-password",
+        "smbclient|rpcclient|smbget|smbcacls|winexe|net",
+    ),
     ("mysql-password", "mysql|mariadb"),
     ("sshpass-password", "sshpass"),
     (
@@ -764,7 +794,7 @@ fn past_closing_quote(window: &str, end: usize) -> usize {
 const COMMAND_WINDOW_BYTES: usize = 16 * 1024;
 
 /// A word every match of a [`GATED_RULES`] rule holds.
-const COMMAND_GATE: &str = r"password|pass-stdin|sudo|mysql|mariadb|sshpass|login|redis-cli|curl|sqlcmd|mongo|keytool|ldap|htpasswd|smbclient|rpcclient|smbget|smbcacls|winexe|openssl";
+const COMMAND_GATE: &str = r"password|pass-stdin|sudo|mysql|mariadb|sshpass|login|redis-cli|curl|sqlcmd|mongo|keytool|ldap|htpasswd|smbclient|rpcclient|smbget|smbcacls|winexe|openssl|(?-u:\b)net[ \t]";
 
 /// A marker this module (or the reference, `[REDACTED]`) wrote.
 const MARKER: &str = r"\[REDACTED(?::[a-z0-9-]+)?\]";

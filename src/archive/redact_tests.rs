@@ -495,6 +495,11 @@ fn every_kind_has_a_kebab_case_name_and_matching_marker() {
 #[case::openssl_pkcs12_password(SecretKind::SecretAssignment, "openssl pkcs12 -export -in c.pem -password pass:", "W1nterIsComing2026".to_owned(), " -out c.p12")]
 #[case::openssl_passout_after_a_passin_from_the_environment(SecretKind::SecretAssignment, "openssl pkcs12 -in a.p12 -passin env:P12_PW -passout pass:", "W1nterIsComing2026".to_owned(), "")]
 #[case::openssl_json_list(SecretKind::SecretAssignment, "[\"openssl\", \"rsa\", \"-passin\", \"pass:", "W1nterIsComing2026".to_owned(), "\"]")]
+#[case::net_ads_join(SecretKind::SecretAssignment, "net ads join -U administrator%", "W1nterIsComing2026".to_owned(), "")]
+#[case::net_rpc_quoted(SecretKind::SecretAssignment, "sudo net rpc join -U 'CORP\\admin%", "W1nter Is2026".to_owned(), "' -S dc01")]
+#[case::htpasswd_as_an_entrypoint(SecretKind::SecretAssignment, "docker run --entrypoint htpasswd httpd:2 -Bbn user ", "W1nterIsComing2026".to_owned(), " > auth/htpasswd")]
+#[case::htpasswd_as_an_entrypoint_among_options(SecretKind::SecretAssignment, "docker run --rm -v \"$PWD\":/w --entrypoint=htpasswd registry:2.7 -Bbn testuser ", "W1nterIsComing2026".to_owned(), "")]
+#[case::htpasswd_as_a_podman_entrypoint_with_a_file(SecretKind::SecretAssignment, "podman run --rm --entrypoint htpasswd -v /x:/x httpd -Bb /x/.htpasswd admin '", "W1nter Is2026".to_owned(), "'")]
 #[case::high_entropy_token(
     SecretKind::HighEntropy,
     "the value ",
@@ -870,6 +875,13 @@ fn private_key_inside_json_escaped_string_is_redacted_without_breaking_json() {
 #[case::openssl_other_flags("openssl s_client -connect h:443 -servername h -showcerts")]
 #[case::openssl_pass_placeholder("openssl rsa -passin pass:$KEY_PW -passout pass:password")]
 #[case::openssl_flag_prose("openssl enc -k is insecure, prefer -pass env:VAR")]
+#[case::net_without_a_password("net ads join -U administrator; net use Z: \\\\fs\\share")]
+#[case::net_prose("the net result -U x%y is an example")]
+#[case::dotnet("dotnet test -U a%b")]
+#[case::htpasswd_entrypoint_without_batch(
+    "docker run --rm --entrypoint htpasswd httpd:2 -c /x/.htpasswd admin"
+)]
+#[case::htpasswd_after_another_entrypoint("docker run --entrypoint sh httpd:2 -c 'htpasswd -h'")]
 #[case::existing_markers("api_key=[REDACTED:openai-key] token=[REDACTED] [REDACTED:jwt]")]
 fn look_alike_survives_byte_identical(#[case] text: &str) {
     let out = redactor().redact(text);
@@ -1253,11 +1265,13 @@ fn the_command_rules_their_words_and_the_gate_agree() {
         assert_eq!(pattern.starts_with('^'), words.is_some(), "{name}");
         let Some((_, words)) = words else { continue };
         assert!(GATED_RULES.contains(name), "{name} is not gated");
-        // Every match holds a word that opens the gate: the command word itself, or the
-        // `login` a registry login needs after it.
+        // Every match holds a word that opens the gate: the command word itself (`net` with
+        // the blank after it), the `login` a registry login needs after it, or the
+        // `htpasswd` entrypoint a container needs.
         for word in words.split('|') {
-            let opens = gate.is_match(word)
-                || (*name == "registry-login-password" && gate.is_match(" login"));
+            let opens = gate.is_match(&format!("{word} "))
+                || (*name == "registry-login-password" && gate.is_match(" login"))
+                || (*name == "htpasswd-entrypoint-password" && gate.is_match(" htpasswd"));
             assert!(opens, "{name}: {word}");
         }
     }
