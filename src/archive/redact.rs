@@ -315,6 +315,36 @@ macro_rules! cli_sep {
     };
 }
 
+/// `sudo` told to read the password from standard input (`-S`, in a cluster too, or
+/// `--stdin`), after only `sudo`'s own options: those with a value (`-u root`, `-p ''`,
+/// `--user=root`) and the others (`-E`, `-k`).
+macro_rules! sudo_stdin {
+    () => {
+        concat!(
+            r#"\bsudo(?:[ \t]+(?:-[A-Za-z]*[ugpChrtTUDR](?:[ \t]+(?:''|""|[^\s-]\S*))?|-[A-Za-z]+|--[a-z-]+(?:=\S*)?))*?"#,
+            r#"[ \t]+(?:-[A-Za-z]*S[A-Za-z]*|--stdin)\b"#,
+        )
+    };
+}
+
+/// What follows `htpasswd` when it gets its password on the command line: a flag cluster holding
+/// `b` (`flags`), then `FILE USER PW` or, with `n`, `USER PW` (`file` and `user` groups).
+macro_rules! htpasswd_args {
+    () => {
+        concat!(
+            r#"(?P<flags>(?:"#,
+            cli_sep!(),
+            r#"-(?:[A-Za-z]*C(?:[ \t]+|\\*["'][ \t]*,[ \t]*\\*["'])?[0-9]+|[A-Za-z]+))+)"#,
+            cli_sep!(),
+            r#"(?:(?P<file>[^\s"'\\`;|&<>,-][^\s"'\\`;|&<>,]*)"#,
+            cli_sep!(),
+            r#")?(?P<user>""|''|\\"\\"|[^\s"'\\`;|&<>,-][^\s"'\\`;|&<>,]*)"#,
+            cli_sep!(),
+            cli_value!(),
+        )
+    };
+}
+
 /// Source of every rule: (name for errors, kind, pattern, acceptance check).
 const RULES: &[(&str, SecretKind, &str, Accept)] = &[
     (
@@ -476,10 +506,12 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
     (
         "registry-login-password",
         SecretKind::SecretAssignment,
-        // `docker|podman|nerdctl|buildah|skopeo|oras login … -p pw`, `helm registry login …`.
+        // `docker|podman|nerdctl|buildah|skopeo|oras login … -p pw`, `helm registry login …`,
+        // and the Azure CLI's `az login -u user -p pw` and `az acr login -n reg -u user -p pw`
+        // (its `--password` is the `secret-assignment` rule's).
         concat!(
-            r#"^(?:docker|podman|nerdctl|buildah|skopeo|oras|helm)(?:\.exe)?"#,
-            r#"(?:[ \t]+-[-A-Za-z]+(?:[ \t=]+[^\s-]\S*)?)*?[ \t]+(?:registry[ \t]+)?login"#,
+            r#"^(?:docker|podman|nerdctl|buildah|skopeo|oras|helm|az)(?:\.exe)?"#,
+            r#"(?:[ \t]+-[-A-Za-z]+(?:[ \t=]+[^\s-]\S*)?)*?[ \t]+(?:(?:registry|acr)[ \t]+)?login"#,
             cli_sep!(),
             r#"(?:"#,
             cli_args!(),
@@ -524,20 +556,44 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
         accept_other_cli_password,
     ),
     (
+        "openssl-password",
+        SecretKind::SecretAssignment,
+        // `openssl enc -k pw`, and `pass:pw` given to `-pass`, `-passin`, `-passout` or
+        // `-password` (pkcs12), quoted whole or after `pass:`.
+        concat!(
+            r#"^openssl(?:\.exe)?"#,
+            cli_sep!(),
+            r#"(?:"#,
+            cli_args!(),
+            cli_sep!(),
+            r#")??(?P<flag>-k|-pass(?:in|out|word)?)"#,
+            cli_sep!(),
+            r#"(?:\\*"(?P<pq>pass:)?(?P<dq>[^"\\\r\n]*)|\\*'(?P<pq2>pass:)?(?P<sq>[^'\\\r\n]*)"#,
+            r#"|(?P<pb>pass:)?(?:\\*"(?P<dq2>[^"\\\r\n]*)|\\*'(?P<sq2>[^'\\\r\n]*)|(?P<bare>[^\s"'\\`;|&<>]+)))"#,
+        ),
+        accept_openssl_password,
+    ),
+    (
         "htpasswd-password",
         SecretKind::SecretAssignment,
         // `htpasswd -b[c…] FILE USER PW` and `htpasswd -nb USER PW`: the password is the last
         // positional argument when a flag cluster holds `b`.
+        concat!(r#"^htpasswd(?:\.exe)?"#, htpasswd_args!()),
+        accept_htpasswd_password,
+    ),
+    (
+        "htpasswd-entrypoint-password",
+        SecretKind::SecretAssignment,
+        // `htpasswd` as a container's entrypoint (`docker run --rm --entrypoint htpasswd
+        // httpd:2 -Bbn user pw`, as the registry's docs write it): its arguments follow the
+        // image.
         concat!(
-            r#"^htpasswd(?:\.exe)?(?P<flags>(?:"#,
-            cli_sep!(),
-            r#"-(?:[A-Za-z]*C(?:[ \t]+|\\*["'][ \t]*,[ \t]*\\*["'])?[0-9]+|[A-Za-z]+))+)"#,
-            cli_sep!(),
-            r#"(?:(?P<file>[^\s"'\\`;|&<>,-][^\s"'\\`;|&<>,]*)"#,
-            cli_sep!(),
-            r#")?(?P<user>""|''|\\"\\"|[^\s"'\\`;|&<>,-][^\s"'\\`;|&<>,]*)"#,
-            cli_sep!(),
-            cli_value!(),
+            r#"^(?:docker|podman|nerdctl)(?:\.exe)?[ \t]+(?:container[ \t]+)?run"#,
+            r#"(?:[ \t]+-[-A-Za-z]+(?:(?:[ \t]+|=)[^\s-]\S*)?)*?"#,
+            r#"[ \t]+--entrypoint(?:[ \t]+|=)\\*["']?htpasswd\\*["']?"#,
+            r#"(?:[ \t]+-[-A-Za-z]+(?:(?:[ \t]+|=)[^\s-]\S*)?)*?"#,
+            r#"[ \t]+[^\s"'\\`;|&<>-][^\s"'\\`;|&<>]*"#,
+            htpasswd_args!(),
         ),
         accept_htpasswd_password,
     ),
@@ -545,9 +601,10 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
         "smb-password",
         SecretKind::SecretAssignment,
         // `smbclient //host/share -U 'DOMAIN\user%pw'`, `rpcclient -U user%pw host`,
-        // `-Uuser%'pw'`, `--user=user%pw`: Samba's `user%password` pair.
+        // `-Uuser%'pw'`, `--user=user%pw`, `net ads join -U user%pw`: Samba's
+        // `user%password` pair.
         concat!(
-            r#"^(?:smbclient|rpcclient|smbget|smbcacls|winexe)(?:\.exe)?"#,
+            r#"^(?:smbclient|rpcclient|smbget|smbcacls|winexe|net)(?:\.exe)?"#,
             cli_sep!(),
             r#"(?:"#,
             cli_args!(),
@@ -561,15 +618,19 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
     (
         "stdin-password",
         SecretKind::SecretAssignment,
-        // A password handed to a command's `--password-stdin` (`--pass-stdin`: regctl) by
-        // `echo`/`printf` in a pipe (the command may follow on the next line, after a line
-        // continuation or a trailing `|`), or by a here-string (`<<< "pw"`) after the flag.
+        // A password handed to a command's `--password-stdin` (`--pass-stdin`: regctl) or to
+        // `sudo -S` / `sudo --stdin` by `echo`/`printf` in a pipe (the command may follow on
+        // the next line, after a line continuation or a trailing `|`), or by a here-string
+        // (`<<< "pw"`) after the flag. Before `-S`, only `sudo`'s own options (`-u root`).
         concat!(
             r#"\b(?:echo(?:[ \t]+-[neE]+)*|printf(?:[ \t]+\\*["']%s(?:\\+n)?\\*["'])?)[ \t]+"#,
             r#"(?:\\*"(?P<dq>[^"\\\r\n]*)\\*"|'(?P<sq>[^'\r\n]*)'|(?P<bare>[^\s"'\\`;|&<>]+))"#,
             r#"(?:[ \t]|\\\r?\n)*\|(?:[ \t]|\\?\r?\n)*"#,
-            r#"[A-Za-z0-9_./$-](?:[^\r\n|;&]|\\\r?\n)*--pass(?:word)?-stdin\b"#,
-            r#"|--pass(?:word)?-stdin\b[^\r\n|;&]*?<<<[ \t]*"#,
+            r#"(?:[A-Za-z0-9_./$-](?:[^\r\n|;&]|\\\r?\n)*--pass(?:word)?-stdin\b|"#,
+            sudo_stdin!(),
+            r#")|(?:--pass(?:word)?-stdin\b|"#,
+            sudo_stdin!(),
+            r#")[^\r\n|;&]*?<<<[ \t]*"#,
             r#"(?:\\*"(?P<dq2>[^"\\\r\n]*)\\*"|'(?P<sq2>[^'\r\n]*)'|(?P<bare2>[^\s"'\\`;|&<>]+))"#,
         ),
         accept_stdin_password,
@@ -654,13 +715,15 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
 ];
 
 /// Triggers for the prefilter: a superset of what any rule needs to match.
-const PREFILTER: &str = r"(?i:pass|pwd|secret|token|key|auth|bearer|credential|cookie)|sk-|sk_|rk_|whsec_|AKIA|ASIA|ABIA|ACCA|gh[pousr]_|github_pat_|glpat-|xox[abposre]-|hooks\.slack\.com|AIza|eyJ|PRIVATE KEY|://|[A-Za-z0-9+/_-]{32}|SG\.|ATATT|pypi-AgE|npm_|hf_|_v1_|shp(?:at|ca|pa|ss)_|dapi[0-9a-f]|glsa_|glc_|lin_api_|PMAK-|mysql|mariadb|sshpass|login|redis-cli|curl|sqlcmd|mongo|keytool|ldap|smbclient|rpcclient|smbget|smbcacls|winexe";
+const PREFILTER: &str = r"(?i:pass|pwd|secret|token|key|auth|bearer|credential|cookie)|sk-|sk_|rk_|whsec_|AKIA|ASIA|ABIA|ACCA|gh[pousr]_|github_pat_|glpat-|xox[abposre]-|hooks\.slack\.com|AIza|eyJ|PRIVATE KEY|://|[A-Za-z0-9+/_-]{32}|SG\.|ATATT|pypi-AgE|npm_|hf_|_v1_|shp(?:at|ca|pa|ss)_|dapi[0-9a-f]|glsa_|glc_|lin_api_|PMAK-|mysql|mariadb|sshpass|login|redis-cli|curl|sqlcmd|mongo|keytool|ldap|smbclient|rpcclient|smbget|smbcacls|winexe|sudo|openssl|(?-u:\b)net[ \t]";
 
 /// The rules behind [`COMMAND_GATE`]: each needs one of its words, so a text without any (most
 /// texts) costs them one search instead of one each.
-const GATED_RULES: [&str; 10] = [
+const GATED_RULES: [&str; 12] = [
     "netrc-password",
     "htpasswd-password",
+    "htpasswd-entrypoint-password",
+    "openssl-password",
     "smb-password",
     "stdin-password",
     "mysql-password",
@@ -672,14 +735,19 @@ const GATED_RULES: [&str; 10] = [
 ];
 
 /// The command words of each command-line rule: where its matches start.
-const COMMAND_WORDS: [(&str, &str); 8] = [
+const COMMAND_WORDS: [(&str, &str); 10] = [
     ("htpasswd-password", "htpasswd"),
-    ("smb-password", "smbclient|rpcclient|smbget|smbcacls|winexe"),
+    ("htpasswd-entrypoint-password", "docker|podman|nerdctl"),
+    ("openssl-password", "openssl"),
+    (
+        "smb-password",
+        "smbclient|rpcclient|smbget|smbcacls|winexe|net",
+    ),
     ("mysql-password", "mysql|mariadb"),
     ("sshpass-password", "sshpass"),
     (
         "registry-login-password",
-        "docker|podman|nerdctl|buildah|skopeo|oras|helm",
+        "docker|podman|nerdctl|buildah|skopeo|oras|helm|az",
     ),
     ("redis-cli-password", "redis-cli"),
     ("curl-password", "curl"),
@@ -726,7 +794,7 @@ fn past_closing_quote(window: &str, end: usize) -> usize {
 const COMMAND_WINDOW_BYTES: usize = 16 * 1024;
 
 /// A word every match of a [`GATED_RULES`] rule holds.
-const COMMAND_GATE: &str = r"password|pass-stdin|mysql|mariadb|sshpass|login|redis-cli|curl|sqlcmd|mongo|keytool|ldap|htpasswd|smbclient|rpcclient|smbget|smbcacls|winexe";
+const COMMAND_GATE: &str = r"password|pass-stdin|sudo|mysql|mariadb|sshpass|login|redis-cli|curl|sqlcmd|mongo|keytool|ldap|htpasswd|smbclient|rpcclient|smbget|smbcacls|winexe|openssl|(?-u:\b)net[ \t]";
 
 /// A marker this module (or the reference, `[REDACTED]`) wrote.
 const MARKER: &str = r"\[REDACTED(?::[a-z0-9-]+)?\]";
@@ -1526,7 +1594,8 @@ fn accept_cli_password(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)
     judge_cli_value(text, value, quoted)
 }
 
-/// `echo pw | docker login --password-stdin`, `--password-stdin <<< pw`: judged as a flag's
+/// `echo pw | docker login --password-stdin`, `--password-stdin <<< pw`, `echo pw | sudo -S
+/// …`: judged as a flag's
 /// value is, and it must look like a password (a digit, mixed case, or a symbol other than
 /// `-_.`) and not be a mask or a bracketed name: examples and CI logs pipe `"***"`,
 /// `"[token]"`, `mytoken` or `my-token`.
@@ -1663,12 +1732,21 @@ const COMMAND_PREFIXES: &[&str] = &[
     "RUN", "docker", "podman", "kubectl", "oc", "compose", "ssh",
 ];
 
+/// Prose words after which a command is given on the same line ("To connect run mysql -p…",
+/// "log in with curl -u …"): each ends the walk back as a line start would. Only a command's
+/// own flag and value are then read (as after a line start), so prose about a flag still
+/// survives ("run mysql with -p to be prompted").
+const PROSE_LEADS: &[&str] = &[
+    "run", "use", "try", "execute", "type", "with", "via", "then", "and", "or",
+];
+
 /// Whether the word at `start` is in command position, judged from what precedes it on its
 /// line: a line start (JSON-escaped breaks too), a shell operator, a parenthesis, a backtick,
-/// a quote (a list item, a string handed to a shell), a prompt (`$ `, `# `, `>`) or a YAML key
-/// (`run: `), possibly after prefixes (`sudo -u root`, `env A=1`, `nice -n 19`, `then`, `RUN`,
-/// a Markdown list or history number, cron fields; up to 1 KiB of them), and at most one other
-/// word when an `exec`
+/// a quote (a list item, a string handed to a shell), a prompt (`$ `, `# `, `>`), a YAML key
+/// (`run: `) or a colon ending prose (`To connect: `) or a prose verb or connector
+/// ([`PROSE_LEADS`]: "To connect run "), possibly after prefixes (`sudo -u root`, `env A=1`,
+/// `nice -n 19`, `then`, `RUN`, a Markdown list or history number, cron fields; up to 1 KiB of
+/// them), and at most one other word when an `exec`
 /// or `ssh` further back owns it (`docker exec -it db mysql`, `ssh host mysql`). A path or a
 /// Makefile prefix glued to the command (`/usr/bin/mysqldump`, `./redis-cli`, `@mysql`) counts
 /// as the command. Not an argument (`find . -name mysql`, `kubectl logs mysql`), a path's end
@@ -1738,6 +1816,14 @@ fn is_command_position(text: &str, start: usize) -> bool {
             previous_was_value = false;
             continue;
         }
+        // Prose before the command ("To connect run mysql"): the line starts here for it. A
+        // word between the two is an argument (`use find . -name mysql`), as after a line start.
+        if PROSE_LEADS
+            .iter()
+            .any(|lead| word.eq_ignore_ascii_case(lead))
+        {
+            return !owned_word_pending;
+        }
         if COMMAND_PREFIXES.contains(&word) {
             if matches!(word, "exec" | "ssh") {
                 owned_word_pending = false;
@@ -1803,6 +1889,19 @@ fn accept_other_cli_password(text: &str, caps: &Captures<'_>) -> Option<(usize, 
     } else {
         None
     }
+}
+
+/// `openssl … -k pw`, and `-pass`/`-passin`/`-passout`/`-password` with `pass:pw`; the other
+/// password sources (`env:VAR`, `file:path`, `fd:3`, `stdin`) name where it is, not what.
+fn accept_openssl_password(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
+    let flag = caps.name("flag")?.as_str();
+    let given = ["pq", "pq2", "pb"]
+        .iter()
+        .any(|group| caps.name(group).is_some());
+    if flag != "-k" && !given {
+        return None;
+    }
+    accept_cli_password(text, caps)
 }
 
 /// A secret-looking name and its value given apart (see the `name-value-pair` rule): judged as

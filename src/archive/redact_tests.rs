@@ -468,6 +468,38 @@ fn every_kind_has_a_kebab_case_name_and_matching_marker() {
     fake_body(922, 12),
     " -b dc=example"
 )]
+#[case::mysql_after_prose_run(SecretKind::SecretAssignment, "To connect run mysql -h db -u app -p", "W1nterIsComing2026".to_owned(), " shop")]
+#[case::curl_after_prose_use(SecretKind::SecretAssignment, "Use curl -u admin:", "W1nterIsComing2026".to_owned(), " https://x")]
+#[case::redis_cli_after_prose_try(SecretKind::SecretAssignment, "If that fails, try redis-cli -a ", "W1nterIsComing2026".to_owned(), " ping")]
+#[case::sshpass_after_prose_with(SecretKind::SecretAssignment, "deploy with sshpass -p ", "W1nterIsComing2026".to_owned(), " ssh host")]
+#[case::docker_login_after_prose_via(SecretKind::SecretAssignment, "log in via docker login -u bot -p ", "W1nterIsComing2026".to_owned(), " r.io")]
+#[case::mysqldump_after_prose_execute(SecretKind::SecretAssignment, "Then execute mysqldump -uroot -p", "W1nterIsComing2026".to_owned(), " app")]
+#[case::mysql_after_prose_type(SecretKind::SecretAssignment, "Type mysql -uroot -p", "W1nterIsComing2026".to_owned(), " and press enter")]
+#[case::mysql_after_prose_and(SecretKind::SecretAssignment, "Stop the app and mysql -uroot -p", "W1nterIsComing2026".to_owned(), " app < fix.sql")]
+#[case::sudo_mysql_after_prose_or(SecretKind::SecretAssignment, "Or sudo mysql -uroot -p", "W1nterIsComing2026".to_owned(), "")]
+#[case::mysql_after_a_colon_in_prose(SecretKind::SecretAssignment, "To connect: mysql -uroot -p", "W1nterIsComing2026".to_owned(), " shop")]
+#[case::echo_into_sudo_stdin(SecretKind::SecretAssignment, "echo '", "W1nterIsComing2026".to_owned(), "' | sudo -S systemctl restart api")]
+#[case::echo_into_sudo_stdin_after_its_options(SecretKind::SecretAssignment, "echo ", "W1nterIsComing2026".to_owned(), " | sudo -u root -kS apt-get update")]
+#[case::printf_into_sudo_long_stdin(SecretKind::SecretAssignment, "printf '%s\\n' \"", "W1nterIsComing2026".to_owned(), "\" | sudo --stdin -p '' ls")]
+#[case::here_string_into_sudo_stdin(SecretKind::SecretAssignment, "sudo -S -p '' systemctl restart api <<< '", "W1nterIsComing2026".to_owned(), "'")]
+#[case::az_login(SecretKind::SecretAssignment, "az login -u ops@example.com -p ", "W1nterIsComing2026".to_owned(), "")]
+#[case::az_login_service_principal(SecretKind::SecretAssignment, "az login --service-principal -u http://app -p '", "W1nterIsComing2026".to_owned(), "' --tenant t1")]
+#[case::az_login_long_flag(SecretKind::SecretAssignment, "az login -u ops@example.com --password ", "W1nterIsComing2026".to_owned(), "")]
+#[case::az_login_long_flag_with_equals(SecretKind::SecretAssignment, "az login -u ops@example.com --password=", "W1nterIsComing2026".to_owned(), "")]
+#[case::az_acr_login(SecretKind::SecretAssignment, "az acr login -n myreg -u bot -p ", "W1nterIsComing2026".to_owned(), "")]
+#[case::openssl_enc_k(SecretKind::SecretAssignment, "openssl enc -d -aes-256-cbc -k ", "W1nterIsComing2026".to_owned(), " -in backup.enc")]
+#[case::openssl_pass_pass(SecretKind::SecretAssignment, "openssl enc -aes-256-cbc -pbkdf2 -pass pass:", "W1nterIsComing2026".to_owned(), " -in a -out a.enc")]
+#[case::openssl_passin(SecretKind::SecretAssignment, "openssl rsa -in key.pem -passin pass:", "W1nterIsComing2026".to_owned(), " -out plain.pem")]
+#[case::openssl_passout_quoted_whole(SecretKind::SecretAssignment, "openssl genrsa -aes256 -passout \"pass:", "W1nter Is2026".to_owned(), "\" 4096")]
+#[case::openssl_passout_quoted_after_pass(SecretKind::SecretAssignment, "openssl req -new -passout pass:'", "W1nter Is2026".to_owned(), "' -keyout k.pem")]
+#[case::openssl_pkcs12_password(SecretKind::SecretAssignment, "openssl pkcs12 -export -in c.pem -password pass:", "W1nterIsComing2026".to_owned(), " -out c.p12")]
+#[case::openssl_passout_after_a_passin_from_the_environment(SecretKind::SecretAssignment, "openssl pkcs12 -in a.p12 -passin env:P12_PW -passout pass:", "W1nterIsComing2026".to_owned(), "")]
+#[case::openssl_json_list(SecretKind::SecretAssignment, "[\"openssl\", \"rsa\", \"-passin\", \"pass:", "W1nterIsComing2026".to_owned(), "\"]")]
+#[case::net_ads_join(SecretKind::SecretAssignment, "net ads join -U administrator%", "W1nterIsComing2026".to_owned(), "")]
+#[case::net_rpc_quoted(SecretKind::SecretAssignment, "sudo net rpc join -U 'CORP\\admin%", "W1nter Is2026".to_owned(), "' -S dc01")]
+#[case::htpasswd_as_an_entrypoint(SecretKind::SecretAssignment, "docker run --entrypoint htpasswd httpd:2 -Bbn user ", "W1nterIsComing2026".to_owned(), " > auth/htpasswd")]
+#[case::htpasswd_as_an_entrypoint_among_options(SecretKind::SecretAssignment, "docker run --rm -v \"$PWD\":/w --entrypoint=htpasswd registry:2.7 -Bbn testuser ", "W1nterIsComing2026".to_owned(), "")]
+#[case::htpasswd_as_a_podman_entrypoint_with_a_file(SecretKind::SecretAssignment, "podman run --rm --entrypoint htpasswd -v /x:/x httpd -Bb /x/.htpasswd admin '", "W1nter Is2026".to_owned(), "'")]
 #[case::high_entropy_token(
     SecretKind::HighEntropy,
     "the value ",
@@ -817,6 +849,39 @@ fn private_key_inside_json_escaped_string_is_redacted_without_breaking_json() {
 #[case::dockerconfigjson_type_name(
     "type: kubernetes.io/dockerconfigjson and .dockerconfigjson: {{ .Values.pull }}"
 )]
+#[case::prose_flag_after_run("run mysql with -p to be prompted")]
+#[case::prose_flag_after_use_and_a_comma("Use mysql -p, then type the password")]
+#[case::find_argument_after_use("Then use find . -name mysql -prune to skip it")]
+#[case::pod_name_after_run("run kubectl logs mysql -previous")]
+#[case::formula_after_use("use brew install mysql -pinned")]
+#[case::sshpass_prose_after_use("Never use sshpass -p because it leaks")]
+#[case::redis_cli_prose_after_use("Don't use redis-cli -a in scripts")]
+#[case::sql_use_statement("mysql> use mysql; select user from user -- and mysql -p")]
+#[case::docker_port_mapping_after_prose(
+    "run it with docker run --name mysql -d -p3306:3306 mysql:8"
+)]
+#[case::echo_a_variable_into_sudo_stdin("echo \"$SUDO_PASS\" | sudo -S systemctl restart api")]
+#[case::echo_a_mask_into_sudo_stdin("echo '***' | sudo -S ls; echo mypassword | sudo -S ls")]
+#[case::echo_into_sudo_without_stdin("echo Build2024 | sudo tee /etc/motd && sudo -S ls")]
+#[case::sudo_stdin_flag_of_another_command("echo Build2024 | sudo systemctl -S x")]
+#[case::here_string_variable_into_sudo_stdin("sudo -S ls <<< \"$PW\"")]
+#[case::az_words("az login --use-device-code; az account show -p is not a flag")]
+#[case::az_in_words("Amazon and lazy -p S3cretPw login")]
+#[case::az_login_variable("az login -u ops@example.com -p \"$AZ_PASS\"")]
+#[case::openssl_password_sources(
+    "openssl enc -aes-256-cbc -pass env:BACKUP_PW -in a; openssl rsa -passin file:pw.txt -passout stdin; openssl req -passin fd:3"
+)]
+#[case::openssl_key_file("openssl enc -d -aes-256-cbc -kfile key.txt -in backup.enc")]
+#[case::openssl_other_flags("openssl s_client -connect h:443 -servername h -showcerts")]
+#[case::openssl_pass_placeholder("openssl rsa -passin pass:$KEY_PW -passout pass:password")]
+#[case::openssl_flag_prose("openssl enc -k is insecure, prefer -pass env:VAR")]
+#[case::net_without_a_password("net ads join -U administrator; net use Z: \\\\fs\\share")]
+#[case::net_prose("the net result -U x%y is an example")]
+#[case::dotnet("dotnet test -U a%b")]
+#[case::htpasswd_entrypoint_without_batch(
+    "docker run --rm --entrypoint htpasswd httpd:2 -c /x/.htpasswd admin"
+)]
+#[case::htpasswd_after_another_entrypoint("docker run --entrypoint sh httpd:2 -c 'htpasswd -h'")]
 #[case::existing_markers("api_key=[REDACTED:openai-key] token=[REDACTED] [REDACTED:jwt]")]
 fn look_alike_survives_byte_identical(#[case] text: &str) {
     let out = redactor().redact(text);
@@ -937,6 +1002,7 @@ fn mixed_document() -> String {
 #[case::commands_in_json(format!("{{\"cmd\":\"cd /app\\nmysql -uroot -p{} && curl -u a:{} x\"}}", fake_body(59, 12), fake_body(60, 12)))]
 #[case::netrc_and_key_tail(format!("machine a.example.com login bob password {}\n{}\n-----END PRIVATE KEY-----", fake_body(61, 12), fake_body(62, 64)))]
 #[case::a_repeated_flag("keytool -list -storepass S3cretA -storepass S3cretB".to_owned())]
+#[case::a_command_after_prose("To connect run mysql -u app -pW1nterIsComing2026 and curl -u a:W1nter2026x x".to_owned())]
 #[case::a_repeated_flag_of_sqlcmd("sqlcmd -S db -U sa -P S3cretPw -P Other1Pw".to_owned())]
 fn redaction_is_idempotent(#[case] text: String) {
     let r = redactor();
@@ -1199,11 +1265,13 @@ fn the_command_rules_their_words_and_the_gate_agree() {
         assert_eq!(pattern.starts_with('^'), words.is_some(), "{name}");
         let Some((_, words)) = words else { continue };
         assert!(GATED_RULES.contains(name), "{name} is not gated");
-        // Every match holds a word that opens the gate: the command word itself, or the
-        // `login` a registry login needs after it.
+        // Every match holds a word that opens the gate: the command word itself (`net` with
+        // the blank after it), the `login` a registry login needs after it, or the
+        // `htpasswd` entrypoint a container needs.
         for word in words.split('|') {
-            let opens = gate.is_match(word)
-                || (*name == "registry-login-password" && gate.is_match(" login"));
+            let opens = gate.is_match(&format!("{word} "))
+                || (*name == "registry-login-password" && gate.is_match(" login"))
+                || (*name == "htpasswd-entrypoint-password" && gate.is_match(" htpasswd"));
             assert!(opens, "{name}: {word}");
         }
     }
