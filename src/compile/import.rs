@@ -22,7 +22,9 @@ use serde_json::Value;
 use super::reference::{RefEnvelope, RefMemoryIndex, RefRecord, infer_kind, map_suggestions};
 use super::{CompileError, Tally, sql, targets, write_projections};
 use crate::memory::Scope;
-use crate::memory::apply::{AddInput, Applier, ApplyPolicy, OpContext, OpReport, one_line};
+use crate::memory::apply::{
+    AddInput, Applier, ApplyPolicy, OpContext, OpReport, Outcome, one_line,
+};
 use crate::memory::budget::BudgetReport;
 use crate::memory::projection::Written;
 use crate::queue::{self, EnqueueOutcome, NewEnvelope};
@@ -80,6 +82,36 @@ pub struct ImportReport {
 /// Whether a reference bucket name is archived (`….archived` or `….archived.<stamp>`).
 pub fn is_archived_bucket(name: &str) -> bool {
     name.ends_with(".archived") || name.contains(".archived.")
+}
+
+/// Keeps what a reference recall record says of its origin on the entry it became: its turn
+/// and cwd in the provenance (its thread went in as the session it was learned from), and its
+/// `source_updated_at` as the entry's date, so recency counts from when it was learned, not
+/// from the import.
+fn keep_recall_origin(
+    conn: &rusqlite::Connection,
+    entry_id: &str,
+    turn: Option<String>,
+    cwd: Option<String>,
+    date: Option<&str>,
+) -> rusqlite::Result<()> {
+    let stored: String = conn.query_row(
+        "SELECT provenance FROM recall_entries WHERE id = ?1",
+        [entry_id],
+        |r| r.get(0),
+    )?;
+    let mut provenance: crate::memory::entry::Provenance =
+        serde_json::from_str(&stored).unwrap_or_default();
+    provenance.turns.extend(turn);
+    provenance.cwds.extend(cwd);
+    let json = serde_json::to_string(&provenance).unwrap_or(stored);
+    conn.execute(
+        "UPDATE recall_entries SET provenance = ?2, \
+         created_at = coalesce(?3, created_at), updated_at = coalesce(?3, updated_at) \
+         WHERE id = ?1",
+        rusqlite::params![entry_id, json, date],
+    )?;
+    Ok(())
 }
 
 /// The project directory of a bucket: `.canonical_cwd`, else the unmangled name.
@@ -261,6 +293,12 @@ pub fn import_reference(
                         .push(format!("{name}: a recall record is not an object; skipped"));
                     continue;
                 };
+                let thread = RefRecord::text(record.thread_id.as_ref());
+                let turn = RefRecord::text(record.turn_id.as_ref());
+                let cwd = RefRecord::text(record.cwd.as_ref());
+                let date = RefRecord::text(record.source_updated_at.as_ref())
+                    .and_then(|d| crate::store::time::parse(&d))
+                    .map(crate::store::time::format_ts);
                 let op = Operation::Recall {
                     scope: Scope::Project,
                     summary: record.summary,
@@ -269,7 +307,15 @@ pub fn import_reference(
                     paths: record.source_paths,
                     evidence: Vec::new(),
                 };
-                let item = applier.apply(&tx, &op, &ctx, ApplyPolicy::IMPORT)?;
+                let record_ctx = OpContext {
+                    session_id: thread.as_deref(),
+                    ..ctx
+                };
+                let item = applier.apply(&tx, &op, &record_ctx, ApplyPolicy::IMPORT)?;
+                if let Outcome::Applied { entry_id, .. } = &item.outcome {
+                    keep_recall_origin(&tx, entry_id, turn, cwd, date.as_deref())
+                        .map_err(sql("keep a recall record's origin"))?;
+                }
                 b.recall.count(&item);
                 b.items.push(item);
             }

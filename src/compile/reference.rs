@@ -95,6 +95,31 @@ pub struct RefRecord {
     /// Recall record id.
     #[serde(default)]
     pub id: Option<String>,
+    /// Recall: the working directory it was learned in (any JSON; read as a string).
+    #[serde(default)]
+    pub cwd: Option<Value>,
+    /// Recall: the host thread (session) it was learned in.
+    #[serde(default)]
+    pub thread_id: Option<Value>,
+    /// Recall: the host turn it was learned in.
+    #[serde(default)]
+    pub turn_id: Option<Value>,
+    /// Recall: when its source last changed (RFC 3339), the record's date.
+    #[serde(default)]
+    pub source_updated_at: Option<Value>,
+}
+
+impl RefRecord {
+    /// A provenance field as the reference coerces it: a string as is, a number or a boolean
+    /// written out, `null`, an empty string or anything else absent.
+    pub fn text(field: Option<&Value>) -> Option<String> {
+        match field? {
+            Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        }
+    }
 }
 
 /// `memory/memory.json`.

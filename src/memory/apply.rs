@@ -591,6 +591,8 @@ impl Applier {
             evidence: evidence.iter().map(|e| redact(e)).collect(),
             source_paths: paths.to_vec(),
             origins: vec![ctx.source.to_owned()],
+            turns: Vec::new(),
+            cwds: Vec::new(),
         }
     }
 

@@ -73,6 +73,12 @@ pub struct Provenance {
     /// How it entered the store: `review`, `cli`, `hand_edit`, `import:reference`, ...
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub origins: Vec<String>,
+    /// Host turn ids the entry was learned in (a reference recall record's `turn_id`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub turns: Vec<String>,
+    /// Working directories the entry was learned in (a reference recall record's `cwd`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cwds: Vec<String>,
 }
 
 impl Provenance {
@@ -90,6 +96,8 @@ impl Provenance {
         merge(&mut self.evidence, &other.evidence);
         merge(&mut self.source_paths, &other.source_paths);
         merge(&mut self.origins, &other.origins);
+        merge(&mut self.turns, &other.turns);
+        merge(&mut self.cwds, &other.cwds);
     }
 }
 

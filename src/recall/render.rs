@@ -332,8 +332,12 @@ fn hit_json(hit: &Hit) -> Value {
         "repo_fingerprint": hit.project_id,
         "project": hit.project,
         "cwd": hit.cwd,
-        "thread_id": session.map(|_| hit.id.clone()),
-        "turn_id": session.and_then(|s| s.turn_id.clone()),
+        "thread_id": session
+            .map(|_| hit.id.clone())
+            .or_else(|| hit.origin.as_ref().and_then(|o| o.thread_id.clone())),
+        "turn_id": session
+            .and_then(|s| s.turn_id.clone())
+            .or_else(|| hit.origin.as_ref().and_then(|o| o.turn_id.clone())),
         "host": session.map(|s| s.host.clone()),
         "date": hit.date,
         "label": hit.label,
@@ -390,6 +394,7 @@ mod tests {
             paths: vec!["src/orders.rs".into()],
             use_count: 0,
             session: None,
+            origin: None,
         }
     }
 

@@ -234,6 +234,18 @@ pub struct Hit {
     pub use_count: i64,
     /// Session details (sessions only).
     pub session: Option<SessionDetail>,
+    /// Where an entry was learned, from its provenance (entries only).
+    pub origin: Option<EntryOrigin>,
+}
+
+/// The host thread and turn an entry was learned in (its provenance's first session and
+/// turn); its working directory is [`Hit::cwd`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EntryOrigin {
+    /// Host session (thread) id.
+    pub thread_id: Option<String>,
+    /// Host turn id.
+    pub turn_id: Option<String>,
 }
 
 /// Errors of a search.
@@ -469,6 +481,8 @@ fn provenance_paths(provenance: &str) -> Vec<String> {
 }
 
 struct EntryRow {
+    origin: Option<EntryOrigin>,
+    cwd: Option<String>,
     id: String,
     scope: String,
     project_id: Option<String>,
@@ -507,7 +521,7 @@ fn entries_to_hits(kind: HitKind, scored: Scored<EntryRow>, ctx: &SearchContext<
                 coverage: c,
                 project_id: r.project_id,
                 project: r.project,
-                cwd: None,
+                cwd: r.cwd,
                 date: Some(r.updated_at),
                 label: r.label,
                 summary: r.summary,
@@ -515,9 +529,22 @@ fn entries_to_hits(kind: HitKind, scored: Scored<EntryRow>, ctx: &SearchContext<
                 paths: r.paths,
                 use_count: r.use_count,
                 session: None,
+                origin: r.origin,
             }
         })
         .collect()
+}
+
+/// An entry's origin and cwd, read from its provenance JSON.
+fn provenance_origin(provenance: &str) -> (Option<EntryOrigin>, Option<String>) {
+    let Ok(p) = serde_json::from_str::<crate::memory::entry::Provenance>(provenance) else {
+        return (None, None);
+    };
+    let first = |v: Vec<String>| v.into_iter().next();
+    let (thread_id, turn_id) = (first(p.sessions), first(p.turns));
+    let origin =
+        (thread_id.is_some() || turn_id.is_some()).then_some(EntryOrigin { thread_id, turn_id });
+    (origin, first(p.cwds))
 }
 
 /// One of the entry tables recall searches: its candidate query and how its paths column reads.
@@ -526,7 +553,7 @@ struct EntrySource {
     /// Its full-text index.
     table: FtsTable,
     /// Selects `rowid, id, scope, project_id, label, summary, content, paths, updated_at,
-    /// use_count, project name` of the active rows among `?1` (a JSON array of rowids) that pass
+    /// use_count, project name, provenance` of the active rows among `?1` (a JSON array of rowids) that pass
     /// the project filter `?2`/`?3` and `--since` `?4`. The table is `NOT INDEXED` so the rows
     /// are read by rowid: SQLite otherwise walks every active entry of an index led by
     /// `status` (`memory_entries_rank`, the `_recent` ones) and filters it by rowid.
@@ -797,7 +824,7 @@ const MEMORY_SOURCE: EntrySource = EntrySource {
     table: FtsTable::Memory,
     sql: concat!(
         "SELECT e.rowid, e.id, e.scope, e.project_id, e.kind, e.summary, \
-         e.content, e.provenance, e.updated_at, e.use_count, p.display_name \
+         e.content, e.provenance, e.updated_at, e.use_count, p.display_name, e.provenance \
          FROM memory_entries e NOT INDEXED LEFT JOIN projects p ON p.id = e.project_id ",
         entry_filter!()
     ),
@@ -809,7 +836,7 @@ const RECALL_SOURCE: EntrySource = EntrySource {
     table: FtsTable::Recall,
     sql: concat!(
         "SELECT e.rowid, e.id, e.scope, e.project_id, 'recall', e.summary, \
-         e.content, e.paths, e.updated_at, e.use_count, p.display_name \
+         e.content, e.paths, e.updated_at, e.use_count, p.display_name, e.provenance \
          FROM recall_entries e NOT INDEXED LEFT JOIN projects p ON p.id = e.project_id ",
         entry_filter!()
     ),
@@ -845,9 +872,12 @@ fn entry_hits(
             stmt.query_map(
                 params![json_ids(rowids), filter as i64, ctx.project_id, opts.since],
                 |r| {
+                    let (origin, cwd) = provenance_origin(&r.get::<_, String>(11)?);
                     Ok((
                         r.get(0)?,
                         EntryRow {
+                            origin,
+                            cwd,
                             id: r.get(1)?,
                             scope: r.get(2)?,
                             project_id: r.get(3)?,
@@ -1030,6 +1060,7 @@ fn session_hits(
                         is_hit: true,
                     }],
                 }),
+                origin: None,
             };
         }
     }
@@ -1063,6 +1094,7 @@ fn placeholder_hit() -> Hit {
         paths: Vec::new(),
         use_count: 0,
         session: None,
+        origin: None,
     }
 }
 

@@ -241,7 +241,7 @@ fn reference_home(root: &Path, repo: &Path) -> PathBuf {
     std::fs::write(
         bucket.join("recall/index.json"),
         serde_json::json!({"records": [
-            {"id": "abc", "summary": "Treasure layering", "content": "Keep handler orchestration separate from domain filtering.", "cwd": "/x", "repo_fingerprint": "f", "source_paths": ["handler/treasure.go"], "source_updated_at": "", "thread_id": "t", "turn_id": ""}
+            {"id": "abc", "summary": "Treasure layering", "content": "Keep handler orchestration separate from domain filtering.", "cwd": "/x", "repo_fingerprint": "f", "source_paths": ["handler/treasure.go"], "source_updated_at": "2026-04-01T08:00:00Z", "thread_id": "t", "turn_id": 7}
         ]})
         .to_string(),
     )
@@ -298,6 +298,34 @@ fn import_reference_reads_memory_recall_and_pending_suggestions_idempotently() {
     assert_eq!(b["memory"]["discarded"], 1, "the MR status entry is noise");
     assert_eq!(b["recall"]["applied"], 1);
     assert_eq!(b["suggestions_queued"], 1);
+    // The recall record keeps where and when it was learned (the reference coerces its
+    // provenance fields to strings).
+    let found = stdout_json(
+        &t.csep(&[
+            "--json",
+            "recall",
+            "treasure layering",
+            "--cwd",
+            repo.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap(),
+    );
+    let hit = &found["results"][0];
+    assert_eq!(hit["summary"], "Treasure layering", "{found:#}");
+    assert_eq!(
+        (&hit["thread_id"], &hit["turn_id"], &hit["cwd"]),
+        (
+            &serde_json::json!("t"),
+            &serde_json::json!("7"),
+            &serde_json::json!("/x")
+        ),
+        "{hit:#}"
+    );
+    assert!(
+        hit["date"].as_str().unwrap().starts_with("2026-04-01"),
+        "{hit:#}"
+    );
     assert_eq!(b["suggestions_dropped"], 1);
     assert!(b["errors"][0].as_str().unwrap().contains("truncated.json"));
 
