@@ -201,19 +201,19 @@ fn recall_without_a_query_is_a_usage_error() {
 fn recall_trigger_keeps_the_reference_keys_and_decides_from_explicit_signals() {
     let t = imported_home();
     let cwd = t.scratch().to_string_lossy().into_owned();
-    let out = t
-        .csep(&[
+    let trigger = |query: &str| {
+        let args = [
             "recall-trigger",
             "--query",
-            "run the tool like last time",
+            query,
             "--cwd",
             &cwd,
             "--format",
             "json",
-        ])
-        .output()
-        .unwrap();
-    let v = stdout_json(&out);
+        ];
+        stdout_json(&t.csep(&args).output().unwrap())
+    };
+    let v = trigger("run the tool like last time");
     for key in [
         "triggered",
         "reasons",
@@ -248,35 +248,11 @@ fn recall_trigger_keeps_the_reference_keys_and_decides_from_explicit_signals() {
         "run the -tool like last time",
         &format!("run the tool like last time {}", "word ".repeat(600)),
     ] {
-        let out = t
-            .csep(&[
-                "recall-trigger",
-                "--query",
-                query,
-                "--cwd",
-                &cwd,
-                "--format",
-                "json",
-            ])
-            .output()
-            .unwrap();
-        let v = stdout_json(&out);
+        let v = trigger(query);
         assert_eq!(v["status"], "matched", "{query:.60}: {v}");
         assert_eq!(v["query"], query);
     }
-    let out = t
-        .csep(&[
-            "recall-trigger",
-            "--query",
-            "do it like last time",
-            "--cwd",
-            &cwd,
-            "--format",
-            "json",
-        ])
-        .output()
-        .unwrap();
-    let v = stdout_json(&out);
+    let v = trigger("do it like last time");
     assert_eq!(
         (v["triggered"].as_bool(), v["count"].as_u64()),
         (Some(true), Some(0)),
