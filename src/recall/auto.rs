@@ -10,7 +10,7 @@
 
 use std::path::Path;
 
-use crate::recall::analyze::{MAX_QUERY_CHARS, query_terms};
+use crate::recall::analyze::{MAX_QUERY_CHARS, has_cjk, query_terms};
 use crate::recall::render::{self, RecallResponse, Status};
 use crate::recall::search::{self, SearchContext, SearchOptions, SearchScope};
 use crate::store::db::Store;
@@ -216,9 +216,32 @@ const FILLER_WORDS: &[&str] = &[
     "开始",
 ];
 
-/// The analyzed terms of [`FILLER_WORDS`].
-static FILLER_TERMS: std::sync::LazyLock<std::collections::HashSet<String>> =
-    std::sync::LazyLock::new(|| FILLER_WORDS.iter().flat_map(|w| query_terms(w)).collect());
+/// The analyzed terms of the ASCII [`FILLER_WORDS`].
+static LATIN_FILLER_TERMS: std::sync::LazyLock<std::collections::HashSet<String>> =
+    std::sync::LazyLock::new(|| filler_terms(true));
+
+/// The analyzed terms of the other [`FILLER_WORDS`]: built only for a prompt with CJK in it,
+/// since each word costs a segmenter (half a MiB to set up), which an English prompt must not
+/// pay.
+static CJK_FILLER_TERMS: std::sync::LazyLock<std::collections::HashSet<String>> =
+    std::sync::LazyLock::new(|| filler_terms(false));
+
+fn filler_terms(ascii: bool) -> std::collections::HashSet<String> {
+    FILLER_WORDS
+        .iter()
+        .filter(|w| w.is_ascii() == ascii)
+        .flat_map(|w| query_terms(w))
+        .collect()
+}
+
+/// Whether an analyzed term is a filler word's.
+fn is_filler_term(term: &str) -> bool {
+    if has_cjk(term) {
+        CJK_FILLER_TERMS.contains(term)
+    } else {
+        LATIN_FILLER_TERMS.contains(term)
+    }
+}
 
 /// `text` without its [`TRIGGER_MARKERS`] phrases, each replaced by a space: English ones
 /// matched case-insensitively as whole words (`again` but not `against`), Chinese ones as-is.
@@ -254,11 +277,7 @@ pub fn topic_query(prompt: &str) -> String {
     let prompt: String = prompt.chars().take(MAX_QUERY_CHARS).collect();
     prompt_query(&without_markers(&prompt))
         .split(' ')
-        .filter(|word| {
-            query_terms(word)
-                .iter()
-                .any(|term| !FILLER_TERMS.contains(term))
-        })
+        .filter(|word| query_terms(word).iter().any(|term| !is_filler_term(term)))
         .collect::<Vec<_>>()
         .join(" ")
 }
