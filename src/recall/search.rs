@@ -417,7 +417,7 @@ fn locality(
     user_scope: bool,
     cwd: Option<&str>,
 ) -> f64 {
-    let same_project = user_scope || (project_id.is_some() && project_id == ctx.project_id);
+    let same_project = is_same_project(ctx, project_id, user_scope);
     // Within the project, above or below the cwd are both the same corner of it. Outside it,
     // only below: a session started in a directory above (the home directory, a folder of
     // repositories) is above every project there and tells nothing about this one.
@@ -434,12 +434,21 @@ fn locality(
     }
 }
 
+/// Whether a row belongs to the current project, user-scope memory counting as everywhere.
+fn is_same_project(ctx: &SearchContext<'_>, project_id: Option<&str>, user_scope: bool) -> bool {
+    user_scope || (project_id.is_some() && project_id == ctx.project_id)
+}
+
 /// The locality of a memory or recall entry. An entry has no cwd: what it says holds in its
 /// whole project (or everywhere, for user memory), so it counts as related to every cwd there
-/// and never ranks below a session of the same project for being in no directory.
+/// and never ranks below a session of the same project for being in no directory. Another
+/// project's entry is in no directory of this one.
 fn entry_locality(ctx: &SearchContext<'_>, project_id: Option<&str>, user_scope: bool) -> f64 {
-    let here = ctx.cwd.and_then(Path::to_str);
-    locality(ctx, project_id, user_scope, here).max(locality(ctx, project_id, user_scope, None))
+    match (is_same_project(ctx, project_id, user_scope), ctx.cwd) {
+        (true, Some(_)) => BOOST_SAME_PROJECT + BOOST_CWD_SUBTREE_IN_PROJECT,
+        (true, None) => BOOST_SAME_PROJECT,
+        (false, _) => 1.0,
+    }
 }
 
 fn recency(ctx: &SearchContext<'_>, date: Option<&str>) -> f64 {

@@ -1650,3 +1650,23 @@ fn an_exclusion_drops_a_session_whose_shown_window_holds_it_and_every_matching_m
         ["kube", "plain"]
     );
 }
+
+#[test]
+fn an_entry_is_near_every_cwd_of_its_project_and_of_no_other() {
+    let here = SearchContext {
+        project_id: Some("p_app"),
+        cwd: Some(Path::new("/work/app/lab")),
+        now: now(),
+    };
+    let nowhere = SearchContext { cwd: None, ..here };
+    let in_project = BOOST_SAME_PROJECT + BOOST_CWD_SUBTREE_IN_PROJECT;
+    assert_eq!(entry_locality(&here, Some("p_app"), false), in_project);
+    assert_eq!(entry_locality(&here, None, true), in_project);
+    assert_eq!(
+        entry_locality(&nowhere, Some("p_app"), false),
+        BOOST_SAME_PROJECT
+    );
+    // Another project's entry is not in this cwd's subtree just because it has no cwd.
+    assert_eq!(entry_locality(&here, Some("p_other"), false), 1.0);
+    assert_eq!(entry_locality(&here, None, false), 1.0);
+}
