@@ -342,13 +342,8 @@ fn a_session_start_that_did_not_look_at_its_project_records_no_project() {
     .to_string();
     for is_child_session in [true, false] {
         let ctx = crate::hooks::HookCtx {
-            paths: s.paths.clone(),
-            config: crate::store::config::Config::default(),
-            exe: None,
             is_child_session,
-            no_spawn: true,
-            store: std::cell::OnceCell::new(),
-            writes: crate::hooks::WriteBudget::default(),
+            ..crate::hooks::HookCtx::for_tests(&s.paths.home)
         };
         let started = std::time::Instant::now();
         let request = crate::hooks::HookRequest::SessionStart;

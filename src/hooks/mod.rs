@@ -90,6 +90,22 @@ impl WriteBudget {
     }
 }
 
+#[cfg(test)]
+impl HookCtx {
+    /// A context for tests: home `home`, default configuration, nothing spawned.
+    pub(crate) fn for_tests(home: &std::path::Path) -> HookCtx {
+        HookCtx {
+            paths: Paths::at(home),
+            config: crate::store::config::Config::default(),
+            exe: None,
+            is_child_session: false,
+            no_spawn: true,
+            store: std::cell::OnceCell::new(),
+            writes: WriteBudget::default(),
+        }
+    }
+}
+
 impl HookCtx {
     /// The hook's connection: opened (created and migrated when needed, short busy timeout) on
     /// first use, then shared by the handler and [`record_run`], so a hook opens the database
@@ -471,15 +487,7 @@ mod tests {
     #[test]
     fn a_hook_opens_the_database_once_and_leaves_checkpoints_to_the_autocheckpoint() {
         let dir = tempfile::tempdir().unwrap();
-        let ctx = HookCtx {
-            paths: Paths::at(dir.path().join("home")),
-            config: Config::default(),
-            exe: None,
-            is_child_session: false,
-            no_spawn: true,
-            store: OnceCell::new(),
-            writes: WriteBudget::default(),
-        };
+        let ctx = HookCtx::for_tests(&dir.path().join("home"));
         assert!(
             ctx.open_existing_store().unwrap().is_none(),
             "no database yet"

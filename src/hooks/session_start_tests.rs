@@ -360,15 +360,7 @@ fn a_quote_in_a_project_id_stays_inside_its_literal() {
 }
 
 fn hook_ctx(home: &std::path::Path) -> HookCtx {
-    HookCtx {
-        paths: crate::store::paths::Paths::at(home),
-        config: crate::store::config::Config::default(),
-        exe: None,
-        is_child_session: false,
-        no_spawn: true,
-        store: std::cell::OnceCell::new(),
-        writes: crate::hooks::WriteBudget::default(),
-    }
+    HookCtx::for_tests(home)
 }
 
 fn start_event() -> HookEvent {

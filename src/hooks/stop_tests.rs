@@ -1,20 +1,9 @@
-use std::cell::OnceCell;
-
 use pretty_assertions::assert_eq;
 
 use super::*;
-use crate::store::config::Config;
 
 fn ctx(home: &Path) -> HookCtx {
-    HookCtx {
-        paths: Paths::at(home),
-        config: Config::default(),
-        exe: None,
-        is_child_session: false,
-        no_spawn: true,
-        store: OnceCell::new(),
-        writes: crate::hooks::WriteBudget::default(),
-    }
+    HookCtx::for_tests(home)
 }
 
 fn event(session: &str) -> HookEvent {

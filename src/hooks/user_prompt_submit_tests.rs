@@ -1,4 +1,3 @@
-use std::cell::OnceCell;
 use std::path::Path;
 
 use pretty_assertions::assert_eq;
@@ -6,21 +5,11 @@ use rusqlite::params;
 
 use super::*;
 use crate::host::transcript::HookKind;
-use crate::store::config::Config;
-use crate::store::paths::Paths;
 
 const PROMPT: &str = "why does the payment webhook fail";
 
 fn ctx(home: &Path) -> HookCtx {
-    HookCtx {
-        paths: Paths::at(home),
-        config: Config::default(),
-        exe: None,
-        is_child_session: false,
-        no_spawn: true,
-        store: OnceCell::new(),
-        writes: crate::hooks::WriteBudget::default(),
-    }
+    HookCtx::for_tests(home)
 }
 
 /// A home whose database holds one user-scope entry that [`PROMPT`] recalls.
