@@ -39,11 +39,33 @@ pub fn evaluate_trigger(query: &str, explicit: bool) -> (bool, Vec<String>) {
     if explicit {
         reasons.push("explicit".to_owned());
     }
-    let lower = query.to_lowercase();
-    if let Some(marker) = TRIGGER_MARKERS.iter().find(|m| lower.contains(*m)) {
+    if let Some((_, marker)) = marker_matches(query).first() {
         reasons.push(format!("marker:{marker}"));
     }
     (!reasons.is_empty(), reasons)
+}
+
+/// Where `text` holds [`TRIGGER_MARKERS`] phrases, in the list's order: English ones
+/// case-insensitively and as whole words (`again`, not the start of `against`), Chinese ones
+/// as they are. The byte ranges are `text`'s own.
+fn marker_matches(text: &str) -> Vec<(std::ops::Range<usize>, &'static str)> {
+    // ASCII lowercasing keeps every byte offset, so ranges found in `lower` hold in `text`.
+    let lower = text.to_ascii_lowercase();
+    let is_word_byte = |i: Option<usize>| {
+        i.and_then(|i| lower.as_bytes().get(i))
+            .is_some_and(u8::is_ascii_alphanumeric)
+    };
+    let mut found = Vec::new();
+    for marker in TRIGGER_MARKERS {
+        for (at, _) in lower.match_indices(marker) {
+            let end = at + marker.len();
+            if !marker.is_ascii() || (!is_word_byte(at.checked_sub(1)) && !is_word_byte(Some(end)))
+            {
+                found.push((at..end, *marker));
+            }
+        }
+    }
+    found
 }
 
 /// Fewest distinct query terms a prompt needs before auto-recall searches for it: shorter
@@ -243,29 +265,15 @@ fn is_filler_term(term: &str) -> bool {
     }
 }
 
-/// `text` without its [`TRIGGER_MARKERS`] phrases, each replaced by a space: English ones
-/// matched case-insensitively as whole words (`again` but not `against`), Chinese ones as-is.
+/// `text` with each of its [`TRIGGER_MARKERS`] phrases ([`marker_matches`]) made spaces.
 fn without_markers(text: &str) -> String {
-    // ASCII lowercasing keeps every byte offset, so ranges found in `lower` hold in `text`.
-    let lower = text.to_ascii_lowercase();
-    let is_word_byte = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_alphanumeric());
     let mut cut = vec![false; text.len()];
-    for marker in TRIGGER_MARKERS {
-        for (at, _) in lower.match_indices(marker) {
-            let end = at + marker.len();
-            let whole = !marker.is_ascii()
-                || (!is_word_byte(at.checked_sub(1).and_then(|i| lower.as_bytes().get(i)))
-                    && !is_word_byte(lower.as_bytes().get(end)));
-            if whole {
-                cut[at..end].fill(true);
-            }
-        }
+    for (range, _) in marker_matches(text) {
+        cut[range].fill(true);
     }
-    let mut out = String::with_capacity(text.len());
-    for (i, c) in text.char_indices() {
-        out.push(if cut[i] { ' ' } else { c });
-    }
-    out
+    text.char_indices()
+        .map(|(i, c)| if cut[i] { ' ' } else { c })
+        .collect()
 }
 
 /// What a prompt is about, as plain query words: the prompt cut to [`MAX_QUERY_CHARS`]
@@ -307,6 +315,7 @@ mod tests {
     #[case::chinese_before("之前的方案", false, &["marker:之前"])]
     #[case::both("as before", true, &["explicit", "marker:as before"])]
     #[case::none("add a new endpoint", false, &[])]
+    #[case::not_inside_a_word("run the tests against staging", false, &[])]
     fn the_trigger_reports_explicit_signals(
         #[case] query: &str,
         #[case] explicit: bool,
