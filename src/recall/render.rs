@@ -132,8 +132,6 @@ fn without_controls(text: &str) -> std::borrow::Cow<'_, str> {
 
 /// Cuts `text` to at most `max` characters, marking the cut with `…`.
 fn cut(text: &str, max: usize) -> String {
-    let text = without_controls(text);
-    let text = text.as_ref();
     if text.chars().count() <= max {
         return text.to_owned();
     }
@@ -212,7 +210,7 @@ const MIN_LINE_CHARS: usize = 12;
 /// A hit's body, at most `budget` characters.
 fn body(hit: &Hit, budget: usize) -> String {
     match &hit.session {
-        None => cut(hit.content.trim(), budget),
+        None => cut(&without_controls(hit.content.trim()), budget),
         Some(detail) => {
             // One line per message, `→ ` marking the ones that hold a query term. The line
             // prefixes and the newlines are paid first; the text left room is shared with a
