@@ -1,5 +1,5 @@
-//! Incremental, idempotent, redacted transcript ingest into `sessions`, `messages` and
-//! `messages_fts`.
+//! Incremental, idempotent, redacted transcript ingest into `sessions`, `messages` and the
+//! archive's index ([`crate::archive::index`]).
 //!
 //! Format read: a host's JSONL transcript (Codex `rollout-*.jsonl`, Claude Code
 //! `projects/<dir>/<session>.jsonl`), read a block at a time and parsed by
@@ -26,25 +26,21 @@
 //!   unrecognisable half of it behind.
 //! - **Injected text is stored, never counted or indexed.** Messages whose origin is
 //!   `injected:*` (AGENTS.md, environment context, csep's own context, hook feedback) are kept for
-//!   the record but get no `messages_fts` row and do not count in the session's counters, so
+//!   the record but are not indexed and do not count in the session's counters, so
 //!   recall never finds csep's own output (the reference's 0.7.11 self-pollution, lessons §2.5.8).
-//! - **Each term indexed once per message.** A `messages_fts` row holds the message's distinct
-//!   terms in first-occurrence order (`recall::analyze::distinct_message_terms`): ranking counts a term
-//!   once per row anyway, and a long tool output repeats most of its words, so this removes
-//!   over a third of the index work. Phrases, which need positions, are checked by recall
-//!   against `recall::analyze::message_terms`, the full sequence re-derived from the
-//!   stored fields.
-//!   Rows written before this rule keep every term (and count them all in the row length BM25
-//!   normalises by); they pass the same phrase check.
-//! - **One transaction per ingest.** The session upsert, the messages, their FTS rows, the
-//!   counters and the new checkpoint commit together; a crash leaves the previous checkpoint.
+//! - **Each term indexed once per message.** A message is indexed under its distinct terms
+//!   (`recall::analyze::distinct_message_terms`), and `messages.term_count` holds how many:
+//!   ranking counts a term once per row anyway, and a long tool output repeats most of its
+//!   words. Phrases, which need positions, are checked by recall against
+//!   `recall::analyze::message_terms`, the full sequence re-derived from the stored fields.
+//!   Messages archived before schema 9 stay in `messages_fts` (some of them with every term,
+//!   counted in the row length BM25 normalises by); they pass the same phrase check.
+//! - **One transaction per ingest.** The session upsert, the messages, their index segment
+//!   (written just before the commit), the counters and the new checkpoint commit together; a
+//!   crash leaves the previous checkpoint.
 //!   A backfill of many small transcripts ([`ingest_transcripts`]) commits several files in one
 //!   transaction while the next ones are prepared on a second thread; a crash then leaves the
 //!   previous checkpoints of the whole group, which the next import reads again.
-//! - **No statement transactions while indexing.** FTS5 flushes its pending index into a new
-//!   segment at the start of every statement transaction (a statement with `RETURNING`, an
-//!   update of a foreign key, a trigger), so the writes of an ingest avoid them: a group of 200
-//!   files would otherwise write 200 segments and merge them again.
 //! - **Pipelined or not, the same rows.** An increment of [`PIPELINE_MIN_BYTES`] or more is
 //!   prepared (parsed, redacted, capped, analyzed) on a second thread while the calling thread
 //!   writes, through a bounded queue; a smaller one runs on one thread. Both write exactly the
@@ -61,6 +57,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use sha2::{Digest, Sha256};
 
+use crate::archive::index::{self, IndexBuilder};
 use crate::archive::redact::redact;
 use crate::host::Host;
 use crate::host::transcript::{
@@ -187,13 +184,6 @@ const READ_BLOCK_BYTES: u64 = 1 << 20;
 /// Blocks of prepared messages queued between the preparing and the writing thread.
 const BATCHES_IN_FLIGHT: usize = 4;
 
-/// FTS5 `hashsize` of `messages_fts` set by a pipelined or grouped ingest (16 MiB; SQLite's default is
-/// 1 MiB): how much pending index data a transaction keeps in memory before flushing a
-/// segment. A bulk import writes far fewer, larger segments, so FTS5 sorts, flushes and
-/// merges less (about a fifth less CPU on the writing thread for a 100 MB rollout). The value
-/// is stored with the table; small transactions never come near it, so it costs them nothing.
-pub const FTS_HASH_BYTES: i64 = 16 << 20;
-
 /// How an ingest runs its stages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IngestMode {
@@ -260,9 +250,9 @@ pub fn ingest_transcript_with(
 }
 
 /// New bytes at which [`ingest_transcripts`] closes a group of transcripts and commits it
-/// (32 MiB; a group holds at most this plus one file under [`PIPELINE_MIN_BYTES`]): FTS5
-/// flushes its pending index at every commit, so one transaction per small file writes and
-/// later merges a segment per file. A crash loses at most one group's progress, which the
+/// (32 MiB; a group holds at most this plus one file under [`PIPELINE_MIN_BYTES`]): the index
+/// writes a segment at every commit, so one transaction per small file would write, and later
+/// merge, a segment per file, and commit (sync) as often. A crash loses at most one group's progress, which the
 /// next import reads again. The group holds the write lock while it is prepared and written
 /// (about a second here); other writers wait within their busy timeout (5 s by default).
 pub const GROUP_BYTES: u64 = 32 << 20;
@@ -280,8 +270,8 @@ const FILES_IN_FLIGHT: usize = 4;
 /// prepares the next ones, and files are committed in groups of about [`GROUP_BYTES`] new
 /// bytes instead of one transaction each. A file of [`PIPELINE_MIN_BYTES`] or more new bytes
 /// is ingested alone, pipelined within itself. The archived rows and checkpoints end exactly
-/// as with [`ingest_transcript`] (a group also raises the index's stored `hashsize`, as a
-/// pipelined ingest does): should a group fail to write, it is rolled back and its files are
+/// as with [`ingest_transcript`], except that a group writes one index segment for all its
+/// files: should a group fail to write, it is rolled back and its files are
 /// ingested again one by one, so the error is reported for the file that has it. A path given
 /// twice closes the group before its second turn, which then starts from the first one's
 /// checkpoint. When `each` fails, the files of its group after the failing one are already
@@ -409,7 +399,7 @@ fn write_group(
             }
         });
         let mut outcomes = Vec::new();
-        let mut hash_size_set = false;
+        let mut index = IndexBuilder::default();
         for (plan, prepared) in &receiver {
             let (batches, parsed) = match prepared {
                 Ok(prepared) => prepared,
@@ -418,18 +408,15 @@ fn write_group(
                     continue;
                 }
             };
-            if !hash_size_set && !batches.is_empty() {
-                raise_fts_hash_size(&tx).map_err(sql_err(&plan.path))?;
-                hash_size_set = true;
-            }
             let job = plan.job(host, None, None);
-            let done = write_prepared(&tx, &job, batches, parsed)?;
+            let done = write_prepared(&tx, &job, batches, parsed, &mut index)?;
             outcomes.push((plan, Ok(done)));
         }
         // A panic while preparing ended the loop early: commit nothing of the group.
         if let Err(panic) = preparer.join() {
             std::panic::resume_unwind(panic);
         }
+        index.flush(&tx).map_err(sql_err(&first))?;
         tx.commit().map_err(sql_err(&first))?;
         Ok(outcomes)
     })
@@ -691,8 +678,9 @@ fn write_prepared(
     job: &Job<'_>,
     batches: Vec<Batch>,
     parsed: Parsed,
+    index: &mut IndexBuilder,
 ) -> Result<Done, IngestError> {
-    let mut writer = Writer::new(tx, job);
+    let mut writer = Writer::new(tx, job, index);
     for mut batch in batches {
         // The whole increment is known: write to the session it names in the end.
         batch.session_id.clone_from(&parsed.chunk.session.id);
@@ -710,16 +698,11 @@ fn write_prepared(
 fn ingest_sequential(store: &mut Store, job: &Job<'_>, file: File) -> Result<Done, IngestError> {
     let (batches, parsed) = prepare_all(job, file)?;
     let tx = store.conn_mut().transaction().map_err(sql_err(job.path))?;
-    let done = write_prepared(&tx, job, batches, parsed)?;
+    let mut index = IndexBuilder::default();
+    let done = write_prepared(&tx, job, batches, parsed, &mut index)?;
+    index.flush(&tx).map_err(sql_err(job.path))?;
     tx.commit().map_err(sql_err(job.path))?;
     Ok(done)
-}
-
-/// Sets `messages_fts`'s `hashsize` to [`FTS_HASH_BYTES`] for a bulk write.
-fn raise_fts_hash_size(tx: &Transaction<'_>) -> rusqlite::Result<()> {
-    tx.prepare_cached("INSERT INTO messages_fts (messages_fts, rank) VALUES ('hashsize', ?1)")?
-        .execute([FTS_HASH_BYTES])?;
-    Ok(())
 }
 
 /// Two threads: a scoped thread reads and prepares blocks while this one writes them, with at
@@ -731,8 +714,8 @@ fn ingest_pipelined(
     file: File,
 ) -> Result<Option<Done>, IngestError> {
     let tx = store.conn_mut().transaction().map_err(sql_err(job.path))?;
-    raise_fts_hash_size(&tx).map_err(sql_err(job.path))?;
-    let mut writer = Writer::new(&tx, job);
+    let mut index = IndexBuilder::default();
+    let mut writer = Writer::new(&tx, job, &mut index);
     let done = std::thread::scope(move |scope| {
         let (sender, receiver) = std::sync::mpsc::sync_channel::<Batch>(BATCHES_IN_FLIGHT);
         let reader =
@@ -756,6 +739,7 @@ fn ingest_pipelined(
         writer.finish(parsed?)
     })?;
     if done.is_some() {
+        index.flush(&tx).map_err(sql_err(job.path))?;
         tx.commit().map_err(sql_err(job.path))?;
     }
     Ok(done)
@@ -763,22 +747,25 @@ fn ingest_pipelined(
 
 /// The writing stage of one increment, in a transaction the caller commits (or drops, which
 /// rolls it back).
-struct Writer<'t, 'c, 'j> {
+struct Writer<'t, 'c, 'j, 'i> {
     tx: &'t Transaction<'c>,
     job: &'j Job<'j>,
+    /// Postings of the rows written, flushed by the caller before it commits.
+    index: &'i mut IndexBuilder,
     /// The session chosen when the first block came, and its `sessions.id`.
     session: Option<(SessionChoice, i64)>,
     counts: InsertCounts,
     now: String,
 }
 
-impl<'t, 'c, 'j> Writer<'t, 'c, 'j> {
+impl<'t, 'c, 'j, 'i> Writer<'t, 'c, 'j, 'i> {
     /// A writer in `tx`, which should be deferred (the default): it takes no lock until the
     /// first write, so an ingest with nothing new costs nothing.
-    fn new(tx: &'t Transaction<'c>, job: &'j Job<'j>) -> Self {
+    fn new(tx: &'t Transaction<'c>, job: &'j Job<'j>, index: &'i mut IndexBuilder) -> Self {
         Writer {
             tx,
             job,
+            index,
             session: None,
             counts: InsertCounts::default(),
             now: time::now(),
@@ -816,8 +803,14 @@ impl<'t, 'c, 'j> Writer<'t, 'c, 'j> {
                 session_ref
             }
         };
-        insert_prepared(self.tx, session_ref, &batch.messages, &mut self.counts)
-            .map_err(sql_err(path))
+        insert_prepared(
+            self.tx,
+            session_ref,
+            &batch.messages,
+            &mut self.counts,
+            self.index,
+        )
+        .map_err(sql_err(path))
     }
 
     /// Records the session's facts, counters and the new checkpoint (the caller commits); `None` when
@@ -1221,7 +1214,7 @@ pub struct InsertCounts {
 }
 
 /// Stores `messages` of session `session_ref` (redacted, capped), indexes the non-injected ones
-/// in `messages_fts` and adds them to the session's counters. Messages already stored (same
+/// (one index segment per call) and adds them to the session's counters. Messages already stored (same
 /// `(byte_offset, seq)`) are skipped.
 pub fn insert_messages(
     tx: &Transaction<'_>,
@@ -1230,7 +1223,9 @@ pub fn insert_messages(
 ) -> rusqlite::Result<InsertCounts> {
     let prepared: Vec<PreparedMessage> = messages.iter().cloned().map(prepare_message).collect();
     let mut counts = InsertCounts::default();
-    insert_prepared(tx, session_ref, &prepared, &mut counts)?;
+    let mut index = IndexBuilder::default();
+    insert_prepared(tx, session_ref, &prepared, &mut counts, &mut index)?;
+    index.flush(tx)?;
     add_to_counters(tx, session_ref, &counts)?;
     Ok(counts)
 }
@@ -1247,7 +1242,10 @@ struct PreparedMessage {
     tool_name: Option<String>,
     args: Option<String>,
     text: String,
+    /// Distinct search terms, space-separated.
     terms: Option<String>,
+    /// How many there are (`messages.term_count`).
+    term_count: Option<u32>,
 }
 
 /// Redacts `text`, then cuts it to `cap` bytes; reuses the string when nothing changed.
@@ -1274,6 +1272,7 @@ fn prepare_message(m: TranscriptMessage) -> PreparedMessage {
     let text = redact_capped(m.text, cap);
     let terms = (!m.origin.is_injected())
         .then(|| distinct_message_terms(m.tool_name.as_deref(), args.as_deref(), &text));
+    let term_count = terms.as_deref().map(index::term_count);
     PreparedMessage {
         byte_offset: m.byte_offset,
         seq: m.seq,
@@ -1285,22 +1284,24 @@ fn prepare_message(m: TranscriptMessage) -> PreparedMessage {
         args,
         text,
         terms,
+        term_count,
     }
 }
 
-/// Inserts prepared messages and their FTS rows; adds what was new to `counts`.
+/// Inserts prepared messages and adds their terms to `index`; adds what was new to `counts`.
 fn insert_prepared(
     tx: &Transaction<'_>,
     session_ref: i64,
     messages: &[PreparedMessage],
     counts: &mut InsertCounts,
+    index: &mut IndexBuilder,
 ) -> rusqlite::Result<()> {
     let mut insert = tx.prepare_cached(
         "INSERT INTO messages (session_ref, byte_offset, seq, turn_id, ts, role, origin, \
-         tool_name, tool_args, text) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
+         tool_name, tool_args, text, term_count) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
          ON CONFLICT (session_ref, byte_offset, seq) DO NOTHING",
     )?;
-    let mut index = tx.prepare_cached("INSERT INTO messages_fts (rowid, terms) VALUES (?1, ?2)")?;
     // The rowids stored, lowest and highest: the session's message range grows to hold them.
     let mut stored: Option<(i64, i64)> = None;
     for m in messages {
@@ -1315,6 +1316,7 @@ fn insert_prepared(
             m.tool_name,
             m.args,
             m.text,
+            m.term_count,
         ])?;
         if changed == 0 {
             continue;
@@ -1330,7 +1332,10 @@ fn insert_prepared(
             counts.user += 1;
         }
         if let Some(terms) = &m.terms {
-            index.execute(params![rowid, terms])?;
+            index.add(rowid, terms);
+            if index.is_full() {
+                index.flush(tx)?;
+            }
         }
     }
     if let Some((first, last)) = stored {

@@ -89,7 +89,14 @@ fn golden_transcripts_archive_every_message_and_index_only_non_injected_ones(
     );
     let total = parsed.messages.len() as i64;
     assert_eq!(
-        count(&store, "SELECT count(*) FROM messages_fts"),
+        count(
+            &store,
+            "SELECT count(*) FROM messages WHERE term_count IS NOT NULL"
+        ),
+        total - injected
+    );
+    assert_eq!(
+        count(&store, "SELECT sum(rows) FROM message_segments"),
         total - injected
     );
     assert_eq!(
@@ -134,18 +141,37 @@ fn injected_context_is_stored_but_never_found_in_the_index() {
         "SELECT count(*) FROM messages WHERE origin LIKE 'injected:%' AND text LIKE '%CTX-MARKER-sessionstart%'",
     );
     assert!(stored > 0);
-    let expr = crate::recall::analyze::match_expr("environment_context")
+    assert_eq!(found_ids(&store, "environment_context"), Vec::<i64>::new());
+    assert_eq!(
+        count(
+            &store,
+            "SELECT count(*) FROM messages WHERE origin LIKE 'injected:%' AND term_count IS NOT NULL"
+        ),
+        0
+    );
+    // The same words in a message of the conversation are found.
+    assert!(!found_ids(&store, "exec_command").is_empty());
+}
+
+/// The ids of the archived messages recall finds for `query`, ascending.
+fn found_ids(store: &Store, query: &str) -> Vec<i64> {
+    let q = crate::recall::analyze::match_query(query).unwrap().unwrap();
+    let found = crate::recall::pool::TermMatches::load_messages(
+        store.conn(),
+        q.whole.then_some(&q),
+        &q.terms,
+    )
+    .unwrap();
+    let mut ids: Vec<i64> = found
+        .pool(usize::MAX, |ids| {
+            Ok(ids.iter().map(|&id| (id, ())).collect())
+        })
         .unwrap()
-        .unwrap();
-    let found: i64 = store
-        .conn()
-        .query_row(
-            "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH ?1",
-            [&expr],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(found, 0);
+        .into_iter()
+        .map(|(id, _, ())| id)
+        .collect();
+    ids.sort_unstable();
+    ids
 }
 
 #[test]
@@ -471,16 +497,7 @@ fn archive_dump(store: &Store) -> Vec<String> {
         "exec_command",
         "environment_context",
     ] {
-        let expr = crate::recall::analyze::match_expr(word).unwrap().unwrap();
-        let mut stmt = store
-            .conn()
-            .prepare("SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?1 ORDER BY rowid")
-            .unwrap();
-        let ids: Vec<i64> = stmt
-            .query_map([expr], |r| r.get(0))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
+        let ids = found_ids(store, word);
         rows.push(format!("{word}: {ids:?}"));
     }
     rows
@@ -567,63 +584,44 @@ fn a_line_longer_than_a_read_block_is_parsed_whole() {
     }
 }
 
+/// Segments of the archive's index.
+fn index_segments(store: &Store) -> i64 {
+    count(store, "SELECT count(*) FROM message_segments")
+}
+
 #[test]
-fn a_pipelined_ingest_raises_the_fts_pending_data_budget() {
+fn a_pipelined_ingest_of_many_blocks_writes_one_index_segment() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("rollout-small.jsonl");
-    write(&path, codex_meta("small-1", "/work/small").as_bytes());
+    let path = dir.path().join("rollout-blocks.jsonl");
+    let mut text = codex_meta("blocks-1", "/work/blocks");
+    let filler = "filler words for a block ".repeat(2_000);
+    let mut i = 0;
+    while text.len() < 3 * READ_BLOCK_BYTES as usize {
+        text.push_str(&codex_line(
+            "2026-03-01T10:00:01.000Z",
+            "user",
+            &format!("turn{i} {filler}"),
+        ));
+        i += 1;
+    }
+    write(&path, text.as_bytes());
     let mut store = Store::open_in_memory().unwrap();
-    let hashsize = |store: &Store| -> Option<i64> {
-        store
-            .conn()
-            .query_row(
-                "SELECT v FROM messages_fts_config WHERE k = 'hashsize'",
-                [],
-                |r| r.get(0),
-            )
-            .optional()
-            .unwrap()
-    };
-    ingest_transcript_with(
-        &mut store,
-        Host::Codex,
-        &path,
-        None,
-        None,
-        IngestMode::Sequential,
-    )
-    .unwrap();
-    assert_eq!(hashsize(&store), None);
-    append(
-        &path,
-        codex_line("2026-03-01T10:00:01.000Z", "user", "retry").as_bytes(),
-    );
     pipelined(&mut store, &path).unwrap();
-    assert_eq!(hashsize(&store), Some(FTS_HASH_BYTES));
-    let expr = crate::recall::analyze::match_expr("retry")
-        .unwrap()
-        .unwrap();
+    assert_eq!(index_segments(&store), 1);
     assert_eq!(
-        count_matches(&store, &expr),
-        1,
-        "the index still works after the change"
+        crate::archive::index::doclist(store.conn(), "turn0")
+            .unwrap()
+            .len(),
+        1
     );
+    assert_eq!(found_ids(&store, "filler").len(), i);
+    // Nothing new: no segment.
+    pipelined(&mut store, &path).unwrap();
+    assert_eq!(index_segments(&store), 1);
 }
 
-fn count_matches(store: &Store, expr: &str) -> i64 {
-    store
-        .conn()
-        .query_row(
-            "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH ?1",
-            [expr],
-            |r| r.get(0),
-        )
-        .unwrap()
-}
-
-/// A `messages_fts` row holds each of its message's terms once: the index's term instances
-/// are the distinct terms, and a phrase at a word's second occurrence is still found by recall
-/// (`search_tests`).
+/// A message is indexed under each of its terms once, and its `term_count` counts each once; a
+/// phrase at a word's second occurrence is still found by recall (`search_tests`).
 #[rstest]
 #[case::sequential(IngestMode::Sequential)]
 #[case::pipelined(IngestMode::Pipelined)]
@@ -642,89 +640,16 @@ fn each_term_is_indexed_once_per_message(#[case] mode: IngestMode) {
     );
     let mut store = Store::open_in_memory().unwrap();
     ingest_transcript_with(&mut store, Host::Codex, &path, None, None, mode).unwrap();
-    store
-        .conn()
-        .execute_batch(
-            "CREATE VIRTUAL TABLE temp.terms USING fts5vocab(main, messages_fts, instance)",
-        )
-        .unwrap();
-    let mut stmt = store
-        .conn()
-        .prepare("SELECT term FROM temp.terms ORDER BY offset")
-        .unwrap();
-    let indexed: Vec<String> = stmt
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    assert_eq!(
-        indexed,
-        ["retri", "build", "retrylimit", "limit", "reach", "exhaust"]
-    );
-}
-
-/// Segments of `messages_fts`: every flush of FTS5's pending index writes one (later merges
-/// join them). A leaf's id is its segment id shifted left by 37 bits (`FTS5_SEGMENT_ROWID`).
-fn fts_segments(store: &Store) -> i64 {
-    count(
-        store,
-        "SELECT count(DISTINCT id >> 37) FROM messages_fts_data WHERE id > 10",
-    )
-}
-
-/// [`fts_segments`] after indexing 5 × 10 rows in one transaction, running `between` after
-/// each 10.
-fn fts_segments_with(between: impl Fn(&Transaction<'_>)) -> i64 {
-    let mut store = Store::open_in_memory().unwrap();
-    let tx = store.conn_mut().transaction().unwrap();
-    for round in 0..5 {
-        for i in 0..10 {
-            tx.execute(
-                "INSERT INTO messages_fts (rowid, terms) VALUES (?1, 'alpha beta gamma')",
-                [round * 100 + i + 1],
-            )
-            .unwrap();
-        }
-        between(&tx);
-    }
-    tx.commit().unwrap();
-    fts_segments(&store)
-}
-
-#[test]
-fn upserting_a_session_keeps_the_pending_full_text_index() {
-    // A statement with RETURNING runs in a statement transaction, and FTS5 flushes its pending
-    // index at each: a group of small transcripts would write a segment per file.
-    let meta = SessionMeta::default();
-    let upserted = fts_segments_with(|tx| {
-        let upsert = SessionUpsert {
-            host: Host::Codex,
-            session_id: "s1",
-            project_id: None,
-            transcript_path: None,
-            meta: &meta,
-        };
+    let id = count(&store, "SELECT id FROM messages");
+    assert_eq!(count(&store, "SELECT term_count FROM messages"), 6);
+    assert_eq!(crate::archive::index::stats(store.conn()).unwrap(), (1, 6));
+    for term in ["retri", "build", "retrylimit", "limit", "reach", "exhaust"] {
         assert_eq!(
-            upsert_session(tx, &upsert, "2026-01-01T00:00:00Z").unwrap(),
-            1
+            crate::archive::index::doclist(store.conn(), term).unwrap(),
+            vec![id],
+            "{term}"
         );
-    });
-    let baseline = fts_segments_with(|_| {});
-    assert_eq!(upserted, baseline);
-    let returning = fts_segments_with(|tx| {
-        tx.query_row(
-            "INSERT INTO sessions (host, session_id, created_at, updated_at) \
-             VALUES ('codex', 's1', 'x', 'x') ON CONFLICT (host, session_id) \
-             DO UPDATE SET updated_at = excluded.updated_at RETURNING id",
-            [],
-            |r| r.get::<_, i64>(0),
-        )
-        .unwrap();
-    });
-    assert!(
-        returning > baseline,
-        "{returning} vs {baseline}: the probe no longer flushes"
-    );
+    }
 }
 
 /// A small Codex transcript of session `id`: a prompt, a tool call and an answer per turn.
@@ -833,7 +758,7 @@ fn ingesting_many_transcripts_archives_exactly_what_one_by_one_does() {
 }
 
 #[test]
-fn a_group_of_small_transcripts_writes_one_full_text_segment() {
+fn a_group_of_small_transcripts_writes_one_index_segment() {
     let dir = tempfile::tempdir().unwrap();
     let paths: Vec<PathBuf> = (0..12)
         .map(|i| {
@@ -852,8 +777,8 @@ fn a_group_of_small_transcripts_writes_one_full_text_segment() {
         ingest_transcript(&mut single, Host::Codex, path, None, None).unwrap();
     }
     assert_eq!(archive_dump(&grouped), archive_dump(&single));
-    assert_eq!(fts_segments(&grouped), 1);
-    assert!(fts_segments(&single) > 1);
+    assert_eq!(index_segments(&grouped), 1);
+    assert!(index_segments(&single) > 1);
 }
 
 #[test]

@@ -1189,6 +1189,11 @@ pub(crate) struct MatchQuery {
     pub(crate) distinct_expr: String,
     /// What rows matched by `distinct_expr` must still pass.
     pub(crate) check: PhraseCheck,
+    /// `distinct_expr` as sets, for the archive's own index (`crate::archive::index`): a
+    /// matching row holds every one of these terms (the words of the required phrases)...
+    pub(crate) distinct_required: Vec<String>,
+    /// ...and none of these (the one-word exclusions).
+    pub(crate) distinct_excluded: Vec<String>,
     /// The query's distinct terms ([`query_terms`]).
     pub(crate) terms: Vec<String>,
     /// Whether it has a required phrase or an exclusion ([`has_required_or_excluded`]): then a
@@ -1257,7 +1262,23 @@ pub(crate) fn match_query(query: &str) -> Result<Option<MatchQuery>, QueryError>
         };
     }
     let distinct = Pieces::of(&analyzed, true);
+    let mut distinct_required: Vec<String> = Vec::new();
+    for term in analyzed.phrases.iter().flatten() {
+        if !distinct_required.contains(term) {
+            distinct_required.push(term.clone());
+        }
+    }
+    let mut distinct_excluded: Vec<String> = Vec::new();
+    for exclusion in &analyzed.exclusions {
+        if let [term] = exclusion.as_slice()
+            && !distinct_excluded.contains(term)
+        {
+            distinct_excluded.push(term.clone());
+        }
+    }
     Ok(Some(MatchQuery {
+        distinct_required,
+        distinct_excluded,
         expr: full.assemble(),
         distinct_expr: distinct.assemble(),
         check: distinct.check,

@@ -30,7 +30,8 @@ use std::collections::{HashMap, HashSet};
 
 use rusqlite::{Connection, params};
 
-use crate::recall::analyze::quote_phrase;
+use crate::archive::index;
+use crate::recall::analyze::{MatchQuery, quote_phrase};
 use crate::store::db::json_ids;
 
 /// BM25 `k1` (FTS5's value).
@@ -96,6 +97,9 @@ pub struct TermMatches {
     avgdl: Option<f64>,
     /// Rows in the table, when its statistics could be read.
     rows: Option<u64>,
+    /// Whether the lengths of rows are read from the FTS table's `_docsize` (every table but
+    /// the archive's own index, and the messages `messages_fts` indexed before schema 9).
+    fts_lengths: bool,
 }
 
 /// Decodes one SQLite varint (the encoding of FTS5's records) at the start of `bytes`.
@@ -164,6 +168,101 @@ impl TermMatches {
                 .collect::<Result<_, _>>()?;
             merged.retain(|(r, _)| matching.contains(r));
         }
+        let avgdl = match (rows, total_tokens) {
+            (Some(r), Some(t)) if r > 0 && t > 0 => Some(t as f64 / r as f64),
+            _ => None,
+        };
+        Ok(TermMatches::ordered(table, merged, idf, avgdl, rows, true))
+    }
+
+    /// [`TermMatches::load`] for archived messages: the rows of the archive's own index
+    /// ([`crate::archive::index`]) and those `messages_fts` indexed before schema 9, with
+    /// statistics over both. With `required` (a query with required phrases or exclusions), a
+    /// row of the index must hold every word of the required phrases and no one-word exclusion
+    /// (its [`MatchQuery::distinct_required`] and `distinct_excluded`), and a row of
+    /// `messages_fts` must match [`MatchQuery::distinct_expr`]: the same rule.
+    pub(crate) fn load_messages(
+        conn: &Connection,
+        required: Option<&MatchQuery>,
+        terms: &[String],
+    ) -> rusqlite::Result<TermMatches> {
+        let (fts_rows, fts_tokens) = table_stats(conn, FtsTable::Messages.name())?;
+        let (index_rows, index_tokens) = index::stats(conn)?;
+        // An archive begun on schema 9 or later never wrote `messages_fts`.
+        let legacy = fts_rows.is_some_and(|r| r > 0);
+        let rows = fts_rows.unwrap_or(0) + index_rows;
+        let tokens = fts_tokens.unwrap_or(0) + index_tokens;
+        let mut legacy_lists: Vec<Vec<i64>> = Vec::new();
+        let mut lists: Vec<Vec<i64>> = Vec::with_capacity(terms.len());
+        let mut idf = Vec::with_capacity(terms.len());
+        let mut fts =
+            conn.prepare_cached("SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?1")?;
+        for term in terms {
+            let list = index::doclist(conn, term)?;
+            let mut hits = list.len() as u64;
+            lists.push(list);
+            if legacy {
+                let mut old: Vec<i64> = fts
+                    .query_map([quote_phrase(std::slice::from_ref(term))], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?;
+                if !old.is_sorted() {
+                    old.sort_unstable();
+                }
+                hits += old.len() as u64;
+                legacy_lists.push(old);
+            }
+            idf.push(fts5_idf(rows.max(hits) as f64, hits as f64));
+        }
+        let mut merged = merge_doclists(&lists);
+        drop(lists);
+        if let Some(q) = required {
+            let holds_all: Vec<Vec<i64>> = q
+                .distinct_required
+                .iter()
+                .map(|t| index::doclist(conn, t))
+                .collect::<Result<_, _>>()?;
+            let holds_any: Vec<Vec<i64>> = q
+                .distinct_excluded
+                .iter()
+                .map(|t| index::doclist(conn, t))
+                .collect::<Result<_, _>>()?;
+            let holds = |list: &Vec<i64>, rowid: &i64| list.binary_search(rowid).is_ok();
+            merged.retain(|(r, _)| {
+                holds_all.iter().all(|l| holds(l, r)) && !holds_any.iter().any(|l| holds(l, r))
+            });
+        }
+        if legacy {
+            let mut old = merge_doclists(&legacy_lists);
+            drop(legacy_lists);
+            if let Some(q) = required {
+                let matching: HashSet<i64> = fts
+                    .query_map([q.distinct_expr.as_str()], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?;
+                old.retain(|(r, _)| matching.contains(r));
+            }
+            merged = merge_two(&merged, &old);
+        }
+        let avgdl = (rows > 0 && tokens > 0).then(|| tokens as f64 / rows as f64);
+        let rows = (fts_rows.is_some() || index_rows > 0).then_some(rows);
+        Ok(TermMatches::ordered(
+            FtsTable::Messages,
+            merged,
+            idf,
+            avgdl,
+            rows,
+            legacy,
+        ))
+    }
+
+    /// Orders `merged` (`(rowid, term bitmask)`, ascending rowids) for pooling.
+    fn ordered(
+        table: FtsTable,
+        merged: Vec<(i64, u64)>,
+        idf: Vec<f64>,
+        avgdl: Option<f64>,
+        rows: Option<u64>,
+        fts_lengths: bool,
+    ) -> TermMatches {
         // Rows sharing a term set share a pool score: bucket them (newest first), then order the
         // buckets, instead of sorting every match.
         let mut buckets: HashMap<u64, Vec<i64>, MaskHash> = HashMap::default();
@@ -193,17 +292,14 @@ impl TermMatches {
                 ordered.extend(rowids.into_iter().map(|r| (r, mask)));
             }
         }
-        let avgdl = match (rows, total_tokens) {
-            (Some(r), Some(t)) if r > 0 && t > 0 => Some(t as f64 / r as f64),
-            _ => None,
-        };
-        Ok(TermMatches {
+        TermMatches {
             table,
             ordered,
             idf,
             avgdl,
             rows,
-        })
+            fts_lengths,
+        }
     }
 
     /// Number of matching rows.
@@ -365,7 +461,15 @@ impl TermMatches {
         let lengths = match self.avgdl {
             Some(_) => {
                 let rowids: Vec<i64> = pooled.iter().map(|(r, _)| *r).collect();
-                doc_lengths(conn, self.table.name(), &rowids)?
+                let mut lengths = if self.fts_lengths {
+                    doc_lengths(conn, self.table.name(), &rowids)?
+                } else {
+                    HashMap::new()
+                };
+                if self.table == FtsTable::Messages {
+                    lengths.extend(message_lengths(conn, &rowids)?);
+                }
+                lengths
             }
             None => HashMap::new(),
         };
@@ -560,6 +664,21 @@ fn table_stats(conn: &Connection, name: &str) -> rusqlite::Result<(Option<u64>, 
     };
     let tokens = block.get(used..).and_then(read_varint).map(|(t, _)| t);
     Ok((Some(rows), tokens))
+}
+
+/// `messages.term_count` of each row of `rowids` the archive's own index holds.
+fn message_lengths(conn: &Connection, rowids: &[i64]) -> rusqlite::Result<HashMap<i64, f64>> {
+    if rowids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, term_count FROM messages \
+         WHERE id IN (SELECT value FROM json_each(?1)) AND term_count IS NOT NULL",
+    )?;
+    stmt.query_map(params![json_ids(rowids)], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)? as f64))
+    })?
+    .collect()
 }
 
 /// Token length of each row of `rowids` that `<name>_docsize` knows.

@@ -402,3 +402,130 @@ fn a_walk_within_ranges_never_offers_a_row_outside_them() {
     let even: Vec<i64> = expected.into_iter().filter(|r| r % 2 == 0).collect();
     assert_eq!(pooled, even);
 }
+
+/// A store whose archive holds `docs` (rowid, terms) in the archive's own index, each with its
+/// `messages` row (`term_count` set), as ingest writes them since schema 9.
+fn store_with_index(docs: &[(i64, &str)]) -> Store {
+    let store = Store::open_in_memory().unwrap();
+    add_to_index(&store, docs);
+    store
+}
+
+fn add_to_index(store: &Store, docs: &[(i64, &str)]) {
+    let conn = store.conn();
+    conn.execute(
+        "INSERT OR IGNORE INTO sessions (id, host, session_id, created_at, updated_at) \
+         VALUES (1, 'codex', 's', 'x', 'x')",
+        [],
+    )
+    .unwrap();
+    let mut builder = crate::archive::index::IndexBuilder::default();
+    for (rowid, terms) in docs {
+        let count = builder.add(*rowid, terms);
+        conn.execute(
+            "INSERT INTO messages (id, session_ref, byte_offset, seq, role, origin, text, \
+             term_count) VALUES (?1, 1, ?1, 0, 'user', 'user', 'x', ?2)",
+            params![rowid, count],
+        )
+        .unwrap();
+    }
+    builder.flush(conn).unwrap();
+}
+
+/// [`corpus`] with each row's filler words made distinct: ingest indexes a row's distinct terms,
+/// and both indexes then count the same row lengths.
+fn distinct_corpus() -> Vec<(i64, String)> {
+    corpus()
+        .into_iter()
+        .map(|(rowid, text)| {
+            let mut n = 0;
+            let words: Vec<String> = text
+                .split(' ')
+                .map(|w| {
+                    n += 1;
+                    if w == "filler" {
+                        format!("filler{n}")
+                    } else {
+                        w.to_owned()
+                    }
+                })
+                .collect();
+            (rowid, words.join(" "))
+        })
+        .collect()
+}
+
+/// `(rowid, coverage, bm25)` of every match of `query`, in pool order.
+fn messages_found(store: &Store, query: &str) -> Vec<(i64, f64, f64)> {
+    let q = crate::recall::analyze::match_query(query).unwrap().unwrap();
+    let matches =
+        TermMatches::load_messages(store.conn(), q.whole.then_some(&q), &q.terms).unwrap();
+    let scores = matches.score(store.conn(), &matches.ordered).unwrap();
+    matches
+        .ordered
+        .iter()
+        .zip(scores)
+        .map(|((r, _), s)| (*r, s.coverage, s.bm25))
+        .collect()
+}
+
+fn assert_same_found(a: &[(i64, f64, f64)], b: &[(i64, f64, f64)], query: &str) {
+    assert_eq!(
+        a.iter().map(|m| m.0).collect::<Vec<_>>(),
+        b.iter().map(|m| m.0).collect::<Vec<_>>(),
+        "{query}"
+    );
+    for (x, y) in a.iter().zip(b) {
+        assert!((x.1 - y.1).abs() < 1e-12, "{query}: row {} coverage", x.0);
+        assert!((x.2 - y.2).abs() < 1e-9, "{query}: row {} bm25", x.0);
+    }
+}
+
+const ARCHIVE_QUERIES: &[&str] = &[
+    "sqlite timeout retry",
+    "sqlite",
+    "\"sqlite timeout\" retry",
+    "\"retry\" alpha",
+    "sqlite -timeout",
+    "sqlite retry -\"timeout alpha\"",
+    "\"timeout\" -beta -alpha",
+    "nothing matches this",
+];
+
+/// The archive's own index finds, orders and scores rows exactly as `messages_fts` did for
+/// the same rows (each term once per row), required phrases and exclusions included.
+#[test]
+fn the_archive_index_finds_and_scores_as_messages_fts_did() {
+    let docs = distinct_corpus();
+    let refs: Vec<(i64, &str)> = docs.iter().map(|(r, t)| (*r, t.as_str())).collect();
+    let fts = store_with(&refs);
+    let index = store_with_index(&refs);
+    for query in ARCHIVE_QUERIES {
+        let old = messages_found(&fts, query);
+        let new = messages_found(&index, query);
+        assert_same_found(&old, &new, query);
+    }
+    // The comparison is not vacuous: queries match, and the rules remove rows.
+    assert_eq!(messages_found(&index, "sqlite").len(), 30);
+    assert_eq!(messages_found(&index, "sqlite -timeout").len(), 20);
+    assert!(messages_found(&index, "\"timeout\" -beta -alpha").is_empty());
+}
+
+/// An archive begun before schema 9 keeps its `messages_fts` rows and gains rows in the new
+/// index: recall finds both, with statistics over both, as if one index held them all.
+#[test]
+fn rows_of_both_indexes_are_found_together() {
+    let docs = distinct_corpus();
+    let refs: Vec<(i64, &str)> = docs.iter().map(|(r, t)| (*r, t.as_str())).collect();
+    let all_fts = store_with(&refs);
+    let (old, new) = refs.split_at(refs.len() / 2);
+    let mixed = store_with(old);
+    add_to_index(&mixed, new);
+    for query in ARCHIVE_QUERIES {
+        assert_same_found(
+            &messages_found(&all_fts, query),
+            &messages_found(&mixed, query),
+            query,
+        );
+    }
+}

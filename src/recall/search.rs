@@ -352,13 +352,17 @@ impl<'a> Matches<'a> {
         let found = match slot.take() {
             Some(found) => found,
             None => {
-                // `messages_fts` keeps each term once per row: its phrases are words there,
+                // The archive keeps each term once per row: its phrases are words there,
                 // checked in full by `session_hits`.
-                let expr = self.required.map(|q| match table {
-                    FtsTable::Messages => q.distinct_expr.as_str(),
-                    FtsTable::Memory | FtsTable::Recall => q.expr.as_str(),
-                });
-                TermMatches::load(self.conn, table, expr, self.terms)?
+                match table {
+                    FtsTable::Messages => {
+                        TermMatches::load_messages(self.conn, self.required, self.terms)?
+                    }
+                    FtsTable::Memory | FtsTable::Recall => {
+                        let expr = self.required.map(|q| q.expr.as_str());
+                        TermMatches::load(self.conn, table, expr, self.terms)?
+                    }
+                }
             }
         };
         Ok(slot.insert(found))

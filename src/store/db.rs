@@ -69,6 +69,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0008_recall_listing.sql",
         sql: include_str!("migrations/0008_recall_listing.sql"),
     },
+    Migration {
+        version: 9,
+        name: "0009_message_index.sql",
+        sql: include_str!("migrations/0009_message_index.sql"),
+    },
 ];
 
 /// `ids` as a JSON array, for a statement that reads them with `json_each(?)` (one bound
@@ -78,7 +83,7 @@ pub fn json_ids(ids: &[i64]) -> String {
 }
 
 /// The schema version this binary creates and understands.
-pub const SCHEMA_VERSION: u32 = 8;
+pub const SCHEMA_VERSION: u32 = 9;
 
 /// Default time a connection waits on a locked database before giving up (5 s). Hooks pass a
 /// much shorter one.

@@ -1,0 +1,144 @@
+use pretty_assertions::assert_eq;
+use proptest::prelude::*;
+
+use super::*;
+use crate::store::db::Store;
+
+fn segments(store: &Store) -> Vec<(i64, i64, i64)> {
+    store
+        .conn()
+        .prepare("SELECT level, rows, tokens FROM message_segments ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+/// Flushes one segment holding `docs` (rowid, terms).
+fn flush(store: &Store, docs: &[(i64, &str)]) {
+    let mut builder = IndexBuilder::default();
+    for (rowid, terms) in docs {
+        builder.add(*rowid, terms);
+    }
+    builder.flush(store.conn()).unwrap();
+    assert!(builder.is_empty());
+}
+
+#[test]
+fn a_flush_writes_one_segment_that_doclists_and_stats_read() {
+    let store = Store::open_in_memory().unwrap();
+    assert_eq!(stats(store.conn()).unwrap(), (0, 0));
+    assert_eq!(doclist(store.conn(), "retri").unwrap(), Vec::<i64>::new());
+    flush(
+        &store,
+        &[
+            (3, "order timeout retri"),
+            (9, "retri 订单"),
+            (400, "timeout"),
+        ],
+    );
+    assert_eq!(segments(&store), vec![(0, 3, 6)]);
+    assert_eq!(stats(store.conn()).unwrap(), (3, 6));
+    assert_eq!(doclist(store.conn(), "retri").unwrap(), vec![3, 9]);
+    assert_eq!(doclist(store.conn(), "timeout").unwrap(), vec![3, 400]);
+    assert_eq!(doclist(store.conn(), "订单").unwrap(), vec![9]);
+    assert_eq!(doclist(store.conn(), "order").unwrap(), vec![3]);
+    // Whole terms only: no prefix matching.
+    assert_eq!(doclist(store.conn(), "ord").unwrap(), Vec::<i64>::new());
+}
+
+#[test]
+fn a_term_repeated_in_one_row_is_indexed_and_counted_once() {
+    let store = Store::open_in_memory().unwrap();
+    let mut builder = IndexBuilder::default();
+    assert_eq!(builder.add(5, "a b  a b c"), 3);
+    assert_eq!(builder.add(6, ""), 0);
+    builder.flush(store.conn()).unwrap();
+    assert_eq!(doclist(store.conn(), "a").unwrap(), vec![5]);
+    assert_eq!(stats(store.conn()).unwrap(), (2, 3));
+    assert_eq!(term_count("a b  c"), 3);
+    assert_eq!(term_count(""), 0);
+}
+
+#[test]
+fn an_empty_builder_writes_nothing() {
+    let store = Store::open_in_memory().unwrap();
+    IndexBuilder::default().flush(store.conn()).unwrap();
+    assert_eq!(segments(&store), vec![]);
+}
+
+#[test]
+fn full_levels_merge_into_one_segment_of_the_next_level_with_the_same_doclists() {
+    let store = Store::open_in_memory().unwrap();
+    let mut expected_even = Vec::new();
+    // Enough flushes to fill level 0 eight times, and so level 1 once.
+    let flushes = MERGE_FANIN * MERGE_FANIN + 3;
+    for i in 0..flushes {
+        let base = (i as i64) * 10;
+        flush(&store, &[(base + 1, "all odd"), (base + 2, "all even")]);
+        expected_even.push(base + 2);
+    }
+    let levels: Vec<i64> = segments(&store).iter().map(|s| s.0).collect();
+    // One level-2 segment (64 flushes), then 3 at level 0.
+    assert_eq!(levels, vec![2, 0, 0, 0]);
+    assert_eq!(
+        stats(store.conn()).unwrap(),
+        (2 * flushes as u64, 4 * flushes as u64)
+    );
+    assert_eq!(doclist(store.conn(), "even").unwrap(), expected_even);
+    assert_eq!(doclist(store.conn(), "all").unwrap().len(), 2 * flushes);
+    // The merged segments' postings are gone with them.
+    let orphans: i64 = store
+        .conn()
+        .query_row(
+            "SELECT count(*) FROM message_postings \
+             WHERE segment NOT IN (SELECT id FROM message_segments)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(orphans, 0);
+}
+
+#[test]
+fn doclists_come_back_sorted_whatever_order_segments_hold() {
+    let store = Store::open_in_memory().unwrap();
+    flush(&store, &[(50, "x"), (7, "x y")]);
+    flush(&store, &[(3, "x")]);
+    assert_eq!(doclist(store.conn(), "x").unwrap(), vec![3, 7, 50]);
+}
+
+#[test]
+fn the_builder_says_when_it_holds_enough_to_flush() {
+    let mut builder = IndexBuilder::default();
+    assert!(!builder.is_full());
+    builder.add(1, "t");
+    assert_eq!(builder.bytes, 1);
+    builder.bytes = FLUSH_BYTES - 1;
+    assert!(!builder.is_full());
+    builder.add(2, "t");
+    assert!(builder.is_full());
+}
+
+#[test]
+fn a_damaged_blob_decodes_what_it_can_without_panicking() {
+    let mut out = Vec::new();
+    // 3, then a varint cut short.
+    decode_into(&[0x06, 0x80], &mut out);
+    assert_eq!(out, vec![3]);
+    out.clear();
+    decode_into(&[0xff; 20], &mut out);
+    assert_eq!(out, Vec::<i64>::new());
+}
+
+proptest! {
+    #[test]
+    fn ids_round_trip_through_the_encoding(ids in proptest::collection::vec(any::<i64>(), 0..64)) {
+        let mut bytes = Vec::new();
+        encode(&ids, &mut bytes);
+        let mut out = Vec::new();
+        decode_into(&bytes, &mut out);
+        prop_assert_eq!(out, ids);
+    }
+}
