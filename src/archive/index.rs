@@ -9,13 +9,13 @@
 //!
 //! Why not FTS5: an FTS5 insert walks a chain of its pending-terms hash per token, a cache miss
 //! each, and was most of an ingest's writing thread. Recall reads doclists only
-//! ([`crate::recall::pool`]), so a builder keyed by the term's bytes in a flat hash table, and
-//! one row per term and segment, is all it needs.
+//! ([`crate::recall::pool`]). Here a token costs a probe of a small table of term ids and an
+//! append to a flat list; the sorting and encoding happen once per segment.
 //!
 //! Invariants:
 //! - **One segment per transaction.** [`IndexBuilder`] collects what a transaction inserts and
 //!   [`IndexBuilder::flush`] writes it as one segment before the caller commits (or earlier,
-//!   when the builder grows past [`FLUSH_BYTES`]), so a crash never keeps postings of rows that
+//!   when the builder holds [`FLUSH_POSTINGS`]), so a crash never keeps postings of rows that
 //!   were rolled back.
 //! - **Few segments.** A flush writes a level-0 segment; when [`MERGE_FANIN`] segments share a
 //!   level, they are merged into one of the next level, so a lookup reads at most
@@ -29,73 +29,188 @@ use rustc_hash::FxHashMap;
 /// Segments of one level merged into one segment of the next.
 pub const MERGE_FANIN: usize = 8;
 
-/// Encoded postings a builder holds before it writes a segment without waiting for the commit
-/// (64 MiB, about 40 million postings): bounds the memory of a very large ingest.
-pub const FLUSH_BYTES: usize = 64 << 20;
+/// Postings a builder holds before it writes a segment without waiting for the commit (8
+/// million, 64 MiB of pairs): bounds the memory of a very large ingest (a 100 MB rollout holds
+/// about 3 million).
+pub const FLUSH_POSTINGS: usize = 8 << 20;
 
-/// The postings of one term being built.
-#[derive(Default)]
-struct Posting {
-    /// Zigzag varint deltas of the ids so far.
-    bytes: Vec<u8>,
-    /// The last id added (deltas are taken from it).
-    last: i64,
+/// Terms of a builder and their ids: short terms (at most [`INLINE_TERM_BYTES`], nearly all
+/// of them) live inline in an open-addressing table of 16-byte slots, so finding a term's id
+/// costs one probe of a table a quarter the size of the analyzer's word cache and no pointer
+/// to follow; longer ones go to a hash map.
+struct TermIds {
+    slots: Vec<Slot>,
+    /// Slots in use.
+    used: usize,
+    long: FxHashMap<Box<str>, u32>,
+    /// Each id's term.
+    terms: Vec<Box<str>>,
 }
 
-impl Posting {
-    /// Adds `rowid` unless it was the last one added; returns the bytes it took.
-    fn add(&mut self, rowid: i64) -> Option<usize> {
-        if self.last == rowid && !self.bytes.is_empty() {
+/// Longest term kept inline in a [`TermIds`] slot.
+const INLINE_TERM_BYTES: usize = 12;
+
+/// Ids a slot can hold (24 bits; the slot's top byte is the term's length).
+const MAX_INLINE_ID: u32 = (1 << 24) - 1;
+
+/// One inline term: its bytes zero-padded, then its length (top byte; 0: empty slot) and id.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+#[repr(C, align(16))]
+struct Slot {
+    head: u64,
+    tail: u32,
+    len_id: u32,
+}
+
+impl Slot {
+    /// The slot `term` would have with id 0, or `None` if it is empty or too long to inline.
+    fn key(term: &str) -> Option<Slot> {
+        let bytes = term.as_bytes();
+        if bytes.is_empty() || bytes.len() > INLINE_TERM_BYTES {
             return None;
         }
-        let before = self.bytes.len();
-        write_varint(&mut self.bytes, zigzag(rowid.wrapping_sub(self.last)));
-        self.last = rowid;
-        Some(self.bytes.len() - before)
+        let mut head = 0u64;
+        let mut tail = 0u32;
+        for (i, &b) in bytes.iter().enumerate() {
+            if i < 8 {
+                head |= u64::from(b) << (8 * i);
+            } else {
+                tail |= u32::from(b) << (8 * (i - 8));
+            }
+        }
+        Some(Slot {
+            head,
+            tail,
+            len_id: (bytes.len() as u32) << 24,
+        })
+    }
+
+    fn is_empty(self) -> bool {
+        self.len_id >> 24 == 0
+    }
+
+    /// Whether it holds the term of `key` (a [`Slot::key`]).
+    fn holds(self, key: Slot) -> bool {
+        self.head == key.head && self.tail == key.tail && self.len_id >> 24 == key.len_id >> 24
+    }
+
+    fn hash(self) -> u64 {
+        const K: u64 = 0x9E37_79B9_7F4A_7C15;
+        (self.head.wrapping_mul(K).rotate_left(29)
+            ^ u64::from(self.tail)
+            ^ u64::from(self.len_id >> 24) << 32)
+            .wrapping_mul(K)
+    }
+}
+
+/// Slots a builder starts with (grows by doubling at three quarters full).
+const INITIAL_SLOTS: usize = 1 << 10;
+
+impl Default for TermIds {
+    fn default() -> Self {
+        TermIds {
+            slots: vec![Slot::default(); INITIAL_SLOTS],
+            used: 0,
+            long: FxHashMap::default(),
+            terms: Vec::new(),
+        }
+    }
+}
+
+impl TermIds {
+    fn find(&self, key: Slot) -> usize {
+        let mask = self.slots.len() - 1;
+        let mut i = (key.hash() >> 32) as usize & mask;
+        loop {
+            let slot = self.slots[i];
+            if slot.is_empty() || slot.holds(key) {
+                return i;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// The id of `term`, given one if it has none yet.
+    fn id(&mut self, term: &str) -> u32 {
+        let inline = Slot::key(term).filter(|_| self.terms.len() < MAX_INLINE_ID as usize);
+        let Some(key) = inline else {
+            if let Some(&id) = self.long.get(term) {
+                return id;
+            }
+            let id = self.next_id(term);
+            self.long.insert(term.into(), id);
+            return id;
+        };
+        let i = self.find(key);
+        let slot = self.slots[i];
+        if !slot.is_empty() {
+            return slot.len_id & MAX_INLINE_ID;
+        }
+        let id = self.next_id(term);
+        self.slots[i] = Slot {
+            len_id: key.len_id | id,
+            ..key
+        };
+        self.used += 1;
+        if self.used * 4 > self.slots.len() * 3 {
+            self.grow();
+        }
+        id
+    }
+
+    fn next_id(&mut self, term: &str) -> u32 {
+        let id = u32::try_from(self.terms.len()).unwrap_or(u32::MAX);
+        self.terms.push(term.into());
+        id
+    }
+
+    fn grow(&mut self) {
+        let old = std::mem::take(&mut self.slots);
+        self.slots = vec![Slot::default(); old.len() * 2];
+        for slot in old.into_iter().filter(|s| !s.is_empty()) {
+            let i = self.find(slot);
+            self.slots[i] = slot;
+        }
     }
 }
 
 /// What a transaction adds to the index, written by [`IndexBuilder::flush`].
+///
+/// Adding a row appends one `(term id, row)` pair per term to a flat list, in row order, so
+/// the hot path touches one slot of the term table and the end of that list; the flush sorts
+/// the pairs by term (a stable counting sort keeps each term's rows ascending) and encodes them.
 #[derive(Default)]
 pub struct IndexBuilder {
-    terms: FxHashMap<Box<str>, Posting>,
-    /// Rows added.
-    rows: u64,
-    /// Terms of those rows, summed.
-    tokens: u64,
-    /// Encoded bytes held (postings only).
-    bytes: usize,
+    ids: TermIds,
+    /// `(term id, index into rowids)` per posting, in the order added.
+    pairs: Vec<(u32, u32)>,
+    /// The ids of the rows added, in order.
+    rowids: Vec<i64>,
 }
 
 impl IndexBuilder {
-    /// Indexes message `rowid` under `terms` (space-separated, each once: ingest's distinct
-    /// terms) and returns how many terms it holds. A term repeated in `terms` is indexed once
-    /// and counted once.
-    pub fn add(&mut self, rowid: i64, terms: &str) -> u32 {
-        let mut count = 0u32;
+    /// Indexes message `rowid` under `terms`: space-separated and distinct (ingest's
+    /// `distinct_message_terms`). A term repeated anyway is indexed once; a segment's token
+    /// count ([`stats`]) counts it once, but [`term_count`] of the same list would count it
+    /// twice.
+    pub fn add(&mut self, rowid: i64, terms: &str) {
+        let row = u32::try_from(self.rowids.len()).unwrap_or(u32::MAX);
+        self.rowids.push(rowid);
         for term in terms.split(' ').filter(|t| !t.is_empty()) {
-            let added = match self.terms.get_mut(term) {
-                Some(posting) => posting.add(rowid),
-                None => self.terms.entry(term.into()).or_default().add(rowid),
-            };
-            if let Some(bytes) = added {
-                self.bytes += bytes;
-                count += 1;
-            }
+            let id = self.ids.id(term);
+            self.pairs.push((id, row));
         }
-        self.rows += 1;
-        self.tokens += u64::from(count);
-        count
     }
 
     /// Whether nothing was added since the last flush.
     pub fn is_empty(&self) -> bool {
-        self.rows == 0
+        self.rowids.is_empty()
     }
 
-    /// Whether the builder holds enough to write a segment before the commit ([`FLUSH_BYTES`]).
+    /// Whether the builder holds enough to write a segment before the commit
+    /// ([`FLUSH_POSTINGS`]).
     pub fn is_full(&self) -> bool {
-        self.bytes >= FLUSH_BYTES
+        self.pairs.len() >= FLUSH_POSTINGS || self.rowids.len() >= u32::MAX as usize - 1
     }
 
     /// Writes what was added as a new segment in `conn`'s open transaction, merges full levels
@@ -105,16 +220,46 @@ impl IndexBuilder {
             return Ok(());
         }
         let built = std::mem::take(self);
-        let mut terms: Vec<(Box<str>, Posting)> = built.terms.into_iter().collect();
-        terms.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let segment = insert_segment(conn, 0, built.rows, built.tokens)?;
+        let terms = built.ids.terms;
+        // Counting sort of the pairs by term id; stable, so each term's rows stay in order.
+        let mut starts = vec![0usize; terms.len() + 1];
+        for &(id, _) in &built.pairs {
+            starts[id as usize + 1] += 1;
+        }
+        for i in 1..starts.len() {
+            starts[i] += starts[i - 1];
+        }
+        let mut next = starts.clone();
+        let mut rows = vec![0u32; built.pairs.len()];
+        for &(id, row) in &built.pairs {
+            let slot = &mut next[id as usize];
+            rows[*slot] = row;
+            *slot += 1;
+        }
+        drop(built.pairs);
+        // A term repeated in one row's list sits twice in a row among its rows: keep one.
+        let mut postings = 0u64;
+        let mut order: Vec<u32> = (0..terms.len() as u32).collect();
+        order.sort_unstable_by(|&a, &b| terms[a as usize].cmp(&terms[b as usize]));
+        let row_count = built.rowids.len() as u64;
+        let segment = insert_segment(conn, 0, row_count, 0)?;
         let mut insert = conn.prepare_cached(
             "INSERT INTO message_postings (segment, term, rowids) VALUES (?1, ?2, ?3)",
         )?;
-        for (term, posting) in &terms {
-            insert.execute(params![segment, &**term, posting.bytes])?;
+        let mut bytes = Vec::new();
+        let mut ids = Vec::new();
+        for id in order {
+            let range = starts[id as usize]..starts[id as usize + 1];
+            ids.clear();
+            ids.extend(rows[range].iter().map(|&row| built.rowids[row as usize]));
+            ids.dedup();
+            postings += ids.len() as u64;
+            bytes.clear();
+            encode(&ids, &mut bytes);
+            insert.execute(params![segment, &*terms[id as usize], bytes])?;
         }
-        drop(terms);
+        conn.prepare_cached("UPDATE message_segments SET tokens = ?1 WHERE id = ?2")?
+            .execute(params![to_i64(postings), segment])?;
         merge_full_levels(conn)
     }
 }

@@ -52,8 +52,8 @@ fn a_flush_writes_one_segment_that_doclists_and_stats_read() {
 fn a_term_repeated_in_one_row_is_indexed_and_counted_once() {
     let store = Store::open_in_memory().unwrap();
     let mut builder = IndexBuilder::default();
-    assert_eq!(builder.add(5, "a b  a b c"), 3);
-    assert_eq!(builder.add(6, ""), 0);
+    builder.add(5, "a b  a b c");
+    builder.add(6, "");
     builder.flush(store.conn()).unwrap();
     assert_eq!(doclist(store.conn(), "a").unwrap(), vec![5]);
     assert_eq!(stats(store.conn()).unwrap(), (2, 3));
@@ -113,12 +113,39 @@ fn doclists_come_back_sorted_whatever_order_segments_hold() {
 fn the_builder_says_when_it_holds_enough_to_flush() {
     let mut builder = IndexBuilder::default();
     assert!(!builder.is_full());
-    builder.add(1, "t");
-    assert_eq!(builder.bytes, 1);
-    builder.bytes = FLUSH_BYTES - 1;
-    assert!(!builder.is_full());
-    builder.add(2, "t");
-    assert!(builder.is_full());
+    let terms: Vec<String> = (0..1000).map(|i| format!("t{i}")).collect();
+    let row = terms.join(" ");
+    let mut rowid = 0;
+    while !builder.is_full() {
+        rowid += 1;
+        builder.add(rowid, &row);
+    }
+    // Full from the row that reached the limit on.
+    assert!(builder.pairs.len() >= FLUSH_POSTINGS);
+    assert!(builder.pairs.len() < FLUSH_POSTINGS + 1000);
+}
+
+#[test]
+fn terms_keep_their_ids_as_the_table_grows_long_terms_included() {
+    let store = Store::open_in_memory().unwrap();
+    let mut builder = IndexBuilder::default();
+    // Far more terms than the first table holds, some longer than a slot inlines.
+    let term = |i: usize| {
+        if i.is_multiple_of(10) {
+            format!("a_rather_long_term_number_{i}")
+        } else {
+            format!("w{i}")
+        }
+    };
+    let all: Vec<String> = (0..5_000).map(term).collect();
+    builder.add(1, &all.join(" "));
+    builder.add(2, &all[..2_500].join(" "));
+    builder.flush(store.conn()).unwrap();
+    for (i, t) in all.iter().enumerate() {
+        let expected = if i < 2_500 { vec![1, 2] } else { vec![1] };
+        assert_eq!(doclist(store.conn(), t).unwrap(), expected, "{t}");
+    }
+    assert_eq!(stats(store.conn()).unwrap(), (2, 7_500));
 }
 
 #[test]

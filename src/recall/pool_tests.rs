@@ -421,7 +421,8 @@ fn add_to_index(store: &Store, docs: &[(i64, &str)]) {
     .unwrap();
     let mut builder = crate::archive::index::IndexBuilder::default();
     for (rowid, terms) in docs {
-        let count = builder.add(*rowid, terms);
+        builder.add(*rowid, terms);
+        let count = crate::archive::index::term_count(terms);
         conn.execute(
             "INSERT INTO messages (id, session_ref, byte_offset, seq, role, origin, text, \
              term_count) VALUES (?1, 1, ?1, 0, 'user', 'user', 'x', ?2)",
