@@ -39,13 +39,18 @@
 //!   (written just before the commit), the counters and the new checkpoint commit together; a
 //!   crash leaves the previous checkpoint.
 //!   A backfill of many small transcripts ([`ingest_transcripts`]) commits several files in one
-//!   transaction while the next ones are prepared on a second thread; a crash then leaves the
+//!   transaction while the next ones are prepared on other threads; a crash then leaves the
 //!   previous checkpoints of the whole group, which the next import reads again.
 //! - **Pipelined or not, the same rows.** An increment of [`PIPELINE_MIN_BYTES`] or more is
-//!   prepared (parsed, redacted, capped, analyzed) on a second thread while the calling thread
-//!   writes, through a bounded queue; a smaller one runs on one thread. Both write exactly the
-//!   same rows: should the session the increment names only show up after writing started, the
-//!   transaction is rolled back and the increment is ingested again on one thread.
+//!   parsed on a second thread, a block at a time, and its blocks are prepared (redacted,
+//!   capped, analyzed) on [`PREPARING_THREADS`] more, dealt to them in turn, while the calling
+//!   thread writes, through bounded queues; a smaller one runs on one thread. The writer takes
+//!   the prepared blocks back from the preparers in the same turn, so it writes them in file
+//!   order, each with the session id the parser knew after that block, and both ways write
+//!   exactly the same rows with the same rowids: should the session the increment names only
+//!   show up after writing started, the transaction is rolled back and the increment is
+//!   ingested again on one thread. The files of a group ([`ingest_transcripts`]) are dealt to
+//!   the preparing threads and written back in order the same way.
 //! - **Times come from the transcript.** `started_at` and `last_message_at` are the host's own
 //!   timestamps, never the time of ingest (the reference's `updated_at` was archive time).
 
@@ -53,6 +58,7 @@ use std::borrow::Cow;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::Receiver;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use sha2::{Digest, Sha256};
@@ -172,8 +178,8 @@ fn io_err(path: &Path) -> impl Fn(std::io::Error) -> IngestError + '_ {
     }
 }
 
-/// New bytes from which an ingest prepares messages (parse, redact, analyze) on a second
-/// thread while the calling thread writes them (1 MiB); a smaller increment, such as a hook's
+/// New bytes from which an ingest parses and prepares messages (redact, analyze) on other
+/// threads while the calling thread writes them (1 MiB); a smaller increment, such as a hook's
 /// one turn, is not worth a thread.
 pub const PIPELINE_MIN_BYTES: u64 = 1 << 20;
 
@@ -181,7 +187,14 @@ pub const PIPELINE_MIN_BYTES: u64 = 1 << 20;
 /// file, are held in memory.
 const READ_BLOCK_BYTES: u64 = 1 << 20;
 
-/// Blocks of prepared messages queued between the preparing and the writing thread.
+/// Threads that prepare (redact, cap, analyze) the blocks of a pipelined ingest, or the files
+/// of a group, while the calling thread writes. Preparing is most of an ingest's CPU, so with a
+/// writer that needs less than it, two of them keep a 2-core machine busy; while the writer
+/// is the slower stage, the second one gains nothing and competes with the writer for a core.
+const PREPARING_THREADS: usize = 2;
+
+/// Blocks of prepared messages queued between the preparing threads (each holds a share of
+/// them) and the writing thread.
 const BATCHES_IN_FLIGHT: usize = 4;
 
 /// How an ingest runs its stages.
@@ -191,7 +204,8 @@ pub enum IngestMode {
     Auto,
     /// Parse and prepare every new message first, then write them (one thread).
     Sequential,
-    /// Prepare on a second thread while this one writes (bounded queue between them).
+    /// Parse on a second thread and prepare on [`PREPARING_THREADS`] more while this one
+    /// writes (bounded queues between them).
     Pipelined,
 }
 
@@ -257,7 +271,8 @@ pub fn ingest_transcript_with(
 /// (about a second here); other writers wait within their busy timeout (5 s by default).
 pub const GROUP_BYTES: u64 = 32 << 20;
 
-/// Transcripts prepared ahead of the writing thread by [`ingest_transcripts`].
+/// Transcripts prepared ahead of the writing thread by [`ingest_transcripts`] (each preparing
+/// thread holds a share of them).
 const FILES_IN_FLIGHT: usize = 4;
 
 /// Ingests `paths` (transcripts of `host`) one after another, as [`ingest_transcript`] would
@@ -266,9 +281,9 @@ const FILES_IN_FLIGHT: usize = 4;
 /// from `each` stops the ingest and is returned.
 ///
 /// Faster than calling [`ingest_transcript`] per file when there are many small transcripts
-/// (a backfill): while this thread writes one file, a second thread already reads and
-/// prepares the next ones, and files are committed in groups of about [`GROUP_BYTES`] new
-/// bytes instead of one transaction each. A file of [`PIPELINE_MIN_BYTES`] or more new bytes
+/// (a backfill): while this thread writes one file, [`PREPARING_THREADS`] other threads
+/// already read and prepare the next ones, and files are committed in groups of about
+/// [`GROUP_BYTES`] new bytes instead of one transaction each. A file of [`PIPELINE_MIN_BYTES`] or more new bytes
 /// is ingested alone, pipelined within itself. The archived rows and checkpoints end exactly
 /// as with [`ingest_transcript`], except that a group writes one index segment for all its
 /// files: should a group fail to write, it is rolled back and its files are
@@ -339,7 +354,7 @@ type FileOutcome = (Plan, Result<Done, IngestError>);
 /// messages, or why it could not be read.
 type PreparedFile = (Plan, Result<(Vec<Batch>, Parsed), IngestError>);
 
-/// Ingests the small transcripts `plans` in one transaction, prepared on a second thread, then
+/// Ingests the small transcripts `plans` in one transaction, prepared on other threads, then
 /// reports each; see [`ingest_transcripts`].
 fn ingest_group<E>(
     store: &mut Store,
@@ -375,9 +390,11 @@ fn ingest_group<E>(
     Ok(())
 }
 
-/// Writes a group in one transaction while a scoped thread prepares its files in order.
-/// Returns each file's outcome (a file that could not be read has its error, and nothing of it
-/// was written); `Err` when writing failed, after rolling the whole group back.
+/// Writes a group in one transaction while [`PREPARING_THREADS`] scoped threads prepare its
+/// files: file `i` on thread `i % PREPARING_THREADS`, taken back in the same turn, so the files
+/// are written in order. Returns each file's outcome (a file that could not be read has its
+/// error, and nothing of it was written); `Err` when writing failed, after rolling the whole
+/// group back.
 fn write_group(
     store: &mut Store,
     host: Host,
@@ -385,22 +402,32 @@ fn write_group(
 ) -> Result<Vec<FileOutcome>, IngestError> {
     let first = plans[0].path.clone();
     let tx = store.conn_mut().transaction().map_err(sql_err(&first))?;
+    let mut shares: Vec<Vec<Plan>> = (0..PREPARING_THREADS).map(|_| Vec::new()).collect();
+    for (i, plan) in plans.into_iter().enumerate() {
+        shares[i % PREPARING_THREADS].push(plan);
+    }
     std::thread::scope(|scope| {
-        let (sender, receiver) = std::sync::mpsc::sync_channel::<PreparedFile>(FILES_IN_FLIGHT);
-        let preparer = scope.spawn(move || {
-            for mut plan in plans {
-                let prepared = plan.open().and_then(|file| {
-                    let job = plan.job(host, None, None);
-                    prepare_all(&job, file)
-                });
-                if sender.send((plan, prepared)).is_err() {
-                    break;
+        let mut from_preparers = Vec::with_capacity(PREPARING_THREADS);
+        let mut preparers = Vec::with_capacity(PREPARING_THREADS);
+        for share in shares {
+            let (sender, receiver) =
+                std::sync::mpsc::sync_channel::<PreparedFile>(FILES_IN_FLIGHT / PREPARING_THREADS);
+            preparers.push(scope.spawn(move || {
+                for mut plan in share {
+                    let prepared = plan.open().and_then(|file| {
+                        let job = plan.job(host, None, None);
+                        prepare_all(&job, file)
+                    });
+                    if sender.send((plan, prepared)).is_err() {
+                        break;
+                    }
                 }
-            }
-        });
+            }));
+            from_preparers.push(receiver);
+        }
         let mut outcomes = Vec::new();
         let mut index = IndexBuilder::default();
-        for (plan, prepared) in &receiver {
+        for (plan, prepared) in in_turn(&from_preparers) {
             let (batches, parsed) = match prepared {
                 Ok(prepared) => prepared,
                 Err(e) => {
@@ -412,9 +439,13 @@ fn write_group(
             let done = write_prepared(&tx, &job, batches, parsed, &mut index)?;
             outcomes.push((plan, Ok(done)));
         }
-        // A panic while preparing ended the loop early: commit nothing of the group.
-        if let Err(panic) = preparer.join() {
-            std::panic::resume_unwind(panic);
+        // A panic while preparing ended the loop early: commit nothing of the group. The other
+        // preparers stop at their next file.
+        drop(from_preparers);
+        for preparer in preparers {
+            if let Err(panic) = preparer.join() {
+                std::panic::resume_unwind(panic);
+            }
         }
         index.flush(&tx).map_err(sql_err(&first))?;
         tx.commit().map_err(sql_err(&first))?;
@@ -595,6 +626,22 @@ struct Batch {
     messages: Vec<PreparedMessage>,
 }
 
+/// A block of parsed messages not prepared yet, with the session id known when it was parsed.
+struct Block {
+    session_id: Option<String>,
+    messages: Vec<TranscriptMessage>,
+}
+
+impl Block {
+    /// Redacts, caps and analyzes the block's messages (the CPU-heavy part of an ingest).
+    fn prepare(self) -> Batch {
+        Batch {
+            session_id: self.session_id,
+            messages: self.messages.into_iter().map(prepare_message).collect(),
+        }
+    }
+}
+
 /// What the reading stage saw once it reached the end of the file.
 struct Parsed {
     /// Session facts and counters (its `messages` are empty: they went out in batches).
@@ -612,13 +659,13 @@ struct Done {
     counts: InsertCounts,
 }
 
-/// Reads `file` from `job.from` a block at a time, parses, prepares (redacts, caps, analyzes)
-/// the messages of each block and hands them to `send`; stops early when `send` returns
+/// Reads `file` from `job.from` a block at a time, parses it and hands each block's messages to
+/// `send` (sequential by nature: a line may span blocks); stops early when `send` returns
 /// `false`.
-fn read_and_prepare(
+fn read_blocks(
     job: &Job<'_>,
     mut file: File,
-    mut send: impl FnMut(Batch) -> bool,
+    mut send: impl FnMut(Block) -> bool,
 ) -> Result<Parsed, IngestError> {
     let path = job.path;
     file.seek(SeekFrom::Start(job.from)).map_err(io_err(path))?;
@@ -650,11 +697,11 @@ fn read_and_prepare(
             parsed.first_ts.get_or_insert(ts);
             parsed.last_ts = Some(parsed.last_ts.map_or(ts, |last| last.max(ts)));
         }
-        let batch = Batch {
+        let block = Block {
             session_id: parser.session().id.clone(),
-            messages: messages.into_iter().map(prepare_message).collect(),
+            messages,
         };
-        if !send(batch) {
+        if !send(block) {
             break;
         }
     }
@@ -662,11 +709,12 @@ fn read_and_prepare(
     Ok(parsed)
 }
 
-/// Reads and prepares every new message of `file` (for small increments: they are all held).
+/// Reads and prepares every new message of `file` on this thread (for small increments: they
+/// are all held).
 fn prepare_all(job: &Job<'_>, file: File) -> Result<(Vec<Batch>, Parsed), IngestError> {
     let mut batches = Vec::new();
-    let parsed = read_and_prepare(job, file, |batch| {
-        batches.push(batch);
+    let parsed = read_blocks(job, file, |block| {
+        batches.push(block.prepare());
         true
     })?;
     Ok((batches, parsed))
@@ -705,9 +753,12 @@ fn ingest_sequential(store: &mut Store, job: &Job<'_>, file: File) -> Result<Don
     Ok(done)
 }
 
-/// Two threads: a scoped thread reads and prepares blocks while this one writes them, with at
-/// most [`BATCHES_IN_FLIGHT`] blocks queued. Returns `None` (everything rolled back) when the
-/// session the whole increment names differs from the one its first block named.
+/// Parses on a scoped thread, prepares on [`PREPARING_THREADS`] more and writes on this one.
+/// The reader deals block `i` to preparer `i % PREPARING_THREADS` and this thread takes the
+/// prepared batches back from the preparers in the same turn, so it writes them in file order;
+/// at most one parsed block waits for each preparer and [`BATCHES_IN_FLIGHT`] prepared ones
+/// for the writer. Returns `None` (everything rolled back) when the session the whole
+/// increment names differs from the one its first block named.
 fn ingest_pipelined(
     store: &mut Store,
     job: &Job<'_>,
@@ -717,21 +768,48 @@ fn ingest_pipelined(
     let mut index = IndexBuilder::default();
     let mut writer = Writer::new(&tx, job, &mut index);
     let done = std::thread::scope(move |scope| {
-        let (sender, receiver) = std::sync::mpsc::sync_channel::<Batch>(BATCHES_IN_FLIGHT);
-        let reader =
-            scope.spawn(move || read_and_prepare(job, file, |batch| sender.send(batch).is_ok()));
+        let mut to_preparers = Vec::with_capacity(PREPARING_THREADS);
+        let mut from_preparers = Vec::with_capacity(PREPARING_THREADS);
+        let mut preparers = Vec::with_capacity(PREPARING_THREADS);
+        for _ in 0..PREPARING_THREADS {
+            let (to_preparer, blocks) = std::sync::mpsc::sync_channel::<Block>(1);
+            let (to_writer, from_preparer) =
+                std::sync::mpsc::sync_channel::<Batch>(BATCHES_IN_FLIGHT / PREPARING_THREADS);
+            preparers.push(scope.spawn(move || {
+                for block in blocks {
+                    if to_writer.send(block.prepare()).is_err() {
+                        break;
+                    }
+                }
+            }));
+            to_preparers.push(to_preparer);
+            from_preparers.push(from_preparer);
+        }
+        let reader = scope.spawn(move || {
+            let mut turn = to_preparers.iter().cycle();
+            read_blocks(job, file, |block| {
+                turn.next().is_some_and(|to| to.send(block).is_ok())
+            })
+        });
         let mut failed = None;
-        for batch in &receiver {
+        for batch in in_turn(&from_preparers) {
             if let Err(e) = writer.write(&batch) {
                 failed = Some(e);
                 break;
             }
         }
-        // Stops the reader at its next block if the writer failed.
-        drop(receiver);
-        let parsed = match reader.join() {
-            Ok(parsed) => parsed,
-            Err(panic) => std::panic::resume_unwind(panic),
+        // Stops the preparers at their next block if the writer failed, and the reader at its
+        // next block once one of them stopped.
+        drop(from_preparers);
+        let mut panicked = None;
+        for preparer in preparers {
+            if let Err(panic) = preparer.join() {
+                panicked.get_or_insert(panic);
+            }
+        }
+        let parsed = match (reader.join(), panicked) {
+            (Ok(parsed), None) => parsed,
+            (Err(panic), _) | (Ok(_), Some(panic)) => std::panic::resume_unwind(panic),
         };
         if let Some(e) = failed {
             return Err(e);
@@ -743,6 +821,14 @@ fn ingest_pipelined(
         tx.commit().map_err(sql_err(job.path))?;
     }
     Ok(done)
+}
+
+/// The items of `lanes` in the order they were dealt: one from each lane in turn (the first,
+/// the second, …, the first again) until the lane whose turn it is has closed. Item `i`, dealt
+/// to lane `i % lanes.len()`, comes back `i`-th.
+fn in_turn<T>(lanes: &[Receiver<T>]) -> impl Iterator<Item = T> + '_ {
+    let mut turn = lanes.iter().cycle();
+    std::iter::from_fn(move || turn.next()?.recv().ok())
 }
 
 /// The writing stage of one increment, in a transaction the caller commits (or drops, which
@@ -1258,7 +1344,7 @@ fn redact_capped(text: String, cap: usize) -> String {
 }
 
 /// Everything about a message that does not need the database: the CPU-heavy part of an
-/// ingest (redaction and analysis), run on the preparing thread.
+/// ingest (redaction and analysis), run on the preparing threads.
 fn prepare_message(m: TranscriptMessage) -> PreparedMessage {
     let cap = match m.origin {
         Origin::ToolOutput => MAX_TOOL_OUTPUT_BYTES,

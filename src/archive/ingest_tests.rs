@@ -536,6 +536,85 @@ fn the_pipelined_ingest_archives_exactly_what_the_sequential_one_does(#[case] me
     );
 }
 
+/// A Codex rollout of many read blocks (about 16): more than the preparing threads and the
+/// queues between them hold at once, so every preparer takes several blocks in turn. Most of
+/// its bytes are `item_completed` events, which the parser skips, so that the test stays quick.
+fn many_block_rollout() -> String {
+    let mut text = codex_meta("many-1", "/work/many");
+    for i in 0..96 {
+        text.push_str(&codex_line(
+            "2026-03-01T10:00:01.000Z",
+            "user",
+            &format!("prompt {i}: why does retry_policy_{i} time out?"),
+        ));
+        text.push_str(&codex_tool_lines(i, 1024 + (i % 7) * 2048));
+        let event = serde_json::json!({
+            "timestamp": "2026-03-01T10:00:02.000Z",
+            "type": "event_msg",
+            "payload": {"type": "item_completed", "item": {"text": "skipped ".repeat(20 * 1024)}}
+        });
+        text.push_str(&format!("{event}\n"));
+    }
+    text
+}
+
+#[test]
+fn a_pipelined_ingest_of_many_blocks_writes_them_in_file_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rollout-many.jsonl");
+    write(&path, many_block_rollout().as_bytes());
+    let len = std::fs::metadata(&path).unwrap().len();
+    // Twice the blocks the reader, the preparers and their queues hold at once, and more.
+    assert!(len > 12 * READ_BLOCK_BYTES, "{len} bytes: too few blocks");
+    let (seq_report, seq_rows) = ingest_in(IngestMode::Sequential, &path);
+    let mut store = Store::open_in_memory().unwrap();
+    let pipe_report = pipelined(&mut store, &path).unwrap();
+    assert_eq!(archive_dump(&store), seq_rows);
+    assert_eq!(pipe_report, seq_report);
+    assert_eq!(pipe_report.messages_inserted, 96 * 3);
+    // Rowids follow the file: each message's offset (then seq) is past the previous one's.
+    let offsets: Vec<(i64, i64)> = store
+        .conn()
+        .prepare("SELECT byte_offset, seq FROM messages ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(offsets.windows(2).all(|w| w[0] < w[1]), "{offsets:?}");
+    assert_message_ranges_hold(&store);
+}
+
+#[rstest]
+#[case::in_the_first_block(3)]
+#[case::in_a_later_block(70)]
+fn a_pipelined_ingest_whose_writer_fails_stops_and_keeps_nothing(#[case] poisoned: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rollout-poisoned.jsonl");
+    let text = many_block_rollout();
+    // The poisoned prompt replaces turn `poisoned`'s.
+    let prompt = format!("prompt {poisoned}: why does retry_policy_{poisoned} time out?");
+    assert!(text.contains(&prompt));
+    write(&path, text.replacen(&prompt, "POISON", 1).as_bytes());
+    let mut store = Store::open_in_memory().unwrap();
+    store
+        .conn()
+        .execute_batch(
+            "CREATE TEMP TRIGGER poison BEFORE INSERT ON messages WHEN NEW.text = 'POISON' \
+             BEGIN SELECT RAISE(ABORT, 'poisoned message'); END;",
+        )
+        .unwrap();
+    let error = pipelined(&mut store, &path).unwrap_err().to_string();
+    assert!(error.contains("poisoned message"), "{error}");
+    assert_eq!(count(&store, "SELECT count(*) FROM messages"), 0);
+    assert_eq!(count(&store, "SELECT count(*) FROM sessions"), 0);
+    assert_eq!(count(&store, "SELECT count(*) FROM ingest_checkpoints"), 0);
+    // The store is usable afterwards: once the poison is gone, the file ingests whole.
+    store.conn().execute_batch("DROP TRIGGER poison").unwrap();
+    let report = pipelined(&mut store, &path).unwrap();
+    assert_eq!(report.messages_inserted, 96 * 3);
+}
+
 /// A pipelined ingest of the Codex transcript at `path`.
 fn pipelined(store: &mut Store, path: &Path) -> Result<IngestReport, IngestError> {
     ingest_transcript_with(store, Host::Codex, path, None, None, IngestMode::Pipelined)
