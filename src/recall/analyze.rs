@@ -496,14 +496,29 @@ pub fn terms_for_index_of(parts: &[&str]) -> String {
 /// the positions of phrases, is checked against [`terms_for_index_of`] instead
 /// ([`PhraseCheck`]).
 pub(crate) fn distinct_terms_for_index_of(parts: &[&str]) -> String {
-    let mut out = String::new();
-    let mut sink = Distinct {
-        out: &mut out,
-        seen: HashMap::default(),
-    };
-    for part in parts {
-        analyze_into(part, &mut sink);
+    thread_local! {
+        /// The table of terms seen, kept (emptied) from one call to the next on the same
+        /// thread: a long message's table grew by rehashing every time otherwise.
+        static SEEN: std::cell::RefCell<HashMap<u64, (usize, usize), rustc_hash::FxBuildHasher>> =
+            std::cell::RefCell::default();
     }
+    let mut out = String::new();
+    SEEN.with(|seen| {
+        // Only this function borrows it, and it never calls itself.
+        let mut seen = seen.borrow_mut();
+        seen.clear();
+        let mut sink = Distinct {
+            out: &mut out,
+            seen: &mut seen,
+        };
+        for part in parts {
+            analyze_into(part, &mut sink);
+        }
+        // A table grown by one huge message is not kept at that size.
+        if seen.capacity() > 1 << 16 {
+            *seen = HashMap::default();
+        }
+    });
     out
 }
 
@@ -546,7 +561,7 @@ pub(crate) fn message_terms(
 /// alone.
 struct Distinct<'a> {
     out: &'a mut String,
-    seen: HashMap<u64, (usize, usize), rustc_hash::FxBuildHasher>,
+    seen: &'a mut HashMap<u64, (usize, usize), rustc_hash::FxBuildHasher>,
 }
 
 impl TermSink for Distinct<'_> {
