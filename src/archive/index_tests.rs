@@ -101,6 +101,28 @@ fn full_levels_merge_into_one_segment_of_the_next_level_with_the_same_doclists()
     assert_eq!(orphans, 0);
 }
 
+/// A lookup seeks each segment's postings of the term; it never walks the other terms'.
+#[test]
+fn a_doclist_reads_its_term_only() {
+    let store = Store::open_in_memory().unwrap();
+    let terms: Vec<String> = (0..3_000).map(|i| format!("t{i}")).collect();
+    for rowid in 1..=3 {
+        flush(&store, &[(rowid, &terms.join(" "))]);
+    }
+    let mut stmt = store.conn().prepare(DOCLIST_SQL).unwrap();
+    let found: Vec<Vec<u8>> = stmt
+        .query_map(["t1500"], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(found.len(), 3);
+    let steps = stmt.get_status(rusqlite::StatementStatus::VmStep);
+    assert!(
+        steps < 100,
+        "{steps} steps for 3 rows: the postings were scanned"
+    );
+}
+
 #[test]
 fn doclists_come_back_sorted_whatever_order_segments_hold() {
     let store = Store::open_in_memory().unwrap();

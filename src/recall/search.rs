@@ -1,18 +1,20 @@
 //! Ranked search over memory entries, recall entries and archived session messages.
 //!
-//! Reads `memory_fts`/`memory_entries`, `recall_fts`/`recall_entries` and
-//! `messages_fts`/`messages`/`sessions`; writes nothing except through [`record_use`].
+//! Reads `memory_fts`/`memory_entries`, `recall_fts`/`recall_entries`, the archive's message
+//! index ([`crate::archive::index`], plus `messages_fts` for messages archived before schema 9)
+//! and `messages`/`sessions`; writes nothing except through [`record_use`].
 //!
 //! How a query is answered:
-//! 1. `match_query` turns the query into FTS5 MATCH strings (OR of analyzed terms, required
-//!    phrases, exclusions): the exact one for the entry tables, and for `messages_fts`, whose rows
-//!    hold each term once, one that asks a phrase's words; message candidates must then pass
-//!    its phrase check on their stored text. Each source takes a **candidate pool** from its
-//!    FTS table ([`crate::recall::pool`]): the matches are ordered from the FTS doclists alone (sum of the
+//! 1. `match_query` reads the query once: FTS5 MATCH strings (OR of analyzed terms, required
+//!    phrases, exclusions) for the entry tables, and for the message index, whose rows hold
+//!    each term once, the same rule as sets of terms (a phrase asks for its words, one-word
+//!    exclusions remove rows); message candidates must then pass its phrase check on their
+//!    stored text. Each source takes a **candidate pool** from its index
+//!    ([`crate::recall::pool`]): the matches are ordered from the doclists alone (sum of the
 //!    IDF of the query terms each contains, which tells which terms it covers), and base rows
 //!    are read and filtered (project, status, `--since`, host) in that order only until the pool
-//!    is full, so the cost does not grow with the number of matches. Injected messages have no
-//!    FTS row, so they never match.
+//!    is full, so the cost does not grow with the number of matches. Injected messages are not
+//!    indexed, so they never match.
 //! 2. Each candidate gets a **relevance** in `[0, 1]` that is comparable across sources:
 //!    `0.6 × coverage + 0.4 × bm25 / best bm25 of its pool`, where coverage is the share of the
 //!    query's distinct terms the candidate contains (from the per-term doclists, so no candidate
