@@ -191,7 +191,7 @@ const READ_BLOCK_BYTES: u64 = 1 << 20;
 /// of a group, while the calling thread writes. Preparing is most of an ingest's CPU, so with a
 /// writer that needs less than it, two of them keep a 2-core machine busy; while the writer
 /// is the slower stage, the second one gains nothing and competes with the writer for a core.
-const PREPARING_THREADS: usize = 2;
+pub const PREPARING_THREADS: usize = 2;
 
 /// Blocks of prepared messages queued between the preparing threads (each holds a share of
 /// them) and the writing thread.

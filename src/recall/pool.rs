@@ -1,6 +1,6 @@
 //! Candidate pools: the first stage of recall's ranking, computed from doclists alone (FTS5's
 //! for memory and recall entries, the archive's own index for messages,
-//! [`TermMatches::load_messages`]).
+//! `TermMatches::load_messages`).
 //!
 //! Ranking every FTS match with SQLite's `bm25()` and joining it to its base row costs one random
 //! b-tree read per match (the document length in `<table>_docsize`, then the base row), which at
