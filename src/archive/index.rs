@@ -26,6 +26,8 @@
 use rusqlite::{Connection, params};
 use rustc_hash::FxHashMap;
 
+use crate::store::db::json_ids;
+
 /// Segments of one level merged into one segment of the next.
 pub const MERGE_FANIN: usize = 8;
 
@@ -302,39 +304,51 @@ fn merge_full_levels(conn: &Connection) -> rusqlite::Result<()> {
 
 /// Replaces `segments` (`(id, rows, tokens)`, oldest first) by one segment of `level`.
 fn merge(conn: &Connection, level: i64, segments: &[(i64, i64, i64)]) -> rusqlite::Result<()> {
-    let mut lists: std::collections::BTreeMap<String, Vec<i64>> = Default::default();
-    {
-        let mut read =
-            conn.prepare_cached("SELECT term, rowids FROM message_postings WHERE segment = ?1")?;
-        for &(id, _, _) in segments {
-            let mut rows = read.query([id])?;
-            while let Some(row) = rows.next()? {
-                let term: String = row.get(0)?;
-                let bytes = row.get_ref(1)?.as_blob()?;
-                decode_into(bytes, lists.entry(term).or_default());
-            }
-        }
-    }
     let rows = segments.iter().map(|s| s.1).sum::<i64>();
     let tokens = segments.iter().map(|s| s.2).sum::<i64>();
     let merged = insert_segment(conn, level, rows as u64, tokens as u64)?;
+    let ids: Vec<i64> = segments.iter().map(|s| s.0).collect();
+    // One term at a time, in term order: SQLite's sorter (which spills to disk) holds the
+    // segments' postings, and this function one term's ids, however large the segments are.
+    // The new segment is not among those read, so writing it while reading is safe.
+    let mut read = conn.prepare_cached(
+        "SELECT term, rowids FROM message_postings \
+         WHERE segment IN (SELECT value FROM json_each(?1)) ORDER BY term, segment",
+    )?;
     let mut insert = conn.prepare_cached(
         "INSERT INTO message_postings (segment, term, rowids) VALUES (?1, ?2, ?3)",
     )?;
+    let mut term: Option<String> = None;
+    let mut list: Vec<i64> = Vec::new();
     let mut bytes = Vec::new();
-    for (term, mut ids) in lists {
-        if !ids.is_sorted() {
-            ids.sort_unstable();
+    let mut write = |term: &str, list: &mut Vec<i64>| -> rusqlite::Result<()> {
+        if !list.is_sorted() {
+            list.sort_unstable();
         }
-        ids.dedup();
+        list.dedup();
         bytes.clear();
-        encode(&ids, &mut bytes);
-        insert.execute(params![merged, term, bytes])?;
+        encode(list, &mut bytes);
+        list.clear();
+        insert.execute(params![merged, term, bytes]).map(|_| ())
+    };
+    let mut found = read.query([json_ids(&ids)])?;
+    while let Some(row) = found.next()? {
+        let next = row.get_ref(0)?.as_str()?;
+        if term.as_deref() != Some(next) {
+            if let Some(done) = term.take() {
+                write(&done, &mut list)?;
+            }
+            term = Some(next.to_owned());
+        }
+        decode_into(row.get_ref(1)?.as_blob()?, &mut list);
+    }
+    if let Some(done) = term {
+        write(&done, &mut list)?;
     }
     let mut delete_postings =
         conn.prepare_cached("DELETE FROM message_postings WHERE segment = ?1")?;
     let mut delete_segment = conn.prepare_cached("DELETE FROM message_segments WHERE id = ?1")?;
-    for &(id, _, _) in segments {
+    for id in ids {
         delete_postings.execute([id])?;
         delete_segment.execute([id])?;
     }

@@ -132,6 +132,36 @@ fn doclists_come_back_sorted_whatever_order_segments_hold() {
 }
 
 #[test]
+fn a_merge_joins_each_term_across_segments_in_order_whatever_order_they_hold() {
+    let store = Store::open_in_memory().unwrap();
+    // Newer segments hold lower ids here; terms appear in some segments only.
+    for i in 0..MERGE_FANIN as i64 {
+        let id = 100 - i;
+        let terms = if i % 2 == 0 { "even all" } else { "odd all" };
+        flush(&store, &[(id, terms), (1000 + i, "late")]);
+    }
+    assert_eq!(segments(&store), vec![(1, 16, 24)]);
+    assert_eq!(
+        doclist(store.conn(), "all").unwrap(),
+        vec![93, 94, 95, 96, 97, 98, 99, 100]
+    );
+    assert_eq!(
+        doclist(store.conn(), "even").unwrap(),
+        vec![94, 96, 98, 100]
+    );
+    assert_eq!(doclist(store.conn(), "odd").unwrap(), vec![93, 95, 97, 99]);
+    assert_eq!(
+        doclist(store.conn(), "late").unwrap(),
+        (1000..1000 + MERGE_FANIN as i64).collect::<Vec<_>>()
+    );
+    let rows: i64 = store
+        .conn()
+        .query_row("SELECT count(*) FROM message_postings", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 4, "one row per term in the merged segment");
+}
+
+#[test]
 fn the_builder_says_when_it_holds_enough_to_flush() {
     let mut builder = IndexBuilder::default();
     assert!(!builder.is_full());
