@@ -596,14 +596,7 @@ fn a_pipelined_ingest_whose_writer_fails_stops_and_keeps_nothing(#[case] poisone
     let prompt = format!("prompt {poisoned}: why does retry_policy_{poisoned} time out?");
     assert!(text.contains(&prompt));
     write(&path, text.replacen(&prompt, "POISON", 1).as_bytes());
-    let mut store = Store::open_in_memory().unwrap();
-    store
-        .conn()
-        .execute_batch(
-            "CREATE TEMP TRIGGER poison BEFORE INSERT ON messages WHEN NEW.text = 'POISON' \
-             BEGIN SELECT RAISE(ABORT, 'poisoned message'); END;",
-        )
-        .unwrap();
+    let mut store = poisoned_store();
     let error = pipelined(&mut store, &path).unwrap_err().to_string();
     assert!(error.contains("poisoned message"), "{error}");
     assert_eq!(count(&store, "SELECT count(*) FROM messages"), 0);
@@ -860,6 +853,19 @@ fn a_group_of_small_transcripts_writes_one_index_segment() {
     assert!(index_segments(&single) > 1);
 }
 
+/// A store whose writes of a message with the text `POISON` fail.
+fn poisoned_store() -> Store {
+    let store = Store::open_in_memory().unwrap();
+    store
+        .conn()
+        .execute_batch(
+            "CREATE TEMP TRIGGER poison BEFORE INSERT ON messages WHEN NEW.text = 'POISON' \
+             BEGIN SELECT RAISE(ABORT, 'poisoned message'); END;",
+        )
+        .unwrap();
+    store
+}
+
 #[test]
 fn a_group_that_fails_to_write_is_ingested_again_file_by_file() {
     let dir = tempfile::tempdir().unwrap();
@@ -875,14 +881,7 @@ fn a_group_that_fails_to_write_is_ingested_again_file_by_file() {
         &paths[1],
         codex_line("2026-03-01T10:00:03.000Z", "user", "POISON").as_bytes(),
     );
-    let mut store = Store::open_in_memory().unwrap();
-    store
-        .conn()
-        .execute_batch(
-            "CREATE TEMP TRIGGER poison BEFORE INSERT ON messages WHEN NEW.text = 'POISON' \
-             BEGIN SELECT RAISE(ABORT, 'poisoned message'); END;",
-        )
-        .unwrap();
+    let mut store = poisoned_store();
     let mut outcomes = Vec::new();
     ingest_transcripts(&mut store, Host::Codex, &paths, |_, path, result| {
         outcomes.push((path.to_owned(), result.map_err(|e| e.to_string())));
