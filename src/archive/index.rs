@@ -17,9 +17,12 @@
 //!   [`IndexBuilder::flush`] writes it as one segment before the caller commits (or earlier,
 //!   when the builder holds [`FLUSH_POSTINGS`]), so a crash never keeps postings of rows that
 //!   were rolled back.
-//! - **Few segments.** A flush writes a level-0 segment; when [`MERGE_FANIN`] segments share a
-//!   level, they are merged into one of the next level, so a lookup reads at most
-//!   `MERGE_FANIN - 1` segments per level, and `log_FANIN(flushes)` levels.
+//! - **Few segments, merged by size.** A segment's level follows its rows ([`level_for`]: under
+//!   [`LEVEL0_ROWS`] × [`MERGE_FANIN`] rows level 0, each level [`MERGE_FANIN`] times more);
+//!   when [`MERGE_FANIN`] segments share a level, they are merged into one of the next level
+//!   (or higher, by its size). A lookup reads at most `MERGE_FANIN - 1` segments per level, and
+//!   a small ingest after a large import merges small segments only, never rewriting the
+//!   import's within its transaction.
 //! - **Each id once per term.** A message's terms are its distinct terms; a term repeated in the
 //!   input of [`IndexBuilder::add`] is indexed once.
 
@@ -133,31 +136,33 @@ impl TermIds {
         }
     }
 
-    /// The id of `term`, given one if it has none yet.
+    /// The id of `term`, given one if it has none yet. Once ids no longer fit a slot, new
+    /// short terms go to the hash map too; the ones already inline keep their ids.
     fn id(&mut self, term: &str) -> u32 {
-        let inline = Slot::key(term).filter(|_| self.terms.len() < MAX_INLINE_ID as usize);
-        let Some(key) = inline else {
-            if let Some(&id) = self.long.get(term) {
+        if let Some(key) = Slot::key(term) {
+            let i = self.find(key);
+            let slot = self.slots[i];
+            if !slot.is_empty() {
+                return slot.len_id & MAX_INLINE_ID;
+            }
+            if self.terms.len() < MAX_INLINE_ID as usize {
+                let id = self.next_id(term);
+                self.slots[i] = Slot {
+                    len_id: key.len_id | id,
+                    ..key
+                };
+                self.used += 1;
+                if self.used * 4 > self.slots.len() * 3 {
+                    self.grow();
+                }
                 return id;
             }
-            let id = self.next_id(term);
-            self.long.insert(term.into(), id);
+        }
+        if let Some(&id) = self.long.get(term) {
             return id;
-        };
-        let i = self.find(key);
-        let slot = self.slots[i];
-        if !slot.is_empty() {
-            return slot.len_id & MAX_INLINE_ID;
         }
         let id = self.next_id(term);
-        self.slots[i] = Slot {
-            len_id: key.len_id | id,
-            ..key
-        };
-        self.used += 1;
-        if self.used * 4 > self.slots.len() * 3 {
-            self.grow();
-        }
+        self.long.insert(term.into(), id);
         id
     }
 
@@ -245,7 +250,7 @@ impl IndexBuilder {
         let mut order: Vec<u32> = (0..terms.len() as u32).collect();
         order.sort_unstable_by(|&a, &b| terms[a as usize].cmp(&terms[b as usize]));
         let row_count = built.rowids.len() as u64;
-        let segment = insert_segment(conn, 0, row_count, 0)?;
+        let segment = insert_segment(conn, level_for(row_count), row_count, 0)?;
         let mut insert = conn.prepare_cached(
             "INSERT INTO message_postings (segment, term, rowids) VALUES (?1, ?2, ?3)",
         )?;
@@ -284,20 +289,42 @@ fn to_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
+/// Rows a level-0 segment holds at most, divided by [`MERGE_FANIN`] (256: level 0 is under
+/// 2,048 rows, a Stop's ingest of a turn or a session).
+pub const LEVEL0_ROWS: u64 = 256;
+
+/// The level of a segment of `rows` rows (see the module docs).
+pub fn level_for(rows: u64) -> i64 {
+    let fanin = MERGE_FANIN as u64;
+    let mut level = 0;
+    let mut cap = LEVEL0_ROWS * fanin;
+    while rows >= cap {
+        level += 1;
+        cap = cap.saturating_mul(fanin);
+    }
+    level
+}
+
 /// Merges the segments of each level that holds [`MERGE_FANIN`] of them, lowest level first.
 fn merge_full_levels(conn: &Connection) -> rusqlite::Result<()> {
     let mut level = 0i64;
     loop {
+        let top: Option<i64> = conn
+            .prepare_cached("SELECT max(level) FROM message_segments")?
+            .query_row([], |r| r.get(0))?;
+        if top.is_none_or(|top| level > top) {
+            return Ok(());
+        }
         let segments: Vec<(i64, i64, i64)> = conn
             .prepare_cached(
                 "SELECT id, rows, tokens FROM message_segments WHERE level = ?1 ORDER BY id",
             )?
             .query_map([level], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
             .collect::<Result<_, _>>()?;
-        if segments.len() < MERGE_FANIN {
-            return Ok(());
+        if segments.len() >= MERGE_FANIN {
+            let rows = segments.iter().map(|s| s.1.max(0) as u64).sum::<u64>();
+            merge(conn, (level + 1).max(level_for(rows)), &segments)?;
         }
-        merge(conn, level + 1, &segments)?;
         level += 1;
     }
 }
@@ -384,8 +411,8 @@ pub fn doclist(conn: &Connection, term: &str) -> rusqlite::Result<Vec<i64>> {
     }
     if !ids.is_sorted() {
         ids.sort_unstable();
-        ids.dedup();
     }
+    ids.dedup();
     Ok(ids)
 }
 

@@ -162,6 +162,46 @@ fn a_merge_joins_each_term_across_segments_in_order_whatever_order_they_hold() {
 }
 
 #[test]
+fn a_large_segment_starts_at_its_level_and_small_merges_leave_it_alone() {
+    let store = Store::open_in_memory().unwrap();
+    assert_eq!(level_for(0), 0);
+    assert_eq!(level_for(LEVEL0_ROWS * MERGE_FANIN as u64 - 1), 0);
+    assert_eq!(level_for(LEVEL0_ROWS * MERGE_FANIN as u64), 1);
+    // An import of 3,000 messages: level 1.
+    let big: Vec<(i64, &str)> = (1..=3_000).map(|id| (id, "imported")).collect();
+    flush(&store, &big);
+    assert_eq!(segments(&store), vec![(1, 3_000, 3_000)]);
+    // Eight small ingests after it merge among themselves.
+    for i in 0..MERGE_FANIN as i64 {
+        flush(&store, &[(5_000 + i, "small")]);
+    }
+    assert_eq!(
+        segments(&store),
+        vec![
+            (1, 3_000, 3_000),
+            (1, MERGE_FANIN as i64, MERGE_FANIN as i64)
+        ]
+    );
+    assert_eq!(doclist(store.conn(), "imported").unwrap().len(), 3_000);
+    assert_eq!(
+        doclist(store.conn(), "small").unwrap(),
+        (5_000..5_000 + MERGE_FANIN as i64).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn an_inline_term_keeps_its_id_once_ids_no_longer_fit_a_slot() {
+    let mut ids = TermIds::default();
+    let first = ids.id("abc");
+    ids.terms.resize(MAX_INLINE_ID as usize, Box::from(""));
+    assert_eq!(ids.id("abc"), first);
+    // New short terms past the limit get ids of their own, kept by the map.
+    let late = ids.id("xyz");
+    assert_eq!(late, MAX_INLINE_ID);
+    assert_eq!(ids.id("xyz"), late);
+}
+
+#[test]
 fn the_builder_says_when_it_holds_enough_to_flush() {
     let mut builder = IndexBuilder::default();
     assert!(!builder.is_full());

@@ -426,6 +426,27 @@ fn visible(c: char) -> Option<char> {
     }
 }
 
+/// The lowercase letters whose case folding is another letter (Unicode's simple case folding,
+/// which SQLite's `unicode61` tokenizer applies): final sigma, long s and the Greek symbol
+/// forms. Lowercasing alone leaves `ΟΔΟΣ` as `οδος` or `οδοσ` depending on how it was
+/// lowered, and `ſtar` apart from `star`.
+fn fold_case_variant(c: char) -> Option<char> {
+    match c {
+        'ς' => Some('σ'),
+        'ſ' => Some('s'),
+        'ϐ' => Some('β'),
+        'ϑ' => Some('θ'),
+        'ϕ' => Some('φ'),
+        'ϖ' => Some('π'),
+        'ϰ' => Some('κ'),
+        'ϱ' => Some('ρ'),
+        'ϵ' => Some('ε'),
+        'ẛ' => Some('ṡ'),
+        '\u{345}' | '\u{1fbe}' => Some('ι'),
+        _ => None,
+    }
+}
+
 fn fold_width(c: char) -> char {
     match c as u32 {
         0xFF01..=0xFF5E => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
@@ -890,6 +911,16 @@ fn is_plain_word(token: &str) -> bool {
 /// stemmer (which allocates). Words with digits are never stop words (those are all letters)
 /// and are pushed as they are, uncached.
 fn push_word(word: &str, cache: &mut WordCache, sink: &mut impl TermSink) {
+    let folded: String;
+    let word = if !word.is_ascii() && word.chars().any(|c| fold_case_variant(c).is_some()) {
+        folded = word
+            .chars()
+            .map(|c| fold_case_variant(c).unwrap_or(c))
+            .collect();
+        folded.as_str()
+    } else {
+        word
+    };
     let ascii = word.is_ascii();
     let long = if ascii {
         word.len() > MAX_PART_CHARS
@@ -956,8 +987,13 @@ fn split_identifier(token: &str) -> Vec<String> {
     parts
 }
 
+/// `chars` lowercased and case-folded ([`fold_case_variant`]).
 fn lower(chars: &[char]) -> String {
-    chars.iter().flat_map(|c| c.to_lowercase()).collect()
+    chars
+        .iter()
+        .flat_map(|c| c.to_lowercase())
+        .map(|c| fold_case_variant(c).unwrap_or(c))
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------

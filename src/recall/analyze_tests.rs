@@ -793,3 +793,17 @@ fn decomposed_letters_invisible_characters_and_the_dotted_capital_i_read_as_type
     // A query reads the same way.
     assert_eq!(query_terms("cafe\u{301}"), query_terms("café"));
 }
+
+/// Case variants that lowercasing keeps apart are folded as SQLite's `unicode61` folds them:
+/// a Greek word ending in sigma is one term however it was written, and so is a word with a
+/// long s.
+#[test]
+fn final_sigma_long_s_and_greek_symbol_forms_fold_to_one_term() {
+    assert_eq!(terms("ΟΔΟΣ"), terms("οδος"));
+    assert_eq!(terms("οδοσ"), terms("οδος"));
+    assert_eq!(terms("ΟΔΟΣ"), vec!["οδοσ"]);
+    assert_eq!(terms("ſtar"), terms("star"));
+    assert_eq!(terms("ϑεος"), terms("θεοσ"));
+    // An identifier holding one folds the same way, whole form and parts.
+    assert_eq!(terms("ΟΔΟΣ_map"), terms("οδος_map"));
+}

@@ -530,3 +530,19 @@ fn rows_of_both_indexes_are_found_together() {
         );
     }
 }
+
+/// `messages_fts` folds final sigma (its tokenizer does), and the analyzer now folds it too: a
+/// row indexed before (`οδος`, as the analyzer wrote it then) and one indexed now answer a query
+/// however its sigma was written.
+#[test]
+fn final_sigma_matches_in_both_indexes() {
+    let now = crate::recall::analyze::terms_for_index("οδος");
+    assert_eq!(now, "οδοσ");
+    let fts = store_with(&[(1, "οδος")]);
+    let index = store_with_index(&[(1, now.as_str())]);
+    for query in ["οδος", "ΟΔΟΣ", "οδοσ"] {
+        let old = messages_found(&fts, query);
+        assert_eq!(old.len(), 1, "{query}");
+        assert_same_found(&old, &messages_found(&index, query), query);
+    }
+}
