@@ -285,7 +285,8 @@ fn insert_segment(conn: &Connection, level: i64, rows: u64, tokens: u64) -> rusq
     Ok(conn.last_insert_rowid())
 }
 
-fn to_i64(n: u64) -> i64 {
+/// `n` as SQLite's integer, saturating (counts and offsets never come near it).
+pub(crate) fn to_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 

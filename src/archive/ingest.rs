@@ -63,7 +63,7 @@ use std::sync::mpsc::Receiver;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use sha2::{Digest, Sha256};
 
-use crate::archive::index::{self, IndexBuilder};
+use crate::archive::index::{self, IndexBuilder, to_i64};
 use crate::archive::redact::redact;
 use crate::host::Host;
 use crate::host::transcript::{
@@ -1160,10 +1160,6 @@ fn session_id_from_file_name(host: Host, path: &Path) -> String {
         }
     }
     stem
-}
-
-fn to_i64(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 /// What [`upsert_session`] records about a session.

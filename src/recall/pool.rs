@@ -146,30 +146,16 @@ impl TermMatches {
     ) -> rusqlite::Result<TermMatches> {
         let name = table.name();
         let (rows, total_tokens) = table_stats(conn, name)?;
-        let mut stmt =
-            conn.prepare_cached(&format!("SELECT rowid FROM {name} WHERE {name} MATCH ?1"))?;
-        let mut lists: Vec<Vec<i64>> = Vec::with_capacity(terms.len());
-        let mut idf = Vec::with_capacity(terms.len());
-        for term in terms {
-            let mut list: Vec<i64> = stmt
-                .query_map([quote_phrase(std::slice::from_ref(term))], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
-            if !list.is_sorted() {
-                list.sort_unstable();
-            }
-            let hits = list.len() as u64;
-            let n = rows.unwrap_or(0).max(hits) as f64;
-            idf.push(fts5_idf(n, hits as f64));
-            lists.push(list);
-        }
-        let mut merged = merge_doclists(&lists);
-        drop(lists);
-        if let Some(expr) = required {
-            let matching: HashSet<i64> = stmt
-                .query_map([expr], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
-            merged.retain(|(r, _)| matching.contains(r));
-        }
+        let found = FtsMatches::read(conn, name, terms, required)?;
+        let idf = found
+            .lists
+            .iter()
+            .map(|list| {
+                let hits = list.len() as u64;
+                fts5_idf(rows.unwrap_or(0).max(hits) as f64, hits as f64)
+            })
+            .collect();
+        let merged = found.merged();
         let avgdl = match (rows, total_tokens) {
             (Some(r), Some(t)) if r > 0 && t > 0 => Some(t as f64 / r as f64),
             _ => None,
@@ -190,31 +176,34 @@ impl TermMatches {
     ) -> rusqlite::Result<TermMatches> {
         let (fts_rows, fts_tokens) = table_stats(conn, FtsTable::Messages.name())?;
         let (index_rows, index_tokens) = index::stats(conn)?;
-        // An archive begun on schema 9 or later never wrote `messages_fts`.
-        let legacy = fts_rows.is_some_and(|r| r > 0);
+        // An archive begun on schema 9 or later never wrote `messages_fts`: nothing to read.
+        let legacy = match fts_rows {
+            Some(r) if r > 0 => Some(FtsMatches::read(
+                conn,
+                FtsTable::Messages.name(),
+                terms,
+                required.map(|q| q.distinct_expr.as_str()),
+            )?),
+            _ => None,
+        };
         let rows = fts_rows.unwrap_or(0) + index_rows;
         let tokens = fts_tokens.unwrap_or(0) + index_tokens;
-        let mut legacy_lists: Vec<Vec<i64>> = Vec::new();
-        let mut lists: Vec<Vec<i64>> = Vec::with_capacity(terms.len());
-        let mut idf = Vec::with_capacity(terms.len());
-        let mut fts =
-            conn.prepare_cached("SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?1")?;
-        for term in terms {
-            let list = index::doclist(conn, term)?;
-            let mut hits = list.len() as u64;
-            lists.push(list);
-            if legacy {
-                let mut old: Vec<i64> = fts
-                    .query_map([quote_phrase(std::slice::from_ref(term))], |r| r.get(0))?
-                    .collect::<Result<_, _>>()?;
-                if !old.is_sorted() {
-                    old.sort_unstable();
-                }
-                hits += old.len() as u64;
-                legacy_lists.push(old);
-            }
-            idf.push(fts5_idf(rows.max(hits) as f64, hits as f64));
-        }
+        let lists: Vec<Vec<i64>> = terms
+            .iter()
+            .map(|term| index::doclist(conn, term))
+            .collect::<Result<_, _>>()?;
+        let idf = lists
+            .iter()
+            .enumerate()
+            .map(|(i, list)| {
+                let old = legacy
+                    .as_ref()
+                    .and_then(|l| l.lists.get(i))
+                    .map_or(0, Vec::len);
+                let hits = (list.len() + old) as u64;
+                fts5_idf(rows.max(hits) as f64, hits as f64)
+            })
+            .collect();
         let mut merged = merge_doclists(&lists);
         drop(lists);
         if let Some(q) = required {
@@ -233,16 +222,9 @@ impl TermMatches {
                 holds_all.iter().all(|l| holds(l, r)) && !holds_any.iter().any(|l| holds(l, r))
             });
         }
-        if legacy {
-            let mut old = merge_doclists(&legacy_lists);
-            drop(legacy_lists);
-            if let Some(q) = required {
-                let matching: HashSet<i64> = fts
-                    .query_map([q.distinct_expr.as_str()], |r| r.get(0))?
-                    .collect::<Result<_, _>>()?;
-                old.retain(|(r, _)| matching.contains(r));
-            }
-            merged = merge_two(&merged, &old);
+        let fts_lengths = legacy.is_some();
+        if let Some(old) = legacy {
+            merged = merge_two(&merged, &old.merged());
         }
         let avgdl = (rows > 0 && tokens > 0).then(|| tokens as f64 / rows as f64);
         let rows = (fts_rows.is_some() || index_rows > 0).then_some(rows);
@@ -252,7 +234,7 @@ impl TermMatches {
             idf,
             avgdl,
             rows,
-            legacy,
+            fts_lengths,
         ))
     }
 
@@ -647,6 +629,57 @@ impl std::hash::Hasher for MaskHasher {
 
     fn write_u64(&mut self, value: u64) {
         self.0 = (self.0 ^ value).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+/// What an FTS5 table holds for a query: each term's doclist, and the rows matching its whole
+/// MATCH expression when it must be matched whole.
+struct FtsMatches {
+    /// Per term, the rowids holding it, ascending.
+    lists: Vec<Vec<i64>>,
+    /// With a required expression, the rows matching it.
+    matching: Option<HashSet<i64>>,
+}
+
+impl FtsMatches {
+    /// Reads `terms`' doclists from FTS5 table `name` (`MATCH '"term"'`, no auxiliary function,
+    /// no join) and, with `required`, the rows matching that expression.
+    fn read(
+        conn: &Connection,
+        name: &str,
+        terms: &[String],
+        required: Option<&str>,
+    ) -> rusqlite::Result<FtsMatches> {
+        let mut stmt =
+            conn.prepare_cached(&format!("SELECT rowid FROM {name} WHERE {name} MATCH ?1"))?;
+        let mut lists = Vec::with_capacity(terms.len());
+        for term in terms {
+            let mut list: Vec<i64> = stmt
+                .query_map([quote_phrase(std::slice::from_ref(term))], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            if !list.is_sorted() {
+                list.sort_unstable();
+            }
+            lists.push(list);
+        }
+        let matching = match required {
+            Some(expr) => Some(
+                stmt.query_map([expr], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?,
+            ),
+            None => None,
+        };
+        Ok(FtsMatches { lists, matching })
+    }
+
+    /// The union of the doclists (see [`merge_doclists`]), less the rows the required
+    /// expression does not match.
+    fn merged(&self) -> Vec<(i64, u64)> {
+        let mut merged = merge_doclists(&self.lists);
+        if let Some(matching) = &self.matching {
+            merged.retain(|(r, _)| matching.contains(r));
+        }
+        merged
     }
 }
 
