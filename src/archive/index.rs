@@ -182,6 +182,10 @@ impl TermIds {
     }
 }
 
+/// The rowid a forgotten row's postings are left with ([`IndexBuilder::forget`]); SQLite never
+/// gives it to a row.
+const FORGOTTEN: i64 = i64::MIN;
+
 /// What a transaction adds to the index, written by [`IndexBuilder::flush`].
 ///
 /// Adding a row appends one `(term id, row)` pair per term to a flat list, in row order, so
@@ -207,6 +211,17 @@ impl IndexBuilder {
         for term in terms.split(' ').filter(|t| !t.is_empty()) {
             let id = self.ids.id(term);
             self.pairs.push((id, row));
+        }
+    }
+
+    /// Takes back the rows of `rowids` added since the last flush: the flush writes no posting
+    /// for them and does not count them. For rows that turned out to be indexed by another
+    /// ingest in the meantime (see `archive::ingest`'s pending messages).
+    pub fn forget(&mut self, rowids: &rustc_hash::FxHashSet<i64>) {
+        for rowid in &mut self.rowids {
+            if rowids.contains(rowid) {
+                *rowid = FORGOTTEN;
+            }
         }
     }
 
@@ -249,7 +264,10 @@ impl IndexBuilder {
         let mut postings = 0u64;
         let mut order: Vec<u32> = (0..terms.len() as u32).collect();
         order.sort_unstable_by(|&a, &b| terms[a as usize].cmp(&terms[b as usize]));
-        let row_count = built.rowids.len() as u64;
+        let row_count = built.rowids.iter().filter(|&&id| id != FORGOTTEN).count() as u64;
+        if row_count == 0 {
+            return Ok(());
+        }
         let segment = insert_segment(conn, level_for(row_count), row_count, 0)?;
         let mut insert = conn.prepare_cached(
             "INSERT INTO message_postings (segment, term, rowids) VALUES (?1, ?2, ?3)",
@@ -259,8 +277,16 @@ impl IndexBuilder {
         for id in order {
             let range = starts[id as usize]..starts[id as usize + 1];
             ids.clear();
-            ids.extend(rows[range].iter().map(|&row| built.rowids[row as usize]));
+            ids.extend(
+                rows[range]
+                    .iter()
+                    .map(|&row| built.rowids[row as usize])
+                    .filter(|&id| id != FORGOTTEN),
+            );
             ids.dedup();
+            if ids.is_empty() {
+                continue;
+            }
             postings += ids.len() as u64;
             bytes.clear();
             encode(&ids, &mut bytes);

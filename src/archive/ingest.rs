@@ -35,9 +35,15 @@
 //!   `recall::analyze::message_terms`, the full sequence re-derived from the stored fields.
 //!   Messages archived before schema 9 stay in `messages_fts` (some of them with every term,
 //!   counted in the row length BM25 normalises by); they pass the same phrase check.
-//! - **One transaction per ingest.** The session upsert, the messages, their index segment
-//!   (written just before the commit), the counters and the new checkpoint commit together; a
-//!   crash leaves the previous checkpoint.
+//! - **The checkpoint moves with the index.** The messages' index segment (written just before
+//!   the commit), the session's counters and the new checkpoint commit together; a crash leaves
+//!   the previous checkpoint. A small ingest commits everything in that one transaction. A
+//!   pipelined one commits its messages every [`PART_BYTES`] once the session is named,
+//!   unindexed (`term_count = -1`), so that a second connection copies them into the
+//!   database meanwhile; its last transaction indexes and counts them (and moves them, should
+//!   the transcript name another session by then). Messages an ingest left unindexed (it
+//!   failed or was killed) are indexed and counted by the next ingest of any transcript, and
+//!   the re-read of their bytes skips them as already stored.
 //!   A backfill of many small transcripts ([`ingest_transcripts`]) commits several files in one
 //!   transaction while the next ones are prepared on other threads; a crash then leaves the
 //!   previous checkpoints of the whole group, which the next import reads again.
@@ -48,8 +54,8 @@
 //!   the prepared blocks back from the preparers in the same turn, so it writes them in file
 //!   order, each with the session id the parser knew after that block, and both ways write
 //!   exactly the same rows with the same rowids: should the session the increment names only
-//!   show up after writing started, the transaction is rolled back and the increment is
-//!   ingested again on one thread. The files of a group ([`ingest_transcripts`]) are dealt to
+//!   show up after writing started (before any part was committed), the transaction is rolled
+//!   back and the increment is ingested again on one thread. The files of a group ([`ingest_transcripts`]) are dealt to
 //!   the preparing threads and written back in order the same way.
 //! - **Times come from the transcript.** `started_at` and `last_message_at` are the host's own
 //!   timestamps, never the time of ingest (the reference's `updated_at` was archive time).
@@ -95,11 +101,12 @@ pub enum IngestError {
     /// The transcript could not be read.
     #[error(transparent)]
     Transcript(#[from] TranscriptError),
-    /// Writing to the archive failed; nothing of this ingest was kept and the checkpoint did not
-    /// move, so the next ingest retries the same bytes.
+    /// Writing to the archive failed; the checkpoint did not move, so the next ingest retries
+    /// the same bytes (messages already committed in parts are kept and indexed then).
     #[error(
-        "archiving transcript {path} failed: {source}; nothing was written, rerun the ingest \
-         (`csep status` shows whether the database is locked or damaged)"
+        "archiving transcript {path} failed: {source}; its checkpoint did not move, rerun the \
+         ingest to archive the same bytes again (`csep status` shows whether the database is \
+         locked or damaged)"
     )]
     Sqlite {
         /// The transcript file.
@@ -193,6 +200,13 @@ const READ_BLOCK_BYTES: u64 = 1 << 20;
 /// is the slower stage, the second one gains nothing and competes with the writer for a core.
 pub const PREPARING_THREADS: usize = 2;
 
+/// New bytes a pipelined ingest writes before it commits the messages written so far (8 MiB),
+/// unindexed (`term_count = -1`, migration 0010), so that a second connection copies them
+/// from the WAL into the database while the ingest goes on. The index, the counters and the
+/// checkpoint still wait for the ingest's last transaction. Without the parts, the whole
+/// copy (and its two `fsync`s) came after the last message, a third of a large ingest's time.
+pub const PART_BYTES: u64 = 8 << 20;
+
 /// Blocks of prepared messages queued between the preparing threads (each holds a share of
 /// them) and the writing thread.
 const BATCHES_IN_FLIGHT: usize = 4;
@@ -242,6 +256,27 @@ pub fn ingest_transcript_with(
     session_hint: Option<&str>,
     mode: IngestMode,
 ) -> Result<IngestReport, IngestError> {
+    ingest_in_parts(
+        store,
+        host,
+        path,
+        project_id,
+        session_hint,
+        mode,
+        PART_BYTES,
+    )
+}
+
+/// [`ingest_transcript_with`], committing a pipelined ingest's rows every `part_bytes`.
+fn ingest_in_parts(
+    store: &mut Store,
+    host: Host,
+    path: &Path,
+    project_id: Option<&str>,
+    session_hint: Option<&str>,
+    mode: IngestMode,
+    part_bytes: u64,
+) -> Result<IngestReport, IngestError> {
     let mut plan = Plan::new(store, path)?;
     let file = plan.open()?;
     let job = plan.job(host, project_id, session_hint);
@@ -251,7 +286,7 @@ pub fn ingest_transcript_with(
         IngestMode::Pipelined => true,
     };
     let done = if pipelined {
-        match ingest_pipelined(store, &job, file)? {
+        match ingest_pipelined(store, &job, file, part_bytes)? {
             Some(done) => done,
             // The session the transcript names was only revealed after the first messages
             // were written: the transaction was rolled back; read again knowing it.
@@ -447,7 +482,7 @@ fn write_group(
                 std::panic::resume_unwind(panic);
             }
         }
-        index.flush(&tx).map_err(sql_err(&first))?;
+        flush_index(&tx, &mut index).map_err(sql_err(&first))?;
         tx.commit().map_err(sql_err(&first))?;
         Ok(outcomes)
     })
@@ -623,12 +658,16 @@ enum SessionChoice {
 /// A block of messages ready to store, with the session id known when it was parsed.
 struct Batch {
     session_id: Option<String>,
+    /// Offset just past the block's last complete line.
+    end: u64,
     messages: Vec<PreparedMessage>,
 }
 
 /// A block of parsed messages not prepared yet, with the session id known when it was parsed.
 struct Block {
     session_id: Option<String>,
+    /// Offset just past the block's last complete line.
+    end: u64,
     messages: Vec<TranscriptMessage>,
 }
 
@@ -637,6 +676,7 @@ impl Block {
     fn prepare(self) -> Batch {
         Batch {
             session_id: self.session_id,
+            end: self.end,
             messages: self.messages.into_iter().map(prepare_message).collect(),
         }
     }
@@ -699,6 +739,7 @@ fn read_blocks(
         }
         let block = Block {
             session_id: parser.session().id.clone(),
+            end: parser.next_offset(),
             messages,
         };
         if !send(block) {
@@ -728,7 +769,7 @@ fn write_prepared(
     parsed: Parsed,
     index: &mut IndexBuilder,
 ) -> Result<Done, IngestError> {
-    let mut writer = Writer::new(tx, job, index);
+    let mut writer = Writer::new(tx, job, index, false);
     for mut batch in batches {
         // The whole increment is known: write to the session it names in the end.
         batch.session_id.clone_from(&parsed.chunk.session.id);
@@ -748,7 +789,7 @@ fn ingest_sequential(store: &mut Store, job: &Job<'_>, file: File) -> Result<Don
     let tx = store.conn_mut().transaction().map_err(sql_err(job.path))?;
     let mut index = IndexBuilder::default();
     let done = write_prepared(&tx, job, batches, parsed, &mut index)?;
-    index.flush(&tx).map_err(sql_err(job.path))?;
+    flush_index(&tx, &mut index).map_err(sql_err(job.path))?;
     tx.commit().map_err(sql_err(job.path))?;
     Ok(done)
 }
@@ -757,16 +798,52 @@ fn ingest_sequential(store: &mut Store, job: &Job<'_>, file: File) -> Result<Don
 /// The reader deals block `i` to preparer `i % PREPARING_THREADS` and this thread takes the
 /// prepared batches back from the preparers in the same turn, so it writes them in file order;
 /// at most one parsed block waits for each preparer and [`BATCHES_IN_FLIGHT`] prepared ones
-/// for the writer. Returns `None` (everything rolled back) when the session the whole
-/// increment names differs from the one its first block named.
+/// for the writer.
+///
+/// Every `part_bytes` of new bytes, once the session is named, the messages written so far are
+/// committed unindexed ([`PART_BYTES`]) and a [`Checkpointer`] copies them into the database.
+/// Returns `None` (everything rolled back) when the session the whole increment names differs
+/// from the one its first block named and no part was committed yet.
 fn ingest_pipelined(
     store: &mut Store,
     job: &Job<'_>,
     file: File,
+    part_bytes: u64,
+) -> Result<Option<Done>, IngestError> {
+    let path = job.path;
+    // The checkpointer copies each part; the writer's own automatic checkpoint would do it on
+    // this thread, holding up the writing.
+    let autocheckpoint: i64 = store
+        .conn()
+        .pragma_query_value(None, "wal_autocheckpoint", |r| r.get(0))
+        .map_err(sql_err(path))?;
+    store
+        .conn()
+        .pragma_update(None, "wal_autocheckpoint", 0)
+        .map_err(sql_err(path))?;
+    let checkpointer = Checkpointer::spawn(store.path());
+    let done = write_pipelined(store, job, file, part_bytes, &checkpointer);
+    checkpointer.finish();
+    let restored = store
+        .conn()
+        .pragma_update(None, "wal_autocheckpoint", autocheckpoint)
+        .map_err(sql_err(path));
+    let done = done?;
+    restored?;
+    Ok(done)
+}
+
+/// [`ingest_pipelined`]'s threads and transaction(s).
+fn write_pipelined(
+    store: &mut Store,
+    job: &Job<'_>,
+    file: File,
+    part_bytes: u64,
+    checkpointer: &Checkpointer,
 ) -> Result<Option<Done>, IngestError> {
     let tx = store.conn_mut().transaction().map_err(sql_err(job.path))?;
     let mut index = IndexBuilder::default();
-    let mut writer = Writer::new(&tx, job, &mut index);
+    let mut writer = Writer::new(&tx, job, &mut index, true);
     let done = std::thread::scope(move |scope| {
         let mut to_preparers = Vec::with_capacity(PREPARING_THREADS);
         let mut from_preparers = Vec::with_capacity(PREPARING_THREADS);
@@ -793,9 +870,16 @@ fn ingest_pipelined(
         });
         let mut failed = None;
         for batch in in_turn(&from_preparers) {
-            if let Err(e) = writer.write(&batch) {
-                failed = Some(e);
-                break;
+            let written = writer
+                .write(&batch)
+                .and_then(|()| writer.end_part(batch.end, part_bytes));
+            match written {
+                Ok(false) => {}
+                Ok(true) => checkpointer.copy(),
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
             }
         }
         // Stops the preparers at their next block if the writer failed, and the reader at its
@@ -817,10 +901,77 @@ fn ingest_pipelined(
         writer.finish(parsed?)
     })?;
     if done.is_some() {
-        index.flush(&tx).map_err(sql_err(job.path))?;
+        flush_index(&tx, &mut index).map_err(sql_err(job.path))?;
         tx.commit().map_err(sql_err(job.path))?;
     }
     Ok(done)
+}
+
+/// A thread with its own connection to the database that copies committed parts of a
+/// pipelined ingest from the WAL into the database (a passive checkpoint: it never waits for
+/// a lock and never blocks the writer), while the writer goes on.
+///
+/// It copies what was committed when asked, not the ingest's last transaction: SQLite's own
+/// checkpoint copies that, once the writer's automatic checkpoint is back on or on close.
+struct Checkpointer {
+    /// Asks for a copy; `None` for a database that is not a file (nothing to copy).
+    copy: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    fn spawn(database: &Path) -> Checkpointer {
+        if !database.is_file() {
+            return Checkpointer {
+                copy: None,
+                thread: None,
+            };
+        }
+        let database = database.to_owned();
+        let (copy, copies) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let conn = match Connection::open_with_flags(
+                &database,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            ) {
+                Ok(conn) => conn,
+                Err(e) => {
+                    tracing::debug!(error = %e, "checkpointer: cannot open the database");
+                    return;
+                }
+            };
+            while copies.recv().is_ok() {
+                // Requests that came meanwhile are served by this copy too.
+                while copies.try_recv().is_ok() {}
+                // The copy is an optimisation: whatever it leaves, SQLite's own checkpoint
+                // (at the next commits or on close) copies.
+                if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)") {
+                    tracing::debug!(error = %e, "checkpointer: passive checkpoint failed");
+                }
+            }
+        });
+        Checkpointer {
+            copy: Some(copy),
+            thread: Some(thread),
+        }
+    }
+
+    /// Waits for a copy under way to end.
+    fn finish(mut self) {
+        drop(self.copy.take());
+        if let Some(thread) = self.thread.take() {
+            // A panic in there lost an optimisation, nothing else.
+            let _ = thread.join();
+        }
+    }
+
+    /// Asks for the committed frames to be copied (returns at once).
+    fn copy(&self) {
+        if let Some(copy) = &self.copy {
+            let _ = copy.send(());
+        }
+    }
 }
 
 /// The items of `lanes` in the order they were dealt: one from each lane in turn (the first,
@@ -838,16 +989,30 @@ struct Writer<'t, 'c, 'j, 'i> {
     job: &'j Job<'j>,
     /// Postings of the rows written, flushed by the caller before it commits.
     index: &'i mut IndexBuilder,
-    /// The session chosen when the first block came, and its `sessions.id`.
-    session: Option<(SessionChoice, i64)>,
+    /// The session chosen when the first block came, its `sessions.id`, and whether that block
+    /// named it (parts are committed only then).
+    session: Option<(SessionChoice, i64, bool)>,
     counts: InsertCounts,
     now: String,
+    /// Rows written unindexed (`term_count = -1`) and not settled yet, when writing in parts.
+    pending: Option<Vec<PendingRow>>,
+    /// The first row this writer stored.
+    first_row: Option<i64>,
+    /// Parts committed, and where the one under way started.
+    parts: u32,
+    part_start: u64,
 }
 
 impl<'t, 'c, 'j, 'i> Writer<'t, 'c, 'j, 'i> {
     /// A writer in `tx`, which should be deferred (the default): it takes no lock until the
-    /// first write, so an ingest with nothing new costs nothing.
-    fn new(tx: &'t Transaction<'c>, job: &'j Job<'j>, index: &'i mut IndexBuilder) -> Self {
+    /// first write, so an ingest with nothing new costs nothing. `in_parts`: rows are written
+    /// unindexed and settled at the end, so that parts can be committed ([`Writer::end_part`]).
+    fn new(
+        tx: &'t Transaction<'c>,
+        job: &'j Job<'j>,
+        index: &'i mut IndexBuilder,
+        in_parts: bool,
+    ) -> Self {
         Writer {
             tx,
             job,
@@ -855,6 +1020,10 @@ impl<'t, 'c, 'j, 'i> Writer<'t, 'c, 'j, 'i> {
             session: None,
             counts: InsertCounts::default(),
             now: time::now(),
+            pending: in_parts.then(Vec::new),
+            first_row: None,
+            parts: 0,
+            part_start: job.from,
         }
     }
 
@@ -879,30 +1048,53 @@ impl<'t, 'c, 'j, 'i> Writer<'t, 'c, 'j, 'i> {
     fn write(&mut self, batch: &Batch) -> Result<(), IngestError> {
         let path = self.job.path;
         let session_ref = match &self.session {
-            Some((_, session_ref)) => *session_ref,
+            Some((_, session_ref, _)) => *session_ref,
             None => {
                 let choice = self.job.session_for(batch.session_id.as_deref());
                 let session_ref = self
                     .session_ref(&choice, &SessionMeta::default())
                     .map_err(sql_err(path))?;
-                self.session = Some((choice, session_ref));
+                self.session = Some((choice, session_ref, batch.session_id.is_some()));
                 session_ref
             }
         };
-        insert_prepared(
+        let stored = insert_prepared(
             self.tx,
             session_ref,
             &batch.messages,
             &mut self.counts,
             self.index,
+            self.pending.as_mut(),
         )
-        .map_err(sql_err(path))
+        .map_err(sql_err(path))?;
+        if let Some((first, _)) = stored {
+            self.first_row.get_or_insert(first);
+        }
+        Ok(())
     }
 
-    /// Records the session's facts, counters and the new checkpoint (the caller commits); `None` when
-    /// the session the whole increment names is not the one writing started with (nothing is
-    /// kept then).
-    fn finish(self, parsed: Parsed) -> Result<Option<Done>, IngestError> {
+    /// After the batch ending at offset `end`: commits the rows written so far when the part
+    /// under way holds `part_bytes` and the session was named; returns whether it did.
+    fn end_part(&mut self, end: u64, part_bytes: u64) -> Result<bool, IngestError> {
+        let named = self.session.as_ref().is_some_and(|(_, _, named)| *named);
+        if self.pending.is_none() || !named || end.saturating_sub(self.part_start) < part_bytes {
+            return Ok(false);
+        }
+        // The transaction object stays open for the caller; only SQLite's transaction ends
+        // here and a new one begins (deferred, like the first).
+        self.tx
+            .execute_batch("COMMIT; BEGIN")
+            .map_err(sql_err(self.job.path))?;
+        self.parts += 1;
+        self.part_start = end;
+        Ok(true)
+    }
+
+    /// Records the session's facts, counters and the new checkpoint (the caller flushes the
+    /// index and commits); `None` when the session the whole increment names is not the one
+    /// writing started with and no part was committed (nothing is kept then). When parts
+    /// were, the rows written move to the session named in the end.
+    fn finish(mut self, parsed: Parsed) -> Result<Option<Done>, IngestError> {
         let job = self.job;
         let path = job.path;
         let chunk = parsed.chunk;
@@ -915,24 +1107,32 @@ impl<'t, 'c, 'j, 'i> Writer<'t, 'c, 'j, 'i> {
             }));
         }
         let choice = job.session_for(chunk.session.id.as_deref());
-        if self
-            .session
-            .as_ref()
-            .is_some_and(|(started, _)| *started != choice)
-        {
-            return Ok(None);
-        }
+        let moved_from = match &self.session {
+            Some((started, started_ref, _)) if *started != choice => {
+                if self.parts == 0 {
+                    return Ok(None);
+                }
+                Some(*started_ref)
+            }
+            _ => None,
+        };
         let head_hash = hash_head(path, chunk.next_offset.max(job.len))?;
         let session_ref = self
             .session_ref(&choice, &chunk.session)
             .map_err(sql_err(path))?;
+        let tx = self.tx;
+        if let (Some(from), Some(first)) = (moved_from, self.first_row) {
+            move_rows(tx, from, session_ref, first).map_err(sql_err(path))?;
+        }
+        if let Some(pending) = &mut self.pending {
+            settle(tx, self.index, pending, &mut self.counts).map_err(sql_err(path))?;
+        }
         let touch = SessionTouch {
             project_id: job.project_id,
             meta: &chunk.session,
             first: chunk.session.started_at.or(parsed.first_ts),
             last: parsed.last_ts,
         };
-        let tx = self.tx;
         touch_session(tx, session_ref, &touch, &self.now).map_err(sql_err(path))?;
         add_to_counters(tx, session_ref, &self.counts).map_err(sql_err(path))?;
         let saved = SavedCheckpoint {
@@ -951,6 +1151,118 @@ impl<'t, 'c, 'j, 'i> Writer<'t, 'c, 'j, 'i> {
             counts: self.counts,
         }))
     }
+}
+
+/// A row stored unindexed by a writer in parts, with what settling it needs.
+#[derive(Debug, Clone, Copy)]
+struct PendingRow {
+    rowid: i64,
+    term_count: u32,
+    /// Counted in the session's user messages.
+    user: bool,
+}
+
+/// Gives the rows of `pending` their term counts, which marks them indexed by the segment
+/// `index` writes in the same transaction. A row another ingest indexed meanwhile (see
+/// [`flush_index`]) is taken back from `index` and from `counts`, which that ingest counted it in.
+fn settle(
+    tx: &Transaction<'_>,
+    index: &mut IndexBuilder,
+    pending: &mut Vec<PendingRow>,
+    counts: &mut InsertCounts,
+) -> rusqlite::Result<()> {
+    let mut update =
+        tx.prepare_cached("UPDATE messages SET term_count = ?1 WHERE id = ?2 AND term_count < 0")?;
+    let mut taken = rustc_hash::FxHashSet::default();
+    for row in pending.drain(..) {
+        if update.execute(params![row.term_count, row.rowid])? == 0 {
+            taken.insert(row.rowid);
+            counts.inserted -= 1;
+            counts.user -= u64::from(row.user);
+        }
+    }
+    if !taken.is_empty() {
+        index.forget(&taken);
+    }
+    Ok(())
+}
+
+/// Moves the rows from `first` on of session `from` (what a writer in parts stored before the
+/// transcript named another session) to session `to`, and fits both message ranges. A row
+/// `to` already holds at the same offset is dropped, as an insert would have skipped it.
+fn move_rows(tx: &Transaction<'_>, from: i64, to: i64, first: i64) -> rusqlite::Result<()> {
+    tx.execute(
+        "UPDATE OR IGNORE messages SET session_ref = ?2 WHERE session_ref = ?1 AND id >= ?3",
+        params![from, to, first],
+    )?;
+    tx.execute(
+        "DELETE FROM messages WHERE session_ref = ?1 AND id >= ?2",
+        params![from, first],
+    )?;
+    tx.execute(
+        "UPDATE sessions SET \
+         first_message_id = (SELECT min(id) FROM messages WHERE session_ref = ?1), \
+         last_message_id = (SELECT max(id) FROM messages WHERE session_ref = ?1) WHERE id = ?1",
+        [from],
+    )?;
+    let last: Option<i64> = tx.query_row(
+        "SELECT max(id) FROM messages WHERE session_ref = ?1 AND id >= ?2",
+        params![to, first],
+        |r| r.get(0),
+    )?;
+    if let Some(last) = last {
+        widen_message_range(tx, to, first, last)?;
+    }
+    Ok(())
+}
+
+/// A message an ingest left unindexed, as [`flush_index`] reads it.
+struct LeftRow {
+    rowid: i64,
+    session_ref: i64,
+    /// A user message (counted in the session's user messages).
+    user: bool,
+    tool_name: Option<String>,
+    tool_args: Option<String>,
+    text: String,
+}
+
+/// Indexes the messages an ingest that ended early left unindexed (`term_count = -1`,
+/// migration 0010), adds them to their sessions' counters, and writes `index`'s segment. Run
+/// before every commit that writes a segment; finds nothing nearly always.
+fn flush_index(tx: &Transaction<'_>, index: &mut IndexBuilder) -> rusqlite::Result<()> {
+    let left: Vec<LeftRow> = tx
+        .prepare_cached(
+            "SELECT id, session_ref, origin, tool_name, tool_args, text FROM messages \
+             WHERE term_count < 0 ORDER BY id",
+        )?
+        .query_map([], |r| {
+            Ok(LeftRow {
+                rowid: r.get(0)?,
+                session_ref: r.get(1)?,
+                user: r.get_ref(2)?.as_str()? == Origin::User.as_str(),
+                tool_name: r.get(3)?,
+                tool_args: r.get(4)?,
+                text: r.get(5)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    for row in left {
+        let terms = distinct_message_terms(
+            row.tool_name.as_deref(),
+            row.tool_args.as_deref(),
+            &row.text,
+        );
+        tx.prepare_cached("UPDATE messages SET term_count = ?1 WHERE id = ?2")?
+            .execute(params![index::term_count(&terms), row.rowid])?;
+        index.add(row.rowid, &terms);
+        tx.prepare_cached(
+            "UPDATE sessions SET message_count = message_count + 1, \
+             user_message_count = user_message_count + ?2 WHERE id = ?1",
+        )?
+        .execute(params![row.session_ref, i64::from(row.user)])?;
+    }
+    index.flush(tx)
 }
 
 /// A transcript's position, as [`write_checkpoint`] saves it.
@@ -1306,8 +1618,8 @@ pub fn insert_messages(
     let prepared: Vec<PreparedMessage> = messages.iter().cloned().map(prepare_message).collect();
     let mut counts = InsertCounts::default();
     let mut index = IndexBuilder::default();
-    insert_prepared(tx, session_ref, &prepared, &mut counts, &mut index)?;
-    index.flush(tx)?;
+    insert_prepared(tx, session_ref, &prepared, &mut counts, &mut index, None)?;
+    flush_index(tx, &mut index)?;
     add_to_counters(tx, session_ref, &counts)?;
     Ok(counts)
 }
@@ -1377,7 +1689,8 @@ fn insert_prepared(
     messages: &[PreparedMessage],
     counts: &mut InsertCounts,
     index: &mut IndexBuilder,
-) -> rusqlite::Result<()> {
+    mut pending: Option<&mut Vec<PendingRow>>,
+) -> rusqlite::Result<Option<(i64, i64)>> {
     let mut insert = tx.prepare_cached(
         "INSERT INTO messages (session_ref, byte_offset, seq, turn_id, ts, role, origin, \
          tool_name, tool_args, text, term_count) \
@@ -1387,6 +1700,11 @@ fn insert_prepared(
     // The rowids stored, lowest and highest: the session's message range grows to hold them.
     let mut stored: Option<(i64, i64)> = None;
     for m in messages {
+        // Written in parts: unindexed until settled.
+        let term_count = match (&pending, m.term_count) {
+            (Some(_), Some(_)) => Some(-1),
+            (_, count) => count.map(i64::from),
+        };
         let changed = insert.execute(params![
             session_ref,
             to_i64(m.byte_offset),
@@ -1398,7 +1716,7 @@ fn insert_prepared(
             m.tool_name,
             m.args,
             m.text,
-            m.term_count,
+            term_count,
         ])?;
         if changed == 0 {
             continue;
@@ -1415,7 +1733,17 @@ fn insert_prepared(
         }
         if let Some(terms) = &m.terms {
             index.add(rowid, terms);
+            if let (Some(pending), Some(term_count)) = (pending.as_deref_mut(), m.term_count) {
+                pending.push(PendingRow {
+                    rowid,
+                    term_count,
+                    user: m.origin == Origin::User,
+                });
+            }
             if index.is_full() {
+                if let Some(pending) = pending.as_deref_mut() {
+                    settle(tx, index, pending, counts)?;
+                }
                 index.flush(tx)?;
             }
         }
@@ -1423,7 +1751,7 @@ fn insert_prepared(
     if let Some((first, last)) = stored {
         widen_message_range(tx, session_ref, first, last)?;
     }
-    Ok(())
+    Ok(stored)
 }
 
 /// Widens session `session_ref`'s message range (`sessions.first_message_id` /

@@ -484,7 +484,7 @@ fn archive_dump(store: &Store) -> Vec<String> {
     );
     push_query(
         "SELECT id, session_ref, byte_offset, seq, turn_id, ts, role, origin, tool_name, \
-         tool_args, text FROM messages ORDER BY id",
+         tool_args, text, term_count FROM messages ORDER BY id",
     );
     push_query(
         "SELECT transcript_path, host, session_ref, byte_offset, file_size, head_hash \
@@ -585,17 +585,19 @@ fn a_pipelined_ingest_of_many_blocks_writes_them_in_file_order() {
     assert_message_ranges_hold(&store);
 }
 
-#[rstest]
-#[case::in_the_first_block(3)]
-#[case::in_a_later_block(70)]
-fn a_pipelined_ingest_whose_writer_fails_stops_and_keeps_nothing(#[case] poisoned: usize) {
+/// The many-block rollout with turn `turn`'s prompt replaced by one [`poisoned_store`] refuses.
+fn poisoned_rollout(turn: usize) -> String {
+    let text = many_block_rollout();
+    let prompt = format!("prompt {turn}: why does retry_policy_{turn} time out?");
+    assert!(text.contains(&prompt));
+    text.replacen(&prompt, "POISON", 1)
+}
+
+#[test]
+fn a_pipelined_ingest_whose_writer_fails_in_its_first_part_keeps_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("rollout-poisoned.jsonl");
-    let text = many_block_rollout();
-    // The poisoned prompt replaces turn `poisoned`'s.
-    let prompt = format!("prompt {poisoned}: why does retry_policy_{poisoned} time out?");
-    assert!(text.contains(&prompt));
-    write(&path, text.replacen(&prompt, "POISON", 1).as_bytes());
+    write(&path, poisoned_rollout(3).as_bytes());
     let mut store = poisoned_store();
     let error = pipelined(&mut store, &path).unwrap_err().to_string();
     assert!(error.contains("poisoned message"), "{error}");
@@ -606,6 +608,210 @@ fn a_pipelined_ingest_whose_writer_fails_stops_and_keeps_nothing(#[case] poisone
     store.conn().execute_batch("DROP TRIGGER poison").unwrap();
     let report = pipelined(&mut store, &path).unwrap();
     assert_eq!(report.messages_inserted, 96 * 3);
+}
+
+/// Messages archived by an ingest in parts and not indexed yet (migration 0010).
+fn pending_rows(store: &Store) -> i64 {
+    count(store, "SELECT count(*) FROM messages WHERE term_count < 0")
+}
+
+/// What an archive holds, whatever the rowids and session ids its writes happened to take:
+/// sessions by host id, messages by session and offset, each probe word's matches the same way.
+fn content_dump(store: &Store) -> Vec<String> {
+    let mut rows = Vec::new();
+    let mut stmt = store
+        .conn()
+        .prepare(
+            "SELECT session_id, message_count, user_message_count, started_at, last_message_at \
+             FROM sessions ORDER BY session_id",
+        )
+        .unwrap();
+    let sessions = stmt
+        .query_map([], |r| {
+            Ok(format!(
+                "{}|{}|{}|{:?}|{:?}",
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, Option<String>>(4)?
+            ))
+        })
+        .unwrap();
+    rows.extend(sessions.map(Result::unwrap));
+    let key = "s.session_id || '|' || m.byte_offset || '|' || m.seq";
+    let mut stmt = store
+        .conn()
+        .prepare(&format!(
+            "SELECT {key} || '|' || m.origin || '|' || m.text || '|' || \
+             coalesce(m.term_count, 'NULL') FROM messages m JOIN sessions s ON s.id = m.session_ref \
+             ORDER BY s.session_id, m.byte_offset, m.seq"
+        ))
+        .unwrap();
+    rows.extend(
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap),
+    );
+    for word in ["retry", "time", "skipped", "exec_command"] {
+        let ids = found_ids(store, word);
+        let mut found: Vec<String> = ids
+            .iter()
+            .map(|id| {
+                store
+                    .conn()
+                    .query_row(
+                        &format!(
+                            "SELECT {key} FROM messages m JOIN sessions s \
+                             ON s.id = m.session_ref WHERE m.id = ?1"
+                        ),
+                        [id],
+                        |r| r.get(0),
+                    )
+                    .unwrap()
+            })
+            .collect();
+        found.sort();
+        rows.push(format!("{word}: {found:?}"));
+    }
+    rows
+}
+
+#[test]
+fn a_pipelined_ingest_whose_writer_fails_after_a_part_keeps_its_rows_for_the_next_ingest() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rollout-poisoned.jsonl");
+    write(&path, poisoned_rollout(70).as_bytes());
+    let mut store = poisoned_store();
+    let part = 2 * READ_BLOCK_BYTES;
+    let error = ingest_in_parts(
+        &mut store,
+        Host::Codex,
+        &path,
+        None,
+        None,
+        IngestMode::Pipelined,
+        part,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(error.contains("poisoned message"), "{error}");
+    // The parts before the failure stay archived, but nothing of them is indexed or counted,
+    // and the checkpoint did not move: the next ingest reads the same bytes again.
+    let kept = count(&store, "SELECT count(*) FROM messages");
+    assert!(kept > 0, "no part was committed");
+    assert_eq!(
+        pending_rows(&store),
+        kept - count(
+            &store,
+            "SELECT count(*) FROM messages WHERE term_count IS NULL"
+        )
+    );
+    assert_eq!(count(&store, "SELECT count(*) FROM ingest_checkpoints"), 0);
+    assert_eq!(count(&store, "SELECT sum(message_count) FROM sessions"), 0);
+    assert!(found_ids(&store, "retry").is_empty());
+
+    // The next ingest of any transcript indexes and counts what was left.
+    let other = dir.path().join("rollout-other.jsonl");
+    write(&other, small_codex("other-1", 2).as_bytes());
+    ingest_transcript(&mut store, Host::Codex, &other, None, None).unwrap();
+    assert_eq!(pending_rows(&store), 0);
+    assert!(!found_ids(&store, "retry").is_empty());
+
+    // And once the poison is gone, the failed file ingests whole: the archive then holds what
+    // a clean ingest of both files holds, counters and index included.
+    store.conn().execute_batch("DROP TRIGGER poison").unwrap();
+    let report = pipelined(&mut store, &path).unwrap();
+    assert_eq!(report.messages_inserted, 96 * 3 - kept as u64);
+    let mut clean = Store::open_in_memory().unwrap();
+    ingest_transcript(&mut clean, Host::Codex, &other, None, None).unwrap();
+    ingest_transcript_with(
+        &mut clean,
+        Host::Codex,
+        &path,
+        None,
+        None,
+        IngestMode::Sequential,
+    )
+    .unwrap();
+    assert_eq!(content_dump(&store), content_dump(&clean));
+    assert_message_ranges_hold(&store);
+}
+
+#[rstest]
+#[case::many_blocks(many_block_rollout())]
+#[case::session_line_first(big_codex_rollout(true))]
+#[case::session_line_after_the_first_block(big_codex_rollout(false))]
+fn an_ingest_in_parts_archives_exactly_what_the_sequential_one_does(#[case] text: String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rollout-parts.jsonl");
+    write(&path, text.as_bytes());
+    let (seq_report, seq_rows) = ingest_in(IngestMode::Sequential, &path);
+    let mut store = Store::open_in_memory().unwrap();
+    let report = ingest_in_parts(
+        &mut store,
+        Host::Codex,
+        &path,
+        None,
+        None,
+        IngestMode::Pipelined,
+        READ_BLOCK_BYTES,
+    )
+    .unwrap();
+    assert_eq!(report, seq_report);
+    assert_eq!(archive_dump(&store), seq_rows);
+    assert_eq!(pending_rows(&store), 0);
+    assert_message_ranges_hold(&store);
+}
+
+#[test]
+fn rows_written_in_parts_move_to_the_session_the_transcript_names_last() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rollout-renamed.jsonl");
+    // Named from its first line, renamed by a second session line after many blocks.
+    let mut text = many_block_rollout();
+    text.push_str(&codex_meta("renamed-2", "/work/many"));
+    text.push_str(&codex_line(
+        "2026-03-01T10:00:09.000Z",
+        "user",
+        "after the rename: retry",
+    ));
+    write(&path, text.as_bytes());
+    let mut store = Store::open_in_memory().unwrap();
+    let report = ingest_in_parts(
+        &mut store,
+        Host::Codex,
+        &path,
+        None,
+        None,
+        IngestMode::Pipelined,
+        READ_BLOCK_BYTES,
+    )
+    .unwrap();
+    assert_eq!(report.session_id.as_deref(), Some("renamed-2"));
+    let mut clean = Store::open_in_memory().unwrap();
+    ingest_transcript_with(
+        &mut clean,
+        Host::Codex,
+        &path,
+        None,
+        None,
+        IngestMode::Sequential,
+    )
+    .unwrap();
+    // The session the first part was committed under is left with no messages.
+    let moved_from: Vec<String> = content_dump(&store)
+        .into_iter()
+        .filter(|row| row.starts_with("many-1|"))
+        .collect();
+    assert_eq!(moved_from, ["many-1|0|0|None|None"]);
+    let dump: Vec<String> = content_dump(&store)
+        .into_iter()
+        .filter(|row| !row.starts_with("many-1|"))
+        .collect();
+    assert_eq!(dump, content_dump(&clean));
+    assert_eq!(pending_rows(&store), 0);
+    assert_message_ranges_hold(&store);
 }
 
 /// A pipelined ingest of the Codex transcript at `path`.

@@ -74,6 +74,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0009_message_index.sql",
         sql: include_str!("migrations/0009_message_index.sql"),
     },
+    Migration {
+        version: 10,
+        name: "0010_pending_messages.sql",
+        sql: include_str!("migrations/0010_pending_messages.sql"),
+    },
 ];
 
 /// `ids` as a JSON array, for a statement that reads them with `json_each(?)` (one bound
@@ -83,7 +88,7 @@ pub fn json_ids(ids: &[i64]) -> String {
 }
 
 /// The schema version this binary creates and understands.
-pub const SCHEMA_VERSION: u32 = 9;
+pub const SCHEMA_VERSION: u32 = 10;
 
 /// Default time a connection waits on a locked database before giving up (5 s). Hooks pass a
 /// much shorter one.
