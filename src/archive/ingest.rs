@@ -39,7 +39,7 @@
 //!   the commit), the session's counters and the new checkpoint commit together; a crash leaves
 //!   the previous checkpoint. A small ingest commits everything in that one transaction. A
 //!   pipelined one commits its messages every [`PART_BYTES`] once the session is named,
-//!   unindexed (`term_count = -1`), so that a second connection copies them into the
+//!   unindexed (their ids in `message_pending`), so that a second connection copies them into the
 //!   database meanwhile; its last transaction indexes and counts them (and moves them, should
 //!   the transcript name another session by then). Messages an ingest left unindexed (it
 //!   failed or was killed) are indexed and counted by the next ingest of any transcript, and
@@ -201,7 +201,7 @@ const READ_BLOCK_BYTES: u64 = 1 << 20;
 pub const PREPARING_THREADS: usize = 2;
 
 /// New bytes a pipelined ingest writes before it commits the messages written so far (8 MiB),
-/// unindexed (`term_count = -1`, migration 0010), so that a second connection copies them
+/// unindexed (their ids in `message_pending`, migration 0010), so that a second connection copies them
 /// from the WAL into the database while the ingest goes on. The index, the counters and the
 /// checkpoint still wait for the ingest's last transaction. Without the parts, the whole
 /// copy (and its two `fsync`s) came after the last message, a third of a large ingest's time.
@@ -994,7 +994,7 @@ struct Writer<'t, 'c, 'j, 'i> {
     session: Option<(SessionChoice, i64, bool)>,
     counts: InsertCounts,
     now: String,
-    /// Rows written unindexed (`term_count = -1`) and not settled yet, when writing in parts.
+    /// Rows written unindexed (in `message_pending`) and not settled yet, when writing in parts.
     pending: Option<Vec<PendingRow>>,
     /// The first row this writer stored.
     first_row: Option<i64>,
@@ -1157,12 +1157,11 @@ impl<'t, 'c, 'j, 'i> Writer<'t, 'c, 'j, 'i> {
 #[derive(Debug, Clone, Copy)]
 struct PendingRow {
     rowid: i64,
-    term_count: u32,
     /// Counted in the session's user messages.
     user: bool,
 }
 
-/// Gives the rows of `pending` their term counts, which marks them indexed by the segment
+/// Takes the rows of `pending` out of `message_pending`: they are indexed by the segment
 /// `index` writes in the same transaction. A row another ingest indexed meanwhile (see
 /// [`flush_index`]) is taken back from `index` and from `counts`, which that ingest counted it in.
 fn settle(
@@ -1171,11 +1170,10 @@ fn settle(
     pending: &mut Vec<PendingRow>,
     counts: &mut InsertCounts,
 ) -> rusqlite::Result<()> {
-    let mut update =
-        tx.prepare_cached("UPDATE messages SET term_count = ?1 WHERE id = ?2 AND term_count < 0")?;
+    let mut settle = tx.prepare_cached("DELETE FROM message_pending WHERE id = ?1")?;
     let mut taken = rustc_hash::FxHashSet::default();
     for row in pending.drain(..) {
-        if update.execute(params![row.term_count, row.rowid])? == 0 {
+        if settle.execute([row.rowid])? == 0 {
             taken.insert(row.rowid);
             counts.inserted -= 1;
             counts.user -= u64::from(row.user);
@@ -1227,14 +1225,20 @@ struct LeftRow {
     text: String,
 }
 
-/// Indexes the messages an ingest that ended early left unindexed (`term_count = -1`,
+/// Indexes the messages an ingest that ended early left unindexed (in `message_pending`,
 /// migration 0010), adds them to their sessions' counters, and writes `index`'s segment. Run
 /// before every commit that writes a segment; finds nothing nearly always.
 fn flush_index(tx: &Transaction<'_>, index: &mut IndexBuilder) -> rusqlite::Result<()> {
+    let any_left: bool = tx
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM message_pending)")?
+        .query_row([], |r| r.get(0))?;
+    if !any_left {
+        return index.flush(tx);
+    }
     let left: Vec<LeftRow> = tx
         .prepare_cached(
-            "SELECT id, session_ref, origin, tool_name, tool_args, text FROM messages \
-             WHERE term_count < 0 ORDER BY id",
+            "SELECT m.id, m.session_ref, m.origin, m.tool_name, m.tool_args, m.text \
+             FROM message_pending p JOIN messages m ON m.id = p.id ORDER BY p.id",
         )?
         .query_map([], |r| {
             Ok(LeftRow {
@@ -1253,8 +1257,6 @@ fn flush_index(tx: &Transaction<'_>, index: &mut IndexBuilder) -> rusqlite::Resu
             row.tool_args.as_deref(),
             &row.text,
         );
-        tx.prepare_cached("UPDATE messages SET term_count = ?1 WHERE id = ?2")?
-            .execute(params![index::term_count(&terms), row.rowid])?;
         index.add(row.rowid, &terms);
         tx.prepare_cached(
             "UPDATE sessions SET message_count = message_count + 1, \
@@ -1262,6 +1264,9 @@ fn flush_index(tx: &Transaction<'_>, index: &mut IndexBuilder) -> rusqlite::Resu
         )?
         .execute(params![row.session_ref, i64::from(row.user)])?;
     }
+    // Ids of messages deleted since go too.
+    tx.prepare_cached("DELETE FROM message_pending")?
+        .execute([])?;
     index.flush(tx)
 }
 
@@ -1700,11 +1705,6 @@ fn insert_prepared(
     // The rowids stored, lowest and highest: the session's message range grows to hold them.
     let mut stored: Option<(i64, i64)> = None;
     for m in messages {
-        // Written in parts: unindexed until settled.
-        let term_count = match (&pending, m.term_count) {
-            (Some(_), Some(_)) => Some(-1),
-            (_, count) => count.map(i64::from),
-        };
         let changed = insert.execute(params![
             session_ref,
             to_i64(m.byte_offset),
@@ -1716,7 +1716,7 @@ fn insert_prepared(
             m.tool_name,
             m.args,
             m.text,
-            term_count,
+            m.term_count,
         ])?;
         if changed == 0 {
             continue;
@@ -1733,10 +1733,12 @@ fn insert_prepared(
         }
         if let Some(terms) = &m.terms {
             index.add(rowid, terms);
-            if let (Some(pending), Some(term_count)) = (pending.as_deref_mut(), m.term_count) {
+            if let Some(pending) = pending.as_deref_mut() {
+                // Written in parts: committed before it is indexed.
+                tx.prepare_cached("INSERT INTO message_pending (id) VALUES (?1)")?
+                    .execute([rowid])?;
                 pending.push(PendingRow {
                     rowid,
-                    term_count,
                     user: m.origin == Origin::User,
                 });
             }

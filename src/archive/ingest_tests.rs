@@ -612,7 +612,7 @@ fn a_pipelined_ingest_whose_writer_fails_in_its_first_part_keeps_nothing() {
 
 /// Messages archived by an ingest in parts and not indexed yet (migration 0010).
 fn pending_rows(store: &Store) -> i64 {
-    count(store, "SELECT count(*) FROM messages WHERE term_count < 0")
+    count(store, "SELECT count(*) FROM message_pending")
 }
 
 /// What an archive holds, whatever the rowids and session ids its writes happened to take:

@@ -6,9 +6,11 @@
 -- index segment, the session's counters and the transcript's checkpoint are still written once,
 -- in the ingest's last transaction.
 --
--- Until then such a message has `term_count = -1`: archived, not indexed yet. The last
--- transaction sets each one's real count as it indexes it. A message left at -1 by an ingest
--- that failed or was killed is indexed by the next ingest of any transcript, which finds it
--- through this index (empty nearly always).
+-- Until then such a message's id is in `message_pending`: archived, not indexed yet. The last
+-- transaction takes each one out as it indexes it. A message left there by an ingest that
+-- failed or was killed is indexed by the next ingest of any transcript. (A mark in `messages`
+-- itself was tried first: setting it back rewrote every page of the ingest's messages.)
 
-CREATE INDEX messages_pending ON messages (id) WHERE term_count < 0;
+CREATE TABLE message_pending (
+    id INTEGER PRIMARY KEY
+);
