@@ -261,3 +261,102 @@ proptest! {
         prop_assert_eq!(out, ids);
     }
 }
+
+/// The ids of `text`'s words as one message of `lane`, repeats dropped by the lane.
+fn lane_message(lane: &mut LaneTerms, text: &str) -> Vec<u32> {
+    use crate::recall::analyze::TermSink;
+    lane.message(|sink| {
+        for word in text.split(' ') {
+            sink.term(word);
+        }
+    })
+}
+
+/// Every term's doclist, the segments' rows and tokens summed.
+fn index_dump(store: &Store) -> (Vec<(String, Vec<i64>)>, (u64, u64)) {
+    let terms: Vec<String> = store
+        .conn()
+        .prepare("SELECT DISTINCT term FROM message_postings ORDER BY term")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let doclists = terms
+        .into_iter()
+        .map(|term| {
+            let ids = doclist(store.conn(), &term).unwrap();
+            (term, ids)
+        })
+        .collect();
+    (doclists, stats(store.conn()).unwrap())
+}
+
+#[test]
+fn rows_added_through_lanes_index_as_rows_added_by_their_terms() {
+    let docs: &[(usize, i64, &str)] = &[
+        (0, 1, "retri timeout order"),
+        (1, 2, "timeout retri retri 订单"),
+        (0, 3, "order order"),
+        (1, 4, "lane one only"),
+        (0, 5, "retri"),
+    ];
+    let by_terms = Store::open_in_memory().unwrap();
+    let mut builder = IndexBuilder::default();
+    for (_, rowid, text) in docs {
+        builder.add(*rowid, text);
+    }
+    builder.flush(by_terms.conn()).unwrap();
+
+    // Two lanes with overlapping terms, told of their terms batch by batch, and a flush in the
+    // middle (which renumbers the builder's own ids, not the lanes').
+    let by_lanes = Store::open_in_memory().unwrap();
+    let mut lanes = [LaneTerms::default(), LaneTerms::default()];
+    let mut builder = IndexBuilder::default();
+    for (i, (lane, rowid, text)) in docs.iter().enumerate() {
+        let ids = lane_message(&mut lanes[*lane], text);
+        builder.learn(*lane, lanes[*lane].news());
+        builder.add_ids(*rowid, *lane, &ids);
+        if i == 2 {
+            builder.flush(by_lanes.conn()).unwrap();
+        }
+    }
+    builder.flush(by_lanes.conn()).unwrap();
+    let (doclists, stats) = index_dump(&by_lanes);
+    assert_eq!((doclists, stats), index_dump(&by_terms));
+    assert_eq!(stats, (5, 11));
+}
+
+#[test]
+fn a_lane_drops_repeats_per_message_and_starts_over_when_full() {
+    let mut lane = LaneTerms::default();
+    assert_eq!(lane_message(&mut lane, "a b a c b"), vec![0, 1, 2]);
+    // Ids stay from one message to the next; repeats are per message.
+    assert_eq!(lane_message(&mut lane, "c a d"), vec![2, 0, 3]);
+    let news = lane.news();
+    assert!(!news.restarted);
+    assert_eq!(news.terms, ["a", "b", "c", "d"].map(Box::<str>::from));
+    assert!(lane.news().terms.is_empty());
+
+    let many: Vec<String> = (0..MAX_LANE_TERMS).map(|i| format!("t{i}")).collect();
+    lane_message(&mut lane, &many.join(" "));
+    assert_eq!(lane.news().terms.len(), MAX_LANE_TERMS);
+    // Full: the next message starts the lane over, and the builder hears of it.
+    assert_eq!(lane_message(&mut lane, "z a"), vec![0, 1]);
+    let news = lane.news();
+    assert!(news.restarted);
+    assert_eq!(news.terms, ["z", "a"].map(Box::<str>::from));
+
+    let store = Store::open_in_memory().unwrap();
+    let mut builder = IndexBuilder::default();
+    let mut fresh = LaneTerms::default();
+    let first = lane_message(&mut fresh, "old words");
+    builder.learn(0, fresh.news());
+    builder.add_ids(1, 0, &first);
+    builder.learn(0, news);
+    builder.add_ids(2, 0, &[0, 1]);
+    builder.flush(store.conn()).unwrap();
+    assert_eq!(doclist(store.conn(), "old").unwrap(), vec![1]);
+    assert_eq!(doclist(store.conn(), "z").unwrap(), vec![2]);
+    assert_eq!(doclist(store.conn(), "a").unwrap(), vec![2]);
+}
