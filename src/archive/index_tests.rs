@@ -272,11 +272,8 @@ fn lane_message(lane: &mut LaneTerms, text: &str) -> Vec<u32> {
     })
 }
 
-/// Each term of an index with its doclist.
-type Doclists = Vec<(String, Vec<i64>)>;
-
 /// Every term's doclist, the segments' rows and tokens summed.
-fn index_dump(store: &Store) -> (Doclists, (u64, u64)) {
+fn index_dump(store: &Store) -> (Vec<(String, Vec<i64>)>, (u64, u64)) {
     let terms: Vec<String> = store
         .conn()
         .prepare("SELECT DISTINCT term FROM message_postings ORDER BY term")
