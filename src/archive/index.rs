@@ -191,10 +191,6 @@ const FORGOTTEN: i64 = i64::MIN;
 /// Adding a row appends one `(term id, row)` pair per term to a flat list, in row order, so
 /// the hot path touches one slot of the term table and the end of that list; the flush sorts
 /// the pairs by term (a stable counting sort keeps each term's rows ascending) and encodes them.
-///
-/// Rows analyzed on other threads come with their terms as [`LaneTerms`] ids (a lane per
-/// preparing thread): the builder keeps each lane's terms and maps a lane's id to its own the
-/// first time it meets it, so a posting costs an array lookup instead of a term probe.
 #[derive(Default)]
 pub struct IndexBuilder {
     ids: TermIds,
@@ -202,137 +198,9 @@ pub struct IndexBuilder {
     pairs: Vec<(u32, u32)>,
     /// The ids of the rows added, in order.
     rowids: Vec<i64>,
-    /// Per lane: its terms by lane id, and the builder's id of each ([`UNMAPPED`] until met
-    /// since the last flush, which renumbers the builder's terms).
-    lanes: Vec<Lane>,
-}
-
-/// A lane's terms as the builder knows them ([`IndexBuilder::learn`]).
-#[derive(Default)]
-struct Lane {
-    terms: Vec<Box<str>>,
-    ids: Vec<u32>,
-}
-
-/// A lane id whose builder id is not known yet.
-const UNMAPPED: u32 = u32::MAX;
-
-/// Terms a [`LaneTerms`] holds before it starts over (about 80 MiB with the builder's copy): a
-/// transcript of random identifiers must not grow it without bound.
-pub const MAX_LANE_TERMS: usize = 1 << 20;
-
-/// What a lane learnt while analyzing a batch, for [`IndexBuilder::learn`].
-#[derive(Debug, Default)]
-pub struct LaneNews {
-    /// The lane started over: its earlier ids mean nothing any more.
-    pub restarted: bool,
-    /// Its new terms, in id order (the first has id `known` before them).
-    pub terms: Vec<Box<str>>,
-}
-
-/// A preparing thread's term ids: it analyzes each message into its distinct terms as ids
-/// ([`LaneTerms::message`]) and hands the terms it met first to the builder with each batch
-/// ([`LaneTerms::news`]).
-#[derive(Default)]
-pub struct LaneTerms {
-    ids: TermIds,
-    /// Per id, the last message that had it (distinct terms per message without a set).
-    seen: Vec<u32>,
-    message: u32,
-    /// Terms already handed over.
-    told: usize,
-    restarted: bool,
-}
-
-impl LaneTerms {
-    /// The distinct terms `fill` feeds (through [`crate::recall::analyze::TermSink`]), as ids,
-    /// in order of first occurrence.
-    pub fn message(&mut self, fill: impl FnOnce(&mut MessageTerms<'_>)) -> Vec<u32> {
-        if self.ids.terms.len() >= MAX_LANE_TERMS {
-            *self = LaneTerms {
-                restarted: true,
-                ..LaneTerms::default()
-            };
-        }
-        self.message = match self.message.checked_add(1) {
-            Some(message) => message,
-            None => {
-                self.seen.fill(0);
-                1
-            }
-        };
-        let mut sink = MessageTerms {
-            lane: self,
-            ids: Vec::new(),
-        };
-        fill(&mut sink);
-        sink.ids
-    }
-
-    /// What the builder has not been told yet.
-    pub fn news(&mut self) -> LaneNews {
-        let terms = self.ids.terms[self.told..].to_vec();
-        self.told = self.ids.terms.len();
-        LaneNews {
-            restarted: std::mem::take(&mut self.restarted),
-            terms,
-        }
-    }
-}
-
-/// One message's distinct term ids, collected by [`LaneTerms::message`].
-pub struct MessageTerms<'a> {
-    lane: &'a mut LaneTerms,
-    ids: Vec<u32>,
-}
-
-impl crate::recall::analyze::TermSink for MessageTerms<'_> {
-    fn term(&mut self, term: &str) {
-        let id = self.lane.ids.id(term);
-        let at = id as usize;
-        if at >= self.lane.seen.len() {
-            self.lane.seen.resize((at + 1).next_power_of_two(), 0);
-        }
-        if self.lane.seen[at] != self.lane.message {
-            self.lane.seen[at] = self.lane.message;
-            self.ids.push(id);
-        }
-    }
 }
 
 impl IndexBuilder {
-    /// Takes in what lane `lane` learnt (call before adding its rows that use the new ids).
-    pub fn learn(&mut self, lane: usize, news: LaneNews) {
-        if self.lanes.len() <= lane {
-            self.lanes.resize_with(lane + 1, Lane::default);
-        }
-        let lane = &mut self.lanes[lane];
-        if news.restarted {
-            *lane = Lane::default();
-        }
-        lane.ids.resize(lane.ids.len() + news.terms.len(), UNMAPPED);
-        lane.terms.extend(news.terms);
-    }
-
-    /// Indexes message `rowid` under the distinct terms `ids` of lane `lane` (ids it told
-    /// [`IndexBuilder::learn`] about).
-    pub fn add_ids(&mut self, rowid: i64, lane: usize, ids: &[u32]) {
-        let row = u32::try_from(self.rowids.len()).unwrap_or(u32::MAX);
-        self.rowids.push(rowid);
-        let Some(lane) = self.lanes.get_mut(lane) else {
-            return;
-        };
-        for &local in ids {
-            let Some(mapped) = lane.ids.get_mut(local as usize) else {
-                continue;
-            };
-            if *mapped == UNMAPPED {
-                *mapped = self.ids.id(&lane.terms[local as usize]);
-            }
-            self.pairs.push((*mapped, row));
-        }
-    }
-
     /// Indexes message `rowid` under `terms`: space-separated and distinct (ingest's
     /// `distinct_message_terms`). A term repeated anyway is indexed once; a segment's token
     /// count ([`stats`]) counts it once, but [`term_count`] of the same list would count it
@@ -374,16 +242,7 @@ impl IndexBuilder {
         if self.is_empty() {
             return Ok(());
         }
-        let built = IndexBuilder {
-            ids: std::mem::take(&mut self.ids),
-            pairs: std::mem::take(&mut self.pairs),
-            rowids: std::mem::take(&mut self.rowids),
-            lanes: Vec::new(),
-        };
-        // The builder's ids start over with the next segment; the lanes' terms stay.
-        for lane in &mut self.lanes {
-            lane.ids.fill(UNMAPPED);
-        }
+        let built = std::mem::take(self);
         let terms = built.ids.terms;
         // Counting sort of the pairs by term id; stable, so each term's rows stay in order.
         let mut starts = vec![0usize; terms.len() + 1];

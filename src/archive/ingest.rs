@@ -69,13 +69,13 @@ use std::sync::mpsc::Receiver;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use sha2::{Digest, Sha256};
 
-use crate::archive::index::{IndexBuilder, LaneNews, LaneTerms, to_i64};
+use crate::archive::index::{self, IndexBuilder, to_i64};
 use crate::archive::redact::redact;
 use crate::host::Host;
 use crate::host::transcript::{
     ChunkParser, Origin, Role, SessionMeta, TranscriptChunk, TranscriptError, TranscriptMessage,
 };
-use crate::recall::analyze::{distinct_message_terms, message_terms_into};
+use crate::recall::analyze::distinct_message_terms;
 use crate::store::db::Store;
 use crate::store::time;
 
@@ -448,11 +448,10 @@ fn write_group(
             let (sender, receiver) =
                 std::sync::mpsc::sync_channel::<PreparedFile>(FILES_IN_FLIGHT / PREPARING_THREADS);
             preparers.push(scope.spawn(move || {
-                let mut lane = LaneTerms::default();
                 for mut plan in share {
                     let prepared = plan.open().and_then(|file| {
                         let job = plan.job(host, None, None);
-                        prepare_all(&job, file, &mut lane)
+                        prepare_all(&job, file)
                     });
                     if sender.send((plan, prepared)).is_err() {
                         break;
@@ -463,7 +462,7 @@ fn write_group(
         }
         let mut outcomes = Vec::new();
         let mut index = IndexBuilder::default();
-        for (lane, (plan, prepared)) in in_turn(&from_preparers) {
+        for (plan, prepared) in in_turn(&from_preparers) {
             let (batches, parsed) = match prepared {
                 Ok(prepared) => prepared,
                 Err(e) => {
@@ -472,7 +471,7 @@ fn write_group(
                 }
             };
             let job = plan.job(host, None, None);
-            let done = write_prepared(&tx, &job, batches, parsed, &mut index, lane)?;
+            let done = write_prepared(&tx, &job, batches, parsed, &mut index)?;
             outcomes.push((plan, Ok(done)));
         }
         // A panic while preparing ended the loop early: commit nothing of the group. The other
@@ -662,8 +661,6 @@ struct Batch {
     /// Offset just past the block's last complete line.
     end: u64,
     messages: Vec<PreparedMessage>,
-    /// What the preparing thread's lane learnt while preparing it.
-    news: LaneNews,
 }
 
 /// A block of parsed messages not prepared yet, with the session id known when it was parsed.
@@ -676,16 +673,11 @@ struct Block {
 
 impl Block {
     /// Redacts, caps and analyzes the block's messages (the CPU-heavy part of an ingest).
-    fn prepare(self, lane: &mut LaneTerms) -> Batch {
+    fn prepare(self) -> Batch {
         Batch {
             session_id: self.session_id,
             end: self.end,
-            messages: self
-                .messages
-                .into_iter()
-                .map(|m| prepare_message(m, lane))
-                .collect(),
-            news: lane.news(),
+            messages: self.messages.into_iter().map(prepare_message).collect(),
         }
     }
 }
@@ -760,14 +752,10 @@ fn read_blocks(
 
 /// Reads and prepares every new message of `file` on this thread (for small increments: they
 /// are all held).
-fn prepare_all(
-    job: &Job<'_>,
-    file: File,
-    lane: &mut LaneTerms,
-) -> Result<(Vec<Batch>, Parsed), IngestError> {
+fn prepare_all(job: &Job<'_>, file: File) -> Result<(Vec<Batch>, Parsed), IngestError> {
     let mut batches = Vec::new();
     let parsed = read_blocks(job, file, |block| {
-        batches.push(block.prepare(lane));
+        batches.push(block.prepare());
         true
     })?;
     Ok((batches, parsed))
@@ -780,13 +768,12 @@ fn write_prepared(
     batches: Vec<Batch>,
     parsed: Parsed,
     index: &mut IndexBuilder,
-    lane: usize,
 ) -> Result<Done, IngestError> {
     let mut writer = Writer::new(tx, job, index, false);
     for mut batch in batches {
         // The whole increment is known: write to the session it names in the end.
         batch.session_id.clone_from(&parsed.chunk.session.id);
-        writer.write(batch, lane)?;
+        writer.write(&batch)?;
     }
     writer.finish(parsed)?.ok_or_else(|| IngestError::Sqlite {
         // Unreachable: every batch above names the final session.
@@ -798,10 +785,10 @@ fn write_prepared(
 /// One thread: reads and prepares every new message, then writes them. Holds the prepared
 /// messages of the whole increment, so it is for small increments (and the fallback).
 fn ingest_sequential(store: &mut Store, job: &Job<'_>, file: File) -> Result<Done, IngestError> {
-    let (batches, parsed) = prepare_all(job, file, &mut LaneTerms::default())?;
+    let (batches, parsed) = prepare_all(job, file)?;
     let tx = store.conn_mut().transaction().map_err(sql_err(job.path))?;
     let mut index = IndexBuilder::default();
-    let done = write_prepared(&tx, job, batches, parsed, &mut index, 0)?;
+    let done = write_prepared(&tx, job, batches, parsed, &mut index)?;
     flush_index(&tx, &mut index).map_err(sql_err(job.path))?;
     tx.commit().map_err(sql_err(job.path))?;
     Ok(done)
@@ -866,9 +853,8 @@ fn write_pipelined(
             let (to_writer, from_preparer) =
                 std::sync::mpsc::sync_channel::<Batch>(BATCHES_IN_FLIGHT / PREPARING_THREADS);
             preparers.push(scope.spawn(move || {
-                let mut lane = LaneTerms::default();
                 for block in blocks {
-                    if to_writer.send(block.prepare(&mut lane)).is_err() {
+                    if to_writer.send(block.prepare()).is_err() {
                         break;
                     }
                 }
@@ -883,11 +869,10 @@ fn write_pipelined(
             })
         });
         let mut failed = None;
-        for (lane, batch) in in_turn(&from_preparers) {
-            let end = batch.end;
+        for batch in in_turn(&from_preparers) {
             let written = writer
-                .write(batch, lane)
-                .and_then(|()| writer.end_part(end, part_bytes));
+                .write(&batch)
+                .and_then(|()| writer.end_part(batch.end, part_bytes));
             match written {
                 Ok(false) => {}
                 Ok(true) => checkpointer.copy(),
@@ -991,13 +976,10 @@ impl Checkpointer {
 
 /// The items of `lanes` in the order they were dealt: one from each lane in turn (the first,
 /// the second, …, the first again) until the lane whose turn it is has closed. Item `i`, dealt
-/// to lane `i % lanes.len()`, comes back `i`-th, with its lane.
-fn in_turn<T>(lanes: &[Receiver<T>]) -> impl Iterator<Item = (usize, T)> + '_ {
-    let mut turn = lanes.iter().enumerate().cycle();
-    std::iter::from_fn(move || {
-        let (lane, from) = turn.next()?;
-        Some((lane, from.recv().ok()?))
-    })
+/// to lane `i % lanes.len()`, comes back `i`-th.
+fn in_turn<T>(lanes: &[Receiver<T>]) -> impl Iterator<Item = T> + '_ {
+    let mut turn = lanes.iter().cycle();
+    std::iter::from_fn(move || turn.next()?.recv().ok())
 }
 
 /// The writing stage of one increment, in a transaction the caller commits (or drops, which
@@ -1063,8 +1045,7 @@ impl<'t, 'c, 'j, 'i> Writer<'t, 'c, 'j, 'i> {
         }
     }
 
-    /// Writes `batch`, prepared by lane `lane`.
-    fn write(&mut self, batch: Batch, lane: usize) -> Result<(), IngestError> {
+    fn write(&mut self, batch: &Batch) -> Result<(), IngestError> {
         let path = self.job.path;
         let session_ref = match &self.session {
             Some((_, session_ref, _)) => *session_ref,
@@ -1077,14 +1058,12 @@ impl<'t, 'c, 'j, 'i> Writer<'t, 'c, 'j, 'i> {
                 session_ref
             }
         };
-        self.index.learn(lane, batch.news);
         let stored = insert_prepared(
             self.tx,
             session_ref,
             &batch.messages,
             &mut self.counts,
             self.index,
-            lane,
             self.pending.as_mut(),
         )
         .map_err(sql_err(path))?;
@@ -1641,16 +1620,10 @@ pub fn insert_messages(
     session_ref: i64,
     messages: &[TranscriptMessage],
 ) -> rusqlite::Result<InsertCounts> {
-    let mut lane = LaneTerms::default();
-    let prepared: Vec<PreparedMessage> = messages
-        .iter()
-        .cloned()
-        .map(|m| prepare_message(m, &mut lane))
-        .collect();
+    let prepared: Vec<PreparedMessage> = messages.iter().cloned().map(prepare_message).collect();
     let mut counts = InsertCounts::default();
     let mut index = IndexBuilder::default();
-    index.learn(0, lane.news());
-    insert_prepared(tx, session_ref, &prepared, &mut counts, &mut index, 0, None)?;
+    insert_prepared(tx, session_ref, &prepared, &mut counts, &mut index, None)?;
     flush_index(tx, &mut index)?;
     add_to_counters(tx, session_ref, &counts)?;
     Ok(counts)
@@ -1668,8 +1641,8 @@ struct PreparedMessage {
     tool_name: Option<String>,
     args: Option<String>,
     text: String,
-    /// Distinct search terms, as ids of the lane that analyzed it.
-    terms: Option<Vec<u32>>,
+    /// Distinct search terms, space-separated.
+    terms: Option<String>,
     /// How many there are (`messages.term_count`).
     term_count: Option<u32>,
 }
@@ -1685,7 +1658,7 @@ fn redact_capped(text: String, cap: usize) -> String {
 
 /// Everything about a message that does not need the database: the CPU-heavy part of an
 /// ingest (redaction and analysis), run on the preparing threads.
-fn prepare_message(m: TranscriptMessage, lane: &mut LaneTerms) -> PreparedMessage {
+fn prepare_message(m: TranscriptMessage) -> PreparedMessage {
     let cap = match m.origin {
         Origin::ToolOutput => MAX_TOOL_OUTPUT_BYTES,
         _ => MAX_MESSAGE_BYTES,
@@ -1696,14 +1669,9 @@ fn prepare_message(m: TranscriptMessage, lane: &mut LaneTerms) -> PreparedMessag
         .filter(|a| *a != m.text)
         .map(|a| redact_capped(a, MAX_TOOL_ARGS_BYTES));
     let text = redact_capped(m.text, cap);
-    let terms = (!m.origin.is_injected()).then(|| {
-        lane.message(|sink| {
-            message_terms_into(m.tool_name.as_deref(), args.as_deref(), &text, sink);
-        })
-    });
-    let term_count = terms
-        .as_ref()
-        .map(|ids| u32::try_from(ids.len()).unwrap_or(u32::MAX));
+    let terms = (!m.origin.is_injected())
+        .then(|| distinct_message_terms(m.tool_name.as_deref(), args.as_deref(), &text));
+    let term_count = terms.as_deref().map(index::term_count);
     PreparedMessage {
         byte_offset: m.byte_offset,
         seq: m.seq,
@@ -1726,7 +1694,6 @@ fn insert_prepared(
     messages: &[PreparedMessage],
     counts: &mut InsertCounts,
     index: &mut IndexBuilder,
-    lane: usize,
     mut pending: Option<&mut Vec<PendingRow>>,
 ) -> rusqlite::Result<Option<(i64, i64)>> {
     let mut insert = tx.prepare_cached(
@@ -1765,7 +1732,7 @@ fn insert_prepared(
             counts.user += 1;
         }
         if let Some(terms) = &m.terms {
-            index.add_ids(rowid, lane, terms);
+            index.add(rowid, terms);
             if let Some(pending) = pending.as_deref_mut() {
                 // Written in parts: committed before it is indexed.
                 tx.prepare_cached("INSERT INTO message_pending (id) VALUES (?1)")?

@@ -461,7 +461,7 @@ pub fn has_cjk(text: &str) -> bool {
 }
 
 /// Where [`analyze_into`] puts the terms it produces, in text order.
-pub(crate) trait TermSink {
+trait TermSink {
     /// Takes one term (non-empty, FTS-safe).
     fn term(&mut self, term: &str);
 }
@@ -565,19 +565,6 @@ pub(crate) fn distinct_message_terms(
     text: &str,
 ) -> String {
     distinct_terms_for_index_of(&message_parts(tool_name, tool_args, text))
-}
-
-/// Feeds the terms of an archived message's fields ([`distinct_message_terms`]'s input) to
-/// `sink`, repeats included, in order.
-pub(crate) fn message_terms_into(
-    tool_name: Option<&str>,
-    tool_args: Option<&str>,
-    text: &str,
-    sink: &mut impl TermSink,
-) {
-    for part in message_parts(tool_name, tool_args, text) {
-        analyze_into(part, sink);
-    }
 }
 
 /// An archived message's full term sequence, repeats and order kept: what its `messages_fts`
