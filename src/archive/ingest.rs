@@ -898,6 +898,10 @@ fn write_pipelined(
         if let Some(e) = failed {
             return Err(e);
         }
+        // The last rows too: they are copied while the index is written.
+        if writer.end_part(u64::MAX, 0)? {
+            checkpointer.copy();
+        }
         writer.finish(parsed?)
     })?;
     if done.is_some() {
@@ -1074,10 +1078,12 @@ impl<'t, 'c, 'j, 'i> Writer<'t, 'c, 'j, 'i> {
     }
 
     /// After the batch ending at offset `end`: commits the rows written so far when the part
-    /// under way holds `part_bytes` and the session was named; returns whether it did.
+    /// under way holds `part_bytes` and some rows, and the session was named; returns whether
+    /// it did.
     fn end_part(&mut self, end: u64, part_bytes: u64) -> Result<bool, IngestError> {
         let named = self.session.as_ref().is_some_and(|(_, _, named)| *named);
-        if self.pending.is_none() || !named || end.saturating_sub(self.part_start) < part_bytes {
+        let rows = self.pending.as_ref().is_some_and(|p| !p.is_empty());
+        if !rows || !named || end.saturating_sub(self.part_start) < part_bytes {
             return Ok(false);
         }
         // The transaction object stays open for the caller; only SQLite's transaction ends
