@@ -683,18 +683,9 @@ fn a_pipelined_ingest_whose_writer_fails_after_a_part_keeps_its_rows_for_the_nex
     let path = dir.path().join("rollout-poisoned.jsonl");
     write(&path, poisoned_rollout(70).as_bytes());
     let mut store = poisoned_store();
-    let part = 2 * READ_BLOCK_BYTES;
-    let error = ingest_in_parts(
-        &mut store,
-        Host::Codex,
-        &path,
-        None,
-        None,
-        IngestMode::Pipelined,
-        part,
-    )
-    .unwrap_err()
-    .to_string();
+    let error = in_parts(&mut store, &path, 2 * READ_BLOCK_BYTES)
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("poisoned message"), "{error}");
     // The parts before the failure stay archived, but nothing of them is indexed or counted,
     // and the checkpoint did not move: the next ingest reads the same bytes again.
@@ -725,15 +716,7 @@ fn a_pipelined_ingest_whose_writer_fails_after_a_part_keeps_its_rows_for_the_nex
     assert_eq!(report.messages_inserted, 96 * 3 - kept as u64);
     let mut clean = Store::open_in_memory().unwrap();
     ingest_transcript(&mut clean, Host::Codex, &other, None, None).unwrap();
-    ingest_transcript_with(
-        &mut clean,
-        Host::Codex,
-        &path,
-        None,
-        None,
-        IngestMode::Sequential,
-    )
-    .unwrap();
+    sequential(&mut clean, &path).unwrap();
     assert_eq!(content_dump(&store), content_dump(&clean));
     assert_message_ranges_hold(&store);
 }
@@ -748,16 +731,7 @@ fn an_ingest_in_parts_archives_exactly_what_the_sequential_one_does(#[case] text
     write(&path, text.as_bytes());
     let (seq_report, seq_rows) = ingest_in(IngestMode::Sequential, &path);
     let mut store = Store::open_in_memory().unwrap();
-    let report = ingest_in_parts(
-        &mut store,
-        Host::Codex,
-        &path,
-        None,
-        None,
-        IngestMode::Pipelined,
-        READ_BLOCK_BYTES,
-    )
-    .unwrap();
+    let report = in_parts(&mut store, &path, READ_BLOCK_BYTES).unwrap();
     assert_eq!(report, seq_report);
     assert_eq!(archive_dump(&store), seq_rows);
     assert_eq!(pending_rows(&store), 0);
@@ -778,27 +752,10 @@ fn rows_written_in_parts_move_to_the_session_the_transcript_names_last() {
     ));
     write(&path, text.as_bytes());
     let mut store = Store::open_in_memory().unwrap();
-    let report = ingest_in_parts(
-        &mut store,
-        Host::Codex,
-        &path,
-        None,
-        None,
-        IngestMode::Pipelined,
-        READ_BLOCK_BYTES,
-    )
-    .unwrap();
+    let report = in_parts(&mut store, &path, READ_BLOCK_BYTES).unwrap();
     assert_eq!(report.session_id.as_deref(), Some("renamed-2"));
     let mut clean = Store::open_in_memory().unwrap();
-    ingest_transcript_with(
-        &mut clean,
-        Host::Codex,
-        &path,
-        None,
-        None,
-        IngestMode::Sequential,
-    )
-    .unwrap();
+    sequential(&mut clean, &path).unwrap();
     // The session the first part was committed under is left with no messages.
     let moved_from: Vec<String> = content_dump(&store)
         .into_iter()
@@ -812,6 +769,24 @@ fn rows_written_in_parts_move_to_the_session_the_transcript_names_last() {
     assert_eq!(dump, content_dump(&clean));
     assert_eq!(pending_rows(&store), 0);
     assert_message_ranges_hold(&store);
+}
+
+/// A sequential ingest of the Codex transcript at `path`.
+fn sequential(store: &mut Store, path: &Path) -> Result<IngestReport, IngestError> {
+    ingest_transcript_with(store, Host::Codex, path, None, None, IngestMode::Sequential)
+}
+
+/// A pipelined ingest of the Codex transcript at `path`, committing its rows every `part` bytes.
+fn in_parts(store: &mut Store, path: &Path, part: u64) -> Result<IngestReport, IngestError> {
+    ingest_in_parts(
+        store,
+        Host::Codex,
+        path,
+        None,
+        None,
+        IngestMode::Pipelined,
+        part,
+    )
 }
 
 /// A pipelined ingest of the Codex transcript at `path`.
