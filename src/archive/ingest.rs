@@ -332,34 +332,70 @@ pub fn ingest_transcripts<E>(
     paths: &[PathBuf],
     mut each: impl FnMut(&Store, &Path, Result<IngestReport, IngestError>) -> Result<(), E>,
 ) -> Result<(), E> {
+    // Each group's commit is copied into the database by a second connection while the next
+    // group is prepared, instead of by the writer's automatic checkpoint, which held it up.
+    let autocheckpoint: Option<i64> = store
+        .conn()
+        .pragma_query_value(None, "wal_autocheckpoint", |r| r.get(0))
+        .ok()
+        .filter(|_| {
+            store
+                .conn()
+                .pragma_update(None, "wal_autocheckpoint", 0)
+                .is_ok()
+        });
+    let checkpointer = match autocheckpoint {
+        Some(_) => Checkpointer::spawn(store.path()),
+        None => Checkpointer::none(),
+    };
+    let result = ingest_all(store, host, paths, &checkpointer, &mut each);
+    if let Some(autocheckpoint) = autocheckpoint
+        && let Err(e) = store
+            .conn()
+            .pragma_update(None, "wal_autocheckpoint", autocheckpoint)
+    {
+        tracing::warn!(error = %e, "could not turn the automatic checkpoint back on");
+    }
+    checkpointer.finish();
+    result
+}
+
+/// [`ingest_transcripts`]' loop.
+fn ingest_all<E>(
+    store: &mut Store,
+    host: Host,
+    paths: &[PathBuf],
+    checkpointer: &Checkpointer,
+    each: &mut impl FnMut(&Store, &Path, Result<IngestReport, IngestError>) -> Result<(), E>,
+) -> Result<(), E> {
     let mut group = Group::default();
     for path in paths {
         if group.paths.contains(&checkpoint_path(path)) {
             // Planned from the checkpoint this group has not written yet: write it first.
-            ingest_group(store, host, group.take(), &mut each)?;
+            ingest_group(store, host, group.take(), checkpointer, each)?;
         }
         let plan = match Plan::new(store, path) {
             Ok(plan) => plan,
             Err(e) => {
-                ingest_group(store, host, group.take(), &mut each)?;
-                each(store, path, Err(e))?;
+                ingest_group(store, host, group.take(), checkpointer, each)?;
+                each(&*store, path, Err(e))?;
                 continue;
             }
         };
         if plan.new_bytes() >= PIPELINE_MIN_BYTES {
-            ingest_group(store, host, group.take(), &mut each)?;
+            ingest_group(store, host, group.take(), checkpointer, each)?;
             let result = ingest_transcript(store, host, path, None, None);
-            each(store, path, result)?;
+            each(&*store, path, result)?;
             continue;
         }
         group.bytes += plan.new_bytes();
         group.paths.insert(plan.path.clone());
         group.plans.push(plan);
         if group.bytes >= GROUP_BYTES {
-            ingest_group(store, host, group.take(), &mut each)?;
+            ingest_group(store, host, group.take(), checkpointer, each)?;
         }
     }
-    ingest_group(store, host, group.take(), &mut each)
+    ingest_group(store, host, group.take(), checkpointer, each)
 }
 
 /// The transcripts [`ingest_transcripts`] has planned and not written yet.
@@ -395,6 +431,7 @@ fn ingest_group<E>(
     store: &mut Store,
     host: Host,
     plans: Vec<Plan>,
+    checkpointer: &Checkpointer,
     each: &mut impl FnMut(&Store, &Path, Result<IngestReport, IngestError>) -> Result<(), E>,
 ) -> Result<(), E> {
     if plans.is_empty() {
@@ -402,7 +439,10 @@ fn ingest_group<E>(
     }
     let paths: Vec<PathBuf> = plans.iter().map(|p| p.path.clone()).collect();
     let outcomes = match write_group(store, host, plans) {
-        Ok(outcomes) => outcomes,
+        Ok(outcomes) => {
+            checkpointer.copy();
+            outcomes
+        }
         Err(e) => {
             tracing::warn!(
                 files = paths.len(),
@@ -924,12 +964,18 @@ struct Checkpointer {
 }
 
 impl Checkpointer {
+    /// One that copies nothing.
+    fn none() -> Checkpointer {
+        Checkpointer {
+            copy: None,
+            thread: None,
+        }
+    }
+
+    /// Starts one for `database` (none for a database that is not a file).
     fn spawn(database: &Path) -> Checkpointer {
         if !database.is_file() {
-            return Checkpointer {
-                copy: None,
-                thread: None,
-            };
+            return Checkpointer::none();
         }
         let database = database.to_owned();
         let (copy, copies) = std::sync::mpsc::channel::<()>();

@@ -1294,3 +1294,52 @@ fn a_file_shorter_than_at_the_last_ingest_restarts() {
     assert_eq!(report.messages_inserted, 0);
     assert_eq!(count(&store, "SELECT count(*) FROM messages"), 1);
 }
+
+/// `PRAGMA wal_autocheckpoint` of `store`.
+fn autocheckpoint(store: &Store) -> i64 {
+    store
+        .conn()
+        .pragma_query_value(None, "wal_autocheckpoint", |r| r.get(0))
+        .unwrap()
+}
+
+/// An ingest in parts and a backfill, on a database file, where a second connection copies
+/// what they commit: the same archive as on one connection, and the writer's automatic
+/// checkpoint as it was before.
+#[test]
+fn ingests_on_a_database_file_copy_their_commits_and_restore_the_automatic_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("rollout-big.jsonl");
+    write(&big, many_block_rollout().as_bytes());
+    let small: Vec<PathBuf> = (0..3)
+        .map(|i| {
+            let path = dir.path().join(format!("rollout-small-{i}.jsonl"));
+            write(&path, small_codex(&format!("small-{i}"), 2).as_bytes());
+            path
+        })
+        .collect();
+    let mut store = Store::open(&dir.path().join("csep.db")).unwrap();
+    store
+        .conn()
+        .pragma_update(None, "wal_autocheckpoint", 123)
+        .unwrap();
+    in_parts(&mut store, &big, READ_BLOCK_BYTES).unwrap();
+    assert_eq!(autocheckpoint(&store), 123);
+    let mut reports = 0;
+    ingest_transcripts(&mut store, Host::Codex, &small, |_, _, report| {
+        report.map(|_| reports += 1)
+    })
+    .unwrap();
+    assert_eq!((reports, autocheckpoint(&store)), (3, 123));
+    // Also when the caller stops the backfill.
+    let stopped = ingest_transcripts(&mut store, Host::Codex, &small, |_, _, _| Err("stop"));
+    assert_eq!((stopped, autocheckpoint(&store)), (Err("stop"), 123));
+
+    let mut clean = Store::open_in_memory().unwrap();
+    sequential(&mut clean, &big).unwrap();
+    for path in &small {
+        sequential(&mut clean, path).unwrap();
+    }
+    assert_eq!(content_dump(&store), content_dump(&clean));
+    assert_eq!(pending_rows(&store), 0);
+}
