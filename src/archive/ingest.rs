@@ -334,29 +334,9 @@ pub fn ingest_transcripts<E>(
 ) -> Result<(), E> {
     // Each group's commit is copied into the database by a second connection while the next
     // group is prepared, instead of by the writer's automatic checkpoint, which held it up.
-    let autocheckpoint: Option<i64> = store
-        .conn()
-        .pragma_query_value(None, "wal_autocheckpoint", |r| r.get(0))
-        .ok()
-        .filter(|_| {
-            store
-                .conn()
-                .pragma_update(None, "wal_autocheckpoint", 0)
-                .is_ok()
-        });
-    let checkpointer = match autocheckpoint {
-        Some(_) => Checkpointer::spawn(store.path()),
-        None => Checkpointer::none(),
-    };
+    let checkpointer = Checkpointer::start(store);
     let result = ingest_all(store, host, paths, &checkpointer, &mut each);
-    if let Some(autocheckpoint) = autocheckpoint
-        && let Err(e) = store
-            .conn()
-            .pragma_update(None, "wal_autocheckpoint", autocheckpoint)
-    {
-        tracing::warn!(error = %e, "could not turn the automatic checkpoint back on");
-    }
-    checkpointer.finish();
+    checkpointer.finish(store);
     result
 }
 
@@ -378,14 +358,14 @@ fn ingest_all<E>(
             Ok(plan) => plan,
             Err(e) => {
                 ingest_group(store, host, group.take(), checkpointer, each)?;
-                each(&*store, path, Err(e))?;
+                each(store, path, Err(e))?;
                 continue;
             }
         };
         if plan.new_bytes() >= PIPELINE_MIN_BYTES {
             ingest_group(store, host, group.take(), checkpointer, each)?;
             let result = ingest_transcript(store, host, path, None, None);
-            each(&*store, path, result)?;
+            each(store, path, result)?;
             continue;
         }
         group.bytes += plan.new_bytes();
@@ -850,27 +830,12 @@ fn ingest_pipelined(
     file: File,
     part_bytes: u64,
 ) -> Result<Option<Done>, IngestError> {
-    let path = job.path;
     // The checkpointer copies each part; the writer's own automatic checkpoint would do it on
     // this thread, holding up the writing.
-    let autocheckpoint: i64 = store
-        .conn()
-        .pragma_query_value(None, "wal_autocheckpoint", |r| r.get(0))
-        .map_err(sql_err(path))?;
-    store
-        .conn()
-        .pragma_update(None, "wal_autocheckpoint", 0)
-        .map_err(sql_err(path))?;
-    let checkpointer = Checkpointer::spawn(store.path());
+    let checkpointer = Checkpointer::start(store);
     let done = write_pipelined(store, job, file, part_bytes, &checkpointer);
-    checkpointer.finish();
-    let restored = store
-        .conn()
-        .pragma_update(None, "wal_autocheckpoint", autocheckpoint)
-        .map_err(sql_err(path));
-    let done = done?;
-    restored?;
-    Ok(done)
+    checkpointer.finish(store);
+    done
 }
 
 /// [`ingest_pipelined`]'s threads and transaction(s).
@@ -939,7 +904,7 @@ fn write_pipelined(
             return Err(e);
         }
         // The last rows too: they are copied while the index is written.
-        if writer.end_part(u64::MAX, 0)? {
+        if writer.commit_part(u64::MAX)? {
             checkpointer.copy();
         }
         writer.finish(parsed?)
@@ -957,25 +922,42 @@ fn write_pipelined(
 ///
 /// It copies what was committed when asked, not the ingest's last transaction: SQLite's own
 /// checkpoint copies that, once the writer's automatic checkpoint is back on or on close.
+/// While it runs, the writer's automatic checkpoint is off ([`Checkpointer::start`]), and
+/// [`Checkpointer::finish`] turns it back on as it was.
 struct Checkpointer {
-    /// Asks for a copy; `None` for a database that is not a file (nothing to copy).
+    /// Asks for a copy; `None` when there is nothing to copy with (see [`Checkpointer::start`]).
     copy: Option<std::sync::mpsc::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    /// The writer's `wal_autocheckpoint` before, to restore.
+    autocheckpoint: Option<i64>,
 }
 
 impl Checkpointer {
-    /// One that copies nothing.
-    fn none() -> Checkpointer {
-        Checkpointer {
+    /// Turns `store`'s automatic checkpoint off and starts the copying thread. A database that
+    /// is not a file, or whose setting cannot be read or changed, keeps its automatic
+    /// checkpoint and gets no thread: the copy is an optimisation, never a reason to fail.
+    fn start(store: &Store) -> Checkpointer {
+        let none = Checkpointer {
             copy: None,
             thread: None,
-        }
-    }
-
-    /// Starts one for `database` (none for a database that is not a file).
-    fn spawn(database: &Path) -> Checkpointer {
+            autocheckpoint: None,
+        };
+        let database = store.path();
         if !database.is_file() {
-            return Checkpointer::none();
+            return none;
+        }
+        let Ok(autocheckpoint) = store
+            .conn()
+            .pragma_query_value(None, "wal_autocheckpoint", |r| r.get::<_, i64>(0))
+        else {
+            return none;
+        };
+        if store
+            .conn()
+            .pragma_update(None, "wal_autocheckpoint", 0)
+            .is_err()
+        {
+            return none;
         }
         let database = database.to_owned();
         let (copy, copies) = std::sync::mpsc::channel::<()>();
@@ -1004,15 +986,23 @@ impl Checkpointer {
         Checkpointer {
             copy: Some(copy),
             thread: Some(thread),
+            autocheckpoint: Some(autocheckpoint),
         }
     }
 
-    /// Waits for a copy under way to end.
-    fn finish(mut self) {
+    /// Waits for a copy under way to end and turns `store`'s automatic checkpoint back on.
+    fn finish(mut self, store: &Store) {
         drop(self.copy.take());
         if let Some(thread) = self.thread.take() {
             // A panic in there lost an optimisation, nothing else.
             let _ = thread.join();
+        }
+        if let Some(autocheckpoint) = self.autocheckpoint
+            && let Err(e) = store
+                .conn()
+                .pragma_update(None, "wal_autocheckpoint", autocheckpoint)
+        {
+            tracing::warn!(error = %e, "could not turn the automatic checkpoint back on");
         }
     }
 
@@ -1127,9 +1117,18 @@ impl<'t, 'c, 'j, 'i> Writer<'t, 'c, 'j, 'i> {
     /// under way holds `part_bytes` and some rows, and the session was named; returns whether
     /// it did.
     fn end_part(&mut self, end: u64, part_bytes: u64) -> Result<bool, IngestError> {
+        if end.saturating_sub(self.part_start) < part_bytes {
+            return Ok(false);
+        }
+        self.commit_part(end)
+    }
+
+    /// Commits the rows written so far, up to offset `end`, if there are any and the session
+    /// was named; returns whether it did.
+    fn commit_part(&mut self, end: u64) -> Result<bool, IngestError> {
         let named = self.session.as_ref().is_some_and(|(_, _, named)| *named);
         let rows = self.pending.as_ref().is_some_and(|p| !p.is_empty());
-        if !rows || !named || end.saturating_sub(self.part_start) < part_bytes {
+        if !rows || !named {
             return Ok(false);
         }
         // The transaction object stays open for the caller; only SQLite's transaction ends
@@ -1303,6 +1302,7 @@ fn flush_index(tx: &Transaction<'_>, index: &mut IndexBuilder) -> rusqlite::Resu
             })
         })?
         .collect::<Result<_, _>>()?;
+    let mut counted: std::collections::BTreeMap<i64, InsertCounts> = Default::default();
     for row in left {
         let terms = distinct_message_terms(
             row.tool_name.as_deref(),
@@ -1310,11 +1310,12 @@ fn flush_index(tx: &Transaction<'_>, index: &mut IndexBuilder) -> rusqlite::Resu
             &row.text,
         );
         index.add(row.rowid, &terms);
-        tx.prepare_cached(
-            "UPDATE sessions SET message_count = message_count + 1, \
-             user_message_count = user_message_count + ?2 WHERE id = ?1",
-        )?
-        .execute(params![row.session_ref, i64::from(row.user)])?;
+        let counts = counted.entry(row.session_ref).or_default();
+        counts.inserted += 1;
+        counts.user += u64::from(row.user);
+    }
+    for (session_ref, counts) in &counted {
+        add_to_counters(tx, *session_ref, counts)?;
     }
     // Ids of messages deleted since go too.
     tx.prepare_cached("DELETE FROM message_pending")?

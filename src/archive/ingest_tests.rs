@@ -687,6 +687,7 @@ fn a_pipelined_ingest_whose_writer_fails_after_a_part_keeps_its_rows_for_the_nex
         .unwrap_err()
         .to_string();
     assert!(error.contains("poisoned message"), "{error}");
+    assert!(error.contains("its checkpoint did not move"), "{error}");
     // The parts before the failure stay archived, but nothing of them is indexed or counted,
     // and the checkpoint did not move: the next ingest reads the same bytes again.
     let kept = count(&store, "SELECT count(*) FROM messages");
