@@ -123,7 +123,32 @@ impl Default for TermIds {
     }
 }
 
+/// How many terms ahead [`IndexBuilder::add`] prefetches.
+const LOOKAHEAD: usize = 8;
+
+/// Asks the CPU to bring `value`'s cache line in, without waiting for it.
+#[inline]
+pub(crate) fn prefetch<T>(value: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is only a hint: it reads nothing the program sees and never faults,
+    // and SSE (which it needs) is part of every x86-64 target.
+    unsafe {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(value).cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = value;
+}
+
 impl TermIds {
+    /// Prefetches the slot where [`TermIds::id`] will look for `term` first.
+    fn prefetch(&self, term: &str) {
+        if let Some(key) = Slot::key(term) {
+            let mask = self.slots.len() - 1;
+            prefetch(&self.slots[(key.hash() >> 32) as usize & mask]);
+        }
+    }
+
     fn find(&self, key: Slot) -> usize {
         let mask = self.slots.len() - 1;
         let mut i = (key.hash() >> 32) as usize & mask;
@@ -208,8 +233,23 @@ impl IndexBuilder {
     pub fn add(&mut self, rowid: i64, terms: &str) {
         let row = u32::try_from(self.rowids.len()).unwrap_or(u32::MAX);
         self.rowids.push(rowid);
+        // Most probes of the term table miss the cache (the vocabulary outgrows it): the slot
+        // of the term `LOOKAHEAD` places ahead is prefetched, so those misses overlap instead
+        // of following one another. Terms are still taken in order (their ids are too).
+        let mut ring = [""; LOOKAHEAD];
+        let mut read = 0;
         for term in terms.split(' ').filter(|t| !t.is_empty()) {
-            let id = self.ids.id(term);
+            self.ids.prefetch(term);
+            let at = read % LOOKAHEAD;
+            if read >= LOOKAHEAD {
+                let id = self.ids.id(ring[at]);
+                self.pairs.push((id, row));
+            }
+            ring[at] = term;
+            read += 1;
+        }
+        for i in read.saturating_sub(LOOKAHEAD)..read {
+            let id = self.ids.id(ring[i % LOOKAHEAD]);
             self.pairs.push((id, row));
         }
     }

@@ -218,6 +218,25 @@ fn the_builder_says_when_it_holds_enough_to_flush() {
 }
 
 #[test]
+fn ids_follow_the_order_terms_are_added_in_rows_longer_and_shorter_than_the_lookahead() {
+    let mut builder = IndexBuilder::default();
+    let long: Vec<String> = (0..LOOKAHEAD * 3 + 1).map(|i| format!("t{i}")).collect();
+    builder.add(1, &long.join(" "));
+    builder.add(2, "t0 short t3 a_term_too_long_to_inline");
+    builder.add(3, "");
+    let mut expected = long.clone();
+    expected.extend(["short".to_owned(), "a_term_too_long_to_inline".to_owned()]);
+    let got: Vec<&str> = builder.ids.terms.iter().map(|t| &**t).collect();
+    assert_eq!(got, expected);
+    // One pair per term of each row, in the order of the row.
+    let pairs: Vec<(u32, u32)> = builder.pairs.clone();
+    let mut want: Vec<(u32, u32)> = (0..long.len() as u32).map(|id| (id, 0)).collect();
+    let short = long.len() as u32;
+    want.extend([(0, 1), (short, 1), (3, 1), (short + 1, 1)]);
+    assert_eq!(pairs, want);
+}
+
+#[test]
 fn terms_keep_their_ids_as_the_table_grows_long_terms_included() {
     let store = Store::open_in_memory().unwrap();
     let mut builder = IndexBuilder::default();

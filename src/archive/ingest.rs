@@ -69,13 +69,13 @@ use std::sync::mpsc::Receiver;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use sha2::{Digest, Sha256};
 
-use crate::archive::index::{self, IndexBuilder, to_i64};
+use crate::archive::index::{IndexBuilder, to_i64};
 use crate::archive::redact::redact;
 use crate::host::Host;
 use crate::host::transcript::{
     ChunkParser, Origin, Role, SessionMeta, TranscriptChunk, TranscriptError, TranscriptMessage,
 };
-use crate::recall::analyze::distinct_message_terms;
+use crate::recall::analyze::{distinct_message_terms, distinct_message_terms_counted};
 use crate::store::db::Store;
 use crate::store::time;
 
@@ -1722,9 +1722,13 @@ fn prepare_message(m: TranscriptMessage) -> PreparedMessage {
         .filter(|a| *a != m.text)
         .map(|a| redact_capped(a, MAX_TOOL_ARGS_BYTES));
     let text = redact_capped(m.text, cap);
-    let terms = (!m.origin.is_injected())
-        .then(|| distinct_message_terms(m.tool_name.as_deref(), args.as_deref(), &text));
-    let term_count = terms.as_deref().map(index::term_count);
+    let (terms, term_count) = if m.origin.is_injected() {
+        (None, None)
+    } else {
+        let (terms, count) =
+            distinct_message_terms_counted(m.tool_name.as_deref(), args.as_deref(), &text);
+        (Some(terms), Some(count))
+    };
     PreparedMessage {
         byte_offset: m.byte_offset,
         seq: m.seq,

@@ -626,6 +626,30 @@ fn distinct_terms_keep_each_term_once_at_its_first_occurrence() {
 }
 
 #[test]
+fn distinct_terms_are_counted_as_they_are_written() {
+    let mut texts: Vec<String> = ORACLE_TEXTS.iter().map(|t| (*t).to_owned()).collect();
+    texts.extend((0..100).map(|seed| random_text(seed, 2_000)));
+    texts.push(String::new());
+    for text in &texts {
+        let (terms, count) = distinct_message_terms_counted(Some("exec_command"), None, text);
+        assert_eq!(
+            terms,
+            distinct_message_terms(Some("exec_command"), None, text)
+        );
+        assert_eq!(count, crate::archive::index::term_count(&terms), "{text:?}");
+    }
+}
+
+#[test]
+fn a_word_repeated_across_the_parts_of_one_message_is_listed_once_and_again_in_the_next() {
+    // The word cache stamp of a message covers all its parts; the next message has its own.
+    let parts = ["Retry retry", "RETRY the retries", "retry"];
+    assert_eq!(distinct_terms_for_index_of(&parts), "retri");
+    assert_eq!(distinct_terms_for_index_of(&parts), "retri");
+    assert_eq!(terms_for_index_of(&parts), "retri retri retri retri retri");
+}
+
+#[test]
 fn the_distinct_match_expression_asks_phrases_as_words_and_checks_them() {
     let q = match_query("deploy \"order timeout\" -\"dry run\" -staging")
         .unwrap()

@@ -8,14 +8,24 @@
 //! heap allocation for nearly every token). Longer words, and words whose term would not fit,
 //! are not cached: the caller computes them each time.
 //!
+//! A slot also remembers the last *stamp* under which its word was looked up
+//! ([`WordCache::get_stamped`]): the analyzer takes a new stamp for each message whose distinct
+//! terms it lists, so a word repeated within the message is recognised by that one probe and
+//! skipped without hashing its term again.
+//!
 //! Invariants:
 //! - A slot's key is the word's bytes, zero-padded, with its length in the last byte; length 0
 //!   marks an empty slot (the empty word is never cached).
+//! - A slot's stamp is 0 (never looked up stamped) or a stamp this table gave out; stamps
+//!   given out are never reused while a slot still holds one.
 //! - The table never holds more than three quarters of its slots; when it would, it doubles up
 //!   to [`MAX_SLOTS`], and past that it is emptied (the working vocabulary refills it at once).
 
-/// Longest word (in bytes) and longest term kept inline in a slot.
+/// Longest word (in bytes) kept inline in a slot.
 const INLINE_BYTES: usize = 15;
+
+/// Longest term (in bytes) kept inline in a slot; a word with a longer term is not cached.
+const INLINE_TERM_BYTES: usize = 11;
 
 /// Slots at first (256 × 32 bytes = 8 KiB): enough for a query or a short prompt. A larger
 /// table cost every recall and hook a zeroed allocation (and its page faults) that ingest alone
@@ -28,14 +38,16 @@ const MAX_SLOTS: usize = 1 << 16;
 /// Term length byte meaning "stop word: no term".
 const STOP: u8 = 0xFF;
 
-/// One cached decision: key and term inline, 32 bytes.
+/// One cached decision: key, term and stamp inline, 32 bytes.
 #[derive(Clone, Copy, Default)]
 #[repr(C, align(32))]
 struct Slot {
     /// The word's bytes, zero-padded; byte 15 is its length (0: empty slot).
     key: [u64; 2],
-    /// The term's bytes, zero-padded; byte 15 is its length, or [`STOP`].
-    term: [u8; 16],
+    /// The term's bytes, zero-padded; byte 11 is its length, or [`STOP`].
+    term: [u8; 12],
+    /// The stamp the word was last looked up under (0: none).
+    stamp: u32,
 }
 
 /// What the cache knows about a word.
@@ -47,12 +59,22 @@ pub enum Cached<'a> {
     Stop,
     /// Not cached yet.
     Miss,
+    /// Looked up under the same stamp before ([`WordCache::get_stamped`]): its term was given
+    /// then.
+    Repeat,
 }
+
+/// A word's slot key, computed once to prefetch its slot and look it up
+/// ([`WordCache::ascii_key`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Key([u64; 2]);
 
 /// The table (see the module docs).
 pub struct WordCache {
     slots: Vec<Slot>,
     len: usize,
+    /// The last stamp given out ([`WordCache::next_stamp`]).
+    stamp: u32,
 }
 
 impl Default for WordCache {
@@ -60,6 +82,20 @@ impl Default for WordCache {
         WordCache {
             slots: vec![Slot::default(); INITIAL_SLOTS],
             len: 0,
+            stamp: 0,
+        }
+    }
+}
+
+impl Slot {
+    fn cached(&self) -> Cached<'_> {
+        match self.term[INLINE_TERM_BYTES] {
+            STOP => Cached::Stop,
+            n => self
+                .term
+                .get(..usize::from(n))
+                .and_then(|t| std::str::from_utf8(t).ok())
+                .map_or(Cached::Miss, Cached::Term),
         }
     }
 }
@@ -86,6 +122,65 @@ fn hash(key: [u64; 2]) -> u64 {
 }
 
 impl WordCache {
+    /// The key of an ASCII word of letters, lowercased (`Retry` and `retry` have the same key),
+    /// or `None` if it is empty or too long to inline.
+    pub fn ascii_key(word: &[u8]) -> Option<Key> {
+        if word.is_empty() || word.len() > INLINE_BYTES {
+            return None;
+        }
+        let mut key = [0u64; 2];
+        for (i, &b) in word.iter().enumerate() {
+            key[i / 8] |= u64::from(b.to_ascii_lowercase()) << (8 * (i % 8));
+        }
+        key[1] |= (word.len() as u64) << 56;
+        Some(Key(key))
+    }
+
+    /// Asks the CPU to bring the first slot `key` is looked for in: the table outgrows the
+    /// cache, so a caller that knows the next words prefetches their slots and overlaps the
+    /// misses.
+    pub fn prefetch(&self, key: Key) {
+        let mask = self.slots.len() - 1;
+        crate::archive::index::prefetch(&self.slots[(hash(key.0) >> 32) as usize & mask]);
+    }
+
+    /// What is cached for the word of `key`.
+    pub fn get_key(&self, key: Key) -> Cached<'_> {
+        let slot = &self.slots[self.find(key.0)];
+        if slot.key != key.0 {
+            return Cached::Miss;
+        }
+        slot.cached()
+    }
+
+    /// A stamp never given out before by this table (see the module docs).
+    pub fn next_stamp(&mut self) -> u32 {
+        if self.stamp == u32::MAX {
+            // Every stamp was given out: forget them all before starting over.
+            for slot in &mut self.slots {
+                slot.stamp = 0;
+            }
+            self.stamp = 0;
+        }
+        self.stamp += 1;
+        self.stamp
+    }
+
+    /// [`WordCache::get_key`], and [`Cached::Repeat`] for a word with a term that was looked up
+    /// under `stamp` before; the word is marked as looked up under `stamp`.
+    pub fn get_stamped(&mut self, key: Key, stamp: u32) -> Cached<'_> {
+        let i = self.find(key.0);
+        let slot = &mut self.slots[i];
+        if slot.key != key.0 {
+            return Cached::Miss;
+        }
+        if slot.stamp == stamp {
+            return Cached::Repeat;
+        }
+        slot.stamp = stamp;
+        slot.cached()
+    }
+
     /// Index of `key`'s slot, or of the empty slot where it would go.
     fn find(&self, key: [u64; 2]) -> usize {
         let mask = self.slots.len() - 1;
@@ -102,18 +197,9 @@ impl WordCache {
 
     /// What is cached for `word`.
     pub fn get(&self, word: &str) -> Cached<'_> {
-        let Some(key) = key_of(word) else {
-            return Cached::Miss;
-        };
-        let slot = &self.slots[self.find(key)];
-        if slot.key != key {
-            return Cached::Miss;
-        }
-        match slot.term[15] {
-            STOP => Cached::Stop,
-            n => {
-                std::str::from_utf8(&slot.term[..usize::from(n)]).map_or(Cached::Miss, Cached::Term)
-            }
+        match key_of(word) {
+            Some(key) => self.get_key(Key(key)),
+            None => Cached::Miss,
         }
     }
 
@@ -123,14 +209,14 @@ impl WordCache {
         let Some(key) = key_of(word) else {
             return;
         };
-        let mut stored = [0u8; 16];
+        let mut stored = [0u8; 12];
         match term {
-            Some(t) if t.len() <= INLINE_BYTES => {
+            Some(t) if t.len() <= INLINE_TERM_BYTES => {
                 stored[..t.len()].copy_from_slice(t.as_bytes());
-                stored[15] = t.len() as u8;
+                stored[INLINE_TERM_BYTES] = t.len() as u8;
             }
             Some(_) => return,
-            None => stored[15] = STOP,
+            None => stored[INLINE_TERM_BYTES] = STOP,
         }
         if (self.len + 1) * 4 > self.slots.len() * 3 {
             self.grow_or_clear();
@@ -139,7 +225,11 @@ impl WordCache {
         if self.slots[i].key != key {
             self.len += 1;
         }
-        self.slots[i] = Slot { key, term: stored };
+        self.slots[i] = Slot {
+            key,
+            term: stored,
+            stamp: 0,
+        };
     }
 
     /// Words cached.
@@ -185,6 +275,69 @@ mod tests {
     }
 
     #[test]
+    fn an_ascii_key_is_the_key_of_the_lowercased_word() {
+        let mut cache = WordCache::default();
+        cache.insert("retries", Some("retri"));
+        for word in ["retries", "Retries", "RETRIES"] {
+            let key = WordCache::ascii_key(word.as_bytes()).expect("short word");
+            assert_eq!(cache.get_key(key), Cached::Term("retri"), "{word}");
+        }
+        assert_eq!(
+            cache.get_key(WordCache::ascii_key(b"retrie").expect("short word")),
+            Cached::Miss
+        );
+        assert_eq!(WordCache::ascii_key(b""), None);
+        assert_eq!(WordCache::ascii_key(b"sixteen_letters_"), None);
+    }
+
+    #[test]
+    fn a_word_looked_up_twice_under_one_stamp_is_a_repeat() {
+        let mut cache = WordCache::default();
+        cache.insert("retries", Some("retri"));
+        cache.insert("the", None);
+        let key = |w: &str| WordCache::ascii_key(w.as_bytes()).expect("short word");
+        let first = cache.next_stamp();
+        assert_eq!(
+            cache.get_stamped(key("retries"), first),
+            Cached::Term("retri")
+        );
+        assert_eq!(cache.get_stamped(key("Retries"), first), Cached::Repeat);
+        assert_eq!(cache.get_stamped(key("the"), first), Cached::Stop);
+        assert_eq!(cache.get_stamped(key("the"), first), Cached::Repeat);
+        assert_eq!(cache.get_stamped(key("retry"), first), Cached::Miss);
+        // A plain lookup neither reads nor moves the stamp.
+        assert_eq!(cache.get_key(key("retries")), Cached::Term("retri"));
+        let second = cache.next_stamp();
+        assert_ne!(first, second);
+        assert_eq!(
+            cache.get_stamped(key("retries"), second),
+            Cached::Term("retri")
+        );
+        assert_eq!(cache.get_stamped(key("retries"), second), Cached::Repeat);
+        // Re-inserting a word clears its stamp.
+        cache.insert("retries", Some("retry"));
+        assert_eq!(
+            cache.get_stamped(key("retries"), second),
+            Cached::Term("retry")
+        );
+    }
+
+    #[test]
+    fn stamps_start_over_without_a_stale_repeat() {
+        let mut cache = WordCache::default();
+        cache.insert("retries", Some("retri"));
+        let key = WordCache::ascii_key(b"retries").expect("short word");
+        cache.stamp = u32::MAX - 1;
+        let last = cache.next_stamp();
+        assert_eq!(last, u32::MAX);
+        assert_eq!(cache.get_stamped(key, last), Cached::Term("retri"));
+        let wrapped = cache.next_stamp();
+        assert_eq!(wrapped, 1);
+        assert_eq!(cache.get_stamped(key, wrapped), Cached::Term("retri"));
+        assert_eq!(cache.get_stamped(key, wrapped), Cached::Repeat);
+    }
+
+    #[test]
     fn words_that_differ_only_in_padding_or_length_are_distinct() {
         let mut cache = WordCache::default();
         cache.insert("a", Some("a"));
@@ -199,13 +352,10 @@ mod tests {
         let long = "internationalization";
         cache.insert(long, Some("internation"));
         assert_eq!(cache.get(long), Cached::Miss);
-        cache.insert("fifteen_bytes_x", Some("a_term_of_16_byt"));
+        cache.insert("fifteen_bytes_x", Some("twelve_bytes"));
         assert_eq!(cache.get("fifteen_bytes_x"), Cached::Miss);
-        cache.insert("fifteen_bytes_x", Some("fifteen_bytes_x"));
-        assert_eq!(
-            cache.get("fifteen_bytes_x"),
-            Cached::Term("fifteen_bytes_x")
-        );
+        cache.insert("fifteen_bytes_x", Some("eleven_byte"));
+        assert_eq!(cache.get("fifteen_bytes_x"), Cached::Term("eleven_byte"));
         assert_eq!(cache.get(""), Cached::Miss);
         cache.insert("", None);
         assert_eq!(cache.len(), 1);
