@@ -71,7 +71,36 @@ struct Slot {
 impl Slot {
     /// The slot `term` would have with id 0, or `None` if it is empty or too long to inline.
     fn key(term: &str) -> Option<Slot> {
-        let bytes = term.as_bytes();
+        Slot::key_of_bytes(term.as_bytes())
+    }
+
+    /// [`Slot::key`] of the term at `buf[start..end]`, read with two word loads when `buf`
+    /// holds 12 bytes from `start` (the bytes past the term are masked off).
+    fn key_in(buf: &[u8], start: usize, end: usize) -> Option<Slot> {
+        let len = end.checked_sub(start)?;
+        if len == 0 || len > INLINE_TERM_BYTES {
+            return None;
+        }
+        let Some(chunk) = buf.get(start..start + INLINE_TERM_BYTES) else {
+            return Slot::key_of_bytes(buf.get(start..end)?);
+        };
+        let (head, tail) = chunk.split_at(8);
+        let mut head = u64::from_le_bytes(head.try_into().ok()?);
+        let mut tail = u32::from_le_bytes(tail.try_into().ok()?);
+        if len < 8 {
+            head &= (1u64 << (8 * len)) - 1;
+            tail = 0;
+        } else {
+            tail &= ((1u64 << (8 * (len - 8))) - 1) as u32;
+        }
+        Some(Slot {
+            head,
+            tail,
+            len_id: (len as u32) << 24,
+        })
+    }
+
+    fn key_of_bytes(bytes: &[u8]) -> Option<Slot> {
         if bytes.is_empty() || bytes.len() > INLINE_TERM_BYTES {
             return None;
         }
@@ -141,9 +170,9 @@ pub(crate) fn prefetch<T>(value: &T) {
 }
 
 impl TermIds {
-    /// Prefetches the slot where [`TermIds::id`] will look for `term` first.
-    fn prefetch(&self, term: &str) {
-        if let Some(key) = Slot::key(term) {
+    /// Prefetches the slot where [`TermIds::id_keyed`] will look for the term of `key` first.
+    fn prefetch(&self, key: Option<Slot>) {
+        if let Some(key) = key {
             let mask = self.slots.len() - 1;
             prefetch(&self.slots[(key.hash() >> 32) as usize & mask]);
         }
@@ -161,10 +190,17 @@ impl TermIds {
         }
     }
 
-    /// The id of `term`, given one if it has none yet. Once ids no longer fit a slot, new
-    /// short terms go to the hash map too; the ones already inline keep their ids.
+    /// The id of `term`, given one if it has none yet.
+    #[cfg(test)]
     fn id(&mut self, term: &str) -> u32 {
-        if let Some(key) = Slot::key(term) {
+        self.id_keyed(term, Slot::key(term))
+    }
+
+    /// The id of `term` (whose [`Slot::key`] is `key`), given one if it has none yet. Once ids
+    /// no longer fit a slot, new short terms go to the hash map too; the ones already inline
+    /// keep their ids.
+    fn id_keyed(&mut self, term: &str, key: Option<Slot>) -> u32 {
+        if let Some(key) = key {
             let i = self.find(key);
             let slot = self.slots[i];
             if !slot.is_empty() {
@@ -231,25 +267,50 @@ impl IndexBuilder {
     /// count ([`stats`]) counts it once, but [`term_count`] of the same list would count it
     /// twice.
     pub fn add(&mut self, rowid: i64, terms: &str) {
+        let terms = terms
+            .split(' ')
+            .filter(|t| !t.is_empty())
+            .map(|t| (t, Slot::key(t)));
+        self.add_keyed(rowid, terms);
+    }
+
+    /// [`IndexBuilder::add`] for a list whose term ends are known (each term is followed by
+    /// one space, except the last): ingest's prepared messages, indexed without searching the
+    /// list for its spaces. `ends` must be the ends of `terms`' terms, ascending.
+    pub fn add_list(&mut self, rowid: i64, terms: &str, ends: &[u32]) {
+        let buf = terms.as_bytes();
+        let mut start = 0;
+        let terms = ends.iter().filter_map(|&end| {
+            let (from, to) = (start, end as usize);
+            start = to + 1;
+            let term = terms.get(from..to).filter(|t| !t.is_empty())?;
+            Some((term, Slot::key_in(buf, from, to)))
+        });
+        self.add_keyed(rowid, terms);
+    }
+
+    fn add_keyed<'t>(&mut self, rowid: i64, terms: impl Iterator<Item = (&'t str, Option<Slot>)>) {
         let row = u32::try_from(self.rowids.len()).unwrap_or(u32::MAX);
         self.rowids.push(rowid);
         // Most probes of the term table miss the cache (the vocabulary outgrows it): the slot
         // of the term `LOOKAHEAD` places ahead is prefetched, so those misses overlap instead
         // of following one another. Terms are still taken in order (their ids are too).
-        let mut ring = [""; LOOKAHEAD];
+        let mut ring = [("", None); LOOKAHEAD];
         let mut read = 0;
-        for term in terms.split(' ').filter(|t| !t.is_empty()) {
-            self.ids.prefetch(term);
+        for (term, key) in terms {
+            self.ids.prefetch(key);
             let at = read % LOOKAHEAD;
             if read >= LOOKAHEAD {
-                let id = self.ids.id(ring[at]);
+                let (term, key) = ring[at];
+                let id = self.ids.id_keyed(term, key);
                 self.pairs.push((id, row));
             }
-            ring[at] = term;
+            ring[at] = (term, key);
             read += 1;
         }
         for i in read.saturating_sub(LOOKAHEAD)..read {
-            let id = self.ids.id(ring[i % LOOKAHEAD]);
+            let (term, key) = ring[i % LOOKAHEAD];
+            let id = self.ids.id_keyed(term, key);
             self.pairs.push((id, row));
         }
     }

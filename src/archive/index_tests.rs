@@ -237,6 +237,62 @@ fn ids_follow_the_order_terms_are_added_in_rows_longer_and_shorter_than_the_look
 }
 
 #[test]
+fn a_key_read_in_place_equals_the_key_of_the_term_alone() {
+    let list = "a bc defghijk lmnopqrstuvw xyzxyzxyzxyzx 订单 0123456789 q";
+    let buf = list.as_bytes();
+    let mut start = 0;
+    for term in list.split(' ') {
+        let end = start + term.len();
+        assert!(Slot::key_in(buf, start, end) == Slot::key(term), "{term}");
+        start = end + 1;
+    }
+    assert!(Slot::key_in(buf, 3, 3).is_none());
+    assert!(Slot::key_in(buf, 3, 2).is_none());
+}
+
+#[test]
+fn a_list_with_its_ends_indexes_like_the_same_list_split_at_its_spaces() {
+    let rows = [
+        "order timeout retri a_term_too_long_to_inline 订单",
+        "x",
+        "",
+        "retri 订单 0123456789ab 0123456789abc",
+    ];
+    let by_split = Store::open_in_memory().unwrap();
+    let by_ends = Store::open_in_memory().unwrap();
+    let (mut a, mut b) = (IndexBuilder::default(), IndexBuilder::default());
+    for (rowid, terms) in rows.iter().enumerate() {
+        a.add(rowid as i64, terms);
+        let mut ends = Vec::new();
+        let mut at = 0;
+        for term in terms.split(' ').filter(|t| !t.is_empty()) {
+            at += term.len();
+            ends.push(at as u32);
+            at += 1;
+        }
+        b.add_list(rowid as i64, terms, &ends);
+    }
+    a.flush(by_split.conn()).unwrap();
+    b.flush(by_ends.conn()).unwrap();
+    for term in rows
+        .iter()
+        .flat_map(|r| r.split(' '))
+        .filter(|t| !t.is_empty())
+    {
+        assert_eq!(
+            doclist(by_ends.conn(), term).unwrap(),
+            doclist(by_split.conn(), term).unwrap(),
+            "{term}"
+        );
+    }
+    assert_eq!(
+        stats(by_ends.conn()).unwrap(),
+        stats(by_split.conn()).unwrap()
+    );
+    assert_eq!(doclist(by_ends.conn(), "retri").unwrap(), vec![0, 3]);
+}
+
+#[test]
 fn terms_keep_their_ids_as_the_table_grows_long_terms_included() {
     let store = Store::open_in_memory().unwrap();
     let mut builder = IndexBuilder::default();

@@ -75,7 +75,7 @@ use crate::host::Host;
 use crate::host::transcript::{
     ChunkParser, Origin, Role, SessionMeta, TranscriptChunk, TranscriptError, TranscriptMessage,
 };
-use crate::recall::analyze::{distinct_message_terms, distinct_message_terms_counted};
+use crate::recall::analyze::{distinct_message_term_list, distinct_message_terms};
 use crate::store::db::Store;
 use crate::store::time;
 
@@ -1696,6 +1696,8 @@ struct PreparedMessage {
     text: String,
     /// Distinct search terms, space-separated.
     terms: Option<String>,
+    /// The end of each term in `terms`.
+    term_ends: Vec<u32>,
     /// How many there are (`messages.term_count`).
     term_count: Option<u32>,
 }
@@ -1722,13 +1724,16 @@ fn prepare_message(m: TranscriptMessage) -> PreparedMessage {
         .filter(|a| *a != m.text)
         .map(|a| redact_capped(a, MAX_TOOL_ARGS_BYTES));
     let text = redact_capped(m.text, cap);
-    let (terms, term_count) = if m.origin.is_injected() {
-        (None, None)
+    let (terms, term_ends) = if m.origin.is_injected() {
+        (None, Vec::new())
     } else {
-        let (terms, count) =
-            distinct_message_terms_counted(m.tool_name.as_deref(), args.as_deref(), &text);
-        (Some(terms), Some(count))
+        let (terms, ends) =
+            distinct_message_term_list(m.tool_name.as_deref(), args.as_deref(), &text);
+        (Some(terms), ends)
     };
+    let term_count = terms
+        .is_some()
+        .then(|| u32::try_from(term_ends.len()).unwrap_or(u32::MAX));
     PreparedMessage {
         byte_offset: m.byte_offset,
         seq: m.seq,
@@ -1740,6 +1745,7 @@ fn prepare_message(m: TranscriptMessage) -> PreparedMessage {
         args,
         text,
         terms,
+        term_ends,
         term_count,
     }
 }
@@ -1789,7 +1795,7 @@ fn insert_prepared(
             counts.user += 1;
         }
         if let Some(terms) = &m.terms {
-            index.add(rowid, terms);
+            index.add_list(rowid, terms, &m.term_ends);
             if let Some(pending) = pending.as_deref_mut() {
                 // Written in parts: committed before it is indexed.
                 tx.prepare_cached("INSERT INTO message_pending (id) VALUES (?1)")?

@@ -626,17 +626,28 @@ fn distinct_terms_keep_each_term_once_at_its_first_occurrence() {
 }
 
 #[test]
-fn distinct_terms_are_counted_as_they_are_written() {
+fn distinct_terms_are_listed_with_their_ends_as_they_are_written() {
     let mut texts: Vec<String> = ORACLE_TEXTS.iter().map(|t| (*t).to_owned()).collect();
     texts.extend((0..100).map(|seed| random_text(seed, 2_000)));
     texts.push(String::new());
     for text in &texts {
-        let (terms, count) = distinct_message_terms_counted(Some("exec_command"), None, text);
+        let (terms, ends) = distinct_message_term_list(Some("exec_command"), None, text);
         assert_eq!(
             terms,
             distinct_message_terms(Some("exec_command"), None, text)
         );
-        assert_eq!(count, crate::archive::index::term_count(&terms), "{text:?}");
+        let mut start = 0;
+        let listed: Vec<&str> = ends
+            .iter()
+            .map(|&end| {
+                let term = &terms[start..end as usize];
+                start = end as usize + 1;
+                term
+            })
+            .collect();
+        let split: Vec<&str> = terms.split(' ').filter(|t| !t.is_empty()).collect();
+        assert_eq!(listed, split, "{text:?}");
+        assert_eq!(ends.len() as u32, crate::archive::index::term_count(&terms));
     }
 }
 

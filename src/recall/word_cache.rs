@@ -136,6 +136,38 @@ impl WordCache {
         Some(Key(key))
     }
 
+    /// [`WordCache::ascii_key`] of the word `line[start..end]`, which must be ASCII letters
+    /// only, read with two word loads when `line` holds 16 bytes from `start` (the bytes past
+    /// the word are masked off).
+    pub fn letters_key(line: &[u8], start: usize, end: usize) -> Option<Key> {
+        let len = end.checked_sub(start)?;
+        if len == 0 || len > INLINE_BYTES {
+            return None;
+        }
+        let Some(chunk) = line.get(start..start + 16) else {
+            return WordCache::ascii_key(line.get(start..end)?);
+        };
+        let (lo, hi) = chunk.split_at(8);
+        // Setting bit 5 lowercases an ASCII letter (and leaves a lowercase one as it is).
+        const LOWER: u64 = 0x2020_2020_2020_2020;
+        let mut lo = u64::from_le_bytes(lo.try_into().ok()?) | LOWER;
+        let mut hi = u64::from_le_bytes(hi.try_into().ok()?) | LOWER;
+        let mask = |n: usize| {
+            if n >= 8 {
+                u64::MAX
+            } else {
+                (1u64 << (8 * n)) - 1
+            }
+        };
+        if len <= 8 {
+            lo &= mask(len);
+            hi = 0;
+        } else {
+            hi &= mask(len - 8);
+        }
+        Some(Key([lo, hi | (len as u64) << 56]))
+    }
+
     /// Asks the CPU to bring the first slot `key` is looked for in: the table outgrows the
     /// cache, so a caller that knows the next words prefetches their slots and overlaps the
     /// misses.
@@ -288,6 +320,23 @@ mod tests {
         );
         assert_eq!(WordCache::ascii_key(b""), None);
         assert_eq!(WordCache::ascii_key(b"sixteen_letters_"), None);
+    }
+
+    #[test]
+    fn a_letters_key_read_in_place_equals_the_ascii_key() {
+        let line = b"a Retries HTTP lowercase abcdefghijklmno ABCDEFGHIJKLMNOP zz";
+        let mut start = 0;
+        for word in line.split(|&b| b == b' ') {
+            let end = start + word.len();
+            assert_eq!(
+                WordCache::letters_key(line, start, end),
+                WordCache::ascii_key(word),
+                "{}",
+                String::from_utf8_lossy(word)
+            );
+            start = end + 1;
+        }
+        assert_eq!(WordCache::letters_key(line, 2, 2), None);
     }
 
     #[test]
