@@ -26,6 +26,8 @@
 //! - **Each id once per term.** A message's terms are its distinct terms; a term repeated in the
 //!   input of [`IndexBuilder::add`] is indexed once.
 
+use std::sync::atomic::{AtomicU32, Ordering};
+
 use rusqlite::{Connection, params};
 use rustc_hash::FxHashMap;
 
@@ -344,27 +346,6 @@ impl IndexBuilder {
             return Ok(());
         }
         let built = std::mem::take(self);
-        let terms = built.ids.terms;
-        // Counting sort of the pairs by term id; stable, so each term's rows stay in order.
-        let mut starts = vec![0usize; terms.len() + 1];
-        for &(id, _) in &built.pairs {
-            starts[id as usize + 1] += 1;
-        }
-        for i in 1..starts.len() {
-            starts[i] += starts[i - 1];
-        }
-        let mut next = starts.clone();
-        let mut rows = vec![0u32; built.pairs.len()];
-        for &(id, row) in &built.pairs {
-            let slot = &mut next[id as usize];
-            rows[*slot] = row;
-            *slot += 1;
-        }
-        drop(built.pairs);
-        // A term repeated in one row's list sits twice in a row among its rows: keep one.
-        let mut postings = 0u64;
-        let mut order: Vec<u32> = (0..terms.len() as u32).collect();
-        order.sort_unstable_by(|&a, &b| terms[a as usize].cmp(&terms[b as usize]));
         let row_count = built.rowids.iter().filter(|&&id| id != FORGOTTEN).count() as u64;
         if row_count == 0 {
             return Ok(());
@@ -373,30 +354,136 @@ impl IndexBuilder {
         let mut insert = conn.prepare_cached(
             "INSERT INTO message_postings (segment, term, rowids) VALUES (?1, ?2, ?3)",
         )?;
-        let mut bytes = Vec::new();
-        let mut ids = Vec::new();
-        for id in order {
-            let range = starts[id as usize]..starts[id as usize + 1];
-            ids.clear();
-            ids.extend(
-                rows[range]
-                    .iter()
-                    .map(|&row| built.rowids[row as usize])
-                    .filter(|&id| id != FORGOTTEN),
-            );
-            ids.dedup();
-            if ids.is_empty() {
-                continue;
+        let terms = &built.ids.terms;
+        // Sorting and encoding run on a second thread while this one inserts what it has
+        // encoded so far: at the end of a large ingest this flush is all that is left to do,
+        // and the inserts alone take as long as the rest.
+        let postings = std::thread::scope(|scope| -> rusqlite::Result<u64> {
+            let (send, batches) = std::sync::mpsc::sync_channel(4);
+            let encoder = scope.spawn(|| encode_segment(terms, &built.pairs, &built.rowids, send));
+            for batch in batches {
+                for (&id, blob) in batch.ids.iter().zip(batch.blobs()) {
+                    insert.execute(params![segment, &*terms[id as usize], blob])?;
+                }
             }
-            postings += ids.len() as u64;
-            bytes.clear();
-            encode(&ids, &mut bytes);
-            insert.execute(params![segment, &*terms[id as usize], bytes])?;
-        }
+            Ok(joined(encoder.join()))
+        })?;
         conn.prepare_cached("UPDATE message_segments SET tokens = ?1 WHERE id = ?2")?
             .execute(params![to_i64(postings), segment])?;
         merge_full_levels(conn)
     }
+}
+
+/// A thread's result, or its panic carried on.
+fn joined<T>(result: std::thread::Result<T>) -> T {
+    result.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
+/// Encoded postings of consecutive terms, as [`encode_segment`] sends them.
+#[derive(Default)]
+struct Batch {
+    /// The terms' ids.
+    ids: Vec<u32>,
+    /// Where each term's blob ends in `bytes`.
+    ends: Vec<usize>,
+    bytes: Vec<u8>,
+}
+
+impl Batch {
+    /// Terms a batch holds.
+    const TERMS: usize = 512;
+
+    fn blobs(&self) -> impl Iterator<Item = &[u8]> {
+        let mut start = 0;
+        self.ends.iter().map(move |&end| {
+            let blob = &self.bytes[start..end];
+            start = end;
+            blob
+        })
+    }
+}
+
+/// Sorts `pairs` (term id, row) by term, then encodes each term's rowids ([`encode`]), in the
+/// order of the terms' text, and sends them to `out` in [`Batch`]es; returns how many postings
+/// it encoded. Rows whose rowid is [`FORGOTTEN`] are left out, and so are terms left with no
+/// row. Stops early if `out` is closed.
+fn encode_segment(
+    terms: &[Box<str>],
+    pairs: &[(u32, u32)],
+    rowids: &[i64],
+    out: std::sync::mpsc::SyncSender<Batch>,
+) -> u64 {
+    let (starts, rows) = sort_by_term(terms.len(), pairs);
+    let mut order: Vec<u32> = (0..terms.len() as u32).collect();
+    order.sort_unstable_by(|&a, &b| terms[a as usize].cmp(&terms[b as usize]));
+    let mut postings = 0u64;
+    let mut batch = Batch::default();
+    let mut ids = Vec::new();
+    for id in order {
+        let range = starts[id as usize]..starts[id as usize + 1];
+        ids.clear();
+        ids.extend(
+            rows[range]
+                .iter()
+                .map(|row| rowids[row.load(Ordering::Relaxed) as usize])
+                .filter(|&id| id != FORGOTTEN),
+        );
+        // A term repeated in one row's list sits twice in a row among its rows: keep one.
+        ids.dedup();
+        if ids.is_empty() {
+            continue;
+        }
+        postings += ids.len() as u64;
+        encode(&ids, &mut batch.bytes);
+        batch.ends.push(batch.bytes.len());
+        batch.ids.push(id);
+        if batch.ids.len() == Batch::TERMS && out.send(std::mem::take(&mut batch)).is_err() {
+            return postings;
+        }
+    }
+    if !batch.ids.is_empty() {
+        let _ = out.send(batch);
+    }
+    postings
+}
+
+/// A stable counting sort of `pairs` (term id, row) by term, on two threads (each takes half
+/// of the pairs, and the first half's rows go first in each term): the start of each term's
+/// rows (`terms + 1` entries), and the rows. The scattered writes miss the cache, so two
+/// threads take about half the time; the rows are atomics so that both can write into one
+/// array, at positions that never overlap.
+fn sort_by_term(terms: usize, pairs: &[(u32, u32)]) -> (Vec<usize>, Vec<AtomicU32>) {
+    let (first, second) = pairs.split_at(pairs.len() / 2);
+    let count = |half: &[(u32, u32)]| {
+        let mut counts = vec![0usize; terms];
+        for &(id, _) in half {
+            counts[id as usize] += 1;
+        }
+        counts
+    };
+    let (in_first, in_second) = std::thread::scope(|scope| {
+        let other = scope.spawn(|| count(second));
+        (count(first), joined(other.join()))
+    });
+    let mut starts = vec![0usize; terms + 1];
+    for id in 0..terms {
+        starts[id + 1] = starts[id] + in_first[id] + in_second[id];
+    }
+    let rows: Vec<AtomicU32> = (0..pairs.len()).map(|_| AtomicU32::new(0)).collect();
+    let scatter = |half: &[(u32, u32)], mut next: Vec<usize>| {
+        for &(id, row) in half {
+            let slot = &mut next[id as usize];
+            rows[*slot].store(row, Ordering::Relaxed);
+            *slot += 1;
+        }
+    };
+    let next_second: Vec<usize> = (0..terms).map(|id| starts[id] + in_first[id]).collect();
+    std::thread::scope(|scope| {
+        let other = scope.spawn(|| scatter(second, next_second));
+        scatter(first, starts[..terms].to_vec());
+        joined(other.join());
+    });
+    (starts, rows)
 }
 
 /// Terms in a space-separated list of distinct terms: the `messages.term_count` of a message

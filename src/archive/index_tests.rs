@@ -293,6 +293,59 @@ fn a_list_with_its_ends_indexes_like_the_same_list_split_at_its_spaces() {
 }
 
 #[test]
+fn the_two_threaded_sort_keeps_each_terms_rows_in_the_order_they_were_added() {
+    for len in [0usize, 1, 2, 7, 1_001] {
+        // Term ids cycle, rows ascend: each term's rows must come back ascending.
+        let pairs: Vec<(u32, u32)> = (0..len).map(|i| ((i * 7 % 5) as u32, i as u32)).collect();
+        let (starts, rows) = sort_by_term(5, &pairs);
+        assert_eq!(starts.len(), 6);
+        assert_eq!(starts[5], len);
+        let rows: Vec<u32> = rows.into_iter().map(AtomicU32::into_inner).collect();
+        for id in 0..5u32 {
+            let want: Vec<u32> = pairs.iter().filter(|p| p.0 == id).map(|p| p.1).collect();
+            assert_eq!(
+                rows[starts[id as usize]..starts[id as usize + 1]],
+                want[..],
+                "{len} {id}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_encoder_leaves_out_forgotten_rows_and_empty_terms_and_stops_when_nobody_listens() {
+    let terms: Vec<Box<str>> = ["b", "a", "gone"].into_iter().map(Into::into).collect();
+    let pairs = [(0, 0), (1, 0), (2, 1), (0, 2), (0, 2)];
+    let rowids = [10, FORGOTTEN, 30];
+    let (send, batches) = std::sync::mpsc::sync_channel(4);
+    assert_eq!(encode_segment(&terms, &pairs, &rowids, send), 3);
+    let batch = batches.recv().unwrap();
+    // In the order of the terms' text; `gone` had only a forgotten row.
+    assert_eq!(batch.ids, vec![1, 0]);
+    let blobs: Vec<Vec<i64>> = batch
+        .blobs()
+        .map(|b| {
+            let mut ids = Vec::new();
+            decode_into(b, &mut ids);
+            ids
+        })
+        .collect();
+    assert_eq!(blobs, vec![vec![10], vec![10, 30]]);
+    assert!(batches.recv().is_err());
+    // More terms than a batch, and a receiver that is gone: the encoder returns early.
+    let many: Vec<Box<str>> = (0..Batch::TERMS * 3)
+        .map(|i| format!("t{i}").into())
+        .collect();
+    let pairs: Vec<(u32, u32)> = (0..many.len() as u32).map(|id| (id, 0)).collect();
+    let (send, batches) = std::sync::mpsc::sync_channel(0);
+    drop(batches);
+    assert_eq!(
+        encode_segment(&many, &pairs, &[1], send),
+        Batch::TERMS as u64
+    );
+}
+
+#[test]
 fn terms_keep_their_ids_as_the_table_grows_long_terms_included() {
     let store = Store::open_in_memory().unwrap();
     let mut builder = IndexBuilder::default();

@@ -537,8 +537,11 @@ fn distinct_terms_listed(parts: &[&str]) -> (String, Vec<u32>) {
         static SEEN: std::cell::RefCell<HashMap<u64, (usize, usize), rustc_hash::FxBuildHasher>> =
             std::cell::RefCell::default();
     }
-    let mut out = String::new();
-    let mut ends = Vec::new();
+    // Sized for what a text of code or prose usually gives, so that a long text's list is not
+    // grown (and copied) a dozen times.
+    let bytes: usize = parts.iter().map(|p| p.len()).sum();
+    let mut out = String::with_capacity(bytes / 4);
+    let mut ends = Vec::with_capacity(bytes / 32);
     SEEN.with(|seen| {
         // Only this function borrows it, and it never calls itself.
         let mut seen = seen.borrow_mut();
@@ -648,21 +651,25 @@ impl TermSink for Distinct<'_> {
 /// character loop, which folds full-width forms and segments CJK.
 fn analyze_into(text: &str, sink: &mut impl TermSink) {
     thread_local! {
-        static CACHE: std::cell::RefCell<WordCache> = std::cell::RefCell::default();
+        /// The thread's word cache, and the token list of its last ASCII line (kept, emptied,
+        /// so that each text does not grow a new one).
+        static CACHE: std::cell::RefCell<(WordCache, Vec<LineToken>)> =
+            std::cell::RefCell::default();
     }
     CACHE.with(|cache| {
         // The analyzer never calls itself, so this is the only borrow.
         let mut cache = cache.borrow_mut();
-        let stamp = sink.stamp(&mut cache);
+        let (cache, tokens) = &mut *cache;
+        let stamp = sink.stamp(cache);
         let mut scratch = Scratch {
             stamp,
-            cache: &mut cache,
+            cache,
             lower: String::new(),
             latin: String::new(),
             cjk: String::new(),
             joined: String::new(),
             parts: Vec::new(),
-            tokens: Vec::new(),
+            tokens: std::mem::take(tokens),
         };
         let mut start = 0;
         let ends = memchr::memchr_iter(b'\n', text.as_bytes()).chain(std::iter::once(text.len()));
@@ -674,6 +681,10 @@ fn analyze_into(text: &str, sink: &mut impl TermSink) {
             } else {
                 analyze_unicode_line(line, &mut scratch, sink);
             }
+        }
+        // A list grown by one huge line is not kept at that size.
+        if scratch.tokens.capacity() <= 1 << 14 {
+            *tokens = scratch.tokens;
         }
     });
 }
