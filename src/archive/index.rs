@@ -444,6 +444,8 @@ fn encode_segment(
     if !batch.ids.is_empty() {
         let _ = out.send(batch);
     }
+    // Closing the channel ends the writer's loop.
+    drop(out);
     postings
 }
 
