@@ -797,8 +797,29 @@ fn cut_ascii_line(line: &[u8], tokens: &mut Vec<LineToken>) {
             continue;
         }
         let start = i;
-        while i < line.len() && ASCII_CLASS[usize::from(line[i])] != 0 {
+        // The classes of the token's first byte and of the rest, gathered on the way: a token
+        // with no connector (nearly all of them) needs no trimming and no second pass.
+        let first_class = ASCII_CLASS[usize::from(line[i])];
+        let mut rest = 0;
+        i += 1;
+        while let Some(&b) = line.get(i) {
+            let class = ASCII_CLASS[usize::from(b)];
+            if class == 0 {
+                break;
+            }
+            rest |= class;
             i += 1;
+        }
+        if (first_class | rest) & CONNECTOR == 0 {
+            // `single_part` of a letter-first token, from the classes.
+            let key = match (first_class, rest) {
+                (LOWER, LOWER | 0) | (UPPER, LOWER | UPPER | 0) => {
+                    WordCache::letters_key(line, start, i)
+                }
+                _ => None,
+            };
+            tokens.push(LineToken { start, end: i, key });
+            continue;
         }
         let (mut first, mut last) = (start, i);
         while first < last && is_ascii_connector(line[first]) {
