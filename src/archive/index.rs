@@ -355,19 +355,41 @@ impl IndexBuilder {
             "INSERT INTO message_postings (segment, term, rowids) VALUES (?1, ?2, ?3)",
         )?;
         let terms = &built.ids.terms;
-        // Sorting and encoding run on a second thread while this one inserts what it has
-        // encoded so far: at the end of a large ingest this flush is all that is left to do,
-        // and the inserts alone take as long as the rest.
-        let postings = std::thread::scope(|scope| -> rusqlite::Result<u64> {
-            let (send, batches) = std::sync::mpsc::sync_channel(4);
-            let encoder = scope.spawn(|| encode_segment(terms, &built.pairs, &built.rowids, send));
-            for batch in batches {
-                for (&id, blob) in batch.ids.iter().zip(batch.blobs()) {
-                    insert.execute(params![segment, &*terms[id as usize], blob])?;
-                }
+        let mut write = |batch: &Batch| -> rusqlite::Result<()> {
+            for (&id, blob) in batch.ids.iter().zip(batch.blobs()) {
+                insert.execute(params![segment, &*terms[id as usize], blob])?;
             }
-            Ok(joined(encoder.join()))
-        })?;
+            Ok(())
+        };
+        let threaded = built.pairs.len() >= THREADED_FLUSH_PAIRS;
+        let postings = if threaded {
+            // Sorting and encoding run on a second thread while this one inserts what it has
+            // encoded so far: at the end of a large ingest this flush is all that is left to
+            // do, and the inserts alone take as long as the rest.
+            std::thread::scope(|scope| -> rusqlite::Result<u64> {
+                let (send, batches) = std::sync::mpsc::sync_channel(4);
+                let (pairs, rowids) = (&built.pairs, &built.rowids);
+                // The encoder owns the sender: the channel closes, and the loop below ends,
+                // when it returns.
+                let encoder = scope.spawn(move || {
+                    encode_segment(terms, pairs, rowids, true, |batch| send.send(batch).is_ok())
+                });
+                for batch in batches {
+                    write(&batch)?;
+                }
+                Ok(joined(encoder.join()))
+            })?
+        } else {
+            // A small segment (a Stop's ingest) is written by this thread alone.
+            let mut failed = None;
+            let postings = encode_segment(terms, &built.pairs, &built.rowids, false, |batch| {
+                write(&batch).map_err(|e| failed = Some(e)).is_ok()
+            });
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            postings
+        };
         conn.prepare_cached("UPDATE message_segments SET tokens = ?1 WHERE id = ?2")?
             .execute(params![to_i64(postings), segment])?;
         merge_full_levels(conn)
@@ -403,17 +425,22 @@ impl Batch {
     }
 }
 
-/// Sorts `pairs` (term id, row) by term, then encodes each term's rowids ([`encode`]), in the
-/// order of the terms' text, and sends them to `out` in [`Batch`]es; returns how many postings
-/// it encoded. Rows whose rowid is [`FORGOTTEN`] are left out, and so are terms left with no
-/// row. Stops early if `out` is closed.
+/// Fewest postings a flush sorts and encodes on other threads ([`IndexBuilder::flush`]); a
+/// smaller one (a Stop's ingest of a few messages) starts no thread.
+const THREADED_FLUSH_PAIRS: usize = 1 << 16;
+
+/// Sorts `pairs` (term id, row) by term (on two threads if `threaded`), then encodes each
+/// term's rowids ([`encode`]), in the order of the terms' text, and hands them to `out` in
+/// [`Batch`]es; returns how many postings it encoded. Rows whose rowid is [`FORGOTTEN`] are
+/// left out, and so are terms left with no row. Stops early when `out` returns `false`.
 fn encode_segment(
     terms: &[Box<str>],
     pairs: &[(u32, u32)],
     rowids: &[i64],
-    out: std::sync::mpsc::SyncSender<Batch>,
+    threaded: bool,
+    mut out: impl FnMut(Batch) -> bool,
 ) -> u64 {
-    let (starts, rows) = sort_by_term(terms.len(), pairs);
+    let (starts, rows) = sort_by_term(terms.len(), pairs, threaded);
     let mut order: Vec<u32> = (0..terms.len() as u32).collect();
     order.sort_unstable_by(|&a, &b| terms[a as usize].cmp(&terms[b as usize]));
     let mut postings = 0u64;
@@ -437,24 +464,26 @@ fn encode_segment(
         encode(&ids, &mut batch.bytes);
         batch.ends.push(batch.bytes.len());
         batch.ids.push(id);
-        if batch.ids.len() == Batch::TERMS && out.send(std::mem::take(&mut batch)).is_err() {
+        if batch.ids.len() == Batch::TERMS && !out(std::mem::take(&mut batch)) {
             return postings;
         }
     }
     if !batch.ids.is_empty() {
-        let _ = out.send(batch);
+        out(batch);
     }
-    // Closing the channel ends the writer's loop.
-    drop(out);
     postings
 }
 
-/// A stable counting sort of `pairs` (term id, row) by term, on two threads (each takes half
-/// of the pairs, and the first half's rows go first in each term): the start of each term's
+/// A stable counting sort of `pairs` (term id, row) by term, on two threads if `threaded`
+/// (each takes half of the pairs, and the first half's rows go first in each term): the start of each term's
 /// rows (`terms + 1` entries), and the rows. The scattered writes miss the cache, so two
 /// threads take about half the time; the rows are atomics so that both can write into one
 /// array, at positions that never overlap.
-fn sort_by_term(terms: usize, pairs: &[(u32, u32)]) -> (Vec<usize>, Vec<AtomicU32>) {
+fn sort_by_term(
+    terms: usize,
+    pairs: &[(u32, u32)],
+    threaded: bool,
+) -> (Vec<usize>, Vec<AtomicU32>) {
     let (first, second) = pairs.split_at(pairs.len() / 2);
     let count = |half: &[(u32, u32)]| {
         let mut counts = vec![0usize; terms];
@@ -463,10 +492,14 @@ fn sort_by_term(terms: usize, pairs: &[(u32, u32)]) -> (Vec<usize>, Vec<AtomicU3
         }
         counts
     };
-    let (in_first, in_second) = std::thread::scope(|scope| {
-        let other = scope.spawn(|| count(second));
-        (count(first), joined(other.join()))
-    });
+    let (in_first, in_second) = if threaded {
+        std::thread::scope(|scope| {
+            let other = scope.spawn(|| count(second));
+            (count(first), joined(other.join()))
+        })
+    } else {
+        (count(first), count(second))
+    };
     let mut starts = vec![0usize; terms + 1];
     for id in 0..terms {
         starts[id + 1] = starts[id] + in_first[id] + in_second[id];
@@ -480,11 +513,16 @@ fn sort_by_term(terms: usize, pairs: &[(u32, u32)]) -> (Vec<usize>, Vec<AtomicU3
         }
     };
     let next_second: Vec<usize> = (0..terms).map(|id| starts[id] + in_first[id]).collect();
-    std::thread::scope(|scope| {
-        let other = scope.spawn(|| scatter(second, next_second));
+    if threaded {
+        std::thread::scope(|scope| {
+            let other = scope.spawn(|| scatter(second, next_second));
+            scatter(first, starts[..terms].to_vec());
+            joined(other.join());
+        });
+    } else {
         scatter(first, starts[..terms].to_vec());
-        joined(other.join());
-    });
+        scatter(second, next_second);
+    }
     (starts, rows)
 }
 

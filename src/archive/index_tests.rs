@@ -297,32 +297,35 @@ fn the_two_threaded_sort_keeps_each_terms_rows_in_the_order_they_were_added() {
     for len in [0usize, 1, 2, 7, 1_001] {
         // Term ids cycle, rows ascend: each term's rows must come back ascending.
         let pairs: Vec<(u32, u32)> = (0..len).map(|i| ((i * 7 % 5) as u32, i as u32)).collect();
-        let (starts, rows) = sort_by_term(5, &pairs);
-        assert_eq!(starts.len(), 6);
-        assert_eq!(starts[5], len);
-        let rows: Vec<u32> = rows.into_iter().map(AtomicU32::into_inner).collect();
-        for id in 0..5u32 {
-            let want: Vec<u32> = pairs.iter().filter(|p| p.0 == id).map(|p| p.1).collect();
-            assert_eq!(
-                rows[starts[id as usize]..starts[id as usize + 1]],
-                want[..],
-                "{len} {id}"
-            );
+        for threaded in [true, false] {
+            let (starts, rows) = sort_by_term(5, &pairs, threaded);
+            assert_eq!(starts.len(), 6);
+            assert_eq!(starts[5], len);
+            let rows: Vec<u32> = rows.into_iter().map(AtomicU32::into_inner).collect();
+            for id in 0..5u32 {
+                let want: Vec<u32> = pairs.iter().filter(|p| p.0 == id).map(|p| p.1).collect();
+                let got = &rows[starts[id as usize]..starts[id as usize + 1]];
+                assert_eq!(got, &want[..], "{len} {id} {threaded}");
+            }
         }
     }
 }
 
 #[test]
-fn the_encoder_leaves_out_forgotten_rows_and_empty_terms_and_stops_when_nobody_listens() {
+fn the_encoder_leaves_out_forgotten_rows_and_empty_terms_and_stops_when_the_writer_does() {
     let terms: Vec<Box<str>> = ["b", "a", "gone"].into_iter().map(Into::into).collect();
     let pairs = [(0, 0), (1, 0), (2, 1), (0, 2), (0, 2)];
     let rowids = [10, FORGOTTEN, 30];
-    let (send, batches) = std::sync::mpsc::sync_channel(4);
-    assert_eq!(encode_segment(&terms, &pairs, &rowids, send), 3);
-    let batch = batches.recv().unwrap();
+    let mut batches = Vec::new();
+    let postings = encode_segment(&terms, &pairs, &rowids, true, |batch| {
+        batches.push(batch);
+        true
+    });
+    assert_eq!(postings, 3);
+    assert_eq!(batches.len(), 1);
     // In the order of the terms' text; `gone` had only a forgotten row.
-    assert_eq!(batch.ids, vec![1, 0]);
-    let blobs: Vec<Vec<i64>> = batch
+    assert_eq!(batches[0].ids, vec![1, 0]);
+    let blobs: Vec<Vec<i64>> = batches[0]
         .blobs()
         .map(|b| {
             let mut ids = Vec::new();
@@ -331,18 +334,55 @@ fn the_encoder_leaves_out_forgotten_rows_and_empty_terms_and_stops_when_nobody_l
         })
         .collect();
     assert_eq!(blobs, vec![vec![10], vec![10, 30]]);
-    assert!(batches.recv().is_err());
-    // More terms than a batch, and a receiver that is gone: the encoder returns early.
+    // More terms than a batch, and a writer that takes no more: the encoder returns early.
     let many: Vec<Box<str>> = (0..Batch::TERMS * 3)
         .map(|i| format!("t{i}").into())
         .collect();
     let pairs: Vec<(u32, u32)> = (0..many.len() as u32).map(|id| (id, 0)).collect();
-    let (send, batches) = std::sync::mpsc::sync_channel(0);
-    drop(batches);
-    assert_eq!(
-        encode_segment(&many, &pairs, &[1], send),
-        Batch::TERMS as u64
-    );
+    let mut taken = 0;
+    let postings = encode_segment(&many, &pairs, &[1], false, |_| {
+        taken += 1;
+        false
+    });
+    assert_eq!((postings, taken), (Batch::TERMS as u64, 1));
+}
+
+#[test]
+fn a_segment_large_enough_for_threads_reads_back_like_small_ones() {
+    // Over THREADED_FLUSH_PAIRS postings: sorted and encoded on other threads.
+    let rows = THREADED_FLUSH_PAIRS / 50 + 1;
+    let terms = |row: usize| -> String {
+        (0..60)
+            .map(|t| format!("t{}", (row * 7 + t * 13) % 997))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let big = Store::open_in_memory().unwrap();
+    let mut builder = IndexBuilder::default();
+    for row in 0..rows {
+        builder.add(row as i64 + 1, &terms(row));
+    }
+    assert!(builder.pairs.len() >= THREADED_FLUSH_PAIRS);
+    builder.flush(big.conn()).unwrap();
+    // The same rows in small segments, each written by this thread alone.
+    let small = Store::open_in_memory().unwrap();
+    for chunk in (0..rows).collect::<Vec<_>>().chunks(200) {
+        let mut builder = IndexBuilder::default();
+        for &row in chunk {
+            builder.add(row as i64 + 1, &terms(row));
+        }
+        assert!(builder.pairs.len() < THREADED_FLUSH_PAIRS);
+        builder.flush(small.conn()).unwrap();
+    }
+    for t in 0..997 {
+        let term = format!("t{t}");
+        assert_eq!(
+            doclist(big.conn(), &term).unwrap(),
+            doclist(small.conn(), &term).unwrap(),
+            "{term}"
+        );
+    }
+    assert_eq!(stats(big.conn()).unwrap(), stats(small.conn()).unwrap());
 }
 
 #[test]
