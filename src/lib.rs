@@ -16,6 +16,7 @@ pub mod compile;
 pub mod demo;
 pub mod hooks;
 pub mod host;
+mod hot;
 pub mod llm;
 pub mod memory;
 pub mod queue;

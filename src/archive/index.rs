@@ -31,6 +31,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use rusqlite::{Connection, params};
 use rustc_hash::FxHashMap;
 
+use crate::recall::analyze::TermList;
 use crate::store::db::json_ids;
 
 /// Segments of one level merged into one segment of the next.
@@ -71,54 +72,25 @@ struct Slot {
 }
 
 impl Slot {
-    /// The slot `term` would have with id 0, or `None` if it is empty or too long to inline.
+    /// The slot `term` would have with id 0 ([`Slot::key_in`]).
+    #[cfg(test)]
     fn key(term: &str) -> Option<Slot> {
-        Slot::key_of_bytes(term.as_bytes())
+        Slot::key_in(term.as_bytes(), 0, term.len())
     }
 
-    /// [`Slot::key`] of the term at `buf[start..end]`, read with two word loads when `buf`
-    /// holds 12 bytes from `start` (the bytes past the term are masked off).
+    /// The slot the term at `buf[start..end]` would have with id 0, or `None` if it is empty or
+    /// too long to inline. Read with two word loads when `buf` holds 12 bytes from `start` (the
+    /// bytes past the term are masked off).
     fn key_in(buf: &[u8], start: usize, end: usize) -> Option<Slot> {
         let len = end.checked_sub(start)?;
         if len == 0 || len > INLINE_TERM_BYTES {
             return None;
         }
-        let Some(chunk) = buf.get(start..start + INLINE_TERM_BYTES) else {
-            return Slot::key_of_bytes(buf.get(start..end)?);
-        };
-        let (head, tail) = chunk.split_at(8);
-        let mut head = u64::from_le_bytes(head.try_into().ok()?);
-        let mut tail = u32::from_le_bytes(tail.try_into().ok()?);
-        if len < 8 {
-            head &= (1u64 << (8 * len)) - 1;
-            tail = 0;
-        } else {
-            tail &= ((1u64 << (8 * (len - 8))) - 1) as u32;
-        }
+        let [head, tail] = crate::hot::padded_words(buf, start, len, 0)?;
         Some(Slot {
             head,
-            tail,
+            tail: tail as u32,
             len_id: (len as u32) << 24,
-        })
-    }
-
-    fn key_of_bytes(bytes: &[u8]) -> Option<Slot> {
-        if bytes.is_empty() || bytes.len() > INLINE_TERM_BYTES {
-            return None;
-        }
-        let mut head = 0u64;
-        let mut tail = 0u32;
-        for (i, &b) in bytes.iter().enumerate() {
-            if i < 8 {
-                head |= u64::from(b) << (8 * i);
-            } else {
-                tail |= u32::from(b) << (8 * (i - 8));
-            }
-        }
-        Some(Slot {
-            head,
-            tail,
-            len_id: (bytes.len() as u32) << 24,
         })
     }
 
@@ -126,7 +98,7 @@ impl Slot {
         self.len_id >> 24 == 0
     }
 
-    /// Whether it holds the term of `key` (a [`Slot::key`]).
+    /// Whether it holds the term of `key` (a [`Slot::key_in`]).
     fn holds(self, key: Slot) -> bool {
         self.head == key.head && self.tail == key.tail && self.len_id >> 24 == key.len_id >> 24
     }
@@ -157,26 +129,12 @@ impl Default for TermIds {
 /// How many terms ahead [`IndexBuilder::add`] prefetches.
 const LOOKAHEAD: usize = 8;
 
-/// Asks the CPU to bring `value`'s cache line in, without waiting for it.
-#[inline]
-pub(crate) fn prefetch<T>(value: &T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is only a hint: it reads nothing the program sees and never faults,
-    // and SSE (which it needs) is part of every x86-64 target.
-    unsafe {
-        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(value).cast());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = value;
-}
-
 impl TermIds {
     /// Prefetches the slot where [`TermIds::id_keyed`] will look for the term of `key` first.
     fn prefetch(&self, key: Option<Slot>) {
         if let Some(key) = key {
             let mask = self.slots.len() - 1;
-            prefetch(&self.slots[(key.hash() >> 32) as usize & mask]);
+            crate::hot::prefetch(&self.slots[(key.hash() >> 32) as usize & mask]);
         }
     }
 
@@ -198,7 +156,7 @@ impl TermIds {
         self.id_keyed(term, Slot::key(term))
     }
 
-    /// The id of `term` (whose [`Slot::key`] is `key`), given one if it has none yet. Once ids
+    /// The id of `term` (whose [`Slot::key_in`] is `key`), given one if it has none yet. Once ids
     /// no longer fit a slot, new short terms go to the hash map too; the ones already inline
     /// keep their ids.
     fn id_keyed(&mut self, term: &str, key: Option<Slot>) -> u32 {
@@ -264,34 +222,15 @@ pub struct IndexBuilder {
 }
 
 impl IndexBuilder {
-    /// Indexes message `rowid` under `terms`: space-separated and distinct (ingest's
-    /// `distinct_message_terms`). A term repeated anyway is indexed once; a segment's token
-    /// count ([`stats`]) counts it once, but [`term_count`] of the same list would count it
-    /// twice.
-    pub fn add(&mut self, rowid: i64, terms: &str) {
-        let terms = terms
-            .split(' ')
-            .filter(|t| !t.is_empty())
-            .map(|t| (t, Slot::key(t)));
-        self.add_keyed(rowid, terms);
-    }
-
-    /// [`IndexBuilder::add`] for a list whose term ends are known (each term is followed by
-    /// one space, except the last): ingest's prepared messages, indexed without searching the
-    /// list for its spaces. `ends` must be the ends of `terms`' terms, ascending.
-    pub fn add_list(&mut self, rowid: i64, terms: &str, ends: &[u32]) {
-        let buf = terms.as_bytes();
-        let mut start = 0;
-        let terms = ends.iter().filter_map(|&end| {
-            let (from, to) = (start, end as usize);
-            start = to + 1;
-            let term = terms.get(from..to).filter(|t| !t.is_empty())?;
+    /// Indexes message `rowid` under `terms` (ingest's `distinct_message_terms`: distinct). A
+    /// term repeated anyway is indexed once; a segment's token count ([`stats`]) counts it
+    /// once, but the list's own count would count it twice.
+    pub fn add(&mut self, rowid: i64, terms: &TermList) {
+        let buf = terms.text.as_bytes();
+        let terms = terms.ranges().filter_map(|(from, to)| {
+            let term = terms.text.get(from..to).filter(|t| !t.is_empty())?;
             Some((term, Slot::key_in(buf, from, to)))
         });
-        self.add_keyed(rowid, terms);
-    }
-
-    fn add_keyed<'t>(&mut self, rowid: i64, terms: impl Iterator<Item = (&'t str, Option<Slot>)>) {
         let row = u32::try_from(self.rowids.len()).unwrap_or(u32::MAX);
         self.rowids.push(rowid);
         // Most probes of the term table miss the cache (the vocabulary outgrows it): the slot
@@ -315,6 +254,12 @@ impl IndexBuilder {
             let id = self.ids.id_keyed(term, key);
             self.pairs.push((id, row));
         }
+    }
+
+    /// [`IndexBuilder::add`] for terms separated by spaces.
+    #[cfg(test)]
+    pub fn add_str(&mut self, rowid: i64, terms: &str) {
+        self.add(rowid, &TermList::split(terms));
     }
 
     /// Takes back the rows of `rowids` added since the last flush: the flush writes no posting
@@ -492,14 +437,7 @@ fn sort_by_term(
         }
         counts
     };
-    let (in_first, in_second) = if threaded {
-        std::thread::scope(|scope| {
-            let other = scope.spawn(|| count(second));
-            (count(first), joined(other.join()))
-        })
-    } else {
-        (count(first), count(second))
-    };
+    let (in_first, in_second) = both(threaded, || count(first), || count(second));
     let mut starts = vec![0usize; terms + 1];
     for id in 0..terms {
         starts[id + 1] = starts[id] + in_first[id] + in_second[id];
@@ -513,21 +451,31 @@ fn sort_by_term(
         }
     };
     let next_second: Vec<usize> = (0..terms).map(|id| starts[id] + in_first[id]).collect();
-    if threaded {
-        std::thread::scope(|scope| {
-            let other = scope.spawn(|| scatter(second, next_second));
-            scatter(first, starts[..terms].to_vec());
-            joined(other.join());
-        });
-    } else {
-        scatter(first, starts[..terms].to_vec());
-        scatter(second, next_second);
-    }
+    both(
+        threaded,
+        || scatter(first, starts[..terms].to_vec()),
+        || scatter(second, next_second),
+    );
     (starts, rows)
 }
 
-/// Terms in a space-separated list of distinct terms: the `messages.term_count` of a message
-/// [`IndexBuilder::add`] indexes under it.
+/// Runs `a` and `b`, `b` on a second thread if `threaded`.
+fn both<A: Send, B: Send>(
+    threaded: bool,
+    a: impl FnOnce() -> A + Send,
+    b: impl FnOnce() -> B + Send,
+) -> (A, B) {
+    if !threaded {
+        return (a(), b());
+    }
+    std::thread::scope(|scope| {
+        let other = scope.spawn(b);
+        (a(), joined(other.join()))
+    })
+}
+
+/// Terms in a space-separated list of terms.
+#[cfg(test)]
 pub fn term_count(terms: &str) -> u32 {
     u32::try_from(terms.split(' ').filter(|t| !t.is_empty()).count()).unwrap_or(u32::MAX)
 }

@@ -19,7 +19,7 @@ fn segments(store: &Store) -> Vec<(i64, i64, i64)> {
 fn flush(store: &Store, docs: &[(i64, &str)]) {
     let mut builder = IndexBuilder::default();
     for (rowid, terms) in docs {
-        builder.add(*rowid, terms);
+        builder.add_str(*rowid, terms);
     }
     builder.flush(store.conn()).unwrap();
     assert!(builder.is_empty());
@@ -52,8 +52,8 @@ fn a_flush_writes_one_segment_that_doclists_and_stats_read() {
 fn a_term_repeated_in_one_row_is_indexed_and_counted_once() {
     let store = Store::open_in_memory().unwrap();
     let mut builder = IndexBuilder::default();
-    builder.add(5, "a b  a b c");
-    builder.add(6, "");
+    builder.add_str(5, "a b  a b c");
+    builder.add_str(6, "");
     builder.flush(store.conn()).unwrap();
     assert_eq!(doclist(store.conn(), "a").unwrap(), vec![5]);
     assert_eq!(stats(store.conn()).unwrap(), (2, 3));
@@ -210,7 +210,7 @@ fn the_builder_says_when_it_holds_enough_to_flush() {
     let mut rowid = 0;
     while !builder.is_full() {
         rowid += 1;
-        builder.add(rowid, &row);
+        builder.add_str(rowid, &row);
     }
     // Full from the row that reached the limit on.
     assert!(builder.pairs.len() >= FLUSH_POSTINGS);
@@ -221,9 +221,9 @@ fn the_builder_says_when_it_holds_enough_to_flush() {
 fn ids_follow_the_order_terms_are_added_in_rows_longer_and_shorter_than_the_lookahead() {
     let mut builder = IndexBuilder::default();
     let long: Vec<String> = (0..LOOKAHEAD * 3 + 1).map(|i| format!("t{i}")).collect();
-    builder.add(1, &long.join(" "));
-    builder.add(2, "t0 short t3 a_term_too_long_to_inline");
-    builder.add(3, "");
+    builder.add_str(1, &long.join(" "));
+    builder.add_str(2, "t0 short t3 a_term_too_long_to_inline");
+    builder.add_str(3, "");
     let mut expected = long.clone();
     expected.extend(["short".to_owned(), "a_term_too_long_to_inline".to_owned()]);
     let got: Vec<&str> = builder.ids.terms.iter().map(|t| &**t).collect();
@@ -262,7 +262,7 @@ fn a_list_with_its_ends_indexes_like_the_same_list_split_at_its_spaces() {
     let by_ends = Store::open_in_memory().unwrap();
     let (mut a, mut b) = (IndexBuilder::default(), IndexBuilder::default());
     for (rowid, terms) in rows.iter().enumerate() {
-        a.add(rowid as i64, terms);
+        a.add_str(rowid as i64, terms);
         let mut ends = Vec::new();
         let mut at = 0;
         for term in terms.split(' ').filter(|t| !t.is_empty()) {
@@ -270,7 +270,13 @@ fn a_list_with_its_ends_indexes_like_the_same_list_split_at_its_spaces() {
             ends.push(at as u32);
             at += 1;
         }
-        b.add_list(rowid as i64, terms, &ends);
+        b.add(
+            rowid as i64,
+            &TermList {
+                text: (*terms).to_owned(),
+                ends,
+            },
+        );
     }
     a.flush(by_split.conn()).unwrap();
     b.flush(by_ends.conn()).unwrap();
@@ -360,7 +366,7 @@ fn a_segment_large_enough_for_threads_reads_back_like_small_ones() {
     let big = Store::open_in_memory().unwrap();
     let mut builder = IndexBuilder::default();
     for row in 0..rows {
-        builder.add(row as i64 + 1, &terms(row));
+        builder.add_str(row as i64 + 1, &terms(row));
     }
     assert!(builder.pairs.len() >= THREADED_FLUSH_PAIRS);
     builder.flush(big.conn()).unwrap();
@@ -369,7 +375,7 @@ fn a_segment_large_enough_for_threads_reads_back_like_small_ones() {
     for chunk in (0..rows).collect::<Vec<_>>().chunks(200) {
         let mut builder = IndexBuilder::default();
         for &row in chunk {
-            builder.add(row as i64 + 1, &terms(row));
+            builder.add_str(row as i64 + 1, &terms(row));
         }
         assert!(builder.pairs.len() < THREADED_FLUSH_PAIRS);
         builder.flush(small.conn()).unwrap();
@@ -398,8 +404,8 @@ fn terms_keep_their_ids_as_the_table_grows_long_terms_included() {
         }
     };
     let all: Vec<String> = (0..5_000).map(term).collect();
-    builder.add(1, &all.join(" "));
-    builder.add(2, &all[..2_500].join(" "));
+    builder.add_str(1, &all.join(" "));
+    builder.add_str(2, &all[..2_500].join(" "));
     builder.flush(store.conn()).unwrap();
     for (i, t) in all.iter().enumerate() {
         let expected = if i < 2_500 { vec![1, 2] } else { vec![1] };

@@ -75,7 +75,7 @@ use crate::host::Host;
 use crate::host::transcript::{
     ChunkParser, Origin, Role, SessionMeta, TranscriptChunk, TranscriptError, TranscriptMessage,
 };
-use crate::recall::analyze::{distinct_message_term_list, distinct_message_terms};
+use crate::recall::analyze::{TermList, distinct_message_terms};
 use crate::store::db::Store;
 use crate::store::time;
 
@@ -1694,12 +1694,8 @@ struct PreparedMessage {
     tool_name: Option<String>,
     args: Option<String>,
     text: String,
-    /// Distinct search terms, space-separated.
-    terms: Option<String>,
-    /// The end of each term in `terms`.
-    term_ends: Vec<u32>,
-    /// How many there are (`messages.term_count`).
-    term_count: Option<u32>,
+    /// Distinct search terms (none for an injected message).
+    terms: Option<TermList>,
 }
 
 /// Redacts `text`, then cuts it to `cap` bytes; reuses the string when nothing changed.
@@ -1724,16 +1720,8 @@ fn prepare_message(m: TranscriptMessage) -> PreparedMessage {
         .filter(|a| *a != m.text)
         .map(|a| redact_capped(a, MAX_TOOL_ARGS_BYTES));
     let text = redact_capped(m.text, cap);
-    let (terms, term_ends) = if m.origin.is_injected() {
-        (None, Vec::new())
-    } else {
-        let (terms, ends) =
-            distinct_message_term_list(m.tool_name.as_deref(), args.as_deref(), &text);
-        (Some(terms), ends)
-    };
-    let term_count = terms
-        .is_some()
-        .then(|| u32::try_from(term_ends.len()).unwrap_or(u32::MAX));
+    let terms = (!m.origin.is_injected())
+        .then(|| distinct_message_terms(m.tool_name.as_deref(), args.as_deref(), &text));
     PreparedMessage {
         byte_offset: m.byte_offset,
         seq: m.seq,
@@ -1745,8 +1733,6 @@ fn prepare_message(m: TranscriptMessage) -> PreparedMessage {
         args,
         text,
         terms,
-        term_ends,
-        term_count,
     }
 }
 
@@ -1779,7 +1765,7 @@ fn insert_prepared(
             m.tool_name,
             m.args,
             m.text,
-            m.term_count,
+            m.terms.as_ref().map(TermList::count),
         ])?;
         if changed == 0 {
             continue;
@@ -1795,7 +1781,7 @@ fn insert_prepared(
             counts.user += 1;
         }
         if let Some(terms) = &m.terms {
-            index.add_list(rowid, terms, &m.term_ends);
+            index.add(rowid, terms);
             if let Some(pending) = pending.as_deref_mut() {
                 // Written in parts: committed before it is indexed.
                 tx.prepare_cached("INSERT INTO message_pending (id) VALUES (?1)")?

@@ -907,6 +907,13 @@ fn each_term_is_indexed_once_per_message(#[case] mode: IngestMode) {
 }
 
 /// A small Codex transcript of session `id`: a prompt, a tool call and an answer per turn.
+/// Writes `dir/file`, a [`small_codex`] rollout of session `id` with two turns.
+fn small_rollout(dir: &Path, file: &str, id: &str) -> PathBuf {
+    let path = dir.join(file);
+    write(&path, small_codex(id, 2).as_bytes());
+    path
+}
+
 fn small_codex(id: &str, turns: usize) -> String {
     let mut text = codex_meta(id, &format!("/work/{id}"));
     for i in 0..turns {
@@ -1015,11 +1022,7 @@ fn ingesting_many_transcripts_archives_exactly_what_one_by_one_does() {
 fn a_group_of_small_transcripts_writes_one_index_segment() {
     let dir = tempfile::tempdir().unwrap();
     let paths: Vec<PathBuf> = (0..12)
-        .map(|i| {
-            let path = dir.path().join(format!("s{i:02}.jsonl"));
-            write(&path, small_codex(&format!("s{i:02}"), 2).as_bytes());
-            path
-        })
+        .map(|i| small_rollout(dir.path(), &format!("s{i:02}.jsonl"), &format!("s{i:02}")))
         .collect();
     let mut grouped = Store::open_in_memory().unwrap();
     ingest_transcripts(&mut grouped, Host::Codex, &paths, |_, _, result| {
@@ -1053,11 +1056,7 @@ fn a_group_that_fails_to_write_is_ingested_again_file_by_file() {
     let dir = tempfile::tempdir().unwrap();
     let paths: Vec<PathBuf> = ["a", "b", "c"]
         .iter()
-        .map(|name| {
-            let path = dir.path().join(format!("{name}.jsonl"));
-            write(&path, small_codex(&format!("s-{name}"), 2).as_bytes());
-            path
-        })
+        .map(|name| small_rollout(dir.path(), &format!("{name}.jsonl"), &format!("s-{name}")))
         .collect();
     append(
         &paths[1],
@@ -1314,9 +1313,8 @@ fn ingests_on_a_database_file_copy_their_commits_and_restore_the_automatic_check
     write(&big, many_block_rollout().as_bytes());
     let small: Vec<PathBuf> = (0..3)
         .map(|i| {
-            let path = dir.path().join(format!("rollout-small-{i}.jsonl"));
-            write(&path, small_codex(&format!("small-{i}"), 2).as_bytes());
-            path
+            let file = format!("rollout-small-{i}.jsonl");
+            small_rollout(dir.path(), &file, &format!("small-{i}"))
         })
         .collect();
     let mut store = Store::open(&dir.path().join("csep.db")).unwrap();

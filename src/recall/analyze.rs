@@ -518,19 +518,65 @@ pub fn terms_for_index_of(parts: &[&str]) -> String {
     out
 }
 
-/// [`terms_for_index_of`] with each term kept once, at its first occurrence: the `terms` of a
-/// `messages_fts` row. Ranking counts a term once per row anyway (term frequency is one, see
-/// [`crate::recall::pool`]), so the repeats only cost index time and space; what they carried,
-/// the positions of phrases, is checked against [`terms_for_index_of`] instead
-/// ([`PhraseCheck`]).
+/// [`distinct_terms_listed`]'s text.
+#[cfg(test)]
 pub(crate) fn distinct_terms_for_index_of(parts: &[&str]) -> String {
-    distinct_terms_listed(parts).0
+    distinct_terms_listed(parts).text
 }
 
-/// [`distinct_terms_for_index_of`] and the end of each of its terms, noted as they are
-/// written: their count is `messages.term_count`, and the index takes the terms by their ends
+/// A list of distinct terms in the `terms` format, with the end of each term noted as it was
+/// written: its length is `messages.term_count`, and the index takes the terms by their ends
 /// (splitting the list again cost an ingest about 8 % of its CPU time).
-fn distinct_terms_listed(parts: &[&str]) -> (String, Vec<u32>) {
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TermList {
+    /// The terms, separated by single spaces.
+    pub(crate) text: String,
+    /// The end of each term in `text`, ascending.
+    pub(crate) ends: Vec<u32>,
+}
+
+impl TermList {
+    /// The list of the terms of `text` (the `terms` format: separated by spaces).
+    #[cfg(test)]
+    pub(crate) fn split(text: &str) -> TermList {
+        let mut list = TermList::default();
+        for term in text.split(' ').filter(|t| !t.is_empty()) {
+            list.push(term);
+        }
+        list
+    }
+
+    fn push(&mut self, term: &str) {
+        if !self.text.is_empty() {
+            self.text.push(' ');
+        }
+        self.text.push_str(term);
+        self.ends
+            .push(u32::try_from(self.text.len()).unwrap_or(u32::MAX));
+    }
+
+    /// How many terms it holds.
+    pub(crate) fn count(&self) -> u32 {
+        u32::try_from(self.ends.len()).unwrap_or(u32::MAX)
+    }
+
+    /// Each term's byte range in `text`, in order.
+    pub(crate) fn ranges(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        let mut start = 0;
+        self.ends.iter().map(move |&end| {
+            let range = (start, end as usize);
+            start = end as usize + 1;
+            range
+        })
+    }
+}
+
+/// [`terms_for_index_of`] with each term kept once, at its first occurrence: the terms an
+/// archived message is indexed under. Ranking counts a term once per row anyway (term
+/// frequency is one, see [`crate::recall::pool`]), so the repeats only cost index time and
+/// space; what they carried, the positions of phrases, is checked against
+/// [`terms_for_index_of`] instead ([`PhraseCheck`]).
+fn distinct_terms_listed(parts: &[&str]) -> TermList {
     thread_local! {
         /// The table of terms seen, kept (emptied) from one call to the next on the same
         /// thread: a long message's table grew by rehashing every time otherwise.
@@ -540,16 +586,17 @@ fn distinct_terms_listed(parts: &[&str]) -> (String, Vec<u32>) {
     // Sized for what a text of code or prose usually gives, so that a long text's list is not
     // grown (and copied) a dozen times.
     let bytes: usize = parts.iter().map(|p| p.len()).sum();
-    let mut out = String::with_capacity(bytes / 4);
-    let mut ends = Vec::with_capacity(bytes / 32);
+    let mut list = TermList {
+        text: String::with_capacity(bytes / 4),
+        ends: Vec::with_capacity(bytes / 32),
+    };
     SEEN.with(|seen| {
         // Only this function borrows it, and it never calls itself.
         let mut seen = seen.borrow_mut();
         seen.clear();
         let mut sink = Distinct {
-            out: &mut out,
+            list: &mut list,
             seen: &mut seen,
-            ends: &mut ends,
             stamp: None,
         };
         for part in parts {
@@ -560,7 +607,7 @@ fn distinct_terms_listed(parts: &[&str]) -> (String, Vec<u32>) {
             *seen = HashMap::default();
         }
     });
-    (out, ends)
+    list
 }
 
 /// The stored fields of an archived message that its `messages_fts` row indexes, in order:
@@ -577,23 +624,13 @@ fn message_parts<'a>(
     }
 }
 
-/// The `terms` of an archived message's `messages_fts` row: its fields' distinct terms
-/// ([`distinct_terms_for_index_of`]).
+/// The terms an archived message is indexed under: its fields' distinct terms
+/// ([`distinct_terms_listed`]).
 pub(crate) fn distinct_message_terms(
     tool_name: Option<&str>,
     tool_args: Option<&str>,
     text: &str,
-) -> String {
-    distinct_terms_for_index_of(&message_parts(tool_name, tool_args, text))
-}
-
-/// [`distinct_message_terms`] and the end of each of its terms (see
-/// [`distinct_terms_for_index_of`]'s `distinct_terms_listed`).
-pub(crate) fn distinct_message_term_list(
-    tool_name: Option<&str>,
-    tool_args: Option<&str>,
-    text: &str,
-) -> (String, Vec<u32>) {
+) -> TermList {
     distinct_terms_listed(&message_parts(tool_name, tool_args, text))
 }
 
@@ -608,13 +645,11 @@ pub(crate) fn message_terms(
 }
 
 /// The `terms` format with repeats dropped: `seen` maps a term's hash to where its first
-/// occurrence sits in `out`, so a repeat is recognised by comparing bytes, never by the hash
+/// occurrence sits in the list's text, so a repeat is recognised by comparing bytes, never by the hash
 /// alone.
 struct Distinct<'a> {
-    out: &'a mut String,
+    list: &'a mut TermList,
     seen: &'a mut HashMap<u64, (usize, usize), rustc_hash::FxBuildHasher>,
-    /// The end of each term written to `out`.
-    ends: &'a mut Vec<u32>,
     /// This text's word cache stamp, once taken.
     stamp: Option<u32>,
 }
@@ -628,20 +663,15 @@ impl TermSink for Distinct<'_> {
         use std::hash::BuildHasher;
         let hash = rustc_hash::FxBuildHasher.hash_one(term);
         if let Some(&(start, end)) = self.seen.get(&hash)
-            && self.out.get(start..end) == Some(term)
+            && self.list.text.get(start..end) == Some(term)
         {
             return;
         }
-        if !self.out.is_empty() {
-            self.out.push(' ');
-        }
-        let start = self.out.len();
-        self.out.push_str(term);
-        self.ends
-            .push(u32::try_from(self.out.len()).unwrap_or(u32::MAX));
+        self.list.push(term);
+        let end = self.list.text.len();
         // On a (vanishingly rare) hash collision the first term keeps the slot: the other is
         // then written again when repeated, which costs a duplicate, never a lost term.
-        self.seen.entry(hash).or_insert((start, self.out.len()));
+        self.seen.entry(hash).or_insert((end - term.len(), end));
     }
 }
 
@@ -811,14 +841,12 @@ fn cut_ascii_line(line: &[u8], tokens: &mut Vec<LineToken>) {
             i += 1;
         }
         if (first_class | rest) & CONNECTOR == 0 {
-            // `single_part` of a letter-first token, from the classes.
-            let key = match (first_class, rest) {
-                (LOWER, LOWER | 0) | (UPPER, LOWER | UPPER | 0) => {
-                    WordCache::letters_key(line, start, i)
-                }
-                _ => None,
-            };
-            tokens.push(LineToken { start, end: i, key });
+            tokens.push(LineToken::new(
+                line,
+                start,
+                i,
+                case_of_classes(first_class, rest),
+            ));
             continue;
         }
         let (mut first, mut last) = (start, i);
@@ -829,17 +857,21 @@ fn cut_ascii_line(line: &[u8], tokens: &mut Vec<LineToken>) {
             last -= 1;
         }
         if first < last {
-            let token = &line[first..last];
-            let key = match (single_part(token), token[0].is_ascii_alphabetic()) {
-                (Some(_), true) => WordCache::letters_key(line, first, last),
-                _ => None,
-            };
-            tokens.push(LineToken {
-                start: first,
-                end: last,
-                key,
-            });
+            let case = single_part(&line[first..last]);
+            tokens.push(LineToken::new(line, first, last, case));
         }
+    }
+}
+
+impl LineToken {
+    /// The token `line[start..end]`, whose [`single_part`] is `case`.
+    fn new(line: &[u8], start: usize, end: usize, case: Option<Case>) -> LineToken {
+        let letter_first = line[start].is_ascii_alphabetic();
+        let key = match case {
+            Some(_) if letter_first => WordCache::letters_key(line, start, end),
+            _ => None,
+        };
+        LineToken { start, end, key }
     }
 }
 
@@ -926,7 +958,13 @@ fn single_part(token: &[u8]) -> Option<Case> {
     for &b in rest {
         rest_classes |= ASCII_CLASS[usize::from(b)];
     }
-    match (first_class, rest_classes) {
+    case_of_classes(first_class, rest_classes)
+}
+
+/// [`single_part`] of a token whose first byte has class `first` and whose other bytes have,
+/// together, the classes `rest`.
+fn case_of_classes(first: u8, rest: u8) -> Option<Case> {
+    match (first, rest) {
         (DIGIT, DIGIT | 0) | (LOWER, LOWER | 0) => Some(Case::Lower),
         (UPPER, LOWER | UPPER | 0) => Some(Case::Upper),
         _ => None,
@@ -1365,7 +1403,7 @@ pub(crate) struct MatchQuery {
     /// For rows that keep every term in place (`memory_fts`, `recall_fts`): [`match_expr`].
     pub(crate) expr: String,
     /// For rows that keep each term once (`messages_fts`,
-    /// [`distinct_terms_for_index_of`]), where adjacency cannot be matched: a required
+    /// [`distinct_terms_listed`]), where adjacency cannot be matched: a required
     /// phrase asks for all its words, a multi-word exclusion is left to [`PhraseCheck`].
     pub(crate) distinct_expr: String,
     /// What rows matched by `distinct_expr` must still pass.

@@ -631,23 +631,16 @@ fn distinct_terms_are_listed_with_their_ends_as_they_are_written() {
     texts.extend((0..100).map(|seed| random_text(seed, 2_000)));
     texts.push(String::new());
     for text in &texts {
-        let (terms, ends) = distinct_message_term_list(Some("exec_command"), None, text);
+        let list = distinct_message_terms(Some("exec_command"), None, text);
         assert_eq!(
-            terms,
-            distinct_message_terms(Some("exec_command"), None, text)
+            list.text,
+            distinct_terms_for_index_of(&["exec_command", text])
         );
-        let mut start = 0;
-        let listed: Vec<&str> = ends
-            .iter()
-            .map(|&end| {
-                let term = &terms[start..end as usize];
-                start = end as usize + 1;
-                term
-            })
-            .collect();
-        let split: Vec<&str> = terms.split(' ').filter(|t| !t.is_empty()).collect();
+        let listed: Vec<&str> = list.ranges().map(|(a, b)| &list.text[a..b]).collect();
+        let split: Vec<&str> = list.text.split(' ').filter(|t| !t.is_empty()).collect();
         assert_eq!(listed, split, "{text:?}");
-        assert_eq!(ends.len() as u32, crate::archive::index::term_count(&terms));
+        assert_eq!(list.count(), crate::archive::index::term_count(&list.text));
+        assert_eq!(TermList::split(&list.text), list);
     }
 }
 

@@ -421,7 +421,7 @@ fn add_to_index(store: &Store, docs: &[(i64, &str)]) {
     .unwrap();
     let mut builder = crate::archive::index::IndexBuilder::default();
     for (rowid, terms) in docs {
-        builder.add(*rowid, terms);
+        builder.add_str(*rowid, terms);
         let count = crate::archive::index::term_count(terms);
         conn.execute(
             "INSERT INTO messages (id, session_ref, byte_offset, seq, role, origin, text, \

@@ -558,7 +558,7 @@ fn add_tool_call(store: &Store, session: &str, name: &str, args: &str, text: &st
         store,
         "messages_fts",
         id,
-        &distinct_message_terms(Some(name), Some(args), text),
+        &distinct_message_terms(Some(name), Some(args), text).text,
     );
 }
 

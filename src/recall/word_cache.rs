@@ -65,7 +65,7 @@ pub enum Cached<'a> {
 }
 
 /// A word's slot key, computed once to prefetch its slot and look it up
-/// ([`WordCache::ascii_key`]).
+/// ([`WordCache::letters_key`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Key([u64; 2]);
 
@@ -102,18 +102,12 @@ impl Slot {
 
 /// The slot key of `word`, or `None` if it is empty or too long to inline.
 fn key_of(word: &str) -> Option<[u64; 2]> {
-    let bytes = word.as_bytes();
-    if bytes.is_empty() || bytes.len() > INLINE_BYTES {
+    let len = word.len();
+    if len == 0 || len > INLINE_BYTES {
         return None;
     }
-    // Shifted into registers rather than copied through a buffer: a byte copy followed by
-    // word loads stalls on store forwarding, which cost more than the probe itself.
-    let mut key = [0u64; 2];
-    for (i, &b) in bytes.iter().enumerate() {
-        key[i / 8] |= u64::from(b) << (8 * (i % 8));
-    }
-    key[1] |= (bytes.len() as u64) << 56;
-    Some(key)
+    let [lo, hi] = crate::hot::padded_words(word.as_bytes(), 0, len, 0)?;
+    Some([lo, hi | (len as u64) << 56])
 }
 
 fn hash(key: [u64; 2]) -> u64 {
@@ -122,49 +116,15 @@ fn hash(key: [u64; 2]) -> u64 {
 }
 
 impl WordCache {
-    /// The key of an ASCII word of letters, lowercased (`Retry` and `retry` have the same key),
-    /// or `None` if it is empty or too long to inline.
-    pub fn ascii_key(word: &[u8]) -> Option<Key> {
-        if word.is_empty() || word.len() > INLINE_BYTES {
-            return None;
-        }
-        let mut key = [0u64; 2];
-        for (i, &b) in word.iter().enumerate() {
-            key[i / 8] |= u64::from(b.to_ascii_lowercase()) << (8 * (i % 8));
-        }
-        key[1] |= (word.len() as u64) << 56;
-        Some(Key(key))
-    }
-
-    /// [`WordCache::ascii_key`] of the word `line[start..end]`, which must be ASCII letters
-    /// only, read with two word loads when `line` holds 16 bytes from `start` (the bytes past
-    /// the word are masked off).
+    /// The key of the word `line[start..end]`, which must be ASCII letters only, lowercased
+    /// (`Retry` and `retry` have the same key), or `None` if it is empty or too long to inline.
     pub fn letters_key(line: &[u8], start: usize, end: usize) -> Option<Key> {
         let len = end.checked_sub(start)?;
         if len == 0 || len > INLINE_BYTES {
             return None;
         }
-        let Some(chunk) = line.get(start..start + 16) else {
-            return WordCache::ascii_key(line.get(start..end)?);
-        };
-        let (lo, hi) = chunk.split_at(8);
         // Setting bit 5 lowercases an ASCII letter (and leaves a lowercase one as it is).
-        const LOWER: u64 = 0x2020_2020_2020_2020;
-        let mut lo = u64::from_le_bytes(lo.try_into().ok()?) | LOWER;
-        let mut hi = u64::from_le_bytes(hi.try_into().ok()?) | LOWER;
-        let mask = |n: usize| {
-            if n >= 8 {
-                u64::MAX
-            } else {
-                (1u64 << (8 * n)) - 1
-            }
-        };
-        if len <= 8 {
-            lo &= mask(len);
-            hi = 0;
-        } else {
-            hi &= mask(len - 8);
-        }
+        let [lo, hi] = crate::hot::padded_words(line, start, len, 0x20)?;
         Some(Key([lo, hi | (len as u64) << 56]))
     }
 
@@ -173,7 +133,7 @@ impl WordCache {
     /// misses.
     pub fn prefetch(&self, key: Key) {
         let mask = self.slots.len() - 1;
-        crate::archive::index::prefetch(&self.slots[(hash(key.0) >> 32) as usize & mask]);
+        crate::hot::prefetch(&self.slots[(hash(key.0) >> 32) as usize & mask]);
     }
 
     /// What is cached for the word of `key`.
@@ -289,6 +249,11 @@ impl WordCache {
 mod tests {
     use super::*;
 
+    /// [`WordCache::letters_key`] of a word alone.
+    fn ascii_key(word: &[u8]) -> Option<Key> {
+        WordCache::letters_key(word, 0, word.len())
+    }
+
     #[test]
     fn remembers_terms_and_stop_words() {
         let mut cache = WordCache::default();
@@ -311,15 +276,15 @@ mod tests {
         let mut cache = WordCache::default();
         cache.insert("retries", Some("retri"));
         for word in ["retries", "Retries", "RETRIES"] {
-            let key = WordCache::ascii_key(word.as_bytes()).expect("short word");
+            let key = ascii_key(word.as_bytes()).expect("short word");
             assert_eq!(cache.get_key(key), Cached::Term("retri"), "{word}");
         }
         assert_eq!(
-            cache.get_key(WordCache::ascii_key(b"retrie").expect("short word")),
+            cache.get_key(ascii_key(b"retrie").expect("short word")),
             Cached::Miss
         );
-        assert_eq!(WordCache::ascii_key(b""), None);
-        assert_eq!(WordCache::ascii_key(b"sixteen_letters_"), None);
+        assert_eq!(ascii_key(b""), None);
+        assert_eq!(ascii_key(b"sixteen_letters_"), None);
     }
 
     #[test]
@@ -330,7 +295,7 @@ mod tests {
             let end = start + word.len();
             assert_eq!(
                 WordCache::letters_key(line, start, end),
-                WordCache::ascii_key(word),
+                ascii_key(word),
                 "{}",
                 String::from_utf8_lossy(word)
             );
@@ -344,7 +309,7 @@ mod tests {
         let mut cache = WordCache::default();
         cache.insert("retries", Some("retri"));
         cache.insert("the", None);
-        let key = |w: &str| WordCache::ascii_key(w.as_bytes()).expect("short word");
+        let key = |w: &str| ascii_key(w.as_bytes()).expect("short word");
         let first = cache.next_stamp();
         assert_eq!(
             cache.get_stamped(key("retries"), first),
@@ -375,7 +340,7 @@ mod tests {
     fn stamps_start_over_without_a_stale_repeat() {
         let mut cache = WordCache::default();
         cache.insert("retries", Some("retri"));
-        let key = WordCache::ascii_key(b"retries").expect("short word");
+        let key = ascii_key(b"retries").expect("short word");
         cache.stamp = u32::MAX - 1;
         let last = cache.next_stamp();
         assert_eq!(last, u32::MAX);
