@@ -26,8 +26,6 @@
 //! - **Each id once per term.** A message's terms are its distinct terms; a term repeated in the
 //!   input of [`IndexBuilder::add`] is indexed once.
 
-use std::sync::atomic::{AtomicU32, Ordering};
-
 use rusqlite::{Connection, params};
 use rustc_hash::FxHashMap;
 
@@ -38,10 +36,15 @@ use crate::store::db::json_ids;
 pub const MERGE_FANIN: usize = 8;
 
 /// Postings a builder holds before it writes a segment without waiting for the commit (4
-/// million: 32 MiB of pairs, and 16 MiB more while they are sorted): bounds the memory of a
-/// large ingest (a 100 MB rollout as Codex writes it holds about 3.3 million, one of
-/// conversation text only about 7 million).
+/// million: 16 MiB of sorted rows): bounds the memory of a large ingest (a 100 MB rollout as
+/// Codex writes it holds about 3.3 million, one of conversation text only about 7 million).
 pub const FLUSH_POSTINGS: usize = 4 << 20;
+
+/// Postings a builder collects before it sorts them into a [`Run`] (256 Ki pairs, 2 MiB):
+/// a large ingest's postings are sorted a run at a time while its messages are still being
+/// written, so that at the end only the last run is left to sort. A run this size sorts
+/// within the CPU's cache; the whole segment at once did not, and held up the last commit.
+const RUN_PAIRS: usize = 1 << 18;
 
 /// Terms of a builder and their ids: short terms (at most [`INLINE_TERM_BYTES`], nearly all
 /// of them) live inline in an open-addressing table of 16-byte slots, so finding a term's id
@@ -210,15 +213,78 @@ const FORGOTTEN: i64 = i64::MIN;
 /// What a transaction adds to the index, written by [`IndexBuilder::flush`].
 ///
 /// Adding a row appends one `(term id, row)` pair per term to a flat list, in row order, so
-/// the hot path touches one slot of the term table and the end of that list; the flush sorts
-/// the pairs by term (a stable counting sort keeps each term's rows ascending) and encodes them.
+/// the hot path touches one slot of the term table and the end of that list. Every
+/// [`RUN_PAIRS`] pairs the list is sorted by term into a [`Run`] and emptied; the flush sorts
+/// what is left into a last run and encodes each term's rows from all runs, in order.
 #[derive(Default)]
 pub struct IndexBuilder {
     ids: TermIds,
-    /// `(term id, index into rowids)` per posting, in the order added.
+    /// `(term id, index into rowids)` per posting not in a run yet, in the order added.
     pairs: Vec<(u32, u32)>,
+    /// The postings sorted so far, oldest first: each holds later rows than the one before.
+    runs: Vec<Run>,
+    /// Postings in `runs`.
+    in_runs: usize,
     /// The ids of the rows added, in order.
     rowids: Vec<i64>,
+}
+
+/// Consecutive postings of a builder sorted by term, each term's rows ascending (a stable
+/// counting sort of pairs added in row order).
+struct Run {
+    /// Where each term's rows start in `rows`, for the ids given out when the run was sorted
+    /// (one more entry than those; an id given out later has no row in the run).
+    starts: Vec<u32>,
+    /// Indexes into the builder's `rowids`.
+    rows: Vec<u32>,
+}
+
+impl Run {
+    /// Sorts `pairs` (term id, row; ids below `terms`) by term, keeping the order of each
+    /// term's rows.
+    fn sort(terms: usize, pairs: &[(u32, u32)]) -> Run {
+        let mut starts = vec![0u32; terms + 1];
+        for &(id, _) in pairs {
+            starts[id as usize + 1] += 1;
+        }
+        for id in 0..terms {
+            starts[id + 1] += starts[id];
+        }
+        let mut next = starts[..terms].to_vec();
+        let mut rows = vec![0u32; pairs.len()];
+        for &(id, row) in pairs {
+            let slot = &mut next[id as usize];
+            rows[*slot as usize] = row;
+            *slot += 1;
+        }
+        Run { starts, rows }
+    }
+
+    /// One run of all of `runs` (each holding later rows than the one before, and terms below
+    /// `terms`): each term's rows from the first run, then from the second, and so on. Reads
+    /// every run front to back, so that the encoder, which goes through the terms in the order
+    /// of their text, finds each term's rows in one place.
+    fn join(terms: usize, runs: &[&Run]) -> Run {
+        let mut starts = Vec::with_capacity(terms + 1);
+        let mut rows = Vec::with_capacity(runs.iter().map(|run| run.rows.len()).sum());
+        for id in 0..terms as u32 {
+            starts.push(rows.len() as u32);
+            for run in runs {
+                rows.extend_from_slice(run.rows_of(id));
+            }
+        }
+        starts.push(rows.len() as u32);
+        Run { starts, rows }
+    }
+
+    /// The rows of term `id`, ascending.
+    fn rows_of(&self, id: u32) -> &[u32] {
+        let id = id as usize;
+        match (self.starts.get(id), self.starts.get(id + 1)) {
+            (Some(&start), Some(&end)) => &self.rows[start as usize..end as usize],
+            _ => &[],
+        }
+    }
 }
 
 impl IndexBuilder {
@@ -254,6 +320,25 @@ impl IndexBuilder {
             let id = self.ids.id_keyed(term, key);
             self.pairs.push((id, row));
         }
+        // Between rows, so that a row's postings are never split between two runs.
+        if self.pairs.len() >= RUN_PAIRS {
+            self.seal_run();
+        }
+    }
+
+    /// Sorts the pairs not in a run yet into a new run.
+    fn seal_run(&mut self) {
+        if self.pairs.is_empty() {
+            return;
+        }
+        self.runs.push(Run::sort(self.ids.terms.len(), &self.pairs));
+        self.in_runs += self.pairs.len();
+        self.pairs.clear();
+    }
+
+    /// Postings added since the last flush (a term repeated in a row counted twice).
+    pub fn postings(&self) -> usize {
+        self.in_runs + self.pairs.len()
     }
 
     /// [`IndexBuilder::add`] for terms separated by spaces.
@@ -281,7 +366,7 @@ impl IndexBuilder {
     /// Whether the builder holds enough to write a segment before the commit
     /// ([`FLUSH_POSTINGS`]).
     pub fn is_full(&self) -> bool {
-        self.pairs.len() >= FLUSH_POSTINGS || self.rowids.len() >= u32::MAX as usize - 1
+        self.postings() >= FLUSH_POSTINGS || self.rowids.len() >= u32::MAX as usize - 1
     }
 
     /// Writes what was added as a new segment in `conn`'s open transaction, merges full levels
@@ -306,19 +391,18 @@ impl IndexBuilder {
             }
             Ok(())
         };
-        let threaded = built.pairs.len() >= THREADED_FLUSH_PAIRS;
+        let threaded = built.postings() >= THREADED_FLUSH_PAIRS;
         let postings = if threaded {
-            // Sorting and encoding run on a second thread while this one inserts what it has
-            // encoded so far: at the end of a large ingest this flush is all that is left to
-            // do, and the inserts alone take as long as the rest.
+            // Sorting the last run and encoding run on a second thread while this one inserts
+            // what it has encoded so far: at the end of a large ingest this flush is all that
+            // is left to do, and the inserts alone take as long as the rest.
             std::thread::scope(|scope| -> rusqlite::Result<u64> {
                 let (send, batches) = std::sync::mpsc::sync_channel(4);
-                let (pairs, rowids) = (&built.pairs, &built.rowids);
+                let built = &built;
                 // The encoder owns the sender: the channel closes, and the loop below ends,
                 // when it returns.
-                let encoder = scope.spawn(move || {
-                    encode_segment(terms, pairs, rowids, true, |batch| send.send(batch).is_ok())
-                });
+                let encoder =
+                    scope.spawn(move || encode_segment(built, |batch| send.send(batch).is_ok()));
                 for batch in batches {
                     write(&batch)?;
                 }
@@ -327,7 +411,7 @@ impl IndexBuilder {
         } else {
             // A small segment (a Stop's ingest) is written by this thread alone.
             let mut failed = None;
-            let postings = encode_segment(terms, &built.pairs, &built.rowids, false, |batch| {
+            let postings = encode_segment(&built, |batch| {
                 write(&batch).map_err(|e| failed = Some(e)).is_ok()
             });
             if let Some(e) = failed {
@@ -370,34 +454,36 @@ impl Batch {
     }
 }
 
-/// Fewest postings a flush sorts and encodes on other threads ([`IndexBuilder::flush`]); a
+/// Fewest postings a flush sorts and encodes on another thread ([`IndexBuilder::flush`]); a
 /// smaller one (a Stop's ingest of a few messages) starts no thread.
 const THREADED_FLUSH_PAIRS: usize = 1 << 16;
 
-/// Sorts `pairs` (term id, row) by term (on two threads if `threaded`), then encodes each
-/// term's rowids ([`encode`]), in the order of the terms' text, and hands them to `out` in
+/// Sorts `built`'s pairs not in a run yet into a last run, then encodes each term's rowids
+/// from all runs ([`encode`]), in the order of the terms' text, and hands them to `out` in
 /// [`Batch`]es; returns how many postings it encoded. Rows whose rowid is [`FORGOTTEN`] are
 /// left out, and so are terms left with no row. Stops early when `out` returns `false`.
-fn encode_segment(
-    terms: &[Box<str>],
-    pairs: &[(u32, u32)],
-    rowids: &[i64],
-    threaded: bool,
-    mut out: impl FnMut(Batch) -> bool,
-) -> u64 {
-    let (starts, rows) = sort_by_term(terms.len(), pairs, threaded);
+fn encode_segment(built: &IndexBuilder, mut out: impl FnMut(Batch) -> bool) -> u64 {
+    let terms = &built.ids.terms;
+    let last = Run::sort(terms.len(), &built.pairs);
+    let joined;
+    let all = if built.runs.is_empty() {
+        &last
+    } else {
+        let runs: Vec<&Run> = built.runs.iter().chain([&last]).collect();
+        joined = Run::join(terms.len(), &runs);
+        &joined
+    };
     let mut order: Vec<u32> = (0..terms.len() as u32).collect();
     order.sort_unstable_by(|&a, &b| terms[a as usize].cmp(&terms[b as usize]));
     let mut postings = 0u64;
     let mut batch = Batch::default();
     let mut ids = Vec::new();
     for id in order {
-        let range = starts[id as usize]..starts[id as usize + 1];
         ids.clear();
         ids.extend(
-            rows[range]
+            all.rows_of(id)
                 .iter()
-                .map(|row| rowids[row.load(Ordering::Relaxed) as usize])
+                .map(|&row| built.rowids[row as usize])
                 .filter(|&id| id != FORGOTTEN),
         );
         // A term repeated in one row's list sits twice in a row among its rows: keep one.
@@ -417,61 +503,6 @@ fn encode_segment(
         out(batch);
     }
     postings
-}
-
-/// A stable counting sort of `pairs` (term id, row) by term, on two threads if `threaded`
-/// (each takes half of the pairs, and the first half's rows go first in each term): the start of each term's
-/// rows (`terms + 1` entries), and the rows. The scattered writes miss the cache, so two
-/// threads take about half the time; the rows are atomics so that both can write into one
-/// array, at positions that never overlap.
-fn sort_by_term(
-    terms: usize,
-    pairs: &[(u32, u32)],
-    threaded: bool,
-) -> (Vec<usize>, Vec<AtomicU32>) {
-    let (first, second) = pairs.split_at(pairs.len() / 2);
-    let count = |half: &[(u32, u32)]| {
-        let mut counts = vec![0usize; terms];
-        for &(id, _) in half {
-            counts[id as usize] += 1;
-        }
-        counts
-    };
-    let (in_first, in_second) = both(threaded, || count(first), || count(second));
-    let mut starts = vec![0usize; terms + 1];
-    for id in 0..terms {
-        starts[id + 1] = starts[id] + in_first[id] + in_second[id];
-    }
-    let rows: Vec<AtomicU32> = (0..pairs.len()).map(|_| AtomicU32::new(0)).collect();
-    let scatter = |half: &[(u32, u32)], mut next: Vec<usize>| {
-        for &(id, row) in half {
-            let slot = &mut next[id as usize];
-            rows[*slot].store(row, Ordering::Relaxed);
-            *slot += 1;
-        }
-    };
-    let next_second: Vec<usize> = (0..terms).map(|id| starts[id] + in_first[id]).collect();
-    both(
-        threaded,
-        || scatter(first, starts[..terms].to_vec()),
-        || scatter(second, next_second),
-    );
-    (starts, rows)
-}
-
-/// Runs `a` and `b`, `b` on a second thread if `threaded`.
-fn both<A: Send, B: Send>(
-    threaded: bool,
-    a: impl FnOnce() -> A + Send,
-    b: impl FnOnce() -> B + Send,
-) -> (A, B) {
-    if !threaded {
-        return (a(), b());
-    }
-    std::thread::scope(|scope| {
-        let other = scope.spawn(b);
-        (a(), joined(other.join()))
-    })
 }
 
 /// Terms in a space-separated list of terms.

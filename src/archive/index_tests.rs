@@ -212,9 +212,11 @@ fn the_builder_says_when_it_holds_enough_to_flush() {
         rowid += 1;
         builder.add_str(rowid, &row);
     }
-    // Full from the row that reached the limit on.
-    assert!(builder.pairs.len() >= FLUSH_POSTINGS);
-    assert!(builder.pairs.len() < FLUSH_POSTINGS + 1000);
+    // Full from the row that reached the limit on, counting the postings sorted into runs.
+    assert!(builder.postings() >= FLUSH_POSTINGS);
+    assert!(builder.postings() < FLUSH_POSTINGS + 1000);
+    assert!(builder.runs.len() >= FLUSH_POSTINGS / RUN_PAIRS - 1);
+    assert!(builder.pairs.len() < RUN_PAIRS);
 }
 
 #[test]
@@ -299,31 +301,39 @@ fn a_list_with_its_ends_indexes_like_the_same_list_split_at_its_spaces() {
 }
 
 #[test]
-fn the_two_threaded_sort_keeps_each_terms_rows_in_the_order_they_were_added() {
+fn a_run_keeps_each_terms_rows_in_the_order_they_were_added() {
     for len in [0usize, 1, 2, 7, 1_001] {
         // Term ids cycle, rows ascend: each term's rows must come back ascending.
         let pairs: Vec<(u32, u32)> = (0..len).map(|i| ((i * 7 % 5) as u32, i as u32)).collect();
-        for threaded in [true, false] {
-            let (starts, rows) = sort_by_term(5, &pairs, threaded);
-            assert_eq!(starts.len(), 6);
-            assert_eq!(starts[5], len);
-            let rows: Vec<u32> = rows.into_iter().map(AtomicU32::into_inner).collect();
-            for id in 0..5u32 {
-                let want: Vec<u32> = pairs.iter().filter(|p| p.0 == id).map(|p| p.1).collect();
-                let got = &rows[starts[id as usize]..starts[id as usize + 1]];
-                assert_eq!(got, &want[..], "{len} {id} {threaded}");
-            }
+        // Ids 5 and 6 were given out but have no pair; 9 was not given out when it was sorted.
+        let run = Run::sort(7, &pairs);
+        assert_eq!(run.starts.len(), 8);
+        assert_eq!(run.rows.len(), len);
+        for id in 0..7u32 {
+            let want: Vec<u32> = pairs.iter().filter(|p| p.0 == id).map(|p| p.1).collect();
+            assert_eq!(run.rows_of(id), &want[..], "{len} {id}");
         }
+        assert_eq!(run.rows_of(9), &[] as &[u32]);
     }
+}
+
+/// A builder holding `pairs` (term id, row) of rows `rowids`, in one tail (no run).
+fn builder_of(terms: &[&str], pairs: &[(u32, u32)], rowids: &[i64]) -> IndexBuilder {
+    let mut builder = IndexBuilder::default();
+    for term in terms {
+        builder.ids.id(term);
+    }
+    builder.pairs = pairs.to_vec();
+    builder.rowids = rowids.to_vec();
+    builder
 }
 
 #[test]
 fn the_encoder_leaves_out_forgotten_rows_and_empty_terms_and_stops_when_the_writer_does() {
-    let terms: Vec<Box<str>> = ["b", "a", "gone"].into_iter().map(Into::into).collect();
     let pairs = [(0, 0), (1, 0), (2, 1), (0, 2), (0, 2)];
-    let rowids = [10, FORGOTTEN, 30];
+    let built = builder_of(&["b", "a", "gone"], &pairs, &[10, FORGOTTEN, 30]);
     let mut batches = Vec::new();
-    let postings = encode_segment(&terms, &pairs, &rowids, true, |batch| {
+    let postings = encode_segment(&built, |batch| {
         batches.push(batch);
         true
     });
@@ -341,12 +351,12 @@ fn the_encoder_leaves_out_forgotten_rows_and_empty_terms_and_stops_when_the_writ
         .collect();
     assert_eq!(blobs, vec![vec![10], vec![10, 30]]);
     // More terms than a batch, and a writer that takes no more: the encoder returns early.
-    let many: Vec<Box<str>> = (0..Batch::TERMS * 3)
-        .map(|i| format!("t{i}").into())
-        .collect();
+    let many: Vec<String> = (0..Batch::TERMS * 3).map(|i| format!("t{i}")).collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
     let pairs: Vec<(u32, u32)> = (0..many.len() as u32).map(|id| (id, 0)).collect();
+    let built = builder_of(&many, &pairs, &[1]);
     let mut taken = 0;
-    let postings = encode_segment(&many, &pairs, &[1], false, |_| {
+    let postings = encode_segment(&built, |_| {
         taken += 1;
         false
     });
@@ -354,9 +364,10 @@ fn the_encoder_leaves_out_forgotten_rows_and_empty_terms_and_stops_when_the_writ
 }
 
 #[test]
-fn a_segment_large_enough_for_threads_reads_back_like_small_ones() {
-    // Over THREADED_FLUSH_PAIRS postings: sorted and encoded on other threads.
-    let rows = THREADED_FLUSH_PAIRS / 50 + 1;
+fn a_segment_large_enough_for_threads_and_runs_reads_back_like_small_ones() {
+    // Over RUN_PAIRS postings (so over THREADED_FLUSH_PAIRS): sorted in two runs, encoded on
+    // another thread.
+    let rows = RUN_PAIRS / 60 + 500;
     let terms = |row: usize| -> String {
         (0..60)
             .map(|t| format!("t{}", (row * 7 + t * 13) % 997))
@@ -368,16 +379,23 @@ fn a_segment_large_enough_for_threads_reads_back_like_small_ones() {
     for row in 0..rows {
         builder.add_str(row as i64 + 1, &terms(row));
     }
-    assert!(builder.pairs.len() >= THREADED_FLUSH_PAIRS);
+    assert_eq!(builder.runs.len(), 1);
+    assert!(!builder.pairs.is_empty());
+    assert!(builder.postings() >= THREADED_FLUSH_PAIRS);
+    // A row taken back after its postings were sorted into a run is left out all the same.
+    let forgotten: rustc_hash::FxHashSet<i64> = [2, rows as i64 - 1].into_iter().collect();
+    builder.forget(&forgotten);
     builder.flush(big.conn()).unwrap();
     // The same rows in small segments, each written by this thread alone.
     let small = Store::open_in_memory().unwrap();
     for chunk in (0..rows).collect::<Vec<_>>().chunks(200) {
         let mut builder = IndexBuilder::default();
         for &row in chunk {
-            builder.add_str(row as i64 + 1, &terms(row));
+            if !forgotten.contains(&(row as i64 + 1)) {
+                builder.add_str(row as i64 + 1, &terms(row));
+            }
         }
-        assert!(builder.pairs.len() < THREADED_FLUSH_PAIRS);
+        assert!(builder.postings() < THREADED_FLUSH_PAIRS);
         builder.flush(small.conn()).unwrap();
     }
     for t in 0..997 {
