@@ -27,14 +27,15 @@
 //!    (`retries` → `retri`, `running` → `run`). Whole identifiers are not stemmed.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{LazyLock, OnceLock};
 
 use rust_stemmers::{Algorithm, Stemmer};
 
 use crate::recall::jieba_dict;
-use crate::recall::word_cache::{Cached, Key, WordCache};
+use crate::recall::seen_terms::SeenTerms;
+use crate::recall::word_cache::{Cached, Key, PackedTerm, Stamped, WordCache};
 
 /// Longest query [`match_expr`] accepts, in characters. A recall query is a handful of
 /// distinctive words; a pasted document is a mistake the user should hear about, and the hooks
@@ -465,6 +466,11 @@ trait TermSink {
     /// Takes one term (non-empty, FTS-safe).
     fn term(&mut self, term: &str);
 
+    /// [`TermSink::term`] for a term the word cache gives packed.
+    fn packed_term(&mut self, term: &PackedTerm) {
+        self.term(term.as_str());
+    }
+
     /// For a sink that keeps each term once: the word cache stamp of its text
     /// ([`WordCache::get_stamped`]), so that a word repeated in it is skipped at its probe.
     /// `None` (the default): every term is wanted, repeats too.
@@ -578,10 +584,9 @@ impl TermList {
 /// [`terms_for_index_of`] instead ([`PhraseCheck`]).
 fn distinct_terms_listed(parts: &[&str]) -> TermList {
     thread_local! {
-        /// The table of terms seen, kept (emptied) from one call to the next on the same
-        /// thread: a long message's table grew by rehashing every time otherwise.
-        static SEEN: std::cell::RefCell<HashMap<u64, (usize, usize), rustc_hash::FxBuildHasher>> =
-            std::cell::RefCell::default();
+        /// The set of terms seen, kept from one call to the next on the same thread: each
+        /// text takes a new stamp instead of a new or emptied table.
+        static SEEN: std::cell::RefCell<SeenTerms> = std::cell::RefCell::default();
     }
     // Sized for what a text of code or prose usually gives, so that a long text's list is not
     // grown (and copied) a dozen times.
@@ -593,7 +598,7 @@ fn distinct_terms_listed(parts: &[&str]) -> TermList {
     SEEN.with(|seen| {
         // Only this function borrows it, and it never calls itself.
         let mut seen = seen.borrow_mut();
-        seen.clear();
+        seen.start_text();
         let mut sink = Distinct {
             list: &mut list,
             seen: &mut seen,
@@ -601,10 +606,6 @@ fn distinct_terms_listed(parts: &[&str]) -> TermList {
         };
         for part in parts {
             analyze_into(part, &mut sink);
-        }
-        // A table grown by one huge message is not kept at that size.
-        if seen.capacity() > 1 << 16 {
-            *seen = HashMap::default();
         }
     });
     list
@@ -644,12 +645,10 @@ pub(crate) fn message_terms(
     terms_for_index_of(&message_parts(tool_name, tool_args, text))
 }
 
-/// The `terms` format with repeats dropped: `seen` maps a term's hash to where its first
-/// occurrence sits in the list's text, so a repeat is recognised by comparing bytes, never by the hash
-/// alone.
+/// The `terms` format with repeats dropped: `seen` holds the terms listed so far.
 struct Distinct<'a> {
     list: &'a mut TermList,
-    seen: &'a mut HashMap<u64, (usize, usize), rustc_hash::FxBuildHasher>,
+    seen: &'a mut SeenTerms,
     /// This text's word cache stamp, once taken.
     stamp: Option<u32>,
 }
@@ -660,18 +659,16 @@ impl TermSink for Distinct<'_> {
     }
 
     fn term(&mut self, term: &str) {
-        use std::hash::BuildHasher;
-        let hash = rustc_hash::FxBuildHasher.hash_one(term);
-        if let Some(&(start, end)) = self.seen.get(&hash)
-            && self.list.text.get(start..end) == Some(term)
-        {
-            return;
+        let start = self.list.text.len() + usize::from(!self.list.text.is_empty());
+        if self.seen.insert(term, &self.list.text, start) {
+            self.list.push(term);
         }
-        self.list.push(term);
-        let end = self.list.text.len();
-        // On a (vanishingly rare) hash collision the first term keeps the slot: the other is
-        // then written again when repeated, which costs a duplicate, never a lost term.
-        self.seen.entry(hash).or_insert((end - term.len(), end));
+    }
+
+    fn packed_term(&mut self, term: &PackedTerm) {
+        if self.seen.insert_packed(term) {
+            self.list.push(term.as_str());
+        }
     }
 }
 
@@ -805,14 +802,27 @@ fn analyze_ascii_line(text: &str, scratch: &mut Scratch, sink: &mut impl TermSin
             scratch.cache.prefetch(key);
         }
         let word = &text[token.start..token.end];
-        let cached = token.key.map(|key| match scratch.stamp {
-            Some(stamp) => scratch.cache.get_stamped(key, stamp),
-            None => scratch.cache.get_key(key),
-        });
-        match cached {
-            Some(Cached::Term(term)) => sink.term(term),
-            Some(Cached::Stop | Cached::Repeat) => {}
-            Some(Cached::Miss) | None => analyze_ascii_token(word, scratch, sink),
+        let known = match (token.key, scratch.stamp) {
+            (Some(key), Some(stamp)) => match scratch.cache.get_stamped(key, stamp) {
+                Stamped::Term(term) => {
+                    sink.packed_term(term);
+                    true
+                }
+                Stamped::Stop | Stamped::Repeat => true,
+                Stamped::Miss => false,
+            },
+            (Some(key), None) => match scratch.cache.get_key(key) {
+                Cached::Term(term) => {
+                    sink.term(term);
+                    true
+                }
+                Cached::Stop => true,
+                Cached::Miss => false,
+            },
+            (None, _) => false,
+        };
+        if !known {
+            analyze_ascii_token(word, scratch, sink);
         }
     }
     scratch.tokens = tokens;
@@ -1108,8 +1118,7 @@ fn push_word(word: &str, cache: &mut WordCache, sink: &mut impl TermSink) {
     }
     match cache.get(word) {
         Cached::Term(term) => sink.term(term),
-        // Not asked stamped, so never a repeat.
-        Cached::Stop | Cached::Repeat => {}
+        Cached::Stop => {}
         Cached::Miss => {
             let term = word_term(word);
             if let Some(term) = &term {

@@ -13,6 +13,7 @@ mod jieba_dict;
 pub mod pool;
 pub mod render;
 pub mod search;
+mod seen_terms;
 mod word_cache;
 
 pub use auto::auto_recall;

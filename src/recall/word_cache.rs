@@ -11,7 +11,9 @@
 //! A slot also remembers the last *stamp* under which its word was looked up
 //! ([`WordCache::get_stamped`]): the analyzer takes a new stamp for each message whose distinct
 //! terms it lists, so a word repeated within the message is recognised by that one probe and
-//! skipped without hashing its term again.
+//! skipped without hashing its term again. A stamped lookup gives the term as the slot packs
+//! it ([`PackedTerm`]), which is also its key in the set of terms the message listed
+//! ([`crate::recall::seen_terms`]).
 //!
 //! Invariants:
 //! - A slot's key is the word's bytes, zero-padded, with its length in the last byte; length 0
@@ -25,7 +27,7 @@
 const INLINE_BYTES: usize = 15;
 
 /// Longest term (in bytes) kept inline in a slot; a word with a longer term is not cached.
-const INLINE_TERM_BYTES: usize = 11;
+const INLINE_TERM_BYTES: usize = PackedTerm::MAX_BYTES;
 
 /// Slots at first (256 × 32 bytes = 8 KiB): enough for a query or a short prompt. A larger
 /// table cost every recall and hook a zeroed allocation (and its page faults) that ingest alone
@@ -44,10 +46,49 @@ const STOP: u8 = 0xFF;
 struct Slot {
     /// The word's bytes, zero-padded; byte 15 is its length (0: empty slot).
     key: [u64; 2],
-    /// The term's bytes, zero-padded; byte 11 is its length, or [`STOP`].
-    term: [u8; 12],
+    /// The term; its length byte is [`STOP`] for a stop word.
+    term: PackedTerm,
     /// The stamp the word was last looked up under (0: none).
     stamp: u32,
+}
+
+/// A term of at most [`PackedTerm::MAX_BYTES`] bytes packed into 12: its bytes, zero-padded,
+/// then its length. Two packed terms are equal exactly when the terms are.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct PackedTerm([u8; 12]);
+
+impl PackedTerm {
+    /// Longest term packed.
+    pub(crate) const MAX_BYTES: usize = 11;
+
+    /// `term` packed, or `None` if it is empty or longer than [`PackedTerm::MAX_BYTES`].
+    pub(crate) fn pack(term: &str) -> Option<PackedTerm> {
+        let len = term.len();
+        if len == 0 || len > Self::MAX_BYTES {
+            return None;
+        }
+        let mut bytes = [0u8; 12];
+        bytes[..len].copy_from_slice(term.as_bytes());
+        bytes[Self::MAX_BYTES] = len as u8;
+        Some(PackedTerm(bytes))
+    }
+
+    /// The term ("" for a slot's stop-word marker).
+    pub(crate) fn as_str(&self) -> &str {
+        self.0
+            .get(..usize::from(self.0[Self::MAX_BYTES]))
+            .and_then(|t| std::str::from_utf8(t).ok())
+            .unwrap_or_default()
+    }
+
+    /// The 12 bytes as two words (little-endian), to hash and compare.
+    pub(crate) fn words(&self) -> (u64, u32) {
+        let [a, b, c, d, e, f, g, h, i, j, k, l] = self.0;
+        (
+            u64::from_le_bytes([a, b, c, d, e, f, g, h]),
+            u32::from_le_bytes([i, j, k, l]),
+        )
+    }
 }
 
 /// What the cache knows about a word.
@@ -59,8 +100,18 @@ pub enum Cached<'a> {
     Stop,
     /// Not cached yet.
     Miss,
-    /// Looked up under the same stamp before ([`WordCache::get_stamped`]): its term was given
-    /// then.
+}
+
+/// What the cache knows about a word looked up under a stamp ([`WordCache::get_stamped`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stamped<'a> {
+    /// The word's term, first looked up under this stamp.
+    Term(&'a PackedTerm),
+    /// A stop word: no term.
+    Stop,
+    /// Not cached yet.
+    Miss,
+    /// Looked up under the same stamp before: its term was given then.
     Repeat,
 }
 
@@ -88,15 +139,15 @@ impl Default for WordCache {
 }
 
 impl Slot {
+    fn is_stop(&self) -> bool {
+        self.term.0[INLINE_TERM_BYTES] == STOP
+    }
+
     fn cached(&self) -> Cached<'_> {
-        match self.term[INLINE_TERM_BYTES] {
-            STOP => Cached::Stop,
-            n => self
-                .term
-                .get(..usize::from(n))
-                .and_then(|t| std::str::from_utf8(t).ok())
-                .map_or(Cached::Miss, Cached::Term),
+        if self.is_stop() {
+            return Cached::Stop;
         }
+        Cached::Term(self.term.as_str())
     }
 }
 
@@ -158,19 +209,22 @@ impl WordCache {
         self.stamp
     }
 
-    /// [`WordCache::get_key`], and [`Cached::Repeat`] for a word with a term that was looked up
-    /// under `stamp` before; the word is marked as looked up under `stamp`.
-    pub fn get_stamped(&mut self, key: Key, stamp: u32) -> Cached<'_> {
+    /// [`WordCache::get_key`], and [`Stamped::Repeat`] for a word that was looked up under
+    /// `stamp` before; the word is marked as looked up under `stamp`.
+    pub(crate) fn get_stamped(&mut self, key: Key, stamp: u32) -> Stamped<'_> {
         let i = self.find(key.0);
         let slot = &mut self.slots[i];
         if slot.key != key.0 {
-            return Cached::Miss;
+            return Stamped::Miss;
         }
         if slot.stamp == stamp {
-            return Cached::Repeat;
+            return Stamped::Repeat;
         }
         slot.stamp = stamp;
-        slot.cached()
+        if slot.is_stop() {
+            return Stamped::Stop;
+        }
+        Stamped::Term(&slot.term)
     }
 
     /// Index of `key`'s slot, or of the empty slot where it would go.
@@ -201,15 +255,17 @@ impl WordCache {
         let Some(key) = key_of(word) else {
             return;
         };
-        let mut stored = [0u8; 12];
-        match term {
-            Some(t) if t.len() <= INLINE_TERM_BYTES => {
-                stored[..t.len()].copy_from_slice(t.as_bytes());
-                stored[INLINE_TERM_BYTES] = t.len() as u8;
+        let stored = match term {
+            Some(t) => match PackedTerm::pack(t) {
+                Some(packed) => packed,
+                None => return,
+            },
+            None => {
+                let mut stop = [0u8; 12];
+                stop[INLINE_TERM_BYTES] = STOP;
+                PackedTerm(stop)
             }
-            Some(_) => return,
-            None => stored[INLINE_TERM_BYTES] = STOP,
-        }
+        };
         if (self.len + 1) * 4 > self.slots.len() * 3 {
             self.grow_or_clear();
         }
@@ -311,28 +367,30 @@ mod tests {
         cache.insert("the", None);
         let key = |w: &str| ascii_key(w.as_bytes()).expect("short word");
         let first = cache.next_stamp();
+        let retri = PackedTerm::pack("retri").expect("short term");
         assert_eq!(
             cache.get_stamped(key("retries"), first),
-            Cached::Term("retri")
+            Stamped::Term(&retri)
         );
-        assert_eq!(cache.get_stamped(key("Retries"), first), Cached::Repeat);
-        assert_eq!(cache.get_stamped(key("the"), first), Cached::Stop);
-        assert_eq!(cache.get_stamped(key("the"), first), Cached::Repeat);
-        assert_eq!(cache.get_stamped(key("retry"), first), Cached::Miss);
+        assert_eq!(cache.get_stamped(key("Retries"), first), Stamped::Repeat);
+        assert_eq!(cache.get_stamped(key("the"), first), Stamped::Stop);
+        assert_eq!(cache.get_stamped(key("the"), first), Stamped::Repeat);
+        assert_eq!(cache.get_stamped(key("retry"), first), Stamped::Miss);
         // A plain lookup neither reads nor moves the stamp.
         assert_eq!(cache.get_key(key("retries")), Cached::Term("retri"));
         let second = cache.next_stamp();
         assert_ne!(first, second);
         assert_eq!(
             cache.get_stamped(key("retries"), second),
-            Cached::Term("retri")
+            Stamped::Term(&retri)
         );
-        assert_eq!(cache.get_stamped(key("retries"), second), Cached::Repeat);
+        assert_eq!(cache.get_stamped(key("retries"), second), Stamped::Repeat);
         // Re-inserting a word clears its stamp.
         cache.insert("retries", Some("retry"));
+        let retry = PackedTerm::pack("retry").expect("short term");
         assert_eq!(
             cache.get_stamped(key("retries"), second),
-            Cached::Term("retry")
+            Stamped::Term(&retry)
         );
     }
 
@@ -344,11 +402,27 @@ mod tests {
         cache.stamp = u32::MAX - 1;
         let last = cache.next_stamp();
         assert_eq!(last, u32::MAX);
-        assert_eq!(cache.get_stamped(key, last), Cached::Term("retri"));
+        let retri = PackedTerm::pack("retri").expect("short term");
+        assert_eq!(cache.get_stamped(key, last), Stamped::Term(&retri));
         let wrapped = cache.next_stamp();
         assert_eq!(wrapped, 1);
-        assert_eq!(cache.get_stamped(key, wrapped), Cached::Term("retri"));
-        assert_eq!(cache.get_stamped(key, wrapped), Cached::Repeat);
+        assert_eq!(cache.get_stamped(key, wrapped), Stamped::Term(&retri));
+        assert_eq!(cache.get_stamped(key, wrapped), Stamped::Repeat);
+    }
+
+    #[test]
+    fn a_packed_term_round_trips_and_equals_only_the_same_term() {
+        for term in ["a", "retri", "0123456789a", "订单"] {
+            let packed = PackedTerm::pack(term).expect("short term");
+            assert_eq!(packed.as_str(), term);
+            assert_eq!(PackedTerm::pack(term), Some(packed));
+        }
+        assert_eq!(PackedTerm::pack(""), None);
+        assert_eq!(PackedTerm::pack("0123456789ab"), None);
+        let words = |t: &str| PackedTerm::pack(t).expect("short term").words();
+        assert_ne!(words("a"), words("a\0"));
+        assert_ne!(words("ab"), words("ba"));
+        assert_ne!(words("0123456789a"), words("0123456789b"));
     }
 
     #[test]
