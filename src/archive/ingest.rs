@@ -64,11 +64,11 @@ use std::borrow::Cow;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::Receiver;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use sha2::{Digest, Sha256};
 
+use crate::archive::deal::deal_out;
 use crate::archive::index::{IndexBuilder, to_i64};
 use crate::archive::redact::redact;
 use crate::host::Host;
@@ -207,9 +207,10 @@ pub const PREPARING_THREADS: usize = 2;
 /// copy (and its two `fsync`s) came after the last message, a third of a large ingest's time.
 pub const PART_BYTES: u64 = 8 << 20;
 
-/// Blocks of prepared messages queued between the preparing threads (each holds a share of
-/// them) and the writing thread.
-const BATCHES_IN_FLIGHT: usize = 4;
+/// Blocks of a pipelined ingest parsed and not yet written: being prepared, or prepared and
+/// waiting for the writing thread (or for an earlier block). Bounds its memory to a few MiB
+/// however uneven the blocks are.
+const BLOCKS_IN_FLIGHT: usize = 6;
 
 /// How an ingest runs its stages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -306,8 +307,8 @@ fn ingest_in_parts(
 /// (about a second here); other writers wait within their busy timeout (5 s by default).
 pub const GROUP_BYTES: u64 = 32 << 20;
 
-/// Transcripts prepared ahead of the writing thread by [`ingest_transcripts`] (each preparing
-/// thread holds a share of them).
+/// Transcripts of a group being prepared, or prepared and waiting for the writing thread (or
+/// for an earlier one), in [`ingest_transcripts`].
 const FILES_IN_FLIGHT: usize = 4;
 
 /// Ingests `paths` (transcripts of `host`) one after another, as [`ingest_transcript`] would
@@ -446,10 +447,9 @@ fn ingest_group<E>(
 }
 
 /// Writes a group in one transaction while [`PREPARING_THREADS`] scoped threads prepare its
-/// files: file `i` on thread `i % PREPARING_THREADS`, taken back in the same turn, so the files
-/// are written in order. Returns each file's outcome (a file that could not be read has its
-/// error, and nothing of it was written); `Err` when writing failed, after rolling the whole
-/// group back.
+/// files, each taking the next file when it is free ([`deal_out`]); the files are written in
+/// order. Returns each file's outcome (a file that could not be read has its error, and
+/// nothing of it was written); `Err` when writing failed, after rolling the whole group back.
 fn write_group(
     store: &mut Store,
     host: Host,
@@ -457,32 +457,26 @@ fn write_group(
 ) -> Result<Vec<FileOutcome>, IngestError> {
     let first = plans[0].path.clone();
     let tx = store.conn_mut().transaction().map_err(sql_err(&first))?;
-    let mut shares: Vec<Vec<Plan>> = (0..PREPARING_THREADS).map(|_| Vec::new()).collect();
-    for (i, plan) in plans.into_iter().enumerate() {
-        shares[i % PREPARING_THREADS].push(plan);
-    }
     std::thread::scope(|scope| {
-        let mut from_preparers = Vec::with_capacity(PREPARING_THREADS);
-        let mut preparers = Vec::with_capacity(PREPARING_THREADS);
-        for share in shares {
-            let (sender, receiver) =
-                std::sync::mpsc::sync_channel::<PreparedFile>(FILES_IN_FLIGHT / PREPARING_THREADS);
-            preparers.push(scope.spawn(move || {
-                for mut plan in share {
-                    let prepared = plan.open().and_then(|file| {
-                        let job = plan.job(host, None, None);
-                        prepare_all(&job, file)
-                    });
-                    if sender.send((plan, prepared)).is_err() {
-                        break;
-                    }
-                }
-            }));
-            from_preparers.push(receiver);
-        }
+        let (mut dealer, files) = deal_out(
+            scope,
+            PREPARING_THREADS,
+            FILES_IN_FLIGHT,
+            move |mut plan: Plan| {
+                let prepared = plan.open().and_then(|file| {
+                    let job = plan.job(host, None, None);
+                    prepare_all(&job, file)
+                });
+                (plan, prepared)
+            },
+        );
+        scope.spawn(move || plans.into_iter().all(|plan| dealer.deal(plan)));
         let mut outcomes = Vec::new();
         let mut index = IndexBuilder::default();
-        for (plan, prepared) in in_turn(&from_preparers) {
+        for file in files {
+            // A panic while preparing: commit nothing of the group.
+            let (plan, prepared): PreparedFile =
+                file.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
             let (batches, parsed) = match prepared {
                 Ok(prepared) => prepared,
                 Err(e) => {
@@ -493,14 +487,6 @@ fn write_group(
             let job = plan.job(host, None, None);
             let done = write_prepared(&tx, &job, batches, parsed, &mut index)?;
             outcomes.push((plan, Ok(done)));
-        }
-        // A panic while preparing ended the loop early: commit nothing of the group. The other
-        // preparers stop at their next file.
-        drop(from_preparers);
-        for preparer in preparers {
-            if let Err(panic) = preparer.join() {
-                std::panic::resume_unwind(panic);
-            }
         }
         flush_index(&tx, &mut index).map_err(sql_err(&first))?;
         tx.commit().map_err(sql_err(&first))?;
@@ -815,10 +801,9 @@ fn ingest_sequential(store: &mut Store, job: &Job<'_>, file: File) -> Result<Don
 }
 
 /// Parses on a scoped thread, prepares on [`PREPARING_THREADS`] more and writes on this one.
-/// The reader deals block `i` to preparer `i % PREPARING_THREADS` and this thread takes the
-/// prepared batches back from the preparers in the same turn, so it writes them in file order;
-/// at most one parsed block waits for each preparer and [`BATCHES_IN_FLIGHT`] prepared ones
-/// for the writer.
+/// The reader deals each block to whichever preparer is free ([`deal_out`]) and this thread
+/// takes the prepared batches back in file order; at most [`BLOCKS_IN_FLIGHT`] blocks are
+/// parsed and not yet written.
 ///
 /// Every `part_bytes` of new bytes, once the session is named, the messages written so far are
 /// committed unindexed ([`PART_BYTES`]) and a [`Checkpointer`] copies them into the database.
@@ -850,31 +835,12 @@ fn write_pipelined(
     let mut index = IndexBuilder::default();
     let mut writer = Writer::new(&tx, job, &mut index, true);
     let done = std::thread::scope(move |scope| {
-        let mut to_preparers = Vec::with_capacity(PREPARING_THREADS);
-        let mut from_preparers = Vec::with_capacity(PREPARING_THREADS);
-        let mut preparers = Vec::with_capacity(PREPARING_THREADS);
-        for _ in 0..PREPARING_THREADS {
-            let (to_preparer, blocks) = std::sync::mpsc::sync_channel::<Block>(1);
-            let (to_writer, from_preparer) =
-                std::sync::mpsc::sync_channel::<Batch>(BATCHES_IN_FLIGHT / PREPARING_THREADS);
-            preparers.push(scope.spawn(move || {
-                for block in blocks {
-                    if to_writer.send(block.prepare()).is_err() {
-                        break;
-                    }
-                }
-            }));
-            to_preparers.push(to_preparer);
-            from_preparers.push(from_preparer);
-        }
-        let reader = scope.spawn(move || {
-            let mut turn = to_preparers.iter().cycle();
-            read_blocks(job, file, |block| {
-                turn.next().is_some_and(|to| to.send(block).is_ok())
-            })
-        });
+        let (mut dealer, batches) =
+            deal_out(scope, PREPARING_THREADS, BLOCKS_IN_FLIGHT, Block::prepare);
+        let reader = scope.spawn(move || read_blocks(job, file, |block| dealer.deal(block)));
         let mut failed = None;
-        for batch in in_turn(&from_preparers) {
+        for batch in batches {
+            let batch = batch.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
             let written = writer
                 .write(&batch)
                 .and_then(|()| writer.end_part(batch.end, part_bytes));
@@ -887,19 +853,11 @@ fn write_pipelined(
                 }
             }
         }
-        // Stops the preparers at their next block if the writer failed, and the reader at its
-        // next block once one of them stopped.
-        drop(from_preparers);
-        let mut panicked = None;
-        for preparer in preparers {
-            if let Err(panic) = preparer.join() {
-                panicked.get_or_insert(panic);
-            }
-        }
-        let parsed = match (reader.join(), panicked) {
-            (Ok(parsed), None) => parsed,
-            (Err(panic), _) | (Ok(_), Some(panic)) => std::panic::resume_unwind(panic),
-        };
+        // The loop consumed (dropped) the batches: if the writer failed, the reader stops at
+        // its next block and the preparers at their next result.
+        let parsed = reader
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         if let Some(e) = failed {
             return Err(e);
         }
@@ -1012,14 +970,6 @@ impl Checkpointer {
             let _ = copy.send(());
         }
     }
-}
-
-/// The items of `lanes` in the order they were dealt: one from each lane in turn (the first,
-/// the second, …, the first again) until the lane whose turn it is has closed. Item `i`, dealt
-/// to lane `i % lanes.len()`, comes back `i`-th.
-fn in_turn<T>(lanes: &[Receiver<T>]) -> impl Iterator<Item = T> + '_ {
-    let mut turn = lanes.iter().cycle();
-    std::iter::from_fn(move || turn.next()?.recv().ok())
 }
 
 /// The writing stage of one increment, in a transaction the caller commits (or drops, which
