@@ -207,6 +207,16 @@ pub const PREPARING_THREADS: usize = 2;
 /// copy (and its two `fsync`s) came after the last message, a third of a large ingest's time.
 pub const PART_BYTES: u64 = 8 << 20;
 
+/// Parts after which the writer of a pipelined ingest waits for the [`Checkpointer`] to copy
+/// everything committed so far before it writes on, every fourth: its next transaction then
+/// finds the WAL fully copied and SQLite starts the WAL over from its beginning. Otherwise the
+/// writer never let the copying catch up, and the WAL grew to the size of everything the ingest
+/// wrote (45 MB for a 100 MB rollout): new file pages for every frame, and a large file to
+/// delete at the end. The wait (one part's copy, a few tens of milliseconds) costs the
+/// preparing threads nothing: they keep working on the blocks in flight. Measured on the
+/// 104 MB rollout, alternating builds: 5 to 7 % less time and CPU.
+pub const RESTART_PARTS: u32 = 4;
+
 /// Blocks of a pipelined ingest parsed and not yet written: being prepared, or prepared and
 /// waiting for the writing thread (or for an earlier block). Bounds its memory to a few MiB
 /// however uneven the blocks are.
@@ -846,6 +856,9 @@ fn write_pipelined(
                 .and_then(|()| writer.end_part(batch.end, part_bytes));
             match written {
                 Ok(false) => {}
+                Ok(true) if writer.parts.is_multiple_of(RESTART_PARTS) => {
+                    checkpointer.copy_and_wait();
+                }
                 Ok(true) => checkpointer.copy(),
                 Err(e) => {
                     failed = Some(e);
@@ -883,8 +896,9 @@ fn write_pipelined(
 /// While it runs, the writer's automatic checkpoint is off ([`Checkpointer::start`]), and
 /// [`Checkpointer::finish`] turns it back on as it was.
 struct Checkpointer {
-    /// Asks for a copy; `None` when there is nothing to copy with (see [`Checkpointer::start`]).
-    copy: Option<std::sync::mpsc::Sender<()>>,
+    /// Asks for a copy, with where to say it is done if the asker waits; `None` when there is
+    /// nothing to copy with (see [`Checkpointer::start`]).
+    copy: Option<std::sync::mpsc::Sender<Option<std::sync::mpsc::SyncSender<()>>>>,
     thread: Option<std::thread::JoinHandle<()>>,
     /// The writer's `wal_autocheckpoint` before, to restore.
     autocheckpoint: Option<i64>,
@@ -918,7 +932,7 @@ impl Checkpointer {
             return none;
         }
         let database = database.to_owned();
-        let (copy, copies) = std::sync::mpsc::channel::<()>();
+        let (copy, copies) = std::sync::mpsc::channel::<Option<std::sync::mpsc::SyncSender<()>>>();
         let thread = std::thread::spawn(move || {
             let conn = match Connection::open_with_flags(
                 &database,
@@ -931,13 +945,19 @@ impl Checkpointer {
                     return;
                 }
             };
-            while copies.recv().is_ok() {
+            while let Ok(first) = copies.recv() {
                 // Requests that came meanwhile are served by this copy too.
-                while copies.try_recv().is_ok() {}
+                let waiting: Vec<_> = std::iter::once(first)
+                    .chain(copies.try_iter())
+                    .flatten()
+                    .collect();
                 // The copy is an optimisation: whatever it leaves, SQLite's own checkpoint
                 // (at the next commits or on close) copies.
                 if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)") {
                     tracing::debug!(error = %e, "checkpointer: passive checkpoint failed");
+                }
+                for done in waiting {
+                    let _ = done.send(());
                 }
             }
         });
@@ -967,7 +987,21 @@ impl Checkpointer {
     /// Asks for the committed frames to be copied (returns at once).
     fn copy(&self) {
         if let Some(copy) = &self.copy {
-            let _ = copy.send(());
+            let _ = copy.send(None);
+        }
+    }
+
+    /// Asks for the committed frames to be copied and waits until they are, so that the next
+    /// write transaction of this process finds the WAL fully copied and starts it over
+    /// ([`RESTART_PARTS`]). A passive copy: it waits for no other connection, and one that
+    /// reads the WAL meanwhile only keeps it from starting over.
+    fn copy_and_wait(&self) {
+        if let Some(copy) = &self.copy {
+            let (done, wait) = std::sync::mpsc::sync_channel(1);
+            if copy.send(Some(done)).is_ok() {
+                // An error: the thread is gone, there is nothing to wait for.
+                let _ = wait.recv();
+            }
         }
     }
 }

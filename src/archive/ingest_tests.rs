@@ -1342,3 +1342,40 @@ fn ingests_on_a_database_file_copy_their_commits_and_restore_the_automatic_check
     assert_eq!(content_dump(&store), content_dump(&clean));
     assert_eq!(pending_rows(&store), 0);
 }
+
+/// The checkpoint sequence number in the header of `database`'s WAL: SQLite adds one each time
+/// it starts the WAL over.
+fn wal_restarts(database: &Path) -> u32 {
+    let wal = std::fs::read(database.with_extension("db-wal")).unwrap();
+    u32::from_be_bytes(wal[12..16].try_into().unwrap())
+}
+
+/// After the writer waited for the checkpointer's copy, its next transaction starts the WAL
+/// over; without the wait, it writes after the frames there.
+#[test]
+fn a_writer_that_waits_for_the_copy_starts_the_wal_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("csep.db");
+    let mut store = Store::open(&path).unwrap();
+    let write = |store: &mut Store, n: i64| {
+        let tx = store.conn_mut().transaction().unwrap();
+        tx.execute(
+            "WITH RECURSIVE n(v) AS (SELECT 1 UNION ALL SELECT v + 1 FROM n WHERE v < ?1) \
+             INSERT INTO message_segments (level, rows, tokens) SELECT -1, v, 0 FROM n",
+            [n],
+        )
+        .unwrap();
+        tx.commit().unwrap();
+    };
+    let checkpointer = Checkpointer::start(&store);
+    write(&mut store, 5_000);
+    let before = wal_restarts(&path);
+    write(&mut store, 5_000);
+    assert_eq!(wal_restarts(&path), before, "nothing copied: no restart");
+    checkpointer.copy_and_wait();
+    write(&mut store, 10);
+    assert_eq!(wal_restarts(&path), before + 1);
+    write(&mut store, 10);
+    assert_eq!(wal_restarts(&path), before + 1);
+    checkpointer.finish(&store);
+}
