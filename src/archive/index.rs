@@ -214,7 +214,7 @@ const FORGOTTEN: i64 = i64::MIN;
 ///
 /// Adding a row appends one `(term id, row)` pair per term to a flat list, in row order, so
 /// the hot path touches one slot of the term table and the end of that list. Every
-/// [`RUN_PAIRS`] pairs the list is sorted by term into a [`Run`] and emptied; the flush sorts
+/// 256 Ki pairs the list is sorted by term into a *run* and emptied; the flush sorts
 /// what is left into a last run and encodes each term's rows from all runs, in order.
 #[derive(Default)]
 pub struct IndexBuilder {

@@ -49,10 +49,10 @@
 //!   previous checkpoints of the whole group, which the next import reads again.
 //! - **Pipelined or not, the same rows.** An increment of [`PIPELINE_MIN_BYTES`] or more is
 //!   parsed on a second thread, a block at a time, and its blocks are prepared (redacted,
-//!   capped, analyzed) on [`PREPARING_THREADS`] more, dealt to them in turn, while the calling
-//!   thread writes, through bounded queues; a smaller one runs on one thread. The writer takes
-//!   the prepared blocks back from the preparers in the same turn, so it writes them in file
-//!   order, each with the session id the parser knew after that block, and both ways write
+//!   capped, analyzed) on [`PREPARING_THREADS`] more, each taking the next block when it is
+//!   free, while the calling thread writes, with a bounded number of blocks in flight; a
+//!   smaller one runs on one thread. The writer takes the prepared blocks back in file order
+//!   (`deal`), each with the session id the parser knew after that block, and both ways write
 //!   exactly the same rows with the same rowids: should the session the increment names only
 //!   show up after writing started (before any part was committed), the transaction is rolled
 //!   back and the increment is ingested again on one thread. The files of a group ([`ingest_transcripts`]) are dealt to
@@ -207,7 +207,7 @@ pub const PREPARING_THREADS: usize = 2;
 /// copy (and its two `fsync`s) came after the last message, a third of a large ingest's time.
 pub const PART_BYTES: u64 = 8 << 20;
 
-/// Parts after which the writer of a pipelined ingest waits for the [`Checkpointer`] to copy
+/// Parts after which the writer of a pipelined ingest waits for the second connection to copy
 /// everything committed so far before it writes on, every fourth: its next transaction then
 /// finds the WAL fully copied and SQLite starts the WAL over from its beginning. Otherwise the
 /// writer never let the copying catch up, and the WAL grew to the size of everything the ingest
@@ -215,7 +215,7 @@ pub const PART_BYTES: u64 = 8 << 20;
 /// delete at the end. The wait (one part's copy, a few tens of milliseconds) costs the
 /// preparing threads nothing: they keep working on the blocks in flight. Measured on the
 /// 104 MB rollout, alternating builds: 5 to 7 % less time and CPU.
-pub const RESTART_PARTS: u32 = 4;
+const RESTART_PARTS: u32 = 4;
 
 /// Blocks of a pipelined ingest parsed and not yet written: being prepared, or prepared and
 /// waiting for the writing thread (or for an earlier block). Bounds its memory to a few MiB
@@ -319,7 +319,7 @@ pub const GROUP_BYTES: u64 = 32 << 20;
 
 /// Transcripts of a group being prepared, or prepared and waiting for the writing thread (or
 /// for an earlier one), in [`ingest_transcripts`].
-const FILES_IN_FLIGHT: usize = 4;
+const FILES_IN_FLIGHT: usize = 6;
 
 /// Ingests `paths` (transcripts of `host`) one after another, as [`ingest_transcript`] would
 /// with no project or session hint, and hands each file's outcome to `each`, in order, with

@@ -536,8 +536,8 @@ fn the_pipelined_ingest_archives_exactly_what_the_sequential_one_does(#[case] me
     );
 }
 
-/// A Codex rollout of many read blocks (about 16): more than the preparing threads and the
-/// queues between them hold at once, so every preparer takes several blocks in turn. Most of
+/// A Codex rollout of many read blocks (about 16): more than the preparing threads hold in
+/// flight at once, so every preparer takes several blocks. Most of
 /// its bytes are `item_completed` events, which the parser skips, so that the test stays quick.
 fn many_block_rollout() -> String {
     let mut text = codex_meta("many-1", "/work/many");
