@@ -15,8 +15,9 @@
 //!   bounded however uneven the items are.
 //! - A panic while working on an item comes back as that item's result (the taker resumes it),
 //!   so no thread waits forever for a result that will never come.
-//! - Dropping the [`InOrder`] stops the dealer at its next item and the threads at their next
-//!   result; dropping the [`Dealer`] ends the threads once the queue is empty.
+//! - Dropping the [`InOrder`] stops the dealer once the room left in the window is used up and
+//!   the threads at their next result; dropping the [`Dealer`] ends the threads once the queue
+//!   is empty.
 
 use std::collections::BTreeMap;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
