@@ -37,7 +37,8 @@ pub(crate) struct Dealer<I> {
 
 impl<I> Dealer<I> {
     /// Deals `item`, waiting first while the window is full; `false` (the item dropped) once
-    /// the taker or every thread stopped.
+    /// every thread stopped, or once the taker stopped and the room it left in the window is
+    /// used up (items dealt meanwhile are dropped unworked or unread).
     pub(crate) fn deal(&mut self, item: I) -> bool {
         if self.permits.recv().is_err() {
             return false;
@@ -201,8 +202,12 @@ mod tests {
                     dealt.fetch_add(1, Ordering::SeqCst);
                 }
             });
-            // Nothing taken back yet: the dealer stops at the window.
-            std::thread::sleep(Duration::from_millis(50));
+            // Nothing taken back yet: the dealer reaches the window, and stays there.
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while dealt.load(Ordering::SeqCst) < 5 && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            std::thread::sleep(Duration::from_millis(20));
             assert_eq!(dealt.load(Ordering::SeqCst), 5);
             for taken in 1..=10 {
                 assert!(in_order.next().is_some());

@@ -217,9 +217,10 @@ pub const PART_BYTES: u64 = 8 << 20;
 /// 104 MB rollout, alternating builds: 5 to 7 % less time and CPU.
 const RESTART_PARTS: u32 = 4;
 
-/// Blocks of a pipelined ingest parsed and not yet written: being prepared, or prepared and
-/// waiting for the writing thread (or for an earlier block). Bounds its memory to a few MiB
-/// however uneven the blocks are.
+/// Blocks of a pipelined ingest dealt to the preparing threads and not yet taken back by the
+/// writing thread: being prepared, or prepared and waiting for the writer (or for an earlier
+/// block). With the block the reader holds and the one being written, this bounds the
+/// ingest's memory to a few MiB however uneven the blocks are.
 const BLOCKS_IN_FLIGHT: usize = 6;
 
 /// How an ingest runs its stages.
@@ -813,7 +814,7 @@ fn ingest_sequential(store: &mut Store, job: &Job<'_>, file: File) -> Result<Don
 /// Parses on a scoped thread, prepares on [`PREPARING_THREADS`] more and writes on this one.
 /// The reader deals each block to whichever preparer is free ([`deal_out`]) and this thread
 /// takes the prepared batches back in file order; at most [`BLOCKS_IN_FLIGHT`] blocks are
-/// parsed and not yet written.
+/// dealt and not yet taken back.
 ///
 /// Every `part_bytes` of new bytes, once the session is named, the messages written so far are
 /// committed unindexed ([`PART_BYTES`]) and a [`Checkpointer`] copies them into the database.
