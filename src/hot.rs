@@ -1,7 +1,9 @@
-//! Two helpers of the ingest's hot loops, shared by the analyzer's word cache
-//! ([`crate::recall::word_cache`]) and the archive's term table ([`crate::archive::index`]):
-//! both keep short strings inline in table slots, key them by their bytes packed into machine
-//! words, and look them up in tables larger than the CPU's caches.
+//! Helpers of the ingest's hot loops, shared by the analyzer's word cache
+//! ([`crate::recall::word_cache`]), its set of a message's terms
+//! ([`crate::recall::seen_terms`]) and the archive's term table ([`crate::archive::index`]):
+//! all keep short strings inline in table slots, key them by their bytes packed into machine
+//! words, hash those words the same way, and look them up in tables that may outgrow the
+//! CPU's caches.
 
 /// Asks the CPU to bring `value`'s cache line in, without waiting for it: a caller that knows
 /// its next lookups prefetches their slots so that their misses overlap.
@@ -16,6 +18,14 @@ pub(crate) fn prefetch<T>(value: &T) {
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = value;
+}
+
+/// A hash of two words for the open-addressing tables of short strings (multiply, rotate,
+/// mix, multiply): the high bits are the best mixed, so callers index by them.
+#[inline]
+pub(crate) fn hash_words(lo: u64, hi: u64) -> u64 {
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    (lo.wrapping_mul(K).rotate_left(29) ^ hi).wrapping_mul(K)
 }
 
 /// The `len` bytes at `buf[start..]`, each ORed with `or_each`, packed little-endian into two

@@ -107,11 +107,10 @@ impl Slot {
     }
 
     fn hash(self) -> u64 {
-        const K: u64 = 0x9E37_79B9_7F4A_7C15;
-        (self.head.wrapping_mul(K).rotate_left(29)
-            ^ u64::from(self.tail)
-            ^ u64::from(self.len_id >> 24) << 32)
-            .wrapping_mul(K)
+        crate::hot::hash_words(
+            self.head,
+            u64::from(self.tail) | u64::from(self.len_id >> 24) << 32,
+        )
     }
 }
 

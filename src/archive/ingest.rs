@@ -897,13 +897,16 @@ fn write_pipelined(
 /// While it runs, the writer's automatic checkpoint is off ([`Checkpointer::start`]), and
 /// [`Checkpointer::finish`] turns it back on as it was.
 struct Checkpointer {
-    /// Asks for a copy, with where to say it is done if the asker waits; `None` when there is
-    /// nothing to copy with (see [`Checkpointer::start`]).
-    copy: Option<std::sync::mpsc::Sender<Option<std::sync::mpsc::SyncSender<()>>>>,
+    /// Asks for a copy; `None` when there is nothing to copy with (see [`Checkpointer::start`]).
+    copy: Option<std::sync::mpsc::Sender<CopyRequest>>,
     thread: Option<std::thread::JoinHandle<()>>,
     /// The writer's `wal_autocheckpoint` before, to restore.
     autocheckpoint: Option<i64>,
 }
+
+/// A request to the [`Checkpointer`]'s thread: where to say the copy is done, when the asker
+/// waits for it.
+type CopyRequest = Option<std::sync::mpsc::SyncSender<()>>;
 
 impl Checkpointer {
     /// Turns `store`'s automatic checkpoint off and starts the copying thread. A database that
@@ -933,7 +936,7 @@ impl Checkpointer {
             return none;
         }
         let database = database.to_owned();
-        let (copy, copies) = std::sync::mpsc::channel::<Option<std::sync::mpsc::SyncSender<()>>>();
+        let (copy, copies) = std::sync::mpsc::channel::<CopyRequest>();
         let thread = std::thread::spawn(move || {
             let conn = match Connection::open_with_flags(
                 &database,

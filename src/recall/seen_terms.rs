@@ -138,8 +138,7 @@ impl SeenTerms {
 }
 
 fn hash(head: u64, tail: u32) -> u64 {
-    const K: u64 = 0x9E37_79B9_7F4A_7C15;
-    (head.wrapping_mul(K).rotate_left(29) ^ u64::from(tail)).wrapping_mul(K)
+    crate::hot::hash_words(head, u64::from(tail))
 }
 
 #[cfg(test)]

@@ -153,30 +153,29 @@ impl Slot {
 
 /// The slot key of `word`, or `None` if it is empty or too long to inline.
 fn key_of(word: &str) -> Option<[u64; 2]> {
-    let len = word.len();
+    key_in(word.as_bytes(), 0, word.len(), 0)
+}
+
+/// The slot key of the `len` bytes at `buf[start..]`, each ORed with `or_each`, or `None` if
+/// they are empty or too long to inline.
+fn key_in(buf: &[u8], start: usize, len: usize, or_each: u8) -> Option<[u64; 2]> {
     if len == 0 || len > INLINE_BYTES {
         return None;
     }
-    let [lo, hi] = crate::hot::padded_words(word.as_bytes(), 0, len, 0)?;
+    let [lo, hi] = crate::hot::padded_words(buf, start, len, or_each)?;
     Some([lo, hi | (len as u64) << 56])
 }
 
 fn hash(key: [u64; 2]) -> u64 {
-    const K: u64 = 0x9E37_79B9_7F4A_7C15;
-    (key[0].wrapping_mul(K).rotate_left(29) ^ key[1]).wrapping_mul(K)
+    crate::hot::hash_words(key[0], key[1])
 }
 
 impl WordCache {
     /// The key of the word `line[start..end]`, which must be ASCII letters only, lowercased
     /// (`Retry` and `retry` have the same key), or `None` if it is empty or too long to inline.
     pub fn letters_key(line: &[u8], start: usize, end: usize) -> Option<Key> {
-        let len = end.checked_sub(start)?;
-        if len == 0 || len > INLINE_BYTES {
-            return None;
-        }
         // Setting bit 5 lowercases an ASCII letter (and leaves a lowercase one as it is).
-        let [lo, hi] = crate::hot::padded_words(line, start, len, 0x20)?;
-        Some(Key([lo, hi | (len as u64) << 56]))
+        key_in(line, start, end.checked_sub(start)?, 0x20).map(Key)
     }
 
     /// Asks the CPU to bring the first slot `key` is looked for in: the table outgrows the
