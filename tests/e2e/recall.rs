@@ -556,3 +556,41 @@ fn an_exclusion_on_the_command_line_gets_a_hint() {
         .code(2)
         .stderr(predicate::str::contains("hint:").not());
 }
+
+/// A rollout written before Codex wrapped its lines in `{timestamp, type, payload}` (a header
+/// line, `record_type` markers, bare response items) is archived: its conversation is found,
+/// dated from its header, and the imported session names the `<cwd>` of its environment
+/// context.
+#[test]
+fn a_legacy_codex_rollout_is_imported_and_recalled() {
+    let t = TestHome::new();
+    let legacy = format!("{FIXTURES}/codex-legacy");
+    let report =
+        success_json(&mut t.csep(&["--json", "import", "codex-sessions", "--dir", &legacy]));
+    assert_eq!(report["ingested_files"], 1, "{report:#}");
+    assert_eq!(report["error_count"], 0, "{report:#}");
+    // The prompt, the reasoning, the call, its output and the answer, plus the two injected
+    // messages (user instructions, environment context), stored but never searched.
+    assert_eq!(report["messages_inserted"], 7, "{report:#}");
+    assert_eq!(report["injected_inserted"], 2, "{report:#}");
+    let v = stdout_json(
+        &t.csep(&[
+            "recall",
+            "order retry timeout",
+            "--json",
+            "--scope",
+            "sessions",
+            "--all-projects",
+        ])
+        .output()
+        .unwrap(),
+    );
+    assert_eq!(v["status"], "matched", "{v:#}");
+    let hit = &v["results"][0];
+    assert_eq!(hit["id"], "5973b6c0-94b8-487b-a530-2aeb6098ae0e", "{hit:#}");
+    assert_eq!(hit["host"], "codex");
+    let text = hit.to_string();
+    assert!(text.contains("2025-05-07"), "{hit:#}");
+    assert!(text.contains("RETRY_TIMEOUT"), "{hit:#}");
+    assert!(text.contains("/home/dev/shop"), "{hit:#}");
+}

@@ -32,8 +32,8 @@
 //! [`crate::host::transcript::is_csep_recall_output`].
 
 use super::wire::{
-    ContentItemWire, NestedTagWire, PassthroughWire, ResponseItemWire, RolloutItemWire,
-    RolloutLineWire,
+    ContentItemWire, LegacyLineWire, NestedTagWire, PassthroughWire, ResponseItemWire,
+    RolloutItemWire, RolloutLineWire,
 };
 use crate::host::transcript::{
     InjectedKind, Origin, Role, TranscriptChunk, TranscriptMessage, for_each_line,
@@ -162,10 +162,52 @@ fn apply_line(parsed: RolloutLineWire, line: &[u8], offset: u64, chunk: &mut Tra
             }
         }
         RolloutItemWire::Unknown(name) => chunk.count_unknown(&name),
+        RolloutItemWire::Legacy(legacy) => apply_legacy_line(legacy, line, ctx, chunk),
         RolloutItemWire::WorldState(_)
         | RolloutItemWire::EventMsg(_)
         | RolloutItemWire::TokenUsageRecord(_) => {}
     }
+}
+
+/// A line of a rollout written before the envelope ([`LegacyLineWire`]). Its items carry no
+/// timestamp: they take the header's, the session's start. Its header names no working
+/// directory: the first `<environment_context>` message's `<cwd>` is the session's.
+fn apply_legacy_line(
+    legacy: LegacyLineWire,
+    line: &[u8],
+    mut ctx: LineCtx,
+    chunk: &mut TranscriptChunk,
+) {
+    match legacy {
+        LegacyLineWire::Header { id } => {
+            let session = &mut chunk.session;
+            session.id = Some(id);
+            session.started_at = ctx.timestamp.or(session.started_at);
+        }
+        LegacyLineWire::Marker => {}
+        LegacyLineWire::Bare(tag) => match serde_json::from_slice::<ResponseItemWire>(line) {
+            Ok(ResponseItemWire::Unknown) | Err(_) => chunk.count_unknown(&tag),
+            Ok(item) => {
+                ctx.timestamp = ctx.timestamp.or(chunk.session.started_at);
+                let first = chunk.messages.len();
+                apply_response_item(item, line, &mut ctx, chunk);
+                if chunk.session.cwd.is_none() {
+                    chunk.session.cwd = chunk.messages[first..]
+                        .iter()
+                        .filter(|m| m.origin == Origin::Injected(InjectedKind::EnvironmentContext))
+                        .find_map(|m| environment_cwd(&m.text));
+                }
+            }
+        },
+    }
+}
+
+/// The working directory an `<environment_context>` message names: `<cwd>/path</cwd>`.
+fn environment_cwd(text: &str) -> Option<std::path::PathBuf> {
+    let start = text.find("<cwd>")? + "<cwd>".len();
+    let len = text[start..].find("</cwd>")?;
+    let cwd = text[start..start + len].trim();
+    (!cwd.is_empty()).then(|| std::path::PathBuf::from(cwd))
 }
 
 fn apply_response_item(

@@ -441,3 +441,110 @@ fn payload_before_type_still_decodes() {
     assert_eq!(origins(&chunk), ["agent"]);
     assert_eq!(chunk.messages[0].timestamp, None);
 }
+
+const LEGACY: &str = "tests/fixtures/codex-legacy/rollout-2025-05-07T17-24-21-5973b6c0-94b8-487b-a530-2aeb6098ae0e.jsonl";
+
+#[test]
+fn a_legacy_rollout_without_envelope_yields_its_conversation() {
+    let chunk = parse_fixture(LEGACY);
+    assert_eq!(chunk.lines_read, 12);
+    assert_eq!(chunk.malformed_lines, 0);
+    assert_eq!(chunk.unknown_types, BTreeMap::new());
+    assert_eq!(
+        chunk.session,
+        SessionMeta {
+            id: Some("5973b6c0-94b8-487b-a530-2aeb6098ae0e".into()),
+            cwd: Some("/home/dev/shop".into()),
+            model: None,
+            cli_version: None,
+            started_at: ts("2025-05-07T17:24:21.123Z"),
+        }
+    );
+    assert_eq!(
+        origins(&chunk),
+        [
+            "injected:agents_md",
+            "injected:environment_context",
+            "user",
+            "reasoning",
+            "tool_call",
+            "tool_output",
+            "agent",
+        ]
+    );
+    let prompt = &chunk.messages[2];
+    assert_eq!(
+        prompt.text,
+        "Why does the order retry loop time out after 30 seconds?"
+    );
+    // Items carry no time of their own: they take the header's.
+    assert!(
+        chunk
+            .messages
+            .iter()
+            .all(|m| m.timestamp == ts("2025-05-07T17:24:21.123Z"))
+    );
+    let call = &chunk.messages[4];
+    assert_eq!(call.tool_name.as_deref(), Some("shell"));
+    assert_eq!(call.tool_call_id.as_deref(), Some("call_0001"));
+    assert!(chunk.messages[5].text.contains("RETRY_TIMEOUT"));
+    assert_eq!(chunk.messages[6].role, Role::Assistant);
+}
+
+#[test]
+fn a_legacy_rollout_read_in_pieces_gives_what_it_gives_whole() {
+    let bytes = std::fs::read(LEGACY).unwrap();
+    let whole = parse_chunk(&bytes, 0);
+    for cut in 1..bytes.len() {
+        let Some(nl) = bytes[cut..].iter().position(|&b| b == b'\n') else {
+            break;
+        };
+        let cut = cut + nl + 1;
+        let mut chunk = parse_chunk(&bytes[..cut], 0);
+        parse_into(&bytes[cut..], cut as u64, &mut chunk);
+        assert_eq!(chunk.messages, whole.messages, "cut at {cut}");
+        assert_eq!(chunk.session, whole.session, "cut at {cut}");
+    }
+}
+
+#[rstest]
+#[case::header_alone(
+    r#"{"id":"s-1","timestamp":"2025-04-01T10:00:00Z","instructions":"be brief"}"#,
+    Some("s-1"),
+    0
+)]
+#[case::marker(r#"{"record_type":"state"}"#, None, 0)]
+#[case::bare_message(
+    r#"{"type":"message","role":"user","content":[{"type":"input_text","text":"hello"}]}"#,
+    None,
+    1
+)]
+fn legacy_lines_decode(#[case] line: &str, #[case] id: Option<&str>, #[case] messages: usize) {
+    let chunk = parse_chunk(format!("{line}\n").as_bytes(), 0);
+    assert_eq!(chunk.malformed_lines, 0, "{line}");
+    assert_eq!(chunk.session.id.as_deref(), id);
+    assert_eq!(chunk.messages.len(), messages);
+}
+
+#[test]
+fn a_line_with_neither_type_nor_legacy_header_is_malformed() {
+    for line in [
+        r#"{"timestamp":"2025-04-01T10:00:00Z"}"#,
+        r#"{"id":7}"#,
+        "{}",
+    ] {
+        let chunk = parse_chunk(format!("{line}\n").as_bytes(), 0);
+        assert_eq!(chunk.malformed_lines, 1, "{line}");
+        assert_eq!(chunk.session.id, None, "{line}");
+    }
+}
+
+#[test]
+fn a_bare_item_of_an_unknown_type_is_counted_by_its_type() {
+    let chunk = parse_chunk(b"{\"type\":\"hologram\",\"role\":\"user\"}\n", 0);
+    assert_eq!(chunk.messages.len(), 0);
+    assert_eq!(
+        chunk.unknown_types,
+        BTreeMap::from([("hologram".into(), 1)])
+    );
+}

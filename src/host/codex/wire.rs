@@ -245,6 +245,28 @@ pub enum RolloutItemWire {
     Compacted(CompactedWire),
     /// A type this build does not model, by name; its payload is skipped.
     Unknown(String),
+    /// A line of a rollout written before the envelope (Codex CLI until mid-2025), whose first
+    /// line is a header with no `type`; see [`LegacyLineWire`].
+    Legacy(LegacyLineWire),
+}
+
+/// A line of a rollout written before the `{timestamp, type, payload}` envelope.
+///
+/// Such a rollout starts with a header, `{"id", "timestamp", "instructions", "git"}`, and goes
+/// on with `{"record_type": "state"}` markers and bare response items (`{"type": "message",
+/// "role", "content"}`, `{"type": "function_call", …}`) that carry no timestamp of their own.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LegacyLineWire {
+    /// The header: the session id, and the start time as the line's timestamp.
+    Header {
+        /// The session's id.
+        id: String,
+    },
+    /// A `record_type` marker (`state`): nothing to archive.
+    Marker,
+    /// A bare record with this `type` and no payload; a response item to read from the whole
+    /// line.
+    Bare(String),
 }
 
 /// `session_meta` payload.
@@ -599,6 +621,10 @@ enum EnvelopeField {
     Timestamp,
     Type,
     Payload,
+    /// A legacy header's session id ([`LegacyLineWire`]).
+    Id,
+    /// A legacy marker's kind ([`LegacyLineWire`]).
+    RecordType,
     #[serde(other)]
     Other,
 }
@@ -640,6 +666,8 @@ impl<'de> Visitor<'de> for LineVisitor {
         let mut tag: Option<String> = None;
         let mut item = None;
         let mut early_payload: Option<serde_json::Value> = None;
+        let mut id: Option<String> = None;
+        let mut marker = false;
         while let Some(key) = map.next_key::<EnvelopeField>()? {
             match key {
                 EnvelopeField::Timestamp => timestamp = map.next_value::<Option<String>>()?,
@@ -648,19 +676,36 @@ impl<'de> Visitor<'de> for LineVisitor {
                     Some(t) => item = Some(map.next_value_seed(PayloadSeed(t))?),
                     None => early_payload = Some(map.next_value()?),
                 },
+                // A bare legacy item may hold an `id` of another type (`null`, a number):
+                // only a string is a header's.
+                EnvelopeField::Id => {
+                    id = match map.next_value::<serde_json::Value>()? {
+                        serde_json::Value::String(s) => Some(s),
+                        _ => None,
+                    };
+                }
+                EnvelopeField::RecordType => {
+                    map.next_value::<IgnoredAny>()?;
+                    marker = true;
+                }
                 EnvelopeField::Other => {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
         }
-        let tag = tag.ok_or_else(|| de::Error::missing_field("type"))?;
-        let item = match (item, early_payload) {
-            (Some(item), _) => item,
-            (None, Some(value)) => PayloadSeed(&tag)
+        let item = match (tag, item, early_payload) {
+            (_, Some(item), _) => item,
+            (Some(tag), None, Some(value)) => PayloadSeed(&tag)
                 .deserialize(value)
                 .map_err(de::Error::custom)?,
-            // A record without a payload is kept as unknown rather than failing the line.
-            (None, None) => RolloutItemWire::Unknown(tag),
+            // A typed record without a payload: a bare item of a legacy rollout.
+            (Some(tag), None, None) => RolloutItemWire::Legacy(LegacyLineWire::Bare(tag)),
+            (None, None, None) if marker => RolloutItemWire::Legacy(LegacyLineWire::Marker),
+            (None, None, None) => match id {
+                Some(id) => RolloutItemWire::Legacy(LegacyLineWire::Header { id }),
+                None => return Err(de::Error::missing_field("type")),
+            },
+            (None, _, Some(_)) => return Err(de::Error::missing_field("type")),
         };
         Ok(RolloutLineWire { timestamp, item })
     }
