@@ -47,9 +47,10 @@ pub struct ImportReport {
     pub messages_inserted: u64,
     /// Of those, injected messages (stored, not searchable).
     pub injected_inserted: u64,
-    /// Distinct sessions touched.
+    /// Distinct sessions that gained a message recall can find (as `csep status` counts
+    /// sessions).
     pub sessions: usize,
-    /// Distinct projects the sessions belong to.
+    /// Distinct projects those sessions belong to.
     pub projects: usize,
     /// Files that failed, with the reason.
     pub errors: Vec<FileError>,
@@ -223,6 +224,7 @@ pub fn run(ctx: &Ctx, host: Host, args: &ImportSessionsArgs) -> anyhow::Result<u
     }
     let mut projects_by_cwd: HashMap<PathBuf, Option<String>> = HashMap::new();
     let mut sessions = std::collections::HashSet::new();
+    let mut projects = std::collections::HashSet::new();
     let now = crate::store::time::now();
     let bar = progress_bar(files.len());
     ingest_transcripts(&mut store, host, &files, |store, path, ingest| {
@@ -245,10 +247,16 @@ pub fn run(ctx: &Ctx, host: Host, args: &ImportSessionsArgs) -> anyhow::Result<u
         }
         report.messages_inserted += ingest.messages_inserted;
         report.injected_inserted += ingest.injected_inserted;
-        let (Some(session_ref), Some(cwd)) = (ingest.session_ref, ingest.cwd) else {
+        let Some(session_ref) = ingest.session_ref else {
             return Ok(());
         };
-        sessions.insert(session_ref);
+        let searchable = ingest.messages_inserted > ingest.injected_inserted;
+        if searchable {
+            sessions.insert(session_ref);
+        }
+        let Some(cwd) = ingest.cwd else {
+            return Ok(());
+        };
         let project_id = match projects_by_cwd.get(&cwd) {
             Some(known) => known.clone(),
             None => {
@@ -265,16 +273,15 @@ pub fn run(ctx: &Ctx, host: Host, args: &ImportSessionsArgs) -> anyhow::Result<u
         if let Some(project_id) = project_id {
             set_session_project(store, session_ref, &project_id)
                 .with_context(|| format!("recording the project of {}", path.display()))?;
+            if searchable {
+                projects.insert(project_id);
+            }
         }
         anyhow::Ok(())
     })?;
     bar.finish_and_clear();
     report.sessions = sessions.len();
-    report.projects = projects_by_cwd
-        .values()
-        .flatten()
-        .collect::<std::collections::HashSet<_>>()
-        .len();
+    report.projects = projects.len();
     if ctx.json {
         output::print_json(&report)?;
     } else {

@@ -74,13 +74,16 @@ pub struct StatusReport {
 /// The session archive's totals.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ArchiveStatus {
-    /// Archived sessions.
+    /// Archived sessions that hold a message recall can find.
     pub sessions: u64,
     /// Their messages, injected ones not counted (like every counter).
     pub messages: u64,
-    /// Sessions with no project (their working directory is gone or was never a project):
-    /// recall finds them with `--all-projects` or `--scope global`.
+    /// Of those sessions, the ones with no project (their working directory is gone or was
+    /// never a project): recall finds them with `--all-projects` or `--scope global`.
     pub sessions_without_project: u64,
+    /// Transcripts archived with nothing recall can find (a header, injected context only):
+    /// not counted in `sessions`.
+    pub empty_sessions: u64,
 }
 
 /// The worker's state.
@@ -209,7 +212,7 @@ pub struct ProjectStatus {
     pub name: String,
     /// Canonical path.
     pub path: String,
-    /// Archived sessions.
+    /// Archived sessions that hold a message recall can find.
     pub sessions: u64,
     /// Archived messages.
     pub messages: u64,
@@ -546,14 +549,16 @@ fn read_extra(store: &Store) -> Result<Extra, StoreError> {
     let skills = grouped("SELECT state, count(*) FROM skills GROUP BY state", None)?;
     let archive = conn
         .query_row(
-            "SELECT count(*), coalesce(sum(message_count), 0), \
-             coalesce(sum(project_id IS NULL), 0) FROM sessions",
+            "SELECT coalesce(sum(message_count > 0), 0), coalesce(sum(message_count), 0), \
+             coalesce(sum(message_count > 0 AND project_id IS NULL), 0), \
+             coalesce(sum(message_count = 0), 0) FROM sessions",
             [],
             |r| {
                 Ok(ArchiveStatus {
                     sessions: to_u64(r.get(0)?),
                     messages: to_u64(r.get(1)?),
                     sessions_without_project: to_u64(r.get(2)?),
+                    empty_sessions: to_u64(r.get(3)?),
                 })
             },
         )
@@ -681,7 +686,10 @@ fn read_tables(store: &Store, receipts: usize) -> Result<Tables, StoreError> {
     let mut projects = Vec::new();
     for p in project::list(store)? {
         projects.push(ProjectStatus {
-            sessions: count("SELECT count(*) FROM sessions WHERE project_id = ?1", &p.id)?,
+            sessions: count(
+                "SELECT count(*) FROM sessions WHERE project_id = ?1 AND message_count > 0",
+                &p.id,
+            )?,
             messages: count(
                 "SELECT coalesce(sum(message_count), 0) FROM sessions WHERE project_id = ?1",
                 &p.id,
@@ -927,6 +935,13 @@ pub fn render(report: &StatusReport) -> String {
             s,
             " ({} sessions without a project: recall them with --all-projects)",
             a.sessions_without_project
+        );
+    }
+    if a.empty_sessions > 0 {
+        let _ = write!(
+            s,
+            "; {} transcripts with nothing to recall yet",
+            a.empty_sessions
         );
     }
     let _ = writeln!(s);

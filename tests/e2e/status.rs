@@ -225,6 +225,54 @@ fn status_counts_the_archive_without_injected_messages_and_with_projectless_sess
         )));
 }
 
+/// A transcript with nothing recall can find (a header or a marker only, or injected context
+/// only) makes no session in the counts: the import's summary and `csep status` agree, and
+/// status names such transcripts apart.
+#[test]
+fn transcripts_with_nothing_to_recall_are_not_counted_as_sessions() {
+    let t = TestHome::new();
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/codex");
+    let dir = t.scratch().join("sessions");
+    std::fs::create_dir_all(&dir).unwrap();
+    let rollout =
+        std::fs::read_to_string(format!("{fixtures}/rollout-auto-compaction.jsonl")).unwrap();
+    std::fs::write(dir.join("rollout-auto-compaction.jsonl"), &rollout).unwrap();
+    // A rollout whose session never got past its first line; one holding only a marker.
+    let header = rollout
+        .lines()
+        .next()
+        .unwrap()
+        .replace("01a214be", "0badcafe");
+    std::fs::write(
+        dir.join("rollout-2026-01-01T00-00-00-0badcafe-0000-0000-0000-000000000001.jsonl"),
+        format!("{header}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("rollout-2026-01-01T00-00-00-0badcafe-0000-0000-0000-000000000002.jsonl"),
+        "{\"record_type\":\"state\"}\n",
+    )
+    .unwrap();
+    let root = dir.to_string_lossy().into_owned();
+    let report = stdout_json(
+        &t.csep(&["--json", "import", "codex-sessions", "--dir", &root])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(report["files"], 3, "{report}");
+    assert_eq!(report["sessions"], 1, "{report}");
+    let v = stdout_json(&t.csep(&["status", "--json"]).output().unwrap());
+    assert_eq!(v["archive"]["sessions"], report["sessions"], "{v}");
+    assert_eq!(v["archive"]["empty_sessions"], 2, "{v}");
+    assert_eq!(v["archive"]["sessions_without_project"], 1, "{v}");
+    t.csep(&["status"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "; 2 transcripts with nothing to recall yet\n",
+        ));
+}
+
 /// A worker that fails before it can write a receipt (here: a database it cannot open) leaves
 /// the reason for `csep status`; the next run that gets through clears it.
 #[test]
