@@ -105,7 +105,59 @@ pub fn run(ctx: &HookCtx, event: &HookEvent) -> Result<HookAnswer, StoreError> {
             .unwrap_or(false)
     };
     let outcome = renderer.finish_with(has_sessions);
+    if already_in_resumed_session(ctx, event, &outcome) {
+        let mut answer = answer(event.host, &SessionStartOutcome::default());
+        answer.outcome = "already_injected";
+        answer.detail = Some(format!(
+            "resumed session holds the {} entries already",
+            outcome.injected_ids.len()
+        ));
+        return Ok(answer);
+    }
     Ok(answer(event.host, &outcome))
+}
+
+/// Whether `event` resumes a Codex session that already holds every entry of `outcome`.
+///
+/// Codex keeps a SessionStart's context in the rollout as a developer message and sends it with
+/// every later request, and `codex resume` continues the same rollout: injecting the same
+/// entries again would put a second copy in the model's context. So a resumed session gets the
+/// context only when it holds an entry that was never injected into it (memory learned since),
+/// as recorded in the hook journal and the database. A compaction drops earlier context, and
+/// its SessionStart (`compact`) injects and records again. Claude Code is not skipped: whether
+/// it replays a SessionStart's context on `--resume` is not verified.
+fn already_in_resumed_session(
+    ctx: &HookCtx,
+    event: &HookEvent,
+    outcome: &SessionStartOutcome,
+) -> bool {
+    if event.host != Host::Codex
+        || event.source.as_deref() != Some("resume")
+        || outcome.injected_ids.is_empty()
+    {
+        return false;
+    }
+    let Some(session) = event.session_id.as_deref().filter(|s| !s.is_empty()) else {
+        return false;
+    };
+    let mut held: std::collections::HashSet<String> =
+        crate::hooks::journal::read_for_prompt(&ctx.paths, event.host, session)
+            .injected
+            .into_iter()
+            .collect();
+    if let Ok(Some(store)) = ctx.open_existing_store() {
+        let _ = store
+            .conn()
+            .prepare_cached(
+                "SELECT entry_id FROM hook_injections WHERE host = ?1 AND session_id = ?2",
+            )
+            .and_then(|mut stmt| {
+                let rows = stmt.query_map([event.host.as_str(), session], |r| r.get(0))?;
+                held.extend(rows.flatten());
+                Ok(())
+            });
+    }
+    outcome.injected_ids.iter().all(|id| held.contains(id))
 }
 
 /// A renderer filled from the start index ([`start_index`]) when it holds every scope needed

@@ -467,3 +467,97 @@ fn the_hook_does_not_open_the_database_when_the_start_index_is_current() {
     assert_eq!(answer.injected, ["m_1"]);
     assert!(ctx.store.get().is_none(), "the hook opened the database");
 }
+
+/// Files the journal note a SessionStart of `event` that injected `injected` leaves.
+fn note_injection(ctx: &HookCtx, event: &HookEvent, injected: &[String]) {
+    let note = crate::hooks::journal::StartNote {
+        event: crate::hooks::journal::NoteEvent::SessionStart,
+        host: Some(event.host),
+        session_id: event.session_id.clone(),
+        cwd: None,
+        injected: injected.to_vec(),
+        outcome: "injected".into(),
+        detail: None,
+        duration_us: 1,
+        at: crate::store::time::now(),
+    };
+    crate::hooks::journal::write(&ctx.paths, &note).unwrap();
+}
+
+fn add_user_entry(ctx: &HookCtx, id: &str, summary: &str) {
+    let conn = ctx.open_store().unwrap().conn();
+    conn.execute(
+        "INSERT INTO memory_entries (id, scope, kind, summary, content, normalized, created_at, \
+         updated_at) VALUES (?1, 'user', 'rule', ?2, '', ?1, 't', '2026-11-20T10:00:00Z')",
+        [id, summary],
+    )
+    .unwrap();
+    crate::memory::start_index::refresh_now(conn, &ctx.paths).unwrap();
+}
+
+/// A resumed Codex session keeps its first SessionStart's context in its rollout: the same
+/// entries are not injected again, whether the earlier injection is still in the journal or
+/// already in the database; an entry learned since brings the context back. A new session, a
+/// Claude Code resume and a compaction are injected as before.
+#[test]
+fn a_resumed_codex_session_is_not_given_the_same_entries_twice() {
+    let home = tempfile::tempdir().unwrap();
+    let ctx = hook_ctx(home.path());
+    add_user_entry(&ctx, "m_1", "answer in English");
+    let startup = start_event();
+    let first = run(&ctx, &startup).unwrap();
+    assert_eq!(first.injected, ["m_1"]);
+    note_injection(&ctx, &startup, &first.injected);
+    let resume = HookEvent {
+        source: Some("resume".into()),
+        ..start_event()
+    };
+    let again = run(&ctx, &resume).unwrap();
+    assert_eq!(again.outcome, "already_injected");
+    assert!(again.injected.is_empty());
+    assert_eq!(
+        again.stdout,
+        empty_output(
+            Host::Codex,
+            &crate::host::transcript::HookKind::SessionStart
+        )
+    );
+    // Once the worker moved the note into the database, the database says the same.
+    let drained = crate::hooks::journal::drain(&ctx.paths, ctx.open_store().unwrap()).unwrap();
+    assert!(
+        crate::hooks::journal::files(&ctx.paths).is_empty(),
+        "{drained:?}"
+    );
+    assert_eq!(run(&ctx, &resume).unwrap().outcome, "already_injected");
+    // Not skipped: another session, a compaction, a Claude Code resume.
+    let other = HookEvent {
+        session_id: Some("s-2".into()),
+        ..resume.clone()
+    };
+    let compact = HookEvent {
+        source: Some("compact".into()),
+        ..start_event()
+    };
+    let claude = HookEvent {
+        host: Host::Claude,
+        ..resume.clone()
+    };
+    for event in [&other, &compact, &claude] {
+        let answer = run(&ctx, event).unwrap();
+        assert_eq!(answer.injected, ["m_1"], "{event:?}");
+    }
+    // Memory learned since the session started: the whole context comes back.
+    add_user_entry(&ctx, "m_2", "run the tests with nextest");
+    let answer = run(&ctx, &resume).unwrap();
+    assert_eq!(answer.outcome, "injected");
+    assert!(
+        answer.injected.contains(&"m_2".to_owned()),
+        "{:?}",
+        answer.injected
+    );
+    assert!(
+        answer.injected.contains(&"m_1".to_owned()),
+        "{:?}",
+        answer.injected
+    );
+}
