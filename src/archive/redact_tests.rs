@@ -1455,3 +1455,146 @@ fn a_pgpass_line_is_taken_only_near_the_word_pgpass_by_both_searches() {
         );
     }
 }
+
+/// Pieces that make texts around the command-line rules: every command word, words glued to
+/// one another and to paths, options, flags with and without values, passwords, separators,
+/// line breaks (real and JSON-escaped) and shell operators; then [`command_piece`]'s.
+fn command_word_piece(i: usize, seed: u64) -> String {
+    const WORDS: [&str; 31] = [
+        "htpasswd",
+        "docker",
+        "podman",
+        "nerdctl",
+        "openssl",
+        "smbclient",
+        "rpcclient",
+        "smbget",
+        "smbcacls",
+        "winexe",
+        "net",
+        "mysql",
+        "mariadb",
+        "sshpass",
+        "buildah",
+        "skopeo",
+        "oras",
+        "helm",
+        "az",
+        "redis-cli",
+        "curl",
+        "sqlcmd",
+        "mongosh",
+        "mongo",
+        "keytool",
+        "ldapsearch",
+        "ldapadd",
+        "ldapmodify",
+        "ldapdelete",
+        "ldappasswd",
+        "sudo",
+    ];
+    const OTHERS: [&str; 28] = [
+        " ",
+        "  ",
+        "\n",
+        "\\n",
+        "\\t",
+        ";",
+        " | ",
+        " && ",
+        "/usr/bin/",
+        "./",
+        "@",
+        "-",
+        ">",
+        "\"",
+        "'",
+        "login ",
+        "-p",
+        "-P ",
+        "--password ",
+        "--password=",
+        "-u admin:",
+        " -S",
+        "-storepass ",
+        "-pass pass:",
+        "-a ",
+        "-Bbn user ",
+        "run ",
+        "lazy ",
+    ];
+    match i {
+        0..31 => WORDS[i].into(),
+        31..59 => OTHERS[i - 31].into(),
+        59..62 => format!("Pw{}x{seed}", fake_body(seed, 6)),
+        // Then the pieces of the command-line rules' panic test.
+        _ => command_piece(i - 62, seed),
+    }
+}
+
+/// The redactor of [`Redactor::command_hits`] and its oracle, built once.
+static COMMAND_PAIR: LazyLock<(Redactor, Redactor)> =
+    LazyLock::new(|| (redactor(), redactor().with_own_command_searches()));
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+    /// One search for the words of every command-line rule finds what each rule's own search
+    /// finds, glued words included.
+    #[test]
+    fn the_shared_command_search_finds_what_each_rule_s_own_finds(
+        pieces in proptest::collection::vec((0usize..92, 0u64..1000), 0..30)
+    ) {
+        let text: String = pieces
+            .iter()
+            .map(|&(i, seed)| command_word_piece(i, seed))
+            .collect();
+        let (shared, own) = &*COMMAND_PAIR;
+        proptest::prop_assert_eq!(shared.find(&text), own.find(&text), "text: {:?}", text);
+    }
+}
+
+#[test]
+fn the_shared_command_search_finds_what_each_rule_s_own_finds_in_the_corpora() {
+    let (shared, own) = &*COMMAND_PAIR;
+    let glued: String = (0..92).map(|i| command_word_piece(i, 7)).collect();
+    for text in [mixed_document(), glued] {
+        assert_eq!(shared.find(&text), own.find(&text));
+    }
+    // The oracle is not vacuous: the command rules do find passwords here.
+    let found = shared.find("mysql -u root -pS3cretPw db\nsshpass -p Hunter2isBad ssh h");
+    assert_eq!(found.len(), 2, "{found:?}");
+}
+
+#[test]
+fn the_shared_command_pattern_holds_each_word_once_longest_first() {
+    let all = all_command_words();
+    let words: Vec<&str> = all.split('|').collect();
+    for (_, rule_words) in COMMAND_WORDS {
+        for word in rule_words.split('|') {
+            assert_eq!(words.iter().filter(|w| **w == word).count(), 1, "{word}");
+        }
+    }
+    assert!(words.windows(2).all(|w| w[0].len() >= w[1].len()), "{all}");
+}
+
+/// A text past [`PREFILTER_MAX_BYTES`] goes to the rules without the prefilter: what they find
+/// is what they find in the short text alone, and a clean long text is still borrowed.
+#[test]
+fn a_long_text_skips_the_prefilter_and_finds_the_same_secrets() {
+    let filler = "plain words of a build log line\n".repeat(PREFILTER_MAX_BYTES / 16);
+    assert!(filler.len() > PREFILTER_MAX_BYTES);
+    let r = redactor();
+    assert!(matches!(r.redact(&filler).text, Cow::Borrowed(_)));
+    for short in [
+        "export OPENAI_API_KEY=sk-proj-".to_owned() + &fake_body(5, 48),
+        "mysql -u root -pS3cretPw db".to_owned(),
+        "token: ".to_owned() + &fake_body(6, 40),
+    ] {
+        assert!(short.len() < PREFILTER_MAX_BYTES);
+        let alone = r.redact(&short);
+        assert!(!alone.findings.is_empty(), "{short}");
+        let long = format!("{filler}{short}");
+        let within = r.redact(&long);
+        assert_eq!(within.text, format!("{filler}{}", alone.text), "{short}");
+    }
+}
