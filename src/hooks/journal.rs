@@ -63,6 +63,9 @@ pub enum NoteEvent {
     /// A UserPromptSubmit that found the database busy: its run and the injection it could
     /// not record.
     UserPromptSubmit,
+    /// A Stop that found the database busy: its run (the event itself is spooled, see
+    /// [`crate::hooks::stop::spool`]).
+    Stop,
 }
 
 impl NoteEvent {
@@ -71,6 +74,7 @@ impl NoteEvent {
         match self {
             NoteEvent::SessionStart => "SessionStart",
             NoteEvent::UserPromptSubmit => "UserPromptSubmit",
+            NoteEvent::Stop => "Stop",
         }
     }
 }
@@ -377,7 +381,7 @@ fn apply_one(
                 NoteEvent::UserPromptSubmit if inserted > 0 => {
                     crate::recall::record_use(store, &[id.as_str()], &note.at).map_err(err)?;
                 }
-                NoteEvent::UserPromptSubmit => {}
+                NoteEvent::UserPromptSubmit | NoteEvent::Stop => {}
             }
         }
     }

@@ -421,13 +421,19 @@ pub fn record_run(
             }
         }
     }
-    // The database was busy: a UserPromptSubmit's run and the injection it could not record
-    // wait in the hook journal (the next prompt of the session honours them from there, and
-    // the worker or a later prompt moves them in). Any other hook's run is best effort.
-    if request == HookRequest::UserPromptSubmit {
+    // The database was busy: the run waits in the hook journal, and the worker (or a later
+    // prompt) moves it in. A UserPromptSubmit's note also holds the injection it could not
+    // record, which the next prompt of the session honours from there.
+    let note_event = match request {
+        HookRequest::UserPromptSubmit => journal::NoteEvent::UserPromptSubmit,
+        HookRequest::Stop => journal::NoteEvent::Stop,
+        // Written to the journal above, never here.
+        HookRequest::SessionStart => return,
+    };
+    {
         let event = answer.event.as_ref();
         let note = journal::StartNote {
-            event: journal::NoteEvent::UserPromptSubmit,
+            event: note_event,
             host: event.map(|e| e.host).or(host_hint),
             session_id: session,
             cwd: None,
@@ -438,7 +444,7 @@ pub fn record_run(
             at,
         };
         if let Err(e) = journal::write(&ctx.paths, &note) {
-            tracing::debug!(error = %e, "cannot write the hook journal; the prompt's run is lost");
+            tracing::debug!(error = %e, "cannot write the hook journal; the hook's run is lost");
         }
     }
 }

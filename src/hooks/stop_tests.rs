@@ -148,3 +148,54 @@ fn an_unreadable_spool_file_is_set_aside_and_the_rest_still_drains() {
     assert!(paths.spool_dir().join("stop-0-torn.bad").exists());
     assert!(spool_files(&paths).is_empty());
 }
+
+/// A Stop that finds the database locked files its run in the hook journal, next to its
+/// spooled event: once drained, `hook_runs` holds it (so `csep status` shows the Stop) and
+/// `stop_events` the event, each once.
+#[test]
+fn a_busy_stop_s_run_waits_in_the_journal_and_reaches_hook_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = ctx(dir.path());
+    drop(Store::open(&ctx.paths.db()).unwrap());
+    let locker = rusqlite::Connection::open(ctx.paths.db()).unwrap();
+    locker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let payload = serde_json::json!({
+        "hook_event_name": "Stop",
+        "session_id": "s1",
+        "transcript_path": "/tmp/tx.jsonl",
+        "stop_hook_active": false,
+    })
+    .to_string();
+    let started = std::time::Instant::now();
+    let request = crate::hooks::HookRequest::Stop;
+    let answer = crate::hooks::run(&ctx, request, Some(Host::Claude), payload.as_bytes());
+    assert_eq!(answer.outcome, "spooled", "{answer:?}");
+    crate::hooks::record_run(&ctx, request, Some(Host::Claude), &answer, started);
+    assert_eq!(spool_files(&ctx.paths).len(), 1);
+    assert_eq!(crate::hooks::journal::files(&ctx.paths).len(), 1);
+
+    locker.execute_batch("ROLLBACK").unwrap();
+    let store = Store::open(&ctx.paths.db()).unwrap();
+    for _ in 0..2 {
+        crate::hooks::journal::drain(&ctx.paths, &store).unwrap();
+        drain_spool(&ctx.paths, &store).unwrap();
+    }
+    let runs: Vec<(String, String, String)> = store
+        .conn()
+        .prepare("SELECT host, event, outcome FROM hook_runs")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(runs, [("claude".into(), "Stop".into(), "spooled".into())]);
+    let stored: i64 = store
+        .conn()
+        .query_row(
+            "SELECT count(*) FROM stop_events WHERE session_id = 's1'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(stored, 1);
+}
