@@ -1349,7 +1349,11 @@ impl Pieces {
             check: PhraseCheck::default(),
         };
         for terms in &analyzed.phrases {
-            if terms.len() > 1 && distinct {
+            // FTS5 matches a phrase as adjacent terms; a Chinese phrase is held where its
+            // text is ([`holds_phrase`]), which jieba's terms do not always make adjacent: its
+            // words are asked for and the phrase is checked.
+            let cjk = terms.iter().all(|t| has_cjk(t));
+            if terms.len() > 1 && (distinct || cjk) {
                 let all: Vec<String> = terms
                     .iter()
                     .map(|t| quote_phrase(std::slice::from_ref(t)))
@@ -1417,6 +1421,9 @@ pub(crate) struct MatchQuery {
     pub(crate) distinct_expr: String,
     /// What rows matched by `distinct_expr` must still pass.
     pub(crate) check: PhraseCheck,
+    /// What rows matched by `expr` must still pass: its Chinese phrases, which `expr` asks for
+    /// as words ([`holds_phrase`]).
+    pub(crate) entry_check: PhraseCheck,
     /// `distinct_expr` as sets, for the archive's own index (`crate::archive::index`): a
     /// matching row holds every one of these terms (the words of the required phrases)...
     pub(crate) distinct_required: Vec<String>,
@@ -1433,11 +1440,42 @@ pub(crate) struct MatchQuery {
 }
 
 /// Whether the term sequence `seq` holds `phrase`, its terms adjacent and in order.
+///
+/// A phrase of Chinese (or Japanese) words is held where its text is: jieba's search mode lists
+/// a word's shorter words before it (`清华大学` gives `清华 华大 大学 清华大学`), so a phrase
+/// that starts or ends inside a longer word (`"大学计算机系"` in `清华大学计算机系`) is not a
+/// run of the longer text's terms. The words are recovered from each side's terms
+/// ([`cjk_words`]) and the phrase's must be found, as one string, in a run of the row's.
 pub(crate) fn holds_phrase(seq: &[&str], phrase: &[String]) -> bool {
-    !phrase.is_empty()
-        && seq
-            .windows(phrase.len())
-            .any(|w| w.iter().zip(phrase).all(|(a, b)| *a == b.as_str()))
+    if phrase.is_empty() {
+        return false;
+    }
+    let adjacent = seq
+        .windows(phrase.len())
+        .any(|w| w.iter().zip(phrase).all(|(a, b)| *a == b.as_str()));
+    if adjacent || !phrase.iter().all(|term| has_cjk(term)) {
+        return adjacent;
+    }
+    let wanted: String = cjk_words(phrase).concat();
+    seq.split(|term| !has_cjk(term))
+        .any(|run| cjk_words(run).concat().contains(&wanted))
+}
+
+/// The words of a run of CJK terms as jieba's search mode lists them: each word after the
+/// shorter words inside it, so that, read from the end, a term that is a shorter part of the
+/// word after it belongs to that word and any other term is a word of its own.
+fn cjk_words<T: AsRef<str>>(terms: &[T]) -> Vec<&str> {
+    let mut words: Vec<&str> = Vec::new();
+    for term in terms.iter().rev().map(AsRef::as_ref) {
+        let inside = words
+            .last()
+            .is_some_and(|word| term.len() < word.len() && word.contains(term));
+        if !inside {
+            words.push(term);
+        }
+    }
+    words.reverse();
+    words
 }
 
 /// The multi-word phrases of a query, checked against a row's full term sequence
@@ -1510,6 +1548,7 @@ pub(crate) fn match_query(query: &str) -> Result<Option<MatchQuery>, QueryError>
         expr: full.assemble(),
         distinct_expr: distinct.assemble(),
         check: distinct.check,
+        entry_check: full.check,
         whole: !analyzed.phrases.is_empty() || !analyzed.exclusions.is_empty(),
         terms: analyzed.terms,
         excluded: analyzed

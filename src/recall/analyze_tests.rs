@@ -835,3 +835,30 @@ fn final_sigma_long_s_and_greek_symbol_forms_fold_to_one_term() {
     // An identifier holding one folds the same way, whole form and parts.
     assert_eq!(terms("ΟΔΟΣ_map"), terms("οδος_map"));
 }
+
+/// A quoted Chinese phrase is held where its text is, also when it starts or ends inside a
+/// longer word, whose shorter words jieba's search mode lists before it; a phrase whose text is
+/// not there, or is split by a word of Latin letters, is not held.
+#[rstest]
+#[case::starts_inside_a_word("大学计算机系", true)]
+#[case::ends_inside_a_word("清华大学计算", true)]
+#[case::whole_words("清华大学计算机系", true)]
+#[case::across_the_next_word("计算机系讨论", true)]
+#[case::not_in_this_order("计算机系清华", false)]
+#[case::not_adjacent("清华计算机", false)]
+#[case::across_a_latin_word("讨论问题", false)]
+fn a_chinese_phrase_is_held_where_its_text_is(#[case] phrase: &str, #[case] held: bool) {
+    let row = terms_for_index("我们在清华大学计算机系讨论 rust 问题");
+    let seq: Vec<&str> = row.split(' ').collect();
+    let terms = analyze(phrase);
+    assert!(terms.len() > 1, "{terms:?}");
+    assert_eq!(holds_phrase(&seq, &terms), held, "{terms:?} in {row}");
+}
+
+#[test]
+fn words_are_recovered_from_search_mode_terms() {
+    let terms = analyze("清华大学计算机系");
+    assert_eq!(cjk_words(&terms), ["清华大学", "计算机系"]);
+    // The same word twice is two words, not a part of itself.
+    assert_eq!(cjk_words(&["大学", "大学"]), ["大学", "大学"]);
+}

@@ -383,10 +383,22 @@ fn gather(
     let with_entries = opts.scope != SearchScope::Sessions;
     let with_sessions = opts.scope != SearchScope::Memory;
     if with_entries {
+        let check = matches
+            .required
+            .map(|q| &q.entry_check)
+            .filter(|c| !c.is_empty())
+            .cloned();
         for source in [&MEMORY_SOURCE, &RECALL_SOURCE] {
             let found = matches.get(source.table)?;
             hits.extend(entry_hits(
-                conn, source, found, ctx, opts, filter, candidates,
+                conn,
+                source,
+                found,
+                check.as_ref(),
+                ctx,
+                opts,
+                filter,
+                candidates,
             )?);
         }
     }
@@ -858,10 +870,15 @@ const RECALL_SOURCE: EntrySource = EntrySource {
     paths: |json| serde_json::from_str(json).unwrap_or_default(),
 };
 
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the search's parts, each passed through from gather"
+)]
 fn entry_hits(
     conn: &Connection,
     source: &EntrySource,
     matches: &TermMatches,
+    check: Option<&PhraseCheck>,
     ctx: &SearchContext<'_>,
     opts: &SearchOptions,
     filter: ProjectFilter,
@@ -909,7 +926,15 @@ fn entry_hits(
             )?
             .collect()
         },
-        |_| true,
+        // The Chinese phrases the match string asked for as words ([`MatchQuery::entry_check`]).
+        |row: &EntryRow| {
+            check.is_none_or(|c| {
+                c.passes(&crate::recall::analyze::terms_for_index_of(&[
+                    &row.summary,
+                    &row.content,
+                ]))
+            })
+        },
         list,
         None,
     )?;

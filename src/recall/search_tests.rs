@@ -1670,3 +1670,21 @@ fn an_entry_is_near_every_cwd_of_its_project_and_of_no_other() {
     assert_eq!(entry_locality(&here, Some("p_other"), false), 1.0);
     assert_eq!(entry_locality(&here, None, false), 1.0);
 }
+
+/// A quoted Chinese phrase that starts inside a longer word finds the entry whose text holds
+/// it, and only that one.
+#[test]
+fn a_quoted_chinese_phrase_inside_a_longer_word_is_found() {
+    let s = store();
+    add_memory(
+        &s,
+        "m_a",
+        Some("p_app"),
+        "我们在清华大学计算机系讨论",
+        NOW,
+        0,
+    );
+    add_memory(&s, "m_b", Some("p_app"), "大学的计算机和系统", NOW, 0);
+    let found = run(&s, "\"大学计算机系\"", Some("p_app"), None, global(5));
+    assert_eq!(ids(&found), ["m_a"]);
+}
