@@ -1365,7 +1365,7 @@ impl Pieces {
             }
         }
         for terms in &analyzed.exclusions {
-            if terms.len() > 1 && distinct {
+            if terms.len() > 1 && (distinct || terms.iter().all(|t| has_cjk(t))) {
                 pieces.check.excluded.push(terms.clone());
             } else if !terms.is_empty() {
                 pieces.excluded.push(quote_phrase(terms));
@@ -1422,7 +1422,7 @@ pub(crate) struct MatchQuery {
     /// What rows matched by `distinct_expr` must still pass.
     pub(crate) check: PhraseCheck,
     /// What rows matched by `expr` must still pass: its Chinese phrases, which `expr` asks for
-    /// as words ([`holds_phrase`]).
+    /// as words, and its excluded Chinese phrases, which it leaves out ([`holds_phrase`]).
     pub(crate) entry_check: PhraseCheck,
     /// `distinct_expr` as sets, for the archive's own index (`crate::archive::index`): a
     /// matching row holds every one of these terms (the words of the required phrases)...
@@ -1521,7 +1521,8 @@ pub(crate) fn match_query(query: &str) -> Result<Option<MatchQuery>, QueryError>
     let analyzed = Analyzed::of(query)?;
     let full = Pieces::of(&analyzed, false);
     if full.optional.is_empty() && full.required.is_empty() {
-        return if full.excluded.is_empty() {
+        // An excluded Chinese phrase is left to the check, not to `full.excluded`.
+        return if full.excluded.is_empty() && full.check.excluded.is_empty() {
             Ok(None)
         } else {
             Err(QueryError::OnlyExclusions)

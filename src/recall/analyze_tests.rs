@@ -147,6 +147,7 @@ fn match_expr_builds_quoted_or_expressions(#[case] query: &str, #[case] expected
 #[case::empty("", QueryError::Empty)]
 #[case::blank("   \t\n", QueryError::Empty)]
 #[case::only_exclusions("-deploy -staging", QueryError::OnlyExclusions)]
+#[case::only_a_chinese_exclusion("-\"大学计算机系\"", QueryError::OnlyExclusions)]
 #[case::unclosed_quote(r#"retry "order timeout"#, QueryError::UnclosedQuote)]
 #[case::lone_quote(r#"""#, QueryError::UnclosedQuote)]
 #[case::unclosed_excluded_phrase(r#"deploy -"staging"#, QueryError::UnclosedQuote)]

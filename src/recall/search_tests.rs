@@ -1688,3 +1688,20 @@ fn a_quoted_chinese_phrase_inside_a_longer_word_is_found() {
     let found = run(&s, "\"大学计算机系\"", Some("p_app"), None, global(5));
     assert_eq!(ids(&found), ["m_a"]);
 }
+
+/// An excluded Chinese phrase drops the entries whose text holds it, also inside a longer word.
+#[test]
+fn an_excluded_chinese_phrase_inside_a_longer_word_drops_the_entry() {
+    let s = store();
+    add_memory(
+        &s,
+        "m_a",
+        Some("p_app"),
+        "清华大学计算机系 讨论 部署",
+        NOW,
+        0,
+    );
+    add_memory(&s, "m_b", Some("p_app"), "北京 讨论 部署", NOW, 0);
+    let found = run(&s, "部署 -\"大学计算机系\"", Some("p_app"), None, global(5));
+    assert_eq!(ids(&found), ["m_b"]);
+}
