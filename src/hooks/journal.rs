@@ -20,7 +20,8 @@
 //!
 //! A UserPromptSubmit that finds the database busy files a note too ([`NoteEvent`]): its run
 //! and the entries it injected but could not record, so the session's next prompt does not
-//! repeat them and a drain counts each entry's use once.
+//! repeat them and a drain counts each entry's use once. So does a Stop that finds it busy: its
+//! run only (its event is spooled apart, [`crate::hooks::stop::spool`]).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -184,6 +185,8 @@ pub struct PromptRead {
     pub to_drain: Vec<Entry>,
     /// Entry ids the notes read say were injected into the prompt's session.
     pub injected: Vec<String>,
+    /// When the latest of those notes that injected anything was filed.
+    pub last_injected_at: Option<String>,
     /// Note files opened, at most [`MAX_NOTES_PER_PROMPT`] +
     /// [`MAX_SESSION_NOTES_PER_PROMPT`] whatever the backlog.
     pub opened: usize,
@@ -206,11 +209,21 @@ pub fn read_for_prompt(paths: &Paths, host: Host, session: &str) -> PromptRead {
         .collect();
     let opened = oldest.len() + own.len();
     let to_drain = read_paths(oldest.to_vec());
+    let own = read_paths(own);
     let mut injected = injected_into(&to_drain, host, session);
-    injected.extend(injected_into(&read_paths(own), host, session));
+    injected.extend(injected_into(&own, host, session));
+    let last_injected_at = to_drain
+        .iter()
+        .chain(&own)
+        .filter_map(|e| e.note.as_ref())
+        .filter(|note| note.host == Some(host) && note.session_id.as_deref() == Some(session))
+        .filter(|note| !note.injected.is_empty())
+        .map(|note| note.at.clone())
+        .max();
     PromptRead {
         to_drain,
         injected,
+        last_injected_at,
         opened,
     }
 }

@@ -345,8 +345,8 @@ pub fn run(
 /// database when the spool cannot be written), any other hook's in `hook_runs`, within what is
 /// left of the hook's one busy timeout ([`HookCtx::store_for_write`]). When the database is
 /// busy, a UserPromptSubmit's run and the injection it could not record
-/// ([`HookAnswer::injected`]) go to the hook journal; a Stop's run is lost. Best effort: a
-/// failure loses the record, never the hook's answer.
+/// ([`HookAnswer::injected`]) go to the hook journal, and so does a Stop's run (its event is
+/// spooled apart). Best effort: a failure loses the record, never the hook's answer.
 ///
 /// `host_hint` is the host the command line named: a payload that does not parse is recorded
 /// under it (so `csep status` shows that host's failing hook), not under `unknown`.
@@ -367,7 +367,7 @@ pub fn record_run(
             // The project is recorded only when the hook looked at it (not for a child session
             // csep spawned, a bad payload or a failure).
             cwd: event
-                .filter(|_| matches!(answer.outcome, "injected" | "empty"))
+                .filter(|_| matches!(answer.outcome, "injected" | "empty" | "already_injected"))
                 .and_then(|e| e.cwd.clone()),
             injected: answer.injected.clone(),
             outcome: answer.outcome.to_owned(),

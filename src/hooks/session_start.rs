@@ -117,15 +117,17 @@ pub fn run(ctx: &HookCtx, event: &HookEvent) -> Result<HookAnswer, StoreError> {
     Ok(answer(event.host, &outcome))
 }
 
-/// Whether `event` resumes a Codex session that already holds every entry of `outcome`.
+/// Whether `event` resumes a Codex session that already holds every entry of `outcome`, as it
+/// is now.
 ///
 /// Codex keeps a SessionStart's context in the rollout as a developer message and sends it with
 /// every later request, and `codex resume` continues the same rollout: injecting the same
 /// entries again would put a second copy in the model's context. So a resumed session gets the
-/// context only when it holds an entry that was never injected into it (memory learned since),
-/// as recorded in the hook journal and the database. A compaction drops earlier context, and
-/// its SessionStart (`compact`) injects and records again. Claude Code is not skipped: whether
-/// it replays a SessionStart's context on `--resume` is not verified.
+/// context only when it holds an entry that was never injected into it (memory learned since)
+/// or one edited since the session's last injection, as recorded in the hook journal and the
+/// database; when either cannot be read, it gets the context. A compaction drops earlier
+/// context, and its SessionStart (`compact`) injects and records again. Claude Code is not
+/// skipped: whether it replays a SessionStart's context on `--resume` is not verified.
 fn already_in_resumed_session(
     ctx: &HookCtx,
     event: &HookEvent,
@@ -140,24 +142,43 @@ fn already_in_resumed_session(
     let Some(session) = event.session_id.as_deref().filter(|s| !s.is_empty()) else {
         return false;
     };
-    let mut held: std::collections::HashSet<String> =
-        crate::hooks::journal::read_for_prompt(&ctx.paths, event.host, session)
-            .injected
-            .into_iter()
-            .collect();
-    if let Ok(Some(store)) = ctx.open_existing_store() {
-        let _ = store
-            .conn()
-            .prepare_cached(
-                "SELECT entry_id FROM hook_injections WHERE host = ?1 AND session_id = ?2",
-            )
-            .and_then(|mut stmt| {
-                let rows = stmt.query_map([event.host.as_str(), session], |r| r.get(0))?;
-                held.extend(rows.flatten());
-                Ok(())
-            });
+    let read = crate::hooks::journal::read_for_prompt(&ctx.paths, event.host, session);
+    let mut held: std::collections::HashSet<String> = read.injected.into_iter().collect();
+    let mut last = read.last_injected_at;
+    let Ok(Some(store)) = ctx.open_existing_store() else {
+        return false;
+    };
+    let conn = store.conn();
+    let recorded = conn
+        .prepare_cached(
+            "SELECT entry_id, at FROM hook_injections WHERE host = ?1 AND session_id = ?2",
+        )
+        .and_then(|mut stmt| {
+            let rows = stmt.query_map([event.host.as_str(), session], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })?;
+            for (id, at) in rows.flatten() {
+                held.insert(id);
+                last = last.take().max(Some(at));
+            }
+            Ok(())
+        });
+    let Some(last) = last.filter(|_| recorded.is_ok()) else {
+        return false;
+    };
+    if !outcome.injected_ids.iter().all(|id| held.contains(id)) {
+        return false;
     }
-    outcome.injected_ids.iter().all(|id| held.contains(id))
+    let ids = serde_json::to_string(&outcome.injected_ids).unwrap_or_default();
+    let edited = conn
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM memory_entries \
+             WHERE id IN (SELECT value FROM json_each(?1)) AND updated_at > ?2)",
+            rusqlite::params![ids, last],
+            |r| r.get::<_, bool>(0),
+        )
+        .unwrap_or(true);
+    !edited
 }
 
 /// A renderer filled from the start index ([`start_index`]) when it holds every scope needed

@@ -546,6 +546,26 @@ fn a_resumed_codex_session_is_not_given_the_same_entries_twice() {
         let answer = run(&ctx, event).unwrap();
         assert_eq!(answer.injected, ["m_1"], "{event:?}");
     }
+    // An entry edited since the session's last injection: the session holds its old text, so
+    // the context comes back.
+    let conn = ctx.open_store().unwrap().conn();
+    conn.execute(
+        "UPDATE memory_entries SET summary = 'answer in British English', \
+         updated_at = '2999-01-01T00:00:00.000Z' WHERE id = 'm_1'",
+        [],
+    )
+    .unwrap();
+    crate::memory::start_index::refresh_now(conn, &ctx.paths).unwrap();
+    let edited = run(&ctx, &resume).unwrap();
+    assert_eq!(edited.outcome, "injected");
+    assert!(edited.stdout.contains("British"), "{}", edited.stdout);
+    conn.execute(
+        "UPDATE memory_entries SET updated_at = '2000-01-01T00:00:00.000Z' WHERE id = 'm_1'",
+        [],
+    )
+    .unwrap();
+    crate::memory::start_index::refresh_now(conn, &ctx.paths).unwrap();
+    assert_eq!(run(&ctx, &resume).unwrap().outcome, "already_injected");
     // Memory learned since the session started: the whole context comes back.
     add_user_entry(&ctx, "m_2", "run the tests with nextest");
     let answer = run(&ctx, &resume).unwrap();

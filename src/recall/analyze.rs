@@ -1445,7 +1445,11 @@ pub(crate) struct MatchQuery {
 /// a word's shorter words before it (`清华大学` gives `清华 华大 大学 清华大学`), so a phrase
 /// that starts or ends inside a longer word (`"大学计算机系"` in `清华大学计算机系`) is not a
 /// run of the longer text's terms. The words are recovered from each side's terms
-/// ([`cjk_words`]) and the phrase's must be found, as one string, in a run of the row's.
+/// ([`cjk_words`]) and the phrase's must be found, as one string, in a run of the row's. (A
+/// search still asks for every term of the phrase first: one that starts with a fragment jieba
+/// keeps as a term of its own, such as `学` of `"学计算机系"`, finds only rows that hold it.
+/// Words the analyzer drops, such as `的`, leave no gap: `大学的计算机系` holds
+/// `"大学计算机系"`.)
 pub(crate) fn holds_phrase(seq: &[&str], phrase: &[String]) -> bool {
     if phrase.is_empty() {
         return false;
@@ -1461,21 +1465,47 @@ pub(crate) fn holds_phrase(seq: &[&str], phrase: &[String]) -> bool {
         .any(|run| cjk_words(run).concat().contains(&wanted))
 }
 
-/// The words of a run of CJK terms as jieba's search mode lists them: each word after the
-/// shorter words inside it, so that, read from the end, a term that is a shorter part of the
-/// word after it belongs to that word and any other term is a word of its own.
+/// The words of a run of CJK terms as jieba's search mode lists them: before each word of
+/// more than two characters, those of its two-character parts that are words themselves, from
+/// the first, then (for a word of more than three) its three-character ones ([`search_parts`]).
+/// Read from the end, a term is a part of the word after it when it is one of the parts that
+/// word has left, in that order; any other term is a word of its own (`文件 文件 件夹 文件夹`
+/// is the words `文件 文件夹`).
 fn cjk_words<T: AsRef<str>>(terms: &[T]) -> Vec<&str> {
     let mut words: Vec<&str> = Vec::new();
+    // The parts the last word read may still list before it, the latest first.
+    let mut parts: Vec<&str> = Vec::new();
     for term in terms.iter().rev().map(AsRef::as_ref) {
-        let inside = words
-            .last()
-            .is_some_and(|word| term.len() < word.len() && word.contains(term));
-        if !inside {
-            words.push(term);
+        if let Some(at) = parts.iter().position(|part| *part == term) {
+            parts.drain(..=at);
+            continue;
         }
+        words.push(term);
+        parts = search_parts(term);
     }
     words.reverse();
     words
+}
+
+/// The parts jieba's search mode may list before `word`, in the reverse of its order: the
+/// three-character ones from the last (a word of more than three characters), then the
+/// two-character ones from the last (a word of more than two).
+fn search_parts(word: &str) -> Vec<&str> {
+    let bounds: Vec<usize> = word
+        .char_indices()
+        .map(|(i, _)| i)
+        .chain(std::iter::once(word.len()))
+        .collect();
+    let chars = bounds.len() - 1;
+    let gram = |i: usize, n: usize| &word[bounds[i]..bounds[i + n]];
+    let mut parts = Vec::new();
+    if chars > 3 {
+        parts.extend((0..chars - 2).rev().map(|i| gram(i, 3)));
+    }
+    if chars > 2 {
+        parts.extend((0..chars - 1).rev().map(|i| gram(i, 2)));
+    }
+    parts
 }
 
 /// The multi-word phrases of a query, checked against a row's full term sequence

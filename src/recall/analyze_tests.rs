@@ -862,4 +862,22 @@ fn words_are_recovered_from_search_mode_terms() {
     assert_eq!(cjk_words(&terms), ["清华大学", "计算机系"]);
     // The same word twice is two words, not a part of itself.
     assert_eq!(cjk_words(&["大学", "大学"]), ["大学", "大学"]);
+    // A word standing before a longer word that holds it is a word of its own: the longer
+    // word's parts are used up.
+    let terms = analyze("删除文件，文件夹保留");
+    assert_eq!(
+        cjk_words(&terms),
+        ["删除", "文件", "文件夹", "保留"],
+        "{terms:?}"
+    );
+}
+
+/// A phrase is not held by text that only reads like it once a separate word is taken for a
+/// part of the next one (`删除文件，文件夹` does not hold `删除文件夹`).
+#[test]
+fn a_chinese_phrase_is_not_held_across_a_separate_word() {
+    let row = terms_for_index("删除文件，文件夹保留");
+    let seq: Vec<&str> = row.split(' ').collect();
+    assert!(!holds_phrase(&seq, &analyze("删除文件夹")), "{row}");
+    assert!(holds_phrase(&seq, &analyze("文件夹保留")), "{row}");
 }

@@ -276,10 +276,20 @@ fn a_locked_database_costs_the_hook_its_busy_timeout_and_the_event_is_spooled() 
     let log = std::fs::read_to_string(t.home().join("logs/csep.log")).unwrap();
     assert!(log.contains("\"outcome\":\"spooled\""), "{log}");
     assert!(log.contains("database unavailable"), "{log}");
-    assert_eq!(
-        std::fs::read_dir(t.home().join("spool")).unwrap().count(),
-        1
-    );
+    // The spool holds the event and, in the hook journal, the Stop's run for `hook_runs`.
+    let mut names: Vec<String> = std::fs::read_dir(t.home().join("spool"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(names[0].starts_with("start-"), "{names:?}");
+    assert!(names[1].starts_with("stop-"), "{names:?}");
+    let note: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(t.home().join("spool").join(&names[0])).unwrap())
+            .unwrap();
+    assert_eq!(note["event"], "Stop", "{note}");
+    assert_eq!(note["outcome"], "spooled", "{note}");
 }
 
 #[test]

@@ -811,8 +811,8 @@ fn hooks_answer_in_budget_while_another_process_holds_the_database_locked() {
                 .starts_with("stop-")
         });
     assert_eq!(spooled.len(), 1, "{spooled:?}");
-    // The SessionStart's own bookkeeping (its outcome) waits in the hook journal, and so does
-    // the run of the prompt that found the database busy.
+    // The SessionStart's own bookkeeping (its outcome) waits in the hook journal, and so do
+    // the runs of the prompt and of the Stop that found the database busy.
     let events: Vec<String> = notes
         .iter()
         .map(|p| {
@@ -821,9 +821,10 @@ fn hooks_answer_in_budget_while_another_process_holds_the_database_locked() {
             note["event"].as_str().unwrap_or("SessionStart").to_owned()
         })
         .collect();
-    assert_eq!(events.len(), 2, "{notes:?}");
+    assert_eq!(events.len(), 3, "{notes:?}");
     assert!(events.iter().any(|e| e == "SessionStart"), "{events:?}");
     assert!(events.iter().any(|e| e == "UserPromptSubmit"), "{events:?}");
+    assert!(events.iter().any(|e| e == "Stop"), "{events:?}");
     locker.execute_batch("ROLLBACK").unwrap();
     drop(locker);
     let status = t.csep(&["status"]).output().unwrap();
@@ -849,6 +850,14 @@ fn hooks_answer_in_budget_while_another_process_holds_the_database_locked() {
         )
         .unwrap();
     assert_eq!(hostile, 1);
+    let stop_runs: i64 = db
+        .query_row(
+            "SELECT count(*) FROM hook_runs WHERE event = 'Stop' AND outcome = 'spooled'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(stop_runs, 1, "the busy Stop's run reached hook_runs");
     assert!(
         t.csep(&["memory", "list"])
             .output()
