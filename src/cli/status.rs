@@ -938,9 +938,14 @@ pub fn render(report: &StatusReport) -> String {
         );
     }
     if a.empty_sessions > 0 {
+        let noun = if a.empty_sessions == 1 {
+            "transcript"
+        } else {
+            "transcripts"
+        };
         let _ = write!(
             s,
-            "; {} transcripts with nothing to recall yet",
+            "; {} {noun} with nothing to recall yet",
             a.empty_sessions
         );
     }

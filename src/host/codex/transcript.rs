@@ -52,10 +52,7 @@ pub(crate) fn parse_into(bytes: &[u8], base_offset: u64, chunk: &mut TranscriptC
 
 fn parse_line(line: &[u8], offset: u64, chunk: &mut TranscriptChunk) -> bool {
     match serde_json::from_slice::<RolloutLineWire>(line) {
-        Ok(parsed) => {
-            apply_line(parsed, line, offset, chunk);
-            true
-        }
+        Ok(parsed) => apply_line(parsed, line, offset, chunk),
         Err(_) => false,
     }
 }
@@ -112,7 +109,14 @@ fn count_nested_unknown(outer: &str, line: &[u8], chunk: &mut TranscriptChunk) {
     chunk.count_unknown(&format!("{outer}:{name}"));
 }
 
-fn apply_line(parsed: RolloutLineWire, line: &[u8], offset: u64, chunk: &mut TranscriptChunk) {
+/// Applies one decoded line; `false` (nothing applied) for a legacy bare item whose fields do
+/// not decode, a malformed line like any other.
+fn apply_line(
+    parsed: RolloutLineWire,
+    line: &[u8],
+    offset: u64,
+    chunk: &mut TranscriptChunk,
+) -> bool {
     let mut ctx = LineCtx {
         timestamp: parse_timestamp(parsed.timestamp.as_deref()),
         offset,
@@ -162,22 +166,24 @@ fn apply_line(parsed: RolloutLineWire, line: &[u8], offset: u64, chunk: &mut Tra
             }
         }
         RolloutItemWire::Unknown(name) => chunk.count_unknown(&name),
-        RolloutItemWire::Legacy(legacy) => apply_legacy_line(legacy, line, ctx, chunk),
+        RolloutItemWire::Legacy(legacy) => return apply_legacy_line(legacy, line, ctx, chunk),
         RolloutItemWire::WorldState(_)
         | RolloutItemWire::EventMsg(_)
         | RolloutItemWire::TokenUsageRecord(_) => {}
     }
+    true
 }
 
 /// A line of a rollout written before the envelope ([`LegacyLineWire`]). Its items carry no
 /// timestamp: they take the header's, the session's start. Its header names no working
-/// directory: the first `<environment_context>` message's `<cwd>` is the session's.
+/// directory: the first `<environment_context>` message's `<cwd>` is the session's. `false`
+/// for a bare item of a known type whose fields do not decode (nothing applied).
 fn apply_legacy_line(
     legacy: LegacyLineWire,
     line: &[u8],
     mut ctx: LineCtx,
     chunk: &mut TranscriptChunk,
-) {
+) -> bool {
     match legacy {
         LegacyLineWire::Header { id } => {
             let session = &mut chunk.session;
@@ -186,7 +192,8 @@ fn apply_legacy_line(
         }
         LegacyLineWire::Marker => {}
         LegacyLineWire::Bare(tag) => match serde_json::from_slice::<ResponseItemWire>(line) {
-            Ok(ResponseItemWire::Unknown) | Err(_) => chunk.count_unknown(&tag),
+            Err(_) => return false,
+            Ok(ResponseItemWire::Unknown) => chunk.count_unknown(&tag),
             Ok(item) => {
                 ctx.timestamp = ctx.timestamp.or(chunk.session.started_at);
                 let first = chunk.messages.len();
@@ -200,6 +207,7 @@ fn apply_legacy_line(
             }
         },
     }
+    true
 }
 
 /// The working directory an `<environment_context>` message names: `<cwd>/path</cwd>`.

@@ -548,3 +548,17 @@ fn a_bare_item_of_an_unknown_type_is_counted_by_its_type() {
         BTreeMap::from([("hologram".into(), 1)])
     );
 }
+
+/// A bare item of a known type whose fields do not decode is a malformed line, counted with its
+/// offset, not an unknown type.
+#[test]
+fn a_bare_item_that_does_not_decode_is_malformed() {
+    let good = r#"{"type":"message","role":"user","content":[{"type":"input_text","text":"hi"}]}"#;
+    let bad = r#"{"type":"function_call","name":5,"arguments":"{}"}"#;
+    let text = format!("{good}\n{bad}\n");
+    let chunk = parse_chunk(text.as_bytes(), 0);
+    assert_eq!(chunk.malformed_lines, 1);
+    assert_eq!(chunk.malformed_offsets, [good.len() as u64 + 1]);
+    assert_eq!(chunk.unknown_types, BTreeMap::new());
+    assert_eq!(chunk.messages.len(), 1);
+}
