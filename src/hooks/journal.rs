@@ -7,7 +7,7 @@
 //! name and renamed, so a `.json` file there is always whole). [`drain`] moves the notes into
 //! `projects`, `hook_injections`, `memory_entries.last_injected_at` and `hook_runs`; the worker
 //! drains before it claims Stop events, and UserPromptSubmit drains before it looks up what its
-//! session already got (also honouring notes a failed drain left, [`injected_into`]).
+//! session already got (also honouring notes a failed drain left, [`injections_into`]).
 //!
 //! Why not write the database from the hook: its one write transaction appended about 13 pages
 //! to the WAL per session start. Hooks do not checkpoint on close (see
@@ -43,7 +43,7 @@ pub const NOTE_PREFIX: &str = "start-";
 pub const MAX_NOTES_PER_DRAIN: usize = 512;
 
 /// Most notes a UserPromptSubmit moves (it is on the host's path: a backlog is left to the
-/// worker, and the session's own notes are still honoured through [`injected_into`]).
+/// worker, and the session's own notes are still honoured through [`injections_into`]).
 pub const MAX_NOTES_PER_PROMPT: usize = 16;
 
 /// Most notes beyond the oldest [`MAX_NOTES_PER_PROMPT`] a UserPromptSubmit opens to find
@@ -183,10 +183,8 @@ fn tag_of(path: &Path) -> Option<&str> {
 pub struct PromptRead {
     /// The oldest notes (at most [`MAX_NOTES_PER_PROMPT`]), to move into the database.
     pub to_drain: Vec<Entry>,
-    /// Entry ids the notes read say were injected into the prompt's session.
-    pub injected: Vec<String>,
-    /// When the latest of those notes that injected anything was filed.
-    pub last_injected_at: Option<String>,
+    /// What the notes read say was injected into the prompt's session.
+    pub injected: Vec<Injection>,
     /// Note files opened, at most [`MAX_NOTES_PER_PROMPT`] +
     /// [`MAX_SESSION_NOTES_PER_PROMPT`] whatever the backlog.
     pub opened: usize,
@@ -209,21 +207,11 @@ pub fn read_for_prompt(paths: &Paths, host: Host, session: &str) -> PromptRead {
         .collect();
     let opened = oldest.len() + own.len();
     let to_drain = read_paths(oldest.to_vec());
-    let own = read_paths(own);
-    let mut injected = injected_into(&to_drain, host, session);
-    injected.extend(injected_into(&own, host, session));
-    let last_injected_at = to_drain
-        .iter()
-        .chain(&own)
-        .filter_map(|e| e.note.as_ref())
-        .filter(|note| note.host == Some(host) && note.session_id.as_deref() == Some(session))
-        .filter(|note| !note.injected.is_empty())
-        .map(|note| note.at.clone())
-        .max();
+    let mut injected = injections_into(&to_drain, host, session);
+    injected.extend(injections_into(&read_paths(own), host, session));
     PromptRead {
         to_drain,
         injected,
-        last_injected_at,
         opened,
     }
 }
@@ -439,14 +427,56 @@ fn remove_stale_tmp(paths: &Paths) {
     }
 }
 
-/// Entry ids that `entries` (notes not yet drained) say were injected into `session`.
-pub fn injected_into(entries: &[Entry], host: Host, session: &str) -> Vec<String> {
+/// One memory entry put into a session's context, and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Injection {
+    /// The entry's id (or, for auto-recall, a session it showed).
+    pub entry_id: String,
+    /// When (stored timestamp format).
+    pub at: String,
+}
+
+/// What `entries` (notes not yet drained) say was injected into `session`.
+pub fn injections_into(entries: &[Entry], host: Host, session: &str) -> Vec<Injection> {
     entries
         .iter()
         .filter_map(|e| e.note.as_ref())
         .filter(|note| note.host == Some(host) && note.session_id.as_deref() == Some(session))
-        .flat_map(|note| note.injected.iter().cloned())
+        .flat_map(|note| {
+            note.injected.iter().map(|id| Injection {
+                entry_id: id.clone(),
+                at: note.at.clone(),
+            })
+        })
         .collect()
+}
+
+/// What the database says SessionStart (once its notes were drained) or a prompt injected
+/// into `session`.
+pub fn recorded_injections(
+    store: &Store,
+    host: Host,
+    session: &str,
+) -> Result<Vec<Injection>, StoreError> {
+    let err = |source| StoreError::Sqlite {
+        path: store.path().to_path_buf(),
+        source,
+    };
+    let mut stmt = store
+        .conn()
+        .prepare_cached(
+            "SELECT entry_id, at FROM hook_injections WHERE host = ?1 AND session_id = ?2",
+        )
+        .map_err(err)?;
+    let rows = stmt
+        .query_map(params![host.as_str(), session], |r| {
+            Ok(Injection {
+                entry_id: r.get(0)?,
+                at: r.get(1)?,
+            })
+        })
+        .map_err(err)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(err)
 }
 
 #[cfg(test)]

@@ -266,12 +266,21 @@ fn a_locked_database_keeps_every_note_for_the_next_drain() {
         assert!(drain(&s.paths, &store).is_err());
     }
     assert_eq!(files(&s.paths).len(), 1);
-    assert_eq!(
-        injected_into(&read(&s.paths), Host::Codex, "s-1"),
-        ["m_1", "m_2"]
+    let ids = |host, session| -> Vec<String> {
+        injections_into(&read(&s.paths), host, session)
+            .into_iter()
+            .map(|i| i.entry_id)
+            .collect()
+    };
+    assert_eq!(ids(Host::Codex, "s-1"), ["m_1", "m_2"]);
+    assert!(ids(Host::Claude, "s-1").is_empty());
+    assert!(ids(Host::Codex, "s-2").is_empty());
+    // Each injection carries its note's time.
+    assert!(
+        injections_into(&read(&s.paths), Host::Codex, "s-1")
+            .iter()
+            .all(|i| i.at == "2026-11-26T10:00:00.000Z")
     );
-    assert!(injected_into(&read(&s.paths), Host::Claude, "s-1").is_empty());
-    assert!(injected_into(&read(&s.paths), Host::Codex, "s-2").is_empty());
     locker.execute_batch("ROLLBACK").unwrap();
     assert_eq!(drain(&s.paths, &s.store).unwrap().moved, 1);
 }
@@ -393,7 +402,7 @@ fn a_prompt_reads_a_bounded_part_of_a_backlog_and_still_finds_its_session() {
         read.opened
     );
     assert_eq!(read.to_drain.len(), MAX_NOTES_PER_PROMPT);
-    let mut injected = read.injected;
+    let mut injected: Vec<String> = read.injected.into_iter().map(|i| i.entry_id).collect();
     injected.sort();
     assert_eq!(injected, ["m_1", "m_2"]);
     assert!(

@@ -430,22 +430,20 @@ pub fn record_run(
         // Written to the journal above, never here.
         HookRequest::SessionStart => return,
     };
-    {
-        let event = answer.event.as_ref();
-        let note = journal::StartNote {
-            event: note_event,
-            host: event.map(|e| e.host).or(host_hint),
-            session_id: session,
-            cwd: None,
-            injected: answer.injected.clone(),
-            outcome: answer.outcome.to_owned(),
-            detail: answer.detail.clone(),
-            duration_us: micros,
-            at,
-        };
-        if let Err(e) = journal::write(&ctx.paths, &note) {
-            tracing::debug!(error = %e, "cannot write the hook journal; the hook's run is lost");
-        }
+    let event = answer.event.as_ref();
+    let note = journal::StartNote {
+        event: note_event,
+        host: event.map(|e| e.host).or(host_hint),
+        session_id: session,
+        cwd: None,
+        injected: answer.injected.clone(),
+        outcome: answer.outcome.to_owned(),
+        detail: answer.detail.clone(),
+        duration_us: micros,
+        at,
+    };
+    if let Err(e) = journal::write(&ctx.paths, &note) {
+        tracing::debug!(error = %e, "cannot write the hook journal; the hook's run is lost");
     }
 }
 

@@ -13,9 +13,10 @@
 //! capped by `[hooks] session_start_budget_tokens` (default 2,000, under Codex's ~2,500-token
 //! `additionalContext` limit). With no memory yet the hook prints `{}`.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use crate::hooks::{HookAnswer, HookCtx, estimate_tokens};
+use crate::hooks::{HookAnswer, HookCtx, estimate_tokens, journal};
 use crate::host::transcript::{HookEvent, empty_output};
 use crate::host::{Host, claude, codex};
 use crate::memory::start_index::{self, IndexedLine, entry_line, sql_literal};
@@ -124,7 +125,7 @@ pub fn run(ctx: &HookCtx, event: &HookEvent) -> Result<HookAnswer, StoreError> {
 /// every later request, and `codex resume` continues the same rollout: injecting the same
 /// entries again would put a second copy in the model's context. So a resumed session gets the
 /// context only when it holds an entry that was never injected into it (memory learned since)
-/// or one edited since the session's last injection, as recorded in the hook journal and the
+/// or one edited since it was last injected into it, as recorded in the hook journal and the
 /// database; when either cannot be read, it gets the context. A compaction drops earlier
 /// context, and its SessionStart (`compact`) injects and records again. Claude Code is not
 /// skipped: whether it replays a SessionStart's context on `--resume` is not verified.
@@ -142,39 +143,35 @@ fn already_in_resumed_session(
     let Some(session) = event.session_id.as_deref().filter(|s| !s.is_empty()) else {
         return false;
     };
-    let read = crate::hooks::journal::read_for_prompt(&ctx.paths, event.host, session);
-    let mut held: std::collections::HashSet<String> = read.injected.into_iter().collect();
-    let mut last = read.last_injected_at;
+    let noted = journal::read_for_prompt(&ctx.paths, event.host, session).injected;
     let Ok(Some(store)) = ctx.open_existing_store() else {
         return false;
     };
-    let conn = store.conn();
-    let recorded = conn
-        .prepare_cached(
-            "SELECT entry_id, at FROM hook_injections WHERE host = ?1 AND session_id = ?2",
-        )
-        .and_then(|mut stmt| {
-            let rows = stmt.query_map([event.host.as_str(), session], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-            })?;
-            for (id, at) in rows.flatten() {
-                held.insert(id);
-                last = last.take().max(Some(at));
-            }
-            Ok(())
-        });
-    let Some(last) = last.filter(|_| recorded.is_ok()) else {
+    let Ok(recorded) = journal::recorded_injections(store, event.host, session) else {
         return false;
     };
-    if !outcome.injected_ids.iter().all(|id| held.contains(id)) {
-        return false;
+    // Each entry's latest injection into the session.
+    let mut last: HashMap<String, String> = HashMap::new();
+    for injection in noted.into_iter().chain(recorded) {
+        let at = last.entry(injection.entry_id).or_default();
+        if *at < injection.at {
+            *at = injection.at;
+        }
     }
-    let ids = serde_json::to_string(&outcome.injected_ids).unwrap_or_default();
-    let edited = conn
+    let mut held = Vec::with_capacity(outcome.injected_ids.len());
+    for id in &outcome.injected_ids {
+        match last.get(id) {
+            Some(at) => held.push((id, at)),
+            None => return false,
+        }
+    }
+    let held = serde_json::to_string(&held).unwrap_or_default();
+    let edited = store
+        .conn()
         .query_row(
-            "SELECT EXISTS (SELECT 1 FROM memory_entries \
-             WHERE id IN (SELECT value FROM json_each(?1)) AND updated_at > ?2)",
-            rusqlite::params![ids, last],
+            "SELECT EXISTS (SELECT 1 FROM json_each(?1) AS h JOIN memory_entries AS e \
+             ON e.id = h.value ->> 0 WHERE e.updated_at > h.value ->> 1)",
+            [held],
             |r| r.get::<_, bool>(0),
         )
         .unwrap_or(true);

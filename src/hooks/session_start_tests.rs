@@ -559,6 +559,24 @@ fn a_resumed_codex_session_is_not_given_the_same_entries_twice() {
     let edited = run(&ctx, &resume).unwrap();
     assert_eq!(edited.outcome, "injected");
     assert!(edited.stdout.contains("British"), "{}", edited.stdout);
+    // Each entry's own injection counts: a prompt that injected another entry after the edit
+    // does not make the session hold the edited one.
+    let mut later = crate::hooks::journal::StartNote {
+        event: crate::hooks::journal::NoteEvent::UserPromptSubmit,
+        host: Some(Host::Codex),
+        session_id: resume.session_id.clone(),
+        cwd: None,
+        injected: vec!["m_other".into()],
+        outcome: "injected".into(),
+        detail: None,
+        duration_us: 1,
+        at: "3000-01-01T00:00:00.000Z".into(),
+    };
+    crate::hooks::journal::write(&ctx.paths, &later).unwrap();
+    assert_eq!(run(&ctx, &resume).unwrap().outcome, "injected");
+    later.injected = vec!["m_1".into()];
+    crate::hooks::journal::write(&ctx.paths, &later).unwrap();
+    assert_eq!(run(&ctx, &resume).unwrap().outcome, "already_injected");
     conn.execute(
         "UPDATE memory_entries SET updated_at = '2000-01-01T00:00:00.000Z' WHERE id = 'm_1'",
         [],

@@ -48,9 +48,7 @@ pub fn run(ctx: &HookCtx, event: &HookEvent) -> Result<HookAnswer, StoreError> {
     // other; then the oldest few are moved in (a backlog is left to the worker). What is read
     // is bounded whatever the backlog ([`journal::read_for_prompt`]).
     let journal::PromptRead {
-        to_drain,
-        injected: mut exclude,
-        ..
+        to_drain, injected, ..
     } = journal::read_for_prompt(&ctx.paths, event.host, session);
     // Every write waits on a locked database within one shared busy timeout, and none is
     // tried after one found it busy ([`HookCtx::store_for_write`]).
@@ -60,7 +58,11 @@ pub fn run(ctx: &HookCtx, event: &HookEvent) -> Result<HookAnswer, StoreError> {
         ctx.saw_write_error(&e);
         tracing::debug!(error = %e, "cannot drain the hook journal yet");
     }
-    exclude.extend(already_injected(store, event.host, session)?);
+    let exclude: Vec<String> = injected
+        .into_iter()
+        .chain(journal::recorded_injections(store, event.host, session)?)
+        .map(|i| i.entry_id)
+        .collect();
     let budget_tokens = usize::try_from(ctx.config.hooks.user_prompt_budget_tokens).unwrap_or(600);
     let recalled = crate::recall::auto_recall(
         store,
@@ -136,23 +138,6 @@ fn record_injection(
     }
     crate::recall::record_use(store, &first_time, &now)?;
     tx.commit()
-}
-
-/// Ids SessionStart or an earlier prompt already injected into this session (entries, and the
-/// sessions auto-recall showed), as recorded in the database.
-fn already_injected(store: &Store, host: Host, session: &str) -> Result<Vec<String>, StoreError> {
-    let err = |source| StoreError::Sqlite {
-        path: store.path().to_path_buf(),
-        source,
-    };
-    let mut stmt = store
-        .conn()
-        .prepare_cached("SELECT entry_id FROM hook_injections WHERE host = ?1 AND session_id = ?2")
-        .map_err(err)?;
-    let rows = stmt
-        .query_map(params![host.as_str(), session], |r| r.get(0))
-        .map_err(err)?;
-    rows.collect::<Result<Vec<String>, _>>().map_err(err)
 }
 
 #[cfg(test)]

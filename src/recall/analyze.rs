@@ -1352,8 +1352,7 @@ impl Pieces {
             // FTS5 matches a phrase as adjacent terms; a Chinese phrase is held where its
             // text is ([`holds_phrase`]), which jieba's terms do not always make adjacent: its
             // words are asked for and the phrase is checked.
-            let cjk = terms.iter().all(|t| has_cjk(t));
-            if terms.len() > 1 && (distinct || cjk) {
+            if terms.len() > 1 && (distinct || is_cjk_phrase(terms)) {
                 let all: Vec<String> = terms
                     .iter()
                     .map(|t| quote_phrase(std::slice::from_ref(t)))
@@ -1365,7 +1364,7 @@ impl Pieces {
             }
         }
         for terms in &analyzed.exclusions {
-            if terms.len() > 1 && (distinct || terms.iter().all(|t| has_cjk(t))) {
+            if terms.len() > 1 && (distinct || is_cjk_phrase(terms)) {
                 pieces.check.excluded.push(terms.clone());
             } else if !terms.is_empty() {
                 pieces.excluded.push(quote_phrase(terms));
@@ -1457,12 +1456,18 @@ pub(crate) fn holds_phrase(seq: &[&str], phrase: &[String]) -> bool {
     let adjacent = seq
         .windows(phrase.len())
         .any(|w| w.iter().zip(phrase).all(|(a, b)| *a == b.as_str()));
-    if adjacent || !phrase.iter().all(|term| has_cjk(term)) {
+    if adjacent || !is_cjk_phrase(phrase) {
         return adjacent;
     }
     let wanted: String = cjk_words(phrase).concat();
     seq.split(|term| !has_cjk(term))
         .any(|run| cjk_words(run).concat().contains(&wanted))
+}
+
+/// Whether every term of `phrase` is Chinese or Japanese: a phrase [`holds_phrase`] finds
+/// where its text is.
+fn is_cjk_phrase(phrase: &[String]) -> bool {
+    phrase.iter().all(|term| has_cjk(term))
 }
 
 /// The words of a run of CJK terms as jieba's search mode lists them: before each word of

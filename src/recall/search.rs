@@ -386,19 +386,11 @@ fn gather(
         let check = matches
             .required
             .map(|q| &q.entry_check)
-            .filter(|c| !c.is_empty())
-            .cloned();
+            .filter(|c| !c.is_empty());
         for source in [&MEMORY_SOURCE, &RECALL_SOURCE] {
             let found = matches.get(source.table)?;
             hits.extend(entry_hits(
-                conn,
-                source,
-                found,
-                check.as_ref(),
-                ctx,
-                opts,
-                filter,
-                candidates,
+                conn, source, found, check, ctx, opts, filter, candidates,
             )?);
         }
     }
