@@ -95,11 +95,15 @@ pub enum SecretKind {
     AwsSecretKey,
     /// A GitHub token (`ghp_`, `gho_`, `ghu_`, `ghs_`, `ghr_`, `github_pat_`).
     GithubToken,
-    /// A GitLab personal access token (`glpat-`).
+    /// A GitLab token: personal access (`glpat-`), deploy (`gldt-`), runner (`glrt-`), CI job
+    /// (`glcbt-`), pipeline trigger (`glptt-`), feed (`glft-`), incoming mail (`glimt-`), agent
+    /// (`glagent-`), OAuth application secret (`gloas-`), SCIM (`glsoat-`) or feature-flag
+    /// client (`glffct-`).
     GitlabToken,
     /// The secret path of a Slack incoming webhook URL.
     SlackWebhook,
-    /// A Slack token (`xoxb-`, `xoxp-`, `xoxa-`, `xoxr-`, `xoxs-`, `xoxo-`, `xoxe-`).
+    /// A Slack token (`xoxb-`, `xoxp-`, `xoxa-`, `xoxr-`, `xoxs-`, `xoxo-`, `xoxe-`) or app-level
+    /// token (`xapp-`).
     SlackToken,
     /// A Google API key (`AIza` + 35 characters).
     GoogleApiKey,
@@ -400,7 +404,7 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
     (
         "gitlab-token",
         SecretKind::GitlabToken,
-        r"glpat-[A-Za-z0-9_-]{20,}(?:\.[A-Za-z0-9_-]+)*",
+        r"gl(?:pat|dt|rt|cbt|ptt|ft|imt|agent|oas|soat|ffct)-[A-Za-z0-9_-]{20,}(?:\.[A-Za-z0-9_-]+)*",
         accept_prefixed_token,
     ),
     (
@@ -412,7 +416,7 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
     (
         "slack-token",
         SecretKind::SlackToken,
-        r"xox[abposre]-[A-Za-z0-9-]{10,}",
+        r"xox[abposre]-[A-Za-z0-9-]{10,}|xapp-[0-9]+-[A-Za-z0-9-]{10,}",
         accept_slack_token,
     ),
     (
@@ -738,7 +742,7 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
 const PREFILTER_MAX_BYTES: usize = 1024;
 
 /// Triggers for the prefilter: a superset of what any rule needs to match.
-const PREFILTER: &str = r"(?i:pass|pwd|secret|token|key|auth|bearer|credential|cookie)|sk-|sk_|rk_|whsec_|AKIA|ASIA|ABIA|ACCA|gh[pousr]_|github_pat_|glpat-|xox[abposre]-|hooks\.slack\.com|AIza|eyJ|PRIVATE KEY|://|[A-Za-z0-9+/_-]{32}|SG\.|ATATT|pypi-AgE|npm_|hf_|_v1_|shp(?:at|ca|pa|ss)_|dapi[0-9a-f]|glsa_|glc_|lin_api_|PMAK-|mysql|mariadb|sshpass|login|redis-cli|curl|sqlcmd|mongo|keytool|ldap|smbclient|rpcclient|smbget|smbcacls|winexe|sudo|openssl|(?-u:\b)net[ \t]";
+const PREFILTER: &str = r"(?i:pass|pwd|secret|token|key|auth|bearer|credential|cookie)|sk-|sk_|rk_|whsec_|AKIA|ASIA|ABIA|ACCA|gh[pousr]_|github_pat_|gl(?:pat|dt|rt|cbt|ptt|ft|imt|agent|oas|soat|ffct)-|xox[abposre]-|xapp-|hooks\.slack\.com|AIza|eyJ|PRIVATE KEY|://|[A-Za-z0-9+/_-]{32}|SG\.|ATATT|pypi-AgE|npm_|hf_|_v1_|shp(?:at|ca|pa|ss)_|dapi[0-9a-f]|glsa_|glc_|lin_api_|PMAK-|mysql|mariadb|sshpass|login|redis-cli|curl|sqlcmd|mongo|keytool|ldap|smbclient|rpcclient|smbget|smbcacls|winexe|sudo|openssl|(?-u:\b)net[ \t]";
 
 /// The rules behind [`COMMAND_GATE`]: each needs one of its words, so a text without any (most
 /// texts) costs them one search instead of one each.
@@ -2040,6 +2044,16 @@ fn accept_prefixed_token(text: &str, caps: &Captures<'_>) -> Option<(usize, usiz
         "sk-",
         "github_pat_",
         "glpat-",
+        "gldt-",
+        "glrt-",
+        "glcbt-",
+        "glptt-",
+        "glft-",
+        "glimt-",
+        "glagent-",
+        "gloas-",
+        "glsoat-",
+        "glffct-",
         "whsec_",
     ]
     .iter()
@@ -2462,11 +2476,57 @@ fn is_plausible_value(value: &str, shape: ValueShape, name: &str) -> bool {
     if normalize(value) == normalize(name) {
         return false;
     }
-    // Quoted UI strings and prose ("Enter your password", "Mot de passe oublié ?").
-    if value.matches(' ').count() >= 2 {
+    // Quoted UI strings and prose ("Enter your password", "Mot de passe oublié ?"), but not a
+    // passphrase ("correct horse battery staple").
+    if value.matches(' ').count() >= 2 && reads_as_prose(value, name) {
         return false;
     }
     shape != ValueShape::Bare || !is_code_reference(value)
+}
+
+/// Words that, inside a value of several words, show it talks about a secret instead of being
+/// one ("Enter your password", "Mot de passe oublié", "API key missing"); words starting with
+/// `pass` count too.
+const PROSE_SECRET_WORDS: &[&str] = &[
+    "pwd",
+    "secret",
+    "secrets",
+    "token",
+    "tokens",
+    "key",
+    "keys",
+    "auth",
+    "credential",
+    "credentials",
+    "cookie",
+    "cookies",
+    "pin",
+];
+
+/// Whether a value of three or more words reads as a UI string or prose rather than as a
+/// passphrase: it ends like a sentence, names a secret itself ([`PROSE_SECRET_WORDS`]), runs
+/// past six words, or starts with a capital while its name is not an environment variable's
+/// (`DB_PASSWORD="Correct Horse Battery"` is a value; `"label": "Sign in to continue"` is not).
+fn reads_as_prose(value: &str, name: &str) -> bool {
+    let env_name = name.bytes().any(|b| b.is_ascii_uppercase())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+    let mut words = 0;
+    let mut names_a_secret = false;
+    for word in value.split_whitespace() {
+        words += 1;
+        let word = word
+            .trim_matches(|c: char| !c.is_alphanumeric())
+            .to_lowercase();
+        names_a_secret |= word.starts_with("pass") || PROSE_SECRET_WORDS.contains(&word.as_str());
+    }
+    value
+        .trim_end()
+        .ends_with(['.', '?', '!', ':', ';', ',', '…'])
+        || names_a_secret
+        || words > 6
+        || (!env_name && value.starts_with(char::is_uppercase))
 }
 
 /// Placeholders: `sk-...`, `xxxx`, `****`, `your-api-key`, `changeme`.

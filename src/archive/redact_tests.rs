@@ -84,6 +84,12 @@ fn every_kind_has_a_kebab_case_name_and_matching_marker() {
 #[case::github_app_token(SecretKind::GithubToken, "GH_TOKEN=", format!("gh{}_{}", "s", fake_body(12, 36)), "")]
 #[case::github_fine_grained_token(SecretKind::GithubToken, "token ", format!("github_{}_{}_{}", "pat", fake_body(13, 22), fake_body(14, 59)), "")]
 #[case::gitlab_token(SecretKind::GitlabToken, "use ", format!("glpat-{}", fake_body(15, 20)), " for CI")]
+#[case::gitlab_deploy_token(SecretKind::GitlabToken, "password: ", format!("gldt-{}", fake_body(151, 20)), "\n")]
+#[case::gitlab_runner_token(SecretKind::GitlabToken, "token = \"", format!("glrt-{}", fake_body(152, 20)), "\"")]
+#[case::gitlab_runner_token_with_routing(SecretKind::GitlabToken, "register with ", format!("glrt-t1_{}", fake_body(153, 20)), " now")]
+#[case::gitlab_ci_job_token(SecretKind::GitlabToken, "CI_JOB_TOKEN ", format!("glcbt-64_{}", fake_body(154, 20)), " ok")]
+#[case::gitlab_trigger_token(SecretKind::GitlabToken, "curl -F token=", format!("glptt-{}", fake_body(155, 40)), " https://gitlab.example.com")]
+#[case::slack_app_token(SecretKind::SlackToken, "SLACK_APP_TOKEN=", format!("xapp-1-A{}-{}-{}", fake_body(156, 10).to_uppercase(), "4812345678901", fake_body(157, 64).to_lowercase()), "\n")]
 #[case::slack_bot_token(SecretKind::SlackToken, "SLACK_BOT=", format!("xox{}-{}-{}-{}", "b", "1234567890", "1234567890123", fake_body(16, 24)), "")]
 #[case::slack_webhook(SecretKind::SlackWebhook, "post to https://hooks.slack.com/services/", format!("T{}/B{}/{}", "0123ABCD", "4567EFGH", fake_body(17, 24)), " now")]
 #[case::google_api_key(SecretKind::GoogleApiKey, "key=", format!("AIza{}", fake_body(18, 35)), "&q=x")]
@@ -1109,9 +1115,33 @@ fn redact_json_renames_a_key_that_is_itself_a_secret() {
 #[case::three_words("Kmu7 s3cret", true)]
 #[case::prose("Enter your password here", false)]
 #[case::placeholder("<password>", false)]
+#[case::passphrase("correct horse battery staple", true)]
+#[case::passphrase_with_digits("my dog rex 1987", true)]
+#[case::passphrase_of_short_words("let me in", true)]
+#[case::sentence("it is required here.", false)]
+#[case::names_a_secret("the secret goes here", false)]
+#[case::foreign_ui_string("mot de passe oublié", false)]
+#[case::long_message("must be at least eight characters long", false)]
+#[case::capitalized_ui_string("Sign in to continue", false)]
 fn assignment_value_rule_table(#[case] value: &str, #[case] redacted: bool) {
     let text = format!("password=\"{value}\"");
     assert_eq!(!redactor().is_clean(&text), redacted, "{text}");
+}
+
+/// A passphrase of several words is a value wherever a secret-named setting takes it; a
+/// capitalized one only where the name is an environment variable's (elsewhere it reads as a
+/// UI label).
+#[rstest]
+#[case::env_assignment("DB_PASSWORD=\"my dog rex 1987\"", true)]
+#[case::env_assignment_root("MYSQL_ROOT_PASSWORD=\"let me in\"", true)]
+#[case::env_capitalized("DB_PASSWORD=\"Correct Horse Battery\"", true)]
+#[case::json_value("{\"password\": \"correct horse battery staple\"}", true)]
+#[case::yaml_value("PASSWORD: \"correct horse battery staple\"", true)]
+#[case::json_label("{\"password\": \"Sign in to continue\"}", false)]
+#[case::json_prompt("{\"password\": \"Enter your password\"}", false)]
+fn a_passphrase_of_several_words_is_redacted(#[case] text: &str, #[case] redacted: bool) {
+    let out = redactor().redact(text).text;
+    assert_eq!(out.contains("[REDACTED:"), redacted, "{text} -> {out}");
 }
 
 #[rstest]
