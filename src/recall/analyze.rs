@@ -677,6 +677,8 @@ impl TermSink for Distinct<'_> {
 /// through a byte loop that slices tokens out of the text; any other line through the
 /// character loop, which folds full-width forms and segments CJK.
 fn analyze_into(text: &str, sink: &mut impl TermSink) {
+    // A colored tool output's `ESC [ 31 m` would otherwise glue `31m` to the word after it.
+    let text = &*without_escapes(text);
     thread_local! {
         /// The thread's word cache, and the token list of its last ASCII line (kept, emptied,
         /// so that each text does not grow a new one).
@@ -714,6 +716,48 @@ fn analyze_into(text: &str, sink: &mut impl TermSink) {
             *tokens = scratch.tokens;
         }
     });
+}
+
+/// `text` with each terminal escape sequence replaced by a space: CSI (`ESC [`, parameter and
+/// intermediate bytes, one final byte: a color's `ESC [ 31 m`), OSC (`ESC ]` up to BEL or
+/// `ESC \`: a window title, a hyperlink) and any other escape with its intermediate bytes and
+/// final byte.
+/// Borrowed when `text` has no ESC (nearly always). The analyzer indexes what
+/// [`crate::recall::render`] shows: neither holds an escape's letters.
+pub(crate) fn without_escapes(text: &str) -> Cow<'_, str> {
+    if memchr::memchr(0x1b, text.as_bytes()).is_none() {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\u{1b}' {
+            out.push(c);
+            continue;
+        }
+        if chars.next_if_eq(&'[').is_some() {
+            while chars
+                .next_if(|c| ('\u{20}'..='\u{3f}').contains(c))
+                .is_some()
+            {}
+            chars.next();
+        } else if chars.next_if_eq(&']').is_some() {
+            while let Some(c) = chars.next() {
+                if c == '\u{7}' || (c == '\u{1b}' && chars.next_if_eq(&'\\').is_some()) {
+                    break;
+                }
+            }
+        } else {
+            // Intermediate bytes, then the final one (`ESC ( B` selects a character set).
+            while chars
+                .next_if(|c| ('\u{20}'..='\u{2f}').contains(c))
+                .is_some()
+            {}
+            chars.next();
+        }
+        out.push(' ');
+    }
+    Cow::Owned(out)
 }
 
 /// Buffers reused across the tokens of one text, and the thread's word cache.

@@ -62,6 +62,19 @@ fn chinese_function_words_are_dropped_and_glued_latin_is_split_off() {
     }
 }
 
+/// A colored tool output is indexed as it is shown: its escapes' letters (`31m`) never join the
+/// word after them, and a window title set by an escape is not text.
+#[rstest]
+#[case::color("\u{1b}[31merror\u{1b}[0m: could not compile", &["error", "compil"])]
+#[case::bold_and_color("\u{1b}[1;32mFinished\u{1b}[0m release", &["finish", "releas"])]
+#[case::window_title("\u{1b}]0;secret title\u{7}build ok", &["build", "ok"])]
+#[case::title_ended_by_st("\u{1b}]0;title\u{1b}\\deploy", &["deploy"])]
+#[case::charset_escape("\u{1b}(Bwarning", &["warn"])]
+#[case::non_ascii_line("\u{1b}[33m警告\u{1b}[0m deploy", &["警告", "deploy"])]
+fn terminal_escapes_are_not_part_of_words(#[case] text: &str, #[case] expected: &[&str]) {
+    assert_eq!(terms(text), expected);
+}
+
 #[test]
 fn full_width_ascii_is_folded() {
     assert_eq!(terms("ｐｈａｓｅ２"), ["phase2", "phase", "2"]);

@@ -92,42 +92,18 @@ fn one_line(text: &str, max: usize) -> String {
 /// every other control character made a space: recall text goes to a model or a terminal, and
 /// neither should get escapes from an archived tool output.
 fn without_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    let text = crate::recall::analyze::without_escapes(text);
     if !text
         .chars()
         .any(|c| c.is_control() && !matches!(c, '\n' | '\t'))
     {
-        return std::borrow::Cow::Borrowed(text);
+        return text;
     }
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            // CSI: `ESC [`, parameter and intermediate bytes, one final byte. OSC (a window
-            // title, a hyperlink): `ESC ]` up to BEL or `ESC \`. Any other escape drops the
-            // character after it.
-            if chars.next_if_eq(&'[').is_some() {
-                while chars
-                    .next_if(|c| ('\u{20}'..='\u{3f}').contains(c))
-                    .is_some()
-                {}
-                chars.next();
-            } else if chars.next_if_eq(&']').is_some() {
-                while let Some(c) = chars.next() {
-                    if c == '\u{7}' || (c == '\u{1b}' && chars.next_if_eq(&'\\').is_some()) {
-                        break;
-                    }
-                }
-            } else {
-                chars.next();
-            }
-            out.push(' ');
-        } else if c.is_control() {
-            out.push(' ');
-        } else {
-            out.push(c);
-        }
-    }
-    std::borrow::Cow::Owned(out)
+    std::borrow::Cow::Owned(
+        text.chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect(),
+    )
 }
 
 /// Cuts `text` to at most `max` characters, marking the cut with `…`.
