@@ -111,14 +111,23 @@ pub struct RunOptions {
     /// Abort the process at this point (crash-safety tests only; see [`failpoint`]).
     pub failpoint: Option<Failpoint>,
     /// How long a failed event waits before its next attempt in the same run (then four times
-    /// as long before the one after): a transcript not flushed yet, or a permission fixed
-    /// meanwhile, gets a real second chance, and the event still ends `failed` rather than
-    /// waiting for the next Stop, which for a session's last turn may never come.
+    /// as long before the one after: [`retry_wait`]): a transcript not flushed yet, or a
+    /// permission fixed meanwhile, gets a real second chance, and the event still ends
+    /// `failed` rather than waiting for the next Stop, which for a session's last turn may
+    /// never come. Each event keeps its own schedule, so failures of other events never make
+    /// a newer one wait longer.
     pub retry_delay: std::time::Duration,
 }
 
 /// [`RunOptions::retry_delay`] of the background worker.
 pub const RETRY_DELAY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// How long an event that failed its `attempts`-th attempt waits before the next one: `base`,
+/// then four times `base`, never more (an event has [`MAX_ATTEMPTS`], so two waits).
+pub fn retry_wait(base: std::time::Duration, attempts: i64) -> std::time::Duration {
+    let exponent = u32::try_from((attempts - 1).clamp(0, MAX_ATTEMPTS - 2)).unwrap_or(0);
+    base.saturating_mul(4u32.pow(exponent))
+}
 
 /// Runs the worker until no pending event is left or `max_events` were handled.
 pub fn run(
@@ -149,10 +158,10 @@ pub fn run_with(
     let max_events = options.max_events;
     let mut report = WorkerReport::default();
     let owner = format!("worker-{}", std::process::id());
-    // Events that failed in this run wait ([`RunOptions::retry_delay`]) while the others are
-    // processed, instead of spending every attempt at once.
-    let mut failed_here: Vec<i64> = Vec::new();
-    let mut retry_delay = options.retry_delay;
+    // Events that failed in this run, each with when its next attempt is due
+    // ([`retry_wait`]): they wait while the others are processed, instead of spending every
+    // attempt at once.
+    let mut waiting: Vec<(i64, std::time::Instant)> = Vec::new();
     for _ in 0..MAX_ROUNDS {
         let lock = open_worker_lock(&paths.home).map_err(|source| WorkerError::Lock {
             path: crate::hooks::stop::worker_lock_path(&paths.home),
@@ -193,12 +202,15 @@ pub fn run_with(
                 return Ok(report);
             }
             let now = time::now();
-            let Some(event) = claim_next_except(store, &owner, &now, &failed_here)? else {
-                // Only failed events are left: they get their next attempt after a wait.
-                if pending_count(store)? > 0 && !failed_here.is_empty() {
-                    std::thread::sleep(retry_delay);
-                    retry_delay = retry_delay.saturating_mul(4);
-                    failed_here.clear();
+            let instant = std::time::Instant::now();
+            waiting.retain(|&(_, due)| due > instant);
+            let not_due: Vec<i64> = waiting.iter().map(|&(id, _)| id).collect();
+            let Some(event) = claim_next_except(store, &owner, &now, &not_due)? else {
+                // Only failed events are left: the first due gets its next attempt after its
+                // wait (a new Stop's event is claimed then too).
+                let next_due = waiting.iter().map(|&(_, due)| due).min();
+                if let Some(due) = next_due.filter(|_| pending_count(store).is_ok_and(|n| n > 0)) {
+                    std::thread::sleep(due.saturating_duration_since(instant));
                     continue;
                 }
                 break;
@@ -207,7 +219,9 @@ pub fn run_with(
                 Ok(()) => report.processed += 1,
                 Err(_) => {
                     report.failed += 1;
-                    failed_here.push(event.id);
+                    let due =
+                        std::time::Instant::now() + retry_wait(options.retry_delay, event.attempts);
+                    waiting.push((event.id, due));
                 }
             }
         }

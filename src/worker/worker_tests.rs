@@ -107,6 +107,93 @@ fn a_failing_stage_is_retried_until_max_attempts_then_failed() {
     assert_eq!(error, "counting: boom");
 }
 
+/// Fails every event and, at the second attempt of each of its first `arrivals` events,
+/// records a new Stop (as hooks do while a worker runs), so that new events keep arriving
+/// while earlier ones wait; notes when each event was tried.
+struct FailingWhileStopsArrive {
+    arrivals: u32,
+    calls: AtomicU32,
+    tried: std::sync::Mutex<Vec<(i64, std::time::Instant)>>,
+}
+
+impl Stage for FailingWhileStopsArrive {
+    fn name(&self) -> &'static str {
+        "failing"
+    }
+    fn run(&self, store: &mut Store, event: &StopEvent) -> Result<serde_json::Value, String> {
+        self.tried
+            .lock()
+            .unwrap()
+            .push((event.id, std::time::Instant::now()));
+        if event.attempts == 2 && self.calls.fetch_add(1, Ordering::SeqCst) < self.arrivals {
+            store
+                .conn()
+                .execute(
+                    "INSERT INTO stop_events (host, session_id, payload, received_at) \
+                     VALUES ('codex', ?1, '{}', 't')",
+                    [format!("late{}", event.id)],
+                )
+                .unwrap();
+        }
+        Err("boom".into())
+    }
+}
+
+#[test]
+fn retry_waits_are_per_event_and_never_grow_past_four_times_the_delay() {
+    let base = std::time::Duration::from_millis(100);
+    assert_eq!(retry_wait(base, 1), base);
+    assert_eq!(retry_wait(base, 2), base * 4);
+    assert_eq!(retry_wait(base, 7), base * 4);
+    assert_eq!(retry_wait(base, 0), base);
+}
+
+#[test]
+fn failures_of_earlier_events_never_make_a_later_one_wait_longer() {
+    // A run of failing events while new Stops keep arriving: each event waits the delay, then
+    // four times it, whatever failed before it (the waits once grew fourfold per round for
+    // every event, 1 s, 4 s, 16 s, 64 s…, and held up the Stops behind them).
+    let (_dir, paths, mut store) = home_with_events(1);
+    let stage = FailingWhileStopsArrive {
+        arrivals: 4,
+        calls: AtomicU32::new(0),
+        tried: std::sync::Mutex::default(),
+    };
+    let delay = std::time::Duration::from_millis(100);
+    let options = RunOptions {
+        max_events: None,
+        failpoint: None,
+        retry_delay: delay,
+    };
+    let report = run_with(&paths, &mut store, &[&stage], &options).unwrap();
+    assert_eq!(report.failed, 5 * MAX_ATTEMPTS as u32);
+    assert!(
+        statuses(&store)
+            .iter()
+            .all(|(s, a)| s == "failed" && *a == MAX_ATTEMPTS)
+    );
+    let tried = stage.tried.lock().unwrap().clone();
+    let mut per_event: std::collections::BTreeMap<i64, Vec<std::time::Instant>> =
+        Default::default();
+    for (id, at) in tried {
+        per_event.entry(id).or_default().push(at);
+    }
+    assert_eq!(per_event.len(), 5);
+    for (id, times) in &per_event {
+        let gaps: Vec<_> = times.windows(2).map(|w| w[1] - w[0]).collect();
+        assert_eq!(gaps.len(), 2, "event {id}");
+        assert!(
+            gaps[0] >= delay && gaps[1] >= delay * 4,
+            "event {id}: {gaps:?}"
+        );
+        // Generous bounds: the old schedule gave the fifth event 16 and 64 times the delay.
+        assert!(
+            gaps[0] < delay * 3 && gaps[1] < delay * 8,
+            "event {id}: {gaps:?}"
+        );
+    }
+}
+
 #[test]
 fn an_expired_lease_of_a_crashed_worker_is_reclaimed() {
     let (_dir, paths, mut store) = home_with_events(1);
