@@ -47,6 +47,19 @@ impl fmt::Display for Host {
     }
 }
 
+/// Deserializes a hook payload field, taking a value of another type (or `null`) for the
+/// field's default. Hosts add and retype fields between releases (Claude Code's `effort` was
+/// once a string, now `{"level": …}`): a field csep does not recognise must cost that field
+/// only, never the whole payload, so that a Stop is still recorded.
+pub fn lenient<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned + Default,
+{
+    let value = serde_json::Value::deserialize(deserializer)?;
+    Ok(T::deserialize(value).unwrap_or_default())
+}
+
 /// Error returned when a host name is not one csep supports.
 #[derive(Debug, thiserror::Error)]
 #[error("unknown host `{0}`; supported hosts: codex, claude")]

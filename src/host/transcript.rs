@@ -627,11 +627,11 @@ pub enum HookParseError {
 
 /// Fields that tell the hosts' payloads apart, read before the payload is decoded.
 #[derive(Deserialize)]
-struct HookShapeWire<'a> {
-    #[serde(default, borrow)]
-    hook_event_name: Option<std::borrow::Cow<'a, str>>,
-    #[serde(default, borrow)]
-    transcript_path: Option<std::borrow::Cow<'a, str>>,
+struct HookShapeWire {
+    #[serde(default, deserialize_with = "crate::host::lenient")]
+    hook_event_name: Option<String>,
+    #[serde(default, deserialize_with = "crate::host::lenient")]
+    transcript_path: Option<String>,
     #[serde(default)]
     turn_id: Option<serde::de::IgnoredAny>,
     #[serde(default)]
@@ -656,8 +656,14 @@ pub fn parse_hook_event(
     stdin: &str,
     host_hint: Option<Host>,
 ) -> Result<Option<HookEvent>, HookParseError> {
-    let value: serde_json::Value =
-        serde_json::from_str(stdin).map_err(|source| HookParseError::MalformedJson {
+    // A lone UTF-16 surrogate escape (Node's `JSON.stringify` of a string cut inside an
+    // emoji) is taken as U+FFFD, as in transcripts, rather than losing the whole payload.
+    let value: serde_json::Value = serde_json::from_str(stdin)
+        .or_else(|error| match repair_line(stdin.as_bytes()) {
+            Some(repaired) => serde_json::from_slice(&repaired).map_err(|_| error),
+            None => Err(error),
+        })
+        .map_err(|source| HookParseError::MalformedJson {
             line: source.line(),
             column: source.column(),
             source,
@@ -703,7 +709,7 @@ pub fn is_safe_id(id: &str) -> bool {
 }
 
 /// Applies the detection rule documented on [`parse_hook_event`].
-fn detect_hook_host(shape: &HookShapeWire<'_>) -> Host {
+fn detect_hook_host(shape: &HookShapeWire) -> Host {
     if let Some(path) = shape.transcript_path.as_deref() {
         let path = Path::new(path);
         let is_rollout = path

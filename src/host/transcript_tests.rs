@@ -483,18 +483,63 @@ fn unknown_events_keep_their_name_and_common_fields() {
     assert_eq!(event.session_id.as_deref(), Some("s"));
 }
 
+/// A field of an unexpected type costs that field only: the rest of the payload is read, so a
+/// Stop is still recorded when a host adds or retypes a field csep does not use.
+#[rstest]
+#[case::claude_effort_as_a_string(
+    r#"{"hook_event_name":"Stop","session_id":"s1","cwd":"/w","transcript_path":"/p/projects/x/s1.jsonl","stop_hook_active":false,"effort":"high"}"#,
+    Host::Claude
+)]
+#[case::null_flag(
+    r#"{"hook_event_name":"Stop","session_id":"s1","cwd":"/w","transcript_path":"/p/projects/x/s1.jsonl","stop_hook_active":null}"#,
+    Host::Claude
+)]
+#[case::object_message_and_mode(
+    r#"{"hook_event_name":"Stop","session_id":"s1","cwd":"/w","transcript_path":"/p/projects/x/s1.jsonl","last_assistant_message":{"text":"x"},"permission_mode":{}}"#,
+    Host::Claude
+)]
+#[case::codex_model_as_a_number(
+    r#"{"hook_event_name":"Stop","session_id":"s1","turn_id":"t1","cwd":"/w","transcript_path":"/c/sessions/rollout-2026-05-01T00-00-00-s1.jsonl","model":5,"permission_mode":7}"#,
+    Host::Codex
+)]
+fn a_wrongly_typed_field_is_dropped_and_the_rest_is_read(#[case] stdin: &str, #[case] host: Host) {
+    let event = parse_hook_event(stdin, None).unwrap().unwrap();
+    assert_eq!(event.host, host);
+    assert_eq!(event.kind, HookKind::Stop);
+    assert_eq!(event.session_id.as_deref(), Some("s1"));
+    assert_eq!(event.cwd.as_deref(), Some(Path::new("/w")));
+    assert!(event.transcript_path.is_some());
+    assert!(!event.stop_hook_active);
+}
+
 #[test]
-fn a_modelled_event_with_a_wrongly_typed_field_is_an_invalid_payload_error() {
-    let err = parse_hook_event(
-        r#"{"hook_event_name":"Stop","stop_hook_active":"yes"}"#,
+fn a_wrongly_typed_path_is_dropped_and_the_event_is_still_read() {
+    let event = parse_hook_event(
+        r#"{"hook_event_name":"Stop","session_id":"s1","transcript_path":5}"#,
         None,
     )
-    .unwrap_err();
-    assert!(matches!(err, HookParseError::InvalidPayload { ref event, .. } if event == "Stop"));
+    .unwrap()
+    .unwrap();
+    assert_eq!(event.kind, HookKind::Stop);
+    assert_eq!(event.session_id.as_deref(), Some("s1"));
+    assert_eq!(event.transcript_path, None);
+}
+
+#[test]
+fn a_lone_surrogate_escape_in_a_payload_becomes_a_replacement_character() {
+    let stdin = r#"{"hook_event_name":"UserPromptSubmit","session_id":"s1","cwd":"/w","prompt":"fix the cut emoji \ud83d here"}"#;
+    let event = parse_hook_event(stdin, Some(Host::Claude))
+        .unwrap()
+        .unwrap();
     assert_eq!(
-        err.to_string(),
-        "claude Stop hook payload has an unexpected shape"
+        event.prompt.as_deref(),
+        Some("fix the cut emoji \u{fffd} here")
     );
+    // Still malformed when there is nothing to repair.
+    assert!(matches!(
+        parse_hook_event(r#"{"hook_event_name":"Stop""#, None),
+        Err(HookParseError::MalformedJson { .. })
+    ));
 }
 
 // --- hook output -------------------------------------------------------------------------------

@@ -419,6 +419,35 @@ fn a_bad_payload_is_recorded_under_the_named_host() {
     );
 }
 
+/// A Claude Code Stop whose payload holds a field of a type csep does not expect (a newer
+/// `effort`, a `null` flag) and a lone surrogate escape is still recorded: only that field is
+/// dropped.
+#[test]
+fn a_stop_with_a_retyped_field_is_still_recorded() {
+    let t = TestHome::new();
+    let work = t.scratch().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let payload = r#"{"session_id":"9f3c2a1e-0000-4000-8000-000000000001","transcript_path":"TRANSCRIPT","cwd":"CWD","hook_event_name":"Stop","permission_mode":{},"effort":"high","stop_hook_active":null,"last_assistant_message":"done \ud83d"}"#
+        .replace("TRANSCRIPT", &work.join("projects/w/s.jsonl").display().to_string())
+        .replace("CWD", &work.display().to_string());
+    t.csep(&["hook", "stop", "--host", "claude"])
+        .env("CSEP_NO_SPAWN_WORKER", "1")
+        .write_stdin(payload)
+        .assert()
+        .success()
+        .stdout("{}\n");
+    let rows = stop_rows(&t);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].0, "pending");
+    assert_eq!(
+        count(
+            &t,
+            "SELECT count(*) FROM hook_runs WHERE outcome = 'bad_payload'"
+        ),
+        0
+    );
+}
+
 /// Audit 06: clap's exit 2 on a hook command line it did not know blocked the agent (both
 /// hosts read exit 2 as "block"). Every command line under `hook` now exits 0 with the no-op
 /// output, and the problem goes to the log.

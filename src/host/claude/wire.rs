@@ -22,25 +22,25 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct SessionStartInputWire {
     /// Session id (UUIDv4).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub session_id: Option<String>,
     /// `projects/<sanitized cwd>/<session>.jsonl`; does not exist yet at SessionStart.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub transcript_path: Option<PathBuf>,
     /// Session working directory.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub cwd: Option<PathBuf>,
     /// Always `SessionStart`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub hook_event_name: String,
     /// `startup`, `resume`, `clear` or `compact`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub source: Option<String>,
     /// Model id, only on `compact`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub model: Option<String>,
     /// Prompt id, only on `compact`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub prompt_id: Option<String>,
 }
 
@@ -48,25 +48,25 @@ pub struct SessionStartInputWire {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct UserPromptSubmitInputWire {
     /// Session id.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub session_id: Option<String>,
     /// Transcript path.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub transcript_path: Option<PathBuf>,
     /// Session working directory.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub cwd: Option<PathBuf>,
     /// Id of this prompt's turn.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub prompt_id: Option<String>,
     /// `default`, `acceptEdits`, `plan`, `bypassPermissions`, …
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub permission_mode: Option<String>,
     /// Always `UserPromptSubmit`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub hook_event_name: String,
     /// The prompt the user submitted.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub prompt: Option<String>,
 }
 
@@ -82,31 +82,31 @@ pub struct EffortWire {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct StopInputWire {
     /// Session id.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub session_id: Option<String>,
     /// Transcript path; the file holds the last assistant message by now.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub transcript_path: Option<PathBuf>,
     /// Session working directory.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub cwd: Option<PathBuf>,
     /// Id of the prompt's turn.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub prompt_id: Option<String>,
     /// Permission mode.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub permission_mode: Option<String>,
     /// Reasoning effort.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub effort: Option<EffortWire>,
     /// Always `Stop`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub hook_event_name: String,
     /// True when Stop re-fires after a block; the CLI gives up after about 9 blocks.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub stop_hook_active: bool,
     /// The agent's final message.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub last_assistant_message: Option<String>,
 }
 
@@ -114,22 +114,22 @@ pub struct StopInputWire {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct HookInputWire {
     /// Session id.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub session_id: Option<String>,
     /// Transcript path.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub transcript_path: Option<PathBuf>,
     /// Session working directory.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub cwd: Option<PathBuf>,
     /// Prompt id, on most events.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub prompt_id: Option<String>,
     /// The event name.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub hook_event_name: String,
     /// Model id, rarely sent.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub model: Option<String>,
 }
 

@@ -45,25 +45,25 @@ pub enum PermissionModeWire {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct SessionStartInputWire {
     /// Thread id (UUIDv7).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub session_id: Option<String>,
     /// Absolute rollout path; nullable in the schema.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub transcript_path: Option<PathBuf>,
     /// Session working directory.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub cwd: Option<PathBuf>,
     /// Always `SessionStart`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub hook_event_name: String,
     /// Model slug.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub model: Option<String>,
     /// Approval mode.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub permission_mode: Option<PermissionModeWire>,
     /// `startup`, `resume`, `clear`, `compact` or `fork`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub source: Option<String>,
 }
 
@@ -71,28 +71,28 @@ pub struct SessionStartInputWire {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct UserPromptSubmitInputWire {
     /// Thread id.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub session_id: Option<String>,
     /// Turn id (Codex extension).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub turn_id: Option<String>,
     /// Absolute rollout path.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub transcript_path: Option<PathBuf>,
     /// Session working directory.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub cwd: Option<PathBuf>,
     /// Always `UserPromptSubmit`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub hook_event_name: String,
     /// Model slug.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub model: Option<String>,
     /// Approval mode.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub permission_mode: Option<PermissionModeWire>,
     /// The prompt the user submitted.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub prompt: Option<String>,
 }
 
@@ -100,31 +100,31 @@ pub struct UserPromptSubmitInputWire {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct StopInputWire {
     /// Thread id.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub session_id: Option<String>,
     /// Turn id (Codex extension).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub turn_id: Option<String>,
     /// Absolute rollout path.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub transcript_path: Option<PathBuf>,
     /// Session working directory.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub cwd: Option<PathBuf>,
     /// Always `Stop`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub hook_event_name: String,
     /// Model slug.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub model: Option<String>,
     /// Approval mode.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub permission_mode: Option<PermissionModeWire>,
     /// True when Stop re-fires after a previous Stop hook blocked. Codex has no loop cap.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub stop_hook_active: bool,
     /// The agent's final message; nullable.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub last_assistant_message: Option<String>,
 }
 
@@ -132,22 +132,22 @@ pub struct StopInputWire {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct HookInputWire {
     /// Thread id.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub session_id: Option<String>,
     /// Turn id, on turn-scoped events.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub turn_id: Option<String>,
     /// Absolute rollout path.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub transcript_path: Option<PathBuf>,
     /// Session working directory.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub cwd: Option<PathBuf>,
     /// The event name.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub hook_event_name: String,
     /// Model slug, on most events.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::host::lenient")]
     pub model: Option<String>,
 }
 
