@@ -28,7 +28,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{LazyLock, OnceLock};
 
 use rust_stemmers::{Algorithm, Stemmer};
@@ -60,7 +60,7 @@ const MAX_WHOLE_CHARS: usize = 128;
 /// A process-wide static is acceptable here (unlike configuration, STYLE §6): it is immutable
 /// data whose load takes about 200 ms and 40 MiB, so it is built at most once, and only by a
 /// process that segments more than [`SMALL_SEGMENTER_CHARS`] of CJK text (an ingest, not a
-/// hook or a query).
+/// query), and never by a hook process ([`keep_segmenters_small`]).
 static JIEBA: OnceLock<jieba_rs::Jieba> = OnceLock::new();
 
 /// CJK characters a process cuts with segmenters loaded for one run each
@@ -70,6 +70,23 @@ const SMALL_SEGMENTER_CHARS: usize = 4096;
 
 /// CJK characters cut so far by per-run segmenters in this process.
 static SMALL_CUT_CHARS: AtomicUsize = AtomicUsize::new(0);
+
+/// Set by a hook process ([`keep_segmenters_small`]): it never builds the full segmenter.
+static SMALL_SEGMENTERS_ONLY: AtomicBool = AtomicBool::new(false);
+
+/// Keeps this process on segmenters loaded per run, however much Chinese it cuts: for hooks,
+/// whose time is the agent's. A long Chinese prompt is analyzed more than once by
+/// UserPromptSubmit (its topic, its terms, the search), which passed
+/// [`SMALL_SEGMENTER_CHARS`] and spent about 200 ms building the full segmenter.
+pub fn keep_segmenters_small() {
+    SMALL_SEGMENTERS_ONLY.store(true, Ordering::Relaxed);
+}
+
+/// Whether a process that has cut `total` CJK characters with per-run segmenters should build
+/// the full one.
+fn wants_full_segmenter(total: usize, small_only: bool) -> bool {
+    !small_only && total > SMALL_SEGMENTER_CHARS
+}
 
 /// The full segmenter, built on first use.
 fn full_jieba() -> &'static jieba_rs::Jieba {
@@ -83,7 +100,8 @@ fn cut_cjk(run: &str, mut each: impl FnMut(&str)) {
     let full = JIEBA.get().or_else(|| {
         let chars = run.chars().count();
         let total = SMALL_CUT_CHARS.fetch_add(chars, Ordering::Relaxed) + chars;
-        (total > SMALL_SEGMENTER_CHARS).then(full_jieba)
+        let small_only = SMALL_SEGMENTERS_ONLY.load(Ordering::Relaxed);
+        wants_full_segmenter(total, small_only).then(full_jieba)
     });
     let small;
     let jieba = match full {

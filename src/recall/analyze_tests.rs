@@ -76,6 +76,13 @@ fn terminal_escapes_are_not_part_of_words(#[case] text: &str, #[case] expected: 
 }
 
 #[test]
+fn only_a_process_that_is_not_a_hook_builds_the_full_segmenter() {
+    assert!(!wants_full_segmenter(SMALL_SEGMENTER_CHARS, false));
+    assert!(wants_full_segmenter(SMALL_SEGMENTER_CHARS + 1, false));
+    assert!(!wants_full_segmenter(usize::MAX, true));
+}
+
+#[test]
 fn full_width_ascii_is_folded() {
     assert_eq!(terms("ｐｈａｓｅ２"), ["phase2", "phase", "2"]);
 }
