@@ -285,9 +285,43 @@ pub fn topic_query(prompt: &str) -> String {
     let prompt: String = prompt.chars().take(MAX_QUERY_CHARS).collect();
     prompt_query(&without_markers(&prompt))
         .split(' ')
+        .filter(|word| !is_opaque_token(word))
         .filter(|word| query_terms(word).iter().any(|term| !is_filler_term(term)))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// Whether a prompt word names no topic but one object: a URL, a commit hash or other hex id,
+/// a UUID, a random-looking token (a pasted key, an id such as `XyZ123AbC456`) or a redaction
+/// marker. Such a word is split into many terms (a hash's digit runs, a URL's host and path
+/// words) that no memory holds, so one of them in a prompt pulled every hit's coverage below
+/// the auto-recall threshold; [`topic_query`] leaves them out.
+pub fn is_opaque_token(word: &str) -> bool {
+    let word = word.trim_matches(|c: char| !c.is_alphanumeric() && c != '[' && c != ']');
+    if word.contains("://") || word.starts_with("[REDACTED:") {
+        return true;
+    }
+    let has_digit = word.bytes().any(|b| b.is_ascii_digit());
+    let has_letter = word.bytes().any(|b| b.is_ascii_alphabetic());
+    if !(has_digit && has_letter) || !word.is_ascii() {
+        return false;
+    }
+    // A hex id: a commit hash (7 or more), a UUID (its dashes aside).
+    let hex = word.replace('-', "");
+    let dashes = word.len() - hex.len();
+    if hex.len() >= 7 && (dashes == 0 || dashes == 4) && hex.bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        return true;
+    }
+    // Letters and digits alternating three times or more in a long run: `XyZ123AbC456`,
+    // `ghp_…`, not `utf8`, `phase2`, `base64Encode` or `sha256sum`.
+    let switches = word
+        .as_bytes()
+        .windows(2)
+        .filter(|w| w[0].is_ascii_digit() != w[1].is_ascii_digit())
+        .filter(|w| w.iter().all(u8::is_ascii_alphanumeric))
+        .count();
+    word.len() >= 10 && switches >= 3
 }
 
 /// A prompt as plain query words: quotes and leading dashes lose their query meaning (a

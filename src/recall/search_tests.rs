@@ -1,4 +1,5 @@
 use pretty_assertions::assert_eq;
+use rstest::rstest;
 
 use super::*;
 use crate::archive::ingest::widen_message_range;
@@ -7,7 +8,7 @@ use crate::recall::analyze::{
     distinct_message_terms, distinct_terms_for_index_of, has_required_or_excluded, query_terms,
     terms_for_index,
 };
-use crate::recall::auto::{AutoRecall, auto_recall, prompt_query, topic_query};
+use crate::recall::auto::{AutoRecall, auto_recall, is_opaque_token, prompt_query, topic_query};
 
 const NOW: &str = "2026-03-01T12:00:00Z";
 
@@ -1498,6 +1499,52 @@ fn auto_recall_ignores_acknowledgements_and_looks_back_without_searching_the_loo
     )
     .expect("the look-back words no longer dilute the hit's coverage");
     assert_eq!(got.injected, ["m_flaky"], "{}", got.text);
+}
+
+#[rstest]
+#[case::commit_hash("3f2a9c1e7b5d4a6c8e0f1a2b3c4d5e6f7a8b9c0d", true)]
+#[case::short_hash("3f2a9c1", true)]
+#[case::uuid("01a214b8-5653-74a0-a12e-e527f4a4c79e", true)]
+#[case::url("https://example.com/a/b", true)]
+#[case::random_id("XyZ123AbC456", true)]
+#[case::marker("[REDACTED:github-token]", true)]
+#[case::word("postgres", false)]
+#[case::version_word("utf8", false)]
+#[case::letters_then_digits("phase2", false)]
+#[case::identifier("base64Encode", false)]
+#[case::command("sha256sum", false)]
+#[case::hex_looking_word("deadbeef", false)]
+#[case::path("src/db/PostgresPool.java", false)]
+fn opaque_tokens_are_told_from_topic_words(#[case] word: &str, #[case] opaque: bool) {
+    assert_eq!(is_opaque_token(word), opaque, "{word}");
+}
+
+/// One pasted id in a prompt no longer keeps auto-recall from a hit that covers every topic
+/// word: the id's many terms (a hash's digit runs, a URL's words) pulled the coverage below the
+/// threshold.
+#[rstest]
+#[case::commit_hash("at commit 3f2a9c1e7b5d4a6c8e0f1a2b3c4d5e6f7a8b9c0d")]
+#[case::uuid("for run 01a214b8-5653-74a0-a12e-e527f4a4c79e")]
+#[case::random_id("with job XyZ123AbC456")]
+#[case::url("see https://example.com/a/b/c/d")]
+fn a_pasted_id_does_not_keep_auto_recall_from_a_covering_hit(#[case] tail: &str) {
+    let s = store();
+    add_memory(
+        &s,
+        "m_pg",
+        Some("p_app"),
+        "Integration tests need the postgres container running before cargo test",
+        NOW,
+        0,
+    );
+    let plain = "how do I run the integration tests with postgres";
+    assert!(auto(&s, plain, &[], 300).is_some());
+    let got = auto(&s, &format!("{plain} {tail}"), &[], 300);
+    assert_eq!(
+        got.map(|g| g.injected),
+        Some(vec!["m_pg".to_owned()]),
+        "{tail}"
+    );
 }
 
 #[test]
