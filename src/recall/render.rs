@@ -157,7 +157,8 @@ fn provenance(hit: &Hit) -> String {
     if let Some(s) = &hit.session
         && s.hit_count > 1
     {
-        parts.push(format!("{} matching messages", s.hit_count));
+        let at_least = if s.hit_count_exact { "" } else { "at least " };
+        parts.push(format!("{at_least}{} matching messages", s.hit_count));
     }
     format!("Provenance: {}", parts.join(" · "))
 }
@@ -319,6 +320,7 @@ fn hit_json(hit: &Hit) -> Value {
         "coverage": (hit.coverage * 1000.0).round() / 1000.0,
         "use_count": hit.use_count,
         "hit_count": session.map(|s| s.hit_count),
+        "hit_count_exact": session.map(|s| s.hit_count_exact),
         "messages": session.map(|s| &s.messages),
     })
 }
@@ -386,6 +388,7 @@ mod tests {
                 host: "codex".into(),
                 turn_id: Some("t1".into()),
                 hit_count: 2,
+                hit_count_exact: true,
                 messages: vec![
                     WindowMessage {
                         id: 1,

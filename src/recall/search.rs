@@ -197,8 +197,12 @@ pub struct SessionDetail {
     pub host: String,
     /// Turn of the best hit.
     pub turn_id: Option<String>,
-    /// Messages of the session that matched.
+    /// Messages of the session that matched, among the candidates pooled (see
+    /// [`crate::recall::pool`]).
     pub hit_count: usize,
+    /// Whether `hit_count` is every matching message of the session: false when the candidate
+    /// pool was full, so the session may hold more (`hit_count` is then a lower bound).
+    pub hit_count_exact: bool,
     /// The best hit and its neighbours, in order.
     pub messages: Vec<WindowMessage>,
 }
@@ -1047,6 +1051,8 @@ fn session_hits(
         .collect()
     };
     let scored = matches.pool_scored(conn, limit, fetched, kept, list, within.as_ref())?;
+    // A full pool may have left out further matches of the sessions it holds.
+    let counts_exact = scored.rows.len() < limit;
     // Best-scoring message per session, with the session's hit count.
     let mut by_session: HashMap<i64, (Hit, usize)> = HashMap::new();
     for (text, (r, _, _)) in scored.rows {
@@ -1082,6 +1088,7 @@ fn session_hits(
                     host: r.host,
                     turn_id: r.turn_id,
                     hit_count: 0,
+                    hit_count_exact: counts_exact,
                     messages: vec![WindowMessage {
                         id: r.id,
                         role: String::new(),

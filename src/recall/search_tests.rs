@@ -1547,6 +1547,63 @@ fn a_pasted_id_does_not_keep_auto_recall_from_a_covering_hit(#[case] tail: &str)
     );
 }
 
+/// A session's count of matching messages is exact while every match fits in the candidate
+/// pool, and says it is a lower bound once the pool is full (it once read "100 matching
+/// messages" for thousands, and a larger `--top-k` changed it).
+#[test]
+fn a_session_hit_count_is_exact_or_marked_as_a_lower_bound() {
+    let s = store();
+    let many: Vec<(&str, &str)> = (0..150)
+        .map(|_| ("user", "kappa rollout stalls again"))
+        .collect();
+    add_session(&s, "busy", Some("p_app"), "/work/app", NOW, &many);
+    let few = [("user", "lambda rollout stalls"), ("user", "lambda again")];
+    add_session(&s, "quiet", Some("p_app"), "/work/app", NOW, &few);
+    let detail = |query: &str| {
+        let hits = run(
+            &s,
+            query,
+            Some("p_app"),
+            Some("/work/app"),
+            SearchOptions {
+                scope: SearchScope::Sessions,
+                top_k: 3,
+                ..SearchOptions::default()
+            },
+        );
+        let session = hits[0].session.clone().unwrap();
+        (session.hit_count, session.hit_count_exact)
+    };
+    assert_eq!(detail("lambda"), (2, true));
+    let (count, exact) = detail("kappa");
+    assert!(!exact);
+    assert!(count < 150, "{count}");
+    let response = crate::recall::render::RecallResponse {
+        query: "kappa".into(),
+        cwd: String::new(),
+        status: crate::recall::render::Status::Matched,
+        hits: run(
+            &s,
+            "kappa",
+            Some("p_app"),
+            Some("/work/app"),
+            SearchOptions {
+                scope: SearchScope::Sessions,
+                ..SearchOptions::default()
+            },
+        ),
+        error: None,
+        note: None,
+        triggered: false,
+        reasons: Vec::new(),
+    };
+    let markdown = crate::recall::render::render_markdown_within(&response, 4000);
+    assert!(
+        markdown.contains(&format!("at least {count} matching messages")),
+        "{markdown}"
+    );
+}
+
 #[test]
 fn auto_recall_never_brings_another_projects_memory_or_sessions() {
     let s = store();
