@@ -998,7 +998,7 @@ fn analyze_ascii_token(word: &str, scratch: &mut Scratch, sink: &mut impl TermSi
         [] => {}
         [_] => push_word(joined, cache, sink),
         _ => {
-            sink.term(joined);
+            push_whole(joined, cache, sink);
             for &(start, end) in parts.iter() {
                 let part = &joined[start..end];
                 // A lone ASCII letter cut out of an identifier (`f247b7`, `x_pos`) is noise
@@ -1113,7 +1113,7 @@ fn analyze_latin_token(token: &str, cache: &mut WordCache, sink: &mut impl TermS
         [] => {}
         [only] => push_word(only, cache, sink),
         _ => {
-            sink.term(&parts.concat());
+            push_whole(&parts.concat(), cache, sink);
             // A lone ASCII letter cut out of an identifier (`f247b7`, `x_pos`) is noise that
             // would match every hex id; the whole identifier still carries it.
             for part in parts.iter().filter(|p| !is_lone_ascii_letter(p)) {
@@ -1149,6 +1149,29 @@ fn is_plain_word(token: &str) -> bool {
 /// a transcript were seen moments ago, and one probe replaces the stop-word lookups and the
 /// stemmer (which allocates). Words with digits are never stop words (those are all letters)
 /// and are pushed as they are, uncached.
+/// An identifier's whole form (its parts joined, lowercase: `fetchuserprofiles`), then, for
+/// one of letters only, its stem when that differs (`fetchuserprofil`): the stem is what the
+/// same letters written as one word give (`fetchuserprofiles`, `FETCHUSERPROFILES`), so the
+/// identifier and the word find each other, and a camelCase query finds the one word.
+fn push_whole(joined: &str, cache: &mut WordCache, sink: &mut impl TermSink) {
+    sink.term(joined);
+    let letters = joined.chars().all(char::is_alphabetic);
+    if !letters || joined.chars().count() > MAX_PART_CHARS {
+        return;
+    }
+    match cache.get(joined) {
+        Cached::Term(term) if term != joined => sink.term(term),
+        Cached::Term(_) | Cached::Stop => {}
+        Cached::Miss => {
+            let term = word_term(joined);
+            if let Some(term) = term.as_deref().filter(|t| *t != joined) {
+                sink.term(term);
+            }
+            cache.insert(joined, term.as_deref());
+        }
+    }
+}
+
 fn push_word(word: &str, cache: &mut WordCache, sink: &mut impl TermSink) {
     let folded: String;
     let word = if !word.is_ascii() && word.chars().any(|c| fold_case_variant(c).is_some()) {

@@ -22,16 +22,16 @@ fn english_text_is_lowercased_stemmed_and_stripped_of_stop_words(
 }
 
 #[rstest]
-#[case::snake_case("retry_policy", &["retrypolicy", "retri", "polici"])]
+#[case::snake_case("retry_policy", &["retrypolicy", "retrypolici", "retri", "polici"])]
 #[case::camel_case("parseFileFrom", &["parsefilefrom", "pars", "file"])]
 #[case::acronym("HTTPServer", &["httpserver", "http", "server"])]
 #[case::dotted_file("hooks.json", &["hooksjson", "hook", "json"])]
-#[case::path("src/recall/analyze.rs", &["srcrecallanalyzers", "src", "recal", "analyz", "rs"])]
+#[case::path("src/recall/analyze.rs", &["srcrecallanalyzers", "srcrecallanalyz", "src", "recal", "analyz", "rs"])]
 #[case::rust_path("std::env::var", &["stdenvvar", "std", "env", "var"])]
 #[case::letter_digit("phase2", &["phase2", "phase", "2"])]
 #[case::hex_id_keeps_no_lone_letters("f247b7", &["f247b7", "247", "7"])]
 #[case::trailing_dot_is_punctuation("done.", &["done"])]
-#[case::leading_dash_is_punctuation("--all-projects", &["allprojects", "project"])]
+#[case::leading_dash_is_punctuation("--all-projects", &["allprojects", "allproject", "project"])]
 fn identifiers_keep_their_whole_form_and_yield_their_parts(
     #[case] text: &str,
     #[case] expected: &[&str],
@@ -151,7 +151,7 @@ fn terms_for_index_joins_with_spaces() {
 )]
 #[case::option_with_value_is_a_word(
     "--test-threads=1",
-    Some(r#""testthreads" OR "test" OR "thread" OR "1""#)
+    Some(r#""testthreads" OR "testthread" OR "test" OR "thread" OR "1""#)
 )]
 #[case::empty_phrase(r#"deploy """#, Some(r#""deploy""#))]
 #[case::lone_star("*", None)]
@@ -305,7 +305,7 @@ fn the_plain_word_shortcut_gives_what_identifier_splitting_gives(#[case] token: 
     if let [only] = parts.as_slice() {
         push_word(only, &mut cache, &mut slow);
     } else {
-        slow.push(parts.concat());
+        push_whole(&parts.concat(), &mut cache, &mut slow);
         for part in parts.iter().filter(|p| !is_lone_ascii_letter(p)) {
             push_word(part, &mut cache, &mut slow);
         }
@@ -493,7 +493,15 @@ mod reference {
             [] => {}
             [only] => push_word(only, out),
             _ => {
-                out.push(parts.concat());
+                let whole = parts.concat();
+                // The whole form, then its stem when it differs (letters only).
+                let stemmed = (whole.chars().count() <= MAX_PART_CHARS
+                    && whole.chars().all(char::is_alphabetic)
+                    && !is_stop_word(&whole))
+                .then(|| stem(&whole))
+                .filter(|t| !t.is_empty() && *t != whole && !is_stop_word(t));
+                out.push(whole);
+                out.extend(stemmed);
                 // A lone ASCII letter cut out of an identifier (`f247b7`, `x_pos`) is noise that
                 // would match every hex id; the whole identifier still carries it.
                 for part in parts.iter().filter(|p| !is_lone_ascii_letter(p)) {
@@ -626,7 +634,7 @@ fn first_occurrences(terms: &str) -> String {
 fn distinct_terms_keep_each_term_once_at_its_first_occurrence() {
     assert_eq!(
         distinct_terms_for_index_of(&["Retry the retries; RETRY", "retry_policy retry"]),
-        "retri retrypolicy polici"
+        "retri retrypolicy retrypolici polici"
     );
     for text in ORACLE_TEXTS {
         let parts = [*text, "tool_name", text];

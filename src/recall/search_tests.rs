@@ -1604,6 +1604,53 @@ fn a_session_hit_count_is_exact_or_marked_as_a_lower_bound() {
     );
 }
 
+/// An identifier and the same letters written as one word find each other, whatever the
+/// case: the index holds an identifier's whole form stemmed too.
+#[rstest]
+#[case::snake_stored_word_asked("the max_retries setting", "maxretries")]
+#[case::camel_stored_word_asked("call fetchUserProfiles first", "fetchuserprofiles")]
+#[case::camel_stored_shouted("the retryPolicy knob", "RETRYPOLICY")]
+#[case::camel_stored_capitalized("the retryPolicy knob", "Retrypolicy")]
+#[case::word_stored_camel_asked("check listeningports output", "listeningPorts")]
+#[case::word_stored_snake_asked("set maxretries higher", "max_retries")]
+fn an_identifier_and_its_letters_as_one_word_find_each_other(
+    #[case] stored: &str,
+    #[case] query: &str,
+) {
+    let s = store();
+    add_session(
+        &s,
+        "ids",
+        Some("p_app"),
+        "/work/app",
+        NOW,
+        &[("user", stored)],
+    );
+    add_session(
+        &s,
+        "other",
+        Some("p_app"),
+        "/work/app",
+        NOW,
+        &[("user", "nothing related here at all")],
+    );
+    let hits = run(
+        &s,
+        query,
+        Some("p_app"),
+        Some("/work/app"),
+        SearchOptions {
+            scope: SearchScope::Sessions,
+            ..SearchOptions::default()
+        },
+    );
+    assert_eq!(
+        hits.iter().map(|h| h.id.as_str()).collect::<Vec<_>>(),
+        ["ids"],
+        "{query} -> {stored}"
+    );
+}
+
 #[test]
 fn auto_recall_never_brings_another_projects_memory_or_sessions() {
     let s = store();
