@@ -495,12 +495,42 @@ trait TermSink {
     fn stamp(&mut self, _cache: &mut WordCache) -> Option<u32> {
         None
     }
+
+    /// Whether an identifier of two or more parts gives its whole form ([`push_whole`]) before
+    /// its parts: yes for what is indexed and searched; no for a quoted phrase or an
+    /// exclusion ([`PhraseTerms`]).
+    fn wants_wholes(&self) -> bool {
+        true
+    }
 }
 
 impl TermSink for Vec<String> {
     fn term(&mut self, term: &str) {
         self.push(term.to_owned());
     }
+}
+
+/// The terms of a quoted phrase or an exclusion: an identifier of two or more parts gives its
+/// parts only. Its whole form stands for the whole identifier, so `"main.rs"` (`mainrs`)
+/// would miss the `main.rs` at the end of `src/app/main.rs` (`srcappmainrs`); its parts are
+/// adjacent in any text that holds it.
+struct PhraseTerms(Vec<String>);
+
+impl TermSink for PhraseTerms {
+    fn term(&mut self, term: &str) {
+        self.0.push(term.to_owned());
+    }
+
+    fn wants_wholes(&self) -> bool {
+        false
+    }
+}
+
+/// [`analyze`] for the text of a quoted phrase or an exclusion ([`PhraseTerms`]).
+pub(crate) fn phrase_terms(text: &str) -> Vec<String> {
+    let mut out = PhraseTerms(Vec::new());
+    analyze_into(text, &mut out);
+    out.0
 }
 
 /// The `terms` column format: terms separated by single spaces, built without a `Vec`.
@@ -998,7 +1028,15 @@ fn analyze_ascii_token(word: &str, scratch: &mut Scratch, sink: &mut impl TermSi
         [] => {}
         [_] => push_word(joined, cache, sink),
         _ => {
-            push_whole(joined, cache, sink);
+            let kept = || {
+                parts
+                    .iter()
+                    .filter(|&&(start, end)| !is_lone_ascii_letter(&joined[start..end]))
+                    .count()
+            };
+            if sink.wants_wholes() || kept() < 2 {
+                push_whole(joined, cache, sink);
+            }
             for &(start, end) in parts.iter() {
                 let part = &joined[start..end];
                 // A lone ASCII letter cut out of an identifier (`f247b7`, `x_pos`) is noise
@@ -1113,7 +1151,10 @@ fn analyze_latin_token(token: &str, cache: &mut WordCache, sink: &mut impl TermS
         [] => {}
         [only] => push_word(only, cache, sink),
         _ => {
-            push_whole(&parts.concat(), cache, sink);
+            if sink.wants_wholes() || parts.iter().filter(|p| !is_lone_ascii_letter(p)).count() < 2
+            {
+                push_whole(&parts.concat(), cache, sink);
+            }
             // A lone ASCII letter cut out of an identifier (`f247b7`, `x_pos`) is noise that
             // would match every hex id; the whole identifier still carries it.
             for part in parts.iter().filter(|p| !is_lone_ascii_letter(p)) {
@@ -1391,8 +1432,12 @@ impl Analyzed {
         for clause in parse_clauses(query)? {
             let (Clause::Word(text) | Clause::Phrase(text) | Clause::Exclude(text)) = clause;
             // A clause never holds whitespace, so its terms are those it contributes to the
-            // analysis of the whole query.
-            let terms = analyze(text);
+            // analysis of the whole query; a phrase's and an exclusion's identifiers give their
+            // parts only ([`phrase_terms`]).
+            let terms = match clause {
+                Clause::Word(_) => analyze(text),
+                Clause::Phrase(_) | Clause::Exclude(_) => phrase_terms(text),
+            };
             if !matches!(clause, Clause::Exclude(_)) {
                 for term in &terms {
                     if seen.insert(term.clone()) {

@@ -1651,6 +1651,66 @@ fn an_identifier_and_its_letters_as_one_word_find_each_other(
     );
 }
 
+/// A quoted file name or identifier finds it inside a longer path or name, and an excluded
+/// one excludes it there: a phrase asks for the identifier's parts, adjacent, not its whole
+/// form (which stands for the whole path).
+#[rstest]
+#[case::file_name("\"main.rs\"", &["paths"])]
+#[case::whole_path("\"src/app/main.rs\"", &["paths"])]
+#[case::file_in_a_deeper_path("\"test_api.py\"", &["paths"])]
+#[case::path_tail("\"unit/test_api.py\"", &["paths"])]
+#[case::identifier_prefix("\"gateway_client\"", &["paths"])]
+#[case::file_name_then_word("\"main.rs now\"", &["paths"])]
+#[case::excluded_file_name("cargo -main.rs", &["plain"])]
+#[case::excluded_quoted_file("cargo -\"gateway_client.rs\"", &["plain"])]
+#[case::one_part_identifier_stays_whole("\"x_pos\"", &["xpos"])]
+fn a_quoted_or_excluded_file_name_is_matched_inside_a_path(
+    #[case] query: &str,
+    #[case] expected: &[&str],
+) {
+    let s = store();
+    add_session(
+        &s,
+        "paths",
+        Some("p_app"),
+        "/work/app",
+        NOW,
+        &[(
+            "user",
+            "cargo fails in src/app/main.rs now, see tests/unit/test_api.py, a.b.c and \
+             src/payments/gateway_client.rs",
+        )],
+    );
+    add_session(
+        &s,
+        "plain",
+        Some("p_app"),
+        "/work/app",
+        NOW,
+        &[("user", "cargo builds fine, main is ok, rs pos")],
+    );
+    add_session(
+        &s,
+        "xpos",
+        Some("p_app"),
+        "/work/app",
+        NOW,
+        &[("user", "set x_pos")],
+    );
+    let hits = run(
+        &s,
+        query,
+        Some("p_app"),
+        Some("/work/app"),
+        SearchOptions {
+            scope: SearchScope::Sessions,
+            ..SearchOptions::default()
+        },
+    );
+    let ids: Vec<&str> = hits.iter().map(|h| h.id.as_str()).collect();
+    assert_eq!(ids, expected, "{query}");
+}
+
 #[test]
 fn auto_recall_never_brings_another_projects_memory_or_sessions() {
     let s = store();
