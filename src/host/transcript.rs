@@ -34,6 +34,43 @@ pub const CSEP_CONTEXT_MARKER: &str = "<csep-context";
 /// Tag that closes every block of context csep injects (see [`CSEP_CONTEXT_MARKER`]).
 pub const CSEP_CONTEXT_CLOSE: &str = "</csep-context>";
 
+/// `text` made safe to quote inside a block of csep context: terminal escape sequences
+/// become a space ([`crate::recall::analyze::without_escapes`]), and so does every other
+/// control character but the line break and the tab; bidirectional overrides and isolates
+/// (U+202A–U+202E, U+2066–U+2069), which can make quoted text read in another order, are
+/// dropped; and a `<csep-context` or `</csep-context` tag inside it is written `&lt;…`, so a
+/// remembered note or an archived message can neither close the block it is quoted in nor open
+/// another.
+pub fn inert_context_text(text: &str) -> std::borrow::Cow<'_, str> {
+    let text = crate::recall::analyze::without_escapes(text);
+    let is_bidi = |c: char| matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    let unsafe_char = |c: char| (c.is_control() && !matches!(c, '\n' | '\t')) || is_bidi(c);
+    let has_tag = {
+        let lower = text.to_ascii_lowercase();
+        lower.contains("<csep-context") || lower.contains("</csep-context")
+    };
+    if !has_tag && !text.chars().any(unsafe_char) {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut rest: &str = &text;
+    while let Some(c) = rest.chars().next() {
+        let tag = ["<csep-context", "</csep-context"].iter().any(|t| {
+            rest.get(..t.len())
+                .is_some_and(|h| h.eq_ignore_ascii_case(t))
+        });
+        if tag {
+            out.push_str("&lt;");
+        } else if !unsafe_char(c) {
+            out.push(c);
+        } else if !is_bidi(c) {
+            out.push(' ');
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// How every Markdown answer of `csep recall` and of the MCP tool `recall` begins
 /// (`crate::recall::render::render_markdown`), whatever its status.
 pub const RECALL_MARKDOWN_HEADER: &str = "## Focused Recall\n\nStatus: ";

@@ -235,8 +235,11 @@ pub fn attribution_id(id: &str) -> String {
     }
 }
 
-/// `text` with every run of whitespace turned into one space, trimmed.
+/// `text` made safe to quote ([`crate::host::transcript::inert_context_text`]: no escapes,
+/// control characters, bidirectional overrides or csep-context tags), with every run of
+/// whitespace turned into one space, trimmed.
 pub fn one_line(text: &str) -> String {
+    let text = crate::host::transcript::inert_context_text(text);
     let mut out = String::with_capacity(text.len());
     for word in text.split_whitespace() {
         if !out.is_empty() {

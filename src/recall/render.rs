@@ -88,22 +88,11 @@ fn one_line(text: &str, max: usize) -> String {
     cut(&joined, max)
 }
 
-/// `text` without terminal escape sequences (a colored tool output's `ESC [ 31 m`) and with
-/// every other control character made a space: recall text goes to a model or a terminal, and
-/// neither should get escapes from an archived tool output.
+/// `text` as recall shows it ([`crate::host::transcript::inert_context_text`]): recall text
+/// goes to a model or a terminal, and neither should get escapes, control characters or a
+/// csep-context tag from an archived tool output or a note.
 fn without_controls(text: &str) -> std::borrow::Cow<'_, str> {
-    let text = crate::recall::analyze::without_escapes(text);
-    if !text
-        .chars()
-        .any(|c| c.is_control() && !matches!(c, '\n' | '\t'))
-    {
-        return text;
-    }
-    std::borrow::Cow::Owned(
-        text.chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .collect(),
-    )
+    crate::host::transcript::inert_context_text(text)
 }
 
 /// Cuts `text` to at most `max` characters, marking the cut with `…`.
