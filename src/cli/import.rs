@@ -61,6 +61,12 @@ pub struct ImportReport {
     /// Lines read once their invalid text (bytes that are not UTF-8, a lone UTF-16 surrogate
     /// escape) was replaced by U+FFFD.
     pub repaired_lines: u64,
+    /// Messages an interrupted earlier ingest had stored but not indexed, indexed (and so made
+    /// searchable and counted) by this import. Not in `messages_inserted`.
+    pub recovered_messages: u64,
+    /// Files with new data in which not one message of this host's format was found (another
+    /// host's transcripts, or files holding only metadata).
+    pub files_without_messages: usize,
 }
 
 impl ImportReport {
@@ -211,6 +217,13 @@ pub fn run(ctx: &Ctx, host: Host, args: &ImportSessionsArgs) -> anyhow::Result<u
     })?;
     ctx.paths.ensure_home()?;
     let mut store = Store::open(&ctx.paths.db())?;
+    let left_unindexed = |store: &Store| -> u64 {
+        store
+            .conn()
+            .query_row("SELECT count(*) FROM message_pending", [], |r| r.get(0))
+            .unwrap_or(0)
+    };
+    let left_before = left_unindexed(&store);
     let files = found.files;
     let mut report = ImportReport {
         host: host.to_string(),
@@ -242,6 +255,9 @@ pub fn run(ctx: &Ctx, host: Host, args: &ImportSessionsArgs) -> anyhow::Result<u
         report.repaired_lines += ingest.repaired_lines;
         if ingest.next_offset > ingest.from_offset {
             report.ingested_files += 1;
+            if ingest.messages_seen == 0 {
+                report.files_without_messages += 1;
+            }
         } else {
             report.unchanged_files += 1;
         }
@@ -280,6 +296,7 @@ pub fn run(ctx: &Ctx, host: Host, args: &ImportSessionsArgs) -> anyhow::Result<u
         anyhow::Ok(())
     })?;
     bar.finish_and_clear();
+    report.recovered_messages = left_before.saturating_sub(left_unindexed(&store));
     report.sessions = sessions.len();
     report.projects = projects.len();
     if ctx.json {
@@ -309,6 +326,25 @@ fn print_summary(out: &mut impl std::io::Write, report: &ImportReport) -> std::i
         "Archived {} new messages ({} injected, not searchable) in {} sessions of {} projects.",
         report.messages_inserted, report.injected_inserted, report.sessions, report.projects
     )?;
+    if report.recovered_messages > 0 {
+        writeln!(
+            out,
+            "{} messages an interrupted earlier import had stored are searchable now.",
+            report.recovered_messages
+        )?;
+    }
+    if report.files_without_messages > 0 {
+        let other = match report.host.as_str() {
+            "codex" => "claude",
+            _ => "codex",
+        };
+        writeln!(
+            out,
+            "{} transcripts with new data held no {} message; if they are another host's, \
+             import them with `csep import {other}-sessions`.",
+            report.files_without_messages, report.host
+        )?;
+    }
     if report.repaired_lines > 0 {
         writeln!(
             out,

@@ -128,6 +128,123 @@ fn importing_again_adds_nothing() {
     assert_eq!(v["unchanged_files"], 2);
 }
 
+/// Codex rollouts given to `import claude-sessions` are reported as holding no Claude message,
+/// with the command that reads them.
+#[test]
+fn importing_another_hosts_transcripts_says_so() {
+    let t = TestHome::new();
+    let codex = format!("{FIXTURES}/codex");
+    let v = success_json(&mut t.csep(&["--json", "import", "claude-sessions", "--dir", &codex]));
+    assert_eq!(v["files_without_messages"], 3, "{v:#}");
+    t.csep(&["import", "claude-sessions", "--dir", &codex])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("csep import codex-sessions").not());
+    let fresh = TestHome::new();
+    fresh
+        .csep(&["import", "claude-sessions", "--dir", &codex])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "3 transcripts with new data held no claude message; if they are another host's, \
+             import them with `csep import codex-sessions`.",
+        ));
+}
+
+/// A Codex rollout of `turns` turns, each a user prompt and a long tool output; the prompt of
+/// turn `poison` (if any) is `POISON`.
+fn long_rollout(turns: usize, poison: Option<usize>) -> String {
+    let mut out = String::from(
+        r#"{"timestamp":"2026-05-01T10:00:00.000Z","type":"session_meta","payload":{"id":"0199a000-0000-7000-8000-00000000a001","timestamp":"2026-05-01T10:00:00.000Z","cwd":"/work/app","originator":"codex_cli_rs","cli_version":"0.169.0"}}"#,
+    );
+    out.push('\n');
+    let output = "compiling crate build step finished ok ".repeat(150);
+    for turn in 0..turns {
+        let prompt = if poison == Some(turn) {
+            "POISON".to_owned()
+        } else {
+            format!("turn {turn}: why does the retry policy time out")
+        };
+        let user = serde_json::json!({"timestamp":"2026-05-01T10:00:01.000Z","type":"response_item",
+            "payload":{"type":"message","role":"user","content":[{"type":"input_text","text":prompt}]}});
+        let call = serde_json::json!({"timestamp":"2026-05-01T10:00:02.000Z","type":"response_item",
+            "payload":{"type":"function_call","name":"shell","arguments":"{\"command\":[\"cargo\",\"build\"]}","call_id":format!("c{turn}")}});
+        let result = serde_json::json!({"timestamp":"2026-05-01T10:00:03.000Z","type":"response_item",
+            "payload":{"type":"function_call_output","call_id":format!("c{turn}"),"output":output}});
+        for line in [user, call, result] {
+            out.push_str(&line.to_string());
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// An import that failed after committing part of a long transcript left those messages
+/// stored but unindexed; the next import indexes them and says how many, apart from the
+/// messages it added itself, so its report adds up with `csep status`.
+#[test]
+fn an_import_after_an_interrupted_one_reports_the_messages_it_recovered() {
+    let t = TestHome::new();
+    let dir = t.scratch().join("sessions");
+    std::fs::create_dir_all(&dir).unwrap();
+    // Create the archive, then make one message fail to insert.
+    t.csep(&[
+        "--json",
+        "import",
+        "codex-sessions",
+        "--dir",
+        dir.to_str().unwrap(),
+    ])
+    .assert()
+    .success();
+    let db = rusqlite::Connection::open(t.home().join("csep.db")).unwrap();
+    db.execute_batch(
+        "CREATE TRIGGER poison BEFORE INSERT ON messages WHEN NEW.text = 'POISON' \
+         BEGIN SELECT RAISE(ABORT, 'poisoned message'); END;",
+    )
+    .unwrap();
+    // About 6 KiB per turn: the poison comes after the first 8 MiB part was committed.
+    let turns = 2000;
+    std::fs::write(
+        dir.join("rollout-2026-05-01T10-00-00-0199a000-0000-7000-8000-00000000a001.jsonl"),
+        long_rollout(turns, Some(turns - 10)),
+    )
+    .unwrap();
+    let failed = t
+        .csep(&[
+            "--json",
+            "import",
+            "codex-sessions",
+            "--dir",
+            dir.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(failed.status.code(), Some(1));
+    let stored: i64 = db
+        .query_row("SELECT count(*) FROM message_pending", [], |r| r.get(0))
+        .unwrap();
+    assert!(stored > 0, "no part was committed before the failure");
+    db.execute_batch("DROP TRIGGER poison").unwrap();
+    let v = success_json(&mut t.csep(&[
+        "--json",
+        "import",
+        "codex-sessions",
+        "--dir",
+        dir.to_str().unwrap(),
+    ]));
+    assert_eq!(v["recovered_messages"], stored, "{v:#}");
+    let status = success_json(&mut t.csep(&["--json", "status"]));
+    let searchable = v["messages_inserted"].as_u64().unwrap()
+        - v["injected_inserted"].as_u64().unwrap()
+        + v["recovered_messages"].as_u64().unwrap();
+    assert_eq!(status["archive"]["messages"], searchable, "{status:#}");
+    t.csep(&["import", "codex-sessions", "--dir", dir.to_str().unwrap()])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("interrupted").not());
+}
+
 #[test]
 fn importing_from_a_missing_directory_fails_with_its_path() {
     let t = TestHome::new();
