@@ -303,7 +303,7 @@ pub fn is_opaque_token(word: &str) -> bool {
     }
     let has_digit = word.bytes().any(|b| b.is_ascii_digit());
     let has_letter = word.bytes().any(|b| b.is_ascii_alphabetic());
-    if !(has_digit && has_letter) || !word.is_ascii() {
+    if !(has_digit && has_letter && word.is_ascii()) {
         return false;
     }
     // A hex id: a commit hash (7 or more), a UUID (its dashes aside).
