@@ -115,6 +115,12 @@ pub enum IngestError {
         #[source]
         source: rusqlite::Error,
     },
+    /// The path names a directory, a device or a pipe, not a transcript file.
+    #[error("{path} is not a regular file; a transcript is a host's .jsonl file")]
+    NotAFile {
+        /// The path given.
+        path: PathBuf,
+    },
 }
 
 /// Why an ingest started over from offset 0.
@@ -538,7 +544,15 @@ impl Plan {
         let path = &checkpoint_path(path);
         let key = path.to_string_lossy().into_owned();
         let checkpoint = read_checkpoint(store, &key).map_err(sql_err(path))?;
-        let len = std::fs::metadata(path).map_err(io_err(path))?.len();
+        let meta = std::fs::metadata(path).map_err(io_err(path))?;
+        // A device or a pipe (`/dev/zero` as a hook's transcript path) never ends: only regular
+        // files are transcripts.
+        if !meta.is_file() {
+            return Err(IngestError::NotAFile {
+                path: path.to_path_buf(),
+            });
+        }
+        let len = meta.len();
         let mut restart = None;
         let mut from = 0;
         if let Some(cp) = &checkpoint {

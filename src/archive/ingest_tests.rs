@@ -1379,3 +1379,17 @@ fn a_writer_that_waits_for_the_copy_starts_the_wal_over() {
     assert_eq!(wal_restarts(&path), before + 1);
     checkpointer.finish(&store);
 }
+
+/// A device or a directory given as a transcript (a hook payload's `transcript_path` can be
+/// anything) is refused at once instead of being read forever.
+#[test]
+fn only_a_regular_file_is_ingested() {
+    let mut store = Store::open_in_memory().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for path in [Path::new("/dev/zero"), dir.path()] {
+        let error = ingest_transcript(&mut store, Host::Codex, path, None, None).unwrap_err();
+        assert!(matches!(error, IngestError::NotAFile { .. }), "{error}");
+        assert!(error.to_string().contains("not a regular file"), "{error}");
+    }
+    assert_eq!(count(&store, "SELECT count(*) FROM ingest_checkpoints"), 0);
+}

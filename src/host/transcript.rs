@@ -694,10 +694,19 @@ pub fn parse_hook_event(
     host_hint: Option<Host>,
 ) -> Result<Option<HookEvent>, HookParseError> {
     // A lone UTF-16 surrogate escape (Node's `JSON.stringify` of a string cut inside an
-    // emoji) is taken as U+FFFD, as in transcripts, rather than losing the whole payload.
-    let value: serde_json::Value = serde_json::from_str(stdin)
+    // emoji) is taken as U+FFFD, as in transcripts, rather than losing the whole payload; so
+    // is a byte order mark before the object, and anything after it (the first JSON value is
+    // the payload).
+    let stdin = stdin.strip_prefix('\u{feff}').unwrap_or(stdin);
+    let first_value = |bytes: &[u8]| -> Result<serde_json::Value, serde_json::Error> {
+        let mut values = serde_json::Deserializer::from_slice(bytes).into_iter();
+        values
+            .next()
+            .unwrap_or_else(|| serde_json::from_slice(bytes))
+    };
+    let value: serde_json::Value = first_value(stdin.as_bytes())
         .or_else(|error| match repair_line(stdin.as_bytes()) {
-            Some(repaired) => serde_json::from_slice(&repaired).map_err(|_| error),
+            Some(repaired) => first_value(&repaired).map_err(|_| error),
             None => Err(error),
         })
         .map_err(|source| HookParseError::MalformedJson {

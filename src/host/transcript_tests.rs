@@ -525,6 +525,18 @@ fn a_wrongly_typed_path_is_dropped_and_the_event_is_still_read() {
     assert_eq!(event.transcript_path, None);
 }
 
+#[rstest]
+#[case::byte_order_mark("\u{feff}{\"hook_event_name\":\"Stop\",\"session_id\":\"s1\"}")]
+#[case::trailing_bytes("{\"hook_event_name\":\"Stop\",\"session_id\":\"s1\"}\n\u{0}garbage")]
+#[case::second_object("{\"hook_event_name\":\"Stop\",\"session_id\":\"s1\"} {\"x\":1}")]
+fn a_payload_with_a_byte_order_mark_or_trailing_bytes_is_read(#[case] stdin: &str) {
+    let event = parse_hook_event(stdin, Some(Host::Claude))
+        .unwrap()
+        .unwrap();
+    assert_eq!(event.kind, HookKind::Stop);
+    assert_eq!(event.session_id.as_deref(), Some("s1"));
+}
+
 #[test]
 fn a_lone_surrogate_escape_in_a_payload_becomes_a_replacement_character() {
     let stdin = r#"{"hook_event_name":"UserPromptSubmit","session_id":"s1","cwd":"/w","prompt":"fix the cut emoji \ud83d here"}"#;

@@ -102,6 +102,9 @@ pub fn init(log_file: &Path, settings: &LogSettings) -> io::Result<()> {
         .with_target(false)
         .with_max_level(settings.level)
         .with_writer(Mutex::new(file))
+        // A log that cannot be written (a full disk) is lost quietly: a hook's stderr is the
+        // host's to show, and the log is never a reason to speak up.
+        .log_internal_errors(false)
         .finish();
     tracing::subscriber::set_global_default(subscriber).map_err(|e| io::Error::other(e.to_string()))
 }

@@ -419,6 +419,26 @@ fn a_bad_payload_is_recorded_under_the_named_host() {
     );
 }
 
+/// A log that cannot be written (here a log file that is `/dev/full`: every write fails with
+/// "no space left") costs the log only: the hook prints its output and nothing on stderr.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_disk_under_the_log_leaves_stderr_silent() {
+    let t = TestHome::new();
+    let work = t.scratch().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let logs = t.home().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    std::os::unix::fs::symlink("/dev/full", logs.join("csep.log")).unwrap();
+    t.csep(&["hook", "stop", "--host", "codex"])
+        .env("CSEP_NO_SPAWN_WORKER", "1")
+        .write_stdin(stop_payload(&work, false))
+        .assert()
+        .success()
+        .stdout("{}\n")
+        .stderr("");
+}
+
 /// A Claude Code Stop whose payload holds a field of a type csep does not expect (a newer
 /// `effort`, a `null` flag) and a lone surrogate escape is still recorded: only that field is
 /// dropped.
