@@ -2198,6 +2198,36 @@ fn bare_value<'t>(run: &'t str, name: &str) -> Option<&'t str> {
         .then_some(first)
 }
 
+/// Whether the text before `start` ends with an SSH public key's type and a blank
+/// (`ssh-ed25519 `, `ecdsa-sha2-nistp256 `, `sk-ssh-ed25519@openssh.com `): the base64 after it
+/// is a public key (`authorized_keys`, `ssh-keygen -y`, `ssh-add -L`), published by design.
+fn follows_ssh_key_type(text: &str, start: usize) -> bool {
+    const TYPES: [&str; 9] = [
+        "ssh-ed25519",
+        "ssh-rsa",
+        "ssh-dss",
+        "ecdsa-sha2-nistp256",
+        "ecdsa-sha2-nistp384",
+        "ecdsa-sha2-nistp521",
+        "sk-ssh-ed25519@openssh.com",
+        "sk-ecdsa-sha2-nistp256@openssh.com",
+        "ssh-ed448",
+    ];
+    let Some(before) = text.get(..start) else {
+        return false;
+    };
+    let Some(before) = before.strip_suffix([' ', '\t']) else {
+        return false;
+    };
+    TYPES.iter().any(|t| {
+        before.ends_with(t)
+            && before[..before.len() - t.len()]
+                .chars()
+                .next_back()
+                .is_none_or(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '@' | '.')))
+    })
+}
+
 fn accept_high_entropy(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
     let (mut start, end) = whole_span(caps)?;
     // A run right after a JSON escape (`\nAbc…`) starts with the escape letter.
@@ -2205,6 +2235,9 @@ fn accept_high_entropy(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)
         start += 1;
     }
     let run = text.get(start..end)?;
+    if run.starts_with("AAAA") && follows_ssh_key_type(text, start) {
+        return None;
+    }
     if !is_high_entropy(text, start, end) {
         return None;
     }

@@ -896,6 +896,30 @@ fn look_alike_survives_byte_identical(#[case] text: &str) {
     assert!(redactor().is_clean(text));
 }
 
+/// An SSH public key (an `authorized_keys` line, `ssh-keygen -y`, `ssh-add -L`) is published
+/// by design and survives; the same base64 without its key type is still a high-entropy run.
+#[test]
+fn an_ssh_public_key_survives() {
+    let body = format!("AAAAC3NzaC1lZDI1NTE5AAAAI{}", fake_body(77, 43));
+    for text in [
+        format!("ssh-ed25519 {body} dev@laptop"),
+        format!(
+            "command=\"x\" ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABgQ{} u@h",
+            fake_body(78, 300)
+        ),
+        format!(
+            "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTY{}=",
+            fake_body(79, 100)
+        ),
+        format!("sk-ssh-ed25519@openssh.com {body}"),
+    ] {
+        let out = redactor().redact(&text);
+        assert_eq!(out.findings, Vec::new(), "in {text:?}");
+    }
+    assert!(!redactor().is_clean(&format!("key {body}")));
+    assert!(!redactor().is_clean(&format!("not-ssh-ed25519 {body}")));
+}
+
 #[test]
 fn long_base64_blob_not_assigned_to_a_secret_name_survives() {
     let blob: String = (0..8)
