@@ -787,9 +787,22 @@ pub fn load_for_hook(home: &Path, env: &Env, overrides: &Overrides) -> (Config, 
         .get("hooks")
         .and_then(|hooks| hooks.get("user_prompt_recall"))
         .and_then(toml::Value::as_bool);
-    let hooks_damaged = dropped
-        .iter()
-        .any(|key| key == "hooks" || key.starts_with("hooks."));
+    // Unknown top-level keys and tables are dropped too; one that looks meant for the hooks
+    // (`[hook]`, `[Hooks]`, a top-level `user_prompt_recall`) may hold the switch.
+    let known: Vec<String> = match toml::Value::try_from(Config::default()) {
+        Ok(toml::Value::Table(defaults)) => defaults.keys().cloned().collect(),
+        _ => Vec::new(),
+    };
+    let mut misplaced_hooks = false;
+    for key in table.keys().filter(|key| !known.contains(key)) {
+        let lower = key.to_ascii_lowercase();
+        misplaced_hooks |= lower.contains("hook") || lower.contains("recall");
+        dropped.push(key.clone());
+    }
+    let hooks_damaged = misplaced_hooks
+        || dropped
+            .iter()
+            .any(|key| key == "hooks" || key.starts_with("hooks."));
     let mut message = format!("{error}; hooks ignore ");
     message.push_str(&if dropped.is_empty() {
         "the profiles".to_owned()

@@ -739,10 +739,29 @@ fn a_hook_keeps_its_settings_when_an_unrelated_section_has_an_error() {
 #[case::misspelt_switch("[hooks]\nuser_prompt_recal = false\n")]
 #[case::hooks_not_a_table("hooks = 1\n")]
 #[case::not_toml("[hooks\nuser_prompt_recall = false\n")]
+#[case::singular_table("[hook]\nuser_prompt_recall = false\n")]
+#[case::capitalized_table("[Hooks]\nuser_prompt_recall = false\n")]
+#[case::top_level_switch("user_prompt_recall = false\n")]
 fn a_hook_turns_auto_recall_off_when_it_cannot_read_the_switch(#[case] body: &str) {
     let (config, problem) = load_for_hook_from(&format!("schema_version = 3\n{body}"));
     assert!(!config.hooks.user_prompt_recall, "{problem:?}");
     assert!(problem.unwrap().contains("auto-recall off"));
+}
+
+/// The log line names an unknown top-level key or table the hooks dropped, not "the profiles".
+#[test]
+fn a_dropped_top_level_key_is_named() {
+    let (config, problem) =
+        load_for_hook_from("schema_version = 3\n[hook]\nfoo = 1\n[revue]\nx = 1\n");
+    let problem = problem.unwrap();
+    assert!(problem.contains("hooks ignore hook, revue"), "{problem}");
+    assert!(!config.hooks.user_prompt_recall);
+    let (config, problem) = load_for_hook_from("schema_version = 3\n[revue]\nx = 1\n");
+    assert!(
+        config.hooks.user_prompt_recall,
+        "an unrelated table keeps auto-recall on"
+    );
+    assert!(problem.unwrap().contains("hooks ignore revue"));
 }
 
 #[test]
