@@ -35,7 +35,7 @@ pub const CSEP_CONTEXT_MARKER: &str = "<csep-context";
 pub const CSEP_CONTEXT_CLOSE: &str = "</csep-context>";
 
 /// `text` made safe to quote inside a block of csep context: terminal escape sequences
-/// become a space ([`crate::recall::analyze::without_escapes`]), and so does every other
+/// become a space (as recall's analyzer drops them), and so does every other
 /// control character but the line break and the tab; bidirectional overrides and isolates
 /// (U+202A–U+202E, U+2066–U+2069), which can make quoted text read in another order, are
 /// dropped; and a `<csep-context` or `</csep-context` tag inside it is written `&lt;…`, so a

@@ -77,7 +77,7 @@ static SMALL_SEGMENTERS_ONLY: AtomicBool = AtomicBool::new(false);
 /// Keeps this process on segmenters loaded per run, however much Chinese it cuts: for hooks,
 /// whose time is the agent's. A long Chinese prompt is analyzed more than once by
 /// UserPromptSubmit (its topic, its terms, the search), which passed
-/// [`SMALL_SEGMENTER_CHARS`] and spent about 200 ms building the full segmenter.
+/// the per-process threshold (4,096 characters) and spent about 200 ms building the full segmenter.
 pub fn keep_segmenters_small() {
     SMALL_SEGMENTERS_ONLY.store(true, Ordering::Relaxed);
 }
