@@ -113,8 +113,9 @@ pub enum SecretKind {
     /// A token with another service's published prefix: SendGrid (`SG.`), Atlassian (`ATATT`),
     /// PyPI (`pypi-AgE`), npm (`npm_`), Hugging Face (`hf_`), DigitalOcean (`dop_v1_`),
     /// Shopify (`shpat_`), Databricks (`dapi`), Grafana (`glsa_`, `glc_`), Linear
-    /// (`lin_api_`), Postman (`PMAK-`). Several are hex or longer than 100 characters, which the
-    /// generic high-entropy rule leaves alone.
+    /// (`lin_api_`), Postman (`PMAK-`), Google OAuth access tokens (`ya29.`, `gcloud auth
+    /// print-access-token`), age secret keys (`AGE-SECRET-KEY-1`). Several are hex, upper case
+    /// or longer than 100 characters, which the generic high-entropy rule leaves alone.
     ServiceToken,
     /// A JSON Web Token: three base64url segments, the first starting with `eyJ`.
     Jwt,
@@ -434,7 +435,7 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
     (
         "service-token",
         SecretKind::ServiceToken,
-        r"SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}|ATATT[A-Za-z0-9_=-]{100,}|pypi-AgE[A-Za-z0-9_-]{50,}|npm_[A-Za-z0-9]{36}|hf_[A-Za-z0-9]{30,}|do[opr]_v1_[a-f0-9]{64}|shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}|dapi[a-f0-9]{32}(?:-[0-9]+)?|glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}|glc_[A-Za-z0-9+/]{32,}={0,2}|lin_api_[A-Za-z0-9]{40}|PMAK-[a-f0-9]{24}-[a-f0-9]{34}",
+        r"SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}|ATATT[A-Za-z0-9_=-]{100,}|pypi-AgE[A-Za-z0-9_-]{50,}|npm_[A-Za-z0-9]{36}|hf_[A-Za-z0-9]{30,}|do[opr]_v1_[a-f0-9]{64}|shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}|dapi[a-f0-9]{32}(?:-[0-9]+)?|glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}|glc_[A-Za-z0-9+/]{32,}={0,2}|lin_api_[A-Za-z0-9]{40}|PMAK-[a-f0-9]{24}-[a-f0-9]{34}|ya29\.[0-9A-Za-z_-]{30,}|AGE-SECRET-KEY-1[0-9A-Z]{50,}",
         accept_service_token,
     ),
     (
@@ -446,7 +447,9 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
     (
         "url-password",
         SecretKind::UrlPassword,
-        r#"[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@?#"'\\`<>]*:(?P<v>[^\s/@?#"'\\`<>]+)@"#,
+        // The password runs to the last `@` before the host: one with an unencoded `@` in it
+        // (`postgres://app:p@ss@db/app`) goes whole.
+        r#"[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@?#"'\\`<>]*:(?P<v>[^\s/?#"'\\`<>]+)@"#,
         accept_url_password,
     ),
     (
@@ -458,7 +461,7 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
     (
         "secret-assignment",
         SecretKind::SecretAssignment,
-        r#"(?:(?P<name>[A-Za-z0-9_.-]*(?i-u:pass|pwd|secret|token|key|auth|bearer|credential|cookie)[A-Za-z0-9_.-]*)(?:\\*["'])?[ \t]*(?P<sep>=>|:=|=|:)[ \t]*|(?P<flag>--[A-Za-z0-9_.-]*(?i-u:pass|pwd|secret|token|key|auth|bearer|credential|cookie)[A-Za-z0-9_.-]*)(?:[ \t]+|\\*["'][ \t]*,[ \t]*\\*["']))(?:\\*"(?P<dq>[^"\\\r\n]*)|\\*'(?P<sq>[^'\\\r\n]*)|(?P<bare>[^\s"'\\`]+))"#,
+        r#"(?:(?P<name>[A-Za-z0-9_.-]*(?i-u:pass|pwd|secret|token|key|auth|bearer|credential|cookie|mnemonic|phrase)[A-Za-z0-9_.-]*)(?:\\*["'])?[ \t]*(?P<sep>=>|:=|=|:)[ \t]*|(?P<flag>--[A-Za-z0-9_.-]*(?i-u:pass|pwd|secret|token|key|auth|bearer|credential|cookie|mnemonic|phrase)[A-Za-z0-9_.-]*)(?:[ \t]+|\\*["'][ \t]*,[ \t]*\\*["']))(?:\\*"(?P<dq>(?:[^"\\\r\n]|\\+/)*)|\\*'(?P<sq>[^'\\\r\n]*)|(?P<bare>[^\s"'\\`]+))"#,
         accept_assignment,
     ),
     (
@@ -742,7 +745,7 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
 const PREFILTER_MAX_BYTES: usize = 1024;
 
 /// Triggers for the prefilter: a superset of what any rule needs to match.
-const PREFILTER: &str = r"(?i:pass|pwd|secret|token|key|auth|bearer|credential|cookie)|sk-|sk_|rk_|whsec_|AKIA|ASIA|ABIA|ACCA|gh[pousr]_|github_pat_|gl(?:pat|dt|rt|cbt|ptt|ft|imt|agent|oas|soat|ffct)-|xox[abposre]-|xapp-|hooks\.slack\.com|AIza|eyJ|PRIVATE KEY|://|[A-Za-z0-9+/_-]{32}|SG\.|ATATT|pypi-AgE|npm_|hf_|_v1_|shp(?:at|ca|pa|ss)_|dapi[0-9a-f]|glsa_|glc_|lin_api_|PMAK-|mysql|mariadb|sshpass|login|redis-cli|curl|sqlcmd|mongo|keytool|ldap|smbclient|rpcclient|smbget|smbcacls|winexe|sudo|openssl|(?-u:\b)net[ \t]";
+const PREFILTER: &str = r"(?i:pass|pwd|secret|token|key|auth|bearer|credential|cookie|mnemonic|phrase)|sk-|sk_|rk_|whsec_|AKIA|ASIA|ABIA|ACCA|gh[pousr]_|github_pat_|gl(?:pat|dt|rt|cbt|ptt|ft|imt|agent|oas|soat|ffct)-|xox[abposre]-|xapp-|hooks\.slack\.com|AIza|eyJ|PRIVATE KEY|://|[A-Za-z0-9+/_-]{32}|SG\.|ATATT|pypi-AgE|npm_|hf_|_v1_|shp(?:at|ca|pa|ss)_|dapi[0-9a-f]|glsa_|glc_|lin_api_|PMAK-|ya29\.|AGE-SECRET-KEY-|mysql|mariadb|sshpass|login|redis-cli|curl|sqlcmd|mongo|keytool|ldap|smbclient|rpcclient|smbget|smbcacls|winexe|sudo|openssl|(?-u:\b)net[ \t]";
 
 /// The rules behind [`COMMAND_GATE`]: each needs one of its words, so a text without any (most
 /// texts) costs them one search instead of one each.
@@ -891,7 +894,19 @@ impl Redactor {
     }
 
     /// Redacts every secret in `text`; borrows the input when there is nothing to redact.
+    ///
+    /// A text holding terminal escape sequences (colored `grep`, `rg` or `bat` output) loses
+    /// them first, so that a color cutting a secret's name from its value
+    /// (`DB_ESC[1mPASSWORD ESC[0m=…`) hides nothing: the result is then owned, and the findings'
+    /// offsets are in the text without its escapes.
     pub fn redact<'a>(&self, text: &'a str) -> Redacted<'a> {
+        if let Cow::Owned(plain) = crate::recall::analyze::escapes_replaced(text, "") {
+            let redacted = self.redact(&plain);
+            return Redacted {
+                text: Cow::Owned(redacted.text.into_owned()),
+                findings: redacted.findings,
+            };
+        }
         let findings = self.find(text);
         if findings.is_empty() {
             return Redacted {
@@ -915,7 +930,8 @@ impl Redactor {
 
     /// Whether `text` contains nothing this redactor would replace.
     pub fn is_clean(&self, text: &str) -> bool {
-        self.find(text).is_empty()
+        self.find(&crate::recall::analyze::escapes_replaced(text, ""))
+            .is_empty()
     }
 
     /// Redacts every string in `value` in place and returns the number of replacements.
@@ -1195,6 +1211,8 @@ const SECRET_NAME_WORDS: &[&str] = &[
     "bearer",
     "credential",
     "cookie",
+    "mnemonic",
+    "phrase",
 ];
 
 /// Whether `b` can be part of an assignment's name or flag (`[A-Za-z0-9_.-]`).
@@ -1574,6 +1592,10 @@ fn accept_service_token(text: &str, caps: &Captures<'_>) -> Option<(usize, usize
         .get(end..)
         .and_then(|s| s.chars().next())
         .is_some_and(|c| c.is_ascii_alphanumeric());
+    // An age key is bech32 in upper case, which reads as one long word.
+    if let Some(body) = token.strip_prefix("AGE-SECRET-KEY-1") {
+        return (!continues && distinct_chars(body) >= 10).then_some((start, end));
+    }
     let body = token
         .find(['_', '.', '-'])
         .filter(|&i| i < 9)
@@ -2128,8 +2150,19 @@ fn accept_bearer(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
 fn accept_assignment(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
     // `--name value` only for long flags (the pattern requires `--`), so that prose such as
     // "token expired" is not an assignment.
-    let name = caps.name("name").or_else(|| caps.name("flag"))?.as_str();
+    let name_match = caps.name("name").or_else(|| caps.name("flag"))?;
+    let name = name_match.as_str();
     let strength = classify_name(name)?;
+    // `public key: …` (age, PGP tools): the word before the name makes it a public key.
+    let before = text.get(..name_match.start()).unwrap_or_default();
+    let word_before = before.trim_end_matches([' ', '\t']);
+    if word_before.len() < before.len()
+        && word_before
+            .get(word_before.len().saturating_sub(6)..)
+            .is_some_and(|w| w.eq_ignore_ascii_case("public"))
+    {
+        return None;
+    }
     let (value, shape) = if let Some(m) = caps.name("dq").or_else(|| caps.name("sq")) {
         (m, ValueShape::Quoted)
     } else {
@@ -2425,10 +2458,29 @@ fn name_words(name: &str) -> Vec<String> {
 }
 
 /// Whether `name` names a secret, and how strongly; `None` for ordinary or metadata names.
+/// Whether the words of a name name a wallet's recovery words (`MNEMONIC`, `SEED_PHRASE`): a
+/// secret of a dozen plain words (a phrase alone is no secret).
+fn names_recovery_words(words: &[String]) -> bool {
+    words.iter().any(|w| w == "mnemonic" || w == "seedphrase")
+        || words
+            .windows(2)
+            .any(|pair| pair[0] == "seed" && pair[1] == "phrase")
+}
+
 fn classify_name(name: &str) -> Option<NameStrength> {
     let words = name_words(name);
     if words.iter().any(|w| has_word(METADATA_WORDS, w)) {
         return None;
+    }
+    // A public key (`Pubkey:`, `public_key`, age's `# public key:`) is published by design.
+    if words
+        .iter()
+        .any(|w| w == "public" || w == "pub" || w == "pubkey" || w.ends_with("publickey"))
+    {
+        return None;
+    }
+    if names_recovery_words(&words) {
+        return Some(NameStrength::Strong);
     }
     let is_strong_word = |w: &str| {
         matches!(
@@ -2511,7 +2563,10 @@ fn is_plausible_value(value: &str, shape: ValueShape, name: &str) -> bool {
     }
     // Quoted UI strings and prose ("Enter your password", "Mot de passe oublié ?"), but not a
     // passphrase ("correct horse battery staple").
-    if value.matches(' ').count() >= 2 && reads_as_prose(value, name) {
+    if value.matches(' ').count() >= 2
+        && reads_as_prose(value, name)
+        && !names_recovery_words(&name_words(name))
+    {
         return false;
     }
     shape != ValueShape::Bare || !is_code_reference(value)

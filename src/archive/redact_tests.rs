@@ -84,6 +84,8 @@ fn every_kind_has_a_kebab_case_name_and_matching_marker() {
 #[case::github_app_token(SecretKind::GithubToken, "GH_TOKEN=", format!("gh{}_{}", "s", fake_body(12, 36)), "")]
 #[case::github_fine_grained_token(SecretKind::GithubToken, "token ", format!("github_{}_{}_{}", "pat", fake_body(13, 22), fake_body(14, 59)), "")]
 #[case::gitlab_token(SecretKind::GitlabToken, "use ", format!("glpat-{}", fake_body(15, 20)), " for CI")]
+#[case::google_oauth_access_token(SecretKind::ServiceToken, "$ gcloud auth print-access-token\n", format!("ya29.a0A{}", fake_body(160, 150)), "\n")]
+#[case::age_secret_key(SecretKind::ServiceToken, "# created: 2026-05-01\n", format!("AGE-SECRET-KEY-1{}", fake_body(161, 58).to_uppercase()), "\n")]
 #[case::gitlab_deploy_token(SecretKind::GitlabToken, "password: ", format!("gldt-{}", fake_body(151, 20)), "\n")]
 #[case::gitlab_runner_token(SecretKind::GitlabToken, "token = \"", format!("glrt-{}", fake_body(152, 20)), "\"")]
 #[case::gitlab_runner_token_with_routing(SecretKind::GitlabToken, "register with ", format!("glrt-t1_{}", fake_body(153, 20)), " now")]
@@ -898,6 +900,78 @@ fn look_alike_survives_byte_identical(#[case] text: &str) {
 
 /// An SSH public key (an `authorized_keys` line, `ssh-keygen -y`, `ssh-add -L`) is published
 /// by design and survives; the same base64 without its key type is still a high-entropy run.
+/// Colored output (`grep --color`, `rg`, `bat`) cuts a secret's name from its value with
+/// escapes; they are dropped before redaction, so the assignment is still seen.
+#[test]
+fn a_secret_in_colored_output_is_redacted() {
+    let secret = fake_body(170, 20);
+    for text in [
+        format!("\u{1b}[01;31m\u{1b}[KDB_PASSWORD\u{1b}[m\u{1b}[K={secret}"),
+        format!(
+            "\u{1b}[35m.env\u{1b}[0m:\u{1b}[32m3\u{1b}[0m:DB_\u{1b}[1m\u{1b}[31mPASSWORD\u{1b}[0m={secret}"
+        ),
+        format!(
+            "\u{1b}[38;5;197mpassword\u{1b}[0m\u{1b}[38;5;231m: \u{1b}[0m\u{1b}[38;5;186m{secret}\u{1b}[0m"
+        ),
+    ] {
+        let out = redactor().redact(&text);
+        assert!(!out.text.contains(&secret), "{text:?} -> {}", out.text);
+        assert!(!out.text.contains('\u{1b}'), "{}", out.text);
+        assert!(!redactor().is_clean(&text));
+    }
+    // Colored text without a secret keeps its escapes when only checked.
+    assert!(redactor().is_clean("\u{1b}[32mok\u{1b}[0m"));
+}
+
+/// A JSON writer that escapes `/` (PHP's default) and a URL password holding an unencoded
+/// `@` are redacted whole, not up to the first `\/` or `@`.
+#[test]
+fn a_secret_with_an_escaped_slash_or_an_at_sign_is_redacted_whole() {
+    let tail = fake_body(171, 16);
+    let text = format!(
+        "{{\"SecretAccessKey\":\"wJalr{}\\/{tail}\"}}",
+        fake_body(172, 18)
+    );
+    let out = redactor().redact(&text);
+    assert!(!out.text.contains(&tail), "{}", out.text);
+    let tail = fake_body(173, 12);
+    let text = format!("postgres://app:Pw9{}@{tail}@db:5432/app", fake_body(174, 6));
+    let out = redactor().redact(&text);
+    assert!(!out.text.contains(&tail), "{}", out.text);
+    assert!(out.text.ends_with("@db:5432/app"), "{}", out.text);
+}
+
+/// A wallet's recovery words under their usual names are a secret, however many plain words;
+/// a public key under a key-like name is not.
+#[test]
+fn recovery_words_are_redacted_and_public_keys_are_not() {
+    let words =
+        "abandon ability able about above absent absorb abstract absurd abuse access accident";
+    for text in [
+        format!("MNEMONIC=\"{words}\""),
+        format!("SEED_PHRASE=\"{words}\""),
+        format!("{{\"mnemonic\": \"{words}\"}}"),
+    ] {
+        let out = redactor().redact(&text);
+        assert!(!out.text.contains("abandon"), "{text} -> {}", out.text);
+    }
+    assert!(redactor().is_clean("search_phrase: \"deploy the api\""));
+    for text in [
+        format!("Pubkey: {}", fake_body(180, 44)),
+        format!("# public key: age1{}", fake_body(181, 58).to_lowercase()),
+        format!("public_key = \"{}\"", fake_body(182, 44)),
+    ] {
+        let out = redactor().redact(&text);
+        assert!(
+            !out.findings
+                .iter()
+                .any(|f| f.kind == SecretKind::SecretAssignment),
+            "{text} -> {}",
+            out.text
+        );
+    }
+}
+
 #[test]
 fn an_ssh_public_key_survives() {
     let body = format!("AAAAC3NzaC1lZDI1NTE5AAAAI{}", fake_body(77, 43));

@@ -773,6 +773,13 @@ fn analyze_into(text: &str, sink: &mut impl TermSink) {
 /// Borrowed when `text` has no ESC (nearly always). The analyzer indexes what
 /// [`crate::recall::render`] shows: neither holds an escape's letters.
 pub(crate) fn without_escapes(text: &str) -> Cow<'_, str> {
+    escapes_replaced(text, " ")
+}
+
+/// `text` with each terminal escape sequence (as [`without_escapes`] finds them) replaced by
+/// `with`: a space to keep words apart, nothing to join what the colors cut
+/// (`DB_ESC[1mPASSWORD`, for the redactor).
+pub(crate) fn escapes_replaced<'t>(text: &'t str, with: &str) -> Cow<'t, str> {
     if memchr::memchr(0x1b, text.as_bytes()).is_none() {
         return Cow::Borrowed(text);
     }
@@ -803,7 +810,7 @@ pub(crate) fn without_escapes(text: &str) -> Cow<'_, str> {
             {}
             chars.next();
         }
-        out.push(' ');
+        out.push_str(with);
     }
     Cow::Owned(out)
 }
