@@ -2673,9 +2673,18 @@ fn is_code_reference(value: &str) -> bool {
                     c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-' | '>')
                 });
     }
+    // Each word of a name is letters, then perhaps digits (`sha256`, `v2`, `x86`), or digits
+    // alone (`64`): `p4ss_w0rd_2ph1`, `summer_2024x` or `s3cr3t` is a value, not a name. A
+    // constant in capitals keeps any word (`PASSWORD_ARGON2ID`).
+    let word_like = |word: &str| {
+        word.trim_end_matches(|c: char| c.is_ascii_digit())
+            .chars()
+            .all(|c| c.is_ascii_alphabetic())
+    };
     let is_ident = |s: &str| {
         s.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
             && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && (!s.chars().any(|c| c.is_ascii_lowercase()) || s.split('_').all(word_like))
     };
     let segments: Vec<&str> = value.split("::").flat_map(|s| s.split('.')).collect();
     if segments.len() >= 2 && segments.iter().all(|s| is_ident(s)) {

@@ -972,6 +972,25 @@ fn recovery_words_are_redacted_and_public_keys_are_not() {
     }
 }
 
+/// An unquoted value shaped like an identifier is a code reference (`password =
+/// self.password`, `token = access_token`) only when its words read like a name's: letters,
+/// then perhaps digits.
+#[rstest]
+#[case::leet_snake("DB_PASSWORD=p4ss_w0rd_2ph1", true)]
+#[case::year_then_letter("DB_PASSWORD=summer_2024x", true)]
+#[case::dotted_leet("DB_PASSWORD=s3cr3t.v4lue9", true)]
+#[case::yaml_leet("database:\n  password: summer_r2w024", true)]
+#[case::snake_reference("token = access_token", false)]
+#[case::versioned_reference("secret = oauth2_client_secret", false)]
+#[case::dotted_reference("password = self.password", false)]
+#[case::digest_reference("api_key = sha256_digest", false)]
+fn an_identifier_shaped_value_is_a_reference_only_when_its_words_read_as_names(
+    #[case] text: &str,
+    #[case] redacted: bool,
+) {
+    assert_eq!(!redactor().is_clean(text), redacted, "{text}");
+}
+
 #[test]
 fn an_ssh_public_key_survives() {
     let body = format!("AAAAC3NzaC1lZDI1NTE5AAAAI{}", fake_body(77, 43));
