@@ -668,12 +668,14 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
         "name-value-pair",
         SecretKind::SecretAssignment,
         // A secret-looking name and its value given apart: a Kubernetes env entry (`- name:
-        // DB_PASSWORD` then `value: …` on the next line), a PHP `define('DB_PASSWORD', '…')` or
-        // `key="SmtpPassword" value="…"`.
+        // DB_PASSWORD` then `value: …` on the next line), a PHP `define('DB_PASSWORD', '…')`,
+        // `key="SmtpPassword" value="…"` or a Terraform variable's `default`.
         concat!(
             r#"(?:\bname:[ \t]*\\*["']?(?P<name>[A-Za-z0-9_.-]+)\\*["']?[ \t]*(?:\r?\n|\\r?\\n)[ \t]*value:[ \t]*"#,
             r#"|\bdefine\([ \t]*\\*["'](?P<name2>[A-Za-z0-9_]+)\\*["'][ \t]*,[ \t]*"#,
-            r#"|\bkey=\\*"(?P<name3>[A-Za-z0-9_.:-]+)\\*"[ \t]+value=)"#,
+            r#"|\bkey=\\*"(?P<name3>[A-Za-z0-9_.:-]+)\\*"[ \t]+value="#,
+            // Terraform: `variable "db_password" {` … `default = "…"` within its block.
+            r#"|\bvariable[ \t]+\\*"(?P<name5>[A-Za-z0-9_.-]+)\\*"[ \t]*\{[^{}]{0,400}?\bdefault[ \t]*=[ \t]*)"#,
             r#"(?:\\*"(?P<dq>[^"\\\r\n]*)|\\*'(?P<sq>[^'\\\r\n]*)|(?P<bare>[^\s"'\\`<]+))?"#,
         ),
         accept_name_value_pair,
@@ -1973,7 +1975,7 @@ fn accept_openssl_password(text: &str, caps: &Captures<'_>) -> Option<(usize, us
 /// A secret-looking name and its value given apart (see the `name-value-pair` rule): judged as
 /// an assignment of that value to that name.
 fn accept_name_value_pair(_text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
-    let name = ["name", "name2", "name3", "name4"]
+    let name = ["name", "name2", "name3", "name4", "name5"]
         .iter()
         .find_map(|group| caps.name(group))?
         .as_str();
@@ -2147,6 +2149,25 @@ fn accept_bearer(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
     ok.then_some((start, end))
 }
 
+/// The range of the default in a shell parameter expansion `${NAME:-default}` (also `:=`,
+/// `-`, `=`) that `value` starts with.
+fn shell_default(value: &str) -> Option<(usize, usize)> {
+    let inner = value.strip_prefix("${")?;
+    let close = inner.find('}')?;
+    let name_end = inner.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))?;
+    if name_end == 0 || name_end >= close {
+        return None;
+    }
+    let op = &inner[name_end..close];
+    let skip = [":-", ":=", "-", "="]
+        .iter()
+        .find(|o| op.starts_with(**o))
+        .map(|o| o.len())?;
+    let from = 2 + name_end + skip;
+    let to = 2 + close;
+    (from < to).then_some((from, to))
+}
+
 fn accept_assignment(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
     // `--name value` only for long flags (the pattern requires `--`), so that prose such as
     // "token expired" is not an assignment.
@@ -2168,6 +2189,14 @@ fn accept_assignment(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> 
     } else {
         (caps.name("bare")?, ValueShape::Bare)
     };
+    // A shell default (`${DB_PASSWORD:-s3cret}`, as in compose files): the default is a
+    // literal, the variable a reference.
+    if let Some((from, to)) = shell_default(value.as_str()) {
+        let default = &value.as_str()[from..to];
+        let secret = is_plausible_value(default, ValueShape::Quoted, name)
+            && (strength == NameStrength::Strong || looks_random(default));
+        return secret.then_some((value.start() + from, value.start() + to));
+    }
     let v = match shape {
         ValueShape::Bare => bare_value(value.as_str(), name),
         _ => Some(value.as_str()),

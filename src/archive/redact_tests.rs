@@ -991,6 +991,51 @@ fn an_identifier_shaped_value_is_a_reference_only_when_its_words_read_as_names(
     assert_eq!(!redactor().is_clean(text), redacted, "{text}");
 }
 
+/// The default of a shell parameter expansion is a literal: `${DB_PASSWORD:-s3cret}` keeps
+/// its variable and loses its default.
+#[rstest]
+#[case::compose(
+    "      POSTGRES_PASSWORD: ${POSTGRES_PASSWORD:-Xq7v9Lm2pR}",
+    "      POSTGRES_PASSWORD: ${POSTGRES_PASSWORD:-[REDACTED:secret-assignment]}"
+)]
+#[case::export_quoted(
+    "export DB_PASSWORD=\"${DB_PASSWORD:-Xq7v9Lm2pR}\"",
+    "export DB_PASSWORD=\"${DB_PASSWORD:-[REDACTED:secret-assignment]}\""
+)]
+#[case::assign_default(
+    "API_TOKEN=${API_TOKEN:=Xq7v9Lm2pRt5Kw3Zy8Bn}",
+    "API_TOKEN=${API_TOKEN:=[REDACTED:secret-assignment]}"
+)]
+fn a_shell_default_is_redacted_and_its_variable_kept(#[case] text: &str, #[case] expected: &str) {
+    assert_eq!(redactor().redact(text).text, expected);
+}
+
+#[test]
+fn a_terraform_variable_default_is_redacted_when_its_name_is_a_secret_s() {
+    let secret = fake_body(190, 18);
+    let text = format!(
+        "variable \"db_password\" {{\n  type      = string\n  sensitive = true\n  default   = \"{secret}\"\n}}\n"
+    );
+    let out = redactor().redact(&text);
+    assert!(!out.text.contains(&secret), "{}", out.text);
+    assert!(
+        out.text
+            .contains("default   = \"[REDACTED:secret-assignment]\""),
+        "{}",
+        out.text
+    );
+    assert!(redactor().is_clean("variable \"region\" {\n  default = \"eu-west-1\"\n}\n"));
+    assert!(redactor().is_clean("variable \"db_password\" {\n  default = var.other\n}\n"));
+}
+
+#[rstest]
+#[case::no_default("DB_PASSWORD=${DB_PASSWORD}")]
+#[case::empty_default("DB_PASSWORD=${DB_PASSWORD:-}")]
+#[case::placeholder_default("DB_PASSWORD=${DB_PASSWORD:-changeme}")]
+fn a_shell_reference_without_a_literal_default_survives(#[case] text: &str) {
+    assert!(redactor().is_clean(text), "{text}");
+}
+
 #[test]
 fn an_ssh_public_key_survives() {
     let body = format!("AAAAC3NzaC1lZDI1NTE5AAAAI{}", fake_body(77, 43));
