@@ -461,7 +461,7 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
     (
         "secret-assignment",
         SecretKind::SecretAssignment,
-        r#"(?:(?P<name>[A-Za-z0-9_.-]*(?i-u:pass|pwd|secret|token|key|auth|bearer|credential|cookie|mnemonic|phrase)[A-Za-z0-9_.-]*)(?:\\*["'])?[ \t]*(?P<sep>=>|:=|=|:)[ \t]*|(?P<flag>--[A-Za-z0-9_.-]*(?i-u:pass|pwd|secret|token|key|auth|bearer|credential|cookie|mnemonic|phrase)[A-Za-z0-9_.-]*)(?:[ \t]+|\\*["'][ \t]*,[ \t]*\\*["']))(?:\\*"(?P<dq>(?:[^"\\\r\n]|\\+/)*)|\\*'(?P<sq>[^'\\\r\n]*)|(?P<bare>[^\s"'\\`]+))"#,
+        r#"(?:(?P<name>[A-Za-z0-9_.-]*(?i-u:pass|pwd|secret|token|key|auth|bearer|credential|cookie|mnemonic|phrase)[A-Za-z0-9_.-]*)(?:\\*["']\]?)?[ \t]*(?P<sep>=>|:=|=|:)[ \t]*|(?P<flag>--[A-Za-z0-9_.-]*(?i-u:pass|pwd|secret|token|key|auth|bearer|credential|cookie|mnemonic|phrase)[A-Za-z0-9_.-]*)(?:[ \t]+|\\*["'][ \t]*,[ \t]*\\*["']))(?:\\*"(?P<dq>(?:[^"\\\r\n]|\\+/)*)|\\*'(?P<sq>[^'\\\r\n]*)|(?P<bare>[^\s"'\\`]+))"#,
         accept_assignment,
     ),
     (
@@ -1283,6 +1283,10 @@ fn seek_assignment(_: &Redactor, text: &str, pos: usize) -> Option<(usize, usize
 fn named_start(bytes: &[u8], pos: usize, sep: usize) -> Option<usize> {
     let mut end = sep;
     while end > pos && matches!(bytes[end - 1], b' ' | b'\t') {
+        end -= 1;
+    }
+    // An index by a quoted key: `os.environ['DB_PASSWORD'] = …`.
+    if end > pos + 1 && bytes[end - 1] == b']' && matches!(bytes[end - 2], b'"' | b'\'') {
         end -= 1;
     }
     if end > pos && matches!(bytes[end - 1], b'"' | b'\'') {
@@ -2497,6 +2501,12 @@ fn names_recovery_words(words: &[String]) -> bool {
 }
 
 fn classify_name(name: &str) -> Option<NameStrength> {
+    // A member's name is its last part: `process.env.DB_PASSWORD` is `DB_PASSWORD` (its `env`
+    // is no metadata word of the secret's), `password.length` is `length`.
+    let name = match name.trim_end_matches('.').rsplit_once('.') {
+        Some((_, last)) if !last.is_empty() => last,
+        _ => name,
+    };
     let words = name_words(name);
     if words.iter().any(|w| has_word(METADATA_WORDS, w)) {
         return None;

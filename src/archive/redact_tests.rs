@@ -1669,3 +1669,28 @@ fn a_long_text_skips_the_prefilter_and_finds_the_same_secrets() {
         assert_eq!(within.text, format!("{filler}{}", alone.text), "{short}");
     }
 }
+
+/// A secret set on a member or through an index by its name: the name is its last part.
+#[rstest]
+#[case::member(
+    "process.env.DB_PASSWORD = 'Xq7v9Lm2pRt5';",
+    "process.env.DB_PASSWORD = '[REDACTED:secret-assignment]';"
+)]
+#[case::index(
+    "os.environ['DB_PASSWORD']='Xq7v9Lm2pRt5'",
+    "os.environ['DB_PASSWORD']='[REDACTED:secret-assignment]'"
+)]
+#[case::index_double_quoted(
+    "env[\"API_TOKEN\"] = \"Xq7v9Lm2pRt5Kw3\"",
+    "env[\"API_TOKEN\"] = \"[REDACTED:secret-assignment]\""
+)]
+fn a_secret_set_on_a_member_or_an_index_is_redacted(#[case] text: &str, #[case] expected: &str) {
+    assert_eq!(redactor().redact(text).text, expected);
+}
+
+#[rstest]
+#[case::member_metadata("config.password.length = 12")]
+#[case::file_name_key("file: secrets.yaml")]
+fn a_member_named_like_metadata_survives(#[case] text: &str) {
+    assert!(redactor().is_clean(text), "{text}");
+}
