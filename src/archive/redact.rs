@@ -895,7 +895,8 @@ impl Redactor {
         self
     }
 
-    /// Redacts every secret in `text`; borrows the input when there is nothing to redact.
+    /// Redacts every secret in `text`; borrows the input when it holds neither a secret nor a
+    /// terminal escape.
     ///
     /// A text holding terminal escape sequences (colored `grep`, `rg` or `bat` output) loses
     /// them first, so that a color cutting a secret's name from its value
@@ -2178,14 +2179,15 @@ fn accept_assignment(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> 
     let name_match = caps.name("name").or_else(|| caps.name("flag"))?;
     let name = name_match.as_str();
     let strength = classify_name(name)?;
-    // `public key: …` (age, PGP tools): the word before the name makes it a public key.
+    // `# public key: …` (age, PGP tools): a bare `key` after the word `public` is a public
+    // key (a `public password = …` class field is not).
     let before = text.get(..name_match.start()).unwrap_or_default();
     let word_before = before.trim_end_matches([' ', '\t']);
-    if word_before.len() < before.len()
-        && word_before
-            .get(word_before.len().saturating_sub(6)..)
-            .is_some_and(|w| w.eq_ignore_ascii_case("public"))
-    {
+    let public_word = word_before
+        .rsplit(|c: char| !c.is_ascii_alphanumeric())
+        .next()
+        .is_some_and(|w| w.eq_ignore_ascii_case("public"));
+    if word_before.len() < before.len() && public_word && name.eq_ignore_ascii_case("key") {
         return None;
     }
     let (value, shape) = if let Some(m) = caps.name("dq").or_else(|| caps.name("sq")) {
@@ -2490,7 +2492,6 @@ fn name_words(name: &str) -> Vec<String> {
     words
 }
 
-/// Whether `name` names a secret, and how strongly; `None` for ordinary or metadata names.
 /// Whether the words of a name name a wallet's recovery words (`MNEMONIC`, `SEED_PHRASE`): a
 /// secret of a dozen plain words (a phrase alone is no secret).
 fn names_recovery_words(words: &[String]) -> bool {
@@ -2500,21 +2501,22 @@ fn names_recovery_words(words: &[String]) -> bool {
             .any(|pair| pair[0] == "seed" && pair[1] == "phrase")
 }
 
+/// Whether `name` names a secret, and how strongly; `None` for ordinary or metadata names.
 fn classify_name(name: &str) -> Option<NameStrength> {
-    // A member's name is its last part: `process.env.DB_PASSWORD` is `DB_PASSWORD` (its `env`
-    // is no metadata word of the secret's), `password.length` is `length`.
-    let name = match name.trim_end_matches('.').rsplit_once('.') {
+    // The metadata words count in a member's last part only: `password.length` is a length,
+    // while the `env` of `process.env.DB_PASSWORD` says nothing of the secret's.
+    let last = match name.trim_end_matches('.').rsplit_once('.') {
         Some((_, last)) if !last.is_empty() => last,
         _ => name,
     };
-    let words = name_words(name);
-    if words.iter().any(|w| has_word(METADATA_WORDS, w)) {
+    if name_words(last).iter().any(|w| has_word(METADATA_WORDS, w)) {
         return None;
     }
-    // A public key (`Pubkey:`, `public_key`, age's `# public key:`) is published by design.
+    let words = name_words(name);
+    // A public key (`Pubkey:`, `public_key`) is published by design.
     if words
         .iter()
-        .any(|w| w == "public" || w == "pub" || w == "pubkey" || w.ends_with("publickey"))
+        .any(|w| w == "public" || w == "pubkey" || w.ends_with("publickey"))
     {
         return None;
     }

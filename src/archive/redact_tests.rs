@@ -1688,6 +1688,19 @@ fn a_secret_set_on_a_member_or_an_index_is_redacted(#[case] text: &str, #[case] 
     assert_eq!(redactor().redact(text).text, expected);
 }
 
+/// Names that stay secret-like after the public-key and dotted-name rules: a class field
+/// after `public`, a `PUB_` prefix, a secret word before a member's last part.
+#[rstest]
+#[case::public_class_field("class Cfg { public password = 'Xq7v9Lm2pRt5'; }")]
+#[case::public_token_field("public token = \"Xq7v9Lm2pRt5Kw3\";")]
+#[case::pub_prefix("PUB_TOKEN=Xq7v9Lm2pRt5Kw3Zy8B")]
+#[case::dart_publish_token("PUB_DEV_PUBLISH_ACCESS_TOKEN=mysupersecretvalue")]
+#[case::secret_before_key("app.secret.key=mysupersecretvalue")]
+#[case::token_before_value("auth.token.value = hunter2hunter2")]
+fn names_still_secret_after_the_public_and_member_rules(#[case] text: &str) {
+    assert!(!redactor().is_clean(text), "{text}");
+}
+
 #[rstest]
 #[case::member_metadata("config.password.length = 12")]
 #[case::file_name_key("file: secrets.yaml")]

@@ -510,10 +510,12 @@ impl TermSink for Vec<String> {
     }
 }
 
-/// The terms of a quoted phrase or an exclusion: an identifier of two or more parts gives its
-/// parts only. Its whole form stands for the whole identifier, so `"main.rs"` (`mainrs`)
-/// would miss the `main.rs` at the end of `src/app/main.rs` (`srcappmainrs`); its parts are
-/// adjacent in any text that holds it.
+/// The terms of a quoted phrase or an exclusion: an identifier of two or more parts that
+/// opens it gives its parts only. Its whole form stands for the whole identifier, so
+/// `"main.rs"` (`mainrs`) would miss the `main.rs` at the end of `src/app/main.rs`
+/// (`srcappmainrs`); its parts are adjacent in any text that holds it. A later identifier
+/// keeps its whole form: the text holds it between the word before and the parts
+/// (`"fails in src/app/main.rs"`).
 struct PhraseTerms(Vec<String>);
 
 impl TermSink for PhraseTerms {
@@ -522,7 +524,7 @@ impl TermSink for PhraseTerms {
     }
 
     fn wants_wholes(&self) -> bool {
-        false
+        !self.0.is_empty()
     }
 }
 
@@ -797,10 +799,26 @@ pub(crate) fn escapes_replaced<'t>(text: &'t str, with: &str) -> Cow<'t, str> {
             {}
             chars.next();
         } else if chars.next_if_eq(&']').is_some() {
-            while let Some(c) = chars.next() {
-                if c == '\u{7}' || (c == '\u{1b}' && chars.next_if_eq(&'\\').is_some()) {
-                    break;
+            // Up to BEL or `ESC \` on the same line, within 512 characters; without one, only
+            // the `ESC ]` goes (a cut title must not take the rest of a tool's output with it).
+            let mut ahead = chars.clone();
+            let mut end = None;
+            for n in 1..=512 {
+                match ahead.next() {
+                    Some('\u{7}') => {
+                        end = Some(n);
+                        break;
+                    }
+                    Some('\u{1b}') if ahead.next_if_eq(&'\\').is_some() => {
+                        end = Some(n + 1);
+                        break;
+                    }
+                    Some('\n') | None => break,
+                    Some(_) => {}
                 }
+            }
+            for _ in 0..end.unwrap_or(0) {
+                chars.next();
             }
         } else {
             // Intermediate bytes, then the final one (`ESC ( B` selects a character set).
@@ -1191,12 +1209,6 @@ fn is_plain_word(token: &str) -> bool {
     })
 }
 
-/// Pushes a lowercase word unless it is a stop word or a blob; alphabetic words are stemmed.
-///
-/// The decision for an alphabetic word is remembered per thread ([`WordCache`]): most words of
-/// a transcript were seen moments ago, and one probe replaces the stop-word lookups and the
-/// stemmer (which allocates). Words with digits are never stop words (those are all letters)
-/// and are pushed as they are, uncached.
 /// An identifier's whole form (its parts joined, lowercase: `fetchuserprofiles`), then, for
 /// one of letters only, its stem when that differs (`fetchuserprofil`): the stem is what the
 /// same letters written as one word give (`fetchuserprofiles`, `FETCHUSERPROFILES`), so the
@@ -1220,6 +1232,12 @@ fn push_whole(joined: &str, cache: &mut WordCache, sink: &mut impl TermSink) {
     }
 }
 
+/// Pushes a lowercase word unless it is a stop word or a blob; alphabetic words are stemmed.
+///
+/// The decision for an alphabetic word is remembered per thread ([`WordCache`]): most words of
+/// a transcript were seen moments ago, and one probe replaces the stop-word lookups and the
+/// stemmer (which allocates). Words with digits are never stop words (those are all letters)
+/// and are pushed as they are, uncached.
 fn push_word(word: &str, cache: &mut WordCache, sink: &mut impl TermSink) {
     let folded: String;
     let word = if !word.is_ascii() && word.chars().any(|c| fold_case_variant(c).is_some()) {

@@ -75,6 +75,21 @@ fn terminal_escapes_are_not_part_of_words(#[case] text: &str, #[case] expected: 
     assert_eq!(terms(text), expected);
 }
 
+/// A title escape without its terminator drops only its `ESC ]`: the rest of the text (a
+/// tool's log after a cut `printf '\e]0;title'`) is still text.
+#[test]
+fn an_unterminated_title_escape_keeps_the_text_after_it() {
+    let got = terms("\u{1b}]0;title\nbuild log follows");
+    for expected in ["titl", "build", "log", "follow"] {
+        assert!(
+            got.iter().any(|t| t == expected),
+            "{expected} missing in {got:?}"
+        );
+    }
+    let long = format!("\u{1b}]0;{} deploy", "x".repeat(600));
+    assert!(terms(&long).iter().any(|t| t == "deploy"));
+}
+
 #[test]
 fn only_a_process_that_is_not_a_hook_builds_the_full_segmenter() {
     assert!(!wants_full_segmenter(SMALL_SEGMENTER_CHARS, false));

@@ -306,21 +306,25 @@ pub fn is_opaque_token(word: &str) -> bool {
     if !(has_digit && has_letter && word.is_ascii()) {
         return false;
     }
-    // A hex id: a commit hash (7 or more), a UUID (its dashes aside).
-    let hex = word.replace('-', "");
-    let dashes = word.len() - hex.len();
-    if hex.len() >= 7 && (dashes == 0 || dashes == 4) && hex.bytes().all(|b| b.is_ascii_hexdigit())
-    {
-        return true;
-    }
-    // Letters and digits alternating three times or more in a long run: `XyZ123AbC456`,
-    // `ghp_…`, not `utf8`, `phase2`, `base64Encode` or `sha256sum`.
+    // Letters and digits switching places: `3f2a9c1`, `XyZ123AbC456`; not `utf8`, `phase2`,
+    // `ed25519`, `base64Encode` or `sha256sum`.
     let switches = word
         .as_bytes()
         .windows(2)
         .filter(|w| w[0].is_ascii_digit() != w[1].is_ascii_digit())
         .filter(|w| w.iter().all(u8::is_ascii_alphanumeric))
         .count();
+    // A hex id: a commit hash (7 or more), a UUID (its dashes aside).
+    let hex = word.replace('-', "");
+    let dashes = word.len() - hex.len();
+    if hex.len() >= 7
+        && (dashes == 0 || dashes == 4)
+        && switches >= 2
+        && hex.bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        return true;
+    }
+    // Three switches or more in a long run: a random id or a pasted token (`ghp_…`).
     word.len() >= 10 && switches >= 3
 }
 

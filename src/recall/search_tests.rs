@@ -1514,6 +1514,8 @@ fn auto_recall_ignores_acknowledgements_and_looks_back_without_searching_the_loo
 #[case::identifier("base64Encode", false)]
 #[case::command("sha256sum", false)]
 #[case::hex_looking_word("deadbeef", false)]
+#[case::key_type("ed25519", false)]
+#[case::word_and_year("decade2024", false)]
 #[case::path("src/db/PostgresPool.java", false)]
 fn opaque_tokens_are_told_from_topic_words(#[case] word: &str, #[case] opaque: bool) {
     assert_eq!(is_opaque_token(word), opaque, "{word}");
@@ -1664,6 +1666,9 @@ fn an_identifier_and_its_letters_as_one_word_find_each_other(
 #[case::excluded_file_name("cargo -main.rs", &["plain"])]
 #[case::excluded_quoted_file("cargo -\"gateway_client.rs\"", &["plain"])]
 #[case::one_part_identifier_stays_whole("\"x_pos\"", &["xpos"])]
+#[case::identifier_after_the_first_word("\"fails in src/app/main.rs\"", &["paths"])]
+#[case::two_identifiers("\"test_api.py and a.b.c\"", &["paths"])]
+#[case::excluded_phrase_with_a_later_identifier("cargo -\"fails in src/app/main.rs\"", &["plain"])]
 fn a_quoted_or_excluded_file_name_is_matched_inside_a_path(
     #[case] query: &str,
     #[case] expected: &[&str],

@@ -159,7 +159,7 @@ fn failures_of_earlier_events_never_make_a_later_one_wait_longer() {
         calls: AtomicU32::new(0),
         tried: std::sync::Mutex::default(),
     };
-    let delay = std::time::Duration::from_millis(100);
+    let delay = std::time::Duration::from_millis(200);
     let options = RunOptions {
         max_events: None,
         failpoint: None,
@@ -186,9 +186,10 @@ fn failures_of_earlier_events_never_make_a_later_one_wait_longer() {
             gaps[0] >= delay && gaps[1] >= delay * 4,
             "event {id}: {gaps:?}"
         );
-        // Generous bounds: the old schedule gave the fifth event 16 and 64 times the delay.
+        // Generous bounds (a loaded machine adds the other events' processing): the old
+        // schedule gave the second event 4 and 16 times the delay, the fifth 256 and 1024.
         assert!(
-            gaps[0] < delay * 3 && gaps[1] < delay * 8,
+            gaps[0] < delay * 3 + delay / 2 && gaps[1] < delay * 10,
             "event {id}: {gaps:?}"
         );
     }
