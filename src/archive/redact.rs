@@ -952,9 +952,16 @@ impl Redactor {
                 let mut count = 0;
                 let renamed: Vec<(String, String)> = map
                     .keys()
-                    .filter_map(|key| match self.redact(key).text {
-                        Cow::Owned(new) => Some((key.clone(), new)),
-                        Cow::Borrowed(_) => None,
+                    .filter_map(|key| {
+                        // Renamed for a secret only (a key's terminal escapes alone count for
+                        // nothing).
+                        let redacted = self.redact(key);
+                        match redacted.text {
+                            Cow::Owned(new) if !redacted.findings.is_empty() => {
+                                Some((key.clone(), new))
+                            }
+                            _ => None,
+                        }
                     })
                     .collect();
                 for (old, new) in renamed {
