@@ -1606,6 +1606,21 @@ fn a_session_hit_count_is_exact_or_marked_as_a_lower_bound() {
     );
 }
 
+/// The ids of the session hits of `query` in project `p_app` (scope `sessions`).
+fn session_ids(s: &Store, query: &str) -> Vec<String> {
+    let hits = run(
+        s,
+        query,
+        Some("p_app"),
+        Some("/work/app"),
+        SearchOptions {
+            scope: SearchScope::Sessions,
+            ..SearchOptions::default()
+        },
+    );
+    hits.into_iter().map(|h| h.id).collect()
+}
+
 /// An identifier and the same letters written as one word find each other, whatever the
 /// case: the index holds an identifier's whole form stemmed too.
 #[rstest]
@@ -1636,21 +1651,7 @@ fn an_identifier_and_its_letters_as_one_word_find_each_other(
         NOW,
         &[("user", "nothing related here at all")],
     );
-    let hits = run(
-        &s,
-        query,
-        Some("p_app"),
-        Some("/work/app"),
-        SearchOptions {
-            scope: SearchScope::Sessions,
-            ..SearchOptions::default()
-        },
-    );
-    assert_eq!(
-        hits.iter().map(|h| h.id.as_str()).collect::<Vec<_>>(),
-        ["ids"],
-        "{query} -> {stored}"
-    );
+    assert_eq!(session_ids(&s, query), ["ids"], "{query} -> {stored}");
 }
 
 /// A quoted file name or identifier finds it inside a longer path or name, and an excluded
@@ -1702,18 +1703,7 @@ fn a_quoted_or_excluded_file_name_is_matched_inside_a_path(
         NOW,
         &[("user", "set x_pos")],
     );
-    let hits = run(
-        &s,
-        query,
-        Some("p_app"),
-        Some("/work/app"),
-        SearchOptions {
-            scope: SearchScope::Sessions,
-            ..SearchOptions::default()
-        },
-    );
-    let ids: Vec<&str> = hits.iter().map(|h| h.id.as_str()).collect();
-    assert_eq!(ids, expected, "{query}");
+    assert_eq!(session_ids(&s, query), expected, "{query}");
 }
 
 #[test]
