@@ -669,13 +669,16 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
         SecretKind::SecretAssignment,
         // A secret-looking name and its value given apart: a Kubernetes env entry (`- name:
         // DB_PASSWORD` then `value: …` on the next line), a PHP `define('DB_PASSWORD', '…')`,
-        // `key="SmtpPassword" value="…"` or a Terraform variable's `default`.
+        // `key="SmtpPassword" value="…"`, a Terraform variable's `default` or a Markdown table
+        // row (`| DB_PASSWORD | … |`).
         concat!(
             r#"(?:\bname:[ \t]*\\*["']?(?P<name>[A-Za-z0-9_.-]+)\\*["']?[ \t]*(?:\r?\n|\\r?\\n)[ \t]*value:[ \t]*"#,
             r#"|\bdefine\([ \t]*\\*["'](?P<name2>[A-Za-z0-9_]+)\\*["'][ \t]*,[ \t]*"#,
             r#"|\bkey=\\*"(?P<name3>[A-Za-z0-9_.:-]+)\\*"[ \t]+value="#,
             // Terraform: `variable "db_password" {` … `default = "…"` within its block.
-            r#"|\bvariable[ \t]+\\*"(?P<name5>[A-Za-z0-9_.-]+)\\*"[ \t]*\{[^{}]{0,400}?\bdefault[ \t]*=[ \t]*)"#,
+            r#"|\bvariable[ \t]+\\*"(?P<name5>[A-Za-z0-9_.-]+)\\*"[ \t]*\{[^{}]{0,400}?\bdefault[ \t]*=[ \t]*"#,
+            // A Markdown table row: `| DB_PASSWORD | s3cret |`, either cell in backticks.
+            r#"|\|[ \t]*`?(?P<name6>[A-Za-z0-9_.-]+)`?[ \t]*\|[ \t]*`?)"#,
             r#"(?:\\*"(?P<dq>[^"\\\r\n]*)|\\*'(?P<sq>[^'\\\r\n]*)|(?P<bare>[^\s"'\\`<]+))?"#,
         ),
         accept_name_value_pair,
@@ -1987,7 +1990,7 @@ fn accept_openssl_password(text: &str, caps: &Captures<'_>) -> Option<(usize, us
 /// A secret-looking name and its value given apart (see the `name-value-pair` rule): judged as
 /// an assignment of that value to that name.
 fn accept_name_value_pair(_text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
-    let name = ["name", "name2", "name3", "name4", "name5"]
+    let name = ["name", "name2", "name3", "name4", "name5", "name6"]
         .iter()
         .find_map(|group| caps.name(group))?
         .as_str();

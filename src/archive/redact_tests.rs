@@ -1701,6 +1701,30 @@ fn names_still_secret_after_the_public_and_member_rules(#[case] text: &str) {
     assert!(!redactor().is_clean(text), "{text}");
 }
 
+/// A secret beside its name in a Markdown table row is redacted; a table that documents
+/// settings (types, descriptions, placeholders) survives.
+#[rstest]
+#[case::plain_cells(
+    "| DB_PASSWORD | Xq7v9Lm2pRt5 |",
+    "| DB_PASSWORD | [REDACTED:secret-assignment] |"
+)]
+#[case::backticked_cells(
+    "| `API_TOKEN` | `Xq7v9Lm2pRt5Kw3` |",
+    "| `API_TOKEN` | `[REDACTED:secret-assignment]` |"
+)]
+fn a_secret_in_a_markdown_table_row_is_redacted(#[case] text: &str, #[case] expected: &str) {
+    assert_eq!(redactor().redact(text).text, expected);
+}
+
+#[rstest]
+#[case::type_column("| password | string | required |")]
+#[case::description("| API_TOKEN | The token to use |")]
+#[case::placeholder("| DB_PASSWORD | `<your password>` |")]
+#[case::header("| Name | Value |\n|---|---|\n| token_ttl | 3600 |")]
+fn a_markdown_table_documenting_settings_survives(#[case] text: &str) {
+    assert!(redactor().is_clean(text), "{text}");
+}
+
 #[rstest]
 #[case::member_metadata("config.password.length = 12")]
 #[case::file_name_key("file: secrets.yaml")]
