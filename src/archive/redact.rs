@@ -906,7 +906,7 @@ impl Redactor {
     /// (`DB_ESC[1mPASSWORD ESC[0m=…`) hides nothing: the result is then owned, and the findings'
     /// offsets are in the text without its escapes.
     pub fn redact<'a>(&self, text: &'a str) -> Redacted<'a> {
-        if let Cow::Owned(plain) = crate::recall::analyze::escapes_replaced(text, "") {
+        if let Cow::Owned(plain) = crate::host::transcript::escapes_replaced(text, "") {
             let redacted = self.redact(&plain);
             return Redacted {
                 text: Cow::Owned(redacted.text.into_owned()),
@@ -936,7 +936,7 @@ impl Redactor {
 
     /// Whether `text` contains nothing this redactor would replace.
     pub fn is_clean(&self, text: &str) -> bool {
-        self.find(&crate::recall::analyze::escapes_replaced(text, ""))
+        self.find(&crate::host::transcript::escapes_replaced(text, ""))
             .is_empty()
     }
 

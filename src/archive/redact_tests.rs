@@ -891,6 +891,15 @@ fn private_key_inside_json_escaped_string_is_redacted_without_breaking_json() {
 )]
 #[case::htpasswd_after_another_entrypoint("docker run --entrypoint sh httpd:2 -c 'htpasswd -h'")]
 #[case::existing_markers("api_key=[REDACTED:openai-key] token=[REDACTED] [REDACTED:jwt]")]
+#[case::no_default("DB_PASSWORD=${DB_PASSWORD}")]
+#[case::empty_default("DB_PASSWORD=${DB_PASSWORD:-}")]
+#[case::placeholder_default("DB_PASSWORD=${DB_PASSWORD:-changeme}")]
+#[case::member_metadata("config.password.length = 12")]
+#[case::file_name_key("file: secrets.yaml")]
+#[case::type_column("| password | string | required |")]
+#[case::description("| API_TOKEN | The token to use |")]
+#[case::placeholder("| DB_PASSWORD | `<your password>` |")]
+#[case::header("| Name | Value |\n|---|---|\n| token_ttl | 3600 |")]
 fn look_alike_survives_byte_identical(#[case] text: &str) {
     let out = redactor().redact(text);
     assert_eq!(out.findings, Vec::new(), "in {text:?}");
@@ -991,25 +1000,6 @@ fn an_identifier_shaped_value_is_a_reference_only_when_its_words_read_as_names(
     assert_eq!(!redactor().is_clean(text), redacted, "{text}");
 }
 
-/// The default of a shell parameter expansion is a literal: `${DB_PASSWORD:-s3cret}` keeps
-/// its variable and loses its default.
-#[rstest]
-#[case::compose(
-    "      POSTGRES_PASSWORD: ${POSTGRES_PASSWORD:-Xq7v9Lm2pR}",
-    "      POSTGRES_PASSWORD: ${POSTGRES_PASSWORD:-[REDACTED:secret-assignment]}"
-)]
-#[case::export_quoted(
-    "export DB_PASSWORD=\"${DB_PASSWORD:-Xq7v9Lm2pR}\"",
-    "export DB_PASSWORD=\"${DB_PASSWORD:-[REDACTED:secret-assignment]}\""
-)]
-#[case::assign_default(
-    "API_TOKEN=${API_TOKEN:=Xq7v9Lm2pRt5Kw3Zy8Bn}",
-    "API_TOKEN=${API_TOKEN:=[REDACTED:secret-assignment]}"
-)]
-fn a_shell_default_is_redacted_and_its_variable_kept(#[case] text: &str, #[case] expected: &str) {
-    assert_eq!(redactor().redact(text).text, expected);
-}
-
 #[test]
 fn a_terraform_variable_default_is_redacted_when_its_name_is_a_secret_s() {
     let secret = fake_body(190, 18);
@@ -1028,12 +1018,43 @@ fn a_terraform_variable_default_is_redacted_when_its_name_is_a_secret_s() {
     assert!(redactor().is_clean("variable \"db_password\" {\n  default = var.other\n}\n"));
 }
 
+/// Assignment forms redacted in place: the default of a shell expansion (its variable kept), a
+/// member or an index by name, a Markdown table row.
 #[rstest]
-#[case::no_default("DB_PASSWORD=${DB_PASSWORD}")]
-#[case::empty_default("DB_PASSWORD=${DB_PASSWORD:-}")]
-#[case::placeholder_default("DB_PASSWORD=${DB_PASSWORD:-changeme}")]
-fn a_shell_reference_without_a_literal_default_survives(#[case] text: &str) {
-    assert!(redactor().is_clean(text), "{text}");
+#[case::compose(
+    "      POSTGRES_PASSWORD: ${POSTGRES_PASSWORD:-Xq7v9Lm2pR}",
+    "      POSTGRES_PASSWORD: ${POSTGRES_PASSWORD:-[REDACTED:secret-assignment]}"
+)]
+#[case::export_quoted(
+    "export DB_PASSWORD=\"${DB_PASSWORD:-Xq7v9Lm2pR}\"",
+    "export DB_PASSWORD=\"${DB_PASSWORD:-[REDACTED:secret-assignment]}\""
+)]
+#[case::assign_default(
+    "API_TOKEN=${API_TOKEN:=Xq7v9Lm2pRt5Kw3Zy8Bn}",
+    "API_TOKEN=${API_TOKEN:=[REDACTED:secret-assignment]}"
+)]
+#[case::member(
+    "process.env.DB_PASSWORD = 'Xq7v9Lm2pRt5';",
+    "process.env.DB_PASSWORD = '[REDACTED:secret-assignment]';"
+)]
+#[case::index(
+    "os.environ['DB_PASSWORD']='Xq7v9Lm2pRt5'",
+    "os.environ['DB_PASSWORD']='[REDACTED:secret-assignment]'"
+)]
+#[case::index_double_quoted(
+    "env[\"API_TOKEN\"] = \"Xq7v9Lm2pRt5Kw3\"",
+    "env[\"API_TOKEN\"] = \"[REDACTED:secret-assignment]\""
+)]
+#[case::plain_cells(
+    "| DB_PASSWORD | Xq7v9Lm2pRt5 |",
+    "| DB_PASSWORD | [REDACTED:secret-assignment] |"
+)]
+#[case::backticked_cells(
+    "| `API_TOKEN` | `Xq7v9Lm2pRt5Kw3` |",
+    "| `API_TOKEN` | `[REDACTED:secret-assignment]` |"
+)]
+fn an_assignment_form_is_redacted_in_place(#[case] text: &str, #[case] expected: &str) {
+    assert_eq!(redactor().redact(text).text, expected);
 }
 
 #[test]
@@ -1670,24 +1691,6 @@ fn a_long_text_skips_the_prefilter_and_finds_the_same_secrets() {
     }
 }
 
-/// A secret set on a member or through an index by its name: the name is its last part.
-#[rstest]
-#[case::member(
-    "process.env.DB_PASSWORD = 'Xq7v9Lm2pRt5';",
-    "process.env.DB_PASSWORD = '[REDACTED:secret-assignment]';"
-)]
-#[case::index(
-    "os.environ['DB_PASSWORD']='Xq7v9Lm2pRt5'",
-    "os.environ['DB_PASSWORD']='[REDACTED:secret-assignment]'"
-)]
-#[case::index_double_quoted(
-    "env[\"API_TOKEN\"] = \"Xq7v9Lm2pRt5Kw3\"",
-    "env[\"API_TOKEN\"] = \"[REDACTED:secret-assignment]\""
-)]
-fn a_secret_set_on_a_member_or_an_index_is_redacted(#[case] text: &str, #[case] expected: &str) {
-    assert_eq!(redactor().redact(text).text, expected);
-}
-
 /// Names that stay secret-like after the public-key and dotted-name rules: a class field
 /// after `public`, a `PUB_` prefix, a secret word before a member's last part.
 #[rstest]
@@ -1699,35 +1702,4 @@ fn a_secret_set_on_a_member_or_an_index_is_redacted(#[case] text: &str, #[case] 
 #[case::token_before_value("auth.token.value = hunter2hunter2")]
 fn names_still_secret_after_the_public_and_member_rules(#[case] text: &str) {
     assert!(!redactor().is_clean(text), "{text}");
-}
-
-/// A secret beside its name in a Markdown table row is redacted; a table that documents
-/// settings (types, descriptions, placeholders) survives.
-#[rstest]
-#[case::plain_cells(
-    "| DB_PASSWORD | Xq7v9Lm2pRt5 |",
-    "| DB_PASSWORD | [REDACTED:secret-assignment] |"
-)]
-#[case::backticked_cells(
-    "| `API_TOKEN` | `Xq7v9Lm2pRt5Kw3` |",
-    "| `API_TOKEN` | `[REDACTED:secret-assignment]` |"
-)]
-fn a_secret_in_a_markdown_table_row_is_redacted(#[case] text: &str, #[case] expected: &str) {
-    assert_eq!(redactor().redact(text).text, expected);
-}
-
-#[rstest]
-#[case::type_column("| password | string | required |")]
-#[case::description("| API_TOKEN | The token to use |")]
-#[case::placeholder("| DB_PASSWORD | `<your password>` |")]
-#[case::header("| Name | Value |\n|---|---|\n| token_ttl | 3600 |")]
-fn a_markdown_table_documenting_settings_survives(#[case] text: &str) {
-    assert!(redactor().is_clean(text), "{text}");
-}
-
-#[rstest]
-#[case::member_metadata("config.password.length = 12")]
-#[case::file_name_key("file: secrets.yaml")]
-fn a_member_named_like_metadata_survives(#[case] text: &str) {
-    assert!(redactor().is_clean(text), "{text}");
 }

@@ -14,6 +14,7 @@
 //!    is given, and reduces the host's wire payload to a [`HookEvent`]. Malformed JSON is an
 //!    error with line and column; valid JSON that is not a hook payload gives `Ok(None)`.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
@@ -34,21 +35,92 @@ pub const CSEP_CONTEXT_MARKER: &str = "<csep-context";
 /// Tag that closes every block of context csep injects (see [`CSEP_CONTEXT_MARKER`]).
 pub const CSEP_CONTEXT_CLOSE: &str = "</csep-context>";
 
+/// `text` with each terminal escape sequence replaced by a space: CSI (`ESC [`, parameter and
+/// intermediate bytes, one final byte: a color's `ESC [ 31 m`), OSC (`ESC ]` up to BEL or
+/// `ESC \`: a window title, a hyperlink) and any other escape with its intermediate bytes and
+/// final byte.
+/// Borrowed when `text` has no ESC (nearly always). Recall's analyzer indexes what it shows
+/// ([`inert_context_text`]): neither holds an escape's letters; the redactor drops them
+/// ([`escapes_replaced`] with nothing) before it looks for secrets.
+pub(crate) fn without_escapes(text: &str) -> Cow<'_, str> {
+    escapes_replaced(text, " ")
+}
+
+/// `text` with each terminal escape sequence (as [`without_escapes`] finds them) replaced by
+/// `with`: a space to keep words apart, nothing to join what the colors cut
+/// (`DB_ESC[1mPASSWORD`, for the redactor).
+pub(crate) fn escapes_replaced<'t>(text: &'t str, with: &str) -> Cow<'t, str> {
+    if memchr::memchr(0x1b, text.as_bytes()).is_none() {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\u{1b}' {
+            out.push(c);
+            continue;
+        }
+        if chars.next_if_eq(&'[').is_some() {
+            while chars
+                .next_if(|c| ('\u{20}'..='\u{3f}').contains(c))
+                .is_some()
+            {}
+            chars.next();
+        } else if chars.next_if_eq(&']').is_some() {
+            // Up to BEL or `ESC \` on the same line, within 512 characters; without one, only
+            // the `ESC ]` goes (a cut title must not take the rest of a tool's output with it).
+            let mut ahead = chars.clone();
+            let mut end = None;
+            for n in 1..=512 {
+                match ahead.next() {
+                    Some('\u{7}') => {
+                        end = Some(n);
+                        break;
+                    }
+                    Some('\u{1b}') if ahead.next_if_eq(&'\\').is_some() => {
+                        end = Some(n + 1);
+                        break;
+                    }
+                    Some('\n') | None => break,
+                    Some(_) => {}
+                }
+            }
+            for _ in 0..end.unwrap_or(0) {
+                chars.next();
+            }
+        } else {
+            // Intermediate bytes, then the final one (`ESC ( B` selects a character set).
+            while chars
+                .next_if(|c| ('\u{20}'..='\u{2f}').contains(c))
+                .is_some()
+            {}
+            chars.next();
+        }
+        out.push_str(with);
+    }
+    Cow::Owned(out)
+}
+
 /// `text` made safe to quote inside a block of csep context: terminal escape sequences
-/// become a space (as recall's analyzer drops them), and so does every other
+/// become a space (CSI, OSC and the other escapes), and so does every other
 /// control character but the line break and the tab; bidirectional overrides and isolates
 /// (U+202A–U+202E, U+2066–U+2069), which can make quoted text read in another order, are
 /// dropped; and a `<csep-context` or `</csep-context` tag inside it is written `&lt;…`, so a
 /// remembered note or an archived message can neither close the block it is quoted in nor open
 /// another.
-pub fn inert_context_text(text: &str) -> std::borrow::Cow<'_, str> {
-    let text = crate::recall::analyze::without_escapes(text);
+pub fn inert_context_text(text: &str) -> Cow<'_, str> {
+    let text = without_escapes(text);
     let is_bidi = |c: char| matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
     let unsafe_char = |c: char| (c.is_control() && !matches!(c, '\n' | '\t')) || is_bidi(c);
-    let has_tag = {
-        let lower = text.to_ascii_lowercase();
-        lower.contains("<csep-context") || lower.contains("</csep-context")
-    };
+    let has_tag = memchr::memchr_iter(b'<', text.as_bytes()).any(|i| {
+        let rest = &text.as_bytes()[i..];
+        [b"<csep-context".as_slice(), b"</csep-context"]
+            .iter()
+            .any(|t| {
+                rest.get(..t.len())
+                    .is_some_and(|h| h.eq_ignore_ascii_case(t))
+            })
+    });
     if !has_tag && !text.chars().any(unsafe_char) {
         return text;
     }
@@ -68,7 +140,7 @@ pub fn inert_context_text(text: &str) -> std::borrow::Cow<'_, str> {
         }
         rest = &rest[c.len_utf8()..];
     }
-    std::borrow::Cow::Owned(out)
+    Cow::Owned(out)
 }
 
 /// How every Markdown answer of `csep recall` and of the MCP tool `recall` begins

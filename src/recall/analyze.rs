@@ -728,7 +728,7 @@ impl TermSink for Distinct<'_> {
 /// character loop, which folds full-width forms and segments CJK.
 fn analyze_into(text: &str, sink: &mut impl TermSink) {
     // A colored tool output's `ESC [ 31 m` would otherwise glue `31m` to the word after it.
-    let text = &*without_escapes(text);
+    let text = &*crate::host::transcript::without_escapes(text);
     thread_local! {
         /// The thread's word cache, and the token list of its last ASCII line (kept, emptied,
         /// so that each text does not grow a new one).
@@ -766,71 +766,6 @@ fn analyze_into(text: &str, sink: &mut impl TermSink) {
             *tokens = scratch.tokens;
         }
     });
-}
-
-/// `text` with each terminal escape sequence replaced by a space: CSI (`ESC [`, parameter and
-/// intermediate bytes, one final byte: a color's `ESC [ 31 m`), OSC (`ESC ]` up to BEL or
-/// `ESC \`: a window title, a hyperlink) and any other escape with its intermediate bytes and
-/// final byte.
-/// Borrowed when `text` has no ESC (nearly always). The analyzer indexes what
-/// [`crate::recall::render`] shows: neither holds an escape's letters.
-pub(crate) fn without_escapes(text: &str) -> Cow<'_, str> {
-    escapes_replaced(text, " ")
-}
-
-/// `text` with each terminal escape sequence (as [`without_escapes`] finds them) replaced by
-/// `with`: a space to keep words apart, nothing to join what the colors cut
-/// (`DB_ESC[1mPASSWORD`, for the redactor).
-pub(crate) fn escapes_replaced<'t>(text: &'t str, with: &str) -> Cow<'t, str> {
-    if memchr::memchr(0x1b, text.as_bytes()).is_none() {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '\u{1b}' {
-            out.push(c);
-            continue;
-        }
-        if chars.next_if_eq(&'[').is_some() {
-            while chars
-                .next_if(|c| ('\u{20}'..='\u{3f}').contains(c))
-                .is_some()
-            {}
-            chars.next();
-        } else if chars.next_if_eq(&']').is_some() {
-            // Up to BEL or `ESC \` on the same line, within 512 characters; without one, only
-            // the `ESC ]` goes (a cut title must not take the rest of a tool's output with it).
-            let mut ahead = chars.clone();
-            let mut end = None;
-            for n in 1..=512 {
-                match ahead.next() {
-                    Some('\u{7}') => {
-                        end = Some(n);
-                        break;
-                    }
-                    Some('\u{1b}') if ahead.next_if_eq(&'\\').is_some() => {
-                        end = Some(n + 1);
-                        break;
-                    }
-                    Some('\n') | None => break,
-                    Some(_) => {}
-                }
-            }
-            for _ in 0..end.unwrap_or(0) {
-                chars.next();
-            }
-        } else {
-            // Intermediate bytes, then the final one (`ESC ( B` selects a character set).
-            while chars
-                .next_if(|c| ('\u{20}'..='\u{2f}').contains(c))
-                .is_some()
-            {}
-            chars.next();
-        }
-        out.push_str(with);
-    }
-    Cow::Owned(out)
 }
 
 /// Buffers reused across the tokens of one text, and the thread's word cache.

@@ -12,6 +12,7 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::host::transcript::inert_context_text;
 use crate::recall::search::{Hit, HitKind, WindowMessage};
 
 /// Default character budget of `csep recall` Markdown.
@@ -83,16 +84,9 @@ pub fn focused_recall(hits: &[Hit]) -> String {
 }
 
 fn one_line(text: &str, max: usize) -> String {
-    let visible = without_controls(text);
+    let visible = inert_context_text(text);
     let joined = visible.split_whitespace().collect::<Vec<_>>().join(" ");
     cut(&joined, max)
-}
-
-/// `text` as recall shows it ([`crate::host::transcript::inert_context_text`]): recall text
-/// goes to a model or a terminal, and neither should get escapes, control characters or a
-/// csep-context tag from an archived tool output or a note.
-fn without_controls(text: &str) -> std::borrow::Cow<'_, str> {
-    crate::host::transcript::inert_context_text(text)
 }
 
 /// Cuts `text` to at most `max` characters, marking the cut with `…`.
@@ -176,7 +170,7 @@ const MIN_LINE_CHARS: usize = 12;
 /// A hit's body, at most `budget` characters.
 fn body(hit: &Hit, budget: usize) -> String {
     match &hit.session {
-        None => cut(&without_controls(hit.content.trim()), budget),
+        None => cut(&inert_context_text(hit.content.trim()), budget),
         Some(detail) => {
             // One line per message, `→ ` marking the ones that hold a query term. The line
             // prefixes and the newlines are paid first; the text left room is shared with a
