@@ -62,6 +62,10 @@ const OTHER_PROJECTS: usize = 50;
 /// (3: messages indexed by the archive's own index, schema 9).
 const CORPUS_VERSION: u32 = 3;
 
+/// Part of the ingest cases' markers: rollouts generated before their payloads were written
+/// with `type` first, as Codex writes them, are generated again.
+const PAYLOAD_ORDER: &str = "payload=tag-first";
+
 /// The corpus sizes, divided by `quick` (1 for the real benchmark; a smoke test uses 100).
 #[derive(Debug, Clone, Copy)]
 pub struct Sizes {
@@ -723,10 +727,17 @@ fn gen_compile(layout: &Layout, vocab: &Vocab, sizes: Sizes) -> Result<()> {
     Ok(())
 }
 
-fn gen_ingest(layout: &Layout, vocab: &Vocab, sizes: Sizes) -> Result<()> {
-    let dir = layout.case("ingest").join("sessions");
-    fs::create_dir_all(&dir)?;
-    write_ingest_rollout(layout, vocab, sizes, &dir, Shape::Conversation)
+/// The conversation-only ingest case: one rollout of [`Sizes::ingest_bytes`] of conversation
+/// items ([`Shape::Conversation`]), the densest a rollout gets.
+fn ensure_ingest(layout: &Layout, vocab: &Vocab, sizes: Sizes) -> Result<()> {
+    let wanted = format!("bytes={} {PAYLOAD_ORDER}\n", sizes.ingest_bytes());
+    ensure_case(
+        layout,
+        "ingest",
+        &wanted,
+        "conversation-only ingest rollout",
+        |dir| write_ingest_rollout(layout, vocab, sizes, dir, Shape::Conversation),
+    )
 }
 
 /// The single rollout of an ingest case, in `dir`: [`Sizes::ingest_bytes`] of `shape`.
@@ -785,7 +796,10 @@ fn ensure_case(
 /// The Codex-format ingest case: a rollout of [`Sizes::ingest_bytes`] holding the conversation
 /// of the single-rollout case written as Codex 0.169 writes it ([`Shape::Codex`]).
 fn ensure_ingest_codex(layout: &Layout, vocab: &Vocab, sizes: Sizes) -> Result<()> {
-    let wanted = format!("bytes={} format=codex-0.169 v2\n", sizes.ingest_bytes());
+    let wanted = format!(
+        "bytes={} format=codex-0.169 v3 {PAYLOAD_ORDER}\n",
+        sizes.ingest_bytes()
+    );
     ensure_case(
         layout,
         "ingest-codex",
@@ -799,7 +813,7 @@ fn ensure_ingest_codex(layout: &Layout, vocab: &Vocab, sizes: Sizes) -> Result<(
 /// directory, as a sessions directory holds them.
 fn ensure_ingest_many(layout: &Layout, vocab: &Vocab, sizes: Sizes) -> Result<()> {
     let wanted = format!(
-        "files={} bytes={}\n",
+        "files={} bytes={} {PAYLOAD_ORDER}\n",
         sizes.ingest_many_files(),
         INGEST_MANY_BYTES
     );
@@ -842,6 +856,7 @@ pub fn ensure(layout: &Layout, sizes: Sizes) -> Result<()> {
     if fs::read_to_string(&stamp_path).ok().as_deref() == Some(stamp.as_str()) {
         eprintln!("corpus: reusing {}", layout.dir.display());
         let vocab = Vocab::new();
+        ensure_ingest(layout, &vocab, sizes)?;
         ensure_ingest_many(layout, &vocab, sizes)?;
         ensure_ingest_codex(layout, &vocab, sizes)?;
         return migrate_stores(layout);
@@ -876,7 +891,7 @@ pub fn ensure(layout: &Layout, sizes: Sizes) -> Result<()> {
     step("compile store and queue", &|| {
         gen_compile(layout, &vocab, sizes)
     })?;
-    step("ingest rollout", &|| gen_ingest(layout, &vocab, sizes))?;
+    ensure_ingest(layout, &vocab, sizes)?;
     ensure_ingest_many(layout, &vocab, sizes)?;
     ensure_ingest_codex(layout, &vocab, sizes)?;
     fs::write(&stamp_path, stamp)?;

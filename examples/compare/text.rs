@@ -407,6 +407,9 @@ pub struct Rollout {
     turn: u64,
     clock: u64,
     call: u64,
+    /// The next line's `ordinal`, once [`Rollout::with_ordinals`] asked for them (Codex 0.169
+    /// numbers every line of a rollout).
+    ordinal: Option<u64>,
 }
 
 impl Rollout {
@@ -418,7 +421,14 @@ impl Rollout {
             turn: 0,
             clock: start_secs,
             call: 0,
+            ordinal: None,
         }
+    }
+
+    /// Numbers each line from here on (`"ordinal":N` after the timestamp), as 0.169 does.
+    pub fn with_ordinals(mut self) -> Rollout {
+        self.ordinal = Some(0);
+        self
     }
 
     fn ts(&mut self) -> String {
@@ -444,11 +454,13 @@ impl Rollout {
     /// which no Codex build writes.
     fn line(&mut self, kind: &str, payload: &Value) -> String {
         let ts = self.ts();
-        let mut s = format!(
-            "{{\"timestamp\":\"{ts}\",\"type\":{},\"payload\":",
-            json!(kind)
-        );
-        s.push_str(&payload.to_string());
+        let mut s = format!("{{\"timestamp\":\"{ts}\",");
+        if let Some(ordinal) = &mut self.ordinal {
+            s.push_str(&format!("\"ordinal\":{ordinal},"));
+            *ordinal += 1;
+        }
+        s.push_str(&format!("\"type\":{},\"payload\":", json!(kind)));
+        push_tag_first(&mut s, payload);
         s.push_str("}\n");
         s
     }
@@ -522,6 +534,28 @@ impl Rollout {
     }
 }
 
+/// Appends `value` as JSON with an object's `type` key first, as Codex writes its payloads
+/// (serde's tagged enums put the tag before the fields); the other keys, and nested objects,
+/// stay in `serde_json`'s sorted order.
+fn push_tag_first(out: &mut String, value: &Value) {
+    let Some((tag, map)) = value
+        .as_object()
+        .and_then(|map| Some((map.get("type")?, map)))
+    else {
+        out.push_str(&value.to_string());
+        return;
+    };
+    out.push_str("{\"type\":");
+    out.push_str(&tag.to_string());
+    for (key, field) in map.iter().filter(|(key, _)| *key != "type") {
+        out.push(',');
+        out.push_str(&Value::from(key.as_str()).to_string());
+        out.push(':');
+        out.push_str(&field.to_string());
+    }
+    out.push('}');
+}
+
 /// A tool output of about `bytes` bytes: log-like lines of vocabulary words.
 pub fn tool_output(vocab: &Vocab, rng: &mut Rng, bytes: usize) -> String {
     let mut out = String::with_capacity(bytes + 80);
@@ -562,6 +596,9 @@ pub fn big_rollout(
 ) -> String {
     let codex = shape == Shape::Codex;
     let mut r = Rollout::new(id, cwd, 0);
+    if codex {
+        r = r.with_ordinals();
+    }
     let mut out = String::with_capacity(target + 64 * 1024);
     if codex {
         // Codex writes its whole system prompt into `session_meta` (about 20 KB), drawn from

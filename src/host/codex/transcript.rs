@@ -51,10 +51,74 @@ pub(crate) fn parse_into(bytes: &[u8], base_offset: u64, chunk: &mut TranscriptC
 }
 
 fn parse_line(line: &[u8], offset: u64, chunk: &mut TranscriptChunk) -> bool {
+    is_unread_line(line) || parse_whole_line(line, offset, chunk)
+}
+
+/// [`parse_line`] without the [`is_unread_line`] shortcut: every line decoded.
+fn parse_whole_line(line: &[u8], offset: u64, chunk: &mut TranscriptChunk) -> bool {
     match serde_json::from_slice::<RolloutLineWire>(line) {
         Ok(parsed) => apply_line(parsed, line, offset, chunk),
         Err(_) => false,
     }
+}
+
+/// Whether `line`'s first bytes, written as Codex writes them, show it to be a line the archive
+/// takes nothing from: a `token_usage_record`, or an `event_msg` of a kind [`EventMsgKind`]
+/// models (`item_completed`, `token_count`, …; decoding one applies nothing). Such lines are
+/// about half of a 0.169 rollout's bytes (each `item_completed` repeats a whole item), and
+/// this spares the JSON parser their payloads.
+///
+/// Codex writes the envelope `{"timestamp":…,"type":…,"payload":` (0.169 with an `"ordinal"`
+/// after the timestamp) and puts a payload's `type` first (serde's tag), so the kind is always
+/// in the first hundred bytes. Anything else (other
+/// key order, spaces, an escape in the timestamp, an event kind not modelled, which is counted)
+/// goes to the parser. The rest of a line taken here is not checked: one broken after its
+/// kind is read, not counted malformed, and nothing of it is kept either way.
+///
+/// [`EventMsgKind`]: super::wire::EventMsgKind
+fn is_unread_line(line: &[u8]) -> bool {
+    use serde::Deserialize as _;
+    use serde::de::IntoDeserializer as _;
+    let Some(rest) = line.strip_prefix(br#"{"timestamp":""#) else {
+        return false;
+    };
+    if line.last() != Some(&b'}') {
+        return false;
+    }
+    let Some(end) = memchr::memchr2(b'"', b'\\', rest).filter(|&end| rest[end] == b'"') else {
+        return false;
+    };
+    let mut rest = &rest[end + 1..];
+    // Codex 0.169 numbers its lines: `"ordinal":12` comes between the timestamp and the type.
+    if let Some(number) = rest.strip_prefix(br#","ordinal":"#) {
+        let digits = number.iter().take_while(|b| b.is_ascii_digit()).count();
+        if digits == 0 {
+            return false;
+        }
+        rest = &number[digits..];
+    }
+    let Some(rest) = rest.strip_prefix(br#","type":""#) else {
+        return false;
+    };
+    if rest.starts_with(br#"token_usage_record","payload":{"#) {
+        return true;
+    }
+    let Some(rest) = rest.strip_prefix(br#"event_msg","payload":{"type":""#) else {
+        return false;
+    };
+    let Some(end) = memchr::memchr2(b'"', b'\\', rest) else {
+        return false;
+    };
+    let (kind, after) = rest.split_at(end);
+    if !after.starts_with(b"\",") && !after.starts_with(b"\"}") {
+        return false;
+    }
+    let Ok(kind) = std::str::from_utf8(kind) else {
+        return false;
+    };
+    let kind: Result<super::wire::EventMsgKind, serde::de::value::Error> =
+        super::wire::EventMsgKind::deserialize(kind.into_deserializer());
+    kind.is_ok_and(|kind| kind != super::wire::EventMsgKind::Unknown)
 }
 
 /// Builder for the messages of one line.

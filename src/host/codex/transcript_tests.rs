@@ -442,6 +442,75 @@ fn payload_before_type_still_decodes() {
     assert_eq!(chunk.messages[0].timestamp, None);
 }
 
+/// Every Codex rollout fixture, captured or made up.
+fn rollout_fixtures() -> Vec<std::path::PathBuf> {
+    let mut paths = Vec::new();
+    for dir in ["tests/fixtures/codex", "tests/fixtures/codex-legacy"] {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "jsonl") {
+                paths.push(path);
+            }
+        }
+    }
+    paths.sort();
+    paths
+}
+
+#[test]
+fn skipping_unread_lines_by_their_first_bytes_changes_nothing_parsed() {
+    let fixtures = rollout_fixtures();
+    assert!(fixtures.len() >= 3, "{fixtures:?}");
+    let mut skipped = 0;
+    for path in fixtures {
+        let bytes = std::fs::read(&path).unwrap();
+        skipped += bytes
+            .split(|&b| b == b'\n')
+            .filter(|line| is_unread_line(line))
+            .count();
+        let decoded = crate::host::transcript::for_each_line(&bytes, 0, parse_whole_line);
+        assert_eq!(parse_chunk(&bytes, 0), decoded, "{}", path.display());
+    }
+    // The captured rollouts hold item_completed, token_count, task_started and
+    // token_usage_record lines: the shortcut is taken, not just harmless.
+    assert!(skipped >= 10, "{skipped} lines taken by the shortcut");
+}
+
+#[rstest]
+#[case::item_completed(&line("event_msg", r#"{"type":"item_completed","item":{"type":"AgentMessage"}}"#), true)]
+#[case::token_count(&line("event_msg", r#"{"type":"token_count","info":null}"#), true)]
+#[case::kind_alone(&line("event_msg", r#"{"type":"task_started"}"#), true)]
+#[case::legacy_duplicate(&line("event_msg", r#"{"type":"agent_message","message":"hi"}"#), true)]
+#[case::usage(&line("token_usage_record", r#"{"usage":{}}"#), true)]
+#[case::unmodelled_kind_is_counted_by_the_parser(&line("event_msg", r#"{"type":"exec_command_begin"}"#), false)]
+#[case::kind_not_first(&line("event_msg", r#"{"info":null,"type":"token_count"}"#), false)]
+#[case::escaped_kind(&line("event_msg", r#"{"type":"token_count\u0000","info":null}"#), false)]
+#[case::kind_prefix(&line("event_msg", r#"{"type":"token_counts"}"#), false)]
+#[case::messages_are_read(&user_text("hello"), false)]
+#[case::spaces(&line("event_msg", r#"{"type":"token_count","info":null}"#).replace("\"type\":\"event_msg\"", "\"type\": \"event_msg\""), false)]
+#[case::escape_in_timestamp(&line("event_msg", r#"{"type":"token_count"}"#).replace("05.000Z", "05.000Z\\u0022"), false)]
+#[case::unclosed(r#"{"timestamp":"2026-01-02T03:04:05.000Z","type":"event_msg","payload":{"type":"token_count","info":{"#, false)]
+#[case::numbered(r#"{"timestamp":"2026-01-02T03:04:05.000Z","ordinal":12,"type":"event_msg","payload":{"type":"token_count"}}"#, true)]
+#[case::numbered_usage(r#"{"timestamp":"2026-01-02T03:04:05.000Z","ordinal":3,"type":"token_usage_record","payload":{}}"#, true)]
+#[case::ordinal_not_a_number(r#"{"timestamp":"2026-01-02T03:04:05.000Z","ordinal":"x","type":"event_msg","payload":{"type":"token_count"}}"#, false)]
+#[case::numbered_message(r#"{"timestamp":"2026-01-02T03:04:05.000Z","ordinal":4,"type":"response_item","payload":{"type":"message"}}"#, false)]
+fn unread_lines_are_known_by_their_first_bytes(#[case] text: &str, #[case] unread: bool) {
+    assert_eq!(is_unread_line(text.trim_end().as_bytes()), unread, "{text}");
+}
+
+#[test]
+fn an_unread_line_broken_after_its_kind_is_read_not_malformed() {
+    // The shortcut does not look past the kind: the line is taken as read (it holds nothing
+    // the archive keeps), where decoding it whole would count it malformed.
+    let broken = "{\"timestamp\":\"2026-01-02T03:04:05.000Z\",\"type\":\"event_msg\",\"payload\":{\"type\":\"item_completed\",\"item\":{]}}}\n";
+    let text = format!("{broken}{}", user_text("after"));
+    let chunk = parse_chunk(text.as_bytes(), 0);
+    assert_eq!((chunk.lines_read, chunk.malformed_lines), (2, 0));
+    assert_eq!(origins(&chunk), ["user"]);
+    let whole = crate::host::transcript::for_each_line(text.as_bytes(), 0, parse_whole_line);
+    assert_eq!(whole.malformed_lines, 1);
+}
+
 const LEGACY: &str = "tests/fixtures/codex-legacy/rollout-2025-05-07T17-24-21-5973b6c0-94b8-487b-a530-2aeb6098ae0e.jsonl";
 
 #[test]
