@@ -22,6 +22,10 @@
 //!   given out are never reused while a slot still holds one.
 //! - The table never holds more than three quarters of its slots; when it would, it doubles up
 //!   to [`MAX_SLOTS`], and past that it is emptied (the working vocabulary refills it at once).
+//! - A word too long to inline, or whose term is, is kept in an ordinary map beside the table
+//!   (at most [`MAX_LONG_WORDS`], then emptied): one string hash instead of the stemmer, which
+//!   an identifier's joined form (`tmpcsepbenchcorpusrepo`) would otherwise run at every
+//!   occurrence.
 
 /// Longest word (in bytes) kept inline in a slot.
 const INLINE_BYTES: usize = 15;
@@ -36,6 +40,9 @@ const INITIAL_SLOTS: usize = 1 << 8;
 
 /// Most slots (65,536 × 32 bytes = 2 MiB, at most 49,152 words).
 const MAX_SLOTS: usize = 1 << 16;
+
+/// Most words kept beside the table ([`WordCache::insert`]) before it is emptied.
+const MAX_LONG_WORDS: usize = 1 << 14;
 
 /// Term length byte meaning "stop word: no term".
 const STOP: u8 = 0xFF;
@@ -126,6 +133,8 @@ pub struct WordCache {
     len: usize,
     /// The last stamp given out ([`WordCache::next_stamp`]).
     stamp: u32,
+    /// Words, or terms, too long to inline: word → term (`None`: a stop word).
+    long: rustc_hash::FxHashMap<Box<str>, Option<Box<str>>>,
 }
 
 impl Default for WordCache {
@@ -134,6 +143,7 @@ impl Default for WordCache {
             slots: vec![Slot::default(); INITIAL_SLOTS],
             len: 0,
             stamp: 0,
+            long: rustc_hash::FxHashMap::default(),
         }
     }
 }
@@ -242,22 +252,30 @@ impl WordCache {
 
     /// What is cached for `word`.
     pub fn get(&self, word: &str) -> Cached<'_> {
-        match key_of(word) {
+        let inline = match key_of(word) {
             Some(key) => self.get_key(Key(key)),
+            None => Cached::Miss,
+        };
+        if inline != Cached::Miss || self.long.is_empty() {
+            return inline;
+        }
+        match self.long.get(word) {
+            Some(Some(term)) => Cached::Term(term),
+            Some(None) => Cached::Stop,
             None => Cached::Miss,
         }
     }
 
-    /// Remembers `word`'s term (`None`: a stop word). Words or terms too long to inline are
-    /// not remembered.
+    /// Remembers `word`'s term (`None`: a stop word): inline when both fit, else beside the
+    /// table.
     pub fn insert(&mut self, word: &str, term: Option<&str>) {
         let Some(key) = key_of(word) else {
-            return;
+            return self.insert_long(word, term);
         };
         let stored = match term {
             Some(t) => match PackedTerm::pack(t) {
                 Some(packed) => packed,
-                None => return,
+                None => return self.insert_long(word, term),
             },
             None => {
                 let mut stop = [0u8; 12];
@@ -279,10 +297,21 @@ impl WordCache {
         };
     }
 
+    /// Remembers a word or term too long to inline, in the map beside the table.
+    fn insert_long(&mut self, word: &str, term: Option<&str>) {
+        if word.is_empty() {
+            return;
+        }
+        if self.long.len() >= MAX_LONG_WORDS {
+            self.long.clear();
+        }
+        self.long.insert(word.into(), term.map(Into::into));
+    }
+
     /// Words cached.
     #[cfg(test)]
     pub fn len(&self) -> usize {
-        self.len
+        self.len + self.long.len()
     }
 
     fn grow_or_clear(&mut self) {
@@ -324,6 +353,34 @@ mod tests {
         cache.insert("retries", Some("retry"));
         assert_eq!(cache.get("retries"), Cached::Term("retry"));
         assert_eq!(cache.len(), 2);
+    }
+
+    #[test]
+    fn words_and_terms_too_long_to_inline_are_remembered_beside_the_table() {
+        let mut cache = WordCache::default();
+        let long_word = "tmpcsepbenchcorpusrepo";
+        let long_term = "mimuclabrila";
+        assert_eq!(cache.get(long_word), Cached::Miss);
+        cache.insert(long_word, Some(long_word));
+        cache.insert(long_term, Some(long_term));
+        cache.insert("internationalizations", None);
+        assert_eq!(cache.get(long_word), Cached::Term(long_word));
+        assert_eq!(cache.get(long_term), Cached::Term(long_term));
+        assert_eq!(cache.get("internationalizations"), Cached::Stop);
+        assert_eq!(cache.get("tmpcsepbenchcorpusrep"), Cached::Miss);
+        // A word that fits with a term that fits is inline, as before.
+        cache.insert("fifteen_bytes_x", Some("eleven_byte"));
+        assert_eq!(cache.get("fifteen_bytes_x"), Cached::Term("eleven_byte"));
+        // The empty word is never cached.
+        cache.insert("", None);
+        assert_eq!(cache.get(""), Cached::Miss);
+        assert_eq!(cache.len(), 4);
+        // The map is bounded: past its size it starts over.
+        for i in 0..MAX_LONG_WORDS {
+            cache.insert(&format!("averylongword{i:08}"), None);
+        }
+        assert!(cache.len() <= MAX_LONG_WORDS + 1);
+        assert_eq!(cache.get(long_word), Cached::Miss);
     }
 
     #[test]
@@ -431,22 +488,6 @@ mod tests {
         cache.insert("a\0", Some("b"));
         assert_eq!(cache.get("a"), Cached::Term("a"));
         assert_eq!(cache.get("a\0"), Cached::Term("b"));
-    }
-
-    #[test]
-    fn long_words_and_terms_are_not_cached() {
-        let mut cache = WordCache::default();
-        let long = "internationalization";
-        cache.insert(long, Some("internation"));
-        assert_eq!(cache.get(long), Cached::Miss);
-        cache.insert("fifteen_bytes_x", Some("twelve_bytes"));
-        assert_eq!(cache.get("fifteen_bytes_x"), Cached::Miss);
-        cache.insert("fifteen_bytes_x", Some("eleven_byte"));
-        assert_eq!(cache.get("fifteen_bytes_x"), Cached::Term("eleven_byte"));
-        assert_eq!(cache.get(""), Cached::Miss);
-        cache.insert("", None);
-        assert_eq!(cache.len(), 1);
-        assert_eq!(cache.get(""), Cached::Miss);
     }
 
     #[test]
