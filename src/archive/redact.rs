@@ -1399,12 +1399,6 @@ fn next_char_boundary(text: &str, pos: usize) -> usize {
 /// on each write path.
 static DEFAULT: LazyLock<Result<Redactor, RedactError>> = LazyLock::new(Redactor::new);
 
-/// Builds the process-wide [`Redactor`] now, if no caller did yet: a long-running caller
-/// (a backfill) runs it on a thread of its own while it does something else.
-pub fn warm_up() {
-    LazyLock::force(&DEFAULT);
-}
-
 /// Redacts `text` with the process-wide [`Redactor`]; borrows when there is nothing to redact.
 ///
 /// If the patterns could not be compiled, returns [`UNAVAILABLE_MARKER`] for non-empty input

@@ -215,11 +215,6 @@ pub fn run(ctx: &Ctx, host: Host, args: &ImportSessionsArgs) -> anyhow::Result<u
             dir.display()
         )
     })?;
-    if !found.files.is_empty() {
-        // Compiling the redaction rules (tens of milliseconds) goes on while the database
-        // opens, instead of holding up the first transcript's preparing threads.
-        std::thread::spawn(crate::archive::redact::warm_up);
-    }
     ctx.paths.ensure_home()?;
     let mut store = Store::open(&ctx.paths.db())?;
     let left_unindexed = |store: &Store| -> u64 {
