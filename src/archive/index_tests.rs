@@ -49,6 +49,40 @@ fn a_flush_writes_one_segment_that_doclists_and_stats_read() {
 }
 
 #[test]
+fn terms_written_many_to_a_statement_each_keep_their_own_rows() {
+    // More terms than fill several multi-row statements, and a remainder written one by one:
+    // term k is in the rows that are multiples of k + 1.
+    let terms = ROWS_PER_INSERT * 3 + 5;
+    let docs: Vec<(i64, String)> = (1..=200i64)
+        .map(|row| {
+            let listed: Vec<String> = (0..terms)
+                .filter(|k| row % (*k as i64 + 1) == 0)
+                .map(|k| format!("term{k:03}"))
+                .collect();
+            (row, listed.join(" "))
+        })
+        .collect();
+    let store = Store::open_in_memory().unwrap();
+    let docs: Vec<(i64, &str)> = docs.iter().map(|(row, t)| (*row, t.as_str())).collect();
+    flush(&store, &docs);
+    let written: i64 = store
+        .conn()
+        .query_row("SELECT count(*) FROM message_postings", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(written, terms as i64);
+    for k in 0..terms {
+        let expected: Vec<i64> = (1..=200i64)
+            .filter(|row| row % (k as i64 + 1) == 0)
+            .collect();
+        assert_eq!(
+            doclist(store.conn(), &format!("term{k:03}")).unwrap(),
+            expected,
+            "term{k:03}"
+        );
+    }
+}
+
+#[test]
 fn a_term_repeated_in_one_row_is_indexed_and_counted_once() {
     let store = Store::open_in_memory().unwrap();
     let mut builder = IndexBuilder::default();

@@ -1223,6 +1223,27 @@ fn settle(
     pending: &mut Vec<PendingRow>,
     counts: &mut InsertCounts,
 ) -> rusqlite::Result<()> {
+    if let (Some(first), Some(last)) = (
+        pending.iter().map(|row| row.rowid).min(),
+        pending.iter().map(|row| row.rowid).max(),
+    ) {
+        // Nearly always the rows pending in that range are exactly these: one statement takes
+        // them all, where one per row was a tenth of the time left after the last message.
+        let listed: Vec<i64> = tx
+            .prepare_cached(
+                "SELECT id FROM message_pending WHERE id BETWEEN ?1 AND ?2 ORDER BY id",
+            )?
+            .query_map([first, last], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        let mut ours: Vec<i64> = pending.iter().map(|row| row.rowid).collect();
+        ours.sort_unstable();
+        if listed == ours {
+            tx.prepare_cached("DELETE FROM message_pending WHERE id BETWEEN ?1 AND ?2")?
+                .execute([first, last])?;
+            pending.clear();
+            return Ok(());
+        }
+    }
     let mut settle = tx.prepare_cached("DELETE FROM message_pending WHERE id = ?1")?;
     let mut taken = rustc_hash::FxHashSet::default();
     for row in pending.drain(..) {

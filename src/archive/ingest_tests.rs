@@ -1393,3 +1393,55 @@ fn only_a_regular_file_is_ingested() {
     }
     assert_eq!(count(&store, "SELECT count(*) FROM ingest_checkpoints"), 0);
 }
+
+/// `settle` over `ours` (rowid, user) with `message_pending` holding `pending_ids` first: the
+/// ids left pending after, and the counts and postings kept.
+fn settled(ours: &[(i64, bool)], pending_ids: &[i64]) -> (Vec<i64>, InsertCounts, u64) {
+    let mut store = Store::open_in_memory().unwrap();
+    let tx = store.conn_mut().transaction().unwrap();
+    for id in pending_ids {
+        tx.execute("INSERT INTO message_pending (id) VALUES (?1)", [id])
+            .unwrap();
+    }
+    let mut index = IndexBuilder::default();
+    let mut counts = InsertCounts::default();
+    let mut pending: Vec<PendingRow> = ours
+        .iter()
+        .map(|&(rowid, user)| {
+            index.add(rowid, &crate::recall::analyze::TermList::split("retri"));
+            counts.inserted += 1;
+            counts.user += u64::from(user);
+            PendingRow { rowid, user }
+        })
+        .collect();
+    settle(&tx, &mut index, &mut pending, &mut counts).unwrap();
+    assert!(pending.is_empty());
+    index.flush(&tx).unwrap();
+    let left: Vec<i64> = tx
+        .prepare("SELECT id FROM message_pending ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let postings = crate::archive::index::doclist(&tx, "retri").unwrap().len() as u64;
+    (left, counts, postings)
+}
+
+#[test]
+fn settling_takes_a_writers_own_pending_rows_and_only_those() {
+    let ours = [(10, true), (11, false), (13, true)];
+    // All still pending, nothing else in their range: taken at once.
+    let (left, counts, postings) = settled(&ours, &[5, 10, 11, 13, 20]);
+    assert_eq!(left, [5, 20]);
+    assert_eq!((counts.inserted, counts.user, postings), (3, 2, 3));
+    // Another ingest's row pending between them stays pending.
+    let (left, counts, postings) = settled(&ours, &[10, 11, 12, 13]);
+    assert_eq!(left, [12]);
+    assert_eq!((counts.inserted, counts.user, postings), (3, 2, 3));
+    // A row another ingest indexed meanwhile (no longer pending) is neither counted nor
+    // indexed again, even with a foreign row making the count in the range match.
+    let (left, counts, postings) = settled(&ours, &[10, 12, 13]);
+    assert_eq!(left, [12]);
+    assert_eq!((counts.inserted, counts.user, postings), (2, 2, 2));
+}
