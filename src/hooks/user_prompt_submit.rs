@@ -72,8 +72,19 @@ pub fn run(ctx: &HookCtx, event: &HookEvent) -> Result<HookAnswer, StoreError> {
         &exclude,
         budget_tokens,
     );
-    let Some(recalled) = recalled else {
-        return Ok(empty("no_match"));
+    let recalled = match recalled {
+        Ok(recalled) => recalled,
+        Err(none) => {
+            let outcome = none.outcome();
+            let detail = match none {
+                crate::recall::NoRecall::Failed(message) => Some(message),
+                _ => None,
+            };
+            return Ok(HookAnswer {
+                detail,
+                ..empty(outcome)
+            });
+        }
     };
     // When the database is busy the injection waits in the hook journal ([`record_run`]
     // files `injected`), so the next prompt does not repeat it.

@@ -77,6 +77,26 @@ fn an_entry_is_injected_and_counted_once_per_session() {
     assert_eq!(use_count(&ctx), 1);
 }
 
+#[test]
+fn the_log_says_why_nothing_was_injected() {
+    let home = home_with_entry();
+    // A budget too small for even the best hit: the hit was found, it did not fit.
+    let mut tiny = ctx(home.path());
+    tiny.config.hooks.user_prompt_budget_tokens = 5;
+    let answer = run(&tiny, &prompt(Some("s-1"))).unwrap();
+    assert_eq!((answer.outcome, answer.detail), ("over_budget", None));
+    let ctx = ctx(home.path());
+    let mut trivial = prompt(Some("s-1"));
+    trivial.prompt = Some("ok, go ahead".to_owned());
+    assert_eq!(run(&ctx, &trivial).unwrap().outcome, "skipped");
+    let mut unrelated = prompt(Some("s-1"));
+    unrelated.prompt = Some("which fonts render the settings dialog".to_owned());
+    assert_eq!(run(&ctx, &unrelated).unwrap().outcome, "no_match");
+    // Nothing of the above counted as a use; the real budget then injects.
+    assert_eq!(use_count(&ctx), 0);
+    assert_eq!(run(&ctx, &prompt(Some("s-1"))).unwrap().outcome, "injected");
+}
+
 /// Audit 08: with an unusable session id (`"a/b"` is dropped as unsafe when the payload is
 /// parsed) every prompt re-injected the same hits and counted each as a use again.
 #[test]

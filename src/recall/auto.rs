@@ -92,10 +92,35 @@ pub struct AutoRecall {
     pub injected: Vec<String>,
 }
 
+/// Why auto-recall injected nothing: the hook logs it as the run's outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoRecall {
+    /// A slash command, or a prompt with too few topic words to search for.
+    Trivial,
+    /// No hit cleared the relevance and coverage thresholds.
+    NoMatch,
+    /// Hits cleared them, but not even the best one fits the budget.
+    OverBudget,
+    /// The search failed (the message says why).
+    Failed(String),
+}
+
+impl NoRecall {
+    /// The outcome label the hook logs (`skipped`, `no_match`, `over_budget`, `error`).
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            NoRecall::Trivial => "skipped",
+            NoRecall::NoMatch => "no_match",
+            NoRecall::OverBudget => "over_budget",
+            NoRecall::Failed(_) => "error",
+        }
+    }
+}
+
 /// Recall for a prompt, for injection as `additionalContext` on UserPromptSubmit.
 ///
-/// Returns `None` for trivial prompts, when nothing clears the thresholds, when not even the
-/// best hit fits, or on any error. The prompt is cut to [`MAX_QUERY_CHARS`] characters and
+/// Injects nothing ([`NoRecall`]) for trivial prompts, when nothing clears the thresholds, when
+/// not even the best hit fits, or on an error. The prompt is cut to [`MAX_QUERY_CHARS`] characters and
 /// searched as plain words ([`prompt_query`]): a prompt is prose, often with pasted commands,
 /// not query syntax. Never returned: `exclude_ids` (entries and sessions already in context:
 /// what SessionStart or an earlier prompt injected) and the session `session_id` itself (its
@@ -109,13 +134,13 @@ pub fn auto_recall(
     prompt: &str,
     exclude_ids: &[String],
     budget_tokens: usize,
-) -> Option<AutoRecall> {
+) -> Result<AutoRecall, NoRecall> {
     if prompt.trim_start().starts_with('/') {
-        return None;
+        return Err(NoRecall::Trivial);
     }
     let query = topic_query(prompt);
     if query_terms(&query).len() < AUTO_RECALL_MIN_TERMS {
-        return None;
+        return Err(NoRecall::Trivial);
     }
     let ctx = SearchContext {
         project_id,
@@ -137,7 +162,7 @@ pub fn auto_recall(
         Ok(outcome) => outcome,
         Err(e) => {
             tracing::debug!(error = %e, "auto-recall search failed");
-            return None;
+            return Err(NoRecall::Failed(e.to_string()));
         }
     };
     let mut hits: Vec<_> = outcome
@@ -147,6 +172,9 @@ pub fn auto_recall(
             h.relevance >= AUTO_RECALL_MIN_RELEVANCE && h.coverage >= AUTO_RECALL_MIN_COVERAGE
         })
         .collect();
+    if hits.is_empty() {
+        return Err(NoRecall::NoMatch);
+    }
     const OPEN: &str = "<csep-context kind=\"recall\">\n";
     const CLOSE: &str = "</csep-context>\n";
     while !hits.is_empty() {
@@ -170,13 +198,13 @@ pub fn auto_recall(
             let text = format!("{OPEN}{markdown}{CLOSE}");
             if crate::llm::estimate_tokens(&text) <= budget_tokens as u64 {
                 let injected = response.hits.iter().map(|h| h.id.clone()).collect();
-                return Some(AutoRecall { text, injected });
+                return Ok(AutoRecall { text, injected });
             }
         }
         hits = response.hits;
         hits.pop();
     }
-    None
+    Err(NoRecall::OverBudget)
 }
 
 /// Words of conversation that name no topic: acknowledgements and go-aheads ("ok", "yes, run

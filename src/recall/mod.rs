@@ -16,5 +16,5 @@ pub mod search;
 mod seen_terms;
 mod word_cache;
 
-pub use auto::auto_recall;
+pub use auto::{NoRecall, auto_recall};
 pub use search::record_use;

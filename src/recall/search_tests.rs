@@ -8,7 +8,9 @@ use crate::recall::analyze::{
     distinct_message_terms, distinct_terms_for_index_of, has_required_or_excluded, query_terms,
     terms_for_index,
 };
-use crate::recall::auto::{AutoRecall, auto_recall, is_opaque_token, prompt_query, topic_query};
+use crate::recall::auto::{
+    AutoRecall, NoRecall, auto_recall, is_opaque_token, prompt_query, topic_query,
+};
 
 const NOW: &str = "2026-03-01T12:00:00Z";
 
@@ -670,6 +672,16 @@ fn record_use_counts_each_injection() {
 
 /// Auto-recall for `prompt` in project `p_app`, session `asking`, with a budget of `tokens`.
 fn auto(s: &Store, prompt: &str, exclude: &[&str], tokens: usize) -> Option<AutoRecall> {
+    auto_why(s, prompt, exclude, tokens).ok()
+}
+
+/// [`auto`], with the reason when it injects nothing.
+fn auto_why(
+    s: &Store,
+    prompt: &str,
+    exclude: &[&str],
+    tokens: usize,
+) -> Result<AutoRecall, NoRecall> {
     let exclude: Vec<String> = exclude.iter().map(|e| (*e).to_owned()).collect();
     auto_recall(s, Some("p_app"), Some("asking"), prompt, &exclude, tokens)
 }
@@ -685,9 +697,16 @@ fn auto_recall_skips_trivial_prompts_and_injects_marked_relevant_hits() {
         NOW,
         0,
     );
-    assert_eq!(auto(&s, "ok", &[], 200), None);
-    assert_eq!(auto(&s, "继续", &[], 200), None);
-    assert_eq!(auto(&s, "unrelated question about fonts", &[], 200), None);
+    assert_eq!(auto_why(&s, "ok", &[], 200), Err(NoRecall::Trivial));
+    assert_eq!(auto_why(&s, "继续", &[], 200), Err(NoRecall::Trivial));
+    assert_eq!(
+        auto_why(&s, "/review the payment webhook", &[], 200),
+        Err(NoRecall::Trivial)
+    );
+    assert_eq!(
+        auto_why(&s, "unrelated question about fonts", &[], 200),
+        Err(NoRecall::NoMatch)
+    );
     let got = auto(&s, "why does the payment webhook fail", &[], 200).unwrap();
     assert!(
         crate::host::transcript::is_csep_text(&got.text),
@@ -800,8 +819,8 @@ fn auto_recall_drops_hits_until_its_text_fits_the_budget_and_injects_nothing_whe
     assert!(one.injected.len() < 3, "{}", one.text);
     assert!(tokens(&one.text) <= half);
     assert_eq!(one.injected[0], all.injected[0]);
-    assert_eq!(cap(10), None);
-    assert_eq!(cap(0), None);
+    assert_eq!(cap(10), Err(NoRecall::OverBudget));
+    assert_eq!(cap(0), Err(NoRecall::OverBudget));
 }
 
 /// 300 sessions of another project that match every query word, then `mine` sessions of the
