@@ -2001,9 +2001,10 @@ fn accept_name_value_pair(_text: &str, caps: &Captures<'_>) -> Option<(usize, us
     }
     // Judged as `NAME=value` is: quoted values as quoted, the rest as bare (so code such as
     // `getenv('X')` or a constant is not a value).
-    let (value, shape) = match caps.name("dq").or_else(|| caps.name("sq")) {
-        Some(quoted) => (quoted, ValueShape::Quoted),
-        None => (
+    let (value, shape) = match (caps.name("dq"), caps.name("sq")) {
+        (Some(quoted), _) => (quoted, ValueShape::Quoted),
+        (None, Some(quoted)) => (quoted, ValueShape::SingleQuoted),
+        (None, None) => (
             caps.name("text").or_else(|| caps.name("bare"))?,
             ValueShape::Bare,
         ),
@@ -2200,8 +2201,10 @@ fn accept_assignment(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> 
     if word_before.len() < before.len() && public_word && name.eq_ignore_ascii_case("key") {
         return None;
     }
-    let (value, shape) = if let Some(m) = caps.name("dq").or_else(|| caps.name("sq")) {
+    let (value, shape) = if let Some(m) = caps.name("dq") {
         (m, ValueShape::Quoted)
+    } else if let Some(m) = caps.name("sq") {
+        (m, ValueShape::SingleQuoted)
     } else {
         (caps.name("bare")?, ValueShape::Bare)
     };
@@ -2445,6 +2448,8 @@ enum NameStrength {
 enum ValueShape {
     Bare,
     Quoted,
+    /// In single quotes, where a shell, YAML, PHP or Python takes `$` literally.
+    SingleQuoted,
     Json,
 }
 
@@ -2585,6 +2590,23 @@ fn classify_name(name: &str) -> Option<NameStrength> {
         .then_some(NameStrength::Weak)
 }
 
+/// Whether `value` is a variable reference and nothing more: `$NAME`, `${…}` or `$(…)`.
+fn is_variable_reference(value: &str) -> bool {
+    let Some(rest) = value.strip_prefix('$') else {
+        return false;
+    };
+    if (rest.starts_with('{') && rest.ends_with('}'))
+        || (rest.starts_with('(') && rest.ends_with(')'))
+    {
+        return true;
+    }
+    let mut chars = rest.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 /// Whether `value`, assigned to `name`, could be a literal secret (see the module docs).
 fn is_plausible_value(value: &str, shape: ValueShape, name: &str) -> bool {
     let min_chars = if shape == ValueShape::Json {
@@ -2595,7 +2617,12 @@ fn is_plausible_value(value: &str, shape: ValueShape, name: &str) -> bool {
     if value.chars().count() < min_chars || value.trim().is_empty() {
         return false;
     }
-    if value.starts_with(['$', '%', '<', '{', '&', '*', '@', '!', '-'])
+    // `$X` is a variable, unless single quotes keep it literal and it is no variable's name
+    // alone (`'$3cr3t!'`; a tool such as compose still expands `'${X}'` and `'$X'`).
+    let variable = value.starts_with('$')
+        && (shape != ValueShape::SingleQuoted || is_variable_reference(value));
+    if variable
+        || value.starts_with(['%', '<', '{', '&', '*', '@', '!', '-'])
         || is_placeholder(value)
         || is_keyword(value)
         || is_short_number(value)

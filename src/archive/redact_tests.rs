@@ -1311,6 +1311,21 @@ fn assignment_value_rule_table(#[case] value: &str, #[case] redacted: bool) {
     assert_eq!(!redactor().is_clean(&text), redacted, "{text}");
 }
 
+/// Single quotes keep a `$` literal (shell, YAML, PHP, Python): a value that starts with one
+/// is a secret unless it is a variable's name alone, which tools such as compose still expand.
+#[rstest]
+#[case::env_file("DB_PASSWORD='$3cr3t!Pw9'", true)]
+#[case::yaml("password: '$ecret-P@ss42'", true)]
+#[case::php_define("define('DB_PASSWORD', '$upers3cret!');", true)]
+#[case::double_quotes_expand("DB_PASSWORD=\"$3cr3t!Pw9\"", false)]
+#[case::variable("DB_PASSWORD='$DB_PASSWORD'", false)]
+#[case::braced_variable("password: '${VAULT_DB_PASSWORD}'", false)]
+#[case::command_substitution("DB_PASSWORD='$(pass show db)'", false)]
+fn a_single_quoted_dollar_is_literal(#[case] text: &str, #[case] redacted: bool) {
+    let out = redactor().redact(text).text;
+    assert_eq!(out.contains("[REDACTED:"), redacted, "{text} -> {out}");
+}
+
 /// A passphrase of several words is a value wherever a secret-named setting takes it; a
 /// capitalized one only where the name is an environment variable's (elsewhere it reads as a
 /// UI label).
