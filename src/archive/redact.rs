@@ -734,6 +734,16 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
         accept_url_token,
     ),
     (
+        "url-signature",
+        SecretKind::SecretAssignment,
+        // The signature of a pre-signed or SAS URL (`?sig=`, `&X-Amz-Signature=`,
+        // `&X-Goog-Signature=`, and the session token beside it): a credential in its own right.
+        // Its base64 is often URL-encoded (`%2B`, `%2F`, `%3D`), which cuts it into runs too
+        // short for the high-entropy rule, and a hex one reads like a checksum.
+        r#"[?&](?:sig|signature|Signature|X-Amz-Signature|X-Amz-Security-Token|X-Goog-Signature)=(?P<v>[A-Za-z0-9%+/=_.-]{16,})"#,
+        accept_url_signature,
+    ),
+    (
         "high-entropy",
         SecretKind::HighEntropy,
         r"[A-Za-z0-9+/_-]{32,}={0,2}",
@@ -750,7 +760,7 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
 const PREFILTER_MAX_BYTES: usize = 1024;
 
 /// Triggers for the prefilter: a superset of what any rule needs to match.
-const PREFILTER: &str = r"(?i:pass|pwd|secret|token|key|auth|bearer|credential|cookie|mnemonic|phrase)|sk-|sk_|rk_|whsec_|AKIA|ASIA|ABIA|ACCA|gh[pousr]_|github_pat_|gl(?:pat|dt|rt|cbt|ptt|ft|imt|agent|oas|soat|ffct)-|xox[abposre]-|xapp-|hooks\.slack\.com|AIza|eyJ|PRIVATE KEY|://|[A-Za-z0-9+/_-]{32}|SG\.|ATATT|pypi-AgE|npm_|hf_|_v1_|shp(?:at|ca|pa|ss)_|dapi[0-9a-f]|glsa_|glc_|lin_api_|PMAK-|ya29\.|AGE-SECRET-KEY-|mysql|mariadb|sshpass|login|redis-cli|curl|sqlcmd|mongo|keytool|ldap|smbclient|rpcclient|smbget|smbcacls|winexe|sudo|openssl|(?-u:\b)net[ \t]";
+const PREFILTER: &str = r"(?i:pass|pwd|secret|token|key|auth|bearer|credential|cookie|mnemonic|phrase)|sk-|sk_|rk_|whsec_|AKIA|ASIA|ABIA|ACCA|gh[pousr]_|github_pat_|gl(?:pat|dt|rt|cbt|ptt|ft|imt|agent|oas|soat|ffct)-|xox[abposre]-|xapp-|hooks\.slack\.com|AIza|eyJ|PRIVATE KEY|://|[A-Za-z0-9+/_-]{32}|SG\.|ATATT|pypi-AgE|npm_|hf_|_v1_|shp(?:at|ca|pa|ss)_|dapi[0-9a-f]|glsa_|glc_|lin_api_|PMAK-|ya29\.|AGE-SECRET-KEY-|sig=|[Ss]ignature=|mysql|mariadb|sshpass|login|redis-cli|curl|sqlcmd|mongo|keytool|ldap|smbclient|rpcclient|smbget|smbcacls|winexe|sudo|openssl|(?-u:\b)net[ \t]";
 
 /// The rules behind [`COMMAND_GATE`]: each needs one of its words, so a text without any (most
 /// texts) costs them one search instead of one each.
@@ -1545,6 +1555,14 @@ fn seek_key_tail(_: &Redactor, text: &str, pos: usize) -> Option<(usize, usize)>
 /// The rule's `v` group, whatever it holds (the rule's pattern is specific enough).
 fn accept_value(_text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
     caps.name("v").map(|v| (v.start(), v.end()))
+}
+
+/// A URL's signature (see the `url-signature` rule): varied enough to be one, and not a
+/// placeholder.
+fn accept_url_signature(_text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
+    let value = caps.name("v")?;
+    let v = value.as_str();
+    (distinct_chars(v) >= 10 && !is_placeholder(v)).then_some((value.start(), value.end()))
 }
 
 /// How far after the word `pgpass` a `.pgpass` line may start (`cat ~/.pgpass`, then lines).

@@ -1311,6 +1311,40 @@ fn assignment_value_rule_table(#[case] value: &str, #[case] redacted: bool) {
     assert_eq!(!redactor().is_clean(&text), redacted, "{text}");
 }
 
+/// A pre-signed or SAS URL's signature is a credential, URL-encoded or hex; the rest of the URL
+/// stays readable.
+#[rstest]
+#[case::azure_sas_encoded(
+    "https://acct.blob.core.windows.net/c/f.zip?sv=2022-11-02&se=2026-12-01T00%3A00%3A00Z&sr=b&sp=r&sig=",
+    "kP9xQ%2Bz7Lm2vR4tW8yB3nC6dF1gH5jK0sA9eU2iO%3D",
+    ""
+)]
+#[case::s3_presigned(
+    "https://bucket.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=3600&X-Amz-Signature=",
+    "9f3c2a7b4e1d8c6f0a5b3e7d2c9f1a4b6e8d0c3f5a7b9e1d2c4f6a8b0e3d5c7f",
+    "&X-Amz-SignedHeaders=host"
+)]
+#[case::gcs_signed(
+    "curl 'https://storage.googleapis.com/b/o?X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Signature=",
+    "4b7e1a9c3f6d2e8b0a5c7f1d3e9b6a2c8f4d0e7b1a3c5f9d2e6b8a0c4f7d1e3b5a9c2f6",
+    "'"
+)]
+fn a_url_signature_is_redacted(#[case] before: &str, #[case] sig: &str, #[case] after: &str) {
+    let text = format!("{before}{sig}{after}");
+    let out = redactor().redact(&text).text;
+    assert_eq!(out, format!("{before}[REDACTED:secret-assignment]{after}"));
+}
+
+#[rstest]
+#[case::flag("https://example.com/api?sig=true&page=2")]
+#[case::placeholder("https://acct.blob.core.windows.net/c/f?sv=2022-11-02&sig=<signature>")]
+#[case::doc_placeholder("append ?sig=YOUR_SIGNATURE_HERE to the URL")]
+#[case::word("the signature=verified line in the log")]
+fn a_url_signature_look_alike_survives(#[case] text: &str) {
+    let out = redactor().redact(text);
+    assert_eq!(out.text, text);
+}
+
 /// Single quotes keep a `$` literal (shell, YAML, PHP, Python): a value that starts with one
 /// is a secret unless it is a variable's name alone, which tools such as compose still expand.
 #[rstest]
