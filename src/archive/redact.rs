@@ -734,6 +734,27 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
         accept_url_token,
     ),
     (
+        "tool-secret",
+        SecretKind::SecretAssignment,
+        // Secrets some tools take as a plain argument: `sqlplus user/pw@db`, `gh secret set NAME
+        // --body …`, `aws ssm put-parameter … --value …` (kept when the command says
+        // `SecureString`), PowerShell's `ConvertTo-SecureString "…" -AsPlainText` and npm's or
+        // yarn's `config set …_authToken …` / `npmAuthToken …` (the space form). One rule, so
+        // that their words cost one search.
+        concat!(
+            r#"\bsqlplus(?:[ \t]+-[A-Za-z]+)*[ \t]+\\*["']?[A-Za-z0-9_$#.]+/(?P<sqlplus>[^@\s"'/\\]+)@"#,
+            r#"|\bsecret[ \t]+set\b[^\r\n|;&]*?[ \t](?:--body|-b)(?:[ \t]+|=)"#,
+            r#"(?:\\*"(?P<ghdq>[^"\\\r\n]*)\\*"|'(?P<ghsq>[^'\r\n]*)'|(?P<ghbare>[^\s"'\\`;|&<>]+))"#,
+            r#"|\bput-parameter\b[^\r\n|;&]*?[ \t]--value(?:[ \t]+|=)"#,
+            r#"(?:\\*"(?P<ssmdq>[^"\\\r\n]*)\\*"|'(?P<ssmsq>[^'\r\n]*)'|(?P<ssmbare>[^\s"'\\`;|&<>]+))"#,
+            r#"|ConvertTo-SecureString(?:[ \t]+-String)?[ \t]+"#,
+            r#"(?:\\*"(?P<psdq>[^"\\\r\n]*)\\*"|'(?P<pssq>[^'\r\n]*)')"#,
+            r#"|(?:_authToken|npmAuthToken)\\*["']?[ \t]+"#,
+            r#"(?:\\*"(?P<npmdq>[^"\\\r\n]*)\\*"|'(?P<npmsq>[^'\r\n]*)'|(?P<npmbare>[^\s"'\\`;|&<>]+))"#,
+        ),
+        accept_tool_secret,
+    ),
+    (
         "url-signature",
         SecretKind::SecretAssignment,
         // The signature of a pre-signed or SAS URL (`?sig=`, `&X-Amz-Signature=`,
@@ -760,7 +781,7 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
 const PREFILTER_MAX_BYTES: usize = 1024;
 
 /// Triggers for the prefilter: a superset of what any rule needs to match.
-const PREFILTER: &str = r"(?i:pass|pwd|secret|token|key|auth|bearer|credential|cookie|mnemonic|phrase)|sk-|sk_|rk_|whsec_|AKIA|ASIA|ABIA|ACCA|gh[pousr]_|github_pat_|gl(?:pat|dt|rt|cbt|ptt|ft|imt|agent|oas|soat|ffct)-|xox[abposre]-|xapp-|hooks\.slack\.com|AIza|eyJ|PRIVATE KEY|://|[A-Za-z0-9+/_-]{32}|SG\.|ATATT|pypi-AgE|npm_|hf_|_v1_|shp(?:at|ca|pa|ss)_|dapi[0-9a-f]|glsa_|glc_|lin_api_|PMAK-|ya29\.|AGE-SECRET-KEY-|sig=|[Ss]ignature=|mysql|mariadb|sshpass|login|redis-cli|curl|sqlcmd|mongo|keytool|ldap|smbclient|rpcclient|smbget|smbcacls|winexe|sudo|openssl|(?-u:\b)net[ \t]";
+const PREFILTER: &str = r"(?i:pass|pwd|secret|token|key|auth|bearer|credential|cookie|mnemonic|phrase)|sk-|sk_|rk_|whsec_|AKIA|ASIA|ABIA|ACCA|gh[pousr]_|github_pat_|gl(?:pat|dt|rt|cbt|ptt|ft|imt|agent|oas|soat|ffct)-|xox[abposre]-|xapp-|hooks\.slack\.com|AIza|eyJ|PRIVATE KEY|://|[A-Za-z0-9+/_-]{32}|SG\.|ATATT|pypi-AgE|npm_|hf_|_v1_|shp(?:at|ca|pa|ss)_|dapi[0-9a-f]|glsa_|glc_|lin_api_|PMAK-|ya29\.|AGE-SECRET-KEY-|sig=|[Ss]ignature=|sqlplus|SecureString|mysql|mariadb|sshpass|login|redis-cli|curl|sqlcmd|mongo|keytool|ldap|smbclient|rpcclient|smbget|smbcacls|winexe|sudo|openssl|(?-u:\b)net[ \t]";
 
 /// The rules behind [`COMMAND_GATE`]: each needs one of its words, so a text without any (most
 /// texts) costs them one search instead of one each.
@@ -1555,6 +1576,49 @@ fn seek_key_tail(_: &Redactor, text: &str, pos: usize) -> Option<(usize, usize)>
 /// The rule's `v` group, whatever it holds (the rule's pattern is specific enough).
 fn accept_value(_text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
     caps.name("v").map(|v| (v.start(), v.end()))
+}
+
+/// A secret given to a tool as a plain argument (see the `tool-secret` rule), judged as a
+/// command-line flag's value: `gh secret set` only after `gh`, `put-parameter`'s value only
+/// for a `SecureString`, npm's token only after `config set`.
+fn accept_tool_secret(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
+    // Each value's group, and whether it is quoted.
+    const GROUPS: [(&str, bool); 12] = [
+        ("sqlplus", false),
+        ("ghdq", true),
+        ("ghsq", true),
+        ("ghbare", false),
+        ("ssmdq", true),
+        ("ssmsq", true),
+        ("ssmbare", false),
+        ("psdq", true),
+        ("pssq", true),
+        ("npmdq", true),
+        ("npmsq", true),
+        ("npmbare", false),
+    ];
+    let (group, value, quoted) = GROUPS
+        .iter()
+        .find_map(|&(group, quoted)| Some((group, caps.name(group)?, quoted)))?;
+    let whole = caps.get(0)?;
+    let line_start = text[..whole.start()].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[whole.end()..]
+        .find('\n')
+        .map_or(text.len(), |i| whole.end() + i);
+    let line = &text[line_start..line_end];
+    let before = &text[line_start..whole.start()];
+    let wanted = match group {
+        "ghdq" | "ghsq" | "ghbare" => before.trim_end().ends_with("gh"),
+        "ssmdq" | "ssmsq" | "ssmbare" => line.contains("SecureString"),
+        "npmdq" | "npmsq" | "npmbare" => {
+            before.contains("config set") || before.contains("config\tset")
+        }
+        _ => true,
+    };
+    if !wanted {
+        return None;
+    }
+    judge_cli_value(text, value, quoted)
 }
 
 /// A URL's signature (see the `url-signature` rule): varied enough to be one, and not a

@@ -1311,6 +1311,55 @@ fn assignment_value_rule_table(#[case] value: &str, #[case] redacted: bool) {
     assert_eq!(!redactor().is_clean(&text), redacted, "{text}");
 }
 
+/// Secrets tools take as a plain argument.
+#[rstest]
+#[case::sqlplus("sqlplus scott/", "T1ger#2024", "@orclpdb1 @report.sql")]
+#[case::sqlplus_silent("sqlplus -s app_user/", "Pa55word9", "@//db:1521/svc")]
+#[case::gh_secret("gh secret set DEPLOY_KEY --body \"", "sk9Ab-3kd92LmQ", "\"")]
+#[case::gh_secret_repo("gh secret set API_TOKEN -R me/app -b ", "t0k3n-value-42", "")]
+#[case::ssm_secure(
+    "aws ssm put-parameter --name /prod/db/password --type SecureString --value '",
+    "Pr0d-DB!pass",
+    "'"
+)]
+#[case::powershell(
+    "$pw = ConvertTo-SecureString \"",
+    "Winter2024!Pw",
+    "\" -AsPlainText -Force"
+)]
+#[case::npm_space(
+    "npm config set //registry.npmjs.org/:_authToken ",
+    "npm0abcdef123456",
+    ""
+)]
+#[case::yarn("yarn config set npmAuthToken ", "abc123def456ghi7", "")]
+fn a_tool_argument_secret_is_redacted(
+    #[case] before: &str,
+    #[case] secret: &str,
+    #[case] after: &str,
+) {
+    let text = format!("{before}{secret}{after}");
+    let out = redactor().redact(&text).text;
+    assert!(!out.contains(secret), "{text} -> {out}");
+    assert!(out.contains("[REDACTED:"), "{text} -> {out}");
+}
+
+#[rstest]
+#[case::ssm_plain_string(
+    "aws ssm put-parameter --name /prod/app/region --type String --value eu-west-1"
+)]
+#[case::gh_variable("gh variable set REGION --body eu-west-1")]
+#[case::not_gh("vault kv secret set -b later")]
+#[case::gh_secret_from_file("gh secret set DEPLOY_KEY < key.txt")]
+#[case::gh_secret_variable("gh secret set TOKEN --body \"$TOKEN\"")]
+#[case::sqlplus_os_auth("sqlplus / as sysdba")]
+#[case::powershell_read("$pw = Read-Host -AsSecureString | ConvertTo-SecureString")]
+#[case::npm_get("npm config get _authToken")]
+fn a_tool_argument_look_alike_survives(#[case] text: &str) {
+    let out = redactor().redact(text);
+    assert_eq!(out.text, text);
+}
+
 /// A pre-signed or SAS URL's signature is a credential, URL-encoded or hex; the rest of the URL
 /// stays readable.
 #[rstest]
