@@ -1223,10 +1223,9 @@ fn settle(
     pending: &mut Vec<PendingRow>,
     counts: &mut InsertCounts,
 ) -> rusqlite::Result<()> {
-    if let (Some(first), Some(last)) = (
-        pending.iter().map(|row| row.rowid).min(),
-        pending.iter().map(|row| row.rowid).max(),
-    ) {
+    let mut ours: Vec<i64> = pending.iter().map(|row| row.rowid).collect();
+    ours.sort_unstable();
+    if let (Some(&first), Some(&last)) = (ours.first(), ours.last()) {
         // Nearly always the rows pending in that range are exactly these: one statement takes
         // them all, where one per row was a tenth of the time left after the last message.
         let listed: Vec<i64> = tx
@@ -1235,8 +1234,6 @@ fn settle(
             )?
             .query_map([first, last], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
-        let mut ours: Vec<i64> = pending.iter().map(|row| row.rowid).collect();
-        ours.sort_unstable();
         if listed == ours {
             tx.prepare_cached("DELETE FROM message_pending WHERE id BETWEEN ?1 AND ?2")?
                 .execute([first, last])?;

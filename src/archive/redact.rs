@@ -1582,43 +1582,47 @@ fn accept_value(_text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
 /// command-line flag's value: `gh secret set` only after `gh`, `put-parameter`'s value only
 /// for a `SecureString`, npm's token only after `config set`.
 fn accept_tool_secret(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
-    // Each value's group, and whether it is quoted.
-    const GROUPS: [(&str, bool); 12] = [
-        ("sqlplus", false),
-        ("ghdq", true),
-        ("ghsq", true),
-        ("ghbare", false),
-        ("ssmdq", true),
-        ("ssmsq", true),
-        ("ssmbare", false),
-        ("psdq", true),
-        ("pssq", true),
-        ("npmdq", true),
-        ("npmsq", true),
-        ("npmbare", false),
+    // A branch's value groups are its name and `dq` (double-quoted), `sq` or `bare`.
+    const GROUPS: [&str; 12] = [
+        "sqlplus", "ghdq", "ghsq", "ghbare", "ssmdq", "ssmsq", "ssmbare", "psdq", "pssq", "npmdq",
+        "npmsq", "npmbare",
     ];
-    let (group, value, quoted) = GROUPS
+    let (group, value) = GROUPS
         .iter()
-        .find_map(|&(group, quoted)| Some((group, caps.name(group)?, quoted)))?;
+        .find_map(|&group| Some((group, caps.name(group)?)))?;
+    let quoted = group.ends_with("dq") || group.ends_with("sq");
+    let branch = ["dq", "sq", "bare"]
+        .iter()
+        .find_map(|suffix| group.strip_suffix(suffix))
+        .unwrap_or(group);
     let whole = caps.get(0)?;
     let line_start = text[..whole.start()].rfind('\n').map_or(0, |i| i + 1);
-    let line_end = text[whole.end()..]
-        .find('\n')
-        .map_or(text.len(), |i| whole.end() + i);
-    let line = &text[line_start..line_end];
     let before = &text[line_start..whole.start()];
-    let wanted = match group {
-        "ghdq" | "ghsq" | "ghbare" => before.trim_end().ends_with("gh"),
-        "ssmdq" | "ssmsq" | "ssmbare" => line.contains("SecureString"),
-        "npmdq" | "npmsq" | "npmbare" => {
-            before.contains("config set") || before.contains("config\tset")
+    let wanted = match branch {
+        "gh" => word_before(before) == Some("gh"),
+        "ssm" => {
+            let line_end = text[whole.end()..]
+                .find('\n')
+                .map_or(text.len(), |i| whole.end() + i);
+            text[line_start..line_end].contains("SecureString")
         }
+        "npm" => before.contains("config set") || before.contains("config\tset"),
         _ => true,
     };
     if !wanted {
         return None;
     }
     judge_cli_value(text, value, quoted)
+}
+
+/// The word (ASCII letters and digits) that `before` ends with after blanks, if blanks come
+/// before the end: `gh` in `gh secret set`, `public` in `public key: …`.
+fn word_before(before: &str) -> Option<&str> {
+    let trimmed = before.trim_end_matches([' ', '\t']);
+    if trimmed.len() == before.len() {
+        return None;
+    }
+    trimmed.rsplit(|c: char| !c.is_ascii_alphanumeric()).next()
 }
 
 /// A URL's signature (see the `url-signature` rule): varied enough to be one, and not a
@@ -2275,12 +2279,9 @@ fn accept_assignment(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> 
     // `# public key: …` (age, PGP tools): a bare `key` after the word `public` is a public
     // key (a `public password = …` class field is not).
     let before = text.get(..name_match.start()).unwrap_or_default();
-    let word_before = before.trim_end_matches([' ', '\t']);
-    let public_word = word_before
-        .rsplit(|c: char| !c.is_ascii_alphanumeric())
-        .next()
-        .is_some_and(|w| w.eq_ignore_ascii_case("public"));
-    if word_before.len() < before.len() && public_word && name.eq_ignore_ascii_case("key") {
+    if word_before(before).is_some_and(|w| w.eq_ignore_ascii_case("public"))
+        && name.eq_ignore_ascii_case("key")
+    {
         return None;
     }
     let (value, shape) = if let Some(m) = caps.name("dq") {

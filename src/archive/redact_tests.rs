@@ -508,6 +508,14 @@ fn every_kind_has_a_kebab_case_name_and_matching_marker() {
 #[case::htpasswd_as_an_entrypoint(SecretKind::SecretAssignment, "docker run --entrypoint htpasswd httpd:2 -Bbn user ", "W1nterIsComing2026".to_owned(), " > auth/htpasswd")]
 #[case::htpasswd_as_an_entrypoint_among_options(SecretKind::SecretAssignment, "docker run --rm -v \"$PWD\":/w --entrypoint=htpasswd registry:2.7 -Bbn testuser ", "W1nterIsComing2026".to_owned(), "")]
 #[case::htpasswd_as_a_podman_entrypoint_with_a_file(SecretKind::SecretAssignment, "podman run --rm --entrypoint htpasswd -v /x:/x httpd -Bb /x/.htpasswd admin '", "W1nter Is2026".to_owned(), "'")]
+#[case::sqlplus(SecretKind::SecretAssignment, "sqlplus scott/", "T1ger#2024".to_owned(), "@orclpdb1 @report.sql")]
+#[case::sqlplus_silent(SecretKind::SecretAssignment, "sqlplus -s app_user/", "Pa55word9".to_owned(), "@//db:1521/svc")]
+#[case::gh_secret(SecretKind::SecretAssignment, "gh secret set DEPLOY_KEY --body \"", "sk9Ab-3kd92LmQ".to_owned(), "\"")]
+#[case::gh_secret_repo(SecretKind::SecretAssignment, "gh secret set API_TOKEN -R me/app -b ", "t0k3n-value-42".to_owned(), "")]
+#[case::ssm_secure_string(SecretKind::SecretAssignment, "aws ssm put-parameter --name /prod/db/password --type SecureString --value '", "Pr0d-DB!pass".to_owned(), "'")]
+#[case::powershell_secure_string(SecretKind::SecretAssignment, "$pw = ConvertTo-SecureString \"", "Winter2024!Pw".to_owned(), "\" -AsPlainText -Force")]
+#[case::npm_token_space_form(SecretKind::SecretAssignment, "npm config set //registry.npmjs.org/:_authToken ", "npm0abcdef123456".to_owned(), "")]
+#[case::yarn_token(SecretKind::SecretAssignment, "yarn config set npmAuthToken ", "abc123def456ghi7".to_owned(), "")]
 #[case::high_entropy_token(
     SecretKind::HighEntropy,
     "the value ",
@@ -900,6 +908,23 @@ fn private_key_inside_json_escaped_string_is_redacted_without_breaking_json() {
 #[case::description("| API_TOKEN | The token to use |")]
 #[case::placeholder("| DB_PASSWORD | `<your password>` |")]
 #[case::header("| Name | Value |\n|---|---|\n| token_ttl | 3600 |")]
+#[case::ssm_plain_string(
+    "aws ssm put-parameter --name /prod/app/region --type String --value eu-west-1"
+)]
+#[case::gh_variable("gh variable set REGION --body eu-west-1")]
+#[case::secret_set_not_by_gh("vault kv secret set -b later")]
+#[case::secret_set_after_a_word_ending_in_gh("sigh secret set --body Xq7v9Lm2pR")]
+#[case::gh_secret_from_file("gh secret set DEPLOY_KEY < key.txt")]
+#[case::gh_secret_variable("gh secret set TOKEN --body \"$TOKEN\"")]
+#[case::sqlplus_os_auth("sqlplus / as sysdba")]
+#[case::powershell_read("$pw = Read-Host -AsSecureString | ConvertTo-SecureString")]
+#[case::npm_get("npm config get _authToken")]
+#[case::signature_flag("https://example.com/api?sig=true&page=2")]
+#[case::signature_placeholder(
+    "https://acct.blob.core.windows.net/c/f?sv=2022-11-02&sig=<signature>"
+)]
+#[case::signature_doc_placeholder("append ?sig=YOUR_SIGNATURE_HERE to the URL")]
+#[case::signature_word("the signature=verified line in the log")]
 fn look_alike_survives_byte_identical(#[case] text: &str) {
     let out = redactor().redact(text);
     assert_eq!(out.findings, Vec::new(), "in {text:?}");
@@ -1019,7 +1044,8 @@ fn a_terraform_variable_default_is_redacted_when_its_name_is_a_secret_s() {
 }
 
 /// Assignment forms redacted in place: the default of a shell expansion (its variable kept), a
-/// member or an index by name, a Markdown table row.
+/// member or an index by name, a Markdown table row, a pre-signed or SAS URL's signature (the
+/// rest of the URL kept; URL-encoded base64 or hex).
 #[rstest]
 #[case::compose(
     "      POSTGRES_PASSWORD: ${POSTGRES_PASSWORD:-Xq7v9Lm2pR}",
@@ -1052,6 +1078,18 @@ fn a_terraform_variable_default_is_redacted_when_its_name_is_a_secret_s() {
 #[case::backticked_cells(
     "| `API_TOKEN` | `Xq7v9Lm2pRt5Kw3` |",
     "| `API_TOKEN` | `[REDACTED:secret-assignment]` |"
+)]
+#[case::azure_sas_encoded(
+    "https://acct.blob.core.windows.net/c/f.zip?sv=2022-11-02&se=2026-12-01T00%3A00%3A00Z&sr=b&sp=r&sig=kP9xQ%2Bz7Lm2vR4tW8yB3nC6dF1gH5jK0sA9eU2iO%3D",
+    "https://acct.blob.core.windows.net/c/f.zip?sv=2022-11-02&se=2026-12-01T00%3A00%3A00Z&sr=b&sp=r&sig=[REDACTED:secret-assignment]"
+)]
+#[case::s3_presigned(
+    "https://bucket.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=3600&X-Amz-Signature=9f3c2a7b4e1d8c6f0a5b3e7d2c9f1a4b6e8d0c3f5a7b9e1d2c4f6a8b0e3d5c7f&X-Amz-SignedHeaders=host",
+    "https://bucket.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=3600&X-Amz-Signature=[REDACTED:secret-assignment]&X-Amz-SignedHeaders=host"
+)]
+#[case::gcs_signed(
+    "curl 'https://storage.googleapis.com/b/o?X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Signature=4b7e1a9c3f6d2e8b0a5c7f1d3e9b6a2c8f4d0e7b1a3c5f9d2e6b8a0c4f7d1e3b5a9c2f6'",
+    "curl 'https://storage.googleapis.com/b/o?X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Signature=[REDACTED:secret-assignment]'"
 )]
 fn an_assignment_form_is_redacted_in_place(#[case] text: &str, #[case] expected: &str) {
     assert_eq!(redactor().redact(text).text, expected);
@@ -1309,89 +1347,6 @@ fn redact_json_renames_a_key_that_is_itself_a_secret() {
 fn assignment_value_rule_table(#[case] value: &str, #[case] redacted: bool) {
     let text = format!("password=\"{value}\"");
     assert_eq!(!redactor().is_clean(&text), redacted, "{text}");
-}
-
-/// Secrets tools take as a plain argument.
-#[rstest]
-#[case::sqlplus("sqlplus scott/", "T1ger#2024", "@orclpdb1 @report.sql")]
-#[case::sqlplus_silent("sqlplus -s app_user/", "Pa55word9", "@//db:1521/svc")]
-#[case::gh_secret("gh secret set DEPLOY_KEY --body \"", "sk9Ab-3kd92LmQ", "\"")]
-#[case::gh_secret_repo("gh secret set API_TOKEN -R me/app -b ", "t0k3n-value-42", "")]
-#[case::ssm_secure(
-    "aws ssm put-parameter --name /prod/db/password --type SecureString --value '",
-    "Pr0d-DB!pass",
-    "'"
-)]
-#[case::powershell(
-    "$pw = ConvertTo-SecureString \"",
-    "Winter2024!Pw",
-    "\" -AsPlainText -Force"
-)]
-#[case::npm_space(
-    "npm config set //registry.npmjs.org/:_authToken ",
-    "npm0abcdef123456",
-    ""
-)]
-#[case::yarn("yarn config set npmAuthToken ", "abc123def456ghi7", "")]
-fn a_tool_argument_secret_is_redacted(
-    #[case] before: &str,
-    #[case] secret: &str,
-    #[case] after: &str,
-) {
-    let text = format!("{before}{secret}{after}");
-    let out = redactor().redact(&text).text;
-    assert!(!out.contains(secret), "{text} -> {out}");
-    assert!(out.contains("[REDACTED:"), "{text} -> {out}");
-}
-
-#[rstest]
-#[case::ssm_plain_string(
-    "aws ssm put-parameter --name /prod/app/region --type String --value eu-west-1"
-)]
-#[case::gh_variable("gh variable set REGION --body eu-west-1")]
-#[case::not_gh("vault kv secret set -b later")]
-#[case::gh_secret_from_file("gh secret set DEPLOY_KEY < key.txt")]
-#[case::gh_secret_variable("gh secret set TOKEN --body \"$TOKEN\"")]
-#[case::sqlplus_os_auth("sqlplus / as sysdba")]
-#[case::powershell_read("$pw = Read-Host -AsSecureString | ConvertTo-SecureString")]
-#[case::npm_get("npm config get _authToken")]
-fn a_tool_argument_look_alike_survives(#[case] text: &str) {
-    let out = redactor().redact(text);
-    assert_eq!(out.text, text);
-}
-
-/// A pre-signed or SAS URL's signature is a credential, URL-encoded or hex; the rest of the URL
-/// stays readable.
-#[rstest]
-#[case::azure_sas_encoded(
-    "https://acct.blob.core.windows.net/c/f.zip?sv=2022-11-02&se=2026-12-01T00%3A00%3A00Z&sr=b&sp=r&sig=",
-    "kP9xQ%2Bz7Lm2vR4tW8yB3nC6dF1gH5jK0sA9eU2iO%3D",
-    ""
-)]
-#[case::s3_presigned(
-    "https://bucket.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=3600&X-Amz-Signature=",
-    "9f3c2a7b4e1d8c6f0a5b3e7d2c9f1a4b6e8d0c3f5a7b9e1d2c4f6a8b0e3d5c7f",
-    "&X-Amz-SignedHeaders=host"
-)]
-#[case::gcs_signed(
-    "curl 'https://storage.googleapis.com/b/o?X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Signature=",
-    "4b7e1a9c3f6d2e8b0a5c7f1d3e9b6a2c8f4d0e7b1a3c5f9d2e6b8a0c4f7d1e3b5a9c2f6",
-    "'"
-)]
-fn a_url_signature_is_redacted(#[case] before: &str, #[case] sig: &str, #[case] after: &str) {
-    let text = format!("{before}{sig}{after}");
-    let out = redactor().redact(&text).text;
-    assert_eq!(out, format!("{before}[REDACTED:secret-assignment]{after}"));
-}
-
-#[rstest]
-#[case::flag("https://example.com/api?sig=true&page=2")]
-#[case::placeholder("https://acct.blob.core.windows.net/c/f?sv=2022-11-02&sig=<signature>")]
-#[case::doc_placeholder("append ?sig=YOUR_SIGNATURE_HERE to the URL")]
-#[case::word("the signature=verified line in the log")]
-fn a_url_signature_look_alike_survives(#[case] text: &str) {
-    let out = redactor().redact(text);
-    assert_eq!(out.text, text);
 }
 
 /// Single quotes keep a `$` literal (shell, YAML, PHP, Python): a value that starts with one

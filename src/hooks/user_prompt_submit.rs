@@ -75,14 +75,9 @@ pub fn run(ctx: &HookCtx, event: &HookEvent) -> Result<HookAnswer, StoreError> {
     let recalled = match recalled {
         Ok(recalled) => recalled,
         Err(none) => {
-            let outcome = none.outcome();
-            let detail = match none {
-                crate::recall::NoRecall::Failed(message) => Some(message),
-                _ => None,
-            };
             return Ok(HookAnswer {
-                detail,
-                ..empty(outcome)
+                detail: none.detail(),
+                ..empty(none.outcome())
             });
         }
     };

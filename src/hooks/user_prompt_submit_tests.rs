@@ -95,6 +95,21 @@ fn the_log_says_why_nothing_was_injected() {
     // Nothing of the above counted as a use; the real budget then injects.
     assert_eq!(use_count(&ctx), 0);
     assert_eq!(run(&ctx, &prompt(Some("s-1"))).unwrap().outcome, "injected");
+    // A search that fails says so, with its message.
+    ctx.open_store()
+        .unwrap()
+        .conn()
+        .execute_batch("DROP TABLE memory_fts")
+        .unwrap();
+    let failed = run(&ctx, &prompt(Some("s-2"))).unwrap();
+    assert_eq!(failed.outcome, "error");
+    assert!(
+        failed
+            .detail
+            .as_deref()
+            .is_some_and(|d| d.contains("memory_fts")),
+        "{failed:?}"
+    );
 }
 
 /// Audit 08: with an unusable session id (`"a/b"` is dropped as unsafe when the payload is

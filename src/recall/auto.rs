@@ -115,14 +115,22 @@ impl NoRecall {
             NoRecall::Failed(_) => "error",
         }
     }
+
+    /// What the log adds to the outcome: a failed search's message.
+    pub fn detail(&self) -> Option<String> {
+        match self {
+            NoRecall::Failed(message) => Some(message.clone()),
+            _ => None,
+        }
+    }
 }
 
 /// Recall for a prompt, for injection as `additionalContext` on UserPromptSubmit.
 ///
 /// Injects nothing ([`NoRecall`]) for trivial prompts, when nothing clears the thresholds, when
-/// not even the best hit fits, or on an error. The prompt is cut to [`MAX_QUERY_CHARS`] characters and
-/// searched as plain words ([`prompt_query`]): a prompt is prose, often with pasted commands,
-/// not query syntax. Never returned: `exclude_ids` (entries and sessions already in context:
+/// not even the best hit fits, or on an error. The prompt is cut to [`MAX_QUERY_CHARS`]
+/// characters and searched as plain words ([`prompt_query`]): a prompt is prose, often with
+/// pasted commands, not query syntax. Never returned: `exclude_ids` (entries and sessions already in context:
 /// what SessionStart or an earlier prompt injected) and the session `session_id` itself (its
 /// turns are in the model's context already). `budget_tokens` is a hard cap on the text
 /// ([`crate::llm::estimate_tokens`]): hits are shortened, then dropped from the last, until

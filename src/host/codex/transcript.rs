@@ -70,10 +70,10 @@ fn parse_whole_line(line: &[u8], offset: u64, chunk: &mut TranscriptChunk) -> bo
 ///
 /// Codex writes the envelope `{"timestamp":…,"type":…,"payload":` (0.169 with an `"ordinal"`
 /// after the timestamp) and puts a payload's `type` first (serde's tag), so the kind is always
-/// in the first hundred bytes. Anything else (other
-/// key order, spaces, an escape in the timestamp, an event kind not modelled, which is counted)
-/// goes to the parser. The rest of a line taken here is not checked: one broken after its
-/// kind is read, not counted malformed, and nothing of it is kept either way.
+/// in the first hundred bytes. Anything else (other key order, spaces, an escape in the
+/// timestamp or the kind, an event kind not modelled, which is counted) goes to the parser.
+/// The rest of a line taken here is not checked: one broken after its kind is read, not
+/// counted malformed, and nothing of it is kept either way.
 ///
 /// [`EventMsgKind`]: super::wire::EventMsgKind
 fn is_unread_line(line: &[u8]) -> bool {
@@ -85,10 +85,9 @@ fn is_unread_line(line: &[u8]) -> bool {
     if line.last() != Some(&b'}') {
         return false;
     }
-    let Some(end) = memchr::memchr2(b'"', b'\\', rest).filter(|&end| rest[end] == b'"') else {
+    let Some((_, mut rest)) = plain_string(rest) else {
         return false;
     };
-    let mut rest = &rest[end + 1..];
     // Codex 0.169 numbers its lines: `"ordinal":12` comes between the timestamp and the type.
     if let Some(number) = rest.strip_prefix(br#","ordinal":"#) {
         let digits = number.iter().take_while(|b| b.is_ascii_digit()).count();
@@ -106,11 +105,10 @@ fn is_unread_line(line: &[u8]) -> bool {
     let Some(rest) = rest.strip_prefix(br#"event_msg","payload":{"type":""#) else {
         return false;
     };
-    let Some(end) = memchr::memchr2(b'"', b'\\', rest) else {
+    let Some((kind, after)) = plain_string(rest) else {
         return false;
     };
-    let (kind, after) = rest.split_at(end);
-    if !after.starts_with(b"\",") && !after.starts_with(b"\"}") {
+    if !matches!(after.first(), Some(b',' | b'}')) {
         return false;
     }
     let Ok(kind) = std::str::from_utf8(kind) else {
@@ -119,6 +117,13 @@ fn is_unread_line(line: &[u8]) -> bool {
     let kind: Result<super::wire::EventMsgKind, serde::de::value::Error> =
         super::wire::EventMsgKind::deserialize(kind.into_deserializer());
     kind.is_ok_and(|kind| kind != super::wire::EventMsgKind::Unknown)
+}
+
+/// The contents of the JSON string that `bytes` continues (its opening quote already read) and
+/// what follows its closing quote; `None` when it holds an escape or does not end.
+fn plain_string(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
+    let end = memchr::memchr2(b'"', b'\\', bytes).filter(|&end| bytes[end] == b'"')?;
+    Some((&bytes[..end], &bytes[end + 1..]))
 }
 
 /// Builder for the messages of one line.
