@@ -739,8 +739,10 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
         // Secrets some tools take as a plain argument: `sqlplus user/pw@db`, `gh secret set NAME
         // --body …`, `aws ssm put-parameter … --value …` (kept when the command says
         // `SecureString`), PowerShell's `ConvertTo-SecureString "…" -AsPlainText` and npm's or
-        // yarn's `config set …_authToken …` / `npmAuthToken …` (the space form). One rule, so
-        // that their words cost one search.
+        // yarn's `config set …_authToken …` / `npmAuthToken …` (the space form), archivers' and
+        // uploaders' password flags, user-and-password pairs of `lftp` and HTTPie, `poetry`'s
+        // `http-basic`, a secret's variable set by `setx` or PowerShell, and expect's answer to
+        // a password prompt. One rule, so that their words cost one search.
         concat!(
             r#"\bsqlplus(?:[ \t]+-[A-Za-z]+)*[ \t]+\\*["']?[A-Za-z0-9_$#.]+/(?P<sqlplus>[^@\s"'/\\]+)@"#,
             r#"|\bsecret[ \t]+set\b[^\r\n|;&]*?[ \t](?:--body|-b)(?:[ \t]+|=)"#,
@@ -751,6 +753,32 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
             r#"(?:\\*"(?P<psdq>[^"\\\r\n]*)\\*"|'(?P<pssq>[^'\r\n]*)')"#,
             r#"|(?:_authToken|npmAuthToken)\\*["']?[ \t]+"#,
             r#"(?:\\*"(?P<npmdq>[^"\\\r\n]*)\\*"|'(?P<npmsq>[^'\r\n]*)'|(?P<npmbare>[^\s"'\\`;|&<>]+))"#,
+            // `zip|unzip|zipcloak … -P pw` and `twine upload … -p pw`: each tool's own flag
+            // (`unzip -p` extracts to a pipe).
+            r#"|(?-u:\b)(?:zip|unzip|zipcloak)(?:\.exe)?(?:[ \t][^\r\n|;&]*?)?[ \t](?:-P|--password)(?:[ \t]+|=)"#,
+            r#"(?:\\*"(?P<zipdq>[^"\\\r\n]*)\\*"|'(?P<zipsq>[^'\r\n]*)'|(?P<zipbare>[^\s"'\\`;|&<>]+))"#,
+            r#"|(?-u:\b)twine(?:\.exe)?(?:[ \t][^\r\n|;&]*?)?[ \t](?:-p|--password)(?:[ \t]+|=)"#,
+            r#"(?:\\*"(?P<twinedq>[^"\\\r\n]*)\\*"|'(?P<twinesq>[^'\r\n]*)'|(?P<twinebare>[^\s"'\\`;|&<>]+))"#,
+            // `7z a -pSECRET …`: the password is glued to `-p` (a bare `-p` prompts for it).
+            r#"|(?-u:\b)7z[ar]?(?:\.exe)?(?:[ \t][^\r\n|;&]*?)?[ \t]-p"#,
+            r#"(?:\\*"(?P<szdq>[^"\\\r\n]*)\\*"|'(?P<szsq>[^'\r\n]*)'|(?P<szbare>[^\s"'\\`;|&<>]+))"#,
+            // `lftp -u user,pw host` and HTTPie's `http -a user:pw …` (`--auth`): the part
+            // after the user's separator.
+            r#"|(?-u:\b)lftp(?:[ \t][^\r\n|;&]*?)?[ \t]-u[ \t]+"#,
+            r#"(?:\\*"[^",\\\r\n]*,(?P<lftpdq>[^"\\\r\n]*)\\*"|'[^',\r\n]*,(?P<lftpsq>[^'\r\n]*)'|[^\s,"'\\]+,(?P<lftpbare>[^\s"'\\`;|&<>]+))"#,
+            r#"|(?-u:\b)https?(?:[ \t][^\r\n|;&]*?)?[ \t](?:-a|--auth)(?:[ \t]+|=)"#,
+            r#"(?:\\*"[^":\\\r\n]*:(?P<httpdq>[^"\\\r\n]*)\\*"|'[^':\r\n]*:(?P<httpsq>[^'\r\n]*)'|[^\s:"'\\]+:(?P<httpbare>[^\s"'\\`;|&<>]+))"#,
+            // `poetry config http-basic.REPO USER PW`.
+            r#"|(?-u:\b)poetry[ \t]+config[ \t]+(?:-[-A-Za-z]+[ \t]+)*http-basic\.[A-Za-z0-9_.-]+[ \t]+\\*["']?[^\s"'\\]+\\*["']?[ \t]+"#,
+            r#"(?:\\*"(?P<poetrydq>[^"\\\r\n]*)\\*"|'(?P<poetrysq>[^'\r\n]*)'|(?P<poetrybare>[^\s"'\\`;|&<>]+))"#,
+            // Windows' `setx NAME value` and PowerShell's
+            // `[Environment]::SetEnvironmentVariable("NAME", "value", …)`, for a secret's name.
+            r#"|(?-u:\b)setx[ \t]+(?P<setxname>[A-Za-z0-9_.-]+)[ \t]+"#,
+            r#"(?:\\*"(?P<setxdq>[^"\\\r\n]*)\\*"|'(?P<setxsq>[^'\r\n]*)'|(?P<setxbare>[^\s"'\\`;|&<>]+))"#,
+            r#"|SetEnvironmentVariable\([ \t]*\\*["'](?P<psenvname>[A-Za-z0-9_.-]+)\\*["'][ \t]*,[ \t]*"#,
+            r#"(?:\\*"(?P<psenvdq>[^"\\\r\n]*)\\*"|'(?P<psenvsq>[^'\r\n]*)')"#,
+            // expect's `send "pw\r"` after a password prompt (checked by the accept function).
+            r#"|(?-u:\b)send[ \t]+(?:--[ \t]+)?\\*"(?P<senddq>[^"\\\r\n]+?)\\+r\\*""#,
         ),
         accept_tool_secret,
     ),
@@ -781,7 +809,7 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
 const PREFILTER_MAX_BYTES: usize = 1024;
 
 /// Triggers for the prefilter: a superset of what any rule needs to match.
-const PREFILTER: &str = r"(?i:pass|pwd|secret|token|key|auth|bearer|credential|cookie|mnemonic|phrase)|sk-|sk_|rk_|whsec_|AKIA|ASIA|ABIA|ACCA|gh[pousr]_|github_pat_|gl(?:pat|dt|rt|cbt|ptt|ft|imt|agent|oas|soat|ffct)-|xox[abposre]-|xapp-|hooks\.slack\.com|AIza|eyJ|PRIVATE KEY|://|[A-Za-z0-9+/_-]{32}|SG\.|ATATT|pypi-AgE|npm_|hf_|_v1_|shp(?:at|ca|pa|ss)_|dapi[0-9a-f]|glsa_|glc_|lin_api_|PMAK-|ya29\.|AGE-SECRET-KEY-|sig=|[Ss]ignature=|sqlplus|SecureString|mysql|mariadb|sshpass|login|redis-cli|curl|sqlcmd|mongo|keytool|ldap|smbclient|rpcclient|smbget|smbcacls|winexe|sudo|openssl|(?-u:\b)net[ \t]";
+const PREFILTER: &str = r"(?i:pass|pwd|secret|token|key|auth|bearer|credential|cookie|mnemonic|phrase)|sk-|sk_|rk_|whsec_|AKIA|ASIA|ABIA|ACCA|gh[pousr]_|github_pat_|gl(?:pat|dt|rt|cbt|ptt|ft|imt|agent|oas|soat|ffct)-|xox[abposre]-|xapp-|hooks\.slack\.com|AIza|eyJ|PRIVATE KEY|://|[A-Za-z0-9+/_-]{32}|SG\.|ATATT|pypi-AgE|npm_|hf_|_v1_|shp(?:at|ca|pa|ss)_|dapi[0-9a-f]|glsa_|glc_|lin_api_|PMAK-|ya29\.|AGE-SECRET-KEY-|sig=|[Ss]ignature=|sqlplus|SecureString|zip|7z|twine|lftp|(?-u:\b)https?[ \t]|http-basic|mysql|mariadb|sshpass|login|redis-cli|curl|sqlcmd|mongo|keytool|ldap|smbclient|rpcclient|smbget|smbcacls|winexe|sudo|openssl|(?-u:\b)net[ \t]";
 
 /// The rules behind [`COMMAND_GATE`]: each needs one of its words, so a text without any (most
 /// texts) costs them one search instead of one each.
@@ -1583,9 +1611,43 @@ fn accept_value(_text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
 /// for a `SecureString`, npm's token only after `config set`.
 fn accept_tool_secret(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
     // A branch's value groups are its name and `dq` (double-quoted), `sq` or `bare`.
-    const GROUPS: [&str; 12] = [
-        "sqlplus", "ghdq", "ghsq", "ghbare", "ssmdq", "ssmsq", "ssmbare", "psdq", "pssq", "npmdq",
-        "npmsq", "npmbare",
+    const GROUPS: [&str; 36] = [
+        "sqlplus",
+        "ghdq",
+        "ghsq",
+        "ghbare",
+        "ssmdq",
+        "ssmsq",
+        "ssmbare",
+        "psdq",
+        "pssq",
+        "npmdq",
+        "npmsq",
+        "npmbare",
+        "zipdq",
+        "zipsq",
+        "zipbare",
+        "twinedq",
+        "twinesq",
+        "twinebare",
+        "szdq",
+        "szsq",
+        "szbare",
+        "lftpdq",
+        "lftpsq",
+        "lftpbare",
+        "httpdq",
+        "httpsq",
+        "httpbare",
+        "poetrydq",
+        "poetrysq",
+        "poetrybare",
+        "setxdq",
+        "setxsq",
+        "setxbare",
+        "psenvdq",
+        "psenvsq",
+        "senddq",
     ];
     let (group, value) = GROUPS
         .iter()
@@ -1607,12 +1669,39 @@ fn accept_tool_secret(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)>
             text[line_start..line_end].contains("SecureString")
         }
         "npm" => before.contains("config set") || before.contains("config\tset"),
+        // The variable's name must be a secret's, as for an assignment.
+        "setx" | "psenv" => {
+            let name = caps.name(&format!("{branch}name"))?.as_str();
+            match classify_name(name)? {
+                NameStrength::Strong => true,
+                NameStrength::Weak => looks_random(value.as_str()),
+            }
+        }
+        "send" => answers_password_prompt(text, whole.start()),
         _ => true,
     };
     if !wanted {
         return None;
     }
     judge_cli_value(text, value, quoted)
+}
+
+/// How far before an expect script's `send` its password prompt may be.
+const SEND_PROMPT_BEFORE: usize = 160;
+
+/// Whether the `send` at `start` answers a password prompt: an `expect` for `password` or
+/// `passphrase` (any case) comes shortly before it, with no other `send` between.
+fn answers_password_prompt(text: &str, start: usize) -> bool {
+    let mut from = start.saturating_sub(SEND_PROMPT_BEFORE);
+    while !text.is_char_boundary(from) {
+        from += 1;
+    }
+    let window = &text[from..start];
+    let Some(expect) = window.rfind("expect") else {
+        return false;
+    };
+    let prompt = window[expect..].to_ascii_lowercase();
+    (prompt.contains("password") || prompt.contains("passphrase")) && !prompt.contains("send")
 }
 
 /// The word (ASCII letters and digits) that `before` ends with after blanks, if blanks come

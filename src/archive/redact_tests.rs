@@ -516,6 +516,20 @@ fn every_kind_has_a_kebab_case_name_and_matching_marker() {
 #[case::powershell_secure_string(SecretKind::SecretAssignment, "$pw = ConvertTo-SecureString \"", "Winter2024!Pw".to_owned(), "\" -AsPlainText -Force")]
 #[case::npm_token_space_form(SecretKind::SecretAssignment, "npm config set //registry.npmjs.org/:_authToken ", "npm0abcdef123456".to_owned(), "")]
 #[case::yarn_token(SecretKind::SecretAssignment, "yarn config set npmAuthToken ", "abc123def456ghi7".to_owned(), "")]
+#[case::zip_password(SecretKind::SecretAssignment, "zip -r -P ", "Arch1ve!pw".to_owned(), " backup.zip data/")]
+#[case::unzip_password_quoted(SecretKind::SecretAssignment, "unzip -o -P '", "Arch1ve pw9".to_owned(), "' backup.zip")]
+#[case::seven_zip_glued(SecretKind::SecretAssignment, "7z a -t7z -mhe=on -p", "S3venZip!pw".to_owned(), " secrets.7z docs/")]
+#[case::seven_zip_quoted(SecretKind::SecretAssignment, "7z x secrets.7z -p\"", "S3ven Zip9".to_owned(), "\" -oout")]
+#[case::twine_upload(SecretKind::SecretAssignment, "twine upload -u __token__ -p ", "Tw1ne-upl0ad-pw".to_owned(), " dist/*")]
+#[case::lftp_user_password(SecretKind::SecretAssignment, "lftp -u deploy,", "Ftp!Pass2024".to_owned(), " sftp://files.example.com")]
+#[case::lftp_quoted(SecretKind::SecretAssignment, "lftp -e 'mirror -R' -u 'deploy,", "Ftp Pass2024".to_owned(), "' ftp.example.com")]
+#[case::httpie_auth(SecretKind::SecretAssignment, "http -a admin:", "H77pie!pw".to_owned(), " POST api.example.com/items name=x")]
+#[case::httpie_long_flag(SecretKind::SecretAssignment, "https --auth=ops:", "H77pie-pw-2".to_owned(), " example.org/admin")]
+#[case::poetry_http_basic(SecretKind::SecretAssignment, "poetry config http-basic.private ci-bot ", "P0etry!pw".to_owned(), "")]
+#[case::setx_secret(SecretKind::SecretAssignment, "setx DB_PASSWORD \"", "S3tx!Passw0rd".to_owned(), "\" /M")]
+#[case::powershell_environment_variable(SecretKind::SecretAssignment, "[Environment]::SetEnvironmentVariable(\"API_TOKEN\", \"", "tok-9f8e7d6c5b4a".to_owned(), "\", \"User\")")]
+#[case::expect_send(SecretKind::SecretAssignment, "spawn ssh admin@db\nexpect \"password:\"\nsend \"", "Exp3ct!pw".to_owned(), "\\r\"\ninteract")]
+#[case::expect_send_json_escaped(SecretKind::SecretAssignment, "expect \\\"Enter passphrase\\\" { send \\\"", "Exp3ct-phrase9".to_owned(), "\\\\r\\\" }")]
 #[case::high_entropy_token(
     SecretKind::HighEntropy,
     "the value ",
@@ -925,6 +939,23 @@ fn private_key_inside_json_escaped_string_is_redacted_without_breaking_json() {
 )]
 #[case::signature_doc_placeholder("append ?sig=YOUR_SIGNATURE_HERE to the URL")]
 #[case::signature_word("the signature=verified line in the log")]
+#[case::unzip_to_a_pipe("unzip -p release.zip notes.txt | head")]
+#[case::zip_without_a_password("zip -r -9 backup.zip data/ && unzip -l backup.zip")]
+#[case::seven_zip_prompts("7z a -p secrets.7z docs/")]
+#[case::seven_zip_variable("7z a -p\"$ARCHIVE_PW\" secrets.7z docs/")]
+#[case::twine_password_variable("twine upload -u __token__ -p \"$PYPI_TOKEN\" dist/*")]
+#[case::lftp_user_only("lftp -u deploy sftp://files.example.com")]
+#[case::httpie_user_prompts("http -a admin: POST api.example.com/items")]
+#[case::httpie_variable("http -a \"admin:$API_PW\" api.example.com")]
+#[case::url_then_a_flag("see http://example.com -a note:Shiny2 for details")]
+#[case::poetry_other_setting("poetry config virtualenvs.in-project true")]
+#[case::setx_path("setx PATH \"%PATH%;C:\\tools\"")]
+#[case::setx_secret_from_a_variable("setx DB_PASSWORD %DB_PASSWORD%")]
+#[case::setx_weak_name_plain_value("setx CACHE_KEY users")]
+#[case::expect_send_without_a_prompt("expect \"$ \"\nsend \"ls -la\\r\"")]
+#[case::expect_send_after_a_later_prompt(
+    "expect \"password:\"\nsend \"$pw\\r\"\nexpect \"$ \"\nsend \"uptime\\r\""
+)]
 fn look_alike_survives_byte_identical(#[case] text: &str) {
     let out = redactor().redact(text);
     assert_eq!(out.findings, Vec::new(), "in {text:?}");
