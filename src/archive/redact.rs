@@ -676,12 +676,24 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
             r#"|\bdefine\([ \t]*\\*["'](?P<name2>[A-Za-z0-9_]+)\\*["'][ \t]*,[ \t]*"#,
             r#"|\bkey=\\*"(?P<name3>[A-Za-z0-9_.:-]+)\\*"[ \t]+value="#,
             // Terraform: `variable "db_password" {` … `default = "…"` within its block.
-            r#"|\bvariable[ \t]+\\*"(?P<name5>[A-Za-z0-9_.-]+)\\*"[ \t]*\{[^{}]{0,400}?\bdefault[ \t]*=[ \t]*"#,
-            // A Markdown table row: `| DB_PASSWORD | s3cret |`, either cell in backticks.
-            r#"|\|[ \t]*`?(?P<name6>[A-Za-z0-9_.-]+)`?[ \t]*\|[ \t]*`?)"#,
+            r#"|\bvariable[ \t]+\\*"(?P<name5>[A-Za-z0-9_.-]+)\\*"[ \t]*\{[^{}]{0,400}?\bdefault[ \t]*=[ \t]*)"#,
             r#"(?:\\*"(?P<dq>[^"\\\r\n]*)|\\*'(?P<sq>[^'\\\r\n]*)|(?P<bare>[^\s"'\\`<]+))?"#,
         ),
         accept_name_value_pair,
+    ),
+    (
+        "table-row",
+        SecretKind::SecretAssignment,
+        // A Markdown table row: `| DB_PASSWORD | s3cret |`, either cell in backticks. The match
+        // starts at the name, which must hold a secret-like word (as every name
+        // `classify_name` accepts does), so the regex engine looks for those words rather
+        // than for every `|` of a text (a code frame, a numbered listing, a pipeline); the
+        // accept function checks the `|` before the name.
+        concat!(
+            r#"(?P<name6>[A-Za-z0-9_.-]*(?i-u:pass|pwd|secret|token|key|auth|bearer|credential|cookie|mnemonic|phrase)[A-Za-z0-9_.-]*)`?[ \t]*\|[ \t]*`?"#,
+            r#"(?:\\*"(?P<dq>[^"\\\r\n]*)|\\*'(?P<sq>[^'\\\r\n]*)|(?P<bare>[^\s"'\\`<]+))?"#,
+        ),
+        accept_table_row,
     ),
     (
         "xml-element",
@@ -887,6 +899,33 @@ fn past_closing_quote(window: &str, end: usize) -> usize {
         .trim_start_matches([' ', '\t'])
         .starts_with(',');
     if list_item { end } else { end + quote }
+}
+
+/// The byte ranges of the lines of `text` that hold `needed`, each with the lines it continues
+/// onto (a line ending in a backslash, as a shell continues a command), in order and disjoint.
+fn lines_holding(text: &str, needed: &memchr::memmem::Finder<'_>) -> Vec<(usize, usize)> {
+    let bytes = text.as_bytes();
+    let mut lines: Vec<(usize, usize)> = Vec::new();
+    for at in needed.find_iter(bytes) {
+        if lines.last().is_some_and(|&(_, end)| at < end) {
+            continue;
+        }
+        let start = memchr::memrchr(b'\n', &bytes[..at]).map_or(0, |i| i + 1);
+        let mut end = at;
+        loop {
+            end = memchr::memchr(b'\n', &bytes[end..]).map_or(bytes.len(), |i| end + i);
+            let content = bytes[..end].strip_suffix(b"\r").unwrap_or(&bytes[..end]);
+            if end == bytes.len() || !content.ends_with(b"\\") {
+                break;
+            }
+            end += 1;
+        }
+        match lines.last_mut() {
+            Some(last) if last.1 >= start => last.1 = end,
+            _ => lines.push((start, end)),
+        }
+    }
+    lines
 }
 
 /// How far past its command word a command-line rule looks for the password flag (a long
@@ -1169,10 +1208,22 @@ impl Redactor {
         markers: &[(usize, usize)],
         candidates: &mut Vec<Finding>,
     ) {
-        let commands: Vec<usize> = words
-            .find_iter(text)
-            .filter(|word| ends_command_word(text, word.end()))
-            .map(|word| word.start())
+        // A rule with a needed word only matches on a line holding it (with the lines it
+        // continues onto), and a command elsewhere can neither match nor cut such a line's
+        // window short: only those lines are searched for command words (`az` is in many words).
+        let lines = match &rule.needs {
+            Some(needed) => lines_holding(text, needed),
+            None => vec![(0, text.len())],
+        };
+        let commands: Vec<usize> = lines
+            .iter()
+            .flat_map(|&(from, to)| {
+                words
+                    .find_iter(&text[from..to])
+                    .map(move |word| (from + word.start(), from + word.end()))
+            })
+            .filter(|&(_, end)| ends_command_word(text, end))
+            .map(|(start, _)| start)
             .filter(|&start| is_command_position(text, start))
             .collect();
         for (i, &command) in commands.iter().enumerate() {
@@ -2195,6 +2246,19 @@ fn accept_name_value_pair(_text: &str, caps: &Captures<'_>) -> Option<(usize, us
     }
     let start = value.start() + lead;
     Some((start, start + v.len()))
+}
+
+/// A Markdown table row's secret (see the `table-row` rule): the name is a whole cell, after
+/// the row's `|` (and blanks, and a backtick), then judged as a name-value pair is.
+fn accept_table_row(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
+    let name = caps.name("name6")?;
+    let before = text[..name.start()].trim_end_matches([' ', '\t']);
+    let before = before.strip_suffix('`').unwrap_or(before);
+    let before = before.trim_end_matches([' ', '\t']);
+    if !before.ends_with('|') {
+        return None;
+    }
+    accept_name_value_pair(text, caps)
 }
 
 /// `requirepass pw` / `masterauth pw` in redis.conf or `CONFIG SET`, and `AUTH [user] pw` at a

@@ -491,6 +491,8 @@ fn every_kind_has_a_kebab_case_name_and_matching_marker() {
 #[case::printf_into_sudo_long_stdin(SecretKind::SecretAssignment, "printf '%s\\n' \"", "W1nterIsComing2026".to_owned(), "\" | sudo --stdin -p '' ls")]
 #[case::here_string_into_sudo_stdin(SecretKind::SecretAssignment, "sudo -S -p '' systemctl restart api <<< '", "W1nterIsComing2026".to_owned(), "'")]
 #[case::az_login(SecretKind::SecretAssignment, "az login -u ops@example.com -p ", "W1nterIsComing2026".to_owned(), "")]
+#[case::docker_login_continued_onto_more_lines(SecretKind::SecretAssignment, "docker ps\nlazy hazard\ndocker login registry.example.com \\\n  -u ci \\\r\n  -p ", "W1nterIsComing2026".to_owned(), "\ndocker ps")]
+#[case::docker_login_after_commands_without_login(SecretKind::SecretAssignment, "docker build -t app .\ndocker push app\nhelm list\ndocker login -u bot -p ", "W1nterIsComing2026".to_owned(), " r.io")]
 #[case::az_login_service_principal(SecretKind::SecretAssignment, "az login --service-principal -u http://app -p '", "W1nterIsComing2026".to_owned(), "' --tenant t1")]
 #[case::az_login_long_flag(SecretKind::SecretAssignment, "az login -u ops@example.com --password ", "W1nterIsComing2026".to_owned(), "")]
 #[case::az_login_long_flag_with_equals(SecretKind::SecretAssignment, "az login -u ops@example.com --password=", "W1nterIsComing2026".to_owned(), "")]
@@ -1786,4 +1788,18 @@ fn a_long_text_skips_the_prefilter_and_finds_the_same_secrets() {
 #[case::token_before_value("auth.token.value = hunter2hunter2")]
 fn names_still_secret_after_the_public_and_member_rules(#[case] text: &str) {
     assert!(!redactor().is_clean(text), "{text}");
+}
+
+/// The lines a rule's needed word is on, each with its continuation lines, in order and
+/// disjoint: where the command words of such a rule are looked for.
+#[test]
+fn lines_holding_finds_each_line_of_the_word_with_its_continuations() {
+    let finder = memchr::memmem::Finder::new("login");
+    let text = "a login\nb\nc login login \\\n d \\\r\n e\nf\nlogin";
+    let lines: Vec<&str> = super::lines_holding(text, &finder)
+        .into_iter()
+        .map(|(from, to)| &text[from..to])
+        .collect();
+    assert_eq!(lines, ["a login", "c login login \\\n d \\\r\n e", "login"]);
+    assert_eq!(super::lines_holding("no word here", &finder), Vec::new());
 }
