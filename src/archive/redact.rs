@@ -669,8 +669,8 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
         SecretKind::SecretAssignment,
         // A secret-looking name and its value given apart: a Kubernetes env entry (`- name:
         // DB_PASSWORD` then `value: …` on the next line), a PHP `define('DB_PASSWORD', '…')`,
-        // `key="SmtpPassword" value="…"`, a Terraform variable's `default` or a Markdown table
-        // row (`| DB_PASSWORD | … |`).
+        // `key="SmtpPassword" value="…"` or a Terraform variable's `default` (a Markdown table
+        // row is the `table-row` rule's).
         concat!(
             r#"(?:\bname:[ \t]*\\*["']?(?P<name>[A-Za-z0-9_.-]+)\\*["']?[ \t]*(?:\r?\n|\\r?\\n)[ \t]*value:[ \t]*"#,
             r#"|\bdefine\([ \t]*\\*["'](?P<name2>[A-Za-z0-9_]+)\\*["'][ \t]*,[ \t]*"#,
