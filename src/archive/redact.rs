@@ -688,9 +688,11 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
         // starts at the name, which must hold a secret-like word (as every name
         // `classify_name` accepts does), so the regex engine looks for those words rather
         // than for every `|` of a text (a code frame, a numbered listing, a pipeline); the
-        // accept function checks the `|` before the name.
+        // accept function checks the `|` before the name. A rejected name is searched past
+        // only to its end: `| Database password | DB_PASSWORD | … |` holds a row's name after
+        // the word `password` of a description.
         concat!(
-            r#"(?P<name6>[A-Za-z0-9_.-]*(?i-u:pass|pwd|secret|token|key|auth|bearer|credential|cookie|mnemonic|phrase)[A-Za-z0-9_.-]*)`?[ \t]*\|[ \t]*`?"#,
+            r#"(?P<name>[A-Za-z0-9_.-]*(?i-u:pass|pwd|secret|token|key|auth|bearer|credential|cookie|mnemonic|phrase)[A-Za-z0-9_.-]*)`?[ \t]*\|[ \t]*`?"#,
             r#"(?:\\*"(?P<dq>[^"\\\r\n]*)|\\*'(?P<sq>[^'\\\r\n]*)|(?P<bare>[^\s"'\\`<]+))?"#,
         ),
         accept_table_row,
@@ -767,30 +769,33 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
             r#"(?:\\*"(?P<npmdq>[^"\\\r\n]*)\\*"|'(?P<npmsq>[^'\r\n]*)'|(?P<npmbare>[^\s"'\\`;|&<>]+))"#,
             // `zip|unzip|zipcloak … -P pw` and `twine upload … -p pw`: each tool's own flag
             // (`unzip -p` extracts to a pipe).
-            r#"|(?-u:\b)(?:zip|unzip|zipcloak)(?:\.exe)?(?:[ \t][^\r\n|;&]*?)?[ \t](?:-P|--password)(?:[ \t]+|=)"#,
+            r#"|(?-u:\b)(?i:zip|unzip|zipcloak)(?i:\.exe)?(?:[ \t](?:[^\r\n|;&\\]|\\[^nr\r\n])*?)?[ \t](?:-P|--password)(?:[ \t]+|=)"#,
             r#"(?:\\*"(?P<zipdq>[^"\\\r\n]*)\\*"|'(?P<zipsq>[^'\r\n]*)'|(?P<zipbare>[^\s"'\\`;|&<>]+))"#,
-            r#"|(?-u:\b)twine(?:\.exe)?(?:[ \t][^\r\n|;&]*?)?[ \t](?:-p|--password)(?:[ \t]+|=)"#,
+            r#"|(?-u:\b)twine(?:\.exe)?(?:[ \t](?:[^\r\n|;&\\]|\\[^nr\r\n])*?)?[ \t](?:-p|--password)(?:[ \t]+|=)"#,
             r#"(?:\\*"(?P<twinedq>[^"\\\r\n]*)\\*"|'(?P<twinesq>[^'\r\n]*)'|(?P<twinebare>[^\s"'\\`;|&<>]+))"#,
             // `7z a -pSECRET …`: the password is glued to `-p` (a bare `-p` prompts for it).
-            r#"|(?-u:\b)7z[ar]?(?:\.exe)?(?:[ \t][^\r\n|;&]*?)?[ \t]-p"#,
+            r#"|(?-u:\b)7z[arz]?(?i:\.exe)?(?:\\*["'])?(?:[ \t](?:[^\r\n|;&\\]|\\[^nr\r\n])*?)?[ \t]-p"#,
             r#"(?:\\*"(?P<szdq>[^"\\\r\n]*)\\*"|'(?P<szsq>[^'\r\n]*)'|(?P<szbare>[^\s"'\\`;|&<>]+))"#,
             // `lftp -u user,pw host` and HTTPie's `http -a user:pw …` (`--auth`): the part
             // after the user's separator.
-            r#"|(?-u:\b)lftp(?:[ \t][^\r\n|;&]*?)?[ \t]-u[ \t]+"#,
+            r#"|(?-u:\b)lftp(?:[ \t](?:[^\r\n|;&\\]|\\[^nr\r\n])*?)?[ \t]-u[ \t]+"#,
             r#"(?:\\*"[^",\\\r\n]*,(?P<lftpdq>[^"\\\r\n]*)\\*"|'[^',\r\n]*,(?P<lftpsq>[^'\r\n]*)'|[^\s,"'\\]+,(?P<lftpbare>[^\s"'\\`;|&<>]+))"#,
-            r#"|(?-u:\b)https?(?:[ \t][^\r\n|;&]*?)?[ \t](?:-a|--auth)(?:[ \t]+|=)"#,
+            r#"|(?-u:\b)https?(?:[ \t](?:[^\r\n|;&\\]|\\[^nr\r\n])*?)?[ \t](?:-a|--auth)(?:[ \t]+|=)"#,
             r#"(?:\\*"[^":\\\r\n]*:(?P<httpdq>[^"\\\r\n]*)\\*"|'[^':\r\n]*:(?P<httpsq>[^'\r\n]*)'|[^\s:"'\\]+:(?P<httpbare>[^\s"'\\`;|&<>]+))"#,
             // `poetry config http-basic.REPO USER PW`.
-            r#"|(?-u:\b)poetry[ \t]+config[ \t]+(?:-[-A-Za-z]+[ \t]+)*http-basic\.[A-Za-z0-9_.-]+[ \t]+\\*["']?[^\s"'\\]+\\*["']?[ \t]+"#,
+            r#"|(?-u:\b)poetry[ \t]+config[ \t]+(?:-[-A-Za-z]+[ \t]+)*http-basic\.[A-Za-z0-9_.-]+[ \t]+(?:\\*"[^"\\\r\n]*\\*"|'[^'\r\n]*'|[^\s"'\\]+)[ \t]+"#,
             r#"(?:\\*"(?P<poetrydq>[^"\\\r\n]*)\\*"|'(?P<poetrysq>[^'\r\n]*)'|(?P<poetrybare>[^\s"'\\`;|&<>]+))"#,
+            // `poetry config pypi-token.REPO TOKEN`.
+            r#"|(?-u:\b)poetry[ \t]+config[ \t]+(?:-[-A-Za-z]+[ \t]+)*pypi-token\.[A-Za-z0-9_.-]+[ \t]+"#,
+            r#"(?:\\*"(?P<pypidq>[^"\\\r\n]*)\\*"|'(?P<pypisq>[^'\r\n]*)'|(?P<pypibare>[^\s"'\\`;|&<>]+))"#,
             // Windows' `setx NAME value` and PowerShell's
             // `[Environment]::SetEnvironmentVariable("NAME", "value", …)`, for a secret's name.
-            r#"|(?-u:\b)setx[ \t]+(?P<setxname>[A-Za-z0-9_.-]+)[ \t]+"#,
+            r#"|(?-u:\b)(?i:setx)(?:[ \t]+/[A-Za-z])*[ \t]+\\*["']?(?P<setxname>[A-Za-z0-9_.-]+)\\*["']?[ \t]+"#,
             r#"(?:\\*"(?P<setxdq>[^"\\\r\n]*)\\*"|'(?P<setxsq>[^'\r\n]*)'|(?P<setxbare>[^\s"'\\`;|&<>]+))"#,
             r#"|SetEnvironmentVariable\([ \t]*\\*["'](?P<psenvname>[A-Za-z0-9_.-]+)\\*["'][ \t]*,[ \t]*"#,
             r#"(?:\\*"(?P<psenvdq>[^"\\\r\n]*)\\*"|'(?P<psenvsq>[^'\r\n]*)')"#,
             // expect's `send "pw\r"` after a password prompt (checked by the accept function).
-            r#"|(?-u:\b)send[ \t]+(?:--[ \t]+)?\\*"(?P<senddq>[^"\\\r\n]+?)\\+r\\*""#,
+            r#"|(?-u:\b)(?:exp_)?send[ \t]+(?:--[ \t]+)?\\*"(?P<senddq>[^"\\\r\n]+?)\\+[rn]\\*""#,
         ),
         accept_tool_secret,
     ),
@@ -821,7 +826,7 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
 const PREFILTER_MAX_BYTES: usize = 1024;
 
 /// Triggers for the prefilter: a superset of what any rule needs to match.
-const PREFILTER: &str = r"(?i:pass|pwd|secret|token|key|auth|bearer|credential|cookie|mnemonic|phrase)|sk-|sk_|rk_|whsec_|AKIA|ASIA|ABIA|ACCA|gh[pousr]_|github_pat_|gl(?:pat|dt|rt|cbt|ptt|ft|imt|agent|oas|soat|ffct)-|xox[abposre]-|xapp-|hooks\.slack\.com|AIza|eyJ|PRIVATE KEY|://|[A-Za-z0-9+/_-]{32}|SG\.|ATATT|pypi-AgE|npm_|hf_|_v1_|shp(?:at|ca|pa|ss)_|dapi[0-9a-f]|glsa_|glc_|lin_api_|PMAK-|ya29\.|AGE-SECRET-KEY-|sig=|[Ss]ignature=|sqlplus|SecureString|zip|7z|twine|lftp|(?-u:\b)https?[ \t]|http-basic|mysql|mariadb|sshpass|login|redis-cli|curl|sqlcmd|mongo|keytool|ldap|smbclient|rpcclient|smbget|smbcacls|winexe|sudo|openssl|(?-u:\b)net[ \t]";
+const PREFILTER: &str = r"(?i:pass|pwd|secret|token|key|auth|bearer|credential|cookie|mnemonic|phrase)|sk-|sk_|rk_|whsec_|AKIA|ASIA|ABIA|ACCA|gh[pousr]_|github_pat_|gl(?:pat|dt|rt|cbt|ptt|ft|imt|agent|oas|soat|ffct)-|xox[abposre]-|xapp-|hooks\.slack\.com|AIza|eyJ|PRIVATE KEY|://|[A-Za-z0-9+/_-]{32}|SG\.|ATATT|pypi-AgE|npm_|hf_|_v1_|shp(?:at|ca|pa|ss)_|dapi[0-9a-f]|glsa_|glc_|lin_api_|PMAK-|ya29\.|AGE-SECRET-KEY-|sig=|[Ss]ignature=|sqlplus|SecureString|zip|7z|twine|lftp|(?-u:\b)https?[ \t]|http-basic|(?i:assword)|mysql|mariadb|sshpass|login|redis-cli|curl|sqlcmd|mongo|keytool|ldap|smbclient|rpcclient|smbget|smbcacls|winexe|sudo|openssl|(?-u:\b)net[ \t]";
 
 /// The rules behind [`COMMAND_GATE`]: each needs one of its words, so a text without any (most
 /// texts) costs them one search instead of one each.
@@ -1662,7 +1667,7 @@ fn accept_value(_text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
 /// for a `SecureString`, npm's token only after `config set`.
 fn accept_tool_secret(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
     // A branch's value groups are its name and `dq` (double-quoted), `sq` or `bare`.
-    const GROUPS: [&str; 36] = [
+    const GROUPS: [&str; 39] = [
         "sqlplus",
         "ghdq",
         "ghsq",
@@ -1693,6 +1698,9 @@ fn accept_tool_secret(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)>
         "poetrydq",
         "poetrysq",
         "poetrybare",
+        "pypidq",
+        "pypisq",
+        "pypibare",
         "setxdq",
         "setxsq",
         "setxbare",
@@ -1728,7 +1736,19 @@ fn accept_tool_secret(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)>
                 NameStrength::Weak => looks_random(value.as_str()),
             }
         }
-        "send" => answers_password_prompt(text, whole.start()),
+        "send" => {
+            // A prompt's answer such as `y` or `exit` is no password: it must look like one.
+            let v = value.as_str();
+            let strong = has_digit_or_mixed_case(v)
+                || v.chars()
+                    .any(|c| !c.is_alphanumeric() && !"-_.*".contains(c));
+            strong && v.chars().count() >= 4 && answers_password_prompt(text, whole.start())
+        }
+        // `zip` and `http` are words of prose and file names too (`release.zip -P`, "the http
+        // logs … -a"): only a command counts.
+        "zip" | "http" => {
+            !text[..whole.start()].ends_with('.') && is_command_position(text, whole.start())
+        }
         _ => true,
     };
     if !wanted {
@@ -1738,21 +1758,26 @@ fn accept_tool_secret(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)>
 }
 
 /// How far before an expect script's `send` its password prompt may be.
-const SEND_PROMPT_BEFORE: usize = 160;
+const SEND_PROMPT_BEFORE: usize = 256;
 
-/// Whether the `send` at `start` answers a password prompt: an `expect` for `password` or
-/// `passphrase` (any case) comes shortly before it, with no other `send` between.
+/// Whether the `send` at `start` answers a password prompt: an `expect` comes shortly before it,
+/// and after it a pattern naming a password or passphrase (`password:`, `*assword*`,
+/// `[Pp]assword`, any case), with no other `send` between that pattern and this one (in an
+/// `expect { "yes/no" { send … } "password:" { send … } }` block, only the second).
 fn answers_password_prompt(text: &str, start: usize) -> bool {
     let mut from = start.saturating_sub(SEND_PROMPT_BEFORE);
     while !text.is_char_boundary(from) {
         from += 1;
     }
-    let window = &text[from..start];
-    let Some(expect) = window.rfind("expect") else {
+    let window = text[from..start].to_ascii_lowercase();
+    let Some(expect) = window.find("expect") else {
         return false;
     };
-    let prompt = window[expect..].to_ascii_lowercase();
-    (prompt.contains("password") || prompt.contains("passphrase")) && !prompt.contains("send")
+    let prompt = ["assword", "assphrase"]
+        .iter()
+        .filter_map(|word| window.rfind(word))
+        .max();
+    prompt.is_some_and(|at| at > expect && !window[at..].contains("send"))
 }
 
 /// The word (ASCII letters and digits) that `before` ends with after blanks, if blanks come
@@ -2216,7 +2241,7 @@ fn accept_openssl_password(text: &str, caps: &Captures<'_>) -> Option<(usize, us
 /// A secret-looking name and its value given apart (see the `name-value-pair` rule): judged as
 /// an assignment of that value to that name.
 fn accept_name_value_pair(_text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
-    let name = ["name", "name2", "name3", "name4", "name5", "name6"]
+    let name = ["name", "name2", "name3", "name4", "name5"]
         .iter()
         .find_map(|group| caps.name(group))?
         .as_str();
@@ -2251,7 +2276,7 @@ fn accept_name_value_pair(_text: &str, caps: &Captures<'_>) -> Option<(usize, us
 /// A Markdown table row's secret (see the `table-row` rule): the name is a whole cell, after
 /// the row's `|` (and blanks, and a backtick), then judged as a name-value pair is.
 fn accept_table_row(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
-    let name = caps.name("name6")?;
+    let name = caps.name("name")?;
     let before = text[..name.start()].trim_end_matches([' ', '\t']);
     let before = before.strip_suffix('`').unwrap_or(before);
     let before = before.trim_end_matches([' ', '\t']);

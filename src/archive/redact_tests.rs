@@ -531,6 +531,17 @@ fn every_kind_has_a_kebab_case_name_and_matching_marker() {
 #[case::setx_secret(SecretKind::SecretAssignment, "setx DB_PASSWORD \"", "S3tx!Passw0rd".to_owned(), "\" /M")]
 #[case::powershell_environment_variable(SecretKind::SecretAssignment, "[Environment]::SetEnvironmentVariable(\"API_TOKEN\", \"", "tok-9f8e7d6c5b4a".to_owned(), "\", \"User\")")]
 #[case::expect_send(SecretKind::SecretAssignment, "spawn ssh admin@db\nexpect \"password:\"\nsend \"", "Exp3ct!pw".to_owned(), "\\r\"\ninteract")]
+#[case::table_row_after_a_description_cell(SecretKind::SecretAssignment, "| Database password | DB_PASSWORD | ", "hunter2Xyz".to_owned(), " |")]
+#[case::poetry_http_basic_quoted_user(SecretKind::SecretAssignment, "poetry config http-basic.private \"ci bot\" ", "P0etry!pw".to_owned(), "")]
+#[case::poetry_pypi_token(SecretKind::SecretAssignment, "poetry config pypi-token.private ", "Po3tryT0kenXyz".to_owned(), "")]
+#[case::expect_send_after_a_partial_prompt(SecretKind::SecretAssignment, "expect \"*assword:\"\nsend \"", "Exp3ct!pw".to_owned(), "\\r\"")]
+#[case::expect_send_in_a_block_after_yes_no(SecretKind::SecretAssignment, "expect {\n  \"yes/no\" { send \"yes\\r\"; exp_continue }\n  \"password:\" { send \"", "Exp3ct!pw".to_owned(), "\\r\" }\n}")]
+#[case::exp_send_with_a_newline(SecretKind::SecretAssignment, "expect -re \"\\[Pp\\]assword\"\nexp_send \"", "Exp3ct!pw".to_owned(), "\\n\"")]
+#[case::seven_zip_7zz(SecretKind::SecretAssignment, "7zz a -p", "S3venZip!pw".to_owned(), " out.7z dir")]
+#[case::seven_zip_quoted_exe(SecretKind::SecretAssignment, "& \"C:\\Program Files\\7-Zip\\7z.exe\" a -p", "S3venZip!pw".to_owned(), " out.7z")]
+#[case::zip_exe_upper_case(SecretKind::SecretAssignment, "ZIP.EXE -P ", "Arch1ve!pw".to_owned(), " a.zip f")]
+#[case::setx_machine_flag_first(SecretKind::SecretAssignment, "setx /M DB_PASSWORD ", "S3tx!Passw0rd".to_owned(), "")]
+#[case::setx_quoted_name(SecretKind::SecretAssignment, "SETX \"DB_PASSWORD\" \"", "S3tx!Passw0rd".to_owned(), "\"")]
 #[case::expect_send_json_escaped(SecretKind::SecretAssignment, "expect \\\"Enter passphrase\\\" { send \\\"", "Exp3ct-phrase9".to_owned(), "\\\\r\\\" }")]
 #[case::high_entropy_token(
     SecretKind::HighEntropy,
@@ -955,6 +966,20 @@ fn private_key_inside_json_escaped_string_is_redacted_without_breaking_json() {
 #[case::setx_secret_from_a_variable("setx DB_PASSWORD %DB_PASSWORD%")]
 #[case::setx_weak_name_plain_value("setx CACHE_KEY users")]
 #[case::expect_send_without_a_prompt("expect \"$ \"\nsend \"ls -la\\r\"")]
+#[case::json_zip_then_grep_perl_regex(
+    "{\"command\":\"zip -r out.zip dist\\ngrep -P 'foo' x.txt\"}"
+)]
+#[case::json_zip_then_rsync_progress(
+    "{\"command\":\"zip -r out.zip dist\\nrsync -P dist host:/srv\"}"
+)]
+#[case::json_seven_zip_then_find_print("{\"command\":\"7z x a.7z -y\\nfind . -print\"}")]
+#[case::json_httpie_then_rsync_archive(
+    "{\"command\":\"http :8000/health\\nrsync -a web1:backups ./\"}"
+)]
+#[case::zip_file_name_then_a_flag("wget https://example.com/release.zip -P downloads")]
+#[case::http_in_prose("Copy the http logs with rsync -a web1:logs ./logs")]
+#[case::expect_send_after_a_password_notice("expect \"Password changed\"\nsend \"exit\\r\"")]
+#[case::expect_send_yes_to_a_password_question("expect \"Change password? (y/n)\"\nsend \"y\\r\"")]
 #[case::expect_send_after_a_later_prompt(
     "expect \"password:\"\nsend \"$pw\\r\"\nexpect \"$ \"\nsend \"uptime\\r\""
 )]
