@@ -1666,56 +1666,24 @@ fn accept_value(_text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
 /// command-line flag's value: `gh secret set` only after `gh`, `put-parameter`'s value only
 /// for a `SecureString`, npm's token only after `config set`.
 fn accept_tool_secret(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
-    // A branch's value groups are its name and `dq` (double-quoted), `sq` or `bare`.
-    const GROUPS: [&str; 39] = [
-        "sqlplus",
-        "ghdq",
-        "ghsq",
-        "ghbare",
-        "ssmdq",
-        "ssmsq",
-        "ssmbare",
-        "psdq",
-        "pssq",
-        "npmdq",
-        "npmsq",
-        "npmbare",
-        "zipdq",
-        "zipsq",
-        "zipbare",
-        "twinedq",
-        "twinesq",
-        "twinebare",
-        "szdq",
-        "szsq",
-        "szbare",
-        "lftpdq",
-        "lftpsq",
-        "lftpbare",
-        "httpdq",
-        "httpsq",
-        "httpbare",
-        "poetrydq",
-        "poetrysq",
-        "poetrybare",
-        "pypidq",
-        "pypisq",
-        "pypibare",
-        "setxdq",
-        "setxsq",
-        "setxbare",
-        "psenvdq",
-        "psenvsq",
-        "senddq",
+    // A branch's value groups are its name followed by `dq` (double-quoted), `sq` or `bare`
+    // (`sqlplus` has one group, named like the branch).
+    const BRANCHES: [&str; 14] = [
+        "gh", "ssm", "ps", "npm", "zip", "twine", "sz", "lftp", "http", "poetry", "pypi", "setx",
+        "psenv", "send",
     ];
-    let (group, value) = GROUPS
-        .iter()
-        .find_map(|&group| Some((group, caps.name(group)?)))?;
-    let quoted = group.ends_with("dq") || group.ends_with("sq");
-    let branch = ["dq", "sq", "bare"]
-        .iter()
-        .find_map(|suffix| group.strip_suffix(suffix))
-        .unwrap_or(group);
+    let (branch, value, quoted) = match caps.name("sqlplus") {
+        Some(value) => ("sqlplus", value, false),
+        None => BRANCHES.iter().find_map(|&branch| {
+            [("dq", true), ("sq", true), ("bare", false)]
+                .iter()
+                .find_map(|&(suffix, quoted)| {
+                    caps.name(&format!("{branch}{suffix}"))
+                        .map(|value| (value, quoted))
+                })
+                .map(|(value, quoted)| (branch, value, quoted))
+        })?,
+    };
     let whole = caps.get(0)?;
     let line_start = text[..whole.start()].rfind('\n').map_or(0, |i| i + 1);
     let before = &text[line_start..whole.start()];
@@ -1736,19 +1704,11 @@ fn accept_tool_secret(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)>
                 NameStrength::Weak => looks_random(value.as_str()),
             }
         }
-        "send" => {
-            // A prompt's answer such as `y` or `exit` is no password: it must look like one.
-            let v = value.as_str();
-            let strong = has_digit_or_mixed_case(v)
-                || v.chars()
-                    .any(|c| !c.is_alphanumeric() && !"-_.*".contains(c));
-            strong && v.chars().count() >= 4 && answers_password_prompt(text, whole.start())
-        }
+        // A prompt's answer such as `y` or `exit` is no password: it must look like one.
+        "send" => is_typed_password(value.as_str()) && answers_password_prompt(text, whole.start()),
         // `zip` and `http` are words of prose and file names too (`release.zip -P`, "the http
         // logs … -a"): only a command counts.
-        "zip" | "http" => {
-            !text[..whole.start()].ends_with('.') && is_command_position(text, whole.start())
-        }
+        "zip" | "http" => is_command_position(text, whole.start()),
         _ => true,
     };
     if !wanted {
@@ -1936,13 +1896,20 @@ fn accept_cli_password(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)
 fn accept_stdin_password(text: &str, caps: &Captures<'_>) -> Option<(usize, usize)> {
     let (value, quoted) = cli_value_of(caps)?;
     let v = value.as_str();
-    let strong = has_digit_or_mixed_case(v)
-        || v.chars()
-            .any(|c| !c.is_alphanumeric() && !"-_.*".contains(c));
-    if v.chars().count() < 4 || !strong || v.starts_with(['[', '*']) {
+    if !is_typed_password(v) || v.starts_with(['[', '*']) {
         return None;
     }
     judge_cli_value(text, value, quoted)
+}
+
+/// Whether a value typed in answer to a password prompt looks like a password: 4 characters or
+/// more, with a digit, mixed case or a symbol other than `-_.*` (so not `y`, `exit`, `mytoken`
+/// or `***`).
+fn is_typed_password(v: &str) -> bool {
+    let strong = has_digit_or_mixed_case(v)
+        || v.chars()
+            .any(|c| !c.is_alphanumeric() && !"-_.*".contains(c));
+    strong && v.chars().count() >= 4
 }
 
 /// A digit, or upper and lower case letters: what a password has and a word or a name lacks.
